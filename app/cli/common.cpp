@@ -1,0 +1,32 @@
+#include "commands.h"
+
+#include "core/error.h"
+#include "core/runtime.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+namespace lethe::cli {
+
+void runCommand(GlobalOptions& global, const std::function<void()>& body)
+{
+    // Core installs no sinks; the CLI logs to stderr so stdout stays clean for tables and JSON.
+    auto logger = spdlog::stderr_color_mt("lethe-cli");
+    spdlog::set_default_logger(logger);
+    spdlog::set_level(spdlog::level::from_str(global.logLevel));
+    spdlog::set_pattern("%^%l%$: %v");
+    lethe::configureThreads(global.threads);
+    try {
+        body();
+    } catch (const lethe::Error& e) {
+        std::cerr << "error: " << e.what() << '\n';
+        global.exitCode = 1;
+    } catch (const std::exception& e) {
+        std::cerr << "error: unexpected failure: " << e.what() << '\n';
+        global.exitCode = 1;
+    }
+}
+
+} // namespace lethe::cli

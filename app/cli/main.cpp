@@ -1,0 +1,32 @@
+// lethe-cli: the headless front end over lethe_core.
+#include "commands.h"
+
+#include "core/error.h"
+#include "core/runtime.h"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+int main(int argc, char** argv)
+{
+    CLI::App app{"lethe-cli — machine unlearning for diffusion models, headless.\n"
+                 "Every command works on the built-in data set 'fashion-mnist' without further files.",
+                 "lethe-cli"};
+    app.set_version_flag("--version", std::string("lethe-cli ") + LETHE_VERSION);
+    app.require_subcommand(1);
+    app.fallthrough();
+
+    lethe::cli::GlobalOptions global;
+    app.add_option("-j,--threads", global.threads, "CPU threads for LibTorch (0 = one per hardware thread)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--log-level", global.logLevel, "trace, debug, info, warn, error or off")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+    lethe::cli::addDataCommands(app, global);
+
+    CLI11_PARSE(app, argc, argv);
+    return global.exitCode;
+}

@@ -1,0 +1,13 @@
+#pragma once
+
+namespace lethe {
+
+/// Sets LibTorch's intra-op thread count (0 = one per hardware thread) and, once per process, the
+/// inter-op count. Debian's LibTorch starts with a single intra-op thread, so every program calls this
+/// at start-up. Returns the intra-op count now in effect.
+int configureThreads(int intraOpThreads = 0);
+
+/// Number of hardware threads, at least 1.
+int hardwareThreads();
+
+} // namespace lethe
