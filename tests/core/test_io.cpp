@@ -2,6 +2,8 @@
 #include "core/error.h"
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
+#include "core/io/sha256.h"
+#include "core/store/model_file.h"
 #include "test_support.h"
 
 #include <torch/torch.h>
@@ -62,6 +64,9 @@ private Q_SLOTS:
     void interruptedWriteLeavesPreviousFileIntact();
     void crashBeforeRenameLeavesPreviousFileIntact();
     void failedWriteOfUnsupportedTensorKeepsPreviousFile();
+    void sha256MatchesKnownVectors();
+    void modelDescriptionRoundTrips();
+    void rejectsFilesWithoutOrWithBadDescription();
 };
 
 void TestIo::roundTripsEveryDtypeBitExactly_data()
@@ -304,6 +309,70 @@ void TestIo::failedWriteOfUnsupportedTensorKeepsPreviousFile()
     LETHE_COMPARE_STR(errorMessage([&] { io::writeSafetensors(path, {{"w", torch::ones({2})}, {"z", complex}}); }),
                       path.string() + ": tensor 'z' has type ComplexFloat, which safetensors cannot store");
     QCOMPARE(test::readBytes(path), before);
+}
+
+void TestIo::sha256MatchesKnownVectors()
+{
+    LETHE_COMPARE_STR(io::sha256Hex(""), std::string("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+    LETHE_COMPARE_STR(io::sha256Hex("abc"), std::string("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+    // Two blocks, and a length that straddles the padding boundary.
+    LETHE_COMPARE_STR(io::sha256Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+                      std::string("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
+    LETHE_COMPARE_STR(io::sha256Hex(std::string(1000000, 'a')),
+                      std::string("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"));
+    ScratchDir dir;
+    test::writeBytes(dir / "abc", "abc");
+    LETHE_COMPARE_STR(io::sha256File(dir / "abc"), io::sha256Hex("abc"));
+}
+
+void TestIo::modelDescriptionRoundTrips()
+{
+    store::ModelInfo info;
+    info.kind = "edm";
+    info.architecture = {{"model_type", "SongUNet"}, {"img_resolution", 32}};
+    info.classes = {"T-shirt/top", "Trouser"};
+    info.dataset = {{"name", "fashion-mnist"}, {"resolution", 32}, {"channels", 1}};
+    info.provenance.parentSha256 = std::string(64, 'a');
+    info.provenance.method = "rgd";
+    info.provenance.command = "lethe-cli unlearn --alpha 0.1";
+    info.provenance.seed = 42;
+    info.provenance.steps = 782;
+    info.provenance.wallSeconds = 12.5;
+    info.provenance.created = store::utcNow();
+    info.provenance.hyperparameters = {{"alpha", 0.1}, {"lambda", 5.0}};
+    ScratchDir dir;
+    store::writeModel(dir / "m.safetensors", info, {{"model.w", torch::ones({2, 2})}});
+
+    const io::SafetensorsFile file(dir / "m.safetensors");
+    LETHE_COMPARE_STR(file.metadata().at("format"), std::string("lethe.model"));
+    const store::ModelInfo back = store::readModelInfo(file);
+    QVERIFY(store::toJson(back) == store::toJson(info));
+    QCOMPARE(QString::fromStdString(info.provenance.created).size(), 20);
+
+    const char* argv[] = {"lethe-cli", "unlearn", "--out", "my dir", "--note", "it's"};
+    LETHE_COMPARE_STR(store::commandLine(6, argv), std::string("lethe-cli unlearn --out 'my dir' --note 'it'\\''s'"));
+}
+
+void TestIo::rejectsFilesWithoutOrWithBadDescription()
+{
+    ScratchDir dir;
+    const auto plain = dir / "plain.safetensors";
+    io::writeSafetensors(plain, {{"w", torch::ones({1})}});
+    LETHE_COMPARE_STR(errorMessage([&] { store::readModelInfo(io::SafetensorsFile(plain)); }),
+                      plain.string() + ": __metadata__: no 'lethe' description: this is not a Lethe model file (convert "
+                                       "NVlabs EDM checkpoints with scripts/edm_pkl_to_safetensors.py)");
+    const auto future = dir / "future.safetensors";
+    io::writeSafetensors(future, {}, {{"lethe", R"({"format_version": 9, "kind": "edm", "architecture": {}})"}});
+    LETHE_COMPARE_STR(errorMessage([&] { store::readModelInfo(io::SafetensorsFile(future)); }),
+                      future.string() + ": __metadata__ key 'lethe' format_version: expected 1 to 1, found 9");
+    const auto noKind = dir / "nokind.safetensors";
+    io::writeSafetensors(noKind, {}, {{"lethe", R"({"format_version": 1, "architecture": {}})"}});
+    LETHE_COMPARE_STR(errorMessage([&] { store::readModelInfo(io::SafetensorsFile(noKind)); }),
+                      noKind.string() + ": __metadata__ key 'lethe': malformed description: [json.exception.out_of_range.403] key 'kind' not found");
+    const auto badArch = dir / "badarch.safetensors";
+    io::writeSafetensors(badArch, {}, {{"lethe", R"({"format_version": 1, "kind": "edm", "architecture": [1]})"}});
+    LETHE_COMPARE_STR(errorMessage([&] { store::readModelInfo(io::SafetensorsFile(badArch)); }),
+                      badArch.string() + ": __metadata__ key 'lethe' architecture: expected an object, found array");
 }
 
 QTEST_APPLESS_MAIN(TestIo)
