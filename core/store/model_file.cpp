@@ -10,22 +10,23 @@ using nlohmann::json;
 
 json toJson(const Provenance& p)
 {
-    return {{"parent_sha256", p.parentSha256}, {"method", p.method},       {"command", p.command},
-            {"seed", p.seed},                  {"steps", p.steps},         {"images_seen", p.imagesSeen},
-            {"wall_seconds", p.wallSeconds},   {"created", p.created},     {"hyperparameters", p.hyperparameters}};
+    return { { "parent_sha256", p.parentSha256 }, { "method", p.method }, { "command", p.command }, { "seed", p.seed },
+        { "steps", p.steps }, { "images_seen", p.imagesSeen }, { "wall_seconds", p.wallSeconds },
+        { "created", p.created }, { "hyperparameters", p.hyperparameters } };
 }
 
 Provenance provenanceFromJson(const json& j, const std::string& file)
 {
     if (!j.is_object())
-        throw FormatError(file, "__metadata__ 'lethe' provenance", "expected an object, found " + std::string(j.type_name()));
+        throw FormatError(
+            file, "__metadata__ 'lethe' provenance", "expected an object, found " + std::string(j.type_name()));
     Provenance p;
     p.parentSha256 = j.value("parent_sha256", "");
     p.method = j.value("method", "");
     p.command = j.value("command", "");
-    p.seed = j.value("seed", std::uint64_t{0});
-    p.steps = j.value("steps", std::int64_t{0});
-    p.imagesSeen = j.value("images_seen", std::int64_t{0});
+    p.seed = j.value("seed", std::uint64_t { 0 });
+    p.steps = j.value("steps", std::int64_t { 0 });
+    p.imagesSeen = j.value("images_seen", std::int64_t { 0 });
     p.wallSeconds = j.value("wall_seconds", 0.0);
     p.created = j.value("created", "");
     p.hyperparameters = j.value("hyperparameters", json::object());
@@ -34,8 +35,8 @@ Provenance provenanceFromJson(const json& j, const std::string& file)
 
 json toJson(const ModelInfo& info)
 {
-    return {{"format_version", kFormatVersion}, {"kind", info.kind},       {"architecture", info.architecture},
-            {"classes", info.classes},          {"dataset", info.dataset}, {"provenance", toJson(info.provenance)}};
+    return { { "format_version", kFormatVersion }, { "kind", info.kind }, { "architecture", info.architecture },
+        { "classes", info.classes }, { "dataset", info.dataset }, { "provenance", toJson(info.provenance) } };
 }
 
 ModelInfo readModelInfo(const io::SafetensorsFile& file)
@@ -44,8 +45,8 @@ ModelInfo readModelInfo(const io::SafetensorsFile& file)
     const auto it = file.metadata().find(kMetadataKey);
     if (it == file.metadata().end())
         throw FormatError(path, "__metadata__",
-                          "no 'lethe' description: this is not a Lethe model file (convert NVlabs EDM "
-                          "checkpoints with scripts/edm_pkl_to_safetensors.py)");
+            "no 'lethe' description: this is not a Lethe model file (convert NVlabs EDM "
+            "checkpoints with scripts/edm_pkl_to_safetensors.py)");
     json j;
     try {
         j = json::parse(it->second);
@@ -58,31 +59,32 @@ ModelInfo readModelInfo(const io::SafetensorsFile& file)
     const int version = j.value("format_version", 0);
     if (version < 1 || version > kFormatVersion)
         throw FormatError(path, where + " format_version",
-                          "expected 1 to " + std::to_string(kFormatVersion) + ", found " + std::to_string(version));
+            "expected 1 to " + std::to_string(kFormatVersion) + ", found " + std::to_string(version));
     ModelInfo info;
     try {
         info.kind = j.at("kind").get<std::string>();
         info.architecture = j.at("architecture");
-        info.classes = j.value("classes", std::vector<std::string>{});
+        info.classes = j.value("classes", std::vector<std::string> {});
         info.dataset = j.value("dataset", json::object());
     } catch (const json::exception& e) {
         throw FormatError(path, where, std::string("malformed description: ") + e.what());
     }
     if (!info.architecture.is_object())
-        throw FormatError(path, where + " architecture", "expected an object, found " + std::string(info.architecture.type_name()));
+        throw FormatError(
+            path, where + " architecture", "expected an object, found " + std::string(info.architecture.type_name()));
     info.provenance = provenanceFromJson(j.value("provenance", json::object()), path);
     return info;
 }
 
 void writeModel(const std::filesystem::path& path, const ModelInfo& info, const std::vector<io::NamedTensor>& tensors)
 {
-    io::writeSafetensors(path, tensors, {{"format", kFormatTag}, {kMetadataKey, toJson(info).dump()}});
+    io::writeSafetensors(path, tensors, { { "format", kFormatTag }, { kMetadataKey, toJson(info).dump() } });
 }
 
 std::string utcNow()
 {
     const std::time_t now = std::time(nullptr);
-    std::tm utc{};
+    std::tm utc {};
     gmtime_r(&now, &utc);
     char text[32];
     std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);

@@ -12,23 +12,23 @@ namespace lethe::store {
 
 /// Where a model came from: recorded in every file Lethe writes.
 struct Provenance {
-    std::string parentSha256;  ///< SHA-256 of the file it was made from; empty for a model trained from scratch.
-    std::string method;        ///< "pretrain", "train-classifier", "rgd", "converted from NVlabs EDM", ...
-    std::string command;       ///< The exact command line that made it.
+    std::string parentSha256; ///< SHA-256 of the file it was made from; empty for a model trained from scratch.
+    std::string method; ///< "pretrain", "train-classifier", "rgd", "converted from NVlabs EDM", ...
+    std::string command; ///< The exact command line that made it.
     std::uint64_t seed = 0;
     std::int64_t steps = 0;
     std::int64_t imagesSeen = 0;
     double wallSeconds = 0.0;
-    std::string created;       ///< UTC, ISO 8601.
+    std::string created; ///< UTC, ISO 8601.
     nlohmann::json hyperparameters = nlohmann::json::object();
 };
 
 /// The self-description a Lethe model file carries in its safetensors metadata.
 struct ModelInfo {
-    std::string kind;                     ///< "edm" or "classifier".
-    nlohmann::json architecture;          ///< The network's constructor arguments (EDM's own names for EDM).
-    std::vector<std::string> classes;     ///< Class names by label; empty for unconditional models.
-    nlohmann::json dataset = nlohmann::json::object();  ///< {"name":…, "resolution":…, "channels":…}
+    std::string kind; ///< "edm" or "classifier".
+    nlohmann::json architecture; ///< The network's constructor arguments (EDM's own names for EDM).
+    std::vector<std::string> classes; ///< Class names by label; empty for unconditional models.
+    nlohmann::json dataset = nlohmann::json::object(); ///< {"name":…, "resolution":…, "channels":…}
     Provenance provenance;
 };
 

@@ -55,10 +55,10 @@ std::vector<io::NamedTensor> Adam::state() const
 {
     std::vector<io::NamedTensor> out;
     for (std::size_t i = 0; i < m_parameters.size(); ++i) {
-        out.push_back({"adam.exp_avg." + m_parameters[i].first, m_expAvg[i]});
-        out.push_back({"adam.exp_avg_sq." + m_parameters[i].first, m_expAvgSq[i]});
+        out.push_back({ "adam.exp_avg." + m_parameters[i].first, m_expAvg[i] });
+        out.push_back({ "adam.exp_avg_sq." + m_parameters[i].first, m_expAvgSq[i] });
     }
-    out.push_back({"adam.step", torch::tensor({m_step}, torch::kInt64)});
+    out.push_back({ "adam.step", torch::tensor({ m_step }, torch::kInt64) });
     return out;
 }
 
@@ -69,7 +69,7 @@ void Adam::loadState(const io::SafetensorsFile& file)
         const torch::Tensor saved = file.tensor(name);
         if (saved.sizes() != into.sizes())
             throw FormatError(file.path().string(), "tensor '" + name + "'",
-                              "expected shape " + c10::str(into.sizes()) + ", found " + c10::str(saved.sizes()));
+                "expected shape " + c10::str(into.sizes()) + ", found " + c10::str(saved.sizes()));
         into.copy_(saved);
     };
     for (std::size_t i = 0; i < m_parameters.size(); ++i) {

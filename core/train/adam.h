@@ -15,7 +15,7 @@ struct AdamOptions {
     double beta1 = 0.9;
     double beta2 = 0.999;
     double eps = 1e-8;
-    double weightDecay = 0.0;  ///< L2 added to the gradient, as torch.optim.Adam does.
+    double weightDecay = 0.0; ///< L2 added to the gradient, as torch.optim.Adam does.
 };
 
 /// Adam over a fixed list of named parameters, with the same update as torch.optim.Adam. Written out

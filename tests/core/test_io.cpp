@@ -93,18 +93,19 @@ void TestIo::roundTripsEveryDtypeBitExactly()
     torch::manual_seed(7);
     // Random bit patterns (NaN payloads and denormals included for floats), reinterpreted as the dtype.
     auto randomOf = [&](std::vector<std::int64_t> shape) {
-        const std::int64_t elements = std::accumulate(shape.begin(), shape.end(), std::int64_t{1}, std::multiplies<>());
+        const std::int64_t elements
+            = std::accumulate(shape.begin(), shape.end(), std::int64_t { 1 }, std::multiplies<>());
         const std::int64_t bytes = elements * static_cast<std::int64_t>(c10::elementSize(type));
-        torch::Tensor raw = torch::randint(0, 256, {bytes}, torch::kUInt8);
+        torch::Tensor raw = torch::randint(0, 256, { bytes }, torch::kUInt8);
         if (type == torch::kBool)
             raw = raw.remainder(2);
         return raw.view(type).reshape(shape).clone();
     };
     const std::vector<io::NamedTensor> tensors = {
-        {"scalar", randomOf({})},
-        {"empty", randomOf({0, 3})},
-        {"matrix", randomOf({3, 5})},
-        {"volume", randomOf({2, 3, 4, 5})},
+        { "scalar", randomOf({}) },
+        { "empty", randomOf({ 0, 3 }) },
+        { "matrix", randomOf({ 3, 5 }) },
+        { "volume", randomOf({ 2, 3, 4, 5 }) },
     };
     ScratchDir dir;
     const auto path = dir / "all.safetensors";
@@ -121,11 +122,10 @@ void TestIo::roundTripsEveryDtypeBitExactly()
 
 void TestIo::roundTripsMetadata()
 {
-    const io::Metadata metadata = {{"lethe", R"({"architecture":"edm","classes":["T-shirt/top"]})"},
-                                   {"empty", ""},
-                                   {"unicode", "α = 0.1, λ = 5 — Größe 猫"}};
+    const io::Metadata metadata = { { "lethe", R"({"architecture":"edm","classes":["T-shirt/top"]})" }, { "empty", "" },
+        { "unicode", "α = 0.1, λ = 5 — Größe 猫" } };
     ScratchDir dir;
-    io::writeSafetensors(dir / "m.safetensors", {{"w", torch::ones({2})}}, metadata);
+    io::writeSafetensors(dir / "m.safetensors", { { "w", torch::ones({ 2 }) } }, metadata);
     const io::SafetensorsFile file(dir / "m.safetensors");
     QVERIFY(file.metadata() == metadata);
 
@@ -137,15 +137,16 @@ void TestIo::roundTripsMetadata()
 void TestIo::writesAlignedHeaderAndKeepsTensorOrder()
 {
     ScratchDir dir;
-    io::writeSafetensors(dir / "o.safetensors", {{"zeta", torch::zeros({3}, torch::kUInt8)}, {"alpha", torch::ones({1})}});
+    io::writeSafetensors(
+        dir / "o.safetensors", { { "zeta", torch::zeros({ 3 }, torch::kUInt8) }, { "alpha", torch::ones({ 1 }) } });
     const std::string bytes = test::readBytes(dir / "o.safetensors");
     std::uint64_t length = 0;
     for (int i = 7; i >= 0; --i)
         length = (length << 8) | static_cast<std::uint8_t>(bytes[static_cast<std::size_t>(i)]);
-    QCOMPARE((8 + length) % 8, std::uint64_t{0});
+    QCOMPARE((8 + length) % 8, std::uint64_t { 0 });
     const io::SafetensorsFile file(dir / "o.safetensors");
     QCOMPARE(QString::fromStdString(file.entries().front().name), QStringLiteral("zeta"));
-    QCOMPARE(file.entries().back().begin, std::uint64_t{3});
+    QCOMPARE(file.entries().back().begin, std::uint64_t { 3 });
 }
 
 void TestIo::rejectsMalformedFiles_data()
@@ -165,7 +166,8 @@ void TestIo::rejectsMalformedFiles_data()
         "header length: 100 bytes runs past the end of the file (2 bytes follow the length field)");
     row("header over 100 MB", rawSafetensors("{}", "", 200'000'000),
         "header length: 200000000 bytes exceeds the limit of 100000000");
-    row("truncated header JSON", rawSafetensors(R"({"w":{)" + f32x2 + "[0,8]}", eight).substr(0, 20) + std::string(20, ' '),
+    row("truncated header JSON",
+        rawSafetensors(R"({"w":{)" + f32x2 + "[0,8]}", eight).substr(0, 20) + std::string(20, ' '),
         "header length: 53 bytes runs past the end of the file (32 bytes follow the length field)");
     row("not an object", rawSafetensors("[1,2]", ""), "header: expected a JSON object, found array");
     row("duplicate names", rawSafetensors(R"({"w":{)" + f32x2 + R"([0,8]},"w":{)" + f32x2 + "[8,16]}}", eight + eight),
@@ -185,15 +187,18 @@ void TestIo::rejectsMalformedFiles_data()
     row("shape and bytes disagree",
         rawSafetensors(R"({"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}})", std::string(20, '\0')),
         "tensor 'w': shape [2, 3] of F32 needs 24 bytes, but data_offsets [0, 20] hold 20");
-    row("shape overflows", rawSafetensors(R"({"w":{"dtype":"F64","shape":[4611686018427387904,8],"data_offsets":[0,8]}})", eight),
+    row("shape overflows",
+        rawSafetensors(R"({"w":{"dtype":"F64","shape":[4611686018427387904,8],"data_offsets":[0,8]}})", eight),
         "tensor 'w': shape [4611686018427387904, 8] of F64 needs more than 2^64 bytes, but data_offsets [0, 8] hold 8");
     row("overlapping offsets",
-        rawSafetensors(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
-                       std::string(24, '\0')),
+        rawSafetensors(
+            R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
+            std::string(24, '\0')),
         "tensor 'b': data_offsets [8, 24] overlap tensor 'a', which ends at byte 16");
     row("gap between tensors",
         rawSafetensors(R"({"a":{)" + f32x2 + R"([0,8]},"b":{)" + f32x2 + "[16,24]}}", std::string(24, '\0')),
-        "tensor 'b': data_offsets [16, 24] start at byte 16, expected 8 (tensors must tile the data region without gaps)");
+        "tensor 'b': data_offsets [16, 24] start at byte 16, expected 8 (tensors must tile the data region without "
+        "gaps)");
     row("data past end of file", rawSafetensors(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", eight),
         "tensor 'w': data_offsets [0, 16] run past the end of the data region (8 bytes)");
     row("trailing bytes", rawSafetensors(R"({"w":{)" + f32x2 + "[0,8]}}", eight + eight),
@@ -221,9 +226,10 @@ void TestIo::rejectsInvalidJsonWithParserPosition()
     const auto path = dir / "bad.safetensors";
     test::writeBytes(path, rawSafetensors(R"({"w": {"dtype": "F32",})", ""));
     const std::string actual = errorMessage([&] { io::SafetensorsFile file(path); });
-    LETHE_COMPARE_STR(actual, path.string()
-                                  + ": header: invalid JSON: [json.exception.parse_error.101] parse error at line 1, "
-                                    "column 23: syntax error while parsing object key - unexpected '}'; expected string literal");
+    LETHE_COMPARE_STR(actual,
+        path.string()
+            + ": header: invalid JSON: [json.exception.parse_error.101] parse error at line 1, "
+              "column 23: syntax error while parsing object key - unexpected '}'; expected string literal");
 }
 
 void TestIo::reportsMissingFileAndTensor()
@@ -231,11 +237,11 @@ void TestIo::reportsMissingFileAndTensor()
     ScratchDir dir;
     const auto missing = dir / "absent.safetensors";
     LETHE_COMPARE_STR(errorMessage([&] { io::SafetensorsFile file(missing); }),
-                      missing.string() + ": cannot open for reading: No such file or directory");
-    io::writeSafetensors(dir / "w.safetensors", {{"w", torch::ones({1})}});
+        missing.string() + ": cannot open for reading: No such file or directory");
+    io::writeSafetensors(dir / "w.safetensors", { { "w", torch::ones({ 1 }) } });
     const io::SafetensorsFile file(dir / "w.safetensors");
     LETHE_COMPARE_STR(errorMessage([&] { file.tensor("model.map_label.weight"); }),
-                      (dir / "w.safetensors").string() + ": tensor 'model.map_label.weight': no tensor of that name in the file");
+        (dir / "w.safetensors").string() + ": tensor 'model.map_label.weight': no tensor of that name in the file");
 }
 
 void TestIo::refusesDtypesLibTorchLacks()
@@ -243,18 +249,20 @@ void TestIo::refusesDtypesLibTorchLacks()
     ScratchDir dir;
     const auto path = dir / "u16.safetensors";
     test::writeBytes(path, rawSafetensors(R"({"w":{"dtype":"U16","shape":[2],"data_offsets":[0,4]}})", "abcd"));
-    const io::SafetensorsFile file(path);  // The header is valid ...
-    QCOMPARE(file.entry("w").end, std::uint64_t{4});
-    LETHE_COMPARE_STR(errorMessage([&] { file.tensor("w"); }),  // ... but LibTorch 1.13 has no uint16.
-                      path.string() + ": tensor 'w': dtype U16 has no LibTorch equivalent");
+    const io::SafetensorsFile file(path); // The header is valid ...
+    QCOMPARE(file.entry("w").end, std::uint64_t { 4 });
+    LETHE_COMPARE_STR(errorMessage([&] { file.tensor("w"); }), // ... but LibTorch 1.13 has no uint16.
+        path.string() + ": tensor 'w': dtype U16 has no LibTorch equivalent");
 }
 
 void TestIo::writerRejectsDuplicateNames()
 {
     ScratchDir dir;
     const auto path = dir / "dup.safetensors";
-    LETHE_COMPARE_STR(errorMessage([&] { io::writeSafetensors(path, {{"w", torch::ones({1})}, {"w", torch::ones({1})}}); }),
-                      path.string() + ": tensor name 'w' is used twice or reserved");
+    LETHE_COMPARE_STR(errorMessage([&] {
+        io::writeSafetensors(path, { { "w", torch::ones({ 1 }) }, { "w", torch::ones({ 1 }) } });
+    }),
+        path.string() + ": tensor name 'w' is used twice or reserved");
     QVERIFY(!std::filesystem::exists(path));
 }
 
@@ -262,7 +270,7 @@ void TestIo::interruptedWriteLeavesPreviousFileIntact()
 {
     ScratchDir dir;
     const auto path = dir / "model.safetensors";
-    io::writeSafetensors(path, {{"w", torch::full({4}, 1.0f)}});
+    io::writeSafetensors(path, { { "w", torch::full({ 4 }, 1.0f) } });
     const std::string before = test::readBytes(path);
     {
         io::AtomicFileWriter writer(path);
@@ -271,14 +279,14 @@ void TestIo::interruptedWriteLeavesPreviousFileIntact()
         // Leaves scope without commit(), as when an exception unwinds mid-export.
     }
     QCOMPARE(test::readBytes(path), before);
-    QCOMPARE(filesIn(dir.path()), std::vector<std::string>{"model.safetensors"});
+    QCOMPARE(filesIn(dir.path()), std::vector<std::string> { "model.safetensors" });
 }
 
 void TestIo::crashBeforeRenameLeavesPreviousFileIntact()
 {
     ScratchDir dir;
     const auto path = dir / "model.safetensors";
-    io::writeSafetensors(path, {{"w", torch::full({4}, 1.0f)}});
+    io::writeSafetensors(path, { { "w", torch::full({ 4 }, 1.0f) } });
     const std::string before = test::readBytes(path);
     const pid_t child = ::fork();
     QVERIFY(child >= 0);
@@ -295,7 +303,7 @@ void TestIo::crashBeforeRenameLeavesPreviousFileIntact()
     QCOMPARE(file.tensor("w").sum().item<float>(), 4.0f);
     // What a crash leaves behind is a hidden temporary file, never a half-written target.
     const auto names = filesIn(dir.path());
-    QCOMPARE(names.size(), std::size_t{2});
+    QCOMPARE(names.size(), std::size_t { 2 });
     QVERIFY(QString::fromStdString(names.front()).startsWith(QStringLiteral(".model.safetensors.lethe-tmp-")));
 }
 
@@ -303,23 +311,27 @@ void TestIo::failedWriteOfUnsupportedTensorKeepsPreviousFile()
 {
     ScratchDir dir;
     const auto path = dir / "model.safetensors";
-    io::writeSafetensors(path, {{"w", torch::full({2}, 3.0f)}});
+    io::writeSafetensors(path, { { "w", torch::full({ 2 }, 3.0f) } });
     const std::string before = test::readBytes(path);
-    const torch::Tensor complex = torch::zeros({2}, torch::kComplexFloat);
-    LETHE_COMPARE_STR(errorMessage([&] { io::writeSafetensors(path, {{"w", torch::ones({2})}, {"z", complex}}); }),
-                      path.string() + ": tensor 'z' has type ComplexFloat, which safetensors cannot store");
+    const torch::Tensor complex = torch::zeros({ 2 }, torch::kComplexFloat);
+    LETHE_COMPARE_STR(errorMessage([&] {
+        io::writeSafetensors(path, { { "w", torch::ones({ 2 }) }, { "z", complex } });
+    }),
+        path.string() + ": tensor 'z' has type ComplexFloat, which safetensors cannot store");
     QCOMPARE(test::readBytes(path), before);
 }
 
 void TestIo::sha256MatchesKnownVectors()
 {
-    LETHE_COMPARE_STR(io::sha256Hex(""), std::string("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
-    LETHE_COMPARE_STR(io::sha256Hex("abc"), std::string("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+    LETHE_COMPARE_STR(
+        io::sha256Hex(""), std::string("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+    LETHE_COMPARE_STR(
+        io::sha256Hex("abc"), std::string("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
     // Two blocks, and a length that straddles the padding boundary.
     LETHE_COMPARE_STR(io::sha256Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
-                      std::string("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
+        std::string("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
     LETHE_COMPARE_STR(io::sha256Hex(std::string(1000000, 'a')),
-                      std::string("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"));
+        std::string("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"));
     ScratchDir dir;
     test::writeBytes(dir / "abc", "abc");
     LETHE_COMPARE_STR(io::sha256File(dir / "abc"), io::sha256Hex("abc"));
@@ -329,9 +341,9 @@ void TestIo::modelDescriptionRoundTrips()
 {
     store::ModelInfo info;
     info.kind = "edm";
-    info.architecture = {{"model_type", "SongUNet"}, {"img_resolution", 32}};
-    info.classes = {"T-shirt/top", "Trouser"};
-    info.dataset = {{"name", "fashion-mnist"}, {"resolution", 32}, {"channels", 1}};
+    info.architecture = { { "model_type", "SongUNet" }, { "img_resolution", 32 } };
+    info.classes = { "T-shirt/top", "Trouser" };
+    info.dataset = { { "name", "fashion-mnist" }, { "resolution", 32 }, { "channels", 1 } };
     info.provenance.parentSha256 = std::string(64, 'a');
     info.provenance.method = "rgd";
     info.provenance.command = "lethe-cli unlearn --alpha 0.1";
@@ -339,9 +351,9 @@ void TestIo::modelDescriptionRoundTrips()
     info.provenance.steps = 782;
     info.provenance.wallSeconds = 12.5;
     info.provenance.created = store::utcNow();
-    info.provenance.hyperparameters = {{"alpha", 0.1}, {"lambda", 5.0}};
+    info.provenance.hyperparameters = { { "alpha", 0.1 }, { "lambda", 5.0 } };
     ScratchDir dir;
-    store::writeModel(dir / "m.safetensors", info, {{"model.w", torch::ones({2, 2})}});
+    store::writeModel(dir / "m.safetensors", info, { { "model.w", torch::ones({ 2, 2 }) } });
 
     const io::SafetensorsFile file(dir / "m.safetensors");
     LETHE_COMPARE_STR(file.metadata().at("format"), std::string("lethe.model"));
@@ -349,7 +361,7 @@ void TestIo::modelDescriptionRoundTrips()
     QVERIFY(store::toJson(back) == store::toJson(info));
     QCOMPARE(QString::fromStdString(info.provenance.created).size(), 20);
 
-    const char* argv[] = {"lethe-cli", "unlearn", "--out", "my dir", "--note", "it's"};
+    const char* argv[] = { "lethe-cli", "unlearn", "--out", "my dir", "--note", "it's" };
     LETHE_COMPARE_STR(store::commandLine(6, argv), std::string("lethe-cli unlearn --out 'my dir' --note 'it'\\''s'"));
 }
 
@@ -357,22 +369,25 @@ void TestIo::rejectsFilesWithoutOrWithBadDescription()
 {
     ScratchDir dir;
     const auto plain = dir / "plain.safetensors";
-    io::writeSafetensors(plain, {{"w", torch::ones({1})}});
+    io::writeSafetensors(plain, { { "w", torch::ones({ 1 }) } });
     LETHE_COMPARE_STR(errorMessage([&] { store::readModelInfo(io::SafetensorsFile(plain)); }),
-                      plain.string() + ": __metadata__: no 'lethe' description: this is not a Lethe model file (convert "
-                                       "NVlabs EDM checkpoints with scripts/edm_pkl_to_safetensors.py)");
+        plain.string()
+            + ": __metadata__: no 'lethe' description: this is not a Lethe model file (convert "
+              "NVlabs EDM checkpoints with scripts/edm_pkl_to_safetensors.py)");
     const auto future = dir / "future.safetensors";
-    io::writeSafetensors(future, {}, {{"lethe", R"({"format_version": 9, "kind": "edm", "architecture": {}})"}});
+    io::writeSafetensors(future, {}, { { "lethe", R"({"format_version": 9, "kind": "edm", "architecture": {}})" } });
     LETHE_COMPARE_STR(errorMessage([&] { store::readModelInfo(io::SafetensorsFile(future)); }),
-                      future.string() + ": __metadata__ key 'lethe' format_version: expected 1 to 1, found 9");
+        future.string() + ": __metadata__ key 'lethe' format_version: expected 1 to 1, found 9");
     const auto noKind = dir / "nokind.safetensors";
-    io::writeSafetensors(noKind, {}, {{"lethe", R"({"format_version": 1, "architecture": {}})"}});
+    io::writeSafetensors(noKind, {}, { { "lethe", R"({"format_version": 1, "architecture": {}})" } });
     LETHE_COMPARE_STR(errorMessage([&] { store::readModelInfo(io::SafetensorsFile(noKind)); }),
-                      noKind.string() + ": __metadata__ key 'lethe': malformed description: [json.exception.out_of_range.403] key 'kind' not found");
+        noKind.string()
+            + ": __metadata__ key 'lethe': malformed description: [json.exception.out_of_range.403] key 'kind' not "
+              "found");
     const auto badArch = dir / "badarch.safetensors";
-    io::writeSafetensors(badArch, {}, {{"lethe", R"({"format_version": 1, "kind": "edm", "architecture": [1]})"}});
+    io::writeSafetensors(badArch, {}, { { "lethe", R"({"format_version": 1, "kind": "edm", "architecture": [1]})" } });
     LETHE_COMPARE_STR(errorMessage([&] { store::readModelInfo(io::SafetensorsFile(badArch)); }),
-                      badArch.string() + ": __metadata__ key 'lethe' architecture: expected an object, found array");
+        badArch.string() + ": __metadata__ key 'lethe' architecture: expected an object, found array");
 }
 
 QTEST_APPLESS_MAIN(TestIo)
