@@ -1,9 +1,11 @@
 #include "runtime.h"
 
+#include "core/config.h"
 #include "core/error.h"
 
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 
@@ -40,8 +42,9 @@ torch::Device resolveDevice(const std::string& name)
         return cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
     if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
         if (!cuda)
-            throw Error("device '" + name + "' asked for, but CUDA is not available (this LibTorch has no CUDA "
-                        "support or no GPU is visible); use --device cpu or auto");
+            throw Error("device '" + name
+                + "' asked for, but CUDA is not available (this LibTorch has no CUDA "
+                  "support or no GPU is visible); use --device cpu or auto");
         int index = 0;
         if (name != "cuda") {
             const std::string digits = name.substr(5);
@@ -55,6 +58,18 @@ torch::Device resolveDevice(const std::string& name)
         return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
     }
     throw Error("unknown device '" + name + "': expected cpu, cuda, cuda:N or auto");
+}
+
+std::filesystem::path resourceFile(const std::string& relative)
+{
+    const char* overridden = std::getenv("LETHE_RESOURCE_DIR");
+    const std::filesystem::path root = overridden && *overridden ? overridden : LETHE_SOURCE_RESOURCE_DIR;
+    std::filesystem::path path = root / relative;
+    if (!std::filesystem::is_regular_file(path))
+        throw Error("built-in file " + relative + " not found in " + root.string()
+            + (overridden && *overridden ? " (from LETHE_RESOURCE_DIR)"
+                                         : " (set LETHE_RESOURCE_DIR to the resources folder)"));
+    return path;
 }
 
 } // namespace lethe

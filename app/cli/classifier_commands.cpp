@@ -1,3 +1,4 @@
+#include "cli_support.h"
 #include "commands.h"
 
 #include "core/data/datasets.h"
@@ -13,127 +14,37 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include <atomic>
-#include <chrono>
-#include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <memory>
 #include <sstream>
 
-#include <unistd.h>
-
 namespace lethe::cli {
 
 namespace {
 
-/// Set by SIGINT while a training run is in progress; the trainer checks it between steps.
-std::atomic<bool> g_cancelRequested{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs a lock-free flag");
-
-void requestCancel(int)
+std::string progressText(const train::ClassifierTrainProgress& p)
 {
-    g_cancelRequested.store(true);
-    // A second Ctrl+C ends the process the usual way.
-    std::signal(SIGINT, SIG_DFL);
-}
-
-/// Installs the SIGINT handler for its lifetime.
-class CancelOnInterrupt {
-public:
-    CancelOnInterrupt()
-    {
-        g_cancelRequested.store(false);
-        m_previous = std::signal(SIGINT, requestCancel);
-    }
-    ~CancelOnInterrupt() { std::signal(SIGINT, m_previous == SIG_ERR ? SIG_DFL : m_previous); }
-    CancelOnInterrupt(const CancelOnInterrupt&) = delete;
-    CancelOnInterrupt& operator=(const CancelOnInterrupt&) = delete;
-
-private:
-    void (*m_previous)(int) = SIG_DFL;
-};
-
-std::string duration(double seconds)
-{
-    if (!std::isfinite(seconds) || seconds < 0)
-        return "--:--";
-    const auto total = static_cast<long long>(std::llround(seconds));
-    char text[32];
-    if (total >= 3600)
-        std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", total / 3600, (total / 60) % 60, total % 60);
-    else
-        std::snprintf(text, sizeof text, "%02lld:%02lld", total / 60, total % 60);
+    char text[160];
+    std::snprintf(text, sizeof text, "step %lld/%lld  epoch %d/%d  loss %.4f  lr %.4g  %.0f images/s  ETA %s",
+        static_cast<long long>(p.step), static_cast<long long>(p.totalSteps), p.epoch, p.epochs, p.loss, p.learningRate,
+        p.imagesPerSecond, duration(p.etaSeconds).c_str());
     return text;
 }
-
-std::string percent(double fraction)
-{
-    if (!std::isfinite(fraction))
-        return "n/a";
-    std::ostringstream out;
-    out << std::fixed << std::setprecision(2) << 100.0 * fraction << " %";
-    return out.str();
-}
-
-/// The live progress line: rewritten in place on a terminal, a full line now and then in a log file.
-class ProgressLine {
-public:
-    ProgressLine()
-        : m_terminal(isatty(STDERR_FILENO) != 0)
-    {
-    }
-
-    void update(const train::ClassifierTrainProgress& p)
-    {
-        const auto now = std::chrono::steady_clock::now();
-        const double interval = m_terminal ? 0.25 : 30.0;
-        const bool last = p.step == p.totalSteps;
-        if (m_shown && !last && std::chrono::duration<double>(now - m_lastShown).count() < interval)
-            return;
-        m_lastShown = now;
-        m_shown = true;
-        char text[160];
-        std::snprintf(text, sizeof text, "step %lld/%lld  epoch %d/%d  loss %.4f  lr %.4g  %.0f images/s  ETA %s",
-                      static_cast<long long>(p.step), static_cast<long long>(p.totalSteps), p.epoch, p.epochs, p.loss,
-                      p.learningRate, p.imagesPerSecond, duration(p.etaSeconds).c_str());
-        if (m_terminal) {
-            std::cerr << '\r' << text << "\033[K" << std::flush;
-            m_open = true;
-        } else {
-            std::cerr << text << std::endl;
-        }
-    }
-
-    /// Ends an in-place line so that the next output starts on a fresh line.
-    void clear()
-    {
-        if (m_open)
-            std::cerr << "\r\033[K" << std::flush;
-        m_open = false;
-    }
-
-private:
-    bool m_terminal;
-    bool m_shown = false;
-    bool m_open = false;
-    std::chrono::steady_clock::time_point m_lastShown;
-};
 
 /// Loads a split as the classifier needs it: 32×32, with 28×28 IDX images padded like Fashion-MNIST.
 data::ImageSet loadClassifierData(const data::DatasetSpec& spec, data::Split split, int channels)
 {
     std::vector<data::SkippedFile> skipped;
-    data::ImageSet set = data::loadDataset(spec, split, data::ImageFolderOptions{32, channels}, &skipped);
+    data::ImageSet set = data::loadDataset(spec, split, data::ImageFolderOptions { 32, channels }, &skipped);
     for (const auto& file : skipped)
         spdlog::warn("skipped {}: {}", file.path.string(), file.reason);
     if (set.height() == 28 && set.width() == 28)
         set = data::padded(set, 2);
     if (set.height() != 32 || set.width() != 32)
-        throw Error("data set '" + spec.name + "' has " + std::to_string(set.height()) + "×" +
-                    std::to_string(set.width()) + " images; the classifier needs 32×32 (or 28×28, which is padded)");
+        throw Error("data set '" + spec.name + "' has " + std::to_string(set.height()) + "×"
+            + std::to_string(set.width()) + " images; the classifier needs 32×32 (or 28×28, which is padded)");
     return set;
 }
 
@@ -166,12 +77,12 @@ struct TrainClassifierOptions {
     std::string data = "fashion-mnist";
     std::string out;
     std::string device = "auto";
-    std::string optimizer = train::optimizerName(train::ClassifierTrainConfig{}.optimizer);
-    std::string schedule = train::scheduleName(train::ClassifierTrainConfig{}.schedule);
+    std::string optimizer = train::optimizerName(train::ClassifierTrainConfig {}.optimizer);
+    std::string schedule = train::scheduleName(train::ClassifierTrainConfig {}.schedule);
     bool noFlip = false;
     int channels = 3;
     train::ClassifierTrainConfig config;
-    models::ResNetClassifierOptions network{1, 2};
+    models::ResNetClassifierOptions network { 1, 2 };
 };
 
 void trainClassifierCommand(const TrainClassifierOptions& o, GlobalOptions& global)
@@ -201,7 +112,9 @@ void trainClassifierCommand(const TrainClassifierOptions& o, GlobalOptions& glob
 
     ProgressLine progress;
     train::ClassifierTrainObserver observer;
-    observer.onStep = [&progress](const train::ClassifierTrainProgress& p) { progress.update(p); };
+    observer.onStep = [&progress](const train::ClassifierTrainProgress& p) {
+        progress.update(progressText(p), p.step == p.totalSteps);
+    };
     observer.onEpoch = [&progress, &config](const train::ClassifierEpochRecord& r) {
         progress.clear();
         std::cout << "epoch " << r.epoch << "/" << config.epochs << "  loss " << std::fixed << std::setprecision(4)
@@ -212,7 +125,8 @@ void trainClassifierCommand(const TrainClassifierOptions& o, GlobalOptions& glob
     train::ClassifierTrainResult result;
     {
         CancelOnInterrupt interrupt;
-        result = train::trainClassifier(trainSet, testSet, network, config, device, observer, &g_cancelRequested);
+        result
+            = train::trainClassifier(trainSet, testSet, network, config, device, observer, CancelOnInterrupt::flag());
     }
     progress.clear();
     if (result.cancelled) {
@@ -223,7 +137,7 @@ void trainClassifierCommand(const TrainClassifierOptions& o, GlobalOptions& glob
 
     store::ModelInfo info;
     info.classes = trainSet.classNames;
-    info.dataset = {{"name", spec.name}, {"resolution", 32}, {"channels", trainSet.channels()}};
+    info.dataset = { { "name", spec.name }, { "resolution", 32 }, { "channels", trainSet.channels() } };
     info.provenance.method = "train-classifier";
     info.provenance.command = store::commandLine(global.argc, global.argv);
     info.provenance.seed = config.seed;
@@ -240,9 +154,11 @@ void trainClassifierCommand(const TrainClassifierOptions& o, GlobalOptions& glob
     models::saveClassifier(out, result.model, info);
 
     if (testSet.size() > 0) {
-        const eval::Classification predicted = eval::classify(result.model, testSet.images, config.evalBatchSize, device);
+        const eval::Classification predicted
+            = eval::classify(result.model, testSet.images, config.evalBatchSize, device);
         std::cout << "\nTest accuracy per class (" << testSet.source << ")\n";
-        printClassTable(testSet.classNames, eval::perClassAccuracy(predicted.labels, testSet.labels, testSet.classCount()));
+        printClassTable(
+            testSet.classNames, eval::perClassAccuracy(predicted.labels, testSet.labels, testSet.classCount()));
     }
     std::cout << "\nWrote " << out.string() << " (" << std::filesystem::file_size(out) << " bytes, sha256 "
               << io::sha256File(out) << ") in " << duration(result.wallSeconds) << '\n';
@@ -273,8 +189,8 @@ void classifyCommand(const ClassifyOptions& o)
         throw Error("data set '" + spec.name + "' has no " + o.split + " split");
     const data::ImageSet set = loadClassifierData(spec, split, static_cast<int>(network.inChannels()));
     if (set.classCount() != network.numClasses())
-        throw Error("data set '" + spec.name + "' has " + std::to_string(set.classCount()) + " classes, the classifier " +
-                    std::to_string(network.numClasses()));
+        throw Error("data set '" + spec.name + "' has " + std::to_string(set.classCount()) + " classes, the classifier "
+            + std::to_string(network.numClasses()));
     if (set.classNames != loaded.info.classes)
         spdlog::warn("the data set's class names differ from the classifier's; labels are compared by number");
 
@@ -295,8 +211,12 @@ void addClassifierCommands(CLI::App& app, GlobalOptions& global)
     trainCmd->add_option("--data", t->data, "Data set: 'fashion-mnist' or a folder (CIFAR-10, IDX, image folder)")
         ->capture_default_str();
     trainCmd->add_option("--out", t->out, "Output model file (.safetensors), written atomically")->required();
-    trainCmd->add_option("--epochs", t->config.epochs, "Training epochs")->capture_default_str()->check(CLI::Range(1, 10000));
-    trainCmd->add_option("--batch", t->config.batchSize, "Batch size")->capture_default_str()->check(CLI::Range(1, 65536));
+    trainCmd->add_option("--epochs", t->config.epochs, "Training epochs")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 10000));
+    trainCmd->add_option("--batch", t->config.batchSize, "Batch size")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 65536));
     trainCmd->add_option("--lr", t->config.learningRate, "Peak learning rate")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
@@ -305,10 +225,10 @@ void addClassifierCommands(CLI::App& app, GlobalOptions& global)
         ->check(CLI::NonNegativeNumber);
     trainCmd->add_option("--optimizer", t->optimizer, "sgd (Nesterov momentum) or adam")
         ->capture_default_str()
-        ->check(CLI::IsMember({"sgd", "adam"}));
+        ->check(CLI::IsMember({ "sgd", "adam" }));
     trainCmd->add_option("--schedule", t->schedule, "cosine, or step (×gamma every --step-epochs)")
         ->capture_default_str()
-        ->check(CLI::IsMember({"cosine", "step"}));
+        ->check(CLI::IsMember({ "cosine", "step" }));
     trainCmd->add_option("--step-epochs", t->config.stepEpochs, "Step schedule: epochs between decays")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
@@ -332,17 +252,18 @@ void addClassifierCommands(CLI::App& app, GlobalOptions& global)
         ->check(CLI::Range(0.0, 0.95));
     trainCmd->add_option("--channels", t->channels, "Image folders: 1 (grey) or 3 (RGB)")
         ->capture_default_str()
-        ->check(CLI::IsMember({1, 3}));
+        ->check(CLI::IsMember({ 1, 3 }));
     trainCmd->add_option("--device", t->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
     trainCmd->callback([t, &global] { runCommand(global, [&] { trainClassifierCommand(*t, global); }); });
 
     auto c = std::make_shared<ClassifyOptions>();
-    CLI::App* classifyCmd =
-        app.add_subcommand("classify", "Per-class accuracy of a Lethe classifier on real images of a data set");
+    CLI::App* classifyCmd
+        = app.add_subcommand("classify", "Per-class accuracy of a Lethe classifier on real images of a data set");
     classifyCmd->add_option("--model", c->model, "Classifier file")->required()->check(CLI::ExistingFile);
     classifyCmd->add_option("--data", c->data, "Data set (default: the one the classifier was trained on)");
-    classifyCmd->add_option("--split", c->split, "train or test")->capture_default_str()->check(
-        CLI::IsMember({"train", "test"}));
+    classifyCmd->add_option("--split", c->split, "train or test")
+        ->capture_default_str()
+        ->check(CLI::IsMember({ "train", "test" }));
     classifyCmd->add_option("--batch", c->batch, "Batch size")->capture_default_str()->check(CLI::Range(1, 65536));
     classifyCmd->add_option("--device", c->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
     classifyCmd->callback([c, &global] { runCommand(global, [&] { classifyCommand(*c); }); });

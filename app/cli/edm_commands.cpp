@@ -34,6 +34,7 @@ struct PretrainOptions {
     std::string out;
     std::string device = "auto";
     bool resume = false;
+    std::int64_t images = 0; ///< When set, the number of training images, in place of --steps.
     train::PretrainConfig config;
 };
 
@@ -50,18 +51,20 @@ void runPretrain(const PretrainOptions& options, const GlobalOptions& global)
         } catch (const nlohmann::json::exception& e) {
             throw Error(options.configFile + ": invalid JSON: " + e.what());
         }
-        models::edmOptionsFromJson(architecture);  // Reject a bad config before loading any data.
+        models::edmOptionsFromJson(architecture); // Reject a bad config before loading any data.
         config.architecture = architecture;
     }
     config.preset = options.preset;
     config.dataset = options.data;
+    if (options.images > 0)
+        config.steps = (options.images + config.batch - 1) / config.batch;
     const torch::Device device = resolveDevice(options.device);
     const data::DatasetSpec spec = data::resolveDataset(options.data);
     data::ImageSet train = data::loadDataset(spec, data::Split::Train);
     std::cerr << "training on " << train.source << ": " << train.size() << " images, device " << device.str() << "\n";
 
-    train::EdmPretrainer trainer(config, std::move(train), device, options.out,
-                                 store::commandLine(global.argc, global.argv));
+    train::EdmPretrainer trainer(
+        config, std::move(train), device, options.out, store::commandLine(global.argc, global.argv));
     if (options.resume) {
         if (std::filesystem::exists(train::EdmPretrainer::statePath(options.out)))
             trainer.resume();
@@ -80,9 +83,8 @@ void runPretrain(const PretrainOptions& options, const GlobalOptions& global)
         [&](const train::PretrainProgress& p) {
             char text[200];
             std::snprintf(text, sizeof text, "step %lld/%lld  loss %.4f (avg %.4f)  lr %.2e  %.0f images/s  ETA %s%s",
-                          static_cast<long long>(p.step), static_cast<long long>(p.totalSteps), p.loss, p.averageLoss,
-                          p.lr, p.imagesPerSecond, duration(p.etaSeconds).c_str(),
-                          p.checkpointWritten ? "  [checkpoint]" : "");
+                static_cast<long long>(p.step), static_cast<long long>(p.totalSteps), p.loss, p.averageLoss, p.lr,
+                p.imagesPerSecond, duration(p.etaSeconds).c_str(), p.checkpointWritten ? "  [checkpoint]" : "");
             progress.update(text, p.step == p.totalSteps || p.checkpointWritten);
         },
         CancelOnInterrupt::flag());
@@ -112,11 +114,14 @@ void runSample(const SampleOptions& options)
     if (options.out.empty() && options.tensorsOut.empty())
         throw Error("nothing to write: give --out (PNG grid) and/or --tensors (safetensors of the images)");
     const torch::Device device = resolveDevice(options.device);
-    store::EdmModel model = store::loadEdmModel(options.model, device);
+    const std::string path
+        = options.model.empty() ? resourceFile(std::string("models/") + kBuiltinEdmModel).string() : options.model;
+    store::EdmModel model = store::loadEdmModel(path, device);
     diffusion::ClassSamplingRequest request;
     request.seeds = diffusion::parseSeedList(options.seeds);
     request.sampler.steps = options.steps;
-    request.sampler.method = options.sampler == "euler" ? diffusion::SamplerMethod::Euler : diffusion::SamplerMethod::Heun;
+    request.sampler.method
+        = options.sampler == "euler" ? diffusion::SamplerMethod::Euler : diffusion::SamplerMethod::Heun;
     request.sampler.guidance = options.guidance;
     request.batch = options.batch;
     if (model.classCount() > 0) {
@@ -129,10 +134,12 @@ void runSample(const SampleOptions& options)
     CancelOnInterrupt interrupt;
     ProgressLine progress;
     const auto started = std::chrono::steady_clock::now();
-    const auto images = diffusion::sampleClasses(model.net, request, device, [&](std::int64_t done, std::int64_t total) {
-        progress.update("sampling " + std::to_string(done) + "/" + std::to_string(total) + " images", done == total);
-        return !CancelOnInterrupt::requested();
-    });
+    const auto images
+        = diffusion::sampleClasses(model.net, request, device, [&](std::int64_t done, std::int64_t total) {
+              progress.update(
+                  "sampling " + std::to_string(done) + "/" + std::to_string(total) + " images", done == total);
+              return !CancelOnInterrupt::requested();
+          });
     progress.clear();
     if (!images)
         throw Error("sampling cancelled; nothing written");
@@ -146,15 +153,15 @@ void runSample(const SampleOptions& options)
     if (!options.tensorsOut.empty()) {
         std::vector<std::int64_t> labels;
         std::vector<std::int64_t> seeds;
-        for (int c : request.classes.empty() ? std::vector<int>{-1} : request.classes)
+        for (int c : request.classes.empty() ? std::vector<int> { -1 } : request.classes)
             for (auto seed : request.seeds) {
                 labels.push_back(c);
                 seeds.push_back(seed);
             }
         io::writeSafetensors(options.tensorsOut,
-                             {{"images", *images}, {"labels", torch::tensor(labels)}, {"seeds", torch::tensor(seeds)}},
-                             {{"model", options.model}, {"model_sha256", model.sha256},
-                              {"sampler", options.sampler}, {"steps", std::to_string(options.steps)}});
+            { { "images", *images }, { "labels", torch::tensor(labels) }, { "seeds", torch::tensor(seeds) } },
+            { { "model", path }, { "model_sha256", model.sha256 }, { "sampler", options.sampler },
+                { "steps", std::to_string(options.steps) } });
         std::cout << "wrote " << options.tensorsOut << '\n';
     }
     std::cout << images->size(0) << " images in " << std::fixed << std::setprecision(1) << seconds << " s ("
@@ -168,21 +175,36 @@ void addEdmCommands(CLI::App& app, GlobalOptions& global)
     auto pretrain = std::make_shared<PretrainOptions>();
     CLI::App* pre = app.add_subcommand("pretrain", "Train a class-conditional EDM diffusion model on a data set");
     pre->add_option("--data", pretrain->data, "Data set: 'fashion-mnist' or a folder")->capture_default_str();
-    pre->add_option("--preset", pretrain->preset, "Network preset: " + [] {
-        std::string names;
-        for (const auto& n : models::edmPresetNames())
-            names += (names.empty() ? "" : ", ") + n;
-        return names;
-    }())->capture_default_str();
+    pre->add_option(
+           "--preset", pretrain->preset,
+           "Network preset: " +
+               [] {
+                   std::string names;
+                   for (const auto& n : models::edmPresetNames())
+                       names += (names.empty() ? "" : ", ") + n;
+                   return names;
+               }())
+        ->capture_default_str();
     pre->add_option("--config", pretrain->configFile, "Network as EDM init_kwargs JSON (overrides --preset)")
         ->check(CLI::ExistingFile);
-    pre->add_option("--out", pretrain->out, "Model file to write (a .state.safetensors file goes beside it)")->required();
-    pre->add_option("--steps", pretrain->config.steps, "Training steps")->capture_default_str()->check(CLI::PositiveNumber);
-    pre->add_option("--batch", pretrain->config.batch, "Images per step")->capture_default_str()->check(CLI::PositiveNumber);
-    pre->add_option("--lr", pretrain->config.lr, "Adam learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+    pre->add_option("--out", pretrain->out, "Model file to write (a .state.safetensors file goes beside it)")
+        ->required();
+    CLI::Option* steps = pre->add_option("--steps", pretrain->config.steps, "Training steps")
+                             ->capture_default_str()
+                             ->check(CLI::PositiveNumber);
+    pre->add_option("--images", pretrain->images, "Training length in images seen (sets --steps to images / batch)")
+        ->check(CLI::PositiveNumber)
+        ->excludes(steps);
+    pre->add_option("--batch", pretrain->config.batch, "Images per step")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    pre->add_option("--lr", pretrain->config.lr, "Adam learning rate")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     pre->add_option("--lr-rampup", pretrain->config.lrRampupImages, "Images over which the lr ramps up linearly")
         ->capture_default_str();
-    pre->add_option("--ema-half-life", pretrain->config.emaHalfLifeImages, "EMA half-life in images")->capture_default_str();
+    pre->add_option("--ema-half-life", pretrain->config.emaHalfLifeImages, "EMA half-life in images")
+        ->capture_default_str();
     pre->add_option("--seed", pretrain->config.seed, "Random seed")->capture_default_str();
     pre->add_option("--checkpoint-every", pretrain->config.checkpointEvery, "Steps between checkpoints (0 = end only)")
         ->capture_default_str();
@@ -192,7 +214,8 @@ void addEdmCommands(CLI::App& app, GlobalOptions& global)
 
     auto sample = std::make_shared<SampleOptions>();
     CLI::App* smp = app.add_subcommand("sample", "Draw images from a model: one row per class, one column per seed");
-    smp->add_option("--model", sample->model, "Lethe model file (.safetensors)")->required()->check(CLI::ExistingFile);
+    smp->add_option("--model", sample->model, "Lethe model file (default: the built-in Fashion-MNIST model)")
+        ->check(CLI::ExistingFile);
     smp->add_option("--class", sample->classes, "Class index (repeatable); default: all classes");
     smp->add_flag("--all-classes", sample->allClasses, "One row for every class");
     smp->add_option("--seeds", sample->seeds, "Seeds, e.g. 0-9 or 1,5,9 (EDM's per-image seed convention)")
@@ -200,11 +223,13 @@ void addEdmCommands(CLI::App& app, GlobalOptions& global)
     smp->add_option("--steps", sample->steps, "Sampler steps")->capture_default_str()->check(CLI::Range(1, 1000));
     smp->add_option("--sampler", sample->sampler, "heun (EDM, 2 evaluations per step) or euler (cheaper preview)")
         ->capture_default_str()
-        ->check(CLI::IsMember({"heun", "euler"}));
+        ->check(CLI::IsMember({ "heun", "euler" }));
     smp->add_option("--guidance", sample->guidance, "Classifier-free guidance scale (1 = off)")->capture_default_str();
     smp->add_option("--out", sample->out, "PNG grid to write");
     smp->add_option("--tensors", sample->tensorsOut, "safetensors file to write the uint8 images, labels and seeds to");
-    smp->add_option("--batch", sample->batch, "Images per network batch")->capture_default_str()->check(CLI::PositiveNumber);
+    smp->add_option("--batch", sample->batch, "Images per network batch")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     smp->add_option("--device", sample->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
     smp->callback([sample, &global] { runCommand(global, [&] { runSample(*sample); }); });
 }

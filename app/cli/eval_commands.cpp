@@ -29,8 +29,8 @@ namespace lethe::cli {
 namespace {
 
 struct EvalOptions {
-    std::string model;
-    std::string classifier = "resources/models/fmnist-classifier.safetensors";
+    std::string model; ///< Empty: the built-in Fashion-MNIST model.
+    std::string classifier; ///< Empty: the built-in Fashion-MNIST classifier.
     std::string data = "fashion-mnist";
     std::int64_t perClass = 100;
     std::int64_t firstSeed = 0;
@@ -64,20 +64,25 @@ void printEvalTable(const eval::GenerationEval& result, const std::vector<std::s
                   << "  (forgotten class " << result.unlearning->forgottenClass << ")\n";
 }
 
-void runEval(const EvalOptions& options)
+void runEval(EvalOptions options)
 {
+    if (options.model.empty())
+        options.model = resourceFile(std::string("models/") + kBuiltinEdmModel).string();
+    if (options.classifier.empty())
+        options.classifier = resourceFile(std::string("models/") + kBuiltinClassifier).string();
     const torch::Device device = resolveDevice(options.device);
     store::EdmModel model = store::loadEdmModel(options.model, device);
     models::LoadedClassifier classifier = models::loadClassifier(options.classifier, device);
     if (classifier.info.classes.size() != static_cast<std::size_t>(model.classCount()))
         throw Error("the classifier knows " + std::to_string(classifier.info.classes.size()) + " classes, the model "
-                    + std::to_string(model.classCount()));
+            + std::to_string(model.classCount()));
     const data::ImageSet real = data::loadDataset(data::resolveDataset(options.data), data::Split::Test);
     eval::GenerationEvalOptions evalOptions;
     evalOptions.imagesPerClass = options.perClass;
     evalOptions.firstSeed = options.firstSeed;
     evalOptions.sampler.steps = options.steps;
-    evalOptions.sampler.method = options.sampler == "euler" ? diffusion::SamplerMethod::Euler : diffusion::SamplerMethod::Heun;
+    evalOptions.sampler.method
+        = options.sampler == "euler" ? diffusion::SamplerMethod::Euler : diffusion::SamplerMethod::Heun;
     if (options.forgetClass >= 0)
         evalOptions.forgottenClass = options.forgetClass;
 
@@ -85,18 +90,18 @@ void runEval(const EvalOptions& options)
     const eval::RealFeatures features = eval::realFeatures(classifier.model, real, device);
     CancelOnInterrupt interrupt;
     ProgressLine progress;
-    const auto result = eval::evaluateGeneration(model.net, classifier.model, features, evalOptions, device,
-                                                 [&](std::int64_t done, std::int64_t total) {
-                                                     progress.update("sampling " + std::to_string(done) + "/"
-                                                                         + std::to_string(total) + " images",
-                                                                     done == total);
-                                                     return !CancelOnInterrupt::requested();
-                                                 });
+    const auto result = eval::evaluateGeneration(
+        model.net, classifier.model, features, evalOptions, device, [&](std::int64_t done, std::int64_t total) {
+            progress.update(
+                "sampling " + std::to_string(done) + "/" + std::to_string(total) + " images", done == total);
+            return !CancelOnInterrupt::requested();
+        });
     progress.clear();
     if (!result)
         throw Error("evaluation cancelled");
-    std::cout << "model       " << options.model << "\nclassifier  " << options.classifier << " (Lethe's own, trained on "
-              << classifier.info.dataset.value("name", std::string("?")) << "; FD/KID in its feature space)\n"
+    std::cout << "model       " << options.model << "\nclassifier  " << options.classifier
+              << " (Lethe's own, trained on " << classifier.info.dataset.value("name", std::string("?"))
+              << "; FD/KID in its feature space)\n"
               << "samples     " << options.perClass << " per class, seeds " << options.firstSeed << "–"
               << options.firstSeed + options.perClass - 1 << ", " << options.sampler << " " << options.steps
               << " steps, " << std::fixed << std::setprecision(1) << result->seconds << " s\n\n";
@@ -107,7 +112,7 @@ void runEval(const EvalOptions& options)
         json["model_sha256"] = model.sha256;
         json["classifier"] = options.classifier;
         json["real"] = features.source;
-        json["sampler"] = {{"method", options.sampler}, {"steps", options.steps}};
+        json["sampler"] = { { "method", options.sampler }, { "steps", options.steps } };
         io::writeFileAtomically(options.jsonOut, json.dump(2) + "\n");
         std::cout << "\nwrote " << options.jsonOut << '\n';
     }
@@ -147,10 +152,16 @@ void runBenchTrainStep(const BenchOptions& options)
     models::EDMPrecond net = benchNetwork(options, device);
     net->train();
     const auto& o = net->options;
-    const torch::Tensor images = torch::rand({options.batch, o.img_channels(), o.img_resolution(), o.img_resolution()}).mul(2).sub(1).to(device);
+    const torch::Tensor images
+        = torch::rand({ options.batch, o.img_channels(), o.img_resolution(), o.img_resolution() })
+              .mul(2)
+              .sub(1)
+              .to(device);
     torch::Tensor labels;
     if (o.label_dim() > 0)
-        labels = diffusion::oneHot(torch::randint(o.label_dim(), {options.batch}, torch::kInt64), static_cast<int>(o.label_dim())).to(device);
+        labels = diffusion::oneHot(
+            torch::randint(o.label_dim(), { options.batch }, torch::kInt64), static_cast<int>(o.label_dim()))
+                     .to(device);
     std::vector<std::pair<std::string, torch::Tensor>> parameters;
     for (const auto& item : net->named_parameters())
         parameters.emplace_back(item.key(), item.value());
@@ -182,12 +193,13 @@ void runBenchSample(const BenchOptions& options)
     for (std::int64_t i = 0; i < options.batch; ++i)
         request.seeds.push_back(i);
     if (net->options.label_dim() > 0)
-        request.classes = {0};
+        request.classes = { 0 };
     request.sampler.steps = options.steps;
     request.batch = options.batch;
     std::cout << "sample  " << (options.model.empty() ? "preset " + options.preset : options.model) << ", batch "
-              << options.batch << ", Heun " << options.steps << " steps (" << diffusion::denoiserEvaluations(request.sampler)
-              << " evaluations), device " << device.str() << ", " << torch::get_num_threads() << " threads\n";
+              << options.batch << ", Heun " << options.steps << " steps ("
+              << diffusion::denoiserEvaluations(request.sampler) << " evaluations), device " << device.str() << ", "
+              << torch::get_num_threads() << " threads\n";
     const auto result = eval::benchmark(
         "sample", [&] { diffusion::sampleClasses(net, request, device); }, options.warmup, options.runs);
     printBench(result, options.batch, "batch");
@@ -200,7 +212,9 @@ void addBenchOptions(CLI::App* command, BenchOptions& options, std::int64_t defa
     command->add_option("--preset", options.preset, "Network preset (randomly initialised)")->capture_default_str();
     command->add_option("--model", options.model, "A model file instead of a preset");
     command->add_option("--batch", options.batch, "Images per step")->capture_default_str()->check(CLI::PositiveNumber);
-    command->add_option("--runs", options.runs, "Measured runs (the median is reported)")->capture_default_str()->check(CLI::PositiveNumber);
+    command->add_option("--runs", options.runs, "Measured runs (the median is reported)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     command->add_option("--warmup", options.warmup, "Unmeasured runs first")->capture_default_str();
     command->add_option("--device", options.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
 }
@@ -210,15 +224,24 @@ void addBenchOptions(CLI::App* command, BenchOptions& options, std::int64_t defa
 void addEvalCommands(CLI::App& app, GlobalOptions& global)
 {
     auto evalOptions = std::make_shared<EvalOptions>();
-    CLI::App* ev = app.add_subcommand("eval", "Sample every class from fixed seeds and measure per-class accuracy, "
-                                              "FD_cls and KID_cls (and UA/RA with --forget-class)");
-    ev->add_option("--model", evalOptions->model, "EDM model file")->required()->check(CLI::ExistingFile);
-    ev->add_option("--classifier", evalOptions->classifier, "Lethe classifier file")->capture_default_str();
-    ev->add_option("--data", evalOptions->data, "Data set whose test split gives the real images")->capture_default_str();
-    ev->add_option("--per-class", evalOptions->perClass, "Images per class")->capture_default_str()->check(CLI::Range(2, 100000));
+    CLI::App* ev = app.add_subcommand("eval",
+        "Sample every class from fixed seeds and measure per-class accuracy, "
+        "FD_cls and KID_cls (and UA/RA with --forget-class)");
+    ev->add_option("--model", evalOptions->model, "EDM model file (default: the built-in Fashion-MNIST model)")
+        ->check(CLI::ExistingFile);
+    ev->add_option("--classifier", evalOptions->classifier,
+          "Lethe classifier file (default: the built-in Fashion-MNIST classifier)")
+        ->check(CLI::ExistingFile);
+    ev->add_option("--data", evalOptions->data, "Data set whose test split gives the real images")
+        ->capture_default_str();
+    ev->add_option("--per-class", evalOptions->perClass, "Images per class")
+        ->capture_default_str()
+        ->check(CLI::Range(2, 100000));
     ev->add_option("--first-seed", evalOptions->firstSeed, "Seed of each class's first image")->capture_default_str();
     ev->add_option("--steps", evalOptions->steps, "Sampler steps")->capture_default_str()->check(CLI::Range(1, 1000));
-    ev->add_option("--sampler", evalOptions->sampler, "heun or euler")->capture_default_str()->check(CLI::IsMember({"heun", "euler"}));
+    ev->add_option("--sampler", evalOptions->sampler, "heun or euler")
+        ->capture_default_str()
+        ->check(CLI::IsMember({ "heun", "euler" }));
     ev->add_option("--forget-class", evalOptions->forgetClass, "Report UA and RA for this forgotten class");
     ev->add_option("--json", evalOptions->jsonOut, "Also write the figures as JSON");
     ev->add_option("--device", evalOptions->device, "cpu, cuda, cuda:N or auto")->capture_default_str();

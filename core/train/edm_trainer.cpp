@@ -22,17 +22,10 @@ using nlohmann::json;
 
 json toJson(const PretrainConfig& c)
 {
-    return {{"preset", c.preset},
-            {"architecture", c.architecture},
-            {"dataset", c.dataset},
-            {"batch", c.batch},
-            {"lr", c.lr},
-            {"lr_rampup_images", c.lrRampupImages},
-            {"steps", c.steps},
-            {"ema_half_life_images", c.emaHalfLifeImages},
-            {"ema_rampup_ratio", c.emaRampupRatio},
-            {"seed", c.seed},
-            {"checkpoint_every", c.checkpointEvery}};
+    return { { "preset", c.preset }, { "architecture", c.architecture }, { "dataset", c.dataset }, { "batch", c.batch },
+        { "lr", c.lr }, { "lr_rampup_images", c.lrRampupImages }, { "steps", c.steps },
+        { "ema_half_life_images", c.emaHalfLifeImages }, { "ema_rampup_ratio", c.emaRampupRatio }, { "seed", c.seed },
+        { "checkpoint_every", c.checkpointEvery } };
 }
 
 PretrainConfig pretrainConfigFromJson(const json& j)
@@ -47,7 +40,7 @@ PretrainConfig pretrainConfigFromJson(const json& j)
             j.at(key).get_to(field);
         } catch (const json::exception&) {
             throw Error(std::string("pretraining config: key '") + key + "' has the wrong type ("
-                        + j.at(key).type_name() + ")");
+                + j.at(key).type_name() + ")");
         }
     };
     read("preset", c.preset);
@@ -63,7 +56,7 @@ PretrainConfig pretrainConfigFromJson(const json& j)
     read("seed", c.seed);
     read("checkpoint_every", c.checkpointEvery);
     for (const auto& [key, value] : j.items())
-        if (!toJson(PretrainConfig{}).contains(key))
+        if (!toJson(PretrainConfig {}).contains(key))
             throw Error("pretraining config: unknown key '" + key + "'");
     return c;
 }
@@ -81,7 +74,7 @@ std::vector<io::NamedTensor> prefixed(const NamedTensors& tensors, const std::st
 {
     std::vector<io::NamedTensor> out;
     for (const auto& [name, t] : tensors)
-        out.push_back({prefix + name, t});
+        out.push_back({ prefix + name, t });
     return out;
 }
 
@@ -94,12 +87,13 @@ struct EdmPretrainer::State {
     std::filesystem::path output;
     std::string command;
     json architecture;
-    models::EDMPrecond net{nullptr};
-    models::EDMPrecond ema{nullptr};
+    models::EDMPrecond net { nullptr };
+    models::EDMPrecond ema { nullptr };
     std::unique_ptr<Adam> adam;
     at::Generator noise;
     std::int64_t step = 0;
-    double wallSeconds = 0.0;  ///< Training time over all sessions, for provenance.
+    std::int64_t checkpointStep = -1; ///< The step the files on disk hold.
+    double wallSeconds = 0.0; ///< Training time over all sessions, for provenance.
 
     State(PretrainConfig c, data::ImageSet t, torch::Device d, std::filesystem::path o, std::string cmd)
         : config(std::move(c))
@@ -113,25 +107,26 @@ struct EdmPretrainer::State {
 };
 
 EdmPretrainer::EdmPretrainer(PretrainConfig config, data::ImageSet train, torch::Device device,
-                             std::filesystem::path output, std::string command)
-    : m_state(std::make_unique<State>(std::move(config), std::move(train), device, std::move(output), std::move(command)))
+    std::filesystem::path output, std::string command)
+    : m_state(
+        std::make_unique<State>(std::move(config), std::move(train), device, std::move(output), std::move(command)))
 {
     State& s = *m_state;
     s.train.validate();
     if (s.config.batch < 1 || s.config.steps < 1)
         throw Error("pretraining needs a batch of at least 1 and at least 1 step");
-    s.architecture = s.config.architecture.is_null() ? models::toJson(models::edmPreset(s.config.preset))
-                                                     : s.config.architecture;
+    s.architecture
+        = s.config.architecture.is_null() ? models::toJson(models::edmPreset(s.config.preset)) : s.config.architecture;
     const auto options = models::edmOptionsFromJson(s.architecture);
     if (options.img_channels() != s.train.channels() || options.img_resolution() != s.train.height()
         || options.img_resolution() != s.train.width())
         throw Error("the network expects " + std::to_string(options.img_channels()) + "×"
-                    + std::to_string(options.img_resolution()) + "×" + std::to_string(options.img_resolution())
-                    + " images, but the data set has " + std::to_string(s.train.channels()) + "×"
-                    + std::to_string(s.train.height()) + "×" + std::to_string(s.train.width()));
+            + std::to_string(options.img_resolution()) + "×" + std::to_string(options.img_resolution())
+            + " images, but the data set has " + std::to_string(s.train.channels()) + "×"
+            + std::to_string(s.train.height()) + "×" + std::to_string(s.train.width()));
     if (options.label_dim() != 0 && options.label_dim() != s.train.classCount())
         throw Error("the network has " + std::to_string(options.label_dim()) + " class labels, the data set "
-                    + std::to_string(s.train.classCount()) + " classes");
+            + std::to_string(s.train.classCount()) + " classes");
     torch::manual_seed(s.config.seed);
     s.net = models::makeEdmPrecond(s.architecture);
     s.ema = models::makeEdmPrecond(s.architecture);
@@ -148,7 +143,7 @@ EdmPretrainer::EdmPretrainer(PretrainConfig config, data::ImageSet train, torch:
     std::vector<std::pair<std::string, torch::Tensor>> parameters;
     for (const auto& item : s.net->named_parameters())
         parameters.emplace_back(item.key(), item.value());
-    s.adam = std::make_unique<Adam>(parameters, AdamOptions{s.config.lr, 0.9, 0.999, 1e-8, 0.0});
+    s.adam = std::make_unique<Adam>(parameters, AdamOptions { s.config.lr, 0.9, 0.999, 1e-8, 0.0 });
 }
 
 EdmPretrainer::~EdmPretrainer() = default;
@@ -179,14 +174,14 @@ void EdmPretrainer::resume()
     const auto arch = metadata.find("architecture");
     if (arch == metadata.end() || json::parse(arch->second) != s.architecture)
         throw FormatError(path.string(), "__metadata__ key 'architecture'",
-                          "the saved run used a different network than this command asks for");
+            "the saved run used a different network than this command asks for");
     torch::NoGradGuard noGrad;
     auto load = [&](const NamedTensors& into, const std::string& prefix) {
         for (const auto& [name, tensor] : into) {
             const torch::Tensor saved = file.tensor(prefix + name);
             if (saved.sizes() != tensor.sizes())
                 throw FormatError(path.string(), "tensor '" + prefix + name + "'",
-                                  "expected shape " + c10::str(tensor.sizes()) + ", found " + c10::str(saved.sizes()));
+                    "expected shape " + c10::str(tensor.sizes()) + ", found " + c10::str(saved.sizes()));
             tensor.copy_(saved);
         }
     };
@@ -194,10 +189,9 @@ void EdmPretrainer::resume()
     load(namedState(*s.ema), "ema.");
     s.adam->loadState(file);
     s.step = file.tensor("train.step").item<std::int64_t>();
+    s.checkpointStep = s.step;
     s.wallSeconds = file.tensor("train.wall_seconds").item<double>();
     s.noise.set_state(file.tensor("train.noise_rng"));
-    // Dropout draws from the global generator; reseeding from the step keeps a resumed run reproducible.
-    torch::manual_seed(s.config.seed + static_cast<std::uint64_t>(s.step));
     spdlog::info("resumed from {} at step {}", path.string(), s.step);
 }
 
@@ -208,8 +202,8 @@ void EdmPretrainer::writeCheckpoint()
     info.kind = "edm";
     info.architecture = s.architecture;
     info.classes = s.train.classNames;
-    info.dataset = {{"name", s.config.dataset}, {"resolution", s.train.height()}, {"channels", s.train.channels()},
-                    {"source", s.train.source}};
+    info.dataset = { { "name", s.config.dataset }, { "resolution", s.train.height() },
+        { "channels", s.train.channels() }, { "source", s.train.source } };
     info.provenance.method = "pretrain";
     info.provenance.command = s.command;
     info.provenance.seed = s.config.seed;
@@ -225,11 +219,12 @@ void EdmPretrainer::writeCheckpoint()
         state.push_back(std::move(t));
     for (auto& t : s.adam->state())
         state.push_back(std::move(t));
-    state.push_back({"train.step", torch::tensor({s.step}, torch::kInt64)});
-    state.push_back({"train.wall_seconds", torch::tensor({s.wallSeconds}, torch::kFloat64)});
-    state.push_back({"train.noise_rng", s.noise.get_state()});
+    state.push_back({ "train.step", torch::tensor({ s.step }, torch::kInt64) });
+    state.push_back({ "train.wall_seconds", torch::tensor({ s.wallSeconds }, torch::kFloat64) });
+    state.push_back({ "train.noise_rng", s.noise.get_state() });
     io::writeSafetensors(statePath(s.output), state,
-                         {{"architecture", s.architecture.dump()}, {"config", toJson(s.config).dump()}});
+        { { "architecture", s.architecture.dump() }, { "config", toJson(s.config).dump() } });
+    s.checkpointStep = s.step;
 }
 
 void EdmPretrainer::run(const PretrainObserver& observer, const std::atomic<bool>* cancel)
@@ -241,9 +236,7 @@ void EdmPretrainer::run(const PretrainObserver& observer, const std::atomic<bool
     const bool conditional = models::edmOptionsFromJson(s.architecture).label_dim() > 0;
     s.net->train();
     const diffusion::Denoiser denoiser = [&](const torch::Tensor& x, const torch::Tensor& sigma,
-                                              const torch::Tensor& labels) {
-        return s.net->forward(x, sigma, labels);
-    };
+                                             const torch::Tensor& labels) { return s.net->forward(x, sigma, labels); };
     std::deque<double> recent;
     double recentSum = 0.0;
     std::vector<std::int64_t> order;
@@ -256,6 +249,9 @@ void EdmPretrainer::run(const PretrainObserver& observer, const std::atomic<bool
         if (cancel && cancel->load())
             break;
         const auto stepStart = std::chrono::steady_clock::now();
+        // Dropout draws from the global generator: seeding it per step makes a run resumed at any step
+        // bit-identical to one that never stopped.
+        torch::manual_seed(s.config.seed + static_cast<std::uint64_t>(s.step));
         // Each epoch visits the images in a permutation fixed by (seed, epoch): resumable and reproducible.
         const std::int64_t first = s.step * batch;
         std::vector<std::int64_t> indices;
@@ -303,7 +299,7 @@ void EdmPretrainer::run(const PretrainObserver& observer, const std::atomic<bool
         const double stepLoss = loss.loss.item<double>();
         if (!std::isfinite(stepLoss))
             throw Error("pretraining diverged at step " + std::to_string(s.step) + " (loss " + std::to_string(stepLoss)
-                        + "); lower --lr and resume from the last checkpoint");
+                + "); lower --lr and resume from the last checkpoint");
         recent.push_back(stepLoss);
         recentSum += stepLoss;
         if (recent.size() > 100) {
@@ -325,15 +321,17 @@ void EdmPretrainer::run(const PretrainObserver& observer, const std::atomic<bool
         progress.imagesPerSecond = static_cast<double>(batch) / std::max(stepSeconds, 1e-9);
         // ETA from this session's average step time (earlier sessions may have run on other hardware).
         progress.etaSeconds = static_cast<double>(s.config.steps - s.step) * sessionSeconds
-                            / static_cast<double>(s.step - sessionFirstStep);
-        const bool atCheckpoint = s.config.checkpointEvery > 0 && s.step % s.config.checkpointEvery == 0;
+            / static_cast<double>(s.step - sessionFirstStep);
+        const bool atCheckpoint
+            = s.step == s.config.steps || (s.config.checkpointEvery > 0 && s.step % s.config.checkpointEvery == 0);
         if (atCheckpoint)
             writeCheckpoint();
         progress.checkpointWritten = atCheckpoint;
         if (observer)
             observer(progress);
     }
-    writeCheckpoint();
+    if (s.step != s.checkpointStep)
+        writeCheckpoint();
 }
 
 } // namespace lethe::train

@@ -24,7 +24,7 @@ namespace {
 
 // Pinned from this implementation and re-derived by hand from EDM's layer formulas; EDM's paper gives "55.7 M".
 constexpr std::int64_t kCifarDdpmppParameters = 55'735'299;
-constexpr std::int64_t kFmnistSmallParameters = 1'753'345;
+constexpr std::int64_t kFmnistSmallParameters = 710'377;
 constexpr std::size_t kCifarDdpmppTensors = 427;
 constexpr double kPi = 3.14159265358979323846;
 
@@ -484,10 +484,10 @@ void TestEdmNetworks::fmnistSmallShapeAndSize()
     qInfo("fmnist-ddpmpp-small: %lld parameters", static_cast<long long>(count));
     QCOMPARE(count, kFmnistSmallParameters);
     const auto shapes = shapesOf(*net);
-    QCOMPARE(shapes.at("model.map_label.weight"), (std::vector<std::int64_t>{32, 10}));
+    QCOMPARE(shapes.at("model.map_label.weight"), (std::vector<std::int64_t>{24, 10}));
     QVERIFY(shapes.count("model.map_augment.weight") == 0);
-    QCOMPARE(shapes.at("model.enc.8x8_block0.qkv.weight"), (std::vector<std::int64_t>{192, 64, 1, 1}));
-    QCOMPARE(shapes.at("model.dec.32x32_aux_conv.weight"), (std::vector<std::int64_t>{1, 32, 3, 3}));
+    QCOMPARE(shapes.at("model.enc.8x8_block0.qkv.weight"), (std::vector<std::int64_t>{144, 48, 1, 1}));
+    QCOMPARE(shapes.at("model.dec.32x32_aux_conv.weight"), (std::vector<std::int64_t>{1, 24, 3, 3}));
 
     torch::NoGradGuard noGrad;
     const auto y = net(torch::randn({3, 1, 32, 32}), torch::tensor({0.1f, 1.0f, 10.0f}), oneHot({0, 5, 9}, 10));
@@ -543,12 +543,12 @@ void TestEdmNetworks::loaderRejectsMismatchesByName()
     io::writeSafetensors(missing, without({"model.map_label.weight"}));
     LETHE_COMPARE_STR(errorMessage([&] { loadFile(*net, missing); }),
                       missing.string() + ": tensor 'model.map_label.weight': missing from the file (the model expects "
-                                         "shape [32, 10])");
+                                         "shape [24, 10])");
     const auto missingMore = dir / "missing3.safetensors";
     io::writeSafetensors(missingMore, without({"model.map_label.bias", "model.map_label.weight", "model.dec.32x32_aux_conv.bias"}));
     LETHE_COMPARE_STR(errorMessage([&] { loadFile(*net, missingMore); }),
                       missingMore.string() + ": tensor 'model.map_label.weight': missing from the file (the model "
-                                             "expects shape [32, 10]); 2 more tensors missing");
+                                             "expects shape [24, 10]); 2 more tensors missing");
 
     const auto unexpected = dir / "unexpected.safetensors";
     auto extra = state;
@@ -573,7 +573,7 @@ void TestEdmNetworks::loaderRejectsMismatchesByName()
     io::writeSafetensors(wrongShape, zeroed);
     const std::string shapeMessage = errorMessage([&] { loadFile(*net, wrongShape); });
     LETHE_COMPARE_STR(shapeMessage, wrongShape.string()
-                                        + ": tensor 'model.map_label.weight': expected shape [32, 10], found [32, 9]");
+                                        + ": tensor 'model.map_label.weight': expected shape [24, 10], found [32, 9]");
     // A strict load that fails changes nothing.
     QVERIFY(torch::equal(net->model->map_layer0->weight, before));
     try {
@@ -647,7 +647,7 @@ void TestEdmNetworks::configJsonRoundTripsAndMatchesEdmKwargs()
              std::string("[1,3,3,1]"));
     const json fmnist = models::toJson(models::edmPreset("fmnist-ddpmpp-small"));
     QCOMPARE(fmnist.at("img_channels").get<int>(), 1);
-    QCOMPARE(fmnist.at("model_channels").get<int>(), 32);
+    QCOMPARE(fmnist.at("model_channels").get<int>(), 24);
     QCOMPARE(fmnist.at("attn_resolutions").dump(), std::string("[8]"));
 
     // Defaults are EDM's; sigma_max null or absent is infinity, a number is kept.
