@@ -1,7 +1,11 @@
 #include "runtime.h"
 
+#include "core/config.h"
+#include "core/error.h"
+
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 
@@ -27,6 +31,45 @@ int configureThreads(int intraOpThreads)
     });
     torch::set_num_threads(wanted);
     return torch::get_num_threads();
+}
+
+torch::Device resolveDevice(const std::string& name)
+{
+    if (name == "cpu")
+        return torch::kCPU;
+    const bool cuda = torch::cuda::is_available();
+    if (name == "auto")
+        return cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+    if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+        if (!cuda)
+            throw Error("device '" + name
+                + "' asked for, but CUDA is not available (this LibTorch has no CUDA "
+                  "support or no GPU is visible); use --device cpu or auto");
+        int index = 0;
+        if (name != "cuda") {
+            const std::string digits = name.substr(5);
+            if (digits.empty() || digits.size() > 3 || digits.find_first_not_of("0123456789") != std::string::npos)
+                throw Error("device '" + name + "': expected cuda:N with a GPU number N");
+            index = std::stoi(digits);
+        }
+        const auto count = static_cast<int>(torch::cuda::device_count());
+        if (index >= count)
+            throw Error("device '" + name + "': only " + std::to_string(count) + " CUDA device(s) visible");
+        return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+    }
+    throw Error("unknown device '" + name + "': expected cpu, cuda, cuda:N or auto");
+}
+
+std::filesystem::path resourceFile(const std::string& relative)
+{
+    const char* overridden = std::getenv("LETHE_RESOURCE_DIR");
+    const std::filesystem::path root = overridden && *overridden ? overridden : LETHE_SOURCE_RESOURCE_DIR;
+    std::filesystem::path path = root / relative;
+    if (!std::filesystem::is_regular_file(path))
+        throw Error("built-in file " + relative + " not found in " + root.string()
+            + (overridden && *overridden ? " (from LETHE_RESOURCE_DIR)"
+                                         : " (set LETHE_RESOURCE_DIR to the resources folder)"));
+    return path;
 }
 
 } // namespace lethe

@@ -1,5 +1,10 @@
 #pragma once
 
+#include <torch/types.h>
+
+#include <filesystem>
+#include <string>
+
 namespace lethe {
 
 /// Sets LibTorch's intra-op thread count (0 = one per hardware thread) and, once per process, the
@@ -9,5 +14,17 @@ int configureThreads(int intraOpThreads = 0);
 
 /// Number of hardware threads, at least 1.
 int hardwareThreads();
+
+/// Resolves a device name: "cpu", "cuda", "cuda:N", or "auto" (CUDA when available, else CPU). Throws Error
+/// when CUDA is asked for and this build or machine has none, or the name is not one of these.
+torch::Device resolveDevice(const std::string& name);
+
+/// The built-in models, by file name under resources/models.
+inline constexpr const char* kBuiltinEdmModel = "fmnist-edm.safetensors";
+inline constexpr const char* kBuiltinClassifier = "fmnist-classifier.safetensors";
+
+/// Finds a bundled file under resources/: in $LETHE_RESOURCE_DIR when set, else in the source tree the build
+/// came from. Throws Error naming where it looked.
+std::filesystem::path resourceFile(const std::string& relative);
 
 } // namespace lethe

@@ -14,6 +14,9 @@ struct GlobalOptions {
     int threads = 0;
     std::string logLevel = "info";
     int exitCode = 0;
+    /// The process's arguments, for the provenance of files the commands write.
+    int argc = 0;
+    const char* const* argv = nullptr;
 };
 
 /// Runs a command body with the shared start-up (log sink, thread count) and turns core errors into a
@@ -22,5 +25,14 @@ void runCommand(GlobalOptions& global, const std::function<void()>& body);
 
 /// `data info`: classes and counts of a data set.
 void addDataCommands(CLI::App& app, GlobalOptions& global);
+
+/// `train-classifier` and `classify`: the evaluation classifier behind UA, RA, FD_cls and KID_cls.
+void addClassifierCommands(CLI::App& app, GlobalOptions& global);
+
+/// `pretrain` and `sample`: EDM diffusion models.
+void addEdmCommands(CLI::App& app, GlobalOptions& global);
+
+/// `eval` and `bench`: measuring models and the speed of the core loops.
+void addEvalCommands(CLI::App& app, GlobalOptions& global);
 
 } // namespace lethe::cli

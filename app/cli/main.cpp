@@ -20,12 +20,17 @@ int main(int argc, char** argv)
     app.fallthrough();
 
     lethe::cli::GlobalOptions global;
+    global.argc = argc;
+    global.argv = argv;
     app.add_option("-j,--threads", global.threads, "CPU threads for LibTorch (0 = one per hardware thread)")
         ->check(CLI::NonNegativeNumber);
     app.add_option("--log-level", global.logLevel, "trace, debug, info, warn, error or off")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
     lethe::cli::addDataCommands(app, global);
+    lethe::cli::addClassifierCommands(app, global);
+    lethe::cli::addEdmCommands(app, global);
+    lethe::cli::addEvalCommands(app, global);
 
     CLI11_PARSE(app, argc, argv);
     return global.exitCode;

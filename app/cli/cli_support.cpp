@@ -1,0 +1,102 @@
+#include "cli_support.h"
+
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <unistd.h>
+
+namespace lethe::cli {
+
+namespace {
+
+std::atomic<bool> g_cancelRequested{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs a lock-free flag");
+
+void requestCancel(int)
+{
+    g_cancelRequested.store(true);
+    std::signal(SIGINT, SIG_DFL);
+}
+
+} // namespace
+
+CancelOnInterrupt::CancelOnInterrupt()
+{
+    g_cancelRequested.store(false);
+    m_previous = std::signal(SIGINT, requestCancel);
+}
+
+CancelOnInterrupt::~CancelOnInterrupt()
+{
+    std::signal(SIGINT, m_previous == SIG_ERR ? SIG_DFL : m_previous);
+}
+
+const std::atomic<bool>* CancelOnInterrupt::flag()
+{
+    return &g_cancelRequested;
+}
+
+bool CancelOnInterrupt::requested()
+{
+    return g_cancelRequested.load();
+}
+
+std::string duration(double seconds)
+{
+    if (!std::isfinite(seconds) || seconds < 0)
+        return "--:--";
+    const auto total = static_cast<long long>(std::llround(seconds));
+    char text[32];
+    if (total >= 3600)
+        std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", total / 3600, (total / 60) % 60, total % 60);
+    else
+        std::snprintf(text, sizeof text, "%02lld:%02lld", total / 60, total % 60);
+    return text;
+}
+
+std::string percent(double fraction)
+{
+    if (!std::isfinite(fraction))
+        return "n/a";
+    std::ostringstream out;
+    out << std::fixed << std::setprecision(2) << 100.0 * fraction << " %";
+    return out.str();
+}
+
+ProgressLine::ProgressLine()
+    : m_terminal(isatty(STDERR_FILENO) != 0)
+{
+}
+
+ProgressLine::~ProgressLine()
+{
+    clear();
+}
+
+void ProgressLine::update(const std::string& text, bool force)
+{
+    const auto now = std::chrono::steady_clock::now();
+    const double interval = m_terminal ? 0.25 : 30.0;
+    if (m_shown && !force && std::chrono::duration<double>(now - m_lastShown).count() < interval)
+        return;
+    m_lastShown = now;
+    m_shown = true;
+    if (m_terminal) {
+        std::cerr << '\r' << text << "\033[K" << std::flush;
+        m_open = true;
+    } else {
+        std::cerr << text << std::endl;
+    }
+}
+
+void ProgressLine::clear()
+{
+    if (m_open)
+        std::cerr << "\r\033[K" << std::flush;
+    m_open = false;
+}
+
+} // namespace lethe::cli

@@ -1,0 +1,50 @@
+#pragma once
+
+// Terminal plumbing shared by the CLI's long-running commands.
+#include <atomic>
+#include <chrono>
+#include <string>
+
+namespace lethe::cli {
+
+/// While alive, Ctrl+C sets a flag the running command checks between steps (a second Ctrl+C ends the
+/// process the usual way), so an interrupted run still writes its checkpoint.
+class CancelOnInterrupt {
+public:
+    CancelOnInterrupt();
+    ~CancelOnInterrupt();
+    CancelOnInterrupt(const CancelOnInterrupt&) = delete;
+    CancelOnInterrupt& operator=(const CancelOnInterrupt&) = delete;
+
+    /// The flag to hand to core's loops.
+    static const std::atomic<bool>* flag();
+    static bool requested();
+
+private:
+    void (*m_previous)(int);
+};
+
+/// "mm:ss" or "h:mm:ss"; "--:--" when unknown.
+std::string duration(double seconds);
+/// "93.12 %".
+std::string percent(double fraction);
+
+/// A live progress line on stderr: rewritten in place on a terminal (4 times a second at most), a full
+/// line every 30 s in a log file.
+class ProgressLine {
+public:
+    ProgressLine();
+    ~ProgressLine();
+    /// Shows `text` unless the last update was too recent; `force` shows it anyway (the last step).
+    void update(const std::string& text, bool force = false);
+    /// Ends an in-place line so that the next output starts on a fresh line.
+    void clear();
+
+private:
+    bool m_terminal;
+    bool m_shown = false;
+    bool m_open = false;
+    std::chrono::steady_clock::time_point m_lastShown;
+};
+
+} // namespace lethe::cli

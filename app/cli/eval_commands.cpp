@@ -1,0 +1,263 @@
+// eval and bench: measuring models and the speed of the core loops.
+#include "cli_support.h"
+#include "commands.h"
+
+#include "core/data/datasets.h"
+#include "core/diffusion/class_sampling.h"
+#include "core/diffusion/denoiser.h"
+#include "core/diffusion/edm_loss.h"
+#include "core/error.h"
+#include "core/eval/benchmark.h"
+#include "core/eval/generation_eval.h"
+#include "core/io/atomic_file.h"
+#include "core/models/classifier/resnet_classifier.h"
+#include "core/models/edm/edm_config.h"
+#include "core/nn/state_dict.h"
+#include "core/runtime.h"
+#include "core/store/edm_model.h"
+#include "core/train/adam.h"
+
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+
+#include <iomanip>
+#include <iostream>
+#include <memory>
+
+namespace lethe::cli {
+
+namespace {
+
+struct EvalOptions {
+    std::string model; ///< Empty: the built-in Fashion-MNIST model.
+    std::string classifier; ///< Empty: the built-in Fashion-MNIST classifier.
+    std::string data = "fashion-mnist";
+    std::int64_t perClass = 100;
+    std::int64_t firstSeed = 0;
+    int steps = 18;
+    std::string sampler = "heun";
+    int forgetClass = -1;
+    std::string jsonOut;
+    std::string gridOut;
+    std::string device = "auto";
+};
+
+void printEvalTable(const eval::GenerationEval& result, const std::vector<std::string>& names)
+{
+    std::size_t width = 5;
+    for (const auto& n : names)
+        width = std::max(width, n.size());
+    std::cout << std::left << std::setw(4) << "#" << std::setw(static_cast<int>(width) + 2) << "class" << std::right
+              << std::setw(8) << "images" << std::setw(10) << "accuracy" << '\n';
+    for (std::size_t c = 0; c < names.size(); ++c)
+        std::cout << std::left << std::setw(4) << c << std::setw(static_cast<int>(width) + 2) << names[c] << std::right
+                  << std::setw(8) << result.accuracy.total[c] << std::setw(10) << percent(result.accuracy.accuracy[c])
+                  << '\n';
+    std::cout << std::left << std::setw(4) << "" << std::setw(static_cast<int>(width) + 2) << "mean" << std::right
+              << std::setw(8) << result.generatedFor.size(0) << std::setw(10) << percent(result.accuracy.classMean)
+              << "\n\n";
+    std::cout << std::fixed << std::setprecision(3) << eval::kFrechetName << "   " << result.frechet << '\n'
+              << eval::kKidName << "  " << std::setprecision(5) << result.kid.mean << " ± " << result.kid.std << " ("
+              << result.kid.subsets << " subsets of " << result.kid.subsetSize << ")\n";
+    if (result.unlearning)
+        std::cout << std::setprecision(4) << "UA " << result.unlearning->ua << "  RA " << result.unlearning->ra
+                  << "  (forgotten class " << result.unlearning->forgottenClass << ")\n";
+}
+
+void runEval(EvalOptions options)
+{
+    if (options.model.empty())
+        options.model = resourceFile(std::string("models/") + kBuiltinEdmModel).string();
+    if (options.classifier.empty())
+        options.classifier = resourceFile(std::string("models/") + kBuiltinClassifier).string();
+    const torch::Device device = resolveDevice(options.device);
+    store::EdmModel model = store::loadEdmModel(options.model, device);
+    models::LoadedClassifier classifier = models::loadClassifier(options.classifier, device);
+    if (classifier.info.classes.size() != static_cast<std::size_t>(model.classCount()))
+        throw Error("the classifier knows " + std::to_string(classifier.info.classes.size()) + " classes, the model "
+            + std::to_string(model.classCount()));
+    const data::ImageSet real = data::loadDataset(data::resolveDataset(options.data), data::Split::Test);
+    eval::GenerationEvalOptions evalOptions;
+    evalOptions.imagesPerClass = options.perClass;
+    evalOptions.firstSeed = options.firstSeed;
+    evalOptions.sampler.steps = options.steps;
+    evalOptions.sampler.method
+        = options.sampler == "euler" ? diffusion::SamplerMethod::Euler : diffusion::SamplerMethod::Heun;
+    if (options.forgetClass >= 0)
+        evalOptions.forgottenClass = options.forgetClass;
+
+    std::cerr << "real features: " << real.source << '\n';
+    const eval::RealFeatures features = eval::realFeatures(classifier.model, real, device);
+    CancelOnInterrupt interrupt;
+    ProgressLine progress;
+    const auto result = eval::evaluateGeneration(
+        model.net, classifier.model, features, evalOptions, device, [&](std::int64_t done, std::int64_t total) {
+            progress.update(
+                "sampling " + std::to_string(done) + "/" + std::to_string(total) + " images", done == total);
+            return !CancelOnInterrupt::requested();
+        });
+    progress.clear();
+    if (!result)
+        throw Error("evaluation cancelled");
+    std::cout << "model       " << options.model << "\nclassifier  " << options.classifier
+              << " (Lethe's own, trained on " << classifier.info.dataset.value("name", std::string("?"))
+              << "; FD/KID in its feature space)\n"
+              << "samples     " << options.perClass << " per class, seeds " << options.firstSeed << "–"
+              << options.firstSeed + options.perClass - 1 << ", " << options.sampler << " " << options.steps
+              << " steps, " << std::fixed << std::setprecision(1) << result->seconds << " s\n\n";
+    printEvalTable(*result, model.info.classes);
+    if (!options.jsonOut.empty()) {
+        nlohmann::json json = eval::toJson(*result, model.info.classes);
+        json["model"] = options.model;
+        json["model_sha256"] = model.sha256;
+        json["classifier"] = options.classifier;
+        json["real"] = features.source;
+        json["sampler"] = { { "method", options.sampler }, { "steps", options.steps } };
+        io::writeFileAtomically(options.jsonOut, json.dump(2) + "\n");
+        std::cout << "\nwrote " << options.jsonOut << '\n';
+    }
+}
+
+struct BenchOptions {
+    std::string preset = "fmnist-ddpmpp-small";
+    std::string model;
+    std::int64_t batch = 64;
+    int runs = 5;
+    int warmup = 1;
+    int steps = 18;
+    std::string device = "auto";
+};
+
+void printBench(const eval::BenchResult& r, std::int64_t imagesPerRun, const std::string& unit)
+{
+    std::cout << std::fixed << std::setprecision(1) << r.name << ": median " << r.medianMs << " ms/" << unit << " (min "
+              << r.minMs << ", max " << r.maxMs << ", " << r.milliseconds.size() << " runs), " << std::setprecision(2)
+              << static_cast<double>(imagesPerRun) * 1000.0 / r.medianMs << " images/s, peak RSS "
+              << eval::formatBytes(r.peakRssBytes) << '\n';
+}
+
+models::EDMPrecond benchNetwork(const BenchOptions& options, torch::Device device)
+{
+    if (!options.model.empty())
+        return store::loadEdmModel(options.model, device).net;
+    models::EDMPrecond net = models::makeEdmPrecond(models::toJson(models::edmPreset(options.preset)));
+    net->to(device);
+    return net;
+}
+
+void runBenchTrainStep(const BenchOptions& options)
+{
+    const torch::Device device = resolveDevice(options.device);
+    torch::manual_seed(0);
+    models::EDMPrecond net = benchNetwork(options, device);
+    net->train();
+    const auto& o = net->options;
+    const torch::Tensor images
+        = torch::rand({ options.batch, o.img_channels(), o.img_resolution(), o.img_resolution() })
+              .mul(2)
+              .sub(1)
+              .to(device);
+    torch::Tensor labels;
+    if (o.label_dim() > 0)
+        labels = diffusion::oneHot(
+            torch::randint(o.label_dim(), { options.batch }, torch::kInt64), static_cast<int>(o.label_dim()))
+                     .to(device);
+    std::vector<std::pair<std::string, torch::Tensor>> parameters;
+    for (const auto& item : net->named_parameters())
+        parameters.emplace_back(item.key(), item.value());
+    train::Adam adam(parameters, {});
+    const diffusion::Denoiser denoiser = diffusion::denoiserOf(net);
+    std::uint64_t seed = 0;
+    std::cout << "train-step  " << (options.model.empty() ? "preset " + options.preset : options.model) << ", "
+              << nn::parameterCount(*net) << " parameters, batch " << options.batch << ", device " << device.str()
+              << ", " << torch::get_num_threads() << " threads\n";
+    const auto result = eval::benchmark(
+        "train-step",
+        [&] {
+            adam.zeroGrad();
+            diffusion::edmLoss(denoiser, images, labels, {}, seed++).loss.backward();
+            adam.step();
+            if (device.is_cuda())
+                torch::cuda::synchronize();
+        },
+        options.warmup, options.runs);
+    printBench(result, options.batch, "step");
+}
+
+void runBenchSample(const BenchOptions& options)
+{
+    const torch::Device device = resolveDevice(options.device);
+    torch::manual_seed(0);
+    models::EDMPrecond net = benchNetwork(options, device);
+    diffusion::ClassSamplingRequest request;
+    for (std::int64_t i = 0; i < options.batch; ++i)
+        request.seeds.push_back(i);
+    if (net->options.label_dim() > 0)
+        request.classes = { 0 };
+    request.sampler.steps = options.steps;
+    request.batch = options.batch;
+    std::cout << "sample  " << (options.model.empty() ? "preset " + options.preset : options.model) << ", batch "
+              << options.batch << ", Heun " << options.steps << " steps ("
+              << diffusion::denoiserEvaluations(request.sampler) << " evaluations), device " << device.str() << ", "
+              << torch::get_num_threads() << " threads\n";
+    const auto result = eval::benchmark(
+        "sample", [&] { diffusion::sampleClasses(net, request, device); }, options.warmup, options.runs);
+    printBench(result, options.batch, "batch");
+}
+
+void addBenchOptions(CLI::App* command, BenchOptions& options, std::int64_t defaultBatch, int defaultRuns)
+{
+    options.batch = defaultBatch;
+    options.runs = defaultRuns;
+    command->add_option("--preset", options.preset, "Network preset (randomly initialised)")->capture_default_str();
+    command->add_option("--model", options.model, "A model file instead of a preset");
+    command->add_option("--batch", options.batch, "Images per step")->capture_default_str()->check(CLI::PositiveNumber);
+    command->add_option("--runs", options.runs, "Measured runs (the median is reported)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    command->add_option("--warmup", options.warmup, "Unmeasured runs first")->capture_default_str();
+    command->add_option("--device", options.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+}
+
+} // namespace
+
+void addEvalCommands(CLI::App& app, GlobalOptions& global)
+{
+    auto evalOptions = std::make_shared<EvalOptions>();
+    CLI::App* ev = app.add_subcommand("eval",
+        "Sample every class from fixed seeds and measure per-class accuracy, "
+        "FD_cls and KID_cls (and UA/RA with --forget-class)");
+    ev->add_option("--model", evalOptions->model, "EDM model file (default: the built-in Fashion-MNIST model)")
+        ->check(CLI::ExistingFile);
+    ev->add_option("--classifier", evalOptions->classifier,
+          "Lethe classifier file (default: the built-in Fashion-MNIST classifier)")
+        ->check(CLI::ExistingFile);
+    ev->add_option("--data", evalOptions->data, "Data set whose test split gives the real images")
+        ->capture_default_str();
+    ev->add_option("--per-class", evalOptions->perClass, "Images per class")
+        ->capture_default_str()
+        ->check(CLI::Range(2, 100000));
+    ev->add_option("--first-seed", evalOptions->firstSeed, "Seed of each class's first image")->capture_default_str();
+    ev->add_option("--steps", evalOptions->steps, "Sampler steps")->capture_default_str()->check(CLI::Range(1, 1000));
+    ev->add_option("--sampler", evalOptions->sampler, "heun or euler")
+        ->capture_default_str()
+        ->check(CLI::IsMember({ "heun", "euler" }));
+    ev->add_option("--forget-class", evalOptions->forgetClass, "Report UA and RA for this forgotten class");
+    ev->add_option("--json", evalOptions->jsonOut, "Also write the figures as JSON");
+    ev->add_option("--device", evalOptions->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+    ev->callback([evalOptions, &global] { runCommand(global, [&] { runEval(*evalOptions); }); });
+
+    CLI::App* bench = app.add_subcommand("bench", "Benchmarks: medians of several runs, with peak memory");
+    bench->require_subcommand(1);
+    auto trainOptions = std::make_shared<BenchOptions>();
+    CLI::App* trainStep = bench->add_subcommand("train-step", "One EDM training step (loss, backward, Adam)");
+    addBenchOptions(trainStep, *trainOptions, 64, 5);
+    trainStep->callback([trainOptions, &global] { runCommand(global, [&] { runBenchTrainStep(*trainOptions); }); });
+    auto sampleOptions = std::make_shared<BenchOptions>();
+    CLI::App* sample = bench->add_subcommand("sample", "Sampling a batch with EDM's Heun sampler");
+    addBenchOptions(sample, *sampleOptions, 64, 3);
+    sample->add_option("--steps", sampleOptions->steps, "Sampler steps")->capture_default_str();
+    sample->callback([sampleOptions, &global] { runCommand(global, [&] { runBenchSample(*sampleOptions); }); });
+}
+
+} // namespace lethe::cli
