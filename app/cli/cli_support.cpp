@@ -12,7 +12,7 @@ namespace lethe::cli {
 
 namespace {
 
-std::atomic<bool> g_cancelRequested{false};
+std::atomic<bool> g_cancelRequested { false };
 static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs a lock-free flag");
 
 void requestCancel(int)
@@ -97,6 +97,14 @@ void ProgressLine::clear()
     if (m_open)
         std::cerr << "\r\033[K" << std::flush;
     m_open = false;
+}
+
+std::function<bool(std::int64_t, std::int64_t)> imageProgress(ProgressLine& line)
+{
+    return [&line](std::int64_t done, std::int64_t total) {
+        line.update("sampling " + std::to_string(done) + "/" + std::to_string(total) + " images", done == total);
+        return !CancelOnInterrupt::requested();
+    };
 }
 
 } // namespace lethe::cli

@@ -3,6 +3,8 @@
 // Terminal plumbing shared by the CLI's long-running commands.
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <string>
 
 namespace lethe::cli {
@@ -46,5 +48,9 @@ private:
     bool m_open = false;
     std::chrono::steady_clock::time_point m_lastShown;
 };
+
+/// A progress callback for work counted in images ("sampling 40/100 images") that shows on `line` and
+/// cancels when Ctrl+C was pressed.
+std::function<bool(std::int64_t done, std::int64_t total)> imageProgress(ProgressLine& line);
 
 } // namespace lethe::cli

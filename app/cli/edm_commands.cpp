@@ -134,12 +134,7 @@ void runSample(const SampleOptions& options)
     CancelOnInterrupt interrupt;
     ProgressLine progress;
     const auto started = std::chrono::steady_clock::now();
-    const auto images
-        = diffusion::sampleClasses(model.net, request, device, [&](std::int64_t done, std::int64_t total) {
-              progress.update(
-                  "sampling " + std::to_string(done) + "/" + std::to_string(total) + " images", done == total);
-              return !CancelOnInterrupt::requested();
-          });
+    const auto images = diffusion::sampleClasses(model.net, request, device, imageProgress(progress));
     progress.clear();
     if (!images)
         throw Error("sampling cancelled; nothing written");

@@ -90,12 +90,8 @@ void runEval(EvalOptions options)
     const eval::RealFeatures features = eval::realFeatures(classifier.model, real, device);
     CancelOnInterrupt interrupt;
     ProgressLine progress;
-    const auto result = eval::evaluateGeneration(
-        model.net, classifier.model, features, evalOptions, device, [&](std::int64_t done, std::int64_t total) {
-            progress.update(
-                "sampling " + std::to_string(done) + "/" + std::to_string(total) + " images", done == total);
-            return !CancelOnInterrupt::requested();
-        });
+    const auto result
+        = eval::evaluateGeneration(model.net, classifier.model, features, evalOptions, device, imageProgress(progress));
     progress.clear();
     if (!result)
         throw Error("evaluation cancelled");

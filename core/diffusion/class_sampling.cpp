@@ -18,7 +18,7 @@ Denoiser denoiserOf(models::EDMPrecond& net)
 }
 
 std::optional<torch::Tensor> sampleClasses(models::EDMPrecond& net, const ClassSamplingRequest& request,
-                                           const torch::Device& device, const ImageProgress& progress)
+    const torch::Device& device, const ImageProgress& progress)
 {
     const int labelDim = static_cast<int>(net->options.label_dim());
     if (labelDim > 0 && request.classes.empty())
@@ -33,7 +33,7 @@ std::optional<torch::Tensor> sampleClasses(models::EDMPrecond& net, const ClassS
 
     std::vector<std::int64_t> seeds;
     std::vector<std::int64_t> labels;
-    const std::vector<int> classes = request.classes.empty() ? std::vector<int>{-1} : request.classes;
+    const std::vector<int> classes = request.classes.empty() ? std::vector<int> { -1 } : request.classes;
     for (int c : classes)
         for (std::int64_t seed : request.seeds) {
             seeds.push_back(seed);
@@ -52,9 +52,10 @@ std::optional<torch::Tensor> sampleClasses(models::EDMPrecond& net, const ClassS
         const std::vector<std::int64_t> batchSeeds(seeds.begin() + begin, seeds.begin() + end);
         torch::Tensor onehot;
         if (labelDim > 0)
-            onehot = oneHot(torch::tensor(std::vector<std::int64_t>(labels.begin() + begin, labels.begin() + end)), labelDim);
+            onehot = oneHot(
+                torch::tensor(std::vector<std::int64_t>(labels.begin() + begin, labels.begin() + end)), labelDim);
         const auto images = sampleUint8(denoiser, batchSeeds, onehot, channels, resolution, resolution, request.sampler,
-                                        device, [&](int, int) { return !(progress && !progress(begin, total)); });
+            device, [&](int, int) { return !(progress && !progress(begin, total)); });
         if (!images) {
             cancelled = true;
             break;

@@ -29,9 +29,6 @@ at::Generator cpuGenerator(std::uint64_t seed);
 torch::Tensor normalNoise(at::IntArrayRef sizes, const std::optional<at::Generator>& generator,
                           const torch::TensorOptions& options);
 
-/// "Float [2, 3, 32, 32]" or "undefined", for error messages.
-std::string describeTensor(const torch::Tensor& tensor);
-
 /// Calls the denoiser and throws Error, naming `caller`, when its result is not shaped like x.
 torch::Tensor evaluateDenoiser(const Denoiser& denoiser, const torch::Tensor& x, const torch::Tensor& sigma,
                                const torch::Tensor& classLabels, const char* caller);

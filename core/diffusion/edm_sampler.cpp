@@ -1,6 +1,7 @@
 #include "edm_sampler.h"
 
-#include "../error.h"
+#include "core/describe.h"
+#include "core/error.h"
 #include "pixels.h"
 
 #include <torch/torch.h>
@@ -13,14 +14,6 @@ namespace lethe::diffusion {
 
 namespace {
 
-/// Shortest readable form of a number for messages ("0.5", "-1", "inf").
-std::string formatNumber(double value)
-{
-    std::ostringstream text;
-    text << value;
-    return text.str();
-}
-
 /// One CPU generator per image, like EDM's StackedRandomGenerator, so every draw for image i comes from
 /// image i's seed alone.
 class SeedGenerators {
@@ -28,7 +21,7 @@ public:
     explicit SeedGenerators(const std::vector<std::int64_t>& seeds)
     {
         m_generators.reserve(seeds.size());
-        constexpr std::int64_t period = std::int64_t{1} << 32;
+        constexpr std::int64_t period = std::int64_t { 1 } << 32;
         for (const std::int64_t seed : seeds)
             m_generators.push_back(cpuGenerator(static_cast<std::uint64_t>(((seed % period) + period) % period)));
     }
@@ -61,7 +54,7 @@ std::vector<double> checkedSchedule(const char* caller, int steps, double sigmaM
         throw Error(prefix + "steps must be at least 1, found " + std::to_string(steps));
     if (!(sigmaMin > 0) || !(sigmaMax >= sigmaMin) || !std::isfinite(sigmaMax))
         throw Error(prefix + "noise levels must satisfy 0 < sigmaMin <= sigmaMax < inf, found sigmaMin "
-                    + formatNumber(sigmaMin) + ", sigmaMax " + formatNumber(sigmaMax));
+            + formatNumber(sigmaMin) + ", sigmaMax " + formatNumber(sigmaMax));
     if (!(rho > 0) || !std::isfinite(rho))
         throw Error(prefix + "rho must be positive, found " + formatNumber(rho));
     const double maxRoot = std::pow(sigmaMax, 1.0 / rho);
@@ -79,48 +72,46 @@ std::vector<double> checkedSchedule(const char* caller, int steps, double sigmaM
 
 /// The sampler proper, in float64 like EDM's edm_sampler; std::nullopt when cancelled.
 std::optional<torch::Tensor> runSampler(const char* caller, const Denoiser& denoiser,
-                                        const std::vector<std::int64_t>& seeds, const torch::Tensor& classLabels,
-                                        std::int64_t channels, std::int64_t height, std::int64_t width,
-                                        const SamplerOptions& options, const torch::Device& device,
-                                        const SamplerProgress& progress)
+    const std::vector<std::int64_t>& seeds, const torch::Tensor& classLabels, std::int64_t channels,
+    std::int64_t height, std::int64_t width, const SamplerOptions& options, const torch::Device& device,
+    const SamplerProgress& progress)
 {
     const std::string prefix = std::string(caller) + ": ";
     const std::vector<double> sigmas
         = checkedSchedule(caller, options.steps, options.sigmaMin, options.sigmaMax, options.rho);
     if (!std::isfinite(options.sChurn) || options.sChurn < 0 || !std::isfinite(options.sNoise))
         throw Error(prefix + "sChurn must be finite and non-negative and sNoise finite, found sChurn "
-                    + formatNumber(options.sChurn) + ", sNoise " + formatNumber(options.sNoise));
+            + formatNumber(options.sChurn) + ", sNoise " + formatNumber(options.sNoise));
     if (!std::isfinite(options.guidance))
         throw Error(prefix + "the guidance scale must be finite, found " + formatNumber(options.guidance));
     if (seeds.empty())
         throw Error(prefix + "no seeds given");
     if (channels < 1 || height < 1 || width < 1)
         throw Error(prefix + "image size must be positive, found " + std::to_string(channels) + "×"
-                    + std::to_string(height) + "×" + std::to_string(width) + " (C×H×W)");
+            + std::to_string(height) + "×" + std::to_string(width) + " (C×H×W)");
     const auto count = static_cast<std::int64_t>(seeds.size());
     if (classLabels.defined() && (classLabels.dim() != 2 || classLabels.size(0) != count))
         throw Error(prefix + "classLabels must be N×K one-hot rows for " + std::to_string(count) + " seeds, found "
-                    + describeTensor(classLabels));
+            + describeTensor(classLabels));
 
     torch::NoGradGuard noGrad;
     const int steps = options.steps;
     const bool churn = options.sChurn > 0;
     const bool heun = options.method == SamplerMethod::Heun;
     const auto floatOptions = torch::TensorOptions().dtype(torch::kFloat32).device(device);
-    const torch::Tensor labels
-        = classLabels.defined() ? classLabels.to(floatOptions) : torch::Tensor();
+    const torch::Tensor labels = classLabels.defined() ? classLabels.to(floatOptions) : torch::Tensor();
     const bool guided = labels.defined() && options.guidance != 1.0;
     // Guidance evaluates conditional and unconditional halves in one batch: one network call per step.
-    const torch::Tensor guidedLabels = guided ? torch::cat({labels, torch::zeros_like(labels)}) : torch::Tensor();
+    const torch::Tensor guidedLabels = guided ? torch::cat({ labels, torch::zeros_like(labels) }) : torch::Tensor();
 
     auto denoise = [&](const torch::Tensor& x, double sigma) {
         const torch::Tensor x32 = x.to(torch::kFloat32);
         if (!guided) {
-            const torch::Tensor sigmas32 = torch::full({count}, sigma, floatOptions);
+            const torch::Tensor sigmas32 = torch::full({ count }, sigma, floatOptions);
             return evaluateDenoiser(denoiser, x32, sigmas32, labels, caller).to(torch::kFloat64);
         }
-        const torch::Tensor both = evaluateDenoiser(denoiser, torch::cat({x32, x32}),
-                                                    torch::full({2 * count}, sigma, floatOptions), guidedLabels, caller)
+        const torch::Tensor both = evaluateDenoiser(
+            denoiser, torch::cat({ x32, x32 }), torch::full({ 2 * count }, sigma, floatOptions), guidedLabels, caller)
                                        .to(torch::kFloat64);
         const torch::Tensor conditional = both.narrow(0, 0, count);
         const torch::Tensor unconditional = both.narrow(0, count, count);
@@ -128,7 +119,7 @@ std::optional<torch::Tensor> runSampler(const char* caller, const Denoiser& deno
     };
 
     SeedGenerators generators(seeds);
-    const torch::Tensor latents = generators.normal({channels, height, width}, torch::kFloat32);
+    const torch::Tensor latents = generators.normal({ channels, height, width }, torch::kFloat32);
     // generate.py draws a random label from each generator after the latents (even when a class is
     // forced); churn noise comes later from the same generators, so skipping that draw would change it.
     if (labels.defined() && churn)
@@ -150,7 +141,7 @@ std::optional<torch::Tensor> runSampler(const char* caller, const Denoiser& deno
             const double gamma
                 = (options.sMin <= tCur && tCur <= options.sMax) ? std::min(options.sChurn / steps, maxGamma) : 0.0;
             tHat = tCur + gamma * tCur;
-            const torch::Tensor noise = generators.normal({channels, height, width}, torch::kFloat64).to(device);
+            const torch::Tensor noise = generators.normal({ channels, height, width }, torch::kFloat64).to(device);
             xHat = x + std::sqrt(tHat * tHat - tCur * tCur) * options.sNoise * noise;
         }
 
@@ -181,22 +172,21 @@ int denoiserEvaluations(const SamplerOptions& options)
     return options.method == SamplerMethod::Heun ? 2 * options.steps - 1 : options.steps;
 }
 
-torch::Tensor seededNoise(const std::vector<std::int64_t>& seeds, std::int64_t channels, std::int64_t height,
-                          std::int64_t width)
+torch::Tensor seededNoise(
+    const std::vector<std::int64_t>& seeds, std::int64_t channels, std::int64_t height, std::int64_t width)
 {
     if (seeds.empty())
         throw Error("seededNoise: no seeds given");
     if (channels < 1 || height < 1 || width < 1)
         throw Error("seededNoise: image size must be positive, found " + std::to_string(channels) + "×"
-                    + std::to_string(height) + "×" + std::to_string(width) + " (C×H×W)");
+            + std::to_string(height) + "×" + std::to_string(width) + " (C×H×W)");
     SeedGenerators generators(seeds);
-    return generators.normal({channels, height, width}, torch::kFloat32);
+    return generators.normal({ channels, height, width }, torch::kFloat32);
 }
 
 std::optional<torch::Tensor> sample(const Denoiser& denoiser, const std::vector<std::int64_t>& seeds,
-                                    const torch::Tensor& classLabels, std::int64_t channels, std::int64_t height,
-                                    std::int64_t width, const SamplerOptions& options, const torch::Device& device,
-                                    const SamplerProgress& progress)
+    const torch::Tensor& classLabels, std::int64_t channels, std::int64_t height, std::int64_t width,
+    const SamplerOptions& options, const torch::Device& device, const SamplerProgress& progress)
 {
     std::optional<torch::Tensor> images
         = runSampler("sample", denoiser, seeds, classLabels, channels, height, width, options, device, progress);
@@ -206,9 +196,8 @@ std::optional<torch::Tensor> sample(const Denoiser& denoiser, const std::vector<
 }
 
 std::optional<torch::Tensor> sampleUint8(const Denoiser& denoiser, const std::vector<std::int64_t>& seeds,
-                                         const torch::Tensor& classLabels, std::int64_t channels, std::int64_t height,
-                                         std::int64_t width, const SamplerOptions& options, const torch::Device& device,
-                                         const SamplerProgress& progress)
+    const torch::Tensor& classLabels, std::int64_t channels, std::int64_t height, std::int64_t width,
+    const SamplerOptions& options, const torch::Device& device, const SamplerProgress& progress)
 {
     // Converted from float64, as EDM does, so a pixel sitting on a rounding edge lands where EDM puts it.
     std::optional<torch::Tensor> images

@@ -1,6 +1,7 @@
 #include "pixels.h"
 
-#include "../error.h"
+#include "core/describe.h"
+#include "core/error.h"
 #include "denoiser.h"
 
 #include <torch/torch.h>
