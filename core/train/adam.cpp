@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <unordered_map>
 
 namespace lethe::train {
 
@@ -77,6 +78,28 @@ void Adam::loadState(const io::SafetensorsFile& file)
         load("adam.exp_avg_sq." + m_parameters[i].first, m_expAvgSq[i]);
     }
     m_step = file.tensor("adam.step").item<std::int64_t>();
+}
+
+void Adam::loadState(const std::vector<io::NamedTensor>& state)
+{
+    std::unordered_map<std::string, const torch::Tensor*> byName;
+    for (const auto& entry : state)
+        byName[entry.name] = &entry.tensor;
+    auto find = [&](const std::string& name, const torch::Tensor& like) -> const torch::Tensor& {
+        const auto it = byName.find(name);
+        if (it == byName.end())
+            throw Error("Adam state: '" + name + "' is missing");
+        if (it->second->sizes() != like.sizes())
+            throw Error("Adam state: '" + name + "' has shape " + c10::str(it->second->sizes()) + ", expected "
+                + c10::str(like.sizes()));
+        return *it->second;
+    };
+    torch::NoGradGuard noGrad;
+    for (std::size_t i = 0; i < m_parameters.size(); ++i) {
+        m_expAvg[i].copy_(find("adam.exp_avg." + m_parameters[i].first, m_expAvg[i]));
+        m_expAvgSq[i].copy_(find("adam.exp_avg_sq." + m_parameters[i].first, m_expAvgSq[i]));
+    }
+    m_step = find("adam.step", torch::empty({ 1 })).item<std::int64_t>();
 }
 
 } // namespace lethe::train

@@ -37,6 +37,9 @@ public:
     std::vector<io::NamedTensor> state() const;
     /// Restores what state() saved; throws FormatError naming the file and tensor on a mismatch.
     void loadState(const io::SafetensorsFile& file);
+    /// Restores what state() returned (a copy of it: state() aliases the live moments); throws Error on a
+    /// missing or mis-shaped entry.
+    void loadState(const std::vector<io::NamedTensor>& state);
 
 private:
     std::vector<std::pair<std::string, torch::Tensor>> m_parameters;

@@ -1,0 +1,64 @@
+#pragma once
+
+// Everything that defines an unlearning run, with one default per field.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lethe::unlearn {
+
+/// The methods of METHOD.md §2.
+enum class Method {
+    GA, ///< Gradient ascent on the truncated forget loss (GradDiff with λ = 0).
+    GradDiff, ///< −∇L_f + λ∇L_r on one remain batch, no projection.
+    RG, ///< The restricted gradient, remain gradient from one remain batch.
+    RGD, ///< The restricted gradient, remain gradient averaged over all of D_r every step.
+    SalUn, ///< Saliency-masked descent on forget images relabelled at random, plus λ∇L_r.
+};
+
+std::string methodName(Method method);
+/// "ga", "graddiff", "rg", "rgd", "salun" (any case); throws Error listing the valid names.
+Method methodFromName(const std::string& name);
+std::vector<std::string> methodNames();
+
+/// What a non-finite loss or gradient does after the rollback to the last good snapshot.
+enum class NanPolicy { Stop, HalveLr };
+
+/// One unlearning run. Field defaults are the `cpu-fast` preset for the built-in model.
+struct RunConfig {
+    Method method = Method::RGD;
+    double alpha = 0.1; ///< α: truncation of the forget loss (per element, EDM models).
+    double lambda = 5.0; ///< λ: weight of the remain direction.
+    double lr = 1e-4; ///< Adam learning rate (constant).
+    std::string optimizer = "adam"; ///< "adam" or "sgd".
+    std::int64_t steps = 200;
+    std::int64_t forgetBatch = 32;
+    std::int64_t remainPerClass = 50; ///< Balanced remain set D_r: images per remaining class, fixed for the run.
+    std::int64_t remainBatch = 32; ///< RGD: batch size of the full pass over D_r; GradDiff/RG/SalUn: the batch.
+    double saliencyFraction = 0.5; ///< SalUn: fraction of parameter entries kept by the saliency mask.
+    std::string trainable; ///< Regular expression over parameter names; empty = all parameters.
+    std::uint64_t seed = 0;
+    std::int64_t snapshotEvery = 25; ///< Steps between in-memory snapshots (the rollback point).
+    std::int64_t previewEvery = 0; ///< Steps between preview grids (0 = none during the run).
+    std::vector<std::int64_t> previewSeeds = { 0, 1, 2, 3 };
+    int previewSamplerSteps = 18;
+    bool evaluate = true; ///< Measure UA, RA, FD_cls and KID_cls at the end.
+    std::int64_t evalImagesPerClass = 100;
+    NanPolicy onNan = NanPolicy::Stop;
+
+    /// Throws Error naming the first field out of range.
+    void validate() const;
+};
+
+/// `paper` (METHOD.md §2: α 0.1, λ 5, batch 64, Adam 1e-5, 782 steps, 50 remain images per class) or
+/// `cpu-fast` (the defaults above). Throws Error listing the presets.
+RunConfig runPreset(const std::string& name);
+std::vector<std::string> runPresetNames();
+
+nlohmann::json toJson(const RunConfig& config);
+/// Absent keys keep their defaults; unknown keys and wrong types throw Error naming the key.
+RunConfig runConfigFromJson(const nlohmann::json& json);
+
+} // namespace lethe::unlearn

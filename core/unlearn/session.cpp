@@ -1,0 +1,488 @@
+#include "session.h"
+
+#include "core/data/subsets.h"
+#include "core/diffusion/class_sampling.h"
+#include "core/diffusion/denoiser.h"
+#include "core/diffusion/edm_loss.h"
+#include "core/diffusion/pixels.h"
+#include "core/error.h"
+#include "core/train/adam.h"
+#include "core/unlearn/restricted_gradient.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <regex>
+
+namespace lethe::unlearn {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Most rollbacks one run may take before it gives up (NanPolicy::HalveLr).
+constexpr int kMaxRollbacks = 8;
+/// Forget batches whose gradient magnitudes make SalUn's saliency mask.
+constexpr int kSaliencyBatches = 4;
+
+/// `batch` items of `pool` for step `step`: the pool is visited in a permutation fixed by (seed, epoch), and a
+/// batch that runs past the end of an epoch continues in the next one. Same result on every platform.
+std::vector<std::int64_t> batchOf(
+    const std::vector<std::int64_t>& pool, std::int64_t step, std::int64_t batch, std::uint64_t seed)
+{
+    const auto n = static_cast<std::int64_t>(pool.size());
+    std::vector<std::int64_t> out;
+    out.reserve(static_cast<std::size_t>(batch));
+    std::vector<std::int64_t> order;
+    std::int64_t orderEpoch = -1;
+    for (std::int64_t k = step * batch; k < (step + 1) * batch; ++k) {
+        const std::int64_t epoch = k / n;
+        if (epoch != orderEpoch) {
+            order = data::seededPermutation(n, seed * 1000003ULL + static_cast<std::uint64_t>(epoch));
+            orderEpoch = epoch;
+        }
+        out.push_back(pool[static_cast<std::size_t>(order[static_cast<std::size_t>(k % n)])]);
+    }
+    return out;
+}
+
+bool allFinite(const std::vector<std::pair<std::string, torch::Tensor>>& parameters)
+{
+    for (const auto& [name, p] : parameters)
+        if (!torch::isfinite(p).all().item<bool>())
+            return false;
+    return true;
+}
+
+} // namespace
+
+struct UnlearnSession::State {
+    RunConfig config;
+    torch::Device device;
+    int forgetClass;
+    int classCount;
+    data::ImageSet train;
+    models::EDMPrecond net { nullptr };
+    std::vector<std::pair<std::string, torch::Tensor>> trainable;
+    std::unique_ptr<train::Adam> adam;
+    std::vector<std::int64_t> forget;
+    std::vector<std::int64_t> remain;
+    at::Generator noise;
+    std::vector<torch::Tensor> ascent; ///< The forget direction a, one buffer per trainable tensor.
+    std::vector<torch::Tensor> saliency; ///< SalUn: 1 where an entry may change, else 0.
+    std::optional<std::pair<models::ResNetClassifier, eval::RealFeatures>> evaluator;
+
+    std::vector<torch::Tensor> snapshotWeights;
+    std::vector<io::NamedTensor> snapshotAdam;
+    std::int64_t snapshotStep = -1;
+
+    State(RunConfig c, torch::Device d, int f, const data::ImageSet& t)
+        : config(std::move(c))
+        , device(d)
+        , forgetClass(f)
+        , classCount(t.classCount())
+        , train(t)
+        , noise(diffusion::cpuGenerator(config.seed))
+    {
+    }
+
+    diffusion::Denoiser denoiser() { return diffusion::denoiserOf(net); }
+
+    /// Float images and one-hot labels of `indices`, on the device; `labels` overrides the true labels.
+    std::pair<torch::Tensor, torch::Tensor> batch(
+        const std::vector<std::int64_t>& indices, std::optional<torch::Tensor> labels = std::nullopt)
+    {
+        const torch::Tensor index = torch::tensor(indices, torch::kInt64);
+        torch::Tensor images = diffusion::pixelsToFloat(train.images.index_select(0, index)).to(device);
+        torch::Tensor classes = labels ? *labels : train.labels.index_select(0, index);
+        return { images, diffusion::oneHot(classes, classCount).to(device) };
+    }
+
+    void zeroGrad()
+    {
+        for (auto& [name, p] : trainable)
+            if (p.grad().defined())
+                p.mutable_grad().zero_();
+    }
+
+    void takeSnapshot(std::int64_t step)
+    {
+        torch::NoGradGuard noGrad;
+        if (snapshotWeights.empty())
+            for (const auto& [name, p] : trainable)
+                snapshotWeights.push_back(torch::empty_like(p));
+        for (std::size_t i = 0; i < trainable.size(); ++i)
+            snapshotWeights[i].copy_(trainable[i].second);
+        if (adam) {
+            snapshotAdam.clear();
+            for (const auto& entry : adam->state())
+                snapshotAdam.push_back({ entry.name, entry.tensor.clone() });
+        }
+        snapshotStep = step;
+    }
+
+    void restoreSnapshot()
+    {
+        if (snapshotWeights.empty())
+            return;
+        torch::NoGradGuard noGrad;
+        for (std::size_t i = 0; i < trainable.size(); ++i)
+            trainable[i].second.copy_(snapshotWeights[i]);
+        if (adam)
+            adam->loadState(snapshotAdam);
+        zeroGrad();
+    }
+
+    /// The mean EDM loss over the whole remain set, with its gradient accumulated (RGD's full pass).
+    double remainFullPass(bool withGradient)
+    {
+        const auto total = static_cast<double>(remain.size());
+        double loss = 0.0;
+        for (std::size_t begin = 0; begin < remain.size(); begin += static_cast<std::size_t>(config.remainBatch)) {
+            const std::size_t end = std::min(remain.size(), begin + static_cast<std::size_t>(config.remainBatch));
+            const std::vector<std::int64_t> chunk(
+                remain.begin() + static_cast<std::ptrdiff_t>(begin), remain.begin() + static_cast<std::ptrdiff_t>(end));
+            const auto [images, labels] = batch(chunk);
+            const torch::Tensor weighted = diffusion::edmLoss(denoiser(), images, labels, {}, noise).loss
+                * (static_cast<double>(chunk.size()) / total);
+            if (withGradient)
+                weighted.backward();
+            loss += weighted.item<double>();
+        }
+        return loss;
+    }
+
+    void computeSaliency()
+    {
+        zeroGrad();
+        for (int b = 0; b < kSaliencyBatches; ++b) {
+            const auto [images, labels] = batch(batchOf(forget, b, config.forgetBatch, config.seed + 17));
+            diffusion::edmLoss(denoiser(), images, labels, {}, noise).loss.backward();
+        }
+        torch::NoGradGuard noGrad;
+        std::vector<torch::Tensor> magnitudes;
+        for (const auto& [name, p] : trainable)
+            magnitudes.push_back(
+                p.grad().defined() ? p.grad().abs().flatten() : torch::zeros({ p.numel() }, p.options()));
+        const torch::Tensor all = torch::cat(magnitudes);
+        const auto keep = std::max<std::int64_t>(
+            1, static_cast<std::int64_t>(std::llround(config.saliencyFraction * static_cast<double>(all.numel()))));
+        // The keep-th largest magnitude is the (n − keep + 1)-th smallest.
+        const double threshold = std::get<0>(all.kthvalue(all.numel() - keep + 1)).item<double>();
+        saliency.clear();
+        // Entries with no gradient at all are never salient, even when they fill the kept fraction.
+        for (const auto& m : magnitudes)
+            saliency.push_back((threshold > 0 ? m.ge(threshold) : m.gt(0.0)).to(m.dtype()));
+        for (std::size_t i = 0; i < trainable.size(); ++i)
+            saliency[i] = saliency[i].view(trainable[i].second.sizes());
+        zeroGrad();
+    }
+
+    /// Applies the combined gradient now in the parameters' .grad().
+    void update(double lr)
+    {
+        if (adam) {
+            adam->setLr(lr);
+            adam->step();
+            return;
+        }
+        torch::NoGradGuard noGrad;
+        for (auto& [name, p] : trainable)
+            if (p.grad().defined())
+                p.add_(p.grad(), -lr);
+    }
+};
+
+UnlearnSession::UnlearnSession(const models::EDMPrecond& base, const data::ImageSet& train, int forgetClass,
+    RunConfig config, torch::Device device)
+{
+    config.validate();
+    train.validate();
+    const auto& options = base->options;
+    if (options.label_dim() < 2)
+        throw Error("class unlearning needs a class-conditional model; this one has no class labels");
+    if (options.label_dim() != train.classCount())
+        throw Error("the model has " + std::to_string(options.label_dim()) + " classes, the data set "
+            + std::to_string(train.classCount()));
+    if (options.img_channels() != train.channels() || options.img_resolution() != train.height()
+        || options.img_resolution() != train.width())
+        throw Error("the model expects " + std::to_string(options.img_channels()) + "×"
+            + std::to_string(options.img_resolution()) + "×" + std::to_string(options.img_resolution())
+            + " images, the data set has " + std::to_string(train.channels()) + "×" + std::to_string(train.height())
+            + "×" + std::to_string(train.width()));
+    if (forgetClass < 0 || forgetClass >= train.classCount())
+        throw Error("the class to forget, " + std::to_string(forgetClass) + ", is outside 0–"
+            + std::to_string(train.classCount() - 1));
+
+    m_state = std::make_unique<State>(std::move(config), device, forgetClass, train);
+    State& s = *m_state;
+    s.forget = data::classIndices(train.labels, forgetClass);
+    if (s.forget.empty())
+        throw Error("the data set has no images of class " + std::to_string(forgetClass) + " to forget");
+    s.remain = data::balancedSubset(train.labels, train.classCount(), s.config.remainPerClass, s.config.seed,
+        { static_cast<std::int64_t>(forgetClass) });
+
+    s.net = models::EDMPrecond(std::dynamic_pointer_cast<models::EDMPrecondImpl>(base->clone(device)));
+    s.net->train();
+    std::optional<std::regex> pattern;
+    if (!s.config.trainable.empty()) {
+        try {
+            pattern.emplace(s.config.trainable, std::regex::ECMAScript);
+        } catch (const std::regex_error& e) {
+            throw Error("run config: trainable '" + s.config.trainable + "' is not a valid regular expression ("
+                + e.what() + ")");
+        }
+    }
+    for (const auto& item : s.net->named_parameters()) {
+        const bool chosen = !pattern || std::regex_search(item.key(), *pattern);
+        item.value().set_requires_grad(chosen);
+        if (chosen)
+            s.trainable.emplace_back(item.key(), item.value());
+    }
+    if (s.trainable.empty())
+        throw Error("run config: trainable '" + s.config.trainable + "' matches no parameter of the model");
+    if (s.config.optimizer == "adam")
+        s.adam = std::make_unique<train::Adam>(s.trainable, train::AdamOptions { s.config.lr, 0.9, 0.999, 1e-8, 0.0 });
+}
+
+UnlearnSession::~UnlearnSession() = default;
+
+void UnlearnSession::setEvaluator(models::ResNetClassifier classifier, eval::RealFeatures real)
+{
+    m_state->evaluator.emplace(std::move(classifier), std::move(real));
+}
+
+models::EDMPrecond UnlearnSession::model() const
+{
+    return m_state->net;
+}
+
+const RunConfig& UnlearnSession::config() const
+{
+    return m_state->config;
+}
+
+std::vector<std::string> UnlearnSession::trainableNames() const
+{
+    std::vector<std::string> names;
+    for (const auto& item : m_state->trainable)
+        names.push_back(item.first);
+    return names;
+}
+
+const std::vector<std::int64_t>& UnlearnSession::forgetIndices() const
+{
+    return m_state->forget;
+}
+
+const std::vector<std::int64_t>& UnlearnSession::remainIndices() const
+{
+    return m_state->remain;
+}
+
+torch::Tensor UnlearnSession::preview()
+{
+    State& s = *m_state;
+    diffusion::ClassSamplingRequest request;
+    for (int c = 0; c < s.classCount; ++c)
+        request.classes.push_back(c);
+    request.seeds = s.config.previewSeeds;
+    request.sampler.steps = s.config.previewSamplerSteps;
+    return *diffusion::sampleClasses(s.net, request, s.device);
+}
+
+RunResult UnlearnSession::run(UnlearnObserver& observer, RunControl& control)
+{
+    State& s = *m_state;
+    RunConfig& c = s.config;
+    RunResult result;
+    const auto started = Clock::now();
+    const bool restricted = c.method == Method::RG || c.method == Method::RGD;
+    try {
+        if (c.method == Method::SalUn && s.saliency.empty())
+            s.computeSaliency();
+        std::int64_t step = 0;
+        s.takeSnapshot(step);
+        s.ascent.assign(s.trainable.size(), torch::Tensor());
+        while (step < c.steps) {
+            if (control.stopRequested() || !control.waitWhilePaused()) {
+                result.outcome = RunOutcome::Stopped;
+                break;
+            }
+            const LiveChanges changes = control.takeChanges();
+            if (changes.alpha || changes.lambda || changes.lr) {
+                RunConfig changed = c;
+                changed.alpha = changes.alpha.value_or(c.alpha);
+                changed.lambda = changes.lambda.value_or(c.lambda);
+                changed.lr = changes.lr.value_or(c.lr);
+                try {
+                    changed.validate();
+                    c = changed;
+                } catch (const Error& e) {
+                    spdlog::warn("live change ignored: {}", e.what());
+                }
+            }
+            const double lambda = c.method == Method::GA ? 0.0 : c.lambda;
+            const auto stepStart = Clock::now();
+            // Dropout draws from the global generator: seeded per step so a run is reproducible.
+            torch::manual_seed(c.seed + static_cast<std::uint64_t>(step));
+
+            // The forget direction a: −∇L_f (ascent), or for SalUn +∇ of the relabelled loss (descent).
+            s.zeroGrad();
+            const std::vector<std::int64_t> forgetBatch = batchOf(s.forget, step, c.forgetBatch, c.seed);
+            double forgetLoss = 0.0;
+            {
+                diffusion::EdmLossOptions options;
+                std::optional<torch::Tensor> relabel;
+                if (c.method == Method::SalUn) {
+                    // A random other class for every forget image.
+                    const torch::Tensor shift = torch::randint(
+                        1, s.classCount, { static_cast<std::int64_t>(forgetBatch.size()) }, s.noise, torch::kInt64);
+                    relabel = (shift + s.forgetClass).remainder(s.classCount);
+                } else {
+                    options.alpha = c.alpha;
+                }
+                const auto [images, labels] = s.batch(forgetBatch, relabel);
+                const torch::Tensor loss = diffusion::edmLoss(s.denoiser(), images, labels, options, s.noise).loss;
+                loss.backward();
+                forgetLoss = loss.item<double>();
+            }
+            {
+                torch::NoGradGuard noGrad;
+                const double sign = c.method == Method::SalUn ? 1.0 : -1.0;
+                for (std::size_t i = 0; i < s.trainable.size(); ++i) {
+                    const torch::Tensor& g = s.trainable[i].second.grad();
+                    if (!g.defined()) {
+                        s.ascent[i] = torch::Tensor();
+                        continue;
+                    }
+                    if (!s.ascent[i].defined())
+                        s.ascent[i] = torch::empty_like(g);
+                    s.ascent[i].copy_(g).mul_(sign);
+                    sanitizeGradient(s.ascent[i]);
+                }
+            }
+
+            // The remain gradient d, accumulated in the parameters' own .grad().
+            s.zeroGrad();
+            double remainLoss = 0.0;
+            if (c.method == Method::RGD) {
+                remainLoss = s.remainFullPass(true);
+            } else {
+                const auto [images, labels] = s.batch(batchOf(s.remain, step, c.remainBatch, c.seed + 1));
+                if (c.method == Method::GA) {
+                    torch::NoGradGuard noGrad; // Reported only: GA does not descend on it.
+                    remainLoss = diffusion::edmLoss(s.denoiser(), images, labels, {}, s.noise).loss.item<double>();
+                } else {
+                    const torch::Tensor loss = diffusion::edmLoss(s.denoiser(), images, labels, {}, s.noise).loss;
+                    loss.backward();
+                    remainLoss = loss.item<double>();
+                }
+            }
+
+            std::string problem;
+            if (!std::isfinite(forgetLoss) || !std::isfinite(remainLoss))
+                problem = "non-finite loss (L_f " + std::to_string(forgetLoss) + ", L_r " + std::to_string(remainLoss)
+                    + ")";
+            GradientStats stats;
+            if (problem.empty()) {
+                std::vector<torch::Tensor> remainGrads;
+                for (auto& [name, p] : s.trainable) {
+                    torch::Tensor g = p.grad();
+                    sanitizeGradient(g);
+                    remainGrads.push_back(g);
+                }
+                stats = combineRestricted(s.ascent, remainGrads, lambda, restricted);
+                torch::NoGradGuard noGrad;
+                for (std::size_t i = 0; i < s.trainable.size(); ++i) {
+                    torch::Tensor& p = s.trainable[i].second;
+                    if (!remainGrads[i].defined())
+                        continue;
+                    if (!p.grad().defined() || !p.grad().is_same(remainGrads[i]))
+                        p.mutable_grad() = remainGrads[i];
+                    if (!s.saliency.empty())
+                        p.mutable_grad().mul_(s.saliency[i]);
+                }
+                if (!stats.finite)
+                    problem = "non-finite gradient";
+            }
+            if (problem.empty()) {
+                s.update(c.lr);
+                if (!allFinite(s.trainable))
+                    problem = "non-finite weights after the update";
+            }
+            if (!problem.empty()) {
+                const std::int64_t failed = step + 1;
+                s.restoreSnapshot();
+                step = s.snapshotStep;
+                ++result.rollbacks;
+                result.message = problem + " at step " + std::to_string(failed) + "; weights restored to step "
+                    + std::to_string(step);
+                spdlog::warn("{}", result.message);
+                observer.onRollback(failed, step, problem);
+                if (c.onNan == NanPolicy::Stop || result.rollbacks > kMaxRollbacks) {
+                    result.outcome = RunOutcome::Failed;
+                    break;
+                }
+                c.lr /= 2;
+                continue;
+            }
+            ++step;
+
+            StepReport report;
+            report.step = step;
+            report.totalSteps = c.steps;
+            report.forgetLoss = forgetLoss;
+            report.remainLoss = remainLoss;
+            report.ascentNorm = stats.ascentNorm;
+            report.remainNorm = stats.remainNorm;
+            report.cosine = stats.cosine;
+            report.projected = stats.projected;
+            report.lr = c.lr;
+            report.alpha = c.alpha;
+            report.lambda = lambda;
+            report.seconds = std::chrono::duration<double>(Clock::now() - stepStart).count();
+            observer.onStep(report);
+
+            if (step % c.snapshotEvery == 0) {
+                s.takeSnapshot(step);
+                observer.onSnapshot(step);
+            }
+            if (c.previewEvery > 0 && step % c.previewEvery == 0 && step < c.steps)
+                observer.onPreview(step, preview());
+        }
+        result.steps = step;
+        result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+        s.zeroGrad();
+
+        if (result.outcome == RunOutcome::Finished && c.evaluate && s.evaluator) {
+            eval::GenerationEvalOptions options;
+            options.imagesPerClass = c.evalImagesPerClass;
+            options.forgottenClass = s.forgetClass;
+            auto& [classifier, real] = *s.evaluator;
+            result.evaluation = eval::evaluateGeneration(s.net, classifier, real, options, s.device,
+                [&control](std::int64_t, std::int64_t) { return !control.stopRequested(); });
+            if (result.evaluation)
+                observer.onEvaluation(*result.evaluation);
+        }
+    } catch (const std::exception& e) {
+        result.outcome = RunOutcome::Failed;
+        result.message = e.what();
+        result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+        try {
+            m_state->restoreSnapshot();
+        } catch (const std::exception&) {
+            // The failure report below matters more than a second error.
+        }
+    }
+    s.net->train();
+    if (result.outcome == RunOutcome::Failed)
+        observer.onFailed(result.message);
+    else
+        observer.onFinished(result);
+    return result;
+}
+
+} // namespace lethe::unlearn

@@ -1,0 +1,599 @@
+// The unlearning engine: the restricted-gradient projection, run configs, and the session loop with its
+// live control, rollback and determinism.
+#include "core/data/image_set.h"
+#include "core/error.h"
+#include "core/models/edm/edm_config.h"
+#include "core/unlearn/restricted_gradient.h"
+#include "core/unlearn/run_config.h"
+#include "core/unlearn/session.h"
+
+#include "test_support.h"
+
+#include <torch/torch.h>
+
+#include <QtTest>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+using namespace lethe;
+using lethe::test::errorMessage;
+
+namespace {
+
+using Tensors = std::vector<torch::Tensor>;
+
+torch::Tensor vec(std::initializer_list<double> values)
+{
+    return torch::tensor(std::vector<double>(values), torch::kFloat32);
+}
+
+double dotOf(const Tensors& a, const Tensors& b)
+{
+    double s = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        s += a[i].to(torch::kFloat64).mul(b[i].to(torch::kFloat64)).sum().item<double>();
+    return s;
+}
+
+Tensors clones(const Tensors& tensors)
+{
+    Tensors out;
+    for (const auto& t : tensors)
+        out.push_back(t.clone());
+    return out;
+}
+
+/// a' + λd' written out from METHOD.md §1 on whole vectors.
+Tensors expectedCombination(const Tensors& a, const Tensors& d, double lambda, bool restrict)
+{
+    const double s = dotOf(a, d);
+    const double aa = dotOf(a, a);
+    const double dd = dotOf(d, d);
+    Tensors out;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        torch::Tensor ap = a[i].to(torch::kFloat64);
+        torch::Tensor dp = d[i].to(torch::kFloat64);
+        if (restrict && s < 0) {
+            ap = a[i].to(torch::kFloat64) - (s / dd) * d[i].to(torch::kFloat64);
+            dp = d[i].to(torch::kFloat64) - (s / aa) * a[i].to(torch::kFloat64);
+        }
+        out.push_back((ap + lambda * dp).to(torch::kFloat32));
+    }
+    return out;
+}
+
+void compareTensors(const Tensors& actual, const Tensors& expected)
+{
+    QCOMPARE(actual.size(), expected.size());
+    for (std::size_t i = 0; i < actual.size(); ++i)
+        QVERIFY2(torch::allclose(actual[i], expected[i], 1e-5, 1e-6),
+            (c10::str(actual[i]) + " vs " + c10::str(expected[i])).c_str());
+}
+
+/// 1×8×8 images of 3 classes, 10 each: class k is bright in horizontal band k.
+data::ImageSet tinySet()
+{
+    data::ImageSet set;
+    set.images = torch::zeros({ 30, 1, 8, 8 }, torch::kUInt8);
+    set.labels = torch::zeros({ 30 }, torch::kInt64);
+    for (std::int64_t i = 0; i < 30; ++i) {
+        const std::int64_t label = i % 3;
+        set.labels[i] = label;
+        set.images[i].narrow(1, label * 2 + 1, 2).fill_(150 + 3 * i);
+    }
+    set.classNames = { "top", "middle", "bottom" };
+    set.source = "tiny test set";
+    return set;
+}
+
+models::EDMPrecond tinyModel()
+{
+    models::EDMPrecondOptions options(8, 1);
+    options.label_dim(3);
+    options.model().label_dim(3).model_channels(8).channel_mult({ 1, 1 }).num_blocks(1).attn_resolutions({}).dropout(
+        0.1);
+    torch::manual_seed(7);
+    return models::makeEdmPrecond(models::toJson(options));
+}
+
+unlearn::RunConfig tinyConfig(unlearn::Method method = unlearn::Method::RGD)
+{
+    unlearn::RunConfig config;
+    config.method = method;
+    config.steps = 6;
+    config.forgetBatch = 4;
+    config.remainPerClass = 5;
+    config.remainBatch = 4; // RGD's full pass over the 10 remain images takes 3 chunks.
+    config.lr = 1e-3;
+    config.seed = 3;
+    config.snapshotEvery = 2;
+    config.evaluate = false;
+    return config;
+}
+
+/// Records everything a session reports; `onStepHook` runs inside onStep.
+struct Recorder : unlearn::UnlearnObserver {
+    std::vector<unlearn::StepReport> steps;
+    std::vector<std::int64_t> snapshots;
+    std::vector<std::pair<std::int64_t, std::int64_t>> rollbacks;
+    std::vector<std::string> failures;
+    int finished = 0;
+    std::function<void(const unlearn::StepReport&)> onStepHook;
+
+    void onStep(const unlearn::StepReport& r) override
+    {
+        steps.push_back(r);
+        if (onStepHook)
+            onStepHook(r);
+    }
+    void onSnapshot(std::int64_t step) override { snapshots.push_back(step); }
+    void onRollback(std::int64_t failed, std::int64_t restored, const std::string&) override
+    {
+        rollbacks.emplace_back(failed, restored);
+    }
+    void onFinished(const unlearn::RunResult&) override { ++finished; }
+    void onFailed(const std::string& message) override { failures.push_back(message); }
+};
+
+std::vector<torch::Tensor> weightsOf(const models::EDMPrecond& net)
+{
+    std::vector<torch::Tensor> out;
+    for (const auto& p : net->parameters())
+        out.push_back(p.detach().clone());
+    return out;
+}
+
+bool sameWeights(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b)
+{
+    if (a.size() != b.size())
+        return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (!torch::equal(a[i], b[i]))
+            return false;
+    return true;
+}
+
+} // namespace
+
+class TestUnlearn : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase() { torch::set_num_threads(1); }
+    void conflictingGradientsAreProjected();
+    void agreeingGradientsAreAddedUnchanged();
+    void projectionRemovesTheConflict();
+    void innerProductIsGlobalNotPerLayer();
+    void gradDiffNeverProjects();
+    void missingGradientsCountAsZero();
+    void sanitizeReplacesNanAndInf();
+    void runConfigJsonRoundTripsAndPresets();
+    void runConfigRejectsBadValues_data();
+    void runConfigRejectsBadValues();
+    void sameSeedGivesIdenticalRuns();
+    void liveLambdaTakesEffectAtTheNextStep();
+    void pauseHoldsTheLoopUntilResumed();
+    void stopEndsWithinOneStep();
+    void nanRollsBackToTheLastSnapshot();
+    void nanWithHalveLrGoesOn();
+    void trainablePatternLimitsWhatChanges();
+    void gaIgnoresLambdaAndSalUnMasks();
+    void sessionRejectsBadInputs();
+};
+
+void TestUnlearn::conflictingGradientsAreProjected()
+{
+    const Tensors a = { vec({ 1.0, 0.0 }), vec({ 0.5 }) };
+    const Tensors d = { vec({ -1.0, 1.0 }), vec({ -0.5 }) };
+    Tensors out = clones(d);
+    const unlearn::GradientStats stats = unlearn::combineRestricted(a, out, 5.0, true);
+    QVERIFY(stats.projected);
+    QCOMPARE(stats.dot, -1.25);
+    QCOMPARE(stats.ascentNorm, std::sqrt(1.25));
+    QCOMPARE(stats.remainNorm, std::sqrt(2.25));
+    QVERIFY(std::abs(stats.cosine - (-1.25 / std::sqrt(1.25 * 2.25))) < 1e-12);
+    compareTensors(out, expectedCombination(a, d, 5.0, true));
+    // By hand: s = −1.25, ‖a‖² = 1.25, ‖d‖² = 2.25: a' = a + (1.25/2.25)d, d' = d + a.
+    compareTensors(out,
+        { vec({ 1.0 - 1.25 / 2.25 + 5 * 0.0, 1.25 / 2.25 + 5 * 1.0 }), vec({ 0.5 - 0.5 * 1.25 / 2.25 + 5 * 0.0 }) });
+}
+
+void TestUnlearn::agreeingGradientsAreAddedUnchanged()
+{
+    const Tensors a = { vec({ 1.0, 2.0 }), vec({ 0.5 }) };
+    const Tensors d = { vec({ 1.0, -0.1 }), vec({ 3.0 }) };
+    Tensors out = clones(d);
+    const auto stats = unlearn::combineRestricted(a, out, 2.0, true);
+    QVERIFY(!stats.projected);
+    QVERIFY(stats.dot > 0);
+    compareTensors(out, { vec({ 3.0, 1.8 }), vec({ 6.5 }) });
+}
+
+void TestUnlearn::projectionRemovesTheConflict()
+{
+    torch::manual_seed(1);
+    const Tensors a = { torch::randn({ 4, 3 }), torch::randn({ 5 }) };
+    const Tensors d = { -a[0] + 0.3 * torch::randn({ 4, 3 }), -a[1] + 0.3 * torch::randn({ 5 }) };
+    QVERIFY(dotOf(a, d) < 0);
+    // With λ = 0 the result is a' alone, which is orthogonal to d.
+    Tensors onlyA = clones(d);
+    unlearn::combineRestricted(a, onlyA, 0.0, true);
+    QVERIFY(std::abs(dotOf(onlyA, d)) < 1e-4);
+    // d' = (result(λ=1) − a') is orthogonal to a.
+    Tensors both = clones(d);
+    unlearn::combineRestricted(a, both, 1.0, true);
+    Tensors dPrime;
+    for (std::size_t i = 0; i < both.size(); ++i)
+        dPrime.push_back(both[i] - onlyA[i]);
+    QVERIFY(std::abs(dotOf(dPrime, a)) < 1e-4);
+    compareTensors(both, expectedCombination(a, d, 1.0, true));
+}
+
+void TestUnlearn::innerProductIsGlobalNotPerLayer()
+{
+    // Layer 0 conflicts (−1), layer 1 agrees more (+3): the global product is +2, so nothing is projected.
+    const Tensors a = { vec({ 1.0 }), vec({ 1.0 }) };
+    const Tensors d = { vec({ -1.0 }), vec({ 3.0 }) };
+    Tensors out = clones(d);
+    const auto stats = unlearn::combineRestricted(a, out, 1.0, true);
+    QVERIFY(!stats.projected);
+    QCOMPARE(stats.dot, 2.0);
+    compareTensors(out, { vec({ 0.0 }), vec({ 4.0 }) });
+}
+
+void TestUnlearn::gradDiffNeverProjects()
+{
+    const Tensors a = { vec({ 1.0, 0.0 }) };
+    const Tensors d = { vec({ -1.0, 1.0 }) };
+    Tensors out = clones(d);
+    const auto stats = unlearn::combineRestricted(a, out, 5.0, false);
+    QVERIFY(!stats.projected);
+    QVERIFY(stats.dot < 0);
+    compareTensors(out, { vec({ -4.0, 5.0 }) });
+}
+
+void TestUnlearn::missingGradientsCountAsZero()
+{
+    const Tensors a = { vec({ 1.0, 1.0 }), torch::Tensor() };
+    Tensors d = { torch::Tensor(), vec({ 2.0 }) };
+    const auto stats = unlearn::combineRestricted(a, d, 3.0, true);
+    QCOMPARE(stats.dot, 0.0);
+    QVERIFY(d[0].defined());
+    compareTensors(d, { vec({ 1.0, 1.0 }), vec({ 6.0 }) });
+    Tensors shortList = { vec({ 1.0 }) };
+    LETHE_COMPARE_STR(errorMessage([&] { unlearn::combineRestricted(a, shortList, 1.0, true); }),
+        "combineRestricted: 2 forget gradients but 1 remain gradients");
+}
+
+void TestUnlearn::sanitizeReplacesNanAndInf()
+{
+    torch::Tensor g = torch::tensor({ NAN, INFINITY, -INFINITY, 2.0f });
+    unlearn::sanitizeGradient(g);
+    QVERIFY(torch::equal(g, torch::tensor({ 0.0f, 1e3f, -1e3f, 2.0f })));
+}
+
+void TestUnlearn::runConfigJsonRoundTripsAndPresets()
+{
+    unlearn::RunConfig config = tinyConfig(unlearn::Method::SalUn);
+    config.trainable = "^model\\.dec\\.";
+    config.previewSeeds = { 4, 9 };
+    config.onNan = unlearn::NanPolicy::HalveLr;
+    const nlohmann::json json = unlearn::toJson(config);
+    QCOMPARE(json.at("method").get<std::string>(), std::string("salun"));
+    QCOMPARE(json.at("on_nan").get<std::string>(), std::string("halve-lr"));
+    QCOMPARE(unlearn::toJson(unlearn::runConfigFromJson(json)), json);
+    QCOMPARE(
+        unlearn::toJson(unlearn::runConfigFromJson(nlohmann::json::object())), unlearn::toJson(unlearn::RunConfig {}));
+
+    const unlearn::RunConfig paper = unlearn::runPreset("paper");
+    QCOMPARE(paper.alpha, 0.1);
+    QCOMPARE(paper.lambda, 5.0);
+    QCOMPARE(paper.lr, 1e-5);
+    QCOMPARE(paper.forgetBatch, std::int64_t { 64 });
+    QCOMPARE(paper.steps, std::int64_t { 782 });
+    QCOMPARE(paper.remainPerClass, std::int64_t { 50 });
+    QCOMPARE(unlearn::toJson(unlearn::runPreset("cpu-fast")), unlearn::toJson(unlearn::RunConfig {}));
+    LETHE_COMPARE_STR(
+        errorMessage([] { unlearn::runPreset("fast"); }), "unknown run preset 'fast' (valid: cpu-fast, paper)");
+    QCOMPARE(unlearn::methodFromName("RGD"), unlearn::Method::RGD);
+    LETHE_COMPARE_STR(errorMessage([] { unlearn::methodFromName("esd"); }),
+        "unknown unlearning method 'esd' (valid: ga, graddiff, rg, rgd, salun)");
+}
+
+void TestUnlearn::runConfigRejectsBadValues_data()
+{
+    QTest::addColumn<QString>("json");
+    QTest::addColumn<QString>("message");
+    QTest::newRow("unknown key") << R"({"alfa": 0.1})"
+                                 << "run config: unknown key 'alfa'";
+    QTest::newRow("string for number") << R"({"alpha": "0.1"})"
+                                       << "run config: key 'alpha' has the wrong type (string)";
+    QTest::newRow("float for int") << R"({"steps": 2.5})"
+                                   << "run config: key 'steps' has the wrong type (number)";
+    QTest::newRow("bool for int") << R"({"steps": true})"
+                                  << "run config: key 'steps' has the wrong type (boolean)";
+    QTest::newRow("method") << R"({"method": "esd"})"
+                            << "unknown unlearning method 'esd' (valid: ga, graddiff, rg, rgd, salun)";
+    QTest::newRow("on_nan") << R"({"on_nan": "ignore"})"
+                            << "run config: on_nan must be 'stop' or 'halve-lr', found \"ignore\"";
+    QTest::newRow("not an object") << "[]"
+                                   << "run config: expected a JSON object, found array";
+}
+
+void TestUnlearn::runConfigRejectsBadValues()
+{
+    QFETCH(QString, json);
+    QFETCH(QString, message);
+    LETHE_COMPARE_STR(errorMessage([&] { unlearn::runConfigFromJson(nlohmann::json::parse(json.toStdString())); }),
+        message.toStdString());
+    unlearn::RunConfig config;
+    config.alpha = 0;
+    LETHE_COMPARE_STR(errorMessage([&] { config.validate(); }), "run config: alpha must be positive, found 0");
+    config = {};
+    config.lambda = -1;
+    LETHE_COMPARE_STR(
+        errorMessage([&] { config.validate(); }), "run config: lambda must be zero or positive, found -1");
+    config = {};
+    config.saliencyFraction = 1.5;
+    LETHE_COMPARE_STR(
+        errorMessage([&] { config.validate(); }), "run config: saliency_fraction must be in (0, 1], found 1.5");
+}
+
+void TestUnlearn::sameSeedGivesIdenticalRuns()
+{
+    const data::ImageSet set = tinySet();
+    const models::EDMPrecond base = tinyModel();
+    const auto before = weightsOf(base);
+    std::vector<std::vector<unlearn::StepReport>> reports;
+    std::vector<std::vector<torch::Tensor>> weights;
+    for (int run = 0; run < 2; ++run) {
+        unlearn::UnlearnSession session(base, set, 1, tinyConfig(), torch::kCPU);
+        Recorder recorder;
+        unlearn::RunControl control;
+        const auto result = session.run(recorder, control);
+        QCOMPARE(result.outcome, unlearn::RunOutcome::Finished);
+        QCOMPARE(result.steps, std::int64_t { 6 });
+        QCOMPARE(recorder.finished, 1);
+        QCOMPARE(recorder.snapshots, (std::vector<std::int64_t> { 2, 4, 6 }));
+        reports.push_back(recorder.steps);
+        weights.push_back(weightsOf(session.model()));
+        QCOMPARE(session.remainIndices().size(), std::size_t { 10 });
+        QCOMPARE(session.forgetIndices().size(), std::size_t { 10 });
+    }
+    QVERIFY(sameWeights(weights[0], weights[1]));
+    QVERIFY(!sameWeights(weights[0], before));
+    QVERIFY(sameWeights(weightsOf(base), before)); // The base model is never modified.
+    QCOMPARE(reports[0].size(), std::size_t { 6 });
+    for (std::size_t i = 0; i < 6; ++i) {
+        const auto& a = reports[0][i];
+        const auto& b = reports[1][i];
+        QCOMPARE(a.step, static_cast<std::int64_t>(i + 1));
+        QCOMPARE(a.forgetLoss, b.forgetLoss);
+        QCOMPARE(a.remainLoss, b.remainLoss);
+        QCOMPARE(a.cosine, b.cosine);
+        QCOMPARE(a.projected, b.projected);
+        QVERIFY(std::isfinite(a.forgetLoss) && a.forgetLoss > 0);
+        QVERIFY(a.ascentNorm > 0 && a.remainNorm > 0);
+        QVERIFY(a.projected == (a.cosine < 0));
+    }
+}
+
+void TestUnlearn::liveLambdaTakesEffectAtTheNextStep()
+{
+    unlearn::UnlearnSession session(tinyModel(), tinySet(), 0, tinyConfig(), torch::kCPU);
+    Recorder recorder;
+    unlearn::RunControl control;
+    recorder.onStepHook = [&](const unlearn::StepReport& r) {
+        if (r.step == 2) {
+            control.setLambda(2.5);
+            control.setAlpha(0.05);
+            control.setLr(5e-4);
+        }
+        if (r.step == 4)
+            control.setLambda(-1); // Invalid: ignored with a warning, the run goes on.
+    };
+    session.run(recorder, control);
+    QCOMPARE(recorder.steps.size(), std::size_t { 6 });
+    QCOMPARE(recorder.steps[1].lambda, 5.0);
+    QCOMPARE(recorder.steps[1].alpha, 0.1);
+    QCOMPARE(recorder.steps[2].lambda, 2.5);
+    QCOMPARE(recorder.steps[2].alpha, 0.05);
+    QCOMPARE(recorder.steps[2].lr, 5e-4);
+    QCOMPARE(recorder.steps[5].lambda, 2.5);
+    QCOMPARE(session.config().lambda, 2.5);
+}
+
+void TestUnlearn::pauseHoldsTheLoopUntilResumed()
+{
+    unlearn::UnlearnSession session(tinyModel(), tinySet(), 2, tinyConfig(), torch::kCPU);
+    Recorder recorder;
+    unlearn::RunControl control;
+    std::thread resumer;
+    std::chrono::steady_clock::time_point resumedAt;
+    std::chrono::steady_clock::time_point step4At;
+    std::atomic<bool> stillPaused { false };
+    recorder.onStepHook = [&](const unlearn::StepReport& r) {
+        if (r.step == 3) {
+            control.pause();
+            resumer = std::thread([&] {
+                std::this_thread::sleep_for(std::chrono::milliseconds(300));
+                stillPaused = control.paused();
+                resumedAt = std::chrono::steady_clock::now();
+                control.resume();
+            });
+        }
+        if (r.step == 4)
+            step4At = std::chrono::steady_clock::now();
+    };
+    const auto result = session.run(recorder, control);
+    resumer.join();
+    QCOMPARE(result.outcome, unlearn::RunOutcome::Finished);
+    QCOMPARE(recorder.steps.size(), std::size_t { 6 });
+    QVERIFY(stillPaused.load());
+    QVERIFY(step4At > resumedAt); // Step 4 ran only after the resume.
+}
+
+void TestUnlearn::stopEndsWithinOneStep()
+{
+    unlearn::UnlearnSession session(tinyModel(), tinySet(), 1, tinyConfig(), torch::kCPU);
+    Recorder recorder;
+    unlearn::RunControl control;
+    recorder.onStepHook = [&](const unlearn::StepReport& r) {
+        if (r.step == 2)
+            control.requestStop();
+    };
+    const auto result = session.run(recorder, control);
+    QCOMPARE(result.outcome, unlearn::RunOutcome::Stopped);
+    QCOMPARE(result.steps, std::int64_t { 2 });
+    QCOMPARE(recorder.steps.size(), std::size_t { 2 });
+
+    // Stopping a paused run wakes it.
+    unlearn::UnlearnSession paused(tinyModel(), tinySet(), 1, tinyConfig(), torch::kCPU);
+    unlearn::RunControl pausedControl;
+    pausedControl.pause();
+    std::thread stopper([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        pausedControl.requestStop();
+    });
+    Recorder idle;
+    const auto stopped = paused.run(idle, pausedControl);
+    stopper.join();
+    QCOMPARE(stopped.outcome, unlearn::RunOutcome::Stopped);
+    QCOMPARE(stopped.steps, std::int64_t { 0 });
+}
+
+void TestUnlearn::nanRollsBackToTheLastSnapshot()
+{
+    unlearn::UnlearnSession session(tinyModel(), tinySet(), 1, tinyConfig(), torch::kCPU);
+    Recorder recorder;
+    unlearn::RunControl control;
+    std::vector<torch::Tensor> atSnapshot;
+    recorder.onStepHook = [&](const unlearn::StepReport& r) {
+        if (r.step == 2)
+            atSnapshot = weightsOf(session.model());
+        if (r.step == 3) {
+            torch::NoGradGuard noGrad;
+            session.model()->parameters().front().fill_(NAN);
+        }
+    };
+    const auto result = session.run(recorder, control);
+    QCOMPARE(result.outcome, unlearn::RunOutcome::Failed);
+    QCOMPARE(result.rollbacks, 1);
+    QCOMPARE(recorder.rollbacks, (std::vector<std::pair<std::int64_t, std::int64_t>> { { 4, 2 } }));
+    QCOMPARE(recorder.failures.size(), std::size_t { 1 });
+    QVERIFY2(recorder.failures[0].find("at step 4; weights restored to step 2") != std::string::npos,
+        recorder.failures[0].c_str());
+    QCOMPARE(result.steps, std::int64_t { 2 });
+    for (const auto& p : session.model()->parameters())
+        QVERIFY(torch::isfinite(p).all().item<bool>());
+    QVERIFY(sameWeights(weightsOf(session.model()), atSnapshot));
+}
+
+void TestUnlearn::nanWithHalveLrGoesOn()
+{
+    unlearn::RunConfig config = tinyConfig();
+    config.onNan = unlearn::NanPolicy::HalveLr;
+    unlearn::UnlearnSession session(tinyModel(), tinySet(), 1, config, torch::kCPU);
+    Recorder recorder;
+    unlearn::RunControl control;
+    bool injected = false;
+    recorder.onStepHook = [&](const unlearn::StepReport& r) {
+        if (r.step == 3 && !injected) {
+            injected = true;
+            torch::NoGradGuard noGrad;
+            session.model()->parameters().front().fill_(NAN);
+        }
+    };
+    const auto result = session.run(recorder, control);
+    QCOMPARE(result.outcome, unlearn::RunOutcome::Finished);
+    QCOMPARE(result.steps, std::int64_t { 6 });
+    QCOMPARE(result.rollbacks, 1);
+    QCOMPARE(recorder.steps.back().lr, 5e-4);
+    QCOMPARE(recorder.steps[2].step, std::int64_t { 3 }); // Steps 3 and 4 were done again after the rollback to 2.
+    QCOMPARE(recorder.steps[3].step, std::int64_t { 3 });
+    for (const auto& p : session.model()->parameters())
+        QVERIFY(torch::isfinite(p).all().item<bool>());
+}
+
+void TestUnlearn::trainablePatternLimitsWhatChanges()
+{
+    unlearn::RunConfig config = tinyConfig(unlearn::Method::RG);
+    config.trainable = "^model\\.dec\\.";
+    const models::EDMPrecond base = tinyModel();
+    unlearn::UnlearnSession session(base, tinySet(), 0, config, torch::kCPU);
+    for (const auto& name : session.trainableNames())
+        QVERIFY2(name.rfind("model.dec.", 0) == 0, name.c_str());
+    QVERIFY(!session.trainableNames().empty());
+    Recorder recorder;
+    unlearn::RunControl control;
+    session.run(recorder, control);
+    const auto baseParameters = base->named_parameters();
+    int changed = 0;
+    for (const auto& item : session.model()->named_parameters()) {
+        const bool same = torch::equal(item.value(), baseParameters[item.key()]);
+        if (item.key().rfind("model.dec.", 0) != 0)
+            QVERIFY2(same, item.key().c_str());
+        else if (!same)
+            ++changed;
+    }
+    QVERIFY(changed > 0);
+}
+
+void TestUnlearn::gaIgnoresLambdaAndSalUnMasks()
+{
+    Recorder ga;
+    unlearn::RunControl control;
+    unlearn::UnlearnSession gaSession(tinyModel(), tinySet(), 0, tinyConfig(unlearn::Method::GA), torch::kCPU);
+    gaSession.run(ga, control);
+    QCOMPARE(ga.steps.front().lambda, 0.0);
+    QVERIFY(!ga.steps.front().projected);
+
+    unlearn::RunConfig config = tinyConfig(unlearn::Method::SalUn);
+    config.saliencyFraction = 0.25;
+    config.optimizer = "sgd"; // Plain SGD changes exactly the entries with a non-zero masked gradient.
+    config.lr = 1e-6;
+    const models::EDMPrecond base = tinyModel();
+    unlearn::UnlearnSession salun(base, tinySet(), 0, config, torch::kCPU);
+    Recorder recorder;
+    unlearn::RunControl salunControl;
+    QCOMPARE(salun.run(recorder, salunControl).outcome, unlearn::RunOutcome::Finished);
+    std::int64_t total = 0;
+    std::int64_t changed = 0;
+    const auto baseParameters = base->named_parameters();
+    for (const auto& item : salun.model()->named_parameters()) {
+        total += item.value().numel();
+        changed += item.value().ne(baseParameters[item.key()]).sum().item<std::int64_t>();
+    }
+    QVERIFY(changed > 0);
+    QVERIFY2(changed <= total / 4 + 1, (std::to_string(changed) + " of " + std::to_string(total)).c_str());
+}
+
+void TestUnlearn::sessionRejectsBadInputs()
+{
+    const models::EDMPrecond base = tinyModel();
+    LETHE_COMPARE_STR(errorMessage([&] { unlearn::UnlearnSession s(base, tinySet(), 3, tinyConfig(), torch::kCPU); }),
+        "the class to forget, 3, is outside 0–2");
+    unlearn::RunConfig config = tinyConfig();
+    config.trainable = "([";
+    QVERIFY(errorMessage([&] {
+        unlearn::UnlearnSession s(base, tinySet(), 0, config, torch::kCPU);
+    }).rfind("run config: trainable '([' is not a valid regular expression", 0)
+        == 0);
+    config.trainable = "^nothing$";
+    LETHE_COMPARE_STR(errorMessage([&] { unlearn::UnlearnSession s(base, tinySet(), 0, config, torch::kCPU); }),
+        "run config: trainable '^nothing$' matches no parameter of the model");
+    config = tinyConfig();
+    config.remainPerClass = 11;
+    LETHE_COMPARE_STR(errorMessage([&] { unlearn::UnlearnSession s(base, tinySet(), 0, config, torch::kCPU); }),
+        "class 1 has 10 images, fewer than the 11 per class requested");
+    data::ImageSet wide = tinySet();
+    wide.images = torch::zeros({ 30, 1, 16, 16 }, torch::kUInt8);
+    LETHE_COMPARE_STR(errorMessage([&] { unlearn::UnlearnSession s(base, wide, 0, tinyConfig(), torch::kCPU); }),
+        "the model expects 1×8×8 images, the data set has 1×16×16");
+}
+
+QTEST_APPLESS_MAIN(TestUnlearn)
+#include "test_unlearn.moc"
