@@ -35,4 +35,7 @@ void addEdmCommands(CLI::App& app, GlobalOptions& global);
 /// `eval` and `bench`: measuring models and the speed of the core loops.
 void addEvalCommands(CLI::App& app, GlobalOptions& global);
 
+/// `unlearn`: forget one class of a class-conditional model, headless.
+void addUnlearnCommands(CLI::App& app, GlobalOptions& global);
+
 } // namespace lethe::cli

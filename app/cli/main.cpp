@@ -31,6 +31,7 @@ int main(int argc, char** argv)
     lethe::cli::addClassifierCommands(app, global);
     lethe::cli::addEdmCommands(app, global);
     lethe::cli::addEvalCommands(app, global);
+    lethe::cli::addUnlearnCommands(app, global);
 
     CLI11_PARSE(app, argc, argv);
     return global.exitCode;

@@ -2,9 +2,13 @@
 // live control, rollback and determinism.
 #include "core/data/image_set.h"
 #include "core/error.h"
+#include "core/imaging/grid.h"
 #include "core/models/edm/edm_config.h"
+#include "core/nn/state_dict.h"
+#include "core/store/edm_model.h"
 #include "core/unlearn/restricted_gradient.h"
 #include "core/unlearn/run_config.h"
+#include "core/unlearn/run_record.h"
 #include "core/unlearn/session.h"
 
 #include "test_support.h"
@@ -182,6 +186,9 @@ private Q_SLOTS:
     void trainablePatternLimitsWhatChanges();
     void gaIgnoresLambdaAndSalUnMasks();
     void sessionRejectsBadInputs();
+    void stepsCsvRowsMatchTheHeader();
+    void unlearnedModelLoadsBackWithProvenance();
+    void compareGridFramesTheForgottenRow();
 };
 
 void TestUnlearn::conflictingGradientsAreProjected()
@@ -593,6 +600,92 @@ void TestUnlearn::sessionRejectsBadInputs()
     wide.images = torch::zeros({ 30, 1, 16, 16 }, torch::kUInt8);
     LETHE_COMPARE_STR(errorMessage([&] { unlearn::UnlearnSession s(base, wide, 0, tinyConfig(), torch::kCPU); }),
         "the model expects 1×8×8 images, the data set has 1×16×16");
+}
+
+void TestUnlearn::stepsCsvRowsMatchTheHeader()
+{
+    unlearn::StepReport r;
+    r.step = 12;
+    r.forgetLoss = 0.123456789012;
+    r.remainLoss = 2.5;
+    r.ascentNorm = 3.0;
+    r.remainNorm = 4.0;
+    r.cosine = -0.25;
+    r.projected = true;
+    r.lr = 1e-4;
+    r.alpha = 0.1;
+    r.lambda = 5.0;
+    r.seconds = 0.75;
+    const std::string row = unlearn::stepsCsvRow(r);
+    LETHE_COMPARE_STR(row, "12,0.123456789,2.5,3,4,-0.25,1,0.0001,0.1,5,0.750000");
+    const auto columns = [](const std::string& line) { return std::count(line.begin(), line.end(), ',') + 1; };
+    QCOMPARE(columns(row), columns(unlearn::kStepsCsvHeader));
+}
+
+void TestUnlearn::unlearnedModelLoadsBackWithProvenance()
+{
+    const test::ScratchDir dir;
+    const data::ImageSet set = tinySet();
+    const models::EDMPrecond base = tinyModel();
+    store::ModelInfo parent;
+    parent.kind = "edm";
+    parent.architecture = models::toJson(base->options);
+    parent.classes = set.classNames;
+    parent.dataset = { { "name", "tiny" }, { "resolution", 8 }, { "channels", 1 } };
+    parent.provenance.method = "pretrain";
+    unlearn::writeEdmModel(dir / "parent.safetensors", base, parent);
+    const store::EdmModel loadedParent = store::loadEdmModel(dir / "parent.safetensors", torch::kCPU);
+
+    unlearn::UnlearnSession session(loadedParent.net, set, 2, tinyConfig(unlearn::Method::GradDiff), torch::kCPU);
+    Recorder recorder;
+    unlearn::RunControl control;
+    const auto result = session.run(recorder, control);
+    QCOMPARE(result.outcome, unlearn::RunOutcome::Finished);
+    const store::ModelInfo info = unlearn::unlearnedModelInfo(
+        loadedParent.info, loadedParent.sha256, session.config(), 2, result, "lethe-cli unlearn --forget-class 2");
+    unlearn::writeEdmModel(dir / "model.safetensors", session.model(), info);
+
+    const store::EdmModel child = store::loadEdmModel(dir / "model.safetensors", torch::kCPU);
+    QVERIFY(sameWeights(weightsOf(child.net), weightsOf(session.model())));
+    QVERIFY(!sameWeights(weightsOf(child.net), weightsOf(base)));
+    LETHE_COMPARE_STR(child.info.provenance.parentSha256, loadedParent.sha256);
+    LETHE_COMPARE_STR(child.info.provenance.method, "unlearn graddiff");
+    LETHE_COMPARE_STR(child.info.provenance.command, "lethe-cli unlearn --forget-class 2");
+    QCOMPARE(child.info.provenance.steps, std::int64_t { 6 });
+    QCOMPARE(child.info.provenance.imagesSeen, std::int64_t { 24 });
+    QCOMPARE(child.info.provenance.seed, std::uint64_t { 3 });
+    QCOMPARE(child.info.provenance.hyperparameters.at("forget_class").get<int>(), 2);
+    LETHE_COMPARE_STR(child.info.provenance.hyperparameters.at("forget_class_name").get<std::string>(), "bottom");
+    QCOMPARE(child.info.provenance.hyperparameters.at("lambda").get<double>(), session.config().lambda);
+    QCOMPARE(child.info.classes, parent.classes);
+    // Tensor names are EDM's own, exactly the parent's.
+    std::vector<std::string> parentNames, childNames;
+    for (const auto& t : nn::stateDict(*base))
+        parentNames.push_back(t.name);
+    for (const auto& t : nn::stateDict(*child.net))
+        childNames.push_back(t.name);
+    QCOMPARE(childNames, parentNames);
+}
+
+void TestUnlearn::compareGridFramesTheForgottenRow()
+{
+    // 3 classes × 2 seeds of 1×4×4 images; "after" differs from "before" only in class 1.
+    torch::Tensor before = torch::full({ 6, 1, 4, 4 }, 100, torch::kUInt8);
+    torch::Tensor after = before.clone();
+    after.narrow(0, 2, 2).fill_(130);
+    const torch::Tensor grid = unlearn::compareGrid(before, after, 2, 1);
+    const torch::Tensor single = imaging::makeGrid(before, 2);
+    QCOMPARE(grid.dim(), 3L);
+    QCOMPARE(grid.size(0), 3L); // RGB, since the frame is red.
+    QCOMPARE(grid.size(1), single.size(1));
+    QCOMPARE(grid.size(2), 3 * single.size(2) + 2 * 8);
+    // The difference panel is black where nothing changed and bright (×4) where class 1 changed.
+    const std::int64_t right = 2 * (single.size(2) + 8);
+    const std::int64_t row0 = 2 + 1, row1 = 2 + 4 + 2 + 1;
+    QCOMPARE(grid[1][row0][right + 3].item<int>(), 0);
+    QCOMPARE(grid[1][row1][right + 3].item<int>(), 120);
+    QCOMPARE(errorMessage([&] { unlearn::compareGrid(before, after.narrow(0, 0, 4), 2, 1); }),
+        std::string("compareGrid: before and after must be images of the same shape"));
 }
 
 QTEST_APPLESS_MAIN(TestUnlearn)
