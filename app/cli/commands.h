@@ -35,7 +35,11 @@ void addEdmCommands(CLI::App& app, GlobalOptions& global);
 /// `eval` and `bench`: measuring models and the speed of the core loops.
 void addEvalCommands(CLI::App& app, GlobalOptions& global);
 
-/// `unlearn`: forget one class of a class-conditional model, headless.
+/// `unlearn`, `export` and `bench unlearn`: forget one class of a class-conditional model, headless.
+/// Registers after addEvalCommands (it extends `bench`).
 void addUnlearnCommands(CLI::App& app, GlobalOptions& global);
+
+/// `sweep`: unlearning runs over α × λ × methods × forget classes, resumable.
+void addSweepCommands(CLI::App& app, GlobalOptions& global);
 
 } // namespace lethe::cli

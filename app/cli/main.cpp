@@ -32,6 +32,7 @@ int main(int argc, char** argv)
     lethe::cli::addEdmCommands(app, global);
     lethe::cli::addEvalCommands(app, global);
     lethe::cli::addUnlearnCommands(app, global);
+    lethe::cli::addSweepCommands(app, global);
 
     CLI11_PARSE(app, argc, argv);
     return global.exitCode;

@@ -1,35 +1,207 @@
-// unlearn: make a class-conditional model forget one class, headless, into a run folder.
+// unlearn, export and bench unlearn: forgetting one class of a class-conditional model headless, into a run
+// folder; exporting the run's model or any kept snapshot; timing the methods' steps.
 #include "cli_support.h"
 #include "commands.h"
+#include "unlearn_support.h"
 
 #include "core/data/datasets.h"
-#include "core/diffusion/class_sampling.h"
 #include "core/error.h"
-#include "core/eval/generation_eval.h"
+#include "core/eval/benchmark.h"
 #include "core/imaging/grid.h"
 #include "core/imaging/image_file.h"
 #include "core/io/atomic_file.h"
-#include "core/models/classifier/resnet_classifier.h"
+#include "core/nn/state_dict.h"
 #include "core/runtime.h"
-#include "core/store/edm_model.h"
+#include "core/unlearn/restricted_gradient.h"
 #include "core/unlearn/run_record.h"
-#include "core/unlearn/session.h"
 
 #include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <memory>
-#include <sstream>
 #include <thread>
 
 namespace lethe::cli {
+
+// ---- shared with sweep (unlearn_support.h) ----------------------------------------------------------------
+
+namespace {
+
+template <typename T>
+void addRunFlag(CLI::App* cmd, RunConfigFlags& flags, const std::string& name, T unlearn::RunConfig::*field,
+    const std::string& help)
+{
+    CLI::Option* option = cmd->add_option(name, flags.values.*field, help);
+    flags.given.emplace_back(option, [&flags, field](unlearn::RunConfig& c) { c.*field = flags.values.*field; });
+}
+
+std::string builtinModel(const std::string& given, const char* builtin)
+{
+    return given.empty() ? resourceFile(std::string("models/") + builtin).string() : given;
+}
+
+} // namespace
+
+void addRunConfigFlags(CLI::App* cmd, RunConfigFlags& flags, bool withAlphaLambda)
+{
+    cmd->add_option("--preset", flags.preset, "Defaults: cpu-fast (built-in model on a CPU) or paper (METHOD.md)")
+        ->capture_default_str()
+        ->check(CLI::IsMember(unlearn::runPresetNames()));
+    cmd->add_option("--config", flags.configFile, "Run config JSON (overrides the preset; flags override it)")
+        ->check(CLI::ExistingFile);
+    if (withAlphaLambda) {
+        addRunFlag(cmd, flags, "--alpha", &unlearn::RunConfig::alpha, "α: truncation of the forget loss");
+        addRunFlag(cmd, flags, "--lambda", &unlearn::RunConfig::lambda, "λ: weight of the remain direction");
+    }
+    addRunFlag(cmd, flags, "--lr", &unlearn::RunConfig::lr, "Learning rate (constant)");
+    addRunFlag(cmd, flags, "--optimizer", &unlearn::RunConfig::optimizer, "adam or sgd");
+    addRunFlag(cmd, flags, "--steps", &unlearn::RunConfig::steps, "Steps");
+    addRunFlag(cmd, flags, "--forget-batch", &unlearn::RunConfig::forgetBatch, "Forget images per step");
+    addRunFlag(cmd, flags, "--remain-per-class", &unlearn::RunConfig::remainPerClass,
+        "Remain set: images of each other class");
+    addRunFlag(cmd, flags, "--remain-batch", &unlearn::RunConfig::remainBatch,
+        "Remain batch (RGD: chunk of its full pass over the remain set)");
+    addRunFlag(cmd, flags, "--saliency", &unlearn::RunConfig::saliencyFraction, "SalUn: fraction of weights kept");
+    addRunFlag(cmd, flags, "--trainable", &unlearn::RunConfig::trainable,
+        "Regular expression of the parameter names to train (default: all)");
+    addRunFlag(cmd, flags, "--seed", &unlearn::RunConfig::seed, "Seed of batches, noise, dropout and the remain set");
+    addRunFlag(cmd, flags, "--snapshot-every", &unlearn::RunConfig::snapshotEvery, "Steps between rollback snapshots");
+    addRunFlag(cmd, flags, "--eval-per-class", &unlearn::RunConfig::evalImagesPerClass,
+        "Images per class for UA, RA, FD_cls, KID_cls");
+    CLI::Option* seeds
+        = cmd->add_option("--preview-seeds", flags.values.previewSeeds, "Seeds of the before/after grids")
+              ->delimiter(',');
+    flags.given.emplace_back(seeds, [&flags](unlearn::RunConfig& c) { c.previewSeeds = flags.values.previewSeeds; });
+    cmd->add_option("--on-nan", flags.onNan, "After a rollback: stop (default) or halve-lr")
+        ->check(CLI::IsMember({ "stop", "halve-lr" }));
+    cmd->add_flag("--no-eval", flags.noEval, "Skip the metrics (UA, RA, FD_cls, KID_cls)");
+}
+
+unlearn::RunConfig buildRunConfig(const RunConfigFlags& flags)
+{
+    unlearn::RunConfig config = unlearn::runPreset(flags.preset);
+    if (!flags.configFile.empty()) {
+        std::ifstream in(flags.configFile);
+        if (!in)
+            throw Error(flags.configFile + ": cannot open the run config");
+        nlohmann::json j;
+        try {
+            in >> j;
+        } catch (const nlohmann::json::exception& e) {
+            throw Error(flags.configFile + ": invalid JSON: " + e.what());
+        }
+        if (!j.is_object())
+            throw Error(flags.configFile + ": run config: expected a JSON object");
+        // The file's keys override the preset; absent keys keep the preset's values.
+        nlohmann::json merged = unlearn::toJson(config);
+        for (const auto& item : j.items())
+            merged[item.key()] = item.value();
+        try {
+            config = unlearn::runConfigFromJson(merged);
+        } catch (const Error& e) {
+            throw Error(flags.configFile + ": " + e.what());
+        }
+    }
+    for (const auto& [option, apply] : flags.given)
+        if (option->count() > 0)
+            apply(config);
+    if (flags.onNan == "halve-lr")
+        config.onNan = unlearn::NanPolicy::HalveLr;
+    else if (flags.onNan == "stop")
+        config.onNan = unlearn::NanPolicy::Stop;
+    if (flags.noEval)
+        config.evaluate = false;
+    config.validate();
+    return config;
+}
+
+std::string UnlearnInputs::className(int label) const
+{
+    return label >= 0 && static_cast<std::size_t>(label) < model.info.classes.size()
+        ? model.info.classes[static_cast<std::size_t>(label)]
+        : std::to_string(label);
+}
+
+UnlearnInputs loadUnlearnInputs(const std::string& model, const std::string& data, const std::string& classifier,
+    bool evaluate, const std::vector<int>& forgetClasses, torch::Device device)
+{
+    UnlearnInputs in;
+    in.modelPath = builtinModel(model, kBuiltinEdmModel);
+    in.model = store::loadEdmModel(in.modelPath, device);
+    if (in.model.classCount() < 2)
+        throw Error(in.modelPath + " is not class-conditional (label_dim " + std::to_string(in.model.classCount())
+            + "): class unlearning needs a model with class labels");
+    for (const int c : forgetClasses)
+        if (c < 0 || c >= in.model.classCount())
+            throw Error("forget class " + std::to_string(c) + " is outside 0–"
+                + std::to_string(in.model.classCount() - 1) + " (" + in.modelPath + " has "
+                + std::to_string(in.model.classCount()) + " classes)");
+    const data::DatasetSpec spec = data::resolveDataset(data);
+    in.train = data::loadDataset(spec, data::Split::Train);
+    if (evaluate) {
+        in.classifier = models::loadClassifier(builtinModel(classifier, kBuiltinClassifier), device);
+        in.real = eval::realFeatures(in.classifier->model, data::loadDataset(spec, data::Split::Test), device);
+    }
+    return in;
+}
+
+void addInputFlags(CLI::App* cmd, std::string& model, std::string& data, std::string& classifier)
+{
+    cmd->add_option("--model", model, "EDM model file (default: the built-in Fashion-MNIST model)")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--data", data, "Data set the model was trained on")->capture_default_str();
+    cmd->add_option("--classifier", classifier, "Classifier for the metrics (default: the built-in one)")
+        ->check(CLI::ExistingFile);
+}
+
+unlearn::RunResult runUntilInterrupted(unlearn::UnlearnSession& session, unlearn::UnlearnObserver& observer)
+{
+    unlearn::RunControl control;
+    std::atomic<bool> done { false };
+    std::thread watcher([&control, &done] {
+        while (!done.load()) {
+            if (CancelOnInterrupt::requested()) {
+                control.requestStop();
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    });
+    unlearn::RunResult result;
+    try {
+        result = session.run(observer, control);
+    } catch (...) {
+        done = true;
+        watcher.join();
+        throw;
+    }
+    done = true;
+    watcher.join();
+    return result;
+}
+
+const char* outcomeName(unlearn::RunOutcome outcome)
+{
+    switch (outcome) {
+    case unlearn::RunOutcome::Finished:
+        return "finished";
+    case unlearn::RunOutcome::Stopped:
+        return "stopped";
+    case unlearn::RunOutcome::Failed:
+        return "failed";
+    }
+    return "?";
+}
+
+// ---- unlearn ----------------------------------------------------------------------------------------------
 
 namespace {
 
@@ -38,19 +210,15 @@ struct UnlearnOptions {
     std::string classifier; ///< Empty: the built-in classifier.
     std::string data = "fashion-mnist";
     int forgetClass = -1;
-    std::string preset = "cpu-fast";
-    std::string configFile;
     std::string method;
     std::string out;
     std::string device = "auto";
-    std::string onNan;
-    bool noEval = false;
     bool force = false;
-    unlearn::RunConfig flags; ///< Values of the flags below; only those given on the command line apply.
-    std::vector<std::pair<CLI::Option*, std::function<void(unlearn::RunConfig&)>>> given;
+    bool keepSnapshots = false;
+    RunConfigFlags flags;
 };
 
-/// Writes steps.csv as the run goes and shows the live progress line.
+/// Writes steps.csv as the run goes, shows the live progress line and, when asked, keeps each snapshot on disk.
 class CliObserver : public unlearn::UnlearnObserver {
 public:
     CliObserver(const std::filesystem::path& csv, std::int64_t totalSteps)
@@ -61,6 +229,15 @@ public:
         if (!m_csv)
             throw Error(csv.string() + ": cannot open for writing");
         m_csv << unlearn::kStepsCsvHeader << '\n';
+    }
+
+    /// Each snapshot becomes snapshots/step-NNNNNN.safetensors, a complete model file.
+    void keepSnapshots(
+        std::filesystem::path folder, std::function<void(const std::filesystem::path&, std::int64_t)> write)
+    {
+        m_snapshotFolder = std::move(folder);
+        m_writeSnapshot = std::move(write);
+        std::filesystem::create_directories(m_snapshotFolder);
     }
 
     void onStep(const unlearn::StepReport& r) override
@@ -76,6 +253,15 @@ public:
         m_progress.update(text, r.step == m_total);
     }
 
+    void onSnapshot(std::int64_t step) override
+    {
+        if (!m_writeSnapshot)
+            return;
+        char name[64];
+        std::snprintf(name, sizeof name, "step-%06lld.safetensors", static_cast<long long>(step));
+        m_writeSnapshot(m_snapshotFolder / name, step);
+    }
+
     void onRollback(std::int64_t failed, std::int64_t restored, const std::string& why) override
     {
         m_progress.clear();
@@ -88,55 +274,15 @@ public:
         m_csv.flush();
     }
 
-    ProgressLine& progress() { return m_progress; }
-
 private:
     std::ofstream m_csv;
     std::int64_t m_total;
     std::int64_t m_done = 0;
     std::chrono::steady_clock::time_point m_started;
     ProgressLine m_progress;
+    std::filesystem::path m_snapshotFolder;
+    std::function<void(const std::filesystem::path&, std::int64_t)> m_writeSnapshot;
 };
-
-unlearn::RunConfig buildConfig(const UnlearnOptions& o)
-{
-    unlearn::RunConfig config = unlearn::runPreset(o.preset);
-    if (!o.configFile.empty()) {
-        std::ifstream in(o.configFile);
-        if (!in)
-            throw Error(o.configFile + ": cannot open the run config");
-        nlohmann::json j;
-        try {
-            in >> j;
-        } catch (const nlohmann::json::exception& e) {
-            throw Error(o.configFile + ": invalid JSON: " + e.what());
-        }
-        // The file's keys override the preset; absent keys keep the preset's values.
-        nlohmann::json merged = unlearn::toJson(config);
-        if (!j.is_object())
-            throw Error(o.configFile + ": run config: expected a JSON object");
-        for (const auto& item : j.items())
-            merged[item.key()] = item.value();
-        try {
-            config = unlearn::runConfigFromJson(merged);
-        } catch (const Error& e) {
-            throw Error(o.configFile + ": " + e.what());
-        }
-    }
-    if (!o.method.empty())
-        config.method = unlearn::methodFromName(o.method);
-    for (const auto& [option, apply] : o.given)
-        if (option->count() > 0)
-            apply(config);
-    if (o.onNan == "halve-lr")
-        config.onNan = unlearn::NanPolicy::HalveLr;
-    else if (o.onNan == "stop")
-        config.onNan = unlearn::NanPolicy::Stop;
-    if (o.noEval)
-        config.evaluate = false;
-    config.validate();
-    return config;
-}
 
 void printMetrics(const char* label, const eval::GenerationEval& e)
 {
@@ -148,38 +294,25 @@ void printMetrics(const char* label, const eval::GenerationEval& e)
 
 void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
 {
-    const unlearn::RunConfig config = buildConfig(o);
+    unlearn::RunConfig config = buildRunConfig(o.flags);
+    if (!o.method.empty())
+        config.method = unlearn::methodFromName(o.method);
     const std::filesystem::path dir(o.out);
     if (std::filesystem::exists(dir / "model.safetensors") && !o.force)
         throw Error(dir.string() + " already holds a run (model.safetensors): choose another --out or pass --force");
-    std::filesystem::create_directories(dir);
 
     const torch::Device device = resolveDevice(o.device);
-    const std::string modelPath
-        = o.model.empty() ? resourceFile(std::string("models/") + kBuiltinEdmModel).string() : o.model;
-    store::EdmModel model = store::loadEdmModel(modelPath, device);
-    if (o.forgetClass < 0 || o.forgetClass >= model.classCount())
-        throw Error("--forget-class " + std::to_string(o.forgetClass) + " is outside 0–"
-            + std::to_string(model.classCount() - 1) + " (" + modelPath + " has " + std::to_string(model.classCount())
-            + " classes)");
-    const data::DatasetSpec spec = data::resolveDataset(o.data);
-    const data::ImageSet train = data::loadDataset(spec, data::Split::Train);
+    UnlearnInputs in = loadUnlearnInputs(o.model, o.data, o.classifier, config.evaluate, { o.forgetClass }, device);
+    std::filesystem::create_directories(dir);
+    if (o.force)
+        std::filesystem::remove_all(dir / "snapshots");
 
-    unlearn::UnlearnSession session(model.net, train, o.forgetClass, config, device);
-    std::optional<models::LoadedClassifier> classifier;
-    std::optional<eval::RealFeatures> real;
-    if (config.evaluate) {
-        const std::string classifierPath
-            = o.classifier.empty() ? resourceFile(std::string("models/") + kBuiltinClassifier).string() : o.classifier;
-        classifier = models::loadClassifier(classifierPath, device);
-        const data::ImageSet test = data::loadDataset(spec, data::Split::Test);
-        real = eval::realFeatures(classifier->model, test, device);
-        session.setEvaluator(classifier->model, *real);
-    }
-    const std::string forgetName = model.info.classes.empty()
-        ? std::to_string(o.forgetClass)
-        : model.info.classes[static_cast<std::size_t>(o.forgetClass)];
-    std::cerr << "unlearning class " << o.forgetClass << " (" << forgetName << ") from " << modelPath << " with "
+    unlearn::UnlearnSession session(in.model.net, in.train, o.forgetClass, config, device);
+    if (config.evaluate)
+        session.setEvaluator(in.classifier->model, *in.real);
+    const std::string command = store::commandLine(global.argc, global.argv);
+    const std::string forgetName = in.className(o.forgetClass);
+    std::cerr << "unlearning class " << o.forgetClass << " (" << forgetName << ") from " << in.modelPath << " with "
               << unlearn::methodName(config.method) << ": α " << config.alpha << ", λ " << config.lambda << ", lr "
               << config.lr << ", " << config.steps << " steps, forget batch " << config.forgetBatch << ", remain set "
               << session.remainIndices().size() << " images, " << session.trainableNames().size()
@@ -188,9 +321,9 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
     CancelOnInterrupt interrupt;
     const int columns = static_cast<int>(config.previewSeeds.size());
     nlohmann::json run = { { "config", unlearn::toJson(config) }, { "forget_class", o.forgetClass },
-        { "forget_class_name", forgetName }, { "model", modelPath }, { "model_sha256", model.sha256 },
-        { "data", train.source }, { "device", device.str() }, { "threads", torch::get_num_threads() },
-        { "command", store::commandLine(global.argc, global.argv) }, { "started", store::utcNow() } };
+        { "forget_class_name", forgetName }, { "model", in.modelPath }, { "model_sha256", in.model.sha256 },
+        { "data", in.train.source }, { "device", device.str() }, { "threads", torch::get_num_threads() },
+        { "command", command }, { "started", store::utcNow() } };
 
     // "Before": the base model's previews and metrics, from the same seeds as "after".
     std::cerr << "sampling the base model's preview (" << columns << " seeds per class)\n";
@@ -202,34 +335,30 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
         eval::GenerationEvalOptions options;
         options.imagesPerClass = config.evalImagesPerClass;
         options.forgottenClass = o.forgetClass;
-        beforeEval
-            = eval::evaluateGeneration(model.net, classifier->model, *real, options, device, imageProgress(progress));
+        beforeEval = eval::evaluateGeneration(
+            in.model.net, in.classifier->model, *in.real, options, device, imageProgress(progress));
         progress.clear();
         if (!beforeEval)
             throw Error("interrupted while measuring the base model; nothing but before.png was written");
-        run["metrics_before"] = eval::toJson(*beforeEval, model.info.classes);
+        run["metrics_before"] = eval::toJson(*beforeEval, in.model.info.classes);
     }
 
     // The run, with control through Ctrl+C (stop after the current step, then write what there is).
     CliObserver observer(dir / "steps.csv", config.steps);
-    unlearn::RunControl control;
-    std::thread watcher([&control] {
-        while (!control.stopRequested()) {
-            if (CancelOnInterrupt::requested()) {
-                control.requestStop();
-                break;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-    });
-    unlearn::RunResult result = session.run(observer, control);
-    control.requestStop();
-    watcher.join();
+    const auto started = std::chrono::steady_clock::now();
+    if (o.keepSnapshots)
+        observer.keepSnapshots(dir / "snapshots", [&](const std::filesystem::path& path, std::int64_t step) {
+            unlearn::RunResult sofar;
+            sofar.steps = step;
+            sofar.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            unlearn::writeEdmModel(path, session.model(),
+                unlearn::unlearnedModelInfo(
+                    in.model.info, in.model.sha256, session.config(), o.forgetClass, sofar, command));
+        });
+    unlearn::RunResult result = runUntilInterrupted(session, observer);
     observer.finish();
 
-    const char* outcome = result.outcome == unlearn::RunOutcome::Finished ? "finished"
-        : result.outcome == unlearn::RunOutcome::Stopped                  ? "stopped"
-                                                                          : "failed";
+    const char* outcome = outcomeName(result.outcome);
     run["outcome"] = outcome;
     run["message"] = result.message;
     run["steps"] = result.steps;
@@ -242,10 +371,10 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
     imaging::writePng(dir / "after.png", imaging::makeGrid(after, columns));
     imaging::writePng(dir / "compare.png", unlearn::compareGrid(before, after, columns, o.forgetClass));
     if (result.evaluation)
-        run["metrics_after"] = eval::toJson(*result.evaluation, model.info.classes);
+        run["metrics_after"] = eval::toJson(*result.evaluation, in.model.info.classes);
 
-    const store::ModelInfo info = unlearn::unlearnedModelInfo(model.info, model.sha256, session.config(), o.forgetClass,
-        result, store::commandLine(global.argc, global.argv));
+    const store::ModelInfo info
+        = unlearn::unlearnedModelInfo(in.model.info, in.model.sha256, session.config(), o.forgetClass, result, command);
     unlearn::writeEdmModel(dir / "model.safetensors", session.model(), info);
     run["finished"] = store::utcNow();
     io::writeFileAtomically(dir / "run.json", run.dump(2) + "\n");
@@ -263,17 +392,195 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
     if (result.evaluation)
         printMetrics("after", *result.evaluation);
     std::cout << "wrote " << (dir / "model.safetensors").string() << ", run.json, steps.csv, before.png, after.png, "
-              << "compare.png in " << dir.string() << '\n';
+              << "compare.png" << (o.keepSnapshots ? ", snapshots/" : "") << " in " << dir.string() << '\n';
     if (result.outcome == unlearn::RunOutcome::Failed)
         throw Error("the run failed: " + result.message);
 }
 
-template <typename T>
-void addRunFlag(
-    CLI::App* cmd, UnlearnOptions& o, const std::string& name, T unlearn::RunConfig::*field, const std::string& help)
+// ---- export -----------------------------------------------------------------------------------------------
+
+struct ExportOptions {
+    std::string source; ///< A run folder or a model file.
+    std::int64_t step = -1; ///< A kept snapshot's step; -1: the run's final model.
+    bool list = false;
+    std::string out;
+    bool force = false;
+};
+
+/// step → file of the snapshots a run kept.
+std::map<std::int64_t, std::filesystem::path> keptSnapshots(const std::filesystem::path& run)
 {
-    CLI::Option* option = cmd->add_option(name, o.flags.*field, help);
-    o.given.emplace_back(option, [&o, field](unlearn::RunConfig& c) { c.*field = o.flags.*field; });
+    std::map<std::int64_t, std::filesystem::path> found;
+    const auto folder = run / "snapshots";
+    if (!std::filesystem::is_directory(folder))
+        return found;
+    for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+        const std::string name = entry.path().filename().string();
+        long long step = 0;
+        char tail[32] = {};
+        if (std::sscanf(name.c_str(), "step-%lld.%31s", &step, tail) == 2 && std::string(tail) == "safetensors")
+            found[step] = entry.path();
+    }
+    return found;
+}
+
+void runExport(const ExportOptions& o)
+{
+    const std::filesystem::path source(o.source);
+    std::filesystem::path file = source;
+    if (std::filesystem::is_directory(source)) {
+        const auto snapshots = keptSnapshots(source);
+        if (o.list) {
+            std::cout << "final  " << (source / "model.safetensors").string()
+                      << (std::filesystem::exists(source / "model.safetensors") ? "" : "  (missing)") << '\n';
+            for (const auto& [step, path] : snapshots)
+                std::cout << "step " << step << "  " << path.string() << '\n';
+            if (snapshots.empty())
+                std::cout << "(no snapshots kept: run `lethe-cli unlearn` with --keep-snapshots to keep them)\n";
+            return;
+        }
+        if (o.step >= 0) {
+            const auto it = snapshots.find(o.step);
+            if (it == snapshots.end()) {
+                std::string have;
+                for (const auto& item : snapshots)
+                    have += (have.empty() ? "" : ", ") + std::to_string(item.first);
+                throw Error(source.string() + " kept no snapshot of step " + std::to_string(o.step)
+                    + " (kept: " + (have.empty() ? "none; run with --keep-snapshots" : have) + ")");
+            }
+            file = it->second;
+        } else {
+            file = source / "model.safetensors";
+        }
+    } else if (o.step >= 0 || o.list) {
+        throw Error("--step and --list need a run folder; " + source.string() + " is a file");
+    }
+    if (o.out.empty())
+        throw Error("--out is required unless --list is given");
+    if (std::filesystem::exists(o.out) && !o.force)
+        throw Error(o.out + " exists: choose another --out or pass --force");
+    // Loading checks every tensor against the architecture; the copy keeps EDM's names and the metadata.
+    const store::EdmModel model = store::loadEdmModel(file, torch::kCPU);
+    unlearn::writeEdmModel(o.out, model.net, model.info);
+    std::cout << "exported " << file.string() << " (" << model.info.provenance.method << ", step "
+              << model.info.provenance.steps << ") to " << o.out << "\ntensor names are EDM's own: load it in EDM "
+              << "with scripts/safetensors_to_edm_pkl.py\n";
+}
+
+// ---- bench unlearn ----------------------------------------------------------------------------------------
+
+struct BenchUnlearnOptions {
+    std::string model;
+    std::string data = "fashion-mnist";
+    std::string method = "rgd";
+    int forgetClass = 0;
+    int runs = 5;
+    int warmup = 1;
+    std::string device = "auto";
+    RunConfigFlags flags;
+};
+
+/// Collects each step's wall time.
+struct StepTimes : unlearn::UnlearnObserver {
+    std::vector<double> ms;
+    void onStep(const unlearn::StepReport& r) override { ms.push_back(r.seconds * 1000.0); }
+};
+
+/// Times `warmup + runs` steps of `method` and reports the median of the last `runs`.
+eval::BenchResult timeSteps(const UnlearnInputs& in, unlearn::RunConfig config, unlearn::Method method, int forgetClass,
+    int warmup, int runs, torch::Device device)
+{
+    config.method = method;
+    config.steps = warmup + runs;
+    config.snapshotEvery = config.steps + 1;
+    config.evaluate = false;
+    unlearn::UnlearnSession session(in.model.net, in.train, forgetClass, config, device);
+    StepTimes times;
+    unlearn::RunControl control;
+    eval::resetPeakRss();
+    const unlearn::RunResult result = session.run(times, control);
+    if (result.outcome != unlearn::RunOutcome::Finished)
+        throw Error("the benchmark run did not finish: " + result.message);
+    eval::BenchResult r;
+    r.name = unlearn::methodName(method);
+    r.milliseconds.assign(times.ms.begin() + warmup, times.ms.end());
+    r.medianMs = eval::median(r.milliseconds);
+    r.minMs = *std::min_element(r.milliseconds.begin(), r.milliseconds.end());
+    r.maxMs = *std::max_element(r.milliseconds.begin(), r.milliseconds.end());
+    r.peakRssBytes = eval::peakRssBytes();
+    return r;
+}
+
+void printStepBench(const eval::BenchResult& r, const std::string& what)
+{
+    std::cout << std::fixed << std::setprecision(1) << std::left << std::setw(9) << r.name << std::right << "median "
+              << r.medianMs << " ms/step (min " << r.minMs << ", max " << r.maxMs << ", " << r.milliseconds.size()
+              << " steps), peak RSS " << eval::formatBytes(r.peakRssBytes) << "  " << what << std::defaultfloat << '\n';
+}
+
+void runBenchUnlearn(const BenchUnlearnOptions& o)
+{
+    unlearn::RunConfig config = buildRunConfig(o.flags);
+    const unlearn::Method method = unlearn::methodFromName(o.method);
+    const torch::Device device = resolveDevice(o.device);
+    const UnlearnInputs in = loadUnlearnInputs(o.model, o.data, "", false, { o.forgetClass }, device);
+    const std::int64_t remain = config.remainPerClass * (in.model.classCount() - 1);
+    std::cout << "bench unlearn  " << in.modelPath << ", " << nn::parameterCount(*in.model.net)
+              << " parameters, forget "
+              << "batch " << config.forgetBatch << ", remain batch " << config.remainBatch << ", remain set " << remain
+              << " images, device " << device.str() << ", " << torch::get_num_threads() << " threads\n";
+    const auto describe = [&](unlearn::Method m) {
+        const std::int64_t chunks = (remain + config.remainBatch - 1) / config.remainBatch;
+        return m == unlearn::Method::RGD
+            ? "(forget batch + full remain pass: " + std::to_string(chunks) + " chunks)"
+            : std::string(m == unlearn::Method::GA ? "(forget batch)" : "(forget batch + one remain batch)");
+    };
+    const eval::BenchResult chosen = timeSteps(in, config, method, o.forgetClass, o.warmup, o.runs, device);
+    printStepBench(chosen, describe(method));
+
+    // The projection's own cost: RG against GradDiff on the same batches (same seed, same draws), and the
+    // combination alone on gradients the size of the model.
+    if (method == unlearn::Method::RG || method == unlearn::Method::RGD) {
+        const eval::BenchResult gd
+            = timeSteps(in, config, unlearn::Method::GradDiff, o.forgetClass, o.warmup, o.runs, device);
+        const eval::BenchResult rg = method == unlearn::Method::RG
+            ? chosen
+            : timeSteps(in, config, unlearn::Method::RG, o.forgetClass, o.warmup, o.runs, device);
+        if (method != unlearn::Method::RG)
+            printStepBench(rg, describe(unlearn::Method::RG));
+        printStepBench(gd, describe(unlearn::Method::GradDiff));
+        std::vector<torch::Tensor> ascent, remainGrad;
+        for (const auto& p : in.model.net->parameters()) {
+            ascent.push_back(torch::randn_like(p));
+            remainGrad.push_back(torch::randn_like(p));
+        }
+        for (auto& a : ascent) // Conflicting on purpose, so the projection fires.
+            a.neg_();
+        std::vector<torch::Tensor> work;
+        const auto project = eval::benchmark(
+            "projection",
+            [&] {
+                work.clear();
+                for (const auto& d : remainGrad)
+                    work.push_back(d.clone());
+                unlearn::combineRestricted(ascent, work, config.lambda, true);
+            },
+            1, 20);
+        const auto plain = eval::benchmark(
+            "sum",
+            [&] {
+                work.clear();
+                for (const auto& d : remainGrad)
+                    work.push_back(d.clone());
+                for (std::size_t i = 0; i < work.size(); ++i)
+                    work[i].mul_(config.lambda).add_(ascent[i]);
+            },
+            1, 20);
+        std::cout << std::fixed << std::setprecision(2) << "projection alone: median " << project.medianMs
+                  << " ms (dot products, norms, a' + λd') vs " << plain.medianMs
+                  << " ms for a plain a + λd (both include copying d); RG step / GradDiff step = "
+                  << std::setprecision(3) << rg.medianMs / gd.medianMs << std::defaultfloat << '\n';
+    }
 }
 
 } // namespace
@@ -283,47 +590,46 @@ void addUnlearnCommands(CLI::App& app, GlobalOptions& global)
     auto o = std::make_shared<UnlearnOptions>();
     CLI::App* cmd
         = app.add_subcommand("unlearn", "Make a class-conditional model forget one class (into a run folder)");
-    cmd->add_option("--model", o->model, "EDM model file (default: the built-in Fashion-MNIST model)")
-        ->check(CLI::ExistingFile);
-    cmd->add_option("--data", o->data, "Data set the model was trained on")->capture_default_str();
+    addInputFlags(cmd, o->model, o->data, o->classifier);
     cmd->add_option("--forget-class", o->forgetClass, "Class index to forget")->required();
     cmd->add_option("--out", o->out, "Run folder: model.safetensors, run.json, steps.csv, before/after/compare.png")
         ->required();
-    cmd->add_option("--preset", o->preset, "Defaults: cpu-fast (built-in model on a CPU) or paper (METHOD.md)")
-        ->capture_default_str()
-        ->check(CLI::IsMember(unlearn::runPresetNames()));
-    cmd->add_option("--config", o->configFile, "Run config JSON (overrides the preset; flags override it)")
-        ->check(CLI::ExistingFile);
     cmd->add_option("--method", o->method, "ga, graddiff, rg, rgd or salun (default rgd)")
         ->check(CLI::IsMember(unlearn::methodNames(), CLI::ignore_case));
-    addRunFlag(cmd, *o, "--alpha", &unlearn::RunConfig::alpha, "α: truncation of the forget loss");
-    addRunFlag(cmd, *o, "--lambda", &unlearn::RunConfig::lambda, "λ: weight of the remain direction");
-    addRunFlag(cmd, *o, "--lr", &unlearn::RunConfig::lr, "Learning rate (constant)");
-    addRunFlag(cmd, *o, "--optimizer", &unlearn::RunConfig::optimizer, "adam or sgd");
-    addRunFlag(cmd, *o, "--steps", &unlearn::RunConfig::steps, "Steps");
-    addRunFlag(cmd, *o, "--forget-batch", &unlearn::RunConfig::forgetBatch, "Forget images per step");
-    addRunFlag(
-        cmd, *o, "--remain-per-class", &unlearn::RunConfig::remainPerClass, "Remain set: images of each other class");
-    addRunFlag(cmd, *o, "--remain-batch", &unlearn::RunConfig::remainBatch,
-        "Remain batch (RGD: chunk of its full pass over the remain set)");
-    addRunFlag(cmd, *o, "--saliency", &unlearn::RunConfig::saliencyFraction, "SalUn: fraction of weights kept");
-    addRunFlag(cmd, *o, "--trainable", &unlearn::RunConfig::trainable,
-        "Regular expression of the parameter names to train (default: all)");
-    addRunFlag(cmd, *o, "--seed", &unlearn::RunConfig::seed, "Seed of batches, noise, dropout and the remain set");
-    addRunFlag(cmd, *o, "--snapshot-every", &unlearn::RunConfig::snapshotEvery, "Steps between rollback snapshots");
-    addRunFlag(cmd, *o, "--eval-per-class", &unlearn::RunConfig::evalImagesPerClass,
-        "Images per class for UA, RA, FD_cls, KID_cls");
-    CLI::Option* seeds
-        = cmd->add_option("--preview-seeds", o->flags.previewSeeds, "Seeds of the before/after grids")->delimiter(',');
-    o->given.emplace_back(seeds, [o](unlearn::RunConfig& c) { c.previewSeeds = o->flags.previewSeeds; });
-    cmd->add_option("--on-nan", o->onNan, "After a rollback: stop (default) or halve-lr")
-        ->check(CLI::IsMember({ "stop", "halve-lr" }));
-    cmd->add_option("--classifier", o->classifier, "Classifier for the metrics (default: the built-in one)")
-        ->check(CLI::ExistingFile);
-    cmd->add_flag("--no-eval", o->noEval, "Skip the metrics before and after");
+    addRunConfigFlags(cmd, o->flags, true);
+    cmd->add_flag("--keep-snapshots", o->keepSnapshots,
+        "Also write every rollback snapshot to snapshots/step-N.safetensors (for lethe-cli export)");
     cmd->add_flag("--force", o->force, "Overwrite a run already in --out");
     cmd->add_option("--device", o->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
     cmd->callback([o, &global] { runCommand(global, [&] { runUnlearn(*o, global); }); });
+
+    auto e = std::make_shared<ExportOptions>();
+    CLI::App* ex = app.add_subcommand("export", "Export an unlearning run's model or one of its kept snapshots");
+    ex->add_option("source", e->source, "Run folder (or a model file)")->required();
+    ex->add_option("--step", e->step, "Step of a snapshot kept with --keep-snapshots (default: the final model)");
+    ex->add_flag("--list", e->list, "List the run's final model and kept snapshots");
+    ex->add_option("--out", e->out, "Model file to write (safetensors, EDM tensor names)");
+    ex->add_flag("--force", e->force, "Overwrite --out");
+    ex->callback([e, &global] { runCommand(global, [&] { runExport(*e); }); });
+
+    CLI::App* bench = app.get_subcommand("bench");
+    auto b = std::make_shared<BenchUnlearnOptions>();
+    CLI::App* bu = bench->add_subcommand(
+        "unlearn", "Unlearning steps of one method (RG and RGD: also GradDiff and the projection on the same batches)");
+    bu->add_option("--model", b->model, "EDM model file (default: the built-in Fashion-MNIST model)")
+        ->check(CLI::ExistingFile);
+    bu->add_option("--data", b->data, "Data set the model was trained on")->capture_default_str();
+    bu->add_option("--method", b->method, "ga, graddiff, rg, rgd or salun")
+        ->capture_default_str()
+        ->check(CLI::IsMember(unlearn::methodNames(), CLI::ignore_case));
+    bu->add_option("--forget-class", b->forgetClass, "Class to forget")->capture_default_str();
+    bu->add_option("--runs", b->runs, "Measured steps (the median is reported)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    bu->add_option("--warmup", b->warmup, "Unmeasured steps first")->capture_default_str();
+    addRunConfigFlags(bu, b->flags, true);
+    bu->add_option("--device", b->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+    bu->callback([b, &global] { runCommand(global, [&] { runBenchUnlearn(*b); }); });
 }
 
 } // namespace lethe::cli

@@ -34,9 +34,30 @@ inline std::string readBytes(const std::filesystem::path& path)
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+/// `n` CIFAR-10 records; record i has label (i + offset) % 10 and red = i, green = 100 + i, blue = 200.
+inline std::string cifarRecords(int n, int offset)
+{
+    std::string out;
+    for (int i = 0; i < n; ++i) {
+        out.push_back(static_cast<char>((i + offset) % 10));
+        out.append(1024, static_cast<char>(i));
+        out.append(1024, static_cast<char>(100 + i));
+        out.append(1024, static_cast<char>(200));
+    }
+    return out;
+}
+
+/// A CIFAR-10 binary folder in the exact format: five training batches and a test batch of `perBatch` records.
+inline void writeCifarFolder(const std::filesystem::path& dir, int perBatch)
+{
+    for (int b = 1; b <= 5; ++b)
+        writeBytes(dir / ("data_batch_" + std::to_string(b) + ".bin"), cifarRecords(perBatch, b));
+    writeBytes(dir / "test_batch.bin", cifarRecords(perBatch, 0));
+    writeBytes(dir / "batches.meta.txt", "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n");
+}
+
 /// The message of the lethe::Error `body` throws, or a failure when it throws none.
-template <typename Body>
-std::string errorMessage(Body body)
+template <typename Body> std::string errorMessage(Body body)
 {
     try {
         body();
