@@ -30,11 +30,10 @@ void ClassPicker::setClasses(const QList<ClassEntry>& classes)
     for (qsizetype i = 0; i < classes.size(); ++i) {
         const ClassEntry& entry = classes[i];
         // Nearest-neighbour scaling keeps the pixels of 28- or 32-pixel images honest.
-        const QPixmap pixmap = QPixmap::fromImage(entry.thumbnail.scaled(
-            kThumbnailSide, kThumbnailSide, Qt::KeepAspectRatio, Qt::FastTransformation));
-        auto* item = new QListWidgetItem(QIcon(pixmap), tr("%1  %2 (%n images)", nullptr, int(entry.count))
-                                                            .arg(i)
-                                                            .arg(entry.name));
+        const QPixmap pixmap = QPixmap::fromImage(
+            entry.thumbnail.scaled(kThumbnailSide, kThumbnailSide, Qt::KeepAspectRatio, Qt::FastTransformation));
+        auto* item = new QListWidgetItem(
+            QIcon(pixmap), tr("%1  %2 (%n images)", nullptr, int(entry.count)).arg(i).arg(entry.name));
         item->setData(Qt::UserRole, entry.name);
         m_list->addItem(item);
     }

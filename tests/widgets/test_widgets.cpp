@@ -1,5 +1,15 @@
 // Widget tests: run offscreen, no core.
 #include "widgets/class_picker.h"
+#include "widgets/curve_plot.h"
+#include "widgets/hyperparameter_panel.h"
+#include "widgets/log_view.h"
+#include "widgets/metrics_view.h"
+#include "widgets/sample_grid.h"
+
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QElapsedTimer>
+#include <QTemporaryDir>
 
 #include <QListWidget>
 #include <QSignalSpy>
@@ -14,6 +24,17 @@ class TestWidgets : public QObject {
 private Q_SLOTS:
     void classPickerShowsNamesCountsAndThumbnails();
     void classPickerReportsChoiceByKeyboard();
+    void curvePlotBuffersPointsAndThrottlesRedraws();
+    void curvePlotSmoothsMarksAndReadsOut();
+    void curvePlotExportsCsvAndPng();
+    void curvePlotReportsAnUnwritableFile();
+    void sampleGridDrawsCellsAndHighlightsTheRow();
+    void sampleGridActivatesCellsByMouseAndKeyboard();
+    void differenceImageAmplifiesAndRejectsSizeMismatch();
+    void hyperparameterPanelSendsLiveChangesOnlyWhileRunning();
+    void hyperparameterPanelAppliesPresetsAndLocksDuringARun();
+    void metricsViewShowsBeforeAndAfter();
+    void logViewKeepsALimitedHistory();
 };
 
 namespace {
@@ -23,7 +44,7 @@ QList<ClassEntry> threeClasses()
     for (int i = 0; i < 3; ++i) {
         QImage image(28, 28, QImage::Format_Grayscale8);
         image.fill(i * 100);
-        classes.append({QStringLiteral("class %1").arg(i), image, 6000 + i});
+        classes.append({ QStringLiteral("class %1").arg(i), image, 6000 + i });
     }
     return classes;
 }
@@ -59,6 +80,241 @@ void TestWidgets::classPickerReportsChoiceByKeyboard()
     // Replacing the classes does not report a spurious choice.
     picker.setClasses(threeClasses());
     QCOMPARE(spy.count(), 2);
+}
+
+using namespace lethe::widgets;
+
+void TestWidgets::curvePlotBuffersPointsAndThrottlesRedraws()
+{
+    CurvePlot plot(QStringLiteral("loss"));
+    const int loss = plot.addSeries(QStringLiteral("L_f"), Qt::red);
+    plot.resize(400, 300);
+    plot.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&plot));
+    const int before = plot.redrawCount();
+    // 2000 points as fast as a run could send them, over about 300 ms.
+    QElapsedTimer clock;
+    clock.start();
+    for (int i = 0; i < 2000; ++i) {
+        plot.append(loss, i, 1.0 / (i + 1));
+        if (i % 20 == 0) {
+            QTest::qWait(3);
+        }
+    }
+    QCOMPARE(plot.points(loss).size() + plot.pendingCount(), qsizetype { 2000 });
+    QTRY_COMPARE(plot.pendingCount(), qsizetype { 0 });
+    const double seconds = clock.elapsed() / 1000.0;
+    const int redraws = plot.redrawCount() - before;
+    QVERIFY2(redraws >= 1, "nothing was drawn");
+    // At most 30 a second, with one frame of slack for the timer's edges.
+    QVERIFY2(redraws <= static_cast<int>(seconds * CurvePlot::maxRedrawsPerSecond()) + 2,
+        qPrintable(QStringLiteral("%1 redraws in %2 s").arg(redraws).arg(seconds)));
+    QVERIFY(redraws < 200);
+    QCOMPARE(plot.points(loss).size(), qsizetype { 2000 });
+    QCOMPARE(plot.points(loss).last(), QPointF(1999, 1.0 / 2000));
+    // Points for an unknown series are ignored, not a crash.
+    plot.append(7, 1, 1);
+    QCOMPARE(plot.pendingCount(), qsizetype { 0 });
+}
+
+void TestWidgets::curvePlotSmoothsMarksAndReadsOut()
+{
+    CurvePlot plot(QStringLiteral("loss"));
+    const int loss = plot.addSeries(QStringLiteral("L_f"), Qt::red, true);
+    const int projected = plot.addMarkerSeries(QStringLiteral("projected"), Qt::black);
+    QCOMPARE(plot.seriesCount(), 3);
+    QCOMPARE(plot.seriesName(1), QStringLiteral("L_f (smoothed)"));
+    plot.setSmoothing(0.5);
+    plot.append(loss, 1, 4.0);
+    plot.append(loss, 2, 8.0);
+    plot.append(loss, 3, 0.0);
+    plot.append(projected, 2, 8.0);
+    plot.addMarker(2, QStringLiteral("λ 5 → 2"));
+    plot.flush();
+    QCOMPARE(plot.points(1), (QList<QPointF> { { 1, 4.0 }, { 2, 6.0 }, { 3, 3.0 } }));
+    QCOMPARE(plot.markerCount(), 1);
+    QCOMPARE(plot.readout(2.2), QStringLiteral("step 2 · L_f 8 · L_f (smoothed) 6 · projected 8"));
+    QCOMPARE(plot.readout(100), QStringLiteral("step 3 · L_f 0 · L_f (smoothed) 3"));
+    plot.setLogScale(true);
+    QVERIFY(plot.logScale());
+    plot.clear();
+    QCOMPARE(plot.points(loss).size(), qsizetype { 0 });
+    QCOMPARE(plot.markerCount(), 0);
+    QCOMPARE(plot.readout(1), QString());
+}
+
+void TestWidgets::curvePlotExportsCsvAndPng()
+{
+    QTemporaryDir dir;
+    CurvePlot plot(QStringLiteral("loss"));
+    const int a = plot.addSeries(QStringLiteral("L_f"), Qt::red);
+    const int b = plot.addSeries(QStringLiteral("L_r"), Qt::blue);
+    plot.append(a, 1, 0.5);
+    plot.append(b, 1, 2);
+    plot.append(a, 2, 0.25);
+    plot.flush();
+    const QString csv = dir.filePath(QStringLiteral("curves.csv"));
+    QVERIFY(plot.exportCsv(csv));
+    QFile file(csv);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QCOMPARE(QString::fromUtf8(file.readAll()), QStringLiteral("step,\"L_f\",\"L_r\"\n1,0.5,2\n2,0.25,\n"));
+    const QString png = dir.filePath(QStringLiteral("curves.png"));
+    QVERIFY(plot.exportPng(png, 600, 400));
+    const QImage image(png);
+    QCOMPARE(image.size(), QSize(600, 400));
+}
+
+void TestWidgets::curvePlotReportsAnUnwritableFile()
+{
+    CurvePlot plot(QStringLiteral("loss"));
+    plot.addSeries(QStringLiteral("L_f"), Qt::red);
+    QVERIFY(!plot.exportCsv(QStringLiteral("/nonexistent-folder/curves.csv")));
+    QVERIFY(!plot.exportPng(QStringLiteral("/nonexistent-folder/curves.png")));
+}
+
+namespace {
+QList<QImage> cells(int count, int value)
+{
+    QList<QImage> out;
+    for (int i = 0; i < count; ++i) {
+        QImage image(8, 8, QImage::Format_Grayscale8);
+        image.fill(value + i);
+        out.append(image);
+    }
+    return out;
+}
+} // namespace
+
+void TestWidgets::sampleGridDrawsCellsAndHighlightsTheRow()
+{
+    SampleGrid grid;
+    grid.setPlaceholder(QStringLiteral("no samples yet"));
+    grid.resize(300, 200);
+    QCOMPARE(grid.rows(), 0);
+    grid.setCells(cells(6, 10), 2, { QStringLiteral("a"), QStringLiteral("b"), QStringLiteral("c") });
+    grid.setHighlightedRow(1);
+    QCOMPARE(grid.rows(), 3);
+    QCOMPARE(grid.columns(), 2);
+    QCOMPARE(qGray(grid.cell(2, 1).pixel(0, 0)), 15);
+    const QImage shot = grid.grab().toImage();
+    const QRect r = grid.cellRect(2, 1);
+    QVERIFY(r.width() >= 16 && r.width() % 8 == 0); // whole-number scaling
+    QCOMPARE(qGray(shot.pixel(r.center())), 15);
+    // The highlighted row's frame is red, just outside its first cell.
+    const QRect h = grid.cellRect(1, 0);
+    const QColor frame = shot.pixelColor(h.left() - 2, h.center().y());
+    QVERIFY2(frame.red() > 200 && frame.green() < 80, qPrintable(frame.name()));
+    QCOMPARE(grid.cellRect(3, 0), QRect());
+}
+
+void TestWidgets::sampleGridActivatesCellsByMouseAndKeyboard()
+{
+    SampleGrid grid;
+    grid.resize(300, 200);
+    grid.setCells(cells(6, 0), 3);
+    QSignalSpy spy(&grid, &SampleGrid::cellActivated);
+    QTest::mouseClick(&grid, Qt::LeftButton, {}, grid.cellRect(1, 2).center());
+    QCOMPARE(spy.count(), 1);
+    QCOMPARE(spy.at(0).at(0).toInt(), 1);
+    QCOMPARE(spy.at(0).at(1).toInt(), 2);
+    QTest::keyClick(&grid, Qt::Key_Up);
+    QTest::keyClick(&grid, Qt::Key_Left);
+    QTest::keyClick(&grid, Qt::Key_Up); // Already on the first row: stays.
+    QTest::keyClick(&grid, Qt::Key_Return);
+    QCOMPARE(spy.count(), 2);
+    QCOMPARE(spy.at(1).at(0).toInt(), 0);
+    QCOMPARE(spy.at(1).at(1).toInt(), 1);
+}
+
+void TestWidgets::differenceImageAmplifiesAndRejectsSizeMismatch()
+{
+    QImage a(2, 1, QImage::Format_Grayscale8);
+    a.fill(100);
+    QImage b = a.copy();
+    b.setPixelColor(1, 0, QColor(110, 110, 110));
+    const QImage d = differenceImage(a, b, 4.0);
+    QCOMPARE(qGray(d.pixel(0, 0)), 0);
+    QCOMPARE(qGray(d.pixel(1, 0)), 40);
+    QVERIFY(differenceImage(a, QImage(3, 1, QImage::Format_Grayscale8)).isNull());
+}
+
+void TestWidgets::hyperparameterPanelSendsLiveChangesOnlyWhileRunning()
+{
+    HyperparameterPanel panel;
+    QSignalSpy live(&panel, &HyperparameterPanel::liveChange);
+    QSignalSpy changed(&panel, &HyperparameterPanel::settingsChanged);
+    panel.lambdaBox()->setValue(2.0);
+    QCOMPARE(live.count(), 0); // Not running: an ordinary edit.
+    QCOMPARE(changed.count(), 1);
+    panel.setRunning(true);
+    panel.lambdaBox()->setValue(3.0);
+    panel.alphaBox()->setValue(0.2);
+    panel.lambdaBox()->setValue(3.0); // Same value: no change to send.
+    QCOMPARE(live.count(), 2);
+    QCOMPARE(live.at(0).at(0).toString(), QStringLiteral("lambda"));
+    QCOMPARE(live.at(0).at(1).toDouble(), 3.0);
+    QCOMPARE(live.at(1).at(0).toString(), QStringLiteral("alpha"));
+    QCOMPARE(panel.settings().lambda, 3.0);
+    // Typing does not send until the value is committed.
+    panel.lrBox()->setFocus();
+    panel.lrBox()->selectAll();
+    QTest::keyClicks(panel.lrBox(), QStringLiteral("0.001"));
+    QCOMPARE(live.count(), 2);
+    QTest::keyClick(panel.lrBox(), Qt::Key_Return);
+    QCOMPARE(live.count(), 3);
+    QCOMPARE(live.at(2).at(1).toDouble(), 0.001);
+}
+
+void TestWidgets::hyperparameterPanelAppliesPresetsAndLocksDuringARun()
+{
+    HyperparameterPanel panel;
+    panel.setMethods({ { QStringLiteral("graddiff"), QStringLiteral("GradDiff") },
+        { QStringLiteral("rgd"), QStringLiteral("RGD") } });
+    RunSettings fast;
+    fast.steps = 120;
+    RunSettings paper;
+    paper.lr = 1e-5;
+    paper.steps = 782;
+    paper.forgetBatch = 64;
+    panel.setPresets({ { QStringLiteral("cpu-fast"), fast }, { QStringLiteral("paper"), paper } });
+    QCOMPARE(panel.settings(), fast);
+    QSignalSpy changed(&panel, &HyperparameterPanel::settingsChanged);
+    panel.presetBox()->setCurrentIndex(1);
+    Q_EMIT panel.presetBox()->activated(1);
+    QCOMPARE(panel.settings(), paper);
+    QCOMPARE(changed.count(), 1);
+    panel.setRunning(true);
+    QVERIFY(!panel.methodBox()->isEnabled());
+    QVERIFY(!panel.presetBox()->isEnabled());
+    QVERIFY(panel.lambdaBox()->isEnabled());
+    panel.setRunning(false);
+    QVERIFY(panel.methodBox()->isEnabled());
+}
+
+void TestWidgets::metricsViewShowsBeforeAndAfter()
+{
+    MetricsView view;
+    QVERIFY(view.summaryText().startsWith(QStringLiteral("No measurements yet")));
+    view.setClasses({ QStringLiteral("a"), QStringLiteral("b"), QStringLiteral("c") }, 1);
+    view.setBefore(Measurement { { 0.9, 0.8, 0.95 }, 0.2, 0.925, 0.5, 0.01 });
+    view.setAfter(Measurement { { 0.88, 0.0, 0.94 }, 1.0, 0.91, 0.7, 0.02 });
+    QCOMPARE(view.summaryText(),
+        QStringLiteral("UA 0.200 → 1.000   RA 0.925 → 0.910   FD_cls 0.500 → 0.700   KID_cls 0.0100 → 0.0200"));
+    QCOMPARE(view.barValues(1), (QList<double> { 0.88, 0.0, 0.94 }));
+    view.clear();
+    QVERIFY(view.barValues(0).isEmpty());
+}
+
+void TestWidgets::logViewKeepsALimitedHistory()
+{
+    LogView log;
+    for (int i = 0; i < LogView::maximumLines() + 10; ++i)
+        log.appendMessage(1, QStringLiteral("line %1").arg(i));
+    log.appendMessage(3, QStringLiteral("<b>failed</b>"));
+    QCOMPARE(log.document()->blockCount(), LogView::maximumLines());
+    const QString text = log.toPlainText();
+    QVERIFY(!text.contains(QStringLiteral("line 9\n")));
+    QVERIFY(text.endsWith(QStringLiteral("<b>failed</b>"))); // Escaped, not interpreted.
 }
 
 QTEST_MAIN(TestWidgets)
