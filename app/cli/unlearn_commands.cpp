@@ -367,17 +367,17 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
     run["steps_per_second"] = result.seconds > 0 ? static_cast<double>(result.steps) / result.seconds : 0.0;
     run["final_config"] = unlearn::toJson(session.config());
 
-    const torch::Tensor after = session.preview();
-    imaging::writePng(dir / "after.png", imaging::makeGrid(after, columns));
-    imaging::writePng(dir / "compare.png", unlearn::compareGrid(before, after, columns, o.forgetClass));
     if (result.evaluation)
         run["metrics_after"] = eval::toJson(*result.evaluation, in.model.info.classes);
-
-    const store::ModelInfo info
-        = unlearn::unlearnedModelInfo(in.model.info, in.model.sha256, session.config(), o.forgetClass, result, command);
-    unlearn::writeEdmModel(dir / "model.safetensors", session.model(), info);
     run["finished"] = store::utcNow();
-    io::writeFileAtomically(dir / "run.json", run.dump(2) + "\n");
+    unlearn::RunFiles files;
+    files.manifest = run;
+    files.before = before;
+    files.after = session.preview();
+    files.columns = columns;
+    files.forgetClass = o.forgetClass;
+    unlearn::writeRunFolder(dir, files, session.model(),
+        unlearn::unlearnedModelInfo(in.model.info, in.model.sha256, session.config(), o.forgetClass, result, command));
 
     std::cout << "\n"
               << outcome << " after " << result.steps << " steps in " << duration(result.seconds) << " ("

@@ -5,6 +5,10 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QLibraryInfo>
+#include <QLocale>
+#include <QSettings>
+#include <QTranslator>
 
 int main(int argc, char** argv)
 {
@@ -17,18 +21,36 @@ int main(int argc, char** argv)
     parser.setApplicationDescription(QStringLiteral("Machine unlearning workbench for diffusion models"));
     parser.addHelpOption();
     parser.addVersionOption();
-    QCommandLineOption dataOption(QStringLiteral("data"), QStringLiteral("Data set to open (default: fashion-mnist)."),
-                                  QStringLiteral("spec"), QStringLiteral("fashion-mnist"));
+    QCommandLineOption modelOption(QStringLiteral("model"),
+        QStringLiteral("Model to open (default: the last one, else the built-in Fashion-MNIST model)."),
+        QStringLiteral("file"));
+    QCommandLineOption dataOption(QStringLiteral("data"),
+        QStringLiteral("Data set to open: fashion-mnist or a folder (default: the last one)."), QStringLiteral("spec"));
     QCommandLineOption threadsOption(QStringLiteral("threads"), QStringLiteral("LibTorch CPU threads (0 = all)."),
-                                     QStringLiteral("n"), QStringLiteral("0"));
+        QStringLiteral("n"), QStringLiteral("0"));
+    QCommandLineOption languageOption(QStringLiteral("language"),
+        QStringLiteral("User interface language: en, de or zh_CN (default: the one chosen in the settings)."),
+        QStringLiteral("code"));
+    parser.addOption(modelOption);
     parser.addOption(dataOption);
     parser.addOption(threadsOption);
+    parser.addOption(languageOption);
     parser.process(app);
 
     lethe::configureThreads(parser.value(threadsOption).toInt());
 
-    lethe::gui::MainWindow window;
+    const QString language = parser.isSet(languageOption)
+        ? parser.value(languageOption)
+        : QSettings().value(QStringLiteral("language"), QStringLiteral("en")).toString();
+    QTranslator translator;
+    QTranslator qtTranslator;
+    if (language != QStringLiteral("en") && translator.load(QStringLiteral(":/i18n/lethe_") + language)) {
+        QApplication::installTranslator(&translator);
+        if (qtTranslator.load(QStringLiteral("qtbase_") + language, QLibraryInfo::path(QLibraryInfo::TranslationsPath)))
+            QApplication::installTranslator(&qtTranslator);
+    }
+
+    lethe::gui::MainWindow window(parser.value(modelOption), parser.value(dataOption));
     window.show();
-    window.openDataset(parser.value(dataOption));
     return QApplication::exec();
 }

@@ -2,11 +2,14 @@
 
 #include "core/error.h"
 #include "core/imaging/grid.h"
+#include "core/imaging/image_file.h"
+#include "core/io/atomic_file.h"
 #include "core/nn/state_dict.h"
 
 #include <torch/torch.h>
 
 #include <cstdio>
+#include <random>
 
 namespace lethe::unlearn {
 
@@ -45,6 +48,61 @@ void writeEdmModel(const std::filesystem::path& path, const models::EDMPrecond& 
     for (auto& t : tensors)
         t.tensor = t.tensor.detach().to(torch::kCPU).contiguous();
     store::writeModel(path, info, tensors);
+}
+
+namespace {
+
+void writeRunFiles(const std::filesystem::path& dir, const RunFiles& files, const models::EDMPrecond& net,
+    const store::ModelInfo& info)
+{
+    writeEdmModel(dir / "model.safetensors", net, info);
+    io::writeFileAtomically(dir / "run.json", files.manifest.dump(2) + "\n");
+    if (files.steps) {
+        std::string csv = std::string(kStepsCsvHeader) + "\n";
+        for (const StepReport& r : *files.steps)
+            csv += stepsCsvRow(r) + "\n";
+        io::writeFileAtomically(dir / "steps.csv", csv);
+    }
+    if (files.before.defined())
+        imaging::writePng(dir / "before.png", imaging::makeGrid(files.before, files.columns));
+    if (files.after.defined()) {
+        imaging::writePng(dir / "after.png", imaging::makeGrid(files.after, files.columns));
+        if (files.before.defined())
+            imaging::writePng(
+                dir / "compare.png", compareGrid(files.before, files.after, files.columns, files.forgetClass));
+    }
+}
+
+} // namespace
+
+void writeRunFolder(const std::filesystem::path& dir, const RunFiles& files, const models::EDMPrecond& net,
+    const store::ModelInfo& info)
+{
+    if (std::filesystem::exists(dir)) {
+        if (!std::filesystem::is_directory(dir))
+            throw Error(dir.string() + ": exists and is not a folder");
+        writeRunFiles(dir, files, net, info);
+        return;
+    }
+    const std::filesystem::path parent = dir.has_parent_path() ? dir.parent_path() : std::filesystem::path(".");
+    std::filesystem::create_directories(parent);
+    std::filesystem::path staging;
+    std::random_device random;
+    for (int attempt = 0; attempt < 100 && staging.empty(); ++attempt) {
+        const auto candidate = parent / (".tmp-" + dir.filename().string() + "-" + std::to_string(random()));
+        if (std::filesystem::create_directory(candidate))
+            staging = candidate;
+    }
+    if (staging.empty())
+        throw Error(parent.string() + ": cannot create a temporary folder for " + dir.filename().string());
+    try {
+        writeRunFiles(staging, files, net, info);
+        std::filesystem::rename(staging, dir);
+    } catch (...) {
+        std::error_code ignored;
+        std::filesystem::remove_all(staging, ignored);
+        throw;
+    }
 }
 
 torch::Tensor compareGrid(const torch::Tensor& before, const torch::Tensor& after, int columns, int forgetClass)

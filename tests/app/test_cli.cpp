@@ -6,6 +6,7 @@
 #include "core/unlearn/run_record.h"
 
 #include "test_support.h"
+#include "tiny_edm.h"
 
 #include <torch/torch.h>
 
@@ -92,19 +93,8 @@ void TestCli::initTestCase()
 {
     m_data = m_dir / "cifar";
     test::writeCifarFolder(m_data, 20); // 100 training images, 10 per class.
-    models::EDMPrecondOptions options(32, 3);
-    options.label_dim(10);
-    options.model().label_dim(10).model_channels(8).channel_mult({ 1, 1 }).num_blocks(1).attn_resolutions({});
-    torch::manual_seed(1);
-    const models::EDMPrecond net = models::makeEdmPrecond(models::toJson(options));
-    store::ModelInfo info;
-    info.kind = "edm";
-    info.architecture = models::toJson(options);
-    info.classes = { "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck" };
-    info.dataset = { { "name", "tiny cifar" }, { "resolution", 32 }, { "channels", 3 } };
-    info.provenance.method = "pretrain";
     m_model = m_dir / "base.safetensors";
-    unlearn::writeEdmModel(m_model, net, info);
+    test::writeTinyCifarModel(m_model);
     m_small = { "--model", q(m_model), "--data", q(m_data), "--forget-batch", "2", "--remain-per-class", "2",
         "--remain-batch", "4", "--preview-seeds", "0,1", "--no-eval" };
 }

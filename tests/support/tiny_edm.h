@@ -1,0 +1,30 @@
+#pragma once
+
+// A tiny class-conditional EDM model for CIFAR-shaped data (3×32×32, 10 classes), written as a Lethe model
+// file, for the tests that run lethe-cli or the window on real (fast) runs.
+#include "core/models/edm/edm_config.h"
+#include "core/models/edm/edm_precond.h"
+#include "core/unlearn/run_record.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+
+namespace lethe::test {
+
+inline void writeTinyCifarModel(const std::filesystem::path& path)
+{
+    models::EDMPrecondOptions options(32, 3);
+    options.label_dim(10);
+    options.model().label_dim(10).model_channels(8).channel_mult({ 1, 1 }).num_blocks(1).attn_resolutions({});
+    torch::manual_seed(1);
+    store::ModelInfo info;
+    info.kind = "edm";
+    info.architecture = models::toJson(options);
+    info.classes = { "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck" };
+    info.dataset = { { "name", "tiny cifar" }, { "resolution", 32 }, { "channels", 3 } };
+    info.provenance.method = "pretrain";
+    unlearn::writeEdmModel(path, models::makeEdmPrecond(models::toJson(options)), info);
+}
+
+} // namespace lethe::test
