@@ -22,9 +22,12 @@
 #include <QCheckBox>
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
+#include <QListWidget>
 #include <QPushButton>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
+#include <QTranslator>
 #include <QtTest>
 
 #include <algorithm>
@@ -75,6 +78,8 @@ private Q_SLOTS:
     void initTestCase();
     void shortRunShowsCurvesSamplesAndExports();
     void closingDuringARunStopsIt();
+    void translationsAreCompiledIn_data();
+    void translationsAreCompiledIn();
     void screenshotsOfTheBuiltInDefault();
 
 private:
@@ -172,27 +177,55 @@ void TestGui::closingDuringARunStopsIt()
     delete window;
 }
 
+void TestGui::translationsAreCompiledIn_data()
+{
+    QTest::addColumn<QString>("language");
+    QTest::addColumn<QString>("start");
+    QTest::newRow("German") << QStringLiteral("de") << QStringLiteral("&Starten");
+    QTest::newRow("Simplified Chinese") << QStringLiteral("zh_CN") << QStringLiteral("开始(&S)");
+}
+
+void TestGui::translationsAreCompiledIn()
+{
+    QFETCH(QString, language);
+    QFETCH(QString, start);
+    QTranslator translator;
+    QVERIFY2(translator.load(QStringLiteral(":/i18n/lethe_") + language), qPrintable(language));
+    QVERIFY(QCoreApplication::installTranslator(&translator));
+    {
+        gui::MainWindow window(m_model, m_data);
+        QCOMPARE(window.startButton()->text(), start);
+        QVERIFY(window.windowTitle() != QStringLiteral("Lethe — unlearning workbench"));
+    }
+    QCoreApplication::removeTranslator(&translator);
+    QTranslator missing;
+    QVERIFY(!missing.load(QStringLiteral(":/i18n/lethe_xx")));
+}
+
 void TestGui::screenshotsOfTheBuiltInDefault()
 {
     const QString dir = qEnvironmentVariable("LETHE_SCREENSHOT_DIR");
     if (dir.isEmpty())
         QSKIP("set LETHE_SCREENSHOT_DIR to run the built-in model and save screenshots");
     torch::set_num_threads(std::max(1, hardwareThreads()));
-    gui::MainWindow window(QString(), QStringLiteral("fashion-mnist"));
+    QSettings().clear(); // A new user: the defaults, nothing from the tests before.
+    gui::MainWindow window;
     window.resize(1500, 950);
     window.show();
     QTRY_VERIFY_WITH_TIMEOUT(window.isModelOpen(), 120000);
-    window.classPicker()->setCurrentClass(7);
+    // As a user would: click the class, leave the defaults, click Start.
+    auto* list = window.classPicker()->findChild<QListWidget*>();
+    QVERIFY(list && list->count() == 10);
+    list->scrollToItem(list->item(7));
+    QTest::mouseClick(list->viewport(), Qt::LeftButton, {}, list->visualItemRect(list->item(7)).center());
+    QCOMPARE(window.classPicker()->currentClass(), 7);
     QTest::qWait(300);
     QVERIFY(window.grab().save(dir + QStringLiteral("/idle.png")));
-    widgets::RunSettings s = window.panel()->settings();
-    s.steps = qEnvironmentVariableIntValue("LETHE_SCREENSHOT_STEPS") > 0
-        ? qEnvironmentVariableIntValue("LETHE_SCREENSHOT_STEPS")
-        : 40;
-    window.panel()->setSettings(s);
-    window.measureBox()->setChecked(true);
+    const widgets::RunSettings s = window.panel()->settings();
+    QVERIFY(window.measureBox()->isChecked());
     QSignalSpy finished(&window, &gui::MainWindow::runFinished);
-    window.startRun();
+    QTest::mouseClick(window.startButton(), Qt::LeftButton);
+    QVERIFY(window.isRunning());
     QTRY_VERIFY_WITH_TIMEOUT(window.lossPlot()->points(0).size() >= s.steps / 2, 3600000);
     QTest::qWait(500);
     QVERIFY(window.grab().save(dir + QStringLiteral("/running.png")));

@@ -1,0 +1,588 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="de_DE">
+<context>
+    <name>lethe::gui::MainWindow</name>
+    <message>
+        <source>Lethe — unlearning workbench</source>
+        <translation>Lethe — Werkbank für maschinelles Verlernen</translation>
+    </message>
+    <message>
+        <source>Could not open the model</source>
+        <translation>Das Modell konnte nicht geöffnet werden</translation>
+    </message>
+    <message>
+        <source>Open model</source>
+        <translation>Modell öffnen</translation>
+    </message>
+    <message>
+        <source>step %v of %m</source>
+        <translation>Schritt %v von %m</translation>
+    </message>
+    <message>
+        <source>: %v of %m images</source>
+        <translation>: %v von %m Bildern</translation>
+    </message>
+    <message>
+        <source>rollback → %1</source>
+        <translation>Rücksetzung → %1</translation>
+    </message>
+    <message>
+        <source>Step %1: %2; weights restored to step %3</source>
+        <translation>Schritt %1: %2; Gewichte auf Schritt %3 zurückgesetzt</translation>
+    </message>
+    <message>
+        <source>Exported to %1</source>
+        <translation>Nach %1 exportiert</translation>
+    </message>
+    <message>
+        <source>Export</source>
+        <translation>Export</translation>
+    </message>
+    <message>
+        <source>Model and data</source>
+        <translation>Modell und Daten</translation>
+    </message>
+    <message>
+        <source>Opening the built-in model …</source>
+        <translation>Öffne das integrierte Modell …</translation>
+    </message>
+    <message>
+        <source>Open &amp;model…</source>
+        <translation>Modell ö&amp;ffnen…</translation>
+    </message>
+    <message>
+        <source>Open a Lethe or converted EDM model</source>
+        <translation>Lethe- oder konvertiertes EDM-Modell öffnen</translation>
+    </message>
+    <message>
+        <source>Model files (*.safetensors)</source>
+        <translation>Modelldateien (*.safetensors)</translation>
+    </message>
+    <message>
+        <source>Fashion-MNIST (built-in)</source>
+        <translation>Fashion-MNIST (integriert)</translation>
+    </message>
+    <message>
+        <source>Open a folder (CIFAR-10 binary, IDX or image folder)…</source>
+        <translation>Ordner öffnen (CIFAR-10-Binärformat, IDX oder Bildordner)…</translation>
+    </message>
+    <message>
+        <source>Open a data set folder</source>
+        <translation>Datensatzordner öffnen</translation>
+    </message>
+    <message>
+        <source>&amp;Data set:</source>
+        <translation>D&amp;atensatz:</translation>
+    </message>
+    <message>
+        <source>&amp;Class to forget:</source>
+        <translation>&amp;Zu vergessende Klasse:</translation>
+    </message>
+    <message>
+        <source>Method and hyperparameters</source>
+        <translation>Methode und Hyperparameter</translation>
+    </message>
+    <message>
+        <source>Measure &amp;before and after</source>
+        <translation>V&amp;orher und nachher messen</translation>
+    </message>
+    <message>
+        <source>UA, RA per class, FD_cls and KID_cls from generated images (takes minutes on a CPU)</source>
+        <translation>UA, RA pro Klasse, FD_cls und KID_cls aus generierten Bildern (dauert auf einer CPU einige Minuten)</translation>
+    </message>
+    <message>
+        <source> per class</source>
+        <translation> pro Klasse</translation>
+    </message>
+    <message>
+        <source>Run</source>
+        <translation>Lauf</translation>
+    </message>
+    <message>
+        <source>&amp;Start</source>
+        <translation>&amp;Starten</translation>
+    </message>
+    <message>
+        <source>&amp;Pause</source>
+        <translation>&amp;Pausieren</translation>
+    </message>
+    <message>
+        <source>S&amp;top</source>
+        <translation>S&amp;toppen</translation>
+    </message>
+    <message>
+        <source>&amp;Export…</source>
+        <translation>E&amp;xportieren…</translation>
+    </message>
+    <message>
+        <source>loss</source>
+        <translation>Verlust</translation>
+    </message>
+    <message>
+        <source>L_f (forget)</source>
+        <translation>L_f (Vergessen)</translation>
+    </message>
+    <message>
+        <source>L_r (remain)</source>
+        <translation>L_r (Behalten)</translation>
+    </message>
+    <message>
+        <source>cos(a, d)</source>
+        <translation>cos(a, d)</translation>
+    </message>
+    <message>
+        <source>projected</source>
+        <translation>projiziert</translation>
+    </message>
+    <message>
+        <source>gradient norm</source>
+        <translation>Gradientennorm</translation>
+    </message>
+    <message>
+        <source>‖a‖ (forget)</source>
+        <translation>‖a‖ (Vergessen)</translation>
+    </message>
+    <message>
+        <source>‖d‖ (remain)</source>
+        <translation>‖d‖ (Behalten)</translation>
+    </message>
+    <message>
+        <source>Losses</source>
+        <translation>Verluste</translation>
+    </message>
+    <message>
+        <source>Gradient norms</source>
+        <translation>Gradientennormen</translation>
+    </message>
+    <message>
+        <source>&amp;Log scale</source>
+        <translation>&amp;Logarithmische Skala</translation>
+    </message>
+    <message>
+        <source>&amp;Fit</source>
+        <translation>Ei&amp;npassen</translation>
+    </message>
+    <message>
+        <source>Export c&amp;urves…</source>
+        <translation>K&amp;urven exportieren…</translation>
+    </message>
+    <message>
+        <source>Export the curves (PNG and CSV)</source>
+        <translation>Kurven exportieren (PNG und CSV)</translation>
+    </message>
+    <message>
+        <source>PNG image (*.png)</source>
+        <translation>PNG-Bild (*.png)</translation>
+    </message>
+    <message>
+        <source>Export the curves</source>
+        <translation>Kurven exportieren</translation>
+    </message>
+    <message>
+        <source>Could not write %1 or %2.</source>
+        <translation>%1 oder %2 konnte nicht geschrieben werden.</translation>
+    </message>
+    <message>
+        <source>Wrote %1 and %2</source>
+        <translation>%1 und %2 geschrieben</translation>
+    </message>
+    <message>
+        <source>Before</source>
+        <translation>Vorher</translation>
+    </message>
+    <message>
+        <source>The base model&apos;s samples appear when a run starts.</source>
+        <translation>Die Samples des Basismodells erscheinen, sobald ein Lauf beginnt.</translation>
+    </message>
+    <message>
+        <source>After</source>
+        <translation>Nachher</translation>
+    </message>
+    <message>
+        <source>The unlearned model&apos;s samples, from the same seeds, appear at each preview.</source>
+        <translation>Die Samples des verlernten Modells aus denselben Seeds erscheinen bei jeder Vorschau.</translation>
+    </message>
+    <message>
+        <source>&amp;Difference ×4</source>
+        <translation>&amp;Differenz ×4</translation>
+    </message>
+    <message>
+        <source>Snapshot timeline</source>
+        <translation>Schnappschuss-Zeitleiste</translation>
+    </message>
+    <message>
+        <source>no previews yet</source>
+        <translation>noch keine Vorschauen</translation>
+    </message>
+    <message>
+        <source>Export this s&amp;napshot…</source>
+        <translation>Diesen S&amp;chnappschuss exportieren…</translation>
+    </message>
+    <message>
+        <source>Before / after</source>
+        <translation>Vorher / nachher</translation>
+    </message>
+    <message>
+        <source>Metrics</source>
+        <translation>Metriken</translation>
+    </message>
+    <message>
+        <source>Log</source>
+        <translation>Protokoll</translation>
+    </message>
+    <message>
+        <source>&amp;File</source>
+        <translation>&amp;Datei</translation>
+    </message>
+    <message>
+        <source>&amp;Open model…</source>
+        <translation>&amp;Modell öffnen…</translation>
+    </message>
+    <message>
+        <source>Open the &amp;built-in model</source>
+        <translation>&amp;Integriertes Modell öffnen</translation>
+    </message>
+    <message>
+        <source>&amp;Recent models</source>
+        <translation>&amp;Zuletzt verwendete Modelle</translation>
+    </message>
+    <message>
+        <source>&amp;Quit</source>
+        <translation>&amp;Beenden</translation>
+    </message>
+    <message>
+        <source>&amp;Run</source>
+        <translation>&amp;Lauf</translation>
+    </message>
+    <message>
+        <source>&amp;Pause / resume</source>
+        <translation>&amp;Pausieren / Fortsetzen</translation>
+    </message>
+    <message>
+        <source>&amp;Settings</source>
+        <translation>&amp;Einstellungen</translation>
+    </message>
+    <message>
+        <source>&amp;Language</source>
+        <translation>&amp;Sprache</translation>
+    </message>
+    <message>
+        <source>Language</source>
+        <translation>Sprache</translation>
+    </message>
+    <message>
+        <source>The new language applies when Lethe starts again.</source>
+        <translation>Die neue Sprache wird beim nächsten Start von Lethe wirksam.</translation>
+    </message>
+    <message>
+        <source>&amp;Help</source>
+        <translation>&amp;Hilfe</translation>
+    </message>
+    <message>
+        <source>&amp;About Lethe</source>
+        <translation>&amp;Über Lethe</translation>
+    </message>
+    <message>
+        <source>About Lethe</source>
+        <translation>Über Lethe</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Lethe %1&lt;/b&gt;&lt;p&gt;A workbench for machine unlearning in diffusion models: RGD (restricted gradient with a diverse remain set) and its baselines GA, GradDiff, RG and SalUn.&lt;/p&gt;</source>
+        <translation>&lt;b&gt;Lethe %1&lt;/b&gt;&lt;p&gt;Eine Werkbank für maschinelles Verlernen in Diffusionsmodellen: RGD (eingeschränkter Gradient mit diverser Behaltensmenge) und die Vergleichsverfahren GA, GradDiff, RG und SalUn.&lt;/p&gt;</translation>
+    </message>
+    <message>
+        <source>Opening %1 …</source>
+        <translation>Öffne %1 …</translation>
+    </message>
+    <message>
+        <source>the built-in model</source>
+        <translation>das integrierte Modell</translation>
+    </message>
+    <message>
+        <source>Ready: choose a class and press Start</source>
+        <translation>Bereit: Klasse wählen und auf „Starten“ klicken</translation>
+    </message>
+    <message>
+        <source>Unlearning %1 with %2</source>
+        <translation>Verlernen von %1 mit %2</translation>
+    </message>
+    <message>
+        <source>Paused after step %1: change α, λ or lr, export, or resume</source>
+        <translation>Pausiert nach Schritt %1: α, λ oder lr ändern, exportieren oder fortsetzen</translation>
+    </message>
+    <message>
+        <source>Resumed</source>
+        <translation>Fortgesetzt</translation>
+    </message>
+    <message>
+        <source>Stopping after the current step …</source>
+        <translation>Wird nach dem aktuellen Schritt gestoppt …</translation>
+    </message>
+    <message>
+        <source>&amp;Resume</source>
+        <translation>&amp;Fortsetzen</translation>
+    </message>
+    <message>
+        <source>%1 steps/s · ETA %2 · L_f %3 · L_r %4 · cos %5</source>
+        <translation>%1 Schritte/s · Restzeit %2 · L_f %3 · L_r %4 · cos %5</translation>
+    </message>
+    <message>
+        <source>Difference ×4 at step %1</source>
+        <translation>Differenz ×4 bei Schritt %1</translation>
+    </message>
+    <message>
+        <source>After step %1</source>
+        <translation>Nach Schritt %1</translation>
+    </message>
+    <message>
+        <source>step %1</source>
+        <translation>Schritt %1</translation>
+    </message>
+    <message>
+        <source>α → %1</source>
+        <translation>α → %1</translation>
+    </message>
+    <message>
+        <source>λ → %1</source>
+        <translation>λ → %1</translation>
+    </message>
+    <message>
+        <source>lr → %1</source>
+        <translation>lr → %1</translation>
+    </message>
+    <message>
+        <source>%1 from step %2</source>
+        <translation>%1 ab Schritt %2</translation>
+    </message>
+    <message>
+        <source>The run failed after %1 steps</source>
+        <translation>Der Lauf ist nach %1 Schritten fehlgeschlagen</translation>
+    </message>
+    <message>
+        <source>Run failed</source>
+        <translation>Lauf fehlgeschlagen</translation>
+    </message>
+    <message>
+        <source>Run %1 after %2 steps in %3 (%4 steps/s)%5</source>
+        <translation>Lauf %1 nach %2 Schritten in %3 (%4 Schritte/s)%5</translation>
+    </message>
+    <message>
+        <source>finished</source>
+        <translation>beendet</translation>
+    </message>
+    <message>
+        <source>stopped</source>
+        <translation>gestoppt</translation>
+    </message>
+    <message>
+        <source>Export into a folder</source>
+        <translation>In einen Ordner exportieren</translation>
+    </message>
+    <message>
+        <source>Exporting to %1 …</source>
+        <translation>Exportiere nach %1 …</translation>
+    </message>
+    <message>
+        <source>%1, seed column %2</source>
+        <translation>%1, Seed-Spalte %2</translation>
+    </message>
+    <message>
+        <source>before</source>
+        <translation>vorher</translation>
+    </message>
+    <message>
+        <source>after step %1</source>
+        <translation>nach Schritt %1</translation>
+    </message>
+    <message>
+        <source>difference ×4</source>
+        <translation>Differenz ×4</translation>
+    </message>
+    <message>
+        <source>Stopping the run before closing …</source>
+        <translation>Lauf wird vor dem Schließen gestoppt …</translation>
+    </message>
+</context>
+<context>
+    <name>lethe::gui::SessionWorker</name>
+    <message>
+        <source>RGD (restricted gradient, diverse remain set)</source>
+        <translation>RGD (eingeschränkter Gradient, diverse Behaltensmenge)</translation>
+    </message>
+    <message>
+        <source>RG (restricted gradient)</source>
+        <translation>RG (eingeschränkter Gradient)</translation>
+    </message>
+    <message>
+        <source>GradDiff</source>
+        <translation>GradDiff</translation>
+    </message>
+    <message>
+        <source>GA (gradient ascent)</source>
+        <translation>GA (Gradientenaufstieg)</translation>
+    </message>
+    <message>
+        <source>SalUn</source>
+        <translation>SalUn</translation>
+    </message>
+    <message>
+        <source>Opening the model and data set</source>
+        <translation>Öffnen von Modell und Datensatz</translation>
+    </message>
+    <message>
+        <source>Measuring the real test images</source>
+        <translation>Messen der echten Testbilder</translation>
+    </message>
+    <message>
+        <source>%1 — %2 parameters, %3 classes, %4×%4, %5</source>
+        <translation>%1 — %2 Parameter, %3 Klassen, %4×%4, %5</translation>
+    </message>
+    <message>
+        <source>%1 — %2 training images</source>
+        <translation>%1 — %2 Trainingsbilder</translation>
+    </message>
+    <message>
+        <source>Open a model first.</source>
+        <translation>Bitte zuerst ein Modell öffnen.</translation>
+    </message>
+    <message>
+        <source>Sampling the base model&apos;s preview</source>
+        <translation>Erzeugen der Vorschau des Basismodells</translation>
+    </message>
+    <message>
+        <source>Measuring the base model</source>
+        <translation>Messen des Basismodells</translation>
+    </message>
+    <message>
+        <source>Stopped while measuring the base model.</source>
+        <translation>Beim Messen des Basismodells gestoppt.</translation>
+    </message>
+    <message>
+        <source>Measuring the unlearned model</source>
+        <translation>Messen des verlernten Modells</translation>
+    </message>
+</context>
+<context>
+    <name>lethe::widgets::ClassPicker</name>
+    <message>
+        <source>Classes</source>
+        <translation>Klassen</translation>
+    </message>
+    <message numerus="yes">
+        <source>%1  %2 (%n images)</source>
+        <translation>
+            <numerusform>%1  %2 (%n Bild)</numerusform>
+            <numerusform>%1  %2 (%n Bilder)</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>lethe::widgets::CurvePlot</name>
+    <message>
+        <source>step</source>
+        <translation>Schritt</translation>
+    </message>
+    <message>
+        <source>%1 (smoothed)</source>
+        <translation>%1 (geglättet)</translation>
+    </message>
+    <message>
+        <source>step %1</source>
+        <translation>Schritt %1</translation>
+    </message>
+</context>
+<context>
+    <name>lethe::widgets::HyperparameterPanel</name>
+    <message>
+        <source>&amp;Preset:</source>
+        <translation>Vor&amp;gabe:</translation>
+    </message>
+    <message>
+        <source>&amp;Method:</source>
+        <translation>&amp;Methode:</translation>
+    </message>
+    <message>
+        <source>&amp;α (forget-loss truncation):</source>
+        <translation>&amp;α (Kappung des Vergessensverlusts):</translation>
+    </message>
+    <message>
+        <source>&amp;λ (remain weight):</source>
+        <translation>&amp;λ (Behaltensgewicht):</translation>
+    </message>
+    <message>
+        <source>&amp;Learning rate:</source>
+        <translation>Le&amp;rnrate:</translation>
+    </message>
+    <message>
+        <source>&amp;Steps:</source>
+        <translation>Schr&amp;itte:</translation>
+    </message>
+    <message>
+        <source>&amp;Forget batch:</source>
+        <translation>&amp;Vergessens-Batch:</translation>
+    </message>
+    <message>
+        <source>&amp;Remain images per class:</source>
+        <translation>Behaltensbilder pro &amp;Klasse:</translation>
+    </message>
+    <message>
+        <source>Remain &amp;batch:</source>
+        <translation>Behaltens-&amp;Batch:</translation>
+    </message>
+    <message>
+        <source>S&amp;eed:</source>
+        <translation>S&amp;eed:</translation>
+    </message>
+    <message>
+        <source>Per-element truncation of the forget loss: elements above α give no gradient.</source>
+        <translation>Elementweise Kappung des Vergessensverlusts: Elemente über α liefern keinen Gradienten.</translation>
+    </message>
+    <message>
+        <source>Weight of the remain (descent) direction relative to the forget (ascent) direction.</source>
+        <translation>Gewicht der Behaltensrichtung (Abstieg) relativ zur Vergessensrichtung (Aufstieg).</translation>
+    </message>
+    <message>
+        <source>Adam learning rate, constant.</source>
+        <translation>Adam-Lernrate, konstant.</translation>
+    </message>
+    <message>
+        <source>Size of the diverse remain set: images of each class that is kept.</source>
+        <translation>Größe der diversen Behaltensmenge: Bilder je behaltener Klasse.</translation>
+    </message>
+</context>
+<context>
+    <name>lethe::widgets::LogView</name>
+    <message>
+        <source>Log</source>
+        <translation>Protokoll</translation>
+    </message>
+</context>
+<context>
+    <name>lethe::widgets::MetricsView</name>
+    <message>
+        <source>classified as its class</source>
+        <translation>als eigene Klasse klassifiziert</translation>
+    </message>
+    <message>
+        <source>Per-class accuracy before and after</source>
+        <translation>Genauigkeit pro Klasse vorher und nachher</translation>
+    </message>
+    <message>
+        <source>before</source>
+        <translation>vorher</translation>
+    </message>
+    <message>
+        <source>after</source>
+        <translation>nachher</translation>
+    </message>
+    <message>
+        <source>No measurements yet: they appear when a run with evaluation finishes.</source>
+        <translation>Noch keine Messungen: Sie erscheinen, wenn ein Lauf mit Auswertung abgeschlossen ist.</translation>
+    </message>
+    <message>
+        <source>UA %1 → %2   RA %3 → %4   FD_cls %5 → %6   KID_cls %7 → %8</source>
+        <translation>UA %1 → %2   RA %3 → %4   FD_cls %5 → %6   KID_cls %7 → %8</translation>
+    </message>
+</context>
+</TS>

@@ -1,0 +1,587 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="zh_CN">
+<context>
+    <name>lethe::gui::MainWindow</name>
+    <message>
+        <source>Lethe — unlearning workbench</source>
+        <translation>Lethe — 遗忘学习工作台</translation>
+    </message>
+    <message>
+        <source>Could not open the model</source>
+        <translation>无法打开模型</translation>
+    </message>
+    <message>
+        <source>Open model</source>
+        <translation>打开模型</translation>
+    </message>
+    <message>
+        <source>step %v of %m</source>
+        <translation>第 %v / %m 步</translation>
+    </message>
+    <message>
+        <source>: %v of %m images</source>
+        <translation>：%v / %m 张图像</translation>
+    </message>
+    <message>
+        <source>rollback → %1</source>
+        <translation>回滚 → %1</translation>
+    </message>
+    <message>
+        <source>Step %1: %2; weights restored to step %3</source>
+        <translation>第 %1 步：%2；权重已恢复到第 %3 步</translation>
+    </message>
+    <message>
+        <source>Exported to %1</source>
+        <translation>已导出到 %1</translation>
+    </message>
+    <message>
+        <source>Export</source>
+        <translation>导出</translation>
+    </message>
+    <message>
+        <source>Model and data</source>
+        <translation>模型与数据</translation>
+    </message>
+    <message>
+        <source>Opening the built-in model …</source>
+        <translation>正在打开内置模型…</translation>
+    </message>
+    <message>
+        <source>Open &amp;model…</source>
+        <translation>打开模型(&amp;M)…</translation>
+    </message>
+    <message>
+        <source>Open a Lethe or converted EDM model</source>
+        <translation>打开 Lethe 模型或转换后的 EDM 模型</translation>
+    </message>
+    <message>
+        <source>Model files (*.safetensors)</source>
+        <translation>模型文件 (*.safetensors)</translation>
+    </message>
+    <message>
+        <source>Fashion-MNIST (built-in)</source>
+        <translation>Fashion-MNIST（内置）</translation>
+    </message>
+    <message>
+        <source>Open a folder (CIFAR-10 binary, IDX or image folder)…</source>
+        <translation>打开文件夹（CIFAR-10 二进制、IDX 或图像文件夹）…</translation>
+    </message>
+    <message>
+        <source>Open a data set folder</source>
+        <translation>打开数据集文件夹</translation>
+    </message>
+    <message>
+        <source>&amp;Data set:</source>
+        <translation>数据集(&amp;D)：</translation>
+    </message>
+    <message>
+        <source>&amp;Class to forget:</source>
+        <translation>要遗忘的类别(&amp;C)：</translation>
+    </message>
+    <message>
+        <source>Method and hyperparameters</source>
+        <translation>方法与超参数</translation>
+    </message>
+    <message>
+        <source>Measure &amp;before and after</source>
+        <translation>测量遗忘前后指标(&amp;B)</translation>
+    </message>
+    <message>
+        <source>UA, RA per class, FD_cls and KID_cls from generated images (takes minutes on a CPU)</source>
+        <translation>基于生成图像计算 UA、各类别 RA、FD_cls 和 KID_cls（在 CPU 上需数分钟）</translation>
+    </message>
+    <message>
+        <source> per class</source>
+        <translation> 张/类</translation>
+    </message>
+    <message>
+        <source>Run</source>
+        <translation>运行</translation>
+    </message>
+    <message>
+        <source>&amp;Start</source>
+        <translation>开始(&amp;S)</translation>
+    </message>
+    <message>
+        <source>&amp;Pause</source>
+        <translation>暂停(&amp;P)</translation>
+    </message>
+    <message>
+        <source>S&amp;top</source>
+        <translation>停止(&amp;T)</translation>
+    </message>
+    <message>
+        <source>&amp;Export…</source>
+        <translation>导出(&amp;E)…</translation>
+    </message>
+    <message>
+        <source>loss</source>
+        <translation>损失</translation>
+    </message>
+    <message>
+        <source>L_f (forget)</source>
+        <translation>L_f（遗忘）</translation>
+    </message>
+    <message>
+        <source>L_r (remain)</source>
+        <translation>L_r（保留）</translation>
+    </message>
+    <message>
+        <source>cos(a, d)</source>
+        <translation>cos(a, d)</translation>
+    </message>
+    <message>
+        <source>projected</source>
+        <translation>已投影</translation>
+    </message>
+    <message>
+        <source>gradient norm</source>
+        <translation>梯度范数</translation>
+    </message>
+    <message>
+        <source>‖a‖ (forget)</source>
+        <translation>‖a‖（遗忘）</translation>
+    </message>
+    <message>
+        <source>‖d‖ (remain)</source>
+        <translation>‖d‖（保留）</translation>
+    </message>
+    <message>
+        <source>Losses</source>
+        <translation>损失</translation>
+    </message>
+    <message>
+        <source>Gradient norms</source>
+        <translation>梯度范数</translation>
+    </message>
+    <message>
+        <source>&amp;Log scale</source>
+        <translation>对数坐标(&amp;L)</translation>
+    </message>
+    <message>
+        <source>&amp;Fit</source>
+        <translation>适应视图(&amp;F)</translation>
+    </message>
+    <message>
+        <source>Export c&amp;urves…</source>
+        <translation>导出曲线(&amp;U)…</translation>
+    </message>
+    <message>
+        <source>Export the curves (PNG and CSV)</source>
+        <translation>导出曲线（PNG 和 CSV）</translation>
+    </message>
+    <message>
+        <source>PNG image (*.png)</source>
+        <translation>PNG 图像 (*.png)</translation>
+    </message>
+    <message>
+        <source>Export the curves</source>
+        <translation>导出曲线</translation>
+    </message>
+    <message>
+        <source>Could not write %1 or %2.</source>
+        <translation>无法写入 %1 或 %2。</translation>
+    </message>
+    <message>
+        <source>Wrote %1 and %2</source>
+        <translation>已写入 %1 和 %2</translation>
+    </message>
+    <message>
+        <source>Before</source>
+        <translation>遗忘前</translation>
+    </message>
+    <message>
+        <source>The base model&apos;s samples appear when a run starts.</source>
+        <translation>基础模型的样本将在运行开始时显示。</translation>
+    </message>
+    <message>
+        <source>After</source>
+        <translation>遗忘后</translation>
+    </message>
+    <message>
+        <source>The unlearned model&apos;s samples, from the same seeds, appear at each preview.</source>
+        <translation>遗忘后模型使用相同种子生成的样本，将在每次预览时显示。</translation>
+    </message>
+    <message>
+        <source>&amp;Difference ×4</source>
+        <translation>差异 ×4(&amp;D)</translation>
+    </message>
+    <message>
+        <source>Snapshot timeline</source>
+        <translation>快照时间轴</translation>
+    </message>
+    <message>
+        <source>no previews yet</source>
+        <translation>暂无预览</translation>
+    </message>
+    <message>
+        <source>Export this s&amp;napshot…</source>
+        <translation>导出此快照(&amp;N)…</translation>
+    </message>
+    <message>
+        <source>Before / after</source>
+        <translation>前后对比</translation>
+    </message>
+    <message>
+        <source>Metrics</source>
+        <translation>指标</translation>
+    </message>
+    <message>
+        <source>Log</source>
+        <translation>日志</translation>
+    </message>
+    <message>
+        <source>&amp;File</source>
+        <translation>文件(&amp;F)</translation>
+    </message>
+    <message>
+        <source>&amp;Open model…</source>
+        <translation>打开模型(&amp;O)…</translation>
+    </message>
+    <message>
+        <source>Open the &amp;built-in model</source>
+        <translation>打开内置模型(&amp;B)</translation>
+    </message>
+    <message>
+        <source>&amp;Recent models</source>
+        <translation>最近使用的模型(&amp;R)</translation>
+    </message>
+    <message>
+        <source>&amp;Quit</source>
+        <translation>退出(&amp;Q)</translation>
+    </message>
+    <message>
+        <source>&amp;Run</source>
+        <translation>运行(&amp;R)</translation>
+    </message>
+    <message>
+        <source>&amp;Pause / resume</source>
+        <translation>暂停/继续(&amp;P)</translation>
+    </message>
+    <message>
+        <source>&amp;Settings</source>
+        <translation>设置(&amp;S)</translation>
+    </message>
+    <message>
+        <source>&amp;Language</source>
+        <translation>语言(&amp;L)</translation>
+    </message>
+    <message>
+        <source>Language</source>
+        <translation>语言</translation>
+    </message>
+    <message>
+        <source>The new language applies when Lethe starts again.</source>
+        <translation>新语言将在下次启动 Lethe 时生效。</translation>
+    </message>
+    <message>
+        <source>&amp;Help</source>
+        <translation>帮助(&amp;H)</translation>
+    </message>
+    <message>
+        <source>&amp;About Lethe</source>
+        <translation>关于 Lethe(&amp;A)</translation>
+    </message>
+    <message>
+        <source>About Lethe</source>
+        <translation>关于 Lethe</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Lethe %1&lt;/b&gt;&lt;p&gt;A workbench for machine unlearning in diffusion models: RGD (restricted gradient with a diverse remain set) and its baselines GA, GradDiff, RG and SalUn.&lt;/p&gt;</source>
+        <translation>&lt;b&gt;Lethe %1&lt;/b&gt;&lt;p&gt;扩散模型机器遗忘学习工作台：RGD（基于多样化保留集的受限梯度）及其基线方法 GA、GradDiff、RG 和 SalUn。&lt;/p&gt;</translation>
+    </message>
+    <message>
+        <source>Opening %1 …</source>
+        <translation>正在打开 %1…</translation>
+    </message>
+    <message>
+        <source>the built-in model</source>
+        <translation>内置模型</translation>
+    </message>
+    <message>
+        <source>Ready: choose a class and press Start</source>
+        <translation>就绪：请选择类别并点击“开始”</translation>
+    </message>
+    <message>
+        <source>Unlearning %1 with %2</source>
+        <translation>正在使用 %2 遗忘 %1</translation>
+    </message>
+    <message>
+        <source>Paused after step %1: change α, λ or lr, export, or resume</source>
+        <translation>已在第 %1 步后暂停：可修改 α、λ 或 lr，导出，或继续</translation>
+    </message>
+    <message>
+        <source>Resumed</source>
+        <translation>已继续</translation>
+    </message>
+    <message>
+        <source>Stopping after the current step …</source>
+        <translation>将在当前步完成后停止…</translation>
+    </message>
+    <message>
+        <source>&amp;Resume</source>
+        <translation>继续(&amp;R)</translation>
+    </message>
+    <message>
+        <source>%1 steps/s · ETA %2 · L_f %3 · L_r %4 · cos %5</source>
+        <translation>%1 步/秒 · 剩余 %2 · L_f %3 · L_r %4 · cos %5</translation>
+    </message>
+    <message>
+        <source>Difference ×4 at step %1</source>
+        <translation>第 %1 步的差异 ×4</translation>
+    </message>
+    <message>
+        <source>After step %1</source>
+        <translation>第 %1 步后</translation>
+    </message>
+    <message>
+        <source>step %1</source>
+        <translation>第 %1 步</translation>
+    </message>
+    <message>
+        <source>α → %1</source>
+        <translation>α → %1</translation>
+    </message>
+    <message>
+        <source>λ → %1</source>
+        <translation>λ → %1</translation>
+    </message>
+    <message>
+        <source>lr → %1</source>
+        <translation>lr → %1</translation>
+    </message>
+    <message>
+        <source>%1 from step %2</source>
+        <translation>%1，自第 %2 步起生效</translation>
+    </message>
+    <message>
+        <source>The run failed after %1 steps</source>
+        <translation>运行在 %1 步后失败</translation>
+    </message>
+    <message>
+        <source>Run failed</source>
+        <translation>运行失败</translation>
+    </message>
+    <message>
+        <source>Run %1 after %2 steps in %3 (%4 steps/s)%5</source>
+        <translation>运行%1：共 %2 步，用时 %3（%4 步/秒）%5</translation>
+    </message>
+    <message>
+        <source>finished</source>
+        <translation>已完成</translation>
+    </message>
+    <message>
+        <source>stopped</source>
+        <translation>已停止</translation>
+    </message>
+    <message>
+        <source>Export into a folder</source>
+        <translation>导出到文件夹</translation>
+    </message>
+    <message>
+        <source>Exporting to %1 …</source>
+        <translation>正在导出到 %1…</translation>
+    </message>
+    <message>
+        <source>%1, seed column %2</source>
+        <translation>%1，种子列 %2</translation>
+    </message>
+    <message>
+        <source>before</source>
+        <translation>遗忘前</translation>
+    </message>
+    <message>
+        <source>after step %1</source>
+        <translation>第 %1 步后</translation>
+    </message>
+    <message>
+        <source>difference ×4</source>
+        <translation>差异 ×4</translation>
+    </message>
+    <message>
+        <source>Stopping the run before closing …</source>
+        <translation>正在停止运行，随后关闭…</translation>
+    </message>
+</context>
+<context>
+    <name>lethe::gui::SessionWorker</name>
+    <message>
+        <source>RGD (restricted gradient, diverse remain set)</source>
+        <translation>RGD（受限梯度，多样化保留集）</translation>
+    </message>
+    <message>
+        <source>RG (restricted gradient)</source>
+        <translation>RG（受限梯度）</translation>
+    </message>
+    <message>
+        <source>GradDiff</source>
+        <translation>GradDiff</translation>
+    </message>
+    <message>
+        <source>GA (gradient ascent)</source>
+        <translation>GA（梯度上升）</translation>
+    </message>
+    <message>
+        <source>SalUn</source>
+        <translation>SalUn</translation>
+    </message>
+    <message>
+        <source>Opening the model and data set</source>
+        <translation>正在打开模型和数据集</translation>
+    </message>
+    <message>
+        <source>Measuring the real test images</source>
+        <translation>正在测量真实测试图像</translation>
+    </message>
+    <message>
+        <source>%1 — %2 parameters, %3 classes, %4×%4, %5</source>
+        <translation>%1 — %2 个参数，%3 个类别，%4×%4，%5</translation>
+    </message>
+    <message>
+        <source>%1 — %2 training images</source>
+        <translation>%1 — %2 张训练图像</translation>
+    </message>
+    <message>
+        <source>Open a model first.</source>
+        <translation>请先打开模型。</translation>
+    </message>
+    <message>
+        <source>Sampling the base model&apos;s preview</source>
+        <translation>正在生成基础模型的预览</translation>
+    </message>
+    <message>
+        <source>Measuring the base model</source>
+        <translation>正在测量基础模型</translation>
+    </message>
+    <message>
+        <source>Stopped while measuring the base model.</source>
+        <translation>测量基础模型时已停止。</translation>
+    </message>
+    <message>
+        <source>Measuring the unlearned model</source>
+        <translation>正在测量遗忘后的模型</translation>
+    </message>
+</context>
+<context>
+    <name>lethe::widgets::ClassPicker</name>
+    <message>
+        <source>Classes</source>
+        <translation>类别</translation>
+    </message>
+    <message numerus="yes">
+        <source>%1  %2 (%n images)</source>
+        <translation>
+            <numerusform>%1  %2（%n 张图像）</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>lethe::widgets::CurvePlot</name>
+    <message>
+        <source>step</source>
+        <translation>步</translation>
+    </message>
+    <message>
+        <source>%1 (smoothed)</source>
+        <translation>%1（平滑）</translation>
+    </message>
+    <message>
+        <source>step %1</source>
+        <translation>第 %1 步</translation>
+    </message>
+</context>
+<context>
+    <name>lethe::widgets::HyperparameterPanel</name>
+    <message>
+        <source>&amp;Preset:</source>
+        <translation>预设(&amp;P)：</translation>
+    </message>
+    <message>
+        <source>&amp;Method:</source>
+        <translation>方法(&amp;M)：</translation>
+    </message>
+    <message>
+        <source>&amp;α (forget-loss truncation):</source>
+        <translation>α（遗忘损失截断）(&amp;α)：</translation>
+    </message>
+    <message>
+        <source>&amp;λ (remain weight):</source>
+        <translation>λ（保留权重）(&amp;λ)：</translation>
+    </message>
+    <message>
+        <source>&amp;Learning rate:</source>
+        <translation>学习率(&amp;L)：</translation>
+    </message>
+    <message>
+        <source>&amp;Steps:</source>
+        <translation>步数(&amp;S)：</translation>
+    </message>
+    <message>
+        <source>&amp;Forget batch:</source>
+        <translation>遗忘批大小(&amp;F)：</translation>
+    </message>
+    <message>
+        <source>&amp;Remain images per class:</source>
+        <translation>每类保留图像数(&amp;R)：</translation>
+    </message>
+    <message>
+        <source>Remain &amp;batch:</source>
+        <translation>保留批大小(&amp;B)：</translation>
+    </message>
+    <message>
+        <source>S&amp;eed:</source>
+        <translation>随机种子(&amp;E)：</translation>
+    </message>
+    <message>
+        <source>Per-element truncation of the forget loss: elements above α give no gradient.</source>
+        <translation>对遗忘损失逐元素截断：高于 α 的元素不产生梯度。</translation>
+    </message>
+    <message>
+        <source>Weight of the remain (descent) direction relative to the forget (ascent) direction.</source>
+        <translation>保留（下降）方向相对于遗忘（上升）方向的权重。</translation>
+    </message>
+    <message>
+        <source>Adam learning rate, constant.</source>
+        <translation>Adam 学习率，恒定不变。</translation>
+    </message>
+    <message>
+        <source>Size of the diverse remain set: images of each class that is kept.</source>
+        <translation>多样化保留集的大小：每个保留类别的图像数。</translation>
+    </message>
+</context>
+<context>
+    <name>lethe::widgets::LogView</name>
+    <message>
+        <source>Log</source>
+        <translation>日志</translation>
+    </message>
+</context>
+<context>
+    <name>lethe::widgets::MetricsView</name>
+    <message>
+        <source>classified as its class</source>
+        <translation>被分类为所属类别</translation>
+    </message>
+    <message>
+        <source>Per-class accuracy before and after</source>
+        <translation>遗忘前后各类别准确率</translation>
+    </message>
+    <message>
+        <source>before</source>
+        <translation>遗忘前</translation>
+    </message>
+    <message>
+        <source>after</source>
+        <translation>遗忘后</translation>
+    </message>
+    <message>
+        <source>No measurements yet: they appear when a run with evaluation finishes.</source>
+        <translation>暂无测量结果：带评估的运行结束后将在此显示。</translation>
+    </message>
+    <message>
+        <source>UA %1 → %2   RA %3 → %4   FD_cls %5 → %6   KID_cls %7 → %8</source>
+        <translation>UA %1 → %2   RA %3 → %4   FD_cls %5 → %6   KID_cls %7 → %8</translation>
+    </message>
+</context>
+</TS>
