@@ -65,6 +65,9 @@ struct SessionWorker::State {
     data::ImageSet train;
     std::optional<models::LoadedClassifier> classifier;
     std::optional<eval::RealFeatures> real;
+    /// Measurements of the opened (base) model by (images per class, forgotten class): a second run on the same
+    /// class reuses them instead of sampling the base model again. Cleared when another model opens.
+    std::map<std::pair<std::int64_t, int>, eval::GenerationEval> baseMeasurements;
 
     // The current (or last) run, kept for export.
     std::unique_ptr<unlearn::UnlearnSession> session;
@@ -169,6 +172,7 @@ void SessionWorker::open(const QString& model, const QString& data, const QStrin
         info.canMeasure = s.classifier.has_value();
         s.model = std::move(loaded);
         s.train = std::move(train);
+        s.baseMeasurements.clear();
         s.session.reset();
         spdlog::info("opened {} ({} parameters) on {}", modelPath, nn::parameterCount(*s.model->net), s.device.str());
         Q_EMIT opened(info);
@@ -250,7 +254,13 @@ void SessionWorker::run(const RunRequest& request)
                 });
         };
         if (measure) {
-            const auto e = measureModel(s.model->net, tr("Measuring the base model"));
+            const std::pair key { config.evalImagesPerClass, request.forgetClass };
+            auto cached = s.baseMeasurements.find(key);
+            std::optional<eval::GenerationEval> e;
+            if (cached != s.baseMeasurements.end())
+                e = cached->second;
+            else if ((e = measureModel(s.model->net, tr("Measuring the base model"))))
+                s.baseMeasurements.emplace(key, *e);
             if (!e) {
                 const std::lock_guard lock(s.mutex);
                 s.outcome = "stopped";
