@@ -85,7 +85,9 @@ MainWindow::MainWindow(const QString& model, const QString& data, QWidget* paren
         updateActions();
     });
     connect(m_worker, &SessionWorker::busy, this, [this](const QString& what, int done, int total) {
-        if (what.isEmpty()) {
+        if (what.isEmpty()) { // A measurement or preview ended: back to the run's own progress and status.
+            if (m_running)
+                statusBar()->showMessage(m_runMessage);
             m_progress->setRange(0, static_cast<int>(std::max<qint64>(1, m_totalSteps)));
             m_progress->setValue(static_cast<int>(m_lastStep));
             m_progress->setFormat(tr("step %v of %m"));
@@ -512,6 +514,9 @@ void MainWindow::onOpened(const OpenedModel& model)
     if (!model.canMeasure)
         m_measure->setChecked(false);
     m_metrics->setClasses(m_classNames, m_forgetClass);
+    m_progress->setRange(0, 1); // Idle again after the busy indicator of the opening.
+    m_progress->setValue(0);
+    m_progress->setFormat(QString());
     statusBar()->showMessage(tr("Ready: choose a class and press Start"));
     if (QFileInfo(model.modelPath).absolutePath() != QFileInfo(QStringLiteral(".")).absolutePath())
         addRecent(model.modelPath);
@@ -546,8 +551,9 @@ void MainWindow::startRun()
     setRunning(true);
     m_runClock.start();
     saveSettings();
-    statusBar()->showMessage(
-        tr("Unlearning %1 with %2").arg(m_classNames.value(m_forgetClass), request.settings.method.toUpper()));
+    m_runMessage
+        = tr("Unlearning %1 with %2").arg(m_classNames.value(m_forgetClass), request.settings.method.toUpper());
+    statusBar()->showMessage(m_runMessage);
     QMetaObject::invokeMethod(m_worker, [worker = m_worker, request] { worker->run(request); });
 }
 

@@ -133,6 +133,7 @@ private:
     int m_columns = 4;
     int m_forgetClass = -1;
     bool m_running = false;
+    QString m_runMessage; ///< The status bar's text while the run steps.
     bool m_paused = false;
     bool m_modelOpen = false;
     bool m_exporting = false;

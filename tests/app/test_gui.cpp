@@ -23,10 +23,12 @@
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
 #include <QListWidget>
+#include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
+#include <QStatusBar>
 #include <QTranslator>
 #include <QtTest>
 
@@ -106,6 +108,10 @@ void TestGui::shortRunShowsCurvesSamplesAndExports()
     window.show();
     QTRY_VERIFY_WITH_TIMEOUT(window.isModelOpen(), 60000);
     QCOMPARE(window.classPicker()->classCount(), 10);
+    auto* progress = window.findChild<QProgressBar*>();
+    QVERIFY(progress);
+    QVERIFY2(progress->maximum() > 0, "the progress bar still shows the opening's busy indicator");
+    QCOMPARE(window.statusBar()->currentMessage(), QStringLiteral("Ready: choose a class and press Start"));
     window.classPicker()->setCurrentClass(3);
     widgets::RunSettings s = window.panel()->settings();
     s.steps = 16;
@@ -123,6 +129,7 @@ void TestGui::shortRunShowsCurvesSamplesAndExports()
     QVERIFY(!window.startButton()->isEnabled());
     // A live λ change while the run goes: marked on the curves at the next step.
     QTRY_VERIFY_WITH_TIMEOUT(window.lossPlot()->points(0).size() + window.lossPlot()->pendingCount() >= 2, 120000);
+    QCOMPARE(window.statusBar()->currentMessage(), QStringLiteral("Unlearning cat with RGD"));
     window.panel()->lambdaBox()->setValue(2.5);
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 300000);
     QCOMPARE(window.lastOutcome(), QStringLiteral("finished"));
@@ -206,7 +213,8 @@ void TestGui::screenshotsOfTheBuiltInDefault()
 {
     const QString dir = qEnvironmentVariable("LETHE_SCREENSHOT_DIR");
     if (dir.isEmpty())
-        QSKIP("set LETHE_SCREENSHOT_DIR to run the built-in model and save screenshots");
+        QSKIP("set LETHE_SCREENSHOT_DIR (and QTEST_FUNCTION_TIMEOUT=3600000: the run takes minutes) to run the "
+              "built-in model and save screenshots");
     torch::set_num_threads(std::max(1, hardwareThreads()));
     QSettings().clear(); // A new user: the defaults, nothing from the tests before.
     gui::MainWindow window;
