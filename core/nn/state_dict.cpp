@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include <unordered_map>
 #include <unordered_set>
 
 namespace lethe::nn {
@@ -15,9 +16,9 @@ void collect(const torch::nn::Module& module, const std::string& prefix, std::ve
     // torch::nn::Module::named_parameters() lists all parameters before any buffer; PyTorch's state_dict
     // interleaves them per module, and that is the order EDM's files have.
     for (const auto& item : module.named_parameters(/*recurse=*/false))
-        out.push_back({prefix + item.key(), item.value()});
+        out.push_back({ prefix + item.key(), item.value() });
     for (const auto& item : module.named_buffers(/*recurse=*/false))
-        out.push_back({prefix + item.key(), item.value()});
+        out.push_back({ prefix + item.key(), item.value() });
     for (const auto& child : module.named_children())
         collect(*child.value(), prefix + child.key() + ".", out);
 }
@@ -69,35 +70,73 @@ void saveModel(const std::filesystem::path& path, const torch::nn::Module& modul
 
 LoadReport loadStateDict(torch::nn::Module& module, const io::SafetensorsFile& file, bool strict)
 {
+    LoadOptions options;
+    options.strict = strict;
+    return loadStateDict(module, file, options);
+}
+
+namespace {
+
+/// Equal up to trailing dimensions of size 1 on either side ([512, 512] and [512, 512, 1, 1]).
+bool sameUpToTrailingOnes(std::vector<std::int64_t> a, std::vector<std::int64_t> b)
+{
+    while (a.size() > 1 && a.back() == 1)
+        a.pop_back();
+    while (b.size() > 1 && b.back() == 1)
+        b.pop_back();
+    return a == b;
+}
+
+} // namespace
+
+LoadReport loadStateDict(torch::nn::Module& module, const io::SafetensorsFile& file, const LoadOptions& options)
+{
     const std::string path = file.path().string();
+    const bool strict = options.strict;
     const std::vector<io::NamedTensor> targets = stateDict(module);
+
+    // The module's name of each file tensor that belongs to it.
+    std::unordered_map<std::string, const io::TensorEntry*> byModuleName;
+    for (const auto& entry : file.entries()) {
+        std::optional<std::string> name = options.mapping ? options.mapping(entry.name) : entry.name;
+        if (!name)
+            continue;
+        if (!byModuleName.emplace(*name, &entry).second)
+            throw FormatError(path, whereTensor(entry.name),
+                "maps onto '" + *name + "', which another tensor of the file already fills");
+    }
 
     LoadReport report;
     std::unordered_set<std::string> known;
     std::vector<std::pair<const io::NamedTensor*, const io::TensorEntry*>> copies;
     for (const auto& target : targets) {
         known.insert(target.name);
-        if (!file.contains(target.name)) {
+        const auto found = byModuleName.find(target.name);
+        if (found == byModuleName.end()) {
             report.missing.push_back(target.name);
             continue;
         }
-        const io::TensorEntry& entry = file.entry(target.name);
+        const io::TensorEntry& entry = *found->second;
         const std::vector<std::int64_t> expected = target.tensor.sizes().vec();
-        if (entry.shape != expected) {
-            report.mismatched.push_back({target.name, expected, entry.shape});
+        if (entry.shape != expected
+            && !(options.acceptTrailingUnitDims && sameUpToTrailingOnes(entry.shape, expected))) {
+            report.mismatched.push_back({ target.name, expected, entry.shape });
             continue;
         }
         const auto type = io::toScalarType(entry.dtype);
         const bool targetFloating = c10::isFloatingType(target.tensor.scalar_type());
-        if (!type || c10::isFloatingType(*type) != targetFloating || (!targetFloating && *type != target.tensor.scalar_type()))
+        if (!type || c10::isFloatingType(*type) != targetFloating
+            || (!targetFloating && *type != target.tensor.scalar_type()))
             throw FormatError(path, whereTensor(target.name),
-                              "expected dtype " + std::string(c10::toString(target.tensor.scalar_type()))
-                                  + " or a floating type convertible to it, found " + io::dtypeName(entry.dtype));
+                "expected dtype " + std::string(c10::toString(target.tensor.scalar_type()))
+                    + " or a floating type convertible to it, found " + io::dtypeName(entry.dtype));
         copies.emplace_back(&target, &entry);
     }
-    for (const auto& entry : file.entries())
-        if (known.count(entry.name) == 0)
+    for (const auto& entry : file.entries()) {
+        const std::optional<std::string> name = options.mapping ? options.mapping(entry.name) : entry.name;
+        if (name && known.count(*name) == 0)
             report.unexpected.push_back(entry.name);
+    }
 
     if (strict) {
         if (!report.missing.empty()) {
@@ -129,7 +168,7 @@ LoadReport loadStateDict(torch::nn::Module& module, const io::SafetensorsFile& f
     for (const auto& [target, entry] : copies) {
         // copy_ converts dtype and device; the target keeps its identity, so optimisers holding it stay valid.
         torch::Tensor destination = target->tensor;
-        destination.copy_(file.tensor(entry->name));
+        destination.copy_(file.tensor(entry->name).reshape(destination.sizes()));
         report.loaded.push_back(target->name);
     }
     return report;

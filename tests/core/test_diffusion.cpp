@@ -1,4 +1,5 @@
-// EDM loss, noise schedule and sampler, pixel conversion, sample grids.
+// EDM loss, noise schedule and sampler; DDPM-schedule samplers (DDIM, Euler); pixel conversion, sample grids.
+#include "core/diffusion/ddpm_sampler.h"
 #include "core/diffusion/denoiser.h"
 #include "core/diffusion/edm_loss.h"
 #include "core/diffusion/edm_sampler.h"
@@ -13,6 +14,8 @@
 #include <cstring>
 #include <functional>
 #include <map>
+
+#include <nlohmann/json.hpp>
 
 using namespace lethe;
 using namespace lethe::diffusion;
@@ -202,6 +205,13 @@ private Q_SLOTS:
     void differenceImage();
     void badInputs_data();
     void badInputs();
+    void ddpmScheduleMatchesStableDiffusion();
+    void ddpmTimestepsFollowDiffusers();
+    void ddpmSamplersReproduceGaussianData_data();
+    void ddpmSamplersReproduceGaussianData();
+    void ddpmSamplerCancels();
+    void ddpmScheduleConfigErrors_data();
+    void ddpmScheduleConfigErrors();
 };
 
 void TestDiffusion::sigmaScheduleMatchesEdm()
@@ -762,6 +772,168 @@ void TestDiffusion::badInputs()
     });
     LETHE_COMPARE_STR(thrownType, "lethe::Error");
     LETHE_COMPARE_STR(actual, message.toStdString());
+}
+
+namespace {
+
+/// The exact ε-prediction for data distributed as N(μ, s²) per element: with x_t = √ᾱ·x₀ + √(1 − ᾱ)·ε,
+/// E[ε | x_t] = √(1 − ᾱ)·(x_t − √ᾱ·μ)/(ᾱ·s² + 1 − ᾱ). For Euler the input arrives scaled by 1/√(σ² + 1),
+/// which is exactly √ᾱ·x_σ, i.e. x_t again.
+NoisePredictor gaussianEpsilon(const DdpmSchedule& schedule, double mu, double s, bool vPrediction, int* calls)
+{
+    const std::vector<double> alphaBar = alphasCumprod(schedule);
+    return [alphaBar, mu, s, vPrediction, calls](const torch::Tensor& x, double t) {
+        if (calls)
+            ++*calls;
+        // Fractional (Euler) timesteps: interpolate σ as the sampler does, then ᾱ = 1/(σ² + 1).
+        const auto low = static_cast<std::size_t>(std::floor(t));
+        const double w = t - static_cast<double>(low);
+        const auto sigmaOf = [&](std::size_t i) { return std::sqrt((1 - alphaBar[i]) / alphaBar[i]); };
+        const double sigma = low + 1 < alphaBar.size() ? (1 - w) * sigmaOf(low) + w * sigmaOf(low + 1)
+                                                       : sigmaOf(alphaBar.size() - 1);
+        const double a = 1.0 / (sigma * sigma + 1.0);
+        const torch::Tensor eps = (x - std::sqrt(a) * mu) * (std::sqrt(1 - a) / (a * s * s + 1 - a));
+        if (!vPrediction)
+            return eps;
+        const torch::Tensor x0 = (x - std::sqrt(1 - a) * eps) / std::sqrt(a);
+        return std::sqrt(a) * eps - std::sqrt(1 - a) * x0;
+    };
+}
+
+} // namespace
+
+void TestDiffusion::ddpmScheduleMatchesStableDiffusion()
+{
+    const std::vector<double> alphaBar = alphasCumprod(DdpmSchedule {});
+    QCOMPARE(alphaBar.size(), std::size_t { 1000 });
+    // Reference values from the scaled_linear formula evaluated independently in Python (math module).
+    QVERIFY(std::abs(alphaBar[0] - 0.99915) < 1e-12);
+    QVERIFY(std::abs(alphaBar[500] - 0.2763326838229746) < 1e-12);
+    QVERIFY(std::abs(alphaBar[999] - 0.004660098513077234) < 1e-12);
+    // σ_max of Stable Diffusion's Euler sampler, as k-diffusion and diffusers print it.
+    QVERIFY(std::abs(std::sqrt((1 - alphaBar[999]) / alphaBar[999]) - 14.614641229333646) < 1e-9);
+    DdpmSchedule linear;
+    linear.betaSchedule = BetaSchedule::Linear;
+    linear.betaStart = 0.0001;
+    linear.betaEnd = 0.02;
+    const std::vector<double> ddpm = alphasCumprod(linear);
+    QVERIFY(std::abs(ddpm[0] - 0.9999) < 1e-12);
+    QVERIFY(std::abs(ddpm[1] - 0.9999 * (1 - (0.0001 + 0.0199 / 999))) < 1e-12);
+    const nlohmann::json json = toJson(DdpmSchedule {});
+    QCOMPARE(json.at("beta_schedule").get<std::string>(), std::string("scaled_linear"));
+    const DdpmSchedule back = ddpmScheduleFromJson(json, "scheduler_config.json");
+    QCOMPARE(back.trainSteps, 1000);
+    QCOMPARE(back.stepsOffset, 1);
+    QCOMPARE(back.setAlphaToOne, false);
+    QVERIFY(back.betaSchedule == BetaSchedule::ScaledLinear && back.prediction == PredictionType::Epsilon);
+}
+
+void TestDiffusion::ddpmTimestepsFollowDiffusers()
+{
+    const DdpmSchedule schedule;
+    DdpmSamplerOptions options;
+    const std::vector<double> ddim = samplerTimesteps(schedule, options);
+    QCOMPARE(ddim.size(), std::size_t { 50 });
+    QCOMPARE(ddim.front(), 981.0); // DDIMScheduler.set_timesteps(50) with steps_offset 1: 981, 961, … 1.
+    QCOMPARE(ddim[1], 961.0);
+    QCOMPARE(ddim.back(), 1.0);
+    options.method = DdpmSamplerMethod::Euler;
+    options.steps = 4;
+    const std::vector<double> euler = samplerTimesteps(schedule, options);
+    const std::vector<double> expected { 999.0, 666.0, 333.0, 0.0 }; // np.linspace(0, 999, 4)[::-1]
+    QCOMPARE(euler.size(), expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i)
+        QVERIFY2(std::abs(euler[i] - expected[i]) < 1e-9, qPrintable(QString::number(euler[i], 'g', 17)));
+    options.steps = 0;
+    QCOMPARE(errorMessage([&] { samplerTimesteps(schedule, options); }),
+        std::string("sampler steps must be 1 … 1000, found 0"));
+    QVERIFY(ddpmSamplerFromName("ddim") == DdpmSamplerMethod::Ddim);
+    QVERIFY(ddpmSamplerFromName("euler") == DdpmSamplerMethod::Euler);
+    QVERIFY(!ddpmSamplerFromName("pndm"));
+}
+
+void TestDiffusion::ddpmSamplersReproduceGaussianData_data()
+{
+    // With the exact ε of N(0.3, 0.5²) data each sampler is an affine map of the noise. The expected
+    // images of the noise values −1, 0 and 1 come from diffusers' DDIMScheduler.step and
+    // EulerDiscreteScheduler.step rules evaluated independently in double precision (Python, math
+    // module). Both stop short of N(0.3, 0.5²) by their discretisation error (spread 0.479 and 0.475 at
+    // 50 steps), and a wrong coefficient anywhere moves these values by far more than the tolerance.
+    QTest::addColumn<int>("method");
+    QTest::addColumn<bool>("vPrediction");
+    QTest::addColumn<std::vector<double>>("expected");
+    const std::vector<double> ddim { -0.18961195231940223, 0.2889614709979521, 0.7675348943153062 };
+    const std::vector<double> euler { -0.18444383648751755, 0.290277947442891, 0.7649997313732994 };
+    QTest::newRow("DDIM 50, ε") << int(DdpmSamplerMethod::Ddim) << false << ddim;
+    QTest::newRow("DDIM 50, v") << int(DdpmSamplerMethod::Ddim) << true << ddim;
+    QTest::newRow("Euler 50, ε") << int(DdpmSamplerMethod::Euler) << false << euler;
+    QTest::newRow("Euler 50, v") << int(DdpmSamplerMethod::Euler) << true << euler;
+}
+
+void TestDiffusion::ddpmSamplersReproduceGaussianData()
+{
+    QFETCH(int, method);
+    QFETCH(bool, vPrediction);
+    QFETCH(std::vector<double>, expected);
+    DdpmSchedule schedule;
+    schedule.prediction = vPrediction ? PredictionType::VPrediction : PredictionType::Epsilon;
+    DdpmSamplerOptions options;
+    options.method = static_cast<DdpmSamplerMethod>(method);
+    options.steps = 50;
+    int calls = 0;
+    const torch::Tensor noise = torch::tensor({ -1.0F, 0.0F, 1.0F }).reshape({ 1, 1, 1, 3 });
+    const auto x = sampleDdpm(gaussianEpsilon(schedule, 0.3, 0.5, vPrediction, &calls), noise, schedule, options);
+    QVERIFY(x.has_value());
+    QCOMPARE(calls, 50);
+    QCOMPARE(x->scalar_type(), torch::kFloat32);
+    QCOMPARE(x->sizes(), noise.sizes());
+    for (int i = 0; i < 3; ++i) {
+        const double got = x->flatten()[i].item<double>();
+        QVERIFY2(std::abs(got - expected[static_cast<std::size_t>(i)]) < 1e-4,
+            qPrintable(QStringLiteral("noise %1 → %2, expected %3").arg(i - 1).arg(got, 0, 'g', 9).arg(expected[static_cast<std::size_t>(i)], 0, 'g', 9)));
+    }
+}
+
+void TestDiffusion::ddpmSamplerCancels()
+{
+    const DdpmSchedule schedule;
+    int calls = 0;
+    const auto x = sampleDdpm(gaussianEpsilon(schedule, 0, 1, false, &calls), torch::randn({ 1, 1, 2, 2 }), schedule,
+        DdpmSamplerOptions {}, [](int done, int) { return done < 3; });
+    QVERIFY(!x.has_value());
+    QCOMPARE(calls, 3);
+}
+
+void TestDiffusion::ddpmScheduleConfigErrors_data()
+{
+    QTest::addColumn<QString>("json");
+    QTest::addColumn<QString>("message");
+    QTest::newRow("not an object") << "[1]"
+                                   << "scheduler_config.json: top level: expected a JSON object, found array";
+    QTest::newRow("beta schedule") << R"({"beta_schedule": "squaredcos_cap_v2"})"
+                                   << "scheduler_config.json: key 'beta_schedule': expected \"linear\" or "
+                                      "\"scaled_linear\", found \"squaredcos_cap_v2\"";
+    QTest::newRow("prediction") << R"({"prediction_type": "sample"})"
+                                << "scheduler_config.json: key 'prediction_type': expected \"epsilon\" or "
+                                   "\"v_prediction\", found \"sample\"";
+    QTest::newRow("steps type") << R"({"num_train_timesteps": "1000"})"
+                                << "scheduler_config.json: key 'num_train_timesteps': expected an integer, found "
+                                   "\"1000\"";
+    QTest::newRow("betas") << R"({"beta_start": 0.02, "beta_end": 0.01})"
+                           << "scheduler_config.json: key 'beta_start': expected 0 < beta_start ≤ beta_end < 1, "
+                              "found 0.020000 and 0.010000";
+    QTest::newRow("offset") << R"({"steps_offset": 1000})"
+                            << "scheduler_config.json: key 'steps_offset': expected 0 … num_train_timesteps − 1, "
+                               "found 1000";
+}
+
+void TestDiffusion::ddpmScheduleConfigErrors()
+{
+    QFETCH(QString, json);
+    QFETCH(QString, message);
+    const auto parsed = nlohmann::json::parse(json.toStdString());
+    QCOMPARE(QString::fromStdString(errorMessage([&] { ddpmScheduleFromJson(parsed, "scheduler_config.json"); })),
+        message);
 }
 
 QTEST_APPLESS_MAIN(TestDiffusion)

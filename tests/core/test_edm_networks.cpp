@@ -114,6 +114,7 @@ private Q_SLOTS:
     void cloneIsDeepAndEqual();
     void loaderRejectsMismatchesByName();
     void loaderConvertsFloatDtypes();
+    void loaderMapsNamesAndReshapesUnitDims();
     void configJsonRoundTripsAndMatchesEdmKwargs();
     void configErrorsNameTheKey_data();
     void configErrorsNameTheKey();
@@ -618,6 +619,39 @@ void TestEdmNetworks::loaderConvertsFloatDtypes()
         QVERIFY(torch::equal(target->model->map_layer1->weight,
                              source->model->map_layer1->weight.to(type).to(torch::kFloat32)));
     }
+}
+
+void TestEdmNetworks::loaderMapsNamesAndReshapesUnitDims()
+{
+    // A single file holding several models' tensors (as CompVis checkpoints do), one of them a 1×1 convolution
+    // standing for a linear layer.
+    ScratchDir dir;
+    torch::nn::Linear linear(3, 2);
+    const torch::Tensor weight = torch::arange(6, torch::kFloat32).reshape({2, 3, 1, 1});
+    const torch::Tensor bias = torch::tensor({7.0F, 8.0F});
+    const auto path = dir / "single.safetensors";
+    io::writeSafetensors(path, {{"first.proj.weight", weight}, {"first.proj.bias", bias}, {"second.x", torch::ones({5})}});
+    nn::LoadOptions options;
+    options.mapping = [](const std::string& name) -> std::optional<std::string> {
+        const std::string prefix = "first.proj.";
+        if (name.rfind(prefix, 0) != 0)
+            return std::nullopt;
+        return name.substr(prefix.size());
+    };
+    LETHE_COMPARE_STR(errorMessage([&] { nn::loadStateDict(*linear, io::SafetensorsFile(path), options); }),
+                      path.string() + ": tensor 'weight': expected shape [2, 3], found [2, 3, 1, 1]");
+    options.acceptTrailingUnitDims = true;
+    const nn::LoadReport report = nn::loadStateDict(*linear, io::SafetensorsFile(path), options);
+    QVERIFY(report.complete());
+    QVERIFY(torch::equal(linear->weight, weight.reshape({2, 3})));
+    QVERIFY(torch::equal(linear->bias, bias));
+
+    // A mapping that sends two tensors to one name is the caller's bug or a corrupt file: never a silent pick.
+    options.mapping = [](const std::string& name) -> std::optional<std::string> {
+        return name == "second.x" ? std::optional<std::string>("bias") : std::optional<std::string>(name.substr(11));
+    };
+    LETHE_COMPARE_STR(errorMessage([&] { nn::loadStateDict(*linear, io::SafetensorsFile(path), options); }),
+                      path.string() + ": tensor 'second.x': maps onto 'bias', which another tensor of the file already fills");
 }
 
 void TestEdmNetworks::configJsonRoundTripsAndMatchesEdmKwargs()
