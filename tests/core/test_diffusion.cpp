@@ -4,6 +4,7 @@
 #include "core/diffusion/edm_loss.h"
 #include "core/diffusion/edm_sampler.h"
 #include "core/diffusion/pixels.h"
+#include "core/diffusion/text_to_image.h"
 #include "core/error.h"
 #include "core/imaging/grid.h"
 #include "test_support.h"
@@ -212,6 +213,11 @@ private Q_SLOTS:
     void ddpmSamplerCancels();
     void ddpmScheduleConfigErrors_data();
     void ddpmScheduleConfigErrors();
+    void textToImageGuidanceMixesPromptAndNegative();
+    void textToImageSeedsDoNotDependOnBatch();
+    void textToImageDecodesLatentsAndReportsProgress();
+    void textToImageRejectsBadRequests_data();
+    void textToImageRejectsBadRequests();
 };
 
 void TestDiffusion::sigmaScheduleMatchesEdm()
@@ -934,6 +940,160 @@ void TestDiffusion::ddpmScheduleConfigErrors()
     const auto parsed = nlohmann::json::parse(json.toStdString());
     QCOMPARE(QString::fromStdString(errorMessage([&] { ddpmScheduleFromJson(parsed, "scheduler_config.json"); })),
         message);
+}
+
+namespace {
+
+/// A text-to-image model whose "text encoder" maps a prompt to one number (its length) and whose noise
+/// prediction is that number everywhere, so guidance is plain arithmetic on the prompts' lengths.
+TextToImageModel lengthModel(int* contextsSeen = nullptr)
+{
+    TextToImageModel model;
+    model.encodePrompts = [contextsSeen](const std::vector<std::string>& prompts) {
+        if (contextsSeen)
+            *contextsSeen += static_cast<int>(prompts.size());
+        std::vector<float> lengths;
+        for (const auto& p : prompts)
+            lengths.push_back(static_cast<float>(p.size()) / 10.0F);
+        return torch::tensor(lengths).reshape({ -1, 1, 1 });
+    };
+    model.predictNoise = [](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context) {
+        if (t.dim() != 1 || t.size(0) != x.size(0) || context.size(0) != x.size(0))
+            throw Error("predictNoise: batch sizes disagree");
+        return (x * 0.99 + 0.05 * context.reshape({ -1, 1, 1, 1 })).expand_as(x).contiguous();
+    };
+    model.latentChannels = 1;
+    model.latentScale = 1;
+    return model;
+}
+
+TextToImageRequest smallRequest()
+{
+    TextToImageRequest request;
+    request.prompts = { "a red sneaker" };
+    request.seeds = { 0, 1, 2 };
+    request.height = 4;
+    request.width = 4;
+    request.sampler.steps = 5;
+    request.batch = 2;
+    return request;
+}
+
+} // namespace
+
+void TestDiffusion::textToImageGuidanceMixesPromptAndNegative()
+{
+    // With ε = 0.99·x + c/20, guidance g with contexts c₊ and c₋ gives 0.99·x + (c₋ + g·(c₊ − c₋))/20: as no
+    // guidance with a context of c₋ + g·(c₊ − c₋).
+    const TextToImageModel model = lengthModel();
+    TextToImageRequest guided = smallRequest();
+    guided.guidance = 3.0;
+    guided.negativePrompt = "blurry";
+    const auto a = generate(model, guided);
+    QVERIFY(a.has_value());
+    QCOMPARE(a->sizes(), (std::vector<std::int64_t> { 3, 1, 4, 4 }));
+    QCOMPARE(a->scalar_type(), torch::kUInt8);
+
+    TextToImageModel mixed = lengthModel();
+    mixed.encodePrompts = [](const std::vector<std::string>& prompts) {
+        const float plus = 1.3F;  // "a red sneaker"
+        const float minus = 0.6F; // "blurry"
+        return torch::full({ static_cast<std::int64_t>(prompts.size()), 1, 1 }, minus + 3.0F * (plus - minus));
+    };
+    TextToImageRequest plain = smallRequest();
+    plain.guidance = 1.0;
+    const auto b = generate(mixed, plain);
+    QVERIFY(b.has_value());
+    QVERIFY((a->to(torch::kInt32) - b->to(torch::kInt32)).abs().max().item<int>() <= 1);
+
+    // Another negative prompt changes the images; guidance 1 ignores it and encodes no negative prompt.
+    guided.negativePrompt = "a photo";
+    QVERIFY(!torch::equal(*generate(model, guided), *a));
+    int encoded = 0;
+    const TextToImageModel counting = lengthModel(&encoded);
+    QVERIFY(generate(counting, plain).has_value());
+    QCOMPARE(encoded, 3);
+}
+
+void TestDiffusion::textToImageSeedsDoNotDependOnBatch()
+{
+    const TextToImageModel model = lengthModel();
+    TextToImageRequest request = smallRequest();
+    request.guidance = 2.0;
+    request.batch = 1;
+    const torch::Tensor one = *generate(model, request);
+    request.batch = 3;
+    const torch::Tensor three = *generate(model, request);
+    QVERIFY(torch::equal(one, three));
+    QVERIFY(!torch::equal(one[0], one[1])); // different seeds, different images
+    request.seeds = { 2 };
+    QVERIFY(torch::equal(*generate(model, request), three.slice(0, 2, 3)));
+    // One prompt per seed.
+    request.seeds = { 5, 5 };
+    request.prompts = { "a sneaker", "a very long prompt about a sneaker" };
+    const torch::Tensor perPrompt = *generate(model, request);
+    QVERIFY(!torch::equal(perPrompt[0], perPrompt[1]));
+}
+
+void TestDiffusion::textToImageDecodesLatentsAndReportsProgress()
+{
+    TextToImageModel model = lengthModel();
+    model.latentChannels = 2;
+    model.latentScale = 2;
+    int decoded = 0;
+    model.decode = [&decoded](const torch::Tensor& latents) {
+        decoded += static_cast<int>(latents.size(0));
+        const torch::Tensor rgb = torch::cat({ latents, latents.slice(1, 0, 1) }, 1);
+        return torch::upsample_nearest2d(rgb, { latents.size(2) * 2, latents.size(3) * 2 }).clamp(-1, 1);
+    };
+    TextToImageRequest request = smallRequest();
+    std::vector<std::pair<std::int64_t, std::int64_t>> reports;
+    const auto images = generate(model, request, [&](std::int64_t done, std::int64_t total) {
+        reports.emplace_back(done, total);
+        return true;
+    });
+    QVERIFY(images.has_value());
+    QCOMPARE(images->sizes(), (std::vector<std::int64_t> { 3, 3, 4, 4 }));
+    QCOMPARE(decoded, 3);
+    // Two batches of five steps: 0 first, then 1 … 10, never going back.
+    QCOMPARE(reports.front(), (std::pair<std::int64_t, std::int64_t> { 0, 10 }));
+    QCOMPARE(reports.back(), (std::pair<std::int64_t, std::int64_t> { 10, 10 }));
+    for (std::size_t i = 1; i < reports.size(); ++i)
+        QVERIFY(reports[i].first >= reports[i - 1].first);
+    decoded = 0;
+    const auto cancelled = generate(model, request, [](std::int64_t done, std::int64_t) { return done < 7; });
+    QVERIFY(!cancelled.has_value());
+    QCOMPARE(decoded, 2); // the first batch finished, the second was cancelled
+}
+
+void TestDiffusion::textToImageRejectsBadRequests_data()
+{
+    QTest::addColumn<int>("which");
+    QTest::addColumn<QString>("message");
+    QTest::newRow("no seeds") << 0 << "generate: no seeds given (one image is drawn per seed)";
+    QTest::newRow("prompts") << 1 << "generate: 2 prompts for 3 seeds (give one prompt, or one per seed)";
+    QTest::newRow("size") << 2 << "generate: the image size must be a positive multiple of 8 pixels, found 500×512";
+    QTest::newRow("no prompt") << 3 << "generate: no prompt given";
+    QTest::newRow("guidance") << 4 << "generate: the guidance scale must be 0 or more, found -1.000000";
+}
+
+void TestDiffusion::textToImageRejectsBadRequests()
+{
+    QFETCH(int, which);
+    QFETCH(QString, message);
+    TextToImageModel model = lengthModel();
+    model.latentScale = 8;
+    TextToImageRequest request = smallRequest();
+    request.height = 512;
+    request.width = 512;
+    switch (which) {
+    case 0: request.seeds.clear(); break;
+    case 1: request.prompts = { "a", "b" }; break;
+    case 2: request.width = 500; break;
+    case 3: request.prompts.clear(); break;
+    default: request.guidance = -1.0; break;
+    }
+    QCOMPARE(QString::fromStdString(errorMessage([&] { generate(model, request); })), message);
 }
 
 QTEST_APPLESS_MAIN(TestDiffusion)
