@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <limits>
+#include <sstream>
 
 namespace lethe::models {
 
@@ -109,8 +110,11 @@ ClipTextOptions clipTextOptionsFromJson(const json& config, const std::string& f
     options.hidden_act(*parsed);
 
     options.layer_norm_eps(fields.get<double>("layer_norm_eps", options.layer_norm_eps()));
-    if (!(options.layer_norm_eps() > 0.0))
-        fields.fail("layer_norm_eps", "expected a positive number, found " + std::to_string(options.layer_norm_eps()));
+    if (!(options.layer_norm_eps() > 0.0)) {
+        std::ostringstream shown;
+        shown << options.layer_norm_eps();
+        fields.fail("layer_norm_eps", "expected a positive number, found " + shown.str());
+    }
     options.bos_token_id(fields.get<std::int64_t>("bos_token_id", options.bos_token_id()));
     options.eos_token_id(fields.get<std::int64_t>("eos_token_id", options.eos_token_id()));
     options.pad_token_id(fields.get<std::int64_t>("pad_token_id", options.pad_token_id()));
