@@ -3,6 +3,10 @@
 // OpenAI CLIP's byte-level BPE tokenizer, read from a diffusers `tokenizer/` folder, with the behaviour of
 // transformers' CLIPTokenizer when ftfy is not installed: HTML entities decoded, whitespace collapsed, text
 // lower-cased, then CLIP's pre-tokenising pattern, GPT-2's byte-to-character map and BPE with "</w>" word ends.
+// Known differences from Python: html.unescape knows every HTML5 entity, this knows numeric references and the
+// common named ones (&amp; &lt; &gt; &quot; &apos; &nbsp; and some 25 more); lower-casing uses the C library's
+// simple Unicode case map (Python's final-sigma rule is not applied). merges.txt's first line is skipped only
+// when it is a "#version" header (transformers always skips it).
 
 #include <torch/types.h>
 
@@ -49,9 +53,13 @@ public:
     /// The number of vocabulary entries.
     std::int64_t vocabSize() const;
 
+    /// The id of bos_token (default "<|startoftext|>").
     std::int64_t bosId() const;
+    /// The id of eos_token (default "<|endoftext|>").
     std::int64_t eosId() const;
+    /// The id of pad_token (default "<|endoftext|>"; SD 2.x names "!").
     std::int64_t padId() const;
+    /// The id given to BPE symbols outside the vocabulary: unk_token (default "<|endoftext|>").
     std::int64_t unkId() const;
     /// model_max_length from tokenizer_config.json; 77 when absent.
     int maxLength() const;
