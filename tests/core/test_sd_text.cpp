@@ -634,6 +634,9 @@ void TestSdText::configRoundTripsAndChecks()
     const models::ClipTextOptions defaults = models::clipTextOptionsFromJson(json::object(), "x");
     QCOMPARE(defaults.hidden_size(), std::int64_t { 512 });
     QCOMPARE(defaults.eos_token_id(), std::int64_t { 49407 });
+    // Options built in code are checked by the network too.
+    LETHE_COMPARE_STR(errorMessage([] { models::ClipTextModel(tinyOptions().num_attention_heads(5)); }),
+        "CLIP attention: hidden_size 16 is not a positive multiple of num_attention_heads 5");
     QCOMPARE(models::clipTextOptionsFromJson(json { { "hidden_act", "gelu_pytorch_tanh" } }, "x").hidden_act(),
         models::ClipActivation::GeluTanh);
 }

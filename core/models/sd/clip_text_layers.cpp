@@ -77,14 +77,23 @@ torch::Tensor ClipTextEmbeddingsImpl::forward(const torch::Tensor& ids)
     return token_embedding(ids) + position_embedding->weight.narrow(0, 0, length).unsqueeze(0);
 }
 
+namespace {
+
+std::int64_t headWidth(const ClipTextOptions& options)
+{
+    if (options.num_attention_heads() <= 0 || options.hidden_size() % options.num_attention_heads() != 0)
+        throw Error("CLIP attention: hidden_size " + std::to_string(options.hidden_size())
+            + " is not a positive multiple of num_attention_heads " + std::to_string(options.num_attention_heads()));
+    return options.hidden_size() / options.num_attention_heads();
+}
+
+} // namespace
+
 ClipAttentionImpl::ClipAttentionImpl(const ClipTextOptions& options)
     : heads(options.num_attention_heads())
-    , headDim(options.hidden_size() / options.num_attention_heads())
-    , scale(1.0 / std::sqrt(static_cast<double>(options.hidden_size() / options.num_attention_heads())))
+    , headDim(headWidth(options))
+    , scale(1.0 / std::sqrt(static_cast<double>(headDim)))
 {
-    if (options.hidden_size() % options.num_attention_heads() != 0)
-        throw Error("CLIP attention: hidden_size " + std::to_string(options.hidden_size())
-            + " is not a multiple of num_attention_heads " + std::to_string(options.num_attention_heads()));
     const std::int64_t width = options.hidden_size();
     // transformers registers them in this order, which fixes the state dict's order.
     k_proj = register_module("k_proj", torch::nn::Linear(width, width));

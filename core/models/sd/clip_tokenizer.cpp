@@ -358,7 +358,7 @@ std::array<char32_t, 256> byteCharacters()
 
 std::filesystem::path requireFile(const std::filesystem::path& folder, const std::string& name)
 {
-    const std::filesystem::path path = folder / name;
+    std::filesystem::path path = folder / name;
     if (!std::filesystem::is_regular_file(path))
         throw FormatError(folder.string(), name, "file not found (a tokenizer folder holds vocab.json and merges.txt)");
     return path;
