@@ -11,7 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <map>
+#include <thread>
 
 using namespace lethe;
 using lethe::test::errorMessage;
@@ -178,7 +180,7 @@ models::ClipTextModel seededModel(const models::ClipTextOptions& options, std::u
 
 /// The text model's forward pass written out from the state dict with plain tensor operations.
 torch::Tensor referenceForward(
-    const torch::nn::Module& model, const models::ClipTextOptions& options, torch::Tensor ids)
+    const torch::nn::Module& model, const models::ClipTextOptions& options, const torch::Tensor& ids)
 {
     std::map<std::string, torch::Tensor> p;
     for (const auto& named : nn::stateDict(model))
@@ -252,6 +254,7 @@ private Q_SLOTS:
     void padsToMaxLength();
     void readsSpecialTokensAndLength();
     void encodesBatches();
+    void encodesFromSeveralThreads();
     void decodesAndRoundTrips();
     void tokenizerFailures_data();
     void tokenizerFailures();
@@ -429,6 +432,36 @@ void TestSdText::encodesBatches()
         const auto ids = tokenizer.encode(row == 0 ? "a cat" : "hello photo").ids;
         QVERIFY(torch::equal(batch[row], torch::tensor(ids, torch::kInt64)));
     }
+}
+
+void TestSdText::encodesFromSeveralThreads()
+{
+    ScratchDir dir;
+    writeTokenizer(dir.path(), syntheticVocab());
+    const std::vector<std::string> words = { "a cat", "hello photo", "\xC3\xA9t\xC3\xA9 abc", "they're 42" };
+    const auto prompt = [&](std::size_t thread, int i) {
+        return words[(thread + static_cast<std::size_t>(i)) % words.size()] + " " + std::to_string(i);
+    };
+    // Expected ids from a separate tokenizer, one prompt at a time.
+    const models::ClipTokenizer single(dir.path());
+    std::vector<std::vector<std::vector<std::int64_t>>> expected(4);
+    for (std::size_t t = 0; t < 4; ++t)
+        for (int i = 0; i < 200; ++i)
+            expected[t].push_back(single.encode(prompt(t, i)).ids);
+
+    // The shared tokenizer's BPE cache is filled concurrently.
+    const models::ClipTokenizer shared(dir.path());
+    std::atomic<int> mismatches { 0 };
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 200; ++i)
+                if (shared.encode(prompt(t, i)).ids != expected[t][static_cast<std::size_t>(i)])
+                    ++mismatches;
+        });
+    for (auto& thread : threads)
+        thread.join();
+    QCOMPARE(mismatches.load(), 0);
 }
 
 void TestSdText::decodesAndRoundTrips()
