@@ -151,14 +151,14 @@ QString idText(const std::vector<std::int64_t>& ids)
 }
 
 /// The ids between BOS and EOS.
-std::vector<std::int64_t> bodyOf(const models::ClipTokens& tokens)
+std::vector<std::int64_t> bodyOf(const models::sd::ClipTokens& tokens)
 {
     return std::vector<std::int64_t>(tokens.ids.begin() + 1, tokens.ids.begin() + tokens.length - 1);
 }
 
-models::ClipTextOptions tinyOptions()
+models::sd::ClipTextOptions tinyOptions()
 {
-    return models::ClipTextOptions()
+    return models::sd::ClipTextOptions()
         .vocab_size(50)
         .hidden_size(16)
         .intermediate_size(24)
@@ -170,17 +170,17 @@ models::ClipTextOptions tinyOptions()
         .pad_token_id(1);
 }
 
-models::ClipTextModel seededModel(const models::ClipTextOptions& options, std::uint64_t seed)
+models::sd::ClipTextModel seededModel(const models::sd::ClipTextOptions& options, std::uint64_t seed)
 {
     torch::manual_seed(seed);
-    models::ClipTextModel model(options);
+    models::sd::ClipTextModel model(options);
     model->eval();
     return model;
 }
 
 /// The text model's forward pass written out from the state dict with plain tensor operations.
 torch::Tensor referenceForward(
-    const torch::nn::Module& model, const models::ClipTextOptions& options, const torch::Tensor& ids)
+    const torch::nn::Module& model, const models::sd::ClipTextOptions& options, const torch::Tensor& ids)
 {
     std::map<std::string, torch::Tensor> p;
     for (const auto& named : nn::stateDict(model))
@@ -220,11 +220,11 @@ torch::Tensor referenceForward(
     return norm(x, "text_model.final_layer_norm");
 }
 
-void writeTextEncoder(const std::filesystem::path& dir, const models::ClipTextOptions& options,
+void writeTextEncoder(const std::filesystem::path& dir, const models::sd::ClipTextOptions& options,
     const std::vector<io::NamedTensor>& tensors, const std::string& weightsName = "model.safetensors")
 {
     std::filesystem::create_directories(dir);
-    writeBytes(dir / "config.json", models::toJson(options).dump(2));
+    writeBytes(dir / "config.json", models::sd::toJson(options).dump(2));
     io::writeSafetensors(dir / weightsName, tensors);
 }
 
@@ -323,12 +323,12 @@ void TestSdText::encodesPrompts()
     QFETCH(QByteArrayList, tokens);
     ScratchDir dir;
     writeTokenizer(dir.path(), syntheticVocab());
-    const models::ClipTokenizer tokenizer(dir.path());
+    const models::sd::ClipTokenizer tokenizer(dir.path());
 
     std::vector<std::string> expectedTokens;
     for (const QByteArray& token : tokens)
         expectedTokens.push_back(token.toStdString());
-    const models::ClipTokens encoded = tokenizer.encode(prompt.toStdString());
+    const models::sd::ClipTokens encoded = tokenizer.encode(prompt.toStdString());
     QCOMPARE(idText(bodyOf(encoded)), idText(idsOf(expectedTokens)));
     QCOMPARE(encoded.length, static_cast<int>(tokens.size()) + 2);
     QCOMPARE(encoded.ids.front(), tokenizer.bosId());
@@ -342,7 +342,7 @@ void TestSdText::mergesFollowRank()
 {
     ScratchDir dir;
     writeTokenizer(dir.path(), syntheticVocab());
-    const models::ClipTokenizer tokenizer(dir.path());
+    const models::sd::ClipTokenizer tokenizer(dir.path());
     // "b c</w>" ranks before "a b", so "abc" is a + bc, not ab + c.
     QCOMPARE(idText(bodyOf(tokenizer.encode("abc"))), idText(idsOf({ "a", "bc</w>" })));
     QCOMPARE(idText(bodyOf(tokenizer.encode("abd"))), idText(idsOf({ "ab", "d</w>" })));
@@ -355,7 +355,7 @@ void TestSdText::truncatesKeepingEos()
 {
     ScratchDir dir;
     writeTokenizer(dir.path(), syntheticVocab());
-    const models::ClipTokenizer tokenizer(dir.path());
+    const models::sd::ClipTokenizer tokenizer(dir.path());
     const std::int64_t a = idsOf({ "a</w>" })[0];
     const auto prompt = [](int words) {
         std::string text;
@@ -364,13 +364,13 @@ void TestSdText::truncatesKeepingEos()
         return text;
     };
 
-    const models::ClipTokens fits = tokenizer.encode(prompt(75));
+    const models::sd::ClipTokens fits = tokenizer.encode(prompt(75));
     QVERIFY(!fits.truncated);
     QCOMPARE(fits.length, 77);
     QCOMPARE(fits.ids.back(), tokenizer.eosId());
 
     for (int words : { 76, 200 }) {
-        const models::ClipTokens cut = tokenizer.encode(prompt(words));
+        const models::sd::ClipTokens cut = tokenizer.encode(prompt(words));
         QVERIFY(cut.truncated);
         QCOMPARE(cut.length, 77);
         QCOMPARE(cut.ids.size(), std::size_t { 77 });
@@ -384,12 +384,12 @@ void TestSdText::padsToMaxLength()
 {
     ScratchDir dir;
     writeTokenizer(dir.path(), syntheticVocab());
-    const models::ClipTokenizer tokenizer(dir.path());
+    const models::sd::ClipTokenizer tokenizer(dir.path());
     QCOMPARE(tokenizer.maxLength(), 77);
     QCOMPARE(tokenizer.padId(), idsOf({ "<|endoftext|>" })[0]);
     QCOMPARE(tokenizer.bosId(), idsOf({ "<|startoftext|>" })[0]);
 
-    const models::ClipTokens cat = tokenizer.encode("cat");
+    const models::sd::ClipTokens cat = tokenizer.encode("cat");
     QCOMPARE(cat.length, 3);
     QCOMPARE(cat.ids.size(), std::size_t { 77 });
     QCOMPARE(cat.ids[1], idsOf({ "cat</w>" })[0]);
@@ -405,16 +405,16 @@ void TestSdText::readsSpecialTokensAndLength()
     writeBytes(dir / "tokenizer_config.json",
         R"({"model_max_length": 8, "pad_token": "x", "bos_token": {"__type": "AddedToken", "content": "<|startoftext|>"}})");
     writeBytes(dir / "special_tokens_map.json", R"({"pad_token": {"content": "!", "lstrip": false}})");
-    const models::ClipTokenizer tokenizer(dir.path());
+    const models::sd::ClipTokenizer tokenizer(dir.path());
     QCOMPARE(tokenizer.maxLength(), 8);
     QCOMPARE(tokenizer.padId(), idsOf({ "!" })[0]);
 
-    const models::ClipTokens encoded = tokenizer.encode("a cat");
+    const models::sd::ClipTokens encoded = tokenizer.encode("a cat");
     const std::int64_t pad = tokenizer.padId();
     QCOMPARE(idText(encoded.ids),
         idText({ tokenizer.bosId(), idsOf({ "a</w>" })[0], idsOf({ "cat</w>" })[0], tokenizer.eosId(), pad, pad, pad,
             pad }));
-    const models::ClipTokens cut = tokenizer.encode("a a a a a a a");
+    const models::sd::ClipTokens cut = tokenizer.encode("a a a a a a a");
     QVERIFY(cut.truncated);
     QCOMPARE(cut.ids.size(), std::size_t { 8 });
     QCOMPARE(cut.ids.back(), tokenizer.eosId());
@@ -424,7 +424,7 @@ void TestSdText::encodesBatches()
 {
     ScratchDir dir;
     writeTokenizer(dir.path(), syntheticVocab());
-    const models::ClipTokenizer tokenizer(dir.path());
+    const models::sd::ClipTokenizer tokenizer(dir.path());
     const torch::Tensor batch = tokenizer.encodeBatch({ "a cat", "hello photo" });
     QCOMPARE(batch.scalar_type(), torch::kInt64);
     QCOMPARE(batch.sizes().vec(), (std::vector<std::int64_t> { 2, 77 }));
@@ -443,14 +443,14 @@ void TestSdText::encodesFromSeveralThreads()
         return words[(thread + static_cast<std::size_t>(i)) % words.size()] + " " + std::to_string(i);
     };
     // Expected ids from a separate tokenizer, one prompt at a time.
-    const models::ClipTokenizer single(dir.path());
+    const models::sd::ClipTokenizer single(dir.path());
     std::vector<std::vector<std::vector<std::int64_t>>> expected(4);
     for (std::size_t t = 0; t < 4; ++t)
         for (int i = 0; i < 200; ++i)
             expected[t].push_back(single.encode(prompt(t, i)).ids);
 
     // The shared tokenizer's BPE cache is filled concurrently.
-    const models::ClipTokenizer shared(dir.path());
+    const models::sd::ClipTokenizer shared(dir.path());
     std::atomic<int> mismatches { 0 };
     std::vector<std::thread> threads;
     for (std::size_t t = 0; t < 4; ++t)
@@ -468,10 +468,10 @@ void TestSdText::decodesAndRoundTrips()
 {
     ScratchDir dir;
     writeTokenizer(dir.path(), syntheticVocab());
-    const models::ClipTokenizer tokenizer(dir.path());
+    const models::sd::ClipTokenizer tokenizer(dir.path());
     const std::string prompt = "Hello, PHOTO of a Cat's \xC3\xA9t\xC3\xA9!! \xC3\xBC"
                                "ber \xE7\x8C\xAB 42";
-    const models::ClipTokens encoded = tokenizer.encode(prompt);
+    const models::sd::ClipTokens encoded = tokenizer.encode(prompt);
     // Each word ends in a space, as transformers' CLIPTokenizer.decode gives it; the CJK character is rebuilt
     // from its three byte tokens.
     const std::string decoded = tokenizer.decode(encoded.ids);
@@ -564,12 +564,12 @@ void TestSdText::tokenizerFailures()
     std::filesystem::create_directories(dir.path());
     const std::string expected
         = message.replace(QStringLiteral("{dir}"), QString::fromStdString(dir.path().string())).toStdString();
-    LETHE_COMPARE_STR(errorMessage([&] { models::ClipTokenizer tokenizer(dir.path()); }), expected);
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::ClipTokenizer tokenizer(dir.path()); }), expected);
 }
 
 void TestSdText::sd1ArchitectureHasClipsParameters()
 {
-    const models::ClipTextModel model(models::clipTextSd1Options());
+    const models::sd::ClipTextModel model(models::sd::clipTextSd1Options());
     QCOMPARE(nn::parameterCount(*model), kSd1TextParameters);
     const auto state = nn::stateDict(*model);
     QCOMPARE(state.size(), std::size_t { 2 + 12 * 16 + 2 });
@@ -592,12 +592,12 @@ void TestSdText::sd1ArchitectureHasClipsParameters()
 
 void TestSdText::forwardMatchesReference()
 {
-    const models::ClipTextOptions options = tinyOptions();
+    const models::sd::ClipTextOptions options = tinyOptions();
     auto model = seededModel(options, 1);
     torch::NoGradGuard noGrad;
     const torch::Tensor ids
         = torch::tensor({ 0, 5, 9, 33, 49, 1, 1, 1, 0, 7, 2, 1, 1, 1, 1, 1 }, torch::kInt64).reshape({ 2, 8 });
-    const models::ClipTextOutput out = model(ids);
+    const models::sd::ClipTextOutput out = model(ids);
     QCOMPARE(out.last_hidden_state.sizes().vec(), (std::vector<std::int64_t> { 2, 8, 16 }));
     QCOMPARE(out.pooler_output.sizes().vec(), (std::vector<std::int64_t> { 2, 16 }));
     const torch::Tensor expected = referenceForward(*model, options, ids);
@@ -632,7 +632,7 @@ void TestSdText::poolsAtEos()
     auto legacy = seededModel(tinyOptions(), 3);
     const torch::Tensor ids
         = torch::tensor({ 0, 5, 9, 33, 49, 1, 1, 1, 0, 7, 48, 2, 1, 1, 1, 1 }, torch::kInt64).reshape({ 2, 8 });
-    models::ClipTextOutput out = legacy(ids);
+    models::sd::ClipTextOutput out = legacy(ids);
     QVERIFY(torch::equal(out.pooler_output[0], out.last_hidden_state[0][4]));
     QVERIFY(torch::equal(out.pooler_output[1], out.last_hidden_state[1][2]));
 
@@ -648,7 +648,7 @@ void TestSdText::poolsAtEos()
 
 void TestSdText::configRoundTripsAndChecks()
 {
-    const models::ClipTextOptions sd1 = models::clipTextSd1Options();
+    const models::sd::ClipTextOptions sd1 = models::sd::clipTextSd1Options();
     // SD 1.x's text_encoder/config.json as diffusers ships it (the keys that matter, and some that do not).
     const json file = json::parse(R"({
         "_name_or_path": "openai/clip-vit-large-patch14", "architectures": ["CLIPTextModel"],
@@ -657,21 +657,22 @@ void TestSdText::configRoundTripsAndChecks()
         "layer_norm_eps": 1e-05, "max_position_embeddings": 77, "model_type": "clip_text_model",
         "num_attention_heads": 12, "num_hidden_layers": 12, "pad_token_id": 1, "projection_dim": 768,
         "torch_dtype": "float32", "transformers_version": "4.22.0.dev0", "vocab_size": 49408})");
-    const models::ClipTextOptions parsed = models::clipTextOptionsFromJson(file, "config.json");
-    QCOMPARE(models::toJson(parsed).dump(), models::toJson(sd1).dump());
+    const models::sd::ClipTextOptions parsed = models::sd::clipTextOptionsFromJson(file, "config.json");
+    QCOMPARE(models::sd::toJson(parsed).dump(), models::sd::toJson(sd1).dump());
 
-    const models::ClipTextOptions custom = tinyOptions().hidden_act(models::ClipActivation::Gelu).layer_norm_eps(1e-6);
-    QCOMPARE(models::toJson(models::clipTextOptionsFromJson(models::toJson(custom), "x")).dump(),
-        models::toJson(custom).dump());
+    const models::sd::ClipTextOptions custom
+        = tinyOptions().hidden_act(models::sd::ClipActivation::Gelu).layer_norm_eps(1e-6);
+    QCOMPARE(models::sd::toJson(models::sd::clipTextOptionsFromJson(models::sd::toJson(custom), "x")).dump(),
+        models::sd::toJson(custom).dump());
     // Absent keys take CLIPTextConfig's defaults.
-    const models::ClipTextOptions defaults = models::clipTextOptionsFromJson(json::object(), "x");
+    const models::sd::ClipTextOptions defaults = models::sd::clipTextOptionsFromJson(json::object(), "x");
     QCOMPARE(defaults.hidden_size(), std::int64_t { 512 });
     QCOMPARE(defaults.eos_token_id(), std::int64_t { 49407 });
     // Options built in code are checked by the network too.
-    LETHE_COMPARE_STR(errorMessage([] { models::ClipTextModel(tinyOptions().num_attention_heads(5)); }),
+    LETHE_COMPARE_STR(errorMessage([] { models::sd::ClipTextModel(tinyOptions().num_attention_heads(5)); }),
         "CLIP attention: hidden_size 16 is not a positive multiple of num_attention_heads 5");
-    QCOMPARE(models::clipTextOptionsFromJson(json { { "hidden_act", "gelu_pytorch_tanh" } }, "x").hidden_act(),
-        models::ClipActivation::GeluTanh);
+    QCOMPARE(models::sd::clipTextOptionsFromJson(json { { "hidden_act", "gelu_pytorch_tanh" } }, "x").hidden_act(),
+        models::sd::ClipActivation::GeluTanh);
 }
 
 void TestSdText::configFailures_data()
@@ -699,20 +700,20 @@ void TestSdText::configFailures()
     QFETCH(QString, message);
     const json object = json::parse(config.toStdString());
     LETHE_COMPARE_STR(
-        errorMessage([&] { models::clipTextOptionsFromJson(object, "config.json"); }), message.toStdString());
+        errorMessage([&] { models::sd::clipTextOptionsFromJson(object, "config.json"); }), message.toStdString());
 }
 
 void TestSdText::savesAndReloadsTextEncoder()
 {
     ScratchDir dir;
-    const models::ClipTextOptions options = tinyOptions();
+    const models::sd::ClipTextOptions options = tinyOptions();
     auto model = seededModel(options, 4);
     const auto folder = dir / "text_encoder";
     std::filesystem::create_directories(folder);
-    writeBytes(folder / "config.json", models::toJson(options).dump(2));
+    writeBytes(folder / "config.json", models::sd::toJson(options).dump(2));
     nn::saveStateDict(folder / "model.safetensors", *model);
 
-    auto loaded = models::loadClipTextModel(folder, torch::kFloat32, torch::kCPU);
+    auto loaded = models::sd::loadClipTextModel(folder, torch::kFloat32, torch::kCPU);
     QVERIFY(!loaded->is_training());
     QVERIFY(sameState(*model, *loaded));
     torch::NoGradGuard noGrad;
@@ -723,21 +724,21 @@ void TestSdText::savesAndReloadsTextEncoder()
     QVERIFY(!sameState(*model, *seededModel(options, 5)));
 
     // Half precision on request.
-    auto half = models::loadClipTextModel(folder, torch::kFloat16, torch::kCPU);
+    auto half = models::sd::loadClipTextModel(folder, torch::kFloat16, torch::kCPU);
     QCOMPARE(half->text_model->final_layer_norm->weight.scalar_type(), torch::kFloat16);
 }
 
 void TestSdText::loadsFp16IntoFloat32()
 {
     ScratchDir dir;
-    const models::ClipTextOptions options = tinyOptions();
+    const models::sd::ClipTextOptions options = tinyOptions();
     auto model = seededModel(options, 6);
     std::vector<io::NamedTensor> halves;
     for (const auto& named : nn::stateDict(*model))
         halves.push_back({ named.name, named.tensor.to(torch::kFloat16) });
     writeTextEncoder(dir / "te", options, halves, "model.fp16.safetensors");
 
-    auto loaded = models::loadClipTextModel(dir / "te", torch::kFloat32, torch::kCPU);
+    auto loaded = models::sd::loadClipTextModel(dir / "te", torch::kFloat32, torch::kCPU);
     const auto state = nn::stateDict(*loaded);
     QCOMPARE(state.size(), halves.size());
     for (std::size_t i = 0; i < state.size(); ++i) {
@@ -749,12 +750,12 @@ void TestSdText::loadsFp16IntoFloat32()
 void TestSdText::acceptsPositionIdsAndMappedNames()
 {
     ScratchDir dir;
-    const models::ClipTextOptions options = tinyOptions();
+    const models::sd::ClipTextOptions options = tinyOptions();
     auto model = seededModel(options, 7);
     std::vector<io::NamedTensor> tensors = nn::stateDict(*model);
-    tensors.push_back({ models::kClipPositionIdsName, torch::arange(8, torch::kInt64).unsqueeze(0) });
+    tensors.push_back({ models::sd::kClipPositionIdsName, torch::arange(8, torch::kInt64).unsqueeze(0) });
     writeTextEncoder(dir / "te", options, tensors);
-    QVERIFY(sameState(*model, *models::loadClipTextModel(dir / "te")));
+    QVERIFY(sameState(*model, *models::sd::loadClipTextModel(dir / "te")));
 
     // CompVis single files keep the text encoder under a prefix, beside other networks.
     const std::string prefix = "cond_stage_model.transformer.";
@@ -763,7 +764,7 @@ void TestSdText::acceptsPositionIdsAndMappedNames()
         single.push_back({ prefix + named.name, named.tensor });
     single.push_back({ "model.diffusion_model.out.2.bias", torch::zeros({ 4 }) });
     io::writeSafetensors(dir / "single.safetensors", single);
-    models::ClipTextModel target(options);
+    models::sd::ClipTextModel target(options);
     nn::LoadOptions load;
     load.mapping = [&](const std::string& name) -> std::optional<std::string> {
         if (name.rfind(prefix, 0) != 0)
@@ -771,7 +772,7 @@ void TestSdText::acceptsPositionIdsAndMappedNames()
         return name.substr(prefix.size());
     };
     const nn::LoadReport report
-        = models::loadClipTextWeights(*target, io::SafetensorsFile(dir / "single.safetensors"), load);
+        = models::sd::loadClipTextWeights(*target, io::SafetensorsFile(dir / "single.safetensors"), load);
     QVERIFY(report.complete());
     QCOMPARE(report.loaded.size(), nn::stateDict(*model).size());
     QVERIFY(sameState(*model, *target));
@@ -780,21 +781,21 @@ void TestSdText::acceptsPositionIdsAndMappedNames()
 void TestSdText::textEncoderFailures()
 {
     ScratchDir dir;
-    const models::ClipTextOptions options = tinyOptions();
+    const models::sd::ClipTextOptions options = tinyOptions();
     auto model = seededModel(options, 8);
     const auto folder = dir / "te";
     std::filesystem::create_directories(folder);
     const std::string f = folder.string();
 
-    LETHE_COMPARE_STR(errorMessage([&] { models::loadClipTextModel(folder); }),
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::loadClipTextModel(folder); }),
         f + ": config.json: file not found (a text_encoder folder holds config.json and model.safetensors)");
 
-    writeBytes(folder / "config.json", models::toJson(options).dump());
-    LETHE_COMPARE_STR(errorMessage([&] { models::loadClipTextModel(folder); }),
+    writeBytes(folder / "config.json", models::sd::toJson(options).dump());
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::loadClipTextModel(folder); }),
         f + ": model.safetensors: file not found (nor model.fp16.safetensors)");
 
     writeBytes(folder / "pytorch_model.bin", "PK\x03\x04");
-    LETHE_COMPARE_STR(errorMessage([&] { models::loadClipTextModel(folder); }),
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::loadClipTextModel(folder); }),
         f
             + "/pytorch_model.bin: pickled weights are not read, because loading a pickle can run code; convert them "
               "to model.safetensors, e.g. in Python: CLIPTextModel.from_pretrained(folder).save_pretrained(folder, "
@@ -803,13 +804,13 @@ void TestSdText::textEncoderFailures()
     std::vector<io::NamedTensor> partial = nn::stateDict(*model);
     partial.pop_back();
     io::writeSafetensors(folder / "model.safetensors", partial);
-    LETHE_COMPARE_STR(errorMessage([&] { models::loadClipTextModel(folder); }),
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::loadClipTextModel(folder); }),
         f
             + "/model.safetensors: tensor 'text_model.final_layer_norm.bias': missing from the file (the model "
               "expects shape [16])");
 
     writeBytes(folder / "config.json", R"({"hidden_act": "relu"})");
-    LETHE_COMPARE_STR(errorMessage([&] { models::loadClipTextModel(folder); }),
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::loadClipTextModel(folder); }),
         f
             + "/config.json: key 'hidden_act': expected \"quick_gelu\", \"gelu\", \"gelu_new\" or "
               "\"gelu_pytorch_tanh\", "

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-namespace lethe::models {
+namespace lethe::models::sd {
 
 std::string clipActivationName(ClipActivation activation)
 {
@@ -163,4 +163,4 @@ torch::Tensor ClipEncoderImpl::forward(torch::Tensor x, const torch::Tensor& mas
     return x;
 }
 
-} // namespace lethe::models
+} // namespace lethe::models::sd

@@ -16,7 +16,7 @@
 #include <optional>
 #include <string>
 
-namespace lethe::models {
+namespace lethe::models::sd {
 
 /// The MLP's activation (config.json "hidden_act").
 enum class ClipActivation {
@@ -125,4 +125,4 @@ public:
 };
 TORCH_MODULE(ClipEncoder);
 
-} // namespace lethe::models
+} // namespace lethe::models::sd

@@ -9,7 +9,7 @@
 #include <limits>
 #include <sstream>
 
-namespace lethe::models {
+namespace lethe::models::sd {
 
 using nlohmann::json;
 
@@ -181,4 +181,4 @@ ClipTextModel loadClipTextModel(const std::filesystem::path& folder, torch::Dtyp
     return model;
 }
 
-} // namespace lethe::models
+} // namespace lethe::models::sd

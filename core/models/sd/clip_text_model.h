@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <string>
 
-namespace lethe::models {
+namespace lethe::models::sd {
 
 /// What the text model returns.
 struct ClipTextOutput {
@@ -71,4 +71,4 @@ nn::LoadReport loadClipTextWeights(
 ClipTextModel loadClipTextModel(
     const std::filesystem::path& folder, torch::Dtype dtype = torch::kFloat32, torch::Device device = torch::kCPU);
 
-} // namespace lethe::models
+} // namespace lethe::models::sd

@@ -21,7 +21,7 @@
 #include <unordered_map>
 #include <wctype.h>
 
-namespace lethe::models {
+namespace lethe::models::sd {
 
 using nlohmann::json;
 
@@ -720,4 +720,4 @@ int ClipTokenizer::maxLength() const
     return m_state->maxLength;
 }
 
-} // namespace lethe::models
+} // namespace lethe::models::sd

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace lethe::models {
+namespace lethe::models::sd {
 
 /// One prompt as the text encoder takes it.
 struct ClipTokens {
@@ -69,4 +69,4 @@ private:
     std::unique_ptr<State> m_state;
 };
 
-} // namespace lethe::models
+} // namespace lethe::models::sd
