@@ -1,0 +1,184 @@
+#include "clip_text_model.h"
+
+#include "core/error.h"
+#include "core/io/json_fields.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+namespace lethe::models::sd {
+
+using nlohmann::json;
+
+const char* const kClipPositionIdsName = "text_model.embeddings.position_ids";
+
+ClipTextTransformerImpl::ClipTextTransformerImpl(const ClipTextOptions& options_)
+    : options(options_)
+{
+    embeddings = register_module("embeddings", ClipTextEmbeddings(options));
+    encoder = register_module("encoder", ClipEncoder(options));
+    final_layer_norm = register_module("final_layer_norm",
+        torch::nn::LayerNorm(torch::nn::LayerNormOptions({ options.hidden_size() }).eps(options.layer_norm_eps())));
+}
+
+ClipTextOutput ClipTextTransformerImpl::forward(const torch::Tensor& ids)
+{
+    if (ids.dim() != 2 || c10::isFloatingType(ids.scalar_type()))
+        throw Error("CLIP text model: expected integer token ids [N, L], found "
+            + std::string(c10::toString(ids.scalar_type())) + " " + nn::shapeText(ids.sizes().vec()));
+    const torch::Tensor tokens = ids.to(torch::kInt64);
+    torch::Tensor hidden = embeddings(tokens);
+    const std::int64_t length = tokens.size(1);
+    // Token i attends to tokens 0..i only.
+    const torch::Tensor mask
+        = torch::full({ length, length }, -std::numeric_limits<float>::infinity(), hidden.options()).triu(1);
+    hidden = final_layer_norm(encoder(hidden, mask));
+
+    // transformers' legacy configs (eos_token_id 2) pool at the largest id, which is EOS in CLIP's vocabulary.
+    const torch::Tensor eosPosition = options.eos_token_id() == 2
+        ? tokens.argmax(-1)
+        : tokens.eq(options.eos_token_id()).to(torch::kInt32).argmax(-1);
+    const torch::Tensor rows
+        = torch::arange(tokens.size(0), torch::TensorOptions().dtype(torch::kInt64).device(tokens.device()));
+    return { hidden, hidden.index({ rows, eosPosition }) };
+}
+
+ClipTextModelImpl::ClipTextModelImpl(const ClipTextOptions& options)
+{
+    text_model = register_module("text_model", ClipTextTransformer(options));
+
+    // CLIPPreTrainedModel._init_weights with initializer_factor 1.
+    torch::NoGradGuard noGrad;
+    const double width = static_cast<double>(options.hidden_size());
+    const double layers = static_cast<double>(options.num_hidden_layers());
+    const double inStd = std::pow(width, -0.5) * std::pow(2.0 * layers, -0.5);
+    const double outStd = std::pow(width, -0.5);
+    const double fcStd = std::pow(2.0 * width, -0.5);
+    text_model->embeddings->token_embedding->weight.normal_(0.0, 0.02);
+    text_model->embeddings->position_embedding->weight.normal_(0.0, 0.02);
+    for (const auto& child : *text_model->encoder->layers) {
+        auto* layer = child->as<ClipEncoderLayer>();
+        for (auto* linear : { &layer->self_attn->q_proj, &layer->self_attn->k_proj, &layer->self_attn->v_proj })
+            (*linear)->weight.normal_(0.0, inStd);
+        layer->self_attn->out_proj->weight.normal_(0.0, outStd);
+        layer->mlp->fc1->weight.normal_(0.0, fcStd);
+        layer->mlp->fc2->weight.normal_(0.0, inStd);
+        for (auto* linear : { &layer->self_attn->q_proj, &layer->self_attn->k_proj, &layer->self_attn->v_proj,
+                 &layer->self_attn->out_proj, &layer->mlp->fc1, &layer->mlp->fc2 })
+            (*linear)->bias.zero_();
+    }
+}
+
+ClipTextOutput ClipTextModelImpl::forward(const torch::Tensor& ids)
+{
+    return text_model(ids);
+}
+
+ClipTextOptions clipTextOptionsFromJson(const json& config, const std::string& file)
+{
+    const io::JsonFields fields(config, file);
+    const std::string modelType = fields.get<std::string>("model_type", "clip_text_model");
+    if (modelType != "clip_text_model")
+        fields.fail("model_type", "expected \"clip_text_model\", found \"" + modelType + "\"");
+
+    ClipTextOptions options;
+    const auto positive = [&](const std::string& key, std::int64_t fallback) {
+        const auto value = fields.get<std::int64_t>(key, fallback);
+        if (value <= 0)
+            fields.fail(key, "expected a positive integer, found " + std::to_string(value));
+        return value;
+    };
+    options.vocab_size(positive("vocab_size", options.vocab_size()));
+    options.hidden_size(positive("hidden_size", options.hidden_size()));
+    options.intermediate_size(positive("intermediate_size", options.intermediate_size()));
+    options.num_hidden_layers(positive("num_hidden_layers", options.num_hidden_layers()));
+    options.num_attention_heads(positive("num_attention_heads", options.num_attention_heads()));
+    options.max_position_embeddings(positive("max_position_embeddings", options.max_position_embeddings()));
+    if (options.hidden_size() % options.num_attention_heads() != 0)
+        fields.fail("num_attention_heads",
+            "expected a divisor of hidden_size (" + std::to_string(options.hidden_size()) + "), found "
+                + std::to_string(options.num_attention_heads()));
+
+    const std::string activation = fields.get<std::string>("hidden_act", clipActivationName(options.hidden_act()));
+    const auto parsed = clipActivationFromName(activation);
+    if (!parsed)
+        fields.fail("hidden_act",
+            "expected \"quick_gelu\", \"gelu\", \"gelu_new\" or \"gelu_pytorch_tanh\", found \"" + activation + "\"");
+    options.hidden_act(*parsed);
+
+    options.layer_norm_eps(fields.get<double>("layer_norm_eps", options.layer_norm_eps()));
+    if (!(options.layer_norm_eps() > 0.0)) {
+        std::ostringstream shown;
+        shown << options.layer_norm_eps();
+        fields.fail("layer_norm_eps", "expected a positive number, found " + shown.str());
+    }
+    options.bos_token_id(fields.get<std::int64_t>("bos_token_id", options.bos_token_id()));
+    options.eos_token_id(fields.get<std::int64_t>("eos_token_id", options.eos_token_id()));
+    options.pad_token_id(fields.get<std::int64_t>("pad_token_id", options.pad_token_id()));
+    return options;
+}
+
+json toJson(const ClipTextOptions& options)
+{
+    return json {
+        { "architectures", json::array({ "CLIPTextModel" }) },
+        { "model_type", "clip_text_model" },
+        { "vocab_size", options.vocab_size() },
+        { "hidden_size", options.hidden_size() },
+        { "intermediate_size", options.intermediate_size() },
+        { "num_hidden_layers", options.num_hidden_layers() },
+        { "num_attention_heads", options.num_attention_heads() },
+        { "max_position_embeddings", options.max_position_embeddings() },
+        { "hidden_act", clipActivationName(options.hidden_act()) },
+        { "layer_norm_eps", options.layer_norm_eps() },
+        { "bos_token_id", options.bos_token_id() },
+        { "eos_token_id", options.eos_token_id() },
+        { "pad_token_id", options.pad_token_id() },
+    };
+}
+
+nn::LoadReport loadClipTextWeights(torch::nn::Module& model, const io::SafetensorsFile& file, nn::LoadOptions options)
+{
+    nn::KeyMapping rename = std::move(options.mapping);
+    options.mapping = [rename](const std::string& name) -> std::optional<std::string> {
+        std::optional<std::string> mapped = rename ? rename(name) : std::optional<std::string>(name);
+        // Older transformers saved this index buffer; it always holds 0..P-1.
+        if (mapped && *mapped == kClipPositionIdsName)
+            return std::nullopt;
+        return mapped;
+    };
+    return nn::loadStateDict(model, file, options);
+}
+
+ClipTextModel loadClipTextModel(const std::filesystem::path& folder, torch::Dtype dtype, torch::Device device)
+{
+    const std::filesystem::path configPath = folder / "config.json";
+    if (!std::filesystem::is_regular_file(configPath))
+        throw FormatError(folder.string(), "config.json",
+            "file not found (a text_encoder folder holds config.json and model.safetensors)");
+    const ClipTextOptions options = clipTextOptionsFromJson(io::readJsonObjectFile(configPath), configPath.string());
+
+    std::filesystem::path weights = folder / "model.safetensors";
+    if (!std::filesystem::is_regular_file(weights))
+        weights = folder / "model.fp16.safetensors";
+    if (!std::filesystem::is_regular_file(weights)) {
+        for (const char* pickled : { "pytorch_model.bin", "pytorch_model.fp16.bin" })
+            if (std::filesystem::is_regular_file(folder / pickled))
+                throw FormatError((folder / pickled).string(), "",
+                    "pickled weights are not read, because loading a pickle can run code; convert them to "
+                    "model.safetensors, e.g. in Python: CLIPTextModel.from_pretrained(folder)"
+                    ".save_pretrained(folder, safe_serialization=True)");
+        throw FormatError(folder.string(), "model.safetensors", "file not found (nor model.fp16.safetensors)");
+    }
+
+    ClipTextModel model(options);
+    model->to(device, dtype);
+    loadClipTextWeights(*model, io::SafetensorsFile(weights));
+    model->eval();
+    return model;
+}
+
+} // namespace lethe::models::sd

@@ -1,0 +1,821 @@
+// Stable Diffusion 1.x text side: CLIP's tokenizer on a synthetic vocabulary, the CLIP text model's
+// architecture, forward pass and loading from diffusers text_encoder folders.
+#include "core/error.h"
+#include "core/io/json_fields.h"
+#include "core/io/safetensors.h"
+#include "core/models/sd/clip_text_model.h"
+#include "core/models/sd/clip_tokenizer.h"
+#include "core/nn/state_dict.h"
+#include "test_support.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+using namespace lethe;
+using lethe::test::errorMessage;
+using lethe::test::ScratchDir;
+using lethe::test::writeBytes;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::int64_t kSd1TextParameters = 123'060'480;
+
+/// GPT-2's bytes_to_unicode, written out again so that the tokenizer's copy is checked against it.
+std::string byteMapped(const std::string& utf8)
+{
+    std::string out;
+    for (const char ch : utf8) {
+        const int byte = static_cast<unsigned char>(ch);
+        int shifted = 256;
+        int codePoint = -1;
+        for (int b = 0; b < 256; ++b) {
+            const bool kept = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+            const int mapped = kept ? b : shifted++;
+            if (b == byte)
+                codePoint = mapped;
+        }
+        if (codePoint < 0x80) {
+            out.push_back(static_cast<char>(codePoint));
+        } else {
+            out.push_back(static_cast<char>(0xC0 | (codePoint >> 6)));
+            out.push_back(static_cast<char>(0x80 | (codePoint & 0x3F)));
+        }
+    }
+    return out;
+}
+
+/// Merges in rank order, written as text (byte-mapped by the helper); the results are also vocabulary entries.
+const std::vector<std::pair<std::string, std::string>> kMerges = {
+    { "h", "e" },
+    { "l", "l" },
+    { "he", "ll" },
+    { "hell", "o</w>" },
+    { "p", "h" },
+    { "ph", "o" },
+    { "pho", "t" },
+    { "phot", "o</w>" },
+    { "c", "a" },
+    { "ca", "t</w>" },
+    { "o", "f</w>" },
+    { "'", "s</w>" },
+    { "'", "r" },
+    { "'r", "e</w>" },
+    { "\xC3", "\xA9" },
+    { "\xC3", "\xA9</w>" },
+    { "\xC3\xA9", "t" },
+    { "\xC3\xA9t", "\xC3\xA9</w>" },
+    { "\xC3", "\xBC" },
+    { "\xC3\xBC", "b" },
+    { "\xC3\xBC"
+      "b",
+        "e" },
+    { "\xC3\xBC"
+      "be",
+        "r</w>" },
+    { "b", "c</w>" },
+    { "a", "b" },
+    // Its result is left out of the vocabulary: "zz" becomes the unknown token.
+    { "z", "z</w>" },
+};
+
+/// "x</w>" → byteMapped("x") + "</w>".
+std::string mapSymbol(const std::string& symbol)
+{
+    const std::string end = "</w>";
+    if (symbol.size() > end.size() && symbol.compare(symbol.size() - end.size(), end.size(), end) == 0)
+        return byteMapped(symbol.substr(0, symbol.size() - end.size())) + end;
+    return byteMapped(symbol);
+}
+
+/// The synthetic vocabulary: the 256 byte symbols, the same with "</w>", the merge results, then the two markers.
+std::map<std::string, std::int64_t> syntheticVocab()
+{
+    std::map<std::string, std::int64_t> vocab;
+    std::int64_t next = 0;
+    const auto add = [&](const std::string& token) {
+        if (vocab.emplace(token, next).second)
+            ++next;
+    };
+    for (int b = 0; b < 256; ++b)
+        add(byteMapped(std::string(1, static_cast<char>(b))));
+    for (int b = 0; b < 256; ++b)
+        add(byteMapped(std::string(1, static_cast<char>(b))) + "</w>");
+    for (const auto& [first, second] : kMerges)
+        if (first + second != "zz</w>")
+            add(mapSymbol(first + second));
+    add("<|startoftext|>");
+    add("<|endoftext|>");
+    return vocab;
+}
+
+std::string mergesText()
+{
+    std::string text = "#version: 0.2\n";
+    for (const auto& [first, second] : kMerges)
+        text += mapSymbol(first) + " " + mapSymbol(second) + "\n";
+    return text;
+}
+
+void writeTokenizer(const std::filesystem::path& dir, const std::map<std::string, std::int64_t>& vocab)
+{
+    writeBytes(dir / "vocab.json", json(vocab).dump());
+    writeBytes(dir / "merges.txt", mergesText());
+}
+
+/// The ids of tokens written in plain text ("é</w>" is looked up as its byte-mapped spelling).
+std::vector<std::int64_t> idsOf(const std::vector<std::string>& tokens)
+{
+    static const std::map<std::string, std::int64_t> vocab = syntheticVocab();
+    std::vector<std::int64_t> ids;
+    for (const std::string& token : tokens) {
+        const std::string mapped = token.rfind("<|", 0) == 0 ? token : mapSymbol(token);
+        const auto found = vocab.find(mapped);
+        if (found == vocab.end())
+            throw std::runtime_error("test vocabulary lacks " + token);
+        ids.push_back(found->second);
+    }
+    return ids;
+}
+
+QString idText(const std::vector<std::int64_t>& ids)
+{
+    QStringList parts;
+    for (const std::int64_t id : ids)
+        parts << QString::number(id);
+    return parts.join(QLatin1Char(' '));
+}
+
+/// The ids between BOS and EOS.
+std::vector<std::int64_t> bodyOf(const models::sd::ClipTokens& tokens)
+{
+    return std::vector<std::int64_t>(tokens.ids.begin() + 1, tokens.ids.begin() + tokens.length - 1);
+}
+
+models::sd::ClipTextOptions tinyOptions()
+{
+    return models::sd::ClipTextOptions()
+        .vocab_size(50)
+        .hidden_size(16)
+        .intermediate_size(24)
+        .num_hidden_layers(2)
+        .num_attention_heads(4)
+        .max_position_embeddings(8)
+        .bos_token_id(0)
+        .eos_token_id(2)
+        .pad_token_id(1);
+}
+
+models::sd::ClipTextModel seededModel(const models::sd::ClipTextOptions& options, std::uint64_t seed)
+{
+    torch::manual_seed(seed);
+    models::sd::ClipTextModel model(options);
+    model->eval();
+    return model;
+}
+
+/// The text model's forward pass written out from the state dict with plain tensor operations.
+torch::Tensor referenceForward(
+    const torch::nn::Module& model, const models::sd::ClipTextOptions& options, const torch::Tensor& ids)
+{
+    std::map<std::string, torch::Tensor> p;
+    for (const auto& named : nn::stateDict(model))
+        p[named.name] = named.tensor;
+    const auto linear = [&](const torch::Tensor& x, const std::string& name) {
+        return torch::matmul(x, p.at(name + ".weight").t()) + p.at(name + ".bias");
+    };
+    const auto norm = [&](const torch::Tensor& x, const std::string& name) {
+        const torch::Tensor mean = x.mean(-1, true);
+        const torch::Tensor var = (x - mean).pow(2).mean(-1, true);
+        return (x - mean) / torch::sqrt(var + options.layer_norm_eps()) * p.at(name + ".weight") + p.at(name + ".bias");
+    };
+    const std::int64_t n = ids.size(0);
+    const std::int64_t l = ids.size(1);
+    const std::int64_t heads = options.num_attention_heads();
+    const std::int64_t d = options.hidden_size() / heads;
+    torch::Tensor x
+        = p.at("text_model.embeddings.token_embedding.weight").index_select(0, ids.reshape(-1)).reshape({ n, l, -1 })
+        + p.at("text_model.embeddings.position_embedding.weight").slice(0, 0, l);
+    const torch::Tensor future = torch::ones({ l, l }, torch::kBool).triu(1);
+    for (std::int64_t i = 0; i < options.num_hidden_layers(); ++i) {
+        const std::string layer = "text_model.encoder.layers." + std::to_string(i);
+        const torch::Tensor h = norm(x, layer + ".layer_norm1");
+        const auto heads4 = [&](const torch::Tensor& t) {
+            return t.reshape({ n, l, heads, d }).permute({ 0, 2, 1, 3 });
+        };
+        const torch::Tensor q = heads4(linear(h, layer + ".self_attn.q_proj"));
+        const torch::Tensor k = heads4(linear(h, layer + ".self_attn.k_proj"));
+        const torch::Tensor v = heads4(linear(h, layer + ".self_attn.v_proj"));
+        const torch::Tensor logits = torch::matmul(q, k.transpose(2, 3)) / std::sqrt(static_cast<double>(d));
+        const torch::Tensor weights = torch::softmax(logits.masked_fill(future, -1e30), -1);
+        const torch::Tensor attended = torch::matmul(weights, v).permute({ 0, 2, 1, 3 }).reshape({ n, l, -1 });
+        x = x + linear(attended, layer + ".self_attn.out_proj");
+        const torch::Tensor g = linear(norm(x, layer + ".layer_norm2"), layer + ".mlp.fc1");
+        x = x + linear(g * torch::sigmoid(1.702 * g), layer + ".mlp.fc2");
+    }
+    return norm(x, "text_model.final_layer_norm");
+}
+
+void writeTextEncoder(const std::filesystem::path& dir, const models::sd::ClipTextOptions& options,
+    const std::vector<io::NamedTensor>& tensors, const std::string& weightsName = "model.safetensors")
+{
+    std::filesystem::create_directories(dir);
+    writeBytes(dir / "config.json", models::sd::toJson(options).dump(2));
+    io::writeSafetensors(dir / weightsName, tensors);
+}
+
+bool sameState(const torch::nn::Module& a, const torch::nn::Module& b)
+{
+    const auto left = nn::stateDict(a);
+    const auto right = nn::stateDict(b);
+    if (left.size() != right.size())
+        return false;
+    for (std::size_t i = 0; i < left.size(); ++i)
+        if (left[i].name != right[i].name || !torch::equal(left[i].tensor, right[i].tensor))
+            return false;
+    return true;
+}
+
+} // namespace
+
+class TestSdText : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void byteMapMatchesGpt2();
+    void encodesPrompts_data();
+    void encodesPrompts();
+    void mergesFollowRank();
+    void truncatesKeepingEos();
+    void padsToMaxLength();
+    void readsSpecialTokensAndLength();
+    void encodesBatches();
+    void encodesFromSeveralThreads();
+    void decodesAndRoundTrips();
+    void tokenizerFailures_data();
+    void tokenizerFailures();
+    void sd1ArchitectureHasClipsParameters();
+    void forwardMatchesReference();
+    void attentionIsCausal();
+    void poolsAtEos();
+    void configRoundTripsAndChecks();
+    void configFailures_data();
+    void configFailures();
+    void savesAndReloadsTextEncoder();
+    void loadsFp16IntoFloat32();
+    void acceptsPositionIdsAndMappedNames();
+    void textEncoderFailures();
+};
+
+void TestSdText::byteMapMatchesGpt2()
+{
+    // Spot values of GPT-2's table: space is "Ġ" (U+0120), newline "Ċ" (U+010A), 0xAD "Ń" (U+0143).
+    LETHE_COMPARE_STR(byteMapped(" "), "\xC4\xA0");
+    LETHE_COMPARE_STR(byteMapped("\n"), "\xC4\x8A");
+    LETHE_COMPARE_STR(byteMapped("\xAD"), "\xC5\x83");
+    LETHE_COMPARE_STR(byteMapped("a~\xA1\xFF"), "a~\xC2\xA1\xC3\xBF");
+}
+
+void TestSdText::encodesPrompts_data()
+{
+    QTest::addColumn<QString>("prompt");
+    // Bytes, not QStrings: byte-fallback tokens are not UTF-8 on their own.
+    QTest::addColumn<QByteArrayList>("tokens");
+    const auto list = [](std::initializer_list<const char*> items) {
+        QByteArrayList out;
+        for (const char* item : items)
+            out << QByteArray(item);
+        return out;
+    };
+    QTest::newRow("merges, punctuation, case") << QStringLiteral(
+        "Hello, PHOTO of a Cat") << list({ "hello</w>", ",</w>", "photo</w>", "of</w>", "a</w>", "cat</w>" });
+    QTest::newRow("apostrophes") << QStringLiteral("cat's they're")
+                                 << list({ "cat</w>", "'s</w>", "t", "he", "y</w>", "'re</w>" });
+    QTest::newRow("numbers split into digits")
+        << QStringLiteral("2024 cats") << list({ "2</w>", "0</w>", "2</w>", "4</w>", "ca", "t", "s</w>" });
+    QTest::newRow("accented letters, upper case lowered") << QString::fromUtf8("\xC3\x89t\xC3\xA9 \xC3\x9C"
+                                                                               "BER")
+                                                          << list({ "\xC3\xA9t\xC3\xA9</w>",
+                                                                 "\xC3\xBC"
+                                                                 "ber</w>" });
+    QTest::newRow("CJK falls back to bytes")
+        << QString::fromUtf8("\xE7\x8C\xAB") << list({ "\xE7", "\x8C", "\xAB</w>" });
+    QTest::newRow("punctuation runs stay whole, byte fallback")
+        << QStringLiteral("cat!!?") << list({ "cat</w>", "!", "!", "?</w>" });
+    QTest::newRow("whitespace collapsed and stripped")
+        << QString::fromUtf8("\t  CAT\xC2\xA0\xC2\xA0 \n cat \r\n") << list({ "cat</w>", "cat</w>" });
+    QTest::newRow("HTML entities, unescaped twice")
+        << QStringLiteral("a &amp;amp; &#x41;&lt;b&gt; &#39;s &nbsp;x &bogus;")
+        << list({ "a</w>", "&</w>", "a</w>", "<</w>", "b</w>", "></w>", "'s</w>", "x</w>", "&</w>", "b", "o", "g", "u",
+               "s</w>", ";</w>" });
+    QTest::newRow("markers keep their ids")
+        << QStringLiteral("a <|EndOfText|> b") << list({ "a</w>", "<|endoftext|>", "b</w>" });
+    QTest::newRow("empty") << QStringLiteral(" \t ") << QByteArrayList();
+}
+
+void TestSdText::encodesPrompts()
+{
+    QFETCH(QString, prompt);
+    QFETCH(QByteArrayList, tokens);
+    ScratchDir dir;
+    writeTokenizer(dir.path(), syntheticVocab());
+    const models::sd::ClipTokenizer tokenizer(dir.path());
+
+    std::vector<std::string> expectedTokens;
+    for (const QByteArray& token : tokens)
+        expectedTokens.push_back(token.toStdString());
+    const models::sd::ClipTokens encoded = tokenizer.encode(prompt.toStdString());
+    QCOMPARE(idText(bodyOf(encoded)), idText(idsOf(expectedTokens)));
+    QCOMPARE(encoded.length, static_cast<int>(tokens.size()) + 2);
+    QCOMPARE(encoded.ids.front(), tokenizer.bosId());
+    QCOMPARE(encoded.ids[static_cast<std::size_t>(encoded.length - 1)], tokenizer.eosId());
+    QVERIFY(!encoded.truncated);
+    // Encoding again goes through the BPE cache and must agree.
+    QCOMPARE(idText(tokenizer.encode(prompt.toStdString()).ids), idText(encoded.ids));
+}
+
+void TestSdText::mergesFollowRank()
+{
+    ScratchDir dir;
+    writeTokenizer(dir.path(), syntheticVocab());
+    const models::sd::ClipTokenizer tokenizer(dir.path());
+    // "b c</w>" ranks before "a b", so "abc" is a + bc, not ab + c.
+    QCOMPARE(idText(bodyOf(tokenizer.encode("abc"))), idText(idsOf({ "a", "bc</w>" })));
+    QCOMPARE(idText(bodyOf(tokenizer.encode("abd"))), idText(idsOf({ "ab", "d</w>" })));
+    // A merge whose result is not in the vocabulary gives the unknown token (CLIP's is <|endoftext|>).
+    QCOMPARE(tokenizer.unkId(), tokenizer.eosId());
+    QCOMPARE(idText(bodyOf(tokenizer.encode("zz cat"))), idText({ tokenizer.unkId(), idsOf({ "cat</w>" })[0] }));
+}
+
+void TestSdText::truncatesKeepingEos()
+{
+    ScratchDir dir;
+    writeTokenizer(dir.path(), syntheticVocab());
+    const models::sd::ClipTokenizer tokenizer(dir.path());
+    const std::int64_t a = idsOf({ "a</w>" })[0];
+    const auto prompt = [](int words) {
+        std::string text;
+        for (int i = 0; i < words; ++i)
+            text += "a ";
+        return text;
+    };
+
+    const models::sd::ClipTokens fits = tokenizer.encode(prompt(75));
+    QVERIFY(!fits.truncated);
+    QCOMPARE(fits.length, 77);
+    QCOMPARE(fits.ids.back(), tokenizer.eosId());
+
+    for (int words : { 76, 200 }) {
+        const models::sd::ClipTokens cut = tokenizer.encode(prompt(words));
+        QVERIFY(cut.truncated);
+        QCOMPARE(cut.length, 77);
+        QCOMPARE(cut.ids.size(), std::size_t { 77 });
+        QCOMPARE(cut.ids.front(), tokenizer.bosId());
+        QCOMPARE(cut.ids[75], a);
+        QCOMPARE(cut.ids.back(), tokenizer.eosId());
+    }
+}
+
+void TestSdText::padsToMaxLength()
+{
+    ScratchDir dir;
+    writeTokenizer(dir.path(), syntheticVocab());
+    const models::sd::ClipTokenizer tokenizer(dir.path());
+    QCOMPARE(tokenizer.maxLength(), 77);
+    QCOMPARE(tokenizer.padId(), idsOf({ "<|endoftext|>" })[0]);
+    QCOMPARE(tokenizer.bosId(), idsOf({ "<|startoftext|>" })[0]);
+
+    const models::sd::ClipTokens cat = tokenizer.encode("cat");
+    QCOMPARE(cat.length, 3);
+    QCOMPARE(cat.ids.size(), std::size_t { 77 });
+    QCOMPARE(cat.ids[1], idsOf({ "cat</w>" })[0]);
+    for (std::size_t i = 3; i < cat.ids.size(); ++i)
+        QCOMPARE(cat.ids[i], tokenizer.padId());
+}
+
+void TestSdText::readsSpecialTokensAndLength()
+{
+    ScratchDir dir;
+    writeTokenizer(dir.path(), syntheticVocab());
+    // special_tokens_map.json wins over tokenizer_config.json; AddedToken objects carry "content".
+    writeBytes(dir / "tokenizer_config.json",
+        R"({"model_max_length": 8, "pad_token": "x", "bos_token": {"__type": "AddedToken", "content": "<|startoftext|>"}})");
+    writeBytes(dir / "special_tokens_map.json", R"({"pad_token": {"content": "!", "lstrip": false}})");
+    const models::sd::ClipTokenizer tokenizer(dir.path());
+    QCOMPARE(tokenizer.maxLength(), 8);
+    QCOMPARE(tokenizer.padId(), idsOf({ "!" })[0]);
+
+    const models::sd::ClipTokens encoded = tokenizer.encode("a cat");
+    const std::int64_t pad = tokenizer.padId();
+    QCOMPARE(idText(encoded.ids),
+        idText({ tokenizer.bosId(), idsOf({ "a</w>" })[0], idsOf({ "cat</w>" })[0], tokenizer.eosId(), pad, pad, pad,
+            pad }));
+    const models::sd::ClipTokens cut = tokenizer.encode("a a a a a a a");
+    QVERIFY(cut.truncated);
+    QCOMPARE(cut.ids.size(), std::size_t { 8 });
+    QCOMPARE(cut.ids.back(), tokenizer.eosId());
+}
+
+void TestSdText::encodesBatches()
+{
+    ScratchDir dir;
+    writeTokenizer(dir.path(), syntheticVocab());
+    const models::sd::ClipTokenizer tokenizer(dir.path());
+    const torch::Tensor batch = tokenizer.encodeBatch({ "a cat", "hello photo" });
+    QCOMPARE(batch.scalar_type(), torch::kInt64);
+    QCOMPARE(batch.sizes().vec(), (std::vector<std::int64_t> { 2, 77 }));
+    for (std::int64_t row = 0; row < 2; ++row) {
+        const auto ids = tokenizer.encode(row == 0 ? "a cat" : "hello photo").ids;
+        QVERIFY(torch::equal(batch[row], torch::tensor(ids, torch::kInt64)));
+    }
+}
+
+void TestSdText::encodesFromSeveralThreads()
+{
+    ScratchDir dir;
+    writeTokenizer(dir.path(), syntheticVocab());
+    const std::vector<std::string> words = { "a cat", "hello photo", "\xC3\xA9t\xC3\xA9 abc", "they're 42" };
+    const auto prompt = [&](std::size_t thread, int i) {
+        return words[(thread + static_cast<std::size_t>(i)) % words.size()] + " " + std::to_string(i);
+    };
+    // Expected ids from a separate tokenizer, one prompt at a time.
+    const models::sd::ClipTokenizer single(dir.path());
+    std::vector<std::vector<std::vector<std::int64_t>>> expected(4);
+    for (std::size_t t = 0; t < 4; ++t)
+        for (int i = 0; i < 200; ++i)
+            expected[t].push_back(single.encode(prompt(t, i)).ids);
+
+    // The shared tokenizer's BPE cache is filled concurrently.
+    const models::sd::ClipTokenizer shared(dir.path());
+    std::atomic<int> mismatches { 0 };
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 200; ++i)
+                if (shared.encode(prompt(t, i)).ids != expected[t][static_cast<std::size_t>(i)])
+                    ++mismatches;
+        });
+    for (auto& thread : threads)
+        thread.join();
+    QCOMPARE(mismatches.load(), 0);
+}
+
+void TestSdText::decodesAndRoundTrips()
+{
+    ScratchDir dir;
+    writeTokenizer(dir.path(), syntheticVocab());
+    const models::sd::ClipTokenizer tokenizer(dir.path());
+    const std::string prompt = "Hello, PHOTO of a Cat's \xC3\xA9t\xC3\xA9!! \xC3\xBC"
+                               "ber \xE7\x8C\xAB 42";
+    const models::sd::ClipTokens encoded = tokenizer.encode(prompt);
+    // Each word ends in a space, as transformers' CLIPTokenizer.decode gives it; the CJK character is rebuilt
+    // from its three byte tokens.
+    const std::string decoded = tokenizer.decode(encoded.ids);
+    LETHE_COMPARE_STR(decoded,
+        "hello , photo of a cat 's \xC3\xA9t\xC3\xA9 !! \xC3\xBC"
+        "ber \xE7\x8C\xAB 4 2");
+    QCOMPARE(idText(tokenizer.encode(decoded).ids), idText(encoded.ids));
+
+    // A lone continuation byte decodes to U+FFFD.
+    LETHE_COMPARE_STR(tokenizer.decode(idsOf({ "\x8C</w>" })), "\xEF\xBF\xBD");
+    LETHE_COMPARE_STR(errorMessage([&] {
+        tokenizer.decode({ 5, 100000 });
+    }),
+        "CLIP tokenizer: token id 100000 is not in the vocabulary");
+}
+
+void TestSdText::tokenizerFailures_data()
+{
+    QTest::addColumn<QString>("vocab");
+    QTest::addColumn<QString>("merges");
+    QTest::addColumn<QString>("specialTokens");
+    QTest::addColumn<QString>("tokenizerConfig");
+    QTest::addColumn<QString>("message");
+
+    const QString vocab = QString::fromStdString(json(syntheticVocab()).dump());
+    const QString merges = QString::fromStdString(mergesText());
+    std::map<std::string, std::int64_t> noBos = syntheticVocab();
+    noBos.erase("<|startoftext|>");
+
+    QTest::newRow("no vocab.json")
+        << QString() << merges << QString() << QString()
+        << "{dir}: vocab.json: file not found (a tokenizer folder holds vocab.json and merges.txt)";
+    QTest::newRow("no merges.txt")
+        << vocab << QString() << QString() << QString()
+        << "{dir}: merges.txt: file not found (a tokenizer folder holds vocab.json and merges.txt)";
+    QTest::newRow("vocab not an object") << "[1, 2]" << merges << QString() << QString()
+                                         << "{dir}/vocab.json: top level: expected a JSON object, found array";
+    QTest::newRow("vocab not JSON") << "{\"a\": 1," << merges << QString() << QString()
+                                    << "{dir}/vocab.json: byte 9: invalid JSON";
+    QTest::newRow("id not an integer") << R"({"a": 1, "b": "x"})" << merges << QString() << QString()
+                                       << "{dir}/vocab.json: key 'b': expected an integer, found \"x\"";
+    QTest::newRow("id fractional") << R"({"a": 1.5})" << merges << QString() << QString()
+                                   << "{dir}/vocab.json: key 'a': expected an integer, found 1.5";
+    QTest::newRow("id null") << R"({"a": null})" << merges << QString() << QString()
+                             << "{dir}/vocab.json: key 'a': expected an integer, found null";
+    QTest::newRow("id negative") << R"({"a": -3})" << merges << QString() << QString()
+                                 << "{dir}/vocab.json: key 'a': expected a non-negative id, found -3";
+    QTest::newRow("merge line with three symbols")
+        << vocab << "#version: 0.2\nh e\nl l x\n"
+        << QString() << QString()
+        << "{dir}/merges.txt: line 3: expected two symbols separated by a space, found \"l l x\"";
+    QTest::newRow("merge line with one symbol")
+        << vocab << "#version: 0.2\r\nh e\r\n\r\nll\r\n"
+        << QString() << QString()
+        << "{dir}/merges.txt: line 4: expected two symbols separated by a space, found \"ll\"";
+    QTest::newRow("default BOS missing") << QString::fromStdString(json(noBos).dump()) << merges << QString()
+                                         << QString()
+                                         << "{dir}/vocab.json: bos_token '<|startoftext|>': not in the vocabulary "
+                                            "(CLIP's default)";
+    QTest::newRow("named pad token missing")
+        << vocab << merges << R"({"pad_token": "<pad>"})" << QString()
+        << "{dir}/vocab.json: pad_token '<pad>': not in the vocabulary (named in {dir}/special_tokens_map.json)";
+    QTest::newRow("special token of the wrong type") << vocab << merges << R"({"eos_token": 7})" << QString()
+                                                     << "{dir}/special_tokens_map.json: key 'eos_token': expected a "
+                                                        "string, found 7";
+    QTest::newRow("AddedToken without content")
+        << vocab << merges << QString() << R"({"unk_token": {"lstrip": false}})"
+        << "{dir}/tokenizer_config.json: key 'unk_token': key 'content': missing";
+    QTest::newRow("max length too short") << vocab << merges << QString() << R"({"model_max_length": 2})"
+                                          << "{dir}/tokenizer_config.json: key 'model_max_length': expected an "
+                                             "integer from 3 to 65536, found 2";
+}
+
+void TestSdText::tokenizerFailures()
+{
+    QFETCH(QString, vocab);
+    QFETCH(QString, merges);
+    QFETCH(QString, specialTokens);
+    QFETCH(QString, tokenizerConfig);
+    QFETCH(QString, message);
+    ScratchDir dir;
+    const auto write = [&](const char* name, const QString& text) {
+        if (!text.isNull())
+            writeBytes(dir / name, text.toStdString());
+    };
+    write("vocab.json", vocab);
+    write("merges.txt", merges);
+    write("special_tokens_map.json", specialTokens);
+    write("tokenizer_config.json", tokenizerConfig);
+    std::filesystem::create_directories(dir.path());
+    const std::string expected
+        = message.replace(QStringLiteral("{dir}"), QString::fromStdString(dir.path().string())).toStdString();
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::ClipTokenizer tokenizer(dir.path()); }), expected);
+}
+
+void TestSdText::sd1ArchitectureHasClipsParameters()
+{
+    const models::sd::ClipTextModel model(models::sd::clipTextSd1Options());
+    QCOMPARE(nn::parameterCount(*model), kSd1TextParameters);
+    const auto state = nn::stateDict(*model);
+    QCOMPARE(state.size(), std::size_t { 2 + 12 * 16 + 2 });
+    std::map<std::string, std::vector<std::int64_t>> shapes;
+    for (const auto& named : state)
+        shapes[named.name] = named.tensor.sizes().vec();
+    LETHE_COMPARE_STR(state.front().name, "text_model.embeddings.token_embedding.weight");
+    LETHE_COMPARE_STR(state[2].name, "text_model.encoder.layers.0.self_attn.k_proj.weight");
+    LETHE_COMPARE_STR(state.back().name, "text_model.final_layer_norm.bias");
+    QCOMPARE(shapes.at("text_model.embeddings.token_embedding.weight"), (std::vector<std::int64_t> { 49408, 768 }));
+    QCOMPARE(shapes.at("text_model.embeddings.position_embedding.weight"), (std::vector<std::int64_t> { 77, 768 }));
+    QCOMPARE(
+        shapes.at("text_model.encoder.layers.11.self_attn.q_proj.weight"), (std::vector<std::int64_t> { 768, 768 }));
+    QCOMPARE(shapes.at("text_model.encoder.layers.11.self_attn.out_proj.bias"), (std::vector<std::int64_t> { 768 }));
+    QCOMPARE(shapes.at("text_model.encoder.layers.5.mlp.fc1.weight"), (std::vector<std::int64_t> { 3072, 768 }));
+    QCOMPARE(shapes.at("text_model.encoder.layers.5.mlp.fc2.weight"), (std::vector<std::int64_t> { 768, 3072 }));
+    QCOMPARE(shapes.at("text_model.encoder.layers.3.layer_norm2.weight"), (std::vector<std::int64_t> { 768 }));
+    QVERIFY(shapes.count("text_model.encoder.layers.12.layer_norm1.weight") == 0);
+}
+
+void TestSdText::forwardMatchesReference()
+{
+    const models::sd::ClipTextOptions options = tinyOptions();
+    auto model = seededModel(options, 1);
+    torch::NoGradGuard noGrad;
+    const torch::Tensor ids
+        = torch::tensor({ 0, 5, 9, 33, 49, 1, 1, 1, 0, 7, 2, 1, 1, 1, 1, 1 }, torch::kInt64).reshape({ 2, 8 });
+    const models::sd::ClipTextOutput out = model(ids);
+    QCOMPARE(out.last_hidden_state.sizes().vec(), (std::vector<std::int64_t> { 2, 8, 16 }));
+    QCOMPARE(out.pooler_output.sizes().vec(), (std::vector<std::int64_t> { 2, 16 }));
+    const torch::Tensor expected = referenceForward(*model, options, ids);
+    const double difference = (out.last_hidden_state - expected).abs().max().item<double>();
+    QVERIFY2(difference < 1e-5, std::to_string(difference).c_str());
+    // Shorter sequences use the first positions.
+    const torch::Tensor shortIds = ids.slice(1, 0, 5);
+    QVERIFY(
+        torch::allclose(model(shortIds).last_hidden_state, referenceForward(*model, options, shortIds), 1e-5, 1e-5));
+    // More tokens than positions is an error, not an out-of-range read.
+    QVERIFY(errorMessage([&] { model(torch::zeros({ 1, 9 }, torch::kInt64)); }).find("9 tokens") != std::string::npos);
+}
+
+void TestSdText::attentionIsCausal()
+{
+    auto model = seededModel(tinyOptions(), 2);
+    torch::NoGradGuard noGrad;
+    const torch::Tensor ids = torch::tensor({ 0, 5, 9, 33, 40, 11, 2, 1 }, torch::kInt64).reshape({ 1, 8 });
+    torch::Tensor changed = ids.clone();
+    changed[0][4] = 17;
+    const torch::Tensor before = model(ids).last_hidden_state;
+    const torch::Tensor after = model(changed).last_hidden_state;
+    QVERIFY(torch::allclose(before.slice(1, 0, 4), after.slice(1, 0, 4), 0.0, 1e-6));
+    for (std::int64_t position = 4; position < 8; ++position)
+        QVERIFY((before[0][position] - after[0][position]).abs().max().item<double>() > 1e-4);
+}
+
+void TestSdText::poolsAtEos()
+{
+    torch::NoGradGuard noGrad;
+    // Legacy configs (eos_token_id 2) pool at the largest id; the rows put it at positions 4 and 2.
+    auto legacy = seededModel(tinyOptions(), 3);
+    const torch::Tensor ids
+        = torch::tensor({ 0, 5, 9, 33, 49, 1, 1, 1, 0, 7, 48, 2, 1, 1, 1, 1 }, torch::kInt64).reshape({ 2, 8 });
+    models::sd::ClipTextOutput out = legacy(ids);
+    QVERIFY(torch::equal(out.pooler_output[0], out.last_hidden_state[0][4]));
+    QVERIFY(torch::equal(out.pooler_output[1], out.last_hidden_state[1][2]));
+
+    // Otherwise at the first eos_token_id, even where a larger id follows.
+    auto modern = seededModel(tinyOptions().eos_token_id(7), 3);
+    const torch::Tensor modernIds
+        = torch::tensor({ 0, 5, 7, 33, 7, 1, 1, 1, 0, 7, 48, 2, 1, 1, 1, 1 }, torch::kInt64).reshape({ 2, 8 });
+    out = modern(modernIds);
+    QVERIFY(torch::equal(out.pooler_output[0], out.last_hidden_state[0][2]));
+    QVERIFY(torch::equal(out.pooler_output[1], out.last_hidden_state[1][1]));
+    QVERIFY(!torch::equal(out.pooler_output[1], out.last_hidden_state[1][2]));
+}
+
+void TestSdText::configRoundTripsAndChecks()
+{
+    const models::sd::ClipTextOptions sd1 = models::sd::clipTextSd1Options();
+    // SD 1.x's text_encoder/config.json as diffusers ships it (the keys that matter, and some that do not).
+    const json file = json::parse(R"({
+        "_name_or_path": "openai/clip-vit-large-patch14", "architectures": ["CLIPTextModel"],
+        "attention_dropout": 0.0, "bos_token_id": 0, "dropout": 0.0, "eos_token_id": 2, "hidden_act": "quick_gelu",
+        "hidden_size": 768, "initializer_factor": 1.0, "initializer_range": 0.02, "intermediate_size": 3072,
+        "layer_norm_eps": 1e-05, "max_position_embeddings": 77, "model_type": "clip_text_model",
+        "num_attention_heads": 12, "num_hidden_layers": 12, "pad_token_id": 1, "projection_dim": 768,
+        "torch_dtype": "float32", "transformers_version": "4.22.0.dev0", "vocab_size": 49408})");
+    const models::sd::ClipTextOptions parsed = models::sd::clipTextOptionsFromJson(file, "config.json");
+    QCOMPARE(models::sd::toJson(parsed).dump(), models::sd::toJson(sd1).dump());
+
+    const models::sd::ClipTextOptions custom
+        = tinyOptions().hidden_act(models::sd::ClipActivation::Gelu).layer_norm_eps(1e-6);
+    QCOMPARE(models::sd::toJson(models::sd::clipTextOptionsFromJson(models::sd::toJson(custom), "x")).dump(),
+        models::sd::toJson(custom).dump());
+    // Absent keys take CLIPTextConfig's defaults.
+    const models::sd::ClipTextOptions defaults = models::sd::clipTextOptionsFromJson(json::object(), "x");
+    QCOMPARE(defaults.hidden_size(), std::int64_t { 512 });
+    QCOMPARE(defaults.eos_token_id(), std::int64_t { 49407 });
+    // Options built in code are checked by the network too.
+    LETHE_COMPARE_STR(errorMessage([] { models::sd::ClipTextModel(tinyOptions().num_attention_heads(5)); }),
+        "CLIP attention: hidden_size 16 is not a positive multiple of num_attention_heads 5");
+    QCOMPARE(models::sd::clipTextOptionsFromJson(json { { "hidden_act", "gelu_pytorch_tanh" } }, "x").hidden_act(),
+        models::sd::ClipActivation::GeluTanh);
+}
+
+void TestSdText::configFailures_data()
+{
+    QTest::addColumn<QString>("config");
+    QTest::addColumn<QString>("message");
+    QTest::newRow("activation") << R"({"hidden_act": "relu"})"
+                                << "config.json: key 'hidden_act': expected \"quick_gelu\", \"gelu\", \"gelu_new\" or "
+                                   "\"gelu_pytorch_tanh\", found \"relu\"";
+    QTest::newRow("heads") << R"({"hidden_size": 16, "num_attention_heads": 5})"
+                           << "config.json: key 'num_attention_heads': expected a divisor of hidden_size (16), found 5";
+    QTest::newRow("size type") << R"({"vocab_size": "big"})"
+                               << "config.json: key 'vocab_size': expected an integer, found \"big\"";
+    QTest::newRow("size zero") << R"({"num_hidden_layers": 0})"
+                               << "config.json: key 'num_hidden_layers': expected a positive integer, found 0";
+    QTest::newRow("model type") << R"({"model_type": "t5"})"
+                                << "config.json: key 'model_type': expected \"clip_text_model\", found \"t5\"";
+    QTest::newRow("eps") << R"({"layer_norm_eps": 0})"
+                         << "config.json: key 'layer_norm_eps': expected a positive number, found 0";
+}
+
+void TestSdText::configFailures()
+{
+    QFETCH(QString, config);
+    QFETCH(QString, message);
+    const json object = json::parse(config.toStdString());
+    LETHE_COMPARE_STR(
+        errorMessage([&] { models::sd::clipTextOptionsFromJson(object, "config.json"); }), message.toStdString());
+}
+
+void TestSdText::savesAndReloadsTextEncoder()
+{
+    ScratchDir dir;
+    const models::sd::ClipTextOptions options = tinyOptions();
+    auto model = seededModel(options, 4);
+    const auto folder = dir / "text_encoder";
+    std::filesystem::create_directories(folder);
+    writeBytes(folder / "config.json", models::sd::toJson(options).dump(2));
+    nn::saveStateDict(folder / "model.safetensors", *model);
+
+    auto loaded = models::sd::loadClipTextModel(folder, torch::kFloat32, torch::kCPU);
+    QVERIFY(!loaded->is_training());
+    QVERIFY(sameState(*model, *loaded));
+    torch::NoGradGuard noGrad;
+    const torch::Tensor ids = torch::tensor({ 0, 5, 9, 2, 1, 1 }, torch::kInt64).reshape({ 1, 6 });
+    QVERIFY(torch::equal(model(ids).last_hidden_state, loaded(ids).last_hidden_state));
+
+    // A differently seeded model differs, so the comparison above can fail.
+    QVERIFY(!sameState(*model, *seededModel(options, 5)));
+
+    // Half precision on request.
+    auto half = models::sd::loadClipTextModel(folder, torch::kFloat16, torch::kCPU);
+    QCOMPARE(half->text_model->final_layer_norm->weight.scalar_type(), torch::kFloat16);
+}
+
+void TestSdText::loadsFp16IntoFloat32()
+{
+    ScratchDir dir;
+    const models::sd::ClipTextOptions options = tinyOptions();
+    auto model = seededModel(options, 6);
+    std::vector<io::NamedTensor> halves;
+    for (const auto& named : nn::stateDict(*model))
+        halves.push_back({ named.name, named.tensor.to(torch::kFloat16) });
+    writeTextEncoder(dir / "te", options, halves, "model.fp16.safetensors");
+
+    auto loaded = models::sd::loadClipTextModel(dir / "te", torch::kFloat32, torch::kCPU);
+    const auto state = nn::stateDict(*loaded);
+    QCOMPARE(state.size(), halves.size());
+    for (std::size_t i = 0; i < state.size(); ++i) {
+        QCOMPARE(state[i].tensor.scalar_type(), torch::kFloat32);
+        QVERIFY(torch::equal(state[i].tensor, halves[i].tensor.to(torch::kFloat32)));
+    }
+}
+
+void TestSdText::acceptsPositionIdsAndMappedNames()
+{
+    ScratchDir dir;
+    const models::sd::ClipTextOptions options = tinyOptions();
+    auto model = seededModel(options, 7);
+    std::vector<io::NamedTensor> tensors = nn::stateDict(*model);
+    tensors.push_back({ models::sd::kClipPositionIdsName, torch::arange(8, torch::kInt64).unsqueeze(0) });
+    writeTextEncoder(dir / "te", options, tensors);
+    QVERIFY(sameState(*model, *models::sd::loadClipTextModel(dir / "te")));
+
+    // CompVis single files keep the text encoder under a prefix, beside other networks.
+    const std::string prefix = "cond_stage_model.transformer.";
+    std::vector<io::NamedTensor> single;
+    for (const auto& named : tensors)
+        single.push_back({ prefix + named.name, named.tensor });
+    single.push_back({ "model.diffusion_model.out.2.bias", torch::zeros({ 4 }) });
+    io::writeSafetensors(dir / "single.safetensors", single);
+    models::sd::ClipTextModel target(options);
+    nn::LoadOptions load;
+    load.mapping = [&](const std::string& name) -> std::optional<std::string> {
+        if (name.rfind(prefix, 0) != 0)
+            return std::nullopt;
+        return name.substr(prefix.size());
+    };
+    const nn::LoadReport report
+        = models::sd::loadClipTextWeights(*target, io::SafetensorsFile(dir / "single.safetensors"), load);
+    QVERIFY(report.complete());
+    QCOMPARE(report.loaded.size(), nn::stateDict(*model).size());
+    QVERIFY(sameState(*model, *target));
+}
+
+void TestSdText::textEncoderFailures()
+{
+    ScratchDir dir;
+    const models::sd::ClipTextOptions options = tinyOptions();
+    auto model = seededModel(options, 8);
+    const auto folder = dir / "te";
+    std::filesystem::create_directories(folder);
+    const std::string f = folder.string();
+
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::loadClipTextModel(folder); }),
+        f + ": config.json: file not found (a text_encoder folder holds config.json and model.safetensors)");
+
+    writeBytes(folder / "config.json", models::sd::toJson(options).dump());
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::loadClipTextModel(folder); }),
+        f + ": model.safetensors: file not found (nor model.fp16.safetensors)");
+
+    writeBytes(folder / "pytorch_model.bin", "PK\x03\x04");
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::loadClipTextModel(folder); }),
+        f
+            + "/pytorch_model.bin: pickled weights are not read, because loading a pickle can run code; convert them "
+              "to model.safetensors, e.g. in Python: CLIPTextModel.from_pretrained(folder).save_pretrained(folder, "
+              "safe_serialization=True)");
+
+    std::vector<io::NamedTensor> partial = nn::stateDict(*model);
+    partial.pop_back();
+    io::writeSafetensors(folder / "model.safetensors", partial);
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::loadClipTextModel(folder); }),
+        f
+            + "/model.safetensors: tensor 'text_model.final_layer_norm.bias': missing from the file (the model "
+              "expects shape [16])");
+
+    writeBytes(folder / "config.json", R"({"hidden_act": "relu"})");
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::loadClipTextModel(folder); }),
+        f
+            + "/config.json: key 'hidden_act': expected \"quick_gelu\", \"gelu\", \"gelu_new\" or "
+              "\"gelu_pytorch_tanh\", "
+              "found \"relu\"");
+}
+
+QTEST_APPLESS_MAIN(TestSdText)
+#include "test_sd_text.moc"
