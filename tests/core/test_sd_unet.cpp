@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <map>
 
 using namespace lethe;
@@ -118,6 +119,10 @@ private Q_SLOTS:
     void unetConfigErrorsNameTheKey();
     void vaeConfigErrorsNameTheKey();
     void pickledWeightsAreRefused();
+    void timestepEmbeddingValues();
+    void attentionMatchesHandComputedHeads();
+    void resnetBlockMatchesHandComputation();
+    void linearProjectionUNet();
     void fp16ComputeOnCuda();
 };
 
@@ -576,6 +581,122 @@ void TestSdUNet::pickledWeightsAreRefused()
     lethe::test::writeBytes(vaeDir / "diffusion_pytorch_model.bin", "PK\x03\x04");
     LETHE_COMPARE_STR(errorMessage([&] { models::loadAutoencoderKL(vaeDir); }),
         (vaeDir / "diffusion_pytorch_model.bin").string() + advice);
+}
+
+void TestSdUNet::timestepEmbeddingValues()
+{
+    // dim 6: half 3, frequencies exp(−ln(10⁴)·i / 3) = 1, 10^(−4/3), 10^(−8/3).
+    const torch::Tensor t = torch::tensor({ 0.0, 2.5 });
+    const torch::Tensor flipped = nn::timestepEmbedding(t, 6, true, 0.0);
+    const torch::Tensor plain = nn::timestepEmbedding(t, 6, false, 1.0);
+    QCOMPARE(flipped.sizes().vec(), (std::vector<std::int64_t> { 2, 6 }));
+    const double f[3] = { 1.0, std::pow(10.0, -4.0 / 3.0), std::pow(10.0, -8.0 / 3.0) };
+    // freq_shift 1: exp(−ln(10⁴)·i / 2) = 1, 10^(−2), 10^(−4).
+    const double g[3] = { 1.0, 1e-2, 1e-4 };
+    for (int i = 0; i < 3; ++i) {
+        QVERIFY(std::abs(flipped[1][i].item<double>() - std::cos(2.5 * f[i])) < 1e-6);
+        QVERIFY(std::abs(flipped[1][3 + i].item<double>() - std::sin(2.5 * f[i])) < 1e-6);
+        QVERIFY(std::abs(plain[1][i].item<double>() - std::sin(2.5 * g[i])) < 1e-6);
+        QVERIFY(std::abs(plain[1][3 + i].item<double>() - std::cos(2.5 * g[i])) < 1e-6);
+        QCOMPARE(flipped[0][i].item<double>(), 1.0);
+        QCOMPARE(flipped[0][3 + i].item<double>(), 0.0);
+    }
+    // Odd widths are padded with a zero column.
+    const torch::Tensor odd = nn::timestepEmbedding(t, 7, true, 0.0);
+    QCOMPARE(odd.size(1), std::int64_t { 7 });
+    QCOMPARE(odd[1][6].item<double>(), 0.0);
+}
+
+void TestSdUNet::attentionMatchesHandComputedHeads()
+{
+    torch::NoGradGuard noGrad;
+    torch::manual_seed(111);
+    nn::Attention attention(nn::AttentionOptions(8, 2, 4).cross_attention_dim(6));
+    const torch::Tensor x = randn({ 1, 5, 8 }, 112);
+    const torch::Tensor context = randn({ 1, 3, 6 }, 113);
+    const torch::Tensor q = torch::matmul(x[0], attention->to_q->weight.t());
+    const torch::Tensor k = torch::matmul(context[0], attention->to_k->weight.t());
+    const torch::Tensor v = torch::matmul(context[0], attention->to_v->weight.t());
+    std::vector<torch::Tensor> heads;
+    for (int h = 0; h < 2; ++h) {
+        const auto cols = torch::indexing::Slice(h * 4, h * 4 + 4);
+        const torch::Tensor qh = q.index({ torch::indexing::Slice(), cols });
+        const torch::Tensor kh = k.index({ torch::indexing::Slice(), cols });
+        const torch::Tensor vh = v.index({ torch::indexing::Slice(), cols });
+        heads.push_back(torch::matmul(torch::softmax(torch::matmul(qh, kh.t()) / 2.0, -1), vh));
+    }
+    const auto& out = *attention->to_out[0]->as<torch::nn::LinearImpl>();
+    const torch::Tensor expected = torch::matmul(torch::cat(heads, 1), out.weight.t()) + out.bias;
+    QVERIFY(maxAbsDiff(attention->forward(x, context)[0], expected) < 1e-5);
+    QVERIFY(!attention->to_q->bias.defined());
+
+    // The VAE's form: group norm over channels, one head of all channels, biases, residual, on [N, C, H, W].
+    torch::manual_seed(114);
+    nn::Attention vae(
+        nn::AttentionOptions(8, 1, 8).qkv_bias(true).norm_num_groups(2).norm_eps(1e-6).residual_connection(true));
+    const torch::Tensor map = randn({ 1, 8, 2, 3 }, 115);
+    const torch::Tensor tokens
+        = torch::group_norm(map, 2, vae->group_norm->weight, vae->group_norm->bias, 1e-6).flatten(2).transpose(1, 2)[0];
+    const auto proj
+        = [](const torch::nn::Linear& l, const torch::Tensor& t) { return torch::matmul(t, l->weight.t()) + l->bias; };
+    const torch::Tensor weights
+        = torch::softmax(torch::matmul(proj(vae->to_q, tokens), proj(vae->to_k, tokens).t()) / std::sqrt(8.0), -1);
+    const auto& vout = *vae->to_out[0]->as<torch::nn::LinearImpl>();
+    const torch::Tensor mixed
+        = torch::matmul(torch::matmul(weights, proj(vae->to_v, tokens)), vout.weight.t()) + vout.bias;
+    const torch::Tensor expectedMap = mixed.t().reshape({ 1, 8, 2, 3 }) + map;
+    QVERIFY(maxAbsDiff(vae->forward(map), expectedMap) < 1e-5);
+}
+
+void TestSdUNet::resnetBlockMatchesHandComputation()
+{
+    torch::NoGradGuard noGrad;
+    torch::manual_seed(121);
+    nn::ResnetBlock2D block(nn::ResnetBlock2DOptions(4, 8).temb_channels(5).groups(2));
+    const torch::Tensor x = randn({ 2, 4, 5, 5 }, 122);
+    const torch::Tensor temb = randn({ 2, 5 }, 123);
+    torch::Tensor h = torch::silu(torch::group_norm(x, 2, block->norm1->weight, block->norm1->bias, 1e-5));
+    h = torch::conv2d(h, block->conv1->weight, block->conv1->bias, 1, 1);
+    h = h
+        + (torch::matmul(torch::silu(temb), block->time_emb_proj->weight.t()) + block->time_emb_proj->bias)
+              .view({ 2, 8, 1, 1 });
+    h = torch::silu(torch::group_norm(h, 2, block->norm2->weight, block->norm2->bias, 1e-5));
+    h = torch::conv2d(h, block->conv2->weight, block->conv2->bias, 1, 1);
+    const torch::Tensor expected = torch::conv2d(x, block->conv_shortcut->weight, block->conv_shortcut->bias) + h;
+    QVERIFY(maxAbsDiff(block->forward(x, temb), expected) < 1e-5);
+    // Same channels: no shortcut convolution.
+    QVERIFY(!nn::ResnetBlock2D(nn::ResnetBlock2DOptions(8, 8).groups(2))->conv_shortcut);
+}
+
+void TestSdUNet::linearProjectionUNet()
+{
+    // SD 2.x's form: linear proj_in / proj_out, per-level head counts and upcast attention.
+    torch::NoGradGuard noGrad;
+    ScratchDir dir;
+    auto options = tinyUNetOptions().use_linear_projection(true).upcast_attention(true).attention_head_dim({ 2, 4 });
+    auto unet = tinyUNet(131, options);
+    const auto shapes = shapesOf(*unet);
+    QCOMPARE(shapes.at("down_blocks.0.attentions.0.proj_in.weight"), (std::vector<std::int64_t> { 32, 32 }));
+    QCOMPARE(shapes.at("up_blocks.1.attentions.1.proj_out.weight"), (std::vector<std::int64_t> { 32, 32 }));
+    QCOMPARE(unet->mid_block->attentions[0]->as<nn::Transformer2DModelImpl>()->options.heads(), std::int64_t { 4 });
+    const torch::Tensor x = randn({ 1, 4, 16, 16 }, 132);
+    const torch::Tensor context = randn({ 1, 5, 16 }, 133);
+    const torch::Tensor out = unet->forward(x, torch::tensor(77), context);
+    QCOMPARE(out.sizes().vec(), x.sizes().vec());
+
+    // A file written with 1×1-convolution projections loads with acceptTrailingUnitDims.
+    std::vector<io::NamedTensor> convShaped;
+    for (const auto& [name, tensor] : nn::stateDict(*unet)) {
+        const bool proj
+            = name.find(".proj_in.weight") != std::string::npos || name.find(".proj_out.weight") != std::string::npos;
+        convShaped.push_back({ name, proj ? tensor.unsqueeze(-1).unsqueeze(-1) : tensor });
+    }
+    io::writeSafetensors(dir / "conv.safetensors", convShaped);
+    auto target = models::buildUNet2DCondition(options);
+    nn::LoadOptions load;
+    load.acceptTrailingUnitDims = true;
+    QVERIFY(models::loadUNetWeights(target, io::SafetensorsFile(dir / "conv.safetensors"), load).complete());
+    QVERIFY(torch::equal(target->forward(x, torch::tensor(77), context), out));
 }
 
 void TestSdUNet::fp16ComputeOnCuda()
