@@ -123,6 +123,7 @@ private Q_SLOTS:
     void attentionMatchesHandComputedHeads();
     void resnetBlockMatchesHandComputation();
     void linearProjectionUNet();
+    void feedForwardAndResamplersMatchHandComputation();
     void fp16ComputeOnCuda();
 };
 
@@ -697,6 +698,39 @@ void TestSdUNet::linearProjectionUNet()
     load.acceptTrailingUnitDims = true;
     QVERIFY(models::loadUNetWeights(target, io::SafetensorsFile(dir / "conv.safetensors"), load).complete());
     QVERIFY(torch::equal(target->forward(x, torch::tensor(77), context), out));
+}
+
+void TestSdUNet::feedForwardAndResamplersMatchHandComputation()
+{
+    torch::NoGradGuard noGrad;
+    torch::manual_seed(141);
+    nn::FeedForward ff(6);
+    const torch::Tensor x = randn({ 2, 3, 6 }, 142);
+    const auto& geglu = *ff->net[0]->as<nn::GEGLUImpl>();
+    const auto& down = *ff->net[2]->as<torch::nn::LinearImpl>();
+    QCOMPARE(geglu.proj->weight.sizes().vec(), (std::vector<std::int64_t> { 48, 6 }));
+    const torch::Tensor projected = torch::matmul(x, geglu.proj->weight.t()) + geglu.proj->bias;
+    const torch::Tensor hidden = projected.narrow(-1, 0, 24);
+    const torch::Tensor gate = projected.narrow(-1, 24, 24);
+    const torch::Tensor gelu = 0.5 * gate * (1 + torch::erf(gate / std::sqrt(2.0)));
+    QVERIFY(maxAbsDiff(ff->forward(x), torch::matmul(hidden * gelu, down.weight.t()) + down.bias) < 1e-5);
+
+    // The VAE's downsampler pads one zero row and column at the bottom and right, then convolves with stride 2.
+    nn::Downsample2D vaeDown(2, 0);
+    const torch::Tensor map = randn({ 1, 2, 5, 6 }, 143);
+    torch::Tensor padded = torch::zeros({ 1, 2, 6, 7 });
+    padded.narrow(2, 0, 5).narrow(3, 0, 6).copy_(map);
+    const torch::Tensor expected = torch::conv2d(padded, vaeDown->conv->weight, vaeDown->conv->bias, 2);
+    QVERIFY(maxAbsDiff(vaeDown->forward(map), expected) < 1e-6);
+    nn::Downsample2D unetDown(2, 1);
+    QVERIFY(maxAbsDiff(unetDown->forward(map), torch::conv2d(map, unetDown->conv->weight, unetDown->conv->bias, 2, 1))
+        < 1e-6);
+
+    // The upsampler repeats each pixel 2×2 before its convolution.
+    nn::Upsample2D up(2);
+    const torch::Tensor repeated = map.repeat_interleave(2, 2).repeat_interleave(2, 3);
+    QVERIFY(maxAbsDiff(up->forward(map), torch::conv2d(repeated, up->conv->weight, up->conv->bias, 1, 1)) < 1e-6);
+    QCOMPARE(up->forward(map, { 9, 11 }).sizes().vec(), (std::vector<std::int64_t> { 1, 2, 9, 11 }));
 }
 
 void TestSdUNet::fp16ComputeOnCuda()
