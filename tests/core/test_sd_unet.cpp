@@ -35,9 +35,9 @@ std::map<std::string, std::vector<std::int64_t>> shapesOf(const torch::nn::Modul
     return shapes;
 }
 
-models::UNet2DConditionOptions tinyUNetOptions()
+models::sd::UNet2DConditionOptions tinyUNetOptions()
 {
-    return models::UNet2DConditionOptions()
+    return models::sd::UNet2DConditionOptions()
         .sample_size(16)
         .block_out_channels({ 32, 64 })
         .down_block_types({ "CrossAttnDownBlock2D", "DownBlock2D" })
@@ -49,16 +49,16 @@ models::UNet2DConditionOptions tinyUNetOptions()
         .norm_num_groups(8);
 }
 
-models::UNet2DConditionModel tinyUNet(
-    std::uint64_t seed, const models::UNet2DConditionOptions& options = tinyUNetOptions())
+models::sd::UNet2DConditionModel tinyUNet(
+    std::uint64_t seed, const models::sd::UNet2DConditionOptions& options = tinyUNetOptions())
 {
     torch::manual_seed(seed);
-    return models::buildUNet2DCondition(options);
+    return models::sd::buildUNet2DCondition(options);
 }
 
-models::AutoencoderKLOptions tinyVaeOptions()
+models::sd::AutoencoderKLOptions tinyVaeOptions()
 {
-    return models::AutoencoderKLOptions()
+    return models::sd::AutoencoderKLOptions()
         .block_out_channels({ 32, 64 })
         .layers_per_block(1)
         .norm_num_groups(8)
@@ -83,17 +83,17 @@ void writeJson(const std::filesystem::path& path, const json& value)
 }
 
 /// A diffusers unet/ folder holding `unet` as config.json + diffusion_pytorch_model.safetensors.
-void writeUNetFolder(const std::filesystem::path& folder, const models::UNet2DConditionModel& unet)
+void writeUNetFolder(const std::filesystem::path& folder, const models::sd::UNet2DConditionModel& unet)
 {
-    writeJson(folder / "config.json", models::unetConfigJson(unet->options));
+    writeJson(folder / "config.json", models::sd::unetConfigJson(unet->options));
     nn::saveStateDict(folder / "diffusion_pytorch_model.safetensors", *unet);
 }
 
 std::string unetConfigError(const json& patch)
 {
-    json config = models::unetConfigJson(models::stableDiffusion1UNetOptions());
+    json config = models::sd::unetConfigJson(models::sd::stableDiffusion1UNetOptions());
     config.merge_patch(patch);
-    return errorMessage([&] { models::unetOptionsFromConfig(config, "unet/config.json"); });
+    return errorMessage([&] { models::sd::unetOptionsFromConfig(config, "unet/config.json"); });
 }
 
 } // namespace
@@ -130,7 +130,8 @@ private Q_SLOTS:
 void TestSdUNet::sd1UNetHasDiffusersParametersAndNames()
 {
     const auto start = std::chrono::steady_clock::now();
-    const models::UNet2DConditionModel unet = models::buildUNet2DCondition(models::stableDiffusion1UNetOptions());
+    const models::sd::UNet2DConditionModel unet
+        = models::sd::buildUNet2DCondition(models::sd::stableDiffusion1UNetOptions());
     qInfo("SD 1.x UNet built on the CPU in %.1f s",
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     QCOMPARE(nn::parameterCount(*unet), kSd1UNetParameters);
@@ -182,7 +183,7 @@ void TestSdUNet::sd1UNetHasDiffusersParametersAndNames()
 
 void TestSdUNet::sd1VaeHasDiffusersParametersAndNames()
 {
-    const models::AutoencoderKL vae = models::buildAutoencoderKL(models::stableDiffusion1VaeOptions());
+    const models::sd::AutoencoderKL vae = models::sd::buildAutoencoderKL(models::sd::stableDiffusion1VaeOptions());
     QCOMPARE(nn::parameterCount(*vae), kSd1VaeParameters);
     QCOMPARE(vae->scalingFactor(), 0.18215);
     const auto shapes = shapesOf(*vae);
@@ -229,13 +230,13 @@ void TestSdUNet::sd1ConfigRoundTrips()
       "mid_block_scale_factor": 1, "norm_eps": 1e-05, "norm_num_groups": 32, "out_channels": 4, "sample_size": 64,
       "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"]
     })");
-    const auto fromFile = models::unetOptionsFromConfig(sd15, "unet/config.json");
-    const auto reference = models::stableDiffusion1UNetOptions();
-    QCOMPARE(models::unetConfigJson(fromFile), models::unetConfigJson(reference));
-    QCOMPARE(models::unetConfigJson(models::unetOptionsFromConfig(models::unetConfigJson(reference), "x")),
-        models::unetConfigJson(reference));
+    const auto fromFile = models::sd::unetOptionsFromConfig(sd15, "unet/config.json");
+    const auto reference = models::sd::stableDiffusion1UNetOptions();
+    QCOMPARE(models::sd::unetConfigJson(fromFile), models::sd::unetConfigJson(reference));
+    QCOMPARE(models::sd::unetConfigJson(models::sd::unetOptionsFromConfig(models::sd::unetConfigJson(reference), "x")),
+        models::sd::unetConfigJson(reference));
     // Absent keys take diffusers' defaults, not SD 1.x's.
-    QCOMPARE(models::unetOptionsFromConfig(json::object(), "x").cross_attention_dim(), std::int64_t { 1280 });
+    QCOMPARE(models::sd::unetOptionsFromConfig(json::object(), "x").cross_attention_dim(), std::int64_t { 1280 });
 
     const json vae = json::parse(R"({
       "_class_name": "AutoencoderKL", "_diffusers_version": "0.6.0", "act_fn": "silu",
@@ -245,8 +246,8 @@ void TestSdUNet::sd1ConfigRoundTrips()
       "sample_size": 512,
       "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"]
     })");
-    QCOMPARE(models::vaeConfigJson(models::vaeOptionsFromConfig(vae, "vae/config.json")),
-        models::vaeConfigJson(models::stableDiffusion1VaeOptions()));
+    QCOMPARE(models::sd::vaeConfigJson(models::sd::vaeOptionsFromConfig(vae, "vae/config.json")),
+        models::sd::vaeConfigJson(models::sd::stableDiffusion1VaeOptions()));
 }
 
 void TestSdUNet::tinyUNetForwardShapes()
@@ -336,7 +337,7 @@ void TestSdUNet::diffusersFolderRoundTrip()
     ScratchDir dir;
     auto unet = tinyUNet(41);
     writeUNetFolder(dir / "unet", unet);
-    auto loaded = models::loadUNet2DCondition(
+    auto loaded = models::sd::loadUNet2DCondition(
         dir / "unet", torch::kFloat32, torch::kCPU, nn::AttentionBackend::MemoryEfficient);
     QVERIFY(loaded->options.attention_backend() == nn::AttentionBackend::MemoryEfficient);
     QVERIFY(!loaded->is_training());
@@ -354,7 +355,7 @@ void TestSdUNet::diffusersFolderRoundTrip()
                       [](const io::NamedTensor& t) { return t.name == "mid_block.resnets.1.conv2.bias"; }),
         tensors.end());
     io::writeSafetensors(dir / "unet" / "diffusion_pytorch_model.safetensors", tensors);
-    const std::string message = errorMessage([&] { models::loadUNet2DCondition(dir / "unet"); });
+    const std::string message = errorMessage([&] { models::sd::loadUNet2DCondition(dir / "unet"); });
     QVERIFY2(message.find("mid_block.resnets.1.conv2.bias") != std::string::npos, message.c_str());
 }
 
@@ -363,13 +364,13 @@ void TestSdUNet::fp16VariantLoadsIntoFloat32()
     torch::NoGradGuard noGrad;
     ScratchDir dir;
     auto unet = tinyUNet(51);
-    writeJson(dir / "unet" / "config.json", models::unetConfigJson(unet->options));
+    writeJson(dir / "unet" / "config.json", models::sd::unetConfigJson(unet->options));
     std::vector<io::NamedTensor> half;
     for (const auto& [name, tensor] : nn::stateDict(*unet))
         half.push_back({ name, tensor.to(torch::kFloat16) });
     io::writeSafetensors(dir / "unet" / "diffusion_pytorch_model.fp16.safetensors", half);
 
-    auto loaded = models::loadUNet2DCondition(dir / "unet", torch::kFloat32);
+    auto loaded = models::sd::loadUNet2DCondition(dir / "unet", torch::kFloat32);
     const auto original = nn::stateDict(*unet);
     const auto converted = nn::stateDict(*loaded);
     QCOMPARE(converted.size(), original.size());
@@ -380,7 +381,7 @@ void TestSdUNet::fp16VariantLoadsIntoFloat32()
     }
     // The full-precision file wins when both exist.
     nn::saveStateDict(dir / "unet" / "diffusion_pytorch_model.safetensors", *unet);
-    auto full = models::loadUNet2DCondition(dir / "unet");
+    auto full = models::sd::loadUNet2DCondition(dir / "unet");
     QVERIFY(torch::equal(nn::stateDict(*full).front().tensor, original.front().tensor));
 }
 
@@ -394,7 +395,7 @@ void TestSdUNet::foreignNamesLoadThroughMapping()
         prefixed.push_back({ "model.diffusion_model." + name, tensor });
     io::writeSafetensors(dir / "single.safetensors", prefixed);
 
-    auto target = models::buildUNet2DCondition(tinyUNetOptions());
+    auto target = models::sd::buildUNet2DCondition(tinyUNetOptions());
     nn::LoadOptions options;
     const std::string prefix = "model.diffusion_model.";
     options.mapping = [&](const std::string& name) -> std::optional<std::string> {
@@ -403,7 +404,7 @@ void TestSdUNet::foreignNamesLoadThroughMapping()
         return name.substr(prefix.size());
     };
     const nn::LoadReport report
-        = models::loadUNetWeights(target, io::SafetensorsFile(dir / "single.safetensors"), options);
+        = models::sd::loadUNetWeights(target, io::SafetensorsFile(dir / "single.safetensors"), options);
     QVERIFY(report.complete());
     const torch::Tensor x = randn({ 1, 4, 16, 16 }, 62);
     const torch::Tensor context = randn({ 1, 5, 16 }, 63);
@@ -414,7 +415,7 @@ void TestSdUNet::cloneIsIndependent()
 {
     torch::NoGradGuard noGrad;
     auto unet = tinyUNet(71);
-    auto copy = std::dynamic_pointer_cast<models::UNet2DConditionModelImpl>(unet->clone());
+    auto copy = std::dynamic_pointer_cast<models::sd::UNet2DConditionModelImpl>(unet->clone());
     QVERIFY(copy);
     const torch::Tensor x = randn({ 1, 4, 16, 16 }, 72);
     const torch::Tensor context = randn({ 1, 5, 16 }, 73);
@@ -430,14 +431,14 @@ void TestSdUNet::tinyVaeEncodeDecode()
     torch::NoGradGuard noGrad;
     ScratchDir dir;
     torch::manual_seed(81);
-    auto vae = models::buildAutoencoderKL(tinyVaeOptions());
-    writeJson(dir / "vae" / "config.json", models::vaeConfigJson(vae->options));
+    auto vae = models::sd::buildAutoencoderKL(tinyVaeOptions());
+    writeJson(dir / "vae" / "config.json", models::sd::vaeConfigJson(vae->options));
     nn::saveStateDict(dir / "vae" / "diffusion_pytorch_model.safetensors", *vae);
-    auto loaded = models::loadAutoencoderKL(dir / "vae");
+    auto loaded = models::sd::loadAutoencoderKL(dir / "vae");
     QCOMPARE(loaded->scalingFactor(), 0.13025);
 
     const torch::Tensor images = randn({ 2, 3, 32, 32 }, 82).clamp(-1, 1);
-    const models::LatentDistribution latent = loaded->encode(images);
+    const models::sd::LatentDistribution latent = loaded->encode(images);
     QCOMPARE(latent.mean.sizes().vec(), (std::vector<std::int64_t> { 2, 4, 16, 16 }));
     QCOMPARE(latent.logvar.sizes().vec(), (std::vector<std::int64_t> { 2, 4, 16, 16 }));
     QVERIFY(latent.logvar.max().item<double>() <= 20.0 && latent.logvar.min().item<double>() >= -30.0);
@@ -458,24 +459,24 @@ void TestSdUNet::tinyVaeEncodeDecode()
         "AutoencoderKL: expected latents [N, 4, h, w], got [1, 3, 4, 4]");
 
     // Absent scaling_factor: diffusers' 0.18215.
-    json config = models::vaeConfigJson(tinyVaeOptions());
+    json config = models::sd::vaeConfigJson(tinyVaeOptions());
     config.erase("scaling_factor");
-    QCOMPARE(models::vaeOptionsFromConfig(config, "vae/config.json").scaling_factor(), 0.18215);
+    QCOMPARE(models::sd::vaeOptionsFromConfig(config, "vae/config.json").scaling_factor(), 0.18215);
 }
 
 void TestSdUNet::oldVaeAttentionNamesLoad()
 {
     torch::NoGradGuard noGrad;
-    LETHE_COMPARE_STR(models::modernVaeName("encoder.mid_block.attentions.0.query.weight"),
+    LETHE_COMPARE_STR(models::sd::modernVaeName("encoder.mid_block.attentions.0.query.weight"),
         "encoder.mid_block.attentions.0.to_q.weight");
-    LETHE_COMPARE_STR(models::modernVaeName("decoder.mid_block.attentions.0.proj_attn.bias"),
+    LETHE_COMPARE_STR(models::sd::modernVaeName("decoder.mid_block.attentions.0.proj_attn.bias"),
         "decoder.mid_block.attentions.0.to_out.0.bias");
-    LETHE_COMPARE_STR(models::modernVaeName("decoder.up_blocks.0.resnets.0.conv1.weight"),
+    LETHE_COMPARE_STR(models::sd::modernVaeName("decoder.up_blocks.0.resnets.0.conv1.weight"),
         "decoder.up_blocks.0.resnets.0.conv1.weight");
 
     ScratchDir dir;
     torch::manual_seed(91);
-    auto vae = models::buildAutoencoderKL(tinyVaeOptions());
+    auto vae = models::sd::buildAutoencoderKL(tinyVaeOptions());
     std::vector<io::NamedTensor> old;
     int renamed = 0;
     for (auto [name, tensor] : nn::stateDict(*vae)) {
@@ -490,9 +491,9 @@ void TestSdUNet::oldVaeAttentionNamesLoad()
         old.push_back({ name, tensor });
     }
     QCOMPARE(renamed, 16); // encoder and decoder: 4 layers × weight and bias
-    writeJson(dir / "vae" / "config.json", models::vaeConfigJson(vae->options));
+    writeJson(dir / "vae" / "config.json", models::sd::vaeConfigJson(vae->options));
     io::writeSafetensors(dir / "vae" / "diffusion_pytorch_model.safetensors", old);
-    auto loaded = models::loadAutoencoderKL(dir / "vae");
+    auto loaded = models::sd::loadAutoencoderKL(dir / "vae");
     const torch::Tensor images = randn({ 1, 3, 16, 16 }, 92);
     QVERIFY(torch::equal(vae->forward(images), loaded->forward(images)));
 }
@@ -543,44 +544,47 @@ void TestSdUNet::unetConfigErrorsNameTheKey()
 
 void TestSdUNet::vaeConfigErrorsNameTheKey()
 {
-    json config = models::vaeConfigJson(models::stableDiffusion1VaeOptions());
+    json config = models::sd::vaeConfigJson(models::sd::stableDiffusion1VaeOptions());
     config["down_block_types"][1] = "AttnDownEncoderBlock2D";
-    LETHE_COMPARE_STR(errorMessage([&] { models::vaeOptionsFromConfig(config, "vae/config.json"); }),
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::vaeOptionsFromConfig(config, "vae/config.json"); }),
         "vae/config.json: key 'down_block_types': unsupported block type 'AttnDownEncoderBlock2D'; Lethe supports "
         "DownEncoderBlock2D");
-    config = models::vaeConfigJson(models::stableDiffusion1VaeOptions());
+    config = models::sd::vaeConfigJson(models::sd::stableDiffusion1VaeOptions());
     config["latent_channels"] = 0;
-    LETHE_COMPARE_STR(errorMessage([&] { models::vaeOptionsFromConfig(config, "vae/config.json"); }),
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::vaeOptionsFromConfig(config, "vae/config.json"); }),
         "vae/config.json: key 'latent_channels': expected a positive integer, found 0");
-    config = models::vaeConfigJson(models::stableDiffusion1VaeOptions());
+    config = models::sd::vaeConfigJson(models::sd::stableDiffusion1VaeOptions());
     config["scaling_factor"] = "0.18";
-    LETHE_COMPARE_STR(errorMessage([&] { models::vaeOptionsFromConfig(config, "vae/config.json"); }),
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::vaeOptionsFromConfig(config, "vae/config.json"); }),
         R"(vae/config.json: key 'scaling_factor': expected a number, found "0.18")");
 }
 
 void TestSdUNet::pickledWeightsAreRefused()
 {
+    // The loaders go through models::sd::componentWeights; these are its messages, seen through the loaders.
     ScratchDir dir;
     const auto unetDir = dir / "unet";
-    writeJson(unetDir / "config.json", models::unetConfigJson(tinyUNetOptions()));
-    LETHE_COMPARE_STR(errorMessage([&] { models::loadUNet2DCondition(unetDir); }),
+    writeJson(unetDir / "config.json", models::sd::unetConfigJson(tinyUNetOptions()));
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::loadUNet2DCondition(unetDir); }),
         unetDir.string()
-            + ": no diffusion_pytorch_model.safetensors (or diffusion_pytorch_model.fp16.safetensors) in this folder");
+            + ": weights: missing: expected diffusion_pytorch_model.safetensors or "
+              "diffusion_pytorch_model.fp16.safetensors");
 
-    const std::string advice = ": pickled PyTorch files can run code when loaded, so Lethe does not read them; convert "
-                               "it to safetensors first, e.g. with diffusers: save_pretrained(folder, "
-                               "safe_serialization=True)";
-    lethe::test::writeBytes(unetDir / "model.ckpt", "PK\x03\x04");
-    LETHE_COMPARE_STR(
-        errorMessage([&] { models::loadUNet2DCondition(unetDir); }), (unetDir / "model.ckpt").string() + advice);
+    const std::string advice
+        = ": file: pickled weights can run arbitrary code when loaded, so Lethe never opens them; convert them to "
+          "safetensors in Python first (diffusers: pipe = StableDiffusionPipeline.from_single_file(path) or "
+          ".from_pretrained(folder), then pipe.save_pretrained(out, safe_serialization=True))";
+    lethe::test::writeBytes(unetDir / "diffusion_pytorch_model.ckpt", "PK\x03\x04");
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::loadUNet2DCondition(unetDir); }),
+        (unetDir / "diffusion_pytorch_model.ckpt").string() + advice);
     lethe::test::writeBytes(unetDir / "diffusion_pytorch_model.bin", "PK\x03\x04");
-    LETHE_COMPARE_STR(errorMessage([&] { models::loadUNet2DCondition(unetDir); }),
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::loadUNet2DCondition(unetDir); }),
         (unetDir / "diffusion_pytorch_model.bin").string() + advice);
 
     const auto vaeDir = dir / "vae";
-    writeJson(vaeDir / "config.json", models::vaeConfigJson(tinyVaeOptions()));
+    writeJson(vaeDir / "config.json", models::sd::vaeConfigJson(tinyVaeOptions()));
     lethe::test::writeBytes(vaeDir / "diffusion_pytorch_model.bin", "PK\x03\x04");
-    LETHE_COMPARE_STR(errorMessage([&] { models::loadAutoencoderKL(vaeDir); }),
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::loadAutoencoderKL(vaeDir); }),
         (vaeDir / "diffusion_pytorch_model.bin").string() + advice);
 }
 
@@ -693,10 +697,10 @@ void TestSdUNet::linearProjectionUNet()
         convShaped.push_back({ name, proj ? tensor.unsqueeze(-1).unsqueeze(-1) : tensor });
     }
     io::writeSafetensors(dir / "conv.safetensors", convShaped);
-    auto target = models::buildUNet2DCondition(options);
+    auto target = models::sd::buildUNet2DCondition(options);
     nn::LoadOptions load;
     load.acceptTrailingUnitDims = true;
-    QVERIFY(models::loadUNetWeights(target, io::SafetensorsFile(dir / "conv.safetensors"), load).complete());
+    QVERIFY(models::sd::loadUNetWeights(target, io::SafetensorsFile(dir / "conv.safetensors"), load).complete());
     QVERIFY(torch::equal(target->forward(x, torch::tensor(77), context), out));
 }
 
@@ -746,7 +750,7 @@ void TestSdUNet::fp16ComputeOnCuda()
     const torch::Tensor t = torch::tensor({ 20.0, 800.0 });
     const torch::Tensor reference = unet->forward(x, t, context);
     for (auto backend : { nn::AttentionBackend::Standard, nn::AttentionBackend::MemoryEfficient }) {
-        auto half = models::loadUNet2DCondition(dir / "unet", torch::kFloat16, torch::kCUDA, backend);
+        auto half = models::sd::loadUNet2DCondition(dir / "unet", torch::kFloat16, torch::kCUDA, backend);
         const torch::Tensor out
             = half->forward(x.to(torch::kCUDA, torch::kFloat16), t, context.to(torch::kCUDA, torch::kFloat16));
         QCOMPARE(out.scalar_type(), torch::kFloat16);
@@ -755,7 +759,7 @@ void TestSdUNet::fp16ComputeOnCuda()
         QVERIFY2(error < 2e-2 * scale, qPrintable(QStringLiteral("error %1, scale %2").arg(error).arg(scale)));
     }
     torch::manual_seed(104);
-    auto vae = models::buildAutoencoderKL(tinyVaeOptions());
+    auto vae = models::sd::buildAutoencoderKL(tinyVaeOptions());
     const torch::Tensor images = randn({ 1, 3, 32, 32 }, 105);
     const torch::Tensor reference32 = vae->forward(images);
     vae->to(torch::kCUDA, torch::kFloat16);

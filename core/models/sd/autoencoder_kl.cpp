@@ -1,6 +1,6 @@
 #include "autoencoder_kl.h"
 
-#include "diffusers_weights.h"
+#include "diffusers_folder.h"
 
 #include "core/error.h"
 #include "core/io/json_fields.h"
@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-namespace lethe::models {
+namespace lethe::models::sd {
 
 using nlohmann::json;
 
@@ -306,11 +306,11 @@ AutoencoderKL loadAutoencoderKL(const std::filesystem::path& folder, torch::Dtyp
 {
     const std::filesystem::path configPath = folder / "config.json";
     const AutoencoderKLOptions options = vaeOptionsFromConfig(io::readJsonObjectFile(configPath), configPath.string());
-    const io::SafetensorsFile file(findDiffusersWeights(folder, "diffusion_pytorch_model"));
+    const io::SafetensorsFile file(componentWeights(folder, "diffusion_pytorch_model"));
     AutoencoderKL vae = buildAutoencoderKL(options);
     vae->to(device, dtype);
     loadVaeWeights(vae, file);
     return vae;
 }
 
-} // namespace lethe::models
+} // namespace lethe::models::sd

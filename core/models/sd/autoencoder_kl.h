@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-namespace lethe::models {
+namespace lethe::models::sd {
 
 /// AutoencoderKL's configuration, with diffusers' key names; the defaults are SD 1.x's vae/config.json.
 struct AutoencoderKLOptions {
@@ -141,4 +141,4 @@ nn::LoadReport loadVaeWeights(AutoencoderKL& vae, const io::SafetensorsFile& fil
 AutoencoderKL loadAutoencoderKL(
     const std::filesystem::path& folder, torch::Dtype dtype = torch::kFloat32, torch::Device device = torch::kCPU);
 
-} // namespace lethe::models
+} // namespace lethe::models::sd

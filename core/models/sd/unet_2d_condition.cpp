@@ -1,6 +1,6 @@
 #include "unet_2d_condition.h"
 
-#include "diffusers_weights.h"
+#include "diffusers_folder.h"
 
 #include "core/error.h"
 #include "core/io/json_fields.h"
@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <set>
 
-namespace lethe::models {
+namespace lethe::models::sd {
 
 using nlohmann::json;
 
@@ -392,11 +392,11 @@ UNet2DConditionModel loadUNet2DCondition(
     const std::filesystem::path configPath = folder / "config.json";
     UNet2DConditionOptions options = unetOptionsFromConfig(io::readJsonObjectFile(configPath), configPath.string());
     options.attention_backend(backend);
-    const io::SafetensorsFile file(findDiffusersWeights(folder, "diffusion_pytorch_model"));
+    const io::SafetensorsFile file(componentWeights(folder, "diffusion_pytorch_model"));
     UNet2DConditionModel unet = buildUNet2DCondition(options);
     unet->to(device, dtype);
     loadUNetWeights(unet, file);
     return unet;
 }
 
-} // namespace lethe::models
+} // namespace lethe::models::sd

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-namespace lethe::models {
+namespace lethe::models::sd {
 
 /// UNet2DConditionModel's configuration, with diffusers' key names; the defaults are SD 1.x's unet/config.json.
 struct UNet2DConditionOptions {
@@ -116,8 +116,8 @@ nn::LoadReport loadUNetWeights(
 
 /// Builds the UNet a diffusers unet/ folder describes (config.json) and loads its weights
 /// (diffusion_pytorch_model.safetensors, else diffusion_pytorch_model.fp16.safetensors), moved to `dtype` and
-/// `device`, in eval mode. Refuses pickled .bin and .ckpt files (see findDiffusersWeights).
+/// `device`, in eval mode. Refuses pickled .bin and .ckpt files (see componentWeights in diffusers_folder.h).
 UNet2DConditionModel loadUNet2DCondition(const std::filesystem::path& folder, torch::Dtype dtype = torch::kFloat32,
     torch::Device device = torch::kCPU, nn::AttentionBackend backend = nn::AttentionBackend::Standard);
 
-} // namespace lethe::models
+} // namespace lethe::models::sd
