@@ -697,6 +697,8 @@ void MainWindow::onLiveChange(const QString& name, double value)
 void MainWindow::onRunEnded(const QString& outcome, const QString& message, qint64 steps, double seconds)
 {
     m_lastOutcome = outcome;
+    m_wallSteps = steps;
+    m_wallSeconds = seconds;
     m_paused = false;
     setRunning(false);
     for (widgets::CurvePlot* plot : { m_lossPlot, m_cosinePlot, m_normPlot })
@@ -709,7 +711,7 @@ void MainWindow::onRunEnded(const QString& outcome, const QString& message, qint
                                      .arg(outcome == QStringLiteral("finished") ? tr("finished") : tr("stopped"))
                                      .arg(steps)
                                      .arg(duration(seconds))
-                                     .arg(stepsPerSecond(), 0, 'f', 2)
+                                     .arg(wallStepsPerSecond(), 0, 'f', 2)
                                      .arg(message.isEmpty() ? QString() : QStringLiteral(" — ") + message));
     }
     if (m_closing)

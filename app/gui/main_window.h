@@ -64,6 +64,9 @@ public:
     /// The last run's outcome ("finished", "stopped", "failed") and the steps/s it reached.
     QString lastOutcome() const { return m_lastOutcome; }
     double stepsPerSecond() const;
+    /// The last finished run's steps per second of wall time, previews and snapshots included (what
+    /// `lethe-cli unlearn` reports); 0 before a run ends.
+    double wallStepsPerSecond() const { return m_wallSeconds > 0 ? static_cast<double>(m_wallSteps) / m_wallSeconds : 0.0; }
 
 Q_SIGNALS:
     void runFinished(const QString& outcome);
@@ -143,6 +146,8 @@ private:
     qint64 m_stepsDone = 0;
     QElapsedTimer m_runClock;
     double m_runSeconds = 0.0;
+    qint64 m_wallSteps = 0;
+    double m_wallSeconds = 0.0;
     QString m_lastOutcome;
     int m_lossSeries = 0, m_remainSeries = 0, m_cosSeries = 0, m_projectedSeries = 0, m_ascentSeries = 0,
         m_remainNormSeries = 0;
