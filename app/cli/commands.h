@@ -39,6 +39,9 @@ void addEvalCommands(CLI::App& app, GlobalOptions& global);
 /// Registers after addEvalCommands (it extends `bench`).
 void addUnlearnCommands(CLI::App& app, GlobalOptions& global);
 
+/// `generate` and `bench generate`: text-to-image models. Registers after addEvalCommands (it extends `bench`).
+void addGenerateCommands(CLI::App& app, GlobalOptions& global);
+
 /// `sweep`: unlearning runs over α × λ × methods × forget classes, resumable.
 void addSweepCommands(CLI::App& app, GlobalOptions& global);
 

@@ -33,6 +33,7 @@ int main(int argc, char** argv)
     lethe::cli::addEvalCommands(app, global);
     lethe::cli::addUnlearnCommands(app, global);
     lethe::cli::addSweepCommands(app, global);
+    lethe::cli::addGenerateCommands(app, global);
 
     CLI11_PARSE(app, argc, argv);
     return global.exitCode;

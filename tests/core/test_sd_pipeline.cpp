@@ -1,7 +1,13 @@
 // Stable Diffusion models as files: the diffusers folder layout and single files, and (with tiny random
 // networks the tests write in the real layouts) loading and generating.
+#include "core/diffusion/text_to_image.h"
 #include "core/error.h"
+#include "core/models/sd/autoencoder_kl.h"
+#include "core/models/sd/clip_text_model.h"
 #include "core/models/sd/diffusers_folder.h"
+#include "core/models/sd/stable_diffusion.h"
+#include "core/models/sd/unet_2d_condition.h"
+#include "core/nn/state_dict.h"
 #include "test_support.h"
 
 #include <torch/torch.h>
@@ -36,6 +42,66 @@ const char* const kConvertHint
       "safetensors in Python first (diffusers: pipe = StableDiffusionPipeline.from_single_file(path) or "
       ".from_pretrained(folder), then pipe.save_pretrained(out, safe_serialization=True))";
 
+/// A tiny Stable Diffusion in the real diffusers layout, random weights: CLIP text (16 wide) over a vocabulary
+/// of single letters, a two-level UNet and a two-level VAE (latents at half the image size).
+void writeTinyDiffusersFolder(const std::filesystem::path& root, bool withVae)
+{
+    nlohmann::json vocab = { { "<|startoftext|>", 0 }, { "<|endoftext|>", 1 } };
+    for (char c = 'a'; c <= 'z'; ++c) {
+        vocab[std::string(1, c)] = vocab.size();
+        vocab[std::string(1, c) + "</w>"] = vocab.size();
+    }
+    writeBytes(root / "tokenizer" / "vocab.json", vocab.dump());
+    writeBytes(root / "tokenizer" / "merges.txt", "#version: 0.2\n");
+    writeBytes(root / "tokenizer" / "tokenizer_config.json", R"({"model_max_length": 16})");
+    torch::manual_seed(1);
+    const auto textOptions = models::sd::ClipTextOptions()
+                                 .vocab_size(60)
+                                 .hidden_size(16)
+                                 .intermediate_size(24)
+                                 .num_hidden_layers(2)
+                                 .num_attention_heads(4)
+                                 .max_position_embeddings(16)
+                                 .bos_token_id(0)
+                                 .eos_token_id(1)
+                                 .pad_token_id(1);
+    models::sd::ClipTextModel text(textOptions);
+    writeBytes(root / "text_encoder" / "config.json", models::sd::toJson(textOptions).dump());
+    nn::saveStateDict(root / "text_encoder" / "model.safetensors", *text);
+    const auto unetOptions = models::sd::UNet2DConditionOptions()
+                                 .sample_size(8)
+                                 .in_channels(withVae ? 4 : 3)
+                                 .out_channels(withVae ? 4 : 3)
+                                 .block_out_channels({ 32, 64 })
+                                 .down_block_types({ "CrossAttnDownBlock2D", "DownBlock2D" })
+                                 .up_block_types({ "UpBlock2D", "CrossAttnUpBlock2D" })
+                                 .layers_per_block({ 1, 1 })
+                                 .attention_head_dim({ 8, 8 })
+                                 .transformer_layers_per_block({ 1, 1 })
+                                 .cross_attention_dim(16)
+                                 .norm_num_groups(8);
+    auto unet = models::sd::buildUNet2DCondition(unetOptions);
+    writeBytes(root / "unet" / "config.json", models::sd::unetConfigJson(unetOptions).dump());
+    nn::saveStateDict(root / "unet" / "diffusion_pytorch_model.safetensors", *unet);
+    std::string index = kIndex;
+    if (withVae) {
+        const auto vaeOptions = models::sd::AutoencoderKLOptions()
+                                    .block_out_channels({ 32, 64 })
+                                    .layers_per_block(1)
+                                    .norm_num_groups(8)
+                                    .sample_size(16);
+        auto vae = models::sd::buildAutoencoderKL(vaeOptions);
+        writeBytes(root / "vae" / "config.json", models::sd::vaeConfigJson(vaeOptions).dump());
+        nn::saveStateDict(root / "vae" / "diffusion_pytorch_model.safetensors", *vae);
+    } else {
+        index.replace(index.find(R"(["diffusers", "AutoencoderKL"])"),
+            std::string(R"(["diffusers", "AutoencoderKL"])").size(), "[null, null]");
+    }
+    writeBytes(root / "scheduler" / "scheduler_config.json",
+        R"({"_class_name": "DDIMScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012, "steps_offset": 1})");
+    writeBytes(root / "model_index.json", index);
+}
+
 } // namespace
 
 class TestSdPipeline : public QObject {
@@ -47,6 +113,8 @@ private Q_SLOTS:
     void modelIndexErrors();
     void componentWeightsPreferFullPrecisionAndRefusePickles();
     void sourceKindOfPaths();
+    void tinyDiffusersFolderGenerates_data();
+    void tinyDiffusersFolderGenerates();
 };
 
 void TestSdPipeline::modelIndexListsComponents()
@@ -166,6 +234,49 @@ void TestSdPipeline::sourceKindOfPaths()
         (dir / "plain").string()
             + ": model_index.json: missing: expected a diffusers folder (model_index.json, unet/, "
               "text_encoder/, tokenizer/, scheduler/) or a single .safetensors file");
+}
+
+void TestSdPipeline::tinyDiffusersFolderGenerates_data()
+{
+    QTest::addColumn<bool>("withVae");
+    QTest::newRow("latent (VAE)") << true;
+    QTest::newRow("pixel space (no VAE)") << false;
+}
+
+void TestSdPipeline::tinyDiffusersFolderGenerates()
+{
+    QFETCH(bool, withVae);
+    ScratchDir dir;
+    writeTinyDiffusersFolder(dir.path(), withVae);
+    // LETHE_TINY_SD_DIR keeps a copy for trying `lethe-cli generate` and `bench generate` by hand.
+    if (const QString keep = qEnvironmentVariable("LETHE_TINY_SD_DIR"); !keep.isEmpty())
+        writeTinyDiffusersFolder(std::filesystem::path(keep.toStdString()) / (withVae ? "latent" : "pixel"), withVae);
+    const models::sd::StableDiffusion sd = models::sd::loadStableDiffusion(dir.path(), {});
+    LETHE_COMPARE_STR(sd.sourceKind(), "diffusers folder");
+    QCOMPARE(sd.defaultImageSize(), withVae ? std::int64_t { 16 } : std::int64_t { 8 });
+    QVERIFY(sd.unetParameters() > 0 && sd.textEncoderParameters() > 0);
+    QCOMPARE(sd.vaeParameters() > 0, withVae);
+
+    diffusion::TextToImageRequest request;
+    request.prompts = { "a red sneaker" };
+    request.negativePrompt = "blurry";
+    request.seeds = { 3, 4 };
+    request.height = request.width = sd.defaultImageSize();
+    request.sampler.steps = 3;
+    request.guidance = 2.0;
+    request.batch = 2;
+    const auto images = diffusion::generate(sd.model(), request);
+    QVERIFY(images.has_value());
+    const std::int64_t side = sd.defaultImageSize();
+    QCOMPARE(images->sizes(), (std::vector<std::int64_t> { 2, 3, side, side }));
+    QCOMPARE(images->scalar_type(), torch::kUInt8);
+    // A reload gives the same images, and an image does not depend on its batch.
+    const models::sd::StableDiffusion again = models::sd::loadStableDiffusion(dir.path(), {});
+    request.batch = 1;
+    QVERIFY(torch::equal(*diffusion::generate(again.model(), request), *images));
+    // The prompt reaches the UNet.
+    request.prompts = { "a blue coat" };
+    QVERIFY(!torch::equal(*diffusion::generate(sd.model(), request), *images));
 }
 
 QTEST_APPLESS_MAIN(TestSdPipeline)

@@ -1,0 +1,203 @@
+// `generate` and `bench generate`: text-to-image models (Stable Diffusion 1.x layouts).
+#include "cli_support.h"
+#include "commands.h"
+
+#include "core/diffusion/class_sampling.h"
+#include "core/diffusion/text_to_image.h"
+#include "core/error.h"
+#include "core/eval/benchmark.h"
+#include "core/imaging/image_file.h"
+#include "core/io/atomic_file.h"
+#include "core/models/sd/stable_diffusion.h"
+#include "core/runtime.h"
+#include "core/store/model_file.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+
+namespace lethe::cli {
+
+namespace {
+
+/// The flags `generate` and `bench generate` share.
+struct GenerateOptions {
+    std::string model;
+    std::vector<std::string> prompts;
+    std::string negativePrompt;
+    std::string seeds = "0";
+    int steps = 50;
+    double guidance = 7.5;
+    std::string sampler = "ddim";
+    std::int64_t height = 0;
+    std::int64_t width = 0;
+    std::int64_t batch = 1;
+    std::string dtype = "float32";
+    std::string device = "auto";
+    std::string attention = "standard";
+    std::string out;
+    bool force = false;
+    int runs = 3;
+    int warmup = 1;
+};
+
+void addModelFlags(CLI::App* command, GenerateOptions& o)
+{
+    command->add_option("--model", o.model, "diffusers folder (model_index.json) or CompVis single .safetensors file")
+        ->required();
+    command->add_option("--negative-prompt", o.negativePrompt, "Prompt of the unconditional branch under guidance");
+    command->add_option("--steps", o.steps, "Sampler steps")->capture_default_str()->check(CLI::Range(1, 1000));
+    command->add_option("--guidance", o.guidance, "Classifier-free guidance scale (1 = off)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    command->add_option("--sampler", o.sampler, "ddim (η = 0) or euler")
+        ->capture_default_str()
+        ->check(CLI::IsMember({ "ddim", "euler" }));
+    command->add_option("--height", o.height, "Image height in pixels (default: the model's own size)")
+        ->check(CLI::PositiveNumber);
+    command->add_option("--width", o.width, "Image width in pixels (default: the model's own size)")
+        ->check(CLI::PositiveNumber);
+    command->add_option("--batch", o.batch, "Images per network batch")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    command->add_option("--dtype", o.dtype, "Compute precision: float32, float16 or bfloat16 (GPU)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({ "float32", "float16", "fp16", "bfloat16", "bf16" }));
+    command->add_option("--device", o.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+    command->add_option("--attention", o.attention, "standard or memory-efficient (chunked; for large images)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({ "standard", "memory-efficient" }));
+}
+
+struct Loaded {
+    models::sd::StableDiffusion sd;
+    diffusion::TextToImageRequest request;
+};
+
+Loaded load(const GenerateOptions& o)
+{
+    models::sd::SdLoadOptions loadOptions;
+    loadOptions.dtype = models::sd::computeDtypeFromName(o.dtype);
+    loadOptions.device = resolveDevice(o.device);
+    loadOptions.memoryEfficientAttention = o.attention == "memory-efficient";
+    const auto started = std::chrono::steady_clock::now();
+    models::sd::StableDiffusion sd = models::sd::loadStableDiffusion(o.model, loadOptions);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::cerr << "loaded " << sd.sourceKind() << ' ' << o.model << " in " << std::fixed << std::setprecision(1)
+              << seconds << " s: UNet " << sd.unetParameters() << ", text encoder " << sd.textEncoderParameters()
+              << ", VAE " << sd.vaeParameters() << " parameters; " << c10::toString(loadOptions.dtype) << " on "
+              << loadOptions.device.str() << '\n';
+
+    diffusion::TextToImageRequest request;
+    request.prompts = o.prompts;
+    request.negativePrompt = o.negativePrompt;
+    request.seeds = diffusion::parseSeedList(o.seeds);
+    request.height = o.height > 0 ? o.height : sd.defaultImageSize();
+    request.width = o.width > 0 ? o.width : sd.defaultImageSize();
+    request.guidance = o.guidance;
+    request.sampler.steps = o.steps;
+    request.sampler.method = *diffusion::ddpmSamplerFromName(o.sampler);
+    request.batch = o.batch;
+    diffusion::validate(sd.model(), request);
+    return { std::move(sd), std::move(request) };
+}
+
+void runGenerate(const GenerateOptions& o, const GlobalOptions& global)
+{
+    const std::filesystem::path out = o.out;
+    if (std::filesystem::exists(out / "generate.json") && !o.force)
+        throw Error(
+            out.string() + " already holds generated images (generate.json); choose another --out or pass --force");
+    Loaded loaded = load(o);
+    const diffusion::TextToImageRequest& request = loaded.request;
+    std::filesystem::create_directories(out);
+
+    CancelOnInterrupt interrupt;
+    ProgressLine line;
+    const auto started = std::chrono::steady_clock::now();
+    const auto images = diffusion::generate(loaded.sd.model(), request, [&](std::int64_t done, std::int64_t total) {
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        const double eta = done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total - done) : -1.0;
+        line.update("generating: step " + std::to_string(done) + "/" + std::to_string(total) + "  ETA "
+                + (eta >= 0 ? duration(eta) : std::string("--:--")),
+            done == total);
+        return !CancelOnInterrupt::requested();
+    });
+    line.clear();
+    if (!images)
+        throw Error("generation interrupted; nothing was written");
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+    nlohmann::json files = nlohmann::json::array();
+    for (std::int64_t i = 0; i < images->size(0); ++i) {
+        const std::int64_t seed = request.seeds[static_cast<std::size_t>(i)];
+        const std::string name = "image-" + std::to_string(i) + "-seed-" + std::to_string(seed) + ".png";
+        imaging::writePng(out / name, (*images)[i]);
+        files.push_back({ { "file", name }, { "seed", seed },
+            { "prompt",
+                request.prompts.size() == 1 ? request.prompts.front()
+                                            : request.prompts[static_cast<std::size_t>(i)] } });
+    }
+    const nlohmann::json record = { { "model", o.model }, { "negative_prompt", request.negativePrompt },
+        { "steps", request.sampler.steps }, { "sampler", o.sampler }, { "guidance", request.guidance },
+        { "height", request.height }, { "width", request.width }, { "dtype", o.dtype }, { "device", o.device },
+        { "seconds", seconds }, { "command", store::commandLine(global.argc, global.argv) },
+        { "created", store::utcNow() }, { "images", files } };
+    io::writeFileAtomically(out / "generate.json", record.dump(2) + "\n");
+    std::cout << "wrote " << images->size(0) << " images of " << request.width << "×" << request.height << " to "
+              << out.string() << " in " << std::fixed << std::setprecision(1) << seconds << " s ("
+              << std::setprecision(2) << seconds / static_cast<double>(images->size(0)) << " s/image)\n";
+}
+
+void runBenchGenerate(const GenerateOptions& o)
+{
+    Loaded loaded = load(o);
+    const diffusion::TextToImageModel model = loaded.sd.model();
+    std::cout << "generate  " << o.model << ", " << loaded.request.width << "×" << loaded.request.height << ", "
+              << loaded.request.seeds.size() << " image(s) per run, " << o.sampler << ' ' << o.steps
+              << " steps, guidance " << o.guidance << ", " << o.dtype << ", device " << model.device.str() << ", "
+              << torch::get_num_threads() << " threads\n";
+    const auto result = eval::benchmark(
+        "generate", [&] { diffusion::generate(model, loaded.request); }, o.warmup, o.runs);
+    const auto images = static_cast<double>(loaded.request.seeds.size());
+    std::cout << std::fixed << std::setprecision(3) << "generate: median " << result.medianMs / 1000.0 / images
+              << " s/image (min " << result.minMs / 1000.0 / images << ", max " << result.maxMs / 1000.0 / images
+              << ", " << result.milliseconds.size() << " runs), peak RSS " << eval::formatBytes(result.peakRssBytes)
+              << '\n';
+}
+
+} // namespace
+
+void addGenerateCommands(CLI::App& app, GlobalOptions& global)
+{
+    auto g = std::make_shared<GenerateOptions>();
+    CLI::App* gen
+        = app.add_subcommand("generate", "Text-to-image: one PNG per seed from a Stable Diffusion-style model");
+    addModelFlags(gen, *g);
+    gen->add_option("--prompt", g->prompts, "Prompt (one for every seed, or repeated once per seed)")->required();
+    gen->add_option("--seed,--seeds", g->seeds, "Seed of each image: 42, 0-3 or 1,5,9")->capture_default_str();
+    gen->add_option("--out", g->out, "Folder for the PNGs and generate.json")->required();
+    gen->add_flag("--force", g->force, "Overwrite images in --out");
+    gen->callback([g, &global] { runCommand(global, [&] { runGenerate(*g, global); }); });
+
+    CLI::App* bench = app.get_subcommand("bench");
+    auto b = std::make_shared<GenerateOptions>();
+    b->steps = 20;
+    CLI::App* bg = bench->add_subcommand("generate", "Text-to-image generation: median seconds per image");
+    addModelFlags(bg, *b);
+    bg->add_option("--prompt", b->prompts, "Prompt")
+        ->default_val(std::vector<std::string> { "a photo of an astronaut riding a horse" });
+    bg->add_option("--seeds", b->seeds, "Seeds of the images of one run: 0, 0-3, …")->capture_default_str();
+    bg->add_option("--runs", b->runs, "Measured runs (the median is reported)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    bg->add_option("--warmup", b->warmup, "Unmeasured runs first")->capture_default_str();
+    bg->callback([b, &global] { runCommand(global, [&] { runBenchGenerate(*b); }); });
+}
+
+} // namespace lethe::cli
