@@ -29,6 +29,8 @@
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QStatusBar>
+#include <QTabBar>
+#include <QTabWidget>
 #include <QTranslator>
 #include <QtTest>
 
@@ -244,6 +246,14 @@ void TestGui::screenshotsOfTheBuiltInDefault()
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 3600000);
     QTest::qWait(500);
     QVERIFY(window.grab().save(dir + QStringLiteral("/finished.png")));
+    // The measurements, as a user opens them: a click on the Metrics tab.
+    auto* tabs = qobject_cast<QTabWidget*>(window.metricsView()->parentWidget()->parentWidget());
+    QVERIFY(tabs);
+    const int metricsTab = tabs->indexOf(window.metricsView());
+    QTest::mouseClick(tabs->tabBar(), Qt::LeftButton, {}, tabs->tabBar()->tabRect(metricsTab).center());
+    QCOMPARE(tabs->currentIndex(), metricsTab);
+    QTest::qWait(300);
+    QVERIFY(window.grab().save(dir + QStringLiteral("/finished-metrics.png")));
     qInfo("built-in run: %s, %.3f steps/s of wall time (%.3f steps/s counting step time only); %s",
         qPrintable(window.lastOutcome()), window.wallStepsPerSecond(), window.stepsPerSecond(),
         qPrintable(window.metricsView()->summaryText()));
