@@ -12,9 +12,9 @@
 
 int main(int argc, char** argv)
 {
-    CLI::App app{"lethe-cli — machine unlearning for diffusion models, headless.\n"
-                 "Every command works on the built-in data set 'fashion-mnist' without further files.",
-                 "lethe-cli"};
+    CLI::App app { "lethe-cli — machine unlearning for diffusion models, headless.\n"
+                   "Every command works on the built-in data set 'fashion-mnist' without further files.",
+        "lethe-cli" };
     app.set_version_flag("--version", std::string("lethe-cli ") + LETHE_VERSION);
     app.require_subcommand(1);
     app.fallthrough();
@@ -25,7 +25,7 @@ int main(int argc, char** argv)
     app.add_option("-j,--threads", global.threads, "CPU threads for LibTorch (0 = one per hardware thread)")
         ->check(CLI::NonNegativeNumber);
     app.add_option("--log-level", global.logLevel, "trace, debug, info, warn, error or off")
-        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+        ->check(CLI::IsMember({ "trace", "debug", "info", "warn", "error", "off" }));
 
     lethe::cli::addDataCommands(app, global);
     lethe::cli::addClassifierCommands(app, global);

@@ -66,7 +66,10 @@ public:
     double stepsPerSecond() const;
     /// The last finished run's steps per second of wall time, previews and snapshots included (what
     /// `lethe-cli unlearn` reports); 0 before a run ends.
-    double wallStepsPerSecond() const { return m_wallSeconds > 0 ? static_cast<double>(m_wallSteps) / m_wallSeconds : 0.0; }
+    double wallStepsPerSecond() const
+    {
+        return m_wallSeconds > 0 ? static_cast<double>(m_wallSteps) / m_wallSeconds : 0.0;
+    }
 
 Q_SIGNALS:
     void runFinished(const QString& outcome);
