@@ -40,6 +40,9 @@ std::optional<torch::Tensor> generate(
     if (progress && !progress(0, batches * stepsPerBatch))
         return std::nullopt;
 
+    // The negative prompt's context is the same for every batch: encoded once.
+    const torch::Tensor negative
+        = guided ? model.encodePrompts({ request.negativePrompt }).to(model.device, model.dtype) : torch::Tensor();
     std::vector<torch::Tensor> images;
     for (std::int64_t first = 0, b = 0; first < total; first += request.batch, ++b) {
         const std::int64_t count = std::min(request.batch, total - first);
@@ -49,12 +52,8 @@ std::optional<torch::Tensor> generate(
             prompts.push_back(
                 request.prompts.size() == 1 ? request.prompts.front() : request.prompts[static_cast<std::size_t>(i)]);
         torch::Tensor context = model.encodePrompts(prompts).to(model.device, model.dtype);
-        if (guided) {
-            const torch::Tensor negative = model.encodePrompts({ request.negativePrompt })
-                                               .to(model.device, model.dtype)
-                                               .expand({ count, -1, -1 });
-            context = torch::cat({ negative, context });
-        }
+        if (guided)
+            context = torch::cat({ negative.expand({ count, -1, -1 }), context });
         const torch::Tensor noise = seededNoise(
             seeds, model.latentChannels, request.height / model.latentScale, request.width / model.latentScale)
                                         .to(model.device);
