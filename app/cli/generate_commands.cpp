@@ -28,6 +28,7 @@ namespace {
 /// The flags `generate` and `bench generate` share.
 struct GenerateOptions {
     std::string model;
+    std::string components;
     std::vector<std::string> prompts;
     std::string negativePrompt;
     std::string seeds = "0";
@@ -50,6 +51,9 @@ void addModelFlags(CLI::App* command, GenerateOptions& o)
 {
     command->add_option("--model", o.model, "diffusers folder (model_index.json) or CompVis single .safetensors file")
         ->required();
+    command->add_option("--components", o.components,
+        "For a CompVis single file: a folder with its tokenizer (tokenizer/ or vocab.json and merges.txt) and, "
+        "if the file carries none, its component configs, e.g. the diffusers folder of the same model family");
     command->add_option("--negative-prompt", o.negativePrompt, "Prompt of the unconditional branch under guidance");
     command->add_option("--steps", o.steps, "Sampler steps")->capture_default_str()->check(CLI::Range(1, 1000));
     command->add_option("--guidance", o.guidance, "Classifier-free guidance scale (1 = off)")
@@ -85,13 +89,14 @@ Loaded load(const GenerateOptions& o)
     loadOptions.dtype = models::sd::computeDtypeFromName(o.dtype);
     loadOptions.device = resolveDevice(o.device);
     loadOptions.memoryEfficientAttention = o.attention == "memory-efficient";
+    loadOptions.components = o.components;
     const auto started = std::chrono::steady_clock::now();
     models::sd::StableDiffusion sd = models::sd::loadStableDiffusion(o.model, loadOptions);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::cerr << "loaded " << sd.sourceKind() << ' ' << o.model << " in " << std::fixed << std::setprecision(1)
               << seconds << " s: UNet " << sd.unetParameters() << ", text encoder " << sd.textEncoderParameters()
-              << ", VAE " << sd.vaeParameters() << " parameters; " << c10::toString(loadOptions.dtype) << " on "
-              << loadOptions.device.str() << '\n';
+              << ", VAE " << sd.vaeParameters() << " parameters; configs from " << sd.configSource() << "; " << o.dtype
+              << " on " << loadOptions.device.str() << '\n';
 
     diffusion::TextToImageRequest request;
     request.prompts = o.prompts;
@@ -171,6 +176,38 @@ void runBenchGenerate(const GenerateOptions& o)
               << '\n';
 }
 
+/// `convert-sd`: a diffusers folder or CompVis single file to the other layout (or the same one, in another dtype).
+struct ConvertOptions {
+    std::string model;
+    std::string components;
+    std::string out;
+    std::string dtype = "float32";
+};
+
+void runConvert(const ConvertOptions& o, const GlobalOptions& global)
+{
+    models::sd::SdLoadOptions loadOptions;
+    loadOptions.dtype = models::sd::computeDtypeFromName(o.dtype);
+    loadOptions.components = o.components;
+    const models::sd::StableDiffusion sd = models::sd::loadStableDiffusion(o.model, loadOptions);
+    const std::filesystem::path out = o.out;
+    const nlohmann::json manifest
+        = { { "converted_from", o.model }, { "source_kind", sd.sourceKind() }, { "dtype", o.dtype },
+              { "command", store::commandLine(global.argc, global.argv) }, { "created", store::utcNow() } };
+    if (out.extension() == ".safetensors") {
+        if (std::filesystem::exists(out))
+            throw Error(out.string() + " already exists; choose another --out");
+        sd.saveCompvisSingleFile(out, { { "lethe.manifest", manifest.dump() } });
+        std::cout << "wrote the CompVis single file " << out.string() << " (" << sd.sourceKind() << " → single file, "
+                  << o.dtype << "); load it with --components " << (o.components.empty() ? o.model : o.components)
+                  << " for its tokenizer\n";
+    } else {
+        sd.saveDiffusersFolder(out, manifest.dump(2) + "\n");
+        std::cout << "wrote the diffusers folder " << out.string() << " (" << sd.sourceKind() << " → folder, "
+                  << o.dtype << ")\n";
+    }
+}
+
 } // namespace
 
 void addGenerateCommands(CLI::App& app, GlobalOptions& global)
@@ -184,6 +221,20 @@ void addGenerateCommands(CLI::App& app, GlobalOptions& global)
     gen->add_option("--out", g->out, "Folder for the PNGs and generate.json")->required();
     gen->add_flag("--force", g->force, "Overwrite images in --out");
     gen->callback([g, &global] { runCommand(global, [&] { runGenerate(*g, global); }); });
+
+    auto c = std::make_shared<ConvertOptions>();
+    CLI::App* convert = app.add_subcommand(
+        "convert-sd", "Text-to-image models: a diffusers folder to a CompVis single .safetensors file, or back");
+    convert->add_option("--model", c->model, "diffusers folder (model_index.json) or CompVis single .safetensors file")
+        ->required();
+    convert->add_option("--components", c->components,
+        "For a CompVis single file: the folder with its tokenizer (and configs), as for generate");
+    convert->add_option("--out", c->out, "A .safetensors path for a CompVis single file, else a new diffusers folder")
+        ->required();
+    convert->add_option("--dtype", c->dtype, "Precision of the written weights: float32, float16 or bfloat16")
+        ->capture_default_str()
+        ->check(CLI::IsMember({ "float32", "float16", "fp16", "bfloat16", "bf16" }));
+    convert->callback([c, &global] { runCommand(global, [&] { runConvert(*c, global); }); });
 
     CLI::App* bench = app.get_subcommand("bench");
     auto b = std::make_shared<GenerateOptions>();

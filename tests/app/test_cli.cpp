@@ -7,6 +7,7 @@
 
 #include "test_support.h"
 #include "tiny_edm.h"
+#include "tiny_sd.h"
 
 #include <torch/torch.h>
 
@@ -81,6 +82,7 @@ private Q_SLOTS:
     void sweepRecordsEveryRunAndResumes();
     void sweepRefusesOtherSettingsInItsFolder();
     void sweepReportsACorruptResultsFile();
+    void generateConvertAndBenchATextToImageModel();
 
 private:
     test::ScratchDir m_dir;
@@ -223,6 +225,49 @@ void TestCli::sweepReportsACorruptResultsFile()
     test::writeBytes(dir / "results.csv", "step,loss\n");
     LETHE_COMPARE_STR(runCli(args).err,
         "error: " + (dir / "results.csv").string() + ": line 1 is not the results header this version writes\n");
+}
+
+void TestCli::generateConvertAndBenchATextToImageModel()
+{
+    const std::filesystem::path folder = m_dir / "tiny-sd";
+    test::writeTinyDiffusersFolder(folder, true);
+    const Args prompt { "--prompt", "a red sneaker", "--seed", "4-5", "--steps", "3" };
+    const Result r = runCli(Args { "generate", "--model", q(folder), "--out", q(m_dir / "gen") } + prompt);
+    QCOMPARE(r.exitCode, 0);
+    LETHE_COMPARE_STR(r.out.substr(0, r.out.find(" in ")), "wrote 2 images of 16×16 to " + q(m_dir / "gen"));
+    QVERIFY(r.err.find("loaded diffusers folder " + q(folder)) != std::string::npos);
+    const auto record = nlohmann::json::parse(test::readBytes(m_dir / "gen" / "generate.json"));
+    QCOMPARE(record["images"].size(), std::size_t { 2 });
+    LETHE_COMPARE_STR(record["images"][1]["file"].get<std::string>(), "image-1-seed-5.png");
+    const std::string png = test::readBytes(m_dir / "gen" / "image-1-seed-5.png");
+    QVERIFY(png.rfind("\x89PNG", 0) == 0);
+
+    // The folder is not overwritten without --force.
+    const Result again = runCli(Args { "generate", "--model", q(folder), "--out", q(m_dir / "gen") } + prompt);
+    QCOMPARE(again.exitCode, 1);
+    LETHE_COMPARE_STR(again.err,
+        "error: " + q(m_dir / "gen")
+            + " already holds generated images (generate.json); choose another --out or pass --force\n");
+
+    // As a CompVis single file, which needs the folder for its tokenizer: the same image, byte for byte.
+    const std::filesystem::path single = m_dir / "tiny-sd.safetensors";
+    QCOMPARE(runCli({ "convert-sd", "--model", q(folder), "--out", q(single) }).exitCode, 0);
+    const Result noTokenizer = runCli(Args { "generate", "--model", q(single), "--out", q(m_dir / "gen2") } + prompt);
+    QCOMPARE(noTokenizer.exitCode, 1);
+    QVERIFY(noTokenizer.err.find("a CompVis single file carries no tokenizer") != std::string::npos);
+    QVERIFY(!std::filesystem::exists(m_dir / "gen2" / "generate.json"));
+    const Result fromSingle = runCli(
+        Args { "generate", "--model", q(single), "--components", q(folder), "--out", q(m_dir / "gen2") } + prompt);
+    QCOMPARE(fromSingle.exitCode, 0);
+    QVERIFY(test::readBytes(m_dir / "gen2" / "image-1-seed-5.png") == png);
+
+    const Result bench = runCli(
+        { "bench", "generate", "--model", q(single), "--components", q(folder), "--steps", "2", "--runs", "2" });
+    QCOMPARE(bench.exitCode, 0);
+    QVERIFY2(bench.out.find("generate: median ") != std::string::npos
+            && bench.out.find(" s/image (min ") != std::string::npos
+            && bench.out.find("2 runs), peak RSS ") != std::string::npos,
+        bench.out.c_str());
 }
 
 QTEST_GUILESS_MAIN(TestCli)

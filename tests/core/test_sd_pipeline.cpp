@@ -9,6 +9,7 @@
 #include "core/models/sd/unet_2d_condition.h"
 #include "core/nn/state_dict.h"
 #include "test_support.h"
+#include "tiny_sd.h"
 
 #include <torch/torch.h>
 
@@ -17,19 +18,6 @@ using namespace lethe::models::sd;
 using namespace lethe::test;
 
 namespace {
-
-const char* const kIndex = R"({
-  "_class_name": "StableDiffusionPipeline",
-  "_diffusers_version": "0.21.4",
-  "feature_extractor": ["transformers", "CLIPImageProcessor"],
-  "requires_safety_checker": true,
-  "safety_checker": ["stable_diffusion", "StableDiffusionSafetyChecker"],
-  "scheduler": ["diffusers", "PNDMScheduler"],
-  "text_encoder": ["transformers", "CLIPTextModel"],
-  "tokenizer": ["transformers", "CLIPTokenizer"],
-  "unet": ["diffusers", "UNet2DConditionModel"],
-  "vae": ["diffusers", "AutoencoderKL"]
-})";
 
 void makeComponentFolders(const std::filesystem::path& root)
 {
@@ -42,64 +30,28 @@ const char* const kConvertHint
       "safetensors in Python first (diffusers: pipe = StableDiffusionPipeline.from_single_file(path) or "
       ".from_pretrained(folder), then pipe.save_pretrained(out, safe_serialization=True))";
 
-/// A tiny Stable Diffusion in the real diffusers layout, random weights: CLIP text (16 wide) over a vocabulary
-/// of single letters, a two-level UNet and a two-level VAE (latents at half the image size).
-void writeTinyDiffusersFolder(const std::filesystem::path& root, bool withVae)
+/// Two images from fixed seeds, with guidance and a negative prompt, three DDIM steps.
+torch::Tensor tinyImages(const StableDiffusion& sd)
 {
-    nlohmann::json vocab = { { "<|startoftext|>", 0 }, { "<|endoftext|>", 1 } };
-    for (char c = 'a'; c <= 'z'; ++c) {
-        vocab[std::string(1, c)] = vocab.size();
-        vocab[std::string(1, c) + "</w>"] = vocab.size();
-    }
-    writeBytes(root / "tokenizer" / "vocab.json", vocab.dump());
-    writeBytes(root / "tokenizer" / "merges.txt", "#version: 0.2\n");
-    writeBytes(root / "tokenizer" / "tokenizer_config.json", R"({"model_max_length": 16})");
-    torch::manual_seed(1);
-    const auto textOptions = models::sd::ClipTextOptions()
-                                 .vocab_size(60)
-                                 .hidden_size(16)
-                                 .intermediate_size(24)
-                                 .num_hidden_layers(2)
-                                 .num_attention_heads(4)
-                                 .max_position_embeddings(16)
-                                 .bos_token_id(0)
-                                 .eos_token_id(1)
-                                 .pad_token_id(1);
-    models::sd::ClipTextModel text(textOptions);
-    writeBytes(root / "text_encoder" / "config.json", models::sd::toJson(textOptions).dump());
-    nn::saveStateDict(root / "text_encoder" / "model.safetensors", *text);
-    const auto unetOptions = models::sd::UNet2DConditionOptions()
-                                 .sample_size(8)
-                                 .in_channels(withVae ? 4 : 3)
-                                 .out_channels(withVae ? 4 : 3)
-                                 .block_out_channels({ 32, 64 })
-                                 .down_block_types({ "CrossAttnDownBlock2D", "DownBlock2D" })
-                                 .up_block_types({ "UpBlock2D", "CrossAttnUpBlock2D" })
-                                 .layers_per_block({ 1, 1 })
-                                 .attention_head_dim({ 8, 8 })
-                                 .transformer_layers_per_block({ 1, 1 })
-                                 .cross_attention_dim(16)
-                                 .norm_num_groups(8);
-    auto unet = models::sd::buildUNet2DCondition(unetOptions);
-    writeBytes(root / "unet" / "config.json", models::sd::unetConfigJson(unetOptions).dump());
-    nn::saveStateDict(root / "unet" / "diffusion_pytorch_model.safetensors", *unet);
-    std::string index = kIndex;
-    if (withVae) {
-        const auto vaeOptions = models::sd::AutoencoderKLOptions()
-                                    .block_out_channels({ 32, 64 })
-                                    .layers_per_block(1)
-                                    .norm_num_groups(8)
-                                    .sample_size(16);
-        auto vae = models::sd::buildAutoencoderKL(vaeOptions);
-        writeBytes(root / "vae" / "config.json", models::sd::vaeConfigJson(vaeOptions).dump());
-        nn::saveStateDict(root / "vae" / "diffusion_pytorch_model.safetensors", *vae);
-    } else {
-        index.replace(index.find(R"(["diffusers", "AutoencoderKL"])"),
-            std::string(R"(["diffusers", "AutoencoderKL"])").size(), "[null, null]");
-    }
-    writeBytes(root / "scheduler" / "scheduler_config.json",
-        R"({"_class_name": "DDIMScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012, "steps_offset": 1})");
-    writeBytes(root / "model_index.json", index);
+    diffusion::TextToImageRequest request;
+    request.prompts = { "a red sneaker" };
+    request.negativePrompt = "blurry";
+    request.seeds = { 3, 4 };
+    request.height = request.width = sd.defaultImageSize();
+    request.sampler.steps = 3;
+    request.guidance = 2.0;
+    request.batch = 2;
+    return *diffusion::generate(sd.model(), request);
+}
+
+/// The file's tensors under their names, and its metadata.
+std::pair<std::vector<io::NamedTensor>, io::Metadata> readAll(const std::filesystem::path& path)
+{
+    const io::SafetensorsFile file(path);
+    std::vector<io::NamedTensor> tensors;
+    for (const io::TensorEntry& entry : file.entries())
+        tensors.push_back({ entry.name, file.tensor(entry.name) });
+    return { tensors, file.metadata() };
 }
 
 } // namespace
@@ -115,6 +67,9 @@ private Q_SLOTS:
     void sourceKindOfPaths();
     void tinyDiffusersFolderGenerates_data();
     void tinyDiffusersFolderGenerates();
+    void compvisSingleFileGivesIdenticalImages_data();
+    void compvisSingleFileGivesIdenticalImages();
+    void compvisSingleFileErrors();
 };
 
 void TestSdPipeline::modelIndexListsComponents()
@@ -277,6 +232,170 @@ void TestSdPipeline::tinyDiffusersFolderGenerates()
     // The prompt reaches the UNet.
     request.prompts = { "a blue coat" };
     QVERIFY(!torch::equal(*diffusion::generate(sd.model(), request), *images));
+}
+
+void TestSdPipeline::compvisSingleFileGivesIdenticalImages_data()
+{
+    QTest::addColumn<bool>("withVae");
+    QTest::newRow("latent (VAE)") << true;
+    QTest::newRow("pixel space (no VAE)") << false;
+}
+
+void TestSdPipeline::compvisSingleFileGivesIdenticalImages()
+{
+    QFETCH(bool, withVae);
+    ScratchDir dir;
+    writeTinyDiffusersFolder(dir / "folder", withVae);
+    const StableDiffusion folder = loadStableDiffusion(dir / "folder", {});
+    const torch::Tensor expected = tinyImages(folder);
+
+    // Written with the CompVis names, the VAE's attention projections as 1×1 convolutions.
+    folder.saveCompvisSingleFile(dir / "model.safetensors", { { "lethe.note", "test" } });
+    auto [tensors, metadata] = readAll(dir / "model.safetensors");
+    std::map<std::string, std::vector<std::int64_t>> shapes;
+    for (const io::NamedTensor& t : tensors)
+        shapes[t.name] = t.tensor.sizes().vec();
+    QVERIFY(shapes.count("model.diffusion_model.input_blocks.1.1.proj_in.weight"));
+    QVERIFY(shapes.count("model.diffusion_model.output_blocks.2.0.skip_connection.weight"));
+    QVERIFY(shapes.count("model.diffusion_model.middle_block.1.transformer_blocks.0.attn2.to_k.weight"));
+    QVERIFY(shapes.count("cond_stage_model.transformer.text_model.final_layer_norm.weight"));
+    QCOMPARE(shapes.count("first_stage_model.encoder.mid.attn_1.q.weight"), std::size_t { withVae ? 1u : 0u });
+    if (withVae)
+        QCOMPARE(shapes["first_stage_model.decoder.mid.attn_1.proj_out.weight"],
+            (std::vector<std::int64_t> { 64, 64, 1, 1 }));
+    for (const io::NamedTensor& t : tensors)
+        QVERIFY2(t.name.rfind("model.diffusion_model.", 0) == 0 || t.name.rfind("first_stage_model.", 0) == 0
+                || t.name.rfind("cond_stage_model.transformer.", 0) == 0,
+            t.name.c_str());
+    LETHE_COMPARE_STR(metadata.at("lethe.note"), "test");
+    QVERIFY(metadata.count("lethe.unet_config") && metadata.count("lethe.scheduler_config"));
+
+    // Reloaded with the configs from its metadata, the tokenizer from the folder: the same images, bit for bit.
+    SdLoadOptions options;
+    options.components = dir / "folder";
+    const StableDiffusion single = loadStableDiffusion(dir / "model.safetensors", options);
+    LETHE_COMPARE_STR(single.sourceKind(), "CompVis single file");
+    LETHE_COMPARE_STR(single.configSource(), "file metadata");
+    QCOMPARE(single.unetParameters(), folder.unetParameters());
+    QCOMPARE(single.vaeParameters(), folder.vaeParameters());
+    QVERIFY(torch::equal(tinyImages(single), expected));
+
+    // And back to a diffusers folder, which reproduces them too; an existing folder is never overwritten.
+    single.saveDiffusersFolder(dir / "back", R"({"note": "test"})");
+    QVERIFY(std::filesystem::is_regular_file(dir / "back" / "tokenizer" / "tokenizer_config.json"));
+    QCOMPARE(std::filesystem::exists(dir / "back" / "vae"), withVae);
+    LETHE_COMPARE_STR(readBytes(dir / "back" / "lethe-manifest.json"), R"({"note": "test"})");
+    QVERIFY(torch::equal(tinyImages(loadStableDiffusion(dir / "back", {})), expected));
+    LETHE_COMPARE_STR(errorMessage([&] { single.saveDiffusersFolder(dir / "back"); }),
+        (dir / "back").string() + " already exists; choose a new folder for the diffusers export");
+    QVERIFY(!std::filesystem::exists(dir / "back.partial"));
+
+    // A file from elsewhere has no Lethe metadata, and takes the configs from the components folder; extra
+    // tensors other tools keep (EMA weights, the schedule, position ids) are skipped. The tokenizer folder
+    // itself is accepted as the components folder only for the tokenizer.
+    tensors.push_back({ "model_ema.decay", torch::tensor(0.9999) });
+    tensors.push_back({ "alphas_cumprod", torch::ones({ 1000 }) });
+    tensors.push_back({ "cond_stage_model.transformer.text_model.embeddings.position_ids",
+        torch::arange(16, torch::kInt64).unsqueeze(0) });
+    io::writeSafetensors(dir / "foreign.safetensors", tensors);
+    const StableDiffusion foreign = loadStableDiffusion(dir / "foreign.safetensors", options);
+    LETHE_COMPARE_STR(foreign.configSource(), "components folder");
+    QVERIFY(torch::equal(tinyImages(foreign), expected));
+    options.components = dir / "folder" / "tokenizer";
+    LETHE_COMPARE_STR(errorMessage([&] { loadStableDiffusion(dir / "foreign.safetensors", options); }),
+        (dir / "foreign.safetensors").string()
+            + ": tensor 'text_model.encoder.layers.2.self_attn.k_proj.weight': missing from the file (the model "
+              "expects shape [768, 768]); 159 more tensors missing (configs: SD 1.x defaults; for a model of "
+              "another size pass its diffusers folder as the components folder)");
+
+    // Half precision in the file: converted at load, so float32 compute gives what the rounded weights give.
+    for (io::NamedTensor& t : tensors)
+        if (t.tensor.is_floating_point())
+            t.tensor = t.tensor.to(torch::kFloat16);
+    io::writeSafetensors(dir / "fp16.safetensors", tensors, metadata);
+    options.components = dir / "folder";
+    const StableDiffusion half = loadStableDiffusion(dir / "fp16.safetensors", options);
+    const torch::Tensor halfImages = tinyImages(half);
+    QCOMPARE(halfImages.sizes(), expected.sizes());
+    QVERIFY((halfImages.to(torch::kInt32) - expected.to(torch::kInt32)).abs().max().item<int>() <= 64);
+}
+
+void TestSdPipeline::compvisSingleFileErrors()
+{
+    ScratchDir dir;
+    writeTinyDiffusersFolder(dir / "folder", true);
+    loadStableDiffusion(dir / "folder", {}).saveCompvisSingleFile(dir / "model.safetensors");
+    auto [tensors, metadata] = readAll(dir / "model.safetensors");
+    const std::string file = (dir / "model.safetensors").string();
+    SdLoadOptions options;
+
+    // No tokenizer, or a components folder without one.
+    LETHE_COMPARE_STR(errorMessage([&] { loadStableDiffusion(file, options); }),
+        file
+            + ": a CompVis single file carries no tokenizer: pass a components folder (lethe-cli --components DIR), "
+              "such as the diffusers folder of the same model family, holding tokenizer/vocab.json and "
+              "tokenizer/merges.txt");
+    options.components = dir / "folder" / "unet";
+    QVERIFY(errorMessage([&] {
+        loadStableDiffusion(file, options);
+    }).rfind(options.components.string() + ": no tokenizer/vocab.json or vocab.json here; a CompVis", 0)
+        == 0);
+    options.components = dir / "folder";
+
+    const auto rewrite = [&](const std::function<void(std::vector<io::NamedTensor>&, io::Metadata&)>& change) {
+        auto copy = tensors;
+        auto meta = metadata;
+        change(copy, meta);
+        io::writeSafetensors(dir / "changed.safetensors", copy, meta);
+        return errorMessage([&] { loadStableDiffusion(dir / "changed.safetensors", options); });
+    };
+    const std::string changed = (dir / "changed.safetensors").string();
+    const auto drop = [](std::vector<io::NamedTensor>& t, const std::string& prefix) {
+        t.erase(
+            std::remove_if(t.begin(), t.end(), [&](const io::NamedTensor& n) { return n.name.rfind(prefix, 0) == 0; }),
+            t.end());
+    };
+
+    // A missing UNet tensor and a mis-shaped VAE tensor are named; nothing loads partially.
+    LETHE_COMPARE_STR(rewrite([&](auto& t, auto&) { drop(t, "model.diffusion_model.out.2.bias"); }),
+        changed + ": tensor 'conv_out.bias': missing from the file (the model expects shape [4])");
+    LETHE_COMPARE_STR(rewrite([&](auto& t, auto&) {
+        for (io::NamedTensor& n : t)
+            if (n.name == "first_stage_model.quant_conv.bias")
+                n.tensor = torch::zeros({ 7 });
+    }),
+        changed + ": tensor 'quant_conv.bias': expected shape [8], found [7]");
+    // A tensor the mapping does not know is reported under its file name.
+    LETHE_COMPARE_STR(rewrite([&](auto& t, auto&) {
+        t.push_back({ "model.diffusion_model.input_blocks.1.1.lora_up.weight", torch::zeros({ 2 }) });
+    }),
+        changed
+            + ": tensor 'model.diffusion_model.input_blocks.1.1.lora_up.weight': unexpected: the model has no "
+              "parameter or buffer of that name");
+    // Not Stable Diffusion, SD 2.x, no text encoder, a broken config in the metadata.
+    LETHE_COMPARE_STR(rewrite([&](auto& t, auto&) { drop(t, "model.diffusion_model."); }),
+        changed
+            + ": model.diffusion_model.: no UNet tensors under this prefix: not a CompVis Stable Diffusion "
+              "checkpoint (a UNet-only or LoRA file cannot be loaded on its own)");
+    LETHE_COMPARE_STR(rewrite([&](auto& t, auto&) {
+        drop(t, "cond_stage_model.");
+        t.push_back({ "cond_stage_model.model.token_embedding.weight", torch::zeros({ 2 }) });
+    }),
+        changed
+            + ": cond_stage_model.model.: an OpenCLIP text encoder (Stable Diffusion 2.x); Lethe implements the "
+              "SD 1.x CLIP text encoder");
+    LETHE_COMPARE_STR(rewrite([&](auto& t, auto&) { drop(t, "cond_stage_model."); }),
+        changed + ": cond_stage_model.transformer.: no text encoder tensors under this prefix");
+    LETHE_COMPARE_STR(rewrite([&](auto&, auto& m) { m["lethe.unet_config"] = "{not json"; }),
+        changed + ": metadata lethe.unet_config: not a JSON object (a config written by Lethe)");
+    LETHE_COMPARE_STR(rewrite([&](auto&, auto& m) {
+        auto config = nlohmann::json::parse(m["lethe.unet_config"]);
+        config["layers_per_block"] = { 1, 2 };
+        m["lethe.unet_config"] = config.dump();
+    }),
+        changed
+            + " metadata lethe.unet_config: key 'layers_per_block': a CompVis single file needs the same number "
+              "of layers in every block, found [1,2]");
 }
 
 QTEST_APPLESS_MAIN(TestSdPipeline)

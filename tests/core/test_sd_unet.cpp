@@ -8,6 +8,7 @@
 #include "core/nn/sd_layers.h"
 #include "core/nn/state_dict.h"
 #include "test_support.h"
+#include "tiny_sd.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -19,6 +20,8 @@
 using namespace lethe;
 using lethe::test::errorMessage;
 using lethe::test::ScratchDir;
+using lethe::test::tinyUNetOptions;
+using lethe::test::tinyVaeOptions;
 using nlohmann::json;
 
 namespace {
@@ -35,35 +38,11 @@ std::map<std::string, std::vector<std::int64_t>> shapesOf(const torch::nn::Modul
     return shapes;
 }
 
-models::sd::UNet2DConditionOptions tinyUNetOptions()
-{
-    return models::sd::UNet2DConditionOptions()
-        .sample_size(16)
-        .block_out_channels({ 32, 64 })
-        .down_block_types({ "CrossAttnDownBlock2D", "DownBlock2D" })
-        .up_block_types({ "UpBlock2D", "CrossAttnUpBlock2D" })
-        .layers_per_block({ 1, 1 })
-        .attention_head_dim({ 8, 8 })
-        .transformer_layers_per_block({ 1, 1 })
-        .cross_attention_dim(16)
-        .norm_num_groups(8);
-}
-
 models::sd::UNet2DConditionModel tinyUNet(
     std::uint64_t seed, const models::sd::UNet2DConditionOptions& options = tinyUNetOptions())
 {
     torch::manual_seed(seed);
     return models::sd::buildUNet2DCondition(options);
-}
-
-models::sd::AutoencoderKLOptions tinyVaeOptions()
-{
-    return models::sd::AutoencoderKLOptions()
-        .block_out_channels({ 32, 64 })
-        .layers_per_block(1)
-        .norm_num_groups(8)
-        .sample_size(32)
-        .scaling_factor(0.13025);
 }
 
 torch::Tensor randn(std::vector<std::int64_t> shape, std::uint64_t seed)

@@ -3,26 +3,32 @@
 #include "autoencoder_kl.h"
 #include "clip_text_model.h"
 #include "clip_tokenizer.h"
+#include "compvis_keys.h"
 #include "core/error.h"
+#include "core/io/atomic_file.h"
 #include "core/io/json_fields.h"
 #include "core/nn/state_dict.h"
 #include "diffusers_folder.h"
 #include "unet_2d_condition.h"
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <optional>
+#include <vector>
 
 namespace lethe::models::sd {
 
 struct StableDiffusion::Impl {
     std::optional<ClipTokenizer> tokenizer;
+    std::filesystem::path tokenizerFolder;
     ClipTextModel text { nullptr };
     UNet2DConditionModel unet { nullptr };
     AutoencoderKL vae { nullptr };
     diffusion::DdpmSchedule schedule;
     SdLoadOptions options;
     std::string kind;
+    std::string configSource;
 };
 
 StableDiffusion::StableDiffusion(std::shared_ptr<Impl> impl)
@@ -78,19 +84,309 @@ std::string StableDiffusion::sourceKind() const
 {
     return m_impl->kind;
 }
+std::string StableDiffusion::configSource() const
+{
+    return m_impl->configSource;
+}
+
+namespace {
+
+// The metadata keys under which a Lethe single file carries its component configs.
+const char* const kUNetConfigKey = "lethe.unet_config";
+const char* const kVaeConfigKey = "lethe.vae_config";
+const char* const kTextEncoderConfigKey = "lethe.text_encoder_config";
+const char* const kSchedulerConfigKey = "lethe.scheduler_config";
+
+const char* const kSd2TextEncoderPrefix = "cond_stage_model.model.";
+
+bool startsWith(const std::string& text, const std::string& prefix)
+{
+    return text.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool hasTensorUnder(const io::SafetensorsFile& file, const std::string& prefix)
+{
+    for (const io::TensorEntry& entry : file.entries())
+        if (startsWith(entry.name, prefix))
+            return true;
+    return false;
+}
+
+UNetLayout unetLayout(const UNet2DConditionOptions& options, const std::string& file)
+{
+    UNetLayout layout;
+    layout.blocks = static_cast<int>(options.block_out_channels().size());
+    const std::vector<std::int64_t>& layers = options.layers_per_block();
+    for (std::int64_t n : layers)
+        if (n != layers.front())
+            throw FormatError(file, "key 'layers_per_block'",
+                "a CompVis single file needs the same number of layers in every block, found "
+                    + nlohmann::json(layers).dump());
+    layout.layersPerBlock = static_cast<int>(layers.front());
+    layout.downHasAttention.clear();
+    for (const std::string& type : options.down_block_types())
+        layout.downHasAttention.push_back(type == "CrossAttnDownBlock2D");
+    layout.upHasAttention.clear();
+    for (const std::string& type : options.up_block_types())
+        layout.upHasAttention.push_back(type == "CrossAttnUpBlock2D");
+    return layout;
+}
+
+VaeLayout vaeLayout(const AutoencoderKLOptions& options)
+{
+    VaeLayout layout;
+    layout.blocks = static_cast<int>(options.block_out_channels().size());
+    layout.layersPerBlock = static_cast<int>(options.layers_per_block());
+    return layout;
+}
+
+/// One component config of a single file: the file's metadata, else the components folder, else the default.
+class ConfigFinder {
+public:
+    ConfigFinder(const io::SafetensorsFile& file, std::filesystem::path components)
+        : m_file(file)
+        , m_components(std::move(components))
+    {
+    }
+
+    /// The config object, or nullopt for the SD 1.x default; records where it came from under `component`.
+    std::optional<std::pair<nlohmann::json, std::string>> find(
+        const std::string& component, const char* metadataKey, const std::filesystem::path& folderFile)
+    {
+        const auto it = m_file.metadata().find(metadataKey);
+        if (it != m_file.metadata().end()) {
+            const std::string where = m_file.path().string() + " metadata " + metadataKey;
+            nlohmann::json config = nlohmann::json::parse(it->second, nullptr, false);
+            if (config.is_discarded() || !config.is_object())
+                throw FormatError(m_file.path().string(), std::string("metadata ") + metadataKey,
+                    "not a JSON object (a config written by Lethe)");
+            record(component, "file metadata");
+            return std::make_pair(std::move(config), where);
+        }
+        if (!m_components.empty() && std::filesystem::is_regular_file(m_components / folderFile)) {
+            const std::filesystem::path path = m_components / folderFile;
+            record(component, "components folder");
+            return std::make_pair(io::readJsonObjectFile(path), path.string());
+        }
+        record(component, "SD 1.x defaults");
+        return std::nullopt;
+    }
+
+    /// "file metadata" when every component agrees, else "unet: …, vae: …".
+    std::string summary() const
+    {
+        bool same = true;
+        for (const auto& [component, source] : m_sources)
+            same = same && source == m_sources.front().second;
+        if (same && !m_sources.empty())
+            return m_sources.front().second;
+        std::string text;
+        for (const auto& [component, source] : m_sources)
+            text += (text.empty() ? "" : ", ") + component + ": " + source;
+        return text;
+    }
+
+private:
+    void record(const std::string& component, const std::string& source) { m_sources.emplace_back(component, source); }
+
+    const io::SafetensorsFile& m_file;
+    std::filesystem::path m_components;
+    std::vector<std::pair<std::string, std::string>> m_sources;
+};
+
+/// The tokenizer folder a single file's components folder supplies.
+std::filesystem::path tokenizerFolder(const std::filesystem::path& singleFile, const std::filesystem::path& components)
+{
+    const char* const hint = "a CompVis single file carries no tokenizer: pass a components folder (lethe-cli "
+                             "--components DIR), such as the diffusers folder of the same model family, holding "
+                             "tokenizer/vocab.json and tokenizer/merges.txt";
+    if (components.empty())
+        throw Error(singleFile.string() + ": " + hint);
+    if (std::filesystem::is_regular_file(components / "tokenizer" / "vocab.json"))
+        return components / "tokenizer";
+    if (std::filesystem::is_regular_file(components / "vocab.json"))
+        return components;
+    throw Error(components.string() + ": no tokenizer/vocab.json or vocab.json here; " + hint);
+}
+
+StableDiffusion loadSingleFileWithConfigs(const io::SafetensorsFile& file, ConfigFinder& configs,
+    const std::filesystem::path& tokenizer, const SdLoadOptions& options);
+
+StableDiffusion loadSingleFile(const std::filesystem::path& path, const SdLoadOptions& options)
+{
+    const io::SafetensorsFile file(path);
+    const std::string name = path.string();
+    if (!hasTensorUnder(file, kCompvisUNetPrefix))
+        throw FormatError(name, kCompvisUNetPrefix,
+            "no UNet tensors under this prefix: not a CompVis Stable Diffusion checkpoint (a UNet-only or LoRA "
+            "file cannot be loaded on its own)");
+    if (!hasTensorUnder(file, kCompvisTextEncoderPrefix)) {
+        if (hasTensorUnder(file, kSd2TextEncoderPrefix))
+            throw FormatError(name, kSd2TextEncoderPrefix,
+                "an OpenCLIP text encoder (Stable Diffusion 2.x); Lethe implements the SD 1.x CLIP text encoder");
+        throw FormatError(name, kCompvisTextEncoderPrefix, "no text encoder tensors under this prefix");
+    }
+
+    const std::filesystem::path tokenizer = tokenizerFolder(path, options.components);
+    ConfigFinder configs(file, options.components);
+    try {
+        return loadSingleFileWithConfigs(file, configs, tokenizer, options);
+    } catch (const FormatError& e) {
+        // Weights that do not fit SD 1.x's shapes usually mean a smaller model given without its configs.
+        if (configs.summary().find("SD 1.x defaults") == std::string::npos || e.file() != name)
+            throw;
+        throw FormatError(e.file(), e.where(),
+            e.problem() + " (configs: " + configs.summary()
+                + "; for a model of another size pass its diffusers folder as the components folder)");
+    }
+}
+
+StableDiffusion loadSingleFileWithConfigs(const io::SafetensorsFile& file, ConfigFinder& configs,
+    const std::filesystem::path& tokenizer, const SdLoadOptions& options)
+{
+    auto impl = std::make_shared<StableDiffusion::Impl>();
+    impl->options = options;
+    impl->kind = "CompVis single file";
+    impl->tokenizer.emplace(tokenizer);
+    impl->tokenizerFolder = tokenizer;
+
+    const auto textConfig = configs.find("text_encoder", kTextEncoderConfigKey, "text_encoder/config.json");
+    const ClipTextOptions textOptions
+        = textConfig ? clipTextOptionsFromJson(textConfig->first, textConfig->second) : clipTextSd1Options();
+    impl->text = ClipTextModel(textOptions);
+    impl->text->to(options.device, options.dtype);
+    nn::LoadOptions textLoad;
+    textLoad.mapping = compvisTextEncoderMapping();
+    loadClipTextWeights(*impl->text, file, textLoad);
+    impl->text->eval();
+
+    const auto unetConfig = configs.find("unet", kUNetConfigKey, "unet/config.json");
+    UNet2DConditionOptions unetOptions
+        = unetConfig ? unetOptionsFromConfig(unetConfig->first, unetConfig->second) : stableDiffusion1UNetOptions();
+    unetOptions.attention_backend(
+        options.memoryEfficientAttention ? nn::AttentionBackend::MemoryEfficient : nn::AttentionBackend::Standard);
+    impl->unet = buildUNet2DCondition(unetOptions);
+    impl->unet->to(options.device, options.dtype);
+    nn::LoadOptions unetLoad;
+    unetLoad.mapping
+        = compvisUNetMapping(unetLayout(unetOptions, unetConfig ? unetConfig->second : "SD 1.x UNet config"));
+    loadUNetWeights(impl->unet, file, unetLoad);
+
+    // A pixel-space model (such as the built-in text-to-image default) has no first stage.
+    if (hasTensorUnder(file, kCompvisVaePrefix)) {
+        const auto vaeConfig = configs.find("vae", kVaeConfigKey, "vae/config.json");
+        const AutoencoderKLOptions vaeOptions
+            = vaeConfig ? vaeOptionsFromConfig(vaeConfig->first, vaeConfig->second) : stableDiffusion1VaeOptions();
+        impl->vae = buildAutoencoderKL(vaeOptions);
+        impl->vae->to(options.device, options.dtype);
+        nn::LoadOptions vaeLoad;
+        vaeLoad.mapping = compvisVaeMapping(vaeLayout(vaeOptions));
+        vaeLoad.acceptTrailingUnitDims = true;
+        loadVaeWeights(impl->vae, file, vaeLoad);
+    }
+
+    const auto schedulerConfig = configs.find("scheduler", kSchedulerConfigKey, "scheduler/scheduler_config.json");
+    if (schedulerConfig)
+        impl->schedule = diffusion::ddpmScheduleFromJson(schedulerConfig->first, schedulerConfig->second);
+    impl->configSource = configs.summary();
+    return StableDiffusion(impl);
+}
+
+} // namespace
+
+void StableDiffusion::saveDiffusersFolder(const std::filesystem::path& folder, const std::string& manifest) const
+{
+    namespace fs = std::filesystem;
+    if (fs::exists(folder))
+        throw Error(folder.string() + " already exists; choose a new folder for the diffusers export");
+    const fs::path parent = folder.has_parent_path() ? folder.parent_path() : fs::path(".");
+    fs::create_directories(parent);
+    const fs::path partial = parent / (folder.filename().string() + ".partial");
+    fs::remove_all(partial);
+    try {
+        for (const char* component : { "unet", "text_encoder", "tokenizer", "scheduler" })
+            fs::create_directories(partial / component);
+        nlohmann::json index = { { "_class_name", "StableDiffusionPipeline" }, { "_diffusers_version", "0.21.4" },
+            { "scheduler", { "diffusers", "DDIMScheduler" } }, { "text_encoder", { "transformers", "CLIPTextModel" } },
+            { "tokenizer", { "transformers", "CLIPTokenizer" } }, { "unet", { "diffusers", "UNet2DConditionModel" } },
+            { "vae", { nullptr, nullptr } }, { "safety_checker", { nullptr, nullptr } },
+            { "feature_extractor", { nullptr, nullptr } }, { "requires_safety_checker", false } };
+        io::writeFileAtomically(partial / "unet" / "config.json", unetConfigJson(m_impl->unet->options).dump(2) + "\n");
+        nn::saveStateDict(partial / "unet" / "diffusion_pytorch_model.safetensors", *m_impl->unet);
+        io::writeFileAtomically(
+            partial / "text_encoder" / "config.json", toJson(m_impl->text->text_model->options).dump(2) + "\n");
+        nn::saveStateDict(partial / "text_encoder" / "model.safetensors", *m_impl->text);
+        if (m_impl->vae) {
+            fs::create_directories(partial / "vae");
+            io::writeFileAtomically(
+                partial / "vae" / "config.json", vaeConfigJson(m_impl->vae->options).dump(2) + "\n");
+            nn::saveStateDict(partial / "vae" / "diffusion_pytorch_model.safetensors", *m_impl->vae);
+            index["vae"] = { "diffusers", "AutoencoderKL" };
+        }
+        nlohmann::json scheduler = diffusion::toJson(m_impl->schedule);
+        scheduler["_class_name"] = "DDIMScheduler";
+        scheduler["clip_sample"] = false;
+        io::writeFileAtomically(partial / "scheduler" / "scheduler_config.json", scheduler.dump(2) + "\n");
+        for (const char* name : { "vocab.json", "merges.txt", "special_tokens_map.json", "tokenizer_config.json" })
+            if (fs::is_regular_file(m_impl->tokenizerFolder / name))
+                fs::copy_file(m_impl->tokenizerFolder / name, partial / "tokenizer" / name);
+        if (!manifest.empty())
+            io::writeFileAtomically(partial / "lethe-manifest.json", manifest);
+        io::writeFileAtomically(partial / "model_index.json", index.dump(2) + "\n");
+        fs::rename(partial, folder);
+    } catch (...) {
+        std::error_code ignored;
+        fs::remove_all(partial, ignored);
+        throw;
+    }
+}
+
+void StableDiffusion::saveCompvisSingleFile(
+    const std::filesystem::path& path, const std::map<std::string, std::string>& metadata) const
+{
+    std::vector<io::NamedTensor> tensors;
+    const auto add = [&](const std::string& diffusersName, const std::optional<std::string>& compvisName,
+                         const char* prefix, const torch::Tensor& tensor) {
+        if (!compvisName)
+            throw Error("no CompVis name for the tensor " + diffusersName
+                + "; this model cannot be written as a "
+                  "CompVis single file");
+        tensors.push_back({ prefix + *compvisName, tensor });
+    };
+    const UNetLayout unet = unetLayout(m_impl->unet->options, "the UNet config");
+    for (const io::NamedTensor& t : nn::stateDict(*m_impl->unet))
+        add(t.name, diffusersToCompvisUNet(t.name, unet), kCompvisUNetPrefix, t.tensor);
+    if (m_impl->vae) {
+        const VaeLayout vae = vaeLayout(m_impl->vae->options);
+        for (const io::NamedTensor& t : nn::stateDict(*m_impl->vae)) {
+            // CompVis' mid-block attention projections are 1×1 convolutions.
+            const torch::Tensor tensor = t.tensor.dim() == 2 ? t.tensor.unsqueeze(-1).unsqueeze(-1) : t.tensor;
+            add(t.name, diffusersToCompvisVae(t.name, vae), kCompvisVaePrefix, tensor);
+        }
+    }
+    for (const io::NamedTensor& t : nn::stateDict(*m_impl->text))
+        add(t.name, diffusersToCompvisTextEncoder(t.name), kCompvisTextEncoderPrefix, t.tensor);
+
+    io::Metadata all = metadata;
+    all[kUNetConfigKey] = unetConfigJson(m_impl->unet->options).dump();
+    all[kTextEncoderConfigKey] = toJson(m_impl->text->text_model->options).dump();
+    all[kSchedulerConfigKey] = diffusion::toJson(m_impl->schedule).dump();
+    if (m_impl->vae)
+        all[kVaeConfigKey] = vaeConfigJson(m_impl->vae->options).dump();
+    io::writeSafetensors(path, tensors, all);
+}
 
 StableDiffusion loadStableDiffusion(const std::filesystem::path& path, const SdLoadOptions& options)
 {
     if (sdSourceKind(path) == SdSourceKind::SingleFile)
-        throw Error(path.string()
-            + ": CompVis single files cannot be loaded yet (their key mapping exists, the loader "
-              "does not); convert it to a diffusers folder first (diffusers: "
-              "StableDiffusionPipeline.from_single_file(path).save_pretrained(out))");
+        return loadSingleFile(path, options);
     const DiffusersIndex index = readModelIndex(path);
     auto impl = std::make_shared<StableDiffusion::Impl>();
     impl->options = options;
     impl->kind = "diffusers folder";
+    impl->configSource = "the diffusers folder";
     impl->tokenizer.emplace(path / "tokenizer");
+    impl->tokenizerFolder = path / "tokenizer";
     impl->text = loadClipTextModel(path / "text_encoder", options.dtype, options.device);
     impl->unet = loadUNet2DCondition(path / "unet", options.dtype, options.device,
         options.memoryEfficientAttention ? nn::AttentionBackend::MemoryEfficient : nn::AttentionBackend::Standard);

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -21,6 +22,12 @@ struct SdLoadOptions {
     torch::Device device = torch::kCPU;
     /// Attention computed in query chunks, never holding the full attention matrix (large images on GPUs).
     bool memoryEfficientAttention = false;
+    /// For a CompVis single file: a folder that supplies what such a file lacks, the tokenizer (its
+    /// `tokenizer/` folder, or the folder itself holding vocab.json and merges.txt) and, where the file's own
+    /// metadata has none, the component configs (`unet/config.json`, `vae/config.json`,
+    /// `text_encoder/config.json`, `scheduler/scheduler_config.json`), typically the diffusers folder of the
+    /// same model family. Configs found in neither place are SD 1.x's. Unused for diffusers folders.
+    std::filesystem::path components;
 };
 
 /// The components of a loaded model. Holds the networks; model() hands out functions bound to them.
@@ -39,13 +46,31 @@ public:
     std::int64_t vaeParameters() const;
     /// "diffusers folder" or "CompVis single file".
     std::string sourceKind() const;
+    /// Where the component configs came from: "the diffusers folder", "file metadata", "components
+    /// folder", "SD 1.x defaults", or a mix ("unet: file metadata, vae: SD 1.x defaults, ...").
+    std::string configSource() const;
+
+    /// Writes the model as a CompVis single .safetensors file, atomically: UNet under
+    /// `model.diffusion_model.`, VAE under `first_stage_model.` (mid-block attention as 1×1 convolutions),
+    /// text encoder under `cond_stage_model.transformer.`, in the dtype the model computes in. The component
+    /// configs go into the metadata (lethe.unet_config, ...), so that Lethe reloads the file without a
+    /// components folder except for the tokenizer; `metadata` is added to them.
+    /// Writes the model as a diffusers folder: model_index.json, unet/, text_encoder/, vae/ (when the model
+    /// has one), scheduler/ (a DDIMScheduler config) and a copy of the tokenizer files, with the weights in the
+    /// dtype the model computes in. `folder` must not exist; it is assembled next to it under a temporary name
+    /// and renamed into place complete. `manifest` (when not empty) is written as lethe-manifest.json.
+    void saveDiffusersFolder(const std::filesystem::path& folder, const std::string& manifest = {}) const;
+
+    void saveCompvisSingleFile(
+        const std::filesystem::path& path, const std::map<std::string, std::string>& metadata = {}) const;
 
 private:
     std::shared_ptr<Impl> m_impl;
 };
 
-/// Loads a diffusers folder (model_index.json) or a CompVis single .safetensors file. Pickles are refused
-/// with conversion instructions; errors name the file and the tensor or key.
+/// Loads a diffusers folder (model_index.json) or a CompVis single .safetensors file (see
+/// SdLoadOptions::components). Pickles are refused with conversion instructions; errors name the file and the
+/// tensor or key. Every tensor must match: a missing, unexpected or mis-shaped one is an error.
 StableDiffusion loadStableDiffusion(const std::filesystem::path& path, const SdLoadOptions& options);
 
 /// "float32", "float16" / "fp16", "bfloat16" / "bf16" → the dtype; throws Error for anything else.
