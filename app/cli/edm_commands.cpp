@@ -34,6 +34,8 @@ struct PretrainOptions {
     std::string out;
     std::string device = "auto";
     bool resume = false;
+    std::string init;
+    double labelDropout = -1.0; ///< When ≥ 0, replaces the network's label_dropout.
     std::int64_t images = 0; ///< When set, the number of training images, in place of --steps.
     train::PretrainConfig config;
 };
@@ -55,6 +57,13 @@ void runPretrain(const PretrainOptions& options, const GlobalOptions& global)
         config.architecture = architecture;
     }
     config.preset = options.preset;
+    if (!options.init.empty() && options.configFile.empty())
+        config.architecture = store::loadEdmModel(options.init, torch::kCPU).info.architecture;
+    if (options.labelDropout >= 0.0) {
+        if (config.architecture.is_null())
+            config.architecture = models::toJson(models::edmPreset(options.preset));
+        config.architecture["label_dropout"] = options.labelDropout;
+    }
     config.dataset = options.data;
     if (options.images > 0)
         config.steps = (options.images + config.batch - 1) / config.batch;
@@ -74,6 +83,8 @@ void runPretrain(const PretrainOptions& options, const GlobalOptions& global)
     } else if (std::filesystem::exists(options.out)) {
         throw Error(options.out + " exists: pass --resume to continue its training, or choose another --out");
     }
+    if (!options.init.empty() && trainer.step() == 0)
+        trainer.initialiseFrom(options.init);
     std::cerr << "network: " << trainer.parameterCount() << " parameters; step " << trainer.step() << " of "
               << config.steps << "\n";
 
@@ -204,6 +215,13 @@ void addEdmCommands(CLI::App& app, GlobalOptions& global)
     pre->add_option("--checkpoint-every", pretrain->config.checkpointEvery, "Steps between checkpoints (0 = end only)")
         ->capture_default_str();
     pre->add_flag("--resume", pretrain->resume, "Continue from the training state beside --out");
+    pre->add_option("--init", pretrain->init,
+           "Start from this Lethe model's weights (fine-tuning; its architecture unless --config is given)")
+        ->check(CLI::ExistingFile);
+    pre->add_option("--label-dropout", pretrain->labelDropout,
+           "Probability of training a step's image without its label, for classifier-free guidance (default: the "
+           "network's)")
+        ->check(CLI::Range(0.0, 1.0));
     pre->add_option("--device", pretrain->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
     pre->callback([pretrain, &global] { runCommand(global, [&] { runPretrain(*pretrain, global); }); });
 

@@ -36,6 +36,7 @@ struct EvalOptions {
     std::int64_t firstSeed = 0;
     int steps = 18;
     std::string sampler = "heun";
+    double guidance = 1.0;
     int forgetClass = -1;
     std::string jsonOut;
     std::string gridOut;
@@ -83,6 +84,7 @@ void runEval(EvalOptions options)
     evalOptions.sampler.steps = options.steps;
     evalOptions.sampler.method
         = options.sampler == "euler" ? diffusion::SamplerMethod::Euler : diffusion::SamplerMethod::Heun;
+    evalOptions.sampler.guidance = options.guidance;
     if (options.forgetClass >= 0)
         evalOptions.forgottenClass = options.forgetClass;
 
@@ -238,6 +240,9 @@ void addEvalCommands(CLI::App& app, GlobalOptions& global)
     ev->add_option("--sampler", evalOptions->sampler, "heun or euler")
         ->capture_default_str()
         ->check(CLI::IsMember({ "heun", "euler" }));
+    ev->add_option("--guidance", evalOptions->guidance,
+          "Classifier-free guidance scale (1 = off; for models trained with label dropout)")
+        ->capture_default_str();
     ev->add_option("--forget-class", evalOptions->forgetClass, "Report UA and RA for this forgotten class");
     ev->add_option("--json", evalOptions->jsonOut, "Also write the figures as JSON");
     ev->add_option("--device", evalOptions->device, "cpu, cuda, cuda:N or auto")->capture_default_str();

@@ -8,6 +8,7 @@
 #include "core/io/safetensors.h"
 #include "core/models/edm/edm_config.h"
 #include "core/nn/state_dict.h"
+#include "core/store/edm_model.h"
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -193,6 +194,36 @@ void EdmPretrainer::resume()
     s.wallSeconds = file.tensor("train.wall_seconds").item<double>();
     s.noise.set_state(file.tensor("train.noise_rng"));
     spdlog::info("resumed from {} at step {}", path.string(), s.step);
+}
+
+void EdmPretrainer::initialiseFrom(const std::filesystem::path& model)
+{
+    State& s = *m_state;
+    store::EdmModel init = store::loadEdmModel(model, torch::kCPU);
+    json theirs = init.info.architecture;
+    json ours = s.architecture;
+    for (const char* trainingOnly : { "label_dropout", "dropout" }) {
+        theirs.erase(trainingOnly);
+        ours.erase(trainingOnly);
+    }
+    if (theirs != ours) {
+        std::string key = "architecture";
+        for (const auto& [name, value] : ours.items())
+            if (!theirs.contains(name) || theirs[name] != value) {
+                key = name;
+                break;
+            }
+        throw Error(model.string() + ": its network differs from the one to train (key '" + key
+            + "'); fine-tuning needs the same architecture but for label_dropout and dropout");
+    }
+    torch::NoGradGuard noGrad;
+    const auto from = namedState(*init.net);
+    for (torch::nn::Module* module : { s.net.get(), s.ema.get() }) {
+        const NamedTensors into = namedState(*module);
+        for (std::size_t i = 0; i < from.size(); ++i)
+            into[i].tensor.copy_(from[i].tensor);
+    }
+    spdlog::info("initialised from {}", model.string());
 }
 
 void EdmPretrainer::writeCheckpoint()

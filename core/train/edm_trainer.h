@@ -17,17 +17,17 @@ namespace lethe::train {
 /// Settings of EDM pretraining (`lethe-cli pretrain`). Learning-rate ramp-up and the EMA follow EDM's
 /// training loop, scaled down for small models.
 struct PretrainConfig {
-    std::string preset = "fmnist-ddpmpp-small";  ///< Network preset; ignored when `architecture` is set.
-    nlohmann::json architecture;                 ///< EDM init_kwargs; null = use `preset`.
+    std::string preset = "fmnist-ddpmpp-small"; ///< Network preset; ignored when `architecture` is set.
+    nlohmann::json architecture; ///< EDM init_kwargs; null = use `preset`.
     std::string dataset = "fashion-mnist";
     std::int64_t batch = 64;
     double lr = 5e-4;
-    std::int64_t lrRampupImages = 32000;   ///< Linear warm-up over this many images.
+    std::int64_t lrRampupImages = 32000; ///< Linear warm-up over this many images.
     std::int64_t steps = 10000;
-    double emaHalfLifeImages = 50000;      ///< EMA half-life in images ...
-    double emaRampupRatio = 0.05;          ///< ... but at most this fraction of the images seen so far.
+    double emaHalfLifeImages = 50000; ///< EMA half-life in images ...
+    double emaRampupRatio = 0.05; ///< ... but at most this fraction of the images seen so far.
     std::uint64_t seed = 1;
-    std::int64_t checkpointEvery = 250;    ///< Steps between atomic checkpoints (0 = only at the end).
+    std::int64_t checkpointEvery = 250; ///< Steps between atomic checkpoints (0 = only at the end).
 };
 
 nlohmann::json toJson(const PretrainConfig& config);
@@ -38,8 +38,8 @@ PretrainConfig pretrainConfigFromJson(const nlohmann::json& json);
 struct PretrainProgress {
     std::int64_t step = 0;
     std::int64_t totalSteps = 0;
-    double loss = 0.0;          ///< This step's batch loss.
-    double averageLoss = 0.0;   ///< Mean over the last 100 steps.
+    double loss = 0.0; ///< This step's batch loss.
+    double averageLoss = 0.0; ///< Mean over the last 100 steps.
     double lr = 0.0;
     double imagesPerSecond = 0.0;
     double etaSeconds = 0.0;
@@ -53,14 +53,18 @@ using PretrainObserver = std::function<void(const PretrainProgress&)>;
 /// checkpoint, both atomically, so an interrupted run resumes where its last checkpoint was.
 class EdmPretrainer {
 public:
-    EdmPretrainer(PretrainConfig config, data::ImageSet train, torch::Device device,
-                  std::filesystem::path output, std::string command);
+    EdmPretrainer(PretrainConfig config, data::ImageSet train, torch::Device device, std::filesystem::path output,
+        std::string command);
     ~EdmPretrainer();
     EdmPretrainer(const EdmPretrainer&) = delete;
     EdmPretrainer& operator=(const EdmPretrainer&) = delete;
 
     /// Continues from the state file next to `output`; throws FormatError when it does not match.
     void resume();
+    /// Starts from a Lethe model's weights (network and EMA) instead of random ones, to fine-tune it: with
+    /// label dropout for classifier-free guidance, on other data, or longer. The networks must be the same but
+    /// for the training-only keys (label_dropout, dropout); otherwise Error names the first key that differs.
+    void initialiseFrom(const std::filesystem::path& model);
     /// Trains until config.steps or until `cancel` becomes true (then writes a checkpoint and returns).
     void run(const PretrainObserver& observer, const std::atomic<bool>* cancel = nullptr);
 

@@ -96,6 +96,7 @@ private Q_SLOTS:
     void resumedRunIsBitIdenticalToUninterruptedRun();
     void cancelWritesACheckpointAtTheCurrentStep();
     void resumeRefusesADifferentNetwork();
+    void fineTuningStartsFromAModelsWeights();
     void rejectsDataTheNetworkCannotTake();
     void configJsonRoundTrips();
     void classSamplingIsClassMajorAndBatchIndependent();
@@ -218,6 +219,42 @@ void TestPretrain::cancelWritesACheckpointAtTheCurrentStep()
     QCOMPARE(trainer.step(), std::int64_t { 2 });
     QCOMPARE(tensorsOf(train::EdmPretrainer::statePath(out)).at("train.step").item<std::int64_t>(), std::int64_t { 2 });
     QCOMPARE(store::loadEdmModel(out, torch::kCPU).info.provenance.steps, std::int64_t { 2 });
+}
+
+void TestPretrain::fineTuningStartsFromAModelsWeights()
+{
+    ScratchDir dir;
+    const auto base = dir / "base.safetensors";
+    {
+        train::EdmPretrainer trainer(tinyConfig(3), tinySet(), torch::kCPU, base, "base");
+        trainer.run({});
+    }
+    // With label dropout added (a training-only key), the fine-tune starts from the base model's weights:
+    // before its first step its checkpoint holds exactly them, in the network and in the EMA.
+    train::PretrainConfig config = tinyConfig(1);
+    config.architecture["label_dropout"] = 0.1;
+    config.checkpointEvery = 0;
+    const auto tuned = dir / "tuned.safetensors";
+    train::EdmPretrainer trainer(config, tinySet(), torch::kCPU, tuned, "tune");
+    trainer.initialiseFrom(base);
+    std::atomic<bool> cancel { true };
+    trainer.run({}, &cancel);
+    const auto baseTensors = tensorsOf(base);
+    const auto state = tensorsOf(train::EdmPretrainer::statePath(tuned));
+    for (const auto& [name, tensor] : baseTensors) {
+        QVERIFY2(torch::equal(state.at("net." + name), tensor), name.c_str());
+        QVERIFY2(torch::equal(state.at("ema." + name), tensor), name.c_str());
+    }
+    QCOMPARE(store::loadEdmModel(tuned, torch::kCPU).info.architecture.at("label_dropout").get<double>(), 0.1);
+
+    // Another network is refused, naming the key that differs.
+    train::PretrainConfig wider = tinyConfig(1);
+    wider.architecture["model_channels"] = 16;
+    train::EdmPretrainer other(wider, tinySet(), torch::kCPU, dir / "other.safetensors", "other");
+    LETHE_COMPARE_STR(errorMessage([&] { other.initialiseFrom(base); }),
+        base.string()
+            + ": its network differs from the one to train (key 'model_channels'); fine-tuning needs the same "
+              "architecture but for label_dropout and dropout");
 }
 
 void TestPretrain::resumeRefusesADifferentNetwork()

@@ -30,8 +30,8 @@ const char* const kConvertHint
       "safetensors in Python first (diffusers: pipe = StableDiffusionPipeline.from_single_file(path) or "
       ".from_pretrained(folder), then pipe.save_pretrained(out, safe_serialization=True))";
 
-/// Two images from fixed seeds, with guidance and a negative prompt, three DDIM steps.
-torch::Tensor tinyImages(const StableDiffusion& sd)
+/// Two images from fixed seeds, with guidance and a negative prompt, three DDIM steps, at the model's size.
+diffusion::TextToImageRequest tinyRequest(const StableDiffusion& sd)
 {
     diffusion::TextToImageRequest request;
     request.prompts = { "a red sneaker" };
@@ -41,7 +41,20 @@ torch::Tensor tinyImages(const StableDiffusion& sd)
     request.sampler.steps = 3;
     request.guidance = 2.0;
     request.batch = 2;
-    return *diffusion::generate(sd.model(), request);
+    return request;
+}
+
+torch::Tensor tinyImages(const StableDiffusion& sd)
+{
+    return *diffusion::generate(sd.model(), tinyRequest(sd));
+}
+
+/// The rows of the tests that run once with a VAE and once in pixel space.
+void withAndWithoutVae()
+{
+    QTest::addColumn<bool>("withVae");
+    QTest::newRow("latent (VAE)") << true;
+    QTest::newRow("pixel space (no VAE)") << false;
 }
 
 /// The file's tensors under their names, and its metadata.
@@ -193,9 +206,7 @@ void TestSdPipeline::sourceKindOfPaths()
 
 void TestSdPipeline::tinyDiffusersFolderGenerates_data()
 {
-    QTest::addColumn<bool>("withVae");
-    QTest::newRow("latent (VAE)") << true;
-    QTest::newRow("pixel space (no VAE)") << false;
+    withAndWithoutVae();
 }
 
 void TestSdPipeline::tinyDiffusersFolderGenerates()
@@ -212,14 +223,7 @@ void TestSdPipeline::tinyDiffusersFolderGenerates()
     QVERIFY(sd.unetParameters() > 0 && sd.textEncoderParameters() > 0);
     QCOMPARE(sd.vaeParameters() > 0, withVae);
 
-    diffusion::TextToImageRequest request;
-    request.prompts = { "a red sneaker" };
-    request.negativePrompt = "blurry";
-    request.seeds = { 3, 4 };
-    request.height = request.width = sd.defaultImageSize();
-    request.sampler.steps = 3;
-    request.guidance = 2.0;
-    request.batch = 2;
+    diffusion::TextToImageRequest request = tinyRequest(sd);
     const auto images = diffusion::generate(sd.model(), request);
     QVERIFY(images.has_value());
     const std::int64_t side = sd.defaultImageSize();
@@ -236,9 +240,7 @@ void TestSdPipeline::tinyDiffusersFolderGenerates()
 
 void TestSdPipeline::compvisSingleFileGivesIdenticalImages_data()
 {
-    QTest::addColumn<bool>("withVae");
-    QTest::newRow("latent (VAE)") << true;
-    QTest::newRow("pixel space (no VAE)") << false;
+    withAndWithoutVae();
 }
 
 void TestSdPipeline::compvisSingleFileGivesIdenticalImages()
