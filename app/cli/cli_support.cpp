@@ -107,4 +107,14 @@ std::function<bool(std::int64_t, std::int64_t)> imageProgress(ProgressLine& line
     };
 }
 
+std::string trainingProgressText(std::int64_t step, std::int64_t total, double loss, double averageLoss, double lr,
+    double imagesPerSecond, double etaSeconds, bool checkpoint)
+{
+    char text[200];
+    std::snprintf(text, sizeof text, "step %lld/%lld  loss %.4f (avg %.4f)  lr %.2e  %.0f images/s  ETA %s%s",
+        static_cast<long long>(step), static_cast<long long>(total), loss, averageLoss, lr, imagesPerSecond,
+        duration(etaSeconds).c_str(), checkpoint ? "  [checkpoint]" : "");
+    return text;
+}
+
 } // namespace lethe::cli

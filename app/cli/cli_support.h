@@ -49,6 +49,10 @@ private:
     std::chrono::steady_clock::time_point m_lastShown;
 };
 
+/// "step 120/1500  loss 0.0412 (avg 0.0450)  lr 5.00e-04  31 images/s  ETA 12:04  [checkpoint]".
+std::string trainingProgressText(std::int64_t step, std::int64_t total, double loss, double averageLoss, double lr,
+    double imagesPerSecond, double etaSeconds, bool checkpoint);
+
 /// A progress callback for work counted in images ("sampling 40/100 images") that shows on `line` and
 /// cancels when Ctrl+C was pressed.
 std::function<bool(std::int64_t done, std::int64_t total)> imageProgress(ProgressLine& line);

@@ -42,6 +42,9 @@ void addUnlearnCommands(CLI::App& app, GlobalOptions& global);
 /// `generate` and `bench generate`: text-to-image models. Registers after addEvalCommands (it extends `bench`).
 void addGenerateCommands(CLI::App& app, GlobalOptions& global);
 
+/// `pretrain-t2i`: the built-in kind of text-to-image model, trained from scratch.
+void addT2iCommands(CLI::App& app, GlobalOptions& global);
+
 /// `sweep`: unlearning runs over α × λ × methods × forget classes, resumable.
 void addSweepCommands(CLI::App& app, GlobalOptions& global);
 

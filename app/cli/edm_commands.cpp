@@ -92,11 +92,9 @@ void runPretrain(const PretrainOptions& options, const GlobalOptions& global)
     ProgressLine progress;
     trainer.run(
         [&](const train::PretrainProgress& p) {
-            char text[200];
-            std::snprintf(text, sizeof text, "step %lld/%lld  loss %.4f (avg %.4f)  lr %.2e  %.0f images/s  ETA %s%s",
-                static_cast<long long>(p.step), static_cast<long long>(p.totalSteps), p.loss, p.averageLoss, p.lr,
-                p.imagesPerSecond, duration(p.etaSeconds).c_str(), p.checkpointWritten ? "  [checkpoint]" : "");
-            progress.update(text, p.step == p.totalSteps || p.checkpointWritten);
+            progress.update(trainingProgressText(p.step, p.totalSteps, p.loss, p.averageLoss, p.lr, p.imagesPerSecond,
+                                p.etaSeconds, p.checkpointWritten),
+                p.step == p.totalSteps || p.checkpointWritten);
         },
         CancelOnInterrupt::flag());
     progress.clear();

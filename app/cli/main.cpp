@@ -34,6 +34,7 @@ int main(int argc, char** argv)
     lethe::cli::addUnlearnCommands(app, global);
     lethe::cli::addSweepCommands(app, global);
     lethe::cli::addGenerateCommands(app, global);
+    lethe::cli::addT2iCommands(app, global);
 
     CLI11_PARSE(app, argc, argv);
     return global.exitCode;

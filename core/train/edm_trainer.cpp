@@ -9,6 +9,7 @@
 #include "core/models/edm/edm_config.h"
 #include "core/nn/state_dict.h"
 #include "core/store/edm_model.h"
+#include "training_loop.h"
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -62,25 +63,6 @@ PretrainConfig pretrainConfigFromJson(const json& j)
     return c;
 }
 
-namespace {
-
-using NamedTensors = std::vector<io::NamedTensor>;
-
-NamedTensors namedState(torch::nn::Module& module)
-{
-    return nn::stateDict(module);
-}
-
-std::vector<io::NamedTensor> prefixed(const NamedTensors& tensors, const std::string& prefix)
-{
-    std::vector<io::NamedTensor> out;
-    for (const auto& [name, t] : tensors)
-        out.push_back({ prefix + name, t });
-    return out;
-}
-
-} // namespace
-
 struct EdmPretrainer::State {
     PretrainConfig config;
     data::ImageSet train;
@@ -133,13 +115,7 @@ EdmPretrainer::EdmPretrainer(PretrainConfig config, data::ImageSet train, torch:
     s.ema = models::makeEdmPrecond(s.architecture);
     s.net->to(device);
     s.ema->to(device);
-    {
-        torch::NoGradGuard noGrad;
-        const auto from = namedState(*s.net);
-        const auto to = namedState(*s.ema);
-        for (std::size_t i = 0; i < from.size(); ++i)
-            to[i].tensor.copy_(from[i].tensor);
-    }
+    copyState(*s.net, *s.ema);
     s.ema->eval();
     std::vector<std::pair<std::string, torch::Tensor>> parameters;
     for (const auto& item : s.net->named_parameters())
@@ -176,23 +152,10 @@ void EdmPretrainer::resume()
     if (arch == metadata.end() || json::parse(arch->second) != s.architecture)
         throw FormatError(path.string(), "__metadata__ key 'architecture'",
             "the saved run used a different network than this command asks for");
-    torch::NoGradGuard noGrad;
-    auto load = [&](const NamedTensors& into, const std::string& prefix) {
-        for (const auto& [name, tensor] : into) {
-            const torch::Tensor saved = file.tensor(prefix + name);
-            if (saved.sizes() != tensor.sizes())
-                throw FormatError(path.string(), "tensor '" + prefix + name + "'",
-                    "expected shape " + c10::str(tensor.sizes()) + ", found " + c10::str(saved.sizes()));
-            tensor.copy_(saved);
-        }
-    };
-    load(namedState(*s.net), "net.");
-    load(namedState(*s.ema), "ema.");
-    s.adam->loadState(file);
-    s.step = file.tensor("train.step").item<std::int64_t>();
+    const TrainingCounters counters = loadTrainingState(file, *s.net, *s.ema, *s.adam, s.noise);
+    s.step = counters.step;
     s.checkpointStep = s.step;
-    s.wallSeconds = file.tensor("train.wall_seconds").item<double>();
-    s.noise.set_state(file.tensor("train.noise_rng"));
+    s.wallSeconds = counters.wallSeconds;
     spdlog::info("resumed from {} at step {}", path.string(), s.step);
 }
 
@@ -216,13 +179,8 @@ void EdmPretrainer::initialiseFrom(const std::filesystem::path& model)
         throw Error(model.string() + ": its network differs from the one to train (key '" + key
             + "'); fine-tuning needs the same architecture but for label_dropout and dropout");
     }
-    torch::NoGradGuard noGrad;
-    const auto from = namedState(*init.net);
-    for (torch::nn::Module* module : { s.net.get(), s.ema.get() }) {
-        const NamedTensors into = namedState(*module);
-        for (std::size_t i = 0; i < from.size(); ++i)
-            into[i].tensor.copy_(from[i].tensor);
-    }
+    copyState(*init.net, *s.net);
+    copyState(*init.net, *s.ema);
     spdlog::info("initialised from {}", model.string());
 }
 
@@ -243,16 +201,9 @@ void EdmPretrainer::writeCheckpoint()
     info.provenance.wallSeconds = s.wallSeconds;
     info.provenance.created = store::utcNow();
     info.provenance.hyperparameters = toJson(s.config);
-    store::writeModel(s.output, info, prefixed(namedState(*s.ema), ""));
+    store::writeModel(s.output, info, nn::stateDict(*s.ema));
 
-    std::vector<io::NamedTensor> state = prefixed(namedState(*s.net), "net.");
-    for (auto& t : prefixed(namedState(*s.ema), "ema."))
-        state.push_back(std::move(t));
-    for (auto& t : s.adam->state())
-        state.push_back(std::move(t));
-    state.push_back({ "train.step", torch::tensor({ s.step }, torch::kInt64) });
-    state.push_back({ "train.wall_seconds", torch::tensor({ s.wallSeconds }, torch::kFloat64) });
-    state.push_back({ "train.noise_rng", s.noise.get_state() });
+    const auto state = trainingState(*s.net, *s.ema, *s.adam, { s.step, s.wallSeconds }, s.noise);
     io::writeSafetensors(statePath(s.output), state,
         { { "architecture", s.architecture.dump() }, { "config", toJson(s.config).dump() } });
     s.checkpointStep = s.step;
@@ -268,91 +219,52 @@ void EdmPretrainer::run(const PretrainObserver& observer, const std::atomic<bool
     s.net->train();
     const diffusion::Denoiser denoiser = [&](const torch::Tensor& x, const torch::Tensor& sigma,
                                              const torch::Tensor& labels) { return s.net->forward(x, sigma, labels); };
-    std::deque<double> recent;
-    double recentSum = 0.0;
-    std::vector<std::int64_t> order;
-    std::int64_t orderEpoch = -1;
-    auto sessionStart = std::chrono::steady_clock::now();
-    double sessionSecondsAtLastReport = 0.0;
-    const std::int64_t sessionFirstStep = s.step;
+    LossWindow recent;
+    EpochOrder order(n, s.config.seed);
+    SessionClock clock(s.step, s.wallSeconds);
 
     while (s.step < s.config.steps) {
         if (cancel && cancel->load())
             break;
-        const auto stepStart = std::chrono::steady_clock::now();
         // Dropout draws from the global generator: seeding it per step makes a run resumed at any step
         // bit-identical to one that never stopped.
         torch::manual_seed(s.config.seed + static_cast<std::uint64_t>(s.step));
-        // Each epoch visits the images in a permutation fixed by (seed, epoch): resumable and reproducible.
         const std::int64_t first = s.step * batch;
-        std::vector<std::int64_t> indices;
-        indices.reserve(static_cast<std::size_t>(batch));
-        for (std::int64_t k = first; k < first + batch; ++k) {
-            const std::int64_t epoch = k / n;
-            if (epoch != orderEpoch) {
-                order = data::seededPermutation(n, s.config.seed * 1000003ULL + static_cast<std::uint64_t>(epoch));
-                orderEpoch = epoch;
-            }
-            indices.push_back(order[static_cast<std::size_t>(k % n)]);
-        }
+        const std::vector<std::int64_t> indices = order.batch(s.step, batch);
         const torch::Tensor index = torch::tensor(indices, torch::kInt64);
         const torch::Tensor images = diffusion::pixelsToFloat(s.train.images.index_select(0, index)).to(s.device);
         torch::Tensor labels;
         if (conditional)
             labels = diffusion::oneHot(s.train.labels.index_select(0, index), classes).to(s.device);
 
-        const double imagesSeen = static_cast<double>(first);
-        const double lr = s.config.lr * std::min(imagesSeen / std::max<double>(s.config.lrRampupImages, 1e-8), 1.0);
+        const double lr
+            = warmedUpLr(s.config.lr, static_cast<double>(first), static_cast<double>(s.config.lrRampupImages));
         s.adam->setLr(lr);
         s.adam->zeroGrad();
         const diffusion::EdmLossResult loss = diffusion::edmLoss(denoiser, images, labels, {}, s.noise);
         loss.loss.backward();
-        {
-            torch::NoGradGuard noGrad;
-            for (auto& p : s.net->parameters())
-                if (p.grad().defined())
-                    p.mutable_grad().nan_to_num_(0.0, 1e5, -1e5);
-        }
+        sanitizeGradients(*s.net);
         s.adam->step();
         ++s.step;
-        {
-            // EMA as in EDM: half-life grows with the images seen, capped at the configured value.
-            torch::NoGradGuard noGrad;
-            const double seen = static_cast<double>(s.step * batch);
-            const double halfLife = std::min(s.config.emaHalfLifeImages, seen * s.config.emaRampupRatio);
-            const double beta = std::pow(0.5, static_cast<double>(batch) / std::max(halfLife, 1e-8));
-            const auto from = namedState(*s.net);
-            const auto to = namedState(*s.ema);
-            for (std::size_t i = 0; i < from.size(); ++i)
-                to[i].tensor.copy_(from[i].tensor.detach().lerp(to[i].tensor, beta));
-        }
+        // EMA as in EDM: half-life grows with the images seen, capped at the configured value.
+        updateEma(*s.net, *s.ema, s.step, batch, s.config.emaHalfLifeImages, s.config.emaRampupRatio);
 
         const double stepLoss = loss.loss.item<double>();
         if (!std::isfinite(stepLoss))
             throw Error("pretraining diverged at step " + std::to_string(s.step) + " (loss " + std::to_string(stepLoss)
                 + "); lower --lr and resume from the last checkpoint");
-        recent.push_back(stepLoss);
-        recentSum += stepLoss;
-        if (recent.size() > 100) {
-            recentSum -= recent.front();
-            recent.pop_front();
-        }
-        const auto now = std::chrono::steady_clock::now();
-        const double sessionSeconds = std::chrono::duration<double>(now - sessionStart).count();
-        s.wallSeconds += sessionSeconds - sessionSecondsAtLastReport;
-        sessionSecondsAtLastReport = sessionSeconds;
-        const double stepSeconds = std::chrono::duration<double>(now - stepStart).count();
+        recent.add(stepLoss);
+        const double stepSeconds = clock.tick();
 
         PretrainProgress progress;
         progress.step = s.step;
         progress.totalSteps = s.config.steps;
         progress.loss = stepLoss;
-        progress.averageLoss = recentSum / static_cast<double>(recent.size());
+        progress.averageLoss = recent.mean();
         progress.lr = lr;
         progress.imagesPerSecond = static_cast<double>(batch) / std::max(stepSeconds, 1e-9);
         // ETA from this session's average step time (earlier sessions may have run on other hardware).
-        progress.etaSeconds = static_cast<double>(s.config.steps - s.step) * sessionSeconds
-            / static_cast<double>(s.step - sessionFirstStep);
+        progress.etaSeconds = clock.etaSeconds(s.step, s.config.steps - s.step);
         const bool atCheckpoint
             = s.step == s.config.steps || (s.config.checkpointEvery > 0 && s.step % s.config.checkpointEvery == 0);
         if (atCheckpoint)

@@ -2,6 +2,7 @@
 
 #include "core/data/image_set.h"
 #include "core/store/model_file.h"
+#include "core/train/training_loop.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
@@ -33,20 +34,6 @@ struct PretrainConfig {
 nlohmann::json toJson(const PretrainConfig& config);
 /// Absent keys keep their defaults; wrong types throw Error naming the key.
 PretrainConfig pretrainConfigFromJson(const nlohmann::json& json);
-
-/// Progress of a pretraining run, reported after every step.
-struct PretrainProgress {
-    std::int64_t step = 0;
-    std::int64_t totalSteps = 0;
-    double loss = 0.0; ///< This step's batch loss.
-    double averageLoss = 0.0; ///< Mean over the last 100 steps.
-    double lr = 0.0;
-    double imagesPerSecond = 0.0;
-    double etaSeconds = 0.0;
-    bool checkpointWritten = false;
-};
-
-using PretrainObserver = std::function<void(const PretrainProgress&)>;
 
 /// Trains an EDMPrecond on an image set. Writes `output` (the EMA network as a self-describing Lethe
 /// model) and `output`.state.safetensors (raw weights, Adam moments, step, RNG state) at every

@@ -720,4 +720,13 @@ int ClipTokenizer::maxLength() const
     return m_state->maxLength;
 }
 
+std::string byteLevelSpelling(const std::string& bytes)
+{
+    static const std::array<char32_t, 256> map = byteCharacters();
+    std::string out;
+    for (const char byte : bytes)
+        appendUtf8(out, map[static_cast<unsigned char>(byte)]);
+    return out;
+}
+
 } // namespace lethe::models::sd

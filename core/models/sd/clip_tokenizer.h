@@ -69,4 +69,8 @@ private:
     std::unique_ptr<State> m_state;
 };
 
+/// How vocab.json and merges.txt spell the bytes of a UTF-8 word: GPT-2's byte-to-character map, each byte as
+/// one printable character (itself for printable Latin-1, U+0100 onwards for the rest), in UTF-8.
+std::string byteLevelSpelling(const std::string& bytes);
+
 } // namespace lethe::models::sd

@@ -36,6 +36,43 @@ StableDiffusion::StableDiffusion(std::shared_ptr<Impl> impl)
 {
 }
 
+StableDiffusion StableDiffusion::fromComponents(const std::filesystem::path& tokenizerFolder, ClipTextModel text,
+    UNet2DConditionModel unet, AutoencoderKL vae, const diffusion::DdpmSchedule& schedule, const SdLoadOptions& options)
+{
+    auto impl = std::make_shared<Impl>();
+    impl->tokenizer.emplace(tokenizerFolder);
+    impl->tokenizerFolder = tokenizerFolder;
+    impl->text = std::move(text);
+    impl->unet = std::move(unet);
+    impl->vae = std::move(vae);
+    impl->schedule = schedule;
+    impl->options = options;
+    impl->kind = "networks in memory";
+    impl->configSource = "the networks";
+    return StableDiffusion(impl);
+}
+
+ClipTextModel StableDiffusion::textEncoder() const
+{
+    return m_impl->text;
+}
+UNet2DConditionModel StableDiffusion::unet() const
+{
+    return m_impl->unet;
+}
+AutoencoderKL StableDiffusion::vae() const
+{
+    return m_impl->vae;
+}
+const ClipTokenizer& StableDiffusion::tokenizer() const
+{
+    return *m_impl->tokenizer;
+}
+const diffusion::DdpmSchedule& StableDiffusion::schedule() const
+{
+    return m_impl->schedule;
+}
+
 diffusion::TextToImageModel StableDiffusion::model() const
 {
     const std::shared_ptr<Impl> impl = m_impl;
@@ -294,10 +331,11 @@ StableDiffusion loadSingleFileWithConfigs(const io::SafetensorsFile& file, Confi
 
 } // namespace
 
-void StableDiffusion::saveDiffusersFolder(const std::filesystem::path& folder, const std::string& manifest) const
+void StableDiffusion::saveDiffusersFolder(
+    const std::filesystem::path& folder, const std::string& manifest, bool replace) const
 {
     namespace fs = std::filesystem;
-    if (fs::exists(folder))
+    if (fs::exists(folder) && !replace)
         throw Error(folder.string() + " already exists; choose a new folder for the diffusers export");
     const fs::path parent = folder.has_parent_path() ? folder.parent_path() : fs::path(".");
     fs::create_directories(parent);
@@ -333,7 +371,16 @@ void StableDiffusion::saveDiffusersFolder(const std::filesystem::path& folder, c
         if (!manifest.empty())
             io::writeFileAtomically(partial / "lethe-manifest.json", manifest);
         io::writeFileAtomically(partial / "model_index.json", index.dump(2) + "\n");
-        fs::rename(partial, folder);
+        if (fs::exists(folder)) {
+            // Swap: the old folder goes aside first, and only once the new one is in place is it removed.
+            const fs::path old = parent / (folder.filename().string() + ".old");
+            fs::remove_all(old);
+            fs::rename(folder, old);
+            fs::rename(partial, folder);
+            fs::remove_all(old);
+        } else {
+            fs::rename(partial, folder);
+        }
     } catch (...) {
         std::error_code ignored;
         fs::remove_all(partial, ignored);

@@ -4,6 +4,10 @@
 // text-to-image model) loaded from a diffusers folder or a CompVis single file, ready to generate.
 
 #include "core/diffusion/text_to_image.h"
+#include "core/models/sd/autoencoder_kl.h"
+#include "core/models/sd/clip_text_model.h"
+#include "core/models/sd/clip_tokenizer.h"
+#include "core/models/sd/unet_2d_condition.h"
 
 #include <torch/types.h>
 
@@ -36,6 +40,20 @@ public:
     struct Impl;
     explicit StableDiffusion(std::shared_ptr<Impl> impl);
 
+    /// A model from networks in memory (a training run's), with the tokenizer read from `tokenizerFolder`.
+    /// `vae` may be null (pixel space). The networks are shared, not copied.
+    static StableDiffusion fromComponents(const std::filesystem::path& tokenizerFolder, ClipTextModel text,
+        UNet2DConditionModel unet, AutoencoderKL vae, const diffusion::DdpmSchedule& schedule,
+        const SdLoadOptions& options = {});
+
+    /// The networks themselves (shared with this object), for fine-tuning and unlearning.
+    ClipTextModel textEncoder() const;
+    UNet2DConditionModel unet() const;
+    /// Null for a pixel-space model.
+    AutoencoderKL vae() const;
+    const ClipTokenizer& tokenizer() const;
+    const diffusion::DdpmSchedule& schedule() const;
+
     /// The networks as a TextToImageModel for diffusion::generate().
     diffusion::TextToImageModel model() const;
     /// The image side the UNet was trained for (sample_size × the VAE's scale).
@@ -57,9 +75,11 @@ public:
     /// components folder except for the tokenizer; `metadata` is added to them.
     /// Writes the model as a diffusers folder: model_index.json, unet/, text_encoder/, vae/ (when the model
     /// has one), scheduler/ (a DDIMScheduler config) and a copy of the tokenizer files, with the weights in the
-    /// dtype the model computes in. `folder` must not exist; it is assembled next to it under a temporary name
-    /// and renamed into place complete. `manifest` (when not empty) is written as lethe-manifest.json.
-    void saveDiffusersFolder(const std::filesystem::path& folder, const std::string& manifest = {}) const;
+    /// dtype the model computes in. `folder` must not exist unless `replace` is set; it is assembled next to it
+    /// under a temporary name and renamed into place complete (a replaced folder is swapped out only then).
+    /// `manifest` (when not empty) is written as lethe-manifest.json.
+    void saveDiffusersFolder(
+        const std::filesystem::path& folder, const std::string& manifest = {}, bool replace = false) const;
 
     void saveCompvisSingleFile(
         const std::filesystem::path& path, const std::map<std::string, std::string>& metadata = {}) const;

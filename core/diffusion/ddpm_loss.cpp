@@ -1,0 +1,33 @@
+#include "ddpm_loss.h"
+
+#include "core/error.h"
+
+#include <torch/torch.h>
+
+namespace lethe::diffusion {
+
+DdpmDraw drawDdpm(const torch::Tensor& x0, const DdpmSchedule& schedule, at::Generator& generator)
+{
+    DdpmDraw draw;
+    const auto options = torch::TensorOptions().dtype(torch::kInt64);
+    draw.timesteps = torch::randint(schedule.trainSteps, { x0.size(0) }, generator, options);
+    draw.noise = torch::randn(x0.sizes(), generator, torch::TensorOptions().dtype(torch::kFloat32));
+    return draw;
+}
+
+torch::Tensor ddpmLossPerImage(const ConditionalNoisePredictor& predict, const torch::Tensor& x0,
+    const torch::Tensor& context, const DdpmSchedule& schedule, const DdpmDraw& draw)
+{
+    if (schedule.prediction != PredictionType::Epsilon)
+        throw Error("the DDPM training loss is implemented for ε-prediction models only");
+    const torch::Tensor alphaBar
+        = torch::tensor(alphasCumprod(schedule), torch::kFloat64).to(torch::kFloat32).to(x0.device());
+    const torch::Tensor t = draw.timesteps.to(x0.device());
+    const torch::Tensor a = alphaBar.index_select(0, t).view({ -1, 1, 1, 1 });
+    const torch::Tensor noise = draw.noise.to(x0.device(), x0.scalar_type());
+    const torch::Tensor xt = a.sqrt().to(x0.scalar_type()) * x0 + (1 - a).sqrt().to(x0.scalar_type()) * noise;
+    const torch::Tensor predicted = predict(xt, t, context);
+    return (predicted.to(torch::kFloat32) - noise.to(torch::kFloat32)).pow(2).mean({ 1, 2, 3 });
+}
+
+} // namespace lethe::diffusion

@@ -1,0 +1,33 @@
+#pragma once
+
+// The training loss of discrete-time (DDPM) diffusion models such as Stable Diffusion: ε-prediction MSE at a
+// timestep drawn uniformly from the training schedule (METHOD.md §3).
+
+#include "core/diffusion/ddpm_sampler.h"
+
+#include <ATen/core/Generator.h>
+#include <torch/types.h>
+
+#include <functional>
+
+namespace lethe::diffusion {
+
+/// (x_t [N, C, H, W], timesteps [N] int64, context [N, L, D]) → the predicted noise.
+using ConditionalNoisePredictor
+    = std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context)>;
+
+/// The random part of one loss evaluation, drawn on the CPU so that runs repeat on any device.
+struct DdpmDraw {
+    torch::Tensor timesteps; ///< int64 [N], uniform in {0, …, trainSteps − 1}.
+    torch::Tensor noise; ///< float32, the shape of x0.
+};
+
+/// Draws timesteps and noise for `x0` from `generator` (a CPU generator).
+DdpmDraw drawDdpm(const torch::Tensor& x0, const DdpmSchedule& schedule, at::Generator& generator);
+
+/// Per-image losses [N]: mean over C, H, W of (ε_θ(√ᾱ_t·x0 + √(1 − ᾱ_t)·ε, t, context) − ε)², in float32.
+/// x0 and context on the model's device; the draw is moved there. v-prediction schedules are refused.
+torch::Tensor ddpmLossPerImage(const ConditionalNoisePredictor& predict, const torch::Tensor& x0,
+    const torch::Tensor& context, const DdpmSchedule& schedule, const DdpmDraw& draw);
+
+} // namespace lethe::diffusion

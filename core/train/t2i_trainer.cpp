@@ -1,0 +1,336 @@
+#include "t2i_trainer.h"
+
+#include "adam.h"
+#include "core/data/captioned_fashion.h"
+#include "core/diffusion/ddpm_loss.h"
+#include "core/diffusion/denoiser.h"
+#include "core/diffusion/pixels.h"
+#include "core/error.h"
+#include "core/io/safetensors.h"
+#include "core/models/sd/bpe_trainer.h"
+#include "core/models/sd/stable_diffusion.h"
+#include "core/nn/state_dict.h"
+#include "core/store/model_file.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace lethe::train {
+
+using nlohmann::json;
+
+json toJson(const T2iPretrainConfig& c)
+{
+    return { { "unet", c.unet }, { "text_encoder", c.textEncoder }, { "batch", c.batch }, { "lr", c.lr },
+        { "lr_rampup_images", c.lrRampupImages }, { "steps", c.steps }, { "ema_half_life_images", c.emaHalfLifeImages },
+        { "ema_rampup_ratio", c.emaRampupRatio }, { "caption_dropout", c.captionDropout }, { "seed", c.seed },
+        { "checkpoint_every", c.checkpointEvery }, { "max_tokens", c.maxTokens } };
+}
+
+T2iPretrainConfig t2iPretrainConfigFromJson(const json& j)
+{
+    T2iPretrainConfig c;
+    if (!j.is_object())
+        throw Error("text-to-image training config: expected a JSON object, found " + std::string(j.type_name()));
+    for (const auto& [key, value] : j.items())
+        if (!toJson(T2iPretrainConfig {}).contains(key))
+            throw Error("text-to-image training config: unknown key '" + key + "'");
+    auto read = [&](const char* key, auto& field) {
+        if (!j.contains(key))
+            return;
+        try {
+            j.at(key).get_to(field);
+        } catch (const json::exception&) {
+            throw Error(std::string("text-to-image training config: key '") + key + "' has the wrong type ("
+                + j.at(key).type_name() + ")");
+        }
+    };
+    if (j.contains("unet"))
+        c.unet = j.at("unet");
+    if (j.contains("text_encoder"))
+        c.textEncoder = j.at("text_encoder");
+    read("batch", c.batch);
+    read("lr", c.lr);
+    read("lr_rampup_images", c.lrRampupImages);
+    read("steps", c.steps);
+    read("ema_half_life_images", c.emaHalfLifeImages);
+    read("ema_rampup_ratio", c.emaRampupRatio);
+    read("caption_dropout", c.captionDropout);
+    read("seed", c.seed);
+    read("checkpoint_every", c.checkpointEvery);
+    read("max_tokens", c.maxTokens);
+    return c;
+}
+
+json builtinT2iUNetConfig()
+{
+    return models::sd::unetConfigJson(
+        models::sd::UNet2DConditionOptions()
+            .sample_size(32)
+            .in_channels(3)
+            .out_channels(3)
+            .block_out_channels({ 16, 32, 64 })
+            .down_block_types({ "DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D" })
+            .up_block_types({ "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D" })
+            .layers_per_block({ 1, 1, 1 })
+            .attention_head_dim({ 2, 2, 4 })
+            .transformer_layers_per_block({ 1, 1, 1 })
+            .cross_attention_dim(64)
+            .norm_num_groups(8));
+}
+
+json builtinT2iTextConfig(std::int64_t vocabSize, int maxTokens, std::int64_t width)
+{
+    return models::sd::toJson(models::sd::ClipTextOptions()
+                                  .vocab_size(vocabSize)
+                                  .hidden_size(width)
+                                  .intermediate_size(4 * width)
+                                  .num_hidden_layers(3)
+                                  .num_attention_heads(4)
+                                  .max_position_embeddings(maxTokens)
+                                  .bos_token_id(vocabSize - 2)
+                                  .eos_token_id(vocabSize - 1)
+                                  .pad_token_id(vocabSize - 1));
+}
+
+namespace {
+
+/// The text encoder and the UNet as one module, so that one Adam, one EMA and one state dict cover both.
+class NetworksImpl : public torch::nn::Module {
+public:
+    NetworksImpl(models::sd::ClipTextModel text, models::sd::UNet2DConditionModel unet)
+        : text_encoder(register_module("text_encoder", std::move(text)))
+        , unet(register_module("unet", std::move(unet)))
+    {
+    }
+    models::sd::ClipTextModel text_encoder;
+    models::sd::UNet2DConditionModel unet;
+};
+TORCH_MODULE(Networks);
+
+Networks buildNetworks(const json& textConfig, const json& unetConfig)
+{
+    models::sd::ClipTextModel text(models::sd::clipTextOptionsFromJson(textConfig, "text encoder config"));
+    models::sd::UNet2DConditionModel unet
+        = models::sd::buildUNet2DCondition(models::sd::unetOptionsFromConfig(unetConfig, "UNet config"));
+    return Networks(std::move(text), std::move(unet));
+}
+
+} // namespace
+
+struct T2iPretrainer::State {
+    T2iPretrainConfig config;
+    data::ImageSet train;
+    torch::Device device;
+    std::filesystem::path output;
+    std::string command;
+    std::optional<models::sd::ClipTokenizer> tokenizer;
+    diffusion::DdpmSchedule schedule;
+    Networks net { nullptr };
+    Networks ema { nullptr };
+    std::unique_ptr<Adam> adam;
+    at::Generator noise;
+    std::int64_t step = 0;
+    std::int64_t checkpointStep = -1;
+    double wallSeconds = 0.0;
+
+    State(T2iPretrainConfig c, data::ImageSet t, torch::Device d, std::filesystem::path o, std::string cmd)
+        : config(std::move(c))
+        , train(std::move(t))
+        , device(d)
+        , output(std::move(o))
+        , command(std::move(cmd))
+        , noise(diffusion::cpuGenerator(config.seed))
+    {
+    }
+};
+
+T2iPretrainer::T2iPretrainer(T2iPretrainConfig config, data::ImageSet train, torch::Device device,
+    std::filesystem::path output, std::string command)
+    : m_state(
+        std::make_unique<State>(std::move(config), std::move(train), device, std::move(output), std::move(command)))
+{
+    State& s = *m_state;
+    s.train.validate();
+    if (s.config.batch < 1 || s.config.steps < 1)
+        throw Error("text-to-image training needs a batch of at least 1 and at least 1 step");
+    if (!(s.config.captionDropout >= 0.0 && s.config.captionDropout < 1.0))
+        throw Error("caption dropout must be in [0, 1), found " + std::to_string(s.config.captionDropout));
+    if (s.train.channels() != 1 || s.train.classCount() != static_cast<int>(data::fashionNouns().size()))
+        throw Error("text-to-image pretraining takes grayscale Fashion-MNIST-style images in 10 classes; "
+            + s.train.source + " has " + std::to_string(s.train.channels()) + " channel(s) and "
+            + std::to_string(s.train.classCount()) + " classes");
+
+    // The tokenizer is learnt from every caption the data can produce, so it is the same for every run.
+    const std::filesystem::path tokenizerFolder = tokenizerPath(s.output);
+    models::sd::writeClipTokenizerFolder(
+        tokenizerFolder, models::sd::learnBpe(data::allFashionCaptions()), s.config.maxTokens);
+    s.tokenizer.emplace(tokenizerFolder);
+    if (s.config.unet.is_null())
+        s.config.unet = builtinT2iUNetConfig();
+    const auto unetOptions = models::sd::unetOptionsFromConfig(s.config.unet, "UNet config");
+    if (s.config.textEncoder.is_null())
+        s.config.textEncoder
+            = builtinT2iTextConfig(s.tokenizer->vocabSize(), s.config.maxTokens, unetOptions.cross_attention_dim());
+    const auto textOptions = models::sd::clipTextOptionsFromJson(s.config.textEncoder, "text encoder config");
+    if (textOptions.hidden_size() != unetOptions.cross_attention_dim())
+        throw Error("the text encoder's hidden_size (" + std::to_string(textOptions.hidden_size())
+            + ") must equal the UNet's cross_attention_dim (" + std::to_string(unetOptions.cross_attention_dim())
+            + ")");
+    if (textOptions.vocab_size() < s.tokenizer->vocabSize()
+        || textOptions.max_position_embeddings() < s.config.maxTokens)
+        throw Error("the text encoder needs vocab_size ≥ " + std::to_string(s.tokenizer->vocabSize())
+            + " and max_position_embeddings ≥ " + std::to_string(s.config.maxTokens) + " for the learnt tokenizer");
+    if (unetOptions.in_channels() != 3 || unetOptions.out_channels() != 3
+        || unetOptions.sample_size() != s.train.height() || s.train.height() != s.train.width())
+        throw Error("the UNet must take and return 3 channels at the data's size, " + std::to_string(s.train.height())
+            + "×" + std::to_string(s.train.width()));
+
+    torch::manual_seed(s.config.seed);
+    s.net = buildNetworks(s.config.textEncoder, s.config.unet);
+    s.ema = buildNetworks(s.config.textEncoder, s.config.unet);
+    s.net->to(s.device);
+    s.ema->to(s.device);
+    copyState(*s.net, *s.ema);
+    s.ema->eval();
+    std::vector<std::pair<std::string, torch::Tensor>> parameters;
+    for (const auto& item : s.net->named_parameters())
+        parameters.emplace_back(item.key(), item.value());
+    s.adam = std::make_unique<Adam>(parameters, AdamOptions { s.config.lr, 0.9, 0.999, 1e-8, 0.0 });
+}
+
+T2iPretrainer::~T2iPretrainer() = default;
+
+std::filesystem::path T2iPretrainer::statePath(const std::filesystem::path& output)
+{
+    std::filesystem::path path = output;
+    path += ".state.safetensors";
+    return path;
+}
+
+std::filesystem::path T2iPretrainer::tokenizerPath(const std::filesystem::path& output)
+{
+    std::filesystem::path path = output;
+    path += ".tokenizer";
+    return path;
+}
+
+std::int64_t T2iPretrainer::step() const
+{
+    return m_state->step;
+}
+std::int64_t T2iPretrainer::unetParameters() const
+{
+    return nn::parameterCount(*m_state->net->unet);
+}
+std::int64_t T2iPretrainer::textEncoderParameters() const
+{
+    return nn::parameterCount(*m_state->net->text_encoder);
+}
+
+void T2iPretrainer::resume()
+{
+    State& s = *m_state;
+    const auto path = statePath(s.output);
+    const io::SafetensorsFile file(path);
+    const auto config = file.metadata().find("config");
+    json saved;
+    if (config != file.metadata().end())
+        saved = json::parse(config->second, nullptr, false);
+    for (const char* key : { "unet", "text_encoder", "batch", "seed", "caption_dropout", "max_tokens" })
+        if (!saved.is_object() || saved.value(key, json()) != toJson(s.config).at(key))
+            throw FormatError(path.string(), std::string("__metadata__ config '") + key + "'",
+                "the saved run used other settings than this command asks for");
+    const TrainingCounters counters = loadTrainingState(file, *s.net, *s.ema, *s.adam, s.noise);
+    s.step = counters.step;
+    s.checkpointStep = s.step;
+    s.wallSeconds = counters.wallSeconds;
+    spdlog::info("resumed from {} at step {}", path.string(), s.step);
+}
+
+void T2iPretrainer::writeCheckpoint()
+{
+    State& s = *m_state;
+    const json manifest = { { "format", "lethe.text-to-image" }, { "method", "pretrain-t2i" },
+        { "dataset", s.train.source }, { "command", s.command }, { "seed", s.config.seed }, { "steps", s.step },
+        { "images_seen", s.step * s.config.batch }, { "wall_seconds", s.wallSeconds }, { "created", store::utcNow() },
+        { "config", toJson(s.config) },
+        { "captions", { { "templates", data::captionTemplates() }, { "nouns", data::fashionNouns() } } } };
+    const auto sd = models::sd::StableDiffusion::fromComponents(
+        tokenizerPath(s.output), s.ema->text_encoder, s.ema->unet, nullptr, s.schedule);
+    sd.saveDiffusersFolder(s.output, manifest.dump(2) + "\n", true);
+
+    const auto state = trainingState(*s.net, *s.ema, *s.adam, { s.step, s.wallSeconds }, s.noise);
+    io::writeSafetensors(statePath(s.output), state, { { "config", toJson(s.config).dump() } });
+    s.checkpointStep = s.step;
+}
+
+void T2iPretrainer::run(const PretrainObserver& observer, const std::atomic<bool>* cancel)
+{
+    State& s = *m_state;
+    const std::int64_t batch = s.config.batch;
+    s.net->train();
+    LossWindow recent;
+    EpochOrder order(s.train.size(), s.config.seed);
+    SessionClock clock(s.step, s.wallSeconds);
+    const diffusion::ConditionalNoisePredictor predict
+        = [&](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context) {
+              return s.net->unet->forward(x, t, context);
+          };
+
+    while (s.step < s.config.steps) {
+        if (cancel && cancel->load())
+            break;
+        torch::manual_seed(s.config.seed + static_cast<std::uint64_t>(s.step));
+        const std::vector<std::int64_t> indices = order.batch(s.step, batch);
+        data::CaptionedBatch data = data::captionedBatch(s.train, indices, s.noise);
+        const torch::Tensor dropped = torch::rand({ batch }, s.noise, torch::TensorOptions().dtype(torch::kFloat64));
+        for (std::int64_t i = 0; i < batch; ++i)
+            if (dropped[i].item<double>() < s.config.captionDropout)
+                data.captions[static_cast<std::size_t>(i)].clear();
+        const torch::Tensor images = diffusion::pixelsToFloat(data.images).to(s.device);
+        const diffusion::DdpmDraw draw = diffusion::drawDdpm(images, s.schedule, s.noise);
+
+        const double lr = warmedUpLr(
+            s.config.lr, static_cast<double>(s.step * batch), static_cast<double>(s.config.lrRampupImages));
+        s.adam->setLr(lr);
+        s.adam->zeroGrad();
+        const torch::Tensor ids = s.tokenizer->encodeBatch(data.captions).to(s.device);
+        const torch::Tensor context = s.net->text_encoder->forward(ids).last_hidden_state;
+        const torch::Tensor loss = diffusion::ddpmLossPerImage(predict, images, context, s.schedule, draw).mean();
+        loss.backward();
+        sanitizeGradients(*s.net);
+        s.adam->step();
+        ++s.step;
+        updateEma(*s.net, *s.ema, s.step, batch, s.config.emaHalfLifeImages, s.config.emaRampupRatio);
+
+        const double stepLoss = loss.item<double>();
+        if (!std::isfinite(stepLoss))
+            throw Error("text-to-image training diverged at step " + std::to_string(s.step) + " (loss "
+                + std::to_string(stepLoss) + "); lower --lr and resume from the last checkpoint");
+        recent.add(stepLoss);
+        const double stepSeconds = clock.tick();
+
+        PretrainProgress progress;
+        progress.step = s.step;
+        progress.totalSteps = s.config.steps;
+        progress.loss = stepLoss;
+        progress.averageLoss = recent.mean();
+        progress.lr = lr;
+        progress.imagesPerSecond = static_cast<double>(batch) / std::max(stepSeconds, 1e-9);
+        progress.etaSeconds = clock.etaSeconds(s.step, s.config.steps - s.step);
+        const bool atCheckpoint
+            = s.step == s.config.steps || (s.config.checkpointEvery > 0 && s.step % s.config.checkpointEvery == 0);
+        if (atCheckpoint)
+            writeCheckpoint();
+        progress.checkpointWritten = atCheckpoint;
+        if (observer)
+            observer(progress);
+    }
+    if (s.step != s.checkpointStep)
+        writeCheckpoint();
+}
+
+} // namespace lethe::train

@@ -1,0 +1,78 @@
+#pragma once
+
+// Training a small text-to-image model from scratch: the built-in pixel-space model on recoloured, captioned
+// Fashion-MNIST (data/captioned_fashion.h). The UNet2DConditionModel and the CLIP text encoder train together
+// on the ε-prediction loss, with captions dropped now and then for classifier-free guidance. Checkpoints are
+// diffusers folders (the EMA networks), so `lethe-cli generate` and the unlearning code load them as they load
+// Stable Diffusion.
+
+#include "core/data/image_set.h"
+#include "core/train/training_loop.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace lethe::train {
+
+struct T2iPretrainConfig {
+    nlohmann::json unet; ///< diffusers unet/config.json; null = the built-in architecture.
+    nlohmann::json textEncoder; ///< transformers text_encoder/config.json (vocab size filled in); null = built-in.
+    std::int64_t batch = 64;
+    double lr = 5e-4;
+    std::int64_t lrRampupImages = 32000;
+    std::int64_t steps = 10000;
+    double emaHalfLifeImages = 50000;
+    double emaRampupRatio = 0.05;
+    double captionDropout = 0.1; ///< Probability of the empty caption, for classifier-free guidance.
+    std::uint64_t seed = 1;
+    std::int64_t checkpointEvery = 250;
+    int maxTokens = 16; ///< The tokenizer's model_max_length (BOS and EOS included).
+};
+
+nlohmann::json toJson(const T2iPretrainConfig& config);
+/// Absent keys keep their defaults; wrong types and unknown keys throw Error naming the key.
+T2iPretrainConfig t2iPretrainConfigFromJson(const nlohmann::json& json);
+
+/// The built-in model's UNet: 32×32 RGB in pixel space, three levels (16, 32, 64 channels), attention at
+/// 16×16 and 8×8.
+nlohmann::json builtinT2iUNetConfig();
+/// The built-in model's text encoder: 3 layers, `width` wide (the UNet's cross_attention_dim), over `vocabSize`
+/// tokens and `maxTokens` positions.
+nlohmann::json builtinT2iTextConfig(std::int64_t vocabSize, int maxTokens, std::int64_t width);
+
+/// Trains on Fashion-MNIST-style grayscale images (uint8 [N, 1, 32, 32], 10 classes), recoloured and captioned
+/// on the fly. Writes `output` (a diffusers folder of the EMA networks, with lethe-manifest.json recording the
+/// command, seed, steps and wall time), `output`.state.safetensors (networks, EMA, Adam, step, RNG) and
+/// `output`.tokenizer/ (the learnt tokenizer) at every checkpoint, so an interrupted run resumes.
+class T2iPretrainer {
+public:
+    T2iPretrainer(T2iPretrainConfig config, data::ImageSet train, torch::Device device, std::filesystem::path output,
+        std::string command);
+    ~T2iPretrainer();
+    T2iPretrainer(const T2iPretrainer&) = delete;
+    T2iPretrainer& operator=(const T2iPretrainer&) = delete;
+
+    /// Continues from the state file next to `output`; throws FormatError when it does not match this run.
+    void resume();
+    /// Trains until config.steps or until `cancel` becomes true (then writes a checkpoint and returns).
+    void run(const PretrainObserver& observer, const std::atomic<bool>* cancel = nullptr);
+
+    std::int64_t step() const;
+    std::int64_t unetParameters() const;
+    std::int64_t textEncoderParameters() const;
+    static std::filesystem::path statePath(const std::filesystem::path& output);
+    static std::filesystem::path tokenizerPath(const std::filesystem::path& output);
+
+private:
+    struct State;
+    void writeCheckpoint();
+    std::unique_ptr<State> m_state;
+};
+
+} // namespace lethe::train

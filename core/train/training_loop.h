@@ -1,0 +1,109 @@
+#pragma once
+
+// The parts every Lethe training loop shares (EDM pretraining, text-to-image pretraining): the epoch order,
+// the learning-rate warm-up, EDM's EMA rule, a moving loss average and the progress clock.
+
+#include "core/io/safetensors.h"
+
+#include <ATen/core/Generator.h>
+#include <torch/nn/module.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <vector>
+
+namespace lethe::train {
+
+/// Progress of a pretraining run, reported after every step.
+struct PretrainProgress {
+    std::int64_t step = 0;
+    std::int64_t totalSteps = 0;
+    double loss = 0.0; ///< This step's batch loss.
+    double averageLoss = 0.0; ///< Mean over the last 100 steps.
+    double lr = 0.0;
+    double imagesPerSecond = 0.0;
+    double etaSeconds = 0.0;
+    bool checkpointWritten = false;
+};
+
+using PretrainObserver = std::function<void(const PretrainProgress&)>;
+
+/// The images of training step `step`: each epoch visits all n images in a permutation fixed by (seed, epoch),
+/// so any step's batch can be recomputed after a resume.
+class EpochOrder {
+public:
+    EpochOrder(std::int64_t imageCount, std::uint64_t seed);
+    std::vector<std::int64_t> batch(std::int64_t step, std::int64_t batchSize);
+
+private:
+    std::int64_t m_count;
+    std::uint64_t m_seed;
+    std::int64_t m_epoch = -1;
+    std::vector<std::int64_t> m_order;
+};
+
+/// The learning rate after `imagesSeen` images with a linear warm-up over `rampupImages`.
+double warmedUpLr(double lr, double imagesSeen, double rampupImages);
+
+/// EDM's EMA step: after `step` steps of `batch` images, ema ← lerp towards net with a half-life of
+/// min(halfLifeImages, images seen × rampupRatio) images. The modules must have the same state-dict layout.
+void updateEma(torch::nn::Module& net, torch::nn::Module& ema, std::int64_t step, std::int64_t batch,
+    double halfLifeImages, double rampupRatio);
+
+/// Replaces NaN and infinite gradients (NaN → 0, ±∞ → ±1e5) so that one bad batch cannot poison Adam's moments.
+void sanitizeGradients(torch::nn::Module& module);
+
+/// Copies every parameter and buffer of `from` into `to` (same layout).
+void copyState(torch::nn::Module& from, torch::nn::Module& to);
+
+class Adam;
+
+/// What a training checkpoint holds besides the networks and the optimiser.
+struct TrainingCounters {
+    std::int64_t step = 0;
+    double wallSeconds = 0.0;
+};
+
+/// A resumable training state: `net.*` and `ema.*` (the modules' state dicts), Adam's moments, the step, the
+/// wall time and the noise generator's state.
+std::vector<io::NamedTensor> trainingState(torch::nn::Module& net, torch::nn::Module& ema, const Adam& adam,
+    const TrainingCounters& counters, at::Generator& noise);
+
+/// Restores what trainingState() wrote into the modules, Adam and the generator; throws FormatError naming the
+/// file and the tensor for a missing or mis-shaped one.
+TrainingCounters loadTrainingState(
+    const io::SafetensorsFile& file, torch::nn::Module& net, torch::nn::Module& ema, Adam& adam, at::Generator& noise);
+
+/// The mean of the last `window` losses.
+class LossWindow {
+public:
+    explicit LossWindow(std::size_t window = 100);
+    void add(double loss);
+    double mean() const;
+
+private:
+    std::size_t m_window;
+    std::deque<double> m_recent;
+    double m_sum = 0.0;
+};
+
+/// Wall time of a training session, accumulated into the run's total, and this session's rate.
+class SessionClock {
+public:
+    /// `firstStep`: the step the session starts at; `totalWallSeconds`: the run's time so far, updated by tick().
+    SessionClock(std::int64_t firstStep, double& totalWallSeconds);
+    /// Marks the end of step `step`; returns the seconds since the previous tick (this step's time).
+    double tick();
+    /// The time left for `stepsLeft` at this session's average step time.
+    double etaSeconds(std::int64_t step, std::int64_t stepsLeft) const;
+
+private:
+    std::chrono::steady_clock::time_point m_start;
+    std::chrono::steady_clock::time_point m_last;
+    std::int64_t m_firstStep;
+    double& m_total;
+};
+
+} // namespace lethe::train

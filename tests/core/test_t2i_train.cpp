@@ -1,0 +1,313 @@
+// The built-in text-to-image model's pieces: the learnt BPE tokenizer, the captioned recoloured Fashion-MNIST
+// data and its colour measure, the DDPM loss, and the trainer (checkpoints as diffusers folders, resume).
+#include "core/data/captioned_fashion.h"
+#include "core/diffusion/ddpm_loss.h"
+#include "core/diffusion/denoiser.h"
+#include "core/error.h"
+#include "core/io/safetensors.h"
+#include "core/models/sd/bpe_trainer.h"
+#include "core/models/sd/clip_tokenizer.h"
+#include "core/models/sd/stable_diffusion.h"
+#include "core/train/t2i_trainer.h"
+
+#include "test_support.h"
+
+#include <torch/torch.h>
+
+#include <QtTest>
+
+#include <atomic>
+
+using namespace lethe;
+using lethe::test::errorMessage;
+using lethe::test::ScratchDir;
+
+namespace {
+
+/// 20 grayscale 8×8 images in the 10 Fashion-MNIST classes: class c lights up row c % 8.
+data::ImageSet tinyGarments()
+{
+    data::ImageSet set;
+    set.images = torch::zeros({ 20, 1, 8, 8 }, torch::kUInt8);
+    set.labels = torch::arange(20, torch::kInt64) % 10;
+    for (std::int64_t i = 0; i < 20; ++i)
+        set.images[i][0][i % 8].fill_(100 + 7 * i);
+    set.classNames
+        = { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot" };
+    set.source = "tiny garments";
+    return set;
+}
+
+train::T2iPretrainConfig tinyConfig(std::int64_t steps)
+{
+    train::T2iPretrainConfig config;
+    config.unet = models::sd::unetConfigJson(models::sd::UNet2DConditionOptions()
+                                                 .sample_size(8)
+                                                 .in_channels(3)
+                                                 .out_channels(3)
+                                                 .block_out_channels({ 8, 16 })
+                                                 .down_block_types({ "CrossAttnDownBlock2D", "DownBlock2D" })
+                                                 .up_block_types({ "UpBlock2D", "CrossAttnUpBlock2D" })
+                                                 .layers_per_block({ 1, 1 })
+                                                 .attention_head_dim({ 2, 2 })
+                                                 .transformer_layers_per_block({ 1, 1 })
+                                                 .cross_attention_dim(16)
+                                                 .norm_num_groups(4));
+    config.textEncoder = nullptr; // Built-in layout, sized by the tokenizer.
+    config.batch = 6; // Not a divisor of 20: batches straddle epochs.
+    config.lr = 1e-3;
+    config.lrRampupImages = 10;
+    config.emaHalfLifeImages = 20;
+    config.steps = steps;
+    config.seed = 3;
+    config.checkpointEvery = 2;
+    config.captionDropout = 0.3;
+    return config;
+}
+
+std::map<std::string, torch::Tensor> tensorsOf(const std::filesystem::path& path)
+{
+    const io::SafetensorsFile file(path);
+    std::map<std::string, torch::Tensor> tensors;
+    for (const auto& entry : file.entries())
+        tensors[entry.name] = file.tensor(entry.name);
+    return tensors;
+}
+
+} // namespace
+
+class TestT2iTrain : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase() { torch::set_num_threads(1); }
+    void clipWordsSplitAsClipDoes();
+    void learntTokenizerEncodesEveryTrainingWordAsOneToken();
+    void captionsReadAsEnglish();
+    void recolouringKeepsTheGrayscaleAndTheColourIsMeasured();
+    void ddpmLossIsZeroForThePerfectPredictor();
+    void trainerWritesALoadableDiffusersFolder();
+    void resumedRunIsBitIdentical();
+    void badConfigsAndDataAreRefused();
+};
+
+void TestT2iTrain::clipWordsSplitAsClipDoes()
+{
+    QCOMPARE(models::sd::clipWords("A Red T-shirt,  size 42!!"),
+        (std::vector<std::string> { "a", "red", "t", "-", "shirt", ",", "size", "4", "2", "!!" }));
+    QVERIFY(models::sd::clipWords("   ").empty());
+}
+
+void TestT2iTrain::learntTokenizerEncodesEveryTrainingWordAsOneToken()
+{
+    ScratchDir dir;
+    const std::vector<std::string> texts = { "a red sneaker", "a blue sneaker", "an ankle boot", "a red t-shirt" };
+    const models::sd::BpeVocabulary vocabulary = models::sd::learnBpe(texts);
+    QCOMPARE(models::sd::learnBpe(texts).merges, vocabulary.merges); // Deterministic.
+    QCOMPARE(vocabulary.tokens.size(), std::size_t { 512 } + vocabulary.merges.size() + 2 - 0);
+    models::sd::writeClipTokenizerFolder(dir.path(), vocabulary, 12);
+    const models::sd::ClipTokenizer tokenizer(dir.path());
+    QCOMPARE(tokenizer.maxLength(), 12);
+    QCOMPARE(tokenizer.vocabSize(), static_cast<std::int64_t>(vocabulary.tokens.size()));
+    QCOMPARE(tokenizer.bosId(), static_cast<std::int64_t>(vocabulary.tokens.size()) - 2);
+    QCOMPARE(tokenizer.eosId(), static_cast<std::int64_t>(vocabulary.tokens.size()) - 1);
+    // "a red sneaker": BOS, three one-token words, EOS, padding with EOS.
+    const models::sd::ClipTokens tokens = tokenizer.encode("A RED sneaker");
+    QCOMPARE(tokens.length, 5);
+    QCOMPARE(tokens.ids[2], tokenizer.tokenId("red</w>"));
+    QCOMPARE(tokens.ids[3], tokenizer.tokenId("sneaker</w>"));
+    QCOMPARE(tokens.ids[11], tokenizer.eosId());
+    QCOMPARE(tokenizer.encode("a red t-shirt").length, 2 + 5); // a, red, t, -, shirt: split as CLIP splits.
+    QVERIFY(tokenizer.decode(tokenizer.encode("a red t-shirt").ids) == "a red t - shirt");
+    // A word the texts never had still encodes, byte by byte, and decodes back.
+    const models::sd::ClipTokens unknown = tokenizer.encode("zebra");
+    QCOMPARE(unknown.length, 2 + 5);
+    LETHE_COMPARE_STR(tokenizer.decode(unknown.ids), "zebra");
+    // Too long: truncated with EOS kept.
+    QVERIFY(tokenizer.encode("a red sneaker a blue sneaker an ankle boot a red sneaker a blue sneaker").truncated);
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::writeClipTokenizerFolder(dir / "x", vocabulary, 2); }),
+        "a tokenizer needs a maximum length of at least 3 (BOS, one token, EOS)");
+}
+
+void TestT2iTrain::captionsReadAsEnglish()
+{
+    LETHE_COMPARE_STR(data::fashionCaption(7, 0), "a photo of a red sneaker");
+    LETHE_COMPARE_STR(data::fashionCaption(7, 1), "a photo of an orange sneaker");
+    LETHE_COMPARE_STR(data::fashionCaption(9, 4, 4), "an ankle boot in blue");
+    LETHE_COMPARE_STR(data::fashionCaption(1, 5, 3, 1), "purple pair of pants");
+    LETHE_COMPARE_STR(data::fashionCaption(0, 2, 1, 1), "a yellow tee");
+    LETHE_COMPARE_STR(errorMessage([] { data::fashionCaption(10, 0); }), "caption: class index 10 is outside 0…9");
+    LETHE_COMPARE_STR(errorMessage([] { data::fashionCaption(5, 0, 0, 1); }), "caption: noun index 1 is outside 0…0");
+    std::size_t nouns = 0;
+    for (const auto& list : data::fashionNouns())
+        nouns += list.size();
+    QCOMPARE(data::allFashionCaptions().size(), nouns * 6 * 5);
+    QCOMPARE(data::fashionPalette().size(), std::size_t { 6 });
+}
+
+void TestT2iTrain::recolouringKeepsTheGrayscaleAndTheColourIsMeasured()
+{
+    const data::ImageSet set = tinyGarments();
+    const torch::Tensor colours = torch::arange(20, torch::kInt64) % 6;
+    const torch::Tensor rgb = data::recolour(set.images, colours);
+    QCOMPARE(rgb.sizes(), (std::vector<std::int64_t> { 20, 3, 8, 8 }));
+    QVERIFY(torch::equal(data::grayscaleOf(rgb), set.images));
+    QVERIFY(torch::equal(data::dominantColour(rgb), colours));
+    // Noise in the dark background does not change the colour; a black image has none.
+    const torch::Tensor noisy
+        = (rgb.to(torch::kInt32) + (torch::rand(rgb.sizes()) * 40).to(torch::kInt32)).clamp(0, 255).to(torch::kUInt8);
+    QVERIFY(torch::equal(data::dominantColour(noisy), colours));
+    QCOMPARE(
+        data::dominantColour(torch::zeros({ 1, 3, 8, 8 }, torch::kUInt8))[0].item<std::int64_t>(), std::int64_t { -1 });
+
+    at::Generator generator = diffusion::cpuGenerator(5);
+    const data::CaptionedBatch batch = data::captionedBatch(set, { 7, 17, 3 }, generator);
+    QCOMPARE(batch.captions.size(), std::size_t { 3 });
+    QVERIFY(batch.captions[0].find(
+                data::fashionPalette()[static_cast<std::size_t>(batch.colours[0].item<std::int64_t>())].name)
+        != std::string::npos);
+    QVERIFY(torch::equal(data::dominantColour(batch.images), batch.colours));
+    at::Generator again = diffusion::cpuGenerator(5);
+    QCOMPARE(data::captionedBatch(set, { 7, 17, 3 }, again).captions, batch.captions);
+}
+
+void TestT2iTrain::ddpmLossIsZeroForThePerfectPredictor()
+{
+    const diffusion::DdpmSchedule schedule;
+    const torch::Tensor x0 = torch::rand({ 4, 3, 8, 8 }) * 2 - 1;
+    at::Generator generator = diffusion::cpuGenerator(1);
+    const diffusion::DdpmDraw draw = diffusion::drawDdpm(x0, schedule, generator);
+    QVERIFY(draw.timesteps.min().item<std::int64_t>() >= 0 && draw.timesteps.max().item<std::int64_t>() < 1000);
+    const auto perfect = [&](const torch::Tensor&, const torch::Tensor&, const torch::Tensor&) { return draw.noise; };
+    QCOMPARE(diffusion::ddpmLossPerImage(perfect, x0, {}, schedule, draw).sum().item<double>(), 0.0);
+    const auto zero
+        = [](const torch::Tensor& x, const torch::Tensor&, const torch::Tensor&) { return torch::zeros_like(x); };
+    QVERIFY(torch::allclose(
+        diffusion::ddpmLossPerImage(zero, x0, {}, schedule, draw), draw.noise.pow(2).mean({ 1, 2, 3 })));
+    // The network sees x_t = √ᾱ_t·x0 + √(1 − ᾱ_t)·ε at the drawn t.
+    const auto alphaBar = diffusion::alphasCumprod(schedule);
+    const auto check = [&](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor&) {
+        for (std::int64_t i = 0; i < 4; ++i) {
+            const double a = alphaBar[static_cast<std::size_t>(t[i].item<std::int64_t>())];
+            const torch::Tensor expected = std::sqrt(a) * x0[i] + std::sqrt(1 - a) * draw.noise[i];
+            if (!torch::allclose(x[i], expected, 1e-5, 1e-5))
+                throw Error("x_t differs");
+        }
+        return torch::zeros_like(x);
+    };
+    diffusion::ddpmLossPerImage(check, x0, {}, schedule, draw);
+}
+
+void TestT2iTrain::trainerWritesALoadableDiffusersFolder()
+{
+    ScratchDir dir;
+    const auto out = dir / "model";
+    train::T2iPretrainer trainer(tinyConfig(4), tinyGarments(), torch::kCPU, out, "lethe-cli pretrain-t2i --test");
+    std::vector<std::int64_t> checkpoints;
+    double firstLoss = 0;
+    trainer.run([&](const train::PretrainProgress& p) {
+        if (p.checkpointWritten)
+            checkpoints.push_back(p.step);
+        if (p.step == 1)
+            firstLoss = p.loss;
+        QVERIFY(std::isfinite(p.loss) && p.loss > 0);
+    });
+    QCOMPARE(checkpoints, (std::vector<std::int64_t> { 2, 4 }));
+    QVERIFY(firstLoss > 0.1);
+
+    const auto manifest = nlohmann::json::parse(test::readBytes(out / "lethe-manifest.json"));
+    LETHE_COMPARE_STR(manifest.at("command").get<std::string>(), "lethe-cli pretrain-t2i --test");
+    QCOMPARE(manifest.at("steps").get<std::int64_t>(), std::int64_t { 4 });
+    QCOMPARE(manifest.at("images_seen").get<std::int64_t>(), std::int64_t { 24 });
+    QCOMPARE(manifest.at("seed").get<std::uint64_t>(), std::uint64_t { 3 });
+    QVERIFY(manifest.at("wall_seconds").get<double>() > 0);
+    QVERIFY(!std::filesystem::exists(dir / "model.partial") && !std::filesystem::exists(dir / "model.old"));
+
+    // The folder is a pixel-space Stable Diffusion: it loads and generates from captions.
+    const models::sd::StableDiffusion sd = models::sd::loadStableDiffusion(out, {});
+    QCOMPARE(sd.vaeParameters(), std::int64_t { 0 });
+    QCOMPARE(sd.defaultImageSize(), std::int64_t { 8 });
+    QCOMPARE(sd.unetParameters(), trainer.unetParameters());
+    diffusion::TextToImageRequest request;
+    request.prompts = { data::fashionCaption(7, 0) };
+    request.seeds = { 1, 2 };
+    request.height = request.width = 8;
+    request.sampler.steps = 2;
+    const auto images = diffusion::generate(sd.model(), request);
+    QCOMPARE(images->sizes(), (std::vector<std::int64_t> { 2, 3, 8, 8 }));
+    // The folder holds the EMA networks, which the state file keeps beside the raw ones.
+    const auto state = tensorsOf(train::T2iPretrainer::statePath(out));
+    const auto unet = tensorsOf(out / "unet" / "diffusion_pytorch_model.safetensors");
+    QVERIFY(torch::equal(unet.at("conv_in.weight"), state.at("ema.unet.conv_in.weight")));
+    QVERIFY(!torch::equal(state.at("net.unet.conv_in.weight"), state.at("ema.unet.conv_in.weight")));
+}
+
+void TestT2iTrain::resumedRunIsBitIdentical()
+{
+    ScratchDir dir;
+    {
+        train::T2iPretrainer trainer(tinyConfig(5), tinyGarments(), torch::kCPU, dir / "straight", "a");
+        trainer.run({});
+    }
+    {
+        std::atomic<bool> cancel { false };
+        train::T2iPretrainer first(tinyConfig(5), tinyGarments(), torch::kCPU, dir / "resumed", "a");
+        first.run([&](const train::PretrainProgress& p) { cancel.store(p.step == 3); }, &cancel);
+        QCOMPARE(first.step(), std::int64_t { 3 });
+        train::T2iPretrainer second(tinyConfig(5), tinyGarments(), torch::kCPU, dir / "resumed", "a");
+        second.resume();
+        QCOMPARE(second.step(), std::int64_t { 3 });
+        second.run({});
+    }
+    const auto a = tensorsOf(train::T2iPretrainer::statePath(dir / "straight"));
+    const auto b = tensorsOf(train::T2iPretrainer::statePath(dir / "resumed"));
+    QCOMPARE(a.size(), b.size());
+    for (const auto& [name, tensor] : a)
+        if (name != "train.wall_seconds")
+            QVERIFY2(torch::equal(tensor, b.at(name)), name.c_str());
+
+    // Other settings are refused by name.
+    train::T2iPretrainConfig other = tinyConfig(5);
+    other.batch = 4;
+    train::T2iPretrainer third(other, tinyGarments(), torch::kCPU, dir / "resumed", "a");
+    LETHE_COMPARE_STR(errorMessage([&] { third.resume(); }),
+        train::T2iPretrainer::statePath(dir / "resumed").string()
+            + ": __metadata__ config 'batch': the saved run used other settings than this command asks for");
+}
+
+void TestT2iTrain::badConfigsAndDataAreRefused()
+{
+    ScratchDir dir;
+    LETHE_COMPARE_STR(errorMessage([] {
+        train::t2iPretrainConfigFromJson({ { "batchsize", 3 } });
+    }),
+        "text-to-image training config: unknown key 'batchsize'");
+    LETHE_COMPARE_STR(errorMessage([] {
+        train::t2iPretrainConfigFromJson({ { "batch", "3" } });
+    }),
+        "text-to-image training config: key 'batch' has the wrong type (string)");
+    const train::T2iPretrainConfig config = tinyConfig(3);
+    QCOMPARE(train::toJson(train::t2iPretrainConfigFromJson(train::toJson(config))), train::toJson(config));
+
+    data::ImageSet rgb = tinyGarments();
+    rgb.images = rgb.images.repeat({ 1, 3, 1, 1 });
+    LETHE_COMPARE_STR(errorMessage([&] { train::T2iPretrainer(config, rgb, torch::kCPU, dir / "m", "x"); }),
+        "text-to-image pretraining takes grayscale Fashion-MNIST-style images in 10 classes; tiny garments has 3 "
+        "channel(s) and 10 classes");
+    train::T2iPretrainConfig wrongSize = config;
+    wrongSize.unet["sample_size"] = 16;
+    LETHE_COMPARE_STR(
+        errorMessage([&] { train::T2iPretrainer(wrongSize, tinyGarments(), torch::kCPU, dir / "m", "x"); }),
+        "the UNet must take and return 3 channels at the data's size, 8×8");
+    train::T2iPretrainConfig narrow = config;
+    narrow.textEncoder = train::builtinT2iTextConfig(700, 16, 8);
+    LETHE_COMPARE_STR(errorMessage([&] { train::T2iPretrainer(narrow, tinyGarments(), torch::kCPU, dir / "m", "x"); }),
+        "the text encoder's hidden_size (8) must equal the UNet's cross_attention_dim (16)");
+    train::T2iPretrainConfig dropout = config;
+    dropout.captionDropout = 1.0;
+    LETHE_COMPARE_STR(errorMessage([&] { train::T2iPretrainer(dropout, tinyGarments(), torch::kCPU, dir / "m", "x"); }),
+        "caption dropout must be in [0, 1), found 1.000000");
+}
+
+QTEST_APPLESS_MAIN(TestT2iTrain)
+#include "test_t2i_train.moc"
