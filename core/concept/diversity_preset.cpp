@@ -51,12 +51,13 @@ char lower(char c)
     return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
 }
 
+/// Hyphens join words, so that "shirt" is not found in "t-shirt" (two different Fashion-MNIST classes).
 bool isWordChar(char c)
 {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0;
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-';
 }
 
-/// Whether `word` occurs in `text` as a whole word (ASCII case-insensitive, bounded by non-alphanumerics).
+/// Whether `word` occurs in `text` as a whole word (ASCII case-insensitive; words are letters, digits and '-').
 bool containsWord(const std::string& text, const std::string& word)
 {
     if (word.empty() || word.size() > text.size())
@@ -106,14 +107,18 @@ std::string replacePlaceholder(const std::string& text, const std::string& name,
 }
 
 /// Runs `body`; a FormatError it throws about a key of a nested object is re-thrown with the full key path
-/// ("key 'train'" under prefix "dimensions.mood" → "key 'dimensions.mood.train'").
+/// ("key 'train'" under prefix "dimensions.mood" → "key 'dimensions.mood.train'"; "top level" → "key 'concept'").
 template <typename Body> void underKey(const std::string& file, const std::string& prefix, Body body)
 {
     try {
         body();
     } catch (const FormatError& e) {
         const std::string keyPrefix = "key '";
-        if (e.file() != file || e.where().compare(0, keyPrefix.size(), keyPrefix) != 0)
+        if (e.file() != file)
+            throw;
+        if (e.where() == "top level") // the nested value is not an object
+            throw FormatError(file, keyPrefix + prefix + "'", e.problem());
+        if (e.where().compare(0, keyPrefix.size(), keyPrefix) != 0)
             throw;
         throw FormatError(file, keyPrefix + prefix + "." + e.where().substr(keyPrefix.size()), e.problem());
     }

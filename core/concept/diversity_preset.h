@@ -35,7 +35,7 @@
 // - concept.words: the words forget prompts put in {concept}. concept.dimension (optional): a dimension from
 //   whose values the concept words are removed for remain prompts (forget "sneaker" → no remain prompt shows a
 //   sneaker). No value or template text that remain prompts use may contain a concept word as a whole word
-//   (case-insensitive).
+//   (case-insensitive; a word is letters, digits and '-', so "shirt" is not found in "t-shirt").
 // - counts: prompts of D_f, D_r,train and D_r,test (defaults 800, 800, 100: the paper's); forget and
 //   remain_train at least 1, remain_test at least 0.
 // - seed: chooses the combinations and the images' seeds (default 0).
