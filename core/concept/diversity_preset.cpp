@@ -464,7 +464,8 @@ DiversitySpec diversitySpecFromJson(const json& object, const std::string& file)
     }
     if (fields.has("seed")) {
         const json& seed = object.at("seed");
-        if (!seed.is_number_unsigned())
+        // Parsed text keeps non-negative integers as unsigned; JSON built in code may hold them as signed.
+        if (!seed.is_number_unsigned() && !(seed.is_number_integer() && seed.get<std::int64_t>() >= 0))
             fields.fail("seed", "expected a non-negative integer, found " + seed.dump());
         spec.seed = seed.get<std::uint64_t>();
     }

@@ -152,7 +152,8 @@ std::vector<Prompt> promptsFromJson(const json& list, const std::string& file)
 
 std::vector<Prompt> parsePromptJson(const std::string& text, const std::string& file)
 {
-    const std::string body = text.compare(0, 3, kBom) == 0 ? text.substr(3) : text;
+    const bool bom = text.compare(0, 3, kBom) == 0;
+    const std::string body = bom ? text.substr(3) : text;
     if (isBlankText(body))
         throw FormatError(file, "", "the file is empty: expected a JSON list of prompts");
     json list;
@@ -161,7 +162,7 @@ std::vector<Prompt> parsePromptJson(const std::string& text, const std::string& 
     } catch (const json::parse_error& e) {
         // The parser reports the byte after the last one it read; past the end means the text stopped early.
         const bool atEnd = e.byte >= body.size();
-        throw FormatError(file, "byte " + std::to_string(e.byte),
+        throw FormatError(file, "byte " + std::to_string(e.byte + (bom ? 3 : 0)),
             atEnd ? "invalid JSON: the file ends in the middle of a value (is it truncated?)" : "invalid JSON");
     }
     return promptsFromJson(list, file);

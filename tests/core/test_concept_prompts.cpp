@@ -103,6 +103,7 @@ private Q_SLOTS:
     void rejectsBadPresets();
     void validatesSpecsMadeInCode();
     void presetRoundTrips();
+    void presetsBuiltAsJsonInCode();
 };
 
 // ---------------------------------------------------------------------------------------------- prompt lists
@@ -114,6 +115,9 @@ void TestConceptPrompts::parsesJsonStringsAndObjects()
         " {\"prompt\": \"a coat\", \"case\": 7, \"extra\": [1, 2]}, {\"prompt\": \"a dress\", \"seed\": null}]",
         "p.json");
     LETHE_COMPARE_STR(describe(prompts), "[a photo of a red sneaker|-|-][a blue bag|42|c1][a coat|-|7][a dress|-|-]");
+    // Byte offsets count the byte-order mark (a plain std::string: QString would drop the mark).
+    LETHE_COMPARE_STR(
+        errorMessage([] { parsePromptJson("\xEF\xBB\xBF[\"a\",, \"b\"]", "p.json"); }), "p.json: byte 9: invalid JSON");
 }
 
 void TestConceptPrompts::parsesEsdCsv()
@@ -725,6 +729,24 @@ void TestConceptPrompts::presetRoundTrips()
     LETHE_COMPARE_STR(errorMessage([&] { saveDiversityPreset(dir / "bad.json", invalid); }),
         (dir / "bad.json").string() + ": key 'concept.words': expected at least one concept word");
     QVERIFY(!std::filesystem::exists(dir / "bad.json"));
+}
+
+void TestConceptPrompts::presetsBuiltAsJsonInCode()
+{
+    // nlohmann keeps integers written in code as signed; a non-negative one is still a valid seed.
+    json preset = json::parse(kBasePreset);
+    preset["seed"] = 5;
+    preset["counts"]["forget"] = 3;
+    QVERIFY(preset["seed"].is_number_integer() && !preset["seed"].is_number_unsigned());
+    const DiversitySpec spec = diversitySpecFromJson(preset, "code");
+    QCOMPARE(spec.seed, std::uint64_t(5));
+    QCOMPARE(spec.forgetCount, std::int64_t(3));
+    const std::vector<Prompt> prompts
+        = promptsFromJson(json::array({ "a", json { { "prompt", "b" }, { "seed", 4 } } }), "code");
+    LETHE_COMPARE_STR(describe(prompts), "[a|-|-][b|4|-]");
+    preset["seed"] = -2;
+    LETHE_COMPARE_STR(errorMessage([&] { diversitySpecFromJson(preset, "code"); }),
+        "code: key 'seed': expected a non-negative integer, found -2");
 }
 
 QTEST_APPLESS_MAIN(TestConceptPrompts)
