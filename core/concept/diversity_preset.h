@@ -132,7 +132,7 @@ DiversitySpec diversitySpecFromJson(const nlohmann::json& object, const std::str
 /// with the key the preset file would use; `source` names the preset (a file name, or "prompt preset 'x'").
 void validateDiversitySpec(const DiversitySpec& spec, const std::string& source);
 
-/// The preset as JSON text in the format above (every key written).
+/// The preset as JSON text in the format above (every key, except optional ones that are unset).
 std::string diversitySpecToJson(const DiversitySpec& spec);
 
 /// Writes diversitySpecToJson() to `path` atomically, after validateDiversitySpec().
