@@ -42,7 +42,8 @@ void addUnlearnCommands(CLI::App& app, GlobalOptions& global);
 /// `generate` and `bench generate`: text-to-image models. Registers after addEvalCommands (it extends `bench`).
 void addGenerateCommands(CLI::App& app, GlobalOptions& global);
 
-/// `sweep`: unlearning runs over α × λ × methods × forget classes, resumable.
+/// `sweep` and `sweep-merge`: unlearning runs over α × λ × methods × forget classes, resumable, whole or
+/// split into tasks (a cluster job array) whose folders are merged afterwards.
 void addSweepCommands(CLI::App& app, GlobalOptions& global);
 
 } // namespace lethe::cli
