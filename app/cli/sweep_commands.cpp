@@ -568,6 +568,9 @@ void runSweep(const SweepOptions& o)
     const std::string summary = summaryText(rows);
     io::writeFileAtomically(dir / "summary.txt", summary);
     std::cout << summary << "wrote " << resultsPath.string() << " and summary.txt\n";
+    if (share.split())
+        std::cout << "when all " << share.count << " tasks have finished: lethe-cli sweep-merge --out " << o.out << ' '
+                  << (std::filesystem::path(o.out) / ("task-*-of-" + std::to_string(share.count))).string() << '\n';
 }
 
 /// One task folder of a split sweep, as sweep-merge reads it.
