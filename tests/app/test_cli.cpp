@@ -1,5 +1,7 @@
-// lethe-cli as a user runs it: unlearn into a run folder, export a snapshot, sweep and resume, and the
-// messages of the ways these go wrong. A tiny model on a tiny CIFAR-10 folder keeps each run to seconds.
+// lethe-cli as a user runs it: unlearn into a run folder, export a snapshot, sweep and resume, split a sweep
+// into tasks and merge them, and the messages of the ways these go wrong. A tiny model on a tiny CIFAR-10
+// folder keeps each run to seconds.
+#include "core/models/classifier/resnet_classifier.h"
 #include "core/models/edm/edm_config.h"
 #include "core/models/edm/edm_precond.h"
 #include "core/store/edm_model.h"
@@ -12,7 +14,11 @@
 #include <torch/torch.h>
 
 #include <QProcess>
+#include <QProcessEnvironment>
 #include <QtTest>
+
+#include <map>
+#include <regex>
 
 using namespace lethe;
 
@@ -32,12 +38,20 @@ Args operator+(Args a, const Args& b)
     return a;
 }
 
-Result runCli(const Args& arguments)
+/// Runs lethe-cli with `environment` added to this process's, less any Slurm job-array variables.
+Result runCli(const Args& arguments, const std::map<std::string, std::string>& environment = {})
 {
     QStringList list { QStringLiteral("--threads"), QStringLiteral("1") };
     for (const auto& a : arguments)
         list << QString::fromStdString(a);
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    for (const char* name :
+        { "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX" })
+        env.remove(QString::fromLatin1(name));
+    for (const auto& [name, value] : environment)
+        env.insert(QString::fromStdString(name), QString::fromStdString(value));
     QProcess process;
+    process.setProcessEnvironment(env);
     process.start(QStringLiteral(LETHE_CLI_PATH), list);
     if (!process.waitForFinished(300000))
         qFatal("lethe-cli did not finish");
@@ -57,6 +71,25 @@ std::vector<std::string> lines(const std::filesystem::path& path)
     for (std::string line; std::getline(in, line);)
         out.push_back(line);
     return out;
+}
+
+/// The rows of a results.csv without the wall-time columns run_seconds and eval_seconds (the last two), the
+/// only ones that differ between two sweeps of the same grid.
+std::vector<std::string> rowsWithoutTimes(const std::filesystem::path& path)
+{
+    std::vector<std::string> rows;
+    for (const auto& line : lines(path)) {
+        const auto evalComma = line.rfind(',');
+        rows.push_back(line.substr(0, line.rfind(',', evalComma - 1)));
+    }
+    return rows;
+}
+
+/// summary.txt with its minutes (the run time) blanked: a row's before the outcome, a mean's before "min".
+std::string summaryWithoutTimes(const std::filesystem::path& path)
+{
+    static const std::regex minutes(R"(\d+\.\d(  (finished|stopped|failed|measured)\n| min))");
+    return std::regex_replace(test::readBytes(path), minutes, "#$1");
 }
 
 /// `args` with the value of --lambdas replaced.
@@ -82,6 +115,9 @@ private Q_SLOTS:
     void sweepRecordsEveryRunAndResumes();
     void sweepRefusesOtherSettingsInItsFolder();
     void sweepReportsACorruptResultsFile();
+    void sweepSplitIntoTasksMergesToTheLocalTable();
+    void sweepMergeRefusesMissingMixedAndUnfinishedTasks();
+    void sweepRejectsABadTaskIndex();
     void generateConvertAndBenchATextToImageModel();
 
 private:
@@ -225,6 +261,189 @@ void TestCli::sweepReportsACorruptResultsFile()
     test::writeBytes(dir / "results.csv", "step,loss\n");
     LETHE_COMPARE_STR(runCli(args).err,
         "error: " + (dir / "results.csv").string() + ": line 1 is not the results header this version writes\n");
+}
+
+void TestCli::sweepSplitIntoTasksMergesToTheLocalTable()
+{
+    // Measured, so that the table has the base model's rows and UA, RA, FD_cls and KID_cls to compare.
+    const auto classifierPath = m_dir / "classifier.safetensors";
+    torch::manual_seed(3);
+    store::ModelInfo info;
+    info.classes = { "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck" };
+    info.dataset = { { "name", "tiny cifar" }, { "resolution", 32 }, { "channels", 3 } };
+    info.provenance.method = "train-classifier";
+    models::saveClassifier(
+        classifierPath, models::ResNetClassifier(models::ResNetClassifierOptions(3, 10).width(4).blocks({ 1 })), info);
+    const Args grid { "sweep", "--forget-classes", "1,4", "--methods", "ga,graddiff", "--lambdas", "1,5", "--steps",
+        "1", "--model", q(m_model), "--data", q(m_data), "--classifier", q(classifierPath), "--eval-per-class", "2",
+        "--forget-batch", "2", "--remain-per-class", "2", "--remain-batch", "4", "--preview-seeds", "0,1" };
+    const auto local = m_dir / "split-local";
+    const Result whole = runCli(grid + Args { "--out", q(local) });
+    QVERIFY2(whole.exitCode == 0, whole.err.c_str());
+
+    // Four tasks, two numbered by hand and two by a Slurm job array's variables. The grid's six runs in
+    // order (class 1: ga, graddiff λ 1, graddiff λ 5; then class 4) go to task i mod 4.
+    const auto split = m_dir / "split";
+    for (const int task : { 0, 2 }) {
+        const Result r
+            = runCli(grid + Args { "--out", q(split), "--task-index", std::to_string(task), "--task-count", "4" });
+        QVERIFY2(r.exitCode == 0, r.err.c_str());
+    }
+    for (const int task : { 1, 3 }) {
+        const Result r = runCli(grid + Args { "--out", q(split), "--task-index", "slurm" },
+            { { "SLURM_ARRAY_TASK_ID", std::to_string(task) }, { "SLURM_ARRAY_TASK_COUNT", "4" },
+                { "SLURM_ARRAY_TASK_MIN", "0" }, { "SLURM_ARRAY_TASK_MAX", "3" } });
+        QVERIFY2(r.exitCode == 0, r.err.c_str());
+        if (task == 1)
+            QVERIFY2(r.err.find("task 1 of 4: 2 of the sweep's 6 runs into " + q(split / "task-1-of-4" / "results.csv")
+                         + ": 0 already done, 2 to run\n")
+                    != std::string::npos,
+                r.err.c_str());
+    }
+    // Task 0 measures the base model; the others only their runs.
+    QCOMPARE(lines(split / "task-0-of-4" / "results.csv").size(), std::size_t { 1 + 2 + 2 });
+    QCOMPARE(lines(split / "task-1-of-4" / "results.csv").size(), std::size_t { 1 + 2 });
+    QCOMPARE(lines(split / "task-3-of-4" / "results.csv").size(), std::size_t { 1 + 1 });
+
+    const Result merge = runCli({ "sweep-merge", "--out", q(split), q(split / "task-3-of-4"), q(split / "task-1-of-4"),
+        q(split / "task-0-of-4"), q(split / "task-2-of-4") });
+    QVERIFY2(merge.exitCode == 0, merge.err.c_str());
+    QVERIFY2(merge.out.find("merged 4 tasks (8 rows): wrote " + q(split / "results.csv")) != std::string::npos,
+        merge.out.c_str());
+
+    // The same table as the local sweep's, row for row, but for the wall times.
+    const auto merged = rowsWithoutTimes(split / "results.csv");
+    const auto expected = rowsWithoutTimes(local / "results.csv");
+    QCOMPARE(merged.size(), std::size_t { 1 + 2 + 6 });
+    QVERIFY(merged[1].rfind("base,1,automobile,,,0,measured,", 0) == 0);
+    QVERIFY(merged[3].rfind("ga,1,automobile,0.1,,1,finished,", 0) == 0);
+    for (std::size_t i = 0; i < expected.size(); ++i)
+        LETHE_COMPARE_STR(merged[i], expected[i]);
+    LETHE_COMPARE_STR(summaryWithoutTimes(split / "summary.txt"), summaryWithoutTimes(local / "summary.txt"));
+    LETHE_COMPARE_STR(test::readBytes(split / "sweep.json"), test::readBytes(local / "sweep.json"));
+
+    // The merged folder is a local sweep's: the same command finds every run done.
+    const Result again = runCli(grid + Args { "--out", q(split) });
+    QVERIFY2(again.exitCode == 0, again.err.c_str());
+    QVERIFY2(again.err.find("sweep of 6 runs into " + q(split / "results.csv") + ": 6 already done, 0 to run")
+            != std::string::npos,
+        again.err.c_str());
+}
+
+void TestCli::sweepMergeRefusesMissingMixedAndUnfinishedTasks()
+{
+    // Three runs (GA, GradDiff λ 1 and 5), one per task.
+    const auto dir = m_dir / "merge-errors";
+    const Args sweep
+        = Args { "sweep", "--forget-classes", "2", "--methods", "ga,graddiff", "--lambdas", "1,5" } + m_small;
+    const Args grid = sweep + Args { "--steps", "1", "--task-count", "3" };
+    const auto task = [&dir](int i) { return dir / ("task-" + std::to_string(i) + "-of-3"); };
+    for (const int i : { 0, 1, 2 })
+        QCOMPARE(runCli(grid + Args { "--out", q(dir), "--task-index", std::to_string(i) }).exitCode, 0);
+    const auto out = m_dir / "merged-errors";
+    const auto merge = [&out](const std::vector<std::filesystem::path>& folders) {
+        Args args { "sweep-merge", "--out", q(out) };
+        for (const auto& f : folders)
+            args.push_back(q(f));
+        return runCli(args);
+    };
+
+    const Result missing = merge({ task(0), task(2) });
+    QCOMPARE(missing.exitCode, 1);
+    LETHE_COMPARE_STR(missing.err, "error: task 1 of 3 is missing: the folders given hold tasks 0, 2\n");
+    LETHE_COMPARE_STR(merge({ task(0), task(1), task(1) }).err,
+        "error: task 1 of 3 is given twice: " + q(task(1)) + " and " + q(task(1)) + "\n");
+
+    // Task 1 of the same grid with other settings.
+    const auto other = m_dir / "merge-errors-other";
+    QCOMPARE(
+        runCli(sweep + Args { "--out", q(other), "--task-index", "1", "--task-count", "3", "--steps", "2" }).exitCode,
+        0);
+    const Result mixed = merge({ task(0), other / "task-1-of-3", task(2) });
+    QCOMPARE(mixed.exitCode, 1);
+    LETHE_COMPARE_STR(mixed.err,
+        "error: " + q(other / "task-1-of-3") + " is not a task of the same sweep as " + q(task(0))
+            + " (another model, data set or settings): config.steps is 2 in " + q(other / "task-1-of-3") + ", 1 in "
+            + q(task(0)) + "\n");
+    // A task of a sweep split in two.
+    QCOMPARE(
+        runCli(sweep + Args { "--out", q(other), "--task-index", "0", "--task-count", "2", "--steps", "1" }).exitCode,
+        0);
+    LETHE_COMPARE_STR(merge({ task(0), task(1), other / "task-0-of-2" }).err,
+        "error: " + q(other / "task-0-of-2") + " is task 0 of 2, but " + q(task(0))
+            + " is task 0 of 3: give the task folders of one split sweep\n");
+
+    // A run recorded twice: task 0's GA run also in task 1's results.csv.
+    const std::string task1 = test::readBytes(task(1) / "results.csv");
+    test::writeBytes(task(1) / "results.csv", task1 + lines(task(0) / "results.csv")[1] + "\n");
+    LETHE_COMPARE_STR(merge({ task(0), task(1), task(2) }).err,
+        "error: " + q(task(1) / "results.csv")
+            + " holds ga, forget class 2, α 0.1, λ —, which is task 0's run, not task 1 of 3's: " + q(task(0))
+            + " should hold it\n");
+    test::writeBytes(task(1) / "results.csv", task1);
+
+    // An unfinished task (its run not recorded, as after a time limit): named with the run it lacks, and
+    // the same command finishes it.
+    const std::string task2 = test::readBytes(task(2) / "results.csv");
+    test::writeBytes(task(2) / "results.csv", lines(task(2) / "results.csv")[0] + "\n");
+    const Result unfinished = merge({ task(0), task(1), task(2) });
+    QCOMPARE(unfinished.exitCode, 1);
+    LETHE_COMPARE_STR(unfinished.err,
+        "error: the sweep is not complete; rerun that task with the same command (a task resumes where it stopped), "
+        "then merge again:\n  "
+            + q(task(2)) + " (task 2 of 3) lacks 1 of its 1 runs: graddiff, forget class 2, α 0.1, λ 5\n");
+    QVERIFY(!std::filesystem::exists(out / "results.csv"));
+    const Result resumed = runCli(grid + Args { "--out", q(dir), "--task-index", "2" });
+    QVERIFY2(resumed.err.find("task 2 of 3: 1 of the sweep's 3 runs into " + q(task(2) / "results.csv")
+                 + ": 0 already done, 1 to run")
+            != std::string::npos,
+        resumed.err.c_str());
+
+    const Result done = merge({ task(0), task(1), task(2) });
+    QVERIFY2(done.exitCode == 0, done.err.c_str());
+    QCOMPARE(lines(out / "results.csv").size(), std::size_t { 4 });
+    LETHE_COMPARE_STR(merge({ task(0), task(1), task(2) }).err,
+        "error: " + q(out)
+            + " already holds a sweep (results.csv): choose another --out or pass --force to replace it\n");
+
+    // The merged folder is a whole sweep, not a task.
+    LETHE_COMPARE_STR(merge({ out }).err,
+        "error: " + q(out)
+            + " holds a whole sweep, not one task of a split sweep (its sweep.json has no \"split\"): there is "
+              "nothing to merge\n");
+
+    // A split sweep's grid is fixed: growing it would move runs between tasks.
+    const Result grown = runCli(withLambdas(grid, "1,5,9") + Args { "--out", q(dir), "--task-index", "0" });
+    QCOMPARE(grown.exitCode, 1);
+    LETHE_COMPARE_STR(grown.err,
+        "error: " + q(task(0))
+            + " holds task 0 of 3 of a sweep over another grid (see sweep.json): the grid of a split sweep cannot "
+              "change, since it decides which task runs which run; choose another --out for the new grid\n");
+}
+
+void TestCli::sweepRejectsABadTaskIndex()
+{
+    const Args grid
+        = Args { "sweep", "--forget-classes", "2", "--methods", "ga", "--steps", "1", "--out", q(m_dir / "bad-task") }
+        + m_small;
+    LETHE_COMPARE_STR(runCli(grid + Args { "--task-index", "4", "--task-count", "4" }).err,
+        "error: --task-index 4 is outside 0–3 (--task-count 4)\n");
+    LETHE_COMPARE_STR(runCli(grid + Args { "--task-index", "1" }).err,
+        "error: --task-index needs --task-count, the number of tasks the sweep is split into\n");
+    LETHE_COMPARE_STR(runCli(grid + Args { "--task-index", "slurm" }).err,
+        "error: --task-index slurm: SLURM_ARRAY_TASK_ID is not set; run it as a task of a Slurm job array (sbatch "
+        "--array=0-3) or give --task-index and --task-count\n");
+    // A resubmitted task (--array=2) has a one-task array: its count must be given.
+    const std::map<std::string, std::string> resubmitted { { "SLURM_ARRAY_TASK_ID", "2" },
+        { "SLURM_ARRAY_TASK_COUNT", "1" }, { "SLURM_ARRAY_TASK_MIN", "2" }, { "SLURM_ARRAY_TASK_MAX", "2" } };
+    LETHE_COMPARE_STR(runCli(grid + Args { "--task-index", "slurm" }, resubmitted).err,
+        "error: --task-index slurm: the job array's task ids are not 0–0 (SLURM_ARRAY_TASK_MIN 2, "
+        "SLURM_ARRAY_TASK_MAX 2, SLURM_ARRAY_TASK_COUNT 1): give --task-count, the number of tasks the sweep is "
+        "split into\n");
+    const Result counted = runCli(grid + Args { "--task-index", "slurm", "--task-count", "4" }, resubmitted);
+    QVERIFY2(counted.exitCode == 0, counted.err.c_str());
+    QVERIFY(std::filesystem::exists(m_dir / "bad-task" / "task-2-of-4" / "sweep.json"));
+    QVERIFY(!std::filesystem::exists(m_dir / "bad-task" / "results.csv"));
 }
 
 void TestCli::generateConvertAndBenchATextToImageModel()
