@@ -60,16 +60,44 @@ torch::Device resolveDevice(const std::string& name)
     throw Error("unknown device '" + name + "': expected cpu, cuda, cuda:N or auto");
 }
 
+std::filesystem::path installedDataDir()
+{
+    // Linux names the running executable here whatever the working directory or argv[0] were.
+    std::error_code error;
+    const std::filesystem::path executable = std::filesystem::read_symlink("/proc/self/exe", error);
+    if (error || executable.empty())
+        return {};
+    return (executable.parent_path() / LETHE_BIN_TO_DATA_DIR).lexically_normal();
+}
+
+std::vector<std::filesystem::path> resourceRoots()
+{
+    // An explicit LETHE_RESOURCE_DIR is the only place looked in: falling back elsewhere would hide a typo.
+    const char* overridden = std::getenv("LETHE_RESOURCE_DIR");
+    if (overridden && *overridden)
+        return { std::filesystem::path(overridden) };
+    std::vector<std::filesystem::path> roots;
+    if (const std::filesystem::path data = installedDataDir(); !data.empty())
+        roots.push_back(data / "resources");
+    roots.emplace_back(LETHE_SOURCE_RESOURCE_DIR);
+    return roots;
+}
+
 std::filesystem::path resourceFile(const std::string& relative)
 {
+    const std::vector<std::filesystem::path> roots = resourceRoots();
+    std::string searched;
+    for (const std::filesystem::path& root : roots) {
+        std::filesystem::path path = root / relative;
+        std::error_code error;
+        if (std::filesystem::is_regular_file(path, error))
+            return path;
+        searched += (searched.empty() ? "" : ", ") + root.string();
+    }
     const char* overridden = std::getenv("LETHE_RESOURCE_DIR");
-    const std::filesystem::path root = overridden && *overridden ? overridden : LETHE_SOURCE_RESOURCE_DIR;
-    std::filesystem::path path = root / relative;
-    if (!std::filesystem::is_regular_file(path))
-        throw Error("built-in file " + relative + " not found in " + root.string()
-            + (overridden && *overridden ? " (from LETHE_RESOURCE_DIR)"
-                                         : " (set LETHE_RESOURCE_DIR to the resources folder)"));
-    return path;
+    throw Error("built-in file " + relative + " not found in " + searched
+        + (overridden && *overridden ? " (from LETHE_RESOURCE_DIR)"
+                                     : " (install Lethe, or set LETHE_RESOURCE_DIR to the resources folder)"));
 }
 
 } // namespace lethe

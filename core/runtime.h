@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace lethe {
 
@@ -23,8 +24,16 @@ torch::Device resolveDevice(const std::string& name);
 inline constexpr const char* kBuiltinEdmModel = "fmnist-edm.safetensors";
 inline constexpr const char* kBuiltinClassifier = "fmnist-classifier.safetensors";
 
-/// Finds a bundled file under resources/: in $LETHE_RESOURCE_DIR when set, else in the source tree the build
-/// came from. Throws Error naming where it looked.
+/// The data folder of an installed Lethe (<prefix>/share/lethe for <prefix>/bin/lethe-cli), found from the
+/// running executable's path; it need not exist. Empty when the executable's path cannot be read.
+std::filesystem::path installedDataDir();
+
+/// The folders resourceFile searches, in order: $LETHE_RESOURCE_DIR alone when it is set; otherwise
+/// installedDataDir()/resources, then resources/ of the source tree the build came from.
+std::vector<std::filesystem::path> resourceRoots();
+
+/// Finds a bundled file under the first of resourceRoots() that has it. Throws Error naming every folder
+/// it looked in.
 std::filesystem::path resourceFile(const std::string& relative);
 
 } // namespace lethe

@@ -10,6 +10,23 @@
 #include <QSettings>
 #include <QTranslator>
 
+#include <filesystem>
+
+namespace {
+
+// The installed translations (<prefix>/share/lethe/translations) come first, so that an updated .qm can be tried
+// without a rebuild; the copies compiled into the program are the fallback, e.g. in the build tree.
+bool loadTranslation(QTranslator& translator, const QString& language)
+{
+    const QString name = QStringLiteral("lethe_") + language;
+    const std::filesystem::path data = lethe::installedDataDir();
+    if (!data.empty() && translator.load(name, QString::fromStdString((data / "translations").string())))
+        return true;
+    return translator.load(QStringLiteral(":/i18n/") + name);
+}
+
+} // namespace
+
 int main(int argc, char** argv)
 {
     QApplication app(argc, argv);
@@ -44,7 +61,7 @@ int main(int argc, char** argv)
         : QSettings().value(QStringLiteral("language"), QStringLiteral("en")).toString();
     QTranslator translator;
     QTranslator qtTranslator;
-    if (language != QStringLiteral("en") && translator.load(QStringLiteral(":/i18n/lethe_") + language)) {
+    if (language != QStringLiteral("en") && loadTranslation(translator, language)) {
         QApplication::installTranslator(&translator);
         if (qtTranslator.load(QStringLiteral("qtbase_") + language, QLibraryInfo::path(QLibraryInfo::TranslationsPath)))
             QApplication::installTranslator(&qtTranslator);

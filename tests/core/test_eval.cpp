@@ -4,6 +4,7 @@
 #include "core/eval/frechet.h"
 #include "core/io/safetensors.h"
 #include "core/models/classifier/resnet_classifier.h"
+#include "core/config.h"
 #include "core/runtime.h"
 #include "core/store/model_file.h"
 #include "core/train/classifier_trainer.h"
@@ -124,6 +125,7 @@ private Q_SLOTS:
     void trainerStopsWhenCancelled();
     void trainerRejectsMismatchedOptions();
     void resolvesDevices();
+    void findsResourcesBesideTheExecutable();
 };
 
 void TestEval::frechetOfSetWithItselfIsZero()
@@ -582,6 +584,54 @@ void TestEval::resolvesDevices()
         LETHE_COMPARE_STR(errorMessage([] { resolveDevice("cuda"); }),
                           "device 'cuda' asked for, but CUDA is not available (this LibTorch has no CUDA support or "
                           "no GPU is visible); use --device cpu or auto");
+}
+
+void TestEval::findsResourcesBesideTheExecutable()
+{
+    const QByteArray savedOverride = qgetenv("LETHE_RESOURCE_DIR");
+    const bool hadOverride = qEnvironmentVariableIsSet("LETHE_RESOURCE_DIR");
+    qunsetenv("LETHE_RESOURCE_DIR");
+
+    // This test runs from <build>/tests, so the data folder of "an installation" in the build folder is
+    // <build>/share/lethe, as /usr/share/lethe is for /usr/bin.
+    const std::filesystem::path executable = std::filesystem::read_symlink("/proc/self/exe");
+    const std::filesystem::path data = executable.parent_path().parent_path() / "share" / "lethe";
+    LETHE_COMPARE_STR(installedDataDir().string(), data.string());
+    const std::vector<std::filesystem::path> roots = resourceRoots();
+    QCOMPARE(roots.size(), std::size_t(2));
+    LETHE_COMPARE_STR(roots[0].string(), (data / "resources").string());
+    LETHE_COMPARE_STR(roots[1].string(), std::string(LETHE_SOURCE_RESOURCE_DIR));
+
+    // Without an installed copy the source tree's file is used; with one, the installed file wins.
+    const std::string builtin = std::string("models/") + kBuiltinEdmModel;
+    LETHE_COMPARE_STR(resourceFile(builtin).string(), std::string(LETHE_SOURCE_RESOURCE_DIR) + "/" + builtin);
+    const std::filesystem::path share = data.parent_path();
+    if (std::filesystem::exists(share))
+        QSKIP("the build folder has a share/ folder of its own; not touching it");
+    struct RemoveShare {
+        std::filesystem::path path;
+        ~RemoveShare() { std::filesystem::remove_all(path); }
+    } removeShare { share };
+    lethe::test::writeBytes(data / "resources" / builtin, "installed");
+    LETHE_COMPARE_STR(resourceFile(builtin).string(), (data / "resources" / builtin).string());
+
+    LETHE_COMPARE_STR(errorMessage([] { resourceFile("models/missing.safetensors"); }),
+        "built-in file models/missing.safetensors not found in " + (data / "resources").string() + ", "
+            + LETHE_SOURCE_RESOURCE_DIR + " (install Lethe, or set LETHE_RESOURCE_DIR to the resources folder)");
+
+    // LETHE_RESOURCE_DIR is the only place looked in when set, so a mistyped folder is reported, not bypassed.
+    ScratchDir scratch;
+    qputenv("LETHE_RESOURCE_DIR", QByteArray::fromStdString(scratch.path().string()));
+    QCOMPARE(resourceRoots().size(), std::size_t(1));
+    LETHE_COMPARE_STR(errorMessage([&] { resourceFile(builtin); }),
+        "built-in file " + builtin + " not found in " + scratch.path().string() + " (from LETHE_RESOURCE_DIR)");
+    lethe::test::writeBytes(scratch / builtin, "overridden");
+    LETHE_COMPARE_STR(resourceFile(builtin).string(), (scratch / builtin).string());
+
+    if (hadOverride)
+        qputenv("LETHE_RESOURCE_DIR", savedOverride);
+    else
+        qunsetenv("LETHE_RESOURCE_DIR");
 }
 
 QTEST_APPLESS_MAIN(TestEval)
