@@ -10,11 +10,12 @@ const std::vector<PaletteColour>& fashionPalette()
 {
     static const std::vector<PaletteColour> palette {
         { "red", { 255, 40, 40 } },
-        { "orange", { 255, 140, 20 } },
-        { "yellow", { 255, 230, 30 } },
         { "green", { 50, 255, 70 } },
         { "blue", { 40, 90, 255 } },
+        { "yellow", { 255, 230, 30 } },
         { "purple", { 170, 60, 255 } },
+        { "white", { 255, 255, 255 } },
+        { "pink", { 255, 105, 180 } },
     };
     return palette;
 }

@@ -21,7 +21,8 @@ struct PaletteColour {
     std::array<std::uint8_t, 3> rgb;
 };
 
-/// red, orange, yellow, green, blue, purple.
+/// red, green, blue, yellow, purple, white, pink (the colours of resources/presets/fashion-colours.json, whose
+/// remain-test split holds out the last two from the unlearning sets, not from pretraining).
 const std::vector<PaletteColour>& fashionPalette();
 
 /// Per Fashion-MNIST class, the nouns its captions use; the first is the class's plain name.
