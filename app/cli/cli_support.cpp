@@ -107,14 +107,22 @@ std::function<bool(std::int64_t, std::int64_t)> imageProgress(ProgressLine& line
     };
 }
 
-std::string trainingProgressText(std::int64_t step, std::int64_t total, double loss, double averageLoss, double lr,
-    double imagesPerSecond, double etaSeconds, bool checkpoint)
+bool runTrainingWithProgress(
+    const std::function<void(const train::PretrainObserver& observer, const std::atomic<bool>* cancel)>& run)
 {
-    char text[200];
-    std::snprintf(text, sizeof text, "step %lld/%lld  loss %.4f (avg %.4f)  lr %.2e  %.0f images/s  ETA %s%s",
-        static_cast<long long>(step), static_cast<long long>(total), loss, averageLoss, lr, imagesPerSecond,
-        duration(etaSeconds).c_str(), checkpoint ? "  [checkpoint]" : "");
-    return text;
+    CancelOnInterrupt interrupt;
+    ProgressLine line;
+    run(
+        [&](const train::PretrainProgress& p) {
+            char text[200];
+            std::snprintf(text, sizeof text, "step %lld/%lld  loss %.4f (avg %.4f)  lr %.2e  %.0f images/s  ETA %s%s",
+                static_cast<long long>(p.step), static_cast<long long>(p.totalSteps), p.loss, p.averageLoss, p.lr,
+                p.imagesPerSecond, duration(p.etaSeconds).c_str(), p.checkpointWritten ? "  [checkpoint]" : "");
+            line.update(text, p.step == p.totalSteps || p.checkpointWritten);
+        },
+        CancelOnInterrupt::flag());
+    line.clear();
+    return CancelOnInterrupt::requested();
 }
 
 } // namespace lethe::cli

@@ -1,6 +1,8 @@
 #pragma once
 
 // Terminal plumbing shared by the CLI's long-running commands.
+#include "core/train/training_loop.h"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -49,9 +51,11 @@ private:
     std::chrono::steady_clock::time_point m_lastShown;
 };
 
-/// "step 120/1500  loss 0.0412 (avg 0.0450)  lr 5.00e-04  31 images/s  ETA 12:04  [checkpoint]".
-std::string trainingProgressText(std::int64_t step, std::int64_t total, double loss, double averageLoss, double lr,
-    double imagesPerSecond, double etaSeconds, bool checkpoint);
+/// Runs a training loop (`run` gets the observer and the cancel flag) with a live progress line ("step
+/// 120/1500  loss 0.0412 (avg 0.0450)  lr 5.00e-04  31 images/s  ETA 12:04  [checkpoint]") and Ctrl+C as its
+/// cancel flag. Returns true when Ctrl+C interrupted it (after its checkpoint).
+bool runTrainingWithProgress(
+    const std::function<void(const train::PretrainObserver& observer, const std::atomic<bool>* cancel)>& run);
 
 /// A progress callback for work counted in images ("sampling 40/100 images") that shows on `line` and
 /// cancels when Ctrl+C was pressed.

@@ -88,17 +88,7 @@ void runPretrain(const PretrainOptions& options, const GlobalOptions& global)
     std::cerr << "network: " << trainer.parameterCount() << " parameters; step " << trainer.step() << " of "
               << config.steps << "\n";
 
-    CancelOnInterrupt interrupt;
-    ProgressLine progress;
-    trainer.run(
-        [&](const train::PretrainProgress& p) {
-            progress.update(trainingProgressText(p.step, p.totalSteps, p.loss, p.averageLoss, p.lr, p.imagesPerSecond,
-                                p.etaSeconds, p.checkpointWritten),
-                p.step == p.totalSteps || p.checkpointWritten);
-        },
-        CancelOnInterrupt::flag());
-    progress.clear();
-    if (CancelOnInterrupt::requested())
+    if (runTrainingWithProgress([&](const auto& observer, const auto* cancel) { trainer.run(observer, cancel); }))
         std::cerr << "interrupted at step " << trainer.step() << "; checkpoint written, continue with --resume\n";
     std::cout << "wrote " << options.out << " (EMA weights, step " << trainer.step() << ") and "
               << train::EdmPretrainer::statePath(options.out).string() << '\n';

@@ -61,17 +61,7 @@ void runPretrainT2i(const T2iOptions& options, const GlobalOptions& global)
     std::cerr << "networks: UNet " << trainer.unetParameters() << ", text encoder " << trainer.textEncoderParameters()
               << " parameters; step " << trainer.step() << " of " << config.steps << "\n";
 
-    CancelOnInterrupt interrupt;
-    ProgressLine progress;
-    trainer.run(
-        [&](const train::PretrainProgress& p) {
-            progress.update(trainingProgressText(p.step, p.totalSteps, p.loss, p.averageLoss, p.lr, p.imagesPerSecond,
-                                p.etaSeconds, p.checkpointWritten),
-                p.step == p.totalSteps || p.checkpointWritten);
-        },
-        CancelOnInterrupt::flag());
-    progress.clear();
-    if (CancelOnInterrupt::requested())
+    if (runTrainingWithProgress([&](const auto& observer, const auto* cancel) { trainer.run(observer, cancel); }))
         std::cerr << "interrupted at step " << trainer.step() << "; checkpoint written, continue with --resume\n";
     std::cout << "wrote " << options.out << " (a diffusers folder of the EMA networks, step " << trainer.step()
               << ") and " << train::T2iPretrainer::statePath(options.out).string() << '\n';

@@ -29,26 +29,16 @@ std::string scheduleName(ClassifierSchedule schedule)
 
 json toJson(const ClassifierTrainConfig& c)
 {
-    return {{"epochs", c.epochs},
-            {"batch_size", c.batchSize},
-            {"learning_rate", c.learningRate},
-            {"weight_decay", c.weightDecay},
-            {"optimizer", optimizerName(c.optimizer)},
-            {"momentum", c.momentum},
-            {"schedule", scheduleName(c.schedule)},
-            {"step_epochs", c.stepEpochs},
-            {"step_gamma", c.stepGamma},
-            {"seed", c.seed},
-            {"crop_padding", c.cropPadding},
-            {"horizontal_flip", c.horizontalFlip},
-            {"label_smoothing", c.labelSmoothing},
-            {"eval_batch_size", c.evalBatchSize}};
+    return { { "epochs", c.epochs }, { "batch_size", c.batchSize }, { "learning_rate", c.learningRate },
+        { "weight_decay", c.weightDecay }, { "optimizer", optimizerName(c.optimizer) }, { "momentum", c.momentum },
+        { "schedule", scheduleName(c.schedule) }, { "step_epochs", c.stepEpochs }, { "step_gamma", c.stepGamma },
+        { "seed", c.seed }, { "crop_padding", c.cropPadding }, { "horizontal_flip", c.horizontalFlip },
+        { "label_smoothing", c.labelSmoothing }, { "eval_batch_size", c.evalBatchSize } };
 }
 
 namespace {
 
-template <typename T>
-void readField(const json& j, const char* key, T& field)
+template <typename T> void readField(const json& j, const char* key, T& field)
 {
     if (!j.contains(key))
         return;
@@ -111,8 +101,8 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 } // namespace
 
-double scheduledLearningRate(const ClassifierTrainConfig& config, std::int64_t step, std::int64_t totalSteps,
-                             std::int64_t stepsPerEpoch)
+double scheduledLearningRate(
+    const ClassifierTrainConfig& config, std::int64_t step, std::int64_t totalSteps, std::int64_t stepsPerEpoch)
 {
     if (config.schedule == ClassifierSchedule::Step) {
         const std::int64_t epoch = stepsPerEpoch > 0 ? step / stepsPerEpoch : 0;
@@ -125,24 +115,23 @@ double scheduledLearningRate(const ClassifierTrainConfig& config, std::int64_t s
 namespace {
 
 void validate(const data::ImageSet& train, const data::ImageSet& test, const models::ResNetClassifierOptions& options,
-              const ClassifierTrainConfig& c)
+    const ClassifierTrainConfig& c)
 {
     train.validate();
     if (train.size() == 0)
         throw Error("classifier training: the training set is empty");
     if (train.channels() != options.inChannels())
-        throw Error("classifier training: the classifier takes " + std::to_string(options.inChannels()) +
-                    "-channel images, the training set has " + std::to_string(train.channels()));
+        throw Error("classifier training: the classifier takes " + std::to_string(options.inChannels())
+            + "-channel images, the training set has " + std::to_string(train.channels()));
     if (train.classCount() != options.numClasses())
-        throw Error("classifier training: the classifier has " + std::to_string(options.numClasses()) +
-                    " classes, the training set " + std::to_string(train.classCount()));
+        throw Error("classifier training: the classifier has " + std::to_string(options.numClasses())
+            + " classes, the training set " + std::to_string(train.classCount()));
     if (test.images.defined() && test.size() > 0) {
         test.validate();
         if (test.channels() != train.channels() || test.classCount() != train.classCount())
-            throw Error("classifier training: the test set (" + std::to_string(test.channels()) + " channels, " +
-                        std::to_string(test.classCount()) + " classes) does not match the training set (" +
-                        std::to_string(train.channels()) + " channels, " + std::to_string(train.classCount()) +
-                        " classes)");
+            throw Error("classifier training: the test set (" + std::to_string(test.channels()) + " channels, "
+                + std::to_string(test.classCount()) + " classes) does not match the training set ("
+                + std::to_string(train.channels()) + " channels, " + std::to_string(train.classCount()) + " classes)");
     }
     auto require = [](bool ok, const std::string& what) {
         if (!ok)
@@ -157,7 +146,7 @@ void validate(const data::ImageSet& train, const data::ImageSet& test, const mod
     require(c.stepEpochs >= 1, "step schedule: epochs between decays must be at least 1");
     require(c.stepGamma > 0.0 && c.stepGamma <= 1.0, "step schedule: gamma must be in (0, 1]");
     require(c.cropPadding >= 0 && c.cropPadding <= std::min(train.height(), train.width()) / 2,
-            "crop padding must be between 0 and half the image side, found " + std::to_string(c.cropPadding));
+        "crop padding must be between 0 and half the image side, found " + std::to_string(c.cropPadding));
     require(c.labelSmoothing >= 0.0 && c.labelSmoothing < 1.0, "label smoothing must be in [0, 1)");
 }
 
@@ -165,7 +154,7 @@ void validate(const data::ImageSet& train, const data::ImageSet& test, const mod
 /// randomly shifted within `pad` pixels (zero fill, as if cropped from a zero-padded image) and flipped,
 /// scaled to [-1, 1]. Raw loops with our own generator keep it identical on every platform.
 void augmentBatch(const torch::Tensor& images, const std::int64_t* indices, std::int64_t count, int pad, bool flip,
-                  std::mt19937_64& rng, torch::Tensor& out)
+    std::mt19937_64& rng, torch::Tensor& out)
 {
     const std::int64_t channels = images.size(1);
     const std::int64_t height = images.size(2);
@@ -198,8 +187,8 @@ void augmentBatch(const torch::Tensor& images, const std::int64_t* indices, std:
     }
 }
 
-double testAccuracy(models::ResNetClassifier& model, const data::ImageSet& test, std::int64_t batchSize,
-                    torch::Device device)
+double testAccuracy(
+    models::ResNetClassifier& model, const data::ImageSet& test, std::int64_t batchSize, torch::Device device)
 {
     if (!test.images.defined() || test.size() == 0)
         return std::numeric_limits<double>::quiet_NaN();
@@ -218,9 +207,8 @@ double secondsSince(Clock::time_point start)
 } // namespace
 
 ClassifierTrainResult trainClassifier(const data::ImageSet& train, const data::ImageSet& test,
-                                      const models::ResNetClassifierOptions& options,
-                                      const ClassifierTrainConfig& config, torch::Device device,
-                                      const ClassifierTrainObserver& observer, const std::atomic<bool>* cancel)
+    const models::ResNetClassifierOptions& options, const ClassifierTrainConfig& config, torch::Device device,
+    const ClassifierTrainObserver& observer, const std::atomic<bool>* cancel)
 {
     validate(train, test, options, config);
     const auto runStart = Clock::now();
@@ -242,10 +230,10 @@ ClassifierTrainResult trainClassifier(const data::ImageSet& train, const data::I
             model->parameters(), torch::optim::AdamOptions(config.learningRate).weight_decay(config.weightDecay));
     } else {
         optimizer = std::make_unique<torch::optim::SGD>(model->parameters(),
-                                                        torch::optim::SGDOptions(config.learningRate)
-                                                            .momentum(config.momentum)
-                                                            .nesterov(config.momentum > 0.0)
-                                                            .weight_decay(config.weightDecay));
+            torch::optim::SGDOptions(config.learningRate)
+                .momentum(config.momentum)
+                .nesterov(config.momentum > 0.0)
+                .weight_decay(config.weightDecay));
     }
 
     const torch::Tensor images = train.images.to(torch::kCPU).contiguous();
@@ -273,9 +261,10 @@ ClassifierTrainResult trainClassifier(const data::ImageSet& train, const data::I
             const auto stepStart = Clock::now();
             const std::int64_t begin = s * batchSize;
             const std::int64_t count = std::min(batchSize, n - begin);
-            torch::Tensor batch = torch::empty({count, images.size(1), images.size(2), images.size(3)}, torch::kFloat32);
+            torch::Tensor batch
+                = torch::empty({ count, images.size(1), images.size(2), images.size(3) }, torch::kFloat32);
             augmentBatch(images, order.data() + begin, count, config.cropPadding, config.horizontalFlip, rng, batch);
-            torch::Tensor target = torch::empty({count}, torch::kInt64);
+            torch::Tensor target = torch::empty({ count }, torch::kInt64);
             for (std::int64_t i = 0; i < count; ++i)
                 target.data_ptr<std::int64_t>()[i] = labelData[order[static_cast<std::size_t>(begin + i)]];
             const torch::Tensor x = batch.to(device);
@@ -311,16 +300,17 @@ ClassifierTrainResult trainClassifier(const data::ImageSet& train, const data::I
                 progress.epochs = config.epochs;
                 progress.loss = lossValue;
                 progress.learningRate = lr;
-                progress.imagesPerSecond = trainSeconds > 0.0 ? static_cast<double>(result.imagesSeen) / trainSeconds : 0.0;
+                progress.imagesPerSecond
+                    = trainSeconds > 0.0 ? static_cast<double>(result.imagesSeen) / trainSeconds : 0.0;
                 const double perStep = trainSeconds / static_cast<double>(result.steps);
                 // Until the first evaluation has been timed, guess it from the step time (a forward pass over
                 // the test set costs about a third of training on as many images).
-                const double evalGuess =
-                    epoch > 1 ? evalSeconds / (epoch - 1)
-                              : perStep * static_cast<double>(test.images.defined() ? test.size() : 0) /
-                                    static_cast<double>(batchSize) / 3.0;
-                progress.etaSeconds = perStep * static_cast<double>(totalSteps - result.steps) +
-                                      evalGuess * static_cast<double>(config.epochs - epoch + 1);
+                const double evalGuess = epoch > 1
+                    ? evalSeconds / (epoch - 1)
+                    : perStep * static_cast<double>(test.images.defined() ? test.size() : 0)
+                        / static_cast<double>(batchSize) / 3.0;
+                progress.etaSeconds = perStep * static_cast<double>(totalSteps - result.steps)
+                    + evalGuess * static_cast<double>(config.epochs - epoch + 1);
                 observer.onStep(progress);
             }
         }

@@ -27,12 +27,12 @@ struct ClassifierTrainConfig {
     double learningRate = 0.05;
     double weightDecay = 5e-4;
     ClassifierOptimizer optimizer = ClassifierOptimizer::Sgd;
-    double momentum = 0.9;  ///< SGD only (Nesterov).
+    double momentum = 0.9; ///< SGD only (Nesterov).
     ClassifierSchedule schedule = ClassifierSchedule::Cosine;
-    int stepEpochs = 5;         ///< Step schedule: epochs between decays.
-    double stepGamma = 0.1;     ///< Step schedule: factor applied at each decay.
+    int stepEpochs = 5; ///< Step schedule: epochs between decays.
+    double stepGamma = 0.1; ///< Step schedule: factor applied at each decay.
     std::uint64_t seed = 0;
-    int cropPadding = 2;        ///< Random crop after zero-padding by this many pixels (0 = no crop).
+    int cropPadding = 2; ///< Random crop after zero-padding by this many pixels (0 = no crop).
     bool horizontalFlip = true; ///< Random left-right flips.
     double labelSmoothing = 0.0;
     std::int64_t evalBatchSize = 500;
@@ -50,23 +50,23 @@ std::string scheduleName(ClassifierSchedule schedule);
 
 /// Progress after one optimiser step.
 struct ClassifierTrainProgress {
-    std::int64_t step = 0;        ///< Steps done, 1-based.
+    std::int64_t step = 0; ///< Steps done, 1-based.
     std::int64_t totalSteps = 0;
-    int epoch = 0;                ///< 1-based.
+    int epoch = 0; ///< 1-based.
     int epochs = 0;
-    double loss = 0.0;            ///< This step's training loss.
-    double learningRate = 0.0;    ///< The rate this step used.
+    double loss = 0.0; ///< This step's training loss.
+    double learningRate = 0.0; ///< The rate this step used.
     double imagesPerSecond = 0.0; ///< Training throughput so far.
-    double etaSeconds = 0.0;      ///< Estimated time left, evaluation included.
+    double etaSeconds = 0.0; ///< Estimated time left, evaluation included.
 };
 
 /// What one epoch achieved.
 struct ClassifierEpochRecord {
-    int epoch = 0;                ///< 1-based.
-    double loss = 0.0;            ///< Mean training loss over the epoch.
-    double trainAccuracy = 0.0;   ///< On the augmented training batches, in training mode.
-    double testAccuracy = 0.0;    ///< On the test set, in eval mode; NaN without a test set.
-    double seconds = 0.0;         ///< Wall time of the epoch, evaluation included.
+    int epoch = 0; ///< 1-based.
+    double loss = 0.0; ///< Mean training loss over the epoch.
+    double trainAccuracy = 0.0; ///< On the augmented training batches, in training mode.
+    double testAccuracy = 0.0; ///< On the test set, in eval mode; NaN without a test set.
+    double seconds = 0.0; ///< Wall time of the epoch, evaluation included.
 };
 
 /// Callbacks the trainer calls on its own thread; either may be empty.
@@ -77,9 +77,9 @@ struct ClassifierTrainObserver {
 
 /// A trained (or cancelled) classifier and its history.
 struct ClassifierTrainResult {
-    models::ResNetClassifier model{nullptr};  ///< On the training device, in eval mode.
+    models::ResNetClassifier model { nullptr }; ///< On the training device, in eval mode.
     std::vector<ClassifierEpochRecord> history;
-    bool cancelled = false;                   ///< True when `cancel` stopped the run before the end.
+    bool cancelled = false; ///< True when `cancel` stopped the run before the end.
     std::int64_t steps = 0;
     std::int64_t imagesSeen = 0;
     double wallSeconds = 0.0;
@@ -90,13 +90,11 @@ struct ClassifierTrainResult {
 /// shuffles and augmentation (mt19937_64). `cancel` is checked between steps. Throws Error when the options
 /// disagree with the data or the config is out of range.
 ClassifierTrainResult trainClassifier(const data::ImageSet& train, const data::ImageSet& test,
-                                      const models::ResNetClassifierOptions& options,
-                                      const ClassifierTrainConfig& config, torch::Device device,
-                                      const ClassifierTrainObserver& observer = {},
-                                      const std::atomic<bool>* cancel = nullptr);
+    const models::ResNetClassifierOptions& options, const ClassifierTrainConfig& config, torch::Device device,
+    const ClassifierTrainObserver& observer = {}, const std::atomic<bool>* cancel = nullptr);
 
 /// The learning rate of step `step` (0-based) of `totalSteps`, `stepsPerEpoch` per epoch.
-double scheduledLearningRate(const ClassifierTrainConfig& config, std::int64_t step, std::int64_t totalSteps,
-                             std::int64_t stepsPerEpoch);
+double scheduledLearningRate(
+    const ClassifierTrainConfig& config, std::int64_t step, std::int64_t totalSteps, std::int64_t stepsPerEpoch);
 
 } // namespace lethe::train

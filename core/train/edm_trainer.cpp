@@ -219,9 +219,8 @@ void EdmPretrainer::run(const PretrainObserver& observer, const std::atomic<bool
     s.net->train();
     const diffusion::Denoiser denoiser = [&](const torch::Tensor& x, const torch::Tensor& sigma,
                                              const torch::Tensor& labels) { return s.net->forward(x, sigma, labels); };
-    LossWindow recent;
     EpochOrder order(n, s.config.seed);
-    SessionClock clock(s.step, s.wallSeconds);
+    StepReporter reporter("pretraining", s.step, s.config.steps, s.config.checkpointEvery, batch, s.wallSeconds);
 
     while (s.step < s.config.steps) {
         if (cancel && cancel->load())
@@ -249,27 +248,9 @@ void EdmPretrainer::run(const PretrainObserver& observer, const std::atomic<bool
         // EMA as in EDM: half-life grows with the images seen, capped at the configured value.
         updateEma(*s.net, *s.ema, s.step, batch, s.config.emaHalfLifeImages, s.config.emaRampupRatio);
 
-        const double stepLoss = loss.loss.item<double>();
-        if (!std::isfinite(stepLoss))
-            throw Error("pretraining diverged at step " + std::to_string(s.step) + " (loss " + std::to_string(stepLoss)
-                + "); lower --lr and resume from the last checkpoint");
-        recent.add(stepLoss);
-        const double stepSeconds = clock.tick();
-
-        PretrainProgress progress;
-        progress.step = s.step;
-        progress.totalSteps = s.config.steps;
-        progress.loss = stepLoss;
-        progress.averageLoss = recent.mean();
-        progress.lr = lr;
-        progress.imagesPerSecond = static_cast<double>(batch) / std::max(stepSeconds, 1e-9);
-        // ETA from this session's average step time (earlier sessions may have run on other hardware).
-        progress.etaSeconds = clock.etaSeconds(s.step, s.config.steps - s.step);
-        const bool atCheckpoint
-            = s.step == s.config.steps || (s.config.checkpointEvery > 0 && s.step % s.config.checkpointEvery == 0);
-        if (atCheckpoint)
+        const PretrainProgress progress = reporter.stepDone(s.step, loss.loss.item<double>(), lr);
+        if (progress.checkpointWritten)
             writeCheckpoint();
-        progress.checkpointWritten = atCheckpoint;
         if (observer)
             observer(progress);
     }

@@ -272,9 +272,9 @@ void T2iPretrainer::run(const PretrainObserver& observer, const std::atomic<bool
     State& s = *m_state;
     const std::int64_t batch = s.config.batch;
     s.net->train();
-    LossWindow recent;
     EpochOrder order(s.train.size(), s.config.seed);
-    SessionClock clock(s.step, s.wallSeconds);
+    StepReporter reporter(
+        "text-to-image training", s.step, s.config.steps, s.config.checkpointEvery, batch, s.wallSeconds);
     const diffusion::ConditionalNoisePredictor predict
         = [&](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context) {
               return s.net->unet->forward(x, t, context);
@@ -306,26 +306,9 @@ void T2iPretrainer::run(const PretrainObserver& observer, const std::atomic<bool
         ++s.step;
         updateEma(*s.net, *s.ema, s.step, batch, s.config.emaHalfLifeImages, s.config.emaRampupRatio);
 
-        const double stepLoss = loss.item<double>();
-        if (!std::isfinite(stepLoss))
-            throw Error("text-to-image training diverged at step " + std::to_string(s.step) + " (loss "
-                + std::to_string(stepLoss) + "); lower --lr and resume from the last checkpoint");
-        recent.add(stepLoss);
-        const double stepSeconds = clock.tick();
-
-        PretrainProgress progress;
-        progress.step = s.step;
-        progress.totalSteps = s.config.steps;
-        progress.loss = stepLoss;
-        progress.averageLoss = recent.mean();
-        progress.lr = lr;
-        progress.imagesPerSecond = static_cast<double>(batch) / std::max(stepSeconds, 1e-9);
-        progress.etaSeconds = clock.etaSeconds(s.step, s.config.steps - s.step);
-        const bool atCheckpoint
-            = s.step == s.config.steps || (s.config.checkpointEvery > 0 && s.step % s.config.checkpointEvery == 0);
-        if (atCheckpoint)
+        const PretrainProgress progress = reporter.stepDone(s.step, loss.item<double>(), lr);
+        if (progress.checkpointWritten)
             writeCheckpoint();
-        progress.checkpointWritten = atCheckpoint;
         if (observer)
             observer(progress);
     }

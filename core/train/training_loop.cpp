@@ -150,4 +150,34 @@ double SessionClock::etaSeconds(std::int64_t step, std::int64_t stepsLeft) const
     return done > 0 ? session / static_cast<double>(done) * static_cast<double>(stepsLeft) : 0.0;
 }
 
+StepReporter::StepReporter(std::string what, std::int64_t firstStep, std::int64_t totalSteps,
+    std::int64_t checkpointEvery, std::int64_t batch, double& totalWallSeconds)
+    : m_what(std::move(what))
+    , m_totalSteps(totalSteps)
+    , m_checkpointEvery(checkpointEvery)
+    , m_batch(batch)
+    , m_clock(firstStep, totalWallSeconds)
+{
+}
+
+PretrainProgress StepReporter::stepDone(std::int64_t step, double loss, double lr)
+{
+    if (!std::isfinite(loss))
+        throw Error(m_what + " diverged at step " + std::to_string(step) + " (loss " + std::to_string(loss)
+            + "); lower --lr and resume from the last checkpoint");
+    m_recent.add(loss);
+    const double stepSeconds = m_clock.tick();
+    PretrainProgress progress;
+    progress.step = step;
+    progress.totalSteps = m_totalSteps;
+    progress.loss = loss;
+    progress.averageLoss = m_recent.mean();
+    progress.lr = lr;
+    progress.imagesPerSecond = static_cast<double>(m_batch) / std::max(stepSeconds, 1e-9);
+    // ETA from this session's average step time (earlier sessions may have run on other hardware).
+    progress.etaSeconds = m_clock.etaSeconds(step, m_totalSteps - step);
+    progress.checkpointWritten = step == m_totalSteps || (m_checkpointEvery > 0 && step % m_checkpointEvery == 0);
+    return progress;
+}
+
 } // namespace lethe::train

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace lethe::train {
@@ -104,6 +105,25 @@ private:
     std::chrono::steady_clock::time_point m_last;
     std::int64_t m_firstStep;
     double& m_total;
+};
+
+/// Turns finished steps into progress reports: the loss window, the clock, the checkpoint schedule.
+class StepReporter {
+public:
+    /// `what` names the training in the divergence message ("pretraining").
+    StepReporter(std::string what, std::int64_t firstStep, std::int64_t totalSteps, std::int64_t checkpointEvery,
+        std::int64_t batch, double& totalWallSeconds);
+    /// The report for step `step` (1-based, just finished); checkpointWritten says whether the caller is to write
+    /// a checkpoint now (every checkpointEvery steps and at the last). Throws Error for a loss that is not finite.
+    PretrainProgress stepDone(std::int64_t step, double loss, double lr);
+
+private:
+    std::string m_what;
+    std::int64_t m_totalSteps;
+    std::int64_t m_checkpointEvery;
+    std::int64_t m_batch;
+    LossWindow m_recent;
+    SessionClock m_clock;
 };
 
 } // namespace lethe::train
