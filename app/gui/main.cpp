@@ -1,5 +1,6 @@
 // lethe: the unlearning workbench GUI.
 #include "main_window.h"
+#include "session_worker.h"
 
 #include "core/runtime.h"
 
@@ -51,8 +52,15 @@ int main(int argc, char** argv)
     parser.addOption(modelOption);
     parser.addOption(dataOption);
     parser.addOption(threadsOption);
+    QCommandLineOption deviceOption(QStringLiteral("device"),
+        QStringLiteral("Compute device: auto (CUDA when available, else the CPU), cpu, cuda or cuda:N (default: the "
+                       "'device' setting, else auto)."),
+        QStringLiteral("name"));
     parser.addOption(languageOption);
+    parser.addOption(deviceOption);
     parser.process(app);
+    if (parser.isSet(deviceOption))
+        app.setProperty(lethe::gui::kDeviceProperty, parser.value(deviceOption));
 
     lethe::configureThreads(parser.value(threadsOption).toInt());
 

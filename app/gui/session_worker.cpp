@@ -16,6 +16,8 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <QCoreApplication>
+#include <QSettings>
 #include <QTemporaryDir>
 
 #include <map>
@@ -119,12 +121,21 @@ QList<QPair<QString, QString>> SessionWorker::methods()
         { QStringLiteral("ga"), tr("GA (gradient ascent)") }, { QStringLiteral("salun"), tr("SalUn") } };
 }
 
+QString chosenDeviceName()
+{
+    const QVariant given
+        = QCoreApplication::instance() ? QCoreApplication::instance()->property(kDeviceProperty) : QVariant();
+    if (given.isValid())
+        return given.toString();
+    return QSettings().value(QStringLiteral("device"), QStringLiteral("auto")).toString();
+}
+
 void SessionWorker::open(const QString& model, const QString& data, const QString& classifier)
 {
     State& s = *m_state;
     try {
         Q_EMIT busy(tr("Opening the model and data set"), 0, 0);
-        s.device = resolveDevice("auto");
+        s.device = resolveDevice(chosenDeviceName().toStdString());
         const std::string modelPath
             = model.isEmpty() ? resourceFile(std::string("models/") + kBuiltinEdmModel).string() : model.toStdString();
         store::EdmModel loaded = store::loadEdmModel(modelPath, s.device);

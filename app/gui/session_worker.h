@@ -59,6 +59,13 @@ struct RunRequest {
 
 /// Lives on its own QThread. Slots are called queued from the UI thread; a run blocks this thread until it
 /// ends, so pause, resume, stop and live changes go through control(), which is thread-safe.
+/// The application property holding the device given on the command line (`lethe --device cuda`); without it
+/// the worker takes the "device" setting, else "auto".
+inline constexpr const char* kDeviceProperty = "letheDevice";
+
+/// The device name the worker opens models on: the command line's, else the setting's, else "auto".
+QString chosenDeviceName();
+
 class SessionWorker : public QObject {
     Q_OBJECT
 

@@ -2,6 +2,7 @@
 // change, exports a model that loads, and keeps the UI thread responsive. With LETHE_SCREENSHOT_DIR set, a
 // second test runs the built-in model on Fashion-MNIST and saves screenshots of the window.
 #include "main_window.h"
+#include "session_worker.h"
 
 #include "core/models/edm/edm_config.h"
 #include "core/models/edm/edm_precond.h"
@@ -84,6 +85,7 @@ private Q_SLOTS:
     void closingDuringARunStopsIt();
     void translationsAreCompiledIn_data();
     void translationsAreCompiledIn();
+    void deviceComesFromTheCommandLineElseTheSetting();
     void screenshotsOfTheBuiltInDefault();
 
 private:
@@ -102,6 +104,31 @@ void TestGui::initTestCase()
     test::writeTinyCifarModel(m_dir / "base.safetensors");
     m_model = QString::fromStdString((m_dir / "base.safetensors").string());
     m_data = QString::fromStdString(data.string());
+}
+
+void TestGui::deviceComesFromTheCommandLineElseTheSetting()
+{
+    QCOMPARE(gui::chosenDeviceName(), QStringLiteral("auto"));
+    QSettings().setValue(QStringLiteral("device"), QStringLiteral("cpu"));
+    QCOMPARE(gui::chosenDeviceName(), QStringLiteral("cpu"));
+    qApp->setProperty(gui::kDeviceProperty, QStringLiteral("cuda:1"));
+    QCOMPARE(gui::chosenDeviceName(), QStringLiteral("cuda:1"));
+
+    // Without CUDA, asking for it fails the opening with a message that says what to do; auto falls back to
+    // the CPU (the other tests open their models that way).
+    if (!torch::cuda::is_available()) {
+        qApp->setProperty(gui::kDeviceProperty, QStringLiteral("cuda"));
+        gui::SessionWorker worker;
+        QSignalSpy failed(&worker, &gui::SessionWorker::openFailed);
+        worker.open(m_model, m_data, QString());
+        QCOMPARE(failed.count(), 1);
+        QCOMPARE(failed.at(0).at(0).toString(),
+            QStringLiteral("device 'cuda' asked for, but CUDA is not available (this LibTorch has no CUDA support or "
+                           "no GPU is visible); use --device cpu or auto"));
+    }
+    qApp->setProperty(gui::kDeviceProperty, QVariant());
+    QSettings().remove(QStringLiteral("device"));
+    QCOMPARE(gui::chosenDeviceName(), QStringLiteral("auto"));
 }
 
 void TestGui::shortRunShowsCurvesSamplesAndExports()
