@@ -6,6 +6,7 @@
 #include "core/diffusion/text_to_image.h"
 #include "core/error.h"
 #include "core/eval/benchmark.h"
+#include "core/imaging/grid.h"
 #include "core/imaging/image_file.h"
 #include "core/io/atomic_file.h"
 #include "core/models/sd/stable_diffusion.h"
@@ -43,6 +44,8 @@ struct GenerateOptions {
     std::string attention = "standard";
     std::string out;
     bool force = false;
+    int gridColumns = 0; ///< > 0: also write grid.png with this many images per row.
+    int gridScale = 1;
     int runs = 3;
     int warmup = 1;
 };
@@ -154,6 +157,12 @@ void runGenerate(const GenerateOptions& o, const GlobalOptions& global)
         { "seconds", seconds }, { "command", store::commandLine(global.argc, global.argv) },
         { "created", store::utcNow() }, { "images", files } };
     io::writeFileAtomically(out / "generate.json", record.dump(2) + "\n");
+    if (o.gridColumns > 0) {
+        torch::Tensor grid = imaging::makeGrid(*images, o.gridColumns);
+        if (o.gridScale > 1)
+            grid = grid.repeat_interleave(o.gridScale, 1).repeat_interleave(o.gridScale, 2);
+        imaging::writePng(out / "grid.png", grid);
+    }
     std::cout << "wrote " << images->size(0) << " images of " << request.width << "×" << request.height << " to "
               << out.string() << " in " << std::fixed << std::setprecision(1) << seconds << " s ("
               << std::setprecision(2) << seconds / static_cast<double>(images->size(0)) << " s/image)\n";
@@ -220,6 +229,11 @@ void addGenerateCommands(CLI::App& app, GlobalOptions& global)
     gen->add_option("--seed,--seeds", g->seeds, "Seed of each image: 42, 0-3 or 1,5,9")->capture_default_str();
     gen->add_option("--out", g->out, "Folder for the PNGs and generate.json")->required();
     gen->add_flag("--force", g->force, "Overwrite images in --out");
+    gen->add_option("--grid", g->gridColumns, "Also write grid.png: all images, this many per row")
+        ->check(CLI::Range(1, 1000));
+    gen->add_option("--grid-scale", g->gridScale, "Enlarge grid.png by this factor (nearest neighbour)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 16));
     gen->callback([g, &global] { runCommand(global, [&] { runGenerate(*g, global); }); });
 
     auto c = std::make_shared<ConvertOptions>();

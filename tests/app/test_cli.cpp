@@ -475,9 +475,18 @@ void TestCli::generateConvertAndBenchATextToImageModel()
     QCOMPARE(noTokenizer.exitCode, 1);
     QVERIFY(noTokenizer.err.find("a CompVis single file carries no tokenizer") != std::string::npos);
     QVERIFY(!std::filesystem::exists(m_dir / "gen2" / "generate.json"));
-    const Result fromSingle = runCli(
-        Args { "generate", "--model", q(single), "--components", q(folder), "--out", q(m_dir / "gen2") } + prompt);
+    const Result fromSingle = runCli(Args { "generate", "--model", q(single), "--components", q(folder), "--out",
+                                         q(m_dir / "gen2"), "--grid", "2", "--grid-scale", "3" }
+        + prompt);
     QCOMPARE(fromSingle.exitCode, 0);
+    // The grid: two 16-pixel images side by side with 2-pixel gaps, enlarged 3 times.
+    const std::string grid = test::readBytes(m_dir / "gen2" / "grid.png");
+    const auto be32 = [&](std::size_t at) {
+        return (std::uint32_t(std::uint8_t(grid[at])) << 24) | (std::uint32_t(std::uint8_t(grid[at + 1])) << 16)
+            | (std::uint32_t(std::uint8_t(grid[at + 2])) << 8) | std::uint32_t(std::uint8_t(grid[at + 3]));
+    };
+    QCOMPARE(be32(16), std::uint32_t { 3 * (2 + 2 * 18) }); // IHDR width
+    QCOMPARE(be32(20), std::uint32_t { 3 * (2 + 18) }); // IHDR height
     QVERIFY(test::readBytes(m_dir / "gen2" / "image-1-seed-5.png") == png);
 
     const Result bench = runCli(
