@@ -14,7 +14,9 @@ endif()
 set(expected
     bin/lethe-cli
     share/lethe/resources/models/fmnist-edm.safetensors
-    share/lethe/resources/models/fmnist-classifier.safetensors)
+    share/lethe/resources/models/fmnist-classifier.safetensors
+    share/lethe/resources/presets/paper-nudity.json
+    share/lethe/resources/presets/fashion-colours.json)
 if(WITH_GUI)
     list(APPEND expected
         bin/lethe
