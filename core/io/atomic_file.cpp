@@ -2,8 +2,10 @@
 
 #include "../error.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <fcntl.h>
 #include <fstream>
 #include <sstream>
@@ -72,6 +74,13 @@ void AtomicFileWriter::commit()
 {
     if (m_fd < 0)
         throw Error(m_target.string() + ": commit after the file was committed or discarded");
+    // Crash-safety tests widen the window between the bytes and the rename, so that a kill lands in it.
+    static const long pauseMs = [] {
+        const char* value = std::getenv("LETHE_TEST_COMMIT_PAUSE_MS");
+        return value ? std::strtol(value, nullptr, 10) : 0L;
+    }();
+    if (pauseMs > 0)
+        ::usleep(static_cast<useconds_t>(std::min(pauseMs, 1000L) * 1000));
     if (::fsync(m_fd) != 0) {
         const int err = errno;
         discard();

@@ -18,7 +18,8 @@ public:
 
     void write(const void* data, std::size_t size);
     void write(const std::string& bytes) { write(bytes.data(), bytes.size()); }
-    /// Makes the new content visible under the target name. Throws IoError on failure.
+    /// Makes the new content visible under the target name. Throws IoError on failure. (For crash-safety
+    /// tests, $LETHE_TEST_COMMIT_PAUSE_MS pauses that long, at most 1 s, before the flush and rename.)
     void commit();
 
     const std::filesystem::path& target() const { return m_target; }

@@ -1,6 +1,7 @@
 // lethe-cli as a user runs it: unlearn into a run folder, export a snapshot, sweep and resume, split a sweep
 // into tasks and merge them, and the messages of the ways these go wrong. A tiny model on a tiny CIFAR-10
 // folder keeps each run to seconds.
+#include "core/io/safetensors.h"
 #include "core/models/classifier/resnet_classifier.h"
 #include "core/models/edm/edm_config.h"
 #include "core/models/edm/edm_precond.h"
@@ -19,6 +20,7 @@
 
 #include <map>
 #include <regex>
+#include <set>
 
 using namespace lethe;
 
@@ -119,6 +121,7 @@ private Q_SLOTS:
     void sweepMergeRefusesMissingMixedAndUnfinishedTasks();
     void sweepRejectsABadTaskIndex();
     void generateConvertAndBenchATextToImageModel();
+    void killedWhileWritingCheckpointsLeavesCompleteFiles();
 
 private:
     test::ScratchDir m_dir;
@@ -496,6 +499,74 @@ void TestCli::generateConvertAndBenchATextToImageModel()
             && bench.out.find(" s/image (min ") != std::string::npos
             && bench.out.find("2 runs), peak RSS ") != std::string::npos,
         bench.out.c_str());
+}
+
+void TestCli::killedWhileWritingCheckpointsLeavesCompleteFiles()
+{
+    // pretrain writes both files at every step; it is killed (SIGKILL, no chance to clean up) at times spread
+    // over the writes. Each time, whatever stands under the final names must be a complete file that loads, and
+    // the run resumes from it to the end.
+    const std::filesystem::path dir = m_dir / "killed";
+    std::filesystem::create_directories(dir);
+    test::writeBytes(dir / "net.json", models::toJson(test::tinyCifarOptions()).dump());
+    const std::filesystem::path model = dir / "model.safetensors";
+    const std::filesystem::path state = dir / "model.safetensors.state.safetensors";
+    const Args args { "pretrain", "--data", q(m_data), "--config", q(dir / "net.json"), "--out", q(model), "--steps",
+        "400", "--batch", "2", "--checkpoint-every", "1", "--resume" };
+    QStringList list { QStringLiteral("--threads"), QStringLiteral("1") };
+    for (const auto& a : args)
+        list << QString::fromStdString(a);
+    int killedWithFiles = 0;
+    std::set<std::filesystem::path> leftovers; // Temporary files earlier kills left.
+    for (int round = 0; round < 6; ++round) {
+        QProcess process;
+        // Every write pauses 30 ms between its last byte and its rename, so that most kills land inside one.
+        QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+        environment.insert(QStringLiteral("LETHE_TEST_COMMIT_PAUSE_MS"), QStringLiteral("30"));
+        process.setProcessEnvironment(environment);
+        process.start(QStringLiteral(LETHE_CLI_PATH), list);
+        QVERIFY(process.waitForStarted());
+        // Once checkpoints are being written (one per step): even rounds kill while a temporary file exists (inside
+        // a write, before its rename), odd rounds at a time that moves through the step.
+        QTRY_VERIFY_WITH_TIMEOUT(std::filesystem::exists(state) || process.state() == QProcess::NotRunning, 120000);
+        const auto writing = [&] {
+            for (const auto& entry : std::filesystem::directory_iterator(dir))
+                if (entry.path().filename().string().find(".lethe-tmp-") != std::string::npos
+                    && !leftovers.count(entry.path()))
+                    return true;
+            return false;
+        };
+        if (round % 2 == 0)
+            for (int polls = 0; polls < 20000 && !writing(); ++polls)
+                QTest::qWait(1);
+        else
+            QTest::qWait(37 + 61 * round);
+        process.kill();
+        QVERIFY(process.waitForFinished(30000));
+        for (const auto& entry : std::filesystem::directory_iterator(dir))
+            if (entry.path().filename().string().find(".lethe-tmp-") != std::string::npos)
+                leftovers.insert(entry.path());
+        if (!std::filesystem::exists(state))
+            continue;
+        ++killedWithFiles;
+        const io::SafetensorsFile stateFile(state); // Throws, failing the test, for a partial file.
+        const auto step = stateFile.tensor("train.step").item<std::int64_t>();
+        QVERIFY(step >= 1 && step < 400);
+        const store::EdmModel loaded = store::loadEdmModel(model, torch::kCPU);
+        // The model is written first: it is at the state's step or one ahead.
+        QVERIFY(loaded.info.provenance.steps == step || loaded.info.provenance.steps == step + 1);
+        for (const auto& entry : std::filesystem::directory_iterator(dir))
+            QVERIFY2(entry.path().filename().string().rfind("model.safetensors", 0) != 0 || entry.path() == model
+                    || entry.path() == state || entry.path().filename().string().find(".tmp") != std::string::npos,
+                entry.path().string().c_str());
+    }
+    QVERIFY2(killedWithFiles >= 3, "the runs were killed before their first checkpoint");
+    const auto interruptedWrites = static_cast<int>(leftovers.size()); // Each is a kill inside a write.
+    qInfo("%d of 6 kills left checkpoints behind; %d landed inside a write", killedWithFiles, interruptedWrites);
+    QVERIFY2(interruptedWrites >= 3, "too few kills landed inside a write to show anything");
+    const Result finished = runCli(args);
+    QCOMPARE(finished.exitCode, 0);
+    QCOMPARE(io::SafetensorsFile(state).tensor("train.step").item<std::int64_t>(), std::int64_t { 400 });
 }
 
 QTEST_GUILESS_MAIN(TestCli)

@@ -12,11 +12,18 @@
 
 namespace lethe::test {
 
-inline void writeTinyCifarModel(const std::filesystem::path& path)
+/// The tiny network: 8 channels, two levels, one block each, no attention.
+inline models::EDMPrecondOptions tinyCifarOptions()
 {
     models::EDMPrecondOptions options(32, 3);
     options.label_dim(10);
     options.model().label_dim(10).model_channels(8).channel_mult({ 1, 1 }).num_blocks(1).attn_resolutions({});
+    return options;
+}
+
+inline void writeTinyCifarModel(const std::filesystem::path& path)
+{
+    const models::EDMPrecondOptions options = tinyCifarOptions();
     torch::manual_seed(1);
     store::ModelInfo info;
     info.kind = "edm";
