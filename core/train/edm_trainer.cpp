@@ -77,6 +77,7 @@ struct EdmPretrainer::State {
     std::int64_t step = 0;
     std::int64_t checkpointStep = -1; ///< The step the files on disk hold.
     double wallSeconds = 0.0; ///< Training time over all sessions, for provenance.
+    std::string parentSha256; ///< The model initialiseFrom() started from.
 
     State(PretrainConfig c, data::ImageSet t, torch::Device d, std::filesystem::path o, std::string cmd)
         : config(std::move(c))
@@ -153,6 +154,8 @@ void EdmPretrainer::resume()
         throw FormatError(path.string(), "__metadata__ key 'architecture'",
             "the saved run used a different network than this command asks for");
     const TrainingCounters counters = loadTrainingState(file, *s.net, *s.ema, *s.adam, s.noise);
+    if (const auto parent = metadata.find("parent_sha256"); parent != metadata.end())
+        s.parentSha256 = parent->second;
     s.step = counters.step;
     s.checkpointStep = s.step;
     s.wallSeconds = counters.wallSeconds;
@@ -181,6 +184,7 @@ void EdmPretrainer::initialiseFrom(const std::filesystem::path& model)
     }
     copyState(*init.net, *s.net);
     copyState(*init.net, *s.ema);
+    s.parentSha256 = init.sha256;
     spdlog::info("initialised from {}", model.string());
 }
 
@@ -195,6 +199,7 @@ void EdmPretrainer::writeCheckpoint()
         { "channels", s.train.channels() }, { "source", s.train.source } };
     info.provenance.method = "pretrain";
     info.provenance.command = s.command;
+    info.provenance.parentSha256 = s.parentSha256;
     info.provenance.seed = s.config.seed;
     info.provenance.steps = s.step;
     info.provenance.imagesSeen = s.step * s.config.batch;
@@ -205,7 +210,8 @@ void EdmPretrainer::writeCheckpoint()
 
     const auto state = trainingState(*s.net, *s.ema, *s.adam, { s.step, s.wallSeconds }, s.noise);
     io::writeSafetensors(statePath(s.output), state,
-        { { "architecture", s.architecture.dump() }, { "config", toJson(s.config).dump() } });
+        { { "architecture", s.architecture.dump() }, { "config", toJson(s.config).dump() },
+            { "parent_sha256", s.parentSha256 } });
     s.checkpointStep = s.step;
 }
 

@@ -245,7 +245,10 @@ void TestPretrain::fineTuningStartsFromAModelsWeights()
         QVERIFY2(torch::equal(state.at("net." + name), tensor), name.c_str());
         QVERIFY2(torch::equal(state.at("ema." + name), tensor), name.c_str());
     }
-    QCOMPARE(store::loadEdmModel(tuned, torch::kCPU).info.architecture.at("label_dropout").get<double>(), 0.1);
+    const store::EdmModel tunedModel = store::loadEdmModel(tuned, torch::kCPU);
+    QCOMPARE(tunedModel.info.architecture.at("label_dropout").get<double>(), 0.1);
+    // Its provenance names the model it started from.
+    LETHE_COMPARE_STR(tunedModel.info.provenance.parentSha256, store::loadEdmModel(base, torch::kCPU).sha256);
 
     // Another network is refused, naming the key that differs.
     train::PretrainConfig wider = tinyConfig(1);
