@@ -567,6 +567,14 @@ void TestCli::killedWhileWritingCheckpointsLeavesCompleteFiles()
     const Result finished = runCli(args);
     QCOMPARE(finished.exitCode, 0);
     QCOMPARE(io::SafetensorsFile(state).tensor("train.step").item<std::int64_t>(), std::int64_t { 400 });
+
+    // Without --resume the finished model is never overwritten.
+    Args again = args;
+    again.pop_back();
+    const Result refused = runCli(again);
+    QCOMPARE(refused.exitCode, 1);
+    LETHE_COMPARE_STR(refused.err.substr(refused.err.find("error: ")),
+        "error: " + q(model) + " exists: pass --resume to continue its training, or choose another --out\n");
 }
 
 QTEST_GUILESS_MAIN(TestCli)
