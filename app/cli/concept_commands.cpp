@@ -182,6 +182,10 @@ void runUnlearnConcept(const ConceptOptions& o, const GlobalOptions& global)
     config.validate();
     const std::vector<std::int64_t> previewSeeds = diffusion::parseSeedList(o.previewSeeds);
     RunPrompts prompts = loadPrompts(o);
+    // Checked before any image is drawn, with the message the session would give.
+    if (prompts.remain.empty() && o.remainImages.empty() && config.method != unlearn::ConceptMethod::ESD)
+        throw Error("concept unlearning: the remain set is empty (" + unlearn::conceptMethodName(config.method)
+            + " needs remain pairs)");
 
     models::sd::SdLoadOptions loadOptions;
     loadOptions.device = resolveDevice(o.device);

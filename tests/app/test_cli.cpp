@@ -119,6 +119,7 @@ private Q_SLOTS:
     void sweepMergeRefusesMissingMixedAndUnfinishedTasks();
     void sweepRejectsABadTaskIndex();
     void generateConvertAndBenchATextToImageModel();
+    void unlearnConceptWritesAReloadableRun();
 
 private:
     test::ScratchDir m_dir;
@@ -487,6 +488,79 @@ void TestCli::generateConvertAndBenchATextToImageModel()
             && bench.out.find(" s/image (min ") != std::string::npos
             && bench.out.find("2 runs), peak RSS ") != std::string::npos,
         bench.out.c_str());
+}
+
+void TestCli::unlearnConceptWritesAReloadableRun()
+{
+    const std::filesystem::path folder = m_dir / "tiny-pixel-sd";
+    test::writeTinyDiffusersFolder(folder, false);
+    test::writeBytes(m_dir / "forget.json", R"(["a red shoe", {"prompt": "a red hat", "seed": 5}])");
+    test::writeBytes(m_dir / "remain.json", R"(["a blue shoe", "a green hat", "a blue bag"])");
+    const std::filesystem::path run = m_dir / "concept-run";
+    const Args args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"), "--remain",
+        q(m_dir / "remain.json"), "--steps", "2", "--lr", "1e-3", "--forget-batch", "2", "--remain-batch", "2",
+        "--gen-steps", "2", "--preview-prompts", "1", "--preview-seeds", "0-1", "--out", q(run) };
+    const Result r = runCli(args);
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QVERIFY2(r.out.find("finished after 2 steps") == 0, r.out.c_str());
+    const auto csv = lines(run / "steps.csv");
+    QCOMPARE(csv.size(), std::size_t { 3 });
+    LETHE_COMPARE_STR(csv[0],
+        "step,forget_loss,remain_loss,ascent_norm,remain_norm,cosine,projected,truncated,lr,alpha,lambda,seconds");
+    QVERIFY(csv[2].rfind("2,", 0) == 0);
+    const auto manifest = nlohmann::json::parse(test::readBytes(run / "run.json"));
+    LETHE_COMPARE_STR(manifest["method"].get<std::string>(), "rgd");
+    QCOMPARE(manifest["config"]["steps"].get<int>(), 2);
+    QCOMPARE(manifest["config"]["lr"].get<double>(), 1e-3);
+    LETHE_COMPARE_STR(manifest["parent_model"].get<std::string>(), q(folder));
+    LETHE_COMPARE_STR(manifest["outcome"].get<std::string>(), "finished");
+    QVERIFY(manifest["command"].get<std::string>().find("unlearn-concept --model") != std::string::npos);
+    QCOMPARE(nlohmann::json::parse(test::readBytes(run / "model" / "lethe-manifest.json")), manifest);
+    QCOMPARE(lines(run / "forget.json").size(), std::size_t { 4 }); // [, two prompts, ]
+    QVERIFY(std::filesystem::exists(run / "before" / "00-forget-seed-0.png"));
+    QVERIFY(std::filesystem::exists(run / "before" / "03-remain-seed-1.png"));
+    QVERIFY(test::readBytes(run / "before" / "00-forget-seed-0.png")
+        != test::readBytes(run / "after" / "00-forget-seed-0.png"));
+
+    // Both exported layouts draw the "after" images again, byte for byte.
+    const Args prompt { "--prompt", "a red shoe", "--seed", "0-1", "--steps", "2" };
+    QCOMPARE(
+        runCli(Args { "generate", "--model", q(run / "model"), "--out", q(m_dir / "concept-gen") } + prompt).exitCode,
+        0);
+    QVERIFY(test::readBytes(m_dir / "concept-gen" / "image-1-seed-1.png")
+        == test::readBytes(run / "after" / "01-forget-seed-1.png"));
+    QCOMPARE(runCli(Args { "generate", "--model", q(run / "model.safetensors"), "--components", q(folder), "--out",
+                        q(m_dir / "concept-gen2") }
+                 + prompt)
+                 .exitCode,
+        0);
+    QVERIFY(test::readBytes(m_dir / "concept-gen2" / "image-0-seed-0.png")
+        == test::readBytes(run / "after" / "00-forget-seed-0.png"));
+
+    // A run is not overwritten; contradicting flags and bad values are named.
+    const Result again = runCli(args);
+    QCOMPARE(again.exitCode, 1);
+    LETHE_COMPARE_STR(again.err,
+        "error: " + q(run) + " already holds a concept run (run.json): choose another --out or pass --force\n");
+    const Result esd = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
+        "--method", "esd-u", "--params", "all", "--out", q(m_dir / "esd-run") });
+    QCOMPARE(esd.exitCode, 1);
+    LETHE_COMPARE_STR(esd.err,
+        "error: unlearn-concept: --method esd-u trains no-cross-attn parameters; --params all contradicts it\n");
+    const Result alpha = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
+        "--remain", q(m_dir / "remain.json"), "--alpha", "-1", "--out", q(m_dir / "alpha-run") });
+    QCOMPARE(alpha.exitCode, 1);
+    LETHE_COMPARE_STR(alpha.err, "error: concept unlearning: alpha must be greater than 0, found -1\n");
+    const Result noRemain = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
+        "--steps", "1", "--gen-steps", "1", "--out", q(m_dir / "no-remain") });
+    QCOMPARE(noRemain.exitCode, 1);
+    LETHE_COMPARE_STR(noRemain.err, "error: concept unlearning: the remain set is empty (rgd needs remain pairs)\n");
+    QVERIFY(!std::filesystem::exists(m_dir / "no-remain")); // Refused before drawing anything.
+    const Result method = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
+        "--method", "salun", "--out", q(m_dir / "salun") });
+    QVERIFY(method.exitCode != 0);
+    QVERIFY2(method.err.find("--method: salun not in {rgd,graddiff,ga,esd,esd-u,esd-x}") != std::string::npos,
+        method.err.c_str());
 }
 
 QTEST_GUILESS_MAIN(TestCli)
