@@ -409,7 +409,7 @@ ConceptStepReport ConceptSession::step()
         const diffusion::DdpmDraw remainDraw = diffusion::drawDdpm(remainImages, schedule, s.noise);
 
         // The forget direction a = −∇L_f, or nothing when L_f > α (the reference code's loss / loss.item()).
-        const torch::Tensor forgetLoss
+        torch::Tensor forgetLoss
             = diffusion::ddpmLossPerImage(predict, forgetImages, s.context(forgetPrompts), schedule, forgetDraw).mean();
         report.forgetLoss = forgetLoss.item<double>();
         report.truncated = report.forgetLoss > c.alpha;
@@ -429,6 +429,7 @@ ConceptStepReport ConceptSession::step()
             for (std::size_t i = 0; i < s.trainable.size(); ++i)
                 ascent[i] = torch::zeros_like(s.trainable[i].second);
         }
+        forgetLoss = torch::Tensor(); // A truncated step's forward graph is not kept through the remain pass.
 
         // The remain gradient d, in the parameters' own .grad().
         s.zeroGrad();
