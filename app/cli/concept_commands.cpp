@@ -202,8 +202,16 @@ void runUnlearnConcept(const ConceptOptions& o, const GlobalOptions& global)
     imageOptions.negativePrompt = o.negativePrompt;
     imageOptions.batch = o.genBatch;
     const std::filesystem::path cache = o.images.empty() ? dir / "images" : std::filesystem::path(o.images);
-    std::vector<unlearn::ConceptPair> forget
-        = pairsOf(sd, prompts.forget, o.forgetImages, cache / "forget", imageOptions, "forget");
+    std::vector<unlearn::ConceptPair> forget;
+    if (config.method == unlearn::ConceptMethod::ESD && config.esdSamplingSteps > 0 && o.forgetImages.empty()) {
+        // ESD samples its own states from the prompts: the forget images would go unused, only their shape counts.
+        const diffusion::TextToImageModel t2i = sd.model();
+        const std::int64_t side = sd.defaultImageSize() / t2i.latentScale;
+        for (const auto& prompt : prompts.forget)
+            forget.push_back({ prompt.text, torch::zeros({ sd.unet()->options.in_channels(), side, side }) });
+    } else {
+        forget = pairsOf(sd, prompts.forget, o.forgetImages, cache / "forget", imageOptions, "forget");
+    }
     imageOptions.seedBase = 1000000; // Remain prompts without seeds of their own draw other noise than forget ones.
     std::vector<unlearn::ConceptPair> remain
         = pairsOf(sd, prompts.remain, o.remainImages, cache / "remain", imageOptions, "remain");
@@ -344,6 +352,11 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
     cmd->add_option("--forget-batch", o->config.forgetBatch, "Forget pairs per step")->capture_default_str();
     cmd->add_option("--remain-batch", o->config.remainBatch, "Remain pairs per step")->capture_default_str();
     cmd->add_option("--eta", o->config.eta, "ESD's negative guidance η")->capture_default_str();
+    cmd->add_option("--esd-sampling-steps", o->config.esdSamplingSteps,
+           "ESD's states: 0 = forget images noised at a random t; N = partial DDIM sampling of the prompt over N "
+           "steps with the model being trained, as ESD's authors do (their 50)")
+        ->capture_default_str();
+    cmd->add_option("--esd-guidance", o->config.esdGuidance, "Guidance of ESD's sampled states")->capture_default_str();
     cmd->add_option("--seed", o->config.seed, "Seed of the batches, timesteps and noise")->capture_default_str();
     cmd->add_option("--params", o->params, "UNet parameters trained: all, cross-attn or no-cross-attn (default all)")
         ->check(CLI::IsMember({ "all", "cross-attn", "no-cross-attn" }));

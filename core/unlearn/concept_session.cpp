@@ -155,13 +155,18 @@ void ConceptConfig::validate() const
         throw Error(what + "remain batch must be at least 1, found " + std::to_string(remainBatch));
     if (!std::isfinite(eta))
         throw Error(what + "eta must be finite, found " + number(eta));
+    if (esdSamplingSteps < 0 || esdSamplingSteps > 1000)
+        throw Error(what + "ESD sampling steps must be in 0…1000, found " + std::to_string(esdSamplingSteps));
+    if (!std::isfinite(esdGuidance))
+        throw Error(what + "ESD guidance must be finite, found " + number(esdGuidance));
 }
 
 nlohmann::json toJson(const ConceptConfig& c)
 {
     return { { "method", conceptMethodName(c.method) }, { "alpha", c.alpha }, { "lambda", c.lambda }, { "lr", c.lr },
         { "steps", c.steps }, { "forget_batch", c.forgetBatch }, { "remain_batch", c.remainBatch },
-        { "parameters", parameterGroupName(c.parameters) }, { "eta", c.eta }, { "seed", c.seed } };
+        { "parameters", parameterGroupName(c.parameters) }, { "eta", c.eta },
+        { "esd_sampling_steps", c.esdSamplingSteps }, { "esd_guidance", c.esdGuidance }, { "seed", c.seed } };
 }
 
 torch::Tensor toModelInput(const models::sd::StableDiffusion& sd, const torch::Tensor& pixels, std::int64_t batch)
@@ -366,18 +371,45 @@ ConceptStepReport ConceptSession::step()
 
     s.zeroGrad();
     if (c.method == ConceptMethod::ESD) {
-        const diffusion::DdpmDraw draw = diffusion::drawDdpm(forgetImages, schedule, s.noise);
         const torch::Tensor conditional = s.context(forgetPrompts);
         const torch::Tensor unconditional = s.context(std::vector<std::string>(forgetPrompts.size(), std::string()));
-        // x_t as ddpmLossPerImage makes it, so that the frozen and the trained network see the same input.
         const auto alphaBar = diffusion::alphasCumprod(schedule);
-        std::vector<double> a;
-        for (std::int64_t i = 0; i < draw.timesteps.size(0); ++i)
-            a.push_back(alphaBar[static_cast<std::size_t>(draw.timesteps[i].item<std::int64_t>())]);
-        const torch::Tensor alpha = torch::tensor(a, torch::kFloat64).to(torch::kFloat32).view({ -1, 1, 1, 1 });
-        const torch::Tensor xt
-            = (alpha.sqrt().to(s.device) * forgetImages + (1 - alpha).sqrt().to(s.device) * draw.noise.to(s.device));
-        const torch::Tensor t = draw.timesteps.to(s.device);
+        torch::Tensor xt;
+        torch::Tensor t;
+        if (c.esdSamplingSteps > 0) {
+            // ESD's own states: DDIM from seeded noise with the model being trained, guided by the concept prompt,
+            // stopped after a uniformly drawn number of steps; t is the timestep reached.
+            const torch::Tensor start = torch::randn(forgetImages.sizes(), s.noise);
+            const auto stop = torch::randint(0, c.esdSamplingSteps, { 1 }, s.noise, torch::kInt64).item<std::int64_t>();
+            diffusion::DdpmSamplerOptions sampler;
+            sampler.steps = static_cast<int>(c.esdSamplingSteps);
+            const std::vector<double> timesteps = diffusion::samplerTimesteps(schedule, sampler);
+            torch::NoGradGuard noGrad;
+            xt = start.to(s.device);
+            const std::int64_t n = xt.size(0);
+            for (std::int64_t i = 0; i < stop; ++i) {
+                const double now = timesteps[static_cast<std::size_t>(i)];
+                const double next = timesteps[static_cast<std::size_t>(i + 1)];
+                const torch::Tensor tt = torch::full({ 2 * n }, now, torch::TensorOptions().device(s.device));
+                const auto both
+                    = s.unet->forward(torch::cat({ xt, xt }), tt, torch::cat({ unconditional, conditional })).chunk(2);
+                const torch::Tensor eps = both[0] + c.esdGuidance * (both[1] - both[0]);
+                const double a = alphaBar[static_cast<std::size_t>(now)];
+                const double b = alphaBar[static_cast<std::size_t>(next)];
+                const torch::Tensor x0 = (xt - std::sqrt(1 - a) * eps) / std::sqrt(a);
+                xt = std::sqrt(b) * x0 + std::sqrt(1 - b) * eps;
+            }
+            t = torch::full({ n }, timesteps[static_cast<std::size_t>(stop)], torch::TensorOptions().device(s.device));
+        } else {
+            // x_t as ddpmLossPerImage makes it, from the forget images at a uniform t.
+            const diffusion::DdpmDraw draw = diffusion::drawDdpm(forgetImages, schedule, s.noise);
+            std::vector<double> a;
+            for (std::int64_t i = 0; i < draw.timesteps.size(0); ++i)
+                a.push_back(alphaBar[static_cast<std::size_t>(draw.timesteps[i].item<std::int64_t>())]);
+            const torch::Tensor alpha = torch::tensor(a, torch::kFloat64).to(torch::kFloat32).view({ -1, 1, 1, 1 });
+            xt = alpha.sqrt().to(s.device) * forgetImages + (1 - alpha).sqrt().to(s.device) * draw.noise.to(s.device);
+            t = draw.timesteps.to(s.device);
+        }
         torch::Tensor target;
         {
             torch::NoGradGuard noGrad;

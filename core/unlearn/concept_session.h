@@ -58,6 +58,12 @@ struct ConceptConfig {
     ParameterGroup parameters = ParameterGroup::All;
     /// ESD's guidance η.
     double eta = 1.0;
+    /// ESD's states x_t: 0 = the forget images noised at a uniform t; N > 0 = as ESD's authors make them, by
+    /// DDIM over N steps (their 50) from seeded noise with the model being trained, guided by the forget prompt
+    /// with esdGuidance, stopped after a uniform number of steps in 0…N−1 (t = the timestep reached).
+    std::int64_t esdSamplingSteps = 0;
+    /// The guidance of ESD's sampled states (their 3).
+    double esdGuidance = 3.0;
     /// Chooses the batches, timesteps and noise (all drawn on the CPU).
     std::uint64_t seed = 0;
 
@@ -107,9 +113,12 @@ torch::Tensor toModelInput(const models::sd::StableDiffusion& sd, const torch::T
 /// A step (RGD, GradDiff, GA) draws the forget batch, then the remain batch (each walks its set in a seeded
 /// order), then from one CPU generator seeded with config.seed the forget batch's timesteps and noise, then the
 /// remain batch's. ESD draws its forget batch's timesteps and noise, then (when it has remain pairs) the remain
-/// batch's. ESD's x_t comes from noising the forget images at a uniform t, not from partial sampling of the
-/// concept prompt as ESD's authors do: the images are the base model's own samples of those prompts, so the
-/// states are drawn from the same distribution without a sampler run per step.
+/// batch's (with esdSamplingSteps > 0: the start noise and the number of sampler steps instead of the forget
+/// draw). By default ESD's x_t comes from noising the forget images at a uniform t, not from partial sampling of
+/// the concept prompt as ESD's authors do: the images are the base model's own samples of those prompts, so the
+/// states come from about the same distribution without a sampler run per step; esdSamplingSteps selects the
+/// authors' way. RGD's remain gradient comes from one remain batch per step, as in the SD reference code (the
+/// class-conditional engine's RGD averages over all of D_r instead).
 /// A non-finite loss or gradient ends the run with Error; the weights keep the last finite step.
 class ConceptSession {
 public:

@@ -293,6 +293,24 @@ void TestConceptUnlearn::esdKeepsItsFrozenCopy()
     // The first step starts at the original weights: its loss is ‖ε*(c) − (ε*(∅) − η(ε*(c) − ε*(∅)))‖² =
     // (1 + η)²‖ε*(c) − ε*(∅)‖², positive for a network that reads the prompt.
     QVERIFY(reports[0].forgetLoss > 0);
+    // ESD's own states, by partial sampling of the prompt with the model being trained: finite, repeatable.
+    config.esdSamplingSteps = 4;
+    const auto sampled = [&] {
+        ConceptSession run(*m_pixel, pairs("forget", 3, 1), {}, config);
+        std::vector<double> losses;
+        run.run([&](const ConceptStepReport& r) { losses.push_back(r.forgetLoss); });
+        return std::make_tuple(losses, parametersOf(run.model().unet()), parametersOf(run.frozenUNet()));
+    };
+    const auto once = sampled();
+    const auto twice = sampled();
+    QCOMPARE(std::get<0>(once).size(), std::size_t { 3 });
+    for (const double loss : std::get<0>(once))
+        QVERIFY(std::isfinite(loss) && loss > 0);
+    const std::vector<double> noised { reports[0].forgetLoss, reports[1].forgetLoss, reports[2].forgetLoss };
+    QVERIFY(std::get<0>(once) != noised);
+    QCOMPARE(std::get<0>(once), std::get<0>(twice));
+    QVERIFY(sameParameters(std::get<1>(once), std::get<1>(twice)));
+    QVERIFY(sameParameters(std::get<2>(once), base));
     // Other methods keep no frozen copy.
     ConceptSession rgd(*m_pixel, pairs("forget", 3, 1), pairs("remain", 4, 2), tinyConfig(ConceptMethod::RGD));
     QVERIFY(rgd.frozenUNet().is_empty());
@@ -499,6 +517,10 @@ void TestConceptUnlearn::badInputIsRefused()
     config = tinyConfig(ConceptMethod::RGD);
     config.remainBatch = -2;
     LETHE_COMPARE_STR(refused(config), "concept unlearning: remain batch must be at least 1, found -2");
+
+    config = tinyConfig(ConceptMethod::ESD);
+    config.esdSamplingSteps = 1001;
+    LETHE_COMPARE_STR(refused(config), "concept unlearning: ESD sampling steps must be in 0…1000, found 1001");
 
     config = tinyConfig(ConceptMethod::RGD);
     LETHE_COMPARE_STR(refused(config, {}, remain, false), "concept unlearning: the forget set is empty");
