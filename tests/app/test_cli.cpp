@@ -1,6 +1,7 @@
 // lethe-cli as a user runs it: unlearn into a run folder, export a snapshot, sweep and resume, split a sweep
 // into tasks and merge them, and the messages of the ways these go wrong. A tiny model on a tiny CIFAR-10
 // folder keeps each run to seconds.
+#include "core/concept/prompt_set.h"
 #include "core/models/classifier/resnet_classifier.h"
 #include "core/models/edm/edm_config.h"
 #include "core/models/edm/edm_precond.h"
@@ -536,6 +537,31 @@ void TestCli::unlearnConceptWritesAReloadableRun()
         0);
     QVERIFY(test::readBytes(m_dir / "concept-gen2" / "image-0-seed-0.png")
         == test::readBytes(run / "after" / "00-forget-seed-0.png"));
+
+    // From a diversity preset, its concept replaced: the forget prompts show it, the remain prompts never do, and
+    // the "after" remain images use the held-out prompts.
+    test::writeBytes(m_dir / "preset.json", R"({
+      "dimensions": {"colour": {"train": ["red", "blue", "green"], "test": ["pink"]}, "object": {"train": ["shoe", "hat"]}},
+      "remain_template": "a {colour} {object}", "concept": {"words": ["shoe"], "dimension": "object"},
+      "counts": {"forget": 4, "remain_train": 4, "remain_test": 2}})");
+    const std::filesystem::path presetRun = m_dir / "preset-run";
+    const Result fromPreset = runCli({ "unlearn-concept", "--model", q(folder), "--preset", q(m_dir / "preset.json"),
+        "--concept", "red", "--concept-dimension", "colour", "--method", "ga", "--steps", "1", "--gen-steps", "1",
+        "--preview-prompts", "1", "--preview-seeds", "0", "--out", q(presetRun) });
+    QVERIFY2(fromPreset.exitCode == 0, fromPreset.err.c_str());
+    const auto forgetPrompts = concepts::loadPromptSet(presetRun / "forget.json");
+    const auto remainPrompts = concepts::loadPromptSet(presetRun / "remain.json");
+    QCOMPARE(forgetPrompts.size(), std::size_t { 4 });
+    QCOMPARE(remainPrompts.size(), std::size_t { 4 });
+    for (const auto& p : forgetPrompts)
+        QVERIFY2(p.text.rfind("a red ", 0) == 0, p.text.c_str());
+    for (const auto& p : remainPrompts)
+        QVERIFY2(p.text.find("red") == std::string::npos, p.text.c_str());
+    const auto presetManifest = nlohmann::json::parse(test::readBytes(presetRun / "run.json"));
+    QCOMPARE(presetManifest["concept"]["words"], nlohmann::json::array({ "red" }));
+    LETHE_COMPARE_STR(presetManifest["concept"]["dimension"].get<std::string>(), "colour");
+    QVERIFY(presetManifest["previews"][1]["prompt"].get<std::string>().rfind("a pink ", 0) == 0);
+    QCOMPARE(concepts::loadPromptSet(presetRun / "remain-test.json").size(), std::size_t { 2 });
 
     // A run is not overwritten; contradicting flags and bad values are named.
     const Result again = runCli(args);
