@@ -9,6 +9,7 @@
 #include "core/unlearn/restricted_gradient.h"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -518,6 +519,33 @@ std::int64_t ConceptSession::run(const ConceptObserver& observer, const std::ato
     while (s.step < s.config.steps) {
         if (cancel && cancel->load())
             break;
+        const ConceptStepReport report = step();
+        if (observer)
+            observer(report);
+    }
+    s.zeroGrad();
+    return s.step;
+}
+
+std::int64_t ConceptSession::run(const ConceptObserver& observer, RunControl& control)
+{
+    State& s = *m_state;
+    while (s.step < s.config.steps) {
+        if (control.stopRequested() || !control.waitWhilePaused())
+            break;
+        const LiveChanges changes = control.takeChanges();
+        if (changes.alpha || changes.lambda || changes.lr) {
+            ConceptConfig changed = s.config;
+            changed.alpha = changes.alpha.value_or(changed.alpha);
+            changed.lambda = changes.lambda.value_or(changed.lambda);
+            changed.lr = changes.lr.value_or(changed.lr);
+            try {
+                changed.validate();
+                s.config = changed;
+            } catch (const Error& e) {
+                spdlog::warn("live change ignored: {}", e.what());
+            }
+        }
         const ConceptStepReport report = step();
         if (observer)
             observer(report);

@@ -5,6 +5,7 @@
 // remain pairs show. The text encoder and the VAE stay frozen and are shared with the base model.
 
 #include "core/models/sd/stable_diffusion.h"
+#include "core/unlearn/run_control.h"
 
 #include <nlohmann/json_fwd.hpp>
 #include <torch/types.h>
@@ -133,6 +134,9 @@ public:
     /// Runs the steps left until config.steps, or until `cancel` becomes true (checked between steps).
     /// Returns the steps done so far in total.
     std::int64_t run(const ConceptObserver& observer = {}, const std::atomic<bool>* cancel = nullptr);
+    /// Like run(), steered from another thread by `control`: stop, pause/resume, and α, λ and lr changed between
+    /// steps (a change that the config would refuse is ignored, with a warning in the log).
+    std::int64_t run(const ConceptObserver& observer, RunControl& control);
     /// One step.
     ConceptStepReport step();
 

@@ -346,6 +346,37 @@ void TestConceptUnlearn::sameSeedGivesBitIdenticalRuns()
         QCOMPARE(session.run(), std::int64_t { 4 });
         QVERIFY(sameParameters(parametersOf(session.model().unet()), first.second));
     }
+    // Steered: α, λ and lr change between steps (a refused value is ignored), and a stop ends the run.
+    {
+        ConceptConfig config = tinyConfig(ConceptMethod::RGD);
+        config.steps = 5;
+        ConceptSession session(*m_pixel, pairs("forget", 3, 1), pairs("remain", 4, 2), config);
+        unlearn::RunControl control;
+        std::vector<ConceptStepReport> reports;
+        session.run(
+            [&](const ConceptStepReport& r) {
+                reports.push_back(r);
+                if (r.step == 1) {
+                    control.setAlpha(1e-6);
+                    control.setLambda(0.5);
+                    control.setLr(1e-4);
+                } else if (r.step == 2) {
+                    control.setAlpha(-1);
+                } else {
+                    control.requestStop();
+                }
+            },
+            control);
+        QCOMPARE(reports.size(), std::size_t { 3 });
+        QCOMPARE(session.stepsDone(), std::int64_t { 3 });
+        QVERIFY(!reports[0].truncated);
+        QCOMPARE(reports[1].alpha, 1e-6);
+        QCOMPARE(reports[1].lambda, 0.5);
+        QCOMPARE(reports[1].lr, 1e-4);
+        QVERIFY(reports[1].truncated);
+        QCOMPARE(reports[2].alpha, 1e-6);
+        QCOMPARE(session.config().lambda, 0.5);
+    }
     const auto other = runOnce(8);
     QVERIFY(first.first != other.first);
     QVERIFY(!sameParameters(first.second, other.second));
