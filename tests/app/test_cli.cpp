@@ -582,6 +582,21 @@ void TestCli::unlearnConceptWritesAReloadableRun()
     QCOMPARE(noRemain.exitCode, 1);
     LETHE_COMPARE_STR(noRemain.err, "error: concept unlearning: the remain set is empty (rgd needs remain pairs)\n");
     QVERIFY(!std::filesystem::exists(m_dir / "no-remain")); // Refused before drawing anything.
+    test::writeBytes(m_dir / "empty.json", "[]");
+    const Result empty = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "empty.json"),
+        "--remain", q(m_dir / "remain.json"), "--out", q(m_dir / "empty-run") });
+    QCOMPARE(empty.exitCode, 1);
+    LETHE_COMPARE_STR(empty.err,
+        "error: " + q(m_dir / "empty.json") + ": top level: the prompt set is empty: expected at least one prompt\n");
+    const Result noForget = runCli(Args { "unlearn-concept", "--model", q(folder), "--remain", q(m_dir / "remain.json"),
+        "--out", q(m_dir / "no-forget") });
+    QCOMPARE(noForget.exitCode, 1);
+    LETHE_COMPARE_STR(noForget.err,
+        "error: unlearn-concept: give the forget prompts (--forget FILE or --forget-images DIR) or --preset\n");
+    const Result both = runCli(Args { "unlearn-concept", "--model", q(folder), "--preset", q(m_dir / "preset.json"),
+        "--forget", q(m_dir / "forget.json"), "--out", q(m_dir / "both") });
+    QCOMPARE(both.exitCode, 1);
+    LETHE_COMPARE_STR(both.err, "error: unlearn-concept: give either --preset or --forget and --remain, not both\n");
     const Result method = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
         "--method", "salun", "--out", q(m_dir / "salun") });
     QVERIFY(method.exitCode != 0);
