@@ -293,7 +293,7 @@ ConceptSession::ConceptSession(const models::sd::StableDiffusion& base, std::vec
     s.device = first.device();
     s.unet = models::sd::UNet2DConditionModel(
         std::dynamic_pointer_cast<models::sd::UNet2DConditionModelImpl>(baseUNet->clone(s.device)));
-    s.unet->train();
+    s.unet->eval();
     for (const auto& item : s.unet->named_parameters()) {
         const bool chosen = inParameterGroup(s.config.parameters, item.key());
         item.value().set_requires_grad(chosen);
@@ -352,6 +352,7 @@ ConceptStepReport ConceptSession::step()
     const auto started = Clock::now();
     // Dropout, where a UNet has any, draws from the global generator: seeded per step so a run repeats.
     torch::manual_seed(c.seed + static_cast<std::uint64_t>(s.step));
+    s.unet->train();
     const auto forgetCount = static_cast<std::int64_t>(s.forget.size());
     const auto remainCount = static_cast<std::int64_t>(s.remain.size());
     const auto [forgetImages, forgetPrompts] = s.batch(s.forget, batchOf(forgetCount, s.step, c.forgetBatch, c.seed));
@@ -524,6 +525,7 @@ std::int64_t ConceptSession::run(const ConceptObserver& observer, const std::ato
             observer(report);
     }
     s.zeroGrad();
+    s.unet->eval(); // Drawing from model() between runs samples as the exported model does.
     return s.step;
 }
 
@@ -551,6 +553,7 @@ std::int64_t ConceptSession::run(const ConceptObserver& observer, RunControl& co
             observer(report);
     }
     s.zeroGrad();
+    s.unet->eval(); // Drawing from model() between runs samples as the exported model does.
     return s.step;
 }
 

@@ -140,7 +140,8 @@ public:
     /// One step.
     ConceptStepReport step();
 
-    /// The model being changed: the base's tokenizer, text encoder and VAE with this run's UNet.
+    /// The model being changed: the base's tokenizer, text encoder and VAE with this run's UNet (in eval mode,
+    /// except after a step() outside run()).
     const models::sd::StableDiffusion& model() const;
     /// ESD's frozen copy of the original UNet; null for the other methods.
     models::sd::UNet2DConditionModel frozenUNet() const;
