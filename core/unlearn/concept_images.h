@@ -49,13 +49,16 @@ std::optional<torch::Tensor> conceptImages(const models::sd::StableDiffusion& sd
     const std::vector<concepts::Prompt>& prompts, const std::filesystem::path& folder,
     const ConceptImageOptions& options, const ImageProgress& progress = {});
 
-/// Pairs from a folder of captioned images: every PNG or JPEG file with a .txt file of the same stem beside it
-/// (the caption, surrounding white space removed), in sorted file-name order, scaled and centre-cropped to
-/// `size` × `size` with `channels` channels. Throws Error when the folder has no such pair or a caption is empty.
+/// Images read with their captions.
 struct CaptionedImages {
     std::vector<std::string> prompts;
     torch::Tensor images; ///< uint8 [N, C, size, size].
 };
+
+/// Pairs from a folder of captioned images: every PNG or JPEG file with a .txt file of the same stem beside it
+/// (the caption, surrounding white space removed), in sorted file-name order, scaled and centre-cropped to
+/// `size` × `size` with `channels` channels. Throws Error when the folder has no such pair, FormatError naming a
+/// caption file that is empty or an image that cannot be decoded.
 CaptionedImages readCaptionedImages(const std::filesystem::path& folder, int channels, int size);
 
 } // namespace lethe::unlearn

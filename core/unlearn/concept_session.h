@@ -37,9 +37,11 @@ enum class ParameterGroup {
 
 /// "rgd", "graddiff", "ga", "esd"; nullopt for anything else.
 std::optional<ConceptMethod> conceptMethodFromName(const std::string& name);
+/// The name conceptMethodFromName() reads.
 std::string conceptMethodName(ConceptMethod method);
 /// "all", "cross-attn", "no-cross-attn"; nullopt for anything else.
 std::optional<ParameterGroup> parameterGroupFromName(const std::string& name);
+/// The name parameterGroupFromName() reads.
 std::string parameterGroupName(ParameterGroup group);
 /// True when the group trains the parameter called `name` (a UNet parameter name).
 bool inParameterGroup(ParameterGroup group, const std::string& name);
