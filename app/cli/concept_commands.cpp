@@ -275,21 +275,31 @@ void runUnlearnConcept(const ConceptOptions& o, const GlobalOptions& global)
     const auto started = std::chrono::steady_clock::now();
     std::int64_t truncatedSteps = 0;
     std::int64_t projectedSteps = 0;
-    const std::int64_t done = session.run(
-        [&](const unlearn::ConceptStepReport& r) {
-            csv << csvRow(r) << '\n';
-            truncatedSteps += r.truncated ? 1 : 0;
-            projectedSteps += r.projected ? 1 : 0;
-            const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-            const double rate = static_cast<double>(r.step) / std::max(elapsed, 1e-9);
-            char text[256];
-            std::snprintf(text, sizeof text, "step %lld/%lld  L_f %.4g  L_r %.4g  cos %+.3f%s%s  %.2f steps/s  ETA %s",
-                static_cast<long long>(r.step), static_cast<long long>(r.totalSteps), r.forgetLoss, r.remainLoss,
-                r.cosine, r.projected ? " (projected)" : "", r.truncated ? " (truncated)" : "", rate,
-                duration(static_cast<double>(r.totalSteps - r.step) / rate).c_str());
-            line.update(text, r.step == r.totalSteps);
-        },
-        CancelOnInterrupt::flag());
+    // A failed step (a non-finite loss) leaves the weights of the last good one: they are written all the same.
+    std::string failure;
+    std::int64_t done = 0;
+    try {
+        done = session.run(
+            [&](const unlearn::ConceptStepReport& r) {
+                csv << csvRow(r) << '\n';
+                truncatedSteps += r.truncated ? 1 : 0;
+                projectedSteps += r.projected ? 1 : 0;
+                const double elapsed
+                    = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+                const double rate = static_cast<double>(r.step) / std::max(elapsed, 1e-9);
+                char text[256];
+                std::snprintf(text, sizeof text,
+                    "step %lld/%lld  L_f %.4g  L_r %.4g  cos %+.3f%s%s  %.2f steps/s  ETA %s",
+                    static_cast<long long>(r.step), static_cast<long long>(r.totalSteps), r.forgetLoss, r.remainLoss,
+                    r.cosine, r.projected ? " (projected)" : "", r.truncated ? " (truncated)" : "", rate,
+                    duration(static_cast<double>(r.totalSteps - r.step) / rate).c_str());
+                line.update(text, r.step == r.totalSteps);
+            },
+            CancelOnInterrupt::flag());
+    } catch (const Error& e) {
+        failure = e.what();
+        done = session.stepsDone();
+    }
     line.clear();
     csv.close();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -299,9 +309,13 @@ void runUnlearnConcept(const ConceptOptions& o, const GlobalOptions& global)
         { "config", unlearn::toJson(config) }, { "concept", prompts.concept }, { "parent_model", o.model },
         { "parent_kind", sd.sourceKind() }, { "forget_pairs", prompts.forget.size() },
         { "remain_pairs", prompts.remain.size() }, { "image_guidance", o.guidance }, { "image_steps", o.genSteps },
-        { "steps", done }, { "outcome", finished ? "finished" : "stopped" }, { "truncated_steps", truncatedSteps },
-        { "projected_steps", projectedSteps }, { "seconds", seconds }, { "command", command },
-        { "created", store::utcNow() }, { "previews", previewList } };
+        { "steps", done },
+        { "outcome",
+            !failure.empty() ? "failed"
+                : finished   ? "finished"
+                             : "stopped" },
+        { "message", failure }, { "truncated_steps", truncatedSteps }, { "projected_steps", projectedSteps },
+        { "seconds", seconds }, { "command", command }, { "created", store::utcNow() }, { "previews", previewList } };
     if (std::filesystem::is_regular_file(o.model))
         manifest["parent_sha256"] = io::sha256File(o.model);
     if (!preview.prompts.empty())
@@ -310,6 +324,9 @@ void runUnlearnConcept(const ConceptOptions& o, const GlobalOptions& global)
     session.model().saveCompvisSingleFile(dir / "model.safetensors", { { "lethe.manifest", manifest.dump() } });
     io::writeFileAtomically(dir / "run.json", manifest.dump(2) + "\n");
 
+    if (!failure.empty())
+        throw Error("the run failed: " + failure + "; the model after step " + std::to_string(done) + " was written to "
+            + dir.string());
     std::cout << (finished ? "finished" : "stopped") << " after " << done << " steps in " << duration(seconds) << " ("
               << truncatedSteps << " truncated, " << projectedSteps << " projected)\n"
               << "wrote model/ (diffusers), model.safetensors (CompVis), run.json, steps.csv"

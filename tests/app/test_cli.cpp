@@ -597,6 +597,22 @@ void TestCli::unlearnConceptWritesAReloadableRun()
         "--forget", q(m_dir / "forget.json"), "--out", q(m_dir / "both") });
     QCOMPARE(both.exitCode, 1);
     LETHE_COMPARE_STR(both.err, "error: unlearn-concept: give either --preset or --forget and --remain, not both\n");
+    // A run whose loss stops being finite writes the model of its last good step and says so.
+    const std::filesystem::path failed = m_dir / "failed-run";
+    const Result blowUp = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
+        "--remain", q(m_dir / "remain.json"), "--method", "ga", "--lr", "1e30", "--alpha", "1e30", "--steps", "4",
+        "--gen-steps", "1", "--out", q(failed) });
+    QCOMPARE(blowUp.exitCode, 1);
+    QVERIFY2(blowUp.err.find("\nerror: the run failed: concept unlearning: non-finite loss at step 2 (")
+            != std::string::npos,
+        blowUp.err.c_str());
+    QVERIFY(blowUp.err.find("; the model after step 1 was written to " + q(failed) + "\n") != std::string::npos);
+    const auto failedManifest = nlohmann::json::parse(test::readBytes(failed / "run.json"));
+    LETHE_COMPARE_STR(failedManifest["outcome"].get<std::string>(), "failed");
+    QCOMPARE(failedManifest["steps"].get<int>(), 1);
+    QVERIFY(std::filesystem::exists(failed / "model.safetensors"));
+    QCOMPARE(lines(failed / "steps.csv").size(), std::size_t { 2 });
+
     const Result method = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
         "--method", "salun", "--out", q(m_dir / "salun") });
     QVERIFY(method.exitCode != 0);

@@ -109,6 +109,7 @@ private Q_SLOTS:
     void trainingImagesAreCachedAndResumed();
     void captionedImageFolderGivesPairs();
     void badInputIsRefused();
+    void nonFiniteLossEndsTheRunAndKeepsTheLastStep();
 
 private:
     ScratchDir m_dir;
@@ -587,6 +588,21 @@ void TestConceptUnlearn::badInputIsRefused()
     LETHE_COMPARE_STR(
         errorMessage([&] { ConceptSession session(bf16, forget, remain, tinyConfig(ConceptMethod::RGD)); }),
         "concept unlearning: the model computes in bfloat16; load it in float32 to train it");
+}
+
+void TestConceptUnlearn::nonFiniteLossEndsTheRunAndKeepsTheLastStep()
+{
+    // Gradient ascent at an absurd rate: step 1 throws the weights far out, step 2's loss is not finite.
+    ConceptConfig config = tinyConfig(ConceptMethod::GA);
+    config.lr = 1e30;
+    config.alpha = 1e30;
+    ConceptSession session(*m_pixel, pairs("forget", 3, 1), pairs("remain", 4, 2), config);
+    std::map<std::string, torch::Tensor> afterFirst;
+    const std::string message = errorMessage(
+        [&] { session.run([&](const ConceptStepReport&) { afterFirst = parametersOf(session.model().unet()); }); });
+    QVERIFY2(message.rfind("concept unlearning: non-finite loss at step 2 (L_f ", 0) == 0, message.c_str());
+    QCOMPARE(session.stepsDone(), std::int64_t { 1 });
+    QVERIFY(sameParameters(parametersOf(session.model().unet()), afterFirst));
 }
 
 QTEST_APPLESS_MAIN(TestConceptUnlearn)
