@@ -201,6 +201,7 @@ void runUnlearnConcept(const ConceptOptions& o, const GlobalOptions& global)
     imageOptions.samplerSteps = o.genSteps;
     imageOptions.negativePrompt = o.negativePrompt;
     imageOptions.batch = o.genBatch;
+    imageOptions.modelId = std::filesystem::absolute(o.model).lexically_normal().string();
     const std::filesystem::path cache = o.images.empty() ? dir / "images" : std::filesystem::path(o.images);
     std::vector<unlearn::ConceptPair> forget;
     if (config.method == unlearn::ConceptMethod::ESD && config.esdSamplingSteps > 0 && o.forgetImages.empty()) {

@@ -46,7 +46,8 @@ std::string conceptImageFileName(std::int64_t index, const concepts::Prompt& pro
     const ConceptImageOptions& options, std::int64_t size)
 {
     const nlohmann::json key = { { "prompt", prompt.text }, { "seed", seed }, { "guidance", options.guidance },
-        { "steps", options.samplerSteps }, { "size", size }, { "negative_prompt", options.negativePrompt } };
+        { "steps", options.samplerSteps }, { "size", size }, { "negative_prompt", options.negativePrompt },
+        { "model", options.modelId } };
     char number[32];
     std::snprintf(number, sizeof number, "%05lld", static_cast<long long>(index));
     return std::string(number) + "-" + io::sha256Hex(key.dump()).substr(0, 12) + ".safetensors";

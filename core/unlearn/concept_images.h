@@ -31,13 +31,16 @@ struct ConceptImageOptions {
     std::string negativePrompt;
     /// The seed of a prompt without one of its own: seedBase + its index in the set (counted from 0).
     std::int64_t seedBase = 0;
+    /// Names the model in the cache key (the CLI uses its absolute path), so that a cache folder shared by runs
+    /// of different models never hands one model's images to another.
+    std::string modelId;
 };
 
 /// Progress in images: (done, total) before the first and after every batch; returning false cancels.
 using ImageProgress = std::function<bool(std::int64_t done, std::int64_t total)>;
 
 /// The cache file of prompt `index` (from 0): "NNNNN-HASH.safetensors", where HASH is the start of the SHA-256 of
-/// the prompt, its seed and the drawing settings, so a changed prompt or setting is drawn anew.
+/// the prompt, its seed, the drawing settings and the model id, so a changed prompt, setting or model is drawn anew.
 std::string conceptImageFileName(std::int64_t index, const concepts::Prompt& prompt, std::int64_t seed,
     const ConceptImageOptions& options, std::int64_t size);
 

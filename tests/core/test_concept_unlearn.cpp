@@ -477,7 +477,11 @@ void TestConceptUnlearn::trainingImagesAreCachedAndResumed()
     QVERIFY(torch::equal(*unlearn::conceptImages(*m_pixel, prompts, dir.path(), options, progress), *images));
     QCOMPARE(calls, (std::vector<std::pair<std::int64_t, std::int64_t>> { { 2, 3 }, { 3, 3 } }));
 
-    // Another setting is another file; cancelling keeps what was drawn.
+    // Another setting or model is another file; cancelling keeps what was drawn.
+    options.modelId = "/models/other";
+    QVERIFY(unlearn::conceptImageFileName(1, prompts[1], 42, options, 8) != second);
+    options.modelId.clear();
+    QVERIFY(unlearn::conceptImageFileName(1, prompts[1], 42, options, 8) == second);
     options.guidance = 4.0;
     QVERIFY(unlearn::conceptImageFileName(1, prompts[1], 42, options, 8) != second);
     ScratchDir cancelled;
