@@ -45,6 +45,9 @@ void addGenerateCommands(CLI::App& app, GlobalOptions& global);
 /// `pretrain-t2i`: the built-in kind of text-to-image model, trained from scratch.
 void addT2iCommands(CLI::App& app, GlobalOptions& global);
 
+/// `unlearn-concept`: make a text-to-image model forget a concept (RGD, GradDiff, GA, ESD).
+void addConceptCommands(CLI::App& app, GlobalOptions& global);
+
 /// `sweep` and `sweep-merge`: unlearning runs over α × λ × methods × forget classes, resumable, whole or
 /// split into tasks (a cluster job array) whose folders are merged afterwards.
 void addSweepCommands(CLI::App& app, GlobalOptions& global);

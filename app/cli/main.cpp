@@ -35,6 +35,7 @@ int main(int argc, char** argv)
     lethe::cli::addSweepCommands(app, global);
     lethe::cli::addGenerateCommands(app, global);
     lethe::cli::addT2iCommands(app, global);
+    lethe::cli::addConceptCommands(app, global);
 
     CLI11_PARSE(app, argc, argv);
     return global.exitCode;

@@ -2,6 +2,7 @@
 // into tasks and merge them, and the messages of the ways these go wrong. A tiny model on a tiny CIFAR-10
 // folder keeps each run to seconds.
 #include "core/io/safetensors.h"
+#include "core/concept/prompt_set.h"
 #include "core/models/classifier/resnet_classifier.h"
 #include "core/models/edm/edm_config.h"
 #include "core/models/edm/edm_precond.h"
@@ -122,6 +123,7 @@ private Q_SLOTS:
     void sweepRejectsABadTaskIndex();
     void generateConvertAndBenchATextToImageModel();
     void killedWhileWritingCheckpointsLeavesCompleteFiles();
+    void unlearnConceptWritesAReloadableRun();
 
 private:
     test::ScratchDir m_dir;
@@ -575,6 +577,135 @@ void TestCli::killedWhileWritingCheckpointsLeavesCompleteFiles()
     QCOMPARE(refused.exitCode, 1);
     LETHE_COMPARE_STR(refused.err.substr(refused.err.find("error: ")),
         "error: " + q(model) + " exists: pass --resume to continue its training, or choose another --out\n");
+}
+
+void TestCli::unlearnConceptWritesAReloadableRun()
+{
+    const std::filesystem::path folder = m_dir / "tiny-pixel-sd";
+    test::writeTinyDiffusersFolder(folder, false);
+    test::writeBytes(m_dir / "forget.json", R"(["a red shoe", {"prompt": "a red hat", "seed": 5}])");
+    test::writeBytes(m_dir / "remain.json", R"(["a blue shoe", "a green hat", "a blue bag"])");
+    const std::filesystem::path run = m_dir / "concept-run";
+    const Args args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"), "--remain",
+        q(m_dir / "remain.json"), "--steps", "2", "--lr", "1e-3", "--forget-batch", "2", "--remain-batch", "2",
+        "--gen-steps", "2", "--preview-prompts", "1", "--preview-seeds", "0-1", "--out", q(run) };
+    const Result r = runCli(args);
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QVERIFY2(r.out.find("finished after 2 steps") == 0, r.out.c_str());
+    const auto csv = lines(run / "steps.csv");
+    QCOMPARE(csv.size(), std::size_t { 3 });
+    LETHE_COMPARE_STR(csv[0],
+        "step,forget_loss,remain_loss,ascent_norm,remain_norm,cosine,projected,truncated,lr,alpha,lambda,seconds");
+    QVERIFY(csv[2].rfind("2,", 0) == 0);
+    const auto manifest = nlohmann::json::parse(test::readBytes(run / "run.json"));
+    LETHE_COMPARE_STR(manifest["method"].get<std::string>(), "rgd");
+    QCOMPARE(manifest["config"]["steps"].get<int>(), 2);
+    QCOMPARE(manifest["config"]["lr"].get<double>(), 1e-3);
+    LETHE_COMPARE_STR(manifest["parent_model"].get<std::string>(), q(folder));
+    LETHE_COMPARE_STR(manifest["outcome"].get<std::string>(), "finished");
+    QVERIFY(manifest["command"].get<std::string>().find("unlearn-concept --model") != std::string::npos);
+    QCOMPARE(nlohmann::json::parse(test::readBytes(run / "model" / "lethe-manifest.json")), manifest);
+    QCOMPARE(lines(run / "forget.json").size(), std::size_t { 4 }); // [, two prompts, ]
+    QVERIFY(std::filesystem::exists(run / "before" / "00-forget-seed-0.png"));
+    QVERIFY(std::filesystem::exists(run / "before" / "03-remain-seed-1.png"));
+    QVERIFY(test::readBytes(run / "before" / "00-forget-seed-0.png")
+        != test::readBytes(run / "after" / "00-forget-seed-0.png"));
+
+    // Both exported layouts draw the "after" images again, byte for byte.
+    const Args prompt { "--prompt", "a red shoe", "--seed", "0-1", "--steps", "2" };
+    QCOMPARE(
+        runCli(Args { "generate", "--model", q(run / "model"), "--out", q(m_dir / "concept-gen") } + prompt).exitCode,
+        0);
+    QVERIFY(test::readBytes(m_dir / "concept-gen" / "image-1-seed-1.png")
+        == test::readBytes(run / "after" / "01-forget-seed-1.png"));
+    QCOMPARE(runCli(Args { "generate", "--model", q(run / "model.safetensors"), "--components", q(folder), "--out",
+                        q(m_dir / "concept-gen2") }
+                 + prompt)
+                 .exitCode,
+        0);
+    QVERIFY(test::readBytes(m_dir / "concept-gen2" / "image-0-seed-0.png")
+        == test::readBytes(run / "after" / "00-forget-seed-0.png"));
+
+    // From a diversity preset, its concept replaced: the forget prompts show it, the remain prompts never do, and
+    // the "after" remain images use the held-out prompts.
+    test::writeBytes(m_dir / "preset.json", R"({
+      "dimensions": {"colour": {"train": ["red", "blue", "green"], "test": ["pink"]}, "object": {"train": ["shoe", "hat"]}},
+      "remain_template": "a {colour} {object}", "concept": {"words": ["shoe"], "dimension": "object"},
+      "counts": {"forget": 4, "remain_train": 4, "remain_test": 2}})");
+    const std::filesystem::path presetRun = m_dir / "preset-run";
+    const Result fromPreset = runCli({ "unlearn-concept", "--model", q(folder), "--preset", q(m_dir / "preset.json"),
+        "--concept", "red", "--concept-dimension", "colour", "--method", "ga", "--steps", "1", "--gen-steps", "1",
+        "--preview-prompts", "1", "--preview-seeds", "0", "--out", q(presetRun) });
+    QVERIFY2(fromPreset.exitCode == 0, fromPreset.err.c_str());
+    const auto forgetPrompts = concepts::loadPromptSet(presetRun / "forget.json");
+    const auto remainPrompts = concepts::loadPromptSet(presetRun / "remain.json");
+    QCOMPARE(forgetPrompts.size(), std::size_t { 4 });
+    QCOMPARE(remainPrompts.size(), std::size_t { 4 });
+    for (const auto& p : forgetPrompts)
+        QVERIFY2(p.text.rfind("a red ", 0) == 0, p.text.c_str());
+    for (const auto& p : remainPrompts)
+        QVERIFY2(p.text.find("red") == std::string::npos, p.text.c_str());
+    const auto presetManifest = nlohmann::json::parse(test::readBytes(presetRun / "run.json"));
+    QCOMPARE(presetManifest["concept"]["words"], nlohmann::json::array({ "red" }));
+    LETHE_COMPARE_STR(presetManifest["concept"]["dimension"].get<std::string>(), "colour");
+    QVERIFY(presetManifest["previews"][1]["prompt"].get<std::string>().rfind("a pink ", 0) == 0);
+    QCOMPARE(concepts::loadPromptSet(presetRun / "remain-test.json").size(), std::size_t { 2 });
+
+    // A run is not overwritten; contradicting flags and bad values are named.
+    const Result again = runCli(args);
+    QCOMPARE(again.exitCode, 1);
+    LETHE_COMPARE_STR(again.err,
+        "error: " + q(run) + " already holds a concept run (run.json): choose another --out or pass --force\n");
+    const Result esd = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
+        "--method", "esd-u", "--params", "all", "--out", q(m_dir / "esd-run") });
+    QCOMPARE(esd.exitCode, 1);
+    LETHE_COMPARE_STR(esd.err,
+        "error: unlearn-concept: --method esd-u trains no-cross-attn parameters; --params all contradicts it\n");
+    const Result alpha = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
+        "--remain", q(m_dir / "remain.json"), "--alpha", "-1", "--out", q(m_dir / "alpha-run") });
+    QCOMPARE(alpha.exitCode, 1);
+    LETHE_COMPARE_STR(alpha.err, "error: concept unlearning: alpha must be greater than 0, found -1\n");
+    const Result noRemain = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
+        "--steps", "1", "--gen-steps", "1", "--out", q(m_dir / "no-remain") });
+    QCOMPARE(noRemain.exitCode, 1);
+    LETHE_COMPARE_STR(noRemain.err, "error: concept unlearning: the remain set is empty (rgd needs remain pairs)\n");
+    QVERIFY(!std::filesystem::exists(m_dir / "no-remain")); // Refused before drawing anything.
+    test::writeBytes(m_dir / "empty.json", "[]");
+    const Result empty = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "empty.json"),
+        "--remain", q(m_dir / "remain.json"), "--out", q(m_dir / "empty-run") });
+    QCOMPARE(empty.exitCode, 1);
+    LETHE_COMPARE_STR(empty.err,
+        "error: " + q(m_dir / "empty.json") + ": top level: the prompt set is empty: expected at least one prompt\n");
+    const Result noForget = runCli(Args { "unlearn-concept", "--model", q(folder), "--remain", q(m_dir / "remain.json"),
+        "--out", q(m_dir / "no-forget") });
+    QCOMPARE(noForget.exitCode, 1);
+    LETHE_COMPARE_STR(noForget.err,
+        "error: unlearn-concept: give the forget prompts (--forget FILE or --forget-images DIR) or --preset\n");
+    const Result both = runCli(Args { "unlearn-concept", "--model", q(folder), "--preset", q(m_dir / "preset.json"),
+        "--forget", q(m_dir / "forget.json"), "--out", q(m_dir / "both") });
+    QCOMPARE(both.exitCode, 1);
+    LETHE_COMPARE_STR(both.err, "error: unlearn-concept: give either --preset or --forget and --remain, not both\n");
+    // A run whose loss stops being finite writes the model of its last good step and says so.
+    const std::filesystem::path failed = m_dir / "failed-run";
+    const Result blowUp = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
+        "--remain", q(m_dir / "remain.json"), "--method", "ga", "--lr", "1e30", "--alpha", "1e30", "--steps", "4",
+        "--gen-steps", "1", "--out", q(failed) });
+    QCOMPARE(blowUp.exitCode, 1);
+    QVERIFY2(blowUp.err.find("\nerror: the run failed: concept unlearning: non-finite loss at step 2 (")
+            != std::string::npos,
+        blowUp.err.c_str());
+    QVERIFY(blowUp.err.find("; the model after step 1 was written to " + q(failed) + "\n") != std::string::npos);
+    const auto failedManifest = nlohmann::json::parse(test::readBytes(failed / "run.json"));
+    LETHE_COMPARE_STR(failedManifest["outcome"].get<std::string>(), "failed");
+    QCOMPARE(failedManifest["steps"].get<int>(), 1);
+    QVERIFY(std::filesystem::exists(failed / "model.safetensors"));
+    QCOMPARE(lines(failed / "steps.csv").size(), std::size_t { 2 });
+
+    const Result method = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
+        "--method", "salun", "--out", q(m_dir / "salun") });
+    QVERIFY(method.exitCode != 0);
+    QVERIFY2(method.err.find("--method: salun not in {rgd,graddiff,ga,esd,esd-u,esd-x}") != std::string::npos,
+        method.err.c_str());
 }
 
 QTEST_GUILESS_MAIN(TestCli)

@@ -52,6 +52,22 @@ StableDiffusion StableDiffusion::fromComponents(const std::filesystem::path& tok
     return StableDiffusion(impl);
 }
 
+StableDiffusion StableDiffusion::withUNet(UNet2DConditionModel unet) const
+{
+    // The tokenizer holds no copyable state; it is read again from the same files.
+    auto impl = std::make_shared<Impl>();
+    impl->tokenizer.emplace(m_impl->tokenizerFolder);
+    impl->tokenizerFolder = m_impl->tokenizerFolder;
+    impl->text = m_impl->text;
+    impl->unet = std::move(unet);
+    impl->vae = m_impl->vae;
+    impl->schedule = m_impl->schedule;
+    impl->options = m_impl->options;
+    impl->kind = m_impl->kind;
+    impl->configSource = m_impl->configSource;
+    return StableDiffusion(impl);
+}
+
 ClipTextModel StableDiffusion::textEncoder() const
 {
     return m_impl->text;

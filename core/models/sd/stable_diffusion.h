@@ -46,6 +46,9 @@ public:
         UNet2DConditionModel unet, AutoencoderKL vae, const diffusion::DdpmSchedule& schedule,
         const SdLoadOptions& options = {});
 
+    /// This model with `unet` in place of its UNet (same options and shape); everything else is shared.
+    StableDiffusion withUNet(UNet2DConditionModel unet) const;
+
     /// The networks themselves (shared with this object), for fine-tuning and unlearning.
     ClipTextModel textEncoder() const;
     UNet2DConditionModel unet() const;

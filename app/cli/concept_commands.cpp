@@ -1,0 +1,401 @@
+// `unlearn-concept`: make a text-to-image model forget a concept (RGD, GradDiff, GA, ESD) into a run folder.
+#include "cli_support.h"
+#include "commands.h"
+
+#include "core/concept/diversity_builder.h"
+#include "core/concept/diversity_preset.h"
+#include "core/concept/prompt_set.h"
+#include "core/diffusion/class_sampling.h"
+#include "core/diffusion/text_to_image.h"
+#include "core/error.h"
+#include "core/imaging/grid.h"
+#include "core/imaging/image_file.h"
+#include "core/io/atomic_file.h"
+#include "core/io/sha256.h"
+#include "core/models/sd/stable_diffusion.h"
+#include "core/runtime.h"
+#include "core/store/model_file.h"
+#include "core/unlearn/concept_images.h"
+#include "core/unlearn/concept_session.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+namespace lethe::cli {
+
+namespace {
+
+/// The header of a concept run's steps.csv.
+constexpr const char* kConceptStepsHeader
+    = "step,forget_loss,remain_loss,ascent_norm,remain_norm,cosine,projected,truncated,lr,alpha,lambda,seconds";
+
+std::string csvRow(const unlearn::ConceptStepReport& r)
+{
+    std::ostringstream out;
+    out << std::setprecision(17) << r.step << ',' << r.forgetLoss << ',' << r.remainLoss << ',' << r.ascentNorm << ','
+        << r.remainNorm << ',' << r.cosine << ',' << (r.projected ? 1 : 0) << ',' << (r.truncated ? 1 : 0) << ','
+        << r.lr << ',' << r.alpha << ',' << r.lambda << ',' << r.seconds;
+    return out.str();
+}
+
+struct ConceptOptions {
+    std::string model;
+    std::string components;
+    std::string forget;
+    std::string remain;
+    std::string preset;
+    std::string concept;
+    std::string conceptDimension;
+    std::string forgetImages;
+    std::string remainImages;
+    std::string images;
+    std::string method = "rgd";
+    std::string params;
+    unlearn::ConceptConfig config;
+    int genSteps = 50;
+    double guidance = 7.5;
+    std::string negativePrompt;
+    std::int64_t genBatch = 4;
+    int previewPrompts = 2;
+    std::string previewSeeds = "0-1";
+    std::string device = "auto";
+    std::string out;
+    bool force = false;
+};
+
+/// The prompts of a run: from prompt files or from a diversity preset.
+struct RunPrompts {
+    std::vector<concepts::Prompt> forget;
+    std::vector<concepts::Prompt> remain;
+    std::vector<concepts::Prompt> remainTest;
+    nlohmann::json concept;
+};
+
+RunPrompts loadPrompts(const ConceptOptions& o)
+{
+    RunPrompts p;
+    if (!o.preset.empty()) {
+        if (!o.forget.empty() || !o.remain.empty())
+            throw Error("unlearn-concept: give either --preset or --forget and --remain, not both");
+        concepts::DiversitySpec spec = concepts::loadDiversityPreset(o.preset);
+        if (!o.concept.empty())
+            spec.forgetConcept.words = { o.concept };
+        if (!o.conceptDimension.empty())
+            spec.forgetConcept.dimension = o.conceptDimension;
+        concepts::DiversePrompts built = concepts::buildDiversePrompts(spec);
+        p.forget = std::move(built.forget);
+        p.remain = std::move(built.remainTrain);
+        p.remainTest = std::move(built.remainTest);
+        p.concept = { { "preset", o.preset }, { "words", spec.forgetConcept.words },
+            { "dimension", spec.forgetConcept.dimension } };
+        return p;
+    }
+    if (!o.concept.empty() || !o.conceptDimension.empty())
+        throw Error("unlearn-concept: --concept and --concept-dimension change a --preset; with prompt files the "
+                    "concept is what the forget prompts show");
+    if (o.forget.empty() && o.forgetImages.empty())
+        throw Error("unlearn-concept: give the forget prompts (--forget FILE or --forget-images DIR) or --preset");
+    if (!o.forget.empty())
+        p.forget = concepts::loadPromptSet(o.forget);
+    if (!o.remain.empty())
+        p.remain = concepts::loadPromptSet(o.remain);
+    p.concept = { { "forget_prompts", o.forget.empty() ? o.forgetImages : o.forget } };
+    return p;
+}
+
+/// The images and prompts of one set as pairs in the model's input space, drawn and cached or read from a folder.
+std::vector<unlearn::ConceptPair> pairsOf(const models::sd::StableDiffusion& sd, std::vector<concepts::Prompt>& prompts,
+    const std::string& captionedFolder, const std::filesystem::path& cache, const unlearn::ConceptImageOptions& options,
+    const char* what)
+{
+    torch::Tensor pixels;
+    if (!captionedFolder.empty()) {
+        const std::int64_t side = options.size > 0 ? options.size : sd.defaultImageSize();
+        unlearn::CaptionedImages read = unlearn::readCaptionedImages(captionedFolder,
+            static_cast<int>(sd.vae() ? sd.vae()->options.in_channels() : sd.unet()->options.in_channels()),
+            static_cast<int>(side));
+        prompts.clear();
+        for (const auto& text : read.prompts)
+            prompts.push_back({ text, std::nullopt, std::nullopt });
+        pixels = read.images;
+        std::cerr << "read " << prompts.size() << ' ' << what << " pairs from " << captionedFolder << '\n';
+    } else if (!prompts.empty()) {
+        ProgressLine line;
+        const auto drawn
+            = unlearn::conceptImages(sd, prompts, cache, options, [&](std::int64_t done, std::int64_t total) {
+                  line.update(std::string("drawing the ") + what + " images: " + std::to_string(done) + "/"
+                          + std::to_string(total),
+                      done == total);
+                  return !CancelOnInterrupt::requested();
+              });
+        line.clear();
+        if (!drawn)
+            throw Error(std::string("interrupted while drawing the ") + what + " images; those drawn are kept in "
+                + cache.string());
+        pixels = *drawn;
+    } else {
+        return {};
+    }
+    const torch::Tensor inputs = unlearn::toModelInput(sd, pixels, options.batch);
+    std::vector<unlearn::ConceptPair> pairs;
+    for (std::size_t i = 0; i < prompts.size(); ++i)
+        pairs.push_back({ prompts[i].text, inputs[static_cast<std::int64_t>(i)].clone() });
+    return pairs;
+}
+
+void runUnlearnConcept(const ConceptOptions& o, const GlobalOptions& global)
+{
+    const std::filesystem::path dir(o.out);
+    if (std::filesystem::exists(dir / "run.json") && !o.force)
+        throw Error(dir.string() + " already holds a concept run (run.json): choose another --out or pass --force");
+
+    unlearn::ConceptConfig config = o.config;
+    std::string group = o.params;
+    if (o.method == "esd-u" || o.method == "esd-x") {
+        const std::string implied = o.method == "esd-u" ? "no-cross-attn" : "cross-attn";
+        if (!group.empty() && group != implied)
+            throw Error("unlearn-concept: --method " + o.method + " trains " + implied + " parameters; --params "
+                + group + " contradicts it");
+        group = implied;
+        config.method = unlearn::ConceptMethod::ESD;
+    } else {
+        const auto method = unlearn::conceptMethodFromName(o.method);
+        if (!method)
+            throw Error("unlearn-concept: unknown method '" + o.method + "' (rgd, graddiff, ga, esd, esd-u, esd-x)");
+        config.method = *method;
+    }
+    if (!group.empty()) {
+        const auto parsed = unlearn::parameterGroupFromName(group);
+        if (!parsed)
+            throw Error("unlearn-concept: unknown parameter group '" + group + "' (all, cross-attn, no-cross-attn)");
+        config.parameters = *parsed;
+    }
+    config.validate();
+    const std::vector<std::int64_t> previewSeeds = diffusion::parseSeedList(o.previewSeeds);
+    RunPrompts prompts = loadPrompts(o);
+    // Checked before any image is drawn, with the message the session would give.
+    if (prompts.remain.empty() && o.remainImages.empty() && config.method != unlearn::ConceptMethod::ESD)
+        throw Error("concept unlearning: the remain set is empty (" + unlearn::conceptMethodName(config.method)
+            + " needs remain pairs)");
+
+    models::sd::SdLoadOptions loadOptions;
+    loadOptions.device = resolveDevice(o.device);
+    loadOptions.components = o.components;
+    const models::sd::StableDiffusion sd = models::sd::loadStableDiffusion(o.model, loadOptions);
+    std::cerr << "loaded " << sd.sourceKind() << ' ' << o.model << ": UNet " << sd.unetParameters()
+              << " parameters; configs from " << sd.configSource() << "; on " << loadOptions.device.str() << '\n';
+    std::filesystem::create_directories(dir);
+
+    CancelOnInterrupt interrupt;
+    unlearn::ConceptImageOptions imageOptions;
+    imageOptions.guidance = o.guidance;
+    imageOptions.samplerSteps = o.genSteps;
+    imageOptions.negativePrompt = o.negativePrompt;
+    imageOptions.batch = o.genBatch;
+    imageOptions.modelId = std::filesystem::absolute(o.model).lexically_normal().string();
+    const std::filesystem::path cache = o.images.empty() ? dir / "images" : std::filesystem::path(o.images);
+    std::vector<unlearn::ConceptPair> forget;
+    if (config.method == unlearn::ConceptMethod::ESD && config.esdSamplingSteps > 0 && o.forgetImages.empty()) {
+        // ESD samples its own states from the prompts: the forget images would go unused, only their shape counts.
+        const diffusion::TextToImageModel t2i = sd.model();
+        const std::int64_t side = sd.defaultImageSize() / t2i.latentScale;
+        for (const auto& prompt : prompts.forget)
+            forget.push_back({ prompt.text, torch::zeros({ sd.unet()->options.in_channels(), side, side }) });
+    } else {
+        forget = pairsOf(sd, prompts.forget, o.forgetImages, cache / "forget", imageOptions, "forget");
+    }
+    imageOptions.seedBase = 1000000; // Remain prompts without seeds of their own draw other noise than forget ones.
+    std::vector<unlearn::ConceptPair> remain
+        = pairsOf(sd, prompts.remain, o.remainImages, cache / "remain", imageOptions, "remain");
+    concepts::savePromptSet(dir / "forget.json", prompts.forget);
+    if (!prompts.remain.empty())
+        concepts::savePromptSet(dir / "remain.json", prompts.remain);
+    if (!prompts.remainTest.empty())
+        concepts::savePromptSet(dir / "remain-test.json", prompts.remainTest);
+
+    unlearn::ConceptSession session(sd, std::move(forget), std::move(remain), config);
+    const std::string command = store::commandLine(global.argc, global.argv);
+    std::cerr << "unlearning with " << o.method << ": α " << config.alpha << ", λ " << config.lambda << ", lr "
+              << config.lr << ", " << config.steps << " steps, batches " << config.forgetBatch << "/"
+              << config.remainBatch << ", " << prompts.forget.size() << " forget and " << prompts.remain.size()
+              << " remain pairs, " << session.trainableNames().size() << " trainable tensors ("
+              << unlearn::parameterGroupName(config.parameters) << ")\n";
+
+    // "Before" and "after" from the same seeds: the first forget prompts, then the first held-out remain prompts
+    // (the training ones without a held-out set).
+    diffusion::TextToImageRequest preview;
+    const auto& remainForPreview = prompts.remainTest.empty() ? prompts.remain : prompts.remainTest;
+    nlohmann::json previewList = nlohmann::json::array();
+    for (const std::vector<concepts::Prompt>* set :
+        { static_cast<const std::vector<concepts::Prompt>*>(&prompts.forget), &remainForPreview })
+        for (std::size_t i = 0; i < set->size() && i < static_cast<std::size_t>(o.previewPrompts); ++i)
+            for (const std::int64_t seed : previewSeeds) {
+                preview.prompts.push_back((*set)[i].text);
+                preview.seeds.push_back(seed);
+                previewList.push_back({ { "set", std::string(set == &prompts.forget ? "forget" : "remain") },
+                    { "prompt", (*set)[i].text }, { "seed", seed } });
+            }
+    preview.height = sd.defaultImageSize();
+    preview.width = sd.defaultImageSize();
+    preview.guidance = o.guidance;
+    preview.negativePrompt = o.negativePrompt;
+    preview.sampler.steps = o.genSteps;
+    preview.batch = o.genBatch;
+    const auto writePreview = [&](const models::sd::StableDiffusion& model, const std::string& name) {
+        const auto images = diffusion::generate(model.model(), preview);
+        if (!images)
+            throw Error("interrupted while drawing the " + name + " images");
+        std::filesystem::create_directories(dir / name);
+        for (std::int64_t i = 0; i < images->size(0); ++i) {
+            const auto& entry = previewList[static_cast<std::size_t>(i)];
+            char file[64];
+            std::snprintf(file, sizeof file, "%02lld-%s-seed-%lld.png", static_cast<long long>(i),
+                entry["set"].get<std::string>().c_str(), static_cast<long long>(entry["seed"].get<std::int64_t>()));
+            imaging::writePng(dir / name / file, (*images)[i]);
+        }
+        imaging::writePng(dir / (name + ".png"),
+            imaging::makeGrid(*images, static_cast<int>(std::max<std::size_t>(1, previewSeeds.size()))));
+    };
+    if (!preview.prompts.empty())
+        writePreview(sd, "before");
+
+    std::ofstream csv(dir / "steps.csv");
+    if (!csv)
+        throw Error((dir / "steps.csv").string() + ": cannot open for writing");
+    csv << kConceptStepsHeader << '\n';
+    ProgressLine line;
+    const auto started = std::chrono::steady_clock::now();
+    std::int64_t truncatedSteps = 0;
+    std::int64_t projectedSteps = 0;
+    // A failed step (a non-finite loss) leaves the weights of the last good one: they are written all the same.
+    std::string failure;
+    std::int64_t done = 0;
+    try {
+        done = session.run(
+            [&](const unlearn::ConceptStepReport& r) {
+                csv << csvRow(r) << '\n';
+                truncatedSteps += r.truncated ? 1 : 0;
+                projectedSteps += r.projected ? 1 : 0;
+                const double elapsed
+                    = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+                const double rate = static_cast<double>(r.step) / std::max(elapsed, 1e-9);
+                char text[256];
+                std::snprintf(text, sizeof text,
+                    "step %lld/%lld  L_f %.4g  L_r %.4g  cos %+.3f%s%s  %.2f steps/s  ETA %s",
+                    static_cast<long long>(r.step), static_cast<long long>(r.totalSteps), r.forgetLoss, r.remainLoss,
+                    r.cosine, r.projected ? " (projected)" : "", r.truncated ? " (truncated)" : "", rate,
+                    duration(static_cast<double>(r.totalSteps - r.step) / rate).c_str());
+                line.update(text, r.step == r.totalSteps);
+            },
+            CancelOnInterrupt::flag());
+    } catch (const Error& e) {
+        failure = e.what();
+        done = session.stepsDone();
+    }
+    line.clear();
+    csv.close();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const bool finished = done == config.steps;
+
+    nlohmann::json manifest = { { "format", "lethe.concept-unlearning" }, { "method", o.method },
+        { "config", unlearn::toJson(config) }, { "concept", prompts.concept }, { "parent_model", o.model },
+        { "parent_kind", sd.sourceKind() }, { "forget_pairs", prompts.forget.size() },
+        { "remain_pairs", prompts.remain.size() }, { "image_guidance", o.guidance }, { "image_steps", o.genSteps },
+        { "steps", done },
+        { "outcome",
+            !failure.empty() ? "failed"
+                : finished   ? "finished"
+                             : "stopped" },
+        { "message", failure }, { "truncated_steps", truncatedSteps }, { "projected_steps", projectedSteps },
+        { "seconds", seconds }, { "command", command }, { "created", store::utcNow() }, { "previews", previewList } };
+    if (std::filesystem::is_regular_file(o.model))
+        manifest["parent_sha256"] = io::sha256File(o.model);
+    if (!preview.prompts.empty())
+        writePreview(session.model(), "after");
+    session.model().saveDiffusersFolder(dir / "model", manifest.dump(2) + "\n", o.force);
+    session.model().saveCompvisSingleFile(dir / "model.safetensors", { { "lethe.manifest", manifest.dump() } });
+    io::writeFileAtomically(dir / "run.json", manifest.dump(2) + "\n");
+
+    if (!failure.empty())
+        throw Error("the run failed: " + failure + "; the model after step " + std::to_string(done) + " was written to "
+            + dir.string());
+    std::cout << (finished ? "finished" : "stopped") << " after " << done << " steps in " << duration(seconds) << " ("
+              << truncatedSteps << " truncated, " << projectedSteps << " projected)\n"
+              << "wrote model/ (diffusers), model.safetensors (CompVis), run.json, steps.csv"
+              << (preview.prompts.empty() ? "" : ", before/, after/") << " in " << dir.string() << '\n';
+}
+
+} // namespace
+
+void addConceptCommands(CLI::App& app, GlobalOptions& global)
+{
+    auto o = std::make_shared<ConceptOptions>();
+    CLI::App* cmd = app.add_subcommand("unlearn-concept",
+        "Make a text-to-image model forget a concept (into a run folder: model/, model.safetensors, run.json, "
+        "steps.csv, before/, after/)");
+    cmd->add_option("--model", o->model, "diffusers folder (model_index.json) or CompVis single .safetensors file")
+        ->required();
+    cmd->add_option("--components", o->components,
+        "For a CompVis single file: a folder with its tokenizer and, if the file carries none, its configs");
+    cmd->add_option("--forget", o->forget, "Forget prompts (JSON list or CSV)");
+    cmd->add_option("--remain", o->remain, "Remain prompts (JSON list or CSV)");
+    cmd->add_option("--preset", o->preset,
+        "Diversity preset (e.g. resources/presets/fashion-colours.json): builds D_f, D_r,train and D_r,test");
+    cmd->add_option("--concept", o->concept, "With --preset: the concept word to forget (replaces the preset's)");
+    cmd->add_option("--concept-dimension", o->conceptDimension,
+        "With --preset: the dimension the concept word is a value of (removed from remain prompts)");
+    cmd->add_option("--forget-images", o->forgetImages,
+        "Folder of captioned forget images (x.png with x.txt) instead of drawing them from --forget");
+    cmd->add_option("--remain-images", o->remainImages, "Folder of captioned remain images instead of drawing them");
+    cmd->add_option(
+        "--images", o->images, "Cache of the drawn training images, reused across runs (default RUN/images)");
+    cmd->add_option(
+           "--method", o->method, "rgd, graddiff, ga, esd, esd-u (no cross-attention) or esd-x (cross-attention)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({ "rgd", "graddiff", "ga", "esd", "esd-u", "esd-x" }));
+    cmd->add_option("--alpha", o->config.alpha, "Forget-loss truncation α: a step with L_f > α is remain-only")
+        ->capture_default_str();
+    cmd->add_option("--lambda", o->config.lambda, "Weight λ of the remain direction")->capture_default_str();
+    cmd->add_option("--lr", o->config.lr, "Adam's learning rate")->capture_default_str();
+    cmd->add_option("--steps", o->config.steps, "Steps")->capture_default_str();
+    cmd->add_option("--forget-batch", o->config.forgetBatch, "Forget pairs per step")->capture_default_str();
+    cmd->add_option("--remain-batch", o->config.remainBatch, "Remain pairs per step")->capture_default_str();
+    cmd->add_option("--eta", o->config.eta, "ESD's negative guidance η")->capture_default_str();
+    cmd->add_option("--esd-sampling-steps", o->config.esdSamplingSteps,
+           "ESD's states: 0 = forget images noised at a random t; N = partial DDIM sampling of the prompt over N "
+           "steps with the model being trained, as ESD's authors do (their 50)")
+        ->capture_default_str();
+    cmd->add_option("--esd-guidance", o->config.esdGuidance, "Guidance of ESD's sampled states")->capture_default_str();
+    cmd->add_option("--seed", o->config.seed, "Seed of the batches, timesteps and noise")->capture_default_str();
+    cmd->add_option("--params", o->params, "UNet parameters trained: all, cross-attn or no-cross-attn (default all)")
+        ->check(CLI::IsMember({ "all", "cross-attn", "no-cross-attn" }));
+    cmd->add_option("--gen-steps", o->genSteps, "DDIM steps for the training and preview images")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000));
+    cmd->add_option("--guidance", o->guidance, "Guidance scale for the training and preview images")
+        ->capture_default_str();
+    cmd->add_option("--negative-prompt", o->negativePrompt, "Unconditional prompt under guidance");
+    cmd->add_option("--gen-batch", o->genBatch, "Images per network batch when drawing")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--preview-prompts", o->previewPrompts, "Forget and remain prompts drawn before and after")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--preview-seeds", o->previewSeeds, "Seeds of the before/after images (e.g. 0-3 or 1,5)")
+        ->capture_default_str();
+    cmd->add_option("--device", o->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+    cmd->add_option("--out", o->out, "Run folder")->required();
+    cmd->add_flag("--force", o->force, "Overwrite a run already in --out");
+    cmd->callback([o, &global] { runCommand(global, [&] { runUnlearnConcept(*o, global); }); });
+}
+
+} // namespace lethe::cli

@@ -1,0 +1,560 @@
+#include "concept_session.h"
+
+#include "core/data/subsets.h"
+#include "core/diffusion/ddpm_loss.h"
+#include "core/diffusion/denoiser.h"
+#include "core/diffusion/pixels.h"
+#include "core/error.h"
+#include "core/train/adam.h"
+#include "core/unlearn/restricted_gradient.h"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+namespace lethe::unlearn {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+const char* const kCrossAttention = "attn2";
+
+std::string number(double value)
+{
+    std::ostringstream out;
+    out << value;
+    return out.str();
+}
+
+/// `batch` items of 0…n−1 for step `step`: the set is visited in a permutation fixed by (seed, epoch), and a
+/// batch that runs past the end of an epoch continues in the next one.
+std::vector<std::int64_t> batchOf(std::int64_t n, std::int64_t step, std::int64_t batch, std::uint64_t seed)
+{
+    std::vector<std::int64_t> out;
+    out.reserve(static_cast<std::size_t>(batch));
+    std::vector<std::int64_t> order;
+    std::int64_t orderEpoch = -1;
+    for (std::int64_t k = step * batch; k < (step + 1) * batch; ++k) {
+        const std::int64_t epoch = k / n;
+        if (epoch != orderEpoch) {
+            order = data::seededPermutation(n, seed * 1000003ULL + static_cast<std::uint64_t>(epoch));
+            orderEpoch = epoch;
+        }
+        out.push_back(order[static_cast<std::size_t>(k % n)]);
+    }
+    return out;
+}
+
+/// The dtype as Lethe's messages spell it ("float32", "uint8", ...).
+std::string dtypeText(torch::ScalarType type)
+{
+    switch (type) {
+    case torch::kFloat32:
+        return "float32";
+    case torch::kFloat16:
+        return "float16";
+    case torch::kBFloat16:
+        return "bfloat16";
+    case torch::kFloat64:
+        return "float64";
+    case torch::kUInt8:
+        return "uint8";
+    case torch::kInt64:
+        return "int64";
+    default:
+        return c10::toString(type);
+    }
+}
+
+} // namespace
+
+std::optional<ConceptMethod> conceptMethodFromName(const std::string& name)
+{
+    if (name == "rgd")
+        return ConceptMethod::RGD;
+    if (name == "graddiff")
+        return ConceptMethod::GradDiff;
+    if (name == "ga")
+        return ConceptMethod::GA;
+    if (name == "esd")
+        return ConceptMethod::ESD;
+    return std::nullopt;
+}
+
+std::string conceptMethodName(ConceptMethod method)
+{
+    switch (method) {
+    case ConceptMethod::RGD:
+        return "rgd";
+    case ConceptMethod::GradDiff:
+        return "graddiff";
+    case ConceptMethod::GA:
+        return "ga";
+    case ConceptMethod::ESD:
+        return "esd";
+    }
+    return "rgd";
+}
+
+std::optional<ParameterGroup> parameterGroupFromName(const std::string& name)
+{
+    if (name == "all")
+        return ParameterGroup::All;
+    if (name == "cross-attn")
+        return ParameterGroup::CrossAttention;
+    if (name == "no-cross-attn")
+        return ParameterGroup::NoCrossAttention;
+    return std::nullopt;
+}
+
+std::string parameterGroupName(ParameterGroup group)
+{
+    switch (group) {
+    case ParameterGroup::All:
+        return "all";
+    case ParameterGroup::CrossAttention:
+        return "cross-attn";
+    case ParameterGroup::NoCrossAttention:
+        return "no-cross-attn";
+    }
+    return "all";
+}
+
+bool inParameterGroup(ParameterGroup group, const std::string& name)
+{
+    const bool crossAttention = name.find(kCrossAttention) != std::string::npos;
+    switch (group) {
+    case ParameterGroup::All:
+        return true;
+    case ParameterGroup::CrossAttention:
+        return crossAttention;
+    case ParameterGroup::NoCrossAttention:
+        return !crossAttention;
+    }
+    return true;
+}
+
+void ConceptConfig::validate() const
+{
+    const std::string what = "concept unlearning: ";
+    if (!(alpha > 0.0))
+        throw Error(what + "alpha must be greater than 0, found " + number(alpha));
+    if (!(lambda >= 0.0) || !std::isfinite(lambda))
+        throw Error(what + "lambda must be finite and at least 0, found " + number(lambda));
+    if (!(lr > 0.0) || !std::isfinite(lr))
+        throw Error(what + "lr must be finite and greater than 0, found " + number(lr));
+    if (steps < 1)
+        throw Error(what + "steps must be at least 1, found " + std::to_string(steps));
+    if (forgetBatch < 1)
+        throw Error(what + "forget batch must be at least 1, found " + std::to_string(forgetBatch));
+    if (remainBatch < 1)
+        throw Error(what + "remain batch must be at least 1, found " + std::to_string(remainBatch));
+    if (!std::isfinite(eta))
+        throw Error(what + "eta must be finite, found " + number(eta));
+    if (esdSamplingSteps < 0 || esdSamplingSteps > 1000)
+        throw Error(what + "ESD sampling steps must be in 0…1000, found " + std::to_string(esdSamplingSteps));
+    if (!std::isfinite(esdGuidance))
+        throw Error(what + "ESD guidance must be finite, found " + number(esdGuidance));
+}
+
+nlohmann::json toJson(const ConceptConfig& c)
+{
+    return { { "method", conceptMethodName(c.method) }, { "alpha", c.alpha }, { "lambda", c.lambda }, { "lr", c.lr },
+        { "steps", c.steps }, { "forget_batch", c.forgetBatch }, { "remain_batch", c.remainBatch },
+        { "parameters", parameterGroupName(c.parameters) }, { "eta", c.eta },
+        { "esd_sampling_steps", c.esdSamplingSteps }, { "esd_guidance", c.esdGuidance }, { "seed", c.seed } };
+}
+
+torch::Tensor toModelInput(const models::sd::StableDiffusion& sd, const torch::Tensor& pixels, std::int64_t batch)
+{
+    if (pixels.dim() != 4 || pixels.scalar_type() != torch::kUInt8)
+        throw Error("concept unlearning: images must be uint8 [N, C, H, W]");
+    torch::NoGradGuard noGrad;
+    models::sd::AutoencoderKL vae = sd.vae();
+    if (!vae)
+        return diffusion::pixelsToFloat(pixels).to(torch::kFloat32).contiguous();
+    const auto parameter = vae->parameters().front();
+    std::vector<torch::Tensor> chunks;
+    for (std::int64_t begin = 0; begin < pixels.size(0); begin += std::max<std::int64_t>(1, batch)) {
+        const torch::Tensor x
+            = diffusion::pixelsToFloat(pixels.slice(0, begin, begin + std::max<std::int64_t>(1, batch)))
+                  .to(parameter.device(), parameter.scalar_type());
+        const torch::Tensor mean = vae->encode(x).mean;
+        chunks.push_back(((mean - vae->shiftFactor()) * vae->scalingFactor()).to(torch::kCPU, torch::kFloat32));
+    }
+    return torch::cat(chunks);
+}
+
+struct ConceptSession::State {
+    ConceptConfig config;
+    models::sd::StableDiffusion base;
+    std::optional<models::sd::StableDiffusion> sd;
+    models::sd::UNet2DConditionModel unet { nullptr };
+    models::sd::UNet2DConditionModel frozen { nullptr };
+    std::vector<ConceptPair> forget;
+    std::vector<ConceptPair> remain;
+    std::vector<std::pair<std::string, torch::Tensor>> trainable;
+    std::unique_ptr<train::Adam> adam;
+    at::Generator noise;
+    torch::Device device = torch::kCPU;
+    std::int64_t step = 0;
+
+    State(const models::sd::StableDiffusion& b, ConceptConfig c)
+        : config(c)
+        , base(b)
+        , noise(diffusion::cpuGenerator(c.seed))
+    {
+    }
+
+    /// The frozen text encoder's context for `prompts`.
+    torch::Tensor context(const std::vector<std::string>& prompts) const
+    {
+        torch::NoGradGuard noGrad;
+        const torch::Tensor ids = base.tokenizer().encodeBatch(prompts).to(device);
+        return base.textEncoder()->forward(ids).last_hidden_state;
+    }
+
+    /// Images and prompts of `indices` of `pairs`.
+    std::pair<torch::Tensor, std::vector<std::string>> batch(
+        const std::vector<ConceptPair>& pairs, const std::vector<std::int64_t>& indices) const
+    {
+        std::vector<torch::Tensor> images;
+        std::vector<std::string> prompts;
+        for (const std::int64_t i : indices) {
+            images.push_back(pairs[static_cast<std::size_t>(i)].image);
+            prompts.push_back(pairs[static_cast<std::size_t>(i)].prompt);
+        }
+        return { torch::stack(images).to(device), prompts };
+    }
+
+    diffusion::ConditionalNoisePredictor predictor(const models::sd::UNet2DConditionModel& net) const
+    {
+        return [net = net](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context) mutable {
+            return net->forward(x, t, context);
+        };
+    }
+
+    void zeroGrad()
+    {
+        for (auto& [name, p] : trainable)
+            if (p.grad().defined())
+                p.mutable_grad().zero_();
+    }
+};
+
+ConceptSession::ConceptSession(const models::sd::StableDiffusion& base, std::vector<ConceptPair> forget,
+    std::vector<ConceptPair> remain, ConceptConfig config)
+{
+    config.validate();
+    const std::string what = "concept unlearning: ";
+    if (forget.empty())
+        throw Error(what + "the forget set is empty");
+    if (remain.empty() && config.method != ConceptMethod::ESD)
+        throw Error(what + "the remain set is empty (" + conceptMethodName(config.method) + " needs remain pairs)");
+    if (base.schedule().prediction != diffusion::PredictionType::Epsilon)
+        throw Error(what + "the model predicts v; only ε-prediction models are supported");
+    models::sd::UNet2DConditionModel baseUNet = base.unet();
+    const torch::Tensor first = baseUNet->parameters().front();
+    if (first.scalar_type() != torch::kFloat32)
+        throw Error(
+            what + "the model computes in " + dtypeText(first.scalar_type()) + "; load it in float32 to train it");
+    const auto& options = baseUNet->options;
+    const models::sd::AutoencoderKL vae = base.vae();
+    const std::int64_t channels = options.in_channels();
+    for (const auto* set : { &forget, &remain }) {
+        const char* name = set == &forget ? "forget" : "remain";
+        for (std::size_t i = 0; i < set->size(); ++i) {
+            const torch::Tensor& image = (*set)[i].image;
+            if (!image.defined() || image.dim() != 3 || image.size(0) != channels
+                || image.scalar_type() != torch::kFloat32)
+                throw Error(what + name + " pair " + std::to_string(i + 1) + ": the image must be float32 ["
+                    + std::to_string(channels) + ", h, w] in the UNet's input space ("
+                    + (vae ? "VAE latents" : "pixels in [-1, 1]") + "), found "
+                    + (image.defined() ? dtypeText(image.scalar_type()) + " " + c10::str(image.sizes())
+                                       : std::string("none")));
+            if ((*set)[i].image.sizes() != (*set)[0].image.sizes())
+                throw Error(what + name + " pair " + std::to_string(i + 1) + " has size " + c10::str(image.sizes())
+                    + ", pair 1 " + c10::str((*set)[0].image.sizes()));
+        }
+    }
+    if (!remain.empty() && remain[0].image.sizes() != forget[0].image.sizes())
+        throw Error(what + "forget images are " + c10::str(forget[0].image.sizes()) + ", remain images "
+            + c10::str(remain[0].image.sizes()));
+
+    m_state = std::make_unique<State>(base, config);
+    State& s = *m_state;
+    s.forget = std::move(forget);
+    s.remain = std::move(remain);
+    s.device = first.device();
+    s.unet = models::sd::UNet2DConditionModel(
+        std::dynamic_pointer_cast<models::sd::UNet2DConditionModelImpl>(baseUNet->clone(s.device)));
+    s.unet->eval();
+    for (const auto& item : s.unet->named_parameters()) {
+        const bool chosen = inParameterGroup(s.config.parameters, item.key());
+        item.value().set_requires_grad(chosen);
+        if (chosen)
+            s.trainable.emplace_back(item.key(), item.value());
+    }
+    if (s.trainable.empty())
+        throw Error(what + "the parameter group '" + parameterGroupName(s.config.parameters)
+            + "' matches no UNet parameter (cross-attention parameters are those whose names contain '"
+            + kCrossAttention + "')");
+    if (s.config.method == ConceptMethod::ESD) {
+        s.frozen = models::sd::UNet2DConditionModel(
+            std::dynamic_pointer_cast<models::sd::UNet2DConditionModelImpl>(baseUNet->clone(s.device)));
+        s.frozen->eval();
+        for (auto& p : s.frozen->parameters())
+            p.set_requires_grad(false);
+    }
+    s.sd.emplace(base.withUNet(s.unet));
+    s.adam = std::make_unique<train::Adam>(s.trainable, train::AdamOptions { s.config.lr, 0.9, 0.999, 1e-8, 0.0 });
+}
+
+ConceptSession::~ConceptSession() = default;
+
+const models::sd::StableDiffusion& ConceptSession::model() const
+{
+    return *m_state->sd;
+}
+
+models::sd::UNet2DConditionModel ConceptSession::frozenUNet() const
+{
+    return m_state->frozen;
+}
+
+const ConceptConfig& ConceptSession::config() const
+{
+    return m_state->config;
+}
+
+std::int64_t ConceptSession::stepsDone() const
+{
+    return m_state->step;
+}
+
+std::vector<std::string> ConceptSession::trainableNames() const
+{
+    std::vector<std::string> names;
+    for (const auto& item : m_state->trainable)
+        names.push_back(item.first);
+    return names;
+}
+
+ConceptStepReport ConceptSession::step()
+{
+    State& s = *m_state;
+    const ConceptConfig& c = s.config;
+    const auto started = Clock::now();
+    // Dropout, where a UNet has any, draws from the global generator: seeded per step so a run repeats.
+    torch::manual_seed(c.seed + static_cast<std::uint64_t>(s.step));
+    s.unet->train();
+    const auto forgetCount = static_cast<std::int64_t>(s.forget.size());
+    const auto remainCount = static_cast<std::int64_t>(s.remain.size());
+    const auto [forgetImages, forgetPrompts] = s.batch(s.forget, batchOf(forgetCount, s.step, c.forgetBatch, c.seed));
+    torch::Tensor remainImages;
+    std::vector<std::string> remainPrompts;
+    if (remainCount > 0)
+        std::tie(remainImages, remainPrompts)
+            = s.batch(s.remain, batchOf(remainCount, s.step, c.remainBatch, c.seed + 1));
+
+    ConceptStepReport report;
+    report.step = s.step + 1;
+    report.totalSteps = c.steps;
+    report.lr = c.lr;
+    report.alpha = c.alpha;
+    report.lambda = c.method == ConceptMethod::GA ? 0.0 : c.lambda;
+    const diffusion::ConditionalNoisePredictor predict = s.predictor(s.unet);
+    const diffusion::DdpmSchedule& schedule = s.base.schedule();
+
+    s.zeroGrad();
+    if (c.method == ConceptMethod::ESD) {
+        const torch::Tensor conditional = s.context(forgetPrompts);
+        const torch::Tensor unconditional = s.context(std::vector<std::string>(forgetPrompts.size(), std::string()));
+        const auto alphaBar = diffusion::alphasCumprod(schedule);
+        torch::Tensor xt;
+        torch::Tensor t;
+        if (c.esdSamplingSteps > 0) {
+            // ESD's own states: DDIM from seeded noise with the model being trained, guided by the concept prompt,
+            // stopped after a uniformly drawn number of steps; t is the timestep reached.
+            const torch::Tensor start = torch::randn(forgetImages.sizes(), s.noise);
+            const auto stop = torch::randint(0, c.esdSamplingSteps, { 1 }, s.noise, torch::kInt64).item<std::int64_t>();
+            diffusion::DdpmSamplerOptions sampler;
+            sampler.steps = static_cast<int>(c.esdSamplingSteps);
+            const std::vector<double> timesteps = diffusion::samplerTimesteps(schedule, sampler);
+            torch::NoGradGuard noGrad;
+            xt = start.to(s.device);
+            const std::int64_t n = xt.size(0);
+            for (std::int64_t i = 0; i < stop; ++i) {
+                const double now = timesteps[static_cast<std::size_t>(i)];
+                const double next = timesteps[static_cast<std::size_t>(i + 1)];
+                const torch::Tensor tt = torch::full({ 2 * n }, now, torch::TensorOptions().device(s.device));
+                const auto both
+                    = s.unet->forward(torch::cat({ xt, xt }), tt, torch::cat({ unconditional, conditional })).chunk(2);
+                const torch::Tensor eps = both[0] + c.esdGuidance * (both[1] - both[0]);
+                const double a = alphaBar[static_cast<std::size_t>(now)];
+                const double b = alphaBar[static_cast<std::size_t>(next)];
+                const torch::Tensor x0 = (xt - std::sqrt(1 - a) * eps) / std::sqrt(a);
+                xt = std::sqrt(b) * x0 + std::sqrt(1 - b) * eps;
+            }
+            t = torch::full({ n }, timesteps[static_cast<std::size_t>(stop)], torch::TensorOptions().device(s.device));
+        } else {
+            // x_t as ddpmLossPerImage makes it, from the forget images at a uniform t.
+            const diffusion::DdpmDraw draw = diffusion::drawDdpm(forgetImages, schedule, s.noise);
+            std::vector<double> a;
+            for (std::int64_t i = 0; i < draw.timesteps.size(0); ++i)
+                a.push_back(alphaBar[static_cast<std::size_t>(draw.timesteps[i].item<std::int64_t>())]);
+            const torch::Tensor alpha = torch::tensor(a, torch::kFloat64).to(torch::kFloat32).view({ -1, 1, 1, 1 });
+            xt = alpha.sqrt().to(s.device) * forgetImages + (1 - alpha).sqrt().to(s.device) * draw.noise.to(s.device);
+            t = draw.timesteps.to(s.device);
+        }
+        torch::Tensor target;
+        {
+            torch::NoGradGuard noGrad;
+            const torch::Tensor frozenConditional = s.frozen->forward(xt, t, conditional);
+            const torch::Tensor frozenUnconditional = s.frozen->forward(xt, t, unconditional);
+            target = frozenUnconditional - c.eta * (frozenConditional - frozenUnconditional);
+        }
+        const torch::Tensor loss = (s.unet->forward(xt, t, conditional) - target).pow(2).mean();
+        loss.backward();
+        report.forgetLoss = loss.item<double>();
+        if (remainCount > 0) {
+            torch::NoGradGuard noGrad;
+            const diffusion::DdpmDraw remainDraw = diffusion::drawDdpm(remainImages, schedule, s.noise);
+            report.remainLoss
+                = diffusion::ddpmLossPerImage(predict, remainImages, s.context(remainPrompts), schedule, remainDraw)
+                      .mean()
+                      .item<double>();
+        }
+        if (!std::isfinite(report.forgetLoss) || !std::isfinite(report.remainLoss))
+            throw Error("concept unlearning: non-finite loss at step " + std::to_string(report.step) + " (L_f "
+                + number(report.forgetLoss) + ", L_r " + number(report.remainLoss) + ")");
+        for (auto& [name, p] : s.trainable)
+            if (p.grad().defined()) {
+                torch::Tensor g = p.grad();
+                sanitizeGradient(g);
+            }
+    } else {
+        const diffusion::DdpmDraw forgetDraw = diffusion::drawDdpm(forgetImages, schedule, s.noise);
+        const diffusion::DdpmDraw remainDraw = diffusion::drawDdpm(remainImages, schedule, s.noise);
+
+        // The forget direction a = −∇L_f, or nothing when L_f > α (the reference code's loss / loss.item()).
+        torch::Tensor forgetLoss
+            = diffusion::ddpmLossPerImage(predict, forgetImages, s.context(forgetPrompts), schedule, forgetDraw).mean();
+        report.forgetLoss = forgetLoss.item<double>();
+        report.truncated = report.forgetLoss > c.alpha;
+        std::vector<torch::Tensor> ascent(s.trainable.size());
+        if (!report.truncated && std::isfinite(report.forgetLoss)) {
+            forgetLoss.backward();
+            torch::NoGradGuard noGrad;
+            for (std::size_t i = 0; i < s.trainable.size(); ++i) {
+                const torch::Tensor& g = s.trainable[i].second.grad();
+                if (!g.defined())
+                    continue;
+                ascent[i] = g.neg();
+                sanitizeGradient(ascent[i]);
+            }
+        } else {
+            torch::NoGradGuard noGrad;
+            for (std::size_t i = 0; i < s.trainable.size(); ++i)
+                ascent[i] = torch::zeros_like(s.trainable[i].second);
+        }
+        forgetLoss = torch::Tensor(); // A truncated step's forward graph is not kept through the remain pass.
+
+        // The remain gradient d, in the parameters' own .grad().
+        s.zeroGrad();
+        const torch::Tensor remainContext = s.context(remainPrompts);
+        if (c.method == ConceptMethod::GA) {
+            torch::NoGradGuard noGrad;
+            report.remainLoss = diffusion::ddpmLossPerImage(predict, remainImages, remainContext, schedule, remainDraw)
+                                    .mean()
+                                    .item<double>();
+        } else {
+            const torch::Tensor remainLoss
+                = diffusion::ddpmLossPerImage(predict, remainImages, remainContext, schedule, remainDraw).mean();
+            remainLoss.backward();
+            report.remainLoss = remainLoss.item<double>();
+        }
+        if (!std::isfinite(report.forgetLoss) || !std::isfinite(report.remainLoss))
+            throw Error("concept unlearning: non-finite loss at step " + std::to_string(report.step) + " (L_f "
+                + number(report.forgetLoss) + ", L_r " + number(report.remainLoss) + ")");
+
+        std::vector<torch::Tensor> combined;
+        for (auto& [name, p] : s.trainable) {
+            torch::Tensor g = p.grad();
+            if (g.defined())
+                sanitizeGradient(g);
+            combined.push_back(g);
+        }
+        const double lambda = report.lambda;
+        const GradientStats stats = combineRestricted(ascent, combined, lambda, c.method == ConceptMethod::RGD);
+        if (!stats.finite)
+            throw Error("concept unlearning: non-finite gradient at step " + std::to_string(report.step));
+        torch::NoGradGuard noGrad;
+        for (std::size_t i = 0; i < s.trainable.size(); ++i) {
+            torch::Tensor& p = s.trainable[i].second;
+            if (!combined[i].defined())
+                continue;
+            if (!p.grad().defined() || !p.grad().is_same(combined[i]))
+                p.mutable_grad() = combined[i];
+        }
+        report.ascentNorm = stats.ascentNorm;
+        report.remainNorm = stats.remainNorm;
+        report.cosine = stats.cosine;
+        report.projected = stats.projected;
+    }
+    s.adam->setLr(c.lr);
+    s.adam->step();
+    ++s.step;
+    report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    return report;
+}
+
+std::int64_t ConceptSession::run(const ConceptObserver& observer, const std::atomic<bool>* cancel)
+{
+    State& s = *m_state;
+    while (s.step < s.config.steps) {
+        if (cancel && cancel->load())
+            break;
+        const ConceptStepReport report = step();
+        if (observer)
+            observer(report);
+    }
+    s.zeroGrad();
+    s.unet->eval(); // Drawing from model() between runs samples as the exported model does.
+    return s.step;
+}
+
+std::int64_t ConceptSession::run(const ConceptObserver& observer, RunControl& control)
+{
+    State& s = *m_state;
+    while (s.step < s.config.steps) {
+        if (control.stopRequested() || !control.waitWhilePaused())
+            break;
+        const LiveChanges changes = control.takeChanges();
+        if (changes.alpha || changes.lambda || changes.lr) {
+            ConceptConfig changed = s.config;
+            changed.alpha = changes.alpha.value_or(changed.alpha);
+            changed.lambda = changes.lambda.value_or(changed.lambda);
+            changed.lr = changes.lr.value_or(changed.lr);
+            try {
+                changed.validate();
+                s.config = changed;
+            } catch (const Error& e) {
+                spdlog::warn("live change ignored: {}", e.what());
+            }
+        }
+        const ConceptStepReport report = step();
+        if (observer)
+            observer(report);
+    }
+    s.zeroGrad();
+    s.unet->eval(); // Drawing from model() between runs samples as the exported model does.
+    return s.step;
+}
+
+} // namespace lethe::unlearn
