@@ -102,12 +102,15 @@ void runEval(EvalOptions options)
               << "; FD/KID in its feature space)\n"
               << "samples     " << options.perClass << " per class, seeds " << options.firstSeed << "–"
               << options.firstSeed + options.perClass - 1 << ", " << options.sampler << " " << options.steps
-              << " steps, " << std::fixed << std::setprecision(1) << result->seconds << " s\n\n";
+              << " steps"
+              << (options.guidance != 1.0 ? ", guidance " + std::to_string(options.guidance).substr(0, 4) : "")
+              << ", " << std::fixed << std::setprecision(1) << result->seconds << " s\n\n";
     printEvalTable(*result, model.info.classes);
     if (!options.jsonOut.empty()) {
         nlohmann::json json = eval::toJson(*result, model.info.classes);
         json["model"] = options.model;
         json["model_sha256"] = model.sha256;
+        json["guidance"] = options.guidance;
         json["classifier"] = options.classifier;
         json["real"] = features.source;
         json["sampler"] = { { "method", options.sampler }, { "steps", options.steps } };
