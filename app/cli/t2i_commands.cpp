@@ -1,11 +1,18 @@
 // `pretrain-t2i`: train the built-in kind of text-to-image model (pixel space, captioned recoloured
-// Fashion-MNIST) into a diffusers folder.
+// Fashion-MNIST) into a diffusers folder; `eval-t2i`: measure what such a model draws per prompt.
 #include "cli_support.h"
 #include "commands.h"
 
+#include "core/concept/prompt_set.h"
+#include "core/data/captioned_fashion.h"
 #include "core/data/datasets.h"
+#include "core/diffusion/class_sampling.h"
+#include "core/diffusion/text_to_image.h"
 #include "core/error.h"
+#include "core/eval/fashion_measures.h"
+#include "core/io/atomic_file.h"
 #include "core/io/json_fields.h"
+#include "core/models/sd/stable_diffusion.h"
 #include "core/runtime.h"
 #include "core/store/model_file.h"
 #include "core/train/t2i_trainer.h"
@@ -13,6 +20,7 @@
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
+#include <cstdio>
 #include <iostream>
 #include <memory>
 
@@ -67,10 +75,101 @@ void runPretrainT2i(const T2iOptions& options, const GlobalOptions& global)
               << ") and " << train::T2iPretrainer::statePath(options.out).string() << '\n';
 }
 
+/// `eval-t2i`: what a Fashion-style text-to-image model draws for each prompt, measured.
+struct EvalT2iOptions {
+    std::string model;
+    std::string components;
+    std::vector<std::string> prompts;
+    std::string promptFile;
+    std::string classifier;
+    std::string seeds = "0-19";
+    int steps = 30;
+    double guidance = 3.0;
+    std::string device = "auto";
+    std::string jsonOut;
+};
+
+void runEvalT2i(const EvalT2iOptions& o)
+{
+    std::vector<std::string> prompts = o.prompts;
+    if (!o.promptFile.empty())
+        for (const concepts::Prompt& p : concepts::loadPromptSet(o.promptFile))
+            prompts.push_back(p.text);
+    if (prompts.empty())
+        throw Error("eval-t2i: give prompts with --prompt or --prompts FILE");
+    const torch::Device device = resolveDevice(o.device);
+    models::sd::SdLoadOptions loadOptions;
+    loadOptions.device = device;
+    loadOptions.components = o.components;
+    const models::sd::StableDiffusion sd = models::sd::loadStableDiffusion(o.model, loadOptions);
+    const std::string classifierPath
+        = o.classifier.empty() ? resourceFile(std::string("models/") + kBuiltinClassifier).string() : o.classifier;
+    models::LoadedClassifier classifier = models::loadClassifier(classifierPath, device);
+
+    diffusion::TextToImageRequest request;
+    request.seeds = diffusion::parseSeedList(o.seeds);
+    request.height = request.width = sd.defaultImageSize();
+    request.sampler.steps = o.steps;
+    request.guidance = o.guidance;
+    request.batch = static_cast<std::int64_t>(request.seeds.size());
+    std::cout << "model       " << o.model << "\nclassifier  " << classifierPath << "\nimages      "
+              << request.seeds.size() << " per prompt (seeds " << o.seeds << "), DDIM " << o.steps
+              << " steps, guidance " << o.guidance << "\n\n";
+    std::cout << "garment     rate     colour   rate     prompt\n";
+    nlohmann::json rows = nlohmann::json::array();
+    CancelOnInterrupt interrupt;
+    for (const std::string& prompt : prompts) {
+        request.prompts = { prompt };
+        const auto images = diffusion::generate(
+            sd.model(), request, [](std::int64_t, std::int64_t) { return !CancelOnInterrupt::requested(); });
+        if (!images)
+            throw Error("evaluation interrupted");
+        const eval::FashionTargets targets = eval::fashionTargets(prompt);
+        const eval::FashionMeasure measure = eval::measureFashionImages(classifier.model, *images, device);
+        const auto name = [](int index, const auto& list, auto get) {
+            return index < 0 ? std::string("-") : get(list[static_cast<std::size_t>(index)]);
+        };
+        const std::string garment
+            = name(targets.garment, data::fashionMnistClassNames(), [](const std::string& c) { return c; });
+        const std::string colour = name(targets.colour, data::fashionPalette(), [](const auto& c) { return c.name; });
+        char line[160];
+        std::snprintf(line, sizeof line, "%-11s %5.1f %%  %-8s %5.1f %%  ", garment.c_str(),
+            100.0 * measure.garmentRate(targets.garment), colour.c_str(), 100.0 * measure.colourRate(targets.colour));
+        std::cout << line << prompt << '\n';
+        rows.push_back({ { "prompt", prompt }, { "garment", targets.garment }, { "colour", targets.colour },
+            { "images", measure.images }, { "garment_rate", measure.garmentRate(targets.garment) },
+            { "colour_rate", measure.colourRate(targets.colour) }, { "garment_counts", measure.garmentCounts },
+            { "colour_counts", measure.colourCounts } });
+    }
+    if (!o.jsonOut.empty())
+        io::writeFileAtomically(o.jsonOut,
+            nlohmann::json { { "model", o.model }, { "seeds", request.seeds }, { "steps", o.steps },
+                { "guidance", o.guidance }, { "prompts", rows } }
+                    .dump(2)
+                + "\n");
+}
+
 } // namespace
 
 void addT2iCommands(CLI::App& app, GlobalOptions& global)
 {
+    auto e = std::make_shared<EvalT2iOptions>();
+    CLI::App* ev = app.add_subcommand("eval-t2i",
+        "Per prompt: the share of images the classifier reads as the garment the prompt names, and showing its "
+        "colour (the built-in text-to-image model's measures)");
+    ev->add_option("--model", e->model, "diffusers folder or CompVis single file")->required();
+    ev->add_option("--components", e->components, "For a CompVis single file: the folder with its tokenizer");
+    ev->add_option("--prompt", e->prompts, "Prompt (repeatable)");
+    ev->add_option("--prompts", e->promptFile, "Prompt set: JSON list or CSV with a prompt column")
+        ->check(CLI::ExistingFile);
+    ev->add_option("--classifier", e->classifier, "Grayscale 10-class classifier (default: the built-in one)");
+    ev->add_option("--seeds", e->seeds, "Seeds of each prompt's images")->capture_default_str();
+    ev->add_option("--steps", e->steps, "DDIM steps")->capture_default_str()->check(CLI::Range(1, 1000));
+    ev->add_option("--guidance", e->guidance, "Classifier-free guidance scale")->capture_default_str();
+    ev->add_option("--device", e->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+    ev->add_option("--json", e->jsonOut, "Also write the figures as JSON");
+    ev->callback([e, &global] { runCommand(global, [&] { runEvalT2i(*e); }); });
+
     auto o = std::make_shared<T2iOptions>();
     CLI::App* pre = app.add_subcommand("pretrain-t2i",
         "Train a small pixel-space text-to-image model on recoloured, captioned Fashion-MNIST (a diffusers folder)");

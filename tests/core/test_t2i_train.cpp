@@ -4,6 +4,7 @@
 #include "core/diffusion/ddpm_loss.h"
 #include "core/diffusion/denoiser.h"
 #include "core/error.h"
+#include "core/eval/fashion_measures.h"
 #include "core/io/safetensors.h"
 #include "core/models/sd/bpe_trainer.h"
 #include "core/models/sd/clip_tokenizer.h"
@@ -89,6 +90,8 @@ private Q_SLOTS:
     void trainerWritesALoadableDiffusersFolder();
     void resumedRunIsBitIdentical();
     void badConfigsAndDataAreRefused();
+    void promptsNameTheirGarmentAndColour();
+    void fashionMeasuresCountGarmentsAndColours();
 };
 
 void TestT2iTrain::clipWordsSplitAsClipDoes()
@@ -308,6 +311,51 @@ void TestT2iTrain::badConfigsAndDataAreRefused()
     dropout.captionDropout = 1.0;
     LETHE_COMPARE_STR(errorMessage([&] { train::T2iPretrainer(dropout, tinyGarments(), torch::kCPU, dir / "m", "x"); }),
         "caption dropout must be in [0, 1), found 1.000000");
+}
+
+void TestT2iTrain::promptsNameTheirGarmentAndColour()
+{
+    const auto check = [](const std::string& prompt, int garment, int colour) {
+        const eval::FashionTargets t = eval::fashionTargets(prompt);
+        QVERIFY2(t.garment == garment && t.colour == colour,
+            (prompt + ": " + std::to_string(t.garment) + ", " + std::to_string(t.colour)).c_str());
+    };
+    check("a photo of a red sneaker", 7, 0);
+    check("A Pink T-Shirt", 0, 6); // "t-shirt", not "shirt"
+    check("a white button-up shirt", 6, 5);
+    check("an ankle boot in blue", 9, 2);
+    check("purple pair of pants", 1, 4);
+    check("a photo of a running shoe", 7, -1);
+    check("a redwood tree", -1, -1); // Words, not letters inside words.
+    check("a top hat", 0, -1);
+}
+
+void TestT2iTrain::fashionMeasuresCountGarmentsAndColours()
+{
+    // A classifier that reads every image as class 3, on recoloured images of known colours.
+    models::ResNetClassifier classifier(models::ResNetClassifierOptions(1, 10).width(4).blocks({ 1 }));
+    {
+        torch::NoGradGuard noGrad;
+        for (auto& p : classifier->named_parameters())
+            p.value().zero_();
+        for (auto& p : classifier->named_parameters())
+            if (p.key().find("bias") != std::string::npos && p.value().size(0) == 10)
+                p.value()[3] = 1.0;
+    }
+    const data::ImageSet set = tinyGarments();
+    const torch::Tensor colours = torch::tensor({ 0, 0, 0, 2, 5 }, torch::kInt64);
+    torch::Tensor rgb = data::recolour(set.images.narrow(0, 0, 5), colours);
+    rgb = torch::cat({ rgb, torch::zeros({ 1, 3, 8, 8 }, torch::kUInt8) }); // A black image: no colour.
+    const eval::FashionMeasure m = eval::measureFashionImages(classifier, rgb);
+    QCOMPARE(m.images, std::int64_t { 6 });
+    QCOMPARE(m.garmentRate(3), 1.0);
+    QCOMPARE(m.garmentRate(7), 0.0);
+    QCOMPARE(m.colourRate(0), 0.5);
+    QCOMPARE(m.colourRate(2), 1.0 / 6);
+    QCOMPARE(m.colourRate(1), 0.0);
+    QCOMPARE(m.colourRate(99), 0.0);
+    LETHE_COMPARE_STR(errorMessage([&] { eval::measureFashionImages(classifier, set.images); }),
+        "fashion measures: expected uint8 RGB images [N, 3, H, W]");
 }
 
 QTEST_APPLESS_MAIN(TestT2iTrain)

@@ -1,0 +1,39 @@
+#pragma once
+
+// What the built-in text-to-image model's images show, measured: the garment (the bundled grayscale
+// classifier on the images' grayscale) and the colour (the palette colour of the bright pixels). These are the
+// measures concept unlearning on the built-in model is judged by: erasing "sneaker" should bring the sneaker
+// rate on sneaker prompts down, erasing "red" the red rate on red prompts.
+
+#include "core/models/classifier/resnet_classifier.h"
+
+#include <torch/types.h>
+
+#include <string>
+
+namespace lethe::eval {
+
+/// The garment class and palette colour a caption-like prompt names: -1 where it names none. Nouns and
+/// colours are those of data/captioned_fashion.h; the longest noun found wins ("t-shirt" over "shirt").
+struct FashionTargets {
+    int garment = -1;
+    int colour = -1;
+};
+FashionTargets fashionTargets(const std::string& prompt);
+
+/// Per image set: how many images, how many the classifier reads as each class and how many show each colour.
+struct FashionMeasure {
+    std::int64_t images = 0;
+    std::vector<std::int64_t> garmentCounts; ///< Per class (10).
+    std::vector<std::int64_t> colourCounts; ///< Per palette colour; images without bright pixels count in none.
+
+    /// The fraction of images read as `garment` / showing `colour`; 0 without images.
+    double garmentRate(int garment) const;
+    double colourRate(int colour) const;
+};
+
+/// Measures uint8 RGB images [N, 3, H, W] with a grayscale 10-class classifier (already on `device`).
+FashionMeasure measureFashionImages(
+    models::ResNetClassifier& classifier, const torch::Tensor& rgb, torch::Device device = torch::kCPU);
+
+} // namespace lethe::eval
