@@ -5,9 +5,12 @@
 #include "core/concept/diversity_builder.h"
 #include "core/concept/diversity_preset.h"
 #include "core/concept/prompt_set.h"
+#include "core/data/captioned_fashion.h"
 #include "core/diffusion/class_sampling.h"
 #include "core/diffusion/text_to_image.h"
 #include "core/error.h"
+#include "core/eval/accuracy.h"
+#include "core/eval/fashion_measures.h"
 #include "core/imaging/grid.h"
 #include "core/imaging/image_file.h"
 #include "core/io/atomic_file.h"
@@ -70,6 +73,7 @@ struct ConceptOptions {
     std::string device = "auto";
     std::string out;
     bool force = false;
+    bool fashionMeasures = false;
 };
 
 /// The prompts of a run: from prompt files or from a diversity preset.
@@ -250,7 +254,7 @@ void runUnlearnConcept(const ConceptOptions& o, const GlobalOptions& global)
     preview.negativePrompt = o.negativePrompt;
     preview.sampler.steps = o.genSteps;
     preview.batch = o.genBatch;
-    const auto writePreview = [&](const models::sd::StableDiffusion& model, const std::string& name) {
+    const auto writePreview = [&](const models::sd::StableDiffusion& model, const std::string& name) -> torch::Tensor {
         const auto images = diffusion::generate(model.model(), preview);
         if (!images)
             throw Error("interrupted while drawing the " + name + " images");
@@ -264,9 +268,11 @@ void runUnlearnConcept(const ConceptOptions& o, const GlobalOptions& global)
         }
         imaging::writePng(dir / (name + ".png"),
             imaging::makeGrid(*images, static_cast<int>(std::max<std::size_t>(1, previewSeeds.size()))));
+        return *images;
     };
+    torch::Tensor beforeImages;
     if (!preview.prompts.empty())
-        writePreview(sd, "before");
+        beforeImages = writePreview(sd, "before");
 
     std::ofstream csv(dir / "steps.csv");
     if (!csv)
@@ -319,8 +325,55 @@ void runUnlearnConcept(const ConceptOptions& o, const GlobalOptions& global)
         { "seconds", seconds }, { "command", command }, { "created", store::utcNow() }, { "previews", previewList } };
     if (std::filesystem::is_regular_file(o.model))
         manifest["parent_sha256"] = io::sha256File(o.model);
+    torch::Tensor afterImages;
     if (!preview.prompts.empty())
-        writePreview(session.model(), "after");
+        afterImages = writePreview(session.model(), "after");
+    if (o.fashionMeasures && beforeImages.defined()) {
+        // The built-in model's measures on the before/after images: per set, the share showing the garment and
+        // the colour their prompts name.
+        models::LoadedClassifier classifier
+            = models::loadClassifier(resourceFile(std::string("models/") + kBuiltinClassifier), torch::kCPU);
+        const auto measure = [&](const torch::Tensor& images, const std::string& set) {
+            std::int64_t garmentAsked = 0, garmentShown = 0, colourAsked = 0, colourShown = 0;
+            const torch::Tensor labels
+                = eval::classify(classifier.model, data::grayscaleOf(images), 64, torch::kCPU).labels;
+            const torch::Tensor colours = data::dominantColour(images);
+            for (std::size_t i = 0; i < previewList.size(); ++i) {
+                if (previewList[i]["set"] != set)
+                    continue;
+                const eval::FashionTargets t = eval::fashionTargets(previewList[i]["prompt"].get<std::string>());
+                const auto k = static_cast<std::int64_t>(i);
+                if (t.garment >= 0) {
+                    ++garmentAsked;
+                    garmentShown += labels[k].item<std::int64_t>() == t.garment;
+                }
+                if (t.colour >= 0) {
+                    ++colourAsked;
+                    colourShown += colours[k].item<std::int64_t>() == t.colour;
+                }
+            }
+            const auto rate = [](std::int64_t shown, std::int64_t asked) {
+                return asked > 0 ? nlohmann::json(static_cast<double>(shown) / static_cast<double>(asked))
+                                 : nlohmann::json(nullptr);
+            };
+            return nlohmann::json { { "garment_rate", rate(garmentShown, garmentAsked) },
+                { "garment_images", garmentAsked }, { "colour_rate", rate(colourShown, colourAsked) },
+                { "colour_images", colourAsked } };
+        };
+        nlohmann::json measures;
+        for (const char* set : { "forget", "remain" })
+            measures[set] = { { "before", measure(beforeImages, set) }, { "after", measure(afterImages, set) } };
+        manifest["fashion_measures"] = measures;
+        const auto shown
+            = [](const nlohmann::json& v) { return v.is_null() ? std::string("-") : percent(v.get<double>()); };
+        std::cout << "fashion measures on the before/after images (share showing the garment / colour the prompt "
+                     "names):\n";
+        for (const char* set : { "forget", "remain" })
+            std::cout << "  " << set << "  garment " << shown(measures[set]["before"]["garment_rate"]) << " → "
+                      << shown(measures[set]["after"]["garment_rate"]) << "   colour "
+                      << shown(measures[set]["before"]["colour_rate"]) << " → "
+                      << shown(measures[set]["after"]["colour_rate"]) << '\n';
+    }
     session.model().saveDiffusersFolder(dir / "model", manifest.dump(2) + "\n", o.force);
     session.model().saveCompvisSingleFile(dir / "model.safetensors", { { "lethe.manifest", manifest.dump() } });
     io::writeFileAtomically(dir / "run.json", manifest.dump(2) + "\n");
@@ -384,6 +437,9 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
     cmd->add_option("--guidance", o->guidance, "Guidance scale for the training and preview images")
         ->capture_default_str();
     cmd->add_option("--negative-prompt", o->negativePrompt, "Unconditional prompt under guidance");
+    cmd->add_flag("--fashion-measures", o->fashionMeasures,
+        "Measure the before/after images as the built-in text-to-image model's are: the share the built-in "
+        "classifier reads as the garment each prompt names, and the share showing its colour (run.json)");
     cmd->add_option("--gen-batch", o->genBatch, "Images per network batch when drawing")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
