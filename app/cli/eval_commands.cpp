@@ -101,10 +101,9 @@ void runEval(EvalOptions options)
               << " (Lethe's own, trained on " << classifier.info.dataset.value("name", std::string("?"))
               << "; FD/KID in its feature space)\n"
               << "samples     " << options.perClass << " per class, seeds " << options.firstSeed << "–"
-              << options.firstSeed + options.perClass - 1 << ", " << options.sampler << " " << options.steps
-              << " steps"
-              << (options.guidance != 1.0 ? ", guidance " + std::to_string(options.guidance).substr(0, 4) : "")
-              << ", " << std::fixed << std::setprecision(1) << result->seconds << " s\n\n";
+              << options.firstSeed + options.perClass - 1 << ", " << options.sampler << " " << options.steps << " steps"
+              << (options.guidance != 1.0 ? ", guidance " + std::to_string(options.guidance).substr(0, 4) : "") << ", "
+              << std::fixed << std::setprecision(1) << result->seconds << " s\n\n";
     printEvalTable(*result, model.info.classes);
     if (!options.jsonOut.empty()) {
         nlohmann::json json = eval::toJson(*result, model.info.classes);

@@ -1,8 +1,8 @@
 // lethe-cli as a user runs it: unlearn into a run folder, export a snapshot, sweep and resume, split a sweep
 // into tasks and merge them, and the messages of the ways these go wrong. A tiny model on a tiny CIFAR-10
 // folder keeps each run to seconds.
-#include "core/io/safetensors.h"
 #include "core/concept/prompt_set.h"
+#include "core/io/safetensors.h"
 #include "core/models/classifier/resnet_classifier.h"
 #include "core/models/edm/edm_config.h"
 #include "core/models/edm/edm_precond.h"

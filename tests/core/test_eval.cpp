@@ -1,10 +1,10 @@
 // The evaluation classifier (model file, trainer) and the measures: UA / RA / per-class accuracy, FD_cls, KID_cls.
+#include "core/config.h"
 #include "core/error.h"
 #include "core/eval/accuracy.h"
 #include "core/eval/frechet.h"
 #include "core/io/safetensors.h"
 #include "core/models/classifier/resnet_classifier.h"
-#include "core/config.h"
 #include "core/runtime.h"
 #include "core/store/model_file.h"
 #include "core/train/classifier_trainer.h"
@@ -32,28 +32,35 @@ data::ImageSet syntheticSet(std::int64_t perClass, std::uint64_t seed)
 {
     torch::manual_seed(seed);
     const std::int64_t n = 4 * perClass;
-    torch::Tensor images = torch::empty({n, 1, 32, 32}, torch::kUInt8);
-    torch::Tensor labels = torch::empty({n}, torch::kInt64);
-    const auto ys = torch::arange(32).view({32, 1}).expand({32, 32});
-    const auto xs = torch::arange(32).view({1, 32}).expand({32, 32});
+    torch::Tensor images = torch::empty({ n, 1, 32, 32 }, torch::kUInt8);
+    torch::Tensor labels = torch::empty({ n }, torch::kInt64);
+    const auto ys = torch::arange(32).view({ 32, 1 }).expand({ 32, 32 });
+    const auto xs = torch::arange(32).view({ 1, 32 }).expand({ 32, 32 });
     for (std::int64_t i = 0; i < n; ++i) {
         const std::int64_t label = i % 4;
-        const std::int64_t phase = torch::randint(0, 4, {1}).item<std::int64_t>();
+        const std::int64_t phase = torch::randint(0, 4, { 1 }).item<std::int64_t>();
         torch::Tensor pattern;
         switch (label) {
-        case 0: pattern = ((ys + phase) / 2).remainder(2).to(torch::kFloat32) * 200.0 + 20.0; break;
-        case 1: pattern = ((xs + phase) / 2).remainder(2).to(torch::kFloat32) * 200.0 + 20.0; break;
-        case 2: pattern = torch::full({32, 32}, 120.0); break;
-        default: pattern = (((ys + phase) / 4 + (xs + phase) / 4).remainder(2)).to(torch::kFloat32) * 200.0 + 20.0;
+        case 0:
+            pattern = ((ys + phase) / 2).remainder(2).to(torch::kFloat32) * 200.0 + 20.0;
+            break;
+        case 1:
+            pattern = ((xs + phase) / 2).remainder(2).to(torch::kFloat32) * 200.0 + 20.0;
+            break;
+        case 2:
+            pattern = torch::full({ 32, 32 }, 120.0);
+            break;
+        default:
+            pattern = (((ys + phase) / 4 + (xs + phase) / 4).remainder(2)).to(torch::kFloat32) * 200.0 + 20.0;
         }
-        const torch::Tensor noisy = (pattern + torch::randn({32, 32}) * 15.0).clamp(0, 255);
+        const torch::Tensor noisy = (pattern + torch::randn({ 32, 32 }) * 15.0).clamp(0, 255);
         images[i][0] = noisy.to(torch::kUInt8);
         labels[i] = label;
     }
     data::ImageSet set;
     set.images = images;
     set.labels = labels;
-    set.classNames = {"horizontal", "vertical", "flat", "checks"};
+    set.classNames = { "horizontal", "vertical", "flat", "checks" };
     set.source = "synthetic";
     return set;
 }
@@ -63,7 +70,7 @@ store::ModelInfo classifierInfo(int classes)
     store::ModelInfo info;
     for (int c = 0; c < classes; ++c)
         info.classes.push_back("class " + std::to_string(c));
-    info.dataset = {{"name", "synthetic"}, {"resolution", 32}, {"channels", 3}};
+    info.dataset = { { "name", "synthetic" }, { "resolution", 32 }, { "channels", 3 } };
     info.provenance.method = "train-classifier";
     info.provenance.seed = 11;
     info.provenance.created = "2026-01-02T03:04:05Z";
@@ -75,11 +82,11 @@ store::ModelInfo classifierInfo(int classes)
 models::ResNetClassifier usedClassifier()
 {
     torch::manual_seed(5);
-    models::ResNetClassifier model(models::ResNetClassifierOptions(3, 4).width(8).blocks({1, 2}).dropout(0.1));
+    models::ResNetClassifier model(models::ResNetClassifierOptions(3, 4).width(8).blocks({ 1, 2 }).dropout(0.1));
     model->train();
     {
         torch::NoGradGuard noGrad;
-        model->forward(torch::randn({6, 3, 32, 32}));
+        model->forward(torch::randn({ 6, 3, 32, 32 }));
     }
     model->eval();
     return model;
@@ -89,9 +96,9 @@ std::vector<io::NamedTensor> stateOf(const models::ResNetClassifier& model)
 {
     std::vector<io::NamedTensor> tensors;
     for (const auto& p : model->named_parameters())
-        tensors.push_back({p.key(), p.value().detach()});
+        tensors.push_back({ p.key(), p.value().detach() });
     for (const auto& b : model->named_buffers())
-        tensors.push_back({b.key(), b.value()});
+        tensors.push_back({ b.key(), b.value() });
     return tensors;
 }
 
@@ -131,7 +138,7 @@ private Q_SLOTS:
 void TestEval::frechetOfSetWithItselfIsZero()
 {
     torch::manual_seed(1);
-    const torch::Tensor features = torch::randn({400, 24}) * 3.0 + 1.0;
+    const torch::Tensor features = torch::randn({ 400, 24 }) * 3.0 + 1.0;
     const double fd = eval::frechetDistance(features, features);
     QVERIFY2(std::abs(fd) < 1e-9, std::to_string(fd).c_str());
 }
@@ -139,24 +146,26 @@ void TestEval::frechetOfSetWithItselfIsZero()
 void TestEval::frechetMatchesClosedFormForDiagonalGaussians()
 {
     // For diagonal covariances the distance is ‖μ₁ − μ₂‖² + Σᵢ (√aᵢ − √bᵢ)².
-    const std::vector<double> mean1 = {0.0, 1.0, -2.0, 0.5};
-    const std::vector<double> mean2 = {1.0, 1.0, 0.0, -0.5};
-    const std::vector<double> var1 = {1.0, 4.0, 0.25, 9.0};
-    const std::vector<double> var2 = {4.0, 1.0, 1.0, 9.0};
+    const std::vector<double> mean1 = { 0.0, 1.0, -2.0, 0.5 };
+    const std::vector<double> mean2 = { 1.0, 1.0, 0.0, -0.5 };
+    const std::vector<double> var1 = { 1.0, 4.0, 0.25, 9.0 };
+    const std::vector<double> var2 = { 4.0, 1.0, 1.0, 9.0 };
     double expected = 0.0;
     for (std::size_t i = 0; i < mean1.size(); ++i)
         expected += std::pow(mean1[i] - mean2[i], 2) + std::pow(std::sqrt(var1[i]) - std::sqrt(var2[i]), 2);
     QCOMPARE(expected, 1.0 + 0.0 + 4.0 + 1.0 + 1.0 + 1.0 + 0.25 + 0.0);
 
-    eval::FeatureStatistics a{torch::tensor(mean1, torch::kFloat64), torch::diag(torch::tensor(var1, torch::kFloat64)), 100};
-    eval::FeatureStatistics b{torch::tensor(mean2, torch::kFloat64), torch::diag(torch::tensor(var2, torch::kFloat64)), 100};
+    eval::FeatureStatistics a { torch::tensor(mean1, torch::kFloat64),
+        torch::diag(torch::tensor(var1, torch::kFloat64)), 100 };
+    eval::FeatureStatistics b { torch::tensor(mean2, torch::kFloat64),
+        torch::diag(torch::tensor(var2, torch::kFloat64)), 100 };
     QVERIFY(std::abs(eval::frechetDistance(a, b) - expected) < 1e-10);
 
     // The same from samples: equal up to sampling error.
     torch::manual_seed(2);
     const auto sample = [](const std::vector<double>& mean, const std::vector<double>& var) {
-        return torch::randn({20000, 4}, torch::kFloat64) * torch::tensor(var, torch::kFloat64).sqrt() +
-               torch::tensor(mean, torch::kFloat64);
+        return torch::randn({ 20000, 4 }, torch::kFloat64) * torch::tensor(var, torch::kFloat64).sqrt()
+            + torch::tensor(mean, torch::kFloat64);
     };
     const double sampled = eval::frechetDistance(sample(mean1, var1), sample(mean2, var2));
     QVERIFY2(std::abs(sampled - expected) < 0.1 * expected, std::to_string(sampled).c_str());
@@ -166,21 +175,21 @@ void TestEval::frechetMatchesClosedFormForNonCommutingCovariances()
 {
     // For 2×2 matrices, Tr √M = √(Tr M + 2√det M) when M = Σ₁Σ₂ has positive eigenvalues; Σ₁ and Σ₂ here
     // do not commute, so the product is not symmetric.
-    const torch::Tensor s1 = torch::tensor({2.0, 0.6, 0.6, 1.0}, torch::kFloat64).view({2, 2});
-    const torch::Tensor s2 = torch::tensor({0.5, -0.3, -0.3, 3.0}, torch::kFloat64).view({2, 2});
+    const torch::Tensor s1 = torch::tensor({ 2.0, 0.6, 0.6, 1.0 }, torch::kFloat64).view({ 2, 2 });
+    const torch::Tensor s2 = torch::tensor({ 0.5, -0.3, -0.3, 3.0 }, torch::kFloat64).view({ 2, 2 });
     const torch::Tensor m = s1.matmul(s2);
     const double traceSqrt = std::sqrt(m.trace().item<double>() + 2.0 * std::sqrt(torch::det(m).item<double>()));
     const double expected = 1.0 + s1.trace().item<double>() + s2.trace().item<double>() - 2.0 * traceSqrt;
-    eval::FeatureStatistics a{torch::tensor({1.0, 0.0}, torch::kFloat64), s1, 10};
-    eval::FeatureStatistics b{torch::tensor({1.0, 1.0}, torch::kFloat64), s2, 10};
+    eval::FeatureStatistics a { torch::tensor({ 1.0, 0.0 }, torch::kFloat64), s1, 10 };
+    eval::FeatureStatistics b { torch::tensor({ 1.0, 1.0 }, torch::kFloat64), s2, 10 };
     QVERIFY2(std::abs(eval::frechetDistance(a, b) - expected) < 1e-10, std::to_string(expected).c_str());
 }
 
 void TestEval::frechetIsSymmetric()
 {
     torch::manual_seed(3);
-    const torch::Tensor a = torch::randn({300, 16});
-    const torch::Tensor b = torch::randn({200, 16}).matmul(torch::randn({16, 16}) * 0.5) + 0.3;
+    const torch::Tensor a = torch::randn({ 300, 16 });
+    const torch::Tensor b = torch::randn({ 200, 16 }).matmul(torch::randn({ 16, 16 }) * 0.5) + 0.3;
     const double ab = eval::frechetDistance(a, b);
     const double ba = eval::frechetDistance(b, a);
     QVERIFY(ab > 1.0);
@@ -189,21 +198,25 @@ void TestEval::frechetIsSymmetric()
 
 void TestEval::frechetRejectsMismatchedDimensions()
 {
-    LETHE_COMPARE_STR(errorMessage([] { eval::frechetDistance(torch::zeros({5, 3}), torch::zeros({5, 4})); }),
-                      "Fréchet distance: feature dimensions differ (3 and 4) or covariances are not D×D");
-    LETHE_COMPARE_STR(errorMessage([] { eval::featureStatistics(torch::zeros({1, 3})); }),
-                      "feature statistics: need at least 2 feature vectors, found 1");
+    LETHE_COMPARE_STR(errorMessage([] {
+        eval::frechetDistance(torch::zeros({ 5, 3 }), torch::zeros({ 5, 4 }));
+    }),
+        "Fréchet distance: feature dimensions differ (3 and 4) or covariances are not D×D");
+    LETHE_COMPARE_STR(errorMessage([] {
+        eval::featureStatistics(torch::zeros({ 1, 3 }));
+    }),
+        "feature statistics: need at least 2 feature vectors, found 1");
 }
 
 void TestEval::kidIsNearZeroForOneDistributionAndPositiveForShifted()
 {
     torch::manual_seed(4);
-    const torch::Tensor a = torch::randn({600, 16});
-    const torch::Tensor b = torch::randn({500, 16});
-    const torch::Tensor shifted = torch::randn({500, 16}) + 1.0;
+    const torch::Tensor a = torch::randn({ 600, 16 });
+    const torch::Tensor b = torch::randn({ 500, 16 });
+    const torch::Tensor shifted = torch::randn({ 500, 16 }) + 1.0;
     const eval::KidResult same = eval::kernelInceptionDistance(a, b, 200, 20, 9);
     const eval::KidResult apart = eval::kernelInceptionDistance(a, shifted, 200, 20, 9);
-    QCOMPARE(same.subsetSize, std::int64_t{200});
+    QCOMPARE(same.subsetSize, std::int64_t { 200 });
     QCOMPARE(same.subsets, 20);
     QVERIFY2(std::abs(same.mean) < 0.05, std::to_string(same.mean).c_str());
     QVERIFY(same.std > 0.0);
@@ -214,16 +227,16 @@ void TestEval::kidIsNearZeroForOneDistributionAndPositiveForShifted()
     const eval::KidResult again = eval::kernelInceptionDistance(a, b, 200, 20, 9);
     QCOMPARE(again.mean, same.mean);
     QCOMPARE(again.std, same.std);
-    QCOMPARE(eval::kernelInceptionDistance(a, b, 5000, 2, 1).subsetSize, std::int64_t{500});
+    QCOMPARE(eval::kernelInceptionDistance(a, b, 5000, 2, 1).subsetSize, std::int64_t { 500 });
     QCOMPARE(QString::fromLatin1(eval::kFrechetName), QStringLiteral("FD_cls"));
     QCOMPARE(QString::fromLatin1(eval::kKidName), QStringLiteral("KID_cls"));
 }
 
 void TestEval::perClassAccuracyCountsEveryClass()
 {
-    const auto result = eval::perClassAccuracy(longs({0, 1, 1, 2, 0, 0}), longs({0, 1, 2, 2, 1, 0}), 4);
-    QCOMPARE(result.total, (std::vector<std::int64_t>{2, 2, 2, 0}));
-    QCOMPARE(result.correct, (std::vector<std::int64_t>{2, 1, 1, 0}));
+    const auto result = eval::perClassAccuracy(longs({ 0, 1, 1, 2, 0, 0 }), longs({ 0, 1, 2, 2, 1, 0 }), 4);
+    QCOMPARE(result.total, (std::vector<std::int64_t> { 2, 2, 2, 0 }));
+    QCOMPARE(result.correct, (std::vector<std::int64_t> { 2, 1, 1, 0 }));
     QCOMPARE(result.accuracy[0], 1.0);
     QCOMPARE(result.accuracy[1], 0.5);
     QCOMPARE(result.accuracy[2], 0.5);
@@ -231,20 +244,24 @@ void TestEval::perClassAccuracyCountsEveryClass()
     QCOMPARE(result.overall, 4.0 / 6.0);
     QCOMPARE(result.classMean, 2.0 / 3.0);
 
-    LETHE_COMPARE_STR(errorMessage([] { eval::perClassAccuracy(longs({0, 1}), longs({0}), 2); }),
-                      "per-class accuracy: 2 predictions for 1 targets");
-    LETHE_COMPARE_STR(errorMessage([] { eval::perClassAccuracy(longs({0, 3}), longs({0, 1}), 2); }),
-                      "predicted label 3 at index 1 is outside [0, 2)");
+    LETHE_COMPARE_STR(errorMessage([] {
+        eval::perClassAccuracy(longs({ 0, 1 }), longs({ 0 }), 2);
+    }),
+        "per-class accuracy: 2 predictions for 1 targets");
+    LETHE_COMPARE_STR(errorMessage([] {
+        eval::perClassAccuracy(longs({ 0, 3 }), longs({ 0, 1 }), 2);
+    }),
+        "predicted label 3 at index 1 is outside [0, 2)");
 }
 
 void TestEval::unlearningScoresFollowTheDefinitions()
 {
     // Class 1 is forgotten: one of its four images is still recognised as class 1, so UA = 0.75.
     // Others: class 0 has 4/5 right, class 2 has 4/4: RA pooled 8/9, class mean 0.9.
-    const torch::Tensor generatedFor = longs({0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2});
-    const torch::Tensor predicted = longs({0, 0, 0, 0, 2, 1, 0, 2, 2, 2, 2, 2, 2});
+    const torch::Tensor generatedFor = longs({ 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2 });
+    const torch::Tensor predicted = longs({ 0, 0, 0, 0, 2, 1, 0, 2, 2, 2, 2, 2, 2 });
     const eval::UnlearningScores scores = eval::unlearningScores(predicted, generatedFor, 1, 3);
-    QCOMPARE(scores.forgottenClass, std::int64_t{1});
+    QCOMPARE(scores.forgottenClass, std::int64_t { 1 });
     QCOMPARE(scores.ua, 0.75);
     QCOMPARE(scores.ra, 8.0 / 9.0);
     QCOMPARE(scores.raClassMean, 0.9);
@@ -253,28 +270,32 @@ void TestEval::unlearningScoresFollowTheDefinitions()
     QCOMPARE(scores.classes.accuracy[2], 1.0);
 
     // Complete forgetting: nothing generated for class 2 is classified as class 2.
-    const eval::UnlearningScores complete = eval::unlearningScores(longs({0, 1, 0, 1}), longs({0, 1, 2, 2}), 2, 3);
+    const eval::UnlearningScores complete = eval::unlearningScores(longs({ 0, 1, 0, 1 }), longs({ 0, 1, 2, 2 }), 2, 3);
     QCOMPARE(complete.ua, 1.0);
     QCOMPARE(complete.ra, 1.0);
 }
 
 void TestEval::unlearningScoresRejectMissingClasses()
 {
-    LETHE_COMPARE_STR(errorMessage([] { eval::unlearningScores(longs({0, 1}), longs({0, 1}), 2, 3); }),
-                      "unlearning scores: no image was generated for the forgotten class 2");
-    LETHE_COMPARE_STR(errorMessage([] { eval::unlearningScores(longs({0, 1}), longs({1, 1}), 1, 3); }),
-                      "unlearning scores: no image was generated for a class other than the forgotten class 1");
-    LETHE_COMPARE_STR(errorMessage([] { eval::unlearningScores(longs({0}), longs({0}), 3, 3); }),
-                      "unlearning scores: forgotten class 3 is outside [0, 3)");
+    LETHE_COMPARE_STR(errorMessage([] {
+        eval::unlearningScores(longs({ 0, 1 }), longs({ 0, 1 }), 2, 3);
+    }),
+        "unlearning scores: no image was generated for the forgotten class 2");
+    LETHE_COMPARE_STR(errorMessage([] {
+        eval::unlearningScores(longs({ 0, 1 }), longs({ 1, 1 }), 1, 3);
+    }),
+        "unlearning scores: no image was generated for a class other than the forgotten class 1");
+    LETHE_COMPARE_STR(errorMessage([] { eval::unlearningScores(longs({ 0 }), longs({ 0 }), 3, 3); }),
+        "unlearning scores: forgotten class 3 is outside [0, 3)");
 }
 
 void TestEval::summaryAveragesRuns()
 {
     std::vector<eval::UnlearningScores> runs;
-    runs.push_back(eval::unlearningScores(longs({1, 1, 0, 0}), longs({0, 0, 1, 1}), 0, 2));  // UA 1, RA 0
-    runs.push_back(eval::unlearningScores(longs({0, 0, 1, 0}), longs({0, 0, 1, 1}), 1, 2));  // UA 0.5, RA 1
+    runs.push_back(eval::unlearningScores(longs({ 1, 1, 0, 0 }), longs({ 0, 0, 1, 1 }), 0, 2)); // UA 1, RA 0
+    runs.push_back(eval::unlearningScores(longs({ 0, 0, 1, 0 }), longs({ 0, 0, 1, 1 }), 1, 2)); // UA 0.5, RA 1
     const eval::UnlearningSummary summary = eval::summarize(runs);
-    QCOMPARE(summary.runs.size(), std::size_t{2});
+    QCOMPARE(summary.runs.size(), std::size_t { 2 });
     QCOMPARE(summary.meanUa, 0.75);
     QCOMPARE(summary.meanRa, 0.5);
     QVERIFY(std::isnan(eval::summarize({}).meanUa));
@@ -283,38 +304,38 @@ void TestEval::summaryAveragesRuns()
 void TestEval::classifierShapesAndFeatures()
 {
     models::ResNetClassifier model(models::ResNetClassifierOptions(1, 10));
-    QCOMPARE(model->options().width(), std::int64_t{32});
-    QCOMPARE(model->options().blocks(), (std::vector<std::int64_t>{2, 2, 2}));
-    QCOMPARE(model->featureDim(), std::int64_t{128});
+    QCOMPARE(model->options().width(), std::int64_t { 32 });
+    QCOMPARE(model->options().blocks(), (std::vector<std::int64_t> { 2, 2, 2 }));
+    QCOMPARE(model->featureDim(), std::int64_t { 128 });
     model->eval();
     torch::NoGradGuard noGrad;
-    const torch::Tensor x = torch::rand({3, 1, 32, 32}) * 2 - 1;
-    QCOMPARE(model->forward(x).sizes().vec(), (std::vector<std::int64_t>{3, 10}));
+    const torch::Tensor x = torch::rand({ 3, 1, 32, 32 }) * 2 - 1;
+    QCOMPARE(model->forward(x).sizes().vec(), (std::vector<std::int64_t> { 3, 10 }));
     const torch::Tensor features = model->features(x);
-    QCOMPARE(features.sizes().vec(), (std::vector<std::int64_t>{3, 128}));
+    QCOMPARE(features.sizes().vec(), (std::vector<std::int64_t> { 3, 128 }));
     QVERIFY(torch::allclose(model->logitsFromFeatures(features), model->forward(x)));
 
-    const torch::Tensor input = models::classifierInput(torch::tensor({0, 255}, torch::kUInt8), torch::kCPU);
+    const torch::Tensor input = models::classifierInput(torch::tensor({ 0, 255 }, torch::kUInt8), torch::kCPU);
     QCOMPARE(input[0].item<float>(), -1.0f);
     QCOMPARE(input[1].item<float>(), 1.0f);
 }
 
 void TestEval::classifierOptionsJsonRoundTrip()
 {
-    const auto options = models::ResNetClassifierOptions(3, 7).width(16).blocks({1, 3}).dropout(0.25);
+    const auto options = models::ResNetClassifierOptions(3, 7).width(16).blocks({ 1, 3 }).dropout(0.25);
     const nlohmann::json j = models::toJson(options);
     QCOMPARE(QString::fromStdString(j.dump()),
-             QStringLiteral(R"({"blocks":[1,3],"dropout":0.25,"in_channels":3,"num_classes":7,"width":16})"));
+        QStringLiteral(R"({"blocks":[1,3],"dropout":0.25,"in_channels":3,"num_classes":7,"width":16})"));
     QCOMPARE(models::toJson(models::resnetClassifierOptionsFromJson(j)), j);
 
     nlohmann::json bad = j;
     bad["width"] = 0;
     LETHE_COMPARE_STR(errorMessage([&] { models::resnetClassifierOptionsFromJson(bad); }),
-                      "classifier architecture: 'width' must be 1 to 1024, found 0");
+        "classifier architecture: 'width' must be 1 to 1024, found 0");
     bad = j;
     bad.erase("num_classes");
     LETHE_COMPARE_STR(errorMessage([&] { models::resnetClassifierOptionsFromJson(bad); }),
-                      "classifier architecture: missing 'num_classes'");
+        "classifier architecture: missing 'num_classes'");
 }
 
 void TestEval::classifierFileRoundTripGivesIdenticalLogits()
@@ -329,18 +350,17 @@ void TestEval::classifierFileRoundTripGivesIdenticalLogits()
     QCOMPARE(loaded.info.kind, std::string("classifier"));
     QCOMPARE(loaded.info.classes, classifierInfo(4).classes);
     QCOMPARE(loaded.info.dataset, classifierInfo(4).dataset);
-    QCOMPARE(loaded.info.provenance.seed, std::uint64_t{11});
+    QCOMPARE(loaded.info.provenance.seed, std::uint64_t { 11 });
     QCOMPARE(models::toJson(loaded.model->options()), models::toJson(model->options()));
 
     torch::manual_seed(6);
-    const torch::Tensor x = torch::rand({5, 3, 32, 32}) * 2 - 1;
+    const torch::Tensor x = torch::rand({ 5, 3, 32, 32 }) * 2 - 1;
     torch::NoGradGuard noGrad;
     models::ResNetClassifier reloaded = loaded.model;
     QVERIFY(torch::equal(reloaded->forward(x), model->forward(x)));
 
     LETHE_COMPARE_STR(errorMessage([&] { models::saveClassifier(dir / "x.safetensors", model, classifierInfo(3)); }),
-                      "cannot save classifier to " + (dir / "x.safetensors").string() +
-                          ": 3 class names for a model with 4 classes");
+        "cannot save classifier to " + (dir / "x.safetensors").string() + ": 3 class names for a model with 4 classes");
 }
 
 void TestEval::loadRejectsWrongKind()
@@ -350,9 +370,9 @@ void TestEval::loadRejectsWrongKind()
     store::ModelInfo info = classifierInfo(4);
     info.kind = "edm";
     info.architecture = nlohmann::json::object();
-    store::writeModel(path, info, {{"w", torch::zeros({2})}});
+    store::writeModel(path, info, { { "w", torch::zeros({ 2 }) } });
     LETHE_COMPARE_STR(errorMessage([&] { models::loadClassifier(path); }),
-                      path.string() + ": __metadata__ key 'lethe' kind: expected a 'classifier' model, found 'edm'");
+        path.string() + ": __metadata__ key 'lethe' kind: expected a 'classifier' model, found 'edm'");
 }
 
 void TestEval::loadRejectsMissingTensor()
@@ -369,7 +389,7 @@ void TestEval::loadRejectsMissingTensor()
     info.architecture = models::toJson(model->options());
     store::writeModel(path, info, tensors);
     LETHE_COMPARE_STR(errorMessage([&] { models::loadClassifier(path); }),
-                      path.string() + ": tensor 'head.weight': missing: the classifier architecture needs shape [4, 16]");
+        path.string() + ": tensor 'head.weight': missing: the classifier architecture needs shape [4, 16]");
 }
 
 void TestEval::loadRejectsWrongShape()
@@ -380,13 +400,13 @@ void TestEval::loadRejectsWrongShape()
     std::vector<io::NamedTensor> tensors = stateOf(model);
     for (auto& t : tensors)
         if (t.name == "stages.1.0.conv1.weight")
-            t.tensor = torch::zeros({16, 8, 5, 5});
+            t.tensor = torch::zeros({ 16, 8, 5, 5 });
     store::ModelInfo info = classifierInfo(4);
     info.kind = "classifier";
     info.architecture = models::toJson(model->options());
     store::writeModel(path, info, tensors);
     LETHE_COMPARE_STR(errorMessage([&] { models::loadClassifier(path); }),
-                      path.string() + ": tensor 'stages.1.0.conv1.weight': expected shape [16, 8, 3, 3], found [16, 8, 5, 5]");
+        path.string() + ": tensor 'stages.1.0.conv1.weight': expected shape [16, 8, 3, 3], found [16, 8, 5, 5]");
 }
 
 void TestEval::loadRejectsUnexpectedTensorAndBadArchitecture()
@@ -399,18 +419,18 @@ void TestEval::loadRejectsUnexpectedTensorAndBadArchitecture()
 
     const auto extra = dir / "extra.safetensors";
     std::vector<io::NamedTensor> tensors = stateOf(model);
-    tensors.push_back({"ema.head.weight", torch::zeros({4, 16})});
+    tensors.push_back({ "ema.head.weight", torch::zeros({ 4, 16 }) });
     store::writeModel(extra, info, tensors);
     LETHE_COMPARE_STR(errorMessage([&] { models::loadClassifier(extra); }),
-                      extra.string() + ": tensor 'ema.head.weight': unexpected: the classifier architecture has no such tensor");
+        extra.string() + ": tensor 'ema.head.weight': unexpected: the classifier architecture has no such tensor");
 
     const auto badArchitecture = dir / "architecture.safetensors";
     info.architecture["blocks"] = nlohmann::json::array();
     store::writeModel(badArchitecture, info, stateOf(model));
     LETHE_COMPARE_STR(errorMessage([&] { models::loadClassifier(badArchitecture); }),
-                      badArchitecture.string() +
-                          ": __metadata__ key 'lethe' architecture: classifier architecture: 'blocks' must list 1 to 5 "
-                          "stages, found 0");
+        badArchitecture.string()
+            + ": __metadata__ key 'lethe' architecture: classifier architecture: 'blocks' must list 1 to 5 "
+              "stages, found 0");
 }
 
 void TestEval::classifyBatchesAndReturnsFeatures()
@@ -418,12 +438,12 @@ void TestEval::classifyBatchesAndReturnsFeatures()
     models::ResNetClassifier model = usedClassifier();
     model->train();
     torch::manual_seed(8);
-    const torch::Tensor images = torch::randint(0, 256, {7, 3, 32, 32}).to(torch::kUInt8);
+    const torch::Tensor images = torch::randint(0, 256, { 7, 3, 32, 32 }).to(torch::kUInt8);
     const eval::Classification whole = eval::classify(model, images, 100, torch::kCPU, true);
     const eval::Classification batched = eval::classify(model, images, 3, torch::kCPU, true);
-    QVERIFY(model->is_training());  // restored
-    QCOMPARE(whole.labels.sizes().vec(), (std::vector<std::int64_t>{7}));
-    QCOMPARE(whole.features.sizes().vec(), (std::vector<std::int64_t>{7, 16}));
+    QVERIFY(model->is_training()); // restored
+    QCOMPARE(whole.labels.sizes().vec(), (std::vector<std::int64_t> { 7 }));
+    QCOMPARE(whole.features.sizes().vec(), (std::vector<std::int64_t> { 7, 16 }));
     QVERIFY(torch::equal(whole.labels, batched.labels));
     QVERIFY(torch::allclose(whole.features, batched.features, 1e-5, 1e-6));
     model->eval();
@@ -431,8 +451,10 @@ void TestEval::classifyBatchesAndReturnsFeatures()
     QVERIFY(torch::equal(whole.labels, model->forward(models::classifierInput(images, torch::kCPU)).argmax(1)));
     QVERIFY(!eval::classify(model, images, 4, torch::kCPU).features.defined());
 
-    LETHE_COMPARE_STR(errorMessage([&] { eval::classify(model, torch::zeros({2, 1, 32, 32}, torch::kUInt8), 4, torch::kCPU); }),
-                      "classify: the classifier takes 3-channel images, found 1 channels");
+    LETHE_COMPARE_STR(errorMessage([&] {
+        eval::classify(model, torch::zeros({ 2, 1, 32, 32 }, torch::kUInt8), 4, torch::kCPU);
+    }),
+        "classify: the classifier takes 3-channel images, found 1 channels");
 }
 
 void TestEval::trainConfigJsonRoundTrip()
@@ -455,11 +477,15 @@ void TestEval::trainConfigJsonRoundTrip()
 
     // Absent keys keep their defaults.
     QCOMPARE(train::toJson(train::classifierTrainConfigFromJson(nlohmann::json::object())),
-             train::toJson(train::ClassifierTrainConfig{}));
-    LETHE_COMPARE_STR(errorMessage([] { train::classifierTrainConfigFromJson({{"optimizer", "rmsprop"}}); }),
-                      "classifier training config: 'optimizer' must be \"sgd\" or \"adam\", found \"rmsprop\"");
-    LETHE_COMPARE_STR(errorMessage([] { train::classifierTrainConfigFromJson({{"epochs", "ten"}}); }),
-                      "classifier training config: 'epochs' has the wrong type: \"ten\"");
+        train::toJson(train::ClassifierTrainConfig {}));
+    LETHE_COMPARE_STR(errorMessage([] {
+        train::classifierTrainConfigFromJson({ { "optimizer", "rmsprop" } });
+    }),
+        "classifier training config: 'optimizer' must be \"sgd\" or \"adam\", found \"rmsprop\"");
+    LETHE_COMPARE_STR(errorMessage([] {
+        train::classifierTrainConfigFromJson({ { "epochs", "ten" } });
+    }),
+        "classifier training config: 'epochs' has the wrong type: \"ten\"");
 }
 
 void TestEval::learningRateSchedules()
@@ -481,7 +507,7 @@ void TestEval::trainerLearnsSeparableSetDeterministically()
 {
     const data::ImageSet trainSet = syntheticSet(64, 21);
     const data::ImageSet testSet = syntheticSet(32, 22);
-    const auto options = models::ResNetClassifierOptions(1, 4).width(8).blocks({1, 1});
+    const auto options = models::ResNetClassifierOptions(1, 4).width(8).blocks({ 1, 1 });
     train::ClassifierTrainConfig config;
     config.epochs = 3;
     config.batchSize = 32;
@@ -495,18 +521,18 @@ void TestEval::trainerLearnsSeparableSetDeterministically()
     observer.onEpoch = [&](const train::ClassifierEpochRecord&) { ++epochsSeen; };
 
     const auto start = std::chrono::steady_clock::now();
-    const train::ClassifierTrainResult first =
-        train::trainClassifier(trainSet, testSet, options, config, torch::kCPU, observer);
+    const train::ClassifierTrainResult first
+        = train::trainClassifier(trainSet, testSet, options, config, torch::kCPU, observer);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     qInfo("training the synthetic classifier took %.2f s; test accuracy %.4f", seconds,
-          first.history.back().testAccuracy);
+        first.history.back().testAccuracy);
 
     QVERIFY(!first.cancelled);
-    QCOMPARE(first.history.size(), std::size_t{3});
+    QCOMPARE(first.history.size(), std::size_t { 3 });
     QCOMPARE(epochsSeen, 3);
-    QCOMPARE(first.steps, std::int64_t{24});
-    QCOMPARE(first.imagesSeen, std::int64_t{768});
-    QCOMPARE(steps.size(), std::size_t{24});
+    QCOMPARE(first.steps, std::int64_t { 24 });
+    QCOMPARE(first.imagesSeen, std::int64_t { 768 });
+    QCOMPARE(steps.size(), std::size_t { 24 });
     QCOMPARE(steps.back().step, steps.back().totalSteps);
     QCOMPARE(steps.front().learningRate, 0.05);
     QVERIFY(steps.back().imagesPerSecond > 0.0);
@@ -538,20 +564,20 @@ void TestEval::trainerLearnsSeparableSetDeterministically()
 void TestEval::trainerStopsWhenCancelled()
 {
     const data::ImageSet trainSet = syntheticSet(16, 31);
-    const auto options = models::ResNetClassifierOptions(1, 4).width(4).blocks({1});
+    const auto options = models::ResNetClassifierOptions(1, 4).width(4).blocks({ 1 });
     train::ClassifierTrainConfig config;
     config.epochs = 5;
     config.batchSize = 8;
-    std::atomic<bool> cancel{false};
+    std::atomic<bool> cancel { false };
     train::ClassifierTrainObserver observer;
     observer.onStep = [&](const train::ClassifierTrainProgress& p) {
         if (p.step == 3)
             cancel.store(true);
     };
-    const train::ClassifierTrainResult result =
-        train::trainClassifier(trainSet, data::ImageSet{}, options, config, torch::kCPU, observer, &cancel);
+    const train::ClassifierTrainResult result
+        = train::trainClassifier(trainSet, data::ImageSet {}, options, config, torch::kCPU, observer, &cancel);
     QVERIFY(result.cancelled);
-    QCOMPARE(result.steps, std::int64_t{3});
+    QCOMPARE(result.steps, std::int64_t { 3 });
     QVERIFY(result.history.empty());
 }
 
@@ -560,18 +586,18 @@ void TestEval::trainerRejectsMismatchedOptions()
     const data::ImageSet trainSet = syntheticSet(2, 41);
     train::ClassifierTrainConfig config;
     LETHE_COMPARE_STR(errorMessage([&] {
-                          train::trainClassifier(trainSet, {}, models::ResNetClassifierOptions(3, 4), config, torch::kCPU);
-                      }),
-                      "classifier training: the classifier takes 3-channel images, the training set has 1");
+        train::trainClassifier(trainSet, {}, models::ResNetClassifierOptions(3, 4), config, torch::kCPU);
+    }),
+        "classifier training: the classifier takes 3-channel images, the training set has 1");
     LETHE_COMPARE_STR(errorMessage([&] {
-                          train::trainClassifier(trainSet, {}, models::ResNetClassifierOptions(1, 10), config, torch::kCPU);
-                      }),
-                      "classifier training: the classifier has 10 classes, the training set 4");
+        train::trainClassifier(trainSet, {}, models::ResNetClassifierOptions(1, 10), config, torch::kCPU);
+    }),
+        "classifier training: the classifier has 10 classes, the training set 4");
     config.cropPadding = 20;
     LETHE_COMPARE_STR(errorMessage([&] {
-                          train::trainClassifier(trainSet, {}, models::ResNetClassifierOptions(1, 4), config, torch::kCPU);
-                      }),
-                      "classifier training config: crop padding must be between 0 and half the image side, found 20");
+        train::trainClassifier(trainSet, {}, models::ResNetClassifierOptions(1, 4), config, torch::kCPU);
+    }),
+        "classifier training config: crop padding must be between 0 and half the image side, found 20");
 }
 
 void TestEval::resolvesDevices()
@@ -579,11 +605,12 @@ void TestEval::resolvesDevices()
     QVERIFY(resolveDevice("cpu") == torch::Device(torch::kCPU));
     const torch::Device automatic = resolveDevice("auto");
     QVERIFY(automatic.type() == (torch::cuda::is_available() ? torch::kCUDA : torch::kCPU));
-    LETHE_COMPARE_STR(errorMessage([] { resolveDevice("gpu"); }), "unknown device 'gpu': expected cpu, cuda, cuda:N or auto");
+    LETHE_COMPARE_STR(
+        errorMessage([] { resolveDevice("gpu"); }), "unknown device 'gpu': expected cpu, cuda, cuda:N or auto");
     if (!torch::cuda::is_available())
         LETHE_COMPARE_STR(errorMessage([] { resolveDevice("cuda"); }),
-                          "device 'cuda' asked for, but CUDA is not available (this LibTorch has no CUDA support or "
-                          "no GPU is visible); use --device cpu or auto");
+            "device 'cuda' asked for, but CUDA is not available (this LibTorch has no CUDA support or "
+            "no GPU is visible); use --device cpu or auto");
 }
 
 void TestEval::findsResourcesBesideTheExecutable()
