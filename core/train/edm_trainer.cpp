@@ -63,29 +63,17 @@ PretrainConfig pretrainConfigFromJson(const json& j)
     return c;
 }
 
-struct EdmPretrainer::State {
+struct EdmPretrainer::State : TrainingRunState {
     PretrainConfig config;
-    data::ImageSet train;
-    torch::Device device;
-    std::filesystem::path output;
-    std::string command;
     json architecture;
     models::EDMPrecond net { nullptr };
     models::EDMPrecond ema { nullptr };
     std::unique_ptr<Adam> adam;
-    at::Generator noise;
-    std::int64_t step = 0;
-    std::int64_t checkpointStep = -1; ///< The step the files on disk hold.
-    double wallSeconds = 0.0; ///< Training time over all sessions, for provenance.
     std::string parentSha256; ///< The model initialiseFrom() started from.
 
     State(PretrainConfig c, data::ImageSet t, torch::Device d, std::filesystem::path o, std::string cmd)
-        : config(std::move(c))
-        , train(std::move(t))
-        , device(d)
-        , output(std::move(o))
-        , command(std::move(cmd))
-        , noise(diffusion::cpuGenerator(config.seed))
+        : TrainingRunState("pretraining", std::move(t), d, std::move(o), std::move(cmd), c.seed, c.batch, c.steps)
+        , config(std::move(c))
     {
     }
 };
@@ -96,9 +84,6 @@ EdmPretrainer::EdmPretrainer(PretrainConfig config, data::ImageSet train, torch:
         std::make_unique<State>(std::move(config), std::move(train), device, std::move(output), std::move(command)))
 {
     State& s = *m_state;
-    s.train.validate();
-    if (s.config.batch < 1 || s.config.steps < 1)
-        throw Error("pretraining needs a batch of at least 1 and at least 1 step");
     s.architecture
         = s.config.architecture.is_null() ? models::toJson(models::edmPreset(s.config.preset)) : s.config.architecture;
     const auto options = models::edmOptionsFromJson(s.architecture);

@@ -120,29 +120,18 @@ Networks buildNetworks(const json& textConfig, const json& unetConfig)
 
 } // namespace
 
-struct T2iPretrainer::State {
+struct T2iPretrainer::State : TrainingRunState {
     T2iPretrainConfig config;
-    data::ImageSet train;
-    torch::Device device;
-    std::filesystem::path output;
-    std::string command;
     std::optional<models::sd::ClipTokenizer> tokenizer;
     diffusion::DdpmSchedule schedule;
     Networks net { nullptr };
     Networks ema { nullptr };
     std::unique_ptr<Adam> adam;
-    at::Generator noise;
-    std::int64_t step = 0;
-    std::int64_t checkpointStep = -1;
-    double wallSeconds = 0.0;
 
     State(T2iPretrainConfig c, data::ImageSet t, torch::Device d, std::filesystem::path o, std::string cmd)
-        : config(std::move(c))
-        , train(std::move(t))
-        , device(d)
-        , output(std::move(o))
-        , command(std::move(cmd))
-        , noise(diffusion::cpuGenerator(config.seed))
+        : TrainingRunState(
+            "text-to-image training", std::move(t), d, std::move(o), std::move(cmd), c.seed, c.batch, c.steps)
+        , config(std::move(c))
     {
     }
 };
@@ -153,9 +142,6 @@ T2iPretrainer::T2iPretrainer(T2iPretrainConfig config, data::ImageSet train, tor
         std::make_unique<State>(std::move(config), std::move(train), device, std::move(output), std::move(command)))
 {
     State& s = *m_state;
-    s.train.validate();
-    if (s.config.batch < 1 || s.config.steps < 1)
-        throw Error("text-to-image training needs a batch of at least 1 and at least 1 step");
     if (!(s.config.captionDropout >= 0.0 && s.config.captionDropout < 1.0))
         throw Error("caption dropout must be in [0, 1), found " + std::to_string(s.config.captionDropout));
     if (s.train.channels() != 1 || s.train.classCount() != static_cast<int>(data::fashionNouns().size()))

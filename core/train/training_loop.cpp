@@ -2,6 +2,7 @@
 
 #include "adam.h"
 #include "core/data/subsets.h"
+#include "core/diffusion/denoiser.h"
 #include "core/error.h"
 #include "core/nn/state_dict.h"
 
@@ -11,6 +12,20 @@
 #include <cmath>
 
 namespace lethe::train {
+
+TrainingRunState::TrainingRunState(const std::string& what, data::ImageSet images, torch::Device runDevice,
+    std::filesystem::path outputPath, std::string commandLine, std::uint64_t seed, std::int64_t batch,
+    std::int64_t steps)
+    : train(std::move(images))
+    , device(runDevice)
+    , output(std::move(outputPath))
+    , command(std::move(commandLine))
+    , noise(diffusion::cpuGenerator(seed))
+{
+    train.validate();
+    if (batch < 1 || steps < 1)
+        throw Error(what + " needs a batch of at least 1 and at least 1 step");
+}
 
 EpochOrder::EpochOrder(std::int64_t imageCount, std::uint64_t seed)
     : m_count(imageCount)

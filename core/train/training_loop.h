@@ -3,6 +3,7 @@
 // The parts every Lethe training loop shares (EDM pretraining, text-to-image pretraining): the epoch order,
 // the learning-rate warm-up, EDM's EMA rule, a moving loss average and the progress clock.
 
+#include "core/data/image_set.h"
 #include "core/io/safetensors.h"
 
 #include <ATen/core/Generator.h>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -60,6 +62,23 @@ void sanitizeGradients(torch::nn::Module& module);
 void copyState(torch::nn::Module& from, torch::nn::Module& to);
 
 class Adam;
+
+/// What every pretraining run holds besides its networks: the images, where it runs and writes, its noise
+/// generator and its counters.
+struct TrainingRunState {
+    /// Validates the images; `what` names the training in the message for a batch or step count below 1.
+    TrainingRunState(const std::string& what, data::ImageSet images, torch::Device device, std::filesystem::path output,
+        std::string command, std::uint64_t seed, std::int64_t batch, std::int64_t steps);
+
+    data::ImageSet train;
+    torch::Device device;
+    std::filesystem::path output;
+    std::string command;
+    at::Generator noise;
+    std::int64_t step = 0;
+    std::int64_t checkpointStep = -1; ///< The step the files on disk hold.
+    double wallSeconds = 0.0; ///< Training time over all sessions, for provenance.
+};
 
 /// What a training checkpoint holds besides the networks and the optimiser.
 struct TrainingCounters {
