@@ -99,23 +99,14 @@ EdmPretrainer::EdmPretrainer(PretrainConfig config, data::ImageSet train, torch:
     torch::manual_seed(s.config.seed);
     s.net = models::makeEdmPrecond(s.architecture);
     s.ema = models::makeEdmPrecond(s.architecture);
-    s.net->to(device);
-    s.ema->to(device);
-    copyState(*s.net, *s.ema);
-    s.ema->eval();
-    std::vector<std::pair<std::string, torch::Tensor>> parameters;
-    for (const auto& item : s.net->named_parameters())
-        parameters.emplace_back(item.key(), item.value());
-    s.adam = std::make_unique<Adam>(parameters, AdamOptions { s.config.lr, 0.9, 0.999, 1e-8, 0.0 });
+    s.adam = prepareNetworks(*s.net, *s.ema, device, s.config.lr);
 }
 
 EdmPretrainer::~EdmPretrainer() = default;
 
 std::filesystem::path EdmPretrainer::statePath(const std::filesystem::path& output)
 {
-    std::filesystem::path path = output;
-    path += ".state.safetensors";
-    return path;
+    return trainingStatePath(output);
 }
 
 std::int64_t EdmPretrainer::step() const

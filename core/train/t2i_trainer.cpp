@@ -177,23 +177,14 @@ T2iPretrainer::T2iPretrainer(T2iPretrainConfig config, data::ImageSet train, tor
     torch::manual_seed(s.config.seed);
     s.net = buildNetworks(s.config.textEncoder, s.config.unet);
     s.ema = buildNetworks(s.config.textEncoder, s.config.unet);
-    s.net->to(s.device);
-    s.ema->to(s.device);
-    copyState(*s.net, *s.ema);
-    s.ema->eval();
-    std::vector<std::pair<std::string, torch::Tensor>> parameters;
-    for (const auto& item : s.net->named_parameters())
-        parameters.emplace_back(item.key(), item.value());
-    s.adam = std::make_unique<Adam>(parameters, AdamOptions { s.config.lr, 0.9, 0.999, 1e-8, 0.0 });
+    s.adam = prepareNetworks(*s.net, *s.ema, s.device, s.config.lr);
 }
 
 T2iPretrainer::~T2iPretrainer() = default;
 
 std::filesystem::path T2iPretrainer::statePath(const std::filesystem::path& output)
 {
-    std::filesystem::path path = output;
-    path += ".state.safetensors";
-    return path;
+    return trainingStatePath(output);
 }
 
 std::filesystem::path T2iPretrainer::tokenizerPath(const std::filesystem::path& output)

@@ -84,6 +84,25 @@ void copyState(torch::nn::Module& from, torch::nn::Module& to)
         target[i].tensor.copy_(source[i].tensor);
 }
 
+std::unique_ptr<Adam> prepareNetworks(torch::nn::Module& net, torch::nn::Module& ema, torch::Device device, double lr)
+{
+    net.to(device);
+    ema.to(device);
+    copyState(net, ema);
+    ema.eval();
+    std::vector<std::pair<std::string, torch::Tensor>> parameters;
+    for (const auto& item : net.named_parameters())
+        parameters.emplace_back(item.key(), item.value());
+    return std::make_unique<Adam>(parameters, AdamOptions { lr, 0.9, 0.999, 1e-8, 0.0 });
+}
+
+std::filesystem::path trainingStatePath(const std::filesystem::path& output)
+{
+    std::filesystem::path path = output;
+    path += ".state.safetensors";
+    return path;
+}
+
 std::vector<io::NamedTensor> trainingState(torch::nn::Module& net, torch::nn::Module& ema, const Adam& adam,
     const TrainingCounters& counters, at::Generator& noise)
 {

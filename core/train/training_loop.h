@@ -14,6 +14,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,13 @@ struct TrainingRunState {
     std::int64_t checkpointStep = -1; ///< The step the files on disk hold.
     double wallSeconds = 0.0; ///< Training time over all sessions, for provenance.
 };
+
+/// Moves the network and its EMA copy to `device`, makes the EMA equal to the network (in eval mode), and
+/// returns Adam (PyTorch's defaults, learning rate `lr`) over the network's named parameters.
+std::unique_ptr<Adam> prepareNetworks(torch::nn::Module& net, torch::nn::Module& ema, torch::Device device, double lr);
+
+/// `output` + ".state.safetensors": where a run's resumable state goes.
+std::filesystem::path trainingStatePath(const std::filesystem::path& output);
 
 /// What a training checkpoint holds besides the networks and the optimiser.
 struct TrainingCounters {
