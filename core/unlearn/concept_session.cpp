@@ -6,6 +6,7 @@
 #include "core/diffusion/pixels.h"
 #include "core/error.h"
 #include "core/train/adam.h"
+#include "core/train/training_loop.h"
 #include "core/unlearn/restricted_gradient.h"
 
 #include <nlohmann/json.hpp>
@@ -35,19 +36,7 @@ std::string number(double value)
 /// batch that runs past the end of an epoch continues in the next one.
 std::vector<std::int64_t> batchOf(std::int64_t n, std::int64_t step, std::int64_t batch, std::uint64_t seed)
 {
-    std::vector<std::int64_t> out;
-    out.reserve(static_cast<std::size_t>(batch));
-    std::vector<std::int64_t> order;
-    std::int64_t orderEpoch = -1;
-    for (std::int64_t k = step * batch; k < (step + 1) * batch; ++k) {
-        const std::int64_t epoch = k / n;
-        if (epoch != orderEpoch) {
-            order = data::seededPermutation(n, seed * 1000003ULL + static_cast<std::uint64_t>(epoch));
-            orderEpoch = epoch;
-        }
-        out.push_back(order[static_cast<std::size_t>(k % n)]);
-    }
-    return out;
+    return train::EpochOrder(n, seed).batch(step, batch);
 }
 
 /// The dtype as Lethe's messages spell it ("float32", "uint8", ...).

@@ -7,6 +7,7 @@
 #include "core/diffusion/pixels.h"
 #include "core/error.h"
 #include "core/train/adam.h"
+#include "core/train/training_loop.h"
 #include "core/unlearn/restricted_gradient.h"
 
 #include <spdlog/spdlog.h>
@@ -32,19 +33,9 @@ constexpr int kSaliencyBatches = 4;
 std::vector<std::int64_t> batchOf(
     const std::vector<std::int64_t>& pool, std::int64_t step, std::int64_t batch, std::uint64_t seed)
 {
-    const auto n = static_cast<std::int64_t>(pool.size());
     std::vector<std::int64_t> out;
-    out.reserve(static_cast<std::size_t>(batch));
-    std::vector<std::int64_t> order;
-    std::int64_t orderEpoch = -1;
-    for (std::int64_t k = step * batch; k < (step + 1) * batch; ++k) {
-        const std::int64_t epoch = k / n;
-        if (epoch != orderEpoch) {
-            order = data::seededPermutation(n, seed * 1000003ULL + static_cast<std::uint64_t>(epoch));
-            orderEpoch = epoch;
-        }
-        out.push_back(pool[static_cast<std::size_t>(order[static_cast<std::size_t>(k % n)])]);
-    }
+    for (const std::int64_t k : train::EpochOrder(static_cast<std::int64_t>(pool.size()), seed).batch(step, batch))
+        out.push_back(pool[static_cast<std::size_t>(k)]);
     return out;
 }
 
