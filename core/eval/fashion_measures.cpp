@@ -16,7 +16,8 @@ namespace {
 bool containsWords(const std::string& text, const std::string& word)
 {
     for (std::size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) {
-        const bool startOk = at == 0 || !std::isalnum(static_cast<unsigned char>(text[at - 1])) && text[at - 1] != '-';
+        const bool startOk
+            = at == 0 || (!std::isalnum(static_cast<unsigned char>(text[at - 1])) && text[at - 1] != '-');
         const std::size_t end = at + word.size();
         const bool endOk = end == text.size() || !std::isalnum(static_cast<unsigned char>(text[end]));
         if (startOk && endOk)
