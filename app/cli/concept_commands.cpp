@@ -5,11 +5,9 @@
 #include "core/concept/diversity_builder.h"
 #include "core/concept/diversity_preset.h"
 #include "core/concept/prompt_set.h"
-#include "core/data/captioned_fashion.h"
 #include "core/diffusion/class_sampling.h"
 #include "core/diffusion/text_to_image.h"
 #include "core/error.h"
-#include "core/eval/accuracy.h"
 #include "core/eval/fashion_measures.h"
 #include "core/imaging/grid.h"
 #include "core/imaging/image_file.h"
@@ -335,9 +333,9 @@ void runUnlearnConcept(const ConceptOptions& o, const GlobalOptions& global)
             = models::loadClassifier(resourceFile(std::string("models/") + kBuiltinClassifier), torch::kCPU);
         const auto measure = [&](const torch::Tensor& images, const std::string& set) {
             std::int64_t garmentAsked = 0, garmentShown = 0, colourAsked = 0, colourShown = 0;
-            const torch::Tensor labels
-                = eval::classify(classifier.model, data::grayscaleOf(images), 64, torch::kCPU).labels;
-            const torch::Tensor colours = data::dominantColour(images);
+            const eval::FashionReadings read = eval::readFashionImages(classifier.model, images);
+            const torch::Tensor& labels = read.garments;
+            const torch::Tensor& colours = read.colours;
             for (std::size_t i = 0; i < previewList.size(); ++i) {
                 if (previewList[i]["set"] != set)
                     continue;

@@ -65,17 +65,23 @@ double FashionMeasure::colourRate(int colour) const
     return static_cast<double>(colourCounts[static_cast<std::size_t>(colour)]) / static_cast<double>(images);
 }
 
-FashionMeasure measureFashionImages(
-    models::ResNetClassifier& classifier, const torch::Tensor& rgb, torch::Device device)
+FashionReadings readFashionImages(models::ResNetClassifier& classifier, const torch::Tensor& rgb, torch::Device device)
 {
     if (rgb.dim() != 4 || rgb.size(1) != 3 || rgb.scalar_type() != torch::kUInt8)
         throw Error("fashion measures: expected uint8 RGB images [N, 3, H, W]");
+    return { classify(classifier, data::grayscaleOf(rgb), 64, device).labels, data::dominantColour(rgb).cpu() };
+}
+
+FashionMeasure measureFashionImages(
+    models::ResNetClassifier& classifier, const torch::Tensor& rgb, torch::Device device)
+{
+    const FashionReadings readings = readFashionImages(classifier, rgb, device);
     FashionMeasure measure;
     measure.images = rgb.size(0);
     measure.garmentCounts.assign(data::fashionNouns().size(), 0);
     measure.colourCounts.assign(data::fashionPalette().size(), 0);
-    const torch::Tensor labels = classify(classifier, data::grayscaleOf(rgb), 64, device).labels;
-    const torch::Tensor colours = data::dominantColour(rgb);
+    const torch::Tensor& labels = readings.garments;
+    const torch::Tensor& colours = readings.colours;
     for (std::int64_t i = 0; i < measure.images; ++i) {
         const auto label = labels[i].item<std::int64_t>();
         if (label >= 0 && label < static_cast<std::int64_t>(measure.garmentCounts.size()))

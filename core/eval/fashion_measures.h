@@ -32,7 +32,17 @@ struct FashionMeasure {
     double colourRate(int colour) const;
 };
 
-/// Measures uint8 RGB images [N, 3, H, W] with a grayscale 10-class classifier (already on `device`).
+/// Per image: the class the grayscale classifier reads and the palette colour (-1: no bright pixels).
+struct FashionReadings {
+    torch::Tensor garments; ///< int64 [N], on the CPU.
+    torch::Tensor colours; ///< int64 [N], on the CPU.
+};
+
+/// Reads uint8 RGB images [N, 3, H, W] with a grayscale 10-class classifier (already on `device`).
+FashionReadings readFashionImages(
+    models::ResNetClassifier& classifier, const torch::Tensor& rgb, torch::Device device = torch::kCPU);
+
+/// Counts readFashionImages() over all images.
 FashionMeasure measureFashionImages(
     models::ResNetClassifier& classifier, const torch::Tensor& rgb, torch::Device device = torch::kCPU);
 
