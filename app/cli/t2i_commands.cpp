@@ -34,6 +34,7 @@ struct T2iOptions {
     std::string out;
     std::string device = "auto";
     bool resume = false;
+    std::string init;
     train::T2iPretrainConfig config;
 };
 
@@ -66,6 +67,8 @@ void runPretrainT2i(const T2iOptions& options, const GlobalOptions& global)
     } else if (std::filesystem::exists(options.out)) {
         throw Error(options.out + " exists: pass --resume to continue its training, or choose another --out");
     }
+    if (!options.init.empty() && trainer.step() == 0)
+        trainer.initialiseFrom(options.init);
     std::cerr << "networks: UNet " << trainer.unetParameters() << ", text encoder " << trainer.textEncoderParameters()
               << " parameters; step " << trainer.step() << " of " << config.steps << "\n";
 
@@ -194,6 +197,12 @@ void addT2iCommands(CLI::App& app, GlobalOptions& global)
     pre->add_option("--checkpoint-every", o->config.checkpointEvery, "Steps between checkpoints (0 = end only)")
         ->capture_default_str();
     pre->add_flag("--resume", o->resume, "Continue from the training state beside --out");
+    pre->add_option("--init", o->init,
+        "Start from the text encoder and UNet of a model this command wrote (a diffusers folder; same networks)");
+    pre->add_option("--beta-schedule", o->config.betaSchedule,
+           "Noise schedule: linear (DDPM, for pixel space) or scaled_linear (Stable Diffusion's, for latents)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({ "linear", "scaled_linear" }));
     pre->add_option("--device", o->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
     pre->callback([o, &global] { runCommand(global, [&] { runPretrainT2i(*o, global); }); });
 }

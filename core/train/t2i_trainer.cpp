@@ -15,7 +15,9 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <fstream>
 
 namespace lethe::train {
 
@@ -26,7 +28,8 @@ json toJson(const T2iPretrainConfig& c)
     return { { "unet", c.unet }, { "text_encoder", c.textEncoder }, { "batch", c.batch }, { "lr", c.lr },
         { "lr_rampup_images", c.lrRampupImages }, { "steps", c.steps }, { "ema_half_life_images", c.emaHalfLifeImages },
         { "ema_rampup_ratio", c.emaRampupRatio }, { "caption_dropout", c.captionDropout }, { "seed", c.seed },
-        { "checkpoint_every", c.checkpointEvery }, { "max_tokens", c.maxTokens } };
+        { "checkpoint_every", c.checkpointEvery }, { "max_tokens", c.maxTokens },
+        { "beta_schedule", c.betaSchedule } };
 }
 
 T2iPretrainConfig t2iPretrainConfigFromJson(const json& j)
@@ -61,6 +64,7 @@ T2iPretrainConfig t2iPretrainConfigFromJson(const json& j)
     read("seed", c.seed);
     read("checkpoint_every", c.checkpointEvery);
     read("max_tokens", c.maxTokens);
+    read("beta_schedule", c.betaSchedule);
     return c;
 }
 
@@ -127,6 +131,7 @@ struct T2iPretrainer::State : TrainingRunState {
     Networks net { nullptr };
     Networks ema { nullptr };
     std::unique_ptr<Adam> adam;
+    json parent; ///< The model initialiseFrom() started from ({ "path", "steps" }); null when none.
 
     State(T2iPretrainConfig c, data::ImageSet t, torch::Device d, std::filesystem::path o, std::string cmd)
         : TrainingRunState(
@@ -144,6 +149,13 @@ T2iPretrainer::T2iPretrainer(T2iPretrainConfig config, data::ImageSet train, tor
     State& s = *m_state;
     if (!(s.config.captionDropout >= 0.0 && s.config.captionDropout < 1.0))
         throw Error("caption dropout must be in [0, 1), found " + std::to_string(s.config.captionDropout));
+    if (s.config.betaSchedule == "linear") {
+        s.schedule.betaSchedule = diffusion::BetaSchedule::Linear;
+        s.schedule.betaStart = 1e-4;
+        s.schedule.betaEnd = 0.02;
+    } else if (s.config.betaSchedule != "scaled_linear") {
+        throw Error("beta schedule must be \"linear\" or \"scaled_linear\", found \"" + s.config.betaSchedule + "\"");
+    }
     if (s.train.channels() != 1 || s.train.classCount() != static_cast<int>(data::fashionNouns().size()))
         throw Error("text-to-image pretraining takes grayscale Fashion-MNIST-style images in 10 classes; "
             + s.train.source + " has " + std::to_string(s.train.channels()) + " channel(s) and "
@@ -216,7 +228,7 @@ void T2iPretrainer::resume()
     json saved;
     if (config != file.metadata().end())
         saved = json::parse(config->second, nullptr, false);
-    for (const char* key : { "unet", "text_encoder", "batch", "seed", "caption_dropout", "max_tokens" })
+    for (const char* key : { "unet", "text_encoder", "batch", "seed", "caption_dropout", "max_tokens", "beta_schedule" })
         if (!saved.is_object() || saved.value(key, json()) != toJson(s.config).at(key))
             throw FormatError(path.string(), std::string("__metadata__ config '") + key + "'",
                 "the saved run used other settings than this command asks for");
@@ -224,7 +236,42 @@ void T2iPretrainer::resume()
     s.step = counters.step;
     s.checkpointStep = s.step;
     s.wallSeconds = counters.wallSeconds;
+    if (const auto parent = file.metadata().find("parent"); parent != file.metadata().end())
+        s.parent = json::parse(parent->second, nullptr, false);
     spdlog::info("resumed from {} at step {}", path.string(), s.step);
+}
+
+void T2iPretrainer::initialiseFrom(const std::filesystem::path& model)
+{
+    State& s = *m_state;
+    const models::sd::StableDiffusion init = models::sd::loadStableDiffusion(model, {});
+    const auto copy = [&](const torch::nn::Module& from, torch::nn::Module& to, torch::nn::Module& ema,
+                          const char* part) {
+        const auto theirs = nn::stateDict(from);
+        const auto ours = nn::stateDict(to);
+        for (std::size_t i = 0; i < std::max(theirs.size(), ours.size()); ++i) {
+            const bool same = i < theirs.size() && i < ours.size() && theirs[i].name == ours[i].name
+                && theirs[i].tensor.sizes() == ours[i].tensor.sizes();
+            if (!same)
+                throw Error(model.string() + ": its " + part + " differs from the one to train (at '"
+                    + (i < ours.size() ? ours[i].name : theirs[i].name)
+                    + "'); starting from a model needs the same networks");
+        }
+        torch::NoGradGuard noGrad;
+        const auto emaState = nn::stateDict(ema);
+        for (std::size_t i = 0; i < theirs.size(); ++i) {
+            ours[i].tensor.copy_(theirs[i].tensor);
+            emaState[i].tensor.copy_(theirs[i].tensor);
+        }
+    };
+    copy(*init.textEncoder(), *s.net->text_encoder, *s.ema->text_encoder, "text encoder");
+    copy(*init.unet(), *s.net->unet, *s.ema->unet, "UNet");
+    json manifest;
+    if (std::ifstream in(model / "lethe-manifest.json"); in)
+        manifest = json::parse(in, nullptr, false);
+    s.parent = { { "path", model.string() },
+        { "steps", manifest.is_object() ? manifest.value("steps", json()) : json() } };
+    spdlog::info("initialised from {}", model.string());
 }
 
 void T2iPretrainer::writeCheckpoint()
@@ -233,14 +280,17 @@ void T2iPretrainer::writeCheckpoint()
     const json manifest = { { "format", "lethe.text-to-image" }, { "method", "pretrain-t2i" },
         { "dataset", s.train.source }, { "command", s.command }, { "seed", s.config.seed }, { "steps", s.step },
         { "images_seen", s.step * s.config.batch }, { "wall_seconds", s.wallSeconds }, { "created", store::utcNow() },
-        { "config", toJson(s.config) },
+        { "config", toJson(s.config) }, { "initialised_from", s.parent },
         { "captions", { { "templates", data::captionTemplates() }, { "nouns", data::fashionNouns() } } } };
     const auto sd = models::sd::StableDiffusion::fromComponents(
         tokenizerPath(s.output), s.ema->text_encoder, s.ema->unet, nullptr, s.schedule);
     sd.saveDiffusersFolder(s.output, manifest.dump(2) + "\n", true);
 
     const auto state = trainingState(*s.net, *s.ema, *s.adam, { s.step, s.wallSeconds }, s.noise);
-    io::writeSafetensors(statePath(s.output), state, { { "config", toJson(s.config).dump() } });
+    io::Metadata metadata { { "config", toJson(s.config).dump() } };
+    if (!s.parent.is_null())
+        metadata["parent"] = s.parent.dump();
+    io::writeSafetensors(statePath(s.output), state, metadata);
     s.checkpointStep = s.step;
 }
 

@@ -33,6 +33,11 @@ struct T2iPretrainConfig {
     std::uint64_t seed = 1;
     std::int64_t checkpointEvery = 250;
     int maxTokens = 16; ///< The tokenizer's model_max_length (BOS and EOS included).
+    /// "linear" (DDPM's β from 1e-4 to 0.02, for pixel space: ᾱ at the last timestep is 4e-5, so pure noise
+    /// carries no trace of the image's mean colour) or "scaled_linear" (Stable Diffusion's 0.00085 to 0.012,
+    /// made for latents: in pixel space its last ᾱ, 0.0047, leaves the mean colour visible in x_T, and samples
+    /// from pure noise come out with coloured, noisy backgrounds).
+    std::string betaSchedule = "linear";
 };
 
 nlohmann::json toJson(const T2iPretrainConfig& config);
@@ -60,6 +65,10 @@ public:
 
     /// Continues from the state file next to `output`; throws FormatError when it does not match this run.
     void resume();
+    /// Starts from the weights of a model this command wrote before (a diffusers folder: its text encoder and
+    /// UNet, into both the trained and the EMA networks). The networks must have the same parameter names and
+    /// shapes; otherwise Error names the first that differs. The manifest records the folder and its step.
+    void initialiseFrom(const std::filesystem::path& model);
     /// Trains until config.steps or until `cancel` becomes true (then writes a checkpoint and returns).
     void run(const PretrainObserver& observer, const std::atomic<bool>* cancel = nullptr);
 

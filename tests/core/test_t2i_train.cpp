@@ -90,6 +90,7 @@ private Q_SLOTS:
     void trainerWritesALoadableDiffusersFolder();
     void resumedRunIsBitIdentical();
     void badConfigsAndDataAreRefused();
+    void fineTuningStartsFromAModelsWeights();
     void promptsNameTheirGarmentAndColour();
     void fashionMeasuresCountGarmentsAndColours();
 };
@@ -311,6 +312,53 @@ void TestT2iTrain::badConfigsAndDataAreRefused()
     dropout.captionDropout = 1.0;
     LETHE_COMPARE_STR(errorMessage([&] { train::T2iPretrainer(dropout, tinyGarments(), torch::kCPU, dir / "m", "x"); }),
         "caption dropout must be in [0, 1), found 1.000000");
+}
+
+void TestT2iTrain::fineTuningStartsFromAModelsWeights()
+{
+    ScratchDir dir;
+    train::T2iPretrainConfig parentConfig = tinyConfig(2);
+    parentConfig.betaSchedule = "scaled_linear";
+    {
+        train::T2iPretrainer parent(parentConfig, tinyGarments(), torch::kCPU, dir / "parent", "p");
+        parent.run({});
+    }
+    // The written scheduler is the run's: Stable Diffusion's for the parent, DDPM's linear one by default.
+    const auto parentScheduler
+        = nlohmann::json::parse(test::readBytes(dir / "parent" / "scheduler" / "scheduler_config.json"));
+    LETHE_COMPARE_STR(parentScheduler.at("beta_schedule").get<std::string>(), "scaled_linear");
+
+    train::T2iPretrainer child(tinyConfig(1), tinyGarments(), torch::kCPU, dir / "child", "c");
+    child.initialiseFrom(dir / "parent");
+    std::atomic<bool> cancel { true };
+    child.run({}, &cancel); // writes the checkpoint of step 0: the parent's networks, unchanged
+    const auto parentUnet = tensorsOf(dir / "parent" / "unet" / "diffusion_pytorch_model.safetensors");
+    const auto childState = tensorsOf(train::T2iPretrainer::statePath(dir / "child"));
+    for (const auto& [name, tensor] : parentUnet) {
+        QVERIFY2(torch::equal(tensor, childState.at("net.unet." + name)), name.c_str());
+        QVERIFY2(torch::equal(tensor, childState.at("ema.unet." + name)), name.c_str());
+    }
+    const auto manifest = nlohmann::json::parse(test::readBytes(dir / "child" / "lethe-manifest.json"));
+    LETHE_COMPARE_STR(manifest.at("initialised_from").at("path").get<std::string>(), (dir / "parent").string());
+    QCOMPARE(manifest.at("initialised_from").at("steps").get<std::int64_t>(), std::int64_t { 2 });
+    const auto scheduler
+        = nlohmann::json::parse(test::readBytes(dir / "child" / "scheduler" / "scheduler_config.json"));
+    LETHE_COMPARE_STR(scheduler.at("beta_schedule").get<std::string>(), "linear");
+    QCOMPARE(scheduler.at("beta_start").get<double>(), 1e-4);
+    QCOMPARE(scheduler.at("beta_end").get<double>(), 0.02);
+
+    // Other networks are refused, naming the first parameter that differs; so is an unknown schedule.
+    train::T2iPretrainConfig wider = tinyConfig(1);
+    wider.unet["block_out_channels"] = { 16, 32 };
+    train::T2iPretrainer other(wider, tinyGarments(), torch::kCPU, dir / "other", "o");
+    LETHE_COMPARE_STR(errorMessage([&] { other.initialiseFrom(dir / "parent"); }),
+        (dir / "parent").string()
+            + ": its UNet differs from the one to train (at 'conv_in.weight'); starting from a model needs the same "
+              "networks");
+    train::T2iPretrainConfig cosine = tinyConfig(1);
+    cosine.betaSchedule = "cosine";
+    LETHE_COMPARE_STR(errorMessage([&] { train::T2iPretrainer(cosine, tinyGarments(), torch::kCPU, dir / "m", "x"); }),
+        "beta schedule must be \"linear\" or \"scaled_linear\", found \"cosine\"");
 }
 
 void TestT2iTrain::promptsNameTheirGarmentAndColour()
