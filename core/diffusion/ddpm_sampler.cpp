@@ -51,6 +51,8 @@ DdpmSchedule ddpmScheduleFromJson(const json& object, const std::string& file)
     s.betaEnd = fields.get<double>("beta_end", s.betaEnd);
     s.stepsOffset = fields.get<int>("steps_offset", s.stepsOffset);
     s.setAlphaToOne = fields.get<bool>("set_alpha_to_one", s.setAlphaToOne);
+    s.clipSample = fields.get<bool>("clip_sample", s.clipSample);
+    s.clipSampleRange = fields.get<double>("clip_sample_range", s.clipSampleRange);
     const std::string beta = fields.get<std::string>("beta_schedule", "scaled_linear");
     if (beta == "scaled_linear")
         s.betaSchedule = BetaSchedule::ScaledLinear;
@@ -71,6 +73,8 @@ DdpmSchedule ddpmScheduleFromJson(const json& object, const std::string& file)
         fields.fail("beta_start",
             "expected 0 < beta_start ≤ beta_end < 1, found " + std::to_string(s.betaStart) + " and "
                 + std::to_string(s.betaEnd));
+    if (!(s.clipSampleRange > 0.0))
+        fields.fail("clip_sample_range", "expected a positive number, found " + std::to_string(s.clipSampleRange));
     if (s.stepsOffset < 0 || s.stepsOffset >= s.trainSteps)
         fields.fail("steps_offset", "expected 0 … num_train_timesteps − 1, found " + std::to_string(s.stepsOffset));
     return s;
@@ -81,7 +85,8 @@ json toJson(const DdpmSchedule& s)
     return { { "num_train_timesteps", s.trainSteps }, { "beta_start", s.betaStart }, { "beta_end", s.betaEnd },
         { "beta_schedule", s.betaSchedule == BetaSchedule::ScaledLinear ? "scaled_linear" : "linear" },
         { "steps_offset", s.stepsOffset }, { "set_alpha_to_one", s.setAlphaToOne },
-        { "prediction_type", s.prediction == PredictionType::Epsilon ? "epsilon" : "v_prediction" } };
+        { "prediction_type", s.prediction == PredictionType::Epsilon ? "epsilon" : "v_prediction" },
+        { "clip_sample", s.clipSample }, { "clip_sample_range", s.clipSampleRange } };
 }
 
 std::vector<double> alphasCumprod(const DdpmSchedule& s)
@@ -161,6 +166,8 @@ std::optional<torch::Tensor> sampleDdpm(const NoisePredictor& predictor, const t
                 x0 = std::sqrt(a) * x - std::sqrt(1.0 - a) * out;
                 eps = std::sqrt(a) * out + std::sqrt(1.0 - a) * x;
             }
+            if (schedule.clipSample) // As diffusers' DDIMScheduler: x₀ is clamped, ε is kept.
+                x0 = x0.clamp(-schedule.clipSampleRange, schedule.clipSampleRange);
             x = std::sqrt(aPrev) * x0 + std::sqrt(1.0 - aPrev) * eps;
             if (!report(progress, i + 1, total))
                 return std::nullopt;

@@ -45,6 +45,11 @@ struct DdpmSchedule {
     bool setAlphaToOne = false;
     /// prediction_type ("epsilon" or "v_prediction").
     PredictionType prediction = PredictionType::Epsilon;
+    /// clip_sample: DDIM clamps each step's predicted x₀ to ±clipSampleRange (pixel-space models, whose data lie
+    /// in [−1, 1]: at the first steps x₀ = (x − √(1 − ᾱ)·ε)/√ᾱ divides the network's error by √ᾱ ≈ 0.006).
+    bool clipSample = false;
+    /// clip_sample_range.
+    double clipSampleRange = 1.0;
 };
 
 /// Reads a diffusers scheduler_config.json; missing keys keep the defaults above. Throws FormatError naming

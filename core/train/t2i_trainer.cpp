@@ -28,8 +28,7 @@ json toJson(const T2iPretrainConfig& c)
     return { { "unet", c.unet }, { "text_encoder", c.textEncoder }, { "batch", c.batch }, { "lr", c.lr },
         { "lr_rampup_images", c.lrRampupImages }, { "steps", c.steps }, { "ema_half_life_images", c.emaHalfLifeImages },
         { "ema_rampup_ratio", c.emaRampupRatio }, { "caption_dropout", c.captionDropout }, { "seed", c.seed },
-        { "checkpoint_every", c.checkpointEvery }, { "max_tokens", c.maxTokens },
-        { "beta_schedule", c.betaSchedule } };
+        { "checkpoint_every", c.checkpointEvery }, { "max_tokens", c.maxTokens }, { "beta_schedule", c.betaSchedule } };
 }
 
 T2iPretrainConfig t2iPretrainConfigFromJson(const json& j)
@@ -156,6 +155,7 @@ T2iPretrainer::T2iPretrainer(T2iPretrainConfig config, data::ImageSet train, tor
     } else if (s.config.betaSchedule != "scaled_linear") {
         throw Error("beta schedule must be \"linear\" or \"scaled_linear\", found \"" + s.config.betaSchedule + "\"");
     }
+    s.schedule.clipSample = true; // The pixels lie in [−1, 1]: DDIM clamps its x₀ estimates there.
     if (s.train.channels() != 1 || s.train.classCount() != static_cast<int>(data::fashionNouns().size()))
         throw Error("text-to-image pretraining takes grayscale Fashion-MNIST-style images in 10 classes; "
             + s.train.source + " has " + std::to_string(s.train.channels()) + " channel(s) and "
@@ -228,7 +228,8 @@ void T2iPretrainer::resume()
     json saved;
     if (config != file.metadata().end())
         saved = json::parse(config->second, nullptr, false);
-    for (const char* key : { "unet", "text_encoder", "batch", "seed", "caption_dropout", "max_tokens", "beta_schedule" })
+    for (const char* key :
+        { "unet", "text_encoder", "batch", "seed", "caption_dropout", "max_tokens", "beta_schedule" })
         if (!saved.is_object() || saved.value(key, json()) != toJson(s.config).at(key))
             throw FormatError(path.string(), std::string("__metadata__ config '") + key + "'",
                 "the saved run used other settings than this command asks for");
@@ -245,32 +246,32 @@ void T2iPretrainer::initialiseFrom(const std::filesystem::path& model)
 {
     State& s = *m_state;
     const models::sd::StableDiffusion init = models::sd::loadStableDiffusion(model, {});
-    const auto copy = [&](const torch::nn::Module& from, torch::nn::Module& to, torch::nn::Module& ema,
-                          const char* part) {
-        const auto theirs = nn::stateDict(from);
-        const auto ours = nn::stateDict(to);
-        for (std::size_t i = 0; i < std::max(theirs.size(), ours.size()); ++i) {
-            const bool same = i < theirs.size() && i < ours.size() && theirs[i].name == ours[i].name
-                && theirs[i].tensor.sizes() == ours[i].tensor.sizes();
-            if (!same)
-                throw Error(model.string() + ": its " + part + " differs from the one to train (at '"
-                    + (i < ours.size() ? ours[i].name : theirs[i].name)
-                    + "'); starting from a model needs the same networks");
-        }
-        torch::NoGradGuard noGrad;
-        const auto emaState = nn::stateDict(ema);
-        for (std::size_t i = 0; i < theirs.size(); ++i) {
-            ours[i].tensor.copy_(theirs[i].tensor);
-            emaState[i].tensor.copy_(theirs[i].tensor);
-        }
-    };
+    const auto copy
+        = [&](const torch::nn::Module& from, torch::nn::Module& to, torch::nn::Module& ema, const char* part) {
+              const auto theirs = nn::stateDict(from);
+              const auto ours = nn::stateDict(to);
+              for (std::size_t i = 0; i < std::max(theirs.size(), ours.size()); ++i) {
+                  const bool same = i < theirs.size() && i < ours.size() && theirs[i].name == ours[i].name
+                      && theirs[i].tensor.sizes() == ours[i].tensor.sizes();
+                  if (!same)
+                      throw Error(model.string() + ": its " + part + " differs from the one to train (at '"
+                          + (i < ours.size() ? ours[i].name : theirs[i].name)
+                          + "'); starting from a model needs the same networks");
+              }
+              torch::NoGradGuard noGrad;
+              const auto emaState = nn::stateDict(ema);
+              for (std::size_t i = 0; i < theirs.size(); ++i) {
+                  ours[i].tensor.copy_(theirs[i].tensor);
+                  emaState[i].tensor.copy_(theirs[i].tensor);
+              }
+          };
     copy(*init.textEncoder(), *s.net->text_encoder, *s.ema->text_encoder, "text encoder");
     copy(*init.unet(), *s.net->unet, *s.ema->unet, "UNet");
     json manifest;
     if (std::ifstream in(model / "lethe-manifest.json"); in)
         manifest = json::parse(in, nullptr, false);
-    s.parent = { { "path", model.string() },
-        { "steps", manifest.is_object() ? manifest.value("steps", json()) : json() } };
+    s.parent
+        = { { "path", model.string() }, { "steps", manifest.is_object() ? manifest.value("steps", json()) : json() } };
     spdlog::info("initialised from {}", model.string());
 }
 

@@ -215,6 +215,7 @@ private Q_SLOTS:
     void ddpmSamplersReproduceGaussianData_data();
     void ddpmSamplersReproduceGaussianData();
     void ddpmSamplerCancels();
+    void ddimClipSampleClampsThePredictedImage();
     void ddpmScheduleConfigErrors_data();
     void ddpmScheduleConfigErrors();
     void textToImageGuidanceMixesPromptAndNegative();
@@ -929,6 +930,34 @@ void TestDiffusion::ddpmSamplerCancels()
     QCOMPARE(calls, 3);
 }
 
+void TestDiffusion::ddimClipSampleClampsThePredictedImage()
+{
+    // A network that always predicts ε = 3 (far from any noise the data could hold): DDIM's first x₀ is then
+    // (x − 3√(1 − ᾱ))/√ᾱ, hundreds in size. With clip_sample each x₀ is clamped to ±range, so the result, the
+    // last x₀ plus √(1 − ᾱ_0)·ε, stays within range + 3√β_0; without it the image runs off.
+    DdpmSchedule schedule = ddpmScheduleFromJson(
+        nlohmann::json::parse(R"({"beta_schedule": "linear", "beta_start": 0.0001, "beta_end": 0.02,
+            "clip_sample": true, "clip_sample_range": 0.5})"),
+        "scheduler_config.json");
+    QVERIFY(schedule.clipSample);
+    QCOMPARE(schedule.clipSampleRange, 0.5);
+    QCOMPARE(toJson(schedule).at("clip_sample").get<bool>(), true);
+    QCOMPARE(toJson(schedule).at("clip_sample_range").get<double>(), 0.5);
+    const NoisePredictor constant = [](const torch::Tensor& x, double) { return torch::full_like(x, 3.0); };
+    DdpmSamplerOptions options;
+    options.steps = 10;
+    const torch::Tensor noise = torch::tensor({ -2.0F, 0.0F, 2.0F }).reshape({ 1, 1, 1, 3 });
+    const auto clipped = sampleDdpm(constant, noise, schedule, options);
+    QVERIFY(clipped.has_value());
+    const double bound = 0.5 + 3.0 * std::sqrt(1.0 - alphasCumprod(schedule).front()) + 1e-5;
+    QVERIFY2(
+        clipped->abs().max().item<double>() <= bound, qPrintable(QString::number(clipped->abs().max().item<double>())));
+    schedule.clipSample = false;
+    const auto free = sampleDdpm(constant, noise, schedule, options);
+    QVERIFY2(free->abs().max().item<double>() > 10.0, qPrintable(QString::number(free->abs().max().item<double>())));
+    QCOMPARE(ddpmScheduleFromJson(nlohmann::json::object(), "s").clipSample, false);
+}
+
 void TestDiffusion::ddpmScheduleConfigErrors_data()
 {
     QTest::addColumn<QString>("json");
@@ -947,6 +976,9 @@ void TestDiffusion::ddpmScheduleConfigErrors_data()
     QTest::newRow("betas") << R"({"beta_start": 0.02, "beta_end": 0.01})"
                            << "scheduler_config.json: key 'beta_start': expected 0 < beta_start ≤ beta_end < 1, "
                               "found 0.020000 and 0.010000";
+    QTest::newRow("clip range") << R"({"clip_sample_range": 0})"
+                                << "scheduler_config.json: key 'clip_sample_range': expected a positive number, "
+                                   "found 0.000000";
     QTest::newRow("offset") << R"({"steps_offset": 1000})"
                             << "scheduler_config.json: key 'steps_offset': expected 0 … num_train_timesteps − 1, "
                                "found 1000";

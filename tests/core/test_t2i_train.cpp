@@ -346,6 +346,7 @@ void TestT2iTrain::fineTuningStartsFromAModelsWeights()
     LETHE_COMPARE_STR(scheduler.at("beta_schedule").get<std::string>(), "linear");
     QCOMPARE(scheduler.at("beta_start").get<double>(), 1e-4);
     QCOMPARE(scheduler.at("beta_end").get<double>(), 0.02);
+    QCOMPARE(scheduler.at("clip_sample").get<bool>(), true); // Pixels in [−1, 1]: DDIM clamps its x₀ there.
 
     // Other networks are refused, naming the first parameter that differs; so is an unknown schedule.
     train::T2iPretrainConfig wider = tinyConfig(1);

@@ -379,7 +379,6 @@ void StableDiffusion::saveDiffusersFolder(
         }
         nlohmann::json scheduler = diffusion::toJson(m_impl->schedule);
         scheduler["_class_name"] = "DDIMScheduler";
-        scheduler["clip_sample"] = false;
         io::writeFileAtomically(partial / "scheduler" / "scheduler_config.json", scheduler.dump(2) + "\n");
         for (const char* name : { "vocab.json", "merges.txt", "special_tokens_map.json", "tokenizer_config.json" })
             if (fs::is_regular_file(m_impl->tokenizerFolder / name))
