@@ -567,7 +567,7 @@ QWidget* ConceptTab::buildRunPage()
     seedsForm->addRow(tr("After every:"), m_previewEvery);
     choiceLayout->addWidget(m_previewList, 1);
     choiceLayout->addLayout(seedsForm);
-    choice->setMaximumWidth(300);
+    choice->setMaximumWidth(240);
     m_beforeGrid = new widgets::SampleGrid(compare);
     m_beforeGrid->setTitle(tr("Before"));
     m_beforeGrid->setPlaceholder(tr("The base model's images of the checked prompts appear when a run starts."));
@@ -585,6 +585,7 @@ QWidget* ConceptTab::buildRunPage()
     page->addWidget(compare);
     page->setStretchFactor(0, 1);
     page->setStretchFactor(1, 1);
+    page->setSizes({ 500, 500 }); // Half and half, whatever the size hints say.
     return page;
 }
 
@@ -919,37 +920,40 @@ void ConceptTab::updateSetCounts()
 
 void ConceptTab::refreshPreviewList()
 {
-    // Rebuilt from the sets; prompts checked before stay checked, and in a set without any, its first two are.
+    // Rebuilt from the sets; prompts checked before stay checked, and in a set none of whose listed prompts is
+    // checked, the first two are.
     QSet<QString> checked;
-    QSet<QString> anyChecked;
     for (int i = 0; i < m_previewList->count(); ++i)
-        if (m_previewList->item(i)->checkState() == Qt::Checked) {
-            const QString set = m_previewList->item(i)->data(Qt::UserRole + 1).toString();
-            checked.insert(set + QLatin1Char('\n') + m_previewList->item(i)->data(Qt::UserRole).toString());
-            anyChecked.insert(set);
-        }
+        if (m_previewList->item(i)->checkState() == Qt::Checked)
+            checked.insert(m_previewList->item(i)->data(Qt::UserRole + 1).toString() + QLatin1Char('\n')
+                + m_previewList->item(i)->data(Qt::UserRole).toString());
     m_previewList->clear();
     const QList<ConceptPrompt> remainTest = prompts(PromptSet::RemainTest);
     const QList<QPair<QString, QList<ConceptPrompt>>> sets = { { QStringLiteral("forget"), prompts(PromptSet::Forget) },
         { QStringLiteral("remain"), remainTest.isEmpty() ? prompts(PromptSet::RemainTrain) : remainTest } };
-    QSet<QString> seen;
     for (const auto& [set, list] : sets) {
-        int added = 0;
+        QSet<QString> seen;
+        QList<QListWidgetItem*> items;
+        bool anyChecked = false;
         for (const ConceptPrompt& p : list) {
-            const QString key = set + QLatin1Char('\n') + p.text;
-            if (seen.contains(key))
+            if (seen.contains(p.text))
                 continue;
-            seen.insert(key);
+            seen.insert(p.text);
             auto* item = new QListWidgetItem(
                 (set == QStringLiteral("forget") ? tr("forget: %1") : tr("remain: %1")).arg(p.text), m_previewList);
             item->setData(Qt::UserRole, p.text);
             item->setData(Qt::UserRole + 1, set);
+            item->setToolTip(p.text);
             item->setFlags(Qt::ItemIsUserCheckable | Qt::ItemIsEnabled | Qt::ItemIsSelectable);
-            item->setCheckState(
-                checked.contains(key) || (!anyChecked.contains(set) && added < 2) ? Qt::Checked : Qt::Unchecked);
-            if (++added >= kPreviewChoices)
+            const bool on = checked.contains(set + QLatin1Char('\n') + p.text);
+            item->setCheckState(on ? Qt::Checked : Qt::Unchecked);
+            anyChecked = anyChecked || on;
+            items.append(item);
+            if (items.size() >= kPreviewChoices)
                 break;
         }
+        for (qsizetype i = 0; !anyChecked && i < std::min<qsizetype>(2, items.size()); ++i)
+            items[i]->setCheckState(Qt::Checked);
     }
 }
 
@@ -960,17 +964,27 @@ bool ConceptTab::previewRequest(ConceptPreviewRequest& request, QStringList& lab
             tr("The seeds '%1' are not a list like 0-3 or 1,5 (at most 65 in a range).").arg(m_previewSeeds->text()));
         return false;
     }
-    labels.clear();
     for (int i = 0; i < m_previewList->count(); ++i) {
         const QListWidgetItem* item = m_previewList->item(i);
         if (item->checkState() != Qt::Checked)
             continue;
         request.prompts << item->data(Qt::UserRole).toString();
         request.sets << item->data(Qt::UserRole + 1).toString();
-        labels << (item->data(Qt::UserRole + 1).toString() == QStringLiteral("forget") ? QStringLiteral("F: ")
-                                                                                       : QStringLiteral("R: "))
-                + elided(item->data(Qt::UserRole).toString(), 28);
     }
+    // Row labels: "F: " or "R: " and the prompt without the words every chosen prompt starts with ("a photo of
+    // a"), so the grids keep their room for the images.
+    QStringList common = request.prompts.value(0).split(QLatin1Char(' '));
+    for (const QString& prompt : request.prompts) {
+        const QStringList words = prompt.split(QLatin1Char(' '));
+        qsizetype n = 0;
+        while (n < common.size() && n + 1 < words.size() && words[n] == common[n])
+            ++n;
+        common = common.mid(0, n);
+    }
+    labels.clear();
+    for (qsizetype i = 0; i < request.prompts.size(); ++i)
+        labels << (request.sets[i] == QStringLiteral("forget") ? QStringLiteral("F: ") : QStringLiteral("R: "))
+                + elided(request.prompts[i].split(QLatin1Char(' ')).mid(common.size()).join(QLatin1Char(' ')), 22);
     return true;
 }
 
@@ -1051,6 +1065,7 @@ void ConceptTab::startRun()
     m_lastStep = 0;
     m_stepsDone = 0;
     m_stepSeconds = 0.0;
+    m_lastPoint = ConceptStepPoint();
     m_totalSteps = request.steps;
     m_rate->clear();
     m_paused = false;
@@ -1239,6 +1254,13 @@ void ConceptTab::onRunEnded(const QString& outcome, const QString& message, qint
     m_progress->setRange(0, static_cast<int>(std::max<qint64>(1, m_totalSteps)));
     m_progress->setValue(static_cast<int>(steps));
     m_progress->setFormat(tr("step %v of %m"));
+    m_rate->setText(m_stepSeconds > 0 ? tr("%1 steps in %2 · %3 steps/s (stepping only) · L_f %4 · L_r %5")
+                                            .arg(m_stepsDone)
+                                            .arg(duration(seconds))
+                                            .arg(static_cast<double>(m_stepsDone) / m_stepSeconds, 0, 'f', 2)
+                                            .arg(m_lastPoint.forgetLoss, 0, 'g', 4)
+                                            .arg(m_lastPoint.remainLoss, 0, 'g', 4)
+                                      : QString());
     updateActions();
     if (outcome == QStringLiteral("failed")) {
         setStatus(tr("The run failed after %1 steps").arg(steps));
