@@ -94,6 +94,7 @@ public:
     QLabel* buildResultLabel() const { return m_buildResult; }
     QSpinBox* samplerStepsBox() const { return m_samplerSteps; }
     QDoubleSpinBox* guidanceBox() const { return m_guidance; }
+    QSpinBox* drawBatchBox() const { return m_drawBatch; }
     QComboBox* methodBox() const { return m_method; }
     QComboBox* parameterBox() const { return m_parameters; }
     QDoubleSpinBox* alphaBox() const { return m_alpha; }

@@ -19,6 +19,7 @@
 #include <torch/torch.h>
 
 #include <QAbstractItemView>
+#include <QAction>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QLabel>
@@ -90,6 +91,7 @@ private Q_SLOTS:
     void emptyForgetSetIsRefused();
     void wholeRunFromTypedAndBuiltPrompts();
     void closingDuringAConceptRunStopsIt();
+    void cancelledDrawingResumesFromTheCache();
     void screenshotsOfARealModel();
 
 private:
@@ -139,6 +141,15 @@ void TestGuiConcept::windowHasClassAndConceptTabs()
     // Nothing remembered, nothing open: Start is off, in the tab and in the Run menu.
     QVERIFY(!window.conceptTab()->isModelOpen());
     QVERIFY(!window.conceptTab()->startButton()->isEnabled());
+    QAction* start = nullptr;
+    for (QAction* action : window.findChildren<QAction*>())
+        if (action->text() == QStringLiteral("&Start"))
+            start = action;
+    QVERIFY(start);
+    QVERIFY(!start->isEnabled());
+    // Back on the Class tab, whose model is open, the same action starts a class run.
+    QTest::mouseClick(tabs->tabBar(), Qt::LeftButton, {}, tabs->tabBar()->tabRect(0).center());
+    QVERIFY(start->isEnabled());
 }
 
 void TestGuiConcept::badModelPathIsReported()
@@ -406,6 +417,35 @@ void TestGuiConcept::closingDuringAConceptRunStopsIt()
     QCOMPARE(tab.lastOutcome(), QStringLiteral("stopped"));
     QTRY_VERIFY(!window->isVisible());
     delete window;
+}
+
+void TestGuiConcept::cancelledDrawingResumesFromTheCache()
+{
+    gui::ConceptTab tab;
+    tab.show();
+    QVERIFY(openTiny(tab));
+    QList<gui::ConceptPrompt> many;
+    for (int i = 0; i < 40; ++i)
+        many.append({ QStringLiteral("a red shoe"), i, QString() });
+    tab.setPrompts(Set::Forget, many);
+    tab.cacheEdit()->setText(qs(m_dir / "cache-cancel"));
+    tab.samplerStepsBox()->setValue(12);
+    tab.drawBatchBox()->setValue(1);
+    QSignalSpy images(&tab, &gui::ConceptTab::imagesFinished);
+    tab.generateImages();
+    QTRY_VERIFY_WITH_TIMEOUT(tab.progressBar()->value() >= 2, 60000);
+    QVERIFY(tab.progressBar()->maximum() == 40);
+    tab.cancelImages();
+    QVERIFY(images.wait(60000));
+    QCOMPARE(images.at(0).at(0).toLongLong(), qint64 { -1 });
+    QVERIFY(!tab.isBusy());
+    // The second press goes on: what was drawn comes from the cache, the rest is drawn now.
+    tab.generateImages();
+    QVERIFY(images.wait(120000));
+    const qint64 drawn = images.at(1).at(0).toLongLong();
+    const qint64 cached = images.at(1).at(1).toLongLong();
+    QCOMPARE(drawn + cached, qint64 { 40 });
+    QVERIFY2(cached >= 2 && drawn >= 1, qPrintable(QStringLiteral("%1 drawn, %2 cached").arg(drawn).arg(cached)));
 }
 
 void TestGuiConcept::screenshotsOfARealModel()
