@@ -1,5 +1,6 @@
 #include "main_window.h"
 
+#include "concept_tab.h"
 #include "log_bridge.h"
 
 #include "core/unlearn/run_control.h"
@@ -350,7 +351,22 @@ void MainWindow::buildUi()
     main->addWidget(leftScroll);
     main->addWidget(right);
     main->setStretchFactor(1, 1);
-    setCentralWidget(main);
+    m_concept = new ConceptTab;
+    m_topTabs = new QTabWidget;
+    m_topTabs->addTab(main, tr("C&lass"));
+    m_topTabs->addTab(m_concept, tr("Co&ncept"));
+    m_topTabs->setTabToolTip(0, tr("Class unlearning of a class-conditional model"));
+    m_topTabs->setTabToolTip(1, tr("Concept unlearning of a text-to-image model"));
+    connect(m_concept, &ConceptTab::statusMessage, this, [this](const QString& text) {
+        if (conceptCurrent())
+            statusBar()->showMessage(text);
+    });
+    connect(m_concept, &ConceptTab::actionsChanged, this, &MainWindow::updateActions);
+    connect(m_topTabs, &QTabWidget::currentChanged, this, [this] {
+        statusBar()->showMessage(conceptCurrent() ? m_concept->lastStatus() : m_runMessage);
+        updateActions();
+    });
+    setCentralWidget(m_topTabs);
     resize(1400, 900);
     updateActions();
 }
@@ -371,7 +387,12 @@ void MainWindow::buildMenus()
     m_recentMenu = file->addMenu(tr("&Recent models"));
     m_exportAction = file->addAction(tr("&Export…"));
     m_exportAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
-    connect(m_exportAction, &QAction::triggered, this, [this] { chooseExportFolder(false); });
+    connect(m_exportAction, &QAction::triggered, this, [this] {
+        if (conceptCurrent())
+            m_concept->chooseExport(false);
+        else
+            chooseExportFolder(false);
+    });
     file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"));
     quit->setShortcut(QKeySequence::Quit);
@@ -380,13 +401,15 @@ void MainWindow::buildMenus()
     QMenu* run = menuBar()->addMenu(tr("&Run"));
     m_startAction = run->addAction(tr("&Start"));
     m_startAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
-    connect(m_startAction, &QAction::triggered, this, &MainWindow::startRun);
+    connect(
+        m_startAction, &QAction::triggered, this, [this] { conceptCurrent() ? m_concept->startRun() : startRun(); });
     m_pauseAction = run->addAction(tr("&Pause / resume"));
     m_pauseAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_P));
-    connect(m_pauseAction, &QAction::triggered, this, &MainWindow::togglePause);
+    connect(m_pauseAction, &QAction::triggered, this,
+        [this] { conceptCurrent() ? m_concept->togglePause() : togglePause(); });
     m_stopAction = run->addAction(tr("S&top"));
     m_stopAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
-    connect(m_stopAction, &QAction::triggered, this, &MainWindow::stopRun);
+    connect(m_stopAction, &QAction::triggered, this, [this] { conceptCurrent() ? m_concept->stopRun() : stopRun(); });
 
     QMenu* settingsMenu = menuBar()->addMenu(tr("&Settings"));
     QMenu* language = settingsMenu->addMenu(tr("&Language"));
@@ -602,7 +625,12 @@ void MainWindow::updateActions()
     m_dataBox->setEnabled(!m_running);
     m_measure->setEnabled(!m_running);
     m_measureImages->setEnabled(!m_running);
-    if (m_startAction) {
+    if (m_startAction && conceptCurrent()) {
+        m_startAction->setEnabled(m_concept->canStart());
+        m_pauseAction->setEnabled(m_concept->isRunning());
+        m_stopAction->setEnabled(m_concept->isRunning());
+        m_exportAction->setEnabled(m_concept->hasResult() && !m_concept->isBusy());
+    } else if (m_startAction) {
         m_startAction->setEnabled(canStart);
         m_pauseAction->setEnabled(m_running);
         m_stopAction->setEnabled(m_running);
@@ -772,6 +800,11 @@ void MainWindow::showCell(int row, int column)
     dialog.exec();
 }
 
+bool MainWindow::conceptCurrent() const
+{
+    return m_topTabs && m_concept && m_topTabs->currentWidget() == m_concept;
+}
+
 void MainWindow::showError(const QString& title, const QString& message)
 {
     // A dialog that leaves the run's state as it is.
@@ -791,6 +824,17 @@ void MainWindow::closeEvent(QCloseEvent* event)
             control->requestStop();
         }
         statusBar()->showMessage(tr("Stopping the run before closing …"));
+        event->ignore();
+        return;
+    }
+    if (m_concept->isRunning()) {
+        // The same for a concept run: it stops after its current step (and its "after" images), then the window
+        // closes.
+        m_closing = true;
+        connect(m_concept, &ConceptTab::runFinished, this, &QWidget::close,
+            static_cast<Qt::ConnectionType>(Qt::QueuedConnection | Qt::UniqueConnection));
+        m_concept->stopRun();
+        statusBar()->showMessage(tr("Stopping the concept run before closing …"));
         event->ignore();
         return;
     }

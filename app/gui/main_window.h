@@ -30,10 +30,13 @@ class SampleGrid;
 
 namespace lethe::gui {
 
+class ConceptTab;
 class LogBridge;
 
-/// Opens on the built-in model and Fashion-MNIST; a whole run needs the mouse alone (or the shortcuts:
-/// Ctrl+R start, Ctrl+P pause/resume, Ctrl+. stop, Ctrl+E export).
+/// Two tabs: "Class" (class unlearning of a class-conditional model) and "Concept" (text-to-image concept
+/// unlearning, ConceptTab). The Class tab opens on the built-in model and Fashion-MNIST; a whole run needs the
+/// mouse alone (or the shortcuts, which act on the current tab: Ctrl+R start, Ctrl+P pause/resume, Ctrl+. stop,
+/// Ctrl+E export).
 class MainWindow : public QMainWindow {
     Q_OBJECT
 
@@ -49,6 +52,7 @@ public:
     /// Exports the current model (or the timeline's snapshot with `snapshot`) into `folder`.
     void exportTo(const QString& folder, bool snapshot = false);
 
+    /// A class-unlearning run is going (the Concept tab has its own isRunning()).
     bool isRunning() const { return m_running; }
     bool isModelOpen() const { return m_modelOpen; }
     widgets::CurvePlot* lossPlot() const { return m_lossPlot; }
@@ -61,6 +65,8 @@ public:
     QCheckBox* measureBox() const { return m_measure; }
     QPushButton* startButton() const { return m_start; }
     QPushButton* exportButton() const { return m_export; }
+    ConceptTab* conceptTab() const { return m_concept; }
+    QTabWidget* topTabs() const { return m_topTabs; }
     /// The last run's outcome ("finished", "stopped", "failed") and the steps/s it reached.
     QString lastOutcome() const { return m_lastOutcome; }
     double stepsPerSecond() const;
@@ -95,6 +101,7 @@ private:
     void showError(const QString& title, const QString& message);
     void chooseExportFolder(bool snapshot);
     void showCell(int row, int column);
+    bool conceptCurrent() const;
 
     QThread m_thread;
     SessionWorker* m_worker = nullptr;
@@ -125,6 +132,8 @@ private:
     widgets::MetricsView* m_metrics = nullptr;
     widgets::LogView* m_log = nullptr;
     QTabWidget* m_lowerTabs = nullptr;
+    QTabWidget* m_topTabs = nullptr;
+    ConceptTab* m_concept = nullptr;
     QMenu* m_recentMenu = nullptr;
     QAction* m_startAction = nullptr;
     QAction* m_pauseAction = nullptr;

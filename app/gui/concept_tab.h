@@ -1,0 +1,239 @@
+#pragma once
+
+// The Concept tab: text-to-image concept unlearning. A model picker, the forget and remain prompt sets (typed,
+// loaded from JSON/CSV, or built from a diversity preset), the base model's training images (cached on disk),
+// method and hyperparameters (α, λ, lr live while running), live curves, before/after grids per prompt and
+// seed, and export as a diffusers folder and/or a CompVis single file. The torch work runs on a ConceptWorker in
+// its own thread; this header sees no LibTorch.
+#include "concept_worker.h"
+
+#include <QElapsedTimer>
+#include <QThread>
+#include <QWidget>
+
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QLineEdit;
+class QListWidget;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+class QTableWidget;
+class QTabWidget;
+
+namespace lethe::widgets {
+class CurvePlot;
+class SampleGrid;
+} // namespace lethe::widgets
+
+namespace lethe::gui {
+
+class ConceptTab : public QWidget {
+    Q_OBJECT
+
+public:
+    /// The prompt sets the tab edits.
+    enum class PromptSet { Forget = 0, RemainTrain = 1, RemainTest = 2 };
+
+    explicit ConceptTab(QWidget* parent = nullptr);
+    ~ConceptTab() override;
+
+    /// Opens a diffusers folder or a CompVis .safetensors file (with `components` for what such a file lacks).
+    void openModel(const QString& model, const QString& components = {});
+    /// Reads a JSON or CSV prompt file into a set; on an error the set keeps what it had and a message says why.
+    bool loadPromptFile(PromptSet set, const QString& path);
+    /// Writes a set as a JSON prompt list; false (with a message) when it cannot.
+    bool savePromptFile(PromptSet set, const QString& path);
+    /// Reads a diversity preset into the builder's fields (nothing else changes); false with a message on an error.
+    bool loadPreset(const QString& path);
+    /// Builds D_f, D_r,train and D_r,test from the builder's fields into the three sets.
+    bool buildPrompts();
+    /// Draws the training images the cache lacks (a second press reads them from the cache).
+    void generateImages();
+    void cancelImages();
+    void startRun();
+    void togglePause();
+    void stopRun();
+    /// Writes the last run's model: a diffusers folder and/or a CompVis single file (either may be empty).
+    void exportTo(const QString& diffusersFolder, const QString& compvisFile);
+    /// Asks for a diffusers folder (or, with `compvis`, a .safetensors file) and exports into it.
+    void chooseExport(bool compvis);
+
+    /// The prompts of a set as the tables hold them (blank rows skipped); `error` says what is wrong, if anything.
+    QList<ConceptPrompt> prompts(PromptSet set, QString* error = nullptr) const;
+    void setPrompts(PromptSet set, const QList<ConceptPrompt>& prompts);
+
+    bool isModelOpen() const { return m_modelOpen; }
+    bool isRunning() const { return m_running; }
+    bool isPaused() const { return m_paused; }
+    /// A run, a drawing or an export is in flight.
+    bool isBusy() const { return m_running || m_drawing || m_exporting || m_opening; }
+    bool canStart() const;
+    /// A run ended with weights to export.
+    bool hasResult() const { return m_hasResult; }
+    QString modelPath() const { return m_modelPath; }
+    QString lastError() const { return m_lastError; }
+    QString lastStatus() const { return m_lastStatus; }
+    QString lastOutcome() const { return m_lastOutcome; }
+    qint64 lastStep() const { return m_lastStep; }
+    /// The last step's report (its α, λ and lr are those the step used).
+    ConceptStepPoint lastPoint() const { return m_lastPoint; }
+
+    QLineEdit* modelEdit() const { return m_modelEdit; }
+    QLineEdit* componentsEdit() const { return m_componentsEdit; }
+    QLineEdit* cacheEdit() const { return m_cacheEdit; }
+    QTableWidget* table(PromptSet set) const;
+    QTableWidget* dimensionsTable() const { return m_dimensions; }
+    QLineEdit* remainTemplateEdit() const { return m_remainTemplate; }
+    QLineEdit* conceptWordsEdit() const { return m_conceptWords; }
+    QLineEdit* conceptDimensionEdit() const { return m_conceptDimension; }
+    QSpinBox* forgetCountBox() const { return m_forgetCount; }
+    QSpinBox* remainTrainCountBox() const { return m_remainTrainCount; }
+    QSpinBox* remainTestCountBox() const { return m_remainTestCount; }
+    QLabel* buildResultLabel() const { return m_buildResult; }
+    QSpinBox* samplerStepsBox() const { return m_samplerSteps; }
+    QDoubleSpinBox* guidanceBox() const { return m_guidance; }
+    QSpinBox* drawBatchBox() const { return m_drawBatch; }
+    QComboBox* methodBox() const { return m_method; }
+    QComboBox* parameterBox() const { return m_parameters; }
+    QDoubleSpinBox* alphaBox() const { return m_alpha; }
+    QDoubleSpinBox* lambdaBox() const { return m_lambda; }
+    QDoubleSpinBox* lrBox() const { return m_lr; }
+    QSpinBox* stepsBox() const { return m_steps; }
+    QSpinBox* forgetBatchBox() const { return m_forgetBatch; }
+    QSpinBox* remainBatchBox() const { return m_remainBatch; }
+    QSpinBox* seedBox() const { return m_seed; }
+    QSpinBox* previewEveryBox() const { return m_previewEvery; }
+    QListWidget* previewList() const { return m_previewList; }
+    QLineEdit* previewSeedsEdit() const { return m_previewSeeds; }
+    QPushButton* generateButton() const { return m_generate; }
+    QPushButton* startButton() const { return m_start; }
+    QPushButton* pauseButton() const { return m_pause; }
+    QPushButton* stopButton() const { return m_stop; }
+    QProgressBar* progressBar() const { return m_progress; }
+    QTabWidget* pages() const { return m_pages; }
+    widgets::CurvePlot* lossPlot() const { return m_lossPlot; }
+    widgets::CurvePlot* cosinePlot() const { return m_cosinePlot; }
+    widgets::CurvePlot* normPlot() const { return m_normPlot; }
+    widgets::SampleGrid* beforeGrid() const { return m_beforeGrid; }
+    widgets::SampleGrid* afterGrid() const { return m_afterGrid; }
+
+Q_SIGNALS:
+    /// For the window's status bar.
+    void statusMessage(const QString& text);
+    /// Start, pause, stop or export became possible or impossible (the window's shortcuts follow).
+    void actionsChanged();
+    void modelOpened(bool ok);
+    /// The training images are ready (`drawn` now, `cached` from the cache), or were cancelled or failed
+    /// (drawn = cached = -1).
+    void imagesFinished(qint64 drawn, qint64 cached);
+    void runFinished(const QString& outcome);
+    void exportFinished(bool ok, const QString& message);
+
+private:
+    QWidget* buildModelGroup();
+    QWidget* buildImagesGroup();
+    QWidget* buildMethodGroup();
+    QWidget* buildRunGroup();
+    QWidget* buildPromptPage();
+    QWidget* buildRunPage();
+    void connectWorker();
+    void restoreSettings();
+    void saveSettings() const;
+    void updateActions();
+    void updateSetCounts();
+    void refreshPreviewList();
+    bool previewRequest(ConceptPreviewRequest& request, QStringList& labels);
+    void onProgress(const QString& what, qint64 done, qint64 total);
+    void onStep(const ConceptStepPoint& point);
+    void onRunEnded(const QString& outcome, const QString& message, qint64 steps, double seconds);
+    void onLiveChange(const QString& name, double value);
+    void showError(const QString& title, const QString& message);
+    void setStatus(const QString& text);
+    ConceptImagesRequest imagesRequest(QString* error) const;
+
+    QThread m_thread;
+    ConceptWorker* m_worker = nullptr;
+
+    QLineEdit* m_modelEdit = nullptr;
+    QLineEdit* m_componentsEdit = nullptr;
+    QPushButton* m_openButton = nullptr;
+    QLabel* m_modelLabel = nullptr;
+    QTabWidget* m_pages = nullptr;
+    QTabWidget* m_setTabs = nullptr;
+    QTableWidget* m_tables[3] = { nullptr, nullptr, nullptr };
+    QTableWidget* m_dimensions = nullptr;
+    QLabel* m_presetLabel = nullptr;
+    QLineEdit* m_remainTemplate = nullptr;
+    QLineEdit* m_forgetTemplate = nullptr;
+    QLineEdit* m_conceptWords = nullptr;
+    QLineEdit* m_conceptDimension = nullptr;
+    QSpinBox* m_forgetCount = nullptr;
+    QSpinBox* m_remainTrainCount = nullptr;
+    QSpinBox* m_remainTestCount = nullptr;
+    QSpinBox* m_builderSeed = nullptr;
+    QLabel* m_buildResult = nullptr;
+    QSpinBox* m_samplerSteps = nullptr;
+    QDoubleSpinBox* m_guidance = nullptr;
+    QSpinBox* m_drawBatch = nullptr;
+    QLineEdit* m_cacheEdit = nullptr;
+    QPushButton* m_generate = nullptr;
+    QPushButton* m_cancelGenerate = nullptr;
+    QLabel* m_imagesLabel = nullptr;
+    QComboBox* m_method = nullptr;
+    QComboBox* m_parameters = nullptr;
+    QDoubleSpinBox* m_alpha = nullptr;
+    QDoubleSpinBox* m_lambda = nullptr;
+    QDoubleSpinBox* m_lr = nullptr;
+    QSpinBox* m_steps = nullptr;
+    QSpinBox* m_forgetBatch = nullptr;
+    QSpinBox* m_remainBatch = nullptr;
+    QSpinBox* m_seed = nullptr;
+    QPushButton* m_start = nullptr;
+    QPushButton* m_pause = nullptr;
+    QPushButton* m_stop = nullptr;
+    QPushButton* m_exportDiffusers = nullptr;
+    QPushButton* m_exportCompvis = nullptr;
+    QProgressBar* m_progress = nullptr;
+    QLabel* m_rate = nullptr;
+    widgets::CurvePlot* m_lossPlot = nullptr;
+    widgets::CurvePlot* m_cosinePlot = nullptr;
+    widgets::CurvePlot* m_normPlot = nullptr;
+    QListWidget* m_previewList = nullptr;
+    QLineEdit* m_previewSeeds = nullptr;
+    QSpinBox* m_previewEvery = nullptr;
+    widgets::SampleGrid* m_beforeGrid = nullptr;
+    widgets::SampleGrid* m_afterGrid = nullptr;
+    QList<QWidget*> m_lockedWhileBusy;
+
+    QString m_modelPath;
+    QString m_lastError;
+    QString m_lastStatus;
+    QString m_lastOutcome;
+    QString m_runMessage;
+    QStringList m_previewLabels;
+    bool m_modelOpen = false;
+    bool m_opening = false;
+    bool m_running = false;
+    bool m_paused = false;
+    bool m_drawing = false;
+    bool m_exporting = false;
+    bool m_hasResult = false;
+    bool m_autoOpened = false;
+    qint64 m_lastStep = 0;
+    ConceptStepPoint m_lastPoint;
+    qint64 m_totalSteps = 0;
+    qint64 m_stepsDone = 0;
+    double m_stepSeconds = 0.0;
+    QString m_phase;
+    qint64 m_phaseStart = 0;
+    QElapsedTimer m_phaseClock;
+    int m_lossSeries = 0, m_remainSeries = 0, m_cosSeries = 0, m_projectedSeries = 0, m_truncatedSeries = 0,
+        m_ascentSeries = 0, m_remainNormSeries = 0;
+
+protected:
+    void showEvent(QShowEvent* event) override;
+};
+
+} // namespace lethe::gui

@@ -1,0 +1,432 @@
+#include "concept_worker.h"
+
+#include "qt_conversions.h"
+
+#include "core/concept/prompt_set.h"
+#include "core/diffusion/text_to_image.h"
+#include "core/error.h"
+#include "core/io/sha256.h"
+#include "core/models/sd/stable_diffusion.h"
+#include "core/runtime.h"
+#include "core/store/model_file.h"
+#include "core/unlearn/concept_images.h"
+#include "core/unlearn/concept_session.h"
+#include "core/unlearn/run_control.h"
+
+#include "session_worker.h"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <QFileInfo>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+
+namespace lethe::gui {
+
+namespace {
+
+std::vector<concepts::Prompt> corePrompts(const QList<ConceptPrompt>& prompts)
+{
+    std::vector<concepts::Prompt> out;
+    out.reserve(static_cast<std::size_t>(prompts.size()));
+    for (const ConceptPrompt& p : prompts) {
+        concepts::Prompt c { p.text.toStdString(), std::nullopt, std::nullopt };
+        if (p.seed >= 0)
+            c.seed = p.seed;
+        if (!p.caseLabel.isEmpty())
+            c.caseLabel = p.caseLabel.toStdString();
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+nlohmann::json promptsJson(const std::vector<concepts::Prompt>& prompts)
+{
+    return nlohmann::json::parse(prompts.empty() ? std::string("[]") : concepts::promptSetToJson(prompts));
+}
+
+/// What a drawing of training images depends on.
+std::string imagesKey(const ConceptImagesRequest& r, const std::string& modelPath)
+{
+    return nlohmann::json {
+        { "forget", promptsJson(corePrompts(r.forget)) }, { "remain", promptsJson(corePrompts(r.remain)) },
+        { "guidance", r.draw.guidance }, { "steps", r.draw.samplerSteps }, { "model", modelPath },
+        { "cache", r.draw.cacheFolder.toStdString() }
+    }.dump();
+}
+
+} // namespace
+
+struct ConceptWorker::State {
+    torch::Device device { torch::kCPU };
+    std::optional<models::sd::StableDiffusion> sd;
+    std::string modelPath;
+
+    // The training pairs of the last drawing, and what they were drawn for.
+    std::string imagesKey;
+    std::vector<concepts::Prompt> forgetPrompts;
+    std::vector<concepts::Prompt> remainPrompts;
+    std::vector<unlearn::ConceptPair> forget;
+    std::vector<unlearn::ConceptPair> remain;
+
+    // The base model's previews, and what they were drawn for.
+    std::string beforeKey;
+    torch::Tensor before;
+
+    // The last run, kept for export.
+    std::unique_ptr<unlearn::ConceptSession> session;
+    nlohmann::json manifest;
+};
+
+ConceptWorker::ConceptWorker()
+    : m_state(std::make_unique<State>())
+{
+    qRegisterMetaType<ConceptImagesRequest>();
+    qRegisterMetaType<ConceptRunRequest>();
+    qRegisterMetaType<ConceptStepPoint>();
+    qRegisterMetaType<QList<QImage>>();
+}
+
+ConceptWorker::~ConceptWorker() = default;
+
+std::shared_ptr<unlearn::RunControl> ConceptWorker::control() const
+{
+    const std::lock_guard lock(m_controlMutex);
+    return m_control;
+}
+
+void ConceptWorker::cancelImages()
+{
+    m_cancelImages = true;
+}
+
+ConceptRunRequest ConceptWorker::defaults()
+{
+    const unlearn::ConceptConfig c;
+    ConceptRunRequest r;
+    r.method = QString::fromStdString(unlearn::conceptMethodName(c.method));
+    r.parameters = QString::fromStdString(unlearn::parameterGroupName(c.parameters));
+    r.alpha = c.alpha;
+    r.lambda = c.lambda;
+    r.lr = c.lr;
+    r.steps = c.steps;
+    r.forgetBatch = c.forgetBatch;
+    r.remainBatch = c.remainBatch;
+    r.seed = c.seed;
+    const unlearn::ConceptImageOptions images;
+    r.images.draw.samplerSteps = images.samplerSteps;
+    r.images.draw.guidance = images.guidance;
+    r.images.draw.batch = images.batch;
+    return r;
+}
+
+void ConceptWorker::open(const QString& model, const QString& components)
+{
+    State& s = *m_state;
+    try {
+        if (model.isEmpty())
+            throw Error("choose a model: a diffusers folder (model_index.json) or a CompVis .safetensors file");
+        Q_EMIT progress(tr("Opening %1").arg(model), 0, 0);
+        s.device = resolveDevice(chosenDeviceName().toStdString());
+        models::sd::SdLoadOptions options;
+        options.device = s.device;
+        options.components = components.toStdString();
+        models::sd::StableDiffusion loaded = models::sd::loadStableDiffusion(model.toStdString(), options);
+        const QString description = tr("%1 (%2) — UNet %3 parameters, %4×%4 images, %5; configs from %6")
+                                        .arg(QFileInfo(model).fileName(), toQString(loaded.sourceKind()))
+                                        .arg(loaded.unetParameters())
+                                        .arg(loaded.defaultImageSize())
+                                        .arg(loaded.vae() ? tr("latent") : tr("pixel space"))
+                                        .arg(toQString(loaded.configSource()));
+        s.sd = std::move(loaded);
+        s.modelPath = std::filesystem::absolute(model.toStdString()).lexically_normal().string();
+        s.imagesKey.clear();
+        s.forget.clear();
+        s.remain.clear();
+        s.beforeKey.clear();
+        s.before = torch::Tensor();
+        s.session.reset();
+        s.manifest = nullptr;
+        spdlog::info("opened the text-to-image model {} on {}", s.modelPath, s.device.str());
+        Q_EMIT progress(QString(), 0, 0);
+        Q_EMIT opened(toQString(s.modelPath), description);
+    } catch (const std::exception& e) {
+        Q_EMIT progress(QString(), 0, 0);
+        Q_EMIT openFailed(toQString(e.what()));
+    }
+}
+
+bool ConceptWorker::ensureImages(const ConceptImagesRequest& request, const unlearn::RunControl* control)
+{
+    State& s = *m_state;
+    if (!s.sd)
+        throw Error("open a text-to-image model first");
+    if (request.forget.isEmpty())
+        throw Error("the forget set is empty: type forget prompts, load a prompt file or build them from a preset");
+    unlearn::ConceptImageOptions options;
+    options.guidance = request.draw.guidance;
+    options.samplerSteps = request.draw.samplerSteps;
+    options.batch = request.draw.batch;
+    options.modelId = s.modelPath;
+    const std::vector<concepts::Prompt> forget = corePrompts(request.forget);
+    const std::vector<concepts::Prompt> remain = corePrompts(request.remain);
+    const std::filesystem::path cache = request.draw.cacheFolder.toStdString();
+    if (cache.empty())
+        throw Error("choose a folder for the training-image cache");
+
+    const auto total = static_cast<qint64>(forget.size() + remain.size());
+    qint64 cached = 0;
+    const auto draw = [&](const std::vector<concepts::Prompt>& prompts, const std::filesystem::path& folder,
+                          qint64 offset, const QString& what) -> std::optional<torch::Tensor> {
+        bool first = true;
+        return unlearn::conceptImages(*s.sd, prompts, folder, options, [&](std::int64_t done, std::int64_t) {
+            if (first)
+                cached += done; // The first report counts the images found in the cache.
+            first = false;
+            Q_EMIT progress(what, offset + done, total);
+            return !m_cancelImages.load() && !(control && control->stopRequested());
+        });
+    };
+    const std::optional<torch::Tensor> forgetImages
+        = draw(forget, cache / "forget", 0, tr("Drawing the forget images"));
+    if (!forgetImages)
+        return false;
+    options.seedBase = 1000000; // As unlearn-concept: remain prompts without seeds draw other noise than forget ones.
+    std::optional<torch::Tensor> remainImages;
+    if (!remain.empty()) {
+        remainImages
+            = draw(remain, cache / "remain", static_cast<qint64>(forget.size()), tr("Drawing the remain images"));
+        if (!remainImages)
+            return false;
+    }
+    const auto pairs = [&](const std::vector<concepts::Prompt>& prompts, const torch::Tensor& pixels) {
+        const torch::Tensor inputs = unlearn::toModelInput(*s.sd, pixels, options.batch);
+        std::vector<unlearn::ConceptPair> out;
+        for (std::size_t i = 0; i < prompts.size(); ++i)
+            out.push_back({ prompts[i].text, inputs[static_cast<std::int64_t>(i)].clone() });
+        return out;
+    };
+    s.forget = pairs(forget, *forgetImages);
+    s.remain = remainImages ? pairs(remain, *remainImages) : std::vector<unlearn::ConceptPair> {};
+    s.forgetPrompts = forget;
+    s.remainPrompts = remain;
+    s.imagesKey = imagesKey(request, s.modelPath);
+    Q_EMIT imagesReady(total - cached, cached);
+    return true;
+}
+
+void ConceptWorker::drawImages(const ConceptImagesRequest& request)
+{
+    m_cancelImages = false;
+    try {
+        const bool done = ensureImages(request, nullptr);
+        Q_EMIT progress(QString(), 0, 0);
+        if (!done)
+            Q_EMIT imagesCancelled(0, request.forget.size() + request.remain.size());
+    } catch (const std::exception& e) {
+        Q_EMIT progress(QString(), 0, 0);
+        Q_EMIT imagesFailed(toQString(e.what()));
+    }
+}
+
+void ConceptWorker::run(const ConceptRunRequest& request)
+{
+    State& s = *m_state;
+    auto control = std::make_shared<unlearn::RunControl>();
+    {
+        const std::lock_guard lock(m_controlMutex);
+        m_control = control;
+    }
+    m_cancelImages = false;
+    const auto started = std::chrono::steady_clock::now();
+    const auto elapsed
+        = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
+    std::int64_t done = 0;
+    try {
+        if (!s.sd)
+            throw Error("open a text-to-image model first");
+        unlearn::ConceptConfig config;
+        const auto method = unlearn::conceptMethodFromName(request.method.toStdString());
+        const auto group = unlearn::parameterGroupFromName(request.parameters.toStdString());
+        if (!method || !group)
+            throw Error("unknown method or parameter group: " + request.method.toStdString() + ", "
+                + request.parameters.toStdString());
+        config.method = *method;
+        config.parameters = *group;
+        config.alpha = request.alpha;
+        config.lambda = request.lambda;
+        config.lr = request.lr;
+        config.steps = request.steps;
+        config.forgetBatch = request.forgetBatch;
+        config.remainBatch = request.remainBatch;
+        config.seed = request.seed;
+        config.validate();
+        if (request.images.forget.isEmpty())
+            throw Error("the forget set is empty: type forget prompts, load a prompt file or build them from a preset");
+        if (request.images.remain.isEmpty() && config.method != unlearn::ConceptMethod::ESD)
+            throw Error("the remain set is empty (" + unlearn::conceptMethodName(config.method)
+                + " needs remain pairs): add remain prompts, or choose ESD");
+        Q_EMIT runStarted(config.steps);
+
+        // The training images: those of the last drawing when the prompts and settings are the same.
+        const auto cancelled = [&](const QString& message) {
+            Q_EMIT progress(QString(), 0, 0);
+            Q_EMIT runEnded(QStringLiteral("stopped"), message, 0, elapsed());
+        };
+        if (s.imagesKey.empty() || s.imagesKey != imagesKey(request.images, s.modelPath)) {
+            if (!ensureImages(request.images, control.get())) {
+                cancelled(tr("Stopped while drawing the training images (those drawn are cached)."));
+                return;
+            }
+        }
+
+        // The previews: every chosen prompt with every seed, from the base model once per choice.
+        diffusion::TextToImageRequest preview;
+        nlohmann::json previewList = nlohmann::json::array();
+        for (qsizetype i = 0; i < request.preview.prompts.size(); ++i)
+            for (const qint64 seed : request.preview.seeds) {
+                preview.prompts.push_back(request.preview.prompts[i].toStdString());
+                preview.seeds.push_back(seed);
+                previewList.push_back({ { "set", request.preview.sets.value(i).toStdString() },
+                    { "prompt", request.preview.prompts[i].toStdString() }, { "seed", seed } });
+            }
+        preview.height = s.sd->defaultImageSize();
+        preview.width = s.sd->defaultImageSize();
+        preview.guidance = request.images.draw.guidance;
+        preview.sampler.steps = request.images.draw.samplerSteps;
+        preview.batch = request.images.draw.batch;
+        const int columns = static_cast<int>(std::max<qsizetype>(1, request.preview.seeds.size()));
+        const auto drawPreview = [&](const models::sd::StableDiffusion& model, const QString& what,
+                                     bool stoppable) -> std::optional<torch::Tensor> {
+            return diffusion::generate(model.model(), preview, [&](std::int64_t stepsDone, std::int64_t total) {
+                Q_EMIT progress(what, stepsDone, total);
+                return !m_cancelImages.load() && !(stoppable && control->stopRequested());
+            });
+        };
+        if (!preview.prompts.empty()) {
+            const std::string key = previewList.dump() + s.modelPath + std::to_string(preview.guidance) + "/"
+                + std::to_string(preview.sampler.steps);
+            if (key != s.beforeKey || !s.before.defined()) {
+                const auto before = drawPreview(*s.sd, tr("Drawing the base model's previews (sampler steps)"), true);
+                if (!before) {
+                    cancelled(tr("Stopped while drawing the base model's previews."));
+                    return;
+                }
+                s.before = *before;
+                s.beforeKey = key;
+            }
+            Q_EMIT beforeReady(imagesOf(s.before), columns);
+        }
+        Q_EMIT progress(QString(), 0, 0);
+
+        s.session.reset();
+        s.manifest = nullptr;
+        s.session = std::make_unique<unlearn::ConceptSession>(*s.sd, s.forget, s.remain, config);
+        unlearn::ConceptSession& session = *s.session;
+        spdlog::info("concept unlearning with {}: {} forget and {} remain pairs, {} trainable tensors ({})",
+            unlearn::conceptMethodName(config.method), s.forget.size(), s.remain.size(),
+            session.trainableNames().size(), unlearn::parameterGroupName(config.parameters));
+        std::int64_t truncated = 0;
+        std::int64_t projected = 0;
+        std::string failure;
+        try {
+            done = session.run(
+                [&](const unlearn::ConceptStepReport& r) {
+                    truncated += r.truncated ? 1 : 0;
+                    projected += r.projected ? 1 : 0;
+                    ConceptStepPoint p;
+                    p.step = r.step;
+                    p.totalSteps = r.totalSteps;
+                    p.forgetLoss = r.forgetLoss;
+                    p.remainLoss = r.remainLoss;
+                    p.ascentNorm = r.ascentNorm;
+                    p.remainNorm = r.remainNorm;
+                    p.cosine = r.cosine;
+                    p.projected = r.projected;
+                    p.truncated = r.truncated;
+                    p.lr = r.lr;
+                    p.alpha = r.alpha;
+                    p.lambda = r.lambda;
+                    p.seconds = r.seconds;
+                    Q_EMIT stepDone(p);
+                    if (request.previewEvery > 0 && !preview.prompts.empty() && r.step % request.previewEvery == 0
+                        && r.step < r.totalSteps && !control->stopRequested()) {
+                        // Between steps: the next step puts the UNet back in training mode.
+                        session.model().unet()->eval();
+                        const auto after
+                            = drawPreview(session.model(), tr("Drawing previews at step %1").arg(r.step), true);
+                        if (after)
+                            Q_EMIT afterReady(r.step, imagesOf(*after), columns);
+                        Q_EMIT progress(QString(), 0, 0);
+                    }
+                },
+                *control);
+        } catch (const Error& e) {
+            failure = e.what();
+            done = session.stepsDone();
+        }
+        const double seconds = elapsed();
+        const bool finished = failure.empty() && done == config.steps;
+        const char* outcome = !failure.empty() ? "failed" : finished ? "finished" : "stopped";
+        if (!preview.prompts.empty()) {
+            const auto after = drawPreview(session.model(), tr("Drawing the unlearned model's previews"), false);
+            if (after)
+                Q_EMIT afterReady(done, imagesOf(*after), columns);
+        }
+        s.manifest = { { "format", "lethe.concept-unlearning" },
+            { "method", unlearn::conceptMethodName(config.method) }, { "config", unlearn::toJson(config) },
+            { "concept", { { "forget_prompts", promptsJson(s.forgetPrompts) } } }, { "parent_model", s.modelPath },
+            { "parent_kind", s.sd->sourceKind() }, { "forget_pairs", s.forget.size() },
+            { "remain_pairs", s.remain.size() }, { "image_guidance", request.images.draw.guidance },
+            { "image_steps", request.images.draw.samplerSteps }, { "steps", done }, { "outcome", outcome },
+            { "message", failure }, { "truncated_steps", truncated }, { "projected_steps", projected },
+            { "seconds", seconds }, { "command", "lethe (GUI)" }, { "created", store::utcNow() },
+            { "previews", previewList } };
+        if (std::filesystem::is_regular_file(s.modelPath))
+            s.manifest["parent_sha256"] = io::sha256File(s.modelPath);
+        Q_EMIT progress(QString(), 0, 0);
+        Q_EMIT runEnded(QString::fromLatin1(outcome), toQString(failure), done, seconds);
+    } catch (const std::exception& e) {
+        Q_EMIT progress(QString(), 0, 0);
+        Q_EMIT runEnded(QStringLiteral("failed"), toQString(e.what()), done, elapsed());
+    }
+    const std::lock_guard lock(m_controlMutex);
+    m_control.reset();
+}
+
+void ConceptWorker::exportModel(const QString& diffusersFolder, const QString& compvisFile)
+{
+    State& s = *m_state;
+    try {
+        if (!s.session || s.manifest.is_null())
+            throw Error("there is no unlearned model to export yet: run first");
+        if (diffusersFolder.isEmpty() && compvisFile.isEmpty())
+            throw Error("choose a diffusers folder or a CompVis file to export to");
+        nlohmann::json manifest = s.manifest;
+        manifest["exported"] = store::utcNow();
+        QStringList written;
+        if (!diffusersFolder.isEmpty()) {
+            Q_EMIT progress(tr("Writing the diffusers folder %1").arg(diffusersFolder), 0, 0);
+            s.session->model().saveDiffusersFolder(diffusersFolder.toStdString(), manifest.dump(2) + "\n");
+            written << diffusersFolder;
+        }
+        if (!compvisFile.isEmpty()) {
+            Q_EMIT progress(tr("Writing the CompVis file %1").arg(compvisFile), 0, 0);
+            s.session->model().saveCompvisSingleFile(
+                compvisFile.toStdString(), { { "lethe.manifest", manifest.dump() } });
+            written << compvisFile;
+        }
+        spdlog::info("exported the concept run to {}", written.join(QStringLiteral(", ")).toStdString());
+        Q_EMIT progress(QString(), 0, 0);
+        Q_EMIT exported(written.join(QStringLiteral(", ")));
+    } catch (const std::exception& e) {
+        Q_EMIT progress(QString(), 0, 0);
+        Q_EMIT exportFailed(toQString(e.what()));
+    }
+}
+
+} // namespace lethe::gui

@@ -1,0 +1,506 @@
+// The Concept tab driving real (tiny) text-to-image runs, offscreen: prompts typed, loaded and built from a preset,
+// training images drawn and then read from the cache, a run with a live α change, pause, resume and stop,
+// before/after grids, and an export in both layouts that loads again; and the messages for bad input. With
+// LETHE_CONCEPT_SCREENSHOT_DIR and LETHE_CONCEPT_MODEL set, a last test runs a real model and saves screenshots.
+#include "concept_tab.h"
+#include "main_window.h"
+
+#include "core/io/safetensors.h"
+#include "core/models/sd/stable_diffusion.h"
+#include "core/runtime.h"
+#include "widgets/curve_plot.h"
+#include "widgets/sample_grid.h"
+
+#include "test_support.h"
+#include "tiny_edm.h"
+#include "tiny_sd.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <QAbstractItemView>
+#include <QAction>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QMessageBox>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QStatusBar>
+#include <QTabBar>
+#include <QTabWidget>
+#include <QTableWidget>
+#include <QtTest>
+
+#include <fstream>
+
+using namespace lethe;
+using Set = gui::ConceptTab::PromptSet;
+
+namespace {
+
+QString qs(const std::filesystem::path& path)
+{
+    return QString::fromStdString(path.string());
+}
+
+/// Closes the message boxes a tab opened and returns their texts.
+QStringList takeMessages(QWidget* parent)
+{
+    QStringList texts;
+    for (QMessageBox* box : parent->findChildren<QMessageBox*>()) {
+        if (!box->isVisible())
+            continue;
+        texts << box->text();
+        box->close();
+    }
+    QCoreApplication::processEvents();
+    return texts;
+}
+
+/// A preset in the tiny model's alphabet (single lower-case letters make its vocabulary).
+constexpr const char* kTinyPreset = R"({
+  "version": 1,
+  "name": "tiny-colours",
+  "dimensions": {
+    "colour": {"train": ["red", "green", "blue"], "test": ["pink"]},
+    "object": {"train": ["shoe", "bag", "coat"]}
+  },
+  "remain_template": "a {colour} {object}",
+  "concept": {"words": ["shoe"], "dimension": "object"},
+  "counts": {"forget": 3, "remain_train": 5, "remain_test": 2},
+  "seed": 0
+})";
+
+} // namespace
+
+class TestGuiConcept : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void windowHasClassAndConceptTabs();
+    void badModelPathIsReported();
+    void corruptPromptFileKeepsTheTable();
+    void emptyForgetSetIsRefused();
+    void wholeRunFromTypedAndBuiltPrompts();
+    void closingDuringAConceptRunStopsIt();
+    void cancelledDrawingResumesFromTheCache();
+    void screenshotsOfARealModel();
+
+private:
+    /// Opens the tiny model in `tab` and waits for it.
+    bool openTiny(gui::ConceptTab& tab);
+
+    test::ScratchDir m_dir;
+    QString m_classModel;
+    QString m_classData;
+    QString m_sd;
+};
+
+void TestGuiConcept::initTestCase()
+{
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName(QStringLiteral("LetheTest"));
+    QSettings().clear();
+    torch::set_num_threads(1);
+    test::writeCifarFolder(m_dir / "cifar", 20);
+    test::writeTinyCifarModel(m_dir / "base.safetensors");
+    m_classModel = qs(m_dir / "base.safetensors");
+    m_classData = qs(m_dir / "cifar");
+    test::writeTinyDiffusersFolder(m_dir / "sd", false);
+    m_sd = qs(m_dir / "sd");
+    std::ofstream(m_dir / "tiny-preset.json") << kTinyPreset;
+}
+
+bool TestGuiConcept::openTiny(gui::ConceptTab& tab)
+{
+    QSignalSpy opened(&tab, &gui::ConceptTab::modelOpened);
+    tab.openModel(m_sd);
+    return opened.wait(60000) && opened.at(0).at(0).toBool() && tab.isModelOpen();
+}
+
+void TestGuiConcept::windowHasClassAndConceptTabs()
+{
+    gui::MainWindow window(m_classModel, m_classData);
+    window.show();
+    QTabWidget* tabs = window.topTabs();
+    QCOMPARE(tabs->count(), 2);
+    QCOMPARE(tabs->tabText(0), QStringLiteral("C&lass"));
+    QCOMPARE(tabs->tabText(1), QStringLiteral("Co&ncept"));
+    QCOMPARE(tabs->currentIndex(), 0); // The Class tab as before.
+    QTRY_VERIFY_WITH_TIMEOUT(window.isModelOpen(), 60000);
+    QTest::mouseClick(tabs->tabBar(), Qt::LeftButton, {}, tabs->tabBar()->tabRect(1).center());
+    QCOMPARE(tabs->currentWidget(), window.conceptTab());
+    // Nothing remembered, nothing open: Start is off, in the tab and in the Run menu.
+    QVERIFY(!window.conceptTab()->isModelOpen());
+    QVERIFY(!window.conceptTab()->startButton()->isEnabled());
+    QAction* start = nullptr;
+    for (QAction* action : window.findChildren<QAction*>())
+        if (action->text() == QStringLiteral("&Start"))
+            start = action;
+    QVERIFY(start);
+    QVERIFY(!start->isEnabled());
+    // Back on the Class tab, whose model is open, the same action starts a class run.
+    QTest::mouseClick(tabs->tabBar(), Qt::LeftButton, {}, tabs->tabBar()->tabRect(0).center());
+    QVERIFY(start->isEnabled());
+}
+
+void TestGuiConcept::badModelPathIsReported()
+{
+    gui::ConceptTab tab;
+    tab.show();
+    const QString missing = qs(m_dir / "no-such-model");
+    QSignalSpy opened(&tab, &gui::ConceptTab::modelOpened);
+    tab.openModel(missing);
+    QVERIFY(opened.wait(30000));
+    QCOMPARE(opened.at(0).at(0).toBool(), false);
+    QVERIFY(!tab.isModelOpen());
+    QVERIFY2(tab.lastError().contains(missing), qPrintable(tab.lastError()));
+    QCOMPARE(takeMessages(&tab), QStringList { tab.lastError() });
+    QCOMPARE(tab.modelEdit()->text(), missing); // What the user typed stays to be corrected.
+    QVERIFY(!tab.startButton()->isEnabled());
+    QVERIFY(!tab.generateButton()->isEnabled());
+    // Not remembered: only a model that opened is.
+    QVERIFY(QSettings().value(QStringLiteral("concept/model")).toString() != missing);
+}
+
+void TestGuiConcept::corruptPromptFileKeepsTheTable()
+{
+    gui::ConceptTab tab;
+    tab.show();
+    tab.setPrompts(Set::Forget, { { QStringLiteral("a red shoe"), 7, QString() } });
+    const auto bad = m_dir / "bad.json";
+    std::ofstream(bad) << R"(["a green shoe", "  "])";
+    QVERIFY(!tab.loadPromptFile(Set::Forget, qs(bad)));
+    const QString expected = QStringLiteral("The prompts of %1 were not loaded; the table keeps what it had.\n\n"
+                                            "%1: item 2: the prompt is empty")
+                                 .arg(qs(bad));
+    QCOMPARE(tab.lastError(), expected);
+    QCOMPARE(takeMessages(&tab), QStringList { expected });
+    QCOMPARE(tab.prompts(Set::Forget), (QList<gui::ConceptPrompt> { { QStringLiteral("a red shoe"), 7, QString() } }));
+
+    // A CSV without a prompt column, and a preset with a misspelt key: refused the same way.
+    const auto csv = m_dir / "bad.csv";
+    std::ofstream(csv) << "text,seed\na red bag,1\n";
+    QVERIFY(!tab.loadPromptFile(Set::RemainTrain, qs(csv)));
+    QVERIFY2(tab.lastError().contains(qs(csv)), qPrintable(tab.lastError()));
+    takeMessages(&tab);
+    tab.remainTemplateEdit()->setText(QStringLiteral("typed {colour}"));
+    const auto preset = m_dir / "bad-preset.json";
+    std::ofstream(preset) << R"({"dimensions": {}, "remain_template": "x", "concept": {"words": ["a"]}, "colour": 1})";
+    QVERIFY(!tab.loadPreset(qs(preset)));
+    QVERIFY2(tab.lastError().startsWith(
+                 QStringLiteral("The preset %1 was not loaded; the builder keeps what it had.\n\n%1").arg(qs(preset))),
+        qPrintable(tab.lastError()));
+    QCOMPARE(tab.remainTemplateEdit()->text(), QStringLiteral("typed {colour}"));
+    takeMessages(&tab);
+
+    // A good file then loads, and saving writes a list that loads back the same.
+    const auto good = m_dir / "good.csv";
+    std::ofstream(good) << "prompt,evaluation_seed,case_number\n\"a blue bag, large\",3,12\na red coat,,\n";
+    QVERIFY(tab.loadPromptFile(Set::RemainTrain, qs(good)));
+    const QList<gui::ConceptPrompt> loaded = tab.prompts(Set::RemainTrain);
+    QCOMPARE(loaded.size(), qsizetype { 2 });
+    QCOMPARE(loaded[0], (gui::ConceptPrompt { QStringLiteral("a blue bag, large"), 3, QStringLiteral("12") }));
+    QVERIFY(tab.savePromptFile(Set::RemainTrain, qs(m_dir / "saved.json")));
+    tab.setPrompts(Set::RemainTrain, {});
+    QVERIFY(tab.loadPromptFile(Set::RemainTrain, qs(m_dir / "saved.json")));
+    QCOMPARE(tab.prompts(Set::RemainTrain), loaded);
+}
+
+void TestGuiConcept::emptyForgetSetIsRefused()
+{
+    gui::ConceptTab tab;
+    tab.show();
+    QVERIFY(openTiny(tab));
+    tab.cacheEdit()->setText(qs(m_dir / "cache-empty"));
+    tab.setPrompts(Set::RemainTrain, { { QStringLiteral("a red bag"), -1, QString() } });
+    QVERIFY(tab.startButton()->isEnabled());
+    QTest::mouseClick(tab.startButton(), Qt::LeftButton);
+    QVERIFY(!tab.isRunning());
+    const QString expected = QStringLiteral(
+        "The forget set is empty: type forget prompts, load a prompt file or build them from a preset.");
+    QCOMPARE(tab.lastError(), expected);
+    QCOMPARE(takeMessages(&tab), QStringList { expected });
+    QTest::mouseClick(tab.generateButton(), Qt::LeftButton);
+    QVERIFY(!tab.isBusy());
+    QCOMPARE(takeMessages(&tab), QStringList { expected });
+    // And RGD without remain prompts.
+    tab.setPrompts(Set::RemainTrain, {});
+    tab.setPrompts(Set::Forget, { { QStringLiteral("a red shoe"), -1, QString() } });
+    tab.startRun();
+    QVERIFY(!tab.isRunning());
+    QCOMPARE(tab.lastError(), QStringLiteral("The remain set is empty: RGD needs remain prompts (or choose ESD)."));
+    takeMessages(&tab);
+    QVERIFY(!std::filesystem::exists(m_dir / "cache-empty"));
+}
+
+void TestGuiConcept::wholeRunFromTypedAndBuiltPrompts()
+{
+    gui::MainWindow window(m_classModel, m_classData);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowActive(&window));
+    gui::ConceptTab& tab = *window.conceptTab();
+    window.topTabs()->setCurrentWidget(&tab);
+    QVERIFY(openTiny(tab));
+    QCOMPARE(QSettings().value(QStringLiteral("concept/model")).toString(), m_sd); // Remembered.
+
+    // Built from a preset: D_f, D_r,train and D_r,test with the counts shown.
+    QVERIFY(tab.loadPreset(qs(m_dir / "tiny-preset.json")));
+    QCOMPARE(tab.conceptWordsEdit()->text(), QStringLiteral("shoe"));
+    QCOMPARE(tab.dimensionsTable()->rowCount(), 2);
+    QVERIFY(tab.buildPrompts());
+    QCOMPARE(tab.prompts(Set::Forget).size(), qsizetype { 3 });
+    QCOMPARE(tab.prompts(Set::RemainTrain).size(), qsizetype { 5 });
+    QCOMPARE(tab.prompts(Set::RemainTest).size(), qsizetype { 2 });
+    QCOMPARE(tab.buildResultLabel()->text(),
+        QStringLiteral("D_f 3, D_r,train 5, D_r,test 2 prompts (of 3, 6 and 2 distinct)"));
+    for (const auto& p : tab.prompts(Set::Forget))
+        QVERIFY2(p.text.contains(QStringLiteral("shoe")), qPrintable(p.text));
+    for (const auto& p : tab.prompts(Set::RemainTrain))
+        QVERIFY2(!p.text.contains(QStringLiteral("shoe")), qPrintable(p.text));
+    auto* setTabs = tab.table(Set::Forget)->parentWidget()->parentWidget();
+    QVERIFY(qobject_cast<QTabWidget*>(setTabs));
+    QCOMPARE(qobject_cast<QTabWidget*>(setTabs)->tabText(0), QStringLiteral("&Forget (D_f): 3"));
+
+    // One more forget prompt typed as a user does: Add, type, Enter.
+    qobject_cast<QTabWidget*>(setTabs)->setCurrentIndex(0);
+    tab.pages()->setCurrentIndex(0);
+    QPushButton* add = nullptr;
+    for (QPushButton* b : tab.findChildren<QPushButton*>())
+        if (b->text() == QStringLiteral("&Add"))
+            add = b;
+    QVERIFY(add);
+    QTest::mouseClick(add, Qt::LeftButton);
+    QTRY_VERIFY(QApplication::focusWidget() && qobject_cast<QLineEdit*>(QApplication::focusWidget()));
+    QTest::keyClicks(QApplication::focusWidget(), QStringLiteral("a pink shoe"));
+    QTest::keyClick(QApplication::focusWidget(), Qt::Key_Return);
+    QTRY_COMPARE(tab.prompts(Set::Forget).size(), qsizetype { 4 });
+    QCOMPARE(tab.prompts(Set::Forget).last().text, QStringLiteral("a pink shoe"));
+
+    // The training images: progress to 100 %, then a second press reads all of them from the cache.
+    tab.cacheEdit()->setText(qs(m_dir / "cache"));
+    tab.samplerStepsBox()->setValue(3);
+    QSignalSpy images(&tab, &gui::ConceptTab::imagesFinished);
+    QTest::mouseClick(tab.generateButton(), Qt::LeftButton);
+    QVERIFY(tab.isBusy());
+    QVERIFY(images.wait(120000));
+    QCOMPARE(images.at(0).at(0).toLongLong(), qint64 { 9 }); // 4 forget + 5 remain drawn now.
+    QCOMPARE(images.at(0).at(1).toLongLong(), qint64 { 0 });
+    QCOMPARE(tab.progressBar()->value(), tab.progressBar()->maximum());
+    QCOMPARE(tab.progressBar()->text(), QStringLiteral("training images: 100%"));
+    QVERIFY(std::filesystem::exists(m_dir / "cache" / "forget"));
+    QTest::mouseClick(tab.generateButton(), Qt::LeftButton);
+    QVERIFY(images.wait(60000));
+    QCOMPARE(images.at(1).at(0).toLongLong(), qint64 { 0 });
+    QCOMPARE(images.at(1).at(1).toLongLong(), qint64 { 9 });
+
+    // A long run started with the shortcut while the Concept tab is current: α changed live, paused, resumed,
+    // stopped.
+    tab.stepsBox()->setValue(100000);
+    tab.forgetBatchBox()->setValue(2);
+    tab.remainBatchBox()->setValue(2);
+    tab.lrBox()->setValue(2e-3);
+    tab.alphaBox()->setValue(100.0);
+    tab.previewSeedsEdit()->setText(QStringLiteral("0-1"));
+    QCOMPARE(tab.previewList()->count(), 4 + 2); // Forget prompts, then the held-out remain ones.
+    QSignalSpy finished(&tab, &gui::ConceptTab::runFinished);
+    QTest::keyClick(&window, Qt::Key_R, Qt::ControlModifier);
+    QVERIFY(tab.isRunning());
+    QVERIFY(!window.isRunning()); // Not the Class tab's run.
+    QTRY_VERIFY_WITH_TIMEOUT(tab.lastStep() >= 1, 120000);
+    QCOMPARE(tab.lastPoint().alpha, 100.0);
+    tab.alphaBox()->setValue(0.5);
+    QCOMPARE(window.statusBar()->currentMessage(), QStringLiteral("α → 0.5 from step %1").arg(tab.lastStep() + 1));
+    QTest::keyClick(&window, Qt::Key_P, Qt::ControlModifier);
+    QVERIFY(tab.isPaused());
+    QCOMPARE(tab.pauseButton()->text(), QStringLiteral("&Resume"));
+    QTest::qWait(300); // The step that was going ends; then nothing moves.
+    const qint64 pausedAt = tab.lastStep();
+    QTest::qWait(500);
+    QCOMPARE(tab.lastStep(), pausedAt);
+    QVERIFY(tab.isRunning());
+    QTest::mouseClick(tab.pauseButton(), Qt::LeftButton);
+    QVERIFY(!tab.isPaused());
+    QTRY_VERIFY_WITH_TIMEOUT(tab.lastStep() >= pausedAt + 2, 120000);
+    QCOMPARE(tab.lastPoint().alpha, 0.5);
+    QVERIFY(tab.lossPlot()->markerCount() >= 1);
+    QTest::keyClick(&window, Qt::Key_Period, Qt::ControlModifier);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 120000);
+    QCOMPARE(tab.lastOutcome(), QStringLiteral("stopped"));
+    QCOMPARE(tab.afterGrid()->rows(), 4);
+    QVERIFY(window.statusBar()->currentMessage().startsWith(QStringLiteral("Run stopped after ")));
+
+    // A short run to the end, with an "after" grid half-way and at the end.
+    tab.stepsBox()->setValue(8);
+    tab.previewEveryBox()->setValue(4);
+    QTest::mouseClick(tab.startButton(), Qt::LeftButton);
+    QVERIFY(tab.isRunning());
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, 120000);
+    QCOMPARE(tab.lastOutcome(), QStringLiteral("finished"));
+    QCOMPARE(tab.lastPoint().step, qint64 { 8 });
+    QCOMPARE(tab.lossPlot()->points(0).size(), qsizetype { 8 });
+    QCOMPARE(tab.cosinePlot()->points(0).size(), qsizetype { 8 });
+    QVERIFY2(window.statusBar()->currentMessage().startsWith(QStringLiteral("Run finished after 8 steps")),
+        qPrintable(window.statusBar()->currentMessage()));
+
+    // The grids: 2 forget and 2 remain prompts checked by default, 2 seeds; the "after" one from the end.
+    QCOMPARE(tab.beforeGrid()->rows(), 4);
+    QCOMPARE(tab.beforeGrid()->columns(), 2);
+    QCOMPARE(tab.afterGrid()->rows(), 4);
+    bool changed = false;
+    for (int r = 0; r < 4; ++r)
+        for (int c = 0; c < 2; ++c)
+            changed = changed || tab.afterGrid()->cell(r, c) != tab.beforeGrid()->cell(r, c);
+    QVERIFY2(changed, "the unlearned model draws the same images as the base model");
+
+    // Export in both layouts; both load again, with the manifest, and hold the same (changed) UNet.
+    const auto folder = m_dir / "export-diffusers";
+    const auto file = m_dir / "export.safetensors";
+    QSignalSpy exported(&tab, &gui::ConceptTab::exportFinished);
+    tab.exportTo(qs(folder), qs(file));
+    QVERIFY(exported.wait(60000));
+    QVERIFY2(exported.at(0).at(0).toBool(), qPrintable(exported.at(0).at(1).toString()));
+    const auto manifest = nlohmann::json::parse(test::readBytes(folder / "lethe-manifest.json"));
+    LETHE_COMPARE_STR(manifest.at("method").get<std::string>(), "rgd");
+    LETHE_COMPARE_STR(manifest.at("outcome").get<std::string>(), "finished");
+    QCOMPARE(manifest.at("steps").get<int>(), 8);
+    QCOMPARE(manifest.at("forget_pairs").get<int>(), 4);
+    QVERIFY(io::SafetensorsFile(file).metadata().count("lethe.manifest") == 1);
+    models::sd::SdLoadOptions options;
+    const auto fromFolder = models::sd::loadStableDiffusion(folder, options);
+    options.components = m_dir / "sd";
+    const auto fromFile = models::sd::loadStableDiffusion(file, options);
+    const auto base = models::sd::loadStableDiffusion(m_dir / "sd", {});
+    const auto a = fromFolder.unet()->named_parameters();
+    const auto b = fromFile.unet()->named_parameters();
+    const auto c = base.unet()->named_parameters();
+    bool differsFromBase = false;
+    for (const auto& item : a) {
+        QVERIFY(torch::equal(item.value(), b[item.key()]));
+        differsFromBase = differsFromBase || !torch::equal(item.value(), c[item.key()]);
+    }
+    QVERIFY(differsFromBase);
+
+    // Exporting over an existing folder is refused with a message, and nothing is half-written.
+    tab.exportTo(qs(folder), QString());
+    QVERIFY(exported.wait(60000));
+    QVERIFY(!exported.at(1).at(0).toBool());
+    QVERIFY2(exported.at(1).at(1).toString().contains(qs(folder)), qPrintable(exported.at(1).at(1).toString()));
+    takeMessages(&tab);
+}
+
+void TestGuiConcept::closingDuringAConceptRunStopsIt()
+{
+    auto* window = new gui::MainWindow(m_classModel, m_classData);
+    window->show();
+    gui::ConceptTab& tab = *window->conceptTab();
+    window->topTabs()->setCurrentWidget(&tab);
+    QVERIFY(openTiny(tab));
+    tab.setPrompts(Set::Forget, { { QStringLiteral("a red shoe"), -1, QString() } });
+    tab.setPrompts(Set::RemainTrain, { { QStringLiteral("a red bag"), -1, QString() } });
+    tab.setPrompts(Set::RemainTest, {});
+    tab.cacheEdit()->setText(qs(m_dir / "cache-close"));
+    tab.stepsBox()->setValue(100000);
+    QSignalSpy finished(&tab, &gui::ConceptTab::runFinished);
+    tab.startRun();
+    QTRY_VERIFY_WITH_TIMEOUT(tab.lastStep() >= 1, 120000);
+    QVERIFY(!window->close()); // Refused for now: the run stops first, then the window closes.
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 60000);
+    QCOMPARE(tab.lastOutcome(), QStringLiteral("stopped"));
+    QTRY_VERIFY(!window->isVisible());
+    delete window;
+}
+
+void TestGuiConcept::cancelledDrawingResumesFromTheCache()
+{
+    gui::ConceptTab tab;
+    tab.show();
+    QVERIFY(openTiny(tab));
+    QList<gui::ConceptPrompt> many;
+    for (int i = 0; i < 40; ++i)
+        many.append({ QStringLiteral("a red shoe"), i, QString() });
+    tab.setPrompts(Set::Forget, many);
+    tab.cacheEdit()->setText(qs(m_dir / "cache-cancel"));
+    tab.samplerStepsBox()->setValue(12);
+    tab.drawBatchBox()->setValue(1);
+    QSignalSpy images(&tab, &gui::ConceptTab::imagesFinished);
+    tab.generateImages();
+    QTRY_VERIFY_WITH_TIMEOUT(tab.progressBar()->value() >= 2, 60000);
+    QVERIFY(tab.progressBar()->maximum() == 40);
+    tab.cancelImages();
+    QVERIFY(images.wait(60000));
+    QCOMPARE(images.at(0).at(0).toLongLong(), qint64 { -1 });
+    QVERIFY(!tab.isBusy());
+    // The second press goes on: what was drawn comes from the cache, the rest is drawn now.
+    tab.generateImages();
+    QVERIFY(images.wait(120000));
+    const qint64 drawn = images.at(1).at(0).toLongLong();
+    const qint64 cached = images.at(1).at(1).toLongLong();
+    QCOMPARE(drawn + cached, qint64 { 40 });
+    QVERIFY2(cached >= 2 && drawn >= 1, qPrintable(QStringLiteral("%1 drawn, %2 cached").arg(drawn).arg(cached)));
+}
+
+void TestGuiConcept::screenshotsOfARealModel()
+{
+    const QString dir = qEnvironmentVariable("LETHE_CONCEPT_SCREENSHOT_DIR");
+    const QString model = qEnvironmentVariable("LETHE_CONCEPT_MODEL");
+    if (dir.isEmpty() || model.isEmpty())
+        QSKIP("set LETHE_CONCEPT_SCREENSHOT_DIR and LETHE_CONCEPT_MODEL (a diffusers folder such as the built-in "
+              "text-to-image model), and QTEST_FUNCTION_TIMEOUT=3600000, to run it and save screenshots");
+    torch::set_num_threads(std::max(1, hardwareThreads()));
+    QSettings().clear();
+    gui::MainWindow window(m_classModel, m_classData);
+    window.resize(1600, 1000);
+    window.show();
+    gui::ConceptTab& tab = *window.conceptTab();
+    QTest::mouseClick(window.topTabs()->tabBar(), Qt::LeftButton, {}, window.topTabs()->tabBar()->tabRect(1).center());
+    QSignalSpy opened(&tab, &gui::ConceptTab::modelOpened);
+    tab.openModel(model);
+    QVERIFY(opened.wait(120000) && opened.at(0).at(0).toBool());
+    const QString preset = qEnvironmentVariable(
+        "LETHE_CONCEPT_PRESET", QString::fromStdString(resourceFile("presets/fashion-colours.json").string()));
+    QVERIFY(tab.loadPreset(preset));
+    tab.conceptWordsEdit()->setText(qEnvironmentVariable("LETHE_CONCEPT_WORD", QStringLiteral("sneaker")));
+    tab.forgetCountBox()->setValue(16);
+    tab.remainTrainCountBox()->setValue(16);
+    tab.remainTestCountBox()->setValue(8);
+    QVERIFY(tab.buildPrompts());
+    tab.cacheEdit()->setText(dir + QStringLiteral("/cache"));
+    tab.samplerStepsBox()->setValue(qEnvironmentVariableIntValue("LETHE_CONCEPT_SAMPLER_STEPS") > 0
+            ? qEnvironmentVariableIntValue("LETHE_CONCEPT_SAMPLER_STEPS")
+            : 20);
+    tab.guidanceBox()->setValue(3.0);
+    QTest::qWait(300);
+    QVERIFY(window.grab().save(dir + QStringLiteral("/concept-prompts.png")));
+    const int steps = qEnvironmentVariableIntValue("LETHE_CONCEPT_STEPS") > 0
+        ? qEnvironmentVariableIntValue("LETHE_CONCEPT_STEPS")
+        : 20;
+    tab.stepsBox()->setValue(steps);
+    tab.forgetBatchBox()->setValue(4);
+    tab.remainBatchBox()->setValue(4);
+    tab.lrBox()->setValue(1e-4);
+    tab.previewSeedsEdit()->setText(QStringLiteral("0-3"));
+    tab.previewEveryBox()->setValue(std::max(1, steps / 2));
+    QSignalSpy finished(&tab, &gui::ConceptTab::runFinished);
+    QTest::mouseClick(tab.startButton(), Qt::LeftButton);
+    QVERIFY(tab.isRunning());
+    QTRY_VERIFY_WITH_TIMEOUT(tab.lastStep() >= steps * 2 / 3, 3600000);
+    QTest::qWait(500);
+    QVERIFY(window.grab().save(dir + QStringLiteral("/concept-running.png")));
+    QVERIFY(finished.wait(3600000));
+    QTest::qWait(500);
+    QVERIFY(window.grab().save(dir + QStringLiteral("/concept-finished.png")));
+    qInfo("concept run: %s after %lld steps; %s", qPrintable(tab.lastOutcome()), static_cast<long long>(tab.lastStep()),
+        qPrintable(tab.lastStatus()));
+}
+
+QTEST_MAIN(TestGuiConcept)
+#include "test_gui_concept.moc"
