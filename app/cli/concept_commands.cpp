@@ -8,6 +8,7 @@
 #include "core/diffusion/class_sampling.h"
 #include "core/diffusion/text_to_image.h"
 #include "core/error.h"
+#include "core/eval/clip_score.h"
 #include "core/eval/fashion_measures.h"
 #include "core/imaging/grid.h"
 #include "core/imaging/image_file.h"
@@ -23,12 +24,14 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 namespace lethe::cli {
@@ -72,7 +75,48 @@ struct ConceptOptions {
     std::string out;
     bool force = false;
     bool fashionMeasures = false;
+    std::string clip;
+    int clipPrompts = 20;
 };
+
+/// A request with the run's drawing settings (size, guidance, steps, batch) and no prompts yet.
+diffusion::TextToImageRequest drawingRequest(const ConceptOptions& o, std::int64_t size)
+{
+    diffusion::TextToImageRequest request;
+    request.height = size;
+    request.width = size;
+    request.guidance = o.guidance;
+    request.negativePrompt = o.negativePrompt;
+    request.sampler.steps = o.genSteps;
+    request.batch = o.genBatch;
+    return request;
+}
+
+/// The images the CLIP alignment score reads for one prompt set: its first prompts, each at every preview seed.
+struct ClipSet {
+    std::string name;
+    std::size_t prompts = 0;
+    diffusion::TextToImageRequest request;
+    std::vector<double> before;
+    std::vector<double> after;
+};
+
+/// Draws a set's images with `model` and scores them.
+std::vector<double> clipScores(
+    const models::sd::StableDiffusion& model, models::clip::LoadedClip& clip, const ClipSet& set, const char* when)
+{
+    ProgressLine line;
+    const auto images = diffusion::generate(model.model(), set.request, [&](std::int64_t done, std::int64_t total) {
+        line.update("drawing the " + std::string(when) + " images of " + set.name + " for CLIP: step "
+                + std::to_string(done) + "/" + std::to_string(total),
+            done == total);
+        return !CancelOnInterrupt::requested();
+    });
+    line.clear();
+    if (!images)
+        throw Error("interrupted while drawing the " + std::string(when) + " images of " + set.name + " for CLIP");
+    return eval::clipAlignment(clip, *images, set.request.prompts);
+}
 
 /// The prompts of a run: from prompt files or from a diversity preset.
 struct RunPrompts {
@@ -195,6 +239,10 @@ void runUnlearnConcept(const ConceptOptions& o, const GlobalOptions& global)
     const models::sd::StableDiffusion sd = models::sd::loadStableDiffusion(o.model, loadOptions);
     std::cerr << "loaded " << sd.sourceKind() << ' ' << o.model << ": UNet " << sd.unetParameters()
               << " parameters; configs from " << sd.configSource() << "; on " << loadOptions.device.str() << '\n';
+    // Loaded before any image is drawn, so that a bad folder fails at once.
+    std::optional<models::clip::LoadedClip> clip;
+    if (!o.clip.empty())
+        clip = models::clip::loadClip(o.clip, loadOptions.device);
     std::filesystem::create_directories(dir);
 
     CancelOnInterrupt interrupt;
@@ -234,7 +282,7 @@ void runUnlearnConcept(const ConceptOptions& o, const GlobalOptions& global)
 
     // "Before" and "after" from the same seeds: the first forget prompts, then the first held-out remain prompts
     // (the training ones without a held-out set).
-    diffusion::TextToImageRequest preview;
+    diffusion::TextToImageRequest preview = drawingRequest(o, sd.defaultImageSize());
     const auto& remainForPreview = prompts.remainTest.empty() ? prompts.remain : prompts.remainTest;
     nlohmann::json previewList = nlohmann::json::array();
     for (const std::vector<concepts::Prompt>* set :
@@ -246,12 +294,6 @@ void runUnlearnConcept(const ConceptOptions& o, const GlobalOptions& global)
                 previewList.push_back({ { "set", std::string(set == &prompts.forget ? "forget" : "remain") },
                     { "prompt", (*set)[i].text }, { "seed", seed } });
             }
-    preview.height = sd.defaultImageSize();
-    preview.width = sd.defaultImageSize();
-    preview.guidance = o.guidance;
-    preview.negativePrompt = o.negativePrompt;
-    preview.sampler.steps = o.genSteps;
-    preview.batch = o.genBatch;
     const auto writePreview = [&](const models::sd::StableDiffusion& model, const std::string& name) -> torch::Tensor {
         const auto images = diffusion::generate(model.model(), preview);
         if (!images)
@@ -271,6 +313,27 @@ void runUnlearnConcept(const ConceptOptions& o, const GlobalOptions& global)
     torch::Tensor beforeImages;
     if (!preview.prompts.empty())
         beforeImages = writePreview(sd, "before");
+
+    // CLIP alignment of D_f, D_r,train and D_r,test, before and after, from the preview seeds.
+    std::vector<ClipSet> clipSets;
+    if (clip) {
+        const std::pair<const char*, const std::vector<concepts::Prompt>*> sets[] = { { "forget", &prompts.forget },
+            { "remain_train", &prompts.remain }, { "remain_test", &prompts.remainTest } };
+        for (const auto& [name, set] : sets) {
+            if (set->empty())
+                continue;
+            ClipSet clipSet { name,
+                std::min(set->size(), o.clipPrompts > 0 ? static_cast<std::size_t>(o.clipPrompts) : set->size()),
+                drawingRequest(o, sd.defaultImageSize()), {}, {} };
+            for (std::size_t i = 0; i < clipSet.prompts; ++i)
+                for (const std::int64_t seed : previewSeeds) {
+                    clipSet.request.prompts.push_back((*set)[i].text);
+                    clipSet.request.seeds.push_back(seed);
+                }
+            clipSet.before = clipScores(sd, *clip, clipSet, "before");
+            clipSets.push_back(std::move(clipSet));
+        }
+    }
 
     std::ofstream csv(dir / "steps.csv");
     if (!csv)
@@ -372,6 +435,40 @@ void runUnlearnConcept(const ConceptOptions& o, const GlobalOptions& global)
                       << shown(measures[set]["before"]["colour_rate"]) << " → "
                       << shown(measures[set]["after"]["colour_rate"]) << '\n';
     }
+    if (clip) {
+        nlohmann::json sets = nlohmann::json::object();
+        std::vector<double> remainBefore, remainAfter;
+        std::cout << "CLIP alignment (cosine of image and prompt embeddings), before → after:\n";
+        const auto show = [](const std::string& label, double before, double after, const std::string& note) {
+            char text[160];
+            std::snprintf(text, sizeof text, "  %-13s %7.4f → %7.4f  %s\n", label.c_str(), before, after, note.c_str());
+            std::cout << text;
+        };
+        for (ClipSet& set : clipSets) {
+            set.after = clipScores(session.model(), *clip, set, "after");
+            const double before = eval::meanClipAlignment(set.before);
+            const double after = eval::meanClipAlignment(set.after);
+            sets[set.name] = { { "prompts", set.prompts }, { "images", set.before.size() }, { "before", before },
+                { "after", after }, { "before_per_image", set.before }, { "after_per_image", set.after } };
+            std::string label = set.name;
+            std::replace(label.begin(), label.end(), '_', ' ');
+            show(label, before, after,
+                "(" + std::to_string(set.prompts) + " prompts × " + std::to_string(previewSeeds.size()) + " seeds)");
+            if (set.name != "forget") {
+                remainBefore.insert(remainBefore.end(), set.before.begin(), set.before.end());
+                remainAfter.insert(remainAfter.end(), set.after.begin(), set.after.end());
+            }
+        }
+        nlohmann::json record = { { "clip_model", o.clip }, { "seeds", previewSeeds }, { "sets", sets } };
+        if (!remainBefore.empty()) {
+            // METHOD.md §4: averaged over D_r,train and D_r,test.
+            const double before = eval::meanClipAlignment(remainBefore);
+            const double after = eval::meanClipAlignment(remainAfter);
+            record["remain"] = { { "images", remainBefore.size() }, { "before", before }, { "after", after } };
+            show("remain", before, after, "(D_r,train and D_r,test together)");
+        }
+        manifest["clip_alignment"] = record;
+    }
     session.model().saveDiffusersFolder(dir / "model", manifest.dump(2) + "\n", o.force);
     session.model().saveCompvisSingleFile(dir / "model.safetensors", { { "lethe.manifest", manifest.dump() } });
     io::writeFileAtomically(dir / "run.json", manifest.dump(2) + "\n");
@@ -438,6 +535,15 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
     cmd->add_flag("--fashion-measures", o->fashionMeasures,
         "Measure the before/after images as the built-in text-to-image model's are: the share the built-in "
         "classifier reads as the garment each prompt names, and the share showing its colour (run.json)");
+    cmd->add_option("--clip", o->clip,
+           "Measure the CLIP alignment score (cosine of image and prompt embeddings) of D_f, D_r,train and D_r,test "
+           "images drawn before and after from the preview seeds (run.json and the summary): a Hugging Face "
+           "CLIPModel folder (config.json, model.safetensors, vocab.json, merges.txt)")
+        ->check(CLI::ExistingDirectory);
+    cmd->add_option("--clip-prompts", o->clipPrompts,
+           "With --clip: the first N prompts of each set are drawn, at every preview seed (0 = all)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--gen-batch", o->genBatch, "Images per network batch when drawing")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);

@@ -1,5 +1,6 @@
 // `pretrain-t2i`: train the built-in kind of text-to-image model (pixel space, captioned recoloured
-// Fashion-MNIST) into a diffusers folder; `eval-t2i`: measure what such a model draws per prompt.
+// Fashion-MNIST) into a diffusers folder; `eval-t2i`: measure what such a model draws per prompt;
+// `clip-score`: the CLIP alignment score of a folder of images.
 #include "cli_support.h"
 #include "commands.h"
 
@@ -9,7 +10,9 @@
 #include "core/diffusion/class_sampling.h"
 #include "core/diffusion/text_to_image.h"
 #include "core/error.h"
+#include "core/eval/clip_score.h"
 #include "core/eval/fashion_measures.h"
+#include "core/imaging/image_file.h"
 #include "core/io/atomic_file.h"
 #include "core/io/json_fields.h"
 #include "core/models/sd/stable_diffusion.h"
@@ -20,9 +23,12 @@
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 namespace lethe::cli {
 
@@ -90,6 +96,7 @@ struct EvalT2iOptions {
     double guidance = 3.0;
     std::string device = "auto";
     std::string jsonOut;
+    std::string clip;
 };
 
 void runEvalT2i(const EvalT2iOptions& o)
@@ -108,6 +115,9 @@ void runEvalT2i(const EvalT2iOptions& o)
     const std::string classifierPath
         = o.classifier.empty() ? resourceFile(std::string("models/") + kBuiltinClassifier).string() : o.classifier;
     models::LoadedClassifier classifier = models::loadClassifier(classifierPath, device);
+    std::optional<models::clip::LoadedClip> clip;
+    if (!o.clip.empty())
+        clip = models::clip::loadClip(o.clip, device);
 
     diffusion::TextToImageRequest request;
     request.seeds = diffusion::parseSeedList(o.seeds);
@@ -117,9 +127,12 @@ void runEvalT2i(const EvalT2iOptions& o)
     request.batch = static_cast<std::int64_t>(request.seeds.size());
     std::cout << "model       " << o.model << "\nclassifier  " << classifierPath << "\nimages      "
               << request.seeds.size() << " per prompt (seeds " << o.seeds << "), DDIM " << o.steps
-              << " steps, guidance " << o.guidance << "\n\n";
-    std::cout << "garment     rate     colour   rate     prompt\n";
+              << " steps, guidance " << o.guidance << "\n";
+    if (clip)
+        std::cout << "CLIP        " << o.clip << " (alignment: cosine of image and prompt embeddings)\n";
+    std::cout << "\ngarment     rate     colour   rate     " << (clip ? "CLIP     " : "") << "prompt\n";
     nlohmann::json rows = nlohmann::json::array();
+    std::vector<double> allScores;
     CancelOnInterrupt interrupt;
     for (const std::string& prompt : prompts) {
         request.prompts = { prompt };
@@ -138,16 +151,105 @@ void runEvalT2i(const EvalT2iOptions& o)
         char line[160];
         std::snprintf(line, sizeof line, "%-11s %5.1f %%  %-8s %5.1f %%  ", garment.c_str(),
             100.0 * measure.garmentRate(targets.garment), colour.c_str(), 100.0 * measure.colourRate(targets.colour));
-        std::cout << line << prompt << '\n';
-        rows.push_back({ { "prompt", prompt }, { "garment", targets.garment }, { "colour", targets.colour },
+        std::cout << line;
+        nlohmann::json row = { { "prompt", prompt }, { "garment", targets.garment }, { "colour", targets.colour },
             { "images", measure.images }, { "garment_rate", measure.garmentRate(targets.garment) },
             { "colour_rate", measure.colourRate(targets.colour) }, { "garment_counts", measure.garmentCounts },
-            { "colour_counts", measure.colourCounts } });
+            { "colour_counts", measure.colourCounts } };
+        if (clip) {
+            const std::vector<double> scores = eval::clipAlignment(
+                *clip, *images, std::vector<std::string>(static_cast<std::size_t>(images->size(0)), prompt));
+            allScores.insert(allScores.end(), scores.begin(), scores.end());
+            const double mean = eval::meanClipAlignment(scores);
+            std::snprintf(line, sizeof line, "%7.4f  ", mean);
+            std::cout << line;
+            row["clip_alignment"] = mean;
+            row["clip_alignment_per_image"] = scores;
+        }
+        std::cout << prompt << '\n';
+        rows.push_back(row);
+    }
+    nlohmann::json report { { "model", o.model }, { "seeds", request.seeds }, { "steps", o.steps },
+        { "guidance", o.guidance }, { "prompts", rows } };
+    if (clip) {
+        const double mean = eval::meanClipAlignment(allScores);
+        std::printf("\nCLIP alignment over all %zu images: %.4f\n", allScores.size(), mean);
+        std::fflush(stdout);
+        report["clip_model"] = o.clip;
+        report["clip_alignment"] = mean;
     }
     if (!o.jsonOut.empty())
+        io::writeFileAtomically(o.jsonOut, report.dump(2) + "\n");
+}
+
+/// `clip-score`: the CLIP alignment score of images already drawn.
+struct ClipScoreCliOptions {
+    std::string clip;
+    std::string images;
+    std::string promptFile;
+    std::string device = "auto";
+    std::int64_t batch = 32;
+    std::string jsonOut;
+};
+
+void runClipScore(const ClipScoreCliOptions& o)
+{
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(o.images)) {
+        std::string ext = entry.path().extension().string();
+        std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (entry.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg"))
+            files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    if (files.empty())
+        throw Error(o.images + ": no PNG or JPEG images");
+
+    std::vector<std::string> prompts;
+    if (!o.promptFile.empty()) {
+        for (const concepts::Prompt& p : concepts::loadPromptSet(o.promptFile))
+            prompts.push_back(p.text);
+        if (prompts.size() != files.size())
+            throw Error(o.promptFile + ": " + std::to_string(prompts.size()) + " prompts for "
+                + std::to_string(files.size()) + " images in " + o.images
+                + " (the prompts pair with the images in file-name order)");
+    } else {
+        for (const auto& file : files) {
+            std::filesystem::path caption = file;
+            caption.replace_extension(".txt");
+            if (!std::filesystem::is_regular_file(caption))
+                throw Error(file.string() + ": no caption " + caption.filename().string()
+                    + " beside it; give the prompts with --prompts FILE instead");
+            std::string text = io::readFile(caption);
+            const auto first = text.find_first_not_of(" \t\r\n");
+            const auto last = text.find_last_not_of(" \t\r\n");
+            prompts.push_back(first == std::string::npos ? std::string() : text.substr(first, last - first + 1));
+        }
+    }
+
+    const torch::Device device = resolveDevice(o.device);
+    models::clip::LoadedClip clip = models::clip::loadClip(o.clip, device);
+    const int side = static_cast<int>(std::max(clip.processing.cropHeight, clip.processing.cropWidth));
+    std::vector<torch::Tensor> decoded;
+    for (const auto& file : files)
+        decoded.push_back(imaging::readImageFile(file, 3, side));
+    eval::ClipScoreOptions scoreOptions;
+    scoreOptions.batch = o.batch;
+    const std::vector<double> scores = eval::clipAlignment(clip, torch::stack(decoded), prompts, scoreOptions);
+
+    nlohmann::json rows = nlohmann::json::array();
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        std::printf("%7.4f  %s  %s\n", scores[i], files[i].filename().string().c_str(), prompts[i].c_str());
+        rows.push_back(
+            { { "image", files[i].filename().string() }, { "prompt", prompts[i] }, { "clip_alignment", scores[i] } });
+    }
+    const double mean = eval::meanClipAlignment(scores);
+    std::printf("mean CLIP alignment over %zu images: %.4f\n", scores.size(), mean);
+    std::fflush(stdout);
+    if (!o.jsonOut.empty())
         io::writeFileAtomically(o.jsonOut,
-            nlohmann::json { { "model", o.model }, { "seeds", request.seeds }, { "steps", o.steps },
-                { "guidance", o.guidance }, { "prompts", rows } }
+            nlohmann::json {
+                { "clip_model", o.clip }, { "images", o.images }, { "clip_alignment", mean }, { "per_image", rows } }
                     .dump(2)
                 + "\n");
 }
@@ -171,7 +273,35 @@ void addT2iCommands(CLI::App& app, GlobalOptions& global)
     ev->add_option("--guidance", e->guidance, "Classifier-free guidance scale")->capture_default_str();
     ev->add_option("--device", e->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
     ev->add_option("--json", e->jsonOut, "Also write the figures as JSON");
+    ev->add_option("--clip", e->clip,
+          "Also the CLIP alignment score (cosine of image and prompt embeddings, per prompt and overall): a Hugging "
+          "Face CLIPModel folder (config.json, model.safetensors, vocab.json, merges.txt)")
+        ->check(CLI::ExistingDirectory);
     ev->callback([e, &global] { runCommand(global, [&] { runEvalT2i(*e); }); });
+
+    auto c = std::make_shared<ClipScoreCliOptions>();
+    CLI::App* cs = app.add_subcommand("clip-score",
+        "The CLIP alignment score of images already drawn: the cosine between each image's CLIP embedding and its "
+        "prompt's, per image and averaged");
+    cs->add_option("--clip", c->clip,
+          "Hugging Face CLIPModel folder (config.json, model.safetensors, vocab.json, merges.txt), e.g. "
+          "openai/clip-vit-large-patch14")
+        ->required()
+        ->check(CLI::ExistingDirectory);
+    cs->add_option("--images", c->images,
+          "Folder of PNG or JPEG images; each one's prompt is the .txt file of the same name beside it, unless "
+          "--prompts is given")
+        ->required()
+        ->check(CLI::ExistingDirectory);
+    cs->add_option("--prompts", c->promptFile,
+          "Prompt set (JSON list or CSV with a prompt column): prompt i belongs to image i in file-name order")
+        ->check(CLI::ExistingFile);
+    cs->add_option("--batch", c->batch, "Images per CLIP forward pass")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    cs->add_option("--device", c->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+    cs->add_option("--json", c->jsonOut, "Also write the scores as JSON");
+    cs->callback([c, &global] { runCommand(global, [&] { runClipScore(*c); }); });
 
     auto o = std::make_shared<T2iOptions>();
     CLI::App* pre = app.add_subcommand("pretrain-t2i",

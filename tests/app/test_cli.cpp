@@ -2,6 +2,7 @@
 // into tasks and merge them, and the messages of the ways these go wrong. A tiny model on a tiny CIFAR-10
 // folder keeps each run to seconds.
 #include "core/concept/prompt_set.h"
+#include "core/imaging/image_file.h"
 #include "core/io/safetensors.h"
 #include "core/models/classifier/resnet_classifier.h"
 #include "core/models/edm/edm_config.h"
@@ -10,6 +11,7 @@
 #include "core/unlearn/run_record.h"
 
 #include "test_support.h"
+#include "tiny_clip.h"
 #include "tiny_edm.h"
 #include "tiny_sd.h"
 
@@ -124,6 +126,7 @@ private Q_SLOTS:
     void generateConvertAndBenchATextToImageModel();
     void killedWhileWritingCheckpointsLeavesCompleteFiles();
     void unlearnConceptWritesAReloadableRun();
+    void clipAlignmentInEvalT2iUnlearnConceptAndClipScore();
 
 private:
     test::ScratchDir m_dir;
@@ -577,6 +580,86 @@ void TestCli::killedWhileWritingCheckpointsLeavesCompleteFiles()
     QCOMPARE(refused.exitCode, 1);
     LETHE_COMPARE_STR(refused.err.substr(refused.err.find("error: ")),
         "error: " + q(model) + " exists: pass --resume to continue its training, or choose another --out\n");
+}
+
+void TestCli::clipAlignmentInEvalT2iUnlearnConceptAndClipScore()
+{
+    const std::filesystem::path folder = m_dir / "clip-pixel-sd";
+    test::writeTinyDiffusersFolder(folder, false); // Draws 8×8 images, the tiny CLIP's size.
+    const std::filesystem::path clip = m_dir / "tiny-clip";
+    test::writeTinyClipFolder(clip);
+
+    // eval-t2i: a CLIP column per prompt and the mean over all images, in the table and the JSON.
+    const Result eval = runCli({ "eval-t2i", "--model", q(folder), "--prompt", "a red shirt", "--prompt",
+        "a blue dress", "--seeds", "0-2", "--steps", "1", "--clip", q(clip), "--json", q(m_dir / "eval-clip.json") });
+    QVERIFY2(eval.exitCode == 0, eval.err.c_str());
+    QVERIFY2(eval.out.find("CLIP     prompt") != std::string::npos, eval.out.c_str());
+    QVERIFY2(eval.out.find("CLIP alignment over all 6 images: ") != std::string::npos, eval.out.c_str());
+    const auto evalJson = nlohmann::json::parse(test::readBytes(m_dir / "eval-clip.json"));
+    QCOMPARE(evalJson["prompts"][0]["clip_alignment_per_image"].size(), std::size_t { 3 });
+    const double evalMean = evalJson["clip_alignment"].get<double>();
+    QCOMPARE(evalMean,
+        (evalJson["prompts"][0]["clip_alignment"].get<double>()
+            + evalJson["prompts"][1]["clip_alignment"].get<double>())
+            / 2.0);
+    QVERIFY(evalMean >= -1.0 && evalMean <= 1.0);
+
+    // unlearn-concept: before/after scores of D_f, D_r,train and D_r,test from the preview seeds.
+    test::writeBytes(m_dir / "clip-preset.json", R"({
+      "dimensions": {"colour": {"train": ["red", "blue", "green"], "test": ["pink"]}, "object": {"train": ["shoe", "hat"]}},
+      "remain_template": "a {colour} {object}", "concept": {"words": ["red"], "dimension": "colour"},
+      "counts": {"forget": 3, "remain_train": 4, "remain_test": 2}})");
+    const std::filesystem::path run = m_dir / "clip-run";
+    const Result r = runCli({ "unlearn-concept", "--model", q(folder), "--preset", q(m_dir / "clip-preset.json"),
+        "--method", "ga", "--steps", "2", "--lr", "1e-2", "--gen-steps", "1", "--preview-prompts", "1",
+        "--preview-seeds", "0-1", "--clip", q(clip), "--clip-prompts", "2", "--out", q(run) });
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QVERIFY2(r.out.find("CLIP alignment (cosine of image and prompt embeddings), before → after:\n  forget ")
+            != std::string::npos,
+        r.out.c_str());
+    QVERIFY2(r.out.find("(D_r,train and D_r,test together)") != std::string::npos, r.out.c_str());
+    const auto manifest = nlohmann::json::parse(test::readBytes(run / "run.json"));
+    const auto& record = manifest["clip_alignment"];
+    LETHE_COMPARE_STR(record["clip_model"].get<std::string>(), q(clip));
+    std::vector<double> remainBefore;
+    for (const char* set : { "forget", "remain_train", "remain_test" }) {
+        QCOMPARE(record["sets"][set]["prompts"].get<int>(), 2);
+        QCOMPARE(record["sets"][set]["before_per_image"].size(), std::size_t { 4 });
+        QCOMPARE(record["sets"][set]["after_per_image"].size(), std::size_t { 4 });
+        if (std::string(set) != "forget")
+            for (const auto& v : record["sets"][set]["before_per_image"])
+                remainBefore.push_back(v.get<double>());
+    }
+    // Gradient ascent on the forget set changed the model, so its images and scores.
+    QVERIFY(record["sets"]["forget"]["before"] != record["sets"]["forget"]["after"]);
+    double sum = 0;
+    for (const double v : remainBefore)
+        sum += v;
+    QVERIFY(std::abs(record["remain"]["before"].get<double>() - sum / 8.0) < 1e-12);
+
+    // clip-score on the "before" preview of the first forget prompt at seed 0 (the same prompt, seed and settings
+    // as the first CLIP image of the forget set) gives the same score.
+    if (!imaging::canDecodeImages())
+        QSKIP("this build cannot decode PNG files (no OpenCV)");
+    const std::filesystem::path images = m_dir / "clip-images";
+    std::filesystem::create_directories(images);
+    std::filesystem::copy_file(run / "before" / "00-forget-seed-0.png", images / "a.png");
+    test::writeBytes(images / "a.txt", manifest["previews"][0]["prompt"].get<std::string>() + "\n");
+    const Result score
+        = runCli({ "clip-score", "--clip", q(clip), "--images", q(images), "--json", q(m_dir / "clip-score.json") });
+    QVERIFY2(score.exitCode == 0, score.err.c_str());
+    const auto scoreJson = nlohmann::json::parse(test::readBytes(m_dir / "clip-score.json"));
+    QVERIFY(std::abs(scoreJson["clip_alignment"].get<double>()
+                - record["sets"]["forget"]["before_per_image"][0].get<double>())
+        < 1e-6);
+    QVERIFY2(score.out.find("mean CLIP alignment over 1 images: ") != std::string::npos, score.out.c_str());
+    test::writeBytes(m_dir / "clip-prompts.json", R"(["a red shirt", "a blue dress"])");
+    const Result mismatch = runCli(
+        { "clip-score", "--clip", q(clip), "--images", q(images), "--prompts", q(m_dir / "clip-prompts.json") });
+    QCOMPARE(mismatch.exitCode, 1);
+    LETHE_COMPARE_STR(mismatch.err,
+        "error: " + q(m_dir / "clip-prompts.json") + ": 2 prompts for 1 images in " + q(images)
+            + " (the prompts pair with the images in file-name order)\n");
 }
 
 void TestCli::unlearnConceptWritesAReloadableRun()

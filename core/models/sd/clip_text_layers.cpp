@@ -1,8 +1,10 @@
 #include "clip_text_layers.h"
 
 #include "core/error.h"
+#include "core/io/json_fields.h"
 
 #include <cmath>
+#include <sstream>
 
 namespace lethe::models::sd {
 
@@ -59,6 +61,41 @@ ClipTextOptions clipTextSd1Options()
         .pad_token_id(1);
 }
 
+std::int64_t readPositiveInt(const io::JsonFields& fields, const std::string& key, std::int64_t fallback)
+{
+    const auto value = fields.get<std::int64_t>(key, fallback);
+    if (value <= 0)
+        fields.fail(key, "expected a positive integer, found " + std::to_string(value));
+    return value;
+}
+
+ClipEncoderOptions readClipEncoderFields(const io::JsonFields& fields, ClipEncoderOptions options)
+{
+    options.hidden_size(readPositiveInt(fields, "hidden_size", options.hidden_size()));
+    options.intermediate_size(readPositiveInt(fields, "intermediate_size", options.intermediate_size()));
+    options.num_hidden_layers(readPositiveInt(fields, "num_hidden_layers", options.num_hidden_layers()));
+    options.num_attention_heads(readPositiveInt(fields, "num_attention_heads", options.num_attention_heads()));
+    if (options.hidden_size() % options.num_attention_heads() != 0)
+        fields.fail("num_attention_heads",
+            "expected a divisor of hidden_size (" + std::to_string(options.hidden_size()) + "), found "
+                + std::to_string(options.num_attention_heads()));
+
+    const std::string activation = fields.get<std::string>("hidden_act", clipActivationName(options.hidden_act()));
+    const auto parsed = clipActivationFromName(activation);
+    if (!parsed)
+        fields.fail("hidden_act",
+            "expected \"quick_gelu\", \"gelu\", \"gelu_new\" or \"gelu_pytorch_tanh\", found \"" + activation + "\"");
+    options.hidden_act(*parsed);
+
+    options.layer_norm_eps(fields.get<double>("layer_norm_eps", options.layer_norm_eps()));
+    if (!(options.layer_norm_eps() > 0.0)) {
+        std::ostringstream shown;
+        shown << options.layer_norm_eps();
+        fields.fail("layer_norm_eps", "expected a positive number, found " + shown.str());
+    }
+    return options;
+}
+
 ClipTextEmbeddingsImpl::ClipTextEmbeddingsImpl(const ClipTextOptions& options)
 {
     token_embedding
@@ -79,7 +116,7 @@ torch::Tensor ClipTextEmbeddingsImpl::forward(const torch::Tensor& ids)
 
 namespace {
 
-std::int64_t headWidth(const ClipTextOptions& options)
+std::int64_t headWidth(const ClipEncoderOptions& options)
 {
     if (options.num_attention_heads() <= 0 || options.hidden_size() % options.num_attention_heads() != 0)
         throw Error("CLIP attention: hidden_size " + std::to_string(options.hidden_size())
@@ -89,7 +126,7 @@ std::int64_t headWidth(const ClipTextOptions& options)
 
 } // namespace
 
-ClipAttentionImpl::ClipAttentionImpl(const ClipTextOptions& options)
+ClipAttentionImpl::ClipAttentionImpl(const ClipEncoderOptions& options)
     : heads(options.num_attention_heads())
     , headDim(headWidth(options))
     , scale(1.0 / std::sqrt(static_cast<double>(headDim)))
@@ -122,7 +159,7 @@ torch::Tensor ClipAttentionImpl::forward(const torch::Tensor& x, const torch::Te
     return out_proj(attended);
 }
 
-ClipMlpImpl::ClipMlpImpl(const ClipTextOptions& options)
+ClipMlpImpl::ClipMlpImpl(const ClipEncoderOptions& options)
     : activation(options.hidden_act())
 {
     fc1 = register_module("fc1", torch::nn::Linear(options.hidden_size(), options.intermediate_size()));
@@ -134,7 +171,7 @@ torch::Tensor ClipMlpImpl::forward(const torch::Tensor& x)
     return fc2(clipActivation(fc1(x), activation));
 }
 
-ClipEncoderLayerImpl::ClipEncoderLayerImpl(const ClipTextOptions& options)
+ClipEncoderLayerImpl::ClipEncoderLayerImpl(const ClipEncoderOptions& options)
 {
     const auto norm = torch::nn::LayerNormOptions({ options.hidden_size() }).eps(options.layer_norm_eps());
     self_attn = register_module("self_attn", ClipAttention(options));
@@ -149,7 +186,7 @@ torch::Tensor ClipEncoderLayerImpl::forward(const torch::Tensor& x, const torch:
     return h + mlp(layer_norm2(h));
 }
 
-ClipEncoderImpl::ClipEncoderImpl(const ClipTextOptions& options)
+ClipEncoderImpl::ClipEncoderImpl(const ClipEncoderOptions& options)
 {
     layers = register_module("layers", torch::nn::ModuleList());
     for (std::int64_t i = 0; i < options.num_hidden_layers(); ++i)

@@ -16,6 +16,10 @@
 #include <optional>
 #include <string>
 
+namespace lethe::io {
+class JsonFields;
+} // namespace lethe::io
+
 namespace lethe::models::sd {
 
 /// The MLP's activation (config.json "hidden_act").
@@ -61,6 +65,55 @@ struct ClipTextOptions {
 /// The text encoder of Stable Diffusion 1.x (OpenAI CLIP ViT-L/14's), as its text_encoder/config.json says.
 ClipTextOptions clipTextSd1Options();
 
+/// The shape of a transformer encoder, shared by CLIP's text and vision towers. Defaults are CLIPTextConfig's.
+struct ClipEncoderOptions {
+    /// Width of the residual stream. Default 512.
+    TORCH_ARG(std::int64_t, hidden_size) = 512;
+    /// Width of the MLP. Default 2048.
+    TORCH_ARG(std::int64_t, intermediate_size) = 2048;
+    /// Default 12.
+    TORCH_ARG(std::int64_t, num_hidden_layers) = 12;
+    /// Must divide hidden_size. Default 8.
+    TORCH_ARG(std::int64_t, num_attention_heads) = 8;
+    /// Default quick_gelu.
+    TORCH_ARG(ClipActivation, hidden_act) = ClipActivation::QuickGelu;
+    /// Default 1e-5.
+    TORCH_ARG(double, layer_norm_eps) = 1e-5;
+};
+
+/// The encoder part of a tower's options (ClipTextOptions or clip::ClipVisionOptions, which name these fields
+/// alike). A template, so in the header.
+template <typename TowerOptions> ClipEncoderOptions clipEncoderOptions(const TowerOptions& options)
+{
+    return ClipEncoderOptions()
+        .hidden_size(options.hidden_size())
+        .intermediate_size(options.intermediate_size())
+        .num_hidden_layers(options.num_hidden_layers())
+        .num_attention_heads(options.num_attention_heads())
+        .hidden_act(options.hidden_act())
+        .layer_norm_eps(options.layer_norm_eps());
+}
+
+/// Sets a tower's encoder fields from `encoder`.
+template <typename TowerOptions> void setEncoderOptions(TowerOptions& options, const ClipEncoderOptions& encoder)
+{
+    options.hidden_size(encoder.hidden_size())
+        .intermediate_size(encoder.intermediate_size())
+        .num_hidden_layers(encoder.num_hidden_layers())
+        .num_attention_heads(encoder.num_attention_heads())
+        .hidden_act(encoder.hidden_act())
+        .layer_norm_eps(encoder.layer_norm_eps());
+}
+
+/// A positive integer under `key`, `fallback` when absent. Throws FormatError(file, key) otherwise.
+std::int64_t readPositiveInt(const io::JsonFields& fields, const std::string& key, std::int64_t fallback);
+
+/// Reads the encoder keys of a CLIP text or vision config (hidden_size, intermediate_size, num_hidden_layers,
+/// num_attention_heads, hidden_act, layer_norm_eps); absent keys keep `defaults`. Throws FormatError(file, key)
+/// for a value of the wrong type, a size that is not positive, heads that do not divide hidden_size or an
+/// unknown hidden_act.
+ClipEncoderOptions readClipEncoderFields(const io::JsonFields& fields, ClipEncoderOptions defaults);
+
 /// Token and learned position embeddings: "token_embedding.weight" [vocab, H], "position_embedding.weight" [P, H].
 class ClipTextEmbeddingsImpl : public torch::nn::Module {
 public:
@@ -76,7 +129,7 @@ TORCH_MODULE(ClipTextEmbeddings);
 /// Multi-head self-attention with "k_proj", "v_proj", "q_proj" and "out_proj" linear layers.
 class ClipAttentionImpl : public torch::nn::Module {
 public:
-    explicit ClipAttentionImpl(const ClipTextOptions& options);
+    explicit ClipAttentionImpl(const ClipEncoderOptions& options);
     /// x [N, L, H]; mask [L, L] added to the attention logits (undefined: none).
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask);
 
@@ -93,7 +146,7 @@ TORCH_MODULE(ClipAttention);
 /// fc1, activation, fc2.
 class ClipMlpImpl : public torch::nn::Module {
 public:
-    explicit ClipMlpImpl(const ClipTextOptions& options);
+    explicit ClipMlpImpl(const ClipEncoderOptions& options);
     torch::Tensor forward(const torch::Tensor& x);
 
     ClipActivation activation;
@@ -105,7 +158,7 @@ TORCH_MODULE(ClipMlp);
 /// A pre-norm transformer block: x + attn(layer_norm1(x)), then x + mlp(layer_norm2(x)).
 class ClipEncoderLayerImpl : public torch::nn::Module {
 public:
-    explicit ClipEncoderLayerImpl(const ClipTextOptions& options);
+    explicit ClipEncoderLayerImpl(const ClipEncoderOptions& options);
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask);
 
     ClipAttention self_attn { nullptr };
@@ -118,7 +171,7 @@ TORCH_MODULE(ClipEncoderLayer);
 /// num_hidden_layers blocks under "layers.{i}".
 class ClipEncoderImpl : public torch::nn::Module {
 public:
-    explicit ClipEncoderImpl(const ClipTextOptions& options);
+    explicit ClipEncoderImpl(const ClipEncoderOptions& options);
     torch::Tensor forward(torch::Tensor x, const torch::Tensor& mask);
 
     torch::nn::ModuleList layers { nullptr };

@@ -7,7 +7,6 @@
 
 #include <cmath>
 #include <limits>
-#include <sstream>
 
 namespace lethe::models::sd {
 
@@ -19,7 +18,7 @@ ClipTextTransformerImpl::ClipTextTransformerImpl(const ClipTextOptions& options_
     : options(options_)
 {
     embeddings = register_module("embeddings", ClipTextEmbeddings(options));
-    encoder = register_module("encoder", ClipEncoder(options));
+    encoder = register_module("encoder", ClipEncoder(clipEncoderOptions(options)));
     final_layer_norm = register_module("final_layer_norm",
         torch::nn::LayerNorm(torch::nn::LayerNormOptions({ options.hidden_size() }).eps(options.layer_norm_eps())));
 }
@@ -85,36 +84,10 @@ ClipTextOptions clipTextOptionsFromJson(const json& config, const std::string& f
         fields.fail("model_type", "expected \"clip_text_model\", found \"" + modelType + "\"");
 
     ClipTextOptions options;
-    const auto positive = [&](const std::string& key, std::int64_t fallback) {
-        const auto value = fields.get<std::int64_t>(key, fallback);
-        if (value <= 0)
-            fields.fail(key, "expected a positive integer, found " + std::to_string(value));
-        return value;
-    };
-    options.vocab_size(positive("vocab_size", options.vocab_size()));
-    options.hidden_size(positive("hidden_size", options.hidden_size()));
-    options.intermediate_size(positive("intermediate_size", options.intermediate_size()));
-    options.num_hidden_layers(positive("num_hidden_layers", options.num_hidden_layers()));
-    options.num_attention_heads(positive("num_attention_heads", options.num_attention_heads()));
-    options.max_position_embeddings(positive("max_position_embeddings", options.max_position_embeddings()));
-    if (options.hidden_size() % options.num_attention_heads() != 0)
-        fields.fail("num_attention_heads",
-            "expected a divisor of hidden_size (" + std::to_string(options.hidden_size()) + "), found "
-                + std::to_string(options.num_attention_heads()));
-
-    const std::string activation = fields.get<std::string>("hidden_act", clipActivationName(options.hidden_act()));
-    const auto parsed = clipActivationFromName(activation);
-    if (!parsed)
-        fields.fail("hidden_act",
-            "expected \"quick_gelu\", \"gelu\", \"gelu_new\" or \"gelu_pytorch_tanh\", found \"" + activation + "\"");
-    options.hidden_act(*parsed);
-
-    options.layer_norm_eps(fields.get<double>("layer_norm_eps", options.layer_norm_eps()));
-    if (!(options.layer_norm_eps() > 0.0)) {
-        std::ostringstream shown;
-        shown << options.layer_norm_eps();
-        fields.fail("layer_norm_eps", "expected a positive number, found " + shown.str());
-    }
+    options.vocab_size(readPositiveInt(fields, "vocab_size", options.vocab_size()));
+    setEncoderOptions(options, readClipEncoderFields(fields, clipEncoderOptions(options)));
+    options.max_position_embeddings(
+        readPositiveInt(fields, "max_position_embeddings", options.max_position_embeddings()));
     options.bos_token_id(fields.get<std::int64_t>("bos_token_id", options.bos_token_id()));
     options.eos_token_id(fields.get<std::int64_t>("eos_token_id", options.eos_token_id()));
     options.pad_token_id(fields.get<std::int64_t>("pad_token_id", options.pad_token_id()));
@@ -153,6 +126,16 @@ nn::LoadReport loadClipTextWeights(torch::nn::Module& model, const io::Safetenso
     return nn::loadStateDict(model, file, options);
 }
 
+void refusePickledWeights(const std::filesystem::path& folder, const std::string& className)
+{
+    for (const char* pickled : { "pytorch_model.bin", "pytorch_model.fp16.bin" })
+        if (std::filesystem::is_regular_file(folder / pickled))
+            throw FormatError((folder / pickled).string(), "",
+                "pickled weights are not read, because loading a pickle can run code; convert them to "
+                "model.safetensors, e.g. in Python: "
+                    + className + ".from_pretrained(folder).save_pretrained(folder, safe_serialization=True)");
+}
+
 ClipTextModel loadClipTextModel(const std::filesystem::path& folder, torch::Dtype dtype, torch::Device device)
 {
     const std::filesystem::path configPath = folder / "config.json";
@@ -165,12 +148,7 @@ ClipTextModel loadClipTextModel(const std::filesystem::path& folder, torch::Dtyp
     if (!std::filesystem::is_regular_file(weights))
         weights = folder / "model.fp16.safetensors";
     if (!std::filesystem::is_regular_file(weights)) {
-        for (const char* pickled : { "pytorch_model.bin", "pytorch_model.fp16.bin" })
-            if (std::filesystem::is_regular_file(folder / pickled))
-                throw FormatError((folder / pickled).string(), "",
-                    "pickled weights are not read, because loading a pickle can run code; convert them to "
-                    "model.safetensors, e.g. in Python: CLIPTextModel.from_pretrained(folder)"
-                    ".save_pretrained(folder, safe_serialization=True)");
+        refusePickledWeights(folder, "CLIPTextModel");
         throw FormatError(folder.string(), "model.safetensors", "file not found (nor model.fp16.safetensors)");
     }
 

@@ -65,6 +65,10 @@ extern const char* const kClipPositionIdsName;
 nn::LoadReport loadClipTextWeights(
     torch::nn::Module& model, const io::SafetensorsFile& file, nn::LoadOptions options = {});
 
+/// Throws FormatError for a transformers folder whose weights are pickled (pytorch_model.bin or
+/// pytorch_model.fp16.bin), saying how to convert them with `className` (e.g. "CLIPTextModel"); returns otherwise.
+void refusePickledWeights(const std::filesystem::path& folder, const std::string& className);
+
 /// Reads a diffusers text_encoder folder: config.json and model.safetensors, or model.fp16.safetensors when
 /// only that exists. The model is returned in eval mode with parameters of `dtype` on `device`. A folder with only
 /// pickled weights (pytorch_model.bin) is refused with a message that says how to convert them.

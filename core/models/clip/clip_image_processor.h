@@ -1,0 +1,54 @@
+#pragma once
+
+// transformers' CLIPImageProcessor: resize the shortest side, center crop, rescale to [0, 1], normalise.
+// Known difference from Python: the resize is LibTorch's bicubic interpolation (align_corners false, a = -0.75)
+// without antialiasing, where transformers uses PIL's bicubic filter, which widens its kernel when shrinking.
+// Images that are already at the model's size are not resized and match exactly; shrunk ones differ slightly.
+
+#include <nlohmann/json_fwd.hpp>
+#include <torch/types.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace lethe::models::clip {
+
+/// The settings preprocessor_config.json holds. Defaults are OpenAI CLIP's at 224 pixels.
+struct ClipImageProcessing {
+    /// do_resize: scale the image before cropping.
+    bool resize = true;
+    /// size.shortest_edge: the side the shorter image side is scaled to (0 when an exact size is given).
+    std::int64_t shortestEdge = 224;
+    /// size.height and size.width: an exact size instead of shortestEdge (0: not given).
+    std::int64_t resizeHeight = 0;
+    std::int64_t resizeWidth = 0;
+    /// do_center_crop and crop_size.
+    bool centerCrop = true;
+    std::int64_t cropHeight = 224;
+    std::int64_t cropWidth = 224;
+    /// do_rescale and rescale_factor: byte values to [0, 1].
+    bool rescale = true;
+    double rescaleFactor = 1.0 / 255.0;
+    /// do_normalize, image_mean and image_std.
+    bool normalize = true;
+    std::array<double, 3> mean { 0.48145466, 0.4578275, 0.40821073 };
+    std::array<double, 3> std { 0.26862954, 0.26130258, 0.27577711 };
+};
+
+/// The defaults for a model whose images are `imageSize` pixels square.
+ClipImageProcessing clipImageProcessing(std::int64_t imageSize);
+
+/// Parses preprocessor_config.json; absent keys keep the defaults for `imageSize`. "size" and "crop_size" may be
+/// an integer or an object ({"shortest_edge": n} or {"height": h, "width": w}). Throws FormatError(file, key) for a
+/// value of the wrong type or size, and for a crop that is not imageSize square.
+ClipImageProcessing clipImageProcessingFromJson(
+    const nlohmann::json& config, const std::string& file, std::int64_t imageSize);
+
+/// uint8 images [N, C, H, W] (C = 3, or 1 for grey, which is repeated as RGB) → float32 pixels
+/// [N, 3, cropHeight, cropWidth] on the images' device, as CLIPImageProcessor makes them. After a resize the
+/// values are rounded to whole bytes, as PIL's uint8 result is. Throws lethe::Error for other shapes or dtypes, and
+/// for an image smaller than the crop.
+torch::Tensor preprocessClipImages(const torch::Tensor& images, const ClipImageProcessing& processing);
+
+} // namespace lethe::models::clip
