@@ -166,8 +166,13 @@ std::optional<torch::Tensor> sampleDdpm(const NoisePredictor& predictor, const t
                 x0 = std::sqrt(a) * x - std::sqrt(1.0 - a) * out;
                 eps = std::sqrt(a) * out + std::sqrt(1.0 - a) * x;
             }
-            if (schedule.clipSample) // As diffusers' DDIMScheduler: x₀ is clamped, ε is kept.
+            if (schedule.clipSample) {
+                // x₀ is clamped and ε re-derived from it, so the step stays consistent (OpenAI's DDIM with
+                // clip_denoised; diffusers' DDIMScheduler.step with use_clipped_model_output). Keeping the raw ε
+                // instead leaves the clamped-off part of x₀ in ε, which shows as coloured noise in pixel space.
                 x0 = x0.clamp(-schedule.clipSampleRange, schedule.clipSampleRange);
+                eps = (x - std::sqrt(a) * x0) / std::sqrt(1.0 - a);
+            }
             x = std::sqrt(aPrev) * x0 + std::sqrt(1.0 - aPrev) * eps;
             if (!report(progress, i + 1, total))
                 return std::nullopt;
