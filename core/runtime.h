@@ -23,6 +23,8 @@ torch::Device resolveDevice(const std::string& name);
 /// The built-in models, by file name under resources/models.
 inline constexpr const char* kBuiltinEdmModel = "fmnist-edm.safetensors";
 inline constexpr const char* kBuiltinClassifier = "fmnist-classifier.safetensors";
+/// The built-in text-to-image model: a diffusers folder (pixel space, 32×32, captioned Fashion-MNIST).
+inline constexpr const char* kBuiltinT2iModel = "fmnist-t2i";
 
 /// The data folder of an installed Lethe (<prefix>/share/lethe for <prefix>/bin/lethe-cli), found from the
 /// running executable's path; it need not exist. Empty when the executable's path cannot be read.

@@ -198,8 +198,11 @@ std::vector<unlearn::ConceptPair> pairsOf(const models::sd::StableDiffusion& sd,
     return pairs;
 }
 
-void runUnlearnConcept(const ConceptOptions& o, const GlobalOptions& global)
+void runUnlearnConcept(const ConceptOptions& given, const GlobalOptions& global)
 {
+    ConceptOptions o = given;
+    if (o.model.empty())
+        o.model = resourceFile(std::string("models/") + kBuiltinT2iModel).string();
     const std::filesystem::path dir(o.out);
     if (std::filesystem::exists(dir / "run.json") && !o.force)
         throw Error(dir.string() + " already holds a concept run (run.json): choose another --out or pass --force");
@@ -377,7 +380,7 @@ void runUnlearnConcept(const ConceptOptions& o, const GlobalOptions& global)
         { "config", unlearn::toJson(config) }, { "concept", prompts.concept }, { "parent_model", o.model },
         { "parent_kind", sd.sourceKind() }, { "forget_pairs", prompts.forget.size() },
         { "remain_pairs", prompts.remain.size() }, { "image_guidance", o.guidance }, { "image_steps", o.genSteps },
-        { "steps", done },
+        { "image_batch", o.genBatch }, { "steps", done },
         { "outcome",
             !failure.empty() ? "failed"
                 : finished   ? "finished"
@@ -490,8 +493,9 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
     CLI::App* cmd = app.add_subcommand("unlearn-concept",
         "Make a text-to-image model forget a concept (into a run folder: model/, model.safetensors, run.json, "
         "steps.csv, before/, after/)");
-    cmd->add_option("--model", o->model, "diffusers folder (model_index.json) or CompVis single .safetensors file")
-        ->required();
+    cmd->add_option("--model", o->model,
+        "diffusers folder (model_index.json) or CompVis single .safetensors file (default: the built-in Fashion "
+        "text-to-image model)");
     cmd->add_option("--components", o->components,
         "For a CompVis single file: a folder with its tokenizer and, if the file carries none, its configs");
     cmd->add_option("--forget", o->forget, "Forget prompts (JSON list or CSV)");

@@ -99,8 +99,11 @@ struct EvalT2iOptions {
     std::string clip;
 };
 
-void runEvalT2i(const EvalT2iOptions& o)
+void runEvalT2i(const EvalT2iOptions& given)
 {
+    EvalT2iOptions o = given;
+    if (o.model.empty())
+        o.model = resourceFile(std::string("models/") + kBuiltinT2iModel).string();
     std::vector<std::string> prompts = o.prompts;
     if (!o.promptFile.empty())
         for (const concepts::Prompt& p : concepts::loadPromptSet(o.promptFile))
@@ -262,7 +265,8 @@ void addT2iCommands(CLI::App& app, GlobalOptions& global)
     CLI::App* ev = app.add_subcommand("eval-t2i",
         "Per prompt: the share of images the classifier reads as the garment the prompt names, and showing its "
         "colour (the built-in text-to-image model's measures)");
-    ev->add_option("--model", e->model, "diffusers folder or CompVis single file")->required();
+    ev->add_option("--model", e->model,
+        "diffusers folder or CompVis single file (default: the built-in Fashion text-to-image model)");
     ev->add_option("--components", e->components, "For a CompVis single file: the folder with its tokenizer");
     ev->add_option("--prompt", e->prompts, "Prompt (repeatable)");
     ev->add_option("--prompts", e->promptFile, "Prompt set: JSON list or CSV with a prompt column")

@@ -164,7 +164,7 @@ QWidget* ConceptTab::buildModelGroup()
     auto* group = new QGroupBox(tr("Text-to-image model"));
     auto* layout = new QGridLayout(group);
     m_modelEdit = new QLineEdit(group);
-    m_modelEdit->setPlaceholderText(tr("diffusers folder or CompVis .safetensors file"));
+    m_modelEdit->setPlaceholderText(tr("empty: the built-in Fashion model; or a diffusers folder or CompVis file"));
     auto* modelLabel = new QLabel(tr("Mo&del:"), group);
     modelLabel->setBuddy(m_modelEdit);
     auto* folderButton = new QPushButton(tr("Folder…"), group);
@@ -247,7 +247,9 @@ QWidget* ConceptTab::buildImagesGroup()
     form->addRow(tr("Sampler s&teps:"), m_samplerSteps);
     form->addRow(tr("&Guidance:"), m_guidance);
     form->addRow(tr("Images per &batch:"), m_drawBatch);
-    form->addRow(tr("Cac&he folder:"), cacheRow);
+    auto* cacheLabel = new QLabel(tr("Cac&he folder:"), group);
+    cacheLabel->setBuddy(m_cacheEdit); // The row holds a layout, so the form cannot set the buddy itself.
+    form->addRow(cacheLabel, cacheRow);
     auto* buttons = new QHBoxLayout;
     m_generate = new QPushButton(tr("&Generate training images"), group);
     connect(m_generate, &QPushButton::clicked, this, &ConceptTab::generateImages);
@@ -736,7 +738,7 @@ void ConceptTab::openModel(const QString& model, const QString& components)
     m_componentsEdit->setText(components);
     m_opening = true;
     m_modelOpen = false;
-    m_modelLabel->setText(tr("Opening %1 …").arg(model));
+    m_modelLabel->setText(tr("Opening %1 …").arg(model.isEmpty() ? tr("the built-in model") : model));
     updateActions();
     QMetaObject::invokeMethod(m_worker, [worker = m_worker, model, components] { worker->open(model, components); });
 }

@@ -124,12 +124,14 @@ ConceptRunRequest ConceptWorker::defaults()
     return r;
 }
 
-void ConceptWorker::open(const QString& model, const QString& components)
+void ConceptWorker::open(const QString& chosen, const QString& components)
 {
     State& s = *m_state;
     try {
-        if (model.isEmpty())
-            throw Error("choose a model: a diffusers folder (model_index.json) or a CompVis .safetensors file");
+        // No model chosen: the built-in Fashion text-to-image model.
+        const QString model = chosen.isEmpty()
+            ? QString::fromStdString(resourceFile(std::string("models/") + kBuiltinT2iModel).string())
+            : chosen;
         Q_EMIT progress(tr("Opening %1").arg(model), 0, 0);
         s.device = resolveDevice(chosenDeviceName().toStdString());
         models::sd::SdLoadOptions options;

@@ -106,7 +106,8 @@ public:
     static ConceptRunRequest defaults();
 
 public Q_SLOTS:
-    /// Loads a diffusers folder or a CompVis single file (with `components` for its tokenizer and configs).
+    /// Loads a diffusers folder or a CompVis single file (with `components` for its tokenizer and configs); an
+    /// empty `model` is the built-in Fashion text-to-image model (resources/models/fmnist-t2i).
     void open(const QString& model, const QString& components);
     /// Draws the images of the prompts that the cache lacks; reports progress in images.
     void drawImages(const lethe::gui::ConceptImagesRequest& request);
