@@ -154,8 +154,13 @@ QString TestSoak::cycle(int index)
     if (!settled)
         return QStringLiteral("the run did not settle after a pause");
     QTest::qWait(500);
-    if (m_steps->count() != held)
-        return QStringLiteral("steps went on while paused");
+    if (m_steps->count() != held) {
+        const auto last = m_steps->constLast().at(0).value<gui::StepPoint>();
+        return QStringLiteral("steps went on while paused: %1 → %2 signals, the last of step %3")
+            .arg(held)
+            .arg(m_steps->count())
+            .arg(last.step);
+    }
     control->setLambda(1.0 + index % 5);
     control->resume();
     if (!QTest::qWaitFor([&] { return m_steps->count() >= held + 2 || !m_ended->isEmpty(); }, 120000))
