@@ -214,22 +214,49 @@ struct UnlearnOptions {
     std::string out;
     std::string device = "auto";
     bool force = false;
+    bool resume = false;
     bool keepSnapshots = false;
     RunConfigFlags flags;
 };
 
+/// An interrupted unlearn run's state, rewritten at every snapshot and removed once the run folder is complete.
+constexpr const char* kUnlearnCheckpoint = "checkpoint.safetensors";
+
+/// Keeps steps.csv's header and the rows up to `step` (those a resumed run does not redo).
+void truncateStepsCsv(const std::filesystem::path& csv, std::int64_t step)
+{
+    std::ifstream in(csv);
+    std::string kept;
+    std::string line;
+    bool header = true;
+    while (std::getline(in, line)) {
+        if (!header && std::strtoll(line.c_str(), nullptr, 10) > step)
+            break;
+        kept += line + '\n';
+        header = false;
+    }
+    in.close();
+    io::writeFileAtomically(csv, kept.empty() ? std::string(unlearn::kStepsCsvHeader) + '\n' : kept);
+}
+
 /// Writes steps.csv as the run goes, shows the live progress line and, when asked, keeps each snapshot on disk.
 class CliObserver : public unlearn::UnlearnObserver {
 public:
-    CliObserver(const std::filesystem::path& csv, std::int64_t totalSteps)
-        : m_csv(csv)
+    /// `append`: continue a steps.csv that a resumed run left (its header is there).
+    CliObserver(const std::filesystem::path& csv, std::int64_t totalSteps, bool append = false)
+        : m_csv(csv, append ? std::ios::app : std::ios::trunc)
         , m_total(totalSteps)
         , m_started(std::chrono::steady_clock::now())
     {
         if (!m_csv)
             throw Error(csv.string() + ": cannot open for writing");
-        m_csv << unlearn::kStepsCsvHeader << '\n';
+        if (!append)
+            m_csv << unlearn::kStepsCsvHeader << '\n';
     }
+
+    /// At every snapshot, `write` saves the run's checkpoint (steps.csv is flushed first, so it holds every row
+    /// up to the checkpoint's step).
+    void writeCheckpoints(std::function<void()> write) { m_writeCheckpoint = std::move(write); }
 
     /// Each snapshot becomes snapshots/step-NNNNNN.safetensors, a complete model file.
     void keepSnapshots(
@@ -255,6 +282,10 @@ public:
 
     void onSnapshot(std::int64_t step) override
     {
+        if (m_writeCheckpoint) {
+            m_csv.flush();
+            m_writeCheckpoint();
+        }
         if (!m_writeSnapshot)
             return;
         char name[64];
@@ -276,6 +307,7 @@ public:
 
 private:
     std::ofstream m_csv;
+    std::function<void()> m_writeCheckpoint;
     std::int64_t m_total;
     std::int64_t m_done = 0;
     std::chrono::steady_clock::time_point m_started;
@@ -298,18 +330,33 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
     if (!o.method.empty())
         config.method = unlearn::methodFromName(o.method);
     const std::filesystem::path dir(o.out);
-    if (std::filesystem::exists(dir / "model.safetensors") && !o.force)
+    const std::filesystem::path checkpoint = dir / kUnlearnCheckpoint;
+    // A run stopped with Ctrl+C wrote its folder and kept its checkpoint: --resume goes on from there.
+    const bool resuming = o.resume && !o.force && std::filesystem::exists(checkpoint);
+    if (std::filesystem::exists(dir / "model.safetensors") && !o.force && !resuming)
         throw Error(dir.string() + " already holds a run (model.safetensors): choose another --out or pass --force");
+    if (std::filesystem::exists(checkpoint) && !o.resume && !o.force)
+        throw Error(dir.string() + " holds an interrupted run (" + kUnlearnCheckpoint
+            + "): pass --resume to continue it, or --force to start over");
 
     const torch::Device device = resolveDevice(o.device);
     UnlearnInputs in = loadUnlearnInputs(o.model, o.data, o.classifier, config.evaluate, { o.forgetClass }, device);
     std::filesystem::create_directories(dir);
     if (o.force)
         std::filesystem::remove_all(dir / "snapshots");
+    if (o.force)
+        std::filesystem::remove(checkpoint);
 
     unlearn::UnlearnSession session(in.model.net, in.train, o.forgetClass, config, device);
     if (config.evaluate)
         session.setEvaluator(in.classifier->model, *in.real);
+    std::int64_t resumedStep = 0;
+    if (resuming) {
+        resumedStep = session.resumeFrom(checkpoint);
+        std::cerr << "resuming from " << checkpoint.string() << " at step " << resumedStep << '\n';
+    } else if (o.resume) {
+        std::cerr << "no checkpoint in " << dir.string() << ": starting from the beginning\n";
+    }
     const std::string command = store::commandLine(global.argc, global.argv);
     const std::string forgetName = in.className(o.forgetClass);
     std::cerr << "unlearning class " << o.forgetClass << " (" << forgetName << ") from " << in.modelPath << " with "
@@ -323,7 +370,7 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
     nlohmann::json run = { { "config", unlearn::toJson(config) }, { "forget_class", o.forgetClass },
         { "forget_class_name", forgetName }, { "model", in.modelPath }, { "model_sha256", in.model.sha256 },
         { "data", in.train.source }, { "device", device.str() }, { "threads", torch::get_num_threads() },
-        { "command", command }, { "started", store::utcNow() } };
+        { "command", command }, { "started", store::utcNow() }, { "resumed_from_step", resumedStep } };
 
     // "Before": the base model's previews and metrics, from the same seeds as "after".
     std::cerr << "sampling the base model's preview (" << columns << " seeds per class)\n";
@@ -344,7 +391,10 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
     }
 
     // The run, with control through Ctrl+C (stop after the current step, then write what there is).
-    CliObserver observer(dir / "steps.csv", config.steps);
+    if (resuming)
+        truncateStepsCsv(dir / "steps.csv", resumedStep);
+    CliObserver observer(dir / "steps.csv", config.steps, resuming);
+    observer.writeCheckpoints([&] { session.writeCheckpoint(checkpoint); });
     const auto started = std::chrono::steady_clock::now();
     if (o.keepSnapshots)
         observer.keepSnapshots(dir / "snapshots", [&](const std::filesystem::path& path, std::int64_t step) {
@@ -378,6 +428,8 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
     files.forgetClass = o.forgetClass;
     unlearn::writeRunFolder(dir, files, session.model(),
         unlearn::unlearnedModelInfo(in.model.info, in.model.sha256, session.config(), o.forgetClass, result, command));
+    if (result.outcome == unlearn::RunOutcome::Finished)
+        std::filesystem::remove(checkpoint); // The run folder is complete: nothing to resume.
 
     std::cout << "\n"
               << outcome << " after " << result.steps << " steps in " << duration(result.seconds) << " ("
@@ -600,6 +652,8 @@ void addUnlearnCommands(CLI::App& app, GlobalOptions& global)
     cmd->add_flag("--keep-snapshots", o->keepSnapshots,
         "Also write every rollback snapshot to snapshots/step-N.safetensors (for lethe-cli export)");
     cmd->add_flag("--force", o->force, "Overwrite a run already in --out");
+    cmd->add_flag("--resume", o->resume,
+        "Continue an interrupted run in --out from its checkpoint (written at every snapshot), with the same settings");
     cmd->add_option("--device", o->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
     cmd->callback([o, &global] { runCommand(global, [&] { runUnlearn(*o, global); }); });
 

@@ -6,10 +6,12 @@
 #include "core/diffusion/edm_loss.h"
 #include "core/diffusion/pixels.h"
 #include "core/error.h"
+#include "core/io/safetensors.h"
 #include "core/train/adam.h"
 #include "core/train/training_loop.h"
 #include "core/unlearn/restricted_gradient.h"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -68,6 +70,8 @@ struct UnlearnSession::State {
     std::vector<torch::Tensor> snapshotWeights;
     std::vector<io::NamedTensor> snapshotAdam;
     std::int64_t snapshotStep = -1;
+    torch::Tensor snapshotNoise; ///< The noise generator's state at the snapshot.
+    std::int64_t startStep = 0; ///< Where run() begins: 0, or the step of a checkpoint resumeFrom() loaded.
 
     State(RunConfig c, torch::Device d, int f, const data::ImageSet& t)
         : config(std::move(c))
@@ -111,6 +115,7 @@ struct UnlearnSession::State {
             for (const auto& entry : adam->state())
                 snapshotAdam.push_back({ entry.name, entry.tensor.clone() });
         }
+        snapshotNoise = noise.get_state();
         snapshotStep = step;
     }
 
@@ -148,6 +153,8 @@ struct UnlearnSession::State {
     void computeSaliency()
     {
         zeroGrad();
+        // Dropout draws from the global generator: seeded, so the mask does not depend on what ran before.
+        torch::manual_seed(config.seed + 17);
         for (int b = 0; b < kSaliencyBatches; ++b) {
             const auto [images, labels] = batch(batchOf(forget, b, config.forgetBatch, config.seed + 17));
             diffusion::edmLoss(denoiser(), images, labels, {}, noise).loss.backward();
@@ -294,7 +301,7 @@ RunResult UnlearnSession::run(UnlearnObserver& observer, RunControl& control)
     try {
         if (c.method == Method::SalUn && s.saliency.empty())
             s.computeSaliency();
-        std::int64_t step = 0;
+        std::int64_t step = s.startStep;
         s.takeSnapshot(step);
         s.ascent.assign(s.trainable.size(), torch::Tensor());
         while (step < c.steps) {
@@ -474,6 +481,82 @@ RunResult UnlearnSession::run(UnlearnObserver& observer, RunControl& control)
     else
         observer.onFinished(result);
     return result;
+}
+
+namespace {
+
+/// The settings a checkpoint must share with the run that loads it: everything that decides the batches, the
+/// noise and the trainable tensors (not steps, previews, snapshots or the evaluation).
+nlohmann::json checkpointIdentity(const RunConfig& c, int forgetClass)
+{
+    return { { "method", methodName(c.method) }, { "seed", c.seed }, { "forget_batch", c.forgetBatch },
+        { "remain_per_class", c.remainPerClass }, { "remain_batch", c.remainBatch }, { "trainable", c.trainable },
+        { "optimizer", c.optimizer }, { "forget_class", forgetClass } };
+}
+
+} // namespace
+
+void UnlearnSession::writeCheckpoint(const std::filesystem::path& path) const
+{
+    const State& s = *m_state;
+    if (s.snapshotStep < 0)
+        throw Error("unlearning checkpoint: no snapshot taken yet");
+    std::vector<io::NamedTensor> tensors;
+    for (std::size_t i = 0; i < s.trainable.size(); ++i)
+        tensors.push_back({ "net." + s.trainable[i].first, s.snapshotWeights[i] });
+    for (const auto& entry : s.snapshotAdam)
+        tensors.push_back(entry);
+    tensors.push_back({ "run.step", torch::tensor({ s.snapshotStep }, torch::kInt64) });
+    tensors.push_back({ "run.noise_rng", s.snapshotNoise });
+    const nlohmann::json live = { { "alpha", s.config.alpha }, { "lambda", s.config.lambda }, { "lr", s.config.lr } };
+    io::writeSafetensors(path, tensors,
+        { { "lethe.unlearn_checkpoint", checkpointIdentity(s.config, s.forgetClass).dump() },
+            { "lethe.live", live.dump() } });
+}
+
+std::int64_t UnlearnSession::resumeFrom(const std::filesystem::path& path)
+{
+    State& s = *m_state;
+    const io::SafetensorsFile file(path);
+    const auto identity = file.metadata().find("lethe.unlearn_checkpoint");
+    const auto live = file.metadata().find("lethe.live");
+    if (identity == file.metadata().end() || live == file.metadata().end())
+        throw FormatError(path.string(), "__metadata__", "not a Lethe unlearning checkpoint");
+    const nlohmann::json saved = nlohmann::json::parse(identity->second, nullptr, false);
+    const nlohmann::json ours = checkpointIdentity(s.config, s.forgetClass);
+    for (const auto& [key, value] : ours.items())
+        if (!saved.is_object() || saved.value(key, nlohmann::json()) != value)
+            throw FormatError(path.string(), "__metadata__ '" + key + "'",
+                "the checkpoint's run used " + (saved.is_object() ? saved.value(key, nlohmann::json()).dump() : "?")
+                    + ", this run " + value.dump());
+    // SalUn's mask comes from the base model's gradients: computed before the weights change.
+    if (s.config.method == Method::SalUn && s.saliency.empty())
+        s.computeSaliency();
+    torch::NoGradGuard noGrad;
+    for (auto& [name, tensor] : s.trainable) {
+        const torch::Tensor value = file.tensor("net." + name);
+        if (value.sizes() != tensor.sizes())
+            throw FormatError(path.string(), "tensor 'net." + name + "'",
+                "expected shape " + c10::str(tensor.sizes()) + ", found " + c10::str(value.sizes()));
+        tensor.copy_(value);
+    }
+    if (s.adam)
+        s.adam->loadState(file);
+    s.noise.set_state(file.tensor("run.noise_rng"));
+    const nlohmann::json changes = nlohmann::json::parse(live->second, nullptr, false);
+    if (!changes.is_object())
+        throw FormatError(path.string(), "__metadata__ 'lethe.live'", "not a JSON object");
+    RunConfig changed = s.config;
+    changed.alpha = changes.value("alpha", changed.alpha);
+    changed.lambda = changes.value("lambda", changed.lambda);
+    changed.lr = changes.value("lr", changed.lr);
+    changed.validate();
+    s.config = changed;
+    s.startStep = file.tensor("run.step").item<std::int64_t>();
+    if (s.startStep < 0 || s.startStep > s.config.steps)
+        throw FormatError(path.string(), "tensor 'run.step'",
+            "step " + std::to_string(s.startStep) + " is outside 0…" + std::to_string(s.config.steps));
+    return s.startStep;
 }
 
 } // namespace lethe::unlearn

@@ -12,6 +12,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -79,6 +80,16 @@ public:
     /// Runs config.steps steps, or until stopped; reports through `observer`, steered by `control`.
     /// Exceptions inside the loop are reported to onFailed and returned as RunOutcome::Failed.
     RunResult run(UnlearnObserver& observer, RunControl& control);
+
+    /// Writes what run() needs to go on from the last rollback snapshot (the weights it changes and Adam's moments as
+    /// they were then, its step, the noise generator's state, and α, λ and lr with the live changes so far) to
+    /// `path`, atomically. Meant for UnlearnObserver::onSnapshot, when the snapshot is the current state.
+    void writeCheckpoint(const std::filesystem::path& path) const;
+    /// Loads a checkpoint of this same run (method, forget class, seed, batch sizes, remain set and trainable
+    /// tensors must match; steps may differ): run() then continues from its step, drawing the same batches and
+    /// noise as the run that wrote it would have. Returns the step. Throws FormatError naming the file and what
+    /// differs.
+    std::int64_t resumeFrom(const std::filesystem::path& path);
 
     /// Draws the preview grid of the current weights (config.previewSeeds for every class).
     torch::Tensor preview();

@@ -178,6 +178,8 @@ private Q_SLOTS:
     void runConfigRejectsBadValues_data();
     void runConfigRejectsBadValues();
     void sameSeedGivesIdenticalRuns();
+    void resumedRunMatchesTheUninterruptedOne_data();
+    void resumedRunMatchesTheUninterruptedOne();
     void liveLambdaTakesEffectAtTheNextStep();
     void pauseHoldsTheLoopUntilResumed();
     void stopEndsWithinOneStep();
@@ -386,6 +388,85 @@ void TestUnlearn::sameSeedGivesIdenticalRuns()
         QVERIFY(a.ascentNorm > 0 && a.remainNorm > 0);
         QVERIFY(a.projected == (a.cosine < 0));
     }
+}
+
+void TestUnlearn::resumedRunMatchesTheUninterruptedOne_data()
+{
+    QTest::addColumn<int>("method");
+    QTest::newRow("RGD") << int(unlearn::Method::RGD);
+    QTest::newRow("SalUn") << int(unlearn::Method::SalUn);
+}
+
+void TestUnlearn::resumedRunMatchesTheUninterruptedOne()
+{
+    // A run stopped after step 3 left the checkpoint of its step-2 snapshot (with λ changed live before step 2);
+    // a new session resumes from it and ends with the weights and losses of the run that was never stopped.
+    QFETCH(int, method);
+    test::ScratchDir dir;
+    const data::ImageSet set = tinySet();
+    const models::EDMPrecond base = tinyModel();
+    const auto config = tinyConfig(static_cast<unlearn::Method>(method));
+    const auto liveLambda = [](unlearn::RunControl& control) {
+        return [&control](const unlearn::StepReport& r) {
+            if (r.step == 1)
+                control.setLambda(2.5);
+        };
+    };
+
+    unlearn::UnlearnSession straight(base, set, 1, config, torch::kCPU);
+    Recorder all;
+    unlearn::RunControl straightControl;
+    all.onStepHook = liveLambda(straightControl);
+    QCOMPARE(straight.run(all, straightControl).steps, std::int64_t { 6 });
+
+    const auto checkpoint = dir / "checkpoint.safetensors";
+    {
+        unlearn::UnlearnSession first(base, set, 1, config, torch::kCPU);
+        struct Writer : Recorder {
+            unlearn::UnlearnSession* session = nullptr;
+            std::filesystem::path path;
+            void onSnapshot(std::int64_t step) override
+            {
+                Recorder::onSnapshot(step);
+                session->writeCheckpoint(path);
+            }
+        } writer;
+        writer.session = &first;
+        writer.path = checkpoint;
+        unlearn::RunControl control;
+        writer.onStepHook = [&, lambda = liveLambda(control)](const unlearn::StepReport& r) {
+            lambda(r);
+            if (r.step == 3)
+                control.requestStop();
+        };
+        QCOMPARE(first.run(writer, control).outcome, unlearn::RunOutcome::Stopped);
+        QCOMPARE(writer.snapshots, (std::vector<std::int64_t> { 2 }));
+    }
+    unlearn::UnlearnSession second(base, set, 1, config, torch::kCPU);
+    QCOMPARE(second.resumeFrom(checkpoint), std::int64_t { 2 });
+    QCOMPARE(second.config().lambda, 2.5);
+    Recorder rest;
+    unlearn::RunControl control;
+    const auto result = second.run(rest, control);
+    QCOMPARE(result.outcome, unlearn::RunOutcome::Finished);
+    QCOMPARE(result.steps, std::int64_t { 6 });
+    QCOMPARE(rest.steps.size(), std::size_t { 4 });
+    for (std::size_t i = 0; i < rest.steps.size(); ++i) {
+        QCOMPARE(rest.steps[i].step, all.steps[i + 2].step);
+        QCOMPARE(rest.steps[i].forgetLoss, all.steps[i + 2].forgetLoss);
+        QCOMPARE(rest.steps[i].remainLoss, all.steps[i + 2].remainLoss);
+    }
+    QVERIFY(sameWeights(weightsOf(second.model()), weightsOf(straight.model())));
+
+    // Another run's checkpoint is refused, naming what differs.
+    auto other = config;
+    other.seed = 4;
+    unlearn::UnlearnSession third(base, set, 1, other, torch::kCPU);
+    LETHE_COMPARE_STR(errorMessage([&] { third.resumeFrom(checkpoint); }),
+        checkpoint.string() + ": __metadata__ 'seed': the checkpoint's run used 3, this run 4");
+    unlearn::UnlearnSession fourth(base, set, 2, config, torch::kCPU);
+    LETHE_COMPARE_STR(errorMessage([&] { fourth.resumeFrom(checkpoint); }),
+        checkpoint.string() + ": __metadata__ 'forget_class': the checkpoint's run used 1, this run 2");
 }
 
 void TestUnlearn::liveLambdaTakesEffectAtTheNextStep()
