@@ -125,6 +125,7 @@ private Q_SLOTS:
     void sweepRejectsABadTaskIndex();
     void generateConvertAndBenchATextToImageModel();
     void killedWhileWritingCheckpointsLeavesCompleteFiles();
+    void killedUnlearnResumesToTheSameModel();
     void unlearnConceptWritesAReloadableRun();
     void clipAlignmentInEvalT2iUnlearnConceptAndClipScore();
 
@@ -660,6 +661,81 @@ void TestCli::clipAlignmentInEvalT2iUnlearnConceptAndClipScore()
     LETHE_COMPARE_STR(mismatch.err,
         "error: " + q(m_dir / "clip-prompts.json") + ": 2 prompts for 1 images in " + q(images)
             + " (the prompts pair with the images in file-name order)\n");
+}
+
+void TestCli::killedUnlearnResumesToTheSameModel()
+{
+    // An unlearn run killed (SIGKILL) several times resumes each time from its last checkpoint and ends with the
+    // model and steps.csv of the run that was never interrupted.
+    const Args common = Args { "unlearn", "--forget-class", "3", "--steps", "120", "--snapshot-every", "4" } + m_small;
+    const auto straight = m_dir / "unlearn-straight";
+    QCOMPARE(runCli(common + Args { "--out", q(straight) }).exitCode, 0);
+    QVERIFY(!std::filesystem::exists(straight / "checkpoint.safetensors")); // A finished run keeps none.
+
+    const auto killed = m_dir / "unlearn-killed";
+    const Args resumed = common + Args { "--out", q(killed), "--resume" };
+    QStringList list { QStringLiteral("--threads"), QStringLiteral("1") };
+    for (const auto& a : resumed)
+        list << QString::fromStdString(a);
+    std::set<std::int64_t> resumedFrom;
+    for (int round = 0; round < 3; ++round) {
+        QProcess process;
+        process.start(QStringLiteral(LETHE_CLI_PATH), list);
+        QVERIFY(process.waitForStarted());
+        const auto checkpoint = killed / "checkpoint.safetensors";
+        const std::int64_t before = std::filesystem::exists(checkpoint)
+            ? io::SafetensorsFile(checkpoint).tensor("run.step").item<std::int64_t>()
+            : 0;
+        // Kill once the run has written a checkpoint beyond the one it started from.
+        QTRY_VERIFY_WITH_TIMEOUT(process.state() == QProcess::NotRunning
+                || (std::filesystem::exists(checkpoint)
+                    && io::SafetensorsFile(checkpoint).tensor("run.step").item<std::int64_t>() > before),
+            120000);
+        QTest::qWait(23 * round);
+        process.kill();
+        QVERIFY(process.waitForFinished(30000));
+        QVERIFY2(std::filesystem::exists(checkpoint), "the run finished before it could be killed");
+        const std::int64_t step = io::SafetensorsFile(checkpoint).tensor("run.step").item<std::int64_t>();
+        QVERIFY(step > before && step < 120);
+        resumedFrom.insert(step);
+        QVERIFY(!std::filesystem::exists(killed / "model.safetensors"));
+    }
+    QCOMPARE(resumedFrom.size(), std::size_t { 3 });
+    const Result finished = runCli(resumed);
+    QVERIFY2(finished.exitCode == 0, finished.err.c_str());
+    QVERIFY2(finished.err.find("resuming from ") != std::string::npos, finished.err.c_str());
+    QVERIFY(!std::filesystem::exists(killed / "checkpoint.safetensors"));
+
+    const io::SafetensorsFile a(straight / "model.safetensors");
+    const io::SafetensorsFile b(killed / "model.safetensors");
+    QCOMPARE(a.entries().size(), b.entries().size());
+    for (const auto& entry : a.entries())
+        QVERIFY2(torch::equal(a.tensor(entry.name), b.tensor(entry.name)), entry.name.c_str());
+    // steps.csv: the same rows but for the seconds each step took (the last column).
+    const auto rows = [](const std::filesystem::path& csv) {
+        std::vector<std::string> out;
+        for (const auto& line : lines(csv))
+            out.push_back(line.substr(0, line.rfind(',')));
+        return out;
+    };
+    QCOMPARE(rows(killed / "steps.csv"), rows(straight / "steps.csv"));
+    QCOMPARE(rows(straight / "steps.csv").size(), std::size_t { 121 });
+
+    // Without --resume an interrupted run is neither overwritten nor silently restarted.
+    test::writeBytes(killed / "checkpoint.safetensors", test::readBytes(m_dir / "base.safetensors"));
+    std::filesystem::remove(killed / "model.safetensors");
+    const Result refused = runCli(common + Args { "--out", q(killed) });
+    QCOMPARE(refused.exitCode, 1);
+    LETHE_COMPARE_STR(refused.err,
+        "error: " + killed.string()
+            + " holds an interrupted run (checkpoint.safetensors): pass --resume to continue it, or --force to start "
+              "over\n");
+    // A file that is not an unlearning checkpoint is refused by --resume, naming it.
+    const Result wrong = runCli(resumed);
+    QCOMPARE(wrong.exitCode, 1);
+    LETHE_COMPARE_STR(wrong.err.substr(wrong.err.find("error: ")),
+        "error: " + (killed / "checkpoint.safetensors").string()
+            + ": __metadata__: not a Lethe unlearning checkpoint\n");
 }
 
 void TestCli::unlearnConceptWritesAReloadableRun()
