@@ -54,7 +54,11 @@ LiveChanges RunControl::takeChanges()
 bool RunControl::waitWhilePaused()
 {
     std::unique_lock<std::mutex> lock(m_mutex);
-    m_wake.wait(lock, [this] { return !m_paused.load() || m_stop.load(); });
+    if (m_paused.load() && !m_stop.load()) {
+        m_holding.store(true);
+        m_wake.wait(lock, [this] { return !m_paused.load() || m_stop.load(); });
+        m_holding.store(false);
+    }
     return !m_stop.load();
 }
 

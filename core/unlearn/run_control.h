@@ -26,6 +26,8 @@ public:
     void pause();
     void resume();
     bool paused() const { return m_paused.load(); }
+    /// True while the session's thread is held in waitWhilePaused(): the pause has taken effect and no step runs.
+    bool holding() const { return m_holding.load(); }
 
     void setAlpha(double alpha);
     void setLambda(double lambda);
@@ -39,6 +41,7 @@ public:
 private:
     std::atomic<bool> m_stop { false };
     std::atomic<bool> m_paused { false };
+    std::atomic<bool> m_holding { false };
     std::mutex m_mutex;
     std::condition_variable m_wake;
     LiveChanges m_changes;

@@ -143,16 +143,10 @@ QString TestSoak::cycle(int index)
     if (!control)
         return QStringLiteral("no control while running");
     control->pause();
-    // The step under way (and its preview) finishes; then the run must hold still.
-    qsizetype held = -1;
-    bool settled = false;
-    for (int i = 0; i < 120 && !settled; ++i) {
-        QTest::qWait(500);
-        settled = m_steps->count() == held;
-        held = m_steps->count();
-    }
-    if (!settled)
-        return QStringLiteral("the run did not settle after a pause");
+    // The step under way (and its preview) finishes; then the run holds, and no step may come until it resumes.
+    if (!QTest::qWaitFor([&] { return control->holding() || !m_ended->isEmpty(); }, 120000))
+        return QStringLiteral("the run did not hold after a pause");
+    const qsizetype held = m_steps->count();
     QTest::qWait(500);
     if (m_steps->count() != held) {
         const auto last = m_steps->constLast().at(0).value<gui::StepPoint>();

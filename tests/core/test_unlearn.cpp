@@ -504,12 +504,15 @@ void TestUnlearn::pauseHoldsTheLoopUntilResumed()
     std::chrono::steady_clock::time_point resumedAt;
     std::chrono::steady_clock::time_point step4At;
     std::atomic<bool> stillPaused { false };
+    std::atomic<bool> heldWhilePaused { false };
     recorder.onStepHook = [&](const unlearn::StepReport& r) {
+        QVERIFY(!control.holding()); // Only the wait between steps holds.
         if (r.step == 3) {
             control.pause();
             resumer = std::thread([&] {
                 std::this_thread::sleep_for(std::chrono::milliseconds(300));
                 stillPaused = control.paused();
+                heldWhilePaused = control.holding();
                 resumedAt = std::chrono::steady_clock::now();
                 control.resume();
             });
@@ -522,6 +525,8 @@ void TestUnlearn::pauseHoldsTheLoopUntilResumed()
     QCOMPARE(result.outcome, unlearn::RunOutcome::Finished);
     QCOMPARE(recorder.steps.size(), std::size_t { 6 });
     QVERIFY(stillPaused.load());
+    QVERIFY(heldWhilePaused.load()); // The session's thread was waiting, and said so.
+    QVERIFY(!control.holding());
     QVERIFY(step4At > resumedAt); // Step 4 ran only after the resume.
 }
 
