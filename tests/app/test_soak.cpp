@@ -13,6 +13,7 @@
 
 #include <torch/torch.h>
 
+#include <QApplication>
 #include <QDir>
 #include <QSignalSpy>
 #include <QStandardPaths>
@@ -234,5 +235,13 @@ void TestSoak::manyCyclesAndALongRunLeakNothing()
     QCOMPARE(afterLong.descriptors, base.descriptors);
 }
 
-QTEST_MAIN(TestSoak)
+int main(int argc, char** argv)
+{
+    // The soak runs for many minutes: Qt Test's default limit of 5 minutes per test function is too short.
+    if (!qEnvironmentVariableIsSet("QTEST_FUNCTION_TIMEOUT"))
+        qputenv("QTEST_FUNCTION_TIMEOUT", "3600000");
+    QApplication app(argc, argv);
+    TestSoak test;
+    return QTest::qExec(&test, argc, argv);
+}
 #include "test_soak.moc"
