@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -91,18 +92,24 @@ std::vector<std::int64_t> parseHeader(
             "file is " + std::to_string(bytes.size()) + " bytes, the header needs " + std::to_string(headerSize));
     std::vector<std::int64_t> dims;
     std::uint64_t count = 1;
+    // Three u32 dimensions can multiply past 2^64; a wrapped product could match the data and pass.
+    bool overflow = false;
     for (int i = 0; i < expectedDims; ++i) {
-        dims.push_back(bigEndian32(bytes.data() + 4 + 4 * i));
-        count *= static_cast<std::uint64_t>(dims.back());
+        const std::uint64_t d = bigEndian32(bytes.data() + 4 + 4 * i);
+        dims.push_back(static_cast<std::int64_t>(d));
+        if (d != 0 && count > std::numeric_limits<std::uint64_t>::max() / d)
+            overflow = true;
+        count *= d;
     }
     const std::uint64_t available = bytes.size() - headerSize;
-    if (available != count) {
+    if (overflow || available != count) {
         std::string shape;
         for (std::size_t i = 0; i < dims.size(); ++i)
             shape += (i ? "×" : "") + std::to_string(dims[i]);
         throw FormatError(file, "byte " + std::to_string(headerSize),
-            "a " + shape + " array needs " + std::to_string(count) + " bytes of data, found "
-                + std::to_string(available) + (available < count ? " (truncated)" : " (trailing bytes)"));
+            "a " + shape + " array needs " + (overflow ? "more than 2^64" : std::to_string(count))
+                + " bytes of data, found " + std::to_string(available)
+                + (overflow || available < count ? " (truncated)" : " (trailing bytes)"));
     }
     return dims;
 }
@@ -114,7 +121,9 @@ torch::Tensor readIdxImages(const std::filesystem::path& path)
     const auto bytes = readMaybeGzip(path);
     const auto dims = parseHeader(path, bytes, 3);
     torch::Tensor images = torch::empty({ dims[0], 1, dims[1], dims[2] }, torch::kUInt8);
-    std::memcpy(images.data_ptr(), bytes.data() + 16, static_cast<std::size_t>(images.numel()));
+    // An array with a zero dimension is well-formed and has no storage (data_ptr() is null).
+    if (images.numel() > 0)
+        std::memcpy(images.data_ptr(), bytes.data() + 16, static_cast<std::size_t>(images.numel()));
     return images;
 }
 
@@ -123,7 +132,8 @@ torch::Tensor readIdxLabels(const std::filesystem::path& path)
     const auto bytes = readMaybeGzip(path);
     const auto dims = parseHeader(path, bytes, 1);
     torch::Tensor labels = torch::empty({ dims[0] }, torch::kUInt8);
-    std::memcpy(labels.data_ptr(), bytes.data() + 8, static_cast<std::size_t>(labels.numel()));
+    if (labels.numel() > 0)
+        std::memcpy(labels.data_ptr(), bytes.data() + 8, static_cast<std::size_t>(labels.numel()));
     return labels.to(torch::kInt64);
 }
 
