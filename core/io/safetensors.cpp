@@ -2,6 +2,7 @@
 
 #include "../error.h"
 #include "atomic_file.h"
+#include "json_number.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -190,6 +191,9 @@ void SafetensorsFile::parseHeader()
         header = json::parse(text, text + headerLength, noteDuplicates);
     } catch (const json::parse_error& e) {
         throw FormatError(file, "header", std::string("invalid JSON: ") + e.what());
+    } catch (const json::out_of_range& e) {
+        throw FormatError(
+            file, "header", "invalid JSON: the number " + overflowingNumber(e) + " is out of range of a double");
     }
     if (!header.is_object())
         throw FormatError(file, "header", "expected a JSON object, found " + typeNameOf(header));
@@ -315,10 +319,34 @@ torch::Tensor SafetensorsFile::tensor(const std::string& name) const
     return out;
 }
 
+namespace {
+
+/// The header is JSON, which holds only UTF-8: refuse other bytes with the place they are in, before
+/// nlohmann's dump() throws its own type_error.
+void requireUtf8(const std::filesystem::path& path, const std::string& where, const std::string& text)
+{
+    try {
+        (void)nlohmann::json(text).dump();
+    } catch (const nlohmann::json::type_error& e) {
+        std::string problem = e.what();
+        problem.erase(0, problem.find("] ") == std::string::npos ? 0 : problem.find("] ") + 2);
+        throw Error(path.string() + ": " + where + " is not valid UTF-8 (" + problem + ")");
+    }
+}
+
+} // namespace
+
+// Besides what the header says: names and metadata that are not UTF-8 are refused with an Error.
 void writeSafetensors(
     const std::filesystem::path& path, const std::vector<NamedTensor>& tensors, const Metadata& metadata)
 {
     using nlohmann::json;
+    for (const auto& [key, value] : metadata) {
+        requireUtf8(path, "__metadata__ key '" + key + "'", key);
+        requireUtf8(path, "the value of __metadata__ key '" + key + "'", value);
+    }
+    for (const auto& named : tensors)
+        requireUtf8(path, "tensor name '" + named.name + "'", named.name);
     json header = json::object();
     if (!metadata.empty())
         header["__metadata__"] = metadata;
