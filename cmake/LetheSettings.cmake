@@ -39,6 +39,17 @@ if(LETHE_SANITIZE)
     target_link_options(lethe_settings INTERFACE -fsanitize=address,undefined)
 endif()
 
+# Fuzzing: every target carries the sanitizers and libFuzzer's coverage instrumentation; only the fuzz
+# executables in tests/fuzz link libFuzzer's main (-fsanitize=fuzzer), so lethe-cli still links as usual.
+if(LETHE_FUZZ)
+    if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+        message(FATAL_ERROR "LETHE_FUZZ needs clang (libFuzzer); use the fuzz preset")
+    endif()
+    target_compile_options(lethe_settings INTERFACE
+        -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer)
+    target_link_options(lethe_settings INTERFACE -fsanitize=address,undefined)
+endif()
+
 # ccache hashes the precompiled header's content instead of trusting its path when told to.
 if(LETHE_CCACHE AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
     target_compile_options(lethe_settings INTERFACE -fpch-preprocess)

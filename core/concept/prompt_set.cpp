@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/io/atomic_file.h"
 #include "core/io/json_fields.h"
+#include "core/io/json_number.h"
 
 #include <nlohmann/json.hpp>
 
@@ -164,6 +165,8 @@ std::vector<Prompt> parsePromptJson(const std::string& text, const std::string& 
         const bool atEnd = e.byte >= body.size();
         throw FormatError(file, "byte " + std::to_string(e.byte + (bom ? 3 : 0)),
             atEnd ? "invalid JSON: the file ends in the middle of a value (is it truncated?)" : "invalid JSON");
+    } catch (const json::out_of_range& e) {
+        throw FormatError(file, "number " + io::overflowingNumber(e), "invalid JSON: out of range of a double");
     }
     return promptsFromJson(list, file);
 }

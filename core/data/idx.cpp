@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -37,16 +38,16 @@ std::vector<std::uint8_t> readMaybeGzip(const std::filesystem::path& path)
         if (n < 0) {
             const std::string message = zlibProblem(file, path);
             gzclose(file);
-            throw FormatError(path.string(), "byte " + std::to_string(bytes.size()),
-                              "gzip data is corrupt (" + message + ")");
+            throw FormatError(
+                path.string(), "byte " + std::to_string(bytes.size()), "gzip data is corrupt (" + message + ")");
         }
         if (n == 0) {
             // A stream cut short reads as a clean end of input; zlib reports it only through gzerror.
             const std::string message = zlibProblem(file, path);
             if (!message.empty()) {
                 gzclose(file);
-                throw FormatError(path.string(), "byte " + std::to_string(bytes.size()),
-                                  "gzip data is corrupt (" + message + ")");
+                throw FormatError(
+                    path.string(), "byte " + std::to_string(bytes.size()), "gzip data is corrupt (" + message + ")");
             }
             break;
         }
@@ -68,40 +69,47 @@ std::string hexByte(std::uint8_t b)
 }
 
 /// Validates the IDX header and returns the dimensions.
-std::vector<std::int64_t> parseHeader(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes,
-                                      int expectedDims)
+std::vector<std::int64_t> parseHeader(
+    const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes, int expectedDims)
 {
     const std::string file = path.string();
     if (bytes.size() < 4)
-        throw FormatError(file, "header", "file is " + std::to_string(bytes.size())
-                                              + " bytes, too short for the 4-byte IDX magic");
+        throw FormatError(
+            file, "header", "file is " + std::to_string(bytes.size()) + " bytes, too short for the 4-byte IDX magic");
     if (bytes[0] != 0 || bytes[1] != 0)
-        throw FormatError(file, "magic", "expected 0x00 0x00 at byte 0, found " + hexByte(bytes[0]) + " "
-                                             + hexByte(bytes[1]) + " (not an IDX file)");
+        throw FormatError(file, "magic",
+            "expected 0x00 0x00 at byte 0, found " + hexByte(bytes[0]) + " " + hexByte(bytes[1])
+                + " (not an IDX file)");
     if (bytes[2] != 0x08)
-        throw FormatError(file, "magic", "expected element type 0x08 (unsigned byte) at byte 2, found "
-                                             + hexByte(bytes[2]));
+        throw FormatError(
+            file, "magic", "expected element type 0x08 (unsigned byte) at byte 2, found " + hexByte(bytes[2]));
     if (bytes[3] != expectedDims)
-        throw FormatError(file, "magic", "expected " + std::to_string(expectedDims) + " dimensions at byte 3, found "
-                                             + std::to_string(bytes[3]));
+        throw FormatError(file, "magic",
+            "expected " + std::to_string(expectedDims) + " dimensions at byte 3, found " + std::to_string(bytes[3]));
     const std::size_t headerSize = 4 + 4 * static_cast<std::size_t>(expectedDims);
     if (bytes.size() < headerSize)
-        throw FormatError(file, "header", "file is " + std::to_string(bytes.size()) + " bytes, the header needs "
-                                              + std::to_string(headerSize));
+        throw FormatError(file, "header",
+            "file is " + std::to_string(bytes.size()) + " bytes, the header needs " + std::to_string(headerSize));
     std::vector<std::int64_t> dims;
     std::uint64_t count = 1;
+    // Three u32 dimensions can multiply past 2^64; a wrapped product could match the data and pass.
+    bool overflow = false;
     for (int i = 0; i < expectedDims; ++i) {
-        dims.push_back(bigEndian32(bytes.data() + 4 + 4 * i));
-        count *= static_cast<std::uint64_t>(dims.back());
+        const std::uint64_t d = bigEndian32(bytes.data() + 4 + 4 * i);
+        dims.push_back(static_cast<std::int64_t>(d));
+        if (d != 0 && count > std::numeric_limits<std::uint64_t>::max() / d)
+            overflow = true;
+        count *= d;
     }
     const std::uint64_t available = bytes.size() - headerSize;
-    if (available != count) {
+    if (overflow || available != count) {
         std::string shape;
         for (std::size_t i = 0; i < dims.size(); ++i)
             shape += (i ? "×" : "") + std::to_string(dims[i]);
         throw FormatError(file, "byte " + std::to_string(headerSize),
-                          "a " + shape + " array needs " + std::to_string(count) + " bytes of data, found "
-                              + std::to_string(available) + (available < count ? " (truncated)" : " (trailing bytes)"));
+            "a " + shape + " array needs " + (overflow ? "more than 2^64" : std::to_string(count))
+                + " bytes of data, found " + std::to_string(available)
+                + (overflow || available < count ? " (truncated)" : " (trailing bytes)"));
     }
     return dims;
 }
@@ -112,8 +120,10 @@ torch::Tensor readIdxImages(const std::filesystem::path& path)
 {
     const auto bytes = readMaybeGzip(path);
     const auto dims = parseHeader(path, bytes, 3);
-    torch::Tensor images = torch::empty({dims[0], 1, dims[1], dims[2]}, torch::kUInt8);
-    std::memcpy(images.data_ptr(), bytes.data() + 16, static_cast<std::size_t>(images.numel()));
+    torch::Tensor images = torch::empty({ dims[0], 1, dims[1], dims[2] }, torch::kUInt8);
+    // An array with a zero dimension is well-formed and has no storage (data_ptr() is null).
+    if (images.numel() > 0)
+        std::memcpy(images.data_ptr(), bytes.data() + 16, static_cast<std::size_t>(images.numel()));
     return images;
 }
 
@@ -121,8 +131,9 @@ torch::Tensor readIdxLabels(const std::filesystem::path& path)
 {
     const auto bytes = readMaybeGzip(path);
     const auto dims = parseHeader(path, bytes, 1);
-    torch::Tensor labels = torch::empty({dims[0]}, torch::kUInt8);
-    std::memcpy(labels.data_ptr(), bytes.data() + 8, static_cast<std::size_t>(labels.numel()));
+    torch::Tensor labels = torch::empty({ dims[0] }, torch::kUInt8);
+    if (labels.numel() > 0)
+        std::memcpy(labels.data_ptr(), bytes.data() + 8, static_cast<std::size_t>(labels.numel()));
     return labels.to(torch::kInt64);
 }
 

@@ -1,6 +1,7 @@
 #include "json_fields.h"
 
 #include "atomic_file.h"
+#include "json_number.h"
 
 namespace lethe::io {
 
@@ -14,6 +15,8 @@ json readJsonObjectFile(const std::filesystem::path& path)
         object = json::parse(text);
     } catch (const json::parse_error& e) {
         throw FormatError(path.string(), "byte " + std::to_string(e.byte), "invalid JSON");
+    } catch (const json::out_of_range& e) {
+        throw FormatError(path.string(), "number " + overflowingNumber(e), "invalid JSON: out of range of a double");
     }
     if (!object.is_object())
         throw FormatError(

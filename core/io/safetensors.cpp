@@ -2,6 +2,7 @@
 
 #include "../error.h"
 #include "atomic_file.h"
+#include "json_number.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -22,11 +23,21 @@ struct DTypeInfo {
 };
 
 constexpr DTypeInfo kDTypes[] = {
-    {DType::F64, "F64", 8},   {DType::F32, "F32", 4},         {DType::F16, "F16", 2},
-    {DType::BF16, "BF16", 2}, {DType::I64, "I64", 8},         {DType::I32, "I32", 4},
-    {DType::I16, "I16", 2},   {DType::I8, "I8", 1},           {DType::U8, "U8", 1},
-    {DType::Bool, "BOOL", 1}, {DType::U16, "U16", 2},         {DType::U32, "U32", 4},
-    {DType::U64, "U64", 8},   {DType::F8E4M3, "F8_E4M3", 1},  {DType::F8E5M2, "F8_E5M2", 1},
+    { DType::F64, "F64", 8 },
+    { DType::F32, "F32", 4 },
+    { DType::F16, "F16", 2 },
+    { DType::BF16, "BF16", 2 },
+    { DType::I64, "I64", 8 },
+    { DType::I32, "I32", 4 },
+    { DType::I16, "I16", 2 },
+    { DType::I8, "I8", 1 },
+    { DType::U8, "U8", 1 },
+    { DType::Bool, "BOOL", 1 },
+    { DType::U16, "U16", 2 },
+    { DType::U32, "U32", 4 },
+    { DType::U64, "U64", 8 },
+    { DType::F8E4M3, "F8_E4M3", 1 },
+    { DType::F8E5M2, "F8_E5M2", 1 },
 };
 
 const DTypeInfo& infoOf(DType dtype)
@@ -83,34 +94,56 @@ std::size_t dtypeSize(DType dtype)
 std::optional<torch::ScalarType> toScalarType(DType dtype)
 {
     switch (dtype) {
-    case DType::F64: return torch::kFloat64;
-    case DType::F32: return torch::kFloat32;
-    case DType::F16: return torch::kFloat16;
-    case DType::BF16: return torch::kBFloat16;
-    case DType::I64: return torch::kInt64;
-    case DType::I32: return torch::kInt32;
-    case DType::I16: return torch::kInt16;
-    case DType::I8: return torch::kInt8;
-    case DType::U8: return torch::kUInt8;
-    case DType::Bool: return torch::kBool;
-    default: return std::nullopt;
+    case DType::F64:
+        return torch::kFloat64;
+    case DType::F32:
+        return torch::kFloat32;
+    case DType::F16:
+        return torch::kFloat16;
+    case DType::BF16:
+        return torch::kBFloat16;
+    case DType::I64:
+        return torch::kInt64;
+    case DType::I32:
+        return torch::kInt32;
+    case DType::I16:
+        return torch::kInt16;
+    case DType::I8:
+        return torch::kInt8;
+    case DType::U8:
+        return torch::kUInt8;
+    case DType::Bool:
+        return torch::kBool;
+    default:
+        return std::nullopt;
     }
 }
 
 std::optional<DType> fromScalarType(torch::ScalarType type)
 {
     switch (type) {
-    case torch::kFloat64: return DType::F64;
-    case torch::kFloat32: return DType::F32;
-    case torch::kFloat16: return DType::F16;
-    case torch::kBFloat16: return DType::BF16;
-    case torch::kInt64: return DType::I64;
-    case torch::kInt32: return DType::I32;
-    case torch::kInt16: return DType::I16;
-    case torch::kInt8: return DType::I8;
-    case torch::kUInt8: return DType::U8;
-    case torch::kBool: return DType::Bool;
-    default: return std::nullopt;
+    case torch::kFloat64:
+        return DType::F64;
+    case torch::kFloat32:
+        return DType::F32;
+    case torch::kFloat16:
+        return DType::F16;
+    case torch::kBFloat16:
+        return DType::BF16;
+    case torch::kInt64:
+        return DType::I64;
+    case torch::kInt32:
+        return DType::I32;
+    case torch::kInt16:
+        return DType::I16;
+    case torch::kInt8:
+        return DType::I8;
+    case torch::kUInt8:
+        return DType::U8;
+    case torch::kBool:
+        return DType::Bool;
+    default:
+        return std::nullopt;
     }
 }
 
@@ -127,19 +160,18 @@ void SafetensorsFile::parseHeader()
     const std::uint64_t fileSize = m_file->size();
     if (fileSize < 8)
         throw FormatError(file, "header length",
-                          "file is " + std::to_string(fileSize)
-                              + " bytes, expected at least 8 (the little-endian u64 header length)");
+            "file is " + std::to_string(fileSize)
+                + " bytes, expected at least 8 (the little-endian u64 header length)");
     std::uint64_t headerLength = 0;
     for (int i = 7; i >= 0; --i)
         headerLength = (headerLength << 8) | m_file->data()[i];
     if (headerLength > kMaxHeaderBytes)
         throw FormatError(file, "header length",
-                          std::to_string(headerLength) + " bytes exceeds the limit of "
-                              + std::to_string(kMaxHeaderBytes));
+            std::to_string(headerLength) + " bytes exceeds the limit of " + std::to_string(kMaxHeaderBytes));
     if (headerLength > fileSize - 8)
         throw FormatError(file, "header length",
-                          std::to_string(headerLength) + " bytes runs past the end of the file ("
-                              + std::to_string(fileSize - 8) + " bytes follow the length field)");
+            std::to_string(headerLength) + " bytes runs past the end of the file (" + std::to_string(fileSize - 8)
+                + " bytes follow the length field)");
     m_dataStart = 8 + headerLength;
     const std::uint64_t dataSize = fileSize - m_dataStart;
 
@@ -159,6 +191,9 @@ void SafetensorsFile::parseHeader()
         header = json::parse(text, text + headerLength, noteDuplicates);
     } catch (const json::parse_error& e) {
         throw FormatError(file, "header", std::string("invalid JSON: ") + e.what());
+    } catch (const json::out_of_range& e) {
+        throw FormatError(
+            file, "header", "invalid JSON: the number " + overflowingNumber(e) + " is out of range of a double");
     }
     if (!header.is_object())
         throw FormatError(file, "header", "expected a JSON object, found " + typeNameOf(header));
@@ -168,21 +203,19 @@ void SafetensorsFile::parseHeader()
     for (const auto& [name, value] : header.items()) {
         if (name == "__metadata__") {
             if (!value.is_object())
-                throw FormatError(file, "__metadata__",
-                                  "expected an object of strings, found " + typeNameOf(value));
+                throw FormatError(file, "__metadata__", "expected an object of strings, found " + typeNameOf(value));
             for (const auto& [key, item] : value.items()) {
                 if (!item.is_string())
-                    throw FormatError(file, "__metadata__ key '" + key + "'",
-                                      "expected a string value, found " + typeNameOf(item));
+                    throw FormatError(
+                        file, "__metadata__ key '" + key + "'", "expected a string value, found " + typeNameOf(item));
                 m_metadata[key] = item.get<std::string>();
             }
             continue;
         }
         if (!value.is_object())
-            throw FormatError(file, where(name),
-                              "expected an object with dtype, shape and data_offsets, found "
-                                  + typeNameOf(value));
-        for (const char* key : {"dtype", "shape", "data_offsets"})
+            throw FormatError(
+                file, where(name), "expected an object with dtype, shape and data_offsets, found " + typeNameOf(value));
+        for (const char* key : { "dtype", "shape", "data_offsets" })
             if (!value.contains(key))
                 throw FormatError(file, where(name), std::string("missing key '") + key + "'");
         TensorEntry entry;
@@ -192,20 +225,19 @@ void SafetensorsFile::parseHeader()
             throw FormatError(file, where(name), "dtype must be a string, found " + dtype.dump());
         const auto parsedType = dtypeFromName(dtype.get<std::string>());
         if (!parsedType)
-            throw FormatError(file, where(name),
-                              "unknown dtype '" + dtype.get<std::string>() + "'");
+            throw FormatError(file, where(name), "unknown dtype '" + dtype.get<std::string>() + "'");
         entry.dtype = *parsedType;
         const json& shape = value["shape"];
         if (!shape.is_array())
-            throw FormatError(file, where(name),
-                              "shape must be a list of non-negative integers, found " + shape.dump());
+            throw FormatError(
+                file, where(name), "shape must be a list of non-negative integers, found " + shape.dump());
         // Counted in bytes with an overflow check, so a hostile shape cannot wrap around.
         std::uint64_t bytes = dtypeSize(entry.dtype);
         bool overflow = false;
         for (const auto& dim : shape) {
             if (!dim.is_number_unsigned())
-                throw FormatError(file, where(name),
-                                  "shape must be a list of non-negative integers, found " + shape.dump());
+                throw FormatError(
+                    file, where(name), "shape must be a list of non-negative integers, found " + shape.dump());
             const std::uint64_t d = dim.get<std::uint64_t>();
             if (d > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
                 overflow = true;
@@ -218,19 +250,17 @@ void SafetensorsFile::parseHeader()
         if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned()
             || !offsets[1].is_number_unsigned())
             throw FormatError(file, where(name),
-                              "data_offsets must be two non-negative integers [begin, end], found "
-                                  + offsets.dump());
+                "data_offsets must be two non-negative integers [begin, end], found " + offsets.dump());
         entry.begin = offsets[0].get<std::uint64_t>();
         entry.end = offsets[1].get<std::uint64_t>();
         if (entry.end < entry.begin)
-            throw FormatError(file, where(name),
-                              "data_offsets " + offsetsText(entry.begin, entry.end) + " end before they begin");
+            throw FormatError(
+                file, where(name), "data_offsets " + offsetsText(entry.begin, entry.end) + " end before they begin");
         if (overflow || bytes != entry.end - entry.begin)
             throw FormatError(file, where(name),
-                              "shape " + shapeText(entry.shape) + " of " + dtypeName(entry.dtype) + " needs "
-                                  + (overflow ? std::string("more than 2^64") : std::to_string(bytes))
-                                  + " bytes, but data_offsets " + offsetsText(entry.begin, entry.end)
-                                  + " hold " + std::to_string(entry.end - entry.begin));
+                "shape " + shapeText(entry.shape) + " of " + dtypeName(entry.dtype) + " needs "
+                    + (overflow ? std::string("more than 2^64") : std::to_string(bytes)) + " bytes, but data_offsets "
+                    + offsetsText(entry.begin, entry.end) + " hold " + std::to_string(entry.end - entry.begin));
         m_entries.push_back(std::move(entry));
     }
 
@@ -242,25 +272,24 @@ void SafetensorsFile::parseHeader()
     for (const auto& entry : m_entries) {
         if (entry.begin < expectedBegin)
             throw FormatError(file, where(entry.name),
-                              "data_offsets " + offsetsText(entry.begin, entry.end) + " overlap tensor '"
-                                  + previous->name + "', which ends at byte " + std::to_string(expectedBegin));
+                "data_offsets " + offsetsText(entry.begin, entry.end) + " overlap tensor '" + previous->name
+                    + "', which ends at byte " + std::to_string(expectedBegin));
         if (entry.begin > expectedBegin)
             throw FormatError(file, where(entry.name),
-                              "data_offsets " + offsetsText(entry.begin, entry.end) + " start at byte "
-                                  + std::to_string(entry.begin) + ", expected "
-                                  + std::to_string(expectedBegin) + " (tensors must tile the data region without gaps)");
+                "data_offsets " + offsetsText(entry.begin, entry.end) + " start at byte " + std::to_string(entry.begin)
+                    + ", expected " + std::to_string(expectedBegin)
+                    + " (tensors must tile the data region without gaps)");
         if (entry.end > dataSize)
             throw FormatError(file, where(entry.name),
-                              "data_offsets " + offsetsText(entry.begin, entry.end)
-                                  + " run past the end of the data region (" + std::to_string(dataSize)
-                                  + " bytes)");
+                "data_offsets " + offsetsText(entry.begin, entry.end) + " run past the end of the data region ("
+                    + std::to_string(dataSize) + " bytes)");
         expectedBegin = entry.end;
         previous = &entry;
     }
     if (expectedBegin != dataSize)
         throw FormatError(file, "data region",
-                          std::to_string(dataSize) + " bytes follow the header, but the tensors cover "
-                              + std::to_string(expectedBegin));
+            std::to_string(dataSize) + " bytes follow the header, but the tensors cover "
+                + std::to_string(expectedBegin));
     for (std::size_t i = 0; i < m_entries.size(); ++i)
         m_index.emplace(m_entries[i].name, i);
 }
@@ -283,18 +312,41 @@ torch::Tensor SafetensorsFile::tensor(const std::string& name) const
     const TensorEntry& e = entry(name);
     const auto type = toScalarType(e.dtype);
     if (!type)
-        throw FormatError(path().string(), where(name),
-                          "dtype " + dtypeName(e.dtype) + " has no LibTorch equivalent");
+        throw FormatError(path().string(), where(name), "dtype " + dtypeName(e.dtype) + " has no LibTorch equivalent");
     torch::Tensor out = torch::empty(e.shape, torch::TensorOptions().dtype(*type));
     if (e.end > e.begin)
         std::memcpy(out.data_ptr(), bytes(e), e.end - e.begin);
     return out;
 }
 
-void writeSafetensors(const std::filesystem::path& path, const std::vector<NamedTensor>& tensors,
-                      const Metadata& metadata)
+namespace {
+
+/// The header is JSON, which holds only UTF-8: refuse other bytes with the place they are in, before
+/// nlohmann's dump() throws its own type_error.
+void requireUtf8(const std::filesystem::path& path, const std::string& where, const std::string& text)
+{
+    try {
+        (void)nlohmann::json(text).dump();
+    } catch (const nlohmann::json::type_error& e) {
+        std::string problem = e.what();
+        problem.erase(0, problem.find("] ") == std::string::npos ? 0 : problem.find("] ") + 2);
+        throw Error(path.string() + ": " + where + " is not valid UTF-8 (" + problem + ")");
+    }
+}
+
+} // namespace
+
+// Besides what the header says: names and metadata that are not UTF-8 are refused with an Error.
+void writeSafetensors(
+    const std::filesystem::path& path, const std::vector<NamedTensor>& tensors, const Metadata& metadata)
 {
     using nlohmann::json;
+    for (const auto& [key, value] : metadata) {
+        requireUtf8(path, "__metadata__ key '" + key + "'", key);
+        requireUtf8(path, "the value of __metadata__ key '" + key + "'", value);
+    }
+    for (const auto& named : tensors)
+        requireUtf8(path, "tensor name '" + named.name + "'", named.name);
     json header = json::object();
     if (!metadata.empty())
         header["__metadata__"] = metadata;
@@ -309,12 +361,11 @@ void writeSafetensors(const std::filesystem::path& path, const std::vector<Named
         const auto dtype = fromScalarType(tensor.scalar_type());
         if (!dtype)
             throw Error(path.string() + ": tensor '" + name + "' has type "
-                        + std::string(c10::toString(tensor.scalar_type())) + ", which safetensors cannot store");
+                + std::string(c10::toString(tensor.scalar_type())) + ", which safetensors cannot store");
         torch::Tensor contiguous = tensor.detach().to(torch::kCPU).contiguous();
         const std::uint64_t bytes = static_cast<std::uint64_t>(contiguous.nbytes());
-        header[name] = {{"dtype", dtypeName(*dtype)},
-                        {"shape", contiguous.sizes().vec()},
-                        {"data_offsets", {offset, offset + bytes}}};
+        header[name] = { { "dtype", dtypeName(*dtype) }, { "shape", contiguous.sizes().vec() },
+            { "data_offsets", { offset, offset + bytes } } };
         offset += bytes;
         cpu.push_back(std::move(contiguous));
     }

@@ -1,6 +1,7 @@
 #include "model_file.h"
 
 #include "core/error.h"
+#include "core/io/json_number.h"
 
 #include <ctime>
 
@@ -52,6 +53,9 @@ ModelInfo readModelInfo(const io::SafetensorsFile& file)
         j = json::parse(it->second);
     } catch (const json::parse_error& e) {
         throw FormatError(path, "__metadata__ key 'lethe'", std::string("invalid JSON: ") + e.what());
+    } catch (const json::out_of_range& e) {
+        throw FormatError(path, "__metadata__ key 'lethe'",
+            "invalid JSON: the number " + io::overflowingNumber(e) + " is out of range of a double");
     }
     const std::string where = "__metadata__ key 'lethe'";
     if (!j.is_object())

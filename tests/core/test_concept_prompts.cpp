@@ -168,6 +168,9 @@ void TestConceptPrompts::rejectsMalformedJson_data()
         << "p.json: byte 12: invalid JSON: the file ends in the middle of a value (is it truncated?)";
     QTest::newRow("syntax error") << "[\"a\",, \"b\"]"
                                   << "p.json: byte 6: invalid JSON";
+    // Found by fuzzing (tests/fuzz, json): nlohmann throws out_of_range, not parse_error, for such a number.
+    QTest::newRow("number beyond a double") << "[{\"prompt\": \"a\", \"seed\": 1e400}]"
+                                            << "p.json: number 1e400: invalid JSON: out of range of a double";
     QTest::newRow("empty file") << " \n"
                                 << "p.json: the file is empty: expected a JSON list of prompts";
     QTest::newRow("object") << "{\"prompt\": \"a\"}"

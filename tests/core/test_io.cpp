@@ -1,6 +1,7 @@
 // safetensors reading and writing, atomic files.
 #include "core/error.h"
 #include "core/io/atomic_file.h"
+#include "core/io/json_fields.h"
 #include "core/io/safetensors.h"
 #include "core/io/sha256.h"
 #include "core/store/model_file.h"
@@ -64,6 +65,8 @@ private Q_SLOTS:
     void interruptedWriteLeavesPreviousFileIntact();
     void crashBeforeRenameLeavesPreviousFileIntact();
     void failedWriteOfUnsupportedTensorKeepsPreviousFile();
+    void writerRejectsTextThatIsNotUtf8();
+    void jsonReadersRefuseNumbersBeyondADouble();
     void sha256MatchesKnownVectors();
     void modelDescriptionRoundTrips();
     void rejectsFilesWithoutOrWithBadDescription();
@@ -170,6 +173,8 @@ void TestIo::rejectsMalformedFiles_data()
         rawSafetensors(R"({"w":{)" + f32x2 + "[0,8]}", eight).substr(0, 20) + std::string(20, ' '),
         "header length: 53 bytes runs past the end of the file (32 bytes follow the length field)");
     row("not an object", rawSafetensors("[1,2]", ""), "header: expected a JSON object, found array");
+    row("number beyond a double", rawSafetensors(R"({"w":1e400})", ""),
+        "header: invalid JSON: the number 1e400 is out of range of a double");
     row("duplicate names", rawSafetensors(R"({"w":{)" + f32x2 + R"([0,8]},"w":{)" + f32x2 + "[8,16]}}", eight + eight),
         "header: the name 'w' appears more than once");
     row("entry not an object", rawSafetensors(R"({"w":[1]})", ""),
@@ -319,6 +324,41 @@ void TestIo::failedWriteOfUnsupportedTensorKeepsPreviousFile()
     }),
         path.string() + ": tensor 'z' has type ComplexFloat, which safetensors cannot store");
     QCOMPARE(test::readBytes(path), before);
+}
+
+// Found by fuzzing (tests/fuzz, json): a metadata value with a byte that is not UTF-8 made nlohmann's dump()
+// throw its type_error out of the writer instead of a lethe::Error.
+void TestIo::writerRejectsTextThatIsNotUtf8()
+{
+    ScratchDir dir;
+    const auto path = dir / "model.safetensors";
+    io::writeSafetensors(path, { { "w", torch::full({ 2 }, 3.0f) } });
+    const std::string before = test::readBytes(path);
+    LETHE_COMPARE_STR(errorMessage([&] {
+        io::writeSafetensors(path, { { "w", torch::ones({ 2 }) } }, { { "lethe", "{\"method\": \"\x01\xff\"}" } });
+    }),
+        path.string()
+            + ": the value of __metadata__ key 'lethe' is not valid UTF-8 (invalid UTF-8 byte at index 13: 0xFF)");
+    LETHE_COMPARE_STR(errorMessage([&] {
+        io::writeSafetensors(path, { { "w\xff", torch::ones({ 2 }) } });
+    }),
+        path.string() + ": tensor name 'w\xff' is not valid UTF-8 (invalid UTF-8 byte at index 1: 0xFF)");
+    QCOMPARE(test::readBytes(path), before);
+}
+
+// Found by fuzzing (tests/fuzz, json): a number too large for a double (here 311 digits) made nlohmann throw
+// out_of_range, which the readers did not catch (they caught parse_error only).
+void TestIo::jsonReadersRefuseNumbersBeyondADouble()
+{
+    ScratchDir dir;
+    const auto config = dir / "config.json";
+    test::writeBytes(config, "{\"img_resolution\": " + std::string(311, '1') + "}");
+    LETHE_COMPARE_STR(errorMessage([&] { io::readJsonObjectFile(config); }),
+        config.string() + ": number 111111111111111111111111…: invalid JSON: out of range of a double");
+    const auto model = dir / "model.safetensors";
+    io::writeSafetensors(model, {}, { { "lethe", R"({"format_version": 1, "kind": "edm", "x": -1e400})" } });
+    LETHE_COMPARE_STR(errorMessage([&] { store::readModelInfo(io::SafetensorsFile(model)); }),
+        model.string() + ": __metadata__ key 'lethe': invalid JSON: the number -1e400 is out of range of a double");
 }
 
 void TestIo::sha256MatchesKnownVectors()
