@@ -90,7 +90,8 @@ std::filesystem::path resourceFile(const std::string& relative)
     for (const std::filesystem::path& root : roots) {
         std::filesystem::path path = root / relative;
         std::error_code error;
-        if (std::filesystem::is_regular_file(path, error))
+        // A file, or a folder such as the built-in text-to-image model (a diffusers folder).
+        if (std::filesystem::is_regular_file(path, error) || std::filesystem::is_directory(path, error))
             return path;
         searched += (searched.empty() ? "" : ", ") + root.string();
     }

@@ -9,6 +9,7 @@
 #include "core/models/sd/bpe_trainer.h"
 #include "core/models/sd/clip_tokenizer.h"
 #include "core/models/sd/stable_diffusion.h"
+#include "core/runtime.h"
 #include "core/train/t2i_trainer.h"
 
 #include "test_support.h"
@@ -91,6 +92,7 @@ private Q_SLOTS:
     void resumedRunIsBitIdentical();
     void badConfigsAndDataAreRefused();
     void fineTuningStartsFromAModelsWeights();
+    void builtinModelLoadsAndRecordsItsProvenance();
     void promptsNameTheirGarmentAndColour();
     void fashionMeasuresCountGarmentsAndColours();
 };
@@ -360,6 +362,25 @@ void TestT2iTrain::fineTuningStartsFromAModelsWeights()
     cosine.betaSchedule = "cosine";
     LETHE_COMPARE_STR(errorMessage([&] { train::T2iPretrainer(cosine, tinyGarments(), torch::kCPU, dir / "m", "x"); }),
         "beta schedule must be \"linear\" or \"scaled_linear\", found \"cosine\"");
+}
+
+void TestT2iTrain::builtinModelLoadsAndRecordsItsProvenance()
+{
+    // The bundled text-to-image model: the built-in architecture in pixel space, DDPM's linear schedule with
+    // clip_sample, and a manifest that says how it was made.
+    const std::filesystem::path folder = resourceFile(std::string("models/") + kBuiltinT2iModel);
+    const models::sd::StableDiffusion sd = models::sd::loadStableDiffusion(folder, {});
+    QCOMPARE(sd.unetParameters(), std::int64_t { 1061843 });
+    QCOMPARE(sd.vaeParameters(), std::int64_t { 0 });
+    QCOMPARE(sd.defaultImageSize(), std::int64_t { 32 });
+    QVERIFY(sd.schedule().betaSchedule == diffusion::BetaSchedule::Linear);
+    QVERIFY(sd.schedule().clipSample);
+    const auto manifest = nlohmann::json::parse(test::readBytes(folder / "lethe-manifest.json"));
+    LETHE_COMPARE_STR(manifest.at("method").get<std::string>(), "pretrain-t2i");
+    QVERIFY(manifest.at("command").get<std::string>().find("pretrain-t2i") != std::string::npos);
+    QVERIFY(manifest.at("steps").get<std::int64_t>() > 0);
+    QVERIFY(manifest.at("wall_seconds").get<double>() > 0);
+    QVERIFY(manifest.contains("seed") && manifest.contains("created") && manifest.contains("initialised_from"));
 }
 
 void TestT2iTrain::promptsNameTheirGarmentAndColour()
