@@ -537,19 +537,7 @@ QWidget* ConceptTab::buildPromptPage()
 QWidget* ConceptTab::buildRunPage()
 {
     auto* curveTabs = new QTabWidget;
-    m_lossPlot = new widgets::CurvePlot(tr("loss"), curveTabs);
-    m_lossSeries = m_lossPlot->addSeries(tr("L_f (forget)"), QColor(200, 40, 40), true);
-    m_remainSeries = m_lossPlot->addSeries(tr("L_r (remain)"), QColor(40, 90, 200), true);
-    m_cosinePlot = new widgets::CurvePlot(tr("cos(a, d)"), curveTabs);
-    m_cosSeries = m_cosinePlot->addSeries(tr("cos(a, d)"), QColor(90, 90, 90), true);
-    m_projectedSeries = m_cosinePlot->addMarkerSeries(tr("projected"), QColor(220, 120, 0));
-    m_truncatedSeries = m_cosinePlot->addMarkerSeries(tr("truncated (L_f > α)"), QColor(120, 0, 160));
-    m_normPlot = new widgets::CurvePlot(tr("gradient norm"), curveTabs);
-    m_ascentSeries = m_normPlot->addSeries(tr("‖a‖ (forget)"), QColor(200, 40, 40));
-    m_remainNormSeries = m_normPlot->addSeries(tr("‖d‖ (remain)"), QColor(40, 90, 200));
-    curveTabs->addTab(m_lossPlot, tr("Losses"));
-    curveTabs->addTab(m_cosinePlot, tr("cos(a, d) and projection"));
-    curveTabs->addTab(m_normPlot, tr("Gradient norms"));
+    m_curves = addUnlearningCurves(curveTabs, true);
 
     auto* compare = new QWidget;
     auto* compareLayout = new QHBoxLayout(compare);
@@ -1060,7 +1048,7 @@ void ConceptTab::startRun()
     request.remainBatch = m_remainBatch->value();
     request.seed = static_cast<quint64>(m_seed->value());
     request.previewEvery = m_previewEvery->value();
-    for (widgets::CurvePlot* plot : { m_lossPlot, m_cosinePlot, m_normPlot })
+    for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
         plot->clear();
     m_afterGrid->setCells({}, 1);
     m_afterGrid->setTitle(tr("After"));
@@ -1194,15 +1182,15 @@ void ConceptTab::onProgress(const QString& what, qint64 done, qint64 total)
 void ConceptTab::onStep(const ConceptStepPoint& p)
 {
     const double x = static_cast<double>(p.step);
-    m_lossPlot->append(m_lossSeries, x, p.forgetLoss);
-    m_lossPlot->append(m_remainSeries, x, p.remainLoss);
-    m_cosinePlot->append(m_cosSeries, x, p.cosine);
+    m_curves.loss->append(m_curves.forgetLoss, x, p.forgetLoss);
+    m_curves.loss->append(m_curves.remainLoss, x, p.remainLoss);
+    m_curves.cosine->append(m_curves.cosineValue, x, p.cosine);
     if (p.projected)
-        m_cosinePlot->append(m_projectedSeries, x, p.cosine);
+        m_curves.cosine->append(m_curves.projected, x, p.cosine);
     if (p.truncated)
-        m_cosinePlot->append(m_truncatedSeries, x, p.cosine);
-    m_normPlot->append(m_ascentSeries, x, p.ascentNorm);
-    m_normPlot->append(m_remainNormSeries, x, p.remainNorm);
+        m_curves.cosine->append(m_curves.truncated, x, p.cosine);
+    m_curves.norm->append(m_curves.ascentNorm, x, p.ascentNorm);
+    m_curves.norm->append(m_curves.remainNorm, x, p.remainNorm);
     m_lastStep = p.step;
     m_lastPoint = p;
     m_totalSteps = p.totalSteps;
@@ -1239,7 +1227,7 @@ void ConceptTab::onLiveChange(const QString& name, double value)
         control->setLr(value);
         label = tr("lr → %1").arg(value);
     }
-    for (widgets::CurvePlot* plot : { m_lossPlot, m_cosinePlot, m_normPlot })
+    for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
         plot->addMarker(static_cast<double>(m_lastStep) + 1.0, label);
     setStatus(tr("%1 from step %2").arg(label).arg(m_lastStep + 1));
 }
@@ -1251,7 +1239,7 @@ void ConceptTab::onRunEnded(const QString& outcome, const QString& message, qint
     m_lastOutcome = outcome;
     m_hasResult = steps > 0 && outcome != QStringLiteral("failed");
     m_phase.clear();
-    for (widgets::CurvePlot* plot : { m_lossPlot, m_cosinePlot, m_normPlot })
+    for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
         plot->flush();
     m_progress->setRange(0, static_cast<int>(std::max<qint64>(1, m_totalSteps)));
     m_progress->setValue(static_cast<int>(steps));

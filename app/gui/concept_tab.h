@@ -6,6 +6,7 @@
 // seed, and export as a diffusers folder and/or a CompVis single file. The torch work runs on a ConceptWorker in
 // its own thread; this header sees no LibTorch.
 #include "concept_worker.h"
+#include "unlearning_curves.h"
 
 #include <QElapsedTimer>
 #include <QThread>
@@ -113,9 +114,9 @@ public:
     QPushButton* stopButton() const { return m_stop; }
     QProgressBar* progressBar() const { return m_progress; }
     QTabWidget* pages() const { return m_pages; }
-    widgets::CurvePlot* lossPlot() const { return m_lossPlot; }
-    widgets::CurvePlot* cosinePlot() const { return m_cosinePlot; }
-    widgets::CurvePlot* normPlot() const { return m_normPlot; }
+    widgets::CurvePlot* lossPlot() const { return m_curves.loss; }
+    widgets::CurvePlot* cosinePlot() const { return m_curves.cosine; }
+    widgets::CurvePlot* normPlot() const { return m_curves.norm; }
     widgets::SampleGrid* beforeGrid() const { return m_beforeGrid; }
     widgets::SampleGrid* afterGrid() const { return m_afterGrid; }
 
@@ -197,9 +198,7 @@ private:
     QPushButton* m_exportCompvis = nullptr;
     QProgressBar* m_progress = nullptr;
     QLabel* m_rate = nullptr;
-    widgets::CurvePlot* m_lossPlot = nullptr;
-    widgets::CurvePlot* m_cosinePlot = nullptr;
-    widgets::CurvePlot* m_normPlot = nullptr;
+    UnlearningCurves m_curves;
     QListWidget* m_previewList = nullptr;
     QLineEdit* m_previewSeeds = nullptr;
     QSpinBox* m_previewEvery = nullptr;
@@ -229,8 +228,6 @@ private:
     QString m_phase;
     qint64 m_phaseStart = 0;
     QElapsedTimer m_phaseClock;
-    int m_lossSeries = 0, m_remainSeries = 0, m_cosSeries = 0, m_projectedSeries = 0, m_truncatedSeries = 0,
-        m_ascentSeries = 0, m_remainNormSeries = 0;
 
 protected:
     void showEvent(QShowEvent* event) override;

@@ -109,7 +109,7 @@ MainWindow::MainWindow(const QString& model, const QString& data, QWidget* paren
     connect(m_worker, &SessionWorker::stepDone, this, &MainWindow::onStep);
     connect(m_worker, &SessionWorker::previewReady, this, &MainWindow::onPreview);
     connect(m_worker, &SessionWorker::rolledBack, this, [this](qint64 failed, qint64 restored, const QString& why) {
-        for (widgets::CurvePlot* plot : { m_lossPlot, m_cosinePlot, m_normPlot })
+        for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
             plot->addMarker(static_cast<double>(failed), tr("rollback → %1").arg(restored));
         statusBar()->showMessage(tr("Step %1: %2; weights restored to step %3").arg(failed).arg(why).arg(restored));
     });
@@ -257,27 +257,16 @@ void MainWindow::buildUi()
     auto* curvesLayout = new QVBoxLayout(curves);
     curvesLayout->setContentsMargins(0, 0, 0, 0);
     auto* curveTabs = new QTabWidget(curves);
-    m_lossPlot = new widgets::CurvePlot(tr("loss"), curveTabs);
-    m_lossSeries = m_lossPlot->addSeries(tr("L_f (forget)"), QColor(200, 40, 40), true);
-    m_remainSeries = m_lossPlot->addSeries(tr("L_r (remain)"), QColor(40, 90, 200), true);
-    m_cosinePlot = new widgets::CurvePlot(tr("cos(a, d)"), curveTabs);
-    m_cosSeries = m_cosinePlot->addSeries(tr("cos(a, d)"), QColor(90, 90, 90), true);
-    m_projectedSeries = m_cosinePlot->addMarkerSeries(tr("projected"), QColor(220, 120, 0));
-    m_normPlot = new widgets::CurvePlot(tr("gradient norm"), curveTabs);
-    m_ascentSeries = m_normPlot->addSeries(tr("‖a‖ (forget)"), QColor(200, 40, 40));
-    m_remainNormSeries = m_normPlot->addSeries(tr("‖d‖ (remain)"), QColor(40, 90, 200));
-    curveTabs->addTab(m_lossPlot, tr("Losses"));
-    curveTabs->addTab(m_cosinePlot, tr("cos(a, d)"));
-    curveTabs->addTab(m_normPlot, tr("Gradient norms"));
+    m_curves = addUnlearningCurves(curveTabs, false);
     auto* curveRow = new QHBoxLayout;
     m_logScale = new QCheckBox(tr("&Log scale"), curves);
     connect(m_logScale, &QCheckBox::toggled, this, [this](bool on) {
-        m_lossPlot->setLogScale(on);
-        m_normPlot->setLogScale(on);
+        m_curves.loss->setLogScale(on);
+        m_curves.norm->setLogScale(on);
     });
     auto* fit = new QPushButton(tr("&Fit"), curves);
     connect(fit, &QPushButton::clicked, this, [this] {
-        for (widgets::CurvePlot* plot : { m_lossPlot, m_cosinePlot, m_normPlot })
+        for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
             plot->fit();
     });
     auto* exportCurves = new QPushButton(tr("Export c&urves…"), curves);
@@ -556,7 +545,7 @@ void MainWindow::startRun()
     request.measure = m_measure->isChecked();
     request.measureImagesPerClass = m_measureImages->value();
     request.previewEvery = std::max<qint64>(1, request.settings.steps / 8);
-    for (widgets::CurvePlot* plot : { m_lossPlot, m_cosinePlot, m_normPlot })
+    for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
         plot->clear();
     m_previews.clear();
     m_afterGrid->setCells({}, m_columns);
@@ -646,13 +635,13 @@ double MainWindow::stepsPerSecond() const
 void MainWindow::onStep(const StepPoint& p)
 {
     const double x = static_cast<double>(p.step);
-    m_lossPlot->append(m_lossSeries, x, p.forgetLoss);
-    m_lossPlot->append(m_remainSeries, x, p.remainLoss);
-    m_cosinePlot->append(m_cosSeries, x, p.cosine);
+    m_curves.loss->append(m_curves.forgetLoss, x, p.forgetLoss);
+    m_curves.loss->append(m_curves.remainLoss, x, p.remainLoss);
+    m_curves.cosine->append(m_curves.cosineValue, x, p.cosine);
     if (p.projected)
-        m_cosinePlot->append(m_projectedSeries, x, p.cosine);
-    m_normPlot->append(m_ascentSeries, x, p.ascentNorm);
-    m_normPlot->append(m_remainNormSeries, x, p.remainNorm);
+        m_curves.cosine->append(m_curves.projected, x, p.cosine);
+    m_curves.norm->append(m_curves.ascentNorm, x, p.ascentNorm);
+    m_curves.norm->append(m_curves.remainNorm, x, p.remainNorm);
     m_lastStep = p.step;
     m_totalSteps = p.totalSteps;
     ++m_stepsDone;
@@ -717,7 +706,7 @@ void MainWindow::onLiveChange(const QString& name, double value)
         label = tr("lr → %1").arg(value);
     }
     // The change applies at the next step; mark it there.
-    for (widgets::CurvePlot* plot : { m_lossPlot, m_cosinePlot, m_normPlot })
+    for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
         plot->addMarker(static_cast<double>(m_lastStep) + 1.0, label);
     statusBar()->showMessage(tr("%1 from step %2").arg(label).arg(m_lastStep + 1));
 }
@@ -729,7 +718,7 @@ void MainWindow::onRunEnded(const QString& outcome, const QString& message, qint
     m_wallSeconds = seconds;
     m_paused = false;
     setRunning(false);
-    for (widgets::CurvePlot* plot : { m_lossPlot, m_cosinePlot, m_normPlot })
+    for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
         plot->flush();
     if (outcome == QStringLiteral("failed")) {
         statusBar()->showMessage(tr("The run failed after %1 steps").arg(steps));

@@ -3,6 +3,7 @@
 // The workbench window: model and data, method and hyperparameters, run controls, live curves,
 // before/after grids with a snapshot timeline, measurements, the log, and export.
 #include "session_worker.h"
+#include "unlearning_curves.h"
 
 #include <QElapsedTimer>
 #include <QMainWindow>
@@ -55,8 +56,8 @@ public:
     /// A class-unlearning run is going (the Concept tab has its own isRunning()).
     bool isRunning() const { return m_running; }
     bool isModelOpen() const { return m_modelOpen; }
-    widgets::CurvePlot* lossPlot() const { return m_lossPlot; }
-    widgets::CurvePlot* cosinePlot() const { return m_cosinePlot; }
+    widgets::CurvePlot* lossPlot() const { return m_curves.loss; }
+    widgets::CurvePlot* cosinePlot() const { return m_curves.cosine; }
     widgets::SampleGrid* beforeGrid() const { return m_beforeGrid; }
     widgets::SampleGrid* afterGrid() const { return m_afterGrid; }
     widgets::HyperparameterPanel* panel() const { return m_panel; }
@@ -119,9 +120,7 @@ private:
     QPushButton* m_export = nullptr;
     QProgressBar* m_progress = nullptr;
     QLabel* m_rate = nullptr;
-    widgets::CurvePlot* m_lossPlot = nullptr;
-    widgets::CurvePlot* m_cosinePlot = nullptr;
-    widgets::CurvePlot* m_normPlot = nullptr;
+    UnlearningCurves m_curves;
     QCheckBox* m_logScale = nullptr;
     widgets::SampleGrid* m_beforeGrid = nullptr;
     widgets::SampleGrid* m_afterGrid = nullptr;
@@ -161,8 +160,6 @@ private:
     qint64 m_wallSteps = 0;
     double m_wallSeconds = 0.0;
     QString m_lastOutcome;
-    int m_lossSeries = 0, m_remainSeries = 0, m_cosSeries = 0, m_projectedSeries = 0, m_ascentSeries = 0,
-        m_remainNormSeries = 0;
 };
 
 } // namespace lethe::gui

@@ -1,0 +1,43 @@
+#include "unlearning_curves.h"
+
+#include "widgets/curve_plot.h"
+
+#include <QColor>
+#include <QCoreApplication>
+#include <QTabWidget>
+
+namespace lethe::gui {
+
+namespace {
+
+/// The strings keep the window's translation context, where the Class tab had them.
+QString tr(const char* text)
+{
+    return QCoreApplication::translate("lethe::gui::MainWindow", text);
+}
+
+} // namespace
+
+UnlearningCurves addUnlearningCurves(QTabWidget* tabs, bool truncationMarkers)
+{
+    const QColor forget(200, 40, 40);
+    const QColor remain(40, 90, 200);
+    UnlearningCurves c;
+    c.loss = new widgets::CurvePlot(tr("loss"), tabs);
+    c.forgetLoss = c.loss->addSeries(tr("L_f (forget)"), forget, true);
+    c.remainLoss = c.loss->addSeries(tr("L_r (remain)"), remain, true);
+    c.cosine = new widgets::CurvePlot(tr("cos(a, d)"), tabs);
+    c.cosineValue = c.cosine->addSeries(tr("cos(a, d)"), QColor(90, 90, 90), true);
+    c.projected = c.cosine->addMarkerSeries(tr("projected"), QColor(220, 120, 0));
+    if (truncationMarkers)
+        c.truncated = c.cosine->addMarkerSeries(tr("truncated (L_f > α)"), QColor(120, 0, 160));
+    c.norm = new widgets::CurvePlot(tr("gradient norm"), tabs);
+    c.ascentNorm = c.norm->addSeries(tr("‖a‖ (forget)"), forget);
+    c.remainNorm = c.norm->addSeries(tr("‖d‖ (remain)"), remain);
+    tabs->addTab(c.loss, tr("Losses"));
+    tabs->addTab(c.cosine, tr("cos(a, d) and projection"));
+    tabs->addTab(c.norm, tr("Gradient norms"));
+    return c;
+}
+
+} // namespace lethe::gui

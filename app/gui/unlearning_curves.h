@@ -1,0 +1,31 @@
+#pragma once
+
+// The live plots of an unlearning run, as the Class and Concept tabs both show them.
+class QTabWidget;
+
+namespace lethe::widgets {
+class CurvePlot;
+}
+
+namespace lethe::gui {
+
+/// Three plots in tabs: the losses L_f and L_r (smoothed), cos(a, d) with markers where the projection fired
+/// (and, when asked for, where the forget term was truncated), and the norms ‖a‖ and ‖d‖; with the series
+/// indices to add points to.
+struct UnlearningCurves {
+    widgets::CurvePlot* loss = nullptr;
+    widgets::CurvePlot* cosine = nullptr;
+    widgets::CurvePlot* norm = nullptr;
+    int forgetLoss = 0;
+    int remainLoss = 0;
+    int cosineValue = 0;
+    int projected = 0;
+    int truncated = -1; ///< −1 without truncation markers.
+    int ascentNorm = 0;
+    int remainNorm = 0;
+};
+
+/// Makes the plots as tabs of `tabs` (which owns them).
+UnlearningCurves addUnlearningCurves(QTabWidget* tabs, bool truncationMarkers);
+
+} // namespace lethe::gui
