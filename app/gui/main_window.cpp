@@ -694,20 +694,8 @@ void MainWindow::onLiveChange(const QString& name, double value)
     const auto control = m_worker->control();
     if (!control)
         return;
-    QString label;
-    if (name == QStringLiteral("alpha")) {
-        control->setAlpha(value);
-        label = tr("α → %1").arg(value);
-    } else if (name == QStringLiteral("lambda")) {
-        control->setLambda(value);
-        label = tr("λ → %1").arg(value);
-    } else {
-        control->setLr(value);
-        label = tr("lr → %1").arg(value);
-    }
     // The change applies at the next step; mark it there.
-    for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
-        plot->addMarker(static_cast<double>(m_lastStep) + 1.0, label);
+    const QString label = sendLiveChange(*control, name, value, m_curves, static_cast<double>(m_lastStep) + 1.0);
     statusBar()->showMessage(tr("%1 from step %2").arg(label).arg(m_lastStep + 1));
 }
 

@@ -1,5 +1,6 @@
 #include "unlearning_curves.h"
 
+#include "core/unlearn/run_control.h"
 #include "widgets/curve_plot.h"
 
 #include <QColor>
@@ -38,6 +39,25 @@ UnlearningCurves addUnlearningCurves(QTabWidget* tabs, bool truncationMarkers)
     tabs->addTab(c.cosine, tr("cos(a, d) and projection"));
     tabs->addTab(c.norm, tr("Gradient norms"));
     return c;
+}
+
+QString sendLiveChange(
+    unlearn::RunControl& control, const QString& name, double value, const UnlearningCurves& curves, double step)
+{
+    QString label;
+    if (name == QStringLiteral("alpha")) {
+        control.setAlpha(value);
+        label = tr("α → %1").arg(value);
+    } else if (name == QStringLiteral("lambda")) {
+        control.setLambda(value);
+        label = tr("λ → %1").arg(value);
+    } else {
+        control.setLr(value);
+        label = tr("lr → %1").arg(value);
+    }
+    for (widgets::CurvePlot* plot : { curves.loss, curves.cosine, curves.norm })
+        plot->addMarker(step, label);
+    return label;
 }
 
 } // namespace lethe::gui

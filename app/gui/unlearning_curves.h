@@ -1,7 +1,13 @@
 #pragma once
 
 // The live plots of an unlearning run, as the Class and Concept tabs both show them.
+#include <QString>
+
 class QTabWidget;
+
+namespace lethe::unlearn {
+class RunControl;
+}
 
 namespace lethe::widgets {
 class CurvePlot;
@@ -27,5 +33,10 @@ struct UnlearningCurves {
 
 /// Makes the plots as tabs of `tabs` (which owns them).
 UnlearningCurves addUnlearningCurves(QTabWidget* tabs, bool truncationMarkers);
+
+/// Sends a live change of α ("alpha"), λ ("lambda") or the learning rate (any other name) to `control`, and marks
+/// it on every plot at `step`, where it takes effect; returns the marker's label (e.g. "λ → 2.5").
+QString sendLiveChange(
+    unlearn::RunControl& control, const QString& name, double value, const UnlearningCurves& curves, double step);
 
 } // namespace lethe::gui
