@@ -62,56 +62,55 @@ std::string dtypeText(torch::ScalarType type)
 
 } // namespace
 
+namespace {
+
+/// Each enum's names, in one place for both directions.
+template <typename Enum> struct NamedValue {
+    Enum value;
+    const char* name;
+};
+constexpr NamedValue<ConceptMethod> kMethodNames[] = { { ConceptMethod::RGD, "rgd" },
+    { ConceptMethod::GradDiff, "graddiff" }, { ConceptMethod::GA, "ga" }, { ConceptMethod::ESD, "esd" } };
+constexpr NamedValue<ParameterGroup> kGroupNames[] = { { ParameterGroup::All, "all" },
+    { ParameterGroup::CrossAttention, "cross-attn" }, { ParameterGroup::NoCrossAttention, "no-cross-attn" } };
+
+template <typename Enum, std::size_t N>
+std::optional<Enum> valueNamed(const NamedValue<Enum> (&table)[N], const std::string& name)
+{
+    for (const auto& entry : table)
+        if (name == entry.name)
+            return entry.value;
+    return std::nullopt;
+}
+
+template <typename Enum, std::size_t N> std::string nameOf(const NamedValue<Enum> (&table)[N], Enum value)
+{
+    for (const auto& entry : table)
+        if (entry.value == value)
+            return entry.name;
+    return table[0].name;
+}
+
+} // namespace
+
 std::optional<ConceptMethod> conceptMethodFromName(const std::string& name)
 {
-    if (name == "rgd")
-        return ConceptMethod::RGD;
-    if (name == "graddiff")
-        return ConceptMethod::GradDiff;
-    if (name == "ga")
-        return ConceptMethod::GA;
-    if (name == "esd")
-        return ConceptMethod::ESD;
-    return std::nullopt;
+    return valueNamed(kMethodNames, name);
 }
 
 std::string conceptMethodName(ConceptMethod method)
 {
-    switch (method) {
-    case ConceptMethod::RGD:
-        return "rgd";
-    case ConceptMethod::GradDiff:
-        return "graddiff";
-    case ConceptMethod::GA:
-        return "ga";
-    case ConceptMethod::ESD:
-        return "esd";
-    }
-    return "rgd";
+    return nameOf(kMethodNames, method);
 }
 
 std::optional<ParameterGroup> parameterGroupFromName(const std::string& name)
 {
-    if (name == "all")
-        return ParameterGroup::All;
-    if (name == "cross-attn")
-        return ParameterGroup::CrossAttention;
-    if (name == "no-cross-attn")
-        return ParameterGroup::NoCrossAttention;
-    return std::nullopt;
+    return valueNamed(kGroupNames, name);
 }
 
 std::string parameterGroupName(ParameterGroup group)
 {
-    switch (group) {
-    case ParameterGroup::All:
-        return "all";
-    case ParameterGroup::CrossAttention:
-        return "cross-attn";
-    case ParameterGroup::NoCrossAttention:
-        return "no-cross-attn";
-    }
-    return "all";
+    return nameOf(kGroupNames, group);
 }
 
 bool inParameterGroup(ParameterGroup group, const std::string& name)
