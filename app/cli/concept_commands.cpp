@@ -13,6 +13,7 @@
 #include "core/imaging/grid.h"
 #include "core/imaging/image_file.h"
 #include "core/io/atomic_file.h"
+#include "core/io/json_text.h"
 #include "core/io/sha256.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/runtime.h"
@@ -472,9 +473,9 @@ void runUnlearnConcept(const ConceptOptions& given, const GlobalOptions& global)
         }
         manifest["clip_alignment"] = record;
     }
-    session.model().saveDiffusersFolder(dir / "model", manifest.dump(2) + "\n", o.force);
-    session.model().saveCompvisSingleFile(dir / "model.safetensors", { { "lethe.manifest", manifest.dump() } });
-    io::writeFileAtomically(dir / "run.json", manifest.dump(2) + "\n");
+    session.model().saveDiffusersFolder(dir / "model", io::jsonText(manifest, 2), o.force);
+    session.model().saveCompvisSingleFile(dir / "model.safetensors", { { "lethe.manifest", io::jsonText(manifest) } });
+    io::writeFileAtomically(dir / "run.json", io::jsonText(manifest, 2));
 
     if (!failure.empty())
         throw Error("the run failed: " + failure + "; the model after step " + std::to_string(done) + " was written to "

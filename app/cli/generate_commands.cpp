@@ -9,6 +9,7 @@
 #include "core/imaging/grid.h"
 #include "core/imaging/image_file.h"
 #include "core/io/atomic_file.h"
+#include "core/io/json_text.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/runtime.h"
 #include "core/store/model_file.h"
@@ -206,12 +207,12 @@ void runConvert(const ConvertOptions& o, const GlobalOptions& global)
     if (out.extension() == ".safetensors") {
         if (std::filesystem::exists(out))
             throw Error(out.string() + " already exists; choose another --out");
-        sd.saveCompvisSingleFile(out, { { "lethe.manifest", manifest.dump() } });
+        sd.saveCompvisSingleFile(out, { { "lethe.manifest", io::jsonText(manifest) } });
         std::cout << "wrote the CompVis single file " << out.string() << " (" << sd.sourceKind() << " → single file, "
                   << o.dtype << "); load it with --components " << (o.components.empty() ? o.model : o.components)
                   << " for its tokenizer\n";
     } else {
-        sd.saveDiffusersFolder(out, manifest.dump(2) + "\n");
+        sd.saveDiffusersFolder(out, io::jsonText(manifest, 2));
         std::cout << "wrote the diffusers folder " << out.string() << " (" << sd.sourceKind() << " → folder, "
                   << o.dtype << ")\n";
     }

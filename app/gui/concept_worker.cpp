@@ -5,6 +5,7 @@
 #include "core/concept/prompt_set.h"
 #include "core/diffusion/text_to_image.h"
 #include "core/error.h"
+#include "core/io/json_text.h"
 #include "core/io/sha256.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/runtime.h"
@@ -413,13 +414,13 @@ void ConceptWorker::exportModel(const QString& diffusersFolder, const QString& c
         QStringList written;
         if (!diffusersFolder.isEmpty()) {
             Q_EMIT progress(tr("Writing the diffusers folder %1").arg(diffusersFolder), 0, 0);
-            s.session->model().saveDiffusersFolder(diffusersFolder.toStdString(), manifest.dump(2) + "\n");
+            s.session->model().saveDiffusersFolder(diffusersFolder.toStdString(), io::jsonText(manifest, 2));
             written << diffusersFolder;
         }
         if (!compvisFile.isEmpty()) {
             Q_EMIT progress(tr("Writing the CompVis file %1").arg(compvisFile), 0, 0);
             s.session->model().saveCompvisSingleFile(
-                compvisFile.toStdString(), { { "lethe.manifest", manifest.dump() } });
+                compvisFile.toStdString(), { { "lethe.manifest", io::jsonText(manifest) } });
             written << compvisFile;
         }
         spdlog::info("exported the concept run to {}", written.join(QStringLiteral(", ")).toStdString());

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/io/json_number.h"
+#include "core/io/json_text.h"
 
 #include <ctime>
 
@@ -82,7 +83,7 @@ ModelInfo readModelInfo(const io::SafetensorsFile& file)
 
 void writeModel(const std::filesystem::path& path, const ModelInfo& info, const std::vector<io::NamedTensor>& tensors)
 {
-    io::writeSafetensors(path, tensors, { { "format", kFormatTag }, { kMetadataKey, toJson(info).dump() } });
+    io::writeSafetensors(path, tensors, { { "format", kFormatTag }, { kMetadataKey, io::jsonText(toJson(info)) } });
 }
 
 std::string utcNow()

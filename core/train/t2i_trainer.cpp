@@ -6,6 +6,7 @@
 #include "core/diffusion/denoiser.h"
 #include "core/diffusion/pixels.h"
 #include "core/error.h"
+#include "core/io/json_text.h"
 #include "core/io/safetensors.h"
 #include "core/models/sd/bpe_trainer.h"
 #include "core/models/sd/stable_diffusion.h"
@@ -285,7 +286,7 @@ void T2iPretrainer::writeCheckpoint()
         { "captions", { { "templates", data::captionTemplates() }, { "nouns", data::fashionNouns() } } } };
     const auto sd = models::sd::StableDiffusion::fromComponents(
         tokenizerPath(s.output), s.ema->text_encoder, s.ema->unet, nullptr, s.schedule);
-    sd.saveDiffusersFolder(s.output, manifest.dump(2) + "\n", true);
+    sd.saveDiffusersFolder(s.output, io::jsonText(manifest, 2), true);
 
     const auto state = trainingState(*s.net, *s.ema, *s.adam, { s.step, s.wallSeconds }, s.noise);
     io::Metadata metadata { { "config", toJson(s.config).dump() } };

@@ -4,6 +4,7 @@
 #include "core/imaging/grid.h"
 #include "core/imaging/image_file.h"
 #include "core/io/atomic_file.h"
+#include "core/io/json_text.h"
 #include "core/nn/state_dict.h"
 
 #include <torch/torch.h>
@@ -56,7 +57,7 @@ void writeRunFiles(const std::filesystem::path& dir, const RunFiles& files, cons
     const store::ModelInfo& info)
 {
     writeEdmModel(dir / "model.safetensors", net, info);
-    io::writeFileAtomically(dir / "run.json", files.manifest.dump(2) + "\n");
+    io::writeFileAtomically(dir / "run.json", io::jsonText(files.manifest, 2));
     if (files.steps) {
         std::string csv = std::string(kStepsCsvHeader) + "\n";
         for (const StepReport& r : *files.steps)

@@ -285,6 +285,11 @@ void TestClip::loadFailures_data()
     QTest::newRow("patch does not divide") << "patch does not divide"
                                            << "DIR/config.json (vision_config): key 'patch_size': expected a "
                                               "divisor of image_size (8), found 3";
+    QTest::newRow("config too large for the weights")
+        << "config too large for the weights"
+        << "DIR/model.safetensors: holds 17942 values, but DIR/config.json describes a network of at least "
+           "640000017072 "
+           "parameters: the config and the weights do not belong together (refused before allocating)";
     QTest::newRow("not a CLIPModel") << "not a CLIPModel"
                                      << "DIR/config.json: key 'model_type': expected \"clip\" (a CLIPModel), found "
                                         "\"siglip\"";
@@ -356,6 +361,8 @@ void TestClip::loadFailures()
         config["vision_config"]["patch_size"] = 3;
     else if (what == "not a CLIPModel")
         config["model_type"] = "siglip";
+    else if (what == "config too large for the weights")
+        config["vision_config"]["image_size"] = 800000; // 10^10 patches' position embeddings
     if (what != "no config" && what != "config not JSON")
         writeBytes(dir / "config.json", config.dump());
     if (what == "no weights" || what == "only pytorch_model.bin")

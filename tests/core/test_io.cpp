@@ -4,6 +4,7 @@
 #include "core/io/json_fields.h"
 #include "core/io/safetensors.h"
 #include "core/io/sha256.h"
+#include "core/store/edm_model.h"
 #include "core/store/model_file.h"
 #include "test_support.h"
 
@@ -403,6 +404,13 @@ void TestIo::modelDescriptionRoundTrips()
 
     const char* argv[] = { "lethe-cli", "unlearn", "--out", "my dir", "--note", "it's" };
     LETHE_COMPARE_STR(store::commandLine(6, argv), std::string("lethe-cli unlearn --out 'my dir' --note 'it'\\''s'"));
+
+    // A class named by a Latin-1 folder ("café" as one byte 0xE9) is not UTF-8: the model is still written,
+    // with U+FFFD in its place.
+    info.classes = { "caf\xE9", "Trouser" };
+    store::writeModel(dir / "latin1.safetensors", info, { { "model.w", torch::ones({ 2, 2 }) } });
+    LETHE_COMPARE_STR(store::readModelInfo(io::SafetensorsFile(dir / "latin1.safetensors")).classes.front(),
+        std::string("caf\xEF\xBF\xBD"));
 }
 
 void TestIo::rejectsFilesWithoutOrWithBadDescription()
@@ -428,6 +436,17 @@ void TestIo::rejectsFilesWithoutOrWithBadDescription()
     io::writeSafetensors(badArch, {}, { { "lethe", R"({"format_version": 1, "kind": "edm", "architecture": [1]})" } });
     LETHE_COMPARE_STR(errorMessage([&] { store::readModelInfo(io::SafetensorsFile(badArch)); }),
         badArch.string() + ": __metadata__ key 'lethe' architecture: expected an object, found array");
+    // An architecture far larger than the file's tensors is refused before the network is built.
+    const auto huge = dir / "huge.safetensors";
+    io::writeSafetensors(huge, { { "w", torch::ones({ 2, 2 }) } },
+        { { "lethe",
+            R"({"format_version": 1, "kind": "edm", "architecture": {"img_resolution": 32, "img_channels": 1,
+                "model_channels": 100000}})" } });
+    LETHE_COMPARE_STR(errorMessage([&] { store::loadEdmModel(huge, torch::kCPU); }),
+        huge.string()
+            + ": holds 4 values, but its architecture describes a network of at least 13250001800000 parameters: the "
+              "config "
+              "and the weights do not belong together (refused before allocating)");
 }
 
 QTEST_APPLESS_MAIN(TestIo)

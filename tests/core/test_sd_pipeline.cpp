@@ -2,6 +2,8 @@
 // networks the tests write in the real layouts) loading and generating.
 #include "core/diffusion/text_to_image.h"
 #include "core/error.h"
+#include "core/io/json_fields.h"
+#include "core/models/parameter_bounds.h"
 #include "core/models/sd/autoencoder_kl.h"
 #include "core/models/sd/clip_text_model.h"
 #include "core/models/sd/diffusers_folder.h"
@@ -83,6 +85,9 @@ private Q_SLOTS:
     void compvisSingleFileGivesIdenticalImages_data();
     void compvisSingleFileGivesIdenticalImages();
     void compvisSingleFileErrors();
+    void configsTooLargeForTheirWeightsAreRefused_data();
+    void configsTooLargeForTheirWeightsAreRefused();
+    void parameterBoundsNeverExceedTheNetworks();
 };
 
 void TestSdPipeline::modelIndexListsComponents()
@@ -305,10 +310,10 @@ void TestSdPipeline::compvisSingleFileGivesIdenticalImages()
     QVERIFY(torch::equal(tinyImages(foreign), expected));
     options.components = dir / "folder" / "tokenizer";
     LETHE_COMPARE_STR(errorMessage([&] { loadStableDiffusion(dir / "foreign.safetensors", options); }),
-        (dir / "foreign.safetensors").string()
-            + ": tensor 'text_model.encoder.layers.2.self_attn.k_proj.weight': missing from the file (the model "
-              "expects shape [768, 768]); 159 more tensors missing (configs: SD 1.x defaults; for a model of "
-              "another size pass its diffusers folder as the components folder)");
+        (dir / "foreign.safetensors").string() + ": holds " + (withVae ? "1452404" : "793452")
+            + " values, but the SD 1.x text encoder config describes a network of at least 122939136 parameters: "
+              "the config and the weights do not belong together (refused before allocating) (configs: SD 1.x "
+              "defaults; for a model of another size pass its diffusers folder as the components folder)");
 
     // Half precision in the file: converted at load, so float32 compute gives what the rounded weights give.
     for (io::NamedTensor& t : tensors)
@@ -401,4 +406,76 @@ void TestSdPipeline::compvisSingleFileErrors()
 }
 
 QTEST_APPLESS_MAIN(TestSdPipeline)
+void TestSdPipeline::configsTooLargeForTheirWeightsAreRefused_data()
+{
+    QTest::addColumn<QString>("component");
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<QString>("value");
+    QTest::addColumn<QString>("weights");
+    QTest::addColumn<QString>("counts");
+    // A config that claims far more than its weights hold would otherwise allocate the whole network first
+    // (a vocabulary of 10^8 words at 16 wide is 6.4 GB) and only then find the shapes wrong.
+    QTest::newRow("text encoder vocabulary")
+        << "text_encoder"
+        << "vocab_size"
+        << "100000000"
+        << "model.safetensors"
+        << "holds 5168 values, but %1 describes a network of at least 1600003840 parameters";
+    QTest::newRow("UNet channels") << "unet"
+                                   << "block_out_channels"
+                                   << "[32, 100000]"
+                                   << "diffusion_pytorch_model.safetensors"
+                                   << "holds 787844 values, but %1 describes a network of at least 630067321088 "
+                                      "parameters";
+    QTest::newRow("UNet cross-attention width")
+        << "unet"
+        << "cross_attention_dim"
+        << "1000000000"
+        << "diffusion_pytorch_model.safetensors"
+        << "holds 787844 values, but %1 describes a network of at least 320000417024 parameters";
+    QTest::newRow("VAE depth") << "vae"
+                               << "layers_per_block"
+                               << "1000000"
+                               << "diffusion_pytorch_model.safetensors"
+                               << "holds 658375 values, but %1 describes a network of at least 92160202176 "
+                                  "parameters";
+}
+
+void TestSdPipeline::configsTooLargeForTheirWeightsAreRefused()
+{
+    QFETCH(QString, component);
+    QFETCH(QString, key);
+    QFETCH(QString, value);
+    QFETCH(QString, weights);
+    QFETCH(QString, counts);
+    ScratchDir dir;
+    writeTinyDiffusersFolder(dir.path(), true);
+    const std::filesystem::path config = dir.path() / component.toStdString() / "config.json";
+    nlohmann::json json = io::readJsonObjectFile(config);
+    json[key.toStdString()] = nlohmann::json::parse(value.toStdString());
+    writeBytes(config, json.dump());
+    LETHE_COMPARE_STR(errorMessage([&] { loadStableDiffusion(dir.path(), {}); }),
+        (dir.path() / component.toStdString() / weights.toStdString()).string() + ": "
+            + counts.arg(QString::fromStdString(config.string())).toStdString()
+            + ": the config and the weights do not belong together (refused before allocating)");
+}
+
+void TestSdPipeline::parameterBoundsNeverExceedTheNetworks()
+{
+    // The bounds refuse what cannot fit, so they must never refuse a real network: each stays at or under the
+    // network's parameter count, and within a factor of four of it (else it would catch little).
+    ScratchDir dir;
+    writeTinyDiffusersFolder(dir.path(), true);
+    const StableDiffusion sd = loadStableDiffusion(dir.path(), {});
+    const auto check = [](double bound, std::int64_t actual, const char* what) {
+        qInfo("%s: bound %.0f of %lld parameters", what, bound, static_cast<long long>(actual));
+        QVERIFY2(bound <= static_cast<double>(actual) && bound * 4 >= static_cast<double>(actual), what);
+    };
+    check(minimumParameters(sd.textEncoder()->text_model->options), sd.textEncoderParameters(), "text encoder");
+    check(minimumParameters(sd.unet()->options), sd.unetParameters(), "UNet");
+    check(minimumParameters(sd.vae()->options), sd.vaeParameters(), "VAE");
+    const auto sd1 = stableDiffusion1UNetOptions();
+    check(minimumParameters(sd1), 859520964, "SD 1.5 UNet");
+}
+
 #include "test_sd_pipeline.moc"

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/io/json_fields.h"
+#include "core/models/parameter_bounds.h"
 
 #include <nlohmann/json.hpp>
 
@@ -122,6 +123,7 @@ LoadedClip loadClip(const std::filesystem::path& folder, torch::Device device)
     }
     // The header is read and checked before the network is allocated.
     const io::SafetensorsFile file(weights);
+    requireWeightsFor(minimumParameters(options), file, configPath.string());
 
     sd::ClipTokenizer tokenizer(folder);
     if (tokenizer.maxLength() > options.text().max_position_embeddings())

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/io/json_fields.h"
+#include "core/models/parameter_bounds.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -307,6 +308,7 @@ AutoencoderKL loadAutoencoderKL(const std::filesystem::path& folder, torch::Dtyp
     const std::filesystem::path configPath = folder / "config.json";
     const AutoencoderKLOptions options = vaeOptionsFromConfig(io::readJsonObjectFile(configPath), configPath.string());
     const io::SafetensorsFile file(componentWeights(folder, "diffusion_pytorch_model"));
+    requireWeightsFor(minimumParameters(options), file, configPath.string());
     AutoencoderKL vae = buildAutoencoderKL(options);
     vae->to(device, dtype);
     loadVaeWeights(vae, file);

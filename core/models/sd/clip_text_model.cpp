@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/io/json_fields.h"
+#include "core/models/parameter_bounds.h"
 
 #include <nlohmann/json.hpp>
 
@@ -152,9 +153,11 @@ ClipTextModel loadClipTextModel(const std::filesystem::path& folder, torch::Dtyp
         throw FormatError(folder.string(), "model.safetensors", "file not found (nor model.fp16.safetensors)");
     }
 
+    const io::SafetensorsFile file(weights);
+    requireWeightsFor(minimumParameters(options), file, configPath.string());
     ClipTextModel model(options);
     model->to(device, dtype);
-    loadClipTextWeights(*model, io::SafetensorsFile(weights));
+    loadClipTextWeights(*model, file);
     model->eval();
     return model;
 }

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/io/atomic_file.h"
 #include "core/io/json_fields.h"
+#include "core/models/parameter_bounds.h"
 #include "core/nn/state_dict.h"
 #include "diffusers_folder.h"
 #include "unet_2d_condition.h"
@@ -306,6 +307,8 @@ StableDiffusion loadSingleFileWithConfigs(const io::SafetensorsFile& file, Confi
     const auto textConfig = configs.find("text_encoder", kTextEncoderConfigKey, "text_encoder/config.json");
     const ClipTextOptions textOptions
         = textConfig ? clipTextOptionsFromJson(textConfig->first, textConfig->second) : clipTextSd1Options();
+    requireWeightsFor(
+        minimumParameters(textOptions), file, textConfig ? textConfig->second : "the SD 1.x text encoder config");
     impl->text = ClipTextModel(textOptions);
     impl->text->to(options.device, options.dtype);
     nn::LoadOptions textLoad;
@@ -318,6 +321,7 @@ StableDiffusion loadSingleFileWithConfigs(const io::SafetensorsFile& file, Confi
         = unetConfig ? unetOptionsFromConfig(unetConfig->first, unetConfig->second) : stableDiffusion1UNetOptions();
     unetOptions.attention_backend(
         options.memoryEfficientAttention ? nn::AttentionBackend::MemoryEfficient : nn::AttentionBackend::Standard);
+    requireWeightsFor(minimumParameters(unetOptions), file, unetConfig ? unetConfig->second : "the SD 1.x UNet config");
     impl->unet = buildUNet2DCondition(unetOptions);
     impl->unet->to(options.device, options.dtype);
     nn::LoadOptions unetLoad;
@@ -330,6 +334,7 @@ StableDiffusion loadSingleFileWithConfigs(const io::SafetensorsFile& file, Confi
         const auto vaeConfig = configs.find("vae", kVaeConfigKey, "vae/config.json");
         const AutoencoderKLOptions vaeOptions
             = vaeConfig ? vaeOptionsFromConfig(vaeConfig->first, vaeConfig->second) : stableDiffusion1VaeOptions();
+        requireWeightsFor(minimumParameters(vaeOptions), file, vaeConfig ? vaeConfig->second : "the SD 1.x VAE config");
         impl->vae = buildAutoencoderKL(vaeOptions);
         impl->vae->to(options.device, options.dtype);
         nn::LoadOptions vaeLoad;

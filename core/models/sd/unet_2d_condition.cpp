@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/io/json_fields.h"
+#include "core/models/parameter_bounds.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -393,6 +394,7 @@ UNet2DConditionModel loadUNet2DCondition(
     UNet2DConditionOptions options = unetOptionsFromConfig(io::readJsonObjectFile(configPath), configPath.string());
     options.attention_backend(backend);
     const io::SafetensorsFile file(componentWeights(folder, "diffusion_pytorch_model"));
+    requireWeightsFor(minimumParameters(options), file, configPath.string());
     UNet2DConditionModel unet = buildUNet2DCondition(options);
     unet->to(device, dtype);
     loadUNetWeights(unet, file);
