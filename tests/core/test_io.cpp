@@ -35,7 +35,9 @@ bool bitIdentical(const torch::Tensor& a, const torch::Tensor& b)
         return false;
     const auto ca = a.contiguous();
     const auto cb = b.contiguous();
-    return ca.nbytes() == cb.nbytes() && std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.nbytes()) == 0;
+    // An empty tensor may have no storage at all: memcmp must not see its null pointer.
+    return ca.nbytes() == cb.nbytes()
+        && (ca.nbytes() == 0 || std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.nbytes()) == 0);
 }
 
 std::vector<std::string> filesIn(const std::filesystem::path& dir)
