@@ -34,6 +34,11 @@ target_compile_definitions(lethe_settings INTERFACE
     QT_USE_QSTRINGBUILDER
     LETHE_VERSION="${PROJECT_VERSION}")
 
+# Debian's LibTorch loads OpenCV's highgui and with it Qt 5 into every Lethe program. At -O0 the compiler
+# emits Qt's inline functions out of line, the executable exports the ones Qt 5 also calls (same mangled
+# names), and Qt 5's start-up code then runs Qt 6's versions and crashes. Hidden inline functions stay private.
+target_compile_options(lethe_settings INTERFACE $<$<CONFIG:Debug>:-fvisibility-inlines-hidden>)
+
 if(LETHE_SANITIZE)
     target_compile_options(lethe_settings INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer)
     target_link_options(lethe_settings INTERFACE -fsanitize=address,undefined)
