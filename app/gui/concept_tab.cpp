@@ -1055,7 +1055,7 @@ void ConceptTab::startRun()
     m_lastStep = 0;
     m_stepsDone = 0;
     m_stepSeconds = 0.0;
-    m_lastPoint = ConceptStepPoint();
+    m_lastPoint = StepPoint();
     m_totalSteps = request.steps;
     m_rate->clear();
     m_paused = false;
@@ -1179,7 +1179,7 @@ void ConceptTab::onProgress(const QString& what, qint64 done, qint64 total)
     }
 }
 
-void ConceptTab::onStep(const ConceptStepPoint& p)
+void ConceptTab::onStep(const StepPoint& p)
 {
     const double x = static_cast<double>(p.step);
     m_curves.loss->append(m_curves.forgetLoss, x, p.forgetLoss);

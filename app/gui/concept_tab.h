@@ -79,7 +79,7 @@ public:
     QString lastOutcome() const { return m_lastOutcome; }
     qint64 lastStep() const { return m_lastStep; }
     /// The last step's report (its α, λ and lr are those the step used).
-    ConceptStepPoint lastPoint() const { return m_lastPoint; }
+    StepPoint lastPoint() const { return m_lastPoint; }
 
     QLineEdit* modelEdit() const { return m_modelEdit; }
     QLineEdit* componentsEdit() const { return m_componentsEdit; }
@@ -147,7 +147,7 @@ private:
     void refreshPreviewList();
     bool previewRequest(ConceptPreviewRequest& request, QStringList& labels);
     void onProgress(const QString& what, qint64 done, qint64 total);
-    void onStep(const ConceptStepPoint& point);
+    void onStep(const StepPoint& point);
     void onRunEnded(const QString& outcome, const QString& message, qint64 steps, double seconds);
     void onLiveChange(const QString& name, double value);
     void showError(const QString& title, const QString& message);
@@ -221,7 +221,7 @@ private:
     bool m_hasResult = false;
     bool m_autoOpened = false;
     qint64 m_lastStep = 0;
-    ConceptStepPoint m_lastPoint;
+    StepPoint m_lastPoint;
     qint64 m_totalSteps = 0;
     qint64 m_stepsDone = 0;
     double m_stepSeconds = 0.0;

@@ -88,7 +88,7 @@ ConceptWorker::ConceptWorker()
 {
     qRegisterMetaType<ConceptImagesRequest>();
     qRegisterMetaType<ConceptRunRequest>();
-    qRegisterMetaType<ConceptStepPoint>();
+    qRegisterMetaType<StepPoint>();
     qRegisterMetaType<QList<QImage>>();
 }
 
@@ -341,20 +341,8 @@ void ConceptWorker::run(const ConceptRunRequest& request)
                 [&](const unlearn::ConceptStepReport& r) {
                     truncated += r.truncated ? 1 : 0;
                     projected += r.projected ? 1 : 0;
-                    ConceptStepPoint p;
-                    p.step = r.step;
-                    p.totalSteps = r.totalSteps;
-                    p.forgetLoss = r.forgetLoss;
-                    p.remainLoss = r.remainLoss;
-                    p.ascentNorm = r.ascentNorm;
-                    p.remainNorm = r.remainNorm;
-                    p.cosine = r.cosine;
-                    p.projected = r.projected;
+                    StepPoint p = stepPointOf(r);
                     p.truncated = r.truncated;
-                    p.lr = r.lr;
-                    p.alpha = r.alpha;
-                    p.lambda = r.lambda;
-                    p.seconds = r.seconds;
                     Q_EMIT stepDone(p);
                     if (request.previewEvery > 0 && !preview.prompts.empty() && r.step % request.previewEvery == 0
                         && r.step < r.totalSteps && !control->stopRequested()) {

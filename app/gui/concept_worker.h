@@ -3,6 +3,8 @@
 // The worker behind the Concept tab: opens a text-to-image model, draws (and caches) the training images of the
 // forget and remain prompts, runs a concept-unlearning session with before/after previews, and exports the
 // result. It lives on its own QThread; only Qt values cross to the UI thread, and no header here sees LibTorch.
+#include "step_point.h"
+
 #include <QImage>
 #include <QList>
 #include <QMetaType>
@@ -70,23 +72,6 @@ struct ConceptRunRequest {
     qint64 previewEvery = 0; ///< Steps between "after" previews during the run; 0 = only at the end.
 };
 
-/// One step as the tab plots it.
-struct ConceptStepPoint {
-    qint64 step = 0;
-    qint64 totalSteps = 0;
-    double forgetLoss = 0.0;
-    double remainLoss = 0.0;
-    double ascentNorm = 0.0;
-    double remainNorm = 0.0;
-    double cosine = 0.0;
-    bool projected = false;
-    bool truncated = false;
-    double lr = 0.0;
-    double alpha = 0.0;
-    double lambda = 0.0;
-    double seconds = 0.0;
-};
-
 /// Lives on its own QThread. Drawing and running block that thread, so they are steered from the UI thread
 /// through cancelImages() and control(), which are thread-safe.
 class ConceptWorker : public QObject {
@@ -129,7 +114,7 @@ Q_SIGNALS:
     void imagesFailed(const QString& message);
     void runStarted(qint64 totalSteps);
     void beforeReady(const QList<QImage>& cells, int columns);
-    void stepDone(const lethe::gui::ConceptStepPoint& point);
+    void stepDone(const lethe::gui::StepPoint& point);
     void afterReady(qint64 step, const QList<QImage>& cells, int columns);
     /// outcome: "finished", "stopped" or "failed" (with `message`).
     void runEnded(const QString& outcome, const QString& message, qint64 steps, double seconds);
@@ -149,4 +134,3 @@ private:
 
 Q_DECLARE_METATYPE(lethe::gui::ConceptImagesRequest)
 Q_DECLARE_METATYPE(lethe::gui::ConceptRunRequest)
-Q_DECLARE_METATYPE(lethe::gui::ConceptStepPoint)

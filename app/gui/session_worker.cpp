@@ -294,20 +294,7 @@ void SessionWorker::run(const RunRequest& request)
                     const std::lock_guard lock(state->mutex);
                     state->steps.push_back(r);
                 }
-                StepPoint p;
-                p.step = r.step;
-                p.totalSteps = r.totalSteps;
-                p.forgetLoss = r.forgetLoss;
-                p.remainLoss = r.remainLoss;
-                p.ascentNorm = r.ascentNorm;
-                p.remainNorm = r.remainNorm;
-                p.cosine = r.cosine;
-                p.projected = r.projected;
-                p.lr = r.lr;
-                p.alpha = r.alpha;
-                p.lambda = r.lambda;
-                p.seconds = r.seconds;
-                Q_EMIT worker->stepDone(p);
+                Q_EMIT worker->stepDone(stepPointOf(r));
             }
             void onPreview(std::int64_t step, const torch::Tensor& images) override
             {

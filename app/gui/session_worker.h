@@ -2,6 +2,7 @@
 
 // The worker that runs core on its own thread for the window: opening a model and data set, an unlearning
 // run with previews, snapshots and measurements, and exports. Only Qt values cross to the UI thread.
+#include "step_point.h"
 #include "widgets/class_picker.h"
 #include "widgets/hyperparameter_panel.h"
 #include "widgets/metrics_view.h"
@@ -21,22 +22,6 @@ class RunControl;
 }
 
 namespace lethe::gui {
-
-/// One step of a run as the window shows it.
-struct StepPoint {
-    qint64 step = 0;
-    qint64 totalSteps = 0;
-    double forgetLoss = 0.0;
-    double remainLoss = 0.0;
-    double ascentNorm = 0.0;
-    double remainNorm = 0.0;
-    double cosine = 0.0;
-    bool projected = false;
-    double lr = 0.0;
-    double alpha = 0.0;
-    double lambda = 0.0;
-    double seconds = 0.0;
-};
 
 /// What was opened.
 struct OpenedModel {
@@ -114,6 +99,5 @@ private:
 
 } // namespace lethe::gui
 
-Q_DECLARE_METATYPE(lethe::gui::StepPoint)
 Q_DECLARE_METATYPE(lethe::gui::OpenedModel)
 Q_DECLARE_METATYPE(lethe::gui::RunRequest)
