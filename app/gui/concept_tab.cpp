@@ -1179,6 +1179,12 @@ void ConceptTab::onProgress(const QString& what, qint64 done, qint64 total)
     }
 }
 
+bool ConceptTab::runHeld() const
+{
+    const auto control = m_worker->control();
+    return control && control->holding();
+}
+
 void ConceptTab::onStep(const StepPoint& p)
 {
     const double x = static_cast<double>(p.step);

@@ -68,6 +68,8 @@ public:
     bool isModelOpen() const { return m_modelOpen; }
     bool isRunning() const { return m_running; }
     bool isPaused() const { return m_paused; }
+    /// True once a paused run's thread is held between steps (the step under way when Pause came has ended).
+    bool runHeld() const;
     /// A run, a drawing or an export is in flight.
     bool isBusy() const { return m_running || m_drawing || m_exporting || m_opening; }
     bool canStart() const;

@@ -322,7 +322,9 @@ void TestGuiConcept::wholeRunFromTypedAndBuiltPrompts()
     QTest::keyClick(&window, Qt::Key_P, Qt::ControlModifier);
     QVERIFY(tab.isPaused());
     QCOMPARE(tab.pauseButton()->text(), QStringLiteral("&Resume"));
-    QTest::qWait(300); // The step that was going ends; then nothing moves.
+    // The step that was going ends (slowly under a sanitizer or load); then nothing moves.
+    QTRY_VERIFY_WITH_TIMEOUT(tab.runHeld(), 120000);
+    QTest::qWait(100); // Its step report crosses to the UI thread.
     const qint64 pausedAt = tab.lastStep();
     QTest::qWait(500);
     QCOMPARE(tab.lastStep(), pausedAt);
