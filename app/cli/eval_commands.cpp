@@ -10,6 +10,7 @@
 #include "core/eval/benchmark.h"
 #include "core/eval/generation_eval.h"
 #include "core/io/atomic_file.h"
+#include "core/io/json_text.h"
 #include "core/models/classifier/resnet_classifier.h"
 #include "core/models/edm/edm_config.h"
 #include "core/nn/state_dict.h"
@@ -113,7 +114,7 @@ void runEval(EvalOptions options)
         json["classifier"] = options.classifier;
         json["real"] = features.source;
         json["sampler"] = { { "method", options.sampler }, { "steps", options.steps } };
-        io::writeFileAtomically(options.jsonOut, json.dump(2) + "\n");
+        io::writeFileAtomically(options.jsonOut, io::jsonText(json, 2));
         std::cout << "\nwrote " << options.jsonOut << '\n';
     }
 }

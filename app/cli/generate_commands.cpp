@@ -157,7 +157,7 @@ void runGenerate(const GenerateOptions& o, const GlobalOptions& global)
         { "height", request.height }, { "width", request.width }, { "dtype", o.dtype }, { "device", o.device },
         { "seconds", seconds }, { "command", store::commandLine(global.argc, global.argv) },
         { "created", store::utcNow() }, { "images", files } };
-    io::writeFileAtomically(out / "generate.json", record.dump(2) + "\n");
+    io::writeFileAtomically(out / "generate.json", io::jsonText(record, 2));
     if (o.gridColumns > 0) {
         torch::Tensor grid = imaging::makeGrid(*images, o.gridColumns);
         if (o.gridScale > 1)

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/eval/accuracy.h"
 #include "core/io/atomic_file.h"
+#include "core/io/json_text.h"
 #include "core/runtime.h"
 #include "core/unlearn/run_record.h"
 
@@ -434,7 +435,7 @@ void runSweep(const SweepOptions& o)
                 + " holds a sweep of another model or other settings (see sweep.json): choose "
                   "another --out to start a new sweep");
     } else {
-        io::writeFileAtomically(identityPath, identity.dump(2) + "\n");
+        io::writeFileAtomically(identityPath, io::jsonText(identity, 2));
     }
     const auto resultsPath = dir / "results.csv";
     std::vector<SweepRow> rows = readResults(resultsPath);
@@ -754,7 +755,7 @@ void runSweepMerge(const SweepMergeOptions& o)
     identity.erase("split");
     std::filesystem::create_directories(out);
     // sweep.json without "split" is the one a local sweep writes, so `sweep --out` can extend the merged sweep.
-    io::writeFileAtomically(out / "sweep.json", identity.dump(2) + "\n");
+    io::writeFileAtomically(out / "sweep.json", io::jsonText(identity, 2));
     writeResults(out / "results.csv", rows);
     const std::string summary = summaryText(rows);
     io::writeFileAtomically(out / "summary.txt", summary);

@@ -15,6 +15,7 @@
 #include "core/imaging/image_file.h"
 #include "core/io/atomic_file.h"
 #include "core/io/json_fields.h"
+#include "core/io/json_text.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/runtime.h"
 #include "core/store/model_file.h"
@@ -182,7 +183,7 @@ void runEvalT2i(const EvalT2iOptions& given)
         report["clip_alignment"] = mean;
     }
     if (!o.jsonOut.empty())
-        io::writeFileAtomically(o.jsonOut, report.dump(2) + "\n");
+        io::writeFileAtomically(o.jsonOut, io::jsonText(report, 2));
 }
 
 /// `clip-score`: the CLIP alignment score of images already drawn.

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/io/atomic_file.h"
 #include "core/io/json_fields.h"
+#include "core/io/json_text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -510,7 +511,7 @@ std::string diversitySpecToJson(const DiversitySpec& spec)
         { "remain_test", spec.remainTestCount } };
     out["seed"] = spec.seed;
     out["allow_repeats"] = spec.allowRepeats;
-    return out.dump(2) + "\n";
+    return io::jsonText(out, 2);
 }
 
 void saveDiversityPreset(const std::filesystem::path& path, const DiversitySpec& spec)

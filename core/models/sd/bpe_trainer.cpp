@@ -3,6 +3,7 @@
 #include "clip_tokenizer.h"
 #include "core/error.h"
 #include "core/io/atomic_file.h"
+#include "core/io/json_text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -137,8 +138,8 @@ void writeClipTokenizerFolder(const std::filesystem::path& folder, const BpeVoca
     config["tokenizer_class"] = "CLIPTokenizer";
     io::writeFileAtomically(folder / "vocab.json", vocab.dump() + "\n");
     io::writeFileAtomically(folder / "merges.txt", merges);
-    io::writeFileAtomically(folder / "special_tokens_map.json", special.dump(2) + "\n");
-    io::writeFileAtomically(folder / "tokenizer_config.json", config.dump(2) + "\n");
+    io::writeFileAtomically(folder / "special_tokens_map.json", io::jsonText(special, 2));
+    io::writeFileAtomically(folder / "tokenizer_config.json", io::jsonText(config, 2));
 }
 
 } // namespace lethe::models::sd

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/io/atomic_file.h"
 #include "core/io/json_fields.h"
+#include "core/io/json_text.h"
 #include "core/models/parameter_bounds.h"
 #include "core/nn/state_dict.h"
 #include "diffusers_folder.h"
@@ -370,27 +371,28 @@ void StableDiffusion::saveDiffusersFolder(
             { "tokenizer", { "transformers", "CLIPTokenizer" } }, { "unet", { "diffusers", "UNet2DConditionModel" } },
             { "vae", { nullptr, nullptr } }, { "safety_checker", { nullptr, nullptr } },
             { "feature_extractor", { nullptr, nullptr } }, { "requires_safety_checker", false } };
-        io::writeFileAtomically(partial / "unet" / "config.json", unetConfigJson(m_impl->unet->options).dump(2) + "\n");
+        io::writeFileAtomically(
+            partial / "unet" / "config.json", io::jsonText(unetConfigJson(m_impl->unet->options), 2));
         nn::saveStateDict(partial / "unet" / "diffusion_pytorch_model.safetensors", *m_impl->unet);
         io::writeFileAtomically(
-            partial / "text_encoder" / "config.json", toJson(m_impl->text->text_model->options).dump(2) + "\n");
+            partial / "text_encoder" / "config.json", io::jsonText(toJson(m_impl->text->text_model->options), 2));
         nn::saveStateDict(partial / "text_encoder" / "model.safetensors", *m_impl->text);
         if (m_impl->vae) {
             fs::create_directories(partial / "vae");
             io::writeFileAtomically(
-                partial / "vae" / "config.json", vaeConfigJson(m_impl->vae->options).dump(2) + "\n");
+                partial / "vae" / "config.json", io::jsonText(vaeConfigJson(m_impl->vae->options), 2));
             nn::saveStateDict(partial / "vae" / "diffusion_pytorch_model.safetensors", *m_impl->vae);
             index["vae"] = { "diffusers", "AutoencoderKL" };
         }
         nlohmann::json scheduler = diffusion::toJson(m_impl->schedule);
         scheduler["_class_name"] = "DDIMScheduler";
-        io::writeFileAtomically(partial / "scheduler" / "scheduler_config.json", scheduler.dump(2) + "\n");
+        io::writeFileAtomically(partial / "scheduler" / "scheduler_config.json", io::jsonText(scheduler, 2));
         for (const char* name : { "vocab.json", "merges.txt", "special_tokens_map.json", "tokenizer_config.json" })
             if (fs::is_regular_file(m_impl->tokenizerFolder / name))
                 fs::copy_file(m_impl->tokenizerFolder / name, partial / "tokenizer" / name);
         if (!manifest.empty())
             io::writeFileAtomically(partial / "lethe-manifest.json", manifest);
-        io::writeFileAtomically(partial / "model_index.json", index.dump(2) + "\n");
+        io::writeFileAtomically(partial / "model_index.json", io::jsonText(index, 2));
         if (fs::exists(folder)) {
             // Swap: the old folder goes aside first, and only once the new one is in place is it removed.
             const fs::path old = parent / (folder.filename().string() + ".old");
