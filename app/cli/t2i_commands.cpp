@@ -338,6 +338,11 @@ void addT2iCommands(CLI::App& app, GlobalOptions& global)
            "Noise schedule: linear (DDPM, for pixel space) or scaled_linear (Stable Diffusion's, for latents)")
         ->capture_default_str()
         ->check(CLI::IsMember({ "linear", "scaled_linear" }));
+    pre->add_option("--noise-offset", o->config.noiseOffset,
+           "Offset noise: std of a per-image, per-channel constant added to the training noise (0 = off; 0.1 "
+           "teaches the model the mean colour, e.g. when fine-tuning from a scaled_linear model)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 1.0));
     pre->add_option("--device", o->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
     pre->callback([o, &global] { runCommand(global, [&] { runPretrainT2i(*o, global); }); });
 }

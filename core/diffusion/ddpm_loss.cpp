@@ -4,14 +4,26 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+#include <string>
+#include <vector>
+
 namespace lethe::diffusion {
 
-DdpmDraw drawDdpm(const torch::Tensor& x0, const DdpmSchedule& schedule, at::Generator& generator)
+DdpmDraw drawDdpm(const torch::Tensor& x0, const DdpmSchedule& schedule, at::Generator& generator, double noiseOffset)
 {
+    if (!(noiseOffset >= 0.0 && std::isfinite(noiseOffset)))
+        throw Error("noise offset must be a finite number ≥ 0, found " + std::to_string(noiseOffset));
     DdpmDraw draw;
     const auto options = torch::TensorOptions().dtype(torch::kInt64);
     draw.timesteps = torch::randint(schedule.trainSteps, { x0.size(0) }, generator, options);
-    draw.noise = torch::randn(x0.sizes(), generator, torch::TensorOptions().dtype(torch::kFloat32));
+    const auto real = torch::TensorOptions().dtype(torch::kFloat32);
+    draw.noise = torch::randn(x0.sizes(), generator, real);
+    if (noiseOffset > 0.0 && x0.dim() >= 2) {
+        std::vector<std::int64_t> perChannel { x0.size(0), x0.size(1) };
+        perChannel.resize(static_cast<std::size_t>(x0.dim()), 1);
+        draw.noise += noiseOffset * torch::randn(perChannel, generator, real);
+    }
     return draw;
 }
 

@@ -22,8 +22,13 @@ struct DdpmDraw {
     torch::Tensor noise; ///< float32, the shape of x0.
 };
 
-/// Draws timesteps and noise for `x0` from `generator` (a CPU generator).
-DdpmDraw drawDdpm(const torch::Tensor& x0, const DdpmSchedule& schedule, at::Generator& generator);
+/// Draws timesteps and noise for `x0` from `generator` (a CPU generator). With `noiseOffset` > 0 each image's
+/// noise also gets one constant per channel, drawn from N(0, noiseOffset²) after the per-pixel noise ("offset
+/// noise", kohya's and diffusers' --noise_offset). A pixel-space model trains its ε prediction on the mean colour
+/// that way: plain noise of a 32×32 image has a per-channel mean of only about ±0.03, so that part of the loss is
+/// faint. With 0 nothing more is drawn.
+DdpmDraw drawDdpm(
+    const torch::Tensor& x0, const DdpmSchedule& schedule, at::Generator& generator, double noiseOffset = 0.0);
 
 /// Per-image losses [N]: mean over C, H, W of (ε_θ(√ᾱ_t·x0 + √(1 − ᾱ_t)·ε, t, context) − ε)², in float32.
 /// x0 and context on the model's device; the draw is moved there. v-prediction schedules are refused.

@@ -29,7 +29,8 @@ json toJson(const T2iPretrainConfig& c)
     return { { "unet", c.unet }, { "text_encoder", c.textEncoder }, { "batch", c.batch }, { "lr", c.lr },
         { "lr_rampup_images", c.lrRampupImages }, { "steps", c.steps }, { "ema_half_life_images", c.emaHalfLifeImages },
         { "ema_rampup_ratio", c.emaRampupRatio }, { "caption_dropout", c.captionDropout }, { "seed", c.seed },
-        { "checkpoint_every", c.checkpointEvery }, { "max_tokens", c.maxTokens }, { "beta_schedule", c.betaSchedule } };
+        { "checkpoint_every", c.checkpointEvery }, { "max_tokens", c.maxTokens }, { "beta_schedule", c.betaSchedule },
+        { "noise_offset", c.noiseOffset } };
 }
 
 T2iPretrainConfig t2iPretrainConfigFromJson(const json& j)
@@ -65,6 +66,7 @@ T2iPretrainConfig t2iPretrainConfigFromJson(const json& j)
     read("checkpoint_every", c.checkpointEvery);
     read("max_tokens", c.maxTokens);
     read("beta_schedule", c.betaSchedule);
+    read("noise_offset", c.noiseOffset);
     return c;
 }
 
@@ -149,6 +151,8 @@ T2iPretrainer::T2iPretrainer(T2iPretrainConfig config, data::ImageSet train, tor
     State& s = *m_state;
     if (!(s.config.captionDropout >= 0.0 && s.config.captionDropout < 1.0))
         throw Error("caption dropout must be in [0, 1), found " + std::to_string(s.config.captionDropout));
+    if (!(s.config.noiseOffset >= 0.0 && s.config.noiseOffset <= 1.0))
+        throw Error("noise offset must be in [0, 1], found " + std::to_string(s.config.noiseOffset));
     if (s.config.betaSchedule == "linear") {
         s.schedule.betaSchedule = diffusion::BetaSchedule::Linear;
         s.schedule.betaStart = 1e-4;
@@ -234,6 +238,10 @@ void T2iPretrainer::resume()
         if (!saved.is_object() || saved.value(key, json()) != toJson(s.config).at(key))
             throw FormatError(path.string(), std::string("__metadata__ config '") + key + "'",
                 "the saved run used other settings than this command asks for");
+    // Runs saved before offset noise existed trained without it.
+    if (!saved.value("noise_offset", json(0.0)).is_number() || saved.value("noise_offset", 0.0) != s.config.noiseOffset)
+        throw FormatError(path.string(), "__metadata__ config 'noise_offset'",
+            "the saved run used other settings than this command asks for");
     const TrainingCounters counters = loadTrainingState(file, *s.net, *s.ema, *s.adam, s.noise);
     s.step = counters.step;
     s.checkpointStep = s.step;
@@ -320,7 +328,7 @@ void T2iPretrainer::run(const PretrainObserver& observer, const std::atomic<bool
             if (dropped[i].item<double>() < s.config.captionDropout)
                 data.captions[static_cast<std::size_t>(i)].clear();
         const torch::Tensor images = diffusion::pixelsToFloat(data.images).to(s.device);
-        const diffusion::DdpmDraw draw = diffusion::drawDdpm(images, s.schedule, s.noise);
+        const diffusion::DdpmDraw draw = diffusion::drawDdpm(images, s.schedule, s.noise, s.config.noiseOffset);
 
         const double lr = warmedUpLr(
             s.config.lr, static_cast<double>(s.step * batch), static_cast<double>(s.config.lrRampupImages));

@@ -38,6 +38,10 @@ struct T2iPretrainConfig {
     /// made for latents: in pixel space its last ᾱ, 0.0047, leaves the mean colour visible in x_T, and samples
     /// from pure noise come out with coloured, noisy backgrounds).
     std::string betaSchedule = "linear";
+    /// Offset noise (diffusion::drawDdpm): the standard deviation of a per-image, per-channel constant added to
+    /// the training noise; 0 = plain noise. 0.1 teaches a model to read the mean colour of its input, which a
+    /// model fine-tuned from a scaled_linear one has to unlearn (else its samples keep coloured backgrounds).
+    double noiseOffset = 0.0;
 };
 
 nlohmann::json toJson(const T2iPretrainConfig& config);

@@ -88,6 +88,7 @@ private Q_SLOTS:
     void captionsReadAsEnglish();
     void recolouringKeepsTheGrayscaleAndTheColourIsMeasured();
     void ddpmLossIsZeroForThePerfectPredictor();
+    void offsetNoiseShiftsEachChannelByOneConstant();
     void trainerWritesALoadableDiffusersFolder();
     void resumedRunIsBitIdentical();
     void badConfigsAndDataAreRefused();
@@ -203,6 +204,51 @@ void TestT2iTrain::ddpmLossIsZeroForThePerfectPredictor()
         return torch::zeros_like(x);
     };
     diffusion::ddpmLossPerImage(check, x0, {}, schedule, draw);
+}
+
+void TestT2iTrain::offsetNoiseShiftsEachChannelByOneConstant()
+{
+    const diffusion::DdpmSchedule schedule;
+    const torch::Tensor x0 = torch::zeros({ 64, 3, 8, 8 });
+    at::Generator plainGenerator = diffusion::cpuGenerator(5);
+    at::Generator offsetGenerator = diffusion::cpuGenerator(5);
+    const diffusion::DdpmDraw plain = diffusion::drawDdpm(x0, schedule, plainGenerator);
+    const diffusion::DdpmDraw offset = diffusion::drawDdpm(x0, schedule, offsetGenerator, 0.5);
+    // The same timesteps and per-pixel noise, plus one constant per image and channel.
+    QVERIFY(torch::equal(plain.timesteps, offset.timesteps));
+    const torch::Tensor shift = offset.noise - plain.noise;
+    QVERIFY(torch::allclose(shift, shift.mean({ 2, 3 }, true).expand_as(shift), 1e-5, 1e-6));
+    const double spread = shift.mean({ 2, 3 }).std().item<double>();
+    QVERIFY2(spread > 0.4 && spread < 0.6, std::to_string(spread).c_str());
+    // Offset 0 draws nothing more: the generator continues as after a plain draw.
+    at::Generator again = diffusion::cpuGenerator(5);
+    diffusion::drawDdpm(x0, schedule, again, 0.0);
+    QVERIFY(torch::equal(torch::randn({ 4 }, again), torch::randn({ 4 }, plainGenerator)));
+    at::Generator any = diffusion::cpuGenerator(1);
+    LETHE_COMPARE_STR(errorMessage([&] { diffusion::drawDdpm(x0, schedule, any, -0.1); }),
+        "noise offset must be a finite number ≥ 0, found -0.100000");
+
+    // The trainer records it, refuses nonsense, and does not resume a run saved with another offset.
+    ScratchDir dir;
+    train::T2iPretrainConfig config = tinyConfig(2);
+    config.noiseOffset = 0.1;
+    QCOMPARE(train::t2iPretrainConfigFromJson(train::toJson(config)).noiseOffset, 0.1);
+    train::T2iPretrainConfig tooLarge = config;
+    tooLarge.noiseOffset = 2;
+    LETHE_COMPARE_STR(
+        errorMessage([&] { train::T2iPretrainer(tooLarge, tinyGarments(), torch::kCPU, dir / "m", "x"); }),
+        "noise offset must be in [0, 1], found 2.000000");
+    {
+        train::T2iPretrainer trainer(config, tinyGarments(), torch::kCPU, dir / "m", "x");
+        trainer.run({});
+        const auto manifest = nlohmann::json::parse(test::readBytes(dir / "m" / "lethe-manifest.json"));
+        QCOMPARE(manifest.at("config").at("noise_offset").get<double>(), 0.1);
+    }
+    train::T2iPretrainConfig plainConfig = tinyConfig(4);
+    train::T2iPretrainer other(plainConfig, tinyGarments(), torch::kCPU, dir / "m", "x");
+    LETHE_COMPARE_STR(errorMessage([&] { other.resume(); }),
+        train::T2iPretrainer::statePath(dir / "m").string()
+            + ": __metadata__ config 'noise_offset': the saved run used other settings than this command asks for");
 }
 
 void TestT2iTrain::trainerWritesALoadableDiffusersFolder()
