@@ -159,7 +159,7 @@ void runEvalT2i(const EvalT2iOptions& given)
         nlohmann::json row = { { "prompt", prompt }, { "garment", targets.garment }, { "colour", targets.colour },
             { "images", measure.images }, { "garment_rate", measure.garmentRate(targets.garment) },
             { "colour_rate", measure.colourRate(targets.colour) }, { "garment_counts", measure.garmentCounts },
-            { "colour_counts", measure.colourCounts } };
+            { "no_garment", measure.blank }, { "colour_counts", measure.colourCounts } };
         if (clip) {
             const std::vector<double> scores = eval::clipAlignment(
                 *clip, *images, std::vector<std::string>(static_cast<std::size_t>(images->size(0)), prompt));

@@ -69,7 +69,12 @@ FashionReadings readFashionImages(models::ResNetClassifier& classifier, const to
 {
     if (rgb.dim() != 4 || rgb.size(1) != 3 || rgb.scalar_type() != torch::kUInt8)
         throw Error("fashion measures: expected uint8 RGB images [N, 3, H, W]");
-    return { classify(classifier, data::grayscaleOf(rgb), 64, device).labels, data::dominantColour(rgb).cpu() };
+    const torch::Tensor gray = data::grayscaleOf(rgb);
+    const torch::Tensor inked = (gray >= kGarmentInk).sum({ 1, 2, 3 }).to(torch::kFloat64);
+    const double pixels = static_cast<double>(gray.size(2) * gray.size(3));
+    const torch::Tensor shown = (inked >= kMinGarmentShare * pixels).cpu();
+    const torch::Tensor labels = classify(classifier, gray, 64, device).labels.cpu();
+    return { torch::where(shown, labels, torch::full_like(labels, -1)), data::dominantColour(rgb).cpu() };
 }
 
 FashionMeasure measureFashionImages(
@@ -84,7 +89,9 @@ FashionMeasure measureFashionImages(
     const torch::Tensor& colours = readings.colours;
     for (std::int64_t i = 0; i < measure.images; ++i) {
         const auto label = labels[i].item<std::int64_t>();
-        if (label >= 0 && label < static_cast<std::int64_t>(measure.garmentCounts.size()))
+        if (label < 0)
+            ++measure.blank;
+        else if (label < static_cast<std::int64_t>(measure.garmentCounts.size()))
             ++measure.garmentCounts[static_cast<std::size_t>(label)];
         const auto colour = colours[i].item<std::int64_t>();
         if (colour >= 0)

@@ -462,9 +462,19 @@ void TestT2iTrain::fashionMeasuresCountGarmentsAndColours()
     const torch::Tensor colours = torch::tensor({ 0, 0, 0, 2, 5 }, torch::kInt64);
     torch::Tensor rgb = data::recolour(set.images.narrow(0, 0, 5), colours);
     rgb = torch::cat({ rgb, torch::zeros({ 1, 3, 8, 8 }, torch::kUInt8) }); // A black image: no colour.
+    // One speck (1 of 64 pixels, under 2 %) is no garment; two (3.1 %) are read.
+    torch::Tensor speck = torch::zeros({ 2, 3, 8, 8 }, torch::kUInt8);
+    speck.index_put_({ torch::indexing::Slice(), 0, 4, 4 }, 200);
+    speck.index_put_({ 1, 0, 5, 5 }, 40);
+    rgb = torch::cat({ rgb, speck });
+    const eval::FashionReadings read = eval::readFashionImages(classifier, rgb);
+    QCOMPARE(read.garments.sizes(), (std::vector<std::int64_t> { 8 }));
+    QVERIFY(torch::equal(read.garments, torch::tensor({ 3, 3, 3, 3, 3, -1, -1, 3 }, torch::kInt64)));
+    rgb = rgb.narrow(0, 0, 6);
     const eval::FashionMeasure m = eval::measureFashionImages(classifier, rgb);
     QCOMPARE(m.images, std::int64_t { 6 });
-    QCOMPARE(m.garmentRate(3), 1.0);
+    QCOMPARE(m.blank, std::int64_t { 1 }); // The black image shows no garment: the classifier is not asked.
+    QCOMPARE(m.garmentRate(3), 5.0 / 6);
     QCOMPARE(m.garmentRate(7), 0.0);
     QCOMPARE(m.colourRate(0), 0.5);
     QCOMPARE(m.colourRate(2), 1.0 / 6);
