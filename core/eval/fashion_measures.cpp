@@ -65,11 +65,17 @@ double FashionMeasure::colourRate(int colour) const
     return static_cast<double>(colourCounts[static_cast<std::size_t>(colour)]) / static_cast<double>(images);
 }
 
+torch::Tensor garmentInput(const torch::Tensor& rgb)
+{
+    const torch::Tensor gray = data::grayscaleOf(rgb);
+    return torch::where(gray < kGarmentInk, torch::zeros_like(gray), gray);
+}
+
 FashionReadings readFashionImages(models::ResNetClassifier& classifier, const torch::Tensor& rgb, torch::Device device)
 {
     if (rgb.dim() != 4 || rgb.size(1) != 3 || rgb.scalar_type() != torch::kUInt8)
         throw Error("fashion measures: expected uint8 RGB images [N, 3, H, W]");
-    const torch::Tensor gray = data::grayscaleOf(rgb);
+    const torch::Tensor gray = garmentInput(rgb);
     const torch::Tensor inked = (gray >= kGarmentInk).sum({ 1, 2, 3 }).to(torch::kFloat64);
     const double pixels = static_cast<double>(gray.size(2) * gray.size(3));
     const torch::Tensor shown = (inked >= kMinGarmentShare * pixels).cpu();

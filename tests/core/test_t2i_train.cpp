@@ -471,6 +471,12 @@ void TestT2iTrain::fashionMeasuresCountGarmentsAndColours()
     QCOMPARE(read.garments.sizes(), (std::vector<std::int64_t> { 8 }));
     QVERIFY(torch::equal(read.garments, torch::tensor({ 3, 3, 3, 3, 3, -1, -1, 3 }, torch::kInt64)));
     rgb = rgb.narrow(0, 0, 6);
+    // The classifier sees the brightest channel with the faint haze under 32 cleared.
+    torch::Tensor hazy = torch::full({ 1, 3, 2, 2 }, 31, torch::kUInt8);
+    hazy.index_put_({ 0, 2, 0, 0 }, 32);
+    hazy.index_put_({ 0, 1, 1, 1 }, 200);
+    QVERIFY(
+        torch::equal(eval::garmentInput(hazy), torch::tensor({ 32, 0, 0, 200 }, torch::kUInt8).view({ 1, 1, 2, 2 })));
     const eval::FashionMeasure m = eval::measureFashionImages(classifier, rgb);
     QCOMPARE(m.images, std::int64_t { 6 });
     QCOMPARE(m.blank, std::int64_t { 1 }); // The black image shows no garment: the classifier is not asked.
