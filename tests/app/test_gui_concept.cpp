@@ -486,9 +486,19 @@ void TestGuiConcept::screenshotsOfARealModel()
         ? qEnvironmentVariableIntValue("LETHE_CONCEPT_STEPS")
         : 20;
     tab.stepsBox()->setValue(steps);
-    tab.forgetBatchBox()->setValue(4);
-    tab.remainBatchBox()->setValue(4);
-    tab.lrBox()->setValue(1e-4);
+    // LETHE_CONCEPT_BATCH, _LR, _ALPHA and _LAMBDA set the run's hyperparameters (default: batches of 4, lr 1e-4,
+    // the window's α and λ).
+    const auto number = [](const char* name, double fallback) {
+        bool ok = false;
+        const double value = qEnvironmentVariable(name).toDouble(&ok);
+        return ok ? value : fallback;
+    };
+    const int batch = static_cast<int>(number("LETHE_CONCEPT_BATCH", 4));
+    tab.forgetBatchBox()->setValue(batch);
+    tab.remainBatchBox()->setValue(batch);
+    tab.lrBox()->setValue(number("LETHE_CONCEPT_LR", 1e-4));
+    tab.alphaBox()->setValue(number("LETHE_CONCEPT_ALPHA", tab.alphaBox()->value()));
+    tab.lambdaBox()->setValue(number("LETHE_CONCEPT_LAMBDA", tab.lambdaBox()->value()));
     tab.previewSeedsEdit()->setText(QStringLiteral("0-3"));
     tab.previewEveryBox()->setValue(std::max(1, steps / 2));
     QSignalSpy finished(&tab, &gui::ConceptTab::runFinished);
