@@ -233,15 +233,13 @@ void T2iPretrainer::resume()
     json saved;
     if (config != file.metadata().end())
         saved = json::parse(config->second, nullptr, false);
+    // A key the saved run lacks predates that setting: the run trained with its default (noise_offset 0).
+    const json defaults = toJson(T2iPretrainConfig {});
     for (const char* key :
-        { "unet", "text_encoder", "batch", "seed", "caption_dropout", "max_tokens", "beta_schedule" })
-        if (!saved.is_object() || saved.value(key, json()) != toJson(s.config).at(key))
+        { "unet", "text_encoder", "batch", "seed", "caption_dropout", "max_tokens", "beta_schedule", "noise_offset" })
+        if (!saved.is_object() || saved.value(key, defaults.at(key)) != toJson(s.config).at(key))
             throw FormatError(path.string(), std::string("__metadata__ config '") + key + "'",
                 "the saved run used other settings than this command asks for");
-    // Runs saved before offset noise existed trained without it.
-    if (!saved.value("noise_offset", json(0.0)).is_number() || saved.value("noise_offset", 0.0) != s.config.noiseOffset)
-        throw FormatError(path.string(), "__metadata__ config 'noise_offset'",
-            "the saved run used other settings than this command asks for");
     const TrainingCounters counters = loadTrainingState(file, *s.net, *s.ema, *s.adam, s.noise);
     s.step = counters.step;
     s.checkpointStep = s.step;
