@@ -48,8 +48,11 @@ void addT2iCommands(CLI::App& app, GlobalOptions& global);
 /// `unlearn-concept`: make a text-to-image model forget a concept (RGD, GradDiff, GA, ESD).
 void addConceptCommands(CLI::App& app, GlobalOptions& global);
 
-/// `sweep` and `sweep-merge`: unlearning runs over α × λ × methods × forget classes, resumable, whole or
-/// split into tasks (a cluster job array) whose folders are merged afterwards.
+/// `sweep`: unlearning runs over α × λ × methods × forget classes, resumable, whole or split into tasks (a
+/// cluster job array) whose folders are merged afterwards.
 void addSweepCommands(CLI::App& app, GlobalOptions& global);
+
+/// `sweep-merge`: joins the task folders of a split sweep. Registers after addSweepCommands.
+void addSweepMergeCommand(CLI::App& app, GlobalOptions& global);
 
 } // namespace lethe::cli

@@ -33,6 +33,7 @@ int main(int argc, char** argv)
     lethe::cli::addEvalCommands(app, global);
     lethe::cli::addUnlearnCommands(app, global);
     lethe::cli::addSweepCommands(app, global);
+    lethe::cli::addSweepMergeCommand(app, global);
     lethe::cli::addGenerateCommands(app, global);
     lethe::cli::addT2iCommands(app, global);
     lethe::cli::addConceptCommands(app, global);

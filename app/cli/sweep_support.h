@@ -1,0 +1,65 @@
+#pragma once
+
+// What `sweep` and `sweep-merge` share: the rows of results.csv, their summary, and a task's share of a split
+// sweep.
+#include <nlohmann/json_fwd.hpp>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace lethe::cli {
+
+/// One results.csv row. α or λ is empty where the method ignores it (GA: λ, SalUn: α; the base model: both).
+struct SweepRow {
+    std::string method;
+    int forgetClass = 0;
+    std::string className;
+    std::string alpha;
+    std::string lambda;
+    std::int64_t steps = 0;
+    std::string outcome;
+    double ua = NAN, ra = NAN, raClassMean = NAN, fd = NAN, kid = NAN;
+    double runSeconds = 0.0, evalSeconds = 0.0;
+
+    std::string key() const { return method + "|" + std::to_string(forgetClass) + "|" + alpha + "|" + lambda; }
+};
+
+/// The share of the grid one process runs: run i of the grid belongs to task i mod count.
+struct TaskShare {
+    int index = 0;
+    /// 0: not split, the whole grid.
+    int count = 0;
+
+    bool split() const { return count > 0; }
+    bool owns(std::size_t run) const { return !split() || static_cast<int>(run % count) == index; }
+    std::string name() const { return "task " + std::to_string(index) + " of " + std::to_string(count); }
+};
+
+/// A value as results.csv and messages write it (%.9g); empty for NaN.
+std::string number(double value);
+
+/// The rows of an earlier (interrupted) sweep; none when the file does not exist. An error names the line that
+/// cannot be read.
+std::vector<SweepRow> readResults(const std::filesystem::path& path);
+
+/// Writes the header and `rows` to `path`, atomically.
+void writeResults(const std::filesystem::path& path, const std::vector<SweepRow>& rows);
+
+/// The table printed at the end and saved as summary.txt: every run, then per method/α/λ means over classes.
+std::string summaryText(const std::vector<SweepRow>& rows);
+
+/// "graddiff, forget class 4, α 0.1, λ 5": one run of the grid in messages ("base, forget class 4" for the
+/// base model's figures).
+std::string describeRun(const SweepRow& r);
+
+/// A row that holds only what key() reads.
+SweepRow runKey(const std::string& method, int forgetClass, const std::string& alpha, const std::string& lambda);
+
+/// A JSON file (sweep.json); an error names the file.
+nlohmann::json readJsonFile(const std::filesystem::path& path);
+
+} // namespace lethe::cli
