@@ -137,7 +137,8 @@ std::optional<std::string> recommendedConceptPreset(const std::filesystem::path&
     const std::filesystem::path manifest = model / "lethe-manifest.json";
     if (!std::filesystem::is_directory(model) || !std::filesystem::is_regular_file(manifest))
         return std::nullopt;
-    const io::JsonFields fields(io::readJsonObjectFile(manifest), manifest.string());
+    const nlohmann::json object = io::readJsonObjectFile(manifest); // JsonFields keeps a reference to it.
+    const io::JsonFields fields(object, manifest.string());
     if (!fields.has("recommended_preset"))
         return std::nullopt;
     const auto name = fields.require<std::string>("recommended_preset");

@@ -33,15 +33,8 @@ bool allFinite(const std::vector<std::pair<std::string, torch::Tensor>>& paramet
 
 const char* outcomeName(RunOutcome outcome)
 {
-    switch (outcome) {
-    case RunOutcome::Finished:
-        return "finished";
-    case RunOutcome::Stopped:
-        return "stopped";
-    case RunOutcome::Failed:
-        return "failed";
-    }
-    return "failed";
+    static const char* const names[] = { "finished", "stopped", "failed" };
+    return names[static_cast<int>(outcome)];
 }
 
 void warnIgnoredChange(const std::string& why)

@@ -9,6 +9,7 @@
 #include "core/models/sd/stable_diffusion.h"
 #include "core/train/adam.h"
 #include "core/unlearn/concept_images.h"
+#include "core/runtime.h"
 #include "core/unlearn/concept_session.h"
 #include "run_fixtures.h"
 #include "test_support.h"
@@ -131,6 +132,7 @@ private Q_SLOTS:
     void captionedImageFolderGivesPairs();
     void badInputIsRefused();
     void nonFiniteLossRollsBackAndFails();
+    void presetsAndTheModelsRecommendedOne();
 
 private:
     ScratchDir m_dir;
@@ -633,6 +635,39 @@ void TestConceptUnlearn::nonFiniteLossRollsBackAndFails()
     QVERIFY2(result.message.rfind("non-finite", 0) == 0, result.message.c_str());
     QCOMPARE(session.stepsDone(), std::int64_t { 0 });
     QVERIFY(sameParameters(parametersOf(session.model().unet()), base));
+}
+
+void TestConceptUnlearn::presetsAndTheModelsRecommendedOne()
+{
+    QCOMPARE(unlearn::conceptPresetNames(), (std::vector<std::string> { "sd", "fmnist-t2i" }));
+    QCOMPARE(unlearn::toJson(unlearn::conceptPreset("sd")), unlearn::toJson(ConceptConfig {}));
+    const ConceptConfig fashion = unlearn::conceptPreset("fmnist-t2i");
+    QCOMPARE(fashion.alpha, 0.1);
+    QCOMPARE(fashion.lambda, 10.0);
+    QCOMPARE(fashion.steps, std::int64_t { 150 });
+    LETHE_COMPARE_STR(errorMessage([] { unlearn::conceptPreset("sdxl"); }),
+        "unknown concept preset 'sdxl' (valid: sd, fmnist-t2i)");
+
+    // The config file round trip, and its refusals, through the one field table.
+    QCOMPARE(unlearn::toJson(unlearn::conceptConfigFromJson(unlearn::toJson(fashion))), unlearn::toJson(fashion));
+    LETHE_COMPARE_STR(errorMessage([] { unlearn::conceptConfigFromJson({ { "parameters", "attn" } }); }),
+        "concept config: parameters must be 'all', 'cross-attn' or 'no-cross-attn', found \"attn\"");
+    LETHE_COMPARE_STR(errorMessage([] { unlearn::conceptConfigFromJson({ { "lamda", 1 } }); }),
+        "concept config: unknown key 'lamda'");
+
+    // A model names its own preset in lethe-manifest.json; the tiny model names none.
+    QVERIFY(!unlearn::recommendedConceptPreset(m_dir / "pixel").has_value());
+    const std::filesystem::path named = m_dir / "named";
+    std::filesystem::create_directories(named);
+    test::writeBytes(named / "lethe-manifest.json", R"({"recommended_preset": "fmnist-t2i"})");
+    QCOMPARE(unlearn::recommendedConceptPreset(named), std::optional<std::string>("fmnist-t2i"));
+    test::writeBytes(named / "lethe-manifest.json", R"({"recommended_preset": "fast"})");
+    LETHE_COMPARE_STR(errorMessage([&] { unlearn::recommendedConceptPreset(named); }),
+        (named / "lethe-manifest.json").string()
+            + ": key 'recommended_preset': unknown concept preset 'fast' (valid: sd, fmnist-t2i)");
+    // The built-in model recommends the preset tuned for it.
+    QCOMPARE(unlearn::recommendedConceptPreset(resourceFile(std::string("models/") + kBuiltinT2iModel)),
+        std::optional<std::string>("fmnist-t2i"));
 }
 
 QTEST_APPLESS_MAIN(TestConceptUnlearn)

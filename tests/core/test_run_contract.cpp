@@ -82,24 +82,6 @@ ContractRun conceptRun(const models::sd::StableDiffusion& sd, const Settings& se
     return out;
 }
 
-std::vector<torch::Tensor> copies(const std::vector<torch::Tensor>& tensors)
-{
-    std::vector<torch::Tensor> out;
-    for (const auto& t : tensors)
-        out.push_back(t.detach().clone());
-    return out;
-}
-
-bool same(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b)
-{
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (!torch::equal(a[i], b[i]))
-            return false;
-    return true;
-}
-
 bool allFinite(const std::vector<torch::Tensor>& tensors)
 {
     for (const auto& t : tensors)
@@ -115,23 +97,16 @@ class TestRunContract : public QObject {
 
 private Q_SLOTS:
     void initTestCase();
-    void liveLambdaTakesEffectAtTheNextStep_data() { kinds(); }
+    void initTestCase_data();
     void liveLambdaTakesEffectAtTheNextStep();
-    void pauseHoldsTheLoopUntilResumed_data() { kinds(); }
     void pauseHoldsTheLoopUntilResumed();
-    void stopEndsWithinOneStep_data() { kinds(); }
     void stopEndsWithinOneStep();
-    void nanRollsBackToFiniteWeights_data() { kinds(); }
     void nanRollsBackToFiniteWeights();
-    void nanWithHalveLrGoesOn_data() { kinds(); }
     void nanWithHalveLrGoesOn();
-    void previewsComeOnSchedule_data() { kinds(); }
     void previewsComeOnSchedule();
-    void sameSeedGivesIdenticalStepsCsv_data() { kinds(); }
     void sameSeedGivesIdenticalStepsCsv();
 
 private:
-    void kinds();
     ContractRun make(const Settings& settings = {});
 
     test::ScratchDir m_dir;
@@ -145,7 +120,8 @@ void TestRunContract::initTestCase()
     m_sd.emplace(models::sd::loadStableDiffusion(m_dir / "pixel", {}));
 }
 
-void TestRunContract::kinds()
+/// Every test runs once per kind of run.
+void TestRunContract::initTestCase_data()
 {
     QTest::addColumn<QString>("kind");
     QTest::newRow("class") << "class";
@@ -154,7 +130,7 @@ void TestRunContract::kinds()
 
 ContractRun TestRunContract::make(const Settings& settings)
 {
-    QFETCH(QString, kind);
+    QFETCH_GLOBAL(QString, kind);
     return kind == QLatin1String("class") ? classRun(settings) : conceptRun(*m_sd, settings);
 }
 
@@ -267,7 +243,7 @@ void TestRunContract::nanRollsBackToFiniteWeights()
     std::vector<torch::Tensor> atSnapshot;
     recorder.onStepHook = [&](const unlearn::StepReport& s) {
         if (s.step == 2)
-            atSnapshot = copies(r.parameters());
+            atSnapshot = test::copiesOf(r.parameters());
         if (s.step == 3) {
             torch::NoGradGuard noGrad;
             r.parameters().front().fill_(NAN);
@@ -282,7 +258,7 @@ void TestRunContract::nanRollsBackToFiniteWeights()
         recorder.failures[0].c_str());
     QCOMPARE(result.steps, std::int64_t { 2 });
     QVERIFY(allFinite(r.parameters()));
-    QVERIFY(same(copies(r.parameters()), atSnapshot));
+    QVERIFY(test::sameTensors(test::copiesOf(r.parameters()), atSnapshot));
 }
 
 void TestRunContract::nanWithHalveLrGoesOn()
@@ -337,11 +313,11 @@ void TestRunContract::sameSeedGivesIdenticalStepsCsv()
         for (auto& step : recorder.steps)
             step.seconds = 0; // Wall time is the one column that may differ.
         tables.push_back(unlearn::stepsCsv(recorder.steps));
-        weights.push_back(copies(r.parameters()));
+        weights.push_back(test::copiesOf(r.parameters()));
     }
     QCOMPARE(std::count(tables[0].begin(), tables[0].end(), '\n'), std::ptrdiff_t { 7 });
     LETHE_COMPARE_STR(tables[0], tables[1]);
-    QVERIFY(same(weights[0], weights[1]));
+    QVERIFY(test::sameTensors(weights[0], weights[1]));
 }
 
 QTEST_APPLESS_MAIN(TestRunContract)

@@ -104,20 +104,12 @@ using Recorder = test::RunRecorder;
 
 std::vector<torch::Tensor> weightsOf(const models::EDMPrecond& net)
 {
-    std::vector<torch::Tensor> out;
-    for (const auto& p : net->parameters())
-        out.push_back(p.detach().clone());
-    return out;
+    return test::copiesOf(net->parameters());
 }
 
 bool sameWeights(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b)
 {
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (!torch::equal(a[i], b[i]))
-            return false;
-    return true;
+    return test::sameTensors(a, b);
 }
 
 } // namespace

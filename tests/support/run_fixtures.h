@@ -89,6 +89,26 @@ inline std::vector<unlearn::ConceptPair> conceptPairs(
     return out;
 }
 
+/// Detached copies of `tensors` (the weights as they are now).
+inline std::vector<torch::Tensor> copiesOf(const std::vector<torch::Tensor>& tensors)
+{
+    std::vector<torch::Tensor> out;
+    for (const auto& t : tensors)
+        out.push_back(t.detach().clone());
+    return out;
+}
+
+/// True when both lists hold equal tensors, bit for bit.
+inline bool sameTensors(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b)
+{
+    if (a.size() != b.size())
+        return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (!torch::equal(a[i], b[i]))
+            return false;
+    return true;
+}
+
 /// Records everything a run reports; `onStepHook` runs inside onStep.
 struct RunRecorder : unlearn::RunObserver {
     std::vector<unlearn::StepReport> steps;
