@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/eval/accuracy.h"
 #include "core/io/atomic_file.h"
+#include "core/io/csv_table.h"
 #include "core/io/json_text.h"
 #include "core/runtime.h"
 #include "core/unlearn/run_record.h"
@@ -103,51 +104,36 @@ std::string csvLine(const SweepRow& r)
         + number(r.evalSeconds);
 }
 
-std::vector<std::string> splitCsv(const std::string& line)
+/// Line `index` (1-based) of `text` as std::getline splits it, for messages.
+std::string lineOf(const std::string& text, std::int64_t index)
 {
-    std::vector<std::string> fields(1);
-    bool quoted = false;
-    for (std::size_t i = 0; i < line.size(); ++i) {
-        const char c = line[i];
-        if (quoted) {
-            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"')
-                fields.back() += '"', ++i;
-            else if (c == '"')
-                quoted = false;
-            else
-                fields.back() += c;
-        } else if (c == '"') {
-            quoted = true;
-        } else if (c == ',') {
-            fields.emplace_back();
-        } else {
-            fields.back() += c;
-        }
-    }
-    return fields;
+    std::istringstream in(text);
+    std::string line;
+    for (std::int64_t i = 0; i < index && std::getline(in, line); ++i) { }
+    return line;
 }
 
 /// The rows of an earlier (interrupted) sweep; an error names the line that cannot be read.
 std::vector<SweepRow> readResults(const std::filesystem::path& path)
 {
     std::vector<SweepRow> rows;
-    std::ifstream in(path);
+    std::ifstream in(path, std::ios::binary);
     if (!in)
         return rows;
-    std::string line;
-    int number = 0;
-    while (std::getline(in, line)) {
-        ++number;
-        if (number == 1) {
-            if (line != kResultsHeader)
-                throw Error(path.string() + ": line 1 is not the results header this version writes");
-            continue;
-        }
-        if (line.empty())
-            continue;
-        const auto f = splitCsv(line);
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    const std::string text = bytes.str();
+    if (text.empty())
+        return rows;
+    // The header is the exact line this version writes, so that a results.csv of another layout is never misread.
+    if (text.substr(0, text.find('\n')) != kResultsHeader)
+        throw Error(path.string() + ": line 1 is not the results header this version writes");
+    const std::vector<io::CsvRecord> records = io::parseCsv(text, path.string());
+    for (std::size_t i = 1; i < records.size(); ++i) {
+        const std::int64_t line = records[i].line;
+        const std::vector<std::string>& f = records[i].fields;
         if (f.size() != 14)
-            throw Error(path.string() + ": line " + std::to_string(number) + ": expected 14 fields, found "
+            throw Error(path.string() + ": line " + std::to_string(line) + ": expected 14 fields, found "
                 + std::to_string(f.size()));
         try {
             SweepRow r;
@@ -167,7 +153,8 @@ std::vector<SweepRow> readResults(const std::filesystem::path& path)
             r.evalSeconds = parseNumber(f[13]);
             rows.push_back(r);
         } catch (const std::exception&) {
-            throw Error(path.string() + ": line " + std::to_string(number) + ": a number cannot be read: " + line);
+            throw Error(
+                path.string() + ": line " + std::to_string(line) + ": a number cannot be read: " + lineOf(text, line));
         }
     }
     return rows;

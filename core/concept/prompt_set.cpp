@@ -1,9 +1,8 @@
 #include "prompt_set.h"
 
-#include "csv_table.h"
-
 #include "core/error.h"
 #include "core/io/atomic_file.h"
+#include "core/io/csv_table.h"
 #include "core/io/json_fields.h"
 #include "core/io/json_number.h"
 
@@ -173,11 +172,11 @@ std::vector<Prompt> parsePromptJson(const std::string& text, const std::string& 
 
 std::vector<Prompt> parsePromptCsv(const std::string& text, const std::string& file)
 {
-    const std::vector<CsvRecord> records = parseCsv(text, file);
+    const std::vector<io::CsvRecord> records = io::parseCsv(text, file);
     if (records.empty())
         throw FormatError(file, "", "the file is empty: expected a header row with a 'prompt' column");
 
-    const CsvRecord& header = records.front();
+    const io::CsvRecord& header = records.front();
     const std::string headerWhere = "line " + std::to_string(header.line);
     std::optional<std::size_t> promptColumn;
     std::optional<std::size_t> seedColumn;
@@ -212,7 +211,7 @@ std::vector<Prompt> parsePromptCsv(const std::string& text, const std::string& f
     std::vector<Prompt> prompts;
     prompts.reserve(records.size() - 1);
     for (std::size_t r = 1; r < records.size(); ++r) {
-        const CsvRecord& record = records[r];
+        const io::CsvRecord& record = records[r];
         const std::string where = "line " + std::to_string(record.line);
         if (record.fields.size() != header.fields.size())
             throw FormatError(file, where,

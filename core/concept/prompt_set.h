@@ -9,7 +9,7 @@
 // or an integer (kept as its decimal text). Other keys are ignored. Items are counted from 1 in messages.
 //
 // CSV: a header row, then one prompt a row. Columns: `prompt` (required), `evaluation_seed` and `case_number`
-// (optional; an empty cell means none), any others ignored. Quoting as csv_table.h describes.
+// (optional; an empty cell means none), any others ignored. Quoting as core/io/csv_table.h describes.
 
 #include <cstdint>
 #include <filesystem>

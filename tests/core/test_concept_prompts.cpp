@@ -1,9 +1,9 @@
 // Prompt sets for text-concept unlearning: JSON and CSV prompt lists, diversity presets, the builder.
-#include "core/concept/csv_table.h"
 #include "core/concept/diversity_builder.h"
 #include "core/concept/diversity_preset.h"
 #include "core/concept/prompt_set.h"
 #include "core/error.h"
+#include "core/io/csv_table.h"
 #include "core/runtime.h"
 #include "test_support.h"
 
@@ -138,7 +138,7 @@ void TestConceptPrompts::parsesEsdCsv()
         "[plain prompt|-|2][two\nlines|7|3][a \"quoted\" word unquoted|5|4]");
 
     // Records keep the line they start on, for messages.
-    const auto records = parseCsv("a,b\n\"x\ny\",z\n\nlast,\n", "r.csv");
+    const auto records = io::parseCsv("a,b\n\"x\ny\",z\n\nlast,\n", "r.csv");
     QCOMPARE(records.size(), std::size_t(3));
     QCOMPARE(records[1].line, std::int64_t(2));
     QCOMPARE(records[2].line, std::int64_t(5));

@@ -3,9 +3,12 @@
 #include "core/error.h"
 #include "core/io/json_fields.h"
 #include "core/io/safetensors.h"
+#include "core/models/sd/attention.h"
 #include "core/models/sd/autoencoder_kl.h"
+#include "core/models/sd/embeddings.h"
+#include "core/models/sd/resnet.h"
+#include "core/models/sd/transformer_2d.h"
 #include "core/models/sd/unet_2d_condition.h"
-#include "core/nn/sd_layers.h"
 #include "core/nn/state_dict.h"
 #include "test_support.h"
 #include "tiny_sd.h"
@@ -290,9 +293,11 @@ void TestSdUNet::memoryEfficientAttentionMatchesStandard()
     torch::NoGradGuard noGrad;
     // The kernel alone, with chunks that do and do not divide the query count.
     const torch::Tensor q = randn({ 6, 100, 8 }, 31), k = randn({ 6, 37, 8 }, 32), v = randn({ 6, 37, 8 }, 33);
-    const torch::Tensor reference = nn::attend(q, k, v, 0.35, nn::AttentionBackend::Standard);
+    const torch::Tensor reference = models::sd::attend(q, k, v, 0.35, models::sd::AttentionBackend::Standard);
     for (std::int64_t chunk : { 1, 7, 50, 99, 100, 4096 })
-        QVERIFY2(maxAbsDiff(nn::attend(q, k, v, 0.35, nn::AttentionBackend::MemoryEfficient, chunk), reference) < 1e-5,
+        QVERIFY2(maxAbsDiff(
+                     models::sd::attend(q, k, v, 0.35, models::sd::AttentionBackend::MemoryEfficient, chunk), reference)
+                < 1e-5,
             qPrintable(QString::number(chunk)));
     const torch::Tensor manual = torch::matmul(torch::softmax(torch::matmul(q, k.transpose(1, 2)) * 0.35, -1), v);
     QVERIFY(maxAbsDiff(reference, manual) < 1e-6);
@@ -302,12 +307,12 @@ void TestSdUNet::memoryEfficientAttentionMatchesStandard()
     const torch::Tensor x = randn({ 2, 4, 16, 16 }, 35);
     const torch::Tensor context = randn({ 2, 5, 16 }, 36);
     const torch::Tensor standard = unet->forward(x, torch::tensor({ 40, 960 }), context);
-    unet->setAttentionBackend(nn::AttentionBackend::MemoryEfficient, 48);
-    QVERIFY(unet->options.attention_backend() == nn::AttentionBackend::MemoryEfficient);
+    unet->setAttentionBackend(models::sd::AttentionBackend::MemoryEfficient, 48);
+    QVERIFY(unet->options.attention_backend() == models::sd::AttentionBackend::MemoryEfficient);
     const torch::Tensor chunked = unet->forward(x, torch::tensor({ 40, 960 }), context);
     QVERIFY(maxAbsDiff(standard, chunked) < 1e-5);
-    QVERIFY(nn::attentionBackendFromName("memory_efficient") == nn::AttentionBackend::MemoryEfficient);
-    QVERIFY(!nn::attentionBackendFromName("flash"));
+    QVERIFY(models::sd::attentionBackendFromName("memory_efficient") == models::sd::AttentionBackend::MemoryEfficient);
+    QVERIFY(!models::sd::attentionBackendFromName("flash"));
 }
 
 void TestSdUNet::diffusersFolderRoundTrip()
@@ -317,8 +322,8 @@ void TestSdUNet::diffusersFolderRoundTrip()
     auto unet = tinyUNet(41);
     writeUNetFolder(dir / "unet", unet);
     auto loaded = models::sd::loadUNet2DCondition(
-        dir / "unet", torch::kFloat32, torch::kCPU, nn::AttentionBackend::MemoryEfficient);
-    QVERIFY(loaded->options.attention_backend() == nn::AttentionBackend::MemoryEfficient);
+        dir / "unet", torch::kFloat32, torch::kCPU, models::sd::AttentionBackend::MemoryEfficient);
+    QVERIFY(loaded->options.attention_backend() == models::sd::AttentionBackend::MemoryEfficient);
     QVERIFY(!loaded->is_training());
     const torch::Tensor x = randn({ 2, 4, 16, 16 }, 42);
     const torch::Tensor context = randn({ 2, 5, 16 }, 43);
@@ -571,8 +576,8 @@ void TestSdUNet::timestepEmbeddingValues()
 {
     // dim 6: half 3, frequencies exp(−ln(10⁴)·i / 3) = 1, 10^(−4/3), 10^(−8/3).
     const torch::Tensor t = torch::tensor({ 0.0, 2.5 });
-    const torch::Tensor flipped = nn::timestepEmbedding(t, 6, true, 0.0);
-    const torch::Tensor plain = nn::timestepEmbedding(t, 6, false, 1.0);
+    const torch::Tensor flipped = models::sd::timestepEmbedding(t, 6, true, 0.0);
+    const torch::Tensor plain = models::sd::timestepEmbedding(t, 6, false, 1.0);
     QCOMPARE(flipped.sizes().vec(), (std::vector<std::int64_t> { 2, 6 }));
     const double f[3] = { 1.0, std::pow(10.0, -4.0 / 3.0), std::pow(10.0, -8.0 / 3.0) };
     // freq_shift 1: exp(−ln(10⁴)·i / 2) = 1, 10^(−2), 10^(−4).
@@ -586,7 +591,7 @@ void TestSdUNet::timestepEmbeddingValues()
         QCOMPARE(flipped[0][3 + i].item<double>(), 0.0);
     }
     // Odd widths are padded with a zero column.
-    const torch::Tensor odd = nn::timestepEmbedding(t, 7, true, 0.0);
+    const torch::Tensor odd = models::sd::timestepEmbedding(t, 7, true, 0.0);
     QCOMPARE(odd.size(1), std::int64_t { 7 });
     QCOMPARE(odd[1][6].item<double>(), 0.0);
 }
@@ -595,7 +600,7 @@ void TestSdUNet::attentionMatchesHandComputedHeads()
 {
     torch::NoGradGuard noGrad;
     torch::manual_seed(111);
-    nn::Attention attention(nn::AttentionOptions(8, 2, 4).cross_attention_dim(6));
+    models::sd::Attention attention(models::sd::AttentionOptions(8, 2, 4).cross_attention_dim(6));
     const torch::Tensor x = randn({ 1, 5, 8 }, 112);
     const torch::Tensor context = randn({ 1, 3, 6 }, 113);
     const torch::Tensor q = torch::matmul(x[0], attention->to_q->weight.t());
@@ -616,8 +621,9 @@ void TestSdUNet::attentionMatchesHandComputedHeads()
 
     // The VAE's form: group norm over channels, one head of all channels, biases, residual, on [N, C, H, W].
     torch::manual_seed(114);
-    nn::Attention vae(
-        nn::AttentionOptions(8, 1, 8).qkv_bias(true).norm_num_groups(2).norm_eps(1e-6).residual_connection(true));
+    models::sd::Attention vae(
+        models::sd::AttentionOptions(8, 1, 8).qkv_bias(true).norm_num_groups(2).norm_eps(1e-6).residual_connection(
+            true));
     const torch::Tensor map = randn({ 1, 8, 2, 3 }, 115);
     const torch::Tensor tokens
         = torch::group_norm(map, 2, vae->group_norm->weight, vae->group_norm->bias, 1e-6).flatten(2).transpose(1, 2)[0];
@@ -636,7 +642,7 @@ void TestSdUNet::resnetBlockMatchesHandComputation()
 {
     torch::NoGradGuard noGrad;
     torch::manual_seed(121);
-    nn::ResnetBlock2D block(nn::ResnetBlock2DOptions(4, 8).temb_channels(5).groups(2));
+    models::sd::ResnetBlock2D block(models::sd::ResnetBlock2DOptions(4, 8).temb_channels(5).groups(2));
     const torch::Tensor x = randn({ 2, 4, 5, 5 }, 122);
     const torch::Tensor temb = randn({ 2, 5 }, 123);
     torch::Tensor h = torch::silu(torch::group_norm(x, 2, block->norm1->weight, block->norm1->bias, 1e-5));
@@ -649,7 +655,7 @@ void TestSdUNet::resnetBlockMatchesHandComputation()
     const torch::Tensor expected = torch::conv2d(x, block->conv_shortcut->weight, block->conv_shortcut->bias) + h;
     QVERIFY(maxAbsDiff(block->forward(x, temb), expected) < 1e-5);
     // Same channels: no shortcut convolution.
-    QVERIFY(!nn::ResnetBlock2D(nn::ResnetBlock2DOptions(8, 8).groups(2))->conv_shortcut);
+    QVERIFY(!models::sd::ResnetBlock2D(models::sd::ResnetBlock2DOptions(8, 8).groups(2))->conv_shortcut);
 }
 
 void TestSdUNet::linearProjectionUNet()
@@ -662,7 +668,8 @@ void TestSdUNet::linearProjectionUNet()
     const auto shapes = shapesOf(*unet);
     QCOMPARE(shapes.at("down_blocks.0.attentions.0.proj_in.weight"), (std::vector<std::int64_t> { 32, 32 }));
     QCOMPARE(shapes.at("up_blocks.1.attentions.1.proj_out.weight"), (std::vector<std::int64_t> { 32, 32 }));
-    QCOMPARE(unet->mid_block->attentions[0]->as<nn::Transformer2DModelImpl>()->options.heads(), std::int64_t { 4 });
+    QCOMPARE(
+        unet->mid_block->attentions[0]->as<models::sd::Transformer2DModelImpl>()->options.heads(), std::int64_t { 4 });
     const torch::Tensor x = randn({ 1, 4, 16, 16 }, 132);
     const torch::Tensor context = randn({ 1, 5, 16 }, 133);
     const torch::Tensor out = unet->forward(x, torch::tensor(77), context);
@@ -687,9 +694,9 @@ void TestSdUNet::feedForwardAndResamplersMatchHandComputation()
 {
     torch::NoGradGuard noGrad;
     torch::manual_seed(141);
-    nn::FeedForward ff(6);
+    models::sd::FeedForward ff(6);
     const torch::Tensor x = randn({ 2, 3, 6 }, 142);
-    const auto& geglu = *ff->net[0]->as<nn::GEGLUImpl>();
+    const auto& geglu = *ff->net[0]->as<models::sd::GEGLUImpl>();
     const auto& down = *ff->net[2]->as<torch::nn::LinearImpl>();
     QCOMPARE(geglu.proj->weight.sizes().vec(), (std::vector<std::int64_t> { 48, 6 }));
     const torch::Tensor projected = torch::matmul(x, geglu.proj->weight.t()) + geglu.proj->bias;
@@ -699,18 +706,18 @@ void TestSdUNet::feedForwardAndResamplersMatchHandComputation()
     QVERIFY(maxAbsDiff(ff->forward(x), torch::matmul(hidden * gelu, down.weight.t()) + down.bias) < 1e-5);
 
     // The VAE's downsampler pads one zero row and column at the bottom and right, then convolves with stride 2.
-    nn::Downsample2D vaeDown(2, 0);
+    models::sd::Downsample2D vaeDown(2, 0);
     const torch::Tensor map = randn({ 1, 2, 5, 6 }, 143);
     torch::Tensor padded = torch::zeros({ 1, 2, 6, 7 });
     padded.narrow(2, 0, 5).narrow(3, 0, 6).copy_(map);
     const torch::Tensor expected = torch::conv2d(padded, vaeDown->conv->weight, vaeDown->conv->bias, 2);
     QVERIFY(maxAbsDiff(vaeDown->forward(map), expected) < 1e-6);
-    nn::Downsample2D unetDown(2, 1);
+    models::sd::Downsample2D unetDown(2, 1);
     QVERIFY(maxAbsDiff(unetDown->forward(map), torch::conv2d(map, unetDown->conv->weight, unetDown->conv->bias, 2, 1))
         < 1e-6);
 
     // The upsampler repeats each pixel 2×2 before its convolution.
-    nn::Upsample2D up(2);
+    models::sd::Upsample2D up(2);
     const torch::Tensor repeated = map.repeat_interleave(2, 2).repeat_interleave(2, 3);
     QVERIFY(maxAbsDiff(up->forward(map), torch::conv2d(repeated, up->conv->weight, up->conv->bias, 1, 1)) < 1e-6);
     QCOMPARE(up->forward(map, { 9, 11 }).sizes().vec(), (std::vector<std::int64_t> { 1, 2, 9, 11 }));
@@ -728,7 +735,7 @@ void TestSdUNet::fp16ComputeOnCuda()
     const torch::Tensor context = randn({ 2, 5, 16 }, 103);
     const torch::Tensor t = torch::tensor({ 20.0, 800.0 });
     const torch::Tensor reference = unet->forward(x, t, context);
-    for (auto backend : { nn::AttentionBackend::Standard, nn::AttentionBackend::MemoryEfficient }) {
+    for (auto backend : { models::sd::AttentionBackend::Standard, models::sd::AttentionBackend::MemoryEfficient }) {
         auto half = models::sd::loadUNet2DCondition(dir / "unet", torch::kFloat16, torch::kCUDA, backend);
         const torch::Tensor out
             = half->forward(x.to(torch::kCUDA, torch::kFloat16), t, context.to(torch::kCUDA, torch::kFloat16));

@@ -26,15 +26,15 @@ torch::nn::GroupNorm groupNorm(std::int64_t groups, std::int64_t channels)
 }
 
 /// The VAE's blocks all use epsilon 1e-6 and no time embedding.
-nn::UNetBlock2DOptions vaeBlock(const AutoencoderKLOptions& o, std::int64_t in, std::int64_t out)
+UNetBlock2DOptions vaeBlock(const AutoencoderKLOptions& o, std::int64_t in, std::int64_t out)
 {
-    return nn::UNetBlock2DOptions(in, out).resnet_eps(1e-6).resnet_groups(o.norm_num_groups());
+    return UNetBlock2DOptions(in, out).resnet_eps(1e-6).resnet_groups(o.norm_num_groups());
 }
 
-nn::UNetMidBlock2D midBlock(const AutoencoderKLOptions& o)
+UNetMidBlock2D midBlock(const AutoencoderKLOptions& o)
 {
     const std::int64_t c = o.block_out_channels().back();
-    return nn::UNetMidBlock2D(vaeBlock(o, c, c).num_layers(1));
+    return UNetMidBlock2D(vaeBlock(o, c, c).num_layers(1));
 }
 
 void checkOptions(const AutoencoderKLOptions& o)
@@ -163,10 +163,10 @@ void VaeEncoderImpl::reset()
     for (std::size_t i = 0; i < channels.size(); ++i) {
         const std::int64_t in = out;
         out = channels[i];
-        down_blocks->push_back(nn::DownEncoderBlock2D(vaeBlock(options, in, out)
-                                                          .num_layers(options.layers_per_block())
-                                                          .add_resample(i + 1 < channels.size())
-                                                          .downsample_padding(0)));
+        down_blocks->push_back(DownEncoderBlock2D(vaeBlock(options, in, out)
+                                                      .num_layers(options.layers_per_block())
+                                                      .add_resample(i + 1 < channels.size())
+                                                      .downsample_padding(0)));
     }
     mid_block = register_module("mid_block", midBlock(options));
     conv_norm_out = register_module("conv_norm_out", groupNorm(options.norm_num_groups(), channels.back()));
@@ -177,7 +177,7 @@ torch::Tensor VaeEncoderImpl::forward(const torch::Tensor& x)
 {
     torch::Tensor h = conv_in->forward(x);
     for (std::size_t i = 0; i < down_blocks->size(); ++i)
-        h = (*down_blocks)[i]->as<nn::DownEncoderBlock2DImpl>()->forward(h);
+        h = (*down_blocks)[i]->as<DownEncoderBlock2DImpl>()->forward(h);
     h = mid_block->forward(h);
     return conv_out->forward(torch::silu(conv_norm_out->forward(h)));
 }
@@ -201,7 +201,7 @@ void VaeDecoderImpl::reset()
     for (std::size_t i = 0; i < levels; ++i) {
         const std::int64_t prev = out;
         out = channels[levels - 1 - i];
-        up_blocks->push_back(nn::UpDecoderBlock2D(
+        up_blocks->push_back(UpDecoderBlock2D(
             vaeBlock(options, prev, out).num_layers(options.layers_per_block() + 1).add_resample(i + 1 < levels)));
     }
     conv_norm_out = register_module("conv_norm_out", groupNorm(options.norm_num_groups(), channels.front()));
@@ -212,7 +212,7 @@ torch::Tensor VaeDecoderImpl::forward(const torch::Tensor& z)
 {
     torch::Tensor h = mid_block->forward(conv_in->forward(z));
     for (std::size_t i = 0; i < up_blocks->size(); ++i)
-        h = (*up_blocks)[i]->as<nn::UpDecoderBlock2DImpl>()->forward(h);
+        h = (*up_blocks)[i]->as<UpDecoderBlock2DImpl>()->forward(h);
     return conv_out->forward(torch::silu(conv_norm_out->forward(h)));
 }
 

@@ -4,7 +4,7 @@
 // diffusion_pytorch_model.safetensors under diffusers' names (older files' attention names are renamed).
 
 #include "core/io/safetensors.h"
-#include "core/nn/sd_layers.h"
+#include "core/models/sd/blocks.h"
 #include "core/nn/state_dict.h"
 
 #include <nlohmann/json_fwd.hpp>
@@ -68,7 +68,7 @@ public:
     AutoencoderKLOptions options;
     torch::nn::Conv2d conv_in { nullptr };
     torch::nn::ModuleList down_blocks { nullptr };
-    nn::UNetMidBlock2D mid_block { nullptr };
+    UNetMidBlock2D mid_block { nullptr };
     torch::nn::GroupNorm conv_norm_out { nullptr };
     torch::nn::Conv2d conv_out { nullptr };
 };
@@ -85,7 +85,7 @@ public:
     AutoencoderKLOptions options;
     torch::nn::Conv2d conv_in { nullptr };
     torch::nn::ModuleList up_blocks { nullptr };
-    nn::UNetMidBlock2D mid_block { nullptr };
+    UNetMidBlock2D mid_block { nullptr };
     torch::nn::GroupNorm conv_norm_out { nullptr };
     torch::nn::Conv2d conv_out { nullptr };
 };

@@ -321,7 +321,7 @@ StableDiffusion loadSingleFileWithConfigs(const io::SafetensorsFile& file, Confi
     UNet2DConditionOptions unetOptions
         = unetConfig ? unetOptionsFromConfig(unetConfig->first, unetConfig->second) : stableDiffusion1UNetOptions();
     unetOptions.attention_backend(
-        options.memoryEfficientAttention ? nn::AttentionBackend::MemoryEfficient : nn::AttentionBackend::Standard);
+        options.memoryEfficientAttention ? AttentionBackend::MemoryEfficient : AttentionBackend::Standard);
     requireWeightsFor(minimumParameters(unetOptions), file, unetConfig ? unetConfig->second : "the SD 1.x UNet config");
     impl->unet = buildUNet2DCondition(unetOptions);
     impl->unet->to(options.device, options.dtype);
@@ -458,7 +458,7 @@ StableDiffusion loadStableDiffusion(const std::filesystem::path& path, const SdL
     impl->tokenizerFolder = path / "tokenizer";
     impl->text = loadClipTextModel(path / "text_encoder", options.dtype, options.device);
     impl->unet = loadUNet2DCondition(path / "unet", options.dtype, options.device,
-        options.memoryEfficientAttention ? nn::AttentionBackend::MemoryEfficient : nn::AttentionBackend::Standard);
+        options.memoryEfficientAttention ? AttentionBackend::MemoryEfficient : AttentionBackend::Standard);
     if (index.has("vae"))
         impl->vae = loadAutoencoderKL(path / "vae", options.dtype, options.device);
     const std::filesystem::path schedulerConfig = path / "scheduler" / "scheduler_config.json";

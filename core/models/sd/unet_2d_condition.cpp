@@ -252,12 +252,12 @@ void UNet2DConditionModelImpl::reset()
     const std::int64_t temb = o.time_embedding_dim().value_or(c0 * 4);
     conv_in
         = register_module("conv_in", torch::nn::Conv2d(torch::nn::Conv2dOptions(o.in_channels(), c0, 3).padding(1)));
-    time_embedding = register_module("time_embedding", nn::TimestepEmbedding(c0, temb));
+    time_embedding = register_module("time_embedding", TimestepEmbedding(c0, temb));
     down_blocks = register_module("down_blocks", torch::nn::ModuleList());
     up_blocks = register_module("up_blocks", torch::nn::ModuleList());
 
     const auto blockOptions = [&](std::int64_t in, std::int64_t out, std::size_t level) {
-        return nn::UNetBlock2DOptions(in, out)
+        return UNetBlock2DOptions(in, out)
             .temb_channels(temb)
             .resnet_eps(o.norm_eps())
             .resnet_groups(o.norm_num_groups())
@@ -276,17 +276,17 @@ void UNet2DConditionModelImpl::reset()
         out = channels[i];
         auto b = blockOptions(in, out, i).num_layers(o.layers_per_block()[i]).add_resample(i + 1 < levels);
         if (o.down_block_types()[i] == "CrossAttnDownBlock2D")
-            down_blocks->push_back(nn::CrossAttnDownBlock2D(b));
+            down_blocks->push_back(CrossAttnDownBlock2D(b));
         else if (o.down_block_types()[i] == "DownBlock2D")
-            down_blocks->push_back(nn::DownBlock2D(b));
+            down_blocks->push_back(DownBlock2D(b));
         else
             throw Error("UNet2DConditionModel: unsupported down block type '" + o.down_block_types()[i] + "'");
     }
 
     mid_block = register_module("mid_block",
-        nn::UNetMidBlock2DCrossAttn(blockOptions(channels.back(), channels.back(), levels - 1)
-                                        .num_layers(1)
-                                        .output_scale_factor(o.mid_block_scale_factor())));
+        UNetMidBlock2DCrossAttn(blockOptions(channels.back(), channels.back(), levels - 1)
+                                    .num_layers(1)
+                                    .output_scale_factor(o.mid_block_scale_factor())));
 
     out = channels.back();
     for (std::size_t i = 0; i < levels; ++i) {
@@ -299,9 +299,9 @@ void UNet2DConditionModelImpl::reset()
                      .num_layers(o.layers_per_block()[level] + 1)
                      .add_resample(i + 1 < levels);
         if (o.up_block_types()[i] == "CrossAttnUpBlock2D")
-            up_blocks->push_back(nn::CrossAttnUpBlock2D(b));
+            up_blocks->push_back(CrossAttnUpBlock2D(b));
         else if (o.up_block_types()[i] == "UpBlock2D")
-            up_blocks->push_back(nn::UpBlock2D(b));
+            up_blocks->push_back(UpBlock2D(b));
         else
             throw Error("UNet2DConditionModel: unsupported up block type '" + o.up_block_types()[i] + "'");
     }
@@ -332,16 +332,16 @@ torch::Tensor UNet2DConditionModelImpl::forward(
             + "), got " + nn::shapeText(timestep.sizes().vec()));
     const std::int64_t c0 = options.block_out_channels().front();
     const torch::Tensor emb = time_embedding->forward(
-        nn::timestepEmbedding(t, c0, options.flip_sin_to_cos(), options.freq_shift()).to(sample.scalar_type()));
+        timestepEmbedding(t, c0, options.flip_sin_to_cos(), options.freq_shift()).to(sample.scalar_type()));
     const torch::Tensor& context = encoder_hidden_states;
 
     torch::Tensor h = conv_in->forward(sample);
     std::vector<torch::Tensor> skips { h };
     for (std::size_t i = 0; i < down_blocks->size(); ++i) {
         const auto& block = (*down_blocks)[i];
-        nn::DownBlockOutput out = block->as<nn::CrossAttnDownBlock2DImpl>()
-            ? block->as<nn::CrossAttnDownBlock2DImpl>()->forward(h, emb, context)
-            : block->as<nn::DownBlock2DImpl>()->forward(h, emb);
+        DownBlockOutput out = block->as<CrossAttnDownBlock2DImpl>()
+            ? block->as<CrossAttnDownBlock2DImpl>()->forward(h, emb, context)
+            : block->as<DownBlock2DImpl>()->forward(h, emb);
         h = std::move(out.hidden);
         skips.insert(skips.end(), out.skips.begin(), out.skips.end());
     }
@@ -353,24 +353,24 @@ torch::Tensor UNet2DConditionModelImpl::forward(
     const bool explicitSizes = sample.size(2) % factor != 0 || sample.size(3) % factor != 0;
     for (std::size_t i = 0; i < up_blocks->size(); ++i) {
         const auto& block = (*up_blocks)[i];
-        auto* cross = block->as<nn::CrossAttnUpBlock2DImpl>();
-        const std::size_t used = cross ? cross->resnets->size() : block->as<nn::UpBlock2DImpl>()->resnets->size();
+        auto* cross = block->as<CrossAttnUpBlock2DImpl>();
+        const std::size_t used = cross ? cross->resnets->size() : block->as<UpBlock2DImpl>()->resnets->size();
         std::vector<std::int64_t> size;
         if (explicitSizes && i + 1 < up_blocks->size() && skips.size() > used) {
             const torch::Tensor& next = skips[skips.size() - used - 1];
             size = { next.size(2), next.size(3) };
         }
         h = cross ? cross->forward(h, skips, emb, context, size)
-                  : block->as<nn::UpBlock2DImpl>()->forward(h, skips, emb, size);
+                  : block->as<UpBlock2DImpl>()->forward(h, skips, emb, size);
     }
     return conv_out->forward(torch::silu(conv_norm_out->forward(h)));
 }
 
-void UNet2DConditionModelImpl::setAttentionBackend(nn::AttentionBackend backend, std::int64_t query_chunk_size)
+void UNet2DConditionModelImpl::setAttentionBackend(AttentionBackend backend, std::int64_t query_chunk_size)
 {
     options.attention_backend(backend);
     options.attention_query_chunk_size(query_chunk_size);
-    nn::setAttentionBackend(*this, backend, query_chunk_size);
+    sd::setAttentionBackend(*this, backend, query_chunk_size);
 }
 
 UNet2DConditionModel buildUNet2DCondition(const UNet2DConditionOptions& options)
@@ -388,7 +388,7 @@ nn::LoadReport loadUNetWeights(
 }
 
 UNet2DConditionModel loadUNet2DCondition(
-    const std::filesystem::path& folder, torch::Dtype dtype, torch::Device device, nn::AttentionBackend backend)
+    const std::filesystem::path& folder, torch::Dtype dtype, torch::Device device, AttentionBackend backend)
 {
     const std::filesystem::path configPath = folder / "config.json";
     UNet2DConditionOptions options = unetOptionsFromConfig(io::readJsonObjectFile(configPath), configPath.string());

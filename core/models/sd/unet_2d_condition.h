@@ -4,7 +4,9 @@
 // diffusion_pytorch_model.safetensors under diffusers' names.
 
 #include "core/io/safetensors.h"
-#include "core/nn/sd_layers.h"
+#include "core/models/sd/attention.h"
+#include "core/models/sd/blocks.h"
+#include "core/models/sd/embeddings.h"
 #include "core/nn/state_dict.h"
 
 #include <nlohmann/json_fwd.hpp>
@@ -67,9 +69,9 @@ struct UNet2DConditionOptions {
     /// Default 0.
     TORCH_ARG(double, dropout) = 0.0;
     /// Default standard.
-    TORCH_ARG(nn::AttentionBackend, attention_backend) = nn::AttentionBackend::Standard;
-    /// Queries per chunk of the memory-efficient backend. Default nn::kDefaultQueryChunkSize.
-    TORCH_ARG(std::int64_t, attention_query_chunk_size) = nn::kDefaultQueryChunkSize;
+    TORCH_ARG(AttentionBackend, attention_backend) = AttentionBackend::Standard;
+    /// Queries per chunk of the memory-efficient backend. Default kDefaultQueryChunkSize.
+    TORCH_ARG(std::int64_t, attention_query_chunk_size) = kDefaultQueryChunkSize;
 };
 
 /// The configuration of SD 1.x's unet/config.json (runwayml/stable-diffusion-v1-5, CompVis v1-4).
@@ -93,14 +95,14 @@ public:
     torch::Tensor forward(
         const torch::Tensor& sample, const torch::Tensor& timestep, const torch::Tensor& encoder_hidden_states);
     /// Sets the attention backend of every attention layer (and the options).
-    void setAttentionBackend(nn::AttentionBackend backend, std::int64_t query_chunk_size = nn::kDefaultQueryChunkSize);
+    void setAttentionBackend(AttentionBackend backend, std::int64_t query_chunk_size = kDefaultQueryChunkSize);
 
     UNet2DConditionOptions options;
     torch::nn::Conv2d conv_in { nullptr };
-    nn::TimestepEmbedding time_embedding { nullptr };
+    TimestepEmbedding time_embedding { nullptr };
     torch::nn::ModuleList down_blocks { nullptr };
     torch::nn::ModuleList up_blocks { nullptr };
-    nn::UNetMidBlock2DCrossAttn mid_block { nullptr };
+    UNetMidBlock2DCrossAttn mid_block { nullptr };
     torch::nn::GroupNorm conv_norm_out { nullptr };
     torch::nn::Conv2d conv_out { nullptr };
 };
@@ -118,6 +120,6 @@ nn::LoadReport loadUNetWeights(
 /// (diffusion_pytorch_model.safetensors, else diffusion_pytorch_model.fp16.safetensors), moved to `dtype` and
 /// `device`, in eval mode. Refuses pickled .bin and .ckpt files (see componentWeights in diffusers_folder.h).
 UNet2DConditionModel loadUNet2DCondition(const std::filesystem::path& folder, torch::Dtype dtype = torch::kFloat32,
-    torch::Device device = torch::kCPU, nn::AttentionBackend backend = nn::AttentionBackend::Standard);
+    torch::Device device = torch::kCPU, AttentionBackend backend = AttentionBackend::Standard);
 
 } // namespace lethe::models::sd

@@ -2,7 +2,7 @@
 
 #include "core/error.h"
 
-namespace lethe::concepts {
+namespace lethe::io {
 
 namespace {
 
@@ -91,4 +91,4 @@ std::vector<CsvRecord> parseCsv(const std::string& text, const std::string& file
     return records;
 }
 
-} // namespace lethe::concepts
+} // namespace lethe::io

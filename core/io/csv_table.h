@@ -1,12 +1,13 @@
 #pragma once
 
-// A strict-enough CSV reader for prompt lists (RFC 4180 as pandas and Python's csv module write it).
+// A strict-enough CSV reader (RFC 4180 as pandas and Python's csv module write it), for prompt lists and sweep
+// results.
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace lethe::concepts {
+namespace lethe::io {
 
 /// One CSV record: its fields, and the line of the file it starts on (1-based; a quoted field may span lines).
 struct CsvRecord {
@@ -22,4 +23,4 @@ struct CsvRecord {
 /// for anything but a comma or a line end after a closing quote.
 std::vector<CsvRecord> parseCsv(const std::string& text, const std::string& file);
 
-} // namespace lethe::concepts
+} // namespace lethe::io

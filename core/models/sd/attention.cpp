@@ -1,0 +1,222 @@
+#include "attention.h"
+
+#include "layer_support.h"
+
+#include "core/error.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace lethe::models::sd {
+
+using detail::child;
+using detail::groupNorm;
+using detail::linear;
+using detail::requirePositive;
+
+namespace {
+
+torch::Tensor attendChunk(
+    const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale, bool upcast)
+{
+    const bool half = q.scalar_type() == torch::kHalf || q.scalar_type() == torch::kBFloat16;
+    torch::Tensor scores = upcast && half ? torch::matmul(q.to(torch::kFloat32), k.to(torch::kFloat32).transpose(1, 2))
+                                          : torch::matmul(q, k.transpose(1, 2));
+    scores.mul_(scale);
+    const torch::Tensor weights
+        = half ? torch::softmax(scores, -1, torch::kFloat32).to(v.scalar_type()) : torch::softmax(scores, -1);
+    return torch::matmul(weights, v);
+}
+
+} // namespace
+
+std::string attentionBackendName(AttentionBackend backend)
+{
+    switch (backend) {
+    case AttentionBackend::Standard:
+        return "standard";
+    case AttentionBackend::MemoryEfficient:
+        return "memory_efficient";
+    }
+    throw Error("unknown attention backend " + std::to_string(static_cast<int>(backend)));
+}
+
+std::optional<AttentionBackend> attentionBackendFromName(const std::string& name)
+{
+    for (AttentionBackend backend : { AttentionBackend::Standard, AttentionBackend::MemoryEfficient })
+        if (attentionBackendName(backend) == name)
+            return backend;
+    return std::nullopt;
+}
+
+torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale,
+    AttentionBackend backend, std::int64_t query_chunk_size, bool upcast)
+{
+    const std::int64_t queries = q.size(1);
+    if (backend == AttentionBackend::Standard || queries <= query_chunk_size)
+        return attendChunk(q, k, v, scale, upcast);
+    requirePositive("attend", "query_chunk_size", query_chunk_size);
+    // Each chunk's softmax covers all keys, so the rows are exactly the standard backend's; only the
+    // [B, chunk, Lk] score block exists at a time.
+    torch::Tensor out = torch::empty({ q.size(0), queries, v.size(2) }, v.options());
+    for (std::int64_t start = 0; start < queries; start += query_chunk_size) {
+        const std::int64_t end = std::min(queries, start + query_chunk_size);
+        out.narrow(1, start, end - start).copy_(attendChunk(q.narrow(1, start, end - start), k, v, scale, upcast));
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+AttentionOptions::AttentionOptions(std::int64_t query_dim, std::int64_t heads, std::int64_t dim_head)
+    : query_dim_(query_dim)
+    , heads_(heads)
+    , dim_head_(dim_head)
+{
+}
+
+AttentionImpl::AttentionImpl(AttentionOptions options)
+    : options(std::move(options))
+{
+    reset();
+}
+
+void AttentionImpl::reset()
+{
+    const std::int64_t dim = options.query_dim();
+    requirePositive("Attention", "query_dim", dim);
+    requirePositive("Attention", "heads", options.heads());
+    requirePositive("Attention", "dim_head", options.dim_head());
+    const std::int64_t inner = options.heads() * options.dim_head();
+    const std::int64_t contextDim = options.cross_attention_dim().value_or(dim);
+    requirePositive("Attention", "cross_attention_dim", contextDim);
+    group_norm = nullptr;
+    if (options.norm_num_groups())
+        group_norm = register_module("group_norm", groupNorm(*options.norm_num_groups(), dim, options.norm_eps()));
+    to_q = register_module("to_q", linear(dim, inner, options.qkv_bias()));
+    to_k = register_module("to_k", linear(contextDim, inner, options.qkv_bias()));
+    to_v = register_module("to_v", linear(contextDim, inner, options.qkv_bias()));
+    to_out = register_module("to_out", torch::nn::ModuleList(linear(inner, dim), torch::nn::Dropout(0.0)));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& context)
+{
+    const bool spatial = x.dim() == 4;
+    torch::Tensor h = spatial ? x.flatten(2).transpose(1, 2) : x; // [B, L, C]
+    if (group_norm)
+        h = group_norm->forward(h.transpose(1, 2)).transpose(1, 2);
+    const torch::Tensor& source = context.defined() ? context : h;
+    const std::int64_t batch = h.size(0);
+    const std::int64_t heads = options.heads();
+    const std::int64_t dimHead = options.dim_head();
+    // [B, L, heads·d] → [B·heads, L, d], as diffusers' head_to_batch_dim.
+    const auto split = [&](const torch::Tensor& t) {
+        return t.reshape({ batch, t.size(1), heads, dimHead })
+            .permute({ 0, 2, 1, 3 })
+            .reshape({ batch * heads, t.size(1), dimHead });
+    };
+    const torch::Tensor q = split(to_q->forward(h));
+    const torch::Tensor k = split(to_k->forward(source));
+    const torch::Tensor v = split(to_v->forward(source));
+    torch::Tensor out = attend(q, k, v, 1.0 / std::sqrt(static_cast<double>(dimHead)), options.backend(),
+        options.query_chunk_size(), options.upcast());
+    out = out.reshape({ batch, heads, q.size(1), dimHead })
+              .permute({ 0, 2, 1, 3 })
+              .reshape({ batch, q.size(1), heads * dimHead });
+    out = child<torch::nn::LinearImpl>(*to_out, 0).forward(out);
+    out = child<torch::nn::DropoutImpl>(*to_out, 1).forward(out);
+    if (spatial)
+        out = out.transpose(1, 2).reshape(x.sizes());
+    if (options.residual_connection())
+        out = out + x;
+    return out;
+}
+
+void setAttentionBackend(torch::nn::Module& module, AttentionBackend backend, std::int64_t query_chunk_size)
+{
+    requirePositive("setAttentionBackend", "query_chunk_size", query_chunk_size);
+    for (const auto& m : module.modules(/*include_self=*/true))
+        if (auto* attention = m->as<AttentionImpl>()) {
+            attention->options.backend(backend);
+            attention->options.query_chunk_size(query_chunk_size);
+        }
+}
+
+GEGLUImpl::GEGLUImpl(std::int64_t dim_in, std::int64_t dim_out)
+    : dim_in(dim_in)
+    , dim_out(dim_out)
+{
+    reset();
+}
+
+void GEGLUImpl::reset()
+{
+    proj = register_module("proj", linear(dim_in, dim_out * 2));
+}
+
+torch::Tensor GEGLUImpl::forward(const torch::Tensor& x)
+{
+    const auto parts = proj->forward(x).chunk(2, -1);
+    return parts[0] * torch::gelu(parts[1]);
+}
+
+FeedForwardImpl::FeedForwardImpl(std::int64_t dim)
+    : dim(dim)
+{
+    reset();
+}
+
+void FeedForwardImpl::reset()
+{
+    requirePositive("FeedForward", "dim", dim);
+    net = register_module(
+        "net", torch::nn::ModuleList(GEGLU(dim, dim * 4), torch::nn::Dropout(0.0), linear(dim * 4, dim)));
+}
+
+torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x)
+{
+    torch::Tensor h = child<GEGLUImpl>(*net, 0).forward(x);
+    h = child<torch::nn::DropoutImpl>(*net, 1).forward(h);
+    return child<torch::nn::LinearImpl>(*net, 2).forward(h);
+}
+
+BasicTransformerBlockOptions::BasicTransformerBlockOptions(std::int64_t dim, std::int64_t heads, std::int64_t dim_head)
+    : dim_(dim)
+    , heads_(heads)
+    , dim_head_(dim_head)
+{
+}
+
+BasicTransformerBlockImpl::BasicTransformerBlockImpl(BasicTransformerBlockOptions options)
+    : options(std::move(options))
+{
+    reset();
+}
+
+void BasicTransformerBlockImpl::reset()
+{
+    const std::int64_t dim = options.dim();
+    const auto layerNorm = [dim] { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({ dim }).eps(1e-5)); };
+    const auto attention = [&](std::optional<std::int64_t> context) {
+        return Attention(AttentionOptions(dim, options.heads(), options.dim_head())
+                             .cross_attention_dim(context)
+                             .upcast(options.upcast_attention()));
+    };
+    norm1 = register_module("norm1", layerNorm());
+    attn1 = register_module("attn1", attention(std::nullopt));
+    norm2 = register_module("norm2", layerNorm());
+    attn2 = register_module("attn2", attention(options.cross_attention_dim()));
+    norm3 = register_module("norm3", layerNorm());
+    ff = register_module("ff", FeedForward(dim));
+}
+
+torch::Tensor BasicTransformerBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& context)
+{
+    torch::Tensor h = attn1->forward(norm1->forward(x)) + x;
+    h = attn2->forward(norm2->forward(h), options.cross_attention_dim() ? context : torch::Tensor()) + h;
+    return ff->forward(norm3->forward(h)) + h;
+}
+
+} // namespace lethe::models::sd
