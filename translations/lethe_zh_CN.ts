@@ -2,43 +2,70 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="zh_CN">
 <context>
-    <name>lethe::gui::MainWindow</name>
+    <name>lethe::gui</name>
     <message>
-        <source>Lethe — unlearning workbench</source>
-        <translation>Lethe — 遗忘学习工作台</translation>
+        <source>loss</source>
+        <translation>损失</translation>
     </message>
     <message>
-        <source>Could not open the model</source>
-        <translation>无法打开模型</translation>
+        <source>L_f (forget)</source>
+        <translation>L_f（遗忘）</translation>
     </message>
     <message>
-        <source>Open model</source>
-        <translation>打开模型</translation>
+        <source>L_r (remain)</source>
+        <translation>L_r（保留）</translation>
     </message>
     <message>
-        <source>step %v of %m</source>
-        <translation>第 %v / %m 步</translation>
+        <source>cos(a, d)</source>
+        <translation>cos(a, d)</translation>
     </message>
     <message>
-        <source>: %v of %m images</source>
-        <translation>：%v / %m 张图像</translation>
+        <source>projected</source>
+        <translation>已投影</translation>
     </message>
     <message>
-        <source>rollback → %1</source>
-        <translation>回滚 → %1</translation>
+        <source>truncated (L_f &gt; α)</source>
+        <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>Step %1: %2; weights restored to step %3</source>
-        <translation>第 %1 步：%2；权重已恢复到第 %3 步</translation>
+        <source>gradient norm</source>
+        <translation>梯度范数</translation>
     </message>
     <message>
-        <source>Exported to %1</source>
-        <translation>已导出到 %1</translation>
+        <source>‖a‖ (forget)</source>
+        <translation>‖a‖（遗忘）</translation>
     </message>
     <message>
-        <source>Export</source>
-        <translation>导出</translation>
+        <source>‖d‖ (remain)</source>
+        <translation>‖d‖（保留）</translation>
     </message>
+    <message>
+        <source>Losses</source>
+        <translation>损失</translation>
+    </message>
+    <message>
+        <source>cos(a, d) and projection</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Gradient norms</source>
+        <translation>梯度范数</translation>
+    </message>
+    <message>
+        <source>α → %1</source>
+        <translation>α → %1</translation>
+    </message>
+    <message>
+        <source>λ → %1</source>
+        <translation>λ → %1</translation>
+    </message>
+    <message>
+        <source>lr → %1</source>
+        <translation>lr → %1</translation>
+    </message>
+</context>
+<context>
+    <name>lethe::gui::ClassTab</name>
     <message>
         <source>Model and data</source>
         <translation>模型与数据</translation>
@@ -116,46 +143,6 @@
         <translation>导出(&amp;E)…</translation>
     </message>
     <message>
-        <source>loss</source>
-        <translation>损失</translation>
-    </message>
-    <message>
-        <source>L_f (forget)</source>
-        <translation>L_f（遗忘）</translation>
-    </message>
-    <message>
-        <source>L_r (remain)</source>
-        <translation>L_r（保留）</translation>
-    </message>
-    <message>
-        <source>cos(a, d)</source>
-        <translation>cos(a, d)</translation>
-    </message>
-    <message>
-        <source>projected</source>
-        <translation>已投影</translation>
-    </message>
-    <message>
-        <source>gradient norm</source>
-        <translation>梯度范数</translation>
-    </message>
-    <message>
-        <source>‖a‖ (forget)</source>
-        <translation>‖a‖（遗忘）</translation>
-    </message>
-    <message>
-        <source>‖d‖ (remain)</source>
-        <translation>‖d‖（保留）</translation>
-    </message>
-    <message>
-        <source>Losses</source>
-        <translation>损失</translation>
-    </message>
-    <message>
-        <source>Gradient norms</source>
-        <translation>梯度范数</translation>
-    </message>
-    <message>
         <source>&amp;Log scale</source>
         <translation>对数坐标(&amp;L)</translation>
     </message>
@@ -228,8 +215,581 @@
         <translation>指标</translation>
     </message>
     <message>
-        <source>Log</source>
-        <translation>日志</translation>
+        <source>No model open.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Could not open the model</source>
+        <translation>无法打开模型</translation>
+    </message>
+    <message>
+        <source>Open model</source>
+        <translation>打开模型</translation>
+    </message>
+    <message>
+        <source>rollback → %1</source>
+        <translation>回滚 → %1</translation>
+    </message>
+    <message>
+        <source>Step %1: %2; weights restored to step %3</source>
+        <translation>第 %1 步：%2；权重已恢复到第 %3 步</translation>
+    </message>
+    <message>
+        <source>Exported to %1</source>
+        <translation>已导出到 %1</translation>
+    </message>
+    <message>
+        <source>Export</source>
+        <translation>导出</translation>
+    </message>
+    <message>
+        <source>Opening %1 …</source>
+        <translation>正在打开 %1…</translation>
+    </message>
+    <message>
+        <source>the built-in model</source>
+        <translation>内置模型</translation>
+    </message>
+    <message>
+        <source>Ready: choose a class and press Start</source>
+        <translation>就绪：请选择类别并点击“开始”</translation>
+    </message>
+    <message>
+        <source>Unlearning %1 with %2</source>
+        <translation>正在使用 %2 遗忘 %1</translation>
+    </message>
+    <message>
+        <source>Paused after step %1: change α, λ or lr, export, or resume</source>
+        <translation>已在第 %1 步后暂停：可修改 α、λ 或 lr，导出，或继续</translation>
+    </message>
+    <message>
+        <source>Resumed</source>
+        <translation>已继续</translation>
+    </message>
+    <message>
+        <source>Stopping after the current step …</source>
+        <translation>将在当前步完成后停止…</translation>
+    </message>
+    <message>
+        <source>&amp;Resume</source>
+        <translation>继续(&amp;R)</translation>
+    </message>
+    <message>
+        <source>step %v of %m</source>
+        <translation>第 %v / %m 步</translation>
+    </message>
+    <message>
+        <source>: %v of %m</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 steps/s · ETA %2 · L_f %3 · L_r %4 · cos %5</source>
+        <translation>%1 步/秒 · 剩余 %2 · L_f %3 · L_r %4 · cos %5</translation>
+    </message>
+    <message>
+        <source>Difference ×4 at step %1</source>
+        <translation>第 %1 步的差异 ×4</translation>
+    </message>
+    <message>
+        <source>After step %1</source>
+        <translation>第 %1 步后</translation>
+    </message>
+    <message>
+        <source>step %1</source>
+        <translation>第 %1 步</translation>
+    </message>
+    <message>
+        <source>%1 from step %2</source>
+        <translation>%1，自第 %2 步起生效</translation>
+    </message>
+    <message>
+        <source>The run failed after %1 steps</source>
+        <translation>运行在 %1 步后失败</translation>
+    </message>
+    <message>
+        <source>Run failed</source>
+        <translation>运行失败</translation>
+    </message>
+    <message>
+        <source>Run %1 after %2 steps in %3 (%4 steps/s)%5</source>
+        <translation>运行%1：共 %2 步，用时 %3（%4 步/秒）%5</translation>
+    </message>
+    <message>
+        <source>finished</source>
+        <translation>已完成</translation>
+    </message>
+    <message>
+        <source>stopped</source>
+        <translation>已停止</translation>
+    </message>
+    <message>
+        <source>Export into a folder</source>
+        <translation>导出到文件夹</translation>
+    </message>
+    <message>
+        <source>Exporting to %1 …</source>
+        <translation>正在导出到 %1…</translation>
+    </message>
+    <message>
+        <source>%1, seed column %2</source>
+        <translation>%1，种子列 %2</translation>
+    </message>
+    <message>
+        <source>before</source>
+        <translation>遗忘前</translation>
+    </message>
+    <message>
+        <source>after step %1</source>
+        <translation>第 %1 步后</translation>
+    </message>
+    <message>
+        <source>difference ×4</source>
+        <translation>差异 ×4</translation>
+    </message>
+</context>
+<context>
+    <name>lethe::gui::ConceptTab</name>
+    <message>
+        <source>Pro&amp;mpts</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>C&amp;urves and samples</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Text-to-image model</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>empty: the built-in Fashion model; or a diffusers folder or CompVis file</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Mo&amp;del:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Folder…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Choose a diffusers folder (with model_index.json)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Open a diffusers folder</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>File…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Choose a CompVis single .safetensors file</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Open a CompVis single file</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Model files (*.safetensors)</source>
+        <translation>模型文件 (*.safetensors)</translation>
+    </message>
+    <message>
+        <source>for a CompVis file: its tokenizer/configs folder</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Com&amp;ponents:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The components folder</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Open</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No model open.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Training images (drawn by the base model)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>DDIM steps of the training and preview images</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Images drawn once are kept here (forget/ and remain/) and read again by the next press or run</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Choose the image cache folder</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Image cache folder</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Sampler s&amp;teps:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Guidance:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Images per &amp;batch:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cac&amp;he folder:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Generate training images</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Not drawn yet.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Method and hyperparameters</source>
+        <translation>方法与超参数</translation>
+    </message>
+    <message>
+        <source>Run and export</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Start</source>
+        <translation>开始(&amp;S)</translation>
+    </message>
+    <message>
+        <source>&amp;Pause</source>
+        <translation>暂停(&amp;P)</translation>
+    </message>
+    <message>
+        <source>S&amp;top</source>
+        <translation>停止(&amp;T)</translation>
+    </message>
+    <message>
+        <source>Ctrl+R</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Ctrl+P</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Ctrl+.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Export diffusers folder…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Export &amp;CompVis file…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Before</source>
+        <translation>遗忘前</translation>
+    </message>
+    <message>
+        <source>The base model&apos;s images of the checked prompts appear when a run starts.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>After</source>
+        <translation>遗忘后</translation>
+    </message>
+    <message>
+        <source>The unlearned model&apos;s images, from the same seeds, appear when the run ends.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Open a text-to-image model</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 training images ready: %2 drawn now, %3 from the cache.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>training images: %p%</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancelled; the images drawn so far are cached and the next press goes on.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Generate training images</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Before (base model)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>After step %1</source>
+        <translation>第 %1 步后</translation>
+    </message>
+    <message>
+        <source>rollback → %1</source>
+        <translation>回滚 → %1</translation>
+    </message>
+    <message>
+        <source>Step %1: %2; weights restored to step %3</source>
+        <translation>第 %1 步：%2；权重已恢复到第 %3 步</translation>
+    </message>
+    <message>
+        <source>Exported to %1</source>
+        <translation>已导出到 %1</translation>
+    </message>
+    <message>
+        <source>Export</source>
+        <translation>导出</translation>
+    </message>
+    <message>
+        <source>Opening %1 …</source>
+        <translation>正在打开 %1…</translation>
+    </message>
+    <message>
+        <source>the built-in model</source>
+        <translation>内置模型</translation>
+    </message>
+    <message>
+        <source>The forget set is empty: type forget prompts, load a prompt file or build them from a preset.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Choose a folder for the training-image cache.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Drawing the training images (cached in %1)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The remain set is empty: %1 needs remain prompts (or choose ESD).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Start</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Before / after seeds</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Unlearning with %1: %2 forget and %3 remain prompts</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Paused after step %1: change α, λ or lr, or resume</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Resumed</source>
+        <translation>已继续</translation>
+    </message>
+    <message>
+        <source>Stopping after the current step …</source>
+        <translation>将在当前步完成后停止…</translation>
+    </message>
+    <message>
+        <source>Export as a CompVis single file</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Export as a diffusers folder (a new folder)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Exporting …</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Resume</source>
+        <translation>继续(&amp;R)</translation>
+    </message>
+    <message>
+        <source>Opened %1 (preset %2): fill the prompt sets, then generate the training images or press Start</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>step %v of %m</source>
+        <translation>第 %v / %m 步</translation>
+    </message>
+    <message>
+        <source>%1: %v of %m (%p%)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 of %2 · %3/s · ETA %4</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 steps/s · ETA %2 · L_f %3 · L_r %4 · cos %5%6</source>
+        <translation>%1 步/秒 · 剩余 %2 · L_f %3 · L_r %4 · cos %5%6 {1 ?} {2 ?} {3 ?} {4 ?}</translation>
+    </message>
+    <message>
+        <source> · truncated</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 from step %2</source>
+        <translation>%1，自第 %2 步起生效</translation>
+    </message>
+    <message>
+        <source>%1 steps in %2 · %3 steps/s (stepping only) · L_f %4 · L_r %5</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The run failed after %1 steps</source>
+        <translation>运行在 %1 步后失败</translation>
+    </message>
+    <message>
+        <source>Run failed</source>
+        <translation>运行失败</translation>
+    </message>
+    <message>
+        <source>Run %1 after %2 steps in %3%4</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>finished</source>
+        <translation>已完成</translation>
+    </message>
+    <message>
+        <source>stopped</source>
+        <translation>已停止</translation>
+    </message>
+</context>
+<context>
+    <name>lethe::gui::ConceptWorker</name>
+    <message>
+        <source>RGD (restricted gradient, diverse remain set)</source>
+        <translation>RGD（受限梯度，多样化保留集）</translation>
+    </message>
+    <message>
+        <source>GradDiff</source>
+        <translation>GradDiff</translation>
+    </message>
+    <message>
+        <source>GA (gradient ascent)</source>
+        <translation>GA（梯度上升）</translation>
+    </message>
+    <message>
+        <source>ESD (erased stable diffusion)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>All UNet parameters</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cross-attention only (ESD-x)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>All but cross-attention (ESD-u)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Opening %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 (%2) — UNet %3 parameters, %4×%4 images, %5; configs from %6</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>latent</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>pixel space</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Drawing the forget images</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Drawing the remain images</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stopped while drawing the training images (those drawn are cached).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Drawing the base model&apos;s previews (sampler steps)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stopped while drawing the base model&apos;s previews.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Drawing the unlearned model&apos;s previews</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Writing the diffusers folder %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Writing the CompVis file %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>lethe::gui::MainWindow</name>
+    <message>
+        <source>Lethe — unlearning workbench</source>
+        <translation>Lethe — 遗忘学习工作台</translation>
+    </message>
+    <message>
+        <source>Open a Lethe or converted EDM model</source>
+        <translation>打开 Lethe 模型或转换后的 EDM 模型</translation>
+    </message>
+    <message>
+        <source>Model files (*.safetensors)</source>
+        <translation>模型文件 (*.safetensors)</translation>
+    </message>
+    <message>
+        <source>&amp;Start</source>
+        <translation>开始(&amp;S)</translation>
+    </message>
+    <message>
+        <source>S&amp;top</source>
+        <translation>停止(&amp;T)</translation>
+    </message>
+    <message>
+        <source>&amp;Export…</source>
+        <translation>导出(&amp;E)…</translation>
     </message>
     <message>
         <source>&amp;File</source>
@@ -292,116 +852,329 @@
         <translation>&lt;b&gt;Lethe %1&lt;/b&gt;&lt;p&gt;扩散模型机器遗忘学习工作台：RGD（基于多样化保留集的受限梯度）及其基线方法 GA、GradDiff、RG 和 SalUn。&lt;/p&gt;</translation>
     </message>
     <message>
-        <source>Opening %1 …</source>
-        <translation>正在打开 %1…</translation>
-    </message>
-    <message>
-        <source>the built-in model</source>
-        <translation>内置模型</translation>
-    </message>
-    <message>
-        <source>Ready: choose a class and press Start</source>
-        <translation>就绪：请选择类别并点击“开始”</translation>
-    </message>
-    <message>
-        <source>Unlearning %1 with %2</source>
-        <translation>正在使用 %2 遗忘 %1</translation>
-    </message>
-    <message>
-        <source>Paused after step %1: change α, λ or lr, export, or resume</source>
-        <translation>已在第 %1 步后暂停：可修改 α、λ 或 lr，导出，或继续</translation>
-    </message>
-    <message>
-        <source>Resumed</source>
-        <translation>已继续</translation>
-    </message>
-    <message>
-        <source>Stopping after the current step …</source>
-        <translation>将在当前步完成后停止…</translation>
-    </message>
-    <message>
-        <source>&amp;Resume</source>
-        <translation>继续(&amp;R)</translation>
-    </message>
-    <message>
-        <source>%1 steps/s · ETA %2 · L_f %3 · L_r %4 · cos %5</source>
-        <translation>%1 步/秒 · 剩余 %2 · L_f %3 · L_r %4 · cos %5</translation>
-    </message>
-    <message>
-        <source>Difference ×4 at step %1</source>
-        <translation>第 %1 步的差异 ×4</translation>
-    </message>
-    <message>
-        <source>After step %1</source>
-        <translation>第 %1 步后</translation>
-    </message>
-    <message>
-        <source>step %1</source>
-        <translation>第 %1 步</translation>
-    </message>
-    <message>
-        <source>α → %1</source>
-        <translation>α → %1</translation>
-    </message>
-    <message>
-        <source>λ → %1</source>
-        <translation>λ → %1</translation>
-    </message>
-    <message>
-        <source>lr → %1</source>
-        <translation>lr → %1</translation>
-    </message>
-    <message>
-        <source>%1 from step %2</source>
-        <translation>%1，自第 %2 步起生效</translation>
-    </message>
-    <message>
-        <source>The run failed after %1 steps</source>
-        <translation>运行在 %1 步后失败</translation>
-    </message>
-    <message>
-        <source>Run failed</source>
-        <translation>运行失败</translation>
-    </message>
-    <message>
-        <source>Run %1 after %2 steps in %3 (%4 steps/s)%5</source>
-        <translation>运行%1：共 %2 步，用时 %3（%4 步/秒）%5</translation>
-    </message>
-    <message>
-        <source>finished</source>
-        <translation>已完成</translation>
-    </message>
-    <message>
-        <source>stopped</source>
-        <translation>已停止</translation>
-    </message>
-    <message>
-        <source>Export into a folder</source>
-        <translation>导出到文件夹</translation>
-    </message>
-    <message>
-        <source>Exporting to %1 …</source>
-        <translation>正在导出到 %1…</translation>
-    </message>
-    <message>
-        <source>%1, seed column %2</source>
-        <translation>%1，种子列 %2</translation>
-    </message>
-    <message>
-        <source>before</source>
-        <translation>遗忘前</translation>
-    </message>
-    <message>
-        <source>after step %1</source>
-        <translation>第 %1 步后</translation>
-    </message>
-    <message>
-        <source>difference ×4</source>
-        <translation>差异 ×4</translation>
-    </message>
-    <message>
         <source>Stopping the run before closing …</source>
         <translation>正在停止运行，随后关闭…</translation>
+    </message>
+    <message>
+        <source>C&amp;lass</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Co&amp;ncept</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Lo&amp;g</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Class unlearning of a class-conditional model</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Concept unlearning of a text-to-image model</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>What the program reports</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stopping the concept run before closing …</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>lethe::gui::PreviewChoice</name>
+    <message>
+        <source>Before / after prompts</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Checked prompts are drawn before and after, one column per seed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Prompts of the before/after grids</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Seeds of the columns, e.g. 0-3 or 1,5</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>only at the end</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Draw the &quot;after&quot; grid every N steps during the run (0: only at the end)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Seeds:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>After every:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>forget: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>remain: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The seeds &apos;%1&apos; are not a list like 0-3 or 1,5 (at most 65 in a range).</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>lethe::gui::PromptSetsEditor</name>
+    <message>
+        <source>Prompt</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Seed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Case</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Forget prompts</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remain prompts (training)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remain prompts (held-out test)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Add</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Add a prompt row and start typing it</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Remove</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Load…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Load a prompt set</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Prompt sets (*.json *.csv);;All files (*)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Sa&amp;ve…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Save the prompt set</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>JSON prompt list (*.json)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Diversity builder</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Load pre&amp;set…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Load a diversity preset</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Diversity presets (*.json);;All files (*)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>no preset loaded</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Dimension</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Training values</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Held-out test values</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Values separated by commas; no test values = shared by all splits</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Dimensions</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Add dimension</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remove dimension</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>a photo of a {colour} {object}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>empty: the remain template with {concept} for the concept dimension</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>words separated by commas, e.g. sneaker</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>optional: the dimension the words belong to</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>D_f</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>D_r,train</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>D_r,test</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remain &amp;template:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Forget template:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Concept &amp;words:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Concept dimension:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Counts:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Builder seed:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Build D_f, D_r,train, D_r,test</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1, row %2: the seed &apos;%3&apos; is not a non-negative whole number</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Loaded %1 prompts from %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The prompts of %1 were not loaded; the table keeps what it had.
+
+%2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Saved %1 prompts to %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 was not written.
+
+%2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 (%2)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Loaded the preset %1: press Build to make the prompt sets</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The preset %1 was not loaded; the builder keeps what it had.
+
+%2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>D_f %1, D_r,train %2, D_r,test %3 prompts (of %4, %5 and %6 distinct)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Not built.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Build the prompt sets</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The prompt sets were not built; they keep what they had.
+
+%1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Forget (D_f)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remain (D_r,&amp;train)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remain (D_r,te&amp;st)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1: %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>lethe::gui::RunWorker</name>
+    <message>
+        <source>Drawing the previews</source>
+        <translation type="unfinished"></translation>
     </message>
 </context>
 <context>
@@ -443,10 +1216,6 @@
         <translation>%1 — %2 张训练图像</translation>
     </message>
     <message>
-        <source>Open a model first.</source>
-        <translation>请先打开模型。</translation>
-    </message>
-    <message>
         <source>Sampling the base model&apos;s preview</source>
         <translation>正在生成基础模型的预览</translation>
     </message>
@@ -461,6 +1230,10 @@
     <message>
         <source>Measuring the unlearned model</source>
         <translation>正在测量遗忘后的模型</translation>
+    </message>
+    <message>
+        <source>Sampling the unlearned model&apos;s preview</source>
+        <translation type="unfinished"></translation>
     </message>
 </context>
 <context>
@@ -548,6 +1321,26 @@
     <message>
         <source>Size of the diverse remain set: images of each class that is kept.</source>
         <translation>多样化保留集的大小：每个保留类别的图像数。</translation>
+    </message>
+    <message>
+        <source>Para&amp;meters:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;η (ESD guidance):</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The UNet parameters the run changes</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>ESD: how far the target moves away from the concept (negative guidance)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Forget-loss truncation: a step whose L_f exceeds α descends on the remain set only</source>
+        <translation type="unfinished"></translation>
     </message>
 </context>
 <context>

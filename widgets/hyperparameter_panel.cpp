@@ -30,36 +30,52 @@ QSpinBox* intBox(QWidget* parent, int min, int max)
     return box;
 }
 
+void fillChoices(QComboBox* box, const QList<QPair<QString, QString>>& choices)
+{
+    const QString current = box->currentData().toString();
+    const QSignalBlocker blocker(box);
+    box->clear();
+    for (const auto& [key, label] : choices)
+        box->addItem(label, key);
+    const int index = box->findData(current);
+    box->setCurrentIndex(index >= 0 ? index : 0);
+}
+
 } // namespace
 
 HyperparameterPanel::HyperparameterPanel(QWidget* parent)
     : QWidget(parent)
+    , m_form(new QFormLayout(this))
     , m_preset(new QComboBox(this))
     , m_method(new QComboBox(this))
+    , m_parameters(new QComboBox(this))
     , m_alpha(doubleBox(this, 0.0001, 1e6, 4, 0.01))
     , m_lambda(doubleBox(this, 0.0, 1e4, 3, 0.5))
     , m_lr(doubleBox(this, 1e-8, 1.0, 8, 1e-5))
+    , m_eta(doubleBox(this, -1000.0, 1000.0, 2, 0.5))
     , m_steps(intBox(this, 1, 1000000))
     , m_forgetBatch(intBox(this, 1, 4096))
     , m_remainPerClass(intBox(this, 1, 100000))
     , m_remainBatch(intBox(this, 1, 4096))
     , m_seed(intBox(this, 0, std::numeric_limits<int>::max()))
 {
-    auto* form = new QFormLayout(this);
-    form->addRow(tr("&Preset:"), m_preset);
-    form->addRow(tr("&Method:"), m_method);
-    form->addRow(tr("&α (forget-loss truncation):"), m_alpha);
-    form->addRow(tr("&λ (remain weight):"), m_lambda);
-    form->addRow(tr("&Learning rate:"), m_lr);
-    form->addRow(tr("&Steps:"), m_steps);
-    form->addRow(tr("&Forget batch:"), m_forgetBatch);
-    form->addRow(tr("&Remain images per class:"), m_remainPerClass);
-    form->addRow(tr("Remain &batch:"), m_remainBatch);
-    form->addRow(tr("S&eed:"), m_seed);
-    m_alpha->setToolTip(tr("Per-element truncation of the forget loss: elements above α give no gradient."));
+    m_form->addRow(tr("&Preset:"), m_preset);
+    m_form->addRow(tr("&Method:"), m_method);
+    m_form->addRow(tr("Para&meters:"), m_parameters);
+    m_form->addRow(tr("&α (forget-loss truncation):"), m_alpha);
+    m_form->addRow(tr("&λ (remain weight):"), m_lambda);
+    m_form->addRow(tr("&Learning rate:"), m_lr);
+    m_form->addRow(tr("&η (ESD guidance):"), m_eta);
+    m_form->addRow(tr("&Steps:"), m_steps);
+    m_form->addRow(tr("&Forget batch:"), m_forgetBatch);
+    m_form->addRow(tr("&Remain images per class:"), m_remainPerClass);
+    m_form->addRow(tr("Remain &batch:"), m_remainBatch);
+    m_form->addRow(tr("S&eed:"), m_seed);
     m_lambda->setToolTip(tr("Weight of the remain (descent) direction relative to the forget (ascent) direction."));
     m_lr->setToolTip(tr("Adam learning rate, constant."));
     m_remainPerClass->setToolTip(tr("Size of the diverse remain set: images of each class that is kept."));
+    m_parameters->setToolTip(tr("The UNet parameters the run changes"));
+    m_eta->setToolTip(tr("ESD: how far the target moves away from the concept (negative guidance)"));
 
     connect(m_preset, &QComboBox::activated, this, [this](int index) {
         if (index >= 0 && index < m_presets.size())
@@ -67,6 +83,8 @@ HyperparameterPanel::HyperparameterPanel(QWidget* parent)
         emitChanged();
     });
     connect(m_method, &QComboBox::currentIndexChanged, this, &HyperparameterPanel::emitChanged);
+    connect(m_parameters, &QComboBox::currentIndexChanged, this, &HyperparameterPanel::emitChanged);
+    connect(m_eta, &QDoubleSpinBox::valueChanged, this, &HyperparameterPanel::emitChanged);
     for (QSpinBox* box : { m_steps, m_forgetBatch, m_remainPerClass, m_remainBatch, m_seed })
         connect(box, &QSpinBox::valueChanged, this, &HyperparameterPanel::emitChanged);
     connect(m_alpha, &QDoubleSpinBox::valueChanged, this,
@@ -74,7 +92,19 @@ HyperparameterPanel::HyperparameterPanel(QWidget* parent)
     connect(m_lambda, &QDoubleSpinBox::valueChanged, this,
         [this] { commitLive(QStringLiteral("lambda"), m_lambda, m_lastLambda); });
     connect(m_lr, &QDoubleSpinBox::valueChanged, this, [this] { commitLive(QStringLiteral("lr"), m_lr, m_lastLr); });
-    setSettings(RunSettings {});
+    setKind(RunKind::Class);
+}
+
+void HyperparameterPanel::setKind(RunKind kind)
+{
+    m_kind = kind;
+    const bool concept = kind == RunKind::Concept;
+    m_form->setRowVisible(m_parameters, concept);
+    m_form->setRowVisible(m_eta, concept);
+    m_form->setRowVisible(m_remainPerClass, !concept);
+    m_alpha->setToolTip(concept
+            ? tr("Forget-loss truncation: a step whose L_f exceeds α descends on the remain set only")
+            : tr("Per-element truncation of the forget loss: elements above α give no gradient."));
 }
 
 void HyperparameterPanel::setPresets(const QList<RunPreset>& presets)
@@ -88,23 +118,36 @@ void HyperparameterPanel::setPresets(const QList<RunPreset>& presets)
         setSettings(presets.front().settings);
 }
 
+bool HyperparameterPanel::applyPreset(const QString& name)
+{
+    for (qsizetype i = 0; i < m_presets.size(); ++i) {
+        if (m_presets[i].name != name)
+            continue;
+        {
+            const QSignalBlocker blocker(m_preset);
+            m_preset->setCurrentIndex(static_cast<int>(i));
+        }
+        setSettings(m_presets[i].settings);
+        emitChanged();
+        return true;
+    }
+    return false;
+}
+
 void HyperparameterPanel::setMethods(const QList<QPair<QString, QString>>& methods)
 {
-    const QString current = m_method->currentData().toString();
-    const QSignalBlocker blocker(m_method);
-    m_method->clear();
-    for (const auto& [key, label] : methods)
-        m_method->addItem(label, key);
-    const int index = m_method->findData(current);
-    m_method->setCurrentIndex(index >= 0 ? index : 0);
+    fillChoices(m_method, methods);
+}
+
+void HyperparameterPanel::setParameterGroups(const QList<QPair<QString, QString>>& groups)
+{
+    fillChoices(m_parameters, groups);
 }
 
 RunSettings HyperparameterPanel::settings() const
 {
     RunSettings s;
     s.method = m_method->currentData().toString();
-    if (s.method.isEmpty())
-        s.method = RunSettings {}.method;
     s.alpha = m_alpha->value();
     s.lambda = m_lambda->value();
     s.lr = m_lr->value();
@@ -113,6 +156,8 @@ RunSettings HyperparameterPanel::settings() const
     s.remainPerClass = m_remainPerClass->value();
     s.remainBatch = m_remainBatch->value();
     s.seed = static_cast<quint64>(m_seed->value());
+    s.parameters = m_parameters->currentData().toString();
+    s.eta = m_eta->value();
     return s;
 }
 
@@ -122,9 +167,13 @@ void HyperparameterPanel::setSettings(const RunSettings& s)
     const int method = m_method->findData(s.method);
     if (method >= 0)
         m_method->setCurrentIndex(method);
+    const int group = m_parameters->findData(s.parameters);
+    if (group >= 0)
+        m_parameters->setCurrentIndex(group);
     m_alpha->setValue(s.alpha);
     m_lambda->setValue(s.lambda);
     m_lr->setValue(s.lr);
+    m_eta->setValue(s.eta);
     m_steps->setValue(static_cast<int>(s.steps));
     m_forgetBatch->setValue(static_cast<int>(s.forgetBatch));
     m_remainPerClass->setValue(static_cast<int>(s.remainPerClass));
@@ -140,7 +189,7 @@ void HyperparameterPanel::setRunning(bool running)
 {
     m_running = running;
     for (QWidget* w : std::initializer_list<QWidget*> {
-             m_preset, m_method, m_steps, m_forgetBatch, m_remainPerClass, m_remainBatch, m_seed })
+             m_preset, m_method, m_parameters, m_eta, m_steps, m_forgetBatch, m_remainPerClass, m_remainBatch, m_seed })
         w->setEnabled(!running);
     m_lastAlpha = m_alpha->value();
     m_lastLambda = m_lambda->value();
@@ -150,6 +199,11 @@ void HyperparameterPanel::setRunning(bool running)
 bool HyperparameterPanel::isRunning() const
 {
     return m_running;
+}
+
+bool HyperparameterPanel::isFieldShown(const QWidget* box) const
+{
+    return m_form->isRowVisible(const_cast<QWidget*>(box));
 }
 
 void HyperparameterPanel::commitLive(const QString& name, QDoubleSpinBox* box, double& last)

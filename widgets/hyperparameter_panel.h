@@ -3,6 +3,7 @@
 // The method and hyperparameters of an unlearning run, editable before it and (α, λ, lr) during it.
 #include <QList>
 #include <QMetaType>
+#include <QPair>
 #include <QString>
 #include <QStringList>
 #include <QWidget>
@@ -14,57 +15,82 @@ class QFormLayout;
 
 namespace lethe::widgets {
 
-/// The values the panel edits, as plain Qt values (the app converts them to core's RunConfig).
+/// The values the panel edits, as plain Qt values (the app converts them to and from core's configs). No defaults
+/// are chosen here: the panel's values always come from a preset the app gives it (core's presets).
 struct RunSettings {
-    QString method = QStringLiteral("rgd");
-    double alpha = 0.1;
-    double lambda = 5.0;
-    double lr = 1e-4;
-    qint64 steps = 200;
-    qint64 forgetBatch = 32;
-    qint64 remainPerClass = 50;
-    qint64 remainBatch = 32;
+    QString method;
+    double alpha = 0.0;
+    double lambda = 0.0;
+    double lr = 0.0;
+    qint64 steps = 0;
+    qint64 forgetBatch = 0;
+    qint64 remainPerClass = 0; ///< Class runs: remain images per kept class.
+    qint64 remainBatch = 0;
     quint64 seed = 0;
+    QString parameters; ///< Concept runs: the parameter group ("all", "cross-attn", "no-cross-attn").
+    double eta = 0.0; ///< Concept runs: ESD's guidance η.
 
     bool operator==(const RunSettings& o) const
     {
         return method == o.method && alpha == o.alpha && lambda == o.lambda && lr == o.lr && steps == o.steps
             && forgetBatch == o.forgetBatch && remainPerClass == o.remainPerClass && remainBatch == o.remainBatch
-            && seed == o.seed;
+            && seed == o.seed && parameters == o.parameters && eta == o.eta;
     }
 };
 
-/// A named set of defaults the preset box offers.
+/// A named set of values the preset box offers.
 struct RunPreset {
     QString name;
     RunSettings settings;
 };
 
-/// Preset, method, α, λ, learning rate, steps, batch sizes, remain images per class and seed. While a run
-/// is going only α, λ and lr stay editable; each edit of those is sent as a live change when the field is
-/// committed (Enter, focus out or the arrows), not on every keystroke.
+/// Which kind of run the panel edits: the fields shown follow it.
+enum class RunKind {
+    Class, ///< A class of a class-conditional model: remain images per class; no parameter group or η.
+    Concept, ///< A concept of a text-to-image model: parameter group and η; no remain images per class.
+};
+
+/// Preset, method, α, λ, learning rate, steps, batch sizes, remain images per class (class runs), parameter group
+/// and η (concept runs) and seed. While a run is going only α, λ and lr stay editable; each edit of those is sent
+/// as a live change when the field is committed (Enter, focus out or the arrows), not on every keystroke.
 class HyperparameterPanel : public QWidget {
     Q_OBJECT
 
 public:
     explicit HyperparameterPanel(QWidget* parent = nullptr);
 
+    /// Shows the fields `kind` uses and hides the others (Class at first).
+    void setKind(RunKind kind);
+    RunKind kind() const { return m_kind; }
     /// The presets offered, the first one applied.
     void setPresets(const QList<RunPreset>& presets);
+    /// Selects the preset called `name` and applies its values; false (nothing changes) when there is none.
+    bool applyPreset(const QString& name);
     /// Methods as (key, label) pairs, e.g. ("rgd", "RGD").
     void setMethods(const QList<QPair<QString, QString>>& methods);
+    /// Parameter groups (concept runs) as (key, label) pairs, e.g. ("cross-attn", "Cross-attention only").
+    void setParameterGroups(const QList<QPair<QString, QString>>& groups);
 
     RunSettings settings() const;
     void setSettings(const RunSettings& settings);
     /// Locks everything but α, λ and lr (a run is going) or unlocks it.
     void setRunning(bool running);
     bool isRunning() const;
+    /// True when the field `box` belongs to is shown for the current kind.
+    bool isFieldShown(const QWidget* box) const;
 
+    QComboBox* presetBox() const { return m_preset; }
+    QComboBox* methodBox() const { return m_method; }
+    QComboBox* parameterBox() const { return m_parameters; }
     QDoubleSpinBox* alphaBox() const { return m_alpha; }
     QDoubleSpinBox* lambdaBox() const { return m_lambda; }
     QDoubleSpinBox* lrBox() const { return m_lr; }
-    QComboBox* methodBox() const { return m_method; }
-    QComboBox* presetBox() const { return m_preset; }
+    QDoubleSpinBox* etaBox() const { return m_eta; }
+    QSpinBox* stepsBox() const { return m_steps; }
+    QSpinBox* forgetBatchBox() const { return m_forgetBatch; }
+    QSpinBox* remainPerClassBox() const { return m_remainPerClass; }
+    QSpinBox* remainBatchBox() const { return m_remainBatch; }
+    QSpinBox* seedBox() const { return m_seed; }
 
 Q_SIGNALS:
     /// Any value changed (not emitted while setSettings applies values).
@@ -76,17 +102,21 @@ private:
     void commitLive(const QString& name, QDoubleSpinBox* box, double& last);
     void emitChanged();
 
+    QFormLayout* m_form = nullptr;
     QComboBox* m_preset = nullptr;
     QComboBox* m_method = nullptr;
+    QComboBox* m_parameters = nullptr;
     QDoubleSpinBox* m_alpha = nullptr;
     QDoubleSpinBox* m_lambda = nullptr;
     QDoubleSpinBox* m_lr = nullptr;
+    QDoubleSpinBox* m_eta = nullptr;
     QSpinBox* m_steps = nullptr;
     QSpinBox* m_forgetBatch = nullptr;
     QSpinBox* m_remainPerClass = nullptr;
     QSpinBox* m_remainBatch = nullptr;
     QSpinBox* m_seed = nullptr;
     QList<RunPreset> m_presets;
+    RunKind m_kind = RunKind::Class;
     bool m_running = false;
     bool m_applying = false;
     double m_lastAlpha = 0.0;

@@ -1,5 +1,7 @@
 #include "cli_support.h"
 
+#include "core/duration.h"
+
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -46,15 +48,7 @@ bool CancelOnInterrupt::requested()
 
 std::string duration(double seconds)
 {
-    if (!std::isfinite(seconds) || seconds < 0)
-        return "--:--";
-    const auto total = static_cast<long long>(std::llround(seconds));
-    char text[32];
-    if (total >= 3600)
-        std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", total / 3600, (total / 60) % 60, total % 60);
-    else
-        std::snprintf(text, sizeof text, "%02lld:%02lld", total / 60, total % 60);
-    return text;
+    return formatDuration(seconds);
 }
 
 std::string percent(double fraction)

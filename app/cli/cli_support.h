@@ -28,7 +28,7 @@ private:
     void (*m_previous)(int);
 };
 
-/// "mm:ss" or "h:mm:ss"; "--:--" when unknown.
+/// formatDuration: "mm:ss" or "h:mm:ss"; "--:--" when unknown.
 std::string duration(double seconds);
 /// "93.12 %".
 std::string percent(double fraction);

@@ -1,5 +1,6 @@
 // `unlearn-concept`: make a text-to-image model forget a concept (RGD, GradDiff, GA, ESD) into a run folder.
 #include "cli_support.h"
+#include "run_observer.h"
 #include "commands.h"
 
 #include "core/concept/diversity_builder.h"
@@ -20,6 +21,7 @@
 #include "core/store/model_file.h"
 #include "core/unlearn/concept_images.h"
 #include "core/unlearn/concept_session.h"
+#include "core/unlearn/run_record.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -39,20 +41,8 @@ namespace lethe::cli {
 
 namespace {
 
-/// The header of a concept run's steps.csv.
-constexpr const char* kConceptStepsHeader
-    = "step,forget_loss,remain_loss,ascent_norm,remain_norm,cosine,projected,truncated,lr,alpha,lambda,seconds";
-
-std::string csvRow(const unlearn::ConceptStepReport& r)
-{
-    std::ostringstream out;
-    out << std::setprecision(17) << r.step << ',' << r.forgetLoss << ',' << r.remainLoss << ',' << r.ascentNorm << ','
-        << r.remainNorm << ',' << r.cosine << ',' << (r.projected ? 1 : 0) << ',' << (r.truncated ? 1 : 0) << ','
-        << r.lr << ',' << r.alpha << ',' << r.lambda << ',' << r.seconds;
-    return out.str();
-}
-
 struct ConceptOptions {
+    std::string onNan = "stop";
     std::string model;
     std::string components;
     std::string forget;
@@ -209,6 +199,7 @@ void runUnlearnConcept(const ConceptOptions& given, const GlobalOptions& global)
         throw Error(dir.string() + " already holds a concept run (run.json): choose another --out or pass --force");
 
     unlearn::ConceptConfig config = o.config;
+    config.onNan = o.onNan == "halve-lr" ? unlearn::NanPolicy::HalveLr : unlearn::NanPolicy::Stop;
     std::string group = o.params;
     if (o.method == "esd-u" || o.method == "esd-x") {
         const std::string implied = o.method == "esd-u" ? "no-cross-attn" : "cross-attn";
@@ -232,6 +223,9 @@ void runUnlearnConcept(const ConceptOptions& given, const GlobalOptions& global)
     config.validate();
     const std::vector<std::int64_t> previewSeeds = diffusion::parseSeedList(o.previewSeeds);
     RunPrompts prompts = loadPrompts(o);
+    if (prompts.concept.contains("words"))
+        for (const auto& word : prompts.concept["words"])
+            config.concept += (config.concept.empty() ? "" : ", ") + word.get<std::string>();
     // Checked before any image is drawn, with the message the session would give.
     if (prompts.remain.empty() && o.remainImages.empty() && config.method != unlearn::ConceptMethod::ESD)
         throw Error("concept unlearning: the remain set is empty (" + unlearn::conceptMethodName(config.method)
@@ -339,57 +333,21 @@ void runUnlearnConcept(const ConceptOptions& given, const GlobalOptions& global)
         }
     }
 
-    std::ofstream csv(dir / "steps.csv");
-    if (!csv)
-        throw Error((dir / "steps.csv").string() + ": cannot open for writing");
-    csv << kConceptStepsHeader << '\n';
-    ProgressLine line;
-    const auto started = std::chrono::steady_clock::now();
-    std::int64_t truncatedSteps = 0;
-    std::int64_t projectedSteps = 0;
-    // A failed step (a non-finite loss) leaves the weights of the last good one: they are written all the same.
-    std::string failure;
-    std::int64_t done = 0;
-    try {
-        done = session.run(
-            [&](const unlearn::ConceptStepReport& r) {
-                csv << csvRow(r) << '\n';
-                truncatedSteps += r.truncated ? 1 : 0;
-                projectedSteps += r.projected ? 1 : 0;
-                const double elapsed
-                    = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-                const double rate = static_cast<double>(r.step) / std::max(elapsed, 1e-9);
-                char text[256];
-                std::snprintf(text, sizeof text,
-                    "step %lld/%lld  L_f %.4g  L_r %.4g  cos %+.3f%s%s  %.2f steps/s  ETA %s",
-                    static_cast<long long>(r.step), static_cast<long long>(r.totalSteps), r.forgetLoss, r.remainLoss,
-                    r.cosine, r.projected ? " (projected)" : "", r.truncated ? " (truncated)" : "", rate,
-                    duration(static_cast<double>(r.totalSteps - r.step) / rate).c_str());
-                line.update(text, r.step == r.totalSteps);
-            },
-            CancelOnInterrupt::flag());
-    } catch (const Error& e) {
-        failure = e.what();
-        done = session.stepsDone();
-    }
-    line.clear();
-    csv.close();
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    const bool finished = done == config.steps;
-
-    nlohmann::json manifest = { { "format", "lethe.concept-unlearning" }, { "method", o.method },
-        { "config", unlearn::toJson(config) }, { "concept", prompts.concept }, { "parent_model", o.model },
-        { "parent_kind", sd.sourceKind() }, { "forget_pairs", prompts.forget.size() },
-        { "remain_pairs", prompts.remain.size() }, { "image_guidance", o.guidance }, { "image_steps", o.genSteps },
-        { "image_batch", o.genBatch }, { "steps", done },
-        { "outcome",
-            !failure.empty() ? "failed"
-                : finished   ? "finished"
-                             : "stopped" },
-        { "message", failure }, { "truncated_steps", truncatedSteps }, { "projected_steps", projectedSteps },
-        { "seconds", seconds }, { "command", command }, { "created", store::utcNow() }, { "previews", previewList } };
-    if (std::filesystem::is_regular_file(o.model))
-        manifest["parent_sha256"] = io::sha256File(o.model);
+    // The run, with Ctrl+C stopping it after the current step (then what there is is written). A non-finite step
+    // rolls back to the last snapshot and ends the run as failed; the weights written are those of the snapshot.
+    CliObserver observer(dir / "steps.csv", config.steps);
+    const unlearn::RunRecord record { "concept", unlearn::toJson(config), {}, o.model,
+        std::filesystem::is_regular_file(o.model) ? io::sha256File(o.model) : std::string(),
+        loadOptions.device.str(), command, store::utcNow() };
+    const unlearn::RunResult result = runUntilInterrupted(session, observer);
+    observer.finish();
+    unlearn::RunRecord finalRecord = record;
+    finalRecord.finalConfig = unlearn::toJson(session.config());
+    nlohmann::json manifest = unlearn::runManifest(finalRecord, result);
+    manifest.update({ { "method", o.method }, { "concept", prompts.concept }, { "parent_kind", sd.sourceKind() },
+        { "forget_pairs", prompts.forget.size() }, { "remain_pairs", prompts.remain.size() },
+        { "image_guidance", o.guidance }, { "image_steps", o.genSteps }, { "image_batch", o.genBatch },
+        { "previews", previewList } });
     torch::Tensor afterImages;
     if (!preview.prompts.empty())
         afterImages = writePreview(session.model(), "after");
@@ -465,7 +423,7 @@ void runUnlearnConcept(const ConceptOptions& given, const GlobalOptions& global)
         }
         nlohmann::json record = { { "clip_model", o.clip }, { "seeds", previewSeeds }, { "sets", sets } };
         if (!remainBefore.empty()) {
-            // METHOD.md §4: averaged over D_r,train and D_r,test.
+            // docs/method.md §4: averaged over D_r,train and D_r,test.
             const double before = eval::meanClipAlignment(remainBefore);
             const double after = eval::meanClipAlignment(remainAfter);
             record["remain"] = { { "images", remainBefore.size() }, { "before", before }, { "after", after } };
@@ -477,13 +435,35 @@ void runUnlearnConcept(const ConceptOptions& given, const GlobalOptions& global)
     session.model().saveCompvisSingleFile(dir / "model.safetensors", { { "lethe.manifest", io::jsonText(manifest) } });
     io::writeFileAtomically(dir / "run.json", io::jsonText(manifest, 2));
 
-    if (!failure.empty())
-        throw Error("the run failed: " + failure + "; the model after step " + std::to_string(done) + " was written to "
-            + dir.string());
-    std::cout << (finished ? "finished" : "stopped") << " after " << done << " steps in " << duration(seconds) << " ("
-              << truncatedSteps << " truncated, " << projectedSteps << " projected)\n"
+    if (result.outcome == unlearn::RunOutcome::Failed)
+        throw Error("the run failed: " + result.message + "; the model after step " + std::to_string(result.steps)
+            + " was written to " + dir.string());
+    std::cout << unlearn::outcomeName(result.outcome) << " after " << result.steps << " steps in "
+              << duration(result.seconds) << " (" << result.truncatedSteps << " truncated, " << result.projectedSteps
+              << " projected)\n"
               << "wrote model/ (diffusers), model.safetensors (CompVis), run.json, steps.csv"
               << (preview.prompts.empty() ? "" : ", before/, after/") << " in " << dir.string() << '\n';
+}
+
+} // namespace
+
+namespace {
+
+/// The names of an enum's table in core, in its order: the choices a flag offers.
+template <typename Enum> std::vector<std::string> namesOf(Enum tag)
+{
+    std::vector<std::string> names;
+    for (const auto& entry : unlearn::enumNames(tag))
+        names.push_back(entry.second);
+    return names;
+}
+
+/// Core's concept methods, then ESD's two parameter groups as methods of their own (as ESD's authors name them).
+std::vector<std::string> methodChoices()
+{
+    std::vector<std::string> names = namesOf(unlearn::ConceptMethod {});
+    names.insert(names.end(), { "esd-u", "esd-x" });
+    return names;
 }
 
 } // namespace
@@ -514,7 +494,7 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
     cmd->add_option(
            "--method", o->method, "rgd, graddiff, ga, esd, esd-u (no cross-attention) or esd-x (cross-attention)")
         ->capture_default_str()
-        ->check(CLI::IsMember({ "rgd", "graddiff", "ga", "esd", "esd-u", "esd-x" }));
+        ->check(CLI::IsMember(methodChoices()));
     cmd->add_option("--alpha", o->config.alpha, "Forget-loss truncation α: a step with L_f > α is remain-only")
         ->capture_default_str();
     cmd->add_option("--lambda", o->config.lambda, "Weight λ of the remain direction")->capture_default_str();
@@ -529,8 +509,12 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
         ->capture_default_str();
     cmd->add_option("--esd-guidance", o->config.esdGuidance, "Guidance of ESD's sampled states")->capture_default_str();
     cmd->add_option("--seed", o->config.seed, "Seed of the batches, timesteps and noise")->capture_default_str();
+    cmd->add_option("--snapshot-every", o->config.snapshotEvery, "Steps between snapshots (the rollback point)")
+        ->capture_default_str();
+    cmd->add_option("--on-nan", o->onNan, "After a rollback: stop (default) or halve-lr")
+        ->check(CLI::IsMember(namesOf(unlearn::NanPolicy {})));
     cmd->add_option("--params", o->params, "UNet parameters trained: all, cross-attn or no-cross-attn (default all)")
-        ->check(CLI::IsMember({ "all", "cross-attn", "no-cross-attn" }));
+        ->check(CLI::IsMember(namesOf(unlearn::ParameterGroup {})));
     cmd->add_option("--gen-steps", o->genSteps, "DDIM steps for the training and preview images")
         ->capture_default_str()
         ->check(CLI::Range(1, 1000));

@@ -291,10 +291,11 @@ void runSweep(const SweepOptions& o)
         std::cerr << "[" << index << "/" << todo << "] " << r.method << ", forget " << c.forgetClass << " ("
                   << r.className << "), α " << (r.alpha.empty() ? "—" : r.alpha) << ", λ "
                   << (r.lambda.empty() ? "—" : r.lambda) << '\n';
-        unlearn::UnlearnSession session(in.model.net, in.train, c.forgetClass, config, device);
+        config.forgetClass = c.forgetClass;
+        unlearn::UnlearnSession session(in.model.net, in.train, config, device);
         if (config.evaluate)
             session.setEvaluator(in.classifier->model, *in.real);
-        struct Progress : unlearn::UnlearnObserver {
+        struct Progress : unlearn::RunObserver {
             ProgressLine line;
             std::int64_t total = 0;
             void onStep(const unlearn::StepReport& s) override
@@ -314,7 +315,7 @@ void runSweep(const SweepOptions& o)
             break;
         }
         r.steps = result.steps;
-        r.outcome = outcomeName(result.outcome);
+        r.outcome = unlearn::outcomeName(result.outcome);
         r.runSeconds = result.seconds;
         if (result.evaluation) {
             r.ua = result.evaluation->unlearning->ua;
@@ -330,7 +331,7 @@ void runSweep(const SweepOptions& o)
             std::filesystem::create_directories(dir / "models");
             unlearn::writeEdmModel(dir / "models" / name, session.model(),
                 unlearn::unlearnedModelInfo(
-                    in.model.info, in.model.sha256, session.config(), c.forgetClass, result, "lethe-cli sweep"));
+                    in.model.info, in.model.sha256, session.config(), result, "lethe-cli sweep"));
         }
         std::cerr << "    " << r.outcome << " in " << duration(r.runSeconds) << ": UA " << number(r.ua) << ", RA "
                   << number(r.ra) << ", FD_cls " << number(r.fd) << '\n';

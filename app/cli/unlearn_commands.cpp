@@ -52,7 +52,7 @@ std::string builtinModel(const std::string& given, const char* builtin)
 
 void addRunConfigFlags(CLI::App* cmd, RunConfigFlags& flags, bool withAlphaLambda)
 {
-    cmd->add_option("--preset", flags.preset, "Defaults: cpu-fast (built-in model on a CPU) or paper (METHOD.md)")
+    cmd->add_option("--preset", flags.preset, "Defaults: cpu-fast (built-in model on a CPU) or paper (docs/method.md)")
         ->capture_default_str()
         ->check(CLI::IsMember(unlearn::runPresetNames()));
     cmd->add_option("--config", flags.configFile, "Run config JSON (overrides the preset; flags override it)")
@@ -162,45 +162,6 @@ void addInputFlags(CLI::App* cmd, std::string& model, std::string& data, std::st
         ->check(CLI::ExistingFile);
 }
 
-unlearn::RunResult runUntilInterrupted(unlearn::UnlearnSession& session, unlearn::UnlearnObserver& observer)
-{
-    unlearn::RunControl control;
-    std::atomic<bool> done { false };
-    std::thread watcher([&control, &done] {
-        while (!done.load()) {
-            if (CancelOnInterrupt::requested()) {
-                control.requestStop();
-                break;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-    });
-    unlearn::RunResult result;
-    try {
-        result = session.run(observer, control);
-    } catch (...) {
-        done = true;
-        watcher.join();
-        throw;
-    }
-    done = true;
-    watcher.join();
-    return result;
-}
-
-const char* outcomeName(unlearn::RunOutcome outcome)
-{
-    switch (outcome) {
-    case unlearn::RunOutcome::Finished:
-        return "finished";
-    case unlearn::RunOutcome::Stopped:
-        return "stopped";
-    case unlearn::RunOutcome::Failed:
-        return "failed";
-    }
-    return "?";
-}
-
 // ---- unlearn ----------------------------------------------------------------------------------------------
 
 namespace {
@@ -239,83 +200,6 @@ void truncateStepsCsv(const std::filesystem::path& csv, std::int64_t step)
     io::writeFileAtomically(csv, kept.empty() ? std::string(unlearn::kStepsCsvHeader) + '\n' : kept);
 }
 
-/// Writes steps.csv as the run goes, shows the live progress line and, when asked, keeps each snapshot on disk.
-class CliObserver : public unlearn::UnlearnObserver {
-public:
-    /// `append`: continue a steps.csv that a resumed run left (its header is there).
-    CliObserver(const std::filesystem::path& csv, std::int64_t totalSteps, bool append = false)
-        : m_csv(csv, append ? std::ios::app : std::ios::trunc)
-        , m_total(totalSteps)
-        , m_started(std::chrono::steady_clock::now())
-    {
-        if (!m_csv)
-            throw Error(csv.string() + ": cannot open for writing");
-        if (!append)
-            m_csv << unlearn::kStepsCsvHeader << '\n';
-    }
-
-    /// At every snapshot, `write` saves the run's checkpoint (steps.csv is flushed first, so it holds every row
-    /// up to the checkpoint's step).
-    void writeCheckpoints(std::function<void()> write) { m_writeCheckpoint = std::move(write); }
-
-    /// Each snapshot becomes snapshots/step-NNNNNN.safetensors, a complete model file.
-    void keepSnapshots(
-        std::filesystem::path folder, std::function<void(const std::filesystem::path&, std::int64_t)> write)
-    {
-        m_snapshotFolder = std::move(folder);
-        m_writeSnapshot = std::move(write);
-        std::filesystem::create_directories(m_snapshotFolder);
-    }
-
-    void onStep(const unlearn::StepReport& r) override
-    {
-        m_csv << unlearn::stepsCsvRow(r) << '\n';
-        ++m_done;
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_started).count();
-        const double rate = static_cast<double>(m_done) / std::max(elapsed, 1e-9);
-        char text[256];
-        std::snprintf(text, sizeof text, "step %lld/%lld  L_f %.4g  L_r %.4g  cos %+.3f%s  %.2f steps/s  ETA %s",
-            static_cast<long long>(r.step), static_cast<long long>(m_total), r.forgetLoss, r.remainLoss, r.cosine,
-            r.projected ? " (projected)" : "", rate, duration(static_cast<double>(m_total - r.step) / rate).c_str());
-        m_progress.update(text, r.step == m_total);
-    }
-
-    void onSnapshot(std::int64_t step) override
-    {
-        if (m_writeCheckpoint) {
-            m_csv.flush();
-            m_writeCheckpoint();
-        }
-        if (!m_writeSnapshot)
-            return;
-        char name[64];
-        std::snprintf(name, sizeof name, "step-%06lld.safetensors", static_cast<long long>(step));
-        m_writeSnapshot(m_snapshotFolder / name, step);
-    }
-
-    void onRollback(std::int64_t failed, std::int64_t restored, const std::string& why) override
-    {
-        m_progress.clear();
-        std::cerr << "step " << failed << ": " << why << "; weights restored to step " << restored << '\n';
-    }
-
-    void finish()
-    {
-        m_progress.clear();
-        m_csv.flush();
-    }
-
-private:
-    std::ofstream m_csv;
-    std::function<void()> m_writeCheckpoint;
-    std::int64_t m_total;
-    std::int64_t m_done = 0;
-    std::chrono::steady_clock::time_point m_started;
-    ProgressLine m_progress;
-    std::filesystem::path m_snapshotFolder;
-    std::function<void(const std::filesystem::path&, std::int64_t)> m_writeSnapshot;
-};
-
 void printMetrics(const char* label, const eval::GenerationEval& e)
 {
     std::cout << std::left << std::setw(8) << label << std::right << std::fixed << std::setprecision(3) << "UA "
@@ -329,6 +213,7 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
     unlearn::RunConfig config = buildRunConfig(o.flags);
     if (!o.method.empty())
         config.method = unlearn::methodFromName(o.method);
+    config.forgetClass = o.forgetClass;
     const std::filesystem::path dir(o.out);
     const std::filesystem::path checkpoint = dir / kUnlearnCheckpoint;
     // A run stopped with Ctrl+C wrote its folder and kept its checkpoint: --resume goes on from there.
@@ -347,7 +232,7 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
     if (o.force)
         std::filesystem::remove(checkpoint);
 
-    unlearn::UnlearnSession session(in.model.net, in.train, o.forgetClass, config, device);
+    unlearn::UnlearnSession session(in.model.net, in.train, config, device);
     if (config.evaluate)
         session.setEvaluator(in.classifier->model, *in.real);
     std::int64_t resumedStep = 0;
@@ -367,14 +252,14 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
 
     CancelOnInterrupt interrupt;
     const int columns = static_cast<int>(config.previewSeeds.size());
-    nlohmann::json run = { { "config", unlearn::toJson(config) }, { "forget_class", o.forgetClass },
-        { "forget_class_name", forgetName }, { "model", in.modelPath }, { "model_sha256", in.model.sha256 },
-        { "data", in.train.source }, { "device", device.str() }, { "threads", torch::get_num_threads() },
-        { "command", command }, { "started", store::utcNow() }, { "resumed_from_step", resumedStep } };
+    const unlearn::RunRecord record { "class", unlearn::toJson(config), {}, in.modelPath, in.model.sha256, device.str(),
+        command, store::utcNow() };
+    nlohmann::json run = { { "forget_class", o.forgetClass }, { "forget_class_name", forgetName },
+        { "data", in.train.source }, { "resumed_from_step", resumedStep } };
 
     // "Before": the base model's previews and metrics, from the same seeds as "after".
     std::cerr << "sampling the base model's preview (" << columns << " seeds per class)\n";
-    const torch::Tensor before = session.preview();
+    const torch::Tensor before = session.preview().value();
     imaging::writePng(dir / "before.png", imaging::makeGrid(before, columns));
     std::optional<eval::GenerationEval> beforeEval;
     if (config.evaluate) {
@@ -403,37 +288,32 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
             sofar.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             unlearn::writeEdmModel(path, session.model(),
                 unlearn::unlearnedModelInfo(
-                    in.model.info, in.model.sha256, session.config(), o.forgetClass, sofar, command));
+                    in.model.info, in.model.sha256, session.config(), sofar, command));
         });
     unlearn::RunResult result = runUntilInterrupted(session, observer);
     observer.finish();
 
-    const char* outcome = outcomeName(result.outcome);
-    run["outcome"] = outcome;
-    run["message"] = result.message;
-    run["steps"] = result.steps;
-    run["rollbacks"] = result.rollbacks;
-    run["seconds"] = result.seconds;
-    run["steps_per_second"] = result.seconds > 0 ? static_cast<double>(result.steps) / result.seconds : 0.0;
-    run["final_config"] = unlearn::toJson(session.config());
-
+    const char* outcome = unlearn::outcomeName(result.outcome);
+    unlearn::RunRecord finalRecord = record;
+    finalRecord.finalConfig = unlearn::toJson(session.config());
+    nlohmann::json manifest = unlearn::runManifest(finalRecord, result);
+    manifest.update(run);
     if (result.evaluation)
-        run["metrics_after"] = eval::toJson(*result.evaluation, in.model.info.classes);
-    run["finished"] = store::utcNow();
+        manifest["metrics_after"] = eval::toJson(*result.evaluation, in.model.info.classes);
     unlearn::RunFiles files;
-    files.manifest = run;
+    files.manifest = manifest;
     files.before = before;
-    files.after = session.preview();
+    files.after = session.preview().value();
     files.columns = columns;
     files.forgetClass = o.forgetClass;
     unlearn::writeRunFolder(dir, files, session.model(),
-        unlearn::unlearnedModelInfo(in.model.info, in.model.sha256, session.config(), o.forgetClass, result, command));
+        unlearn::unlearnedModelInfo(in.model.info, in.model.sha256, session.config(), result, command));
     if (result.outcome == unlearn::RunOutcome::Finished)
         std::filesystem::remove(checkpoint); // The run folder is complete: nothing to resume.
 
     std::cout << "\n"
               << outcome << " after " << result.steps << " steps in " << duration(result.seconds) << " ("
-              << std::setprecision(3) << run["steps_per_second"].get<double>() << " steps/s)";
+              << std::setprecision(3) << manifest["steps_per_second"].get<double>() << " steps/s)";
     if (result.rollbacks > 0)
         std::cout << ", " << result.rollbacks << " rollback(s)";
     std::cout << '\n';
@@ -533,7 +413,7 @@ struct BenchUnlearnOptions {
 };
 
 /// Collects each step's wall time.
-struct StepTimes : unlearn::UnlearnObserver {
+struct StepTimes : unlearn::RunObserver {
     std::vector<double> ms;
     void onStep(const unlearn::StepReport& r) override { ms.push_back(r.seconds * 1000.0); }
 };
@@ -546,7 +426,8 @@ eval::BenchResult timeSteps(const UnlearnInputs& in, unlearn::RunConfig config, 
     config.steps = warmup + runs;
     config.snapshotEvery = config.steps + 1;
     config.evaluate = false;
-    unlearn::UnlearnSession session(in.model.net, in.train, forgetClass, config, device);
+    config.forgetClass = forgetClass;
+    unlearn::UnlearnSession session(in.model.net, in.train, config, device);
     StepTimes times;
     unlearn::RunControl control;
     eval::resetPeakRss();

@@ -8,6 +8,8 @@
 #include "core/unlearn/run_config.h"
 #include "core/unlearn/session.h"
 
+#include "run_observer.h"
+
 #include <functional>
 #include <optional>
 #include <string>
@@ -53,12 +55,6 @@ struct UnlearnInputs {
 /// classifier (empty: the built-in one) and the test split's features. Checks every forget class.
 UnlearnInputs loadUnlearnInputs(const std::string& model, const std::string& data, const std::string& classifier,
     bool evaluate, const std::vector<int>& forgetClasses, torch::Device device);
-
-/// Runs `session` to its end; Ctrl+C stops it after the current step (the run then writes what there is).
-unlearn::RunResult runUntilInterrupted(unlearn::UnlearnSession& session, unlearn::UnlearnObserver& observer);
-
-/// "finished", "stopped" or "failed".
-const char* outcomeName(unlearn::RunOutcome outcome);
 
 /// Adds --model, --data and --classifier.
 void addInputFlags(CLI::App* cmd, std::string& model, std::string& data, std::string& classifier);

@@ -1,13 +1,12 @@
 #include "concept_tab.h"
 
-#include "core/concept/diversity_builder.h"
-#include "core/concept/diversity_preset.h"
-#include "core/concept/prompt_set.h"
+#include "qt_conversions.h"
+
 #include "core/unlearn/run_control.h"
 #include "widgets/curve_plot.h"
+#include "widgets/hyperparameter_panel.h"
 #include "widgets/sample_grid.h"
 
-#include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
@@ -15,97 +14,24 @@
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
-#include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
 #include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
-#include <QRegularExpression>
 #include <QScrollArea>
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QStandardPaths>
 #include <QTabWidget>
-#include <QTableWidget>
+#include <QTimer>
 #include <QVBoxLayout>
 
 #include <cmath>
 
 namespace lethe::gui {
-
-namespace {
-
-/// Prompts offered per set for the before/after grids.
-constexpr int kPreviewChoices = 24;
-
-QString duration(double seconds)
-{
-    if (!std::isfinite(seconds) || seconds < 0)
-        return QStringLiteral("--:--");
-    const auto s = static_cast<qint64>(std::llround(seconds));
-    return QStringLiteral("%1:%2").arg(s / 60, 2, 10, QLatin1Char('0')).arg(s % 60, 2, 10, QLatin1Char('0'));
-}
-
-QStringList splitValues(const QString& text)
-{
-    QStringList out;
-    for (const QString& v : text.split(QLatin1Char(',')))
-        if (!v.trimmed().isEmpty())
-            out << v.trimmed();
-    return out;
-}
-
-QString joinValues(const std::vector<std::string>& values)
-{
-    QStringList out;
-    for (const auto& v : values)
-        out << QString::fromStdString(v);
-    return out.join(QStringLiteral(", "));
-}
-
-std::vector<std::string> stdValues(const QStringList& values)
-{
-    std::vector<std::string> out;
-    for (const QString& v : values)
-        out.push_back(v.toStdString());
-    return out;
-}
-
-QList<ConceptPrompt> fromCore(const std::vector<concepts::Prompt>& prompts)
-{
-    QList<ConceptPrompt> out;
-    for (const auto& p : prompts)
-        out.append({ QString::fromStdString(p.text), p.seed ? *p.seed : -1,
-            p.caseLabel ? QString::fromStdString(*p.caseLabel) : QString() });
-    return out;
-}
-
-/// "0-3", "1,5" or "2,4-6" → seeds; false on anything else.
-bool parseSeeds(const QString& text, QList<qint64>& seeds)
-{
-    seeds.clear();
-    for (const QString& part : text.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
-        const QStringList range = part.trimmed().split(QLatin1Char('-'));
-        bool ok1 = false, ok2 = true;
-        const qint64 first = range.value(0).trimmed().toLongLong(&ok1);
-        const qint64 last = range.size() == 2 ? range[1].trimmed().toLongLong(&ok2) : first;
-        if (!ok1 || !ok2 || range.size() > 2 || first < 0 || last < first || last - first > 64)
-            return false;
-        for (qint64 s = first; s <= last; ++s)
-            seeds.append(s);
-    }
-    return !seeds.isEmpty();
-}
-
-QString elided(const QString& text, int length)
-{
-    return text.size() <= length ? text : text.left(length - 1) + QChar(0x2026);
-}
-
-} // namespace
 
 ConceptTab::ConceptTab(QWidget* parent)
     : QWidget(parent)
@@ -128,7 +54,15 @@ ConceptTab::ConceptTab(QWidget* parent)
     leftScroll->setMinimumWidth(380);
 
     m_pages = new QTabWidget;
-    m_pages->addTab(buildPromptPage(), tr("Pro&mpts"));
+    m_editor = new PromptSetsEditor;
+    connect(m_editor, &PromptSetsEditor::promptsChanged, this, [this] {
+        refreshPreviews();
+        updateActions();
+    });
+    connect(m_editor, &PromptSetsEditor::statusMessage, this, &ConceptTab::setStatus);
+    connect(m_editor, &PromptSetsEditor::failed, this, &ConceptTab::showError);
+    m_lockedWhileBusy << m_editor;
+    m_pages->addTab(m_editor, tr("Pro&mpts"));
     m_pages->addTab(buildRunPage(), tr("C&urves and samples"));
 
     auto* main = new QSplitter(Qt::Horizontal);
@@ -142,8 +76,7 @@ ConceptTab::ConceptTab(QWidget* parent)
 
     connectWorker();
     restoreSettings();
-    updateSetCounts();
-    refreshPreviewList();
+    refreshPreviews();
     updateActions();
 }
 
@@ -217,20 +150,20 @@ QWidget* ConceptTab::buildModelGroup()
 
 QWidget* ConceptTab::buildImagesGroup()
 {
-    const ConceptRunRequest defaults = ConceptWorker::defaults();
+    const ConceptDrawSettings defaults = ConceptWorker::drawDefaults();
     auto* group = new QGroupBox(tr("Training images (drawn by the base model)"));
     auto* form = new QFormLayout(group);
     m_samplerSteps = new QSpinBox(group);
     m_samplerSteps->setRange(1, 1000);
-    m_samplerSteps->setValue(defaults.images.draw.samplerSteps);
+    m_samplerSteps->setValue(defaults.samplerSteps);
     m_samplerSteps->setToolTip(tr("DDIM steps of the training and preview images"));
     m_guidance = new QDoubleSpinBox(group);
     m_guidance->setRange(1.0, 50.0);
     m_guidance->setSingleStep(0.5);
-    m_guidance->setValue(defaults.images.draw.guidance);
+    m_guidance->setValue(defaults.guidance);
     m_drawBatch = new QSpinBox(group);
     m_drawBatch->setRange(1, 256);
-    m_drawBatch->setValue(static_cast<int>(defaults.images.draw.batch));
+    m_drawBatch->setValue(static_cast<int>(defaults.batch));
     m_cacheEdit = new QLineEdit(group);
     m_cacheEdit->setToolTip(
         tr("Images drawn once are kept here (forget/ and remain/) and read again by the next press or run"));
@@ -267,75 +200,15 @@ QWidget* ConceptTab::buildImagesGroup()
 
 QWidget* ConceptTab::buildMethodGroup()
 {
-    const ConceptRunRequest d = ConceptWorker::defaults();
     auto* group = new QGroupBox(tr("Method and hyperparameters"));
-    auto* form = new QFormLayout(group);
-    m_method = new QComboBox(group);
-    m_method->addItem(tr("RGD (restricted gradient, diverse remain set)"), QStringLiteral("rgd"));
-    m_method->addItem(tr("GradDiff"), QStringLiteral("graddiff"));
-    m_method->addItem(tr("GA (gradient ascent)"), QStringLiteral("ga"));
-    m_method->addItem(tr("ESD (erased stable diffusion)"), QStringLiteral("esd"));
-    m_method->setCurrentIndex(std::max(0, m_method->findData(d.method)));
-    m_parameters = new QComboBox(group);
-    m_parameters->addItem(tr("All UNet parameters"), QStringLiteral("all"));
-    m_parameters->addItem(tr("Cross-attention only (ESD-x)"), QStringLiteral("cross-attn"));
-    m_parameters->addItem(tr("All but cross-attention (ESD-u)"), QStringLiteral("no-cross-attn"));
-    m_parameters->setCurrentIndex(std::max(0, m_parameters->findData(d.parameters)));
-    const auto spin = [group](double min, double max, int decimals, double step, double value) {
-        auto* box = new QDoubleSpinBox(group);
-        box->setRange(min, max);
-        box->setDecimals(decimals);
-        box->setSingleStep(step);
-        box->setValue(value);
-        box->setKeyboardTracking(false); // A typed value is committed on Enter or focus-out, not per keystroke.
-        return box;
-    };
-    m_alpha = spin(0.0, 1000.0, 3, 0.1, d.alpha);
-    m_alpha->setToolTip(tr("Forget-loss truncation: a step whose L_f exceeds α descends on the remain set only"));
-    m_lambda = spin(0.0, 1000.0, 3, 0.1, d.lambda);
-    m_lambda->setToolTip(tr("Weight of the remain direction"));
-    m_lr = spin(1e-8, 1.0, 8, 1e-6, d.lr);
-    m_lr->setToolTip(tr("Adam's learning rate"));
-    connect(
-        m_alpha, &QDoubleSpinBox::valueChanged, this, [this](double v) { onLiveChange(QStringLiteral("alpha"), v); });
-    connect(
-        m_lambda, &QDoubleSpinBox::valueChanged, this, [this](double v) { onLiveChange(QStringLiteral("lambda"), v); });
-    connect(m_lr, &QDoubleSpinBox::valueChanged, this, [this](double v) { onLiveChange(QStringLiteral("lr"), v); });
-    const auto count = [group](int min, int max, qint64 value) {
-        auto* box = new QSpinBox(group);
-        box->setRange(min, max);
-        box->setValue(static_cast<int>(value));
-        return box;
-    };
-    m_steps = count(1, 1000000, d.steps);
-    m_forgetBatch = count(1, 4096, d.forgetBatch);
-    m_remainBatch = count(1, 4096, d.remainBatch);
-    m_seed = count(0, 2147483647, static_cast<qint64>(d.seed));
-    form->addRow(tr("M&ethod:"), m_method);
-    form->addRow(tr("Para&meters:"), m_parameters);
-    form->addRow(tr("&α (truncation):"), m_alpha);
-    form->addRow(tr("&λ (remain weight):"), m_lambda);
-    form->addRow(tr("Learning &rate:"), m_lr);
-    form->addRow(tr("Ste&ps:"), m_steps);
-    form->addRow(tr("&Forget batch:"), m_forgetBatch);
-    form->addRow(tr("Remain b&atch:"), m_remainBatch);
-    form->addRow(tr("Seed:"), m_seed);
-    auto* defaultsButton = new QPushButton(tr("The paper's defaults"), group);
-    connect(defaultsButton, &QPushButton::clicked, this, [this] {
-        const ConceptRunRequest r = ConceptWorker::defaults();
-        m_method->setCurrentIndex(m_method->findData(r.method));
-        m_parameters->setCurrentIndex(m_parameters->findData(r.parameters));
-        m_alpha->setValue(r.alpha);
-        m_lambda->setValue(r.lambda);
-        m_lr->setValue(r.lr);
-        m_steps->setValue(static_cast<int>(r.steps));
-        m_forgetBatch->setValue(static_cast<int>(r.forgetBatch));
-        m_remainBatch->setValue(static_cast<int>(r.remainBatch));
-        m_seed->setValue(static_cast<int>(r.seed));
-    });
-    form->addRow(defaultsButton);
-    m_lockedWhileBusy << m_method << m_parameters << m_steps << m_forgetBatch << m_remainBatch << m_seed
-                      << defaultsButton;
+    auto* layout = new QVBoxLayout(group);
+    m_panel = new widgets::HyperparameterPanel(group);
+    m_panel->setKind(widgets::RunKind::Concept);
+    m_panel->setMethods(ConceptWorker::methods());
+    m_panel->setParameterGroups(ConceptWorker::parameterGroups());
+    m_panel->setPresets(ConceptWorker::presets());
+    connect(m_panel, &widgets::HyperparameterPanel::liveChange, this, &ConceptTab::onLiveChange);
+    layout->addWidget(m_panel);
     return group;
 }
 
@@ -374,166 +247,6 @@ QWidget* ConceptTab::buildRunGroup()
     return group;
 }
 
-QWidget* ConceptTab::buildPromptPage()
-{
-    // Left: the three sets as tables.
-    auto* sets = new QWidget;
-    auto* setsLayout = new QVBoxLayout(sets);
-    m_setTabs = new QTabWidget(sets);
-    for (int i = 0; i < 3; ++i) {
-        auto* table = new QTableWidget(0, 3, m_setTabs);
-        table->setHorizontalHeaderLabels({ tr("Prompt"), tr("Seed"), tr("Case") });
-        table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
-        table->horizontalHeader()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
-        table->horizontalHeader()->setSectionResizeMode(2, QHeaderView::ResizeToContents);
-        table->setSelectionBehavior(QAbstractItemView::SelectRows);
-        connect(table, &QTableWidget::itemChanged, this, [this] {
-            updateSetCounts();
-            refreshPreviewList();
-        });
-        m_tables[i] = table;
-        m_setTabs->addTab(table, QString());
-    }
-    m_tables[0]->setAccessibleName(tr("Forget prompts"));
-    m_tables[1]->setAccessibleName(tr("Remain prompts (training)"));
-    m_tables[2]->setAccessibleName(tr("Remain prompts (held-out test)"));
-    const auto current = [this] { return static_cast<PromptSet>(std::max(0, m_setTabs->currentIndex())); };
-    auto* buttons = new QHBoxLayout;
-    auto* add = new QPushButton(tr("&Add"), sets);
-    add->setToolTip(tr("Add a prompt row and start typing it"));
-    connect(add, &QPushButton::clicked, this, [this, current] {
-        QTableWidget* t = table(current());
-        const int row = t->rowCount();
-        t->insertRow(row);
-        t->setCurrentCell(row, 0);
-        auto* item = new QTableWidgetItem;
-        t->setItem(row, 0, item);
-        t->setFocus();
-        t->editItem(item);
-    });
-    auto* remove = new QPushButton(tr("&Remove"), sets);
-    connect(remove, &QPushButton::clicked, this, [this, current] {
-        QTableWidget* t = table(current());
-        QList<int> rows;
-        for (const QModelIndex& index : t->selectionModel()->selectedRows())
-            rows << index.row();
-        std::sort(rows.begin(), rows.end(), std::greater<>());
-        for (int row : rows)
-            t->removeRow(row);
-        updateSetCounts();
-        refreshPreviewList();
-    });
-    auto* load = new QPushButton(tr("&Load…"), sets);
-    connect(load, &QPushButton::clicked, this, [this, current] {
-        const QString file = QFileDialog::getOpenFileName(
-            this, tr("Load a prompt set"), QString(), tr("Prompt sets (*.json *.csv);;All files (*)"));
-        if (!file.isEmpty())
-            loadPromptFile(current(), file);
-    });
-    auto* save = new QPushButton(tr("Sa&ve…"), sets);
-    connect(save, &QPushButton::clicked, this, [this, current] {
-        const QString file = QFileDialog::getSaveFileName(
-            this, tr("Save the prompt set"), QStringLiteral("prompts.json"), tr("JSON prompt list (*.json)"));
-        if (!file.isEmpty())
-            savePromptFile(current(), file);
-    });
-    for (QPushButton* b : { add, remove, load, save })
-        buttons->addWidget(b);
-    buttons->addStretch(1);
-    setsLayout->addWidget(m_setTabs, 1);
-    setsLayout->addLayout(buttons);
-
-    // Right: the diversity builder.
-    auto* builder = new QGroupBox(tr("Diversity builder"));
-    auto* builderLayout = new QVBoxLayout(builder);
-    auto* presetRow = new QHBoxLayout;
-    auto* loadPresetButton = new QPushButton(tr("Load pre&set…"), builder);
-    connect(loadPresetButton, &QPushButton::clicked, this, [this] {
-        const QString file = QFileDialog::getOpenFileName(
-            this, tr("Load a diversity preset"), QString(), tr("Diversity presets (*.json);;All files (*)"));
-        if (!file.isEmpty())
-            loadPreset(file);
-    });
-    m_presetLabel = new QLabel(tr("no preset loaded"), builder);
-    m_presetLabel->setWordWrap(true);
-    presetRow->addWidget(loadPresetButton);
-    presetRow->addWidget(m_presetLabel, 1);
-    builderLayout->addLayout(presetRow);
-    m_dimensions = new QTableWidget(0, 3, builder);
-    m_dimensions->setHorizontalHeaderLabels({ tr("Dimension"), tr("Training values"), tr("Held-out test values") });
-    m_dimensions->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
-    m_dimensions->setToolTip(tr("Values separated by commas; no test values = shared by all splits"));
-    m_dimensions->setAccessibleName(tr("Dimensions"));
-    builderLayout->addWidget(m_dimensions, 1);
-    auto* dimensionButtons = new QHBoxLayout;
-    auto* addDimension = new QPushButton(tr("Add dimension"), builder);
-    connect(addDimension, &QPushButton::clicked, this, [this] {
-        m_dimensions->insertRow(m_dimensions->rowCount());
-        m_dimensions->setCurrentCell(m_dimensions->rowCount() - 1, 0);
-        m_dimensions->setFocus();
-    });
-    auto* removeDimension = new QPushButton(tr("Remove dimension"), builder);
-    connect(removeDimension, &QPushButton::clicked, this, [this] {
-        if (m_dimensions->currentRow() >= 0)
-            m_dimensions->removeRow(m_dimensions->currentRow());
-    });
-    dimensionButtons->addWidget(addDimension);
-    dimensionButtons->addWidget(removeDimension);
-    dimensionButtons->addStretch(1);
-    builderLayout->addLayout(dimensionButtons);
-    auto* form = new QFormLayout;
-    m_remainTemplate = new QLineEdit(builder);
-    m_remainTemplate->setPlaceholderText(tr("a photo of a {colour} {object}"));
-    m_forgetTemplate = new QLineEdit(builder);
-    m_forgetTemplate->setPlaceholderText(tr("empty: the remain template with {concept} for the concept dimension"));
-    m_conceptWords = new QLineEdit(builder);
-    m_conceptWords->setPlaceholderText(tr("words separated by commas, e.g. sneaker"));
-    m_conceptDimension = new QLineEdit(builder);
-    m_conceptDimension->setPlaceholderText(tr("optional: the dimension the words belong to"));
-    const auto countBox = [builder](int min, int value) {
-        auto* box = new QSpinBox(builder);
-        box->setRange(min, 1000000);
-        box->setValue(value);
-        return box;
-    };
-    const concepts::DiversitySpec defaults;
-    m_forgetCount = countBox(1, static_cast<int>(defaults.forgetCount));
-    m_remainTrainCount = countBox(1, static_cast<int>(defaults.remainTrainCount));
-    m_remainTestCount = countBox(0, static_cast<int>(defaults.remainTestCount));
-    m_builderSeed = countBox(0, 0);
-    auto* counts = new QHBoxLayout;
-    counts->addWidget(new QLabel(tr("D_f"), builder));
-    counts->addWidget(m_forgetCount);
-    counts->addWidget(new QLabel(tr("D_r,train"), builder));
-    counts->addWidget(m_remainTrainCount);
-    counts->addWidget(new QLabel(tr("D_r,test"), builder));
-    counts->addWidget(m_remainTestCount);
-    form->addRow(tr("Remain &template:"), m_remainTemplate);
-    form->addRow(tr("Forget template:"), m_forgetTemplate);
-    form->addRow(tr("Concept &words:"), m_conceptWords);
-    form->addRow(tr("Concept dimension:"), m_conceptDimension);
-    form->addRow(tr("Counts:"), counts);
-    form->addRow(tr("Builder seed:"), m_builderSeed);
-    builderLayout->addLayout(form);
-    auto* buildRow = new QHBoxLayout;
-    auto* build = new QPushButton(tr("&Build D_f, D_r,train, D_r,test"), builder);
-    connect(build, &QPushButton::clicked, this, &ConceptTab::buildPrompts);
-    m_buildResult = new QLabel(builder);
-    m_buildResult->setWordWrap(true);
-    buildRow->addWidget(build);
-    buildRow->addWidget(m_buildResult, 1);
-    builderLayout->addLayout(buildRow);
-
-    auto* page = new QSplitter(Qt::Horizontal);
-    page->setObjectName(QStringLiteral("conceptPromptSplitter"));
-    page->addWidget(sets);
-    page->addWidget(builder);
-    page->setStretchFactor(0, 3);
-    page->setStretchFactor(1, 2);
-    m_lockedWhileBusy << page;
-    return page;
-}
-
 QWidget* ConceptTab::buildRunPage()
 {
     auto* curveTabs = new QTabWidget;
@@ -541,33 +254,17 @@ QWidget* ConceptTab::buildRunPage()
 
     auto* compare = new QWidget;
     auto* compareLayout = new QHBoxLayout(compare);
-    auto* choice = new QGroupBox(tr("Before / after prompts"), compare);
-    auto* choiceLayout = new QVBoxLayout(choice);
-    m_previewList = new QListWidget(choice);
-    m_previewList->setToolTip(tr("Checked prompts are drawn before and after, one column per seed"));
-    m_previewList->setAccessibleName(tr("Prompts of the before/after grids"));
-    m_previewSeeds = new QLineEdit(QStringLiteral("0-1"), choice);
-    m_previewSeeds->setToolTip(tr("Seeds of the columns, e.g. 0-3 or 1,5"));
-    m_previewEvery = new QSpinBox(choice);
-    m_previewEvery->setRange(0, 1000000);
-    m_previewEvery->setSpecialValueText(tr("only at the end"));
-    m_previewEvery->setToolTip(tr("Draw the \"after\" grid every N steps during the run (0: only at the end)"));
-    auto* seedsForm = new QFormLayout;
-    seedsForm->addRow(tr("Seeds:"), m_previewSeeds);
-    seedsForm->addRow(tr("After every:"), m_previewEvery);
-    choiceLayout->addWidget(m_previewList, 1);
-    choiceLayout->addLayout(seedsForm);
-    choice->setMaximumWidth(240);
+    m_previewChoice = new PreviewChoice(compare);
     m_beforeGrid = new widgets::SampleGrid(compare);
     m_beforeGrid->setTitle(tr("Before"));
     m_beforeGrid->setPlaceholder(tr("The base model's images of the checked prompts appear when a run starts."));
     m_afterGrid = new widgets::SampleGrid(compare);
     m_afterGrid->setTitle(tr("After"));
     m_afterGrid->setPlaceholder(tr("The unlearned model's images, from the same seeds, appear when the run ends."));
-    compareLayout->addWidget(choice);
+    compareLayout->addWidget(m_previewChoice);
     compareLayout->addWidget(m_beforeGrid, 1);
     compareLayout->addWidget(m_afterGrid, 1);
-    m_lockedWhileBusy << m_previewList << m_previewSeeds << m_previewEvery;
+    m_lockedWhileBusy << m_previewChoice;
 
     auto* page = new QSplitter(Qt::Vertical);
     page->setObjectName(QStringLiteral("conceptRunSplitter"));
@@ -581,19 +278,7 @@ QWidget* ConceptTab::buildRunPage()
 
 void ConceptTab::connectWorker()
 {
-    connect(m_worker, &ConceptWorker::opened, this, [this](const QString& path, const QString& description) {
-        m_opening = false;
-        m_modelOpen = true;
-        m_hasResult = false;
-        m_modelPath = path;
-        m_modelLabel->setText(description);
-        m_modelLabel->setToolTip(path);
-        m_imagesLabel->setText(tr("Not drawn yet."));
-        saveSettings();
-        setStatus(tr("Opened %1: fill the prompt sets, then generate the training images or press Start").arg(path));
-        updateActions();
-        Q_EMIT modelOpened(true);
-    });
+    connect(m_worker, &ConceptWorker::opened, this, &ConceptTab::onOpened);
     connect(m_worker, &ConceptWorker::openFailed, this, [this](const QString& message) {
         m_opening = false;
         m_modelOpen = false;
@@ -602,7 +287,7 @@ void ConceptTab::connectWorker()
         showError(tr("Open a text-to-image model"), message);
         Q_EMIT modelOpened(false);
     });
-    connect(m_worker, &ConceptWorker::progress, this, &ConceptTab::onProgress);
+    connect(m_worker, &RunWorker::progress, this, &ConceptTab::onProgress);
     connect(m_worker, &ConceptWorker::imagesReady, this, [this](qint64 drawn, qint64 cached) {
         m_imagesLabel->setText(tr("%1 training images ready: %2 drawn now, %3 from the cache.")
                                    .arg(drawn + cached)
@@ -631,24 +316,29 @@ void ConceptTab::connectWorker()
         showError(tr("Generate training images"), message);
         Q_EMIT imagesFinished(-1, -1);
     });
-    connect(m_worker, &ConceptWorker::runStarted, this, [this](qint64 total) { m_totalSteps = total; });
-    connect(m_worker, &ConceptWorker::beforeReady, this, [this](const QList<QImage>& cells, int columns) {
+    connect(m_worker, &RunWorker::runStarted, this, [this](qint64 total) { m_totalSteps = total; });
+    connect(m_worker, &RunWorker::beforeReady, this, [this](const QList<QImage>& cells, int columns) {
         m_beforeGrid->setCells(cells, columns, m_previewLabels);
         m_beforeGrid->setTitle(tr("Before (base model)"));
     });
-    connect(m_worker, &ConceptWorker::afterReady, this, [this](qint64 step, const QList<QImage>& cells, int columns) {
+    connect(m_worker, &RunWorker::previewReady, this, [this](qint64 step, const QList<QImage>& cells, int columns) {
         m_afterGrid->setCells(cells, columns, m_previewLabels);
         m_afterGrid->setTitle(tr("After step %1").arg(step));
     });
-    connect(m_worker, &ConceptWorker::stepDone, this, &ConceptTab::onStep);
-    connect(m_worker, &ConceptWorker::runEnded, this, &ConceptTab::onRunEnded);
-    connect(m_worker, &ConceptWorker::exported, this, [this](const QString& where) {
+    connect(m_worker, &RunWorker::stepDone, this, &ConceptTab::onStep);
+    connect(m_worker, &RunWorker::rolledBack, this, [this](qint64 failed, qint64 restored, const QString& why) {
+        for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
+            plot->addMarker(static_cast<double>(failed), tr("rollback → %1").arg(restored));
+        setStatus(tr("Step %1: %2; weights restored to step %3").arg(failed).arg(why).arg(restored));
+    });
+    connect(m_worker, &RunWorker::runEnded, this, &ConceptTab::onRunEnded);
+    connect(m_worker, &RunWorker::exported, this, [this](const QString& where) {
         m_exporting = false;
         updateActions();
         setStatus(tr("Exported to %1").arg(where));
         Q_EMIT exportFinished(true, where);
     });
-    connect(m_worker, &ConceptWorker::exportFailed, this, [this](const QString& message) {
+    connect(m_worker, &RunWorker::exportFailed, this, [this](const QString& message) {
         m_exporting = false;
         updateActions();
         showError(tr("Export"), message);
@@ -665,20 +355,9 @@ void ConceptTab::restoreSettings()
                               QString(QStandardPaths::writableLocation(QStandardPaths::CacheLocation)
                                   + QStringLiteral("/concept-images")))
                              .toString());
-    if (s.contains(QStringLiteral("concept/method"))) {
-        m_method->setCurrentIndex(std::max(0, m_method->findData(s.value(QStringLiteral("concept/method")))));
-        m_parameters->setCurrentIndex(
-            std::max(0, m_parameters->findData(s.value(QStringLiteral("concept/parameters")))));
-        m_alpha->setValue(s.value(QStringLiteral("concept/alpha"), m_alpha->value()).toDouble());
-        m_lambda->setValue(s.value(QStringLiteral("concept/lambda"), m_lambda->value()).toDouble());
-        m_lr->setValue(s.value(QStringLiteral("concept/lr"), m_lr->value()).toDouble());
-        m_steps->setValue(s.value(QStringLiteral("concept/steps"), m_steps->value()).toInt());
-        m_forgetBatch->setValue(s.value(QStringLiteral("concept/forgetBatch"), m_forgetBatch->value()).toInt());
-        m_remainBatch->setValue(s.value(QStringLiteral("concept/remainBatch"), m_remainBatch->value()).toInt());
-        m_seed->setValue(s.value(QStringLiteral("concept/seed"), m_seed->value()).toInt());
-        m_samplerSteps->setValue(s.value(QStringLiteral("concept/samplerSteps"), m_samplerSteps->value()).toInt());
-        m_guidance->setValue(s.value(QStringLiteral("concept/guidance"), m_guidance->value()).toDouble());
-    }
+    // The hyperparameters are not restored: they come from the preset of the model that opens.
+    m_samplerSteps->setValue(s.value(QStringLiteral("concept/samplerSteps"), m_samplerSteps->value()).toInt());
+    m_guidance->setValue(s.value(QStringLiteral("concept/guidance"), m_guidance->value()).toDouble());
 }
 
 void ConceptTab::saveSettings() const
@@ -689,15 +368,6 @@ void ConceptTab::saveSettings() const
         s.setValue(QStringLiteral("concept/components"), m_componentsEdit->text().trimmed());
     }
     s.setValue(QStringLiteral("concept/cache"), m_cacheEdit->text());
-    s.setValue(QStringLiteral("concept/method"), m_method->currentData());
-    s.setValue(QStringLiteral("concept/parameters"), m_parameters->currentData());
-    s.setValue(QStringLiteral("concept/alpha"), m_alpha->value());
-    s.setValue(QStringLiteral("concept/lambda"), m_lambda->value());
-    s.setValue(QStringLiteral("concept/lr"), m_lr->value());
-    s.setValue(QStringLiteral("concept/steps"), m_steps->value());
-    s.setValue(QStringLiteral("concept/forgetBatch"), m_forgetBatch->value());
-    s.setValue(QStringLiteral("concept/remainBatch"), m_remainBatch->value());
-    s.setValue(QStringLiteral("concept/seed"), m_seed->value());
     s.setValue(QStringLiteral("concept/samplerSteps"), m_samplerSteps->value());
     s.setValue(QStringLiteral("concept/guidance"), m_guidance->value());
 }
@@ -705,16 +375,13 @@ void ConceptTab::saveSettings() const
 void ConceptTab::showEvent(QShowEvent* event)
 {
     QWidget::showEvent(event);
-    // The remembered model opens the first time the tab is shown, not before: the Class tab alone costs nothing.
-    if (!m_autoOpened && !m_modelOpen && !isBusy() && !m_modelEdit->text().trimmed().isEmpty()) {
-        m_autoOpened = true;
-        openModel(m_modelEdit->text().trimmed(), m_componentsEdit->text().trimmed());
-    }
-}
-
-QTableWidget* ConceptTab::table(PromptSet set) const
-{
-    return m_tables[static_cast<int>(set)];
+    // The remembered model (else the built-in one) opens the first time the tab is shown, not before: the Class
+    // tab alone costs nothing. Deferred, so that a model asked for right after show() wins.
+    if (!m_autoOpened)
+        QTimer::singleShot(0, this, [this] {
+            if (!m_autoOpened && !m_modelOpen && !isBusy())
+                openModel(m_modelEdit->text().trimmed(), m_componentsEdit->text().trimmed());
+        });
 }
 
 void ConceptTab::openModel(const QString& model, const QString& components)
@@ -731,251 +398,10 @@ void ConceptTab::openModel(const QString& model, const QString& components)
     QMetaObject::invokeMethod(m_worker, [worker = m_worker, model, components] { worker->open(model, components); });
 }
 
-QList<ConceptPrompt> ConceptTab::prompts(PromptSet set, QString* error) const
+void ConceptTab::refreshPreviews()
 {
-    QList<ConceptPrompt> out;
-    const QTableWidget* t = table(set);
-    for (int row = 0; row < t->rowCount(); ++row) {
-        const auto text
-            = [&](int column) { return t->item(row, column) ? t->item(row, column)->text().trimmed() : QString(); };
-        ConceptPrompt p;
-        p.text = text(0);
-        if (p.text.isEmpty())
-            continue;
-        const QString seed = text(1);
-        if (!seed.isEmpty()) {
-            bool ok = false;
-            p.seed = seed.toLongLong(&ok);
-            if (!ok || p.seed < 0) {
-                if (error && error->isEmpty())
-                    *error = tr("%1, row %2: the seed '%3' is not a non-negative whole number")
-                                 .arg(m_setTabs->tabText(static_cast<int>(set)))
-                                 .arg(row + 1)
-                                 .arg(seed);
-                p.seed = -1;
-            }
-        }
-        p.caseLabel = text(2);
-        out.append(p);
-    }
-    return out;
-}
-
-void ConceptTab::setPrompts(PromptSet set, const QList<ConceptPrompt>& prompts)
-{
-    QTableWidget* t = table(set);
-    const QSignalBlocker blocker(t);
-    t->setRowCount(0);
-    t->setRowCount(static_cast<int>(prompts.size()));
-    for (int row = 0; row < prompts.size(); ++row) {
-        const ConceptPrompt& p = prompts[row];
-        t->setItem(row, 0, new QTableWidgetItem(p.text));
-        t->setItem(row, 1, new QTableWidgetItem(p.seed >= 0 ? QString::number(p.seed) : QString()));
-        t->setItem(row, 2, new QTableWidgetItem(p.caseLabel));
-    }
-    updateSetCounts();
-    refreshPreviewList();
-}
-
-bool ConceptTab::loadPromptFile(PromptSet set, const QString& path)
-{
-    try {
-        const auto loaded = concepts::loadPromptSet(path.toStdString());
-        setPrompts(set, fromCore(loaded));
-        m_setTabs->setCurrentIndex(static_cast<int>(set));
-        setStatus(tr("Loaded %1 prompts from %2").arg(loaded.size()).arg(path));
-        return true;
-    } catch (const std::exception& e) {
-        showError(tr("Load a prompt set"),
-            tr("The prompts of %1 were not loaded; the table keeps what it had.\n\n%2")
-                .arg(path, QString::fromStdString(e.what())));
-        return false;
-    }
-}
-
-bool ConceptTab::savePromptFile(PromptSet set, const QString& path)
-{
-    QString error;
-    const QList<ConceptPrompt> list = prompts(set, &error);
-    try {
-        if (!error.isEmpty())
-            throw std::runtime_error(error.toStdString());
-        std::vector<concepts::Prompt> out;
-        for (const ConceptPrompt& p : list) {
-            concepts::Prompt c { p.text.toStdString(), std::nullopt, std::nullopt };
-            if (p.seed >= 0)
-                c.seed = p.seed;
-            if (!p.caseLabel.isEmpty())
-                c.caseLabel = p.caseLabel.toStdString();
-            out.push_back(std::move(c));
-        }
-        concepts::savePromptSet(path.toStdString(), out);
-        setStatus(tr("Saved %1 prompts to %2").arg(out.size()).arg(path));
-        return true;
-    } catch (const std::exception& e) {
-        showError(
-            tr("Save the prompt set"), tr("%1 was not written.\n\n%2").arg(path, QString::fromStdString(e.what())));
-        return false;
-    }
-}
-
-bool ConceptTab::loadPreset(const QString& path)
-{
-    try {
-        const concepts::DiversitySpec spec = concepts::loadDiversityPreset(path.toStdString());
-        m_dimensions->setRowCount(0);
-        m_dimensions->setRowCount(static_cast<int>(spec.dimensions.size()));
-        for (int row = 0; row < static_cast<int>(spec.dimensions.size()); ++row) {
-            const concepts::Dimension& d = spec.dimensions[static_cast<std::size_t>(row)];
-            m_dimensions->setItem(row, 0, new QTableWidgetItem(QString::fromStdString(d.name)));
-            m_dimensions->setItem(row, 1, new QTableWidgetItem(joinValues(d.trainValues)));
-            m_dimensions->setItem(row, 2, new QTableWidgetItem(joinValues(d.testValues)));
-        }
-        m_remainTemplate->setText(QString::fromStdString(spec.remainTemplate));
-        m_forgetTemplate->setText(QString::fromStdString(spec.forgetTemplate));
-        m_conceptWords->setText(joinValues(spec.forgetConcept.words));
-        m_conceptDimension->setText(QString::fromStdString(spec.forgetConcept.dimension));
-        m_forgetCount->setValue(static_cast<int>(spec.forgetCount));
-        m_remainTrainCount->setValue(static_cast<int>(spec.remainTrainCount));
-        m_remainTestCount->setValue(static_cast<int>(spec.remainTestCount));
-        m_builderSeed->setValue(static_cast<int>(spec.seed));
-        m_presetLabel->setText(tr("%1 (%2)").arg(QString::fromStdString(spec.name), QFileInfo(path).fileName()));
-        m_presetLabel->setToolTip(QString::fromStdString(spec.description));
-        m_presetLabel->setProperty("allowRepeats", spec.allowRepeats);
-        m_presetLabel->setProperty("presetName", QString::fromStdString(spec.name));
-        setStatus(tr("Loaded the preset %1: press Build to make the prompt sets").arg(path));
-        return true;
-    } catch (const std::exception& e) {
-        showError(tr("Load a diversity preset"),
-            tr("The preset %1 was not loaded; the builder keeps what it had.\n\n%2")
-                .arg(path, QString::fromStdString(e.what())));
-        return false;
-    }
-}
-
-bool ConceptTab::buildPrompts()
-{
-    concepts::DiversitySpec spec;
-    spec.name = m_presetLabel->property("presetName").toString().toStdString();
-    if (spec.name.empty())
-        spec.name = "typed";
-    for (int row = 0; row < m_dimensions->rowCount(); ++row) {
-        const auto text = [&](int column) {
-            return m_dimensions->item(row, column) ? m_dimensions->item(row, column)->text().trimmed() : QString();
-        };
-        if (text(0).isEmpty() && text(1).isEmpty())
-            continue;
-        spec.dimensions.push_back(
-            { text(0).toStdString(), stdValues(splitValues(text(1))), stdValues(splitValues(text(2))) });
-    }
-    spec.remainTemplate = m_remainTemplate->text().trimmed().toStdString();
-    spec.forgetTemplate = m_forgetTemplate->text().trimmed().toStdString();
-    spec.forgetConcept.words = stdValues(splitValues(m_conceptWords->text()));
-    spec.forgetConcept.dimension = m_conceptDimension->text().trimmed().toStdString();
-    spec.forgetCount = m_forgetCount->value();
-    spec.remainTrainCount = m_remainTrainCount->value();
-    spec.remainTestCount = m_remainTestCount->value();
-    spec.seed = static_cast<std::uint64_t>(m_builderSeed->value());
-    spec.allowRepeats
-        = m_presetLabel->property("allowRepeats").isValid() ? m_presetLabel->property("allowRepeats").toBool() : true;
-    try {
-        const concepts::DiversePrompts built = concepts::buildDiversePrompts(spec);
-        setPrompts(PromptSet::Forget, fromCore(built.forget));
-        setPrompts(PromptSet::RemainTrain, fromCore(built.remainTrain));
-        setPrompts(PromptSet::RemainTest, fromCore(built.remainTest));
-        m_buildResult->setText(tr("D_f %1, D_r,train %2, D_r,test %3 prompts (of %4, %5 and %6 distinct)")
-                                   .arg(built.forget.size())
-                                   .arg(built.remainTrain.size())
-                                   .arg(built.remainTest.size())
-                                   .arg(built.forgetCombinations)
-                                   .arg(built.remainTrainCombinations)
-                                   .arg(built.remainTestCombinations));
-        setStatus(m_buildResult->text());
-        return true;
-    } catch (const std::exception& e) {
-        m_buildResult->setText(tr("Not built."));
-        showError(tr("Build the prompt sets"),
-            tr("The prompt sets were not built; they keep what they had.\n\n%1").arg(QString::fromStdString(e.what())));
-        return false;
-    }
-}
-
-void ConceptTab::updateSetCounts()
-{
-    const QString names[3] = { tr("&Forget (D_f)"), tr("Remain (D_r,&train)"), tr("Remain (D_r,te&st)") };
-    for (int i = 0; i < 3; ++i)
-        m_setTabs->setTabText(i, tr("%1: %2").arg(names[i]).arg(prompts(static_cast<PromptSet>(i)).size()));
-    updateActions();
-}
-
-void ConceptTab::refreshPreviewList()
-{
-    // Rebuilt from the sets; prompts checked before stay checked, and in a set none of whose listed prompts is
-    // checked, the first two are.
-    QSet<QString> checked;
-    for (int i = 0; i < m_previewList->count(); ++i)
-        if (m_previewList->item(i)->checkState() == Qt::Checked)
-            checked.insert(m_previewList->item(i)->data(Qt::UserRole + 1).toString() + QLatin1Char('\n')
-                + m_previewList->item(i)->data(Qt::UserRole).toString());
-    m_previewList->clear();
-    const QList<ConceptPrompt> remainTest = prompts(PromptSet::RemainTest);
-    const QList<QPair<QString, QList<ConceptPrompt>>> sets = { { QStringLiteral("forget"), prompts(PromptSet::Forget) },
-        { QStringLiteral("remain"), remainTest.isEmpty() ? prompts(PromptSet::RemainTrain) : remainTest } };
-    for (const auto& [set, list] : sets) {
-        QSet<QString> seen;
-        QList<QListWidgetItem*> items;
-        bool anyChecked = false;
-        for (const ConceptPrompt& p : list) {
-            if (seen.contains(p.text))
-                continue;
-            seen.insert(p.text);
-            auto* item = new QListWidgetItem(
-                (set == QStringLiteral("forget") ? tr("forget: %1") : tr("remain: %1")).arg(p.text), m_previewList);
-            item->setData(Qt::UserRole, p.text);
-            item->setData(Qt::UserRole + 1, set);
-            item->setToolTip(p.text);
-            item->setFlags(Qt::ItemIsUserCheckable | Qt::ItemIsEnabled | Qt::ItemIsSelectable);
-            const bool on = checked.contains(set + QLatin1Char('\n') + p.text);
-            item->setCheckState(on ? Qt::Checked : Qt::Unchecked);
-            anyChecked = anyChecked || on;
-            items.append(item);
-            if (items.size() >= kPreviewChoices)
-                break;
-        }
-        for (qsizetype i = 0; !anyChecked && i < std::min<qsizetype>(2, items.size()); ++i)
-            items[i]->setCheckState(Qt::Checked);
-    }
-}
-
-bool ConceptTab::previewRequest(ConceptPreviewRequest& request, QStringList& labels)
-{
-    if (!parseSeeds(m_previewSeeds->text(), request.seeds)) {
-        showError(tr("Before / after seeds"),
-            tr("The seeds '%1' are not a list like 0-3 or 1,5 (at most 65 in a range).").arg(m_previewSeeds->text()));
-        return false;
-    }
-    for (int i = 0; i < m_previewList->count(); ++i) {
-        const QListWidgetItem* item = m_previewList->item(i);
-        if (item->checkState() != Qt::Checked)
-            continue;
-        request.prompts << item->data(Qt::UserRole).toString();
-        request.sets << item->data(Qt::UserRole + 1).toString();
-    }
-    // Row labels: "F: " or "R: " and the prompt without the words every chosen prompt starts with ("a photo of
-    // a"), so the grids keep their room for the images.
-    QStringList common = request.prompts.value(0).split(QLatin1Char(' '));
-    for (const QString& prompt : request.prompts) {
-        const QStringList words = prompt.split(QLatin1Char(' '));
-        qsizetype n = 0;
-        while (n < common.size() && n + 1 < words.size() && words[n] == common[n])
-            ++n;
-        common = common.mid(0, n);
-    }
-    labels.clear();
-    for (qsizetype i = 0; i < request.prompts.size(); ++i)
-        labels << (request.sets[i] == QStringLiteral("forget") ? QStringLiteral("F: ") : QStringLiteral("R: "))
-                + elided(request.prompts[i].split(QLatin1Char(' ')).mid(common.size()).join(QLatin1Char(' ')), 22);
-    return true;
+    m_previewChoice->refresh(
+        prompts(PromptSet::Forget), prompts(PromptSet::RemainTrain), prompts(PromptSet::RemainTest));
 }
 
 ConceptImagesRequest ConceptTab::imagesRequest(QString* error) const
@@ -1029,25 +455,21 @@ void ConceptTab::startRun()
     QString error;
     ConceptRunRequest request;
     request.images = imagesRequest(&error);
-    const QString method = m_method->currentData().toString();
+    request.settings = m_panel->settings();
+    const QString method = request.settings.method;
     if (error.isEmpty() && request.images.remain.isEmpty() && method != QStringLiteral("esd"))
         error = tr("The remain set is empty: %1 needs remain prompts (or choose ESD).").arg(method.toUpper());
     if (!error.isEmpty()) {
         showError(tr("Start"), error);
         return;
     }
-    if (!previewRequest(request.preview, m_previewLabels))
+    if (!m_previewChoice->request(request.preview, m_previewLabels, &error)) {
+        showError(tr("Before / after seeds"), error);
         return;
-    request.method = method;
-    request.parameters = m_parameters->currentData().toString();
-    request.alpha = m_alpha->value();
-    request.lambda = m_lambda->value();
-    request.lr = m_lr->value();
-    request.steps = m_steps->value();
-    request.forgetBatch = m_forgetBatch->value();
-    request.remainBatch = m_remainBatch->value();
-    request.seed = static_cast<quint64>(m_seed->value());
-    request.previewEvery = m_previewEvery->value();
+    }
+    request.preset = m_panel->presetBox()->currentText();
+    request.concept = m_editor->conceptWords();
+    request.previewEvery = m_previewChoice->everyBox()->value();
     for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
         plot->clear();
     m_afterGrid->setCells({}, 1);
@@ -1056,10 +478,11 @@ void ConceptTab::startRun()
     m_stepsDone = 0;
     m_stepSeconds = 0.0;
     m_lastPoint = StepPoint();
-    m_totalSteps = request.steps;
+    m_totalSteps = request.settings.steps;
     m_rate->clear();
     m_paused = false;
     m_running = true;
+    m_panel->setRunning(true);
     m_hasResult = false;
     m_lastOutcome.clear();
     saveSettings();
@@ -1143,6 +566,25 @@ void ConceptTab::updateActions()
     Q_EMIT actionsChanged();
 }
 
+void ConceptTab::onOpened(const QString& path, const QString& description, const QString& recommendedPreset)
+{
+    m_opening = false;
+    m_modelOpen = true;
+    m_hasResult = false;
+    m_modelPath = path;
+    m_modelLabel->setText(description);
+    m_modelLabel->setToolTip(path);
+    m_imagesLabel->setText(tr("Not drawn yet."));
+    // The model's own values when it names them (the built-in one does), else the paper's Stable Diffusion ones.
+    const QString preset = recommendedPreset.isEmpty() ? QStringLiteral("sd") : recommendedPreset;
+    m_panel->applyPreset(preset);
+    saveSettings();
+    setStatus(tr("Opened %1 (preset %2): fill the prompt sets, then generate the training images or press Start")
+                  .arg(path, preset));
+    updateActions();
+    Q_EMIT modelOpened(true);
+}
+
 void ConceptTab::onProgress(const QString& what, qint64 done, qint64 total)
 {
     if (what.isEmpty()) { // A phase ended: back to the run's steps, or idle.
@@ -1175,7 +617,7 @@ void ConceptTab::onProgress(const QString& what, qint64 done, qint64 total)
                             .arg(done)
                             .arg(total)
                             .arg(rate, 0, 'f', 2)
-                            .arg(duration(static_cast<double>(total - done) / rate)));
+                            .arg(durationText(static_cast<double>(total - done) / rate)));
     }
 }
 
@@ -1210,7 +652,7 @@ void ConceptTab::onStep(const StepPoint& p)
     const double rate = m_stepSeconds > 0 ? static_cast<double>(m_stepsDone) / m_stepSeconds : 0.0;
     m_rate->setText(tr("%1 steps/s · ETA %2 · L_f %3 · L_r %4 · cos %5%6")
                         .arg(rate, 0, 'f', 2)
-                        .arg(duration(rate > 0 ? static_cast<double>(p.totalSteps - p.step) / rate : NAN))
+                        .arg(durationText(rate > 0 ? static_cast<double>(p.totalSteps - p.step) / rate : NAN))
                         .arg(p.forgetLoss, 0, 'g', 4)
                         .arg(p.remainLoss, 0, 'g', 4)
                         .arg(p.cosine, 0, 'f', 3)
@@ -1230,6 +672,7 @@ void ConceptTab::onLiveChange(const QString& name, double value)
 void ConceptTab::onRunEnded(const QString& outcome, const QString& message, qint64 steps, double seconds)
 {
     m_running = false;
+    m_panel->setRunning(false);
     m_paused = false;
     m_lastOutcome = outcome;
     m_hasResult = steps > 0 && outcome != QStringLiteral("failed");
@@ -1241,7 +684,7 @@ void ConceptTab::onRunEnded(const QString& outcome, const QString& message, qint
     m_progress->setFormat(tr("step %v of %m"));
     m_rate->setText(m_stepSeconds > 0 ? tr("%1 steps in %2 · %3 steps/s (stepping only) · L_f %4 · L_r %5")
                                             .arg(m_stepsDone)
-                                            .arg(duration(seconds))
+                                            .arg(durationText(seconds))
                                             .arg(static_cast<double>(m_stepsDone) / m_stepSeconds, 0, 'f', 2)
                                             .arg(m_lastPoint.forgetLoss, 0, 'g', 4)
                                             .arg(m_lastPoint.remainLoss, 0, 'g', 4)
@@ -1256,7 +699,7 @@ void ConceptTab::onRunEnded(const QString& outcome, const QString& message, qint
         setStatus(tr("Run %1 after %2 steps in %3%4")
                       .arg(outcome == QStringLiteral("finished") ? tr("finished") : tr("stopped"))
                       .arg(steps)
-                      .arg(duration(seconds))
+                      .arg(durationText(seconds))
                       .arg(message.isEmpty() ? QString() : QStringLiteral(" — ") + message));
     }
     Q_EMIT runFinished(outcome);

@@ -1,12 +1,16 @@
 #pragma once
 
-// The Concept tab: text-to-image concept unlearning. A model picker, the forget and remain prompt sets (typed,
-// loaded from JSON/CSV, or built from a diversity preset), the base model's training images (cached on disk),
-// method and hyperparameters (α, λ, lr live while running), live curves, before/after grids per prompt and
+// The Concept tab: text-to-image concept unlearning. A model picker, the forget and remain prompt sets
+// (PromptSetsEditor: typed, loaded from JSON/CSV, or built from a diversity preset), the base model's training
+// images (cached on disk), method and hyperparameters on the shared HyperparameterPanel (α, λ, lr live while
+// running; the model's recommended preset applied when it opens), live curves, before/after grids per prompt and
 // seed, and export as a diffusers folder and/or a CompVis single file. The torch work runs on a ConceptWorker in
 // its own thread; this header sees no LibTorch.
 #include "concept_worker.h"
+#include "preview_choice.h"
+#include "prompt_sets_editor.h"
 #include "unlearning_curves.h"
+#include "widgets/hyperparameter_panel.h"
 
 #include <QElapsedTimer>
 #include <QThread>
@@ -34,22 +38,19 @@ class ConceptTab : public QWidget {
     Q_OBJECT
 
 public:
-    /// The prompt sets the tab edits.
-    enum class PromptSet { Forget = 0, RemainTrain = 1, RemainTest = 2 };
+    using PromptSet = PromptSetsEditor::PromptSet;
 
     explicit ConceptTab(QWidget* parent = nullptr);
     ~ConceptTab() override;
 
-    /// Opens a diffusers folder or a CompVis .safetensors file (with `components` for what such a file lacks).
+    /// Opens a diffusers folder or a CompVis .safetensors file (with `components` for what such a file lacks);
+    /// empty: the built-in Fashion text-to-image model. The panel then shows the model's recommended preset, else
+    /// core's `sd` preset.
     void openModel(const QString& model, const QString& components = {});
-    /// Reads a JSON or CSV prompt file into a set; on an error the set keeps what it had and a message says why.
-    bool loadPromptFile(PromptSet set, const QString& path);
-    /// Writes a set as a JSON prompt list; false (with a message) when it cannot.
-    bool savePromptFile(PromptSet set, const QString& path);
-    /// Reads a diversity preset into the builder's fields (nothing else changes); false with a message on an error.
-    bool loadPreset(const QString& path);
-    /// Builds D_f, D_r,train and D_r,test from the builder's fields into the three sets.
-    bool buildPrompts();
+    bool loadPromptFile(PromptSet set, const QString& path) { return m_editor->loadPromptFile(set, path); }
+    bool savePromptFile(PromptSet set, const QString& path) { return m_editor->savePromptFile(set, path); }
+    bool loadPreset(const QString& path) { return m_editor->loadPreset(path); }
+    bool buildPrompts() { return m_editor->buildPrompts(); }
     /// Draws the training images the cache lacks (a second press reads them from the cache).
     void generateImages();
     void cancelImages();
@@ -61,16 +62,18 @@ public:
     /// Asks for a diffusers folder (or, with `compvis`, a .safetensors file) and exports into it.
     void chooseExport(bool compvis);
 
-    /// The prompts of a set as the tables hold them (blank rows skipped); `error` says what is wrong, if anything.
-    QList<ConceptPrompt> prompts(PromptSet set, QString* error = nullptr) const;
-    void setPrompts(PromptSet set, const QList<ConceptPrompt>& prompts);
+    QList<ConceptPrompt> prompts(PromptSet set, QString* error = nullptr) const
+    {
+        return m_editor->prompts(set, error);
+    }
+    void setPrompts(PromptSet set, const QList<ConceptPrompt>& prompts) { m_editor->setPrompts(set, prompts); }
 
     bool isModelOpen() const { return m_modelOpen; }
     bool isRunning() const { return m_running; }
     bool isPaused() const { return m_paused; }
     /// True once a paused run's thread is held between steps (the step under way when Pause came has ended).
     bool runHeld() const;
-    /// A run, a drawing or an export is in flight.
+    /// A run, a drawing, an opening or an export is in flight.
     bool isBusy() const { return m_running || m_drawing || m_exporting || m_opening; }
     bool canStart() const;
     /// A run ended with weights to export.
@@ -83,33 +86,35 @@ public:
     /// The last step's report (its α, λ and lr are those the step used).
     StepPoint lastPoint() const { return m_lastPoint; }
 
+    PromptSetsEditor* promptEditor() const { return m_editor; }
+    widgets::HyperparameterPanel* panel() const { return m_panel; }
     QLineEdit* modelEdit() const { return m_modelEdit; }
     QLineEdit* componentsEdit() const { return m_componentsEdit; }
     QLineEdit* cacheEdit() const { return m_cacheEdit; }
-    QTableWidget* table(PromptSet set) const;
-    QTableWidget* dimensionsTable() const { return m_dimensions; }
-    QLineEdit* remainTemplateEdit() const { return m_remainTemplate; }
-    QLineEdit* conceptWordsEdit() const { return m_conceptWords; }
-    QLineEdit* conceptDimensionEdit() const { return m_conceptDimension; }
-    QSpinBox* forgetCountBox() const { return m_forgetCount; }
-    QSpinBox* remainTrainCountBox() const { return m_remainTrainCount; }
-    QSpinBox* remainTestCountBox() const { return m_remainTestCount; }
-    QLabel* buildResultLabel() const { return m_buildResult; }
+    QTableWidget* table(PromptSet set) const { return m_editor->table(set); }
+    QTableWidget* dimensionsTable() const { return m_editor->dimensionsTable(); }
+    QLineEdit* remainTemplateEdit() const { return m_editor->remainTemplateEdit(); }
+    QLineEdit* conceptWordsEdit() const { return m_editor->conceptWordsEdit(); }
+    QLineEdit* conceptDimensionEdit() const { return m_editor->conceptDimensionEdit(); }
+    QSpinBox* forgetCountBox() const { return m_editor->forgetCountBox(); }
+    QSpinBox* remainTrainCountBox() const { return m_editor->remainTrainCountBox(); }
+    QSpinBox* remainTestCountBox() const { return m_editor->remainTestCountBox(); }
+    QLabel* buildResultLabel() const { return m_editor->buildResultLabel(); }
     QSpinBox* samplerStepsBox() const { return m_samplerSteps; }
     QDoubleSpinBox* guidanceBox() const { return m_guidance; }
     QSpinBox* drawBatchBox() const { return m_drawBatch; }
-    QComboBox* methodBox() const { return m_method; }
-    QComboBox* parameterBox() const { return m_parameters; }
-    QDoubleSpinBox* alphaBox() const { return m_alpha; }
-    QDoubleSpinBox* lambdaBox() const { return m_lambda; }
-    QDoubleSpinBox* lrBox() const { return m_lr; }
-    QSpinBox* stepsBox() const { return m_steps; }
-    QSpinBox* forgetBatchBox() const { return m_forgetBatch; }
-    QSpinBox* remainBatchBox() const { return m_remainBatch; }
-    QSpinBox* seedBox() const { return m_seed; }
-    QSpinBox* previewEveryBox() const { return m_previewEvery; }
-    QListWidget* previewList() const { return m_previewList; }
-    QLineEdit* previewSeedsEdit() const { return m_previewSeeds; }
+    QComboBox* methodBox() const { return m_panel->methodBox(); }
+    QComboBox* parameterBox() const { return m_panel->parameterBox(); }
+    QDoubleSpinBox* alphaBox() const { return m_panel->alphaBox(); }
+    QDoubleSpinBox* lambdaBox() const { return m_panel->lambdaBox(); }
+    QDoubleSpinBox* lrBox() const { return m_panel->lrBox(); }
+    QSpinBox* stepsBox() const { return m_panel->stepsBox(); }
+    QSpinBox* forgetBatchBox() const { return m_panel->forgetBatchBox(); }
+    QSpinBox* remainBatchBox() const { return m_panel->remainBatchBox(); }
+    QSpinBox* seedBox() const { return m_panel->seedBox(); }
+    QSpinBox* previewEveryBox() const { return m_previewChoice->everyBox(); }
+    QListWidget* previewList() const { return m_previewChoice->list(); }
+    QLineEdit* previewSeedsEdit() const { return m_previewChoice->seedsEdit(); }
     QPushButton* generateButton() const { return m_generate; }
     QPushButton* startButton() const { return m_start; }
     QPushButton* pauseButton() const { return m_pause; }
@@ -134,20 +139,21 @@ Q_SIGNALS:
     void runFinished(const QString& outcome);
     void exportFinished(bool ok, const QString& message);
 
+protected:
+    void showEvent(QShowEvent* event) override;
+
 private:
     QWidget* buildModelGroup();
     QWidget* buildImagesGroup();
     QWidget* buildMethodGroup();
     QWidget* buildRunGroup();
-    QWidget* buildPromptPage();
     QWidget* buildRunPage();
     void connectWorker();
     void restoreSettings();
     void saveSettings() const;
     void updateActions();
-    void updateSetCounts();
-    void refreshPreviewList();
-    bool previewRequest(ConceptPreviewRequest& request, QStringList& labels);
+    void refreshPreviews();
+    void onOpened(const QString& path, const QString& description, const QString& recommendedPreset);
     void onProgress(const QString& what, qint64 done, qint64 total);
     void onStep(const StepPoint& point);
     void onRunEnded(const QString& outcome, const QString& message, qint64 steps, double seconds);
@@ -164,19 +170,7 @@ private:
     QPushButton* m_openButton = nullptr;
     QLabel* m_modelLabel = nullptr;
     QTabWidget* m_pages = nullptr;
-    QTabWidget* m_setTabs = nullptr;
-    QTableWidget* m_tables[3] = { nullptr, nullptr, nullptr };
-    QTableWidget* m_dimensions = nullptr;
-    QLabel* m_presetLabel = nullptr;
-    QLineEdit* m_remainTemplate = nullptr;
-    QLineEdit* m_forgetTemplate = nullptr;
-    QLineEdit* m_conceptWords = nullptr;
-    QLineEdit* m_conceptDimension = nullptr;
-    QSpinBox* m_forgetCount = nullptr;
-    QSpinBox* m_remainTrainCount = nullptr;
-    QSpinBox* m_remainTestCount = nullptr;
-    QSpinBox* m_builderSeed = nullptr;
-    QLabel* m_buildResult = nullptr;
+    PromptSetsEditor* m_editor = nullptr;
     QSpinBox* m_samplerSteps = nullptr;
     QDoubleSpinBox* m_guidance = nullptr;
     QSpinBox* m_drawBatch = nullptr;
@@ -184,15 +178,7 @@ private:
     QPushButton* m_generate = nullptr;
     QPushButton* m_cancelGenerate = nullptr;
     QLabel* m_imagesLabel = nullptr;
-    QComboBox* m_method = nullptr;
-    QComboBox* m_parameters = nullptr;
-    QDoubleSpinBox* m_alpha = nullptr;
-    QDoubleSpinBox* m_lambda = nullptr;
-    QDoubleSpinBox* m_lr = nullptr;
-    QSpinBox* m_steps = nullptr;
-    QSpinBox* m_forgetBatch = nullptr;
-    QSpinBox* m_remainBatch = nullptr;
-    QSpinBox* m_seed = nullptr;
+    widgets::HyperparameterPanel* m_panel = nullptr;
     QPushButton* m_start = nullptr;
     QPushButton* m_pause = nullptr;
     QPushButton* m_stop = nullptr;
@@ -201,9 +187,7 @@ private:
     QProgressBar* m_progress = nullptr;
     QLabel* m_rate = nullptr;
     UnlearningCurves m_curves;
-    QListWidget* m_previewList = nullptr;
-    QLineEdit* m_previewSeeds = nullptr;
-    QSpinBox* m_previewEvery = nullptr;
+    PreviewChoice* m_previewChoice = nullptr;
     widgets::SampleGrid* m_beforeGrid = nullptr;
     widgets::SampleGrid* m_afterGrid = nullptr;
     QList<QWidget*> m_lockedWhileBusy;
@@ -230,9 +214,6 @@ private:
     QString m_phase;
     qint64 m_phaseStart = 0;
     QElapsedTimer m_phaseClock;
-
-protected:
-    void showEvent(QShowEvent* event) override;
 };
 
 } // namespace lethe::gui

@@ -10,11 +10,11 @@
 #include "core/models/sd/stable_diffusion.h"
 #include "core/runtime.h"
 #include "core/store/model_file.h"
+#include "core/unlearn/concept_config.h"
 #include "core/unlearn/concept_images.h"
 #include "core/unlearn/concept_session.h"
 #include "core/unlearn/run_control.h"
-
-#include "session_worker.h"
+#include "core/unlearn/run_record.h"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -22,7 +22,7 @@
 
 #include <QFileInfo>
 
-#include <chrono>
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 
@@ -88,41 +88,42 @@ ConceptWorker::ConceptWorker()
 {
     qRegisterMetaType<ConceptImagesRequest>();
     qRegisterMetaType<ConceptRunRequest>();
-    qRegisterMetaType<StepPoint>();
-    qRegisterMetaType<QList<QImage>>();
 }
 
 ConceptWorker::~ConceptWorker() = default;
-
-std::shared_ptr<unlearn::RunControl> ConceptWorker::control() const
-{
-    const std::lock_guard lock(m_controlMutex);
-    return m_control;
-}
 
 void ConceptWorker::cancelImages()
 {
     m_cancelImages = true;
 }
 
-ConceptRunRequest ConceptWorker::defaults()
+QList<widgets::RunPreset> ConceptWorker::presets()
 {
-    const unlearn::ConceptConfig c;
-    ConceptRunRequest r;
-    r.method = QString::fromStdString(unlearn::conceptMethodName(c.method));
-    r.parameters = QString::fromStdString(unlearn::parameterGroupName(c.parameters));
-    r.alpha = c.alpha;
-    r.lambda = c.lambda;
-    r.lr = c.lr;
-    r.steps = c.steps;
-    r.forgetBatch = c.forgetBatch;
-    r.remainBatch = c.remainBatch;
-    r.seed = c.seed;
+    return conceptPresets();
+}
+
+QList<QPair<QString, QString>> ConceptWorker::methods()
+{
+    return { { QStringLiteral("rgd"), tr("RGD (restricted gradient, diverse remain set)") },
+        { QStringLiteral("graddiff"), tr("GradDiff") }, { QStringLiteral("ga"), tr("GA (gradient ascent)") },
+        { QStringLiteral("esd"), tr("ESD (erased stable diffusion)") } };
+}
+
+QList<QPair<QString, QString>> ConceptWorker::parameterGroups()
+{
+    return { { QStringLiteral("all"), tr("All UNet parameters") },
+        { QStringLiteral("cross-attn"), tr("Cross-attention only (ESD-x)") },
+        { QStringLiteral("no-cross-attn"), tr("All but cross-attention (ESD-u)") } };
+}
+
+ConceptDrawSettings ConceptWorker::drawDefaults()
+{
     const unlearn::ConceptImageOptions images;
-    r.images.draw.samplerSteps = images.samplerSteps;
-    r.images.draw.guidance = images.guidance;
-    r.images.draw.batch = images.batch;
-    return r;
+    ConceptDrawSettings d;
+    d.samplerSteps = images.samplerSteps;
+    d.guidance = images.guidance;
+    d.batch = images.batch;
+    return d;
 }
 
 void ConceptWorker::open(const QString& chosen, const QString& components)
@@ -145,6 +146,12 @@ void ConceptWorker::open(const QString& chosen, const QString& components)
                                         .arg(loaded.defaultImageSize())
                                         .arg(loaded.vae() ? tr("latent") : tr("pixel space"))
                                         .arg(toQString(loaded.configSource()));
+        QString recommended;
+        try {
+            recommended = toQString(unlearn::recommendedConceptPreset(model.toStdString()).value_or(std::string()));
+        } catch (const std::exception& e) {
+            spdlog::warn("{}", e.what());
+        }
         s.sd = std::move(loaded);
         s.modelPath = std::filesystem::absolute(model.toStdString()).lexically_normal().string();
         s.imagesKey.clear();
@@ -156,7 +163,7 @@ void ConceptWorker::open(const QString& chosen, const QString& components)
         s.manifest = nullptr;
         spdlog::info("opened the text-to-image model {} on {}", s.modelPath, s.device.str());
         Q_EMIT progress(QString(), 0, 0);
-        Q_EMIT opened(toQString(s.modelPath), description);
+        Q_EMIT opened(toQString(s.modelPath), description, recommended);
     } catch (const std::exception& e) {
         Q_EMIT progress(QString(), 0, 0);
         Q_EMIT openFailed(toQString(e.what()));
@@ -239,34 +246,18 @@ void ConceptWorker::drawImages(const ConceptImagesRequest& request)
 void ConceptWorker::run(const ConceptRunRequest& request)
 {
     State& s = *m_state;
-    auto control = std::make_shared<unlearn::RunControl>();
-    {
-        const std::lock_guard lock(m_controlMutex);
-        m_control = control;
-    }
+    const auto control = beginRun();
     m_cancelImages = false;
-    const auto started = std::chrono::steady_clock::now();
-    const auto elapsed
-        = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
-    std::int64_t done = 0;
     try {
         if (!s.sd)
             throw Error("open a text-to-image model first");
-        unlearn::ConceptConfig config;
-        const auto method = unlearn::conceptMethodFromName(request.method.toStdString());
-        const auto group = unlearn::parameterGroupFromName(request.parameters.toStdString());
-        if (!method || !group)
-            throw Error("unknown method or parameter group: " + request.method.toStdString() + ", "
-                + request.parameters.toStdString());
-        config.method = *method;
-        config.parameters = *group;
-        config.alpha = request.alpha;
-        config.lambda = request.lambda;
-        config.lr = request.lr;
-        config.steps = request.steps;
-        config.forgetBatch = request.forgetBatch;
-        config.remainBatch = request.remainBatch;
-        config.seed = request.seed;
+        const auto names = unlearn::conceptPresetNames();
+        const std::string preset = request.preset.toStdString();
+        unlearn::ConceptConfig config = conceptConfigOf(request.settings,
+            unlearn::conceptPreset(
+                std::find(names.begin(), names.end(), preset) != names.end() ? preset : names.front()));
+        config.concept = request.concept.toStdString();
+        config.previewEvery = request.previewEvery;
         config.validate();
         if (request.images.forget.isEmpty())
             throw Error("the forget set is empty: type forget prompts, load a prompt file or build them from a preset");
@@ -276,13 +267,10 @@ void ConceptWorker::run(const ConceptRunRequest& request)
         Q_EMIT runStarted(config.steps);
 
         // The training images: those of the last drawing when the prompts and settings are the same.
-        const auto cancelled = [&](const QString& message) {
-            Q_EMIT progress(QString(), 0, 0);
-            Q_EMIT runEnded(QStringLiteral("stopped"), message, 0, elapsed());
-        };
         if (s.imagesKey.empty() || s.imagesKey != imagesKey(request.images, s.modelPath)) {
             if (!ensureImages(request.images, control.get())) {
-                cancelled(tr("Stopped while drawing the training images (those drawn are cached)."));
+                endRun(QStringLiteral("stopped"),
+                    tr("Stopped while drawing the training images (those drawn are cached)."), 0, 0.0);
                 return;
             }
         }
@@ -303,20 +291,18 @@ void ConceptWorker::run(const ConceptRunRequest& request)
         preview.sampler.steps = request.images.draw.samplerSteps;
         preview.batch = request.images.draw.batch;
         const int columns = static_cast<int>(std::max<qsizetype>(1, request.preview.seeds.size()));
-        const auto drawPreview = [&](const models::sd::StableDiffusion& model, const QString& what,
-                                     bool stoppable) -> std::optional<torch::Tensor> {
-            return diffusion::generate(model.model(), preview, [&](std::int64_t stepsDone, std::int64_t total) {
-                Q_EMIT progress(what, stepsDone, total);
-                return !m_cancelImages.load() && !(stoppable && control->stopRequested());
-            });
-        };
         if (!preview.prompts.empty()) {
             const std::string key = previewList.dump() + s.modelPath + std::to_string(preview.guidance) + "/"
                 + std::to_string(preview.sampler.steps);
             if (key != s.beforeKey || !s.before.defined()) {
-                const auto before = drawPreview(*s.sd, tr("Drawing the base model's previews (sampler steps)"), true);
+                const QString what = tr("Drawing the base model's previews (sampler steps)");
+                const auto before
+                    = diffusion::generate(s.sd->model(), preview, [&](std::int64_t stepsDone, std::int64_t total) {
+                          Q_EMIT progress(what, stepsDone, total);
+                          return !m_cancelImages.load() && !control->stopRequested();
+                      });
                 if (!before) {
-                    cancelled(tr("Stopped while drawing the base model's previews."));
+                    endRun(QStringLiteral("stopped"), tr("Stopped while drawing the base model's previews."), 0, 0.0);
                     return;
                 }
                 s.before = *before;
@@ -330,63 +316,37 @@ void ConceptWorker::run(const ConceptRunRequest& request)
         s.manifest = nullptr;
         s.session = std::make_unique<unlearn::ConceptSession>(*s.sd, s.forget, s.remain, config);
         unlearn::ConceptSession& session = *s.session;
+        session.setPreview(preview);
         spdlog::info("concept unlearning with {}: {} forget and {} remain pairs, {} trainable tensors ({})",
             unlearn::conceptMethodName(config.method), s.forget.size(), s.remain.size(),
             session.trainableNames().size(), unlearn::parameterGroupName(config.parameters));
-        std::int64_t truncated = 0;
-        std::int64_t projected = 0;
-        std::string failure;
-        try {
-            done = session.run(
-                [&](const unlearn::ConceptStepReport& r) {
-                    truncated += r.truncated ? 1 : 0;
-                    projected += r.projected ? 1 : 0;
-                    StepPoint p = stepPointOf(r);
-                    p.truncated = r.truncated;
-                    Q_EMIT stepDone(p);
-                    if (request.previewEvery > 0 && !preview.prompts.empty() && r.step % request.previewEvery == 0
-                        && r.step < r.totalSteps && !control->stopRequested()) {
-                        // Between steps: the next step puts the UNet back in training mode.
-                        session.model().unet()->eval();
-                        const auto after
-                            = drawPreview(session.model(), tr("Drawing previews at step %1").arg(r.step), true);
-                        if (after)
-                            Q_EMIT afterReady(r.step, imagesOf(*after), columns);
-                        Q_EMIT progress(QString(), 0, 0);
-                    }
-                },
-                *control);
-        } catch (const Error& e) {
-            failure = e.what();
-            done = session.stepsDone();
-        }
-        const double seconds = elapsed();
-        const bool finished = failure.empty() && done == config.steps;
-        const char* outcome = !failure.empty() ? "failed" : finished ? "finished" : "stopped";
+        const unlearn::RunRecord record { "concept", unlearn::toJson(config), {}, s.modelPath,
+            std::filesystem::is_regular_file(s.modelPath) ? io::sha256File(s.modelPath) : std::string(), s.device.str(),
+            "lethe (GUI)", store::utcNow() };
+        const unlearn::RunResult result = runLoop(session, *control, columns);
         if (!preview.prompts.empty()) {
-            const auto after = drawPreview(session.model(), tr("Drawing the unlearned model's previews"), false);
+            // The end's previews are drawn whatever stopped the run (only cancelImages() stops them).
+            const QString what = tr("Drawing the unlearned model's previews");
+            const auto after = session.preview([&](std::int64_t stepsDone, std::int64_t total) {
+                Q_EMIT progress(what, stepsDone, total);
+                return !m_cancelImages.load();
+            });
             if (after)
-                Q_EMIT afterReady(done, imagesOf(*after), columns);
+                Q_EMIT previewReady(result.steps, imagesOf(*after), columns);
         }
-        s.manifest = { { "format", "lethe.concept-unlearning" },
-            { "method", unlearn::conceptMethodName(config.method) }, { "config", unlearn::toJson(config) },
-            { "concept", { { "forget_prompts", promptsJson(s.forgetPrompts) } } }, { "parent_model", s.modelPath },
+        unlearn::RunRecord finalRecord = record;
+        finalRecord.finalConfig = unlearn::toJson(session.config());
+        s.manifest = unlearn::runManifest(finalRecord, result);
+        s.manifest.update({ { "concept", config.concept }, { "forget_prompts", promptsJson(s.forgetPrompts) },
             { "parent_kind", s.sd->sourceKind() }, { "forget_pairs", s.forget.size() },
             { "remain_pairs", s.remain.size() }, { "image_guidance", request.images.draw.guidance },
-            { "image_steps", request.images.draw.samplerSteps }, { "steps", done }, { "outcome", outcome },
-            { "message", failure }, { "truncated_steps", truncated }, { "projected_steps", projected },
-            { "seconds", seconds }, { "command", "lethe (GUI)" }, { "created", store::utcNow() },
-            { "previews", previewList } };
-        if (std::filesystem::is_regular_file(s.modelPath))
-            s.manifest["parent_sha256"] = io::sha256File(s.modelPath);
-        Q_EMIT progress(QString(), 0, 0);
-        Q_EMIT runEnded(QString::fromLatin1(outcome), toQString(failure), done, seconds);
+            { "image_steps", request.images.draw.samplerSteps }, { "image_batch", request.images.draw.batch },
+            { "previews", previewList } });
+        endRun(
+            toQString(unlearn::outcomeName(result.outcome)), toQString(result.message), result.steps, result.seconds);
     } catch (const std::exception& e) {
-        Q_EMIT progress(QString(), 0, 0);
-        Q_EMIT runEnded(QStringLiteral("failed"), toQString(e.what()), done, elapsed());
+        endRun(QStringLiteral("failed"), toQString(e.what()), s.session ? s.session->stepsDone() : 0, 0.0);
     }
-    const std::lock_guard lock(m_controlMutex);
-    m_control.reset();
 }
 
 void ConceptWorker::exportModel(const QString& diffusersFolder, const QString& compvisFile)

@@ -1,10 +1,13 @@
 #pragma once
 
-// Conversions from core values to Qt values. Only this header's source sees LibTorch types.
+// Conversions between core values and Qt values. Only this header's source sees LibTorch types.
+#include "step_point.h"
+#include "widgets/class_picker.h"
+#include "widgets/hyperparameter_panel.h"
+
 #include <QImage>
 #include <QList>
-
-#include "widgets/class_picker.h"
+#include <QString>
 
 #include <string>
 
@@ -15,6 +18,12 @@ class Tensor;
 namespace lethe::data {
 struct ImageSet;
 }
+
+namespace lethe::unlearn {
+struct StepReport;
+struct RunConfig;
+struct ConceptConfig;
+} // namespace lethe::unlearn
 
 namespace lethe::gui {
 
@@ -31,5 +40,23 @@ inline QString toQString(const std::string& text)
 {
     return QString::fromStdString(text);
 }
+
+/// core's formatDuration as a QString ("mm:ss", "h:mm:ss", "--:--" when unknown).
+QString durationText(double seconds);
+
+/// The plotted fields of a step report.
+StepPoint stepPointOf(const unlearn::StepReport& report);
+
+/// The panel's values of a class run's config, and the config with the panel's values (the other fields of
+/// `base` kept).
+widgets::RunSettings settingsOf(const unlearn::RunConfig& config);
+unlearn::RunConfig runConfigOf(const widgets::RunSettings& settings, const unlearn::RunConfig& base);
+/// The same for concept runs; throws Error for a method or parameter group core does not know.
+widgets::RunSettings settingsOf(const unlearn::ConceptConfig& config);
+unlearn::ConceptConfig conceptConfigOf(const widgets::RunSettings& settings, const unlearn::ConceptConfig& base);
+
+/// core's presets as the panel offers them: runPreset (class runs) and conceptPreset (concept runs), by name.
+QList<widgets::RunPreset> classPresets();
+QList<widgets::RunPreset> conceptPresets();
 
 } // namespace lethe::gui

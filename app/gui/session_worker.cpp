@@ -16,10 +16,9 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include <QCoreApplication>
-#include <QSettings>
 #include <QTemporaryDir>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 
@@ -27,25 +26,7 @@ namespace lethe::gui {
 
 namespace {
 
-QString q(const std::string& text)
-{
-    return QString::fromStdString(text);
-}
-
-widgets::RunSettings settingsOf(const unlearn::RunConfig& c)
-{
-    widgets::RunSettings s;
-    s.method = q(unlearn::methodName(c.method));
-    s.alpha = c.alpha;
-    s.lambda = c.lambda;
-    s.lr = c.lr;
-    s.steps = c.steps;
-    s.forgetBatch = c.forgetBatch;
-    s.remainPerClass = c.remainPerClass;
-    s.remainBatch = c.remainBatch;
-    s.seed = c.seed;
-    return s;
-}
+constexpr const char* kCommand = "lethe (GUI)";
 
 widgets::Measurement measurementOf(const eval::GenerationEval& e)
 {
@@ -73,8 +54,9 @@ struct SessionWorker::State {
 
     // The current (or last) run, kept for export.
     std::unique_ptr<unlearn::UnlearnSession> session;
-    int forgetClass = -1;
     RunRequest request;
+    nlohmann::json startConfig;
+    std::string started;
     std::mutex mutex; ///< Guards the fields below, which the run thread writes and an export reads.
     std::vector<unlearn::StepReport> steps;
     torch::Tensor before;
@@ -83,35 +65,24 @@ struct SessionWorker::State {
     std::int64_t lastStep = 0;
     nlohmann::json metricsBefore;
     nlohmann::json metricsAfter;
-    std::string outcome = "running";
-    double seconds = 0.0;
+    bool running = false;
+    unlearn::RunResult result; ///< How the last run ended (while running: nothing yet).
     std::unique_ptr<QTemporaryDir> snapshotDir;
 };
 
 SessionWorker::SessionWorker()
     : m_state(std::make_unique<State>())
 {
-    qRegisterMetaType<StepPoint>();
     qRegisterMetaType<OpenedModel>();
     qRegisterMetaType<RunRequest>();
     qRegisterMetaType<widgets::Measurement>();
-    qRegisterMetaType<QList<QImage>>();
 }
 
 SessionWorker::~SessionWorker() = default;
 
-std::shared_ptr<unlearn::RunControl> SessionWorker::control() const
-{
-    const std::lock_guard lock(m_controlMutex);
-    return m_control;
-}
-
 QList<widgets::RunPreset> SessionWorker::presets()
 {
-    QList<widgets::RunPreset> out;
-    for (const auto& name : unlearn::runPresetNames())
-        out.append({ q(name), settingsOf(unlearn::runPreset(name)) });
-    return out;
+    return classPresets();
 }
 
 QList<QPair<QString, QString>> SessionWorker::methods()
@@ -121,20 +92,11 @@ QList<QPair<QString, QString>> SessionWorker::methods()
         { QStringLiteral("ga"), tr("GA (gradient ascent)") }, { QStringLiteral("salun"), tr("SalUn") } };
 }
 
-QString chosenDeviceName()
-{
-    const QVariant given
-        = QCoreApplication::instance() ? QCoreApplication::instance()->property(kDeviceProperty) : QVariant();
-    if (given.isValid())
-        return given.toString();
-    return QSettings().value(QStringLiteral("device"), QStringLiteral("auto")).toString();
-}
-
 void SessionWorker::open(const QString& model, const QString& data, const QString& classifier)
 {
     State& s = *m_state;
     try {
-        Q_EMIT busy(tr("Opening the model and data set"), 0, 0);
+        Q_EMIT progress(tr("Opening the model and data set"), 0, 0);
         s.device = resolveDevice(chosenDeviceName().toStdString());
         const std::string modelPath
             = model.isEmpty() ? resourceFile(std::string("models/") + kBuiltinEdmModel).string() : model.toStdString();
@@ -159,7 +121,7 @@ void SessionWorker::open(const QString& model, const QString& data, const QStrin
                 : classifier.toStdString();
             auto loadedClassifier = models::loadClassifier(classifierPath, s.device);
             if (static_cast<int>(loadedClassifier.info.classes.size()) == loaded.classCount()) {
-                Q_EMIT busy(tr("Measuring the real test images"), 0, 0);
+                Q_EMIT progress(tr("Measuring the real test images"), 0, 0);
                 s.real
                     = eval::realFeatures(loadedClassifier.model, data::loadDataset(spec, data::Split::Test), s.device);
                 s.classifier = std::move(loadedClassifier);
@@ -171,14 +133,14 @@ void SessionWorker::open(const QString& model, const QString& data, const QStrin
             spdlog::warn("no classifier for measurements: {}", e.what());
         }
         OpenedModel info;
-        info.modelPath = q(modelPath);
+        info.modelPath = toQString(modelPath);
         info.modelDescription = tr("%1 — %2 parameters, %3 classes, %4×%4, %5")
-                                    .arg(q(std::filesystem::path(modelPath).filename().string()))
+                                    .arg(toQString(std::filesystem::path(modelPath).filename().string()))
                                     .arg(nn::parameterCount(*loaded.net))
                                     .arg(loaded.classCount())
                                     .arg(loaded.resolution())
-                                    .arg(q(loaded.info.provenance.method));
-        info.dataDescription = tr("%1 — %2 training images").arg(q(train.source)).arg(train.size());
+                                    .arg(toQString(loaded.info.provenance.method));
+        info.dataDescription = tr("%1 — %2 training images").arg(toQString(train.source)).arg(train.size());
         info.classes = classEntries(train);
         info.canMeasure = s.classifier.has_value();
         s.model = std::move(loaded);
@@ -186,36 +148,26 @@ void SessionWorker::open(const QString& model, const QString& data, const QStrin
         s.baseMeasurements.clear();
         s.session.reset();
         spdlog::info("opened {} ({} parameters) on {}", modelPath, nn::parameterCount(*s.model->net), s.device.str());
+        Q_EMIT progress(QString(), 0, 0);
         Q_EMIT opened(info);
     } catch (const std::exception& e) {
-        Q_EMIT openFailed(q(e.what()));
+        Q_EMIT progress(QString(), 0, 0);
+        Q_EMIT openFailed(toQString(e.what()));
     }
 }
 
 void SessionWorker::run(const RunRequest& request)
 {
     State& s = *m_state;
-    if (!s.model) {
-        Q_EMIT runFailed(tr("Open a model first."));
-        return;
-    }
-    auto control = std::make_shared<unlearn::RunControl>();
-    {
-        const std::lock_guard lock(m_controlMutex);
-        m_control = control;
-    }
+    const auto control = beginRun();
     try {
-        unlearn::RunConfig config = unlearn::runPreset("cpu-fast");
-        const widgets::RunSettings& w = request.settings;
-        config.method = unlearn::methodFromName(w.method.toStdString());
-        config.alpha = w.alpha;
-        config.lambda = w.lambda;
-        config.lr = w.lr;
-        config.steps = w.steps;
-        config.forgetBatch = w.forgetBatch;
-        config.remainPerClass = w.remainPerClass;
-        config.remainBatch = w.remainBatch;
-        config.seed = w.seed;
+        if (!s.model)
+            throw Error("open a model first");
+        const auto names = unlearn::runPresetNames();
+        const std::string preset = request.preset.toStdString();
+        unlearn::RunConfig config = runConfigOf(request.settings,
+            unlearn::runPreset(std::find(names.begin(), names.end(), preset) != names.end() ? preset : names.front()));
+        config.forgetClass = request.forgetClass;
         config.previewEvery = request.previewEvery;
         config.snapshotEvery = request.previewEvery > 0 ? request.previewEvery : config.snapshotEvery;
         config.previewSeeds.assign(request.previewSeeds.begin(), request.previewSeeds.end());
@@ -224,8 +176,7 @@ void SessionWorker::run(const RunRequest& request)
         config.validate();
         const bool measure = request.measure && s.classifier.has_value();
 
-        auto session
-            = std::make_unique<unlearn::UnlearnSession>(s.model->net, s.train, request.forgetClass, config, s.device);
+        auto session = std::make_unique<unlearn::UnlearnSession>(s.model->net, s.train, config, s.device);
         {
             const std::lock_guard lock(s.mutex);
             s.steps.clear();
@@ -234,19 +185,20 @@ void SessionWorker::run(const RunRequest& request)
             s.lastStep = 0;
             s.metricsBefore = nullptr;
             s.metricsAfter = nullptr;
-            s.outcome = "running";
-            s.seconds = 0.0;
+            s.running = true;
+            s.result = {};
         }
         s.snapshotDir = std::make_unique<QTemporaryDir>();
-        s.forgetClass = request.forgetClass;
         s.request = request;
+        s.startConfig = unlearn::toJson(config);
+        s.started = store::utcNow();
         s.session = std::move(session);
         unlearn::UnlearnSession& run = *s.session;
         const int columns = static_cast<int>(config.previewSeeds.size());
 
         Q_EMIT runStarted(config.steps);
-        Q_EMIT busy(tr("Sampling the base model's preview"), 0, 0);
-        const torch::Tensor before = run.preview();
+        Q_EMIT progress(tr("Sampling the base model's preview"), 0, 0);
+        const torch::Tensor before = run.preview().value();
         {
             const std::lock_guard lock(s.mutex);
             s.before = before;
@@ -260,7 +212,7 @@ void SessionWorker::run(const RunRequest& request)
             options.forgottenClass = request.forgetClass;
             return eval::evaluateGeneration(
                 net, s.classifier->model, *s.real, options, s.device, [&](std::int64_t done, std::int64_t total) {
-                    Q_EMIT busy(what, static_cast<int>(done), static_cast<int>(total));
+                    Q_EMIT progress(what, done, total);
                     return !control->stopRequested();
                 });
         };
@@ -273,9 +225,12 @@ void SessionWorker::run(const RunRequest& request)
             else if ((e = measureModel(s.model->net, tr("Measuring the base model"))))
                 s.baseMeasurements.emplace(key, *e);
             if (!e) {
-                const std::lock_guard lock(s.mutex);
-                s.outcome = "stopped";
-                Q_EMIT runEnded(QStringLiteral("stopped"), tr("Stopped while measuring the base model."), 0, 0.0);
+                {
+                    const std::lock_guard lock(s.mutex);
+                    s.running = false;
+                    s.result.outcome = unlearn::RunOutcome::Stopped;
+                }
+                endRun(QStringLiteral("stopped"), tr("Stopped while measuring the base model."), 0, 0.0);
                 return;
             }
             {
@@ -285,59 +240,15 @@ void SessionWorker::run(const RunRequest& request)
             Q_EMIT measured(0, measurementOf(*e));
         }
 
-        struct Observer : unlearn::UnlearnObserver {
-            SessionWorker* worker;
-            State* state;
-            void onStep(const unlearn::StepReport& r) override
-            {
-                {
-                    const std::lock_guard lock(state->mutex);
-                    state->steps.push_back(r);
-                }
-                Q_EMIT worker->stepDone(stepPointOf(r));
-            }
-            void onPreview(std::int64_t step, const torch::Tensor& images) override
-            {
-                {
-                    const std::lock_guard lock(state->mutex);
-                    state->previews[step] = images;
-                    state->lastStep = step;
-                }
-                Q_EMIT worker->previewReady(step, imagesOf(images));
-            }
-            void onSnapshot(std::int64_t step) override
-            {
-                // Each snapshot on disk, so any of them can be exported later.
-                const auto path = std::filesystem::path(state->snapshotDir->path().toStdString())
-                    / ("step-" + std::to_string(step) + ".safetensors");
-                unlearn::RunResult sofar;
-                sofar.steps = step;
-                unlearn::writeEdmModel(path, state->session->model(),
-                    unlearn::unlearnedModelInfo(state->model->info, state->model->sha256, state->session->config(),
-                        state->forgetClass, sofar, "lethe (GUI)"));
-                const std::lock_guard lock(state->mutex);
-                state->snapshots[step] = path;
-            }
-            void onRollback(std::int64_t failed, std::int64_t restored, const std::string& why) override
-            {
-                Q_EMIT worker->rolledBack(failed, restored, q(why));
-            }
-        } observer;
-        observer.worker = this;
-        observer.state = &s;
-        Q_EMIT busy(QString(), 0, 0);
-        const unlearn::RunResult result = run.run(observer, *control);
-        const char* outcome = result.outcome == unlearn::RunOutcome::Finished ? "finished"
-            : result.outcome == unlearn::RunOutcome::Stopped                  ? "stopped"
-                                                                              : "failed";
-        const torch::Tensor after = run.preview();
-        Q_EMIT previewReady(result.steps, imagesOf(after));
+        const unlearn::RunResult result = runLoop(run, *control, columns);
+        Q_EMIT progress(tr("Sampling the unlearned model's preview"), 0, 0);
+        const torch::Tensor after = run.preview().value();
+        keepPreview(result.steps, after);
+        Q_EMIT previewReady(result.steps, imagesOf(after), columns);
         {
             const std::lock_guard lock(s.mutex);
-            s.outcome = outcome;
-            s.seconds = result.seconds;
-            s.previews[result.steps] = after;
-            s.lastStep = result.steps;
+            s.running = false;
+            s.result = result;
         }
         if (measure && result.outcome == unlearn::RunOutcome::Finished) {
             const auto e = measureModel(run.model(), tr("Measuring the unlearned model"));
@@ -349,13 +260,44 @@ void SessionWorker::run(const RunRequest& request)
                 Q_EMIT measured(1, measurementOf(*e));
             }
         }
-        Q_EMIT busy(QString(), 0, 0);
-        Q_EMIT runEnded(q(outcome), q(result.message), result.steps, result.seconds);
+        endRun(
+            toQString(unlearn::outcomeName(result.outcome)), toQString(result.message), result.steps, result.seconds);
     } catch (const std::exception& e) {
-        Q_EMIT runFailed(q(e.what()));
+        {
+            const std::lock_guard lock(s.mutex);
+            s.running = false;
+            s.result.outcome = unlearn::RunOutcome::Failed;
+            s.result.message = e.what();
+        }
+        endRun(QStringLiteral("failed"), toQString(e.what()), s.session ? s.session->stepsDone() : 0, 0.0);
     }
-    const std::lock_guard lock(m_controlMutex);
-    m_control.reset();
+}
+
+void SessionWorker::keepStep(const unlearn::StepReport& report)
+{
+    const std::lock_guard lock(m_state->mutex);
+    m_state->steps.push_back(report);
+}
+
+void SessionWorker::keepSnapshot(qint64 step)
+{
+    // Each snapshot on disk, so any of them can be exported later.
+    State& s = *m_state;
+    const auto path = std::filesystem::path(s.snapshotDir->path().toStdString())
+        / ("step-" + std::to_string(step) + ".safetensors");
+    unlearn::RunResult sofar;
+    sofar.steps = step;
+    unlearn::writeEdmModel(path, s.session->model(),
+        unlearn::unlearnedModelInfo(s.model->info, s.model->sha256, s.session->config(), sofar, kCommand));
+    const std::lock_guard lock(s.mutex);
+    s.snapshots[step] = path;
+}
+
+void SessionWorker::keepPreview(qint64 step, const at::Tensor& images)
+{
+    const std::lock_guard lock(m_state->mutex);
+    m_state->previews[step] = images;
+    m_state->lastStep = step;
 }
 
 void SessionWorker::exportRun(const QString& folder, qint64 step)
@@ -368,10 +310,13 @@ void SessionWorker::exportRun(const QString& folder, qint64 step)
         std::vector<unlearn::StepReport> steps;
         models::EDMPrecond net = s.session->model();
         std::optional<store::EdmModel> snapshot;
+        unlearn::RunResult result;
+        const unlearn::RunConfig& config = s.session->config();
         {
             const std::lock_guard lock(s.mutex);
             steps = s.steps;
             files.before = s.before;
+            result = s.result;
             if (step >= 0) {
                 const auto it = s.snapshots.find(step);
                 if (it == s.snapshots.end())
@@ -380,30 +325,30 @@ void SessionWorker::exportRun(const QString& folder, qint64 step)
                 net = snapshot->net;
                 steps.resize(std::min<std::size_t>(steps.size(), static_cast<std::size_t>(step)));
             }
+            result.steps = static_cast<std::int64_t>(steps.size());
             // The preview of the exported weights: the snapshot's step, or the latest for the current model.
             const auto preview = s.previews.find(step >= 0 ? step : s.lastStep);
             if (preview != s.previews.end())
                 files.after = preview->second;
-            files.manifest = { { "config", unlearn::toJson(s.session->config()) }, { "forget_class", s.forgetClass },
-                { "forget_class_name", s.model->info.classes.at(static_cast<std::size_t>(s.forgetClass)) },
-                { "model", s.model->path.string() }, { "model_sha256", s.model->sha256 }, { "data", s.train.source },
-                { "outcome", s.outcome }, { "steps", steps.size() }, { "seconds", s.seconds },
-                { "exported", store::utcNow() }, { "exported_step", step }, { "metrics_before", s.metricsBefore },
-                { "metrics_after", step >= 0 ? nullptr : s.metricsAfter } };
+            const unlearn::RunRecord record { "class", s.startConfig, unlearn::toJson(config), s.model->path.string(),
+                s.model->sha256, s.device.str(), kCommand, s.started };
+            files.manifest = unlearn::runManifest(record, result);
+            if (s.running)
+                files.manifest["outcome"] = "running"; // Exported while paused.
+            files.manifest.update({ { "forget_class", config.forgetClass },
+                { "forget_class_name", s.model->info.classes.at(static_cast<std::size_t>(config.forgetClass)) },
+                { "data", s.train.source }, { "exported", store::utcNow() }, { "exported_step", step },
+                { "metrics_before", s.metricsBefore }, { "metrics_after", step >= 0 ? nullptr : s.metricsAfter } });
         }
         files.steps = &steps;
         files.columns = static_cast<int>(s.request.previewSeeds.size());
-        files.forgetClass = s.forgetClass;
-        unlearn::RunResult sofar;
-        sofar.steps = static_cast<std::int64_t>(steps.size());
-        sofar.seconds = s.seconds;
+        files.forgetClass = config.forgetClass;
         unlearn::writeRunFolder(folder.toStdString(), files, net,
-            unlearn::unlearnedModelInfo(
-                s.model->info, s.model->sha256, s.session->config(), s.forgetClass, sofar, "lethe (GUI) export"));
+            unlearn::unlearnedModelInfo(s.model->info, s.model->sha256, config, result, "lethe (GUI) export"));
         spdlog::info("exported the run to {}", folder.toStdString());
         Q_EMIT exported(folder);
     } catch (const std::exception& e) {
-        Q_EMIT exportFailed(q(e.what()));
+        Q_EMIT exportFailed(toQString(e.what()));
     }
 }
 

@@ -1,25 +1,18 @@
 #pragma once
 
-// The worker that runs core on its own thread for the window: opening a model and data set, an unlearning
-// run with previews, snapshots and measurements, and exports. Only Qt values cross to the UI thread.
-#include "step_point.h"
+// The worker behind the Class tab: opens a class-conditional model with its data set (and, where it can, the
+// classifier for the measures), runs class unlearning with before/after previews, snapshots and measures, and
+// exports. The run itself and its signals are RunWorker's.
+#include "run_worker.h"
 #include "widgets/class_picker.h"
 #include "widgets/hyperparameter_panel.h"
 #include "widgets/metrics_view.h"
 
-#include <QImage>
 #include <QList>
 #include <QMetaType>
-#include <QObject>
 #include <QString>
-#include <QStringList>
 
 #include <memory>
-#include <mutex>
-
-namespace lethe::unlearn {
-class RunControl;
-}
 
 namespace lethe::gui {
 
@@ -35,6 +28,7 @@ struct OpenedModel {
 /// What a run needs besides its hyperparameters.
 struct RunRequest {
     widgets::RunSettings settings;
+    QString preset; ///< The core preset the fields the panel does not show come from.
     int forgetClass = -1;
     bool measure = true;
     qint64 measureImagesPerClass = 100;
@@ -42,24 +36,12 @@ struct RunRequest {
     QList<qint64> previewSeeds { 0, 1, 2, 3 };
 };
 
-/// Lives on its own QThread. Slots are called queued from the UI thread; a run blocks this thread until it
-/// ends, so pause, resume, stop and live changes go through control(), which is thread-safe.
-/// The application property holding the device given on the command line (`lethe --device cuda`); without it
-/// the worker takes the "device" setting, else "auto".
-inline constexpr const char* kDeviceProperty = "letheDevice";
-
-/// The device name the worker opens models on: the command line's, else the setting's, else "auto".
-QString chosenDeviceName();
-
-class SessionWorker : public QObject {
+class SessionWorker : public RunWorker {
     Q_OBJECT
 
 public:
     SessionWorker();
     ~SessionWorker() override;
-
-    /// The control of the current run, or null between runs. Safe from any thread.
-    std::shared_ptr<unlearn::RunControl> control() const;
 
     /// Presets and methods as the panel shows them (from core's single source of defaults).
     static QList<widgets::RunPreset> presets();
@@ -78,23 +60,17 @@ public Q_SLOTS:
 Q_SIGNALS:
     void opened(const lethe::gui::OpenedModel& model);
     void openFailed(const QString& message);
-    void busy(const QString& what, int done, int total);
-    void runStarted(qint64 totalSteps);
-    void beforeReady(const QList<QImage>& cells, int columns);
-    void stepDone(const lethe::gui::StepPoint& point);
-    void previewReady(qint64 step, const QList<QImage>& cells);
-    void rolledBack(qint64 failedStep, qint64 restoredStep, const QString& why);
+    /// The measures of the base model (`which` 0) or of the unlearned one (1).
     void measured(int which, const lethe::widgets::Measurement& measurement);
-    void runEnded(const QString& outcome, const QString& message, qint64 steps, double seconds);
-    void runFailed(const QString& message);
-    void exported(const QString& folder);
-    void exportFailed(const QString& message);
+
+protected:
+    void keepStep(const unlearn::StepReport& report) override;
+    void keepSnapshot(qint64 step) override;
+    void keepPreview(qint64 step, const at::Tensor& images) override;
 
 private:
     struct State;
     std::unique_ptr<State> m_state;
-    mutable std::mutex m_controlMutex;
-    std::shared_ptr<unlearn::RunControl> m_control;
 };
 
 } // namespace lethe::gui

@@ -1,6 +1,7 @@
 #pragma once
 
-// One step of an unlearning run as the GUI plots it, shared by the Run and Concept tabs' workers.
+// One step of an unlearning run as the GUI plots it, the same for class and concept runs (qt_conversions'
+// stepPointOf makes it from core's one StepReport).
 #include <QMetaType>
 #include <QtGlobal>
 
@@ -16,32 +17,12 @@ struct StepPoint {
     double remainNorm = 0.0;
     double cosine = 0.0;
     bool projected = false;
-    bool truncated = false; ///< Concept runs: the text variant of α cut the ascent step short.
+    bool truncated = false; ///< Concept runs: L_f > α, the forget term had weight 0 on this step.
     double lr = 0.0;
     double alpha = 0.0;
     double lambda = 0.0;
     double seconds = 0.0;
 };
-
-/// The plotted fields of a core step report (unlearn::StepReport or unlearn::ConceptStepReport, which name them
-/// alike); `truncated` stays false.
-template <typename Report> StepPoint stepPointOf(const Report& r)
-{
-    StepPoint p;
-    p.step = r.step;
-    p.totalSteps = r.totalSteps;
-    p.forgetLoss = r.forgetLoss;
-    p.remainLoss = r.remainLoss;
-    p.ascentNorm = r.ascentNorm;
-    p.remainNorm = r.remainNorm;
-    p.cosine = r.cosine;
-    p.projected = r.projected;
-    p.lr = r.lr;
-    p.alpha = r.alpha;
-    p.lambda = r.lambda;
-    p.seconds = r.seconds;
-    return p;
-}
 
 } // namespace lethe::gui
 

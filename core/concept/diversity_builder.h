@@ -1,6 +1,6 @@
 #pragma once
 
-// Builds D_f, D_r,train and D_r,test from a DiversitySpec (METHOD.md §3).
+// Builds D_f, D_r,train and D_r,test from a DiversitySpec (docs/method.md §3).
 
 #include "diversity_preset.h"
 #include "prompt_set.h"

@@ -1,6 +1,6 @@
 #pragma once
 
-// The description of a diverse prompt set (Ko et al. 2024, METHOD.md §3): semantic dimensions with training
+// The description of a diverse prompt set (Ko et al. 2024, docs/method.md §3): semantic dimensions with training
 // values and held-out test values, a remain template, and the concept that forget prompts add.
 //
 // Preset file (JSON object; only "dimensions", "remain_template" and "concept" are required, unknown keys are

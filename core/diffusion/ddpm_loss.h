@@ -1,7 +1,7 @@
 #pragma once
 
 // The training loss of discrete-time (DDPM) diffusion models such as Stable Diffusion: ε-prediction MSE at a
-// timestep drawn uniformly from the training schedule (METHOD.md §3).
+// timestep drawn uniformly from the training schedule (docs/method.md §3).
 
 #include "core/diffusion/ddpm_sampler.h"
 

@@ -10,7 +10,7 @@
 
 namespace lethe::diffusion {
 
-/// Hyperparameters of the EDM training loss (Karras et al. 2022, METHOD.md §2).
+/// Hyperparameters of the EDM training loss (Karras et al. 2022, docs/method.md §2).
 struct EdmLossOptions {
     /// Mean of ln σ.
     double pMean = -1.2;

@@ -18,7 +18,7 @@ enum class SamplerMethod {
     Euler, ///< 1st order, N evaluations: a cheaper, rougher preview.
 };
 
-/// Settings of the EDM sampler (Karras et al. 2022, Algorithm 2; METHOD.md §2).
+/// Settings of the EDM sampler (Karras et al. 2022, Algorithm 2; docs/method.md §2).
 struct SamplerOptions {
     /// Number of steps N (noise levels before the final σ = 0).
     int steps = 18;

@@ -34,7 +34,7 @@ struct ClassAccuracy {
 /// images, `target` is the class each image was generated for. Throws Error on mismatched sizes or labels.
 ClassAccuracy perClassAccuracy(const torch::Tensor& predicted, const torch::Tensor& target, int classCount);
 
-/// UA and RA of one unlearning run (METHOD.md §4).
+/// UA and RA of one unlearning run (docs/method.md §4).
 struct UnlearningScores {
     std::int64_t forgottenClass = 0;
     /// 1 − fraction of images generated for the forgotten class that the classifier assigns to it.

@@ -1,6 +1,6 @@
 #pragma once
 
-// The CLIP alignment score of METHOD.md §4: the cosine similarity between the CLIP image embedding of each
+// The CLIP alignment score of docs/method.md §4: the cosine similarity between the CLIP image embedding of each
 // generated image and the CLIP text embedding of its prompt (plain cosine, so SD 1.x scores about 0.35).
 
 #include "core/models/clip/clip_model.h"

@@ -24,6 +24,8 @@ class JsonFields {
 public:
     /// `file` names the object in messages ("unet/config.json").
     JsonFields(const nlohmann::json& object, std::string file);
+    /// Refused: the reader keeps a reference, which a temporary would leave dangling.
+    JsonFields(nlohmann::json&& object, std::string file) = delete;
 
     const nlohmann::json& object() const { return m_object; }
     const std::string& file() const { return m_file; }

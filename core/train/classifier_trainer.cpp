@@ -3,6 +3,7 @@
 #include "core/data/subsets.h"
 #include "core/error.h"
 #include "core/eval/accuracy.h"
+#include "core/io/config_json.h"
 
 #include <torch/torch.h>
 
@@ -17,83 +18,39 @@ namespace lethe::train {
 
 using nlohmann::json;
 
+const std::vector<std::pair<ClassifierOptimizer, std::string>>& enumNames(ClassifierOptimizer)
+{
+    static const std::vector<std::pair<ClassifierOptimizer, std::string>> table
+        = { { ClassifierOptimizer::Sgd, "sgd" }, { ClassifierOptimizer::Adam, "adam" } };
+    return table;
+}
+
+const std::vector<std::pair<ClassifierSchedule, std::string>>& enumNames(ClassifierSchedule)
+{
+    static const std::vector<std::pair<ClassifierSchedule, std::string>> table
+        = { { ClassifierSchedule::Cosine, "cosine" }, { ClassifierSchedule::Step, "step" } };
+    return table;
+}
+
 std::string optimizerName(ClassifierOptimizer optimizer)
 {
-    return optimizer == ClassifierOptimizer::Adam ? "adam" : "sgd";
+    return io::enumName(optimizer);
 }
 
 std::string scheduleName(ClassifierSchedule schedule)
 {
-    return schedule == ClassifierSchedule::Step ? "step" : "cosine";
+    return io::enumName(schedule);
 }
 
 json toJson(const ClassifierTrainConfig& c)
 {
-    return { { "epochs", c.epochs }, { "batch_size", c.batchSize }, { "learning_rate", c.learningRate },
-        { "weight_decay", c.weightDecay }, { "optimizer", optimizerName(c.optimizer) }, { "momentum", c.momentum },
-        { "schedule", scheduleName(c.schedule) }, { "step_epochs", c.stepEpochs }, { "step_gamma", c.stepGamma },
-        { "seed", c.seed }, { "crop_padding", c.cropPadding }, { "horizontal_flip", c.horizontalFlip },
-        { "label_smoothing", c.labelSmoothing }, { "eval_batch_size", c.evalBatchSize } };
+    return io::configToJson(c);
 }
-
-namespace {
-
-template <typename T> void readField(const json& j, const char* key, T& field)
-{
-    if (!j.contains(key))
-        return;
-    const json& value = j.at(key);
-    bool ok = false;
-    if constexpr (std::is_same_v<T, bool>)
-        ok = value.is_boolean();
-    else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T>)
-        ok = value.is_number_unsigned() || (value.is_number_integer() && value.get<std::int64_t>() >= 0);
-    else if constexpr (std::is_integral_v<T>)
-        ok = value.is_number_integer();
-    else
-        ok = value.is_number();
-    if (!ok)
-        throw Error(std::string("classifier training config: '") + key + "' has the wrong type: " + value.dump());
-    field = value.get<T>();
-}
-
-} // namespace
 
 ClassifierTrainConfig classifierTrainConfigFromJson(const json& j)
 {
-    if (!j.is_object())
-        throw Error("classifier training config: expected a JSON object, found " + std::string(j.type_name()));
     ClassifierTrainConfig c;
-    readField(j, "epochs", c.epochs);
-    readField(j, "batch_size", c.batchSize);
-    readField(j, "learning_rate", c.learningRate);
-    readField(j, "weight_decay", c.weightDecay);
-    readField(j, "momentum", c.momentum);
-    readField(j, "step_epochs", c.stepEpochs);
-    readField(j, "step_gamma", c.stepGamma);
-    readField(j, "seed", c.seed);
-    readField(j, "crop_padding", c.cropPadding);
-    readField(j, "horizontal_flip", c.horizontalFlip);
-    readField(j, "label_smoothing", c.labelSmoothing);
-    readField(j, "eval_batch_size", c.evalBatchSize);
-    if (j.contains("optimizer")) {
-        const json& v = j.at("optimizer");
-        if (v == "sgd")
-            c.optimizer = ClassifierOptimizer::Sgd;
-        else if (v == "adam")
-            c.optimizer = ClassifierOptimizer::Adam;
-        else
-            throw Error("classifier training config: 'optimizer' must be \"sgd\" or \"adam\", found " + v.dump());
-    }
-    if (j.contains("schedule")) {
-        const json& v = j.at("schedule");
-        if (v == "cosine")
-            c.schedule = ClassifierSchedule::Cosine;
-        else if (v == "step")
-            c.schedule = ClassifierSchedule::Step;
-        else
-            throw Error("classifier training config: 'schedule' must be \"cosine\" or \"step\", found " + v.dump());
-    }
+    io::configFromJson(c, j, "classifier training config");
     return c;
 }
 

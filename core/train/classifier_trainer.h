@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lethe::train {
@@ -36,13 +37,35 @@ struct ClassifierTrainConfig {
     bool horizontalFlip = true; ///< Random left-right flips.
     double labelSmoothing = 0.0;
     std::int64_t evalBatchSize = 500;
+
+    /// The field table that io::configToJson and io::configFromJson walk (JSON key, member).
+    template <typename Self, typename Visit> static void fields(Self& c, Visit&& visit)
+    {
+        visit("epochs", c.epochs);
+        visit("batch_size", c.batchSize);
+        visit("learning_rate", c.learningRate);
+        visit("weight_decay", c.weightDecay);
+        visit("optimizer", c.optimizer);
+        visit("momentum", c.momentum);
+        visit("schedule", c.schedule);
+        visit("step_epochs", c.stepEpochs);
+        visit("step_gamma", c.stepGamma);
+        visit("seed", c.seed);
+        visit("crop_padding", c.cropPadding);
+        visit("horizontal_flip", c.horizontalFlip);
+        visit("label_smoothing", c.labelSmoothing);
+        visit("eval_batch_size", c.evalBatchSize);
+    }
 };
 
 /// The config as JSON (snake_case keys, enums as "sgd"/"adam", "cosine"/"step").
 nlohmann::json toJson(const ClassifierTrainConfig& config);
-/// Parses JSON written by toJson; absent keys keep their defaults. Throws Error naming a bad key.
+/// Parses JSON written by toJson; absent keys keep their defaults. Throws Error naming an unknown or bad key.
 ClassifierTrainConfig classifierTrainConfigFromJson(const nlohmann::json& json);
 
+/// The names of the enums, for io::configToJson.
+const std::vector<std::pair<ClassifierOptimizer, std::string>>& enumNames(ClassifierOptimizer);
+const std::vector<std::pair<ClassifierSchedule, std::string>>& enumNames(ClassifierSchedule);
 /// "sgd" / "adam".
 std::string optimizerName(ClassifierOptimizer optimizer);
 /// "cosine" / "step".

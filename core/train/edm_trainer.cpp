@@ -1,5 +1,7 @@
 #include "edm_trainer.h"
 
+#include "core/io/config_json.h"
+
 #include "adam.h"
 #include "core/data/subsets.h"
 #include "core/diffusion/edm_loss.h"
@@ -24,42 +26,13 @@ using nlohmann::json;
 
 json toJson(const PretrainConfig& c)
 {
-    return { { "preset", c.preset }, { "architecture", c.architecture }, { "dataset", c.dataset }, { "batch", c.batch },
-        { "lr", c.lr }, { "lr_rampup_images", c.lrRampupImages }, { "steps", c.steps },
-        { "ema_half_life_images", c.emaHalfLifeImages }, { "ema_rampup_ratio", c.emaRampupRatio }, { "seed", c.seed },
-        { "checkpoint_every", c.checkpointEvery } };
+    return io::configToJson(c);
 }
 
 PretrainConfig pretrainConfigFromJson(const json& j)
 {
     PretrainConfig c;
-    if (!j.is_object())
-        throw Error("pretraining config: expected a JSON object, found " + std::string(j.type_name()));
-    auto read = [&](const char* key, auto& field) {
-        if (!j.contains(key))
-            return;
-        try {
-            j.at(key).get_to(field);
-        } catch (const json::exception&) {
-            throw Error(std::string("pretraining config: key '") + key + "' has the wrong type ("
-                + j.at(key).type_name() + ")");
-        }
-    };
-    read("preset", c.preset);
-    if (j.contains("architecture"))
-        c.architecture = j.at("architecture");
-    read("dataset", c.dataset);
-    read("batch", c.batch);
-    read("lr", c.lr);
-    read("lr_rampup_images", c.lrRampupImages);
-    read("steps", c.steps);
-    read("ema_half_life_images", c.emaHalfLifeImages);
-    read("ema_rampup_ratio", c.emaRampupRatio);
-    read("seed", c.seed);
-    read("checkpoint_every", c.checkpointEvery);
-    for (const auto& [key, value] : j.items())
-        if (!toJson(PretrainConfig {}).contains(key))
-            throw Error("pretraining config: unknown key '" + key + "'");
+    io::configFromJson(c, j, "pretraining config");
     return c;
 }
 

@@ -29,10 +29,26 @@ struct PretrainConfig {
     double emaRampupRatio = 0.05; ///< ... but at most this fraction of the images seen so far.
     std::uint64_t seed = 1;
     std::int64_t checkpointEvery = 250; ///< Steps between atomic checkpoints (0 = only at the end).
+
+    /// The field table that io::configToJson and io::configFromJson walk (JSON key, member).
+    template <typename Self, typename Visit> static void fields(Self& c, Visit&& visit)
+    {
+        visit("preset", c.preset);
+        visit("architecture", c.architecture);
+        visit("dataset", c.dataset);
+        visit("batch", c.batch);
+        visit("lr", c.lr);
+        visit("lr_rampup_images", c.lrRampupImages);
+        visit("steps", c.steps);
+        visit("ema_half_life_images", c.emaHalfLifeImages);
+        visit("ema_rampup_ratio", c.emaRampupRatio);
+        visit("seed", c.seed);
+        visit("checkpoint_every", c.checkpointEvery);
+    }
 };
 
 nlohmann::json toJson(const PretrainConfig& config);
-/// Absent keys keep their defaults; wrong types throw Error naming the key.
+/// Absent keys keep their defaults; unknown keys and wrong types throw Error naming the key.
 PretrainConfig pretrainConfigFromJson(const nlohmann::json& json);
 
 /// Trains an EDMPrecond on an image set. Writes `output` (the EMA network as a self-describing Lethe

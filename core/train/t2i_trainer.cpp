@@ -1,5 +1,7 @@
 #include "t2i_trainer.h"
 
+#include "core/io/config_json.h"
+
 #include "adam.h"
 #include "core/data/captioned_fashion.h"
 #include "core/diffusion/ddpm_loss.h"
@@ -26,47 +28,13 @@ using nlohmann::json;
 
 json toJson(const T2iPretrainConfig& c)
 {
-    return { { "unet", c.unet }, { "text_encoder", c.textEncoder }, { "batch", c.batch }, { "lr", c.lr },
-        { "lr_rampup_images", c.lrRampupImages }, { "steps", c.steps }, { "ema_half_life_images", c.emaHalfLifeImages },
-        { "ema_rampup_ratio", c.emaRampupRatio }, { "caption_dropout", c.captionDropout }, { "seed", c.seed },
-        { "checkpoint_every", c.checkpointEvery }, { "max_tokens", c.maxTokens }, { "beta_schedule", c.betaSchedule },
-        { "noise_offset", c.noiseOffset } };
+    return io::configToJson(c);
 }
 
 T2iPretrainConfig t2iPretrainConfigFromJson(const json& j)
 {
     T2iPretrainConfig c;
-    if (!j.is_object())
-        throw Error("text-to-image training config: expected a JSON object, found " + std::string(j.type_name()));
-    for (const auto& [key, value] : j.items())
-        if (!toJson(T2iPretrainConfig {}).contains(key))
-            throw Error("text-to-image training config: unknown key '" + key + "'");
-    auto read = [&](const char* key, auto& field) {
-        if (!j.contains(key))
-            return;
-        try {
-            j.at(key).get_to(field);
-        } catch (const json::exception&) {
-            throw Error(std::string("text-to-image training config: key '") + key + "' has the wrong type ("
-                + j.at(key).type_name() + ")");
-        }
-    };
-    if (j.contains("unet"))
-        c.unet = j.at("unet");
-    if (j.contains("text_encoder"))
-        c.textEncoder = j.at("text_encoder");
-    read("batch", c.batch);
-    read("lr", c.lr);
-    read("lr_rampup_images", c.lrRampupImages);
-    read("steps", c.steps);
-    read("ema_half_life_images", c.emaHalfLifeImages);
-    read("ema_rampup_ratio", c.emaRampupRatio);
-    read("caption_dropout", c.captionDropout);
-    read("seed", c.seed);
-    read("checkpoint_every", c.checkpointEvery);
-    read("max_tokens", c.maxTokens);
-    read("beta_schedule", c.betaSchedule);
-    read("noise_offset", c.noiseOffset);
+    io::configFromJson(c, j, "text-to-image training config");
     return c;
 }
 
@@ -289,7 +257,9 @@ void T2iPretrainer::writeCheckpoint()
         { "dataset", s.train.source }, { "command", s.command }, { "seed", s.config.seed }, { "steps", s.step },
         { "images_seen", s.step * s.config.batch }, { "wall_seconds", s.wallSeconds }, { "created", store::utcNow() },
         { "config", toJson(s.config) }, { "initialised_from", s.parent },
-        { "captions", { { "templates", data::captionTemplates() }, { "nouns", data::fashionNouns() } } } };
+        { "captions", { { "templates", data::captionTemplates() }, { "nouns", data::fashionNouns() } } },
+        // The concept preset tuned for models of this kind (their ε-loss scale): front ends open it with these values.
+        { "recommended_preset", "fmnist-t2i" } };
     const auto sd = models::sd::StableDiffusion::fromComponents(
         tokenizerPath(s.output), s.ema->text_encoder, s.ema->unet, nullptr, s.schedule);
     sd.saveDiffusersFolder(s.output, io::jsonText(manifest, 2), true);

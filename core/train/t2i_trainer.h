@@ -42,6 +42,25 @@ struct T2iPretrainConfig {
     /// the training noise; 0 = plain noise. 0.1 teaches a model to read the mean colour of its input, which a
     /// model fine-tuned from a scaled_linear one has to unlearn (else its samples keep coloured backgrounds).
     double noiseOffset = 0.0;
+
+    /// The field table that io::configToJson and io::configFromJson walk (JSON key, member).
+    template <typename Self, typename Visit> static void fields(Self& c, Visit&& visit)
+    {
+        visit("unet", c.unet);
+        visit("text_encoder", c.textEncoder);
+        visit("batch", c.batch);
+        visit("lr", c.lr);
+        visit("lr_rampup_images", c.lrRampupImages);
+        visit("steps", c.steps);
+        visit("ema_half_life_images", c.emaHalfLifeImages);
+        visit("ema_rampup_ratio", c.emaRampupRatio);
+        visit("caption_dropout", c.captionDropout);
+        visit("seed", c.seed);
+        visit("checkpoint_every", c.checkpointEvery);
+        visit("max_tokens", c.maxTokens);
+        visit("beta_schedule", c.betaSchedule);
+        visit("noise_offset", c.noiseOffset);
+    }
 };
 
 nlohmann::json toJson(const T2iPretrainConfig& config);

@@ -1,6 +1,6 @@
 #pragma once
 
-// The images of concept unlearning's (prompt, image) pairs: drawn by the base model from the prompts (METHOD.md
+// The images of concept unlearning's (prompt, image) pairs: drawn by the base model from the prompts (docs/method.md
 // §3: "the images are generated from those prompts by the original model"), cached in a folder so that an
 // interrupted or repeated run draws each image once, or read from a folder of captioned images.
 

@@ -4,6 +4,7 @@
 #include "core/diffusion/ddpm_loss.h"
 #include "core/diffusion/denoiser.h"
 #include "core/diffusion/pixels.h"
+#include "core/describe.h"
 #include "core/error.h"
 #include "core/train/adam.h"
 #include "core/train/training_loop.h"
@@ -13,24 +14,14 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include <chrono>
 #include <cmath>
-#include <sstream>
 
 namespace lethe::unlearn {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
+/// What names a cross-attention parameter (ParameterGroup::CrossAttention), for the message of an empty group.
 const char* const kCrossAttention = "attn2";
-
-std::string number(double value)
-{
-    std::ostringstream out;
-    out << value;
-    return out.str();
-}
 
 /// `batch` items of 0…n−1 for step `step`: the set is visited in a permutation fixed by (seed, epoch), and a
 /// batch that runs past the end of an epoch continues in the next one.
@@ -60,103 +51,13 @@ std::string dtypeText(torch::ScalarType type)
     }
 }
 
-} // namespace
-
-namespace {
-
-/// Each enum's names, in one place for both directions.
-template <typename Enum> struct NamedValue {
-    Enum value;
-    const char* name;
-};
-constexpr NamedValue<ConceptMethod> kMethodNames[] = { { ConceptMethod::RGD, "rgd" },
-    { ConceptMethod::GradDiff, "graddiff" }, { ConceptMethod::GA, "ga" }, { ConceptMethod::ESD, "esd" } };
-constexpr NamedValue<ParameterGroup> kGroupNames[] = { { ParameterGroup::All, "all" },
-    { ParameterGroup::CrossAttention, "cross-attn" }, { ParameterGroup::NoCrossAttention, "no-cross-attn" } };
-
-template <typename Enum, std::size_t N>
-std::optional<Enum> valueNamed(const NamedValue<Enum> (&table)[N], const std::string& name)
+/// Why a step with a non-finite loss was not taken.
+std::string nonFiniteLoss(const StepReport& report)
 {
-    for (const auto& entry : table)
-        if (name == entry.name)
-            return entry.value;
-    return std::nullopt;
-}
-
-template <typename Enum, std::size_t N> std::string nameOf(const NamedValue<Enum> (&table)[N], Enum value)
-{
-    for (const auto& entry : table)
-        if (entry.value == value)
-            return entry.name;
-    return table[0].name;
+    return "non-finite loss (L_f " + formatNumber(report.forgetLoss) + ", L_r " + formatNumber(report.remainLoss) + ")";
 }
 
 } // namespace
-
-std::optional<ConceptMethod> conceptMethodFromName(const std::string& name)
-{
-    return valueNamed(kMethodNames, name);
-}
-
-std::string conceptMethodName(ConceptMethod method)
-{
-    return nameOf(kMethodNames, method);
-}
-
-std::optional<ParameterGroup> parameterGroupFromName(const std::string& name)
-{
-    return valueNamed(kGroupNames, name);
-}
-
-std::string parameterGroupName(ParameterGroup group)
-{
-    return nameOf(kGroupNames, group);
-}
-
-bool inParameterGroup(ParameterGroup group, const std::string& name)
-{
-    const bool crossAttention = name.find(kCrossAttention) != std::string::npos;
-    switch (group) {
-    case ParameterGroup::All:
-        return true;
-    case ParameterGroup::CrossAttention:
-        return crossAttention;
-    case ParameterGroup::NoCrossAttention:
-        return !crossAttention;
-    }
-    return true;
-}
-
-void ConceptConfig::validate() const
-{
-    const std::string what = "concept unlearning: ";
-    if (!(alpha > 0.0))
-        throw Error(what + "alpha must be greater than 0, found " + number(alpha));
-    if (!(lambda >= 0.0) || !std::isfinite(lambda))
-        throw Error(what + "lambda must be finite and at least 0, found " + number(lambda));
-    if (!(lr > 0.0) || !std::isfinite(lr))
-        throw Error(what + "lr must be finite and greater than 0, found " + number(lr));
-    if (steps < 1)
-        throw Error(what + "steps must be at least 1, found " + std::to_string(steps));
-    if (forgetBatch < 1)
-        throw Error(what + "forget batch must be at least 1, found " + std::to_string(forgetBatch));
-    if (remainBatch < 1)
-        throw Error(what + "remain batch must be at least 1, found " + std::to_string(remainBatch));
-    if (!std::isfinite(eta))
-        throw Error(what + "eta must be finite, found " + number(eta));
-    if (esdSamplingSteps < 0 || esdSamplingSteps > 1000)
-        throw Error(what + "ESD sampling steps must be in 0…1000, found " + std::to_string(esdSamplingSteps));
-    if (!std::isfinite(esdGuidance))
-        throw Error(what + "ESD guidance must be finite, found " + number(esdGuidance));
-}
-
-nlohmann::json toJson(const ConceptConfig& c)
-{
-    return { { "method", conceptMethodName(c.method) }, { "alpha", c.alpha }, { "lambda", c.lambda }, { "lr", c.lr },
-        { "steps", c.steps }, { "forget_batch", c.forgetBatch }, { "remain_batch", c.remainBatch },
-        { "parameters", parameterGroupName(c.parameters) }, { "eta", c.eta },
-        { "esd_sampling_steps", c.esdSamplingSteps }, { "esd_guidance", c.esdGuidance }, { "seed", c.seed } };
-}
 
 torch::Tensor toModelInput(const models::sd::StableDiffusion& sd, const torch::Tensor& pixels, std::int64_t batch)
 {
@@ -190,7 +91,7 @@ struct ConceptSession::State {
     std::unique_ptr<train::Adam> adam;
     at::Generator noise;
     torch::Device device = torch::kCPU;
-    std::int64_t step = 0;
+    diffusion::TextToImageRequest previewRequest;
 
     State(const models::sd::StableDiffusion& b, ConceptConfig c)
         : config(c)
@@ -320,39 +221,23 @@ const ConceptConfig& ConceptSession::config() const
     return m_state->config;
 }
 
-std::int64_t ConceptSession::stepsDone() const
-{
-    return m_state->step;
-}
-
-std::vector<std::string> ConceptSession::trainableNames() const
-{
-    std::vector<std::string> names;
-    for (const auto& item : m_state->trainable)
-        names.push_back(item.first);
-    return names;
-}
-
-ConceptStepReport ConceptSession::step()
+StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
 {
     State& s = *m_state;
     const ConceptConfig& c = s.config;
-    const auto started = Clock::now();
     // Dropout, where a UNet has any, draws from the global generator: seeded per step so a run repeats.
-    torch::manual_seed(c.seed + static_cast<std::uint64_t>(s.step));
+    torch::manual_seed(c.seed + static_cast<std::uint64_t>(index));
     s.unet->train();
     const auto forgetCount = static_cast<std::int64_t>(s.forget.size());
     const auto remainCount = static_cast<std::int64_t>(s.remain.size());
-    const auto [forgetImages, forgetPrompts] = s.batch(s.forget, batchOf(forgetCount, s.step, c.forgetBatch, c.seed));
+    const auto [forgetImages, forgetPrompts] = s.batch(s.forget, batchOf(forgetCount, index, c.forgetBatch, c.seed));
     torch::Tensor remainImages;
     std::vector<std::string> remainPrompts;
     if (remainCount > 0)
         std::tie(remainImages, remainPrompts)
-            = s.batch(s.remain, batchOf(remainCount, s.step, c.remainBatch, c.seed + 1));
+            = s.batch(s.remain, batchOf(remainCount, index, c.remainBatch, c.seed + 1));
 
-    ConceptStepReport report;
-    report.step = s.step + 1;
-    report.totalSteps = c.steps;
+    StepReport report;
     report.lr = c.lr;
     report.alpha = c.alpha;
     report.lambda = c.method == ConceptMethod::GA ? 0.0 : c.lambda;
@@ -418,9 +303,10 @@ ConceptStepReport ConceptSession::step()
                       .mean()
                       .item<double>();
         }
-        if (!std::isfinite(report.forgetLoss) || !std::isfinite(report.remainLoss))
-            throw Error("concept unlearning: non-finite loss at step " + std::to_string(report.step) + " (L_f "
-                + number(report.forgetLoss) + ", L_r " + number(report.remainLoss) + ")");
+        if (!std::isfinite(report.forgetLoss) || !std::isfinite(report.remainLoss)) {
+            problem = nonFiniteLoss(report);
+            return report;
+        }
         for (auto& [name, p] : s.trainable)
             if (p.grad().defined()) {
                 torch::Tensor g = p.grad();
@@ -467,9 +353,10 @@ ConceptStepReport ConceptSession::step()
             remainLoss.backward();
             report.remainLoss = remainLoss.item<double>();
         }
-        if (!std::isfinite(report.forgetLoss) || !std::isfinite(report.remainLoss))
-            throw Error("concept unlearning: non-finite loss at step " + std::to_string(report.step) + " (L_f "
-                + number(report.forgetLoss) + ", L_r " + number(report.remainLoss) + ")");
+        if (!std::isfinite(report.forgetLoss) || !std::isfinite(report.remainLoss)) {
+            problem = nonFiniteLoss(report);
+            return report;
+        }
 
         std::vector<torch::Tensor> combined;
         for (auto& [name, p] : s.trainable) {
@@ -480,8 +367,10 @@ ConceptStepReport ConceptSession::step()
         }
         const double lambda = report.lambda;
         const GradientStats stats = combineRestricted(ascent, combined, lambda, c.method == ConceptMethod::RGD);
-        if (!stats.finite)
-            throw Error("concept unlearning: non-finite gradient at step " + std::to_string(report.step));
+        if (!stats.finite) {
+            problem = "non-finite gradient";
+            return report;
+        }
         torch::NoGradGuard noGrad;
         for (std::size_t i = 0; i < s.trainable.size(); ++i) {
             torch::Tensor& p = s.trainable[i].second;
@@ -497,52 +386,52 @@ ConceptStepReport ConceptSession::step()
     }
     s.adam->setLr(c.lr);
     s.adam->step();
-    ++s.step;
-    report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     return report;
 }
 
-std::int64_t ConceptSession::run(const ConceptObserver& observer, const std::atomic<bool>* cancel)
+UnlearnRun::Schedule ConceptSession::schedule() const
 {
-    State& s = *m_state;
-    while (s.step < s.config.steps) {
-        if (cancel && cancel->load())
-            break;
-        const ConceptStepReport report = step();
-        if (observer)
-            observer(report);
-    }
-    s.zeroGrad();
-    s.unet->eval(); // Drawing from model() between runs samples as the exported model does.
-    return s.step;
+    return scheduleOf(m_state->config);
 }
 
-std::int64_t ConceptSession::run(const ConceptObserver& observer, RunControl& control)
+UnlearnRun::TrainState ConceptSession::trainState()
+{
+    return { &m_state->trainable, m_state->adam.get(), &m_state->noise };
+}
+
+void ConceptSession::applyLive(const LiveChanges& changes)
+{
+    applyLiveChanges(changes, m_state->config);
+}
+
+bool ConceptSession::hasPreview() const
+{
+    return !m_state->previewRequest.prompts.empty();
+}
+
+void ConceptSession::setPreview(diffusion::TextToImageRequest request)
+{
+    m_state->previewRequest = std::move(request);
+}
+
+const diffusion::TextToImageRequest& ConceptSession::previewRequest() const
+{
+    return m_state->previewRequest;
+}
+
+std::optional<torch::Tensor> ConceptSession::preview(const std::function<bool(std::int64_t, std::int64_t)>& progress)
 {
     State& s = *m_state;
-    while (s.step < s.config.steps) {
-        if (control.stopRequested() || !control.waitWhilePaused())
-            break;
-        const LiveChanges changes = control.takeChanges();
-        if (changes.alpha || changes.lambda || changes.lr) {
-            ConceptConfig changed = s.config;
-            changed.alpha = changes.alpha.value_or(changed.alpha);
-            changed.lambda = changes.lambda.value_or(changed.lambda);
-            changed.lr = changes.lr.value_or(changed.lr);
-            try {
-                changed.validate();
-                s.config = changed;
-            } catch (const Error& e) {
-                spdlog::warn("live change ignored: {}", e.what());
-            }
-        }
-        const ConceptStepReport report = step();
-        if (observer)
-            observer(report);
-    }
-    s.zeroGrad();
-    s.unet->eval(); // Drawing from model() between runs samples as the exported model does.
-    return s.step;
+    if (s.previewRequest.prompts.empty())
+        return std::nullopt;
+    s.unet->eval(); // Between steps: the next step puts the UNet back in training mode.
+    return diffusion::generate(s.sd->model(), s.previewRequest, progress);
+}
+
+void ConceptSession::finishRun()
+{
+    m_state->zeroGrad();
+    m_state->unet->eval(); // Drawing from model() between runs samples as the exported model does.
 }
 
 } // namespace lethe::unlearn

@@ -1,6 +1,6 @@
 #pragma once
 
-// The restricted-gradient update of Ko et al. (METHOD.md §1), computed tensor by tensor.
+// The restricted-gradient update of Ko et al. (docs/method.md §1), computed tensor by tensor.
 #include <torch/types.h>
 
 #include <vector>

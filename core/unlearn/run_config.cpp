@@ -2,6 +2,7 @@
 
 #include "core/describe.h"
 #include "core/error.h"
+#include "core/io/config_json.h"
 
 #include <algorithm>
 #include <cctype>
@@ -11,52 +12,29 @@ namespace lethe::unlearn {
 
 using nlohmann::json;
 
-namespace {
-
-const std::vector<std::pair<Method, std::string>>& methodTable()
+const std::vector<std::pair<Method, std::string>>& enumNames(Method)
 {
     static const std::vector<std::pair<Method, std::string>> table = { { Method::GA, "ga" },
         { Method::GradDiff, "graddiff" }, { Method::RG, "rg" }, { Method::RGD, "rgd" }, { Method::SalUn, "salun" } };
     return table;
 }
 
-/// The one list of fields: toJson and runConfigFromJson both walk it, so a new field cannot be forgotten
-/// by one of them. Method and NaN policy are strings in JSON and handled by the callers.
-template <typename Config, typename Visit> void visitFields(Config& c, Visit&& visit)
+const std::vector<std::pair<NanPolicy, std::string>>& enumNames(NanPolicy)
 {
-    visit("alpha", c.alpha);
-    visit("lambda", c.lambda);
-    visit("lr", c.lr);
-    visit("optimizer", c.optimizer);
-    visit("steps", c.steps);
-    visit("forget_batch", c.forgetBatch);
-    visit("remain_per_class", c.remainPerClass);
-    visit("remain_batch", c.remainBatch);
-    visit("saliency_fraction", c.saliencyFraction);
-    visit("trainable", c.trainable);
-    visit("seed", c.seed);
-    visit("snapshot_every", c.snapshotEvery);
-    visit("preview_every", c.previewEvery);
-    visit("preview_seeds", c.previewSeeds);
-    visit("preview_sampler_steps", c.previewSamplerSteps);
-    visit("evaluate", c.evaluate);
-    visit("eval_images_per_class", c.evalImagesPerClass);
+    static const std::vector<std::pair<NanPolicy, std::string>> table
+        = { { NanPolicy::Stop, "stop" }, { NanPolicy::HalveLr, "halve-lr" } };
+    return table;
 }
-
-} // namespace
 
 std::string methodName(Method method)
 {
-    for (const auto& [m, name] : methodTable())
-        if (m == method)
-            return name;
-    return "?";
+    return io::enumName(method);
 }
 
 std::vector<std::string> methodNames()
 {
     std::vector<std::string> names;
-    for (const auto& entry : methodTable())
+    for (const auto& entry : enumNames(Method {}))
         names.push_back(entry.second);
     return names;
 }
@@ -65,7 +43,7 @@ Method methodFromName(const std::string& name)
 {
     std::string lower = name;
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-    for (const auto& [m, n] : methodTable())
+    for (const auto& [m, n] : enumNames(Method {}))
         if (n == lower)
             return m;
     std::string valid;
@@ -131,58 +109,13 @@ RunConfig runPreset(const std::string& name)
 
 json toJson(const RunConfig& config)
 {
-    json j = json::object();
-    j["method"] = methodName(config.method);
-    visitFields(config, [&](const char* key, const auto& field) { j[key] = field; });
-    j["on_nan"] = config.onNan == NanPolicy::Stop ? "stop" : "halve-lr";
-    return j;
+    return io::configToJson(config);
 }
 
 RunConfig runConfigFromJson(const json& j)
 {
-    if (!j.is_object())
-        throw Error("run config: expected a JSON object, found " + std::string(j.type_name()));
     RunConfig c;
-    const json known = toJson(c);
-    for (const auto& item : j.items())
-        if (!known.contains(item.key()))
-            throw Error("run config: unknown key '" + item.key() + "'");
-    auto wrongType = [&](const std::string& key) {
-        return Error("run config: key '" + key + "' has the wrong type (" + j.at(key).type_name() + ")");
-    };
-    if (j.contains("method")) {
-        if (!j.at("method").is_string())
-            throw wrongType("method");
-        c.method = methodFromName(j.at("method").get<std::string>());
-    }
-    visitFields(c, [&](const char* key, auto& field) {
-        if (!j.contains(key))
-            return;
-        const json& value = j.at(key);
-        using Field = std::decay_t<decltype(field)>;
-        // nlohmann converts bools to numbers and floats to integers silently; a config file should not.
-        const bool ok = std::is_same_v<Field, bool> ? value.is_boolean()
-            : std::is_same_v<Field, std::string>    ? value.is_string()
-            : std::is_floating_point_v<Field>       ? value.is_number()
-            : std::is_integral_v<Field>             ? value.is_number_integer()
-                                                    : value.is_array();
-        if (!ok)
-            throw wrongType(key);
-        try {
-            value.get_to(field);
-        } catch (const json::exception&) {
-            throw wrongType(key);
-        }
-    });
-    if (j.contains("on_nan")) {
-        const json& v = j.at("on_nan");
-        if (v == "stop")
-            c.onNan = NanPolicy::Stop;
-        else if (v == "halve-lr")
-            c.onNan = NanPolicy::HalveLr;
-        else
-            throw Error("run config: on_nan must be 'stop' or 'halve-lr', found " + v.dump());
-    }
+    io::configFromJson(c, j, "run config");
     return c;
 }
 

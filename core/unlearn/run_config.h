@@ -5,11 +5,12 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lethe::unlearn {
 
-/// The methods of METHOD.md §2.
+/// The methods of docs/method.md §2.
 enum class Method {
     GA, ///< Gradient ascent on the truncated forget loss (GradDiff with λ = 0).
     GradDiff, ///< −∇L_f + λ∇L_r on one remain batch, no projection.
@@ -18,6 +19,8 @@ enum class Method {
     SalUn, ///< Saliency-masked descent on forget images relabelled at random, plus λ∇L_r.
 };
 
+/// The names of Method, for io::configToJson and the parsers.
+const std::vector<std::pair<Method, std::string>>& enumNames(Method);
 std::string methodName(Method method);
 /// "ga", "graddiff", "rg", "rgd", "salun" (any case); throws Error listing the valid names.
 Method methodFromName(const std::string& name);
@@ -25,11 +28,16 @@ std::vector<std::string> methodNames();
 
 /// What a non-finite loss or gradient does after the rollback to the last good snapshot.
 enum class NanPolicy { Stop, HalveLr };
+/// "stop", "halve-lr".
+const std::vector<std::pair<NanPolicy, std::string>>& enumNames(NanPolicy);
 
 /// One unlearning run. Field defaults are the `cpu-fast` preset for the built-in model, tuned on it with
 /// `lethe-cli sweep` (forget Sneaker, λ ∈ {1, 2, 5}, 100 steps): λ 2 forgets (UA 1.00) and keeps RA at 0.842
 /// against the base model's 0.844, in about five minutes on two cores; λ 5 did not forget in 100 steps.
 struct RunConfig {
+    /// The class to forget (its index in the model's classes); −1 = not chosen yet (the session refuses it;
+    /// validate() does not, as presets and flags are checked before the class is known).
+    int forgetClass = -1;
     Method method = Method::RGD;
     double alpha = 0.1; ///< α: truncation of the forget loss (per element, EDM models).
     double lambda = 2.0; ///< λ: weight of the remain direction.
@@ -52,9 +60,34 @@ struct RunConfig {
 
     /// Throws Error naming the first field out of range.
     void validate() const;
+
+    /// The field table that io::configToJson and io::configFromJson walk (JSON key, member).
+    template <typename Self, typename Visit> static void fields(Self& c, Visit&& visit)
+    {
+        visit("forget_class", c.forgetClass);
+        visit("method", c.method);
+        visit("alpha", c.alpha);
+        visit("lambda", c.lambda);
+        visit("lr", c.lr);
+        visit("optimizer", c.optimizer);
+        visit("steps", c.steps);
+        visit("forget_batch", c.forgetBatch);
+        visit("remain_per_class", c.remainPerClass);
+        visit("remain_batch", c.remainBatch);
+        visit("saliency_fraction", c.saliencyFraction);
+        visit("trainable", c.trainable);
+        visit("seed", c.seed);
+        visit("snapshot_every", c.snapshotEvery);
+        visit("preview_every", c.previewEvery);
+        visit("preview_seeds", c.previewSeeds);
+        visit("preview_sampler_steps", c.previewSamplerSteps);
+        visit("evaluate", c.evaluate);
+        visit("eval_images_per_class", c.evalImagesPerClass);
+        visit("on_nan", c.onNan);
+    }
 };
 
-/// `paper` (METHOD.md §2: α 0.1, λ 5, batch 64, Adam 1e-5, 782 steps, 50 remain images per class) or
+/// `paper` (docs/method.md §2: α 0.1, λ 5, batch 64, Adam 1e-5, 782 steps, 50 remain images per class) or
 /// `cpu-fast` (the defaults above). Throws Error listing the presets.
 RunConfig runPreset(const std::string& name);
 std::vector<std::string> runPresetNames();

@@ -17,14 +17,35 @@ namespace lethe::unlearn {
 std::string stepsCsvRow(const StepReport& r)
 {
     char row[512];
-    std::snprintf(row, sizeof row, "%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%d,%.9g,%.9g,%.9g,%.6f",
+    std::snprintf(row, sizeof row, "%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%d,%d,%.9g,%.9g,%.9g,%.6f",
         static_cast<long long>(r.step), r.forgetLoss, r.remainLoss, r.ascentNorm, r.remainNorm, r.cosine,
-        r.projected ? 1 : 0, r.lr, r.alpha, r.lambda, r.seconds);
+        r.projected ? 1 : 0, r.truncated ? 1 : 0, r.lr, r.alpha, r.lambda, r.seconds);
     return row;
 }
 
+std::string stepsCsv(const std::vector<StepReport>& reports)
+{
+    std::string csv = std::string(kStepsCsvHeader) + "\n";
+    for (const StepReport& r : reports)
+        csv += stepsCsvRow(r) + "\n";
+    return csv;
+}
+
+nlohmann::json runManifest(const RunRecord& record, const RunResult& result)
+{
+    return { { "format", "lethe.unlearning-run" }, { "kind", record.kind },
+        { "method", record.config.value("method", std::string()) }, { "config", record.config },
+        { "final_config", record.finalConfig }, { "parent_model", record.parentModel },
+        { "parent_sha256", record.parentSha256 }, { "device", record.device }, { "threads", torch::get_num_threads() },
+        { "command", record.command }, { "started", record.started }, { "finished", store::utcNow() },
+        { "outcome", outcomeName(result.outcome) }, { "message", result.message }, { "steps", result.steps },
+        { "rollbacks", result.rollbacks }, { "truncated_steps", result.truncatedSteps },
+        { "projected_steps", result.projectedSteps }, { "seconds", result.seconds },
+        { "steps_per_second", result.seconds > 0 ? static_cast<double>(result.steps) / result.seconds : 0.0 } };
+}
+
 store::ModelInfo unlearnedModelInfo(const store::ModelInfo& parent, const std::string& parentSha256,
-    const RunConfig& config, int forgetClass, const RunResult& result, const std::string& command)
+    const RunConfig& config, const RunResult& result, const std::string& command)
 {
     store::ModelInfo info = parent;
     info.provenance = {};
@@ -37,7 +58,7 @@ store::ModelInfo unlearnedModelInfo(const store::ModelInfo& parent, const std::s
     info.provenance.wallSeconds = result.seconds;
     info.provenance.created = store::utcNow();
     info.provenance.hyperparameters = toJson(config);
-    info.provenance.hyperparameters["forget_class"] = forgetClass;
+    const int forgetClass = config.forgetClass;
     if (forgetClass >= 0 && static_cast<std::size_t>(forgetClass) < parent.classes.size())
         info.provenance.hyperparameters["forget_class_name"] = parent.classes[static_cast<std::size_t>(forgetClass)];
     return info;
@@ -58,12 +79,8 @@ void writeRunFiles(const std::filesystem::path& dir, const RunFiles& files, cons
 {
     writeEdmModel(dir / "model.safetensors", net, info);
     io::writeFileAtomically(dir / "run.json", io::jsonText(files.manifest, 2));
-    if (files.steps) {
-        std::string csv = std::string(kStepsCsvHeader) + "\n";
-        for (const StepReport& r : *files.steps)
-            csv += stepsCsvRow(r) + "\n";
-        io::writeFileAtomically(dir / "steps.csv", csv);
-    }
+    if (files.steps)
+        io::writeFileAtomically(dir / "steps.csv", stepsCsv(*files.steps));
     if (files.before.defined())
         imaging::writePng(dir / "before.png", imaging::makeGrid(files.before, files.columns));
     if (files.after.defined()) {

@@ -1,10 +1,12 @@
 #pragma once
 
-// What an unlearning run leaves behind: the step table, the unlearned model file and the comparison grid.
+// What an unlearning run leaves behind: the step table, the manifest (run.json), the unlearned model file and the
+// comparison grid. Written here, in core, for both kinds of run: front ends add only what they alone know.
 #include "core/models/edm/edm_precond.h"
 #include "core/store/model_file.h"
 #include "core/unlearn/run_config.h"
 #include "core/unlearn/session.h"
+#include "core/unlearn/unlearn_run.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
@@ -15,17 +17,38 @@
 
 namespace lethe::unlearn {
 
-/// The header of steps.csv.
+/// The header of steps.csv, for class and concept runs alike.
 inline constexpr const char* kStepsCsvHeader
-    = "step,forget_loss,remain_loss,ascent_norm,remain_norm,cosine,projected,lr,alpha,lambda,seconds";
+    = "step,forget_loss,remain_loss,ascent_norm,remain_norm,cosine,projected,truncated,lr,alpha,lambda,seconds";
 
-/// One steps.csv row (no newline), numbers at full precision.
+/// One steps.csv row (no newline), numbers to 9 significant digits.
 std::string stepsCsvRow(const StepReport& report);
+
+/// The whole steps.csv of `reports`, header included.
+std::string stepsCsv(const std::vector<StepReport>& reports);
+
+/// What every run's manifest says, whatever its kind.
+struct RunRecord {
+    std::string kind; ///< "class" or "concept".
+    nlohmann::json config; ///< The config the run started with (toJson).
+    nlohmann::json finalConfig; ///< The config with the live changes it ended with.
+    std::string parentModel; ///< The base model's path.
+    std::string parentSha256; ///< Its SHA-256 (empty when it is a folder).
+    std::string device;
+    std::string command; ///< The command line, or "lethe (GUI)".
+    std::string started; ///< UTC time, store::utcNow().
+};
+
+/// run.json's common part: `format` ("lethe.unlearning-run"), `kind`, `method`, `config`, `final_config`,
+/// `parent_model`, `parent_sha256`, `device`, `threads`, `command`, `started`, `finished`, `outcome`, `message`,
+/// `steps`, `rollbacks`, `truncated_steps`, `projected_steps`, `seconds`, `steps_per_second`. Class runs add
+/// `forget_class`, `forget_class_name`, `data` and the measures; concept runs `concept` and their pairs.
+nlohmann::json runManifest(const RunRecord& record, const RunResult& result);
 
 /// The description of an unlearned model: the parent's architecture, classes and data set, with provenance
 /// naming the parent's SHA-256, the method, every hyperparameter and the forgotten class.
 store::ModelInfo unlearnedModelInfo(const store::ModelInfo& parent, const std::string& parentSha256,
-    const RunConfig& config, int forgetClass, const RunResult& result, const std::string& command);
+    const RunConfig& config, const RunResult& result, const std::string& command);
 
 /// Writes the network's state dict under EDM's own tensor names (so EDM's code can load it back) with `info`.
 void writeEdmModel(const std::filesystem::path& path, const models::EDMPrecond& net, const store::ModelInfo& info);

@@ -23,10 +23,6 @@ namespace lethe::unlearn {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-/// Most rollbacks one run may take before it gives up (NanPolicy::HalveLr).
-constexpr int kMaxRollbacks = 8;
 /// Forget batches whose gradient magnitudes make SalUn's saliency mask.
 constexpr int kSaliencyBatches = 4;
 
@@ -41,20 +37,11 @@ std::vector<std::int64_t> batchOf(
     return out;
 }
 
-bool allFinite(const std::vector<std::pair<std::string, torch::Tensor>>& parameters)
-{
-    for (const auto& [name, p] : parameters)
-        if (!torch::isfinite(p).all().item<bool>())
-            return false;
-    return true;
-}
-
 } // namespace
 
 struct UnlearnSession::State {
     RunConfig config;
     torch::Device device;
-    int forgetClass;
     int classCount;
     data::ImageSet train;
     models::EDMPrecond net { nullptr };
@@ -67,16 +54,9 @@ struct UnlearnSession::State {
     std::vector<torch::Tensor> saliency; ///< SalUn: 1 where an entry may change, else 0.
     std::optional<std::pair<models::ResNetClassifier, eval::RealFeatures>> evaluator;
 
-    std::vector<torch::Tensor> snapshotWeights;
-    std::vector<io::NamedTensor> snapshotAdam;
-    std::int64_t snapshotStep = -1;
-    torch::Tensor snapshotNoise; ///< The noise generator's state at the snapshot.
-    std::int64_t startStep = 0; ///< Where run() begins: 0, or the step of a checkpoint resumeFrom() loaded.
-
-    State(RunConfig c, torch::Device d, int f, const data::ImageSet& t)
+    State(RunConfig c, torch::Device d, const data::ImageSet& t)
         : config(std::move(c))
         , device(d)
-        , forgetClass(f)
         , classCount(t.classCount())
         , train(t)
         , noise(diffusion::cpuGenerator(config.seed))
@@ -100,35 +80,6 @@ struct UnlearnSession::State {
         for (auto& [name, p] : trainable)
             if (p.grad().defined())
                 p.mutable_grad().zero_();
-    }
-
-    void takeSnapshot(std::int64_t step)
-    {
-        torch::NoGradGuard noGrad;
-        if (snapshotWeights.empty())
-            for (const auto& [name, p] : trainable)
-                snapshotWeights.push_back(torch::empty_like(p));
-        for (std::size_t i = 0; i < trainable.size(); ++i)
-            snapshotWeights[i].copy_(trainable[i].second);
-        if (adam) {
-            snapshotAdam.clear();
-            for (const auto& entry : adam->state())
-                snapshotAdam.push_back({ entry.name, entry.tensor.clone() });
-        }
-        snapshotNoise = noise.get_state();
-        snapshotStep = step;
-    }
-
-    void restoreSnapshot()
-    {
-        if (snapshotWeights.empty())
-            return;
-        torch::NoGradGuard noGrad;
-        for (std::size_t i = 0; i < trainable.size(); ++i)
-            trainable[i].second.copy_(snapshotWeights[i]);
-        if (adam)
-            adam->loadState(snapshotAdam);
-        zeroGrad();
     }
 
     /// The mean EDM loss over the whole remain set, with its gradient accumulated (RGD's full pass).
@@ -193,9 +144,10 @@ struct UnlearnSession::State {
     }
 };
 
-UnlearnSession::UnlearnSession(const models::EDMPrecond& base, const data::ImageSet& train, int forgetClass,
-    RunConfig config, torch::Device device)
+UnlearnSession::UnlearnSession(
+    const models::EDMPrecond& base, const data::ImageSet& train, RunConfig config, torch::Device device)
 {
+    const int forgetClass = config.forgetClass;
     config.validate();
     train.validate();
     const auto& options = base->options;
@@ -210,11 +162,13 @@ UnlearnSession::UnlearnSession(const models::EDMPrecond& base, const data::Image
             + std::to_string(options.img_resolution()) + "×" + std::to_string(options.img_resolution())
             + " images, the data set has " + std::to_string(train.channels()) + "×" + std::to_string(train.height())
             + "×" + std::to_string(train.width()));
+    if (forgetClass == -1)
+        throw Error("choose the class to forget (forget_class)");
     if (forgetClass < 0 || forgetClass >= train.classCount())
         throw Error("the class to forget, " + std::to_string(forgetClass) + ", is outside 0–"
             + std::to_string(train.classCount() - 1));
 
-    m_state = std::make_unique<State>(std::move(config), device, forgetClass, train);
+    m_state = std::make_unique<State>(std::move(config), device, train);
     State& s = *m_state;
     s.forget = data::classIndices(train.labels, forgetClass);
     if (s.forget.empty())
@@ -262,14 +216,6 @@ const RunConfig& UnlearnSession::config() const
     return m_state->config;
 }
 
-std::vector<std::string> UnlearnSession::trainableNames() const
-{
-    std::vector<std::string> names;
-    for (const auto& item : m_state->trainable)
-        names.push_back(item.first);
-    return names;
-}
-
 const std::vector<std::int64_t>& UnlearnSession::forgetIndices() const
 {
     return m_state->forget;
@@ -280,7 +226,7 @@ const std::vector<std::int64_t>& UnlearnSession::remainIndices() const
     return m_state->remain;
 }
 
-torch::Tensor UnlearnSession::preview()
+std::optional<torch::Tensor> UnlearnSession::preview(const std::function<bool(std::int64_t, std::int64_t)>& progress)
 {
     State& s = *m_state;
     diffusion::ClassSamplingRequest request;
@@ -288,210 +234,168 @@ torch::Tensor UnlearnSession::preview()
         request.classes.push_back(c);
     request.seeds = s.config.previewSeeds;
     request.sampler.steps = s.config.previewSamplerSteps;
-    return *diffusion::sampleClasses(s.net, request, s.device);
+    return diffusion::sampleClasses(s.net, request, s.device, progress);
 }
 
-RunResult UnlearnSession::run(UnlearnObserver& observer, RunControl& control)
+UnlearnRun::Schedule UnlearnSession::schedule() const
+{
+    return scheduleOf(m_state->config);
+}
+
+UnlearnRun::TrainState UnlearnSession::trainState()
+{
+    return { &m_state->trainable, m_state->adam.get(), &m_state->noise };
+}
+
+void UnlearnSession::applyLive(const LiveChanges& changes)
+{
+    applyLiveChanges(changes, m_state->config);
+}
+
+void UnlearnSession::prepare()
 {
     State& s = *m_state;
-    RunConfig& c = s.config;
-    RunResult result;
-    const auto started = Clock::now();
+    if (s.config.method == Method::SalUn && s.saliency.empty())
+        s.computeSaliency();
+    s.ascent.assign(s.trainable.size(), torch::Tensor());
+}
+
+StepReport UnlearnSession::takeStep(std::int64_t step, std::string& problem)
+{
+    State& s = *m_state;
+    const RunConfig& c = s.config;
     const bool restricted = c.method == Method::RG || c.method == Method::RGD;
-    try {
-        if (c.method == Method::SalUn && s.saliency.empty())
-            s.computeSaliency();
-        std::int64_t step = s.startStep;
-        s.takeSnapshot(step);
-        s.ascent.assign(s.trainable.size(), torch::Tensor());
-        while (step < c.steps) {
-            if (control.stopRequested() || !control.waitWhilePaused()) {
-                result.outcome = RunOutcome::Stopped;
-                break;
-            }
-            const LiveChanges changes = control.takeChanges();
-            if (changes.alpha || changes.lambda || changes.lr) {
-                RunConfig changed = c;
-                changed.alpha = changes.alpha.value_or(c.alpha);
-                changed.lambda = changes.lambda.value_or(c.lambda);
-                changed.lr = changes.lr.value_or(c.lr);
-                try {
-                    changed.validate();
-                    c = changed;
-                } catch (const Error& e) {
-                    spdlog::warn("live change ignored: {}", e.what());
-                }
-            }
-            const double lambda = c.method == Method::GA ? 0.0 : c.lambda;
-            const auto stepStart = Clock::now();
-            // Dropout draws from the global generator: seeded per step so a run is reproducible.
-            torch::manual_seed(c.seed + static_cast<std::uint64_t>(step));
+    const double lambda = c.method == Method::GA ? 0.0 : c.lambda;
+    // Dropout draws from the global generator: seeded per step so a run is reproducible.
+    torch::manual_seed(c.seed + static_cast<std::uint64_t>(step));
 
-            // The forget direction a: −∇L_f (ascent), or for SalUn +∇ of the relabelled loss (descent).
-            s.zeroGrad();
-            const std::vector<std::int64_t> forgetBatch = batchOf(s.forget, step, c.forgetBatch, c.seed);
-            double forgetLoss = 0.0;
-            {
-                diffusion::EdmLossOptions options;
-                std::optional<torch::Tensor> relabel;
-                if (c.method == Method::SalUn) {
-                    // A random other class for every forget image.
-                    const torch::Tensor shift = torch::randint(
-                        1, s.classCount, { static_cast<std::int64_t>(forgetBatch.size()) }, s.noise, torch::kInt64);
-                    relabel = (shift + s.forgetClass).remainder(s.classCount);
-                } else {
-                    options.alpha = c.alpha;
-                }
-                const auto [images, labels] = s.batch(forgetBatch, relabel);
-                const torch::Tensor loss = diffusion::edmLoss(s.denoiser(), images, labels, options, s.noise).loss;
-                loss.backward();
-                forgetLoss = loss.item<double>();
-            }
-            {
-                torch::NoGradGuard noGrad;
-                const double sign = c.method == Method::SalUn ? 1.0 : -1.0;
-                for (std::size_t i = 0; i < s.trainable.size(); ++i) {
-                    const torch::Tensor& g = s.trainable[i].second.grad();
-                    if (!g.defined()) {
-                        s.ascent[i] = torch::Tensor();
-                        continue;
-                    }
-                    if (!s.ascent[i].defined())
-                        s.ascent[i] = torch::empty_like(g);
-                    s.ascent[i].copy_(g).mul_(sign);
-                    sanitizeGradient(s.ascent[i]);
-                }
-            }
-
-            // The remain gradient d, accumulated in the parameters' own .grad().
-            s.zeroGrad();
-            double remainLoss = 0.0;
-            if (c.method == Method::RGD) {
-                remainLoss = s.remainFullPass(true);
-            } else {
-                const auto [images, labels] = s.batch(batchOf(s.remain, step, c.remainBatch, c.seed + 1));
-                if (c.method == Method::GA) {
-                    torch::NoGradGuard noGrad; // Reported only: GA does not descend on it.
-                    remainLoss = diffusion::edmLoss(s.denoiser(), images, labels, {}, s.noise).loss.item<double>();
-                } else {
-                    const torch::Tensor loss = diffusion::edmLoss(s.denoiser(), images, labels, {}, s.noise).loss;
-                    loss.backward();
-                    remainLoss = loss.item<double>();
-                }
-            }
-
-            std::string problem;
-            if (!std::isfinite(forgetLoss) || !std::isfinite(remainLoss))
-                problem = "non-finite loss (L_f " + std::to_string(forgetLoss) + ", L_r " + std::to_string(remainLoss)
-                    + ")";
-            GradientStats stats;
-            if (problem.empty()) {
-                std::vector<torch::Tensor> remainGrads;
-                for (auto& [name, p] : s.trainable) {
-                    torch::Tensor g = p.grad();
-                    sanitizeGradient(g);
-                    remainGrads.push_back(g);
-                }
-                stats = combineRestricted(s.ascent, remainGrads, lambda, restricted);
-                torch::NoGradGuard noGrad;
-                for (std::size_t i = 0; i < s.trainable.size(); ++i) {
-                    torch::Tensor& p = s.trainable[i].second;
-                    if (!remainGrads[i].defined())
-                        continue;
-                    if (!p.grad().defined() || !p.grad().is_same(remainGrads[i]))
-                        p.mutable_grad() = remainGrads[i];
-                    if (!s.saliency.empty())
-                        p.mutable_grad().mul_(s.saliency[i]);
-                }
-                if (!stats.finite)
-                    problem = "non-finite gradient";
-            }
-            if (problem.empty()) {
-                s.update(c.lr);
-                if (!allFinite(s.trainable))
-                    problem = "non-finite weights after the update";
-            }
-            if (!problem.empty()) {
-                const std::int64_t failed = step + 1;
-                s.restoreSnapshot();
-                step = s.snapshotStep;
-                ++result.rollbacks;
-                result.message = problem + " at step " + std::to_string(failed) + "; weights restored to step "
-                    + std::to_string(step);
-                spdlog::warn("{}", result.message);
-                observer.onRollback(failed, step, problem);
-                if (c.onNan == NanPolicy::Stop || result.rollbacks > kMaxRollbacks) {
-                    result.outcome = RunOutcome::Failed;
-                    break;
-                }
-                c.lr /= 2;
+    // The forget direction a: −∇L_f (ascent), or for SalUn +∇ of the relabelled loss (descent).
+    s.zeroGrad();
+    const std::vector<std::int64_t> forgetBatch = batchOf(s.forget, step, c.forgetBatch, c.seed);
+    double forgetLoss = 0.0;
+    {
+        diffusion::EdmLossOptions options;
+        std::optional<torch::Tensor> relabel;
+        if (c.method == Method::SalUn) {
+            // A random other class for every forget image.
+            const torch::Tensor shift = torch::randint(
+                1, s.classCount, { static_cast<std::int64_t>(forgetBatch.size()) }, s.noise, torch::kInt64);
+            relabel = (shift + c.forgetClass).remainder(s.classCount);
+        } else {
+            options.alpha = c.alpha;
+        }
+        const auto [images, labels] = s.batch(forgetBatch, relabel);
+        const torch::Tensor loss = diffusion::edmLoss(s.denoiser(), images, labels, options, s.noise).loss;
+        loss.backward();
+        forgetLoss = loss.item<double>();
+    }
+    {
+        torch::NoGradGuard noGrad;
+        const double sign = c.method == Method::SalUn ? 1.0 : -1.0;
+        for (std::size_t i = 0; i < s.trainable.size(); ++i) {
+            const torch::Tensor& g = s.trainable[i].second.grad();
+            if (!g.defined()) {
+                s.ascent[i] = torch::Tensor();
                 continue;
             }
-            ++step;
-
-            StepReport report;
-            report.step = step;
-            report.totalSteps = c.steps;
-            report.forgetLoss = forgetLoss;
-            report.remainLoss = remainLoss;
-            report.ascentNorm = stats.ascentNorm;
-            report.remainNorm = stats.remainNorm;
-            report.cosine = stats.cosine;
-            report.projected = stats.projected;
-            report.lr = c.lr;
-            report.alpha = c.alpha;
-            report.lambda = lambda;
-            report.seconds = std::chrono::duration<double>(Clock::now() - stepStart).count();
-            observer.onStep(report);
-
-            if (step % c.snapshotEvery == 0) {
-                s.takeSnapshot(step);
-                observer.onSnapshot(step);
-            }
-            if (c.previewEvery > 0 && step % c.previewEvery == 0 && step < c.steps)
-                observer.onPreview(step, preview());
-        }
-        result.steps = step;
-        result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-        s.zeroGrad();
-
-        if (result.outcome == RunOutcome::Finished && c.evaluate && s.evaluator) {
-            eval::GenerationEvalOptions options;
-            options.imagesPerClass = c.evalImagesPerClass;
-            options.forgottenClass = s.forgetClass;
-            auto& [classifier, real] = *s.evaluator;
-            result.evaluation = eval::evaluateGeneration(s.net, classifier, real, options, s.device,
-                [&control](std::int64_t, std::int64_t) { return !control.stopRequested(); });
-            if (result.evaluation)
-                observer.onEvaluation(*result.evaluation);
-        }
-    } catch (const std::exception& e) {
-        result.outcome = RunOutcome::Failed;
-        result.message = e.what();
-        result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-        try {
-            m_state->restoreSnapshot();
-        } catch (const std::exception&) {
-            // The failure report below matters more than a second error.
+            if (!s.ascent[i].defined())
+                s.ascent[i] = torch::empty_like(g);
+            s.ascent[i].copy_(g).mul_(sign);
+            sanitizeGradient(s.ascent[i]);
         }
     }
-    s.net->train();
-    if (result.outcome == RunOutcome::Failed)
-        observer.onFailed(result.message);
-    else
-        observer.onFinished(result);
-    return result;
+
+    // The remain gradient d, accumulated in the parameters' own .grad().
+    s.zeroGrad();
+    double remainLoss = 0.0;
+    if (c.method == Method::RGD) {
+        remainLoss = s.remainFullPass(true);
+    } else {
+        const auto [images, labels] = s.batch(batchOf(s.remain, step, c.remainBatch, c.seed + 1));
+        if (c.method == Method::GA) {
+            torch::NoGradGuard noGrad; // Reported only: GA does not descend on it.
+            remainLoss = diffusion::edmLoss(s.denoiser(), images, labels, {}, s.noise).loss.item<double>();
+        } else {
+            const torch::Tensor loss = diffusion::edmLoss(s.denoiser(), images, labels, {}, s.noise).loss;
+            loss.backward();
+            remainLoss = loss.item<double>();
+        }
+    }
+
+    StepReport report;
+    report.forgetLoss = forgetLoss;
+    report.remainLoss = remainLoss;
+    report.lr = c.lr;
+    report.alpha = c.alpha;
+    report.lambda = lambda;
+    if (!std::isfinite(forgetLoss) || !std::isfinite(remainLoss)) {
+        problem = "non-finite loss (L_f " + std::to_string(forgetLoss) + ", L_r " + std::to_string(remainLoss) + ")";
+        return report;
+    }
+    std::vector<torch::Tensor> remainGrads;
+    for (auto& [name, p] : s.trainable) {
+        torch::Tensor g = p.grad();
+        sanitizeGradient(g);
+        remainGrads.push_back(g);
+    }
+    const GradientStats stats = combineRestricted(s.ascent, remainGrads, lambda, restricted);
+    {
+        torch::NoGradGuard noGrad;
+        for (std::size_t i = 0; i < s.trainable.size(); ++i) {
+            torch::Tensor& p = s.trainable[i].second;
+            if (!remainGrads[i].defined())
+                continue;
+            if (!p.grad().defined() || !p.grad().is_same(remainGrads[i]))
+                p.mutable_grad() = remainGrads[i];
+            if (!s.saliency.empty())
+                p.mutable_grad().mul_(s.saliency[i]);
+        }
+    }
+    if (!stats.finite) {
+        problem = "non-finite gradient";
+        return report;
+    }
+    s.update(c.lr);
+    report.ascentNorm = stats.ascentNorm;
+    report.remainNorm = stats.remainNorm;
+    report.cosine = stats.cosine;
+    report.projected = stats.projected;
+    return report;
+}
+
+void UnlearnSession::evaluate(RunResult& result, RunObserver& observer, RunControl& control)
+{
+    State& s = *m_state;
+    if (!s.config.evaluate || !s.evaluator)
+        return;
+    eval::GenerationEvalOptions options;
+    options.imagesPerClass = s.config.evalImagesPerClass;
+    options.forgottenClass = s.config.forgetClass;
+    auto& [classifier, real] = *s.evaluator;
+    result.evaluation = eval::evaluateGeneration(
+        s.net, classifier, real, options, s.device, [&](std::int64_t done, std::int64_t total) {
+            observer.onProgress("measures", done, total);
+            return !control.stopRequested();
+        });
+    if (result.evaluation)
+        observer.onEvaluation(*result.evaluation);
+}
+
+void UnlearnSession::finishRun()
+{
+    m_state->zeroGrad();
+    m_state->net->train();
 }
 
 namespace {
 
 /// The settings a checkpoint must share with the run that loads it: everything that decides the batches, the
 /// noise and the trainable tensors (not steps, previews, snapshots or the evaluation).
-nlohmann::json checkpointIdentity(const RunConfig& c, int forgetClass)
+nlohmann::json checkpointIdentity(const RunConfig& c)
 {
     return { { "method", methodName(c.method) }, { "seed", c.seed }, { "forget_batch", c.forgetBatch },
         { "remain_per_class", c.remainPerClass }, { "remain_batch", c.remainBatch }, { "trainable", c.trainable },
-        { "optimizer", c.optimizer }, { "forget_class", forgetClass } };
+        { "optimizer", c.optimizer }, { "forget_class", c.forgetClass } };
 }
 
 } // namespace
@@ -499,18 +403,19 @@ nlohmann::json checkpointIdentity(const RunConfig& c, int forgetClass)
 void UnlearnSession::writeCheckpoint(const std::filesystem::path& path) const
 {
     const State& s = *m_state;
-    if (s.snapshotStep < 0)
+    const Snapshot& snap = snapshot();
+    if (snap.step < 0)
         throw Error("unlearning checkpoint: no snapshot taken yet");
     std::vector<io::NamedTensor> tensors;
     for (std::size_t i = 0; i < s.trainable.size(); ++i)
-        tensors.push_back({ "net." + s.trainable[i].first, s.snapshotWeights[i] });
-    for (const auto& entry : s.snapshotAdam)
+        tensors.push_back({ "net." + s.trainable[i].first, snap.weights[i] });
+    for (const auto& entry : snap.adam)
         tensors.push_back(entry);
-    tensors.push_back({ "run.step", torch::tensor({ s.snapshotStep }, torch::kInt64) });
-    tensors.push_back({ "run.noise_rng", s.snapshotNoise });
+    tensors.push_back({ "run.step", torch::tensor({ snap.step }, torch::kInt64) });
+    tensors.push_back({ "run.noise_rng", snap.noise });
     const nlohmann::json live = { { "alpha", s.config.alpha }, { "lambda", s.config.lambda }, { "lr", s.config.lr } };
     io::writeSafetensors(path, tensors,
-        { { "lethe.unlearn_checkpoint", checkpointIdentity(s.config, s.forgetClass).dump() },
+        { { "lethe.unlearn_checkpoint", checkpointIdentity(s.config).dump() },
             { "lethe.live", live.dump() } });
 }
 
@@ -523,7 +428,7 @@ std::int64_t UnlearnSession::resumeFrom(const std::filesystem::path& path)
     if (identity == file.metadata().end() || live == file.metadata().end())
         throw FormatError(path.string(), "__metadata__", "not a Lethe unlearning checkpoint");
     const nlohmann::json saved = nlohmann::json::parse(identity->second, nullptr, false);
-    const nlohmann::json ours = checkpointIdentity(s.config, s.forgetClass);
+    const nlohmann::json ours = checkpointIdentity(s.config);
     for (const auto& [key, value] : ours.items())
         if (!saved.is_object() || saved.value(key, nlohmann::json()) != value)
             throw FormatError(path.string(), "__metadata__ '" + key + "'",
@@ -552,11 +457,12 @@ std::int64_t UnlearnSession::resumeFrom(const std::filesystem::path& path)
     changed.lr = changes.value("lr", changed.lr);
     changed.validate();
     s.config = changed;
-    s.startStep = file.tensor("run.step").item<std::int64_t>();
-    if (s.startStep < 0 || s.startStep > s.config.steps)
+    const auto step = file.tensor("run.step").item<std::int64_t>();
+    if (step < 0 || step > s.config.steps)
         throw FormatError(path.string(), "tensor 'run.step'",
-            "step " + std::to_string(s.startStep) + " is outside 0…" + std::to_string(s.config.steps));
-    return s.startStep;
+            "step " + std::to_string(step) + " is outside 0…" + std::to_string(s.config.steps));
+    m_step = step;
+    return step;
 }
 
 } // namespace lethe::unlearn

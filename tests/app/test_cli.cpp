@@ -29,6 +29,11 @@ using namespace lethe;
 
 namespace {
 
+/// The keys every run.json has, class or concept (core's runManifest).
+const char* const kCommonManifestKeys[] = { "format", "kind", "method", "config", "final_config", "parent_model",
+    "parent_sha256", "device", "threads", "command", "started", "finished", "outcome", "message", "steps",
+    "rollbacks", "truncated_steps", "projected_steps", "seconds", "steps_per_second" };
+
 struct Result {
     int exitCode = -1;
     std::string out;
@@ -172,6 +177,10 @@ void TestCli::unlearnWritesTheRunFolder()
     LETHE_COMPARE_STR(json.at("outcome").get<std::string>(), "finished");
     LETHE_COMPARE_STR(json.at("forget_class_name").get<std::string>(), "cat");
     QCOMPARE(json.at("steps").get<int>(), 4);
+    LETHE_COMPARE_STR(json.at("kind").get<std::string>(), "class");
+    QCOMPARE(json.at("config").at("forget_class").get<int>(), 3);
+    for (const char* key : kCommonManifestKeys)
+        QVERIFY2(json.contains(key), key);
 
     // A kept snapshot exports to a model that loads, with the step it was taken at.
     const auto exported = m_dir / "step2.safetensors";
@@ -762,6 +771,9 @@ void TestCli::unlearnConceptWritesAReloadableRun()
     QCOMPARE(manifest["config"]["lr"].get<double>(), 1e-3);
     LETHE_COMPARE_STR(manifest["parent_model"].get<std::string>(), q(folder));
     LETHE_COMPARE_STR(manifest["outcome"].get<std::string>(), "finished");
+    LETHE_COMPARE_STR(manifest["kind"].get<std::string>(), "concept");
+    for (const char* key : kCommonManifestKeys)
+        QVERIFY2(manifest.contains(key), key);
     QVERIFY(manifest["command"].get<std::string>().find("unlearn-concept --model") != std::string::npos);
     QCOMPARE(nlohmann::json::parse(test::readBytes(run / "model" / "lethe-manifest.json")), manifest);
     QCOMPARE(lines(run / "forget.json").size(), std::size_t { 4 }); // [, two prompts, ]
@@ -844,19 +856,23 @@ void TestCli::unlearnConceptWritesAReloadableRun()
         "--forget", q(m_dir / "forget.json"), "--out", q(m_dir / "both") });
     QCOMPARE(both.exitCode, 1);
     LETHE_COMPARE_STR(both.err, "error: unlearn-concept: give either --preset or --forget and --remain, not both\n");
-    // A run whose loss stops being finite writes the model of its last good step and says so.
+    // A run whose loss stops being finite rolls back to its last snapshot (here the start), writes that model and
+    // says so, as a class run does.
     const std::filesystem::path failed = m_dir / "failed-run";
     const Result blowUp = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
         "--remain", q(m_dir / "remain.json"), "--method", "ga", "--lr", "1e30", "--alpha", "1e30", "--steps", "4",
         "--gen-steps", "1", "--out", q(failed) });
     QCOMPARE(blowUp.exitCode, 1);
-    QVERIFY2(blowUp.err.find("\nerror: the run failed: concept unlearning: non-finite loss at step 2 (")
+    QVERIFY2(blowUp.err.find("\nerror: the run failed: non-finite loss (L_f ") != std::string::npos, blowUp.err.c_str());
+    QVERIFY2(blowUp.err.find(") at step 2; weights restored to step 0; the model after step 0 was written to "
+                 + q(failed) + "\n")
             != std::string::npos,
         blowUp.err.c_str());
-    QVERIFY(blowUp.err.find("; the model after step 1 was written to " + q(failed) + "\n") != std::string::npos);
     const auto failedManifest = nlohmann::json::parse(test::readBytes(failed / "run.json"));
     LETHE_COMPARE_STR(failedManifest["outcome"].get<std::string>(), "failed");
-    QCOMPARE(failedManifest["steps"].get<int>(), 1);
+    LETHE_COMPARE_STR(failedManifest["kind"].get<std::string>(), "concept");
+    QCOMPARE(failedManifest["steps"].get<int>(), 0);
+    QCOMPARE(failedManifest["rollbacks"].get<int>(), 1);
     QVERIFY(std::filesystem::exists(failed / "model.safetensors"));
     QCOMPARE(lines(failed / "steps.csv").size(), std::size_t { 2 });
 

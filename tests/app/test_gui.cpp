@@ -1,6 +1,7 @@
 // The main window driving real runs: a short run on a tiny model shows curves and samples, takes a live λ
 // change, exports a model that loads, and keeps the UI thread responsive. With LETHE_SCREENSHOT_DIR set, a
 // second test runs the built-in model on Fashion-MNIST and saves screenshots of the window.
+#include "class_tab.h"
 #include "main_window.h"
 #include "session_worker.h"
 
@@ -8,6 +9,7 @@
 #include "core/models/edm/edm_precond.h"
 #include "core/runtime.h"
 #include "core/store/edm_model.h"
+#include "core/unlearn/run_config.h"
 #include "core/unlearn/run_record.h"
 #include "widgets/class_picker.h"
 #include "widgets/curve_plot.h"
@@ -21,6 +23,7 @@
 #include <torch/torch.h>
 
 #include <QCheckBox>
+#include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
 #include <QListWidget>
@@ -81,6 +84,7 @@ class TestGui : public QObject {
 
 private Q_SLOTS:
     void initTestCase();
+    void classTabStartsWithCoreCpuFastPreset();
     void shortRunShowsCurvesSamplesAndExports();
     void closingDuringARunStopsIt();
     void translationsAreCompiledIn_data();
@@ -104,6 +108,37 @@ void TestGui::initTestCase()
     test::writeTinyCifarModel(m_dir / "base.safetensors");
     m_model = QString::fromStdString((m_dir / "base.safetensors").string());
     m_data = QString::fromStdString(data.string());
+}
+
+void TestGui::classTabStartsWithCoreCpuFastPreset()
+{
+    QSettings().clear(); // Nothing remembered from an earlier run.
+    gui::MainWindow window(m_model, m_data);
+    window.show();
+    QTRY_VERIFY_WITH_TIMEOUT(window.classTab()->isModelOpen(), 60000);
+    widgets::HyperparameterPanel* panel = window.classTab()->panel();
+    // Every value from core's cpu-fast preset, the first one offered; none typed in the GUI.
+    const unlearn::RunConfig fast = unlearn::runPreset("cpu-fast");
+    QCOMPARE(panel->presetBox()->currentText(), QStringLiteral("cpu-fast"));
+    const widgets::RunSettings s = panel->settings();
+    QCOMPARE(s.method, QString::fromStdString(unlearn::methodName(fast.method)));
+    QCOMPARE(s.alpha, fast.alpha);
+    QCOMPARE(s.lambda, fast.lambda);
+    QCOMPARE(s.lr, fast.lr);
+    QCOMPARE(s.steps, fast.steps);
+    QCOMPARE(s.forgetBatch, fast.forgetBatch);
+    QCOMPARE(s.remainPerClass, fast.remainPerClass);
+    QCOMPARE(s.remainBatch, fast.remainBatch);
+    QCOMPARE(s.seed, fast.seed);
+    // A class run's fields: remain images per class, no parameter group or η.
+    QCOMPARE(panel->kind(), widgets::RunKind::Class);
+    QVERIFY(panel->isFieldShown(panel->remainPerClassBox()));
+    QVERIFY(!panel->isFieldShown(panel->etaBox()));
+    QVERIFY(!panel->isFieldShown(panel->parameterBox()));
+    // The other preset is core's too.
+    QVERIFY(panel->applyPreset(QStringLiteral("paper")));
+    QCOMPARE(panel->settings().steps, unlearn::runPreset("paper").steps);
+    QCOMPARE(panel->settings().remainPerClass, unlearn::runPreset("paper").remainPerClass);
 }
 
 void TestGui::deviceComesFromTheCommandLineElseTheSetting()
@@ -135,56 +170,58 @@ void TestGui::shortRunShowsCurvesSamplesAndExports()
 {
     gui::MainWindow window(m_model, m_data);
     window.show();
-    QTRY_VERIFY_WITH_TIMEOUT(window.isModelOpen(), 60000);
-    QCOMPARE(window.classPicker()->classCount(), 10);
-    auto* progress = window.findChild<QProgressBar*>();
+    QTRY_VERIFY_WITH_TIMEOUT(window.classTab()->isModelOpen(), 60000);
+    QCOMPARE(window.classTab()->classPicker()->classCount(), 10);
+    auto* progress = window.classTab()->progressBar();
     QVERIFY(progress);
     QVERIFY2(progress->maximum() > 0, "the progress bar still shows the opening's busy indicator");
     QCOMPARE(window.statusBar()->currentMessage(), QStringLiteral("Ready: choose a class and press Start"));
-    window.classPicker()->setCurrentClass(3);
-    widgets::RunSettings s = window.panel()->settings();
+    window.classTab()->classPicker()->setCurrentClass(3);
+    widgets::RunSettings s = window.classTab()->panel()->settings();
     s.steps = 16;
     s.forgetBatch = 2;
     s.remainPerClass = 2;
     s.remainBatch = 6;
-    window.panel()->setSettings(s);
-    window.measureBox()->setChecked(false);
-    QVERIFY(window.startButton()->isEnabled());
+    window.classTab()->panel()->setSettings(s);
+    window.classTab()->measureBox()->setChecked(false);
+    QVERIFY(window.classTab()->startButton()->isEnabled());
 
-    QSignalSpy finished(&window, &gui::MainWindow::runFinished);
+    QSignalSpy finished(window.classTab(), &gui::ClassTab::runFinished);
     LatencyProbe probe;
-    QTest::mouseClick(window.startButton(), Qt::LeftButton);
-    QVERIFY(window.isRunning());
-    QVERIFY(!window.startButton()->isEnabled());
+    QTest::mouseClick(window.classTab()->startButton(), Qt::LeftButton);
+    QVERIFY(window.classTab()->isRunning());
+    QVERIFY(!window.classTab()->startButton()->isEnabled());
     // A live λ change while the run goes: marked on the curves at the next step.
-    QTRY_VERIFY_WITH_TIMEOUT(window.lossPlot()->points(0).size() + window.lossPlot()->pendingCount() >= 2, 120000);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        window.classTab()->lossPlot()->points(0).size() + window.classTab()->lossPlot()->pendingCount() >= 2, 120000);
     QCOMPARE(window.statusBar()->currentMessage(), QStringLiteral("Unlearning cat with RGD"));
-    window.panel()->lambdaBox()->setValue(2.5);
+    window.classTab()->panel()->lambdaBox()->setValue(2.5);
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 300000);
-    QCOMPARE(window.lastOutcome(), QStringLiteral("finished"));
+    QCOMPARE(window.classTab()->lastOutcome(), QStringLiteral("finished"));
     // The status bar reports the run's wall-clock rate, which previews slow down: never above the step rate.
-    QVERIFY(window.wallStepsPerSecond() > 0.0 && window.wallStepsPerSecond() <= window.stepsPerSecond() * 1.0001);
+    QVERIFY(window.classTab()->wallStepsPerSecond() > 0.0
+        && window.classTab()->wallStepsPerSecond() <= window.classTab()->stepsPerSecond() * 1.0001);
     QVERIFY2(window.statusBar()->currentMessage().startsWith(QStringLiteral("Run finished after 16 steps in ")),
         qPrintable(window.statusBar()->currentMessage()));
     qInfo("UI event-loop latency during the run: p99 %.1f ms, p50 %.1f ms over %zu samples; GUI %.2f steps/s",
-        probe.percentile(0.99), probe.percentile(0.5), probe.samples(), window.stepsPerSecond());
+        probe.percentile(0.99), probe.percentile(0.5), probe.samples(), window.classTab()->stepsPerSecond());
     QVERIFY2(probe.percentile(0.99) < 50.0, "the UI thread stalled during the run");
 
-    QCOMPARE(window.lossPlot()->points(0).size(), qsizetype { 16 });
-    QVERIFY(window.lossPlot()->markerCount() >= 1);
-    QVERIFY(window.cosinePlot()->points(0).size() == 16);
-    QCOMPARE(window.beforeGrid()->rows(), 10);
-    QCOMPARE(window.afterGrid()->rows(), 10);
-    QCOMPARE(window.afterGrid()->highlightedRow(), 3);
+    QCOMPARE(window.classTab()->lossPlot()->points(0).size(), qsizetype { 16 });
+    QVERIFY(window.classTab()->lossPlot()->markerCount() >= 1);
+    QVERIFY(window.classTab()->cosinePlot()->points(0).size() == 16);
+    QCOMPARE(window.classTab()->beforeGrid()->rows(), 10);
+    QCOMPARE(window.classTab()->afterGrid()->rows(), 10);
+    QCOMPARE(window.classTab()->afterGrid()->highlightedRow(), 3);
     bool changed = false;
-    for (int c = 0; c < window.beforeGrid()->columns(); ++c)
-        changed = changed || window.afterGrid()->cell(3, c) != window.beforeGrid()->cell(3, c);
+    for (int c = 0; c < window.classTab()->beforeGrid()->columns(); ++c)
+        changed = changed || window.classTab()->afterGrid()->cell(3, c) != window.classTab()->beforeGrid()->cell(3, c);
     QVERIFY2(changed, "the forgotten class's samples did not change");
 
     const QString out = QString::fromStdString((m_dir / "export").string());
-    QSignalSpy exported(&window, &gui::MainWindow::exportFinished);
-    QVERIFY(window.exportButton()->isEnabled());
-    window.exportTo(out);
+    QSignalSpy exported(window.classTab(), &gui::ClassTab::exportFinished);
+    QVERIFY(window.classTab()->exportButton()->isEnabled());
+    window.classTab()->exportTo(out);
     QTRY_VERIFY_WITH_TIMEOUT(exported.count() == 1, 60000);
     QVERIFY2(exported.at(0).at(0).toBool(), qPrintable(exported.at(0).at(1).toString()));
     const store::EdmModel model = store::loadEdmModel(m_dir / "export" / "model.safetensors", torch::kCPU);
@@ -199,20 +236,21 @@ void TestGui::closingDuringARunStopsIt()
 {
     auto* window = new gui::MainWindow(m_model, m_data);
     window->show();
-    QTRY_VERIFY_WITH_TIMEOUT(window->isModelOpen(), 60000);
-    widgets::RunSettings s = window->panel()->settings();
+    QTRY_VERIFY_WITH_TIMEOUT(window->classTab()->isModelOpen(), 60000);
+    widgets::RunSettings s = window->classTab()->panel()->settings();
     s.steps = 100000;
     s.forgetBatch = 2;
     s.remainPerClass = 2;
     s.remainBatch = 6;
-    window->panel()->setSettings(s);
-    window->measureBox()->setChecked(false);
-    QSignalSpy finished(window, &gui::MainWindow::runFinished);
-    window->startRun();
-    QTRY_VERIFY_WITH_TIMEOUT(window->lossPlot()->points(0).size() + window->lossPlot()->pendingCount() >= 1, 120000);
+    window->classTab()->panel()->setSettings(s);
+    window->classTab()->measureBox()->setChecked(false);
+    QSignalSpy finished(window->classTab(), &gui::ClassTab::runFinished);
+    window->classTab()->startRun();
+    QTRY_VERIFY_WITH_TIMEOUT(
+        window->classTab()->lossPlot()->points(0).size() + window->classTab()->lossPlot()->pendingCount() >= 1, 120000);
     QVERIFY(!window->close()); // Refused for now: the run stops first, then the window closes.
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
-    QCOMPARE(window->lastOutcome(), QStringLiteral("stopped"));
+    QCOMPARE(window->classTab()->lastOutcome(), QStringLiteral("stopped"));
     QTRY_VERIFY(!window->isVisible());
     delete window;
 }
@@ -234,7 +272,7 @@ void TestGui::translationsAreCompiledIn()
     QVERIFY(QCoreApplication::installTranslator(&translator));
     {
         gui::MainWindow window(m_model, m_data);
-        QCOMPARE(window.startButton()->text(), start);
+        QCOMPARE(window.classTab()->startButton()->text(), start);
         QVERIFY(window.windowTitle() != QStringLiteral("Lethe — unlearning workbench"));
     }
     QCoreApplication::removeTranslator(&translator);
@@ -253,37 +291,37 @@ void TestGui::screenshotsOfTheBuiltInDefault()
     gui::MainWindow window;
     window.resize(1500, 950);
     window.show();
-    QTRY_VERIFY_WITH_TIMEOUT(window.isModelOpen(), 120000);
+    QTRY_VERIFY_WITH_TIMEOUT(window.classTab()->isModelOpen(), 120000);
     // As a user would: click the class, leave the defaults, click Start.
-    auto* list = window.classPicker()->findChild<QListWidget*>();
+    auto* list = window.classTab()->classPicker()->findChild<QListWidget*>();
     QVERIFY(list && list->count() == 10);
     list->scrollToItem(list->item(7));
     QTest::mouseClick(list->viewport(), Qt::LeftButton, {}, list->visualItemRect(list->item(7)).center());
-    QCOMPARE(window.classPicker()->currentClass(), 7);
+    QCOMPARE(window.classTab()->classPicker()->currentClass(), 7);
     QTest::qWait(300);
     QVERIFY(window.grab().save(dir + QStringLiteral("/idle.png")));
-    const widgets::RunSettings s = window.panel()->settings();
-    QVERIFY(window.measureBox()->isChecked());
-    QSignalSpy finished(&window, &gui::MainWindow::runFinished);
-    QTest::mouseClick(window.startButton(), Qt::LeftButton);
-    QVERIFY(window.isRunning());
-    QTRY_VERIFY_WITH_TIMEOUT(window.lossPlot()->points(0).size() >= s.steps / 2, 3600000);
+    const widgets::RunSettings s = window.classTab()->panel()->settings();
+    QVERIFY(window.classTab()->measureBox()->isChecked());
+    QSignalSpy finished(window.classTab(), &gui::ClassTab::runFinished);
+    QTest::mouseClick(window.classTab()->startButton(), Qt::LeftButton);
+    QVERIFY(window.classTab()->isRunning());
+    QTRY_VERIFY_WITH_TIMEOUT(window.classTab()->lossPlot()->points(0).size() >= s.steps / 2, 3600000);
     QTest::qWait(500);
     QVERIFY(window.grab().save(dir + QStringLiteral("/running.png")));
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 3600000);
     QTest::qWait(500);
     QVERIFY(window.grab().save(dir + QStringLiteral("/finished.png")));
     // The measurements, as a user opens them: a click on the Metrics tab.
-    auto* tabs = qobject_cast<QTabWidget*>(window.metricsView()->parentWidget()->parentWidget());
+    auto* tabs = qobject_cast<QTabWidget*>(window.classTab()->metricsView()->parentWidget()->parentWidget());
     QVERIFY(tabs);
-    const int metricsTab = tabs->indexOf(window.metricsView());
+    const int metricsTab = tabs->indexOf(window.classTab()->metricsView());
     QTest::mouseClick(tabs->tabBar(), Qt::LeftButton, {}, tabs->tabBar()->tabRect(metricsTab).center());
     QCOMPARE(tabs->currentIndex(), metricsTab);
     QTest::qWait(300);
     QVERIFY(window.grab().save(dir + QStringLiteral("/finished-metrics.png")));
     qInfo("built-in run: %s, %.3f steps/s of wall time (%.3f steps/s counting step time only); %s",
-        qPrintable(window.lastOutcome()), window.wallStepsPerSecond(), window.stepsPerSecond(),
-        qPrintable(window.metricsView()->summaryText()));
+        qPrintable(window.classTab()->lastOutcome()), window.classTab()->wallStepsPerSecond(),
+        window.classTab()->stepsPerSecond(), qPrintable(window.classTab()->metricsView()->summaryText()));
 }
 
 QTEST_MAIN(TestGui)

@@ -2,13 +2,17 @@
 // training images drawn and then read from the cache, a run with a live α change, pause, resume and stop,
 // before/after grids, and an export in both layouts that loads again; and the messages for bad input. With
 // LETHE_CONCEPT_SCREENSHOT_DIR and LETHE_CONCEPT_MODEL set, a last test runs a real model and saves screenshots.
+#include "class_tab.h"
 #include "concept_tab.h"
 #include "main_window.h"
 
 #include "core/io/safetensors.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/runtime.h"
+#include "core/unlearn/concept_config.h"
 #include "widgets/curve_plot.h"
+#include "widgets/hyperparameter_panel.h"
+#include "widgets/log_view.h"
 #include "widgets/sample_grid.h"
 
 #include "test_support.h"
@@ -22,6 +26,7 @@
 #include <QAction>
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
@@ -86,6 +91,7 @@ class TestGuiConcept : public QObject {
 private Q_SLOTS:
     void initTestCase();
     void windowHasClassAndConceptTabs();
+    void builtInModelOpensWithItsRecommendedValues();
     void badModelPathIsReported();
     void corruptPromptFileKeepsTheTable();
     void emptyForgetSetIsRefused();
@@ -131,14 +137,19 @@ void TestGuiConcept::windowHasClassAndConceptTabs()
     gui::MainWindow window(m_classModel, m_classData);
     window.show();
     QTabWidget* tabs = window.topTabs();
-    QCOMPARE(tabs->count(), 2);
+    QCOMPARE(tabs->count(), 3);
     QCOMPARE(tabs->tabText(0), QStringLiteral("C&lass"));
     QCOMPARE(tabs->tabText(1), QStringLiteral("Co&ncept"));
+    QCOMPARE(tabs->tabText(2), QStringLiteral("Lo&g"));
+    QCOMPARE(tabs->widget(0), window.classTab());
+    QCOMPARE(tabs->widget(2), window.logView());
     QCOMPARE(tabs->currentIndex(), 0); // The Class tab as before.
-    QTRY_VERIFY_WITH_TIMEOUT(window.isModelOpen(), 60000);
+    QTRY_VERIFY_WITH_TIMEOUT(window.classTab()->isModelOpen(), 60000);
+    QSignalSpy opened(window.conceptTab(), &gui::ConceptTab::modelOpened);
     QTest::mouseClick(tabs->tabBar(), Qt::LeftButton, {}, tabs->tabBar()->tabRect(1).center());
     QCOMPARE(tabs->currentWidget(), window.conceptTab());
-    // Nothing remembered, nothing open: Start is off, in the tab and in the Run menu.
+    // Nothing open yet: Start is off, in the tab and in the Run menu, until the model the tab opens when first
+    // shown (nothing remembered: the built-in one) is open.
     QVERIFY(!window.conceptTab()->isModelOpen());
     QVERIFY(!window.conceptTab()->startButton()->isEnabled());
     QAction* start = nullptr;
@@ -147,9 +158,53 @@ void TestGuiConcept::windowHasClassAndConceptTabs()
             start = action;
     QVERIFY(start);
     QVERIFY(!start->isEnabled());
+    QVERIFY(opened.wait(120000));
+    QVERIFY(opened.at(0).at(0).toBool());
+    QVERIFY(start->isEnabled());
+    // On the Log tab the shortcuts have nothing to act on.
+    tabs->setCurrentIndex(2);
+    QVERIFY(!start->isEnabled());
     // Back on the Class tab, whose model is open, the same action starts a class run.
     QTest::mouseClick(tabs->tabBar(), Qt::LeftButton, {}, tabs->tabBar()->tabRect(0).center());
     QVERIFY(start->isEnabled());
+}
+
+void TestGuiConcept::builtInModelOpensWithItsRecommendedValues()
+{
+    QSettings().clear();
+    gui::MainWindow window(m_classModel, m_classData);
+    window.show();
+    gui::ConceptTab& tab = *window.conceptTab();
+    QSignalSpy opened(&tab, &gui::ConceptTab::modelOpened);
+    window.topTabs()->setCurrentWidget(&tab);
+    QVERIFY(opened.wait(120000));
+    QVERIFY(opened.at(0).at(0).toBool());
+    QCOMPARE(QFileInfo(tab.modelPath()).fileName(), QStringLiteral("fmnist-t2i"));
+    // The built-in model names its own preset (fmnist-t2i: α 0.1 and λ 10 on its loss scale, 150 steps).
+    const auto recommended = unlearn::conceptPreset("fmnist-t2i");
+    QCOMPARE(tab.panel()->presetBox()->currentText(), QStringLiteral("fmnist-t2i"));
+    QCOMPARE(tab.alphaBox()->value(), 0.1);
+    QCOMPARE(tab.lambdaBox()->value(), 10.0);
+    QCOMPARE(tab.stepsBox()->value(), 150);
+    QCOMPARE(tab.alphaBox()->value(), recommended.alpha);
+    QCOMPARE(tab.lrBox()->value(), recommended.lr);
+    QCOMPARE(tab.forgetBatchBox()->value(), static_cast<int>(recommended.forgetBatch));
+    QCOMPARE(tab.methodBox()->currentData().toString(), QStringLiteral("rgd"));
+    QCOMPARE(tab.parameterBox()->currentData().toString(), QStringLiteral("all"));
+    // The concept fields show; remain images per class, a class run's, do not.
+    QVERIFY(tab.panel()->isFieldShown(tab.panel()->etaBox()));
+    QVERIFY(tab.panel()->isFieldShown(tab.parameterBox()));
+    QVERIFY(!tab.panel()->isFieldShown(tab.panel()->remainPerClassBox()));
+    QVERIFY2(tab.lastStatus().contains(QStringLiteral("preset fmnist-t2i")), qPrintable(tab.lastStatus()));
+
+    // A model that names no preset opens with the `sd` one (the paper's Stable Diffusion values).
+    QVERIFY(openTiny(tab));
+    const auto sd = unlearn::conceptPreset("sd");
+    QCOMPARE(tab.panel()->presetBox()->currentText(), QStringLiteral("sd"));
+    QCOMPARE(tab.alphaBox()->value(), sd.alpha);
+    QCOMPARE(tab.lambdaBox()->value(), sd.lambda);
+    QCOMPARE(tab.stepsBox()->value(), static_cast<int>(sd.steps));
+    QCOMPARE(tab.lrBox()->value(), sd.lr);
 }
 
 void TestGuiConcept::badModelPathIsReported()
@@ -314,7 +369,7 @@ void TestGuiConcept::wholeRunFromTypedAndBuiltPrompts()
     QSignalSpy finished(&tab, &gui::ConceptTab::runFinished);
     QTest::keyClick(&window, Qt::Key_R, Qt::ControlModifier);
     QVERIFY(tab.isRunning());
-    QVERIFY(!window.isRunning()); // Not the Class tab's run.
+    QVERIFY(!window.classTab()->isRunning()); // Not the Class tab's run.
     QTRY_VERIFY_WITH_TIMEOUT(tab.lastStep() >= 1, 120000);
     QCOMPARE(tab.lastPoint().alpha, 100.0);
     tab.alphaBox()->setValue(0.5);

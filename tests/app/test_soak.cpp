@@ -123,6 +123,7 @@ void TestSoak::cleanupTestCase()
 void TestSoak::startRun(qint64 steps)
 {
     gui::RunRequest request;
+    request.settings = gui::SessionWorker::presets().front().settings; // core's cpu-fast, then the changes below.
     request.settings.steps = steps;
     request.settings.forgetBatch = 2;
     request.settings.remainPerClass = 2;

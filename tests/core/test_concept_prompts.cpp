@@ -334,7 +334,7 @@ void TestConceptPrompts::paperPresetMakesThePapersSets()
 {
     const DiversitySpec spec = loadDiversityPreset(resourceFile("presets/paper-nudity.json"));
     LETHE_COMPARE_STR(spec.name, "paper-nudity");
-    // Exactly METHOD.md §3's values.
+    // Exactly docs/method.md §3's values.
     QCOMPARE(trainValues(spec, "mood"),
         (std::vector<std::string> {
             "contemplative", "joyful", "energetic", "peaceful", "tense", "anxious", "relaxed" }));

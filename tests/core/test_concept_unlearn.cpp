@@ -9,7 +9,9 @@
 #include "core/models/sd/stable_diffusion.h"
 #include "core/train/adam.h"
 #include "core/unlearn/concept_images.h"
+#include "core/runtime.h"
 #include "core/unlearn/concept_session.h"
+#include "run_fixtures.h"
 #include "test_support.h"
 #include "tiny_sd.h"
 
@@ -28,35 +30,20 @@ using lethe::unlearn::ConceptConfig;
 using lethe::unlearn::ConceptMethod;
 using lethe::unlearn::ConceptPair;
 using lethe::unlearn::ConceptSession;
-using lethe::unlearn::ConceptStepReport;
+using lethe::unlearn::StepReport;
 using lethe::unlearn::ParameterGroup;
 
 namespace {
 
-/// `n` pairs with prompts "<word> i" and seeded random images in [−1, 1] of the tiny pixel-space model.
 std::vector<ConceptPair> pairs(
     const std::string& word, int n, std::uint64_t seed, std::int64_t channels = 3, std::int64_t side = 8)
 {
-    at::Generator generator = diffusion::cpuGenerator(seed);
-    std::vector<ConceptPair> out;
-    for (int i = 0; i < n; ++i)
-        out.push_back({ word + " " + std::string(1, static_cast<char>('a' + i % 26)),
-            torch::rand({ channels, side, side }, generator) * 2 - 1 });
-    return out;
+    return test::conceptPairs(word, n, seed, channels, side);
 }
 
 ConceptConfig tinyConfig(ConceptMethod method)
 {
-    ConceptConfig config;
-    config.method = method;
-    config.alpha = 1e9; // Never truncated unless a test says so.
-    config.lambda = 1.5;
-    config.lr = 1e-3;
-    config.steps = 3;
-    config.forgetBatch = 2;
-    config.remainBatch = 3;
-    config.seed = 7;
-    return config;
+    return test::tinyConceptConfig(method);
 }
 
 std::map<std::string, torch::Tensor> parametersOf(const models::sd::UNet2DConditionModel& unet)
@@ -75,6 +62,41 @@ bool sameParameters(const std::map<std::string, torch::Tensor>& a, const std::ma
         if (!b.count(name) || !torch::equal(tensor, b.at(name)))
             return false;
     return true;
+}
+
+/// Calls `each` for every step, and `control` steers (null: a control nobody touches).
+struct StepHook : unlearn::RunObserver {
+    std::function<void(const StepReport&)> each;
+    void onStep(const StepReport& r) override
+    {
+        if (each)
+            each(r);
+    }
+};
+
+/// Runs `session` until its steps are done or `control` stops it.
+unlearn::RunResult runToEnd(
+    ConceptSession& session, std::function<void(const StepReport&)> each = {}, unlearn::RunControl* control = nullptr)
+{
+    StepHook hook;
+    hook.each = std::move(each);
+    unlearn::RunControl own;
+    return session.run(hook, control ? *control : own);
+}
+
+/// One more step of `session`, and its report.
+StepReport oneStep(ConceptSession& session)
+{
+    StepReport report;
+    unlearn::RunControl control;
+    runToEnd(
+        session,
+        [&](const StepReport& r) {
+            report = r;
+            control.requestStop();
+        },
+        &control);
+    return report;
 }
 
 diffusion::TextToImageRequest afterRequest()
@@ -109,7 +131,8 @@ private Q_SLOTS:
     void trainingImagesAreCachedAndResumed();
     void captionedImageFolderGivesPairs();
     void badInputIsRefused();
-    void nonFiniteLossEndsTheRunAndKeepsTheLastStep();
+    void nonFiniteLossRollsBackAndFails();
+    void presetsAndTheModelsRecommendedOne();
 
 private:
     ScratchDir m_dir;
@@ -140,11 +163,11 @@ void TestConceptUnlearn::everyMethodRunsWithFiniteLosses()
     LETHE_COMPARE_STR(unlearn::conceptMethodName(*parsed), method.toStdString());
     const auto base = parametersOf(m_pixel->unet());
     ConceptSession session(*m_pixel, pairs("forget", 3, 1), pairs("remain", 4, 2), tinyConfig(*parsed));
-    std::vector<ConceptStepReport> reports;
-    QCOMPARE(session.run([&](const ConceptStepReport& r) { reports.push_back(r); }), std::int64_t { 3 });
+    std::vector<StepReport> reports;
+    QCOMPARE(runToEnd(session, [&](const StepReport& r) { reports.push_back(r); }).steps, std::int64_t { 3 });
     QCOMPARE(reports.size(), std::size_t { 3 });
     for (std::size_t i = 0; i < reports.size(); ++i) {
-        const ConceptStepReport& r = reports[i];
+        const StepReport& r = reports[i];
         QCOMPARE(r.step, static_cast<std::int64_t>(i + 1));
         QCOMPARE(r.totalSteps, std::int64_t { 3 });
         QVERIFY(std::isfinite(r.forgetLoss) && r.forgetLoss > 0);
@@ -166,7 +189,7 @@ void TestConceptUnlearn::everyMethodRunsWithFiniteLosses()
     }
     QVERIFY(!sameParameters(parametersOf(session.model().unet()), base));
     QVERIFY(sameParameters(parametersOf(m_pixel->unet()), base)); // The base model is never changed.
-    QCOMPARE(session.run(), std::int64_t { 3 }); // Nothing left to do.
+    QCOMPARE(runToEnd(session).steps, std::int64_t { 3 }); // Nothing left to do.
 }
 
 void TestConceptUnlearn::truncationMakesTheStepRemainOnly()
@@ -180,7 +203,7 @@ void TestConceptUnlearn::truncationMakesTheStepRemainOnly()
     const auto forget = pairs("forget", 1, 1);
     const auto remain = pairs("remain", 1, 2);
     ConceptSession session(*m_pixel, forget, remain, config);
-    const ConceptStepReport report = session.step();
+    const StepReport report = oneStep(session);
     QVERIFY(report.truncated);
     QVERIFY(report.forgetLoss > config.alpha);
     QCOMPARE(report.ascentNorm, 0.0);
@@ -226,7 +249,7 @@ void TestConceptUnlearn::truncationMakesTheStepRemainOnly()
     // Untruncated, the same step also ascends on the forget loss and lands elsewhere.
     config.alpha = 1e9;
     ConceptSession untruncated(*m_pixel, forget, remain, config);
-    const ConceptStepReport both = untruncated.step();
+    const StepReport both = oneStep(untruncated);
     QVERIFY(!both.truncated);
     QVERIFY(both.ascentNorm > 0);
     QCOMPARE(both.forgetLoss, report.forgetLoss);
@@ -254,7 +277,7 @@ void TestConceptUnlearn::parameterGroupsTrainExactlyTheirParameters()
     LETHE_COMPARE_STR(unlearn::parameterGroupName(config.parameters), group.toStdString());
     const auto base = parametersOf(m_pixel->unet());
     ConceptSession session(*m_pixel, pairs("forget", 3, 1), pairs("remain", 4, 2), config);
-    session.run();
+    runToEnd(session);
     const auto after = parametersOf(session.model().unet());
     const std::vector<std::string> trainable = session.trainableNames();
     std::size_t inGroup = 0;
@@ -284,8 +307,8 @@ void TestConceptUnlearn::esdKeepsItsFrozenCopy()
     QVERIFY(!session.frozenUNet().is_empty());
     QVERIFY(session.frozenUNet().get() != session.model().unet().get());
     QVERIFY(session.frozenUNet().get() != m_pixel->unet().get());
-    std::vector<ConceptStepReport> reports;
-    session.run([&](const ConceptStepReport& r) { reports.push_back(r); });
+    std::vector<StepReport> reports;
+    runToEnd(session, [&](const StepReport& r) { reports.push_back(r); });
     QCOMPARE(reports.size(), std::size_t { 3 });
     QCOMPARE(reports[0].remainLoss, 0.0); // No remain pairs: nothing measured.
     QVERIFY(sameParameters(parametersOf(session.frozenUNet()), base));
@@ -299,7 +322,7 @@ void TestConceptUnlearn::esdKeepsItsFrozenCopy()
     const auto sampled = [&] {
         ConceptSession run(*m_pixel, pairs("forget", 3, 1), {}, config);
         std::vector<double> losses;
-        run.run([&](const ConceptStepReport& r) { losses.push_back(r.forgetLoss); });
+        runToEnd(run, [&](const StepReport& r) { losses.push_back(r.forgetLoss); });
         return std::make_tuple(losses, parametersOf(run.model().unet()), parametersOf(run.frozenUNet()));
     };
     const auto once = sampled();
@@ -325,7 +348,7 @@ void TestConceptUnlearn::sameSeedGivesBitIdenticalRuns()
         config.steps = 4; // Batches straddle epochs (3 forget pairs, batch 2).
         ConceptSession session(*m_pixel, pairs("forget", 3, 1), pairs("remain", 4, 2), config);
         std::vector<double> losses;
-        session.run([&](const ConceptStepReport& r) {
+        runToEnd(session, [&](const StepReport& r) {
             losses.push_back(r.forgetLoss);
             losses.push_back(r.remainLoss);
             losses.push_back(r.cosine);
@@ -341,10 +364,11 @@ void TestConceptUnlearn::sameSeedGivesBitIdenticalRuns()
         ConceptConfig config = tinyConfig(ConceptMethod::RGD);
         config.steps = 4;
         ConceptSession session(*m_pixel, pairs("forget", 3, 1), pairs("remain", 4, 2), config);
-        std::atomic<bool> cancel { false };
-        QCOMPARE(session.run([&](const ConceptStepReport&) { cancel = true; }, &cancel), std::int64_t { 1 });
+        unlearn::RunControl control;
+        QCOMPARE(runToEnd(session, [&](const StepReport&) { control.requestStop(); }, &control).steps,
+            std::int64_t { 1 });
         QCOMPARE(session.stepsDone(), std::int64_t { 1 });
-        QCOMPARE(session.run(), std::int64_t { 4 });
+        QCOMPARE(runToEnd(session).steps, std::int64_t { 4 });
         QVERIFY(sameParameters(parametersOf(session.model().unet()), first.second));
     }
     // Steered: α, λ and lr change between steps (a refused value is ignored), and a stop ends the run.
@@ -353,9 +377,10 @@ void TestConceptUnlearn::sameSeedGivesBitIdenticalRuns()
         config.steps = 5;
         ConceptSession session(*m_pixel, pairs("forget", 3, 1), pairs("remain", 4, 2), config);
         unlearn::RunControl control;
-        std::vector<ConceptStepReport> reports;
-        session.run(
-            [&](const ConceptStepReport& r) {
+        std::vector<StepReport> reports;
+        runToEnd(
+            session,
+            [&](const StepReport& r) {
                 reports.push_back(r);
                 if (r.step == 1) {
                     control.setAlpha(1e-6);
@@ -367,7 +392,7 @@ void TestConceptUnlearn::sameSeedGivesBitIdenticalRuns()
                     control.requestStop();
                 }
             },
-            control);
+            &control);
         QCOMPARE(reports.size(), std::size_t { 3 });
         QCOMPARE(session.stepsDone(), std::int64_t { 3 });
         QVERIFY(!reports[0].truncated);
@@ -407,8 +432,8 @@ void TestConceptUnlearn::latentModelTrainsOnEncodedImages()
         remain.push_back({ "remain", latents[i] });
     }
     ConceptSession session(sd, forget, remain, tinyConfig(ConceptMethod::RGD));
-    std::vector<ConceptStepReport> reports;
-    session.run([&](const ConceptStepReport& r) { reports.push_back(r); });
+    std::vector<StepReport> reports;
+    runToEnd(session, [&](const StepReport& r) { reports.push_back(r); });
     QCOMPARE(reports.size(), std::size_t { 3 });
     QVERIFY(std::isfinite(reports.back().forgetLoss) && std::isfinite(reports.back().remainLoss));
     QVERIFY(session.model().vae().get() == sd.vae().get()); // Shared, frozen.
@@ -418,7 +443,7 @@ void TestConceptUnlearn::exportedModelReproducesTheAfterImages()
 {
     ScratchDir dir;
     ConceptSession session(*m_pixel, pairs("forget", 3, 1), pairs("remain", 4, 2), tinyConfig(ConceptMethod::RGD));
-    session.run();
+    runToEnd(session);
     const auto request = afterRequest();
     const torch::Tensor after = *diffusion::generate(session.model().model(), request);
     const torch::Tensor before = *diffusion::generate(m_pixel->model(), request);
@@ -594,19 +619,55 @@ void TestConceptUnlearn::badInputIsRefused()
         "concept unlearning: the model computes in bfloat16; load it in float32 to train it");
 }
 
-void TestConceptUnlearn::nonFiniteLossEndsTheRunAndKeepsTheLastStep()
+void TestConceptUnlearn::nonFiniteLossRollsBackAndFails()
 {
-    // Gradient ascent at an absurd rate: step 1 throws the weights far out, step 2's loss is not finite.
+    // Gradient ascent at an absurd rate: step 1 throws the weights far out, and a later step is not finite. The
+    // run rolls back to its last snapshot (the start) and fails, as a class run does.
     ConceptConfig config = tinyConfig(ConceptMethod::GA);
     config.lr = 1e30;
     config.alpha = 1e30;
     ConceptSession session(*m_pixel, pairs("forget", 3, 1), pairs("remain", 4, 2), config);
-    std::map<std::string, torch::Tensor> afterFirst;
-    const std::string message = errorMessage(
-        [&] { session.run([&](const ConceptStepReport&) { afterFirst = parametersOf(session.model().unet()); }); });
-    QVERIFY2(message.rfind("concept unlearning: non-finite loss at step 2 (L_f ", 0) == 0, message.c_str());
-    QCOMPARE(session.stepsDone(), std::int64_t { 1 });
-    QVERIFY(sameParameters(parametersOf(session.model().unet()), afterFirst));
+    const auto base = parametersOf(m_pixel->unet());
+    const unlearn::RunResult result = runToEnd(session);
+    QCOMPARE(result.outcome, unlearn::RunOutcome::Failed);
+    QCOMPARE(result.rollbacks, 1);
+    QVERIFY2(result.message.find("; weights restored to step 0") != std::string::npos, result.message.c_str());
+    QVERIFY2(result.message.rfind("non-finite", 0) == 0, result.message.c_str());
+    QCOMPARE(session.stepsDone(), std::int64_t { 0 });
+    QVERIFY(sameParameters(parametersOf(session.model().unet()), base));
+}
+
+void TestConceptUnlearn::presetsAndTheModelsRecommendedOne()
+{
+    QCOMPARE(unlearn::conceptPresetNames(), (std::vector<std::string> { "sd", "fmnist-t2i" }));
+    QCOMPARE(unlearn::toJson(unlearn::conceptPreset("sd")), unlearn::toJson(ConceptConfig {}));
+    const ConceptConfig fashion = unlearn::conceptPreset("fmnist-t2i");
+    QCOMPARE(fashion.alpha, 0.1);
+    QCOMPARE(fashion.lambda, 10.0);
+    QCOMPARE(fashion.steps, std::int64_t { 150 });
+    LETHE_COMPARE_STR(errorMessage([] { unlearn::conceptPreset("sdxl"); }),
+        "unknown concept preset 'sdxl' (valid: sd, fmnist-t2i)");
+
+    // The config file round trip, and its refusals, through the one field table.
+    QCOMPARE(unlearn::toJson(unlearn::conceptConfigFromJson(unlearn::toJson(fashion))), unlearn::toJson(fashion));
+    LETHE_COMPARE_STR(errorMessage([] { unlearn::conceptConfigFromJson({ { "parameters", "attn" } }); }),
+        "concept config: parameters must be 'all', 'cross-attn' or 'no-cross-attn', found \"attn\"");
+    LETHE_COMPARE_STR(errorMessage([] { unlearn::conceptConfigFromJson({ { "lamda", 1 } }); }),
+        "concept config: unknown key 'lamda'");
+
+    // A model names its own preset in lethe-manifest.json; the tiny model names none.
+    QVERIFY(!unlearn::recommendedConceptPreset(m_dir / "pixel").has_value());
+    const std::filesystem::path named = m_dir / "named";
+    std::filesystem::create_directories(named);
+    test::writeBytes(named / "lethe-manifest.json", R"({"recommended_preset": "fmnist-t2i"})");
+    QCOMPARE(unlearn::recommendedConceptPreset(named), std::optional<std::string>("fmnist-t2i"));
+    test::writeBytes(named / "lethe-manifest.json", R"({"recommended_preset": "fast"})");
+    LETHE_COMPARE_STR(errorMessage([&] { unlearn::recommendedConceptPreset(named); }),
+        (named / "lethe-manifest.json").string()
+            + ": key 'recommended_preset': unknown concept preset 'fast' (valid: sd, fmnist-t2i)");
+    // The built-in model recommends the preset tuned for it.
+    QCOMPARE(unlearn::recommendedConceptPreset(resourceFile(std::string("models/") + kBuiltinT2iModel)),
+        std::optional<std::string>("fmnist-t2i"));
 }
 
 QTEST_APPLESS_MAIN(TestConceptUnlearn)

@@ -62,7 +62,7 @@ Denoiser gaussianDenoiser(double sigmaData, int* calls = nullptr)
 }
 
 /// The same sampler for that denoiser, on one scalar in double: the map from unit noise to the sample is
-/// linear, so this factor k predicts every pixel (sample = k · noise). Written from METHOD.md §2 and
+/// linear, so this factor k predicts every pixel (sample = k · noise). Written from docs/method.md §2 and
 /// Karras et al. Algorithm 1, independently of the library's tensor code.
 double scalarGaussianFactor(int steps, bool heun, double sigmaData)
 {
@@ -234,7 +234,7 @@ void TestDiffusion::sigmaScheduleMatchesEdm()
     QCOMPARE(sigmas.back(), 0.0);
     for (std::size_t i = 1; i < sigmas.size(); ++i)
         QVERIFY2(sigmas[i] < sigmas[i - 1], qPrintable(QStringLiteral("not decreasing at %1").arg(i)));
-    // σ_9 from METHOD.md's formula, and the value EDM's edm_sampler prints for it.
+    // σ_9 from docs/method.md's formula, and the value EDM's edm_sampler prints for it.
     const double a = std::pow(80.0, 1.0 / 7.0);
     const double b = std::pow(0.002, 1.0 / 7.0);
     const double expected = std::pow(a + 9.0 / 17.0 * (b - a), 7.0);

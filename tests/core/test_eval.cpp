@@ -481,11 +481,15 @@ void TestEval::trainConfigJsonRoundTrip()
     LETHE_COMPARE_STR(errorMessage([] {
         train::classifierTrainConfigFromJson({ { "optimizer", "rmsprop" } });
     }),
-        "classifier training config: 'optimizer' must be \"sgd\" or \"adam\", found \"rmsprop\"");
+        "classifier training config: optimizer must be 'sgd' or 'adam', found \"rmsprop\"");
     LETHE_COMPARE_STR(errorMessage([] {
         train::classifierTrainConfigFromJson({ { "epochs", "ten" } });
     }),
-        "classifier training config: 'epochs' has the wrong type: \"ten\"");
+        "classifier training config: key 'epochs' has the wrong type (string)");
+    LETHE_COMPARE_STR(errorMessage([] { train::classifierTrainConfigFromJson({ { "seed", -1 } }); }),
+        "classifier training config: key 'seed' has the wrong type (number)");
+    LETHE_COMPARE_STR(errorMessage([] { train::classifierTrainConfigFromJson({ { "epoch", 3 } }); }),
+        "classifier training config: unknown key 'epoch'");
 }
 
 void TestEval::learningRateSchedules()

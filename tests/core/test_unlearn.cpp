@@ -11,6 +11,7 @@
 #include "core/unlearn/run_record.h"
 #include "core/unlearn/session.h"
 
+#include "run_fixtures.h"
 #include "test_support.h"
 
 #include <torch/torch.h>
@@ -50,7 +51,7 @@ Tensors clones(const Tensors& tensors)
     return out;
 }
 
-/// a' + λd' written out from METHOD.md §1 on whole vectors.
+/// a' + λd' written out from docs/method.md §1 on whole vectors.
 Tensors expectedCombination(const Tensors& a, const Tensors& d, double lambda, bool restrict)
 {
     const double s = dotOf(a, d);
@@ -77,87 +78,38 @@ void compareTensors(const Tensors& actual, const Tensors& expected)
             (c10::str(actual[i]) + " vs " + c10::str(expected[i])).c_str());
 }
 
-/// 1×8×8 images of 3 classes, 10 each: class k is bright in horizontal band k.
 data::ImageSet tinySet()
 {
-    data::ImageSet set;
-    set.images = torch::zeros({ 30, 1, 8, 8 }, torch::kUInt8);
-    set.labels = torch::zeros({ 30 }, torch::kInt64);
-    for (std::int64_t i = 0; i < 30; ++i) {
-        const std::int64_t label = i % 3;
-        set.labels[i] = label;
-        set.images[i].narrow(1, label * 2 + 1, 2).fill_(150 + 3 * i);
-    }
-    set.classNames = { "top", "middle", "bottom" };
-    set.source = "tiny test set";
-    return set;
+    return test::tinyClassSet();
 }
 
 models::EDMPrecond tinyModel()
 {
-    models::EDMPrecondOptions options(8, 1);
-    options.label_dim(3);
-    options.model().label_dim(3).model_channels(8).channel_mult({ 1, 1 }).num_blocks(1).attn_resolutions({}).dropout(
-        0.1);
-    torch::manual_seed(7);
-    return models::makeEdmPrecond(models::toJson(options));
+    return test::tinyClassModel();
+}
+
+/// `config` with `forgetClass` as its target.
+unlearn::RunConfig withClass(unlearn::RunConfig config, int forgetClass)
+{
+    config.forgetClass = forgetClass;
+    return config;
 }
 
 unlearn::RunConfig tinyConfig(unlearn::Method method = unlearn::Method::RGD)
 {
-    unlearn::RunConfig config;
-    config.method = method;
-    config.steps = 6;
-    config.forgetBatch = 4;
-    config.remainPerClass = 5;
-    config.remainBatch = 4; // RGD's full pass over the 10 remain images takes 3 chunks.
-    config.lr = 1e-3;
-    config.seed = 3;
-    config.snapshotEvery = 2;
-    config.evaluate = false;
-    return config;
+    return test::tinyClassConfig(method);
 }
 
-/// Records everything a session reports; `onStepHook` runs inside onStep.
-struct Recorder : unlearn::UnlearnObserver {
-    std::vector<unlearn::StepReport> steps;
-    std::vector<std::int64_t> snapshots;
-    std::vector<std::pair<std::int64_t, std::int64_t>> rollbacks;
-    std::vector<std::string> failures;
-    int finished = 0;
-    std::function<void(const unlearn::StepReport&)> onStepHook;
-
-    void onStep(const unlearn::StepReport& r) override
-    {
-        steps.push_back(r);
-        if (onStepHook)
-            onStepHook(r);
-    }
-    void onSnapshot(std::int64_t step) override { snapshots.push_back(step); }
-    void onRollback(std::int64_t failed, std::int64_t restored, const std::string&) override
-    {
-        rollbacks.emplace_back(failed, restored);
-    }
-    void onFinished(const unlearn::RunResult&) override { ++finished; }
-    void onFailed(const std::string& message) override { failures.push_back(message); }
-};
+using Recorder = test::RunRecorder;
 
 std::vector<torch::Tensor> weightsOf(const models::EDMPrecond& net)
 {
-    std::vector<torch::Tensor> out;
-    for (const auto& p : net->parameters())
-        out.push_back(p.detach().clone());
-    return out;
+    return test::copiesOf(net->parameters());
 }
 
 bool sameWeights(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b)
 {
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (!torch::equal(a[i], b[i]))
-            return false;
-    return true;
+    return test::sameTensors(a, b);
 }
 
 } // namespace
@@ -180,11 +132,6 @@ private Q_SLOTS:
     void sameSeedGivesIdenticalRuns();
     void resumedRunMatchesTheUninterruptedOne_data();
     void resumedRunMatchesTheUninterruptedOne();
-    void liveLambdaTakesEffectAtTheNextStep();
-    void pauseHoldsTheLoopUntilResumed();
-    void stopEndsWithinOneStep();
-    void nanRollsBackToTheLastSnapshot();
-    void nanWithHalveLrGoesOn();
     void trainablePatternLimitsWhatChanges();
     void gaIgnoresLambdaAndSalUnMasks();
     void sessionRejectsBadInputs();
@@ -325,7 +272,9 @@ void TestUnlearn::runConfigRejectsBadValues_data()
     QTest::newRow("bool for int") << R"({"steps": true})"
                                   << "run config: key 'steps' has the wrong type (boolean)";
     QTest::newRow("method") << R"({"method": "esd"})"
-                            << "unknown unlearning method 'esd' (valid: ga, graddiff, rg, rgd, salun)";
+                            << "run config: method must be 'ga', 'graddiff', 'rg', 'rgd' or 'salun', found \"esd\"";
+    QTest::newRow("forget_class") << R"({"forget_class": "sneaker"})"
+                                  << "run config: key 'forget_class' has the wrong type (string)";
     QTest::newRow("on_nan") << R"({"on_nan": "ignore"})"
                             << "run config: on_nan must be 'stop' or 'halve-lr', found \"ignore\"";
     QTest::newRow("not an object") << "[]"
@@ -359,7 +308,7 @@ void TestUnlearn::sameSeedGivesIdenticalRuns()
     std::vector<std::vector<unlearn::StepReport>> reports;
     std::vector<std::vector<torch::Tensor>> weights;
     for (int run = 0; run < 2; ++run) {
-        unlearn::UnlearnSession session(base, set, 1, tinyConfig(), torch::kCPU);
+        unlearn::UnlearnSession session(base, set, withClass(tinyConfig(), 1), torch::kCPU);
         Recorder recorder;
         unlearn::RunControl control;
         const auto result = session.run(recorder, control);
@@ -413,7 +362,7 @@ void TestUnlearn::resumedRunMatchesTheUninterruptedOne()
         };
     };
 
-    unlearn::UnlearnSession straight(base, set, 1, config, torch::kCPU);
+    unlearn::UnlearnSession straight(base, set, withClass(config, 1), torch::kCPU);
     Recorder all;
     unlearn::RunControl straightControl;
     all.onStepHook = liveLambda(straightControl);
@@ -421,7 +370,7 @@ void TestUnlearn::resumedRunMatchesTheUninterruptedOne()
 
     const auto checkpoint = dir / "checkpoint.safetensors";
     {
-        unlearn::UnlearnSession first(base, set, 1, config, torch::kCPU);
+        unlearn::UnlearnSession first(base, set, withClass(config, 1), torch::kCPU);
         struct Writer : Recorder {
             unlearn::UnlearnSession* session = nullptr;
             std::filesystem::path path;
@@ -442,7 +391,7 @@ void TestUnlearn::resumedRunMatchesTheUninterruptedOne()
         QCOMPARE(first.run(writer, control).outcome, unlearn::RunOutcome::Stopped);
         QCOMPARE(writer.snapshots, (std::vector<std::int64_t> { 2 }));
     }
-    unlearn::UnlearnSession second(base, set, 1, config, torch::kCPU);
+    unlearn::UnlearnSession second(base, set, withClass(config, 1), torch::kCPU);
     QCOMPARE(second.resumeFrom(checkpoint), std::int64_t { 2 });
     QCOMPARE(second.config().lambda, 2.5);
     Recorder rest;
@@ -461,155 +410,12 @@ void TestUnlearn::resumedRunMatchesTheUninterruptedOne()
     // Another run's checkpoint is refused, naming what differs.
     auto other = config;
     other.seed = 4;
-    unlearn::UnlearnSession third(base, set, 1, other, torch::kCPU);
+    unlearn::UnlearnSession third(base, set, withClass(other, 1), torch::kCPU);
     LETHE_COMPARE_STR(errorMessage([&] { third.resumeFrom(checkpoint); }),
         checkpoint.string() + ": __metadata__ 'seed': the checkpoint's run used 3, this run 4");
-    unlearn::UnlearnSession fourth(base, set, 2, config, torch::kCPU);
+    unlearn::UnlearnSession fourth(base, set, withClass(config, 2), torch::kCPU);
     LETHE_COMPARE_STR(errorMessage([&] { fourth.resumeFrom(checkpoint); }),
         checkpoint.string() + ": __metadata__ 'forget_class': the checkpoint's run used 1, this run 2");
-}
-
-void TestUnlearn::liveLambdaTakesEffectAtTheNextStep()
-{
-    unlearn::UnlearnSession session(tinyModel(), tinySet(), 0, tinyConfig(), torch::kCPU);
-    Recorder recorder;
-    unlearn::RunControl control;
-    recorder.onStepHook = [&](const unlearn::StepReport& r) {
-        if (r.step == 2) {
-            control.setLambda(2.5);
-            control.setAlpha(0.05);
-            control.setLr(5e-4);
-        }
-        if (r.step == 4)
-            control.setLambda(-1); // Invalid: ignored with a warning, the run goes on.
-    };
-    session.run(recorder, control);
-    QCOMPARE(recorder.steps.size(), std::size_t { 6 });
-    QCOMPARE(recorder.steps[1].lambda, tinyConfig().lambda); // The change waits for the next step.
-    QCOMPARE(recorder.steps[1].alpha, tinyConfig().alpha);
-    QVERIFY(tinyConfig().lambda != 2.5 && tinyConfig().alpha != 0.05);
-    QCOMPARE(recorder.steps[2].lambda, 2.5);
-    QCOMPARE(recorder.steps[2].alpha, 0.05);
-    QCOMPARE(recorder.steps[2].lr, 5e-4);
-    QCOMPARE(recorder.steps[5].lambda, 2.5);
-    QCOMPARE(session.config().lambda, 2.5);
-}
-
-void TestUnlearn::pauseHoldsTheLoopUntilResumed()
-{
-    unlearn::UnlearnSession session(tinyModel(), tinySet(), 2, tinyConfig(), torch::kCPU);
-    Recorder recorder;
-    unlearn::RunControl control;
-    std::thread resumer;
-    std::chrono::steady_clock::time_point resumedAt;
-    std::chrono::steady_clock::time_point step4At;
-    std::atomic<bool> stillPaused { false };
-    std::atomic<bool> heldWhilePaused { false };
-    recorder.onStepHook = [&](const unlearn::StepReport& r) {
-        QVERIFY(!control.holding()); // Only the wait between steps holds.
-        if (r.step == 3) {
-            control.pause();
-            resumer = std::thread([&] {
-                std::this_thread::sleep_for(std::chrono::milliseconds(300));
-                stillPaused = control.paused();
-                heldWhilePaused = control.holding();
-                resumedAt = std::chrono::steady_clock::now();
-                control.resume();
-            });
-        }
-        if (r.step == 4)
-            step4At = std::chrono::steady_clock::now();
-    };
-    const auto result = session.run(recorder, control);
-    resumer.join();
-    QCOMPARE(result.outcome, unlearn::RunOutcome::Finished);
-    QCOMPARE(recorder.steps.size(), std::size_t { 6 });
-    QVERIFY(stillPaused.load());
-    QVERIFY(heldWhilePaused.load()); // The session's thread was waiting, and said so.
-    QVERIFY(!control.holding());
-    QVERIFY(step4At > resumedAt); // Step 4 ran only after the resume.
-}
-
-void TestUnlearn::stopEndsWithinOneStep()
-{
-    unlearn::UnlearnSession session(tinyModel(), tinySet(), 1, tinyConfig(), torch::kCPU);
-    Recorder recorder;
-    unlearn::RunControl control;
-    recorder.onStepHook = [&](const unlearn::StepReport& r) {
-        if (r.step == 2)
-            control.requestStop();
-    };
-    const auto result = session.run(recorder, control);
-    QCOMPARE(result.outcome, unlearn::RunOutcome::Stopped);
-    QCOMPARE(result.steps, std::int64_t { 2 });
-    QCOMPARE(recorder.steps.size(), std::size_t { 2 });
-
-    // Stopping a paused run wakes it.
-    unlearn::UnlearnSession paused(tinyModel(), tinySet(), 1, tinyConfig(), torch::kCPU);
-    unlearn::RunControl pausedControl;
-    pausedControl.pause();
-    std::thread stopper([&] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        pausedControl.requestStop();
-    });
-    Recorder idle;
-    const auto stopped = paused.run(idle, pausedControl);
-    stopper.join();
-    QCOMPARE(stopped.outcome, unlearn::RunOutcome::Stopped);
-    QCOMPARE(stopped.steps, std::int64_t { 0 });
-}
-
-void TestUnlearn::nanRollsBackToTheLastSnapshot()
-{
-    unlearn::UnlearnSession session(tinyModel(), tinySet(), 1, tinyConfig(), torch::kCPU);
-    Recorder recorder;
-    unlearn::RunControl control;
-    std::vector<torch::Tensor> atSnapshot;
-    recorder.onStepHook = [&](const unlearn::StepReport& r) {
-        if (r.step == 2)
-            atSnapshot = weightsOf(session.model());
-        if (r.step == 3) {
-            torch::NoGradGuard noGrad;
-            session.model()->parameters().front().fill_(NAN);
-        }
-    };
-    const auto result = session.run(recorder, control);
-    QCOMPARE(result.outcome, unlearn::RunOutcome::Failed);
-    QCOMPARE(result.rollbacks, 1);
-    QCOMPARE(recorder.rollbacks, (std::vector<std::pair<std::int64_t, std::int64_t>> { { 4, 2 } }));
-    QCOMPARE(recorder.failures.size(), std::size_t { 1 });
-    QVERIFY2(recorder.failures[0].find("at step 4; weights restored to step 2") != std::string::npos,
-        recorder.failures[0].c_str());
-    QCOMPARE(result.steps, std::int64_t { 2 });
-    for (const auto& p : session.model()->parameters())
-        QVERIFY(torch::isfinite(p).all().item<bool>());
-    QVERIFY(sameWeights(weightsOf(session.model()), atSnapshot));
-}
-
-void TestUnlearn::nanWithHalveLrGoesOn()
-{
-    unlearn::RunConfig config = tinyConfig();
-    config.onNan = unlearn::NanPolicy::HalveLr;
-    unlearn::UnlearnSession session(tinyModel(), tinySet(), 1, config, torch::kCPU);
-    Recorder recorder;
-    unlearn::RunControl control;
-    bool injected = false;
-    recorder.onStepHook = [&](const unlearn::StepReport& r) {
-        if (r.step == 3 && !injected) {
-            injected = true;
-            torch::NoGradGuard noGrad;
-            session.model()->parameters().front().fill_(NAN);
-        }
-    };
-    const auto result = session.run(recorder, control);
-    QCOMPARE(result.outcome, unlearn::RunOutcome::Finished);
-    QCOMPARE(result.steps, std::int64_t { 6 });
-    QCOMPARE(result.rollbacks, 1);
-    QCOMPARE(recorder.steps.back().lr, 5e-4);
-    QCOMPARE(recorder.steps[2].step, std::int64_t { 3 }); // Steps 3 and 4 were done again after the rollback to 2.
-    QCOMPARE(recorder.steps[3].step, std::int64_t { 3 });
-    for (const auto& p : session.model()->parameters())
-        QVERIFY(torch::isfinite(p).all().item<bool>());
 }
 
 void TestUnlearn::trainablePatternLimitsWhatChanges()
@@ -617,7 +423,7 @@ void TestUnlearn::trainablePatternLimitsWhatChanges()
     unlearn::RunConfig config = tinyConfig(unlearn::Method::RG);
     config.trainable = "^model\\.dec\\.";
     const models::EDMPrecond base = tinyModel();
-    unlearn::UnlearnSession session(base, tinySet(), 0, config, torch::kCPU);
+    unlearn::UnlearnSession session(base, tinySet(), withClass(config, 0), torch::kCPU);
     for (const auto& name : session.trainableNames())
         QVERIFY2(name.rfind("model.dec.", 0) == 0, name.c_str());
     QVERIFY(!session.trainableNames().empty());
@@ -640,7 +446,7 @@ void TestUnlearn::gaIgnoresLambdaAndSalUnMasks()
 {
     Recorder ga;
     unlearn::RunControl control;
-    unlearn::UnlearnSession gaSession(tinyModel(), tinySet(), 0, tinyConfig(unlearn::Method::GA), torch::kCPU);
+    unlearn::UnlearnSession gaSession(tinyModel(), tinySet(), withClass(tinyConfig(unlearn::Method::GA), 0), torch::kCPU);
     gaSession.run(ga, control);
     QCOMPARE(ga.steps.front().lambda, 0.0);
     QVERIFY(!ga.steps.front().projected);
@@ -650,7 +456,7 @@ void TestUnlearn::gaIgnoresLambdaAndSalUnMasks()
     config.optimizer = "sgd"; // Plain SGD changes exactly the entries with a non-zero masked gradient.
     config.lr = 1e-6;
     const models::EDMPrecond base = tinyModel();
-    unlearn::UnlearnSession salun(base, tinySet(), 0, config, torch::kCPU);
+    unlearn::UnlearnSession salun(base, tinySet(), withClass(config, 0), torch::kCPU);
     Recorder recorder;
     unlearn::RunControl salunControl;
     QCOMPARE(salun.run(recorder, salunControl).outcome, unlearn::RunOutcome::Finished);
@@ -668,24 +474,26 @@ void TestUnlearn::gaIgnoresLambdaAndSalUnMasks()
 void TestUnlearn::sessionRejectsBadInputs()
 {
     const models::EDMPrecond base = tinyModel();
-    LETHE_COMPARE_STR(errorMessage([&] { unlearn::UnlearnSession s(base, tinySet(), 3, tinyConfig(), torch::kCPU); }),
+    LETHE_COMPARE_STR(errorMessage([&] { unlearn::UnlearnSession s(base, tinySet(), withClass(tinyConfig(), 3), torch::kCPU); }),
         "the class to forget, 3, is outside 0–2");
+    LETHE_COMPARE_STR(errorMessage([&] { unlearn::UnlearnSession s(base, tinySet(), tinyConfig(), torch::kCPU); }),
+        "choose the class to forget (forget_class)");
     unlearn::RunConfig config = tinyConfig();
     config.trainable = "([";
     QVERIFY(errorMessage([&] {
-        unlearn::UnlearnSession s(base, tinySet(), 0, config, torch::kCPU);
+        unlearn::UnlearnSession s(base, tinySet(), withClass(config, 0), torch::kCPU);
     }).rfind("run config: trainable '([' is not a valid regular expression", 0)
         == 0);
     config.trainable = "^nothing$";
-    LETHE_COMPARE_STR(errorMessage([&] { unlearn::UnlearnSession s(base, tinySet(), 0, config, torch::kCPU); }),
+    LETHE_COMPARE_STR(errorMessage([&] { unlearn::UnlearnSession s(base, tinySet(), withClass(config, 0), torch::kCPU); }),
         "run config: trainable '^nothing$' matches no parameter of the model");
     config = tinyConfig();
     config.remainPerClass = 11;
-    LETHE_COMPARE_STR(errorMessage([&] { unlearn::UnlearnSession s(base, tinySet(), 0, config, torch::kCPU); }),
+    LETHE_COMPARE_STR(errorMessage([&] { unlearn::UnlearnSession s(base, tinySet(), withClass(config, 0), torch::kCPU); }),
         "class 1 has 10 images, fewer than the 11 per class requested");
     data::ImageSet wide = tinySet();
     wide.images = torch::zeros({ 30, 1, 16, 16 }, torch::kUInt8);
-    LETHE_COMPARE_STR(errorMessage([&] { unlearn::UnlearnSession s(base, wide, 0, tinyConfig(), torch::kCPU); }),
+    LETHE_COMPARE_STR(errorMessage([&] { unlearn::UnlearnSession s(base, wide, withClass(tinyConfig(), 0), torch::kCPU); }),
         "the model expects 1×8×8 images, the data set has 1×16×16");
 }
 
@@ -704,7 +512,9 @@ void TestUnlearn::stepsCsvRowsMatchTheHeader()
     r.lambda = 5.0;
     r.seconds = 0.75;
     const std::string row = unlearn::stepsCsvRow(r);
-    LETHE_COMPARE_STR(row, "12,0.123456789,2.5,3,4,-0.25,1,0.0001,0.1,5,0.750000");
+    LETHE_COMPARE_STR(row, "12,0.123456789,2.5,3,4,-0.25,1,0,0.0001,0.1,5,0.750000");
+    r.truncated = true;
+    LETHE_COMPARE_STR(unlearn::stepsCsvRow(r), "12,0.123456789,2.5,3,4,-0.25,1,1,0.0001,0.1,5,0.750000");
     const auto columns = [](const std::string& line) { return std::count(line.begin(), line.end(), ',') + 1; };
     QCOMPARE(columns(row), columns(unlearn::kStepsCsvHeader));
 }
@@ -723,13 +533,13 @@ void TestUnlearn::unlearnedModelLoadsBackWithProvenance()
     unlearn::writeEdmModel(dir / "parent.safetensors", base, parent);
     const store::EdmModel loadedParent = store::loadEdmModel(dir / "parent.safetensors", torch::kCPU);
 
-    unlearn::UnlearnSession session(loadedParent.net, set, 2, tinyConfig(unlearn::Method::GradDiff), torch::kCPU);
+    unlearn::UnlearnSession session(loadedParent.net, set, withClass(tinyConfig(unlearn::Method::GradDiff), 2), torch::kCPU);
     Recorder recorder;
     unlearn::RunControl control;
     const auto result = session.run(recorder, control);
     QCOMPARE(result.outcome, unlearn::RunOutcome::Finished);
     const store::ModelInfo info = unlearn::unlearnedModelInfo(
-        loadedParent.info, loadedParent.sha256, session.config(), 2, result, "lethe-cli unlearn --forget-class 2");
+        loadedParent.info, loadedParent.sha256, session.config(), result, "lethe-cli unlearn --forget-class 2");
     unlearn::writeEdmModel(dir / "model.safetensors", session.model(), info);
 
     const store::EdmModel child = store::loadEdmModel(dir / "model.safetensors", torch::kCPU);

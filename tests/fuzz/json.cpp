@@ -15,6 +15,7 @@
 #include "core/models/sd/diffusers_folder.h"
 #include "core/models/sd/unet_2d_condition.h"
 #include "core/store/model_file.h"
+#include "core/unlearn/concept_config.h"
 #include "core/unlearn/run_config.h"
 
 namespace {
@@ -29,10 +30,18 @@ void readConfig(std::uint8_t reader, const std::filesystem::path& folder, const 
         lethe::fuzz::writeFile(config, text);
         (void)lethe::models::edmOptionsFromJson(lethe::io::readJsonObjectFile(config));
         break;
-    case 1:
+    case 1: {
+        // Both run configs go through the same field table (io::configFromJson).
         lethe::fuzz::writeFile(config, text);
-        (void)lethe::unlearn::runConfigFromJson(lethe::io::readJsonObjectFile(config));
+        const nlohmann::json json = lethe::io::readJsonObjectFile(config);
+        try {
+            (void)lethe::unlearn::runConfigFromJson(json);
+        } catch (const lethe::Error&) {
+            // A refusal is the expected outcome; the concept reader gets the same text next.
+        }
+        (void)lethe::unlearn::conceptConfigFromJson(json);
         break;
+    }
     case 2:
         lethe::fuzz::writeFile(config, text);
         (void)lethe::models::sd::unetOptionsFromConfig(lethe::io::readJsonObjectFile(config), config.string());

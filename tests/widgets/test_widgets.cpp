@@ -13,6 +13,7 @@
 
 #include <QListWidget>
 #include <QSignalSpy>
+#include <QSpinBox>
 #include <QtTest>
 
 using lethe::widgets::ClassEntry;
@@ -33,6 +34,7 @@ private Q_SLOTS:
     void differenceImageAmplifiesAndRejectsSizeMismatch();
     void hyperparameterPanelSendsLiveChangesOnlyWhileRunning();
     void hyperparameterPanelAppliesPresetsAndLocksDuringARun();
+    void hyperparameterPanelShowsTheFieldsOfItsKind();
     void metricsViewShowsBeforeAndAfter();
     void logViewKeepsALimitedHistory();
 };
@@ -270,12 +272,14 @@ void TestWidgets::hyperparameterPanelAppliesPresetsAndLocksDuringARun()
     HyperparameterPanel panel;
     panel.setMethods({ { QStringLiteral("graddiff"), QStringLiteral("GradDiff") },
         { QStringLiteral("rgd"), QStringLiteral("RGD") } });
-    RunSettings fast;
-    fast.steps = 120;
-    RunSettings paper;
+    // Every value from the preset: the panel chooses none of its own.
+    const RunSettings fast { QStringLiteral("rgd"), 0.1, 2.0, 1e-4, 120, 32, 10, 32, 0, QString(), 0.0 };
+    RunSettings paper = fast;
+    paper.lambda = 5.0;
     paper.lr = 1e-5;
     paper.steps = 782;
     paper.forgetBatch = 64;
+    paper.remainPerClass = 50;
     panel.setPresets({ { QStringLiteral("cpu-fast"), fast }, { QStringLiteral("paper"), paper } });
     QCOMPARE(panel.settings(), fast);
     QSignalSpy changed(&panel, &HyperparameterPanel::settingsChanged);
@@ -289,6 +293,62 @@ void TestWidgets::hyperparameterPanelAppliesPresetsAndLocksDuringARun()
     QVERIFY(panel.lambdaBox()->isEnabled());
     panel.setRunning(false);
     QVERIFY(panel.methodBox()->isEnabled());
+    // By name, as the app applies a model's recommended preset.
+    QVERIFY(panel.applyPreset(QStringLiteral("cpu-fast")));
+    QCOMPARE(panel.settings(), fast);
+    QCOMPARE(panel.presetBox()->currentText(), QStringLiteral("cpu-fast"));
+    QCOMPARE(changed.count(), 2);
+    QVERIFY(!panel.applyPreset(QStringLiteral("no-such-preset")));
+    QCOMPARE(panel.settings(), fast);
+}
+
+void TestWidgets::hyperparameterPanelShowsTheFieldsOfItsKind()
+{
+    HyperparameterPanel panel;
+    panel.setMethods(
+        { { QStringLiteral("rgd"), QStringLiteral("RGD") }, { QStringLiteral("esd"), QStringLiteral("ESD") } });
+    panel.setParameterGroups({ { QStringLiteral("all"), QStringLiteral("All") },
+        { QStringLiteral("cross-attn"), QStringLiteral("Cross-attention") },
+        { QStringLiteral("no-cross-attn"), QStringLiteral("All but cross-attention") } });
+    panel.show();
+    // Class runs (the first kind): remain images per class, no parameter group or η.
+    QCOMPARE(panel.kind(), RunKind::Class);
+    QVERIFY(panel.isFieldShown(panel.remainPerClassBox()));
+    QVERIFY(!panel.isFieldShown(panel.parameterBox()));
+    QVERIFY(!panel.isFieldShown(panel.etaBox()));
+    QVERIFY(panel.remainPerClassBox()->isVisible());
+    QVERIFY(!panel.etaBox()->isVisible());
+    panel.setKind(RunKind::Concept);
+    QVERIFY(!panel.isFieldShown(panel.remainPerClassBox()));
+    QVERIFY(panel.isFieldShown(panel.parameterBox()));
+    QVERIFY(panel.isFieldShown(panel.etaBox()));
+    QVERIFY(panel.etaBox()->isVisible());
+    QVERIFY(!panel.remainPerClassBox()->isVisible());
+    for (QWidget* shared :
+        std::initializer_list<QWidget*> { panel.presetBox(), panel.methodBox(), panel.alphaBox(), panel.lambdaBox(),
+            panel.lrBox(), panel.stepsBox(), panel.forgetBatchBox(), panel.remainBatchBox(), panel.seedBox() })
+        QVERIFY(panel.isFieldShown(shared));
+
+    // The concept fields travel with the settings, and lock during a run as the others do (α, λ, lr stay live).
+    const RunSettings esd { QStringLiteral("esd"), 1.1, 1.6, 1e-5, 100, 8, 1, 8, 3, QStringLiteral("cross-attn"), 2.5 };
+    QSignalSpy changed(&panel, &HyperparameterPanel::settingsChanged);
+    panel.setSettings(esd);
+    QCOMPARE(changed.count(), 0);
+    QCOMPARE(panel.settings(), esd);
+    QCOMPARE(panel.parameterBox()->currentText(), QStringLiteral("Cross-attention"));
+    panel.parameterBox()->setCurrentIndex(2);
+    QCOMPARE(changed.count(), 1);
+    QCOMPARE(panel.settings().parameters, QStringLiteral("no-cross-attn"));
+    panel.etaBox()->setValue(-1.0);
+    QCOMPARE(panel.settings().eta, -1.0);
+    panel.setRunning(true);
+    QVERIFY(!panel.parameterBox()->isEnabled());
+    QVERIFY(!panel.etaBox()->isEnabled());
+    QVERIFY(panel.alphaBox()->isEnabled());
+    panel.setRunning(false);
+    QVERIFY(panel.parameterBox()->isEnabled() && panel.etaBox()->isEnabled());
+    panel.setKind(RunKind::Class);
+    QVERIFY(panel.isFieldShown(panel.remainPerClassBox()) && !panel.isFieldShown(panel.etaBox()));
 }
 
 void TestWidgets::metricsViewShowsBeforeAndAfter()

@@ -1,0 +1,676 @@
+#include "class_tab.h"
+
+#include "qt_conversions.h"
+
+#include "core/unlearn/run_control.h"
+#include "widgets/class_picker.h"
+#include "widgets/curve_plot.h"
+#include "widgets/hyperparameter_panel.h"
+#include "widgets/metrics_view.h"
+#include "widgets/sample_grid.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QMessageBox>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QRegularExpression>
+#include <QScrollArea>
+#include <QSettings>
+#include <QSlider>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QTabWidget>
+#include <QVBoxLayout>
+
+#include <cmath>
+
+namespace lethe::gui {
+
+namespace {
+
+/// Images per class for the before/after measurements: on the built-in model about five minutes per
+/// measurement on two cores (the base model's is measured once per class and reused).
+constexpr int kDefaultMeasureImages = 50;
+const QString kBuiltinData = QStringLiteral("fashion-mnist");
+
+} // namespace
+
+ClassTab::ClassTab(QWidget* parent)
+    : QWidget(parent)
+    , m_worker(new SessionWorker)
+{
+    m_worker->moveToThread(&m_thread);
+    connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
+    m_thread.start();
+
+    auto* right = new QSplitter(Qt::Vertical);
+    right->setObjectName(QStringLiteral("rightSplitter"));
+    right->addWidget(buildCurves());
+    right->addWidget(buildCompare());
+    right->setStretchFactor(0, 2);
+    right->setStretchFactor(1, 3);
+    auto* main = new QSplitter(Qt::Horizontal);
+    main->setObjectName(QStringLiteral("mainSplitter"));
+    main->addWidget(buildControls());
+    main->addWidget(right);
+    main->setStretchFactor(1, 1);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(main);
+
+    connectWorker();
+    restoreSettings();
+    updateActions();
+}
+
+ClassTab::~ClassTab()
+{
+    if (auto control = m_worker->control()) {
+        control->resume();
+        control->requestStop();
+    }
+    m_thread.quit();
+    m_thread.wait();
+}
+
+QWidget* ClassTab::buildControls()
+{
+    // Model and data, class, hyperparameters, run controls.
+    auto* left = new QWidget;
+    auto* leftLayout = new QVBoxLayout(left);
+    auto* modelGroup = new QGroupBox(tr("Model and data"), left);
+    auto* modelLayout = new QVBoxLayout(modelGroup);
+    m_modelLabel = new QLabel(tr("Opening the built-in model …"), modelGroup);
+    m_modelLabel->setWordWrap(true);
+    m_modelLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    auto* openModelButton = new QPushButton(tr("Open &model…"), modelGroup);
+    connect(openModelButton, &QPushButton::clicked, this, [this] {
+        const QString file = QFileDialog::getOpenFileName(this, tr("Open a Lethe or converted EDM model"),
+            QFileInfo(m_modelPath).absolutePath(), tr("Model files (*.safetensors)"));
+        if (!file.isEmpty())
+            openModel(file, m_dataSpec);
+    });
+    m_dataBox = new QComboBox(modelGroup);
+    m_dataBox->addItem(tr("Fashion-MNIST (built-in)"), kBuiltinData);
+    m_dataBox->addItem(tr("Open a folder (CIFAR-10 binary, IDX or image folder)…"), QString());
+    connect(m_dataBox, &QComboBox::activated, this, [this](int index) {
+        QString spec = m_dataBox->itemData(index).toString();
+        if (spec.isEmpty()) {
+            spec = QFileDialog::getExistingDirectory(this, tr("Open a data set folder"));
+            if (spec.isEmpty()) {
+                m_dataBox->setCurrentIndex(std::max(0, m_dataBox->findData(m_dataSpec)));
+                return;
+            }
+            m_dataBox->insertItem(m_dataBox->count() - 1, spec, spec);
+            m_dataBox->setCurrentIndex(m_dataBox->findData(spec));
+        }
+        openModel(m_modelPath, spec);
+    });
+    auto* dataRow = new QHBoxLayout;
+    auto* dataLabel = new QLabel(tr("&Data set:"), modelGroup);
+    dataLabel->setBuddy(m_dataBox);
+    dataRow->addWidget(dataLabel);
+    dataRow->addWidget(m_dataBox, 1);
+    modelLayout->addWidget(m_modelLabel);
+    modelLayout->addWidget(openModelButton);
+    modelLayout->addLayout(dataRow);
+    auto* classLabel = new QLabel(tr("&Class to forget:"), modelGroup);
+    m_classPicker = new widgets::ClassPicker(modelGroup);
+    classLabel->setBuddy(m_classPicker);
+    m_classPicker->setMinimumHeight(180);
+    modelLayout->addWidget(classLabel);
+    modelLayout->addWidget(m_classPicker, 1);
+    connect(m_classPicker, &widgets::ClassPicker::currentClassChanged, this, [this](int index) {
+        m_forgetClass = index;
+        m_beforeGrid->setHighlightedRow(index);
+        m_afterGrid->setHighlightedRow(index);
+        updateActions();
+    });
+
+    auto* methodGroup = new QGroupBox(tr("Method and hyperparameters"), left);
+    auto* methodLayout = new QVBoxLayout(methodGroup);
+    m_panel = new widgets::HyperparameterPanel(methodGroup);
+    m_panel->setKind(widgets::RunKind::Class);
+    m_panel->setMethods(SessionWorker::methods());
+    m_panel->setPresets(SessionWorker::presets());
+    connect(m_panel, &widgets::HyperparameterPanel::liveChange, this, &ClassTab::onLiveChange);
+    methodLayout->addWidget(m_panel);
+    auto* measureRow = new QHBoxLayout;
+    m_measure = new QCheckBox(tr("Measure &before and after"), methodGroup);
+    m_measure->setChecked(true);
+    m_measure->setToolTip(tr("UA, RA per class, FD_cls and KID_cls from generated images (takes minutes on a CPU)"));
+    m_measureImages = new QSpinBox(methodGroup);
+    m_measureImages->setRange(2, 10000);
+    m_measureImages->setValue(kDefaultMeasureImages);
+    m_measureImages->setSuffix(tr(" per class"));
+    measureRow->addWidget(m_measure);
+    measureRow->addWidget(m_measureImages);
+    methodLayout->addLayout(measureRow);
+
+    auto* runGroup = new QGroupBox(tr("Run"), left);
+    auto* runLayout = new QVBoxLayout(runGroup);
+    auto* buttons = new QHBoxLayout;
+    m_start = new QPushButton(tr("&Start"), runGroup);
+    m_pause = new QPushButton(tr("&Pause"), runGroup);
+    m_stop = new QPushButton(tr("S&top"), runGroup);
+    m_export = new QPushButton(tr("&Export…"), runGroup);
+    for (QPushButton* b : { m_start, m_pause, m_stop, m_export })
+        buttons->addWidget(b);
+    connect(m_start, &QPushButton::clicked, this, &ClassTab::startRun);
+    connect(m_pause, &QPushButton::clicked, this, &ClassTab::togglePause);
+    connect(m_stop, &QPushButton::clicked, this, &ClassTab::stopRun);
+    connect(m_export, &QPushButton::clicked, this, [this] { chooseExportFolder(false); });
+    m_progress = new QProgressBar(runGroup);
+    m_progress->setRange(0, 1);
+    m_progress->setValue(0);
+    m_rate = new QLabel(runGroup);
+    runLayout->addLayout(buttons);
+    runLayout->addWidget(m_progress);
+    runLayout->addWidget(m_rate);
+
+    leftLayout->addWidget(modelGroup, 1);
+    leftLayout->addWidget(methodGroup);
+    leftLayout->addWidget(runGroup);
+    auto* leftScroll = new QScrollArea;
+    leftScroll->setWidget(left);
+    leftScroll->setWidgetResizable(true);
+    leftScroll->setMinimumWidth(360);
+    return leftScroll;
+}
+
+QWidget* ClassTab::buildCurves()
+{
+    auto* curves = new QWidget;
+    auto* curvesLayout = new QVBoxLayout(curves);
+    curvesLayout->setContentsMargins(0, 0, 0, 0);
+    auto* curveTabs = new QTabWidget(curves);
+    m_curves = addUnlearningCurves(curveTabs, false);
+    auto* curveRow = new QHBoxLayout;
+    m_logScale = new QCheckBox(tr("&Log scale"), curves);
+    connect(m_logScale, &QCheckBox::toggled, this, [this](bool on) {
+        m_curves.loss->setLogScale(on);
+        m_curves.norm->setLogScale(on);
+    });
+    auto* fit = new QPushButton(tr("&Fit"), curves);
+    connect(fit, &QPushButton::clicked, this, [this] {
+        for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
+            plot->fit();
+    });
+    auto* exportCurves = new QPushButton(tr("Export c&urves…"), curves);
+    connect(exportCurves, &QPushButton::clicked, this, [this, curveTabs] {
+        auto* plot = qobject_cast<widgets::CurvePlot*>(curveTabs->currentWidget());
+        const QString base = QFileDialog::getSaveFileName(
+            this, tr("Export the curves (PNG and CSV)"), QStringLiteral("curves.png"), tr("PNG image (*.png)"));
+        if (base.isEmpty() || !plot)
+            return;
+        QString csv = base;
+        csv.replace(QRegularExpression(QStringLiteral("\\.png$")), QString());
+        csv += QStringLiteral(".csv");
+        if (!plot->exportPng(base) || !plot->exportCsv(csv))
+            showError(tr("Export the curves"), tr("Could not write %1 or %2.").arg(base, csv));
+        else
+            setStatus(tr("Wrote %1 and %2").arg(base, csv));
+    });
+    curveRow->addWidget(m_logScale);
+    curveRow->addWidget(fit);
+    curveRow->addStretch(1);
+    curveRow->addWidget(exportCurves);
+    curvesLayout->addWidget(curveTabs, 1);
+    curvesLayout->addLayout(curveRow);
+    return curves;
+}
+
+QWidget* ClassTab::buildCompare()
+{
+    // Before/after with the timeline, and the measures.
+    m_lowerTabs = new QTabWidget;
+    auto* compare = new QWidget;
+    auto* compareLayout = new QVBoxLayout(compare);
+    auto* grids = new QHBoxLayout;
+    m_beforeGrid = new widgets::SampleGrid(compare);
+    m_beforeGrid->setTitle(tr("Before"));
+    m_beforeGrid->setPlaceholder(tr("The base model's samples appear when a run starts."));
+    m_afterGrid = new widgets::SampleGrid(compare);
+    m_afterGrid->setTitle(tr("After"));
+    m_afterGrid->setPlaceholder(tr("The unlearned model's samples, from the same seeds, appear at each preview."));
+    grids->addWidget(m_beforeGrid);
+    grids->addWidget(m_afterGrid);
+    connect(m_beforeGrid, &widgets::SampleGrid::cellActivated, this, &ClassTab::showCell);
+    connect(m_afterGrid, &widgets::SampleGrid::cellActivated, this, &ClassTab::showCell);
+    auto* timelineRow = new QHBoxLayout;
+    m_difference = new QCheckBox(tr("&Difference ×4"), compare);
+    connect(m_difference, &QCheckBox::toggled, this, [this] { showTimelineStep(m_timeline->value()); });
+    m_timeline = new QSlider(Qt::Horizontal, compare);
+    m_timeline->setRange(0, 0);
+    m_timeline->setEnabled(false);
+    m_timeline->setAccessibleName(tr("Snapshot timeline"));
+    connect(m_timeline, &QSlider::valueChanged, this, &ClassTab::showTimelineStep);
+    m_timelineLabel = new QLabel(tr("no previews yet"), compare);
+    m_exportSnapshot = new QPushButton(tr("Export this s&napshot…"), compare);
+    connect(m_exportSnapshot, &QPushButton::clicked, this, [this] { chooseExportFolder(true); });
+    timelineRow->addWidget(m_difference);
+    timelineRow->addWidget(m_timeline, 1);
+    timelineRow->addWidget(m_timelineLabel);
+    timelineRow->addWidget(m_exportSnapshot);
+    compareLayout->addLayout(grids, 1);
+    compareLayout->addLayout(timelineRow);
+    m_metrics = new widgets::MetricsView;
+    m_lowerTabs->addTab(compare, tr("Before / after"));
+    m_lowerTabs->addTab(m_metrics, tr("Metrics"));
+    return m_lowerTabs;
+}
+
+void ClassTab::connectWorker()
+{
+    connect(m_worker, &SessionWorker::opened, this, &ClassTab::onOpened);
+    connect(m_worker, &SessionWorker::openFailed, this, [this](const QString& message) {
+        m_modelOpen = false;
+        m_modelLabel->setText(tr("No model open."));
+        setStatus(tr("Could not open the model"));
+        showError(tr("Open model"), message);
+        updateActions();
+    });
+    connect(m_worker, &RunWorker::progress, this, &ClassTab::onProgress);
+    connect(m_worker, &RunWorker::runStarted, this, [this](qint64 total) { m_totalSteps = total; });
+    connect(m_worker, &RunWorker::beforeReady, this, [this](const QList<QImage>& cells, int columns) {
+        m_before = cells;
+        m_columns = columns;
+        m_beforeGrid->setCells(cells, columns, m_classNames);
+        m_beforeGrid->setHighlightedRow(m_forgetClass);
+    });
+    connect(m_worker, &RunWorker::stepDone, this, &ClassTab::onStep);
+    connect(m_worker, &RunWorker::previewReady, this,
+        [this](qint64 step, const QList<QImage>& cells, int) { onPreview(step, cells); });
+    connect(m_worker, &RunWorker::rolledBack, this, [this](qint64 failed, qint64 restored, const QString& why) {
+        for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
+            plot->addMarker(static_cast<double>(failed), tr("rollback → %1").arg(restored));
+        setStatus(tr("Step %1: %2; weights restored to step %3").arg(failed).arg(why).arg(restored));
+    });
+    connect(m_worker, &SessionWorker::measured, this, [this](int which, const widgets::Measurement& m) {
+        if (which == 0)
+            m_metrics->setBefore(m);
+        else
+            m_metrics->setAfter(m);
+    });
+    connect(m_worker, &RunWorker::runEnded, this, &ClassTab::onRunEnded);
+    connect(m_worker, &RunWorker::exported, this, [this](const QString& folder) {
+        m_exporting = false;
+        updateActions();
+        setStatus(tr("Exported to %1").arg(folder));
+        Q_EMIT exportFinished(true, folder);
+    });
+    connect(m_worker, &RunWorker::exportFailed, this, [this](const QString& message) {
+        m_exporting = false;
+        updateActions();
+        showError(tr("Export"), message);
+        Q_EMIT exportFinished(false, message);
+    });
+}
+
+void ClassTab::restoreSettings()
+{
+    // The panel starts from core's first preset (cpu-fast); values used before replace it.
+    QSettings settings;
+    if (settings.contains(QStringLiteral("run/method"))) {
+        widgets::RunSettings s = m_panel->settings();
+        s.method = settings.value(QStringLiteral("run/method"), s.method).toString();
+        s.alpha = settings.value(QStringLiteral("run/alpha"), s.alpha).toDouble();
+        s.lambda = settings.value(QStringLiteral("run/lambda"), s.lambda).toDouble();
+        s.lr = settings.value(QStringLiteral("run/lr"), s.lr).toDouble();
+        s.steps = settings.value(QStringLiteral("run/steps"), s.steps).toLongLong();
+        s.forgetBatch = settings.value(QStringLiteral("run/forgetBatch"), s.forgetBatch).toLongLong();
+        s.remainPerClass = settings.value(QStringLiteral("run/remainPerClass"), s.remainPerClass).toLongLong();
+        s.remainBatch = settings.value(QStringLiteral("run/remainBatch"), s.remainBatch).toLongLong();
+        s.seed = settings.value(QStringLiteral("run/seed"), s.seed).toULongLong();
+        m_panel->setSettings(s);
+    }
+    m_measure->setChecked(settings.value(QStringLiteral("run/measure"), true).toBool());
+    m_measureImages->setValue(settings.value(QStringLiteral("run/measureImages"), kDefaultMeasureImages).toInt());
+}
+
+void ClassTab::saveSettings() const
+{
+    QSettings settings;
+    const widgets::RunSettings s = m_panel->settings();
+    settings.setValue(QStringLiteral("run/method"), s.method);
+    settings.setValue(QStringLiteral("run/alpha"), s.alpha);
+    settings.setValue(QStringLiteral("run/lambda"), s.lambda);
+    settings.setValue(QStringLiteral("run/lr"), s.lr);
+    settings.setValue(QStringLiteral("run/steps"), s.steps);
+    settings.setValue(QStringLiteral("run/forgetBatch"), s.forgetBatch);
+    settings.setValue(QStringLiteral("run/remainPerClass"), s.remainPerClass);
+    settings.setValue(QStringLiteral("run/remainBatch"), s.remainBatch);
+    settings.setValue(QStringLiteral("run/seed"), s.seed);
+    settings.setValue(QStringLiteral("run/measure"), m_measure->isChecked());
+    settings.setValue(QStringLiteral("run/measureImages"), m_measureImages->value());
+    settings.setValue(QStringLiteral("model"), m_modelPath);
+    settings.setValue(QStringLiteral("data"), m_dataSpec);
+}
+
+void ClassTab::openModel(const QString& model, const QString& data)
+{
+    if (m_running)
+        return;
+    m_modelOpen = false;
+    m_dataSpec = data.isEmpty() ? kBuiltinData : data;
+    if (m_dataBox->findData(m_dataSpec) < 0)
+        m_dataBox->insertItem(m_dataBox->count() - 1, m_dataSpec, m_dataSpec);
+    m_dataBox->setCurrentIndex(m_dataBox->findData(m_dataSpec));
+    m_modelLabel->setText(tr("Opening %1 …").arg(model.isEmpty() ? tr("the built-in model") : model));
+    updateActions();
+    const QString spec = m_dataSpec;
+    QMetaObject::invokeMethod(m_worker, [worker = m_worker, model, spec] { worker->open(model, spec, QString()); });
+}
+
+void ClassTab::onOpened(const OpenedModel& model)
+{
+    m_modelOpen = true;
+    m_modelPath = model.modelPath;
+    m_modelLabel->setText(model.modelDescription + QLatin1Char('\n') + model.dataDescription);
+    m_modelLabel->setToolTip(model.modelPath);
+    m_classNames.clear();
+    for (const auto& c : model.classes)
+        m_classNames.append(c.name);
+    const int previous = m_forgetClass;
+    m_classPicker->setClasses(model.classes);
+    m_classPicker->setCurrentClass(previous >= 0 && previous < model.classes.size()
+            ? previous
+            : std::min<int>(7, static_cast<int>(model.classes.size()) - 1));
+    m_measure->setEnabled(model.canMeasure);
+    if (!model.canMeasure)
+        m_measure->setChecked(false);
+    m_metrics->setClasses(m_classNames, m_forgetClass);
+    m_progress->setRange(0, 1); // Idle again after the busy indicator of the opening.
+    m_progress->setValue(0);
+    m_progress->setFormat(QString());
+    setStatus(tr("Ready: choose a class and press Start"));
+    if (QFileInfo(model.modelPath).absolutePath() != QFileInfo(QStringLiteral(".")).absolutePath())
+        Q_EMIT modelOpened(model.modelPath);
+    updateActions();
+}
+
+void ClassTab::startRun()
+{
+    if (!canStart())
+        return;
+    RunRequest request;
+    request.settings = m_panel->settings();
+    request.preset = m_panel->presetBox()->currentText();
+    request.forgetClass = m_forgetClass;
+    request.measure = m_measure->isChecked();
+    request.measureImagesPerClass = m_measureImages->value();
+    request.previewEvery = std::max<qint64>(1, request.settings.steps / 8);
+    for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
+        plot->clear();
+    m_previews.clear();
+    m_afterGrid->setCells({}, m_columns);
+    m_beforeGrid->setCells({}, m_columns);
+    m_metrics->clear();
+    m_metrics->setClasses(m_classNames, m_forgetClass);
+    m_timeline->setRange(0, 0);
+    m_timelineLabel->setText(tr("no previews yet"));
+    m_lastStep = 0;
+    m_stepsDone = 0;
+    m_totalSteps = request.settings.steps;
+    m_runSeconds = 0.0;
+    m_rate->clear();
+    m_paused = false;
+    setRunning(true);
+    saveSettings();
+    m_runMessage
+        = tr("Unlearning %1 with %2").arg(m_classNames.value(m_forgetClass), request.settings.method.toUpper());
+    setStatus(m_runMessage);
+    QMetaObject::invokeMethod(m_worker, [worker = m_worker, request] { worker->run(request); });
+}
+
+void ClassTab::togglePause()
+{
+    const auto control = m_worker->control();
+    if (!m_running || !control)
+        return;
+    m_paused = !m_paused;
+    if (m_paused) {
+        control->pause();
+        setStatus(tr("Paused after step %1: change α, λ or lr, export, or resume").arg(m_lastStep));
+    } else {
+        control->resume();
+        setStatus(tr("Resumed"));
+    }
+    updateActions();
+}
+
+void ClassTab::stopRun()
+{
+    if (const auto control = m_worker->control()) {
+        control->resume();
+        control->requestStop();
+        setStatus(tr("Stopping after the current step …"));
+    }
+}
+
+void ClassTab::setRunning(bool running)
+{
+    m_running = running;
+    m_panel->setRunning(running);
+    updateActions();
+}
+
+bool ClassTab::canStart() const
+{
+    return !m_running && m_modelOpen && m_forgetClass >= 0 && !m_exporting;
+}
+
+bool ClassTab::canExport() const
+{
+    return !m_exporting && m_modelOpen && !m_previews.isEmpty() && (!m_running || m_paused);
+}
+
+void ClassTab::updateActions()
+{
+    m_start->setEnabled(canStart());
+    m_pause->setEnabled(m_running && !m_exporting);
+    m_pause->setText(m_paused ? tr("&Resume") : tr("&Pause"));
+    m_stop->setEnabled(m_running);
+    m_export->setEnabled(canExport());
+    m_exportSnapshot->setEnabled(canExport() && m_timeline->isEnabled());
+    m_classPicker->setEnabled(!m_running);
+    m_dataBox->setEnabled(!m_running);
+    m_measure->setEnabled(!m_running);
+    m_measureImages->setEnabled(!m_running);
+    Q_EMIT actionsChanged();
+}
+
+double ClassTab::stepsPerSecond() const
+{
+    return m_runSeconds > 0 ? static_cast<double>(m_stepsDone) / m_runSeconds : 0.0;
+}
+
+void ClassTab::onProgress(const QString& what, qint64 done, qint64 total)
+{
+    if (what.isEmpty()) { // A measurement or preview ended: back to the run's own progress and status.
+        if (m_running && m_phaseShown)
+            setStatus(m_runMessage);
+        m_phaseShown = false;
+        m_progress->setRange(0, static_cast<int>(std::max<qint64>(1, m_totalSteps)));
+        m_progress->setValue(static_cast<int>(m_lastStep));
+        m_progress->setFormat(tr("step %v of %m"));
+        return;
+    }
+    // The previews between steps show in the bar only: the status bar keeps saying what the run does.
+    if (!(m_running && what == RunWorker::previewPhase())) {
+        setStatus(what);
+        m_phaseShown = true;
+    }
+    m_progress->setRange(0, static_cast<int>(total));
+    m_progress->setValue(static_cast<int>(done));
+    m_progress->setFormat(total > 0 ? what + tr(": %v of %m") : what);
+}
+
+void ClassTab::onStep(const StepPoint& p)
+{
+    const double x = static_cast<double>(p.step);
+    m_curves.loss->append(m_curves.forgetLoss, x, p.forgetLoss);
+    m_curves.loss->append(m_curves.remainLoss, x, p.remainLoss);
+    m_curves.cosine->append(m_curves.cosineValue, x, p.cosine);
+    if (p.projected)
+        m_curves.cosine->append(m_curves.projected, x, p.cosine);
+    m_curves.norm->append(m_curves.ascentNorm, x, p.ascentNorm);
+    m_curves.norm->append(m_curves.remainNorm, x, p.remainNorm);
+    m_lastStep = p.step;
+    m_totalSteps = p.totalSteps;
+    ++m_stepsDone;
+    m_runSeconds += p.seconds;
+    m_progress->setRange(0, static_cast<int>(p.totalSteps));
+    m_progress->setValue(static_cast<int>(p.step));
+    m_progress->setFormat(tr("step %v of %m"));
+    const double rate = stepsPerSecond();
+    m_rate->setText(tr("%1 steps/s · ETA %2 · L_f %3 · L_r %4 · cos %5")
+                        .arg(rate, 0, 'f', 2)
+                        .arg(durationText(rate > 0 ? static_cast<double>(p.totalSteps - p.step) / rate : NAN))
+                        .arg(p.forgetLoss, 0, 'g', 4)
+                        .arg(p.remainLoss, 0, 'g', 4)
+                        .arg(p.cosine, 0, 'f', 3));
+}
+
+void ClassTab::onPreview(qint64 step, const QList<QImage>& cells)
+{
+    if (!m_previews.isEmpty() && m_previews.last().first == step)
+        m_previews.last().second = cells;
+    else
+        m_previews.append({ step, cells });
+    const bool atEnd = m_timeline->value() == m_timeline->maximum();
+    m_timeline->setEnabled(true);
+    m_timeline->setRange(0, static_cast<int>(m_previews.size()) - 1);
+    if (atEnd)
+        m_timeline->setValue(m_timeline->maximum());
+    showTimelineStep(m_timeline->value());
+    updateActions();
+}
+
+void ClassTab::showTimelineStep(int index)
+{
+    if (index < 0 || index >= m_previews.size())
+        return;
+    const auto& [step, cells] = m_previews[index];
+    QList<QImage> shown = cells;
+    if (m_difference->isChecked() && cells.size() == m_before.size())
+        for (qsizetype i = 0; i < shown.size(); ++i)
+            shown[i] = widgets::differenceImage(m_before[i], cells[i]);
+    m_afterGrid->setCells(shown, m_columns, m_classNames);
+    m_afterGrid->setHighlightedRow(m_forgetClass);
+    m_afterGrid->setTitle(
+        m_difference->isChecked() ? tr("Difference ×4 at step %1").arg(step) : tr("After step %1").arg(step));
+    m_timelineLabel->setText(tr("step %1").arg(step));
+}
+
+void ClassTab::onLiveChange(const QString& name, double value)
+{
+    const auto control = m_worker->control();
+    if (!control)
+        return;
+    // The change applies at the next step; mark it there.
+    const QString label = sendLiveChange(*control, name, value, m_curves, static_cast<double>(m_lastStep) + 1.0);
+    setStatus(tr("%1 from step %2").arg(label).arg(m_lastStep + 1));
+}
+
+void ClassTab::onRunEnded(const QString& outcome, const QString& message, qint64 steps, double seconds)
+{
+    m_lastOutcome = outcome;
+    m_wallSteps = steps;
+    m_wallSeconds = seconds;
+    m_paused = false;
+    setRunning(false);
+    for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
+        plot->flush();
+    if (outcome == QStringLiteral("failed")) {
+        setStatus(tr("The run failed after %1 steps").arg(steps));
+        showError(tr("Run failed"), message);
+    } else {
+        setStatus(tr("Run %1 after %2 steps in %3 (%4 steps/s)%5")
+                      .arg(outcome == QStringLiteral("finished") ? tr("finished") : tr("stopped"))
+                      .arg(steps)
+                      .arg(durationText(seconds))
+                      .arg(wallStepsPerSecond(), 0, 'f', 2)
+                      .arg(message.isEmpty() ? QString() : QStringLiteral(" — ") + message));
+    }
+    Q_EMIT runFinished(outcome);
+}
+
+void ClassTab::chooseExportFolder(bool snapshot)
+{
+    if (!canExport())
+        return;
+    const QString folder = QFileDialog::getExistingDirectory(this, tr("Export into a folder"));
+    if (!folder.isEmpty())
+        exportTo(folder, snapshot);
+}
+
+void ClassTab::exportTo(const QString& folder, bool snapshot)
+{
+    if (m_exporting || (m_running && !m_paused))
+        return;
+    qint64 step = -1;
+    if (snapshot && m_timeline->value() < m_timeline->maximum())
+        step = m_previews.value(m_timeline->value()).first;
+    m_exporting = true;
+    updateActions();
+    setStatus(tr("Exporting to %1 …").arg(folder));
+    // On a thread of its own: the worker's thread is busy while a run is paused.
+    QThread* thread = QThread::create([worker = m_worker, folder, step] { worker->exportRun(folder, step); });
+    connect(thread, &QThread::finished, thread, &QObject::deleteLater);
+    thread->start();
+}
+
+void ClassTab::showCell(int row, int column)
+{
+    const qsizetype index = static_cast<qsizetype>(row) * m_columns + column;
+    if (index >= m_before.size())
+        return;
+    QDialog dialog(this);
+    dialog.setWindowTitle(tr("%1, seed column %2").arg(m_classNames.value(row)).arg(column));
+    auto* layout = new QHBoxLayout(&dialog);
+    const auto addImage = [&](const QImage& image, const QString& caption) {
+        auto* box = new QVBoxLayout;
+        auto* picture = new QLabel(&dialog);
+        picture->setPixmap(
+            QPixmap::fromImage(image.scaled(image.size() * 8, Qt::KeepAspectRatio, Qt::FastTransformation)));
+        box->addWidget(picture);
+        box->addWidget(new QLabel(caption, &dialog), 0, Qt::AlignHCenter);
+        layout->addLayout(box);
+    };
+    addImage(m_before[index], tr("before"));
+    const int shown = m_timeline->value();
+    if (shown >= 0 && shown < m_previews.size() && index < m_previews[shown].second.size()) {
+        const QImage after = m_previews[shown].second[index];
+        addImage(after, tr("after step %1").arg(m_previews[shown].first));
+        addImage(widgets::differenceImage(m_before[index], after), tr("difference ×4"));
+    }
+    auto* close = new QDialogButtonBox(QDialogButtonBox::Close, &dialog);
+    connect(close, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+    layout->addWidget(close);
+    dialog.exec();
+}
+
+void ClassTab::setStatus(const QString& text)
+{
+    m_lastStatus = text;
+    Q_EMIT statusMessage(text);
+}
+
+void ClassTab::showError(const QString& title, const QString& message)
+{
+    // A dialog that leaves the run's state as it is.
+    QMessageBox box(QMessageBox::Warning, title, message, QMessageBox::Ok, this);
+    box.setTextInteractionFlags(Qt::TextSelectableByMouse);
+    box.exec();
+}
+
+} // namespace lethe::gui

@@ -1,0 +1,115 @@
+#include "run_worker.h"
+
+#include "qt_conversions.h"
+
+#include "core/unlearn/run_control.h"
+#include "core/unlearn/unlearn_run.h"
+
+#include <torch/torch.h>
+
+#include <QCoreApplication>
+#include <QSettings>
+
+namespace lethe::gui {
+
+QString chosenDeviceName()
+{
+    const QVariant given
+        = QCoreApplication::instance() ? QCoreApplication::instance()->property(kDeviceProperty) : QVariant();
+    if (given.isValid())
+        return given.toString();
+    return QSettings().value(QStringLiteral("device"), QStringLiteral("auto")).toString();
+}
+
+/// Core's run events as the worker's signals (and its keep* hooks), on the run's thread.
+class RunWorker::Observer : public unlearn::RunObserver {
+public:
+    Observer(RunWorker& worker, int columns)
+        : m_worker(worker)
+        , m_columns(columns)
+    {
+    }
+
+    void onStep(const unlearn::StepReport& report) override
+    {
+        m_worker.keepStep(report);
+        Q_EMIT m_worker.stepDone(stepPointOf(report));
+    }
+    void onSnapshot(std::int64_t step) override { m_worker.keepSnapshot(step); }
+    void onPreview(std::int64_t step, const torch::Tensor& images) override
+    {
+        m_worker.keepPreview(step, images);
+        Q_EMIT m_worker.progress(QString(), 0, 0);
+        Q_EMIT m_worker.previewReady(step, imagesOf(images), m_columns);
+    }
+    void onRollback(std::int64_t failed, std::int64_t restored, const std::string& why) override
+    {
+        Q_EMIT m_worker.rolledBack(failed, restored, toQString(why));
+    }
+    void onProgress(const std::string& what, std::int64_t done, std::int64_t total) override
+    {
+        Q_EMIT m_worker.progress(what == "preview" ? RunWorker::previewPhase() : toQString(what), done, total);
+    }
+
+private:
+    RunWorker& m_worker;
+    int m_columns;
+};
+
+RunWorker::RunWorker()
+{
+    qRegisterMetaType<StepPoint>();
+    qRegisterMetaType<QList<QImage>>();
+}
+
+RunWorker::~RunWorker() = default;
+
+std::shared_ptr<unlearn::RunControl> RunWorker::control() const
+{
+    const std::lock_guard lock(m_controlMutex);
+    return m_control;
+}
+
+QString RunWorker::previewPhase()
+{
+    return tr("Drawing the previews");
+}
+
+std::shared_ptr<unlearn::RunControl> RunWorker::beginRun()
+{
+    auto control = std::make_shared<unlearn::RunControl>();
+    const std::lock_guard lock(m_controlMutex);
+    m_control = control;
+    return control;
+}
+
+void RunWorker::endRun(const QString& outcome, const QString& message, qint64 steps, double seconds)
+{
+    {
+        const std::lock_guard lock(m_controlMutex);
+        m_control.reset();
+    }
+    Q_EMIT progress(QString(), 0, 0);
+    Q_EMIT runEnded(outcome, message, steps, seconds);
+}
+
+unlearn::RunResult RunWorker::runLoop(unlearn::UnlearnRun& run, unlearn::RunControl& control, int previewColumns)
+{
+    Observer observer(*this, previewColumns);
+    Q_EMIT progress(QString(), 0, 0);
+    return run.run(observer, control);
+}
+
+void RunWorker::keepStep(const unlearn::StepReport& /*report*/)
+{
+}
+
+void RunWorker::keepSnapshot(qint64 /*step*/)
+{
+}
+
+void RunWorker::keepPreview(qint64 /*step*/, const at::Tensor& /*images*/)
+{
+}
+
+} // namespace lethe::gui

@@ -1,0 +1,151 @@
+#include "concept_config.h"
+
+#include "core/describe.h"
+#include "core/error.h"
+#include "core/io/config_json.h"
+#include "core/io/json_fields.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace lethe::unlearn {
+
+namespace {
+
+const char* const kCrossAttention = "attn2";
+
+template <typename Enum> std::optional<Enum> valueNamed(const std::string& name)
+{
+    for (const auto& [value, n] : enumNames(Enum {}))
+        if (n == name)
+            return value;
+    return std::nullopt;
+}
+
+} // namespace
+
+const std::vector<std::pair<ConceptMethod, std::string>>& enumNames(ConceptMethod)
+{
+    static const std::vector<std::pair<ConceptMethod, std::string>> table = { { ConceptMethod::RGD, "rgd" },
+        { ConceptMethod::GradDiff, "graddiff" }, { ConceptMethod::GA, "ga" }, { ConceptMethod::ESD, "esd" } };
+    return table;
+}
+
+const std::vector<std::pair<ParameterGroup, std::string>>& enumNames(ParameterGroup)
+{
+    static const std::vector<std::pair<ParameterGroup, std::string>> table = { { ParameterGroup::All, "all" },
+        { ParameterGroup::CrossAttention, "cross-attn" }, { ParameterGroup::NoCrossAttention, "no-cross-attn" } };
+    return table;
+}
+
+std::optional<ConceptMethod> conceptMethodFromName(const std::string& name)
+{
+    return valueNamed<ConceptMethod>(name);
+}
+
+std::string conceptMethodName(ConceptMethod method)
+{
+    return io::enumName(method);
+}
+
+std::optional<ParameterGroup> parameterGroupFromName(const std::string& name)
+{
+    return valueNamed<ParameterGroup>(name);
+}
+
+std::string parameterGroupName(ParameterGroup group)
+{
+    return io::enumName(group);
+}
+
+bool inParameterGroup(ParameterGroup group, const std::string& name)
+{
+    const bool crossAttention = name.find(kCrossAttention) != std::string::npos;
+    switch (group) {
+    case ParameterGroup::All:
+        return true;
+    case ParameterGroup::CrossAttention:
+        return crossAttention;
+    case ParameterGroup::NoCrossAttention:
+        return !crossAttention;
+    }
+    return true;
+}
+
+void ConceptConfig::validate() const
+{
+    const std::string what = "concept unlearning: ";
+    if (!(alpha > 0.0))
+        throw Error(what + "alpha must be greater than 0, found " + formatNumber(alpha));
+    if (!(lambda >= 0.0) || !std::isfinite(lambda))
+        throw Error(what + "lambda must be finite and at least 0, found " + formatNumber(lambda));
+    if (!(lr > 0.0) || !std::isfinite(lr))
+        throw Error(what + "lr must be finite and greater than 0, found " + formatNumber(lr));
+    if (steps < 1)
+        throw Error(what + "steps must be at least 1, found " + std::to_string(steps));
+    if (forgetBatch < 1)
+        throw Error(what + "forget batch must be at least 1, found " + std::to_string(forgetBatch));
+    if (remainBatch < 1)
+        throw Error(what + "remain batch must be at least 1, found " + std::to_string(remainBatch));
+    if (!std::isfinite(eta))
+        throw Error(what + "eta must be finite, found " + formatNumber(eta));
+    if (esdSamplingSteps < 0 || esdSamplingSteps > 1000)
+        throw Error(what + "ESD sampling steps must be in 0…1000, found " + std::to_string(esdSamplingSteps));
+    if (!std::isfinite(esdGuidance))
+        throw Error(what + "ESD guidance must be finite, found " + formatNumber(esdGuidance));
+    if (snapshotEvery < 1)
+        throw Error(what + "snapshot_every must be at least 1, found " + std::to_string(snapshotEvery));
+    if (previewEvery < 0)
+        throw Error(what + "preview_every must be 0 (off) or positive, found " + std::to_string(previewEvery));
+}
+
+nlohmann::json toJson(const ConceptConfig& config)
+{
+    return io::configToJson(config);
+}
+
+ConceptConfig conceptConfigFromJson(const nlohmann::json& json)
+{
+    ConceptConfig config;
+    io::configFromJson(config, json, "concept config");
+    return config;
+}
+
+std::vector<std::string> conceptPresetNames()
+{
+    return { "sd", "fmnist-t2i" };
+}
+
+ConceptConfig conceptPreset(const std::string& name)
+{
+    ConceptConfig config;
+    if (name == "sd")
+        return config;
+    if (name == "fmnist-t2i") {
+        config.alpha = 0.1;
+        config.lambda = 10.0;
+        config.steps = 150;
+        return config;
+    }
+    throw Error("unknown concept preset '" + name + "' (valid: sd, fmnist-t2i)");
+}
+
+std::optional<std::string> recommendedConceptPreset(const std::filesystem::path& model)
+{
+    const std::filesystem::path manifest = model / "lethe-manifest.json";
+    if (!std::filesystem::is_directory(model) || !std::filesystem::is_regular_file(manifest))
+        return std::nullopt;
+    const nlohmann::json object = io::readJsonObjectFile(manifest); // JsonFields keeps a reference to it.
+    const io::JsonFields fields(object, manifest.string());
+    if (!fields.has("recommended_preset"))
+        return std::nullopt;
+    const auto name = fields.require<std::string>("recommended_preset");
+    const auto names = conceptPresetNames();
+    if (std::find(names.begin(), names.end(), name) == names.end())
+        fields.fail("recommended_preset", "unknown concept preset '" + name + "' (valid: sd, fmnist-t2i)");
+    return name;
+}
+
+} // namespace lethe::unlearn

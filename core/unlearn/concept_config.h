@@ -1,0 +1,119 @@
+#pragma once
+
+// Everything that defines a concept-unlearning run of a text-to-image model, with one default per field, and the
+// presets front ends start from (docs/method.md §3).
+#include "core/unlearn/run_config.h"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lethe::unlearn {
+
+/// How the forget and remain directions are combined.
+enum class ConceptMethod {
+    RGD, ///< The restricted gradient (§1) with the diverse remain set; forget weight 0 while L_f > α.
+    GradDiff, ///< −∇L_f + λ∇L_r, no projection (GradDiffD with the diverse remain set); α as for RGD.
+    GA, ///< −∇L_f only (L_r is measured, not descended on); α as for RGD.
+    ESD, ///< Fine-tune ε_θ(x_t, c) towards ε*(x_t, ∅) − η(ε*(x_t, c) − ε*(x_t, ∅)) of the frozen original.
+};
+
+/// Which UNet parameters a run changes.
+enum class ParameterGroup {
+    All, ///< Every UNet parameter ("full").
+    CrossAttention, ///< Parameters whose names contain "attn2" (ESD-x).
+    NoCrossAttention, ///< Every other UNet parameter (ESD-u).
+};
+
+/// "rgd", "graddiff", "ga", "esd".
+const std::vector<std::pair<ConceptMethod, std::string>>& enumNames(ConceptMethod);
+/// "all", "cross-attn", "no-cross-attn".
+const std::vector<std::pair<ParameterGroup, std::string>>& enumNames(ParameterGroup);
+/// "rgd", "graddiff", "ga", "esd"; nullopt for anything else.
+std::optional<ConceptMethod> conceptMethodFromName(const std::string& name);
+/// The name conceptMethodFromName() reads.
+std::string conceptMethodName(ConceptMethod method);
+/// "all", "cross-attn", "no-cross-attn"; nullopt for anything else.
+std::optional<ParameterGroup> parameterGroupFromName(const std::string& name);
+/// The name parameterGroupFromName() reads.
+std::string parameterGroupName(ParameterGroup group);
+/// True when the group trains the parameter called `name` (a UNet parameter name).
+bool inParameterGroup(ParameterGroup group, const std::string& name);
+
+/// A concept run's settings; the defaults are the `sd` preset, the paper's Stable Diffusion values (§3).
+struct ConceptConfig {
+    /// What is forgotten, in words ("sneaker", "nudity"); recorded in the run's manifest. The forget pairs say
+    /// it to the model.
+    std::string concept;
+    ConceptMethod method = ConceptMethod::RGD;
+    /// Forget-loss truncation: the forget term gets weight 0 on a step whose batch L_f exceeds α (ESD: unused).
+    double alpha = 1.1;
+    /// Weight of the remain direction (RGD, GradDiff).
+    double lambda = 1.6;
+    /// Adam's learning rate (β = 0.9/0.999, ε = 1e-8).
+    double lr = 1e-5;
+    std::int64_t steps = 100;
+    std::int64_t forgetBatch = 8;
+    std::int64_t remainBatch = 8;
+    ParameterGroup parameters = ParameterGroup::All;
+    /// ESD's guidance η.
+    double eta = 1.0;
+    /// ESD's states x_t: 0 = the forget images noised at a uniform t; N > 0 = as ESD's authors make them, by
+    /// DDIM over N steps (their 50) from seeded noise with the model being trained, guided by the forget prompt
+    /// with esdGuidance, stopped after a uniform number of steps in 0…N−1 (t = the timestep reached).
+    std::int64_t esdSamplingSteps = 0;
+    /// The guidance of ESD's sampled states (their 3).
+    double esdGuidance = 3.0;
+    /// Chooses the batches, timesteps and noise (all drawn on the CPU).
+    std::uint64_t seed = 0;
+    std::int64_t snapshotEvery = 25; ///< Steps between in-memory snapshots (the rollback point).
+    std::int64_t previewEvery = 0; ///< Steps between preview images (0 = none during the run).
+    NanPolicy onNan = NanPolicy::Stop;
+
+    /// Throws Error("concept unlearning: …") naming the field for a value out of range.
+    void validate() const;
+
+    /// The field table that io::configToJson and io::configFromJson walk (JSON key, member).
+    template <typename Self, typename Visit> static void fields(Self& c, Visit&& visit)
+    {
+        visit("concept", c.concept);
+        visit("method", c.method);
+        visit("alpha", c.alpha);
+        visit("lambda", c.lambda);
+        visit("lr", c.lr);
+        visit("steps", c.steps);
+        visit("forget_batch", c.forgetBatch);
+        visit("remain_batch", c.remainBatch);
+        visit("parameters", c.parameters);
+        visit("eta", c.eta);
+        visit("esd_sampling_steps", c.esdSamplingSteps);
+        visit("esd_guidance", c.esdGuidance);
+        visit("seed", c.seed);
+        visit("snapshot_every", c.snapshotEvery);
+        visit("preview_every", c.previewEvery);
+        visit("on_nan", c.onNan);
+    }
+};
+
+/// The config as JSON (enums by name), for manifests and config files.
+nlohmann::json toJson(const ConceptConfig& config);
+/// Absent keys keep their defaults; unknown keys and wrong types throw Error("concept config: …") naming the key.
+ConceptConfig conceptConfigFromJson(const nlohmann::json& json);
+
+/// `sd` (the paper's Stable Diffusion values: α 1.1, λ 1.6, lr 1e-5, batches of 8, 100 steps; the defaults) or
+/// `fmnist-t2i` (the built-in text-to-image model: α 0.1 and λ 10 on its ε-loss scale, which starts near 0.009
+/// where SD's starts near 0.1; 150 steps). Throws Error listing the presets.
+ConceptConfig conceptPreset(const std::string& name);
+std::vector<std::string> conceptPresetNames();
+
+/// The concept preset a text-to-image model recommends for itself: "recommended_preset" in the lethe-manifest.json
+/// of a diffusers folder; nullopt when the model names none (or is a single file). Throws Error when the name is
+/// not one of conceptPresetNames().
+std::optional<std::string> recommendedConceptPreset(const std::filesystem::path& model);
+
+} // namespace lethe::unlearn

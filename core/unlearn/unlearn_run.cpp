@@ -1,0 +1,185 @@
+#include "unlearn_run.h"
+
+#include "core/train/adam.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <chrono>
+
+namespace lethe::unlearn {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Most rollbacks one run may take before it gives up (NanPolicy::HalveLr).
+constexpr int kMaxRollbacks = 8;
+
+double secondsSince(Clock::time_point start)
+{
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+bool allFinite(const std::vector<std::pair<std::string, torch::Tensor>>& parameters)
+{
+    for (const auto& [name, p] : parameters)
+        if (!torch::isfinite(p).all().item<bool>())
+            return false;
+    return true;
+}
+
+} // namespace
+
+const char* outcomeName(RunOutcome outcome)
+{
+    static const char* const names[] = { "finished", "stopped", "failed" };
+    return names[static_cast<int>(outcome)];
+}
+
+void warnIgnoredChange(const std::string& why)
+{
+    spdlog::warn("live change ignored: {}", why);
+}
+
+UnlearnRun::UnlearnRun() = default;
+
+UnlearnRun::~UnlearnRun() = default;
+
+std::vector<std::string> UnlearnRun::trainableNames() const
+{
+    std::vector<std::string> names;
+    for (const auto& item : *const_cast<UnlearnRun*>(this)->trainState().trainable)
+        names.push_back(item.first);
+    return names;
+}
+
+void UnlearnRun::zeroGrad()
+{
+    for (auto& [name, p] : *trainState().trainable)
+        if (p.grad().defined())
+            p.mutable_grad().zero_();
+}
+
+void UnlearnRun::takeSnapshot(std::int64_t step)
+{
+    const TrainState state = trainState();
+    torch::NoGradGuard noGrad;
+    if (m_snapshot.weights.empty())
+        for (const auto& [name, p] : *state.trainable)
+            m_snapshot.weights.push_back(torch::empty_like(p));
+    for (std::size_t i = 0; i < state.trainable->size(); ++i)
+        m_snapshot.weights[i].copy_((*state.trainable)[i].second);
+    if (state.adam) {
+        m_snapshot.adam.clear();
+        for (const auto& entry : state.adam->state())
+            m_snapshot.adam.push_back({ entry.name, entry.tensor.clone() });
+    }
+    m_snapshot.noise = state.noise->get_state();
+    m_snapshot.step = step;
+}
+
+void UnlearnRun::restoreSnapshot()
+{
+    if (m_snapshot.weights.empty())
+        return;
+    const TrainState state = trainState();
+    {
+        torch::NoGradGuard noGrad;
+        for (std::size_t i = 0; i < state.trainable->size(); ++i)
+            (*state.trainable)[i].second.copy_(m_snapshot.weights[i]);
+        if (state.adam)
+            state.adam->loadState(m_snapshot.adam);
+    }
+    zeroGrad();
+    m_step = m_snapshot.step;
+}
+
+RunResult UnlearnRun::run(RunObserver& observer, RunControl& control)
+{
+    RunResult result;
+    const auto started = Clock::now();
+    const auto previewProgress = [&](std::int64_t done, std::int64_t total) {
+        observer.onProgress("preview", done, total);
+        return !control.stopRequested();
+    };
+    try {
+        prepare();
+        takeSnapshot(m_step);
+        while (m_step < schedule().steps) {
+            if (control.stopRequested() || !control.waitWhilePaused()) {
+                result.outcome = RunOutcome::Stopped;
+                break;
+            }
+            applyLive(control.takeChanges());
+            const auto stepStart = Clock::now();
+            std::string problem;
+            StepReport report = takeStep(m_step, problem);
+            if (problem.empty() && !allFinite(*trainState().trainable))
+                problem = "non-finite weights after the update";
+            if (!problem.empty()) {
+                const std::int64_t failed = m_step + 1;
+                restoreSnapshot();
+                ++result.rollbacks;
+                result.message = problem + " at step " + std::to_string(failed) + "; weights restored to step "
+                    + std::to_string(m_step);
+                spdlog::warn("{}", result.message);
+                observer.onRollback(failed, m_step, problem);
+                if (schedule().onNan == NanPolicy::Stop || result.rollbacks > kMaxRollbacks) {
+                    result.outcome = RunOutcome::Failed;
+                    break;
+                }
+                LiveChanges halved;
+                halved.lr = report.lr / 2;
+                applyLive(halved);
+                continue;
+            }
+            ++m_step;
+            report.step = m_step;
+            report.totalSteps = schedule().steps;
+            report.seconds = secondsSince(stepStart);
+            result.truncatedSteps += report.truncated ? 1 : 0;
+            result.projectedSteps += report.projected ? 1 : 0;
+            observer.onStep(report);
+
+            const Schedule plan = schedule();
+            if (m_step % plan.snapshotEvery == 0) {
+                takeSnapshot(m_step);
+                observer.onSnapshot(m_step);
+            }
+            if (plan.previewEvery > 0 && m_step % plan.previewEvery == 0 && m_step < plan.steps && hasPreview()
+                && !control.stopRequested()) {
+                const std::optional<torch::Tensor> images = preview(previewProgress);
+                if (images)
+                    observer.onPreview(m_step, *images);
+            }
+        }
+        result.steps = m_step;
+        result.seconds = secondsSince(started);
+        finishRun();
+        if (result.outcome == RunOutcome::Finished)
+            evaluate(result, observer, control);
+    } catch (const std::exception& e) {
+        result.outcome = RunOutcome::Failed;
+        result.message = e.what();
+        result.seconds = secondsSince(started);
+        try {
+            restoreSnapshot();
+        } catch (const std::exception&) {
+            // The failure report below matters more than a second error.
+        }
+        result.steps = m_step;
+    }
+    try {
+        finishRun();
+    } catch (const std::exception& e) {
+        spdlog::warn("after the run: {}", e.what());
+    }
+    if (result.outcome == RunOutcome::Failed)
+        observer.onFailed(result.message);
+    else
+        observer.onFinished(result);
+    return result;
+}
+
+} // namespace lethe::unlearn
