@@ -4,10 +4,10 @@
 #include "core/data/datasets.h"
 #include "core/error.h"
 #include "core/eval/accuracy.h"
+#include "core/io/model_file.h"
 #include "core/io/sha256.h"
 #include "core/models/classifier/resnet_classifier.h"
 #include "core/runtime.h"
-#include "core/store/model_file.h"
 #include "core/train/classifier_trainer.h"
 
 #include <CLI/CLI.hpp>
@@ -135,16 +135,16 @@ void trainClassifierCommand(const TrainClassifierOptions& o, GlobalOptions& glob
         return;
     }
 
-    store::ModelInfo info;
+    io::ModelInfo info;
     info.classes = trainSet.classNames;
     info.dataset = { { "name", spec.name }, { "resolution", 32 }, { "channels", trainSet.channels() } };
     info.provenance.method = "train-classifier";
-    info.provenance.command = store::commandLine(global.argc, global.argv);
+    info.provenance.command = io::commandLine(global.argc, global.argv);
     info.provenance.seed = config.seed;
     info.provenance.steps = result.steps;
     info.provenance.imagesSeen = result.imagesSeen;
     info.provenance.wallSeconds = result.wallSeconds;
-    info.provenance.created = store::utcNow();
+    info.provenance.created = io::utcNow();
     info.provenance.hyperparameters = train::toJson(config);
     info.provenance.hyperparameters["device"] = deviceName(device);
 

@@ -15,10 +15,10 @@
 #include "core/imaging/image_file.h"
 #include "core/io/atomic_file.h"
 #include "core/io/json_text.h"
+#include "core/io/model_file.h"
 #include "core/io/sha256.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/runtime.h"
-#include "core/store/model_file.h"
 #include "core/unlearn/concept_images.h"
 #include "core/unlearn/concept_session.h"
 #include "core/unlearn/run_record.h"
@@ -271,7 +271,7 @@ void runUnlearnConcept(const ConceptOptions& given, const GlobalOptions& global)
         concepts::savePromptSet(dir / "remain-test.json", prompts.remainTest);
 
     unlearn::ConceptSession session(sd, std::move(forget), std::move(remain), config);
-    const std::string command = store::commandLine(global.argc, global.argv);
+    const std::string command = io::commandLine(global.argc, global.argv);
     std::cerr << "unlearning with " << o.method << ": α " << config.alpha << ", λ " << config.lambda << ", lr "
               << config.lr << ", " << config.steps << " steps, batches " << config.forgetBatch << "/"
               << config.remainBatch << ", " << prompts.forget.size() << " forget and " << prompts.remain.size()
@@ -337,8 +337,8 @@ void runUnlearnConcept(const ConceptOptions& given, const GlobalOptions& global)
     // rolls back to the last snapshot and ends the run as failed; the weights written are those of the snapshot.
     CliObserver observer(dir / "steps.csv", config.steps);
     const unlearn::RunRecord record { "concept", unlearn::toJson(config), {}, o.model,
-        std::filesystem::is_regular_file(o.model) ? io::sha256File(o.model) : std::string(),
-        loadOptions.device.str(), command, store::utcNow() };
+        std::filesystem::is_regular_file(o.model) ? io::sha256File(o.model) : std::string(), loadOptions.device.str(),
+        command, io::utcNow() };
     const unlearn::RunResult result = runUntilInterrupted(session, observer);
     observer.finish();
     unlearn::RunRecord finalRecord = record;

@@ -7,11 +7,11 @@
 #include "core/error.h"
 #include "core/imaging/grid.h"
 #include "core/imaging/image_file.h"
+#include "core/io/model_file.h"
 #include "core/io/safetensors.h"
 #include "core/models/edm/edm_config.h"
 #include "core/runtime.h"
 #include "core/store/edm_model.h"
-#include "core/store/model_file.h"
 #include "core/train/edm_trainer.h"
 
 #include <CLI/CLI.hpp>
@@ -73,7 +73,7 @@ void runPretrain(const PretrainOptions& options, const GlobalOptions& global)
     std::cerr << "training on " << train.source << ": " << train.size() << " images, device " << device.str() << "\n";
 
     train::EdmPretrainer trainer(
-        config, std::move(train), device, options.out, store::commandLine(global.argc, global.argv));
+        config, std::move(train), device, options.out, io::commandLine(global.argc, global.argv));
     if (options.resume) {
         if (std::filesystem::exists(train::EdmPretrainer::statePath(options.out)))
             trainer.resume();

@@ -10,9 +10,9 @@
 #include "core/imaging/image_file.h"
 #include "core/io/atomic_file.h"
 #include "core/io/json_text.h"
+#include "core/io/model_file.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/runtime.h"
-#include "core/store/model_file.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -155,8 +155,8 @@ void runGenerate(const GenerateOptions& o, const GlobalOptions& global)
     const nlohmann::json record = { { "model", o.model }, { "negative_prompt", request.negativePrompt },
         { "steps", request.sampler.steps }, { "sampler", o.sampler }, { "guidance", request.guidance },
         { "height", request.height }, { "width", request.width }, { "dtype", o.dtype }, { "device", o.device },
-        { "seconds", seconds }, { "command", store::commandLine(global.argc, global.argv) },
-        { "created", store::utcNow() }, { "images", files } };
+        { "seconds", seconds }, { "command", io::commandLine(global.argc, global.argv) }, { "created", io::utcNow() },
+        { "images", files } };
     io::writeFileAtomically(out / "generate.json", io::jsonText(record, 2));
     if (o.gridColumns > 0) {
         torch::Tensor grid = imaging::makeGrid(*images, o.gridColumns);
@@ -201,9 +201,8 @@ void runConvert(const ConvertOptions& o, const GlobalOptions& global)
     loadOptions.components = o.components;
     const models::sd::StableDiffusion sd = models::sd::loadStableDiffusion(o.model, loadOptions);
     const std::filesystem::path out = o.out;
-    const nlohmann::json manifest
-        = { { "converted_from", o.model }, { "source_kind", sd.sourceKind() }, { "dtype", o.dtype },
-              { "command", store::commandLine(global.argc, global.argv) }, { "created", store::utcNow() } };
+    const nlohmann::json manifest = { { "converted_from", o.model }, { "source_kind", sd.sourceKind() },
+        { "dtype", o.dtype }, { "command", io::commandLine(global.argc, global.argv) }, { "created", io::utcNow() } };
     if (out.extension() == ".safetensors") {
         if (std::filesystem::exists(out))
             throw Error(out.string() + " already exists; choose another --out");

@@ -16,9 +16,9 @@
 #include "core/io/atomic_file.h"
 #include "core/io/json_fields.h"
 #include "core/io/json_text.h"
+#include "core/io/model_file.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/runtime.h"
-#include "core/store/model_file.h"
 #include "core/train/t2i_trainer.h"
 
 #include <CLI/CLI.hpp>
@@ -64,7 +64,7 @@ void runPretrainT2i(const T2iOptions& options, const GlobalOptions& global)
     std::cerr << "training on " << train.source << ": " << train.size() << " images, recoloured and captioned; device "
               << device.str() << "\n";
     train::T2iPretrainer trainer(
-        config, std::move(train), device, options.out, store::commandLine(global.argc, global.argv));
+        config, std::move(train), device, options.out, io::commandLine(global.argc, global.argv));
     if (options.resume) {
         if (std::filesystem::exists(train::T2iPretrainer::statePath(options.out)))
             trainer.resume();

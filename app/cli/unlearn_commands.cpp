@@ -242,7 +242,7 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
     } else if (o.resume) {
         std::cerr << "no checkpoint in " << dir.string() << ": starting from the beginning\n";
     }
-    const std::string command = store::commandLine(global.argc, global.argv);
+    const std::string command = io::commandLine(global.argc, global.argv);
     const std::string forgetName = in.className(o.forgetClass);
     std::cerr << "unlearning class " << o.forgetClass << " (" << forgetName << ") from " << in.modelPath << " with "
               << unlearn::methodName(config.method) << ": α " << config.alpha << ", λ " << config.lambda << ", lr "
@@ -253,7 +253,7 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
     CancelOnInterrupt interrupt;
     const int columns = static_cast<int>(config.previewSeeds.size());
     const unlearn::RunRecord record { "class", unlearn::toJson(config), {}, in.modelPath, in.model.sha256, device.str(),
-        command, store::utcNow() };
+        command, io::utcNow() };
     nlohmann::json run = { { "forget_class", o.forgetClass }, { "forget_class_name", forgetName },
         { "data", in.train.source }, { "resumed_from_step", resumedStep } };
 

@@ -6,10 +6,10 @@
 #include "core/diffusion/text_to_image.h"
 #include "core/error.h"
 #include "core/io/json_text.h"
+#include "core/io/model_file.h"
 #include "core/io/sha256.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/runtime.h"
-#include "core/store/model_file.h"
 #include "core/unlearn/concept_config.h"
 #include "core/unlearn/concept_images.h"
 #include "core/unlearn/concept_session.h"
@@ -322,7 +322,7 @@ void ConceptWorker::run(const ConceptRunRequest& request)
             session.trainableNames().size(), unlearn::parameterGroupName(config.parameters));
         const unlearn::RunRecord record { "concept", unlearn::toJson(config), {}, s.modelPath,
             std::filesystem::is_regular_file(s.modelPath) ? io::sha256File(s.modelPath) : std::string(), s.device.str(),
-            "lethe (GUI)", store::utcNow() };
+            "lethe (GUI)", io::utcNow() };
         const unlearn::RunResult result = runLoop(session, *control, columns);
         if (!preview.prompts.empty()) {
             // The end's previews are drawn whatever stopped the run (only cancelImages() stops them).
@@ -358,7 +358,7 @@ void ConceptWorker::exportModel(const QString& diffusersFolder, const QString& c
         if (diffusersFolder.isEmpty() && compvisFile.isEmpty())
             throw Error("choose a diffusers folder or a CompVis file to export to");
         nlohmann::json manifest = s.manifest;
-        manifest["exported"] = store::utcNow();
+        manifest["exported"] = io::utcNow();
         QStringList written;
         if (!diffusersFolder.isEmpty()) {
             Q_EMIT progress(tr("Writing the diffusers folder %1").arg(diffusersFolder), 0, 0);

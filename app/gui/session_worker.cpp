@@ -191,7 +191,7 @@ void SessionWorker::run(const RunRequest& request)
         s.snapshotDir = std::make_unique<QTemporaryDir>();
         s.request = request;
         s.startConfig = unlearn::toJson(config);
-        s.started = store::utcNow();
+        s.started = io::utcNow();
         s.session = std::move(session);
         unlearn::UnlearnSession& run = *s.session;
         const int columns = static_cast<int>(config.previewSeeds.size());
@@ -337,7 +337,7 @@ void SessionWorker::exportRun(const QString& folder, qint64 step)
                 files.manifest["outcome"] = "running"; // Exported while paused.
             files.manifest.update({ { "forget_class", config.forgetClass },
                 { "forget_class_name", s.model->info.classes.at(static_cast<std::size_t>(config.forgetClass)) },
-                { "data", s.train.source }, { "exported", store::utcNow() }, { "exported_step", step },
+                { "data", s.train.source }, { "exported", io::utcNow() }, { "exported_step", step },
                 { "metrics_before", s.metricsBefore }, { "metrics_after", step >= 0 ? nullptr : s.metricsAfter } });
         }
         files.steps = &steps;

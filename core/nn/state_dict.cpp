@@ -63,9 +63,9 @@ void saveStateDict(const std::filesystem::path& path, const torch::nn::Module& m
     io::writeSafetensors(path, stateDict(module), metadata);
 }
 
-void saveModel(const std::filesystem::path& path, const torch::nn::Module& module, const store::ModelInfo& info)
+void saveModel(const std::filesystem::path& path, const torch::nn::Module& module, const io::ModelInfo& info)
 {
-    store::writeModel(path, info, stateDict(module));
+    io::writeModel(path, info, stateDict(module));
 }
 
 LoadReport loadStateDict(torch::nn::Module& module, const io::SafetensorsFile& file, bool strict)

@@ -2,8 +2,8 @@
 
 // A module's state under PyTorch's state_dict names, saved to and loaded from safetensors files.
 
+#include "core/io/model_file.h"
 #include "core/io/safetensors.h"
-#include "core/store/model_file.h"
 
 #include <torch/nn/module.h>
 
@@ -29,7 +29,7 @@ void saveStateDict(
     const std::filesystem::path& path, const torch::nn::Module& module, const io::Metadata& metadata = {});
 
 /// Writes the module's state as a self-describing Lethe model file, atomically.
-void saveModel(const std::filesystem::path& path, const torch::nn::Module& module, const store::ModelInfo& info);
+void saveModel(const std::filesystem::path& path, const torch::nn::Module& module, const io::ModelInfo& info);
 
 /// A tensor whose shape in the file differs from the module's.
 struct ShapeMismatch {

@@ -29,7 +29,7 @@ EdmModel loadEdmModel(const std::filesystem::path& path, torch::Device device)
     const io::SafetensorsFile file(path);
     EdmModel model;
     model.path = path;
-    model.info = readModelInfo(file);
+    model.info = io::readModelInfo(file);
     if (model.info.kind != "edm")
         throw FormatError(path.string(), "__metadata__ key 'lethe' kind",
             "expected an EDM diffusion model ('edm'), found '" + model.info.kind + "'");

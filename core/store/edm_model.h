@@ -1,7 +1,7 @@
 #pragma once
 
+#include "core/io/model_file.h"
 #include "core/models/edm/edm_precond.h"
-#include "core/store/model_file.h"
 
 #include <filesystem>
 #include <string>
@@ -12,7 +12,7 @@ namespace lethe::store {
 struct EdmModel {
     std::filesystem::path path;
     std::string sha256;
-    ModelInfo info;
+    io::ModelInfo info;
     models::EDMPrecond net{nullptr};
 
     int classCount() const { return static_cast<int>(net->options.label_dim()); }

@@ -140,7 +140,7 @@ void EdmPretrainer::initialiseFrom(const std::filesystem::path& model)
 void EdmPretrainer::writeCheckpoint()
 {
     State& s = *m_state;
-    store::ModelInfo info;
+    io::ModelInfo info;
     info.kind = "edm";
     info.architecture = s.architecture;
     info.classes = s.train.classNames;
@@ -153,9 +153,9 @@ void EdmPretrainer::writeCheckpoint()
     info.provenance.steps = s.step;
     info.provenance.imagesSeen = s.step * s.config.batch;
     info.provenance.wallSeconds = s.wallSeconds;
-    info.provenance.created = store::utcNow();
+    info.provenance.created = io::utcNow();
     info.provenance.hyperparameters = toJson(s.config);
-    store::writeModel(s.output, info, nn::stateDict(*s.ema));
+    io::writeModel(s.output, info, nn::stateDict(*s.ema));
 
     const auto state = trainingState(*s.net, *s.ema, *s.adam, { s.step, s.wallSeconds }, s.noise);
     io::writeSafetensors(statePath(s.output), state,

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "core/data/image_set.h"
-#include "core/store/model_file.h"
+#include "core/io/model_file.h"
 #include "core/train/training_loop.h"
 
 #include <nlohmann/json.hpp>

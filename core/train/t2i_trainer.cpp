@@ -9,11 +9,11 @@
 #include "core/diffusion/pixels.h"
 #include "core/error.h"
 #include "core/io/json_text.h"
+#include "core/io/model_file.h"
 #include "core/io/safetensors.h"
 #include "core/models/sd/bpe_trainer.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/nn/state_dict.h"
-#include "core/store/model_file.h"
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -255,7 +255,7 @@ void T2iPretrainer::writeCheckpoint()
     State& s = *m_state;
     const json manifest = { { "format", "lethe.text-to-image" }, { "method", "pretrain-t2i" },
         { "dataset", s.train.source }, { "command", s.command }, { "seed", s.config.seed }, { "steps", s.step },
-        { "images_seen", s.step * s.config.batch }, { "wall_seconds", s.wallSeconds }, { "created", store::utcNow() },
+        { "images_seen", s.step * s.config.batch }, { "wall_seconds", s.wallSeconds }, { "created", io::utcNow() },
         { "config", toJson(s.config) }, { "initialised_from", s.parent },
         { "captions", { { "templates", data::captionTemplates() }, { "nouns", data::fashionNouns() } } },
         // The concept preset tuned for models of this kind (their ε-loss scale): front ends open it with these values.

@@ -37,17 +37,17 @@ nlohmann::json runManifest(const RunRecord& record, const RunResult& result)
         { "method", record.config.value("method", std::string()) }, { "config", record.config },
         { "final_config", record.finalConfig }, { "parent_model", record.parentModel },
         { "parent_sha256", record.parentSha256 }, { "device", record.device }, { "threads", torch::get_num_threads() },
-        { "command", record.command }, { "started", record.started }, { "finished", store::utcNow() },
+        { "command", record.command }, { "started", record.started }, { "finished", io::utcNow() },
         { "outcome", outcomeName(result.outcome) }, { "message", result.message }, { "steps", result.steps },
         { "rollbacks", result.rollbacks }, { "truncated_steps", result.truncatedSteps },
         { "projected_steps", result.projectedSteps }, { "seconds", result.seconds },
         { "steps_per_second", result.seconds > 0 ? static_cast<double>(result.steps) / result.seconds : 0.0 } };
 }
 
-store::ModelInfo unlearnedModelInfo(const store::ModelInfo& parent, const std::string& parentSha256,
-    const RunConfig& config, const RunResult& result, const std::string& command)
+io::ModelInfo unlearnedModelInfo(const io::ModelInfo& parent, const std::string& parentSha256, const RunConfig& config,
+    const RunResult& result, const std::string& command)
 {
-    store::ModelInfo info = parent;
+    io::ModelInfo info = parent;
     info.provenance = {};
     info.provenance.parentSha256 = parentSha256;
     info.provenance.method = "unlearn " + methodName(config.method);
@@ -56,7 +56,7 @@ store::ModelInfo unlearnedModelInfo(const store::ModelInfo& parent, const std::s
     info.provenance.steps = result.steps;
     info.provenance.imagesSeen = result.steps * config.forgetBatch;
     info.provenance.wallSeconds = result.seconds;
-    info.provenance.created = store::utcNow();
+    info.provenance.created = io::utcNow();
     info.provenance.hyperparameters = toJson(config);
     const int forgetClass = config.forgetClass;
     if (forgetClass >= 0 && static_cast<std::size_t>(forgetClass) < parent.classes.size())
@@ -64,18 +64,18 @@ store::ModelInfo unlearnedModelInfo(const store::ModelInfo& parent, const std::s
     return info;
 }
 
-void writeEdmModel(const std::filesystem::path& path, const models::EDMPrecond& net, const store::ModelInfo& info)
+void writeEdmModel(const std::filesystem::path& path, const models::EDMPrecond& net, const io::ModelInfo& info)
 {
     std::vector<io::NamedTensor> tensors = nn::stateDict(*net);
     for (auto& t : tensors)
         t.tensor = t.tensor.detach().to(torch::kCPU).contiguous();
-    store::writeModel(path, info, tensors);
+    io::writeModel(path, info, tensors);
 }
 
 namespace {
 
-void writeRunFiles(const std::filesystem::path& dir, const RunFiles& files, const models::EDMPrecond& net,
-    const store::ModelInfo& info)
+void writeRunFiles(
+    const std::filesystem::path& dir, const RunFiles& files, const models::EDMPrecond& net, const io::ModelInfo& info)
 {
     writeEdmModel(dir / "model.safetensors", net, info);
     io::writeFileAtomically(dir / "run.json", io::jsonText(files.manifest, 2));
@@ -93,8 +93,8 @@ void writeRunFiles(const std::filesystem::path& dir, const RunFiles& files, cons
 
 } // namespace
 
-void writeRunFolder(const std::filesystem::path& dir, const RunFiles& files, const models::EDMPrecond& net,
-    const store::ModelInfo& info)
+void writeRunFolder(
+    const std::filesystem::path& dir, const RunFiles& files, const models::EDMPrecond& net, const io::ModelInfo& info)
 {
     if (std::filesystem::exists(dir)) {
         if (!std::filesystem::is_directory(dir))

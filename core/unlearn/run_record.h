@@ -2,8 +2,8 @@
 
 // What an unlearning run leaves behind: the step table, the manifest (run.json), the unlearned model file and the
 // comparison grid. Written here, in core, for both kinds of run: front ends add only what they alone know.
+#include "core/io/model_file.h"
 #include "core/models/edm/edm_precond.h"
-#include "core/store/model_file.h"
 #include "core/unlearn/run_config.h"
 #include "core/unlearn/session.h"
 #include "core/unlearn/unlearn_run.h"
@@ -36,7 +36,7 @@ struct RunRecord {
     std::string parentSha256; ///< Its SHA-256 (empty when it is a folder).
     std::string device;
     std::string command; ///< The command line, or "lethe (GUI)".
-    std::string started; ///< UTC time, store::utcNow().
+    std::string started; ///< UTC time, io::utcNow().
 };
 
 /// run.json's common part: `format` ("lethe.unlearning-run"), `kind`, `method`, `config`, `final_config`,
@@ -47,11 +47,11 @@ nlohmann::json runManifest(const RunRecord& record, const RunResult& result);
 
 /// The description of an unlearned model: the parent's architecture, classes and data set, with provenance
 /// naming the parent's SHA-256, the method, every hyperparameter and the forgotten class.
-store::ModelInfo unlearnedModelInfo(const store::ModelInfo& parent, const std::string& parentSha256,
-    const RunConfig& config, const RunResult& result, const std::string& command);
+io::ModelInfo unlearnedModelInfo(const io::ModelInfo& parent, const std::string& parentSha256, const RunConfig& config,
+    const RunResult& result, const std::string& command);
 
 /// Writes the network's state dict under EDM's own tensor names (so EDM's code can load it back) with `info`.
-void writeEdmModel(const std::filesystem::path& path, const models::EDMPrecond& net, const store::ModelInfo& info);
+void writeEdmModel(const std::filesystem::path& path, const models::EDMPrecond& net, const io::ModelInfo& info);
 
 /// Everything an unlearning run folder holds besides the model: run.json's content, the steps and the grids.
 struct RunFiles {
@@ -66,8 +66,8 @@ struct RunFiles {
 /// Writes model.safetensors, run.json, steps.csv, before.png, after.png and compare.png into `dir`, each
 /// atomically. A folder that does not exist yet is filled under a temporary name and renamed at the end, so
 /// it never appears half-written.
-void writeRunFolder(const std::filesystem::path& dir, const RunFiles& files, const models::EDMPrecond& net,
-    const store::ModelInfo& info);
+void writeRunFolder(
+    const std::filesystem::path& dir, const RunFiles& files, const models::EDMPrecond& net, const io::ModelInfo& info);
 
 /// Before | after | amplified difference, one row per class and one column per seed, the forgotten class's
 /// row framed in red. `before` and `after` are uint8 class-major images of the same seeds.

@@ -286,7 +286,7 @@ void TestCli::sweepSplitIntoTasksMergesToTheLocalTable()
     // Measured, so that the table has the base model's rows and UA, RA, FD_cls and KID_cls to compare.
     const auto classifierPath = m_dir / "classifier.safetensors";
     torch::manual_seed(3);
-    store::ModelInfo info;
+    io::ModelInfo info;
     info.classes = { "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck" };
     info.dataset = { { "name", "tiny cifar" }, { "resolution", 32 }, { "channels", 3 } };
     info.provenance.method = "train-classifier";

@@ -1,12 +1,12 @@
 // EDM networks: layers, SongUNet, EDMPrecond, architecture JSON and state dicts under EDM's names.
 #include "core/error.h"
+#include "core/io/model_file.h"
 #include "core/io/safetensors.h"
 #include "core/models/edm/edm_config.h"
 #include "core/models/edm/edm_precond.h"
 #include "core/models/edm/song_unet.h"
 #include "core/nn/edm_layers.h"
 #include "core/nn/state_dict.h"
-#include "core/store/model_file.h"
 #include "test_support.h"
 
 #include <nlohmann/json.hpp>
@@ -380,7 +380,7 @@ void TestEdmNetworks::ddpmppCifarRoundTripsThroughSafetensors()
     const auto options = models::edmPreset("cifar10-ddpmpp-cond");
     auto& source = m_cifar;
 
-    store::ModelInfo info;
+    io::ModelInfo info;
     info.kind = "edm";
     info.architecture = models::toJson(options);
     info.classes = { "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck" };
@@ -393,7 +393,7 @@ void TestEdmNetworks::ddpmppCifarRoundTripsThroughSafetensors()
         fileNames.push_back(entry.name);
     QCOMPARE(fileNames, namesOf(*source));
 
-    const store::ModelInfo read = store::readModelInfo(file);
+    const io::ModelInfo read = io::readModelInfo(file);
     torch::manual_seed(12);
     models::EDMPrecond target = models::makeEdmPrecond(read.architecture);
     target->eval();

@@ -3,10 +3,10 @@
 #include "core/error.h"
 #include "core/eval/accuracy.h"
 #include "core/eval/frechet.h"
+#include "core/io/model_file.h"
 #include "core/io/safetensors.h"
 #include "core/models/classifier/resnet_classifier.h"
 #include "core/runtime.h"
-#include "core/store/model_file.h"
 #include "core/train/classifier_trainer.h"
 #include "test_support.h"
 
@@ -65,9 +65,9 @@ data::ImageSet syntheticSet(std::int64_t perClass, std::uint64_t seed)
     return set;
 }
 
-store::ModelInfo classifierInfo(int classes)
+io::ModelInfo classifierInfo(int classes)
 {
-    store::ModelInfo info;
+    io::ModelInfo info;
     for (int c = 0; c < classes; ++c)
         info.classes.push_back("class " + std::to_string(c));
     info.dataset = { { "name", "synthetic" }, { "resolution", 32 }, { "channels", 3 } };
@@ -367,10 +367,10 @@ void TestEval::loadRejectsWrongKind()
 {
     ScratchDir dir;
     const auto path = dir / "edm.safetensors";
-    store::ModelInfo info = classifierInfo(4);
+    io::ModelInfo info = classifierInfo(4);
     info.kind = "edm";
     info.architecture = nlohmann::json::object();
-    store::writeModel(path, info, { { "w", torch::zeros({ 2 }) } });
+    io::writeModel(path, info, { { "w", torch::zeros({ 2 }) } });
     LETHE_COMPARE_STR(errorMessage([&] { models::loadClassifier(path); }),
         path.string() + ": __metadata__ key 'lethe' kind: expected a 'classifier' model, found 'edm'");
 }
@@ -384,10 +384,10 @@ void TestEval::loadRejectsMissingTensor()
     for (auto& t : stateOf(model))
         if (t.name != "head.weight")
             tensors.push_back(t);
-    store::ModelInfo info = classifierInfo(4);
+    io::ModelInfo info = classifierInfo(4);
     info.kind = "classifier";
     info.architecture = models::toJson(model->options());
-    store::writeModel(path, info, tensors);
+    io::writeModel(path, info, tensors);
     LETHE_COMPARE_STR(errorMessage([&] { models::loadClassifier(path); }),
         path.string() + ": tensor 'head.weight': missing: the classifier architecture needs shape [4, 16]");
 }
@@ -401,10 +401,10 @@ void TestEval::loadRejectsWrongShape()
     for (auto& t : tensors)
         if (t.name == "stages.1.0.conv1.weight")
             t.tensor = torch::zeros({ 16, 8, 5, 5 });
-    store::ModelInfo info = classifierInfo(4);
+    io::ModelInfo info = classifierInfo(4);
     info.kind = "classifier";
     info.architecture = models::toJson(model->options());
-    store::writeModel(path, info, tensors);
+    io::writeModel(path, info, tensors);
     LETHE_COMPARE_STR(errorMessage([&] { models::loadClassifier(path); }),
         path.string() + ": tensor 'stages.1.0.conv1.weight': expected shape [16, 8, 3, 3], found [16, 8, 5, 5]");
 }
@@ -413,20 +413,20 @@ void TestEval::loadRejectsUnexpectedTensorAndBadArchitecture()
 {
     ScratchDir dir;
     const models::ResNetClassifier model = usedClassifier();
-    store::ModelInfo info = classifierInfo(4);
+    io::ModelInfo info = classifierInfo(4);
     info.kind = "classifier";
     info.architecture = models::toJson(model->options());
 
     const auto extra = dir / "extra.safetensors";
     std::vector<io::NamedTensor> tensors = stateOf(model);
     tensors.push_back({ "ema.head.weight", torch::zeros({ 4, 16 }) });
-    store::writeModel(extra, info, tensors);
+    io::writeModel(extra, info, tensors);
     LETHE_COMPARE_STR(errorMessage([&] { models::loadClassifier(extra); }),
         extra.string() + ": tensor 'ema.head.weight': unexpected: the classifier architecture has no such tensor");
 
     const auto badArchitecture = dir / "architecture.safetensors";
     info.architecture["blocks"] = nlohmann::json::array();
-    store::writeModel(badArchitecture, info, stateOf(model));
+    io::writeModel(badArchitecture, info, stateOf(model));
     LETHE_COMPARE_STR(errorMessage([&] { models::loadClassifier(badArchitecture); }),
         badArchitecture.string()
             + ": __metadata__ key 'lethe' architecture: classifier architecture: 'blocks' must list 1 to 5 "

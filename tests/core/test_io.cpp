@@ -2,10 +2,10 @@
 #include "core/error.h"
 #include "core/io/atomic_file.h"
 #include "core/io/json_fields.h"
+#include "core/io/model_file.h"
 #include "core/io/safetensors.h"
 #include "core/io/sha256.h"
 #include "core/store/edm_model.h"
-#include "core/store/model_file.h"
 #include "test_support.h"
 
 #include <torch/torch.h>
@@ -360,7 +360,7 @@ void TestIo::jsonReadersRefuseNumbersBeyondADouble()
         config.string() + ": number 111111111111111111111111…: invalid JSON: out of range of a double");
     const auto model = dir / "model.safetensors";
     io::writeSafetensors(model, {}, { { "lethe", R"({"format_version": 1, "kind": "edm", "x": -1e400})" } });
-    LETHE_COMPARE_STR(errorMessage([&] { store::readModelInfo(io::SafetensorsFile(model)); }),
+    LETHE_COMPARE_STR(errorMessage([&] { io::readModelInfo(io::SafetensorsFile(model)); }),
         model.string() + ": __metadata__ key 'lethe': invalid JSON: the number -1e400 is out of range of a double");
 }
 
@@ -382,7 +382,7 @@ void TestIo::sha256MatchesKnownVectors()
 
 void TestIo::modelDescriptionRoundTrips()
 {
-    store::ModelInfo info;
+    io::ModelInfo info;
     info.kind = "edm";
     info.architecture = { { "model_type", "SongUNet" }, { "img_resolution", 32 } };
     info.classes = { "T-shirt/top", "Trouser" };
@@ -393,25 +393,25 @@ void TestIo::modelDescriptionRoundTrips()
     info.provenance.seed = 42;
     info.provenance.steps = 782;
     info.provenance.wallSeconds = 12.5;
-    info.provenance.created = store::utcNow();
+    info.provenance.created = io::utcNow();
     info.provenance.hyperparameters = { { "alpha", 0.1 }, { "lambda", 5.0 } };
     ScratchDir dir;
-    store::writeModel(dir / "m.safetensors", info, { { "model.w", torch::ones({ 2, 2 }) } });
+    io::writeModel(dir / "m.safetensors", info, { { "model.w", torch::ones({ 2, 2 }) } });
 
     const io::SafetensorsFile file(dir / "m.safetensors");
     LETHE_COMPARE_STR(file.metadata().at("format"), std::string("lethe.model"));
-    const store::ModelInfo back = store::readModelInfo(file);
-    QVERIFY(store::toJson(back) == store::toJson(info));
+    const io::ModelInfo back = io::readModelInfo(file);
+    QVERIFY(io::toJson(back) == io::toJson(info));
     QCOMPARE(QString::fromStdString(info.provenance.created).size(), 20);
 
     const char* argv[] = { "lethe-cli", "unlearn", "--out", "my dir", "--note", "it's" };
-    LETHE_COMPARE_STR(store::commandLine(6, argv), std::string("lethe-cli unlearn --out 'my dir' --note 'it'\\''s'"));
+    LETHE_COMPARE_STR(io::commandLine(6, argv), std::string("lethe-cli unlearn --out 'my dir' --note 'it'\\''s'"));
 
     // A class named by a Latin-1 folder ("café" as one byte 0xE9) is not UTF-8: the model is still written,
     // with U+FFFD in its place.
     info.classes = { "caf\xE9", "Trouser" };
-    store::writeModel(dir / "latin1.safetensors", info, { { "model.w", torch::ones({ 2, 2 }) } });
-    LETHE_COMPARE_STR(store::readModelInfo(io::SafetensorsFile(dir / "latin1.safetensors")).classes.front(),
+    io::writeModel(dir / "latin1.safetensors", info, { { "model.w", torch::ones({ 2, 2 }) } });
+    LETHE_COMPARE_STR(io::readModelInfo(io::SafetensorsFile(dir / "latin1.safetensors")).classes.front(),
         std::string("caf\xEF\xBF\xBD"));
 }
 
@@ -420,23 +420,23 @@ void TestIo::rejectsFilesWithoutOrWithBadDescription()
     ScratchDir dir;
     const auto plain = dir / "plain.safetensors";
     io::writeSafetensors(plain, { { "w", torch::ones({ 1 }) } });
-    LETHE_COMPARE_STR(errorMessage([&] { store::readModelInfo(io::SafetensorsFile(plain)); }),
+    LETHE_COMPARE_STR(errorMessage([&] { io::readModelInfo(io::SafetensorsFile(plain)); }),
         plain.string()
             + ": __metadata__: no 'lethe' description: this is not a Lethe model file (convert "
               "NVlabs EDM checkpoints with scripts/edm_pkl_to_safetensors.py)");
     const auto future = dir / "future.safetensors";
     io::writeSafetensors(future, {}, { { "lethe", R"({"format_version": 9, "kind": "edm", "architecture": {}})" } });
-    LETHE_COMPARE_STR(errorMessage([&] { store::readModelInfo(io::SafetensorsFile(future)); }),
+    LETHE_COMPARE_STR(errorMessage([&] { io::readModelInfo(io::SafetensorsFile(future)); }),
         future.string() + ": __metadata__ key 'lethe' format_version: expected 1 to 1, found 9");
     const auto noKind = dir / "nokind.safetensors";
     io::writeSafetensors(noKind, {}, { { "lethe", R"({"format_version": 1, "architecture": {}})" } });
-    LETHE_COMPARE_STR(errorMessage([&] { store::readModelInfo(io::SafetensorsFile(noKind)); }),
+    LETHE_COMPARE_STR(errorMessage([&] { io::readModelInfo(io::SafetensorsFile(noKind)); }),
         noKind.string()
             + ": __metadata__ key 'lethe': malformed description: [json.exception.out_of_range.403] key 'kind' not "
               "found");
     const auto badArch = dir / "badarch.safetensors";
     io::writeSafetensors(badArch, {}, { { "lethe", R"({"format_version": 1, "kind": "edm", "architecture": [1]})" } });
-    LETHE_COMPARE_STR(errorMessage([&] { store::readModelInfo(io::SafetensorsFile(badArch)); }),
+    LETHE_COMPARE_STR(errorMessage([&] { io::readModelInfo(io::SafetensorsFile(badArch)); }),
         badArch.string() + ": __metadata__ key 'lethe' architecture: expected an object, found array");
     // An architecture far larger than the file's tensors is refused before the network is built.
     const auto huge = dir / "huge.safetensors";

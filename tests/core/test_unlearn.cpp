@@ -524,7 +524,7 @@ void TestUnlearn::unlearnedModelLoadsBackWithProvenance()
     const test::ScratchDir dir;
     const data::ImageSet set = tinySet();
     const models::EDMPrecond base = tinyModel();
-    store::ModelInfo parent;
+    io::ModelInfo parent;
     parent.kind = "edm";
     parent.architecture = models::toJson(base->options);
     parent.classes = set.classNames;
@@ -538,7 +538,7 @@ void TestUnlearn::unlearnedModelLoadsBackWithProvenance()
     unlearn::RunControl control;
     const auto result = session.run(recorder, control);
     QCOMPARE(result.outcome, unlearn::RunOutcome::Finished);
-    const store::ModelInfo info = unlearn::unlearnedModelInfo(
+    const io::ModelInfo info = unlearn::unlearnedModelInfo(
         loadedParent.info, loadedParent.sha256, session.config(), result, "lethe-cli unlearn --forget-class 2");
     unlearn::writeEdmModel(dir / "model.safetensors", session.model(), info);
 

@@ -8,13 +8,13 @@
 #include "core/diffusion/ddpm_sampler.h"
 #include "core/error.h"
 #include "core/io/json_fields.h"
+#include "core/io/model_file.h"
 #include "core/io/safetensors.h"
 #include "core/models/edm/edm_config.h"
 #include "core/models/sd/autoencoder_kl.h"
 #include "core/models/sd/clip_text_model.h"
 #include "core/models/sd/diffusers_folder.h"
 #include "core/models/sd/unet_2d_condition.h"
-#include "core/store/model_file.h"
 #include "core/unlearn/concept_config.h"
 #include "core/unlearn/run_config.h"
 
@@ -79,8 +79,8 @@ void readConfig(std::uint8_t reader, const std::filesystem::path& folder, const 
     case 9: {
         // A model file whose only content is the description.
         const auto path = folder / "model.safetensors";
-        lethe::io::writeSafetensors(path, {}, { { "format", lethe::store::kFormatTag }, { "lethe", text } });
-        (void)lethe::store::readModelInfo(lethe::io::SafetensorsFile(path));
+        lethe::io::writeSafetensors(path, {}, { { "format", lethe::io::kFormatTag }, { "lethe", text } });
+        (void)lethe::io::readModelInfo(lethe::io::SafetensorsFile(path));
         break;
     }
     default:

@@ -3,8 +3,8 @@
 #include "fuzz_support.h"
 
 #include "core/error.h"
+#include "core/io/model_file.h"
 #include "core/io/safetensors.h"
-#include "core/store/model_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             } catch (const lethe::Error&) {
             }
         }
-        (void)lethe::store::readModelInfo(file);
+        (void)lethe::io::readModelInfo(file);
     } catch (const lethe::Error&) {
     }
     return 0;

@@ -25,7 +25,7 @@ inline void writeTinyCifarModel(const std::filesystem::path& path)
 {
     const models::EDMPrecondOptions options = tinyCifarOptions();
     torch::manual_seed(1);
-    store::ModelInfo info;
+    io::ModelInfo info;
     info.kind = "edm";
     info.architecture = models::toJson(options);
     info.classes = { "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck" };

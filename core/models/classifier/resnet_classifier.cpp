@@ -158,7 +158,7 @@ std::map<std::string, torch::Tensor> stateTensors(const ResNetClassifier& model)
 
 } // namespace
 
-void saveClassifier(const std::filesystem::path& path, const ResNetClassifier& model, store::ModelInfo info)
+void saveClassifier(const std::filesystem::path& path, const ResNetClassifier& model, io::ModelInfo info)
 {
     const auto& options = model->options();
     if (static_cast<std::int64_t>(info.classes.size()) != options.numClasses())
@@ -169,7 +169,7 @@ void saveClassifier(const std::filesystem::path& path, const ResNetClassifier& m
     std::vector<io::NamedTensor> tensors;
     for (const auto& [name, tensor] : stateTensors(model))
         tensors.push_back({name, tensor.detach()});
-    store::writeModel(path, info, tensors);
+    io::writeModel(path, info, tensors);
 }
 
 LoadedClassifier loadClassifier(const std::filesystem::path& path, torch::Device device)
@@ -177,7 +177,7 @@ LoadedClassifier loadClassifier(const std::filesystem::path& path, torch::Device
     const io::SafetensorsFile file(path);
     const std::string name = path.string();
     LoadedClassifier loaded;
-    loaded.info = store::readModelInfo(file);
+    loaded.info = io::readModelInfo(file);
     if (loaded.info.kind != kClassifierKind)
         throw FormatError(name, "__metadata__ key 'lethe' kind",
                           "expected a '" + std::string(kClassifierKind) + "' model, found '" + loaded.info.kind + "'");

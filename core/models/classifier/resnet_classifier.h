@@ -1,6 +1,6 @@
 #pragma once
 
-#include "core/store/model_file.h"
+#include "core/io/model_file.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/arg.h>
@@ -81,13 +81,13 @@ inline constexpr const char* kClassifierKind = "classifier";
 /// A classifier read from a file, with its description.
 struct LoadedClassifier {
     ResNetClassifier model{nullptr};
-    store::ModelInfo info;
+    io::ModelInfo info;
 };
 
 /// Writes `model` (parameters and batch-norm buffers) atomically. `info` supplies classes, dataset and
 /// provenance; its kind and architecture are set from the model. Throws Error when the number of class
 /// names disagrees with the model.
-void saveClassifier(const std::filesystem::path& path, const ResNetClassifier& model, store::ModelInfo info);
+void saveClassifier(const std::filesystem::path& path, const ResNetClassifier& model, io::ModelInfo info);
 
 /// Reads a classifier file onto `device`, in eval mode. FormatError names the file and the key or tensor
 /// when it is not a classifier, a tensor is missing, unexpected or mis-shaped.

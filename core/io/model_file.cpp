@@ -6,7 +6,7 @@
 
 #include <ctime>
 
-namespace lethe::store {
+namespace lethe::io {
 
 using nlohmann::json;
 
@@ -41,7 +41,7 @@ json toJson(const ModelInfo& info)
         { "classes", info.classes }, { "dataset", info.dataset }, { "provenance", toJson(info.provenance) } };
 }
 
-ModelInfo readModelInfo(const io::SafetensorsFile& file)
+ModelInfo readModelInfo(const SafetensorsFile& file)
 {
     const std::string path = file.path().string();
     const auto it = file.metadata().find(kMetadataKey);
@@ -56,7 +56,7 @@ ModelInfo readModelInfo(const io::SafetensorsFile& file)
         throw FormatError(path, "__metadata__ key 'lethe'", std::string("invalid JSON: ") + e.what());
     } catch (const json::out_of_range& e) {
         throw FormatError(path, "__metadata__ key 'lethe'",
-            "invalid JSON: the number " + io::overflowingNumber(e) + " is out of range of a double");
+            "invalid JSON: the number " + overflowingNumber(e) + " is out of range of a double");
     }
     const std::string where = "__metadata__ key 'lethe'";
     if (!j.is_object())
@@ -81,9 +81,9 @@ ModelInfo readModelInfo(const io::SafetensorsFile& file)
     return info;
 }
 
-void writeModel(const std::filesystem::path& path, const ModelInfo& info, const std::vector<io::NamedTensor>& tensors)
+void writeModel(const std::filesystem::path& path, const ModelInfo& info, const std::vector<NamedTensor>& tensors)
 {
-    io::writeSafetensors(path, tensors, { { "format", kFormatTag }, { kMetadataKey, io::jsonText(toJson(info)) } });
+    writeSafetensors(path, tensors, { { "format", kFormatTag }, { kMetadataKey, jsonText(toJson(info)) } });
 }
 
 std::string utcNow()
@@ -113,4 +113,4 @@ std::string commandLine(int argc, const char* const* argv)
     return line;
 }
 
-} // namespace lethe::store
+} // namespace lethe::io

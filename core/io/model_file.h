@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace lethe::store {
+namespace lethe::io {
 
 /// Where a model came from: recorded in every file Lethe writes.
 struct Provenance {
@@ -43,10 +43,10 @@ nlohmann::json toJson(const ModelInfo& info);
 
 /// Parses the description from a file's metadata; FormatError names the file and key when it is
 /// missing (with a hint for foreign files) or malformed.
-ModelInfo readModelInfo(const io::SafetensorsFile& file);
+ModelInfo readModelInfo(const SafetensorsFile& file);
 
 /// Writes tensors plus the description atomically.
-void writeModel(const std::filesystem::path& path, const ModelInfo& info, const std::vector<io::NamedTensor>& tensors);
+void writeModel(const std::filesystem::path& path, const ModelInfo& info, const std::vector<NamedTensor>& tensors);
 
 /// The current time as UTC ISO 8601 ("2026-11-28T01:02:03Z").
 std::string utcNow();
@@ -54,4 +54,4 @@ std::string utcNow();
 /// The command line of this process, joined with spaces (quoted where needed), for provenance.
 std::string commandLine(int argc, const char* const* argv);
 
-} // namespace lethe::store
+} // namespace lethe::io
