@@ -1,7 +1,7 @@
 // `unlearn-concept`: make a text-to-image model forget a concept (RGD, GradDiff, GA, ESD) into a run folder.
 #include "cli_support.h"
-#include "run_observer.h"
 #include "commands.h"
+#include "run_observer.h"
 
 #include "core/concept/diversity_builder.h"
 #include "core/concept/diversity_preset.h"
@@ -223,9 +223,10 @@ void runUnlearnConcept(const ConceptOptions& given, const GlobalOptions& global)
     config.validate();
     const std::vector<std::int64_t> previewSeeds = diffusion::parseSeedList(o.previewSeeds);
     RunPrompts prompts = loadPrompts(o);
-    if (prompts.concept.contains("words"))
+    if (prompts.concept.contains("words")) {
         for (const auto& word : prompts.concept["words"])
-            config.concept += (config.concept.empty() ? "" : ", ") + word.get<std::string>();
+        config.concept += (config.concept.empty() ? "" : ", ") + word.get<std::string>();
+    }
     // Checked before any image is drawn, with the message the session would give.
     if (prompts.remain.empty() && o.remainImages.empty() && config.method != unlearn::ConceptMethod::ESD)
         throw Error("concept unlearning: the remain set is empty (" + unlearn::conceptMethodName(config.method)

@@ -25,7 +25,8 @@ public:
     /// up to the checkpoint's step).
     void writeCheckpoints(std::function<void()> write);
     /// Each snapshot becomes snapshots/step-NNNNNN.safetensors, a complete model file.
-    void keepSnapshots(std::filesystem::path folder, std::function<void(const std::filesystem::path&, std::int64_t)> write);
+    void keepSnapshots(
+        std::filesystem::path folder, std::function<void(const std::filesystem::path&, std::int64_t)> write);
 
     void onStep(const unlearn::StepReport& r) override;
     void onSnapshot(std::int64_t step) override;

@@ -287,8 +287,7 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
             sofar.steps = step;
             sofar.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             unlearn::writeEdmModel(path, session.model(),
-                unlearn::unlearnedModelInfo(
-                    in.model.info, in.model.sha256, session.config(), sofar, command));
+                unlearn::unlearnedModelInfo(in.model.info, in.model.sha256, session.config(), sofar, command));
         });
     unlearn::RunResult result = runUntilInterrupted(session, observer);
     observer.finish();

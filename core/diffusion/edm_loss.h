@@ -37,11 +37,11 @@ struct EdmLossResult {
 /// n and ε come from `generator` when given (a CPU generator also serves images on another device: the
 /// noise is drawn on the CPU and moved), else from the default generator of the images' device.
 EdmLossResult edmLoss(const Denoiser& denoiser, const torch::Tensor& images, const torch::Tensor& labels,
-                      const EdmLossOptions& options = {}, std::optional<at::Generator> generator = std::nullopt);
+    const EdmLossOptions& options = {}, std::optional<at::Generator> generator = std::nullopt);
 
 /// edmLoss with its noise from a fresh CPU generator seeded with `seed`: the same seed gives the same σ
 /// and ε on every device.
 EdmLossResult edmLoss(const Denoiser& denoiser, const torch::Tensor& images, const torch::Tensor& labels,
-                      const EdmLossOptions& options, std::uint64_t seed);
+    const EdmLossOptions& options, std::uint64_t seed);
 
 } // namespace lethe::diffusion

@@ -14,7 +14,7 @@ namespace lethe::diffusion {
 
 /// How the sampler integrates the probability-flow ODE.
 enum class SamplerMethod {
-    Heun,  ///< EDM's 2nd-order sampler: 2N − 1 denoiser evaluations for N steps.
+    Heun, ///< EDM's 2nd-order sampler: 2N − 1 denoiser evaluations for N steps.
     Euler, ///< 1st order, N evaluations: a cheaper, rougher preview.
 };
 
@@ -56,22 +56,20 @@ int denoiserEvaluations(const SamplerOptions& options);
 
 /// Float32 N×C×H×W standard normal noise on the CPU, image i drawn from its own CPU generator seeded with
 /// seeds[i] mod 2³² (EDM generate.py's convention), so an image's noise does not depend on its batch.
-torch::Tensor seededNoise(const std::vector<std::int64_t>& seeds, std::int64_t channels, std::int64_t height,
-                          std::int64_t width);
+torch::Tensor seededNoise(
+    const std::vector<std::int64_t>& seeds, std::int64_t channels, std::int64_t height, std::int64_t width);
 
 /// Draws one image per seed with the EDM sampler, under NoGradGuard, on `device`. classLabels: N×K one-hot
 /// rows (moved to `device`) or undefined for an unconditional model. Initial and churn noise come from the
 /// per-image CPU generators, so a seed gives the same image on every device and in every batch. Returns
 /// float32 N×C×H×W, nominally in [−1, 1] but not clipped; std::nullopt when `progress` cancelled.
 std::optional<torch::Tensor> sample(const Denoiser& denoiser, const std::vector<std::int64_t>& seeds,
-                                    const torch::Tensor& classLabels, std::int64_t channels, std::int64_t height,
-                                    std::int64_t width, const SamplerOptions& options, const torch::Device& device,
-                                    const SamplerProgress& progress = {});
+    const torch::Tensor& classLabels, std::int64_t channels, std::int64_t height, std::int64_t width,
+    const SamplerOptions& options, const torch::Device& device, const SamplerProgress& progress = {});
 
 /// sample() converted to uint8 [0, 255] pixels (floatToPixels), still on `device`.
 std::optional<torch::Tensor> sampleUint8(const Denoiser& denoiser, const std::vector<std::int64_t>& seeds,
-                                         const torch::Tensor& classLabels, std::int64_t channels, std::int64_t height,
-                                         std::int64_t width, const SamplerOptions& options, const torch::Device& device,
-                                         const SamplerProgress& progress = {});
+    const torch::Tensor& classLabels, std::int64_t channels, std::int64_t height, std::int64_t width,
+    const SamplerOptions& options, const torch::Device& device, const SamplerProgress& progress = {});
 
 } // namespace lethe::diffusion

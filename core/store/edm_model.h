@@ -13,7 +13,7 @@ struct EdmModel {
     std::filesystem::path path;
     std::string sha256;
     io::ModelInfo info;
-    models::EDMPrecond net{nullptr};
+    models::EDMPrecond net { nullptr };
 
     int classCount() const { return static_cast<int>(net->options.label_dim()); }
     std::int64_t channels() const { return net->options.img_channels(); }

@@ -1,10 +1,10 @@
 #include "concept_session.h"
 
 #include "core/data/subsets.h"
+#include "core/describe.h"
 #include "core/diffusion/ddpm_loss.h"
 #include "core/diffusion/denoiser.h"
 #include "core/diffusion/pixels.h"
-#include "core/describe.h"
 #include "core/error.h"
 #include "core/train/adam.h"
 #include "core/train/training_loop.h"

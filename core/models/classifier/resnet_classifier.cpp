@@ -24,8 +24,8 @@ ResNetClassifierOptions::ResNetClassifierOptions(std::int64_t inChannels, std::i
 
 json toJson(const ResNetClassifierOptions& options)
 {
-    return {{"in_channels", options.inChannels()}, {"num_classes", options.numClasses()}, {"width", options.width()},
-            {"blocks", options.blocks()},          {"dropout", options.dropout()}};
+    return { { "in_channels", options.inChannels() }, { "num_classes", options.numClasses() },
+        { "width", options.width() }, { "blocks", options.blocks() }, { "dropout", options.dropout() } };
 }
 
 ResNetClassifierOptions resnetClassifierOptionsFromJson(const json& j)
@@ -36,8 +36,8 @@ ResNetClassifierOptions resnetClassifierOptionsFromJson(const json& j)
         if (!j.contains(key))
             throw Error(std::string("classifier architecture: missing '") + key + "'");
         if (!j.at(key).is_number_integer())
-            throw Error(std::string("classifier architecture: '") + key + "' must be an integer, found " +
-                        j.at(key).dump());
+            throw Error(
+                std::string("classifier architecture: '") + key + "' must be an integer, found " + j.at(key).dump());
         return j.at(key).get<std::int64_t>();
     };
     ResNetClassifierOptions options(integer("in_channels"), integer("num_classes"));
@@ -57,16 +57,16 @@ ResNetClassifierOptions resnetClassifierOptionsFromJson(const json& j)
     options.dropout(dropout.get<double>());
 
     if (options.inChannels() < 1 || options.inChannels() > 16)
-        throw Error("classifier architecture: 'in_channels' must be 1 to 16, found " +
-                    std::to_string(options.inChannels()));
+        throw Error(
+            "classifier architecture: 'in_channels' must be 1 to 16, found " + std::to_string(options.inChannels()));
     if (options.numClasses() < 2)
-        throw Error("classifier architecture: 'num_classes' must be at least 2, found " +
-                    std::to_string(options.numClasses()));
+        throw Error(
+            "classifier architecture: 'num_classes' must be at least 2, found " + std::to_string(options.numClasses()));
     if (options.width() < 1 || options.width() > 1024)
         throw Error("classifier architecture: 'width' must be 1 to 1024, found " + std::to_string(options.width()));
     if (blocks.empty() || blocks.size() > 5)
-        throw Error("classifier architecture: 'blocks' must list 1 to 5 stages, found " +
-                    std::to_string(blocks.size()));
+        throw Error(
+            "classifier architecture: 'blocks' must list 1 to 5 stages, found " + std::to_string(blocks.size()));
     for (auto b : blocks)
         if (b < 1 || b > 16)
             throw Error("classifier architecture: every stage needs 1 to 16 blocks, found " + std::to_string(b));
@@ -82,8 +82,8 @@ ResNetClassifierImpl::ResNetClassifierImpl(const ResNetClassifierOptions& option
     resnetClassifierOptionsFromJson(toJson(options));
 
     const std::int64_t width = options.width();
-    m_stem = register_module(
-        "stem", nn::Conv2d(nn::Conv2dOptions(options.inChannels(), width, 3).padding(1).bias(false)));
+    m_stem
+        = register_module("stem", nn::Conv2d(nn::Conv2dOptions(options.inChannels(), width, 3).padding(1).bias(false)));
     m_stemBn = register_module("stem_bn", nn::BatchNorm2d(width));
     // A ModuleList of Sequentials: torch cannot nest a Sequential directly inside another.
     m_stages = nn::ModuleList();
@@ -114,7 +114,7 @@ torch::Tensor ResNetClassifierImpl::features(const torch::Tensor& x)
     torch::Tensor h = torch::relu(m_stemBn->forward(m_stem->forward(x)));
     for (auto& stage : m_stageBlocks)
         h = stage->forward(h);
-    return h.mean({2, 3});
+    return h.mean({ 2, 3 });
 }
 
 torch::Tensor ResNetClassifierImpl::logitsFromFeatures(const torch::Tensor& features)
@@ -162,13 +162,13 @@ void saveClassifier(const std::filesystem::path& path, const ResNetClassifier& m
 {
     const auto& options = model->options();
     if (static_cast<std::int64_t>(info.classes.size()) != options.numClasses())
-        throw Error("cannot save classifier to " + path.string() + ": " + std::to_string(info.classes.size()) +
-                    " class names for a model with " + std::to_string(options.numClasses()) + " classes");
+        throw Error("cannot save classifier to " + path.string() + ": " + std::to_string(info.classes.size())
+            + " class names for a model with " + std::to_string(options.numClasses()) + " classes");
     info.kind = kClassifierKind;
     info.architecture = toJson(options);
     std::vector<io::NamedTensor> tensors;
     for (const auto& [name, tensor] : stateTensors(model))
-        tensors.push_back({name, tensor.detach()});
+        tensors.push_back({ name, tensor.detach() });
     io::writeModel(path, info, tensors);
 }
 
@@ -180,7 +180,7 @@ LoadedClassifier loadClassifier(const std::filesystem::path& path, torch::Device
     loaded.info = io::readModelInfo(file);
     if (loaded.info.kind != kClassifierKind)
         throw FormatError(name, "__metadata__ key 'lethe' kind",
-                          "expected a '" + std::string(kClassifierKind) + "' model, found '" + loaded.info.kind + "'");
+            "expected a '" + std::string(kClassifierKind) + "' model, found '" + loaded.info.kind + "'");
 
     std::optional<ResNetClassifierOptions> options;
     try {
@@ -192,28 +192,29 @@ LoadedClassifier loadClassifier(const std::filesystem::path& path, torch::Device
     }
     if (static_cast<std::int64_t>(loaded.info.classes.size()) != options->numClasses())
         throw FormatError(name, "__metadata__ key 'lethe' classes",
-                          "expected " + std::to_string(options->numClasses()) + " class names, found " +
-                              std::to_string(loaded.info.classes.size()));
+            "expected " + std::to_string(options->numClasses()) + " class names, found "
+                + std::to_string(loaded.info.classes.size()));
 
     loaded.model = ResNetClassifier(*options);
     const auto state = stateTensors(loaded.model);
     for (const auto& entry : file.entries())
         if (state.count(entry.name) == 0)
-            throw FormatError(name, "tensor '" + entry.name + "'", "unexpected: the classifier architecture has no such tensor");
+            throw FormatError(
+                name, "tensor '" + entry.name + "'", "unexpected: the classifier architecture has no such tensor");
     torch::NoGradGuard noGrad;
     for (const auto& [key, target] : state) {
         if (!file.contains(key))
             throw FormatError(name, "tensor '" + key + "'",
-                              "missing: the classifier architecture needs shape " + shapeText(target.sizes()));
+                "missing: the classifier architecture needs shape " + shapeText(target.sizes()));
         const torch::Tensor stored = file.tensor(key);
         if (stored.sizes() != target.sizes())
             throw FormatError(name, "tensor '" + key + "'",
-                              "expected shape " + shapeText(target.sizes()) + ", found " + shapeText(stored.sizes()));
+                "expected shape " + shapeText(target.sizes()) + ", found " + shapeText(stored.sizes()));
         const bool floating = c10::isFloatingType(target.scalar_type());
         if (floating != c10::isFloatingType(stored.scalar_type()))
             throw FormatError(name, "tensor '" + key + "'",
-                              std::string("expected a ") + (floating ? "floating-point" : "integer") + " tensor, found " +
-                                  std::string(c10::toString(stored.scalar_type())));
+                std::string("expected a ") + (floating ? "floating-point" : "integer") + " tensor, found "
+                    + std::string(c10::toString(stored.scalar_type())));
         target.copy_(stored);
     }
     loaded.model->to(device);

@@ -33,7 +33,7 @@ struct ResNetClassifierOptions {
     /// Channels of the first stage; every later stage doubles it. Default 32.
     TORCH_ARG(std::int64_t, width) = 32;
     /// Residual blocks per stage; stages after the first halve the resolution. Default {2, 2, 2}.
-    TORCH_ARG(std::vector<std::int64_t>, blocks) = std::vector<std::int64_t>{2, 2, 2};
+    TORCH_ARG(std::vector<std::int64_t>, blocks) = std::vector<std::int64_t> { 2, 2, 2 };
     /// Dropout before the final linear layer (0 = none). Default 0.
     TORCH_ARG(double, dropout) = 0.0;
 };
@@ -63,12 +63,12 @@ public:
 
 private:
     ResNetClassifierOptions m_options;
-    torch::nn::Conv2d m_stem{nullptr};
-    torch::nn::BatchNorm2d m_stemBn{nullptr};
-    torch::nn::ModuleList m_stages{nullptr};  ///< Holds m_stageBlocks under the names files use.
+    torch::nn::Conv2d m_stem { nullptr };
+    torch::nn::BatchNorm2d m_stemBn { nullptr };
+    torch::nn::ModuleList m_stages { nullptr }; ///< Holds m_stageBlocks under the names files use.
     std::vector<torch::nn::Sequential> m_stageBlocks;
-    torch::nn::Dropout m_dropout{nullptr};
-    torch::nn::Linear m_head{nullptr};
+    torch::nn::Dropout m_dropout { nullptr };
+    torch::nn::Linear m_head { nullptr };
 };
 TORCH_MODULE(ResNetClassifier);
 
@@ -80,7 +80,7 @@ inline constexpr const char* kClassifierKind = "classifier";
 
 /// A classifier read from a file, with its description.
 struct LoadedClassifier {
-    ResNetClassifier model{nullptr};
+    ResNetClassifier model { nullptr };
     io::ModelInfo info;
 };
 
