@@ -98,11 +98,11 @@ HyperparameterPanel::HyperparameterPanel(QWidget* parent)
 void HyperparameterPanel::setKind(RunKind kind)
 {
     m_kind = kind;
-    const bool concept = kind == RunKind::Concept;
-    m_form->setRowVisible(m_parameters, concept);
-    m_form->setRowVisible(m_eta, concept);
-    m_form->setRowVisible(m_remainPerClass, !concept);
-    m_alpha->setToolTip(concept
+    const bool isConcept = kind == RunKind::Concept;
+    m_form->setRowVisible(m_parameters, isConcept);
+    m_form->setRowVisible(m_eta, isConcept);
+    m_form->setRowVisible(m_remainPerClass, !isConcept);
+    m_alpha->setToolTip(isConcept
             ? tr("Forget-loss truncation: a step whose L_f exceeds α descends on the remain set only")
             : tr("Per-element truncation of the forget loss: elements above α give no gradient."));
 }

@@ -48,7 +48,7 @@ struct ConceptOptions {
     std::string forget;
     std::string remain;
     std::string preset;
-    std::string concept;
+    std::string forgetConcept;
     std::string conceptDimension;
     std::string forgetImages;
     std::string remainImages;
@@ -114,7 +114,7 @@ struct RunPrompts {
     std::vector<concepts::Prompt> forget;
     std::vector<concepts::Prompt> remain;
     std::vector<concepts::Prompt> remainTest;
-    nlohmann::json concept;
+    nlohmann::json conceptSpec;
 };
 
 RunPrompts loadPrompts(const ConceptOptions& o)
@@ -124,19 +124,19 @@ RunPrompts loadPrompts(const ConceptOptions& o)
         if (!o.forget.empty() || !o.remain.empty())
             throw Error("unlearn-concept: give either --preset or --forget and --remain, not both");
         concepts::DiversitySpec spec = concepts::loadDiversityPreset(o.preset);
-        if (!o.concept.empty())
-            spec.forgetConcept.words = { o.concept };
+        if (!o.forgetConcept.empty())
+            spec.forgetConcept.words = { o.forgetConcept };
         if (!o.conceptDimension.empty())
             spec.forgetConcept.dimension = o.conceptDimension;
         concepts::DiversePrompts built = concepts::buildDiversePrompts(spec);
         p.forget = std::move(built.forget);
         p.remain = std::move(built.remainTrain);
         p.remainTest = std::move(built.remainTest);
-        p.concept = { { "preset", o.preset }, { "words", spec.forgetConcept.words },
+        p.conceptSpec = { { "preset", o.preset }, { "words", spec.forgetConcept.words },
             { "dimension", spec.forgetConcept.dimension } };
         return p;
     }
-    if (!o.concept.empty() || !o.conceptDimension.empty())
+    if (!o.forgetConcept.empty() || !o.conceptDimension.empty())
         throw Error("unlearn-concept: --concept and --concept-dimension change a --preset; with prompt files the "
                     "concept is what the forget prompts show");
     if (o.forget.empty() && o.forgetImages.empty())
@@ -145,7 +145,7 @@ RunPrompts loadPrompts(const ConceptOptions& o)
         p.forget = concepts::loadPromptSet(o.forget);
     if (!o.remain.empty())
         p.remain = concepts::loadPromptSet(o.remain);
-    p.concept = { { "forget_prompts", o.forget.empty() ? o.forgetImages : o.forget } };
+    p.conceptSpec = { { "forget_prompts", o.forget.empty() ? o.forgetImages : o.forget } };
     return p;
 }
 
@@ -223,9 +223,9 @@ void runUnlearnConcept(const ConceptOptions& given, const GlobalOptions& global)
     config.validate();
     const std::vector<std::int64_t> previewSeeds = diffusion::parseSeedList(o.previewSeeds);
     RunPrompts prompts = loadPrompts(o);
-    if (prompts.concept.contains("words")) {
-        for (const auto& word : prompts.concept["words"])
-        config.concept += (config.concept.empty() ? "" : ", ") + word.get<std::string>();
+    if (prompts.conceptSpec.contains("words")) {
+        for (const auto& word : prompts.conceptSpec["words"])
+            config.forgetConcept += (config.forgetConcept.empty() ? "" : ", ") + word.get<std::string>();
     }
     // Checked before any image is drawn, with the message the session would give.
     if (prompts.remain.empty() && o.remainImages.empty() && config.method != unlearn::ConceptMethod::ESD)
@@ -345,7 +345,7 @@ void runUnlearnConcept(const ConceptOptions& given, const GlobalOptions& global)
     unlearn::RunRecord finalRecord = record;
     finalRecord.finalConfig = unlearn::toJson(session.config());
     nlohmann::json manifest = unlearn::runManifest(finalRecord, result);
-    manifest.update({ { "method", o.method }, { "concept", prompts.concept }, { "parent_kind", sd.sourceKind() },
+    manifest.update({ { "method", o.method }, { "concept", prompts.conceptSpec }, { "parent_kind", sd.sourceKind() },
         { "forget_pairs", prompts.forget.size() }, { "remain_pairs", prompts.remain.size() },
         { "image_guidance", o.guidance }, { "image_steps", o.genSteps }, { "image_batch", o.genBatch },
         { "previews", previewList } });
@@ -484,7 +484,7 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
     cmd->add_option("--remain", o->remain, "Remain prompts (JSON list or CSV)");
     cmd->add_option("--preset", o->preset,
         "Diversity preset (e.g. resources/presets/fashion-colours.json): builds D_f, D_r,train and D_r,test");
-    cmd->add_option("--concept", o->concept, "With --preset: the concept word to forget (replaces the preset's)");
+    cmd->add_option("--concept", o->forgetConcept, "With --preset: the concept word to forget (replaces the preset's)");
     cmd->add_option("--concept-dimension", o->conceptDimension,
         "With --preset: the dimension the concept word is a value of (removed from remain prompts)");
     cmd->add_option("--forget-images", o->forgetImages,

@@ -468,7 +468,7 @@ void ConceptTab::startRun()
         return;
     }
     request.preset = m_panel->presetBox()->currentText();
-    request.concept = m_editor->conceptWords();
+    request.forgetConcept = m_editor->conceptWords();
     request.previewEvery = m_previewChoice->everyBox()->value();
     for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
         plot->clear();

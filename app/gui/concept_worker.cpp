@@ -256,7 +256,7 @@ void ConceptWorker::run(const ConceptRunRequest& request)
         unlearn::ConceptConfig config = conceptConfigOf(request.settings,
             unlearn::conceptPreset(
                 std::find(names.begin(), names.end(), preset) != names.end() ? preset : names.front()));
-        config.concept = request.concept.toStdString();
+        config.forgetConcept = request.forgetConcept.toStdString();
         config.previewEvery = request.previewEvery;
         config.validate();
         if (request.images.forget.isEmpty())
@@ -337,7 +337,7 @@ void ConceptWorker::run(const ConceptRunRequest& request)
         unlearn::RunRecord finalRecord = record;
         finalRecord.finalConfig = unlearn::toJson(session.config());
         s.manifest = unlearn::runManifest(finalRecord, result);
-        s.manifest.update({ { "concept", config.concept }, { "forget_prompts", promptsJson(s.forgetPrompts) },
+        s.manifest.update({ { "concept", config.forgetConcept }, { "forget_prompts", promptsJson(s.forgetPrompts) },
             { "parent_kind", s.sd->sourceKind() }, { "forget_pairs", s.forget.size() },
             { "remain_pairs", s.remain.size() }, { "image_guidance", request.images.draw.guidance },
             { "image_steps", request.images.draw.samplerSteps }, { "image_batch", request.images.draw.batch },

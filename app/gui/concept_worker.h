@@ -46,7 +46,7 @@ struct ConceptRunRequest {
     ConceptPreviewRequest preview;
     widgets::RunSettings settings;
     QString preset;
-    QString concept;
+    QString forgetConcept;
     qint64 previewEvery = 0; ///< Steps between "after" previews during the run; 0 = only at the end.
 };
 

@@ -49,7 +49,7 @@ bool inParameterGroup(ParameterGroup group, const std::string& name);
 struct ConceptConfig {
     /// What is forgotten, in words ("sneaker", "nudity"); recorded in the run's manifest. The forget pairs say
     /// it to the model.
-    std::string concept;
+    std::string forgetConcept;
     ConceptMethod method = ConceptMethod::RGD;
     /// Forget-loss truncation: the forget term gets weight 0 on a step whose batch L_f exceeds α (ESD: unused).
     double alpha = 1.1;
@@ -81,7 +81,7 @@ struct ConceptConfig {
     /// The field table that io::configToJson and io::configFromJson walk (JSON key, member).
     template <typename Self, typename Visit> static void fields(Self& c, Visit&& visit)
     {
-        visit("concept", c.concept);
+        visit("concept", c.forgetConcept);
         visit("method", c.method);
         visit("alpha", c.alpha);
         visit("lambda", c.lambda);

@@ -61,7 +61,7 @@ ContractRun classRun(const Settings& settings)
 ContractRun conceptRun(const models::sd::StableDiffusion& sd, const Settings& settings)
 {
     unlearn::ConceptConfig config = test::tinyConceptConfig();
-    config.concept = "forget";
+    config.forgetConcept = "forget";
     config.steps = 6;
     config.snapshotEvery = 2;
     config.onNan = settings.onNan;
