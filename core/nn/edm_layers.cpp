@@ -72,29 +72,19 @@ void requirePositive(const char* layer, const char* what, std::int64_t value)
 
 } // namespace
 
-std::string initModeName(InitMode mode)
+const EnumNames<InitMode>& enumNames(InitMode)
 {
-    switch (mode) {
-    case InitMode::KaimingUniform:
-        return "kaiming_uniform";
-    case InitMode::KaimingNormal:
-        return "kaiming_normal";
-    case InitMode::XavierUniform:
-        return "xavier_uniform";
-    case InitMode::XavierNormal:
-        return "xavier_normal";
-    }
-    throw Error("unknown init mode " + std::to_string(static_cast<int>(mode)));
+    static const EnumNames<InitMode> table = { { InitMode::KaimingUniform, "kaiming_uniform" },
+        { InitMode::KaimingNormal, "kaiming_normal" }, { InitMode::XavierUniform, "xavier_uniform" },
+        { InitMode::XavierNormal, "xavier_normal" } };
+    return table;
 }
 
 InitMode initModeFromName(const std::string& name)
 {
-    for (InitMode mode : {InitMode::KaimingUniform, InitMode::KaimingNormal, InitMode::XavierUniform,
-                          InitMode::XavierNormal})
-        if (initModeName(mode) == name)
-            return mode;
-    throw Error("invalid init mode '" + name
-                + "': expected kaiming_uniform, kaiming_normal, xavier_uniform or xavier_normal");
+    if (const std::optional<InitMode> mode = enumFromName<InitMode>(name))
+        return *mode;
+    throw Error("invalid init mode '" + name + "': expected " + enumNameList(InitMode {}, ""));
 }
 
 torch::Tensor weightInit(torch::IntArrayRef shape, InitMode mode, std::int64_t fanIn, std::int64_t fanOut)

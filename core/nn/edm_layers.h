@@ -3,6 +3,8 @@
 // The building blocks of NVlabs EDM's networks (training/networks.py), with EDM's semantics, initialisation
 // order and state-dict names, so that converted EDM checkpoints load name for name.
 
+#include "core/enum_names.h"
+
 #include <torch/arg.h>
 #include <torch/nn/cloneable.h>
 #include <torch/nn/pimpl.h>
@@ -18,8 +20,9 @@ namespace lethe::nn {
 /// EDM's weight initialisation schemes (weight_init in training/networks.py).
 enum class InitMode { KaimingUniform, KaimingNormal, XavierUniform, XavierNormal };
 
-/// EDM's spelling of an init mode ("kaiming_uniform", "kaiming_normal", "xavier_uniform", "xavier_normal").
-std::string initModeName(InitMode mode);
+/// EDM's spellings of the init modes ("kaiming_uniform", "kaiming_normal", "xavier_uniform", "xavier_normal"), for
+/// enumName (core/enum_names.h).
+const EnumNames<InitMode>& enumNames(InitMode);
 /// Parses EDM's spelling; throws lethe::Error listing the valid names.
 InitMode initModeFromName(const std::string& name);
 

@@ -7,7 +7,6 @@
 #include "core/models/sd/autoencoder_kl.h"
 #include "core/models/sd/embeddings.h"
 #include "core/models/sd/resnet.h"
-#include "core/models/sd/transformer_2d.h"
 #include "core/models/sd/unet_2d_condition.h"
 #include "core/nn/state_dict.h"
 #include "test_support.h"
@@ -311,8 +310,10 @@ void TestSdUNet::memoryEfficientAttentionMatchesStandard()
     QVERIFY(unet->options.attention_backend() == models::sd::AttentionBackend::MemoryEfficient);
     const torch::Tensor chunked = unet->forward(x, torch::tensor({ 40, 960 }), context);
     QVERIFY(maxAbsDiff(standard, chunked) < 1e-5);
-    QVERIFY(models::sd::attentionBackendFromName("memory_efficient") == models::sd::AttentionBackend::MemoryEfficient);
-    QVERIFY(!models::sd::attentionBackendFromName("flash"));
+    QVERIFY(enumFromName<models::sd::AttentionBackend>("memory_efficient")
+        == models::sd::AttentionBackend::MemoryEfficient);
+    QCOMPARE(enumName(models::sd::AttentionBackend::Standard), std::string("standard"));
+    QVERIFY(!enumFromName<models::sd::AttentionBackend>("flash"));
 }
 
 void TestSdUNet::diffusersFolderRoundTrip()

@@ -8,6 +8,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 
 namespace lethe::models {
 
@@ -97,6 +98,18 @@ json numberList(const std::vector<double>& values)
     return list;
 }
 
+/// A setter that reads an enum by its EDM name, or fails listing the names.
+template <typename Enum, typename Set> auto enumSetter(Set set)
+{
+    return [set](const std::string& key, const json& value) {
+        const std::string name = toString(key, value);
+        const std::optional<Enum> parsed = enumFromName<Enum>(name);
+        if (!parsed)
+            fail(key, "expected " + enumNameList(Enum {}) + ", found '" + name + "'");
+        set(*parsed);
+    };
+}
+
 } // namespace
 
 json toJson(const EDMPrecondOptions& options)
@@ -117,10 +130,10 @@ json toJson(const EDMPrecondOptions& options)
         { "attn_resolutions", m.attn_resolutions() },
         { "dropout", m.dropout() },
         { "label_dropout", m.label_dropout() },
-        { "embedding_type", embeddingTypeName(m.embedding_type()) },
+        { "embedding_type", enumName(m.embedding_type()) },
         { "channel_mult_noise", m.channel_mult_noise() },
-        { "encoder_type", encoderTypeName(m.encoder_type()) },
-        { "decoder_type", decoderTypeName(m.decoder_type()) },
+        { "encoder_type", enumName(m.encoder_type()) },
+        { "decoder_type", enumName(m.decoder_type()) },
         { "resample_filter", numberList(m.resample_filter()) },
     };
     // JSON has no infinity; EDM's default (inf) is expressed by leaving the key out.
@@ -174,31 +187,10 @@ EDMPrecondOptions edmOptionsFromJson(const json& j)
         { "attn_resolutions", [&](const std::string& k, const json& v) { m.attn_resolutions(toIntList(k, v)); } },
         { "dropout", [&](const std::string& k, const json& v) { m.dropout(toDouble(k, v)); } },
         { "label_dropout", [&](const std::string& k, const json& v) { m.label_dropout(toDouble(k, v)); } },
-        { "embedding_type",
-            [&](const std::string& k, const json& v) {
-                const std::string name = toString(k, v);
-                const auto type = embeddingTypeFromName(name);
-                if (!type)
-                    fail(k, "expected 'positional' or 'fourier', found '" + name + "'");
-                m.embedding_type(*type);
-            } },
+        { "embedding_type", enumSetter<EmbeddingType>([&](EmbeddingType type) { m.embedding_type(type); }) },
         { "channel_mult_noise", [&](const std::string& k, const json& v) { m.channel_mult_noise(toInt(k, v)); } },
-        { "encoder_type",
-            [&](const std::string& k, const json& v) {
-                const std::string name = toString(k, v);
-                const auto type = encoderTypeFromName(name);
-                if (!type)
-                    fail(k, "expected 'standard', 'skip' or 'residual', found '" + name + "'");
-                m.encoder_type(*type);
-            } },
-        { "decoder_type",
-            [&](const std::string& k, const json& v) {
-                const std::string name = toString(k, v);
-                const auto type = decoderTypeFromName(name);
-                if (!type)
-                    fail(k, "expected 'standard' or 'skip', found '" + name + "'");
-                m.decoder_type(*type);
-            } },
+        { "encoder_type", enumSetter<EncoderType>([&](EncoderType type) { m.encoder_type(type); }) },
+        { "decoder_type", enumSetter<DecoderType>([&](DecoderType type) { m.decoder_type(type); }) },
         { "resample_filter", [&](const std::string& k, const json& v) { m.resample_filter(toNumberList(k, v)); } },
     };
     for (const auto& [key, value] : j.items()) {

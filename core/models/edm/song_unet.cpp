@@ -50,9 +50,9 @@ void validate(const SongUNetOptions& o)
         positive("every channel_mult entry", mult);
     // Each level halves the resolution and the decoder doubles it back; odd sizes would not line up.
     const std::int64_t levels = static_cast<std::int64_t>(o.channel_mult().size());
-    if (levels > 30 || o.img_resolution() % (std::int64_t{1} << (levels - 1)) != 0)
+    if (levels > 30 || o.img_resolution() % (std::int64_t { 1 } << (levels - 1)) != 0)
         fail("img_resolution " + std::to_string(o.img_resolution()) + " is not divisible by 2^"
-             + std::to_string(levels - 1) + " for " + std::to_string(levels) + " channel_mult levels");
+            + std::to_string(levels - 1) + " for " + std::to_string(levels) + " channel_mult levels");
     if (o.dropout() < 0.0 || o.dropout() > 1.0)
         fail("dropout must be in [0, 1], got " + std::to_string(o.dropout()));
     if (o.label_dropout() < 0.0 || o.label_dropout() > 1.0)
@@ -68,56 +68,25 @@ void validate(const SongUNetOptions& o)
 
 } // namespace
 
-std::string embeddingTypeName(EmbeddingType type)
+const EnumNames<EmbeddingType>& enumNames(EmbeddingType)
 {
-    return type == EmbeddingType::Fourier ? "fourier" : "positional";
+    static const EnumNames<EmbeddingType> table
+        = { { EmbeddingType::Positional, "positional" }, { EmbeddingType::Fourier, "fourier" } };
+    return table;
 }
 
-std::string encoderTypeName(EncoderType type)
+const EnumNames<EncoderType>& enumNames(EncoderType)
 {
-    switch (type) {
-    case EncoderType::Skip:
-        return "skip";
-    case EncoderType::Residual:
-        return "residual";
-    case EncoderType::Standard:
-        break;
-    }
-    return "standard";
+    static const EnumNames<EncoderType> table = { { EncoderType::Standard, "standard" }, { EncoderType::Skip, "skip" },
+        { EncoderType::Residual, "residual" } };
+    return table;
 }
 
-std::string decoderTypeName(DecoderType type)
+const EnumNames<DecoderType>& enumNames(DecoderType)
 {
-    return type == DecoderType::Skip ? "skip" : "standard";
-}
-
-std::optional<EmbeddingType> embeddingTypeFromName(const std::string& name)
-{
-    if (name == "positional")
-        return EmbeddingType::Positional;
-    if (name == "fourier")
-        return EmbeddingType::Fourier;
-    return std::nullopt;
-}
-
-std::optional<EncoderType> encoderTypeFromName(const std::string& name)
-{
-    if (name == "standard")
-        return EncoderType::Standard;
-    if (name == "skip")
-        return EncoderType::Skip;
-    if (name == "residual")
-        return EncoderType::Residual;
-    return std::nullopt;
-}
-
-std::optional<DecoderType> decoderTypeFromName(const std::string& name)
-{
-    if (name == "standard")
-        return DecoderType::Standard;
-    if (name == "skip")
-        return DecoderType::Skip;
-    return std::nullopt;
+    static const EnumNames<DecoderType> table
+        = { { DecoderType::Standard, "standard" }, { DecoderType::Skip, "skip" } };
+    return table;
 }
 
 SongUNetOptions::SongUNetOptions(std::int64_t img_resolution, std::int64_t in_channels, std::int64_t out_channels)
@@ -140,9 +109,9 @@ void SongUNetImpl::reset()
 
     const std::int64_t embChannels = o.model_channels() * o.channel_mult_emb();
     const std::int64_t noiseChannels = o.model_channels() * o.channel_mult_noise();
-    const nn::WeightInit init{nn::InitMode::XavierUniform, 1.0, 0.0};
-    const nn::WeightInit initZero{nn::InitMode::XavierUniform, 1e-5, 0.0};
-    const nn::WeightInit initAttn{nn::InitMode::XavierUniform, std::sqrt(0.2), 0.0};
+    const nn::WeightInit init { nn::InitMode::XavierUniform, 1.0, 0.0 };
+    const nn::WeightInit initZero { nn::InitMode::XavierUniform, 1e-5, 0.0 };
+    const nn::WeightInit initAttn { nn::InitMode::XavierUniform, std::sqrt(0.2), 0.0 };
     const auto block = [&](std::int64_t in, std::int64_t out) {
         return nn::UNetBlockOptions(in, out, embChannels)
             .num_heads(1)
@@ -167,10 +136,12 @@ void SongUNetImpl::reset()
         map_noise_positional = register_module(
             "map_noise", nn::PositionalEmbedding(nn::PositionalEmbeddingOptions(noiseChannels).endpoint(true)));
     else
-        map_noise_fourier = register_module("map_noise", nn::FourierEmbedding(nn::FourierEmbeddingOptions(noiseChannels)));
+        map_noise_fourier
+            = register_module("map_noise", nn::FourierEmbedding(nn::FourierEmbeddingOptions(noiseChannels)));
     map_label = nullptr;
     if (o.label_dim() != 0)
-        map_label = register_module("map_label", nn::Linear(nn::LinearOptions(o.label_dim(), noiseChannels).init(init)));
+        map_label
+            = register_module("map_label", nn::Linear(nn::LinearOptions(o.label_dim(), noiseChannels).init(init)));
     map_augment = nullptr;
     if (o.augment_dim() != 0)
         map_augment = register_module(
@@ -200,19 +171,19 @@ void SongUNetImpl::reset()
             addEnc(key + "_down", nn::UNetBlock(block(cout, cout).down(true)).ptr(), cout);
             if (o.encoder_type() == EncoderType::Skip) {
                 addEnc(key + "_aux_down",
-                       nn::Conv2d(nn::Conv2dOptions(caux, caux, 0).down(true).resample_filter(o.resample_filter())).ptr(),
-                       caux);
+                    nn::Conv2d(nn::Conv2dOptions(caux, caux, 0).down(true).resample_filter(o.resample_filter())).ptr(),
+                    caux);
                 addEnc(key + "_aux_skip", nn::Conv2d(nn::Conv2dOptions(caux, cout, 1).init(init)).ptr(), cout);
             }
             if (o.encoder_type() == EncoderType::Residual) {
                 addEnc(key + "_aux_residual",
-                       nn::Conv2d(nn::Conv2dOptions(caux, cout, 3)
-                                      .down(true)
-                                      .resample_filter(o.resample_filter())
-                                      .fused_resample(true)
-                                      .init(init))
-                           .ptr(),
-                       cout);
+                    nn::Conv2d(nn::Conv2dOptions(caux, cout, 3)
+                                   .down(true)
+                                   .resample_filter(o.resample_filter())
+                                   .fused_resample(true)
+                                   .init(init))
+                        .ptr(),
+                    cout);
                 caux = cout;
             }
         }
@@ -220,7 +191,7 @@ void SongUNetImpl::reset()
             const std::int64_t cin = cout;
             cout = o.model_channels() * o.channel_mult()[level];
             addEnc(key + "_block" + std::to_string(idx), nn::UNetBlock(block(cin, cout).attention(attends(res))).ptr(),
-                   cout);
+                cout);
         }
     }
     enc = register_module("enc", torch::nn::ModuleDict(encoder));
@@ -241,39 +212,39 @@ void SongUNetImpl::reset()
             skipChannels.pop_back();
             cout = o.model_channels() * o.channel_mult()[level];
             const bool attn = idx == o.num_blocks() && attends(res);
-            decoder.emplace_back(key + "_block" + std::to_string(idx),
-                                 nn::UNetBlock(block(cin, cout).attention(attn)).ptr());
+            decoder.emplace_back(
+                key + "_block" + std::to_string(idx), nn::UNetBlock(block(cin, cout).attention(attn)).ptr());
         }
         if (o.decoder_type() == DecoderType::Skip || level == 0) {
             if (o.decoder_type() == DecoderType::Skip && level < levels - 1)
                 decoder.emplace_back(key + "_aux_up",
-                                     nn::Conv2d(nn::Conv2dOptions(o.out_channels(), o.out_channels(), 0)
-                                                    .up(true)
-                                                    .resample_filter(o.resample_filter()))
-                                         .ptr());
+                    nn::Conv2d(nn::Conv2dOptions(o.out_channels(), o.out_channels(), 0)
+                                   .up(true)
+                                   .resample_filter(o.resample_filter()))
+                        .ptr());
             decoder.emplace_back(key + "_aux_norm", nn::GroupNorm(nn::GroupNormOptions(cout).eps(1e-6)).ptr());
-            decoder.emplace_back(key + "_aux_conv",
-                                 nn::Conv2d(nn::Conv2dOptions(cout, o.out_channels(), 3).init(initZero)).ptr());
+            decoder.emplace_back(
+                key + "_aux_conv", nn::Conv2d(nn::Conv2dOptions(cout, o.out_channels(), 3).init(initZero)).ptr());
         }
     }
     dec = register_module("dec", torch::nn::ModuleDict(decoder));
 }
 
 torch::Tensor SongUNetImpl::forward(const torch::Tensor& x, const torch::Tensor& noise_labels,
-                                    const torch::Tensor& class_labels, const torch::Tensor& augment_labels)
+    const torch::Tensor& class_labels, const torch::Tensor& augment_labels)
 {
     // Mapping.
     torch::Tensor emb = map_noise_positional ? map_noise_positional(noise_labels) : map_noise_fourier(noise_labels);
     // EDM swaps the cos and sin halves here; trained weights depend on that layout.
-    emb = emb.reshape({emb.size(0), 2, -1}).flip({1}).reshape(emb.sizes());
+    emb = emb.reshape({ emb.size(0), 2, -1 }).flip({ 1 }).reshape(emb.sizes());
     if (map_label) {
         if (!class_labels.defined())
             throw Error("SongUNet: the network is class-conditional (label_dim " + std::to_string(options.label_dim())
-                        + ") and needs class labels");
+                + ") and needs class labels");
         torch::Tensor labels = class_labels;
         if (is_training() && options.label_dropout() != 0.0) {
-            const torch::Tensor keep = torch::rand({x.size(0), 1}, torch::TensorOptions().device(x.device()))
-                >= options.label_dropout();
+            const torch::Tensor keep
+                = torch::rand({ x.size(0), 1 }, torch::TensorOptions().device(x.device())) >= options.label_dropout();
             labels = labels * keep.to(labels.dtype());
         }
         emb = emb + map_label(labels * std::sqrt(static_cast<double>(map_label->options.in_features())));
@@ -324,7 +295,7 @@ torch::Tensor SongUNetImpl::forward(const torch::Tensor& x, const torch::Tensor&
         } else {
             auto* unetBlock = module->as<nn::UNetBlockImpl>();
             if (h.size(1) != unetBlock->options.in_channels()) {
-                h = torch::cat({h, skips.back()}, 1);
+                h = torch::cat({ h, skips.back() }, 1);
                 skips.pop_back();
             }
             h = unetBlock->forward(h, emb);

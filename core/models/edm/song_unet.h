@@ -2,6 +2,8 @@
 
 #include "core/nn/edm_layers.h"
 
+#include "core/enum_names.h"
+
 #include <torch/arg.h>
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/container/moduledict.h>
@@ -22,18 +24,12 @@ enum class EncoderType { Standard, Skip, Residual };
 /// Decoder variant: plain, or summing outputs of every resolution.
 enum class DecoderType { Standard, Skip };
 
-/// EDM's spelling ("positional", "fourier").
-std::string embeddingTypeName(EmbeddingType type);
-/// EDM's spelling ("standard", "skip", "residual").
-std::string encoderTypeName(EncoderType type);
-/// EDM's spelling ("standard", "skip").
-std::string decoderTypeName(DecoderType type);
-/// Parses EDM's spelling; nullopt for anything else.
-std::optional<EmbeddingType> embeddingTypeFromName(const std::string& name);
-/// Parses EDM's spelling; nullopt for anything else.
-std::optional<EncoderType> encoderTypeFromName(const std::string& name);
-/// Parses EDM's spelling; nullopt for anything else.
-std::optional<DecoderType> decoderTypeFromName(const std::string& name);
+/// EDM's spellings, for enumName and enumFromName (core/enum_names.h): "positional", "fourier".
+const EnumNames<EmbeddingType>& enumNames(EmbeddingType);
+/// "standard", "skip", "residual".
+const EnumNames<EncoderType>& enumNames(EncoderType);
+/// "standard", "skip".
+const EnumNames<DecoderType>& enumNames(DecoderType);
 
 /// SongUNet's constructor arguments, with EDM's names and defaults.
 struct SongUNetOptions {
@@ -52,13 +48,13 @@ struct SongUNetOptions {
     /// Base multiplier for the number of channels. Default 128.
     TORCH_ARG(std::int64_t, model_channels) = 128;
     /// Per-resolution channel multipliers. Default {1, 2, 2, 2}.
-    TORCH_ARG(std::vector<std::int64_t>, channel_mult) = std::vector<std::int64_t>{1, 2, 2, 2};
+    TORCH_ARG(std::vector<std::int64_t>, channel_mult) = std::vector<std::int64_t> { 1, 2, 2, 2 };
     /// Multiplier for the embedding width. Default 4.
     TORCH_ARG(std::int64_t, channel_mult_emb) = 4;
     /// Residual blocks per resolution. Default 4.
     TORCH_ARG(std::int64_t, num_blocks) = 4;
     /// Resolutions with self-attention. Default {16}.
-    TORCH_ARG(std::vector<std::int64_t>, attn_resolutions) = std::vector<std::int64_t>{16};
+    TORCH_ARG(std::vector<std::int64_t>, attn_resolutions) = std::vector<std::int64_t> { 16 };
     /// Dropout probability of intermediate activations. Default 0.10.
     TORCH_ARG(double, dropout) = 0.10;
     /// Dropout probability of class labels (classifier-free guidance). Default 0.
@@ -72,7 +68,7 @@ struct SongUNetOptions {
     /// Default standard.
     TORCH_ARG(DecoderType, decoder_type) = DecoderType::Standard;
     /// Resampling filter taps: {1, 1} for DDPM++, {1, 3, 3, 1} for NCSN++. Default {1, 1}.
-    TORCH_ARG(std::vector<double>, resample_filter) = std::vector<double>{1.0, 1.0};
+    TORCH_ARG(std::vector<double>, resample_filter) = std::vector<double> { 1.0, 1.0 };
 };
 
 /// EDM's SongUNet (DDPM++ / NCSN++). Children map_noise, map_label, map_augment, map_layer0, map_layer1 and
@@ -84,18 +80,18 @@ public:
     /// x [N, in, R, R]; noise_labels [N] or [1]; class_labels [N or 1, label_dim] (needed when label_dim > 0);
     /// augment_labels [N, augment_dim] or undefined. Returns [N, out, R, R].
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& noise_labels,
-                          const torch::Tensor& class_labels = {}, const torch::Tensor& augment_labels = {});
+        const torch::Tensor& class_labels = {}, const torch::Tensor& augment_labels = {});
 
     SongUNetOptions options;
     /// "map_noise" is one of these two, depending on embedding_type; the other stays empty.
-    nn::PositionalEmbedding map_noise_positional{nullptr};
-    nn::FourierEmbedding map_noise_fourier{nullptr};
-    nn::Linear map_label{nullptr};
-    nn::Linear map_augment{nullptr};
-    nn::Linear map_layer0{nullptr};
-    nn::Linear map_layer1{nullptr};
-    torch::nn::ModuleDict enc{nullptr};
-    torch::nn::ModuleDict dec{nullptr};
+    nn::PositionalEmbedding map_noise_positional { nullptr };
+    nn::FourierEmbedding map_noise_fourier { nullptr };
+    nn::Linear map_label { nullptr };
+    nn::Linear map_augment { nullptr };
+    nn::Linear map_layer0 { nullptr };
+    nn::Linear map_layer1 { nullptr };
+    torch::nn::ModuleDict enc { nullptr };
+    torch::nn::ModuleDict dec { nullptr };
 };
 TORCH_MODULE(SongUNet);
 

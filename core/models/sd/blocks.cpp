@@ -3,7 +3,6 @@
 #include "attention.h"
 #include "layer_support.h"
 #include "resnet.h"
-#include "transformer_2d.h"
 
 #include "core/error.h"
 

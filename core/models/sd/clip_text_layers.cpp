@@ -8,28 +8,12 @@
 
 namespace lethe::models::sd {
 
-std::string clipActivationName(ClipActivation activation)
+const EnumNames<ClipActivation>& enumNames(ClipActivation)
 {
-    switch (activation) {
-    case ClipActivation::QuickGelu:
-        return "quick_gelu";
-    case ClipActivation::Gelu:
-        return "gelu";
-    case ClipActivation::GeluTanh:
-        return "gelu_new";
-    }
-    return "quick_gelu";
-}
-
-std::optional<ClipActivation> clipActivationFromName(const std::string& name)
-{
-    if (name == "quick_gelu")
-        return ClipActivation::QuickGelu;
-    if (name == "gelu")
-        return ClipActivation::Gelu;
-    if (name == "gelu_new" || name == "gelu_pytorch_tanh")
-        return ClipActivation::GeluTanh;
-    return std::nullopt;
+    static const EnumNames<ClipActivation> table
+        = { { ClipActivation::QuickGelu, "quick_gelu" }, { ClipActivation::Gelu, "gelu" },
+              { ClipActivation::GeluTanh, "gelu_new" }, { ClipActivation::GeluTanh, "gelu_pytorch_tanh" } };
+    return table;
 }
 
 torch::Tensor clipActivation(const torch::Tensor& x, ClipActivation activation)
@@ -80,11 +64,11 @@ ClipEncoderOptions readClipEncoderFields(const io::JsonFields& fields, ClipEncod
             "expected a divisor of hidden_size (" + std::to_string(options.hidden_size()) + "), found "
                 + std::to_string(options.num_attention_heads()));
 
-    const std::string activation = fields.get<std::string>("hidden_act", clipActivationName(options.hidden_act()));
-    const auto parsed = clipActivationFromName(activation);
+    const std::string activation = fields.get<std::string>("hidden_act", enumName(options.hidden_act()));
+    const auto parsed = enumFromName<ClipActivation>(activation);
     if (!parsed)
-        fields.fail("hidden_act",
-            "expected \"quick_gelu\", \"gelu\", \"gelu_new\" or \"gelu_pytorch_tanh\", found \"" + activation + "\"");
+        fields.fail(
+            "hidden_act", "expected " + enumNameList(ClipActivation {}, "\"") + ", found \"" + activation + "\"");
     options.hidden_act(*parsed);
 
     options.layer_norm_eps(fields.get<double>("layer_norm_eps", options.layer_norm_eps()));

@@ -3,6 +3,8 @@
 // The parts of transformers' CLIPTextModel (models/clip/modeling_clip.py), registered under its state-dict
 // names, so that diffusers text encoders load name for name.
 
+#include "core/enum_names.h"
+
 #include <torch/arg.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -29,10 +31,9 @@ enum class ClipActivation {
     GeluTanh, ///< "gelu_new" or "gelu_pytorch_tanh": GELU's tanh approximation.
 };
 
-/// transformers' spelling ("quick_gelu", "gelu", "gelu_new").
-std::string clipActivationName(ClipActivation activation);
-/// Parses transformers' spelling; nullopt for an activation Lethe does not build.
-std::optional<ClipActivation> clipActivationFromName(const std::string& name);
+/// transformers' spellings, for enumName and enumFromName (core/enum_names.h): "quick_gelu", "gelu", "gelu_new" (also
+/// read as "gelu_pytorch_tanh").
+const EnumNames<ClipActivation>& enumNames(ClipActivation);
 /// Applies the activation.
 torch::Tensor clipActivation(const torch::Tensor& x, ClipActivation activation);
 

@@ -106,7 +106,7 @@ json toJson(const ClipTextOptions& options)
         { "num_hidden_layers", options.num_hidden_layers() },
         { "num_attention_heads", options.num_attention_heads() },
         { "max_position_embeddings", options.max_position_embeddings() },
-        { "hidden_act", clipActivationName(options.hidden_act()) },
+        { "hidden_act", enumName(options.hidden_act()) },
         { "layer_norm_eps", options.layer_norm_eps() },
         { "bos_token_id", options.bos_token_id() },
         { "eos_token_id", options.eos_token_id() },

@@ -1,6 +1,6 @@
 #pragma once
 
-// The argument checks and layer factories that attention, transformer_2d, resnet, embeddings and blocks share;
+// The argument checks and layer factories that attention, resnet, embeddings and blocks share;
 // internal to those files, hence the detail namespace.
 
 #include <torch/nn/modules/container/modulelist.h>
