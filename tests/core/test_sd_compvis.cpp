@@ -186,101 +186,101 @@ VaeShape sd1Vae()
     return { { 128, 256, 512, 512 }, 2 };
 }
 
-// Written the way diffusers' AutoencoderKL builds its encoder and decoder.
+// How the two VAE vocabularies name the layers outside the down and up paths.
+struct VaeVocabulary {
+    const char* shortcut; ///< a ResNet block's 1×1 convolution, where the width changes
+    const char* midResnets[2];
+    const char* midAttention;
+    std::vector<const char*> attentionLayers;
+    const char* normOut;
+};
+
+const VaeVocabulary kDiffusersVae { ".conv_shortcut", { ".mid_block.resnets.0", ".mid_block.resnets.1" },
+    ".mid_block.attentions.0", { ".group_norm", ".to_q", ".to_k", ".to_v", ".to_out.0" }, ".conv_norm_out" };
+const VaeVocabulary kCompvisVae { ".nin_shortcut", { ".mid.block_1", ".mid.block_2" }, ".mid.attn_1",
+    { ".norm", ".q", ".k", ".v", ".proj_out" }, ".norm_out" };
+
+// A VAE ResNet block: two norm-conv pairs, named alike in both vocabularies, and a shortcut where the width changes.
+void addVaeResnet(Names& names, const VaeVocabulary& v, const std::string& prefix, int in, int out)
+{
+    for (const char* part : { ".norm1", ".conv1", ".norm2", ".conv2" })
+        addParameters(names, prefix + part);
+    if (in != out)
+        addParameters(names, prefix + v.shortcut);
+}
+
+// The layers both libraries build alike: each coder's input convolution, mid block (ResNet, attention, ResNet,
+// `ch` wide), output norm and convolution, and the two 1×1 convolutions at the latents.
+void addVaeFixedLayers(Names& names, const VaeVocabulary& v, int ch)
+{
+    for (const std::string coder : { "encoder", "decoder" }) {
+        addParameters(names, coder + ".conv_in");
+        addVaeResnet(names, v, coder + v.midResnets[0], ch, ch);
+        for (const char* layer : v.attentionLayers)
+            addParameters(names, coder + v.midAttention + layer);
+        addVaeResnet(names, v, coder + v.midResnets[1], ch, ch);
+        addParameters(names, coder + v.normOut);
+        addParameters(names, coder + ".conv_out");
+    }
+    addParameters(names, "quant_conv");
+    addParameters(names, "post_quant_conv");
+}
+
+// Written the way diffusers' AutoencoderKL builds its encoder's down blocks and its decoder's up blocks.
 Names diffusersVaeNames(const VaeShape& shape)
 {
     const int blocks = static_cast<int>(shape.channels.size());
     Names names;
-    const auto resnet = [&](const std::string& prefix, int in, int out) {
-        for (const char* part : { ".norm1", ".conv1", ".norm2", ".conv2" })
-            addParameters(names, prefix + part);
-        if (in != out)
-            addParameters(names, prefix + ".conv_shortcut");
-    };
-    const auto mid = [&](const std::string& prefix, int ch) {
-        resnet(prefix + ".mid_block.resnets.0", ch, ch);
-        for (const char* part : { ".group_norm", ".to_q", ".to_k", ".to_v", ".to_out.0" })
-            addParameters(names, prefix + ".mid_block.attentions.0" + part);
-        resnet(prefix + ".mid_block.resnets.1", ch, ch);
-    };
-    addParameters(names, "encoder.conv_in");
     int out = shape.channels[0];
     for (int i = 0; i < blocks; ++i) {
         const int in = out;
         out = shape.channels[static_cast<std::size_t>(i)];
         const std::string prefix = "encoder.down_blocks." + std::to_string(i);
         for (int j = 0; j < shape.layersPerBlock; ++j)
-            resnet(prefix + ".resnets." + std::to_string(j), j == 0 ? in : out, out);
+            addVaeResnet(names, kDiffusersVae, prefix + ".resnets." + std::to_string(j), j == 0 ? in : out, out);
         if (i != blocks - 1)
             addParameters(names, prefix + ".downsamplers.0.conv");
     }
-    mid("encoder", out);
-    addParameters(names, "encoder.conv_norm_out");
-    addParameters(names, "encoder.conv_out");
-    addParameters(names, "quant_conv");
-    addParameters(names, "post_quant_conv");
-    addParameters(names, "decoder.conv_in");
-    mid("decoder", out);
+    addVaeFixedLayers(names, kDiffusersVae, out);
     for (int i = 0; i < blocks; ++i) {
         const int in = out;
         out = shape.channels[static_cast<std::size_t>(blocks - 1 - i)];
         const std::string prefix = "decoder.up_blocks." + std::to_string(i);
         for (int j = 0; j <= shape.layersPerBlock; ++j)
-            resnet(prefix + ".resnets." + std::to_string(j), j == 0 ? in : out, out);
+            addVaeResnet(names, kDiffusersVae, prefix + ".resnets." + std::to_string(j), j == 0 ? in : out, out);
         if (i != blocks - 1)
             addParameters(names, prefix + ".upsamplers.0.conv");
     }
-    addParameters(names, "decoder.conv_norm_out");
-    addParameters(names, "decoder.conv_out");
     return names;
 }
 
-// Written the way CompVis' diffusionmodules.model Encoder and Decoder build theirs.
+// Written the way CompVis' diffusionmodules.model Encoder and Decoder build their down and up levels.
 Names compvisVaeNames(const VaeShape& shape)
 {
     const int levels = static_cast<int>(shape.channels.size());
     Names names;
-    const auto resnet = [&](const std::string& prefix, int in, int out) {
-        for (const char* part : { ".norm1", ".conv1", ".norm2", ".conv2" })
-            addParameters(names, prefix + part);
-        if (in != out)
-            addParameters(names, prefix + ".nin_shortcut");
-    };
-    const auto mid = [&](const std::string& prefix, int ch) {
-        resnet(prefix + ".mid.block_1", ch, ch);
-        for (const char* part : { ".norm", ".q", ".k", ".v", ".proj_out" })
-            addParameters(names, prefix + ".mid.attn_1" + part);
-        resnet(prefix + ".mid.block_2", ch, ch);
-    };
-    addParameters(names, "encoder.conv_in");
     int ch = shape.channels[0];
     for (int level = 0; level < levels; ++level) {
         for (int n = 0; n < shape.layersPerBlock; ++n) {
             const int out = shape.channels[static_cast<std::size_t>(level)];
-            resnet("encoder.down." + std::to_string(level) + ".block." + std::to_string(n), ch, out);
+            addVaeResnet(
+                names, kCompvisVae, "encoder.down." + std::to_string(level) + ".block." + std::to_string(n), ch, out);
             ch = out;
         }
         if (level != levels - 1)
             addParameters(names, "encoder.down." + std::to_string(level) + ".downsample.conv");
     }
-    mid("encoder", ch);
-    addParameters(names, "encoder.norm_out");
-    addParameters(names, "encoder.conv_out");
-    addParameters(names, "quant_conv");
-    addParameters(names, "post_quant_conv");
-    addParameters(names, "decoder.conv_in");
-    mid("decoder", ch);
+    addVaeFixedLayers(names, kCompvisVae, ch);
     for (int level = levels - 1; level >= 0; --level) {
         for (int n = 0; n <= shape.layersPerBlock; ++n) {
             const int out = shape.channels[static_cast<std::size_t>(level)];
-            resnet("decoder.up." + std::to_string(level) + ".block." + std::to_string(n), ch, out);
+            addVaeResnet(
+                names, kCompvisVae, "decoder.up." + std::to_string(level) + ".block." + std::to_string(n), ch, out);
             ch = out;
         }
         if (level != 0)
             addParameters(names, "decoder.up." + std::to_string(level) + ".upsample.conv");
     }
-    addParameters(names, "decoder.norm_out");
-    addParameters(names, "decoder.conv_out");
     return names;
 }
 
@@ -309,6 +309,16 @@ QString listed(const std::set<std::string>& names)
     for (const auto& name : names)
         out << QString::fromStdString(name);
     return out.join(QStringLiteral(", "));
+}
+
+// `name` of the network "unet", "vae" or "text" from CompVis' names to diffusers' or back, under SD 1.x's layouts.
+std::optional<std::string> mapName(const QString& network, bool fromCompvis, const std::string& name)
+{
+    if (network == QLatin1String("unet"))
+        return fromCompvis ? compvisToDiffusersUNet(name, UNetLayout {}) : diffusersToCompvisUNet(name, UNetLayout {});
+    if (network == QLatin1String("vae"))
+        return fromCompvis ? compvisToDiffusersVae(name, VaeLayout {}) : diffusersToCompvisVae(name, VaeLayout {});
+    return fromCompvis ? compvisToDiffusersTextEncoder(name) : diffusersToCompvisTextEncoder(name);
 }
 
 // Maps every diffusers name, checks there are no collisions, that the images are exactly `compvis` and that each
@@ -470,24 +480,12 @@ void TestSdCompvis::knownPairs()
     QFETCH(QString, network);
     QFETCH(QString, compvis);
     QFETCH(QString, diffusers);
-    const std::string c = compvis.toStdString();
-    const std::string d = diffusers.toStdString();
-    std::optional<std::string> forward;
-    std::optional<std::string> reverse;
-    if (network == QLatin1String("unet")) {
-        forward = compvisToDiffusersUNet(c, UNetLayout {});
-        reverse = diffusersToCompvisUNet(d, UNetLayout {});
-    } else if (network == QLatin1String("vae")) {
-        forward = compvisToDiffusersVae(c, VaeLayout {});
-        reverse = diffusersToCompvisVae(d, VaeLayout {});
-    } else {
-        forward = compvisToDiffusersTextEncoder(c);
-        reverse = diffusersToCompvisTextEncoder(d);
-    }
+    const std::optional<std::string> forward = mapName(network, true, compvis.toStdString());
+    const std::optional<std::string> reverse = mapName(network, false, diffusers.toStdString());
     QVERIFY(forward);
     QVERIFY(reverse);
-    LETHE_COMPARE_STR(*forward, d);
-    LETHE_COMPARE_STR(*reverse, c);
+    LETHE_COMPARE_STR(*forward, diffusers.toStdString());
+    LETHE_COMPARE_STR(*reverse, compvis.toStdString());
 }
 
 void TestSdCompvis::sd1UNetIsABijection()
@@ -657,15 +655,7 @@ void TestSdCompvis::unknownNamesHaveNoCounterpart()
     QFETCH(QString, network);
     QFETCH(QString, side);
     QFETCH(QString, name);
-    const std::string n = name.toStdString();
-    const bool compvis = side == QLatin1String("compvis");
-    std::optional<std::string> mapped;
-    if (network == QLatin1String("unet"))
-        mapped = compvis ? compvisToDiffusersUNet(n, UNetLayout {}) : diffusersToCompvisUNet(n, UNetLayout {});
-    else if (network == QLatin1String("vae"))
-        mapped = compvis ? compvisToDiffusersVae(n, VaeLayout {}) : diffusersToCompvisVae(n, VaeLayout {});
-    else
-        mapped = compvis ? compvisToDiffusersTextEncoder(n) : diffusersToCompvisTextEncoder(n);
+    const std::optional<std::string> mapped = mapName(network, side == QLatin1String("compvis"), name.toStdString());
     QVERIFY2(!mapped, mapped ? mapped->c_str() : "");
 }
 

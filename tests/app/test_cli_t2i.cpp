@@ -1,0 +1,299 @@
+// lethe-cli's text-to-image commands as a user runs them, on tiny diffusers folders: generate, convert-sd and
+// bench generate; unlearn-concept into a run folder, from prompt files and from a preset; CLIP alignment in
+// eval-t2i, unlearn-concept and clip-score.
+#include "core/concept/prompt_set.h"
+#include "core/imaging/image_file.h"
+
+#include "cli_runner.h"
+#include "test_support.h"
+#include "tiny_clip.h"
+#include "tiny_sd.h"
+
+#include <QtTest>
+
+using namespace lethe;
+using namespace lethe::test;
+
+class TestCliT2i : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void generateConvertAndBenchATextToImageModel();
+    void unlearnConceptWritesAReloadableRun();
+    void clipAlignmentInEvalT2iUnlearnConceptAndClipScore();
+
+private:
+    test::ScratchDir m_dir;
+};
+
+void TestCliT2i::generateConvertAndBenchATextToImageModel()
+{
+    const std::filesystem::path folder = m_dir / "tiny-sd";
+    test::writeTinyDiffusersFolder(folder, true);
+    const Args prompt { "--prompt", "a red sneaker", "--seed", "4-5", "--steps", "3" };
+    const Result r = runCli(Args { "generate", "--model", q(folder), "--out", q(m_dir / "gen") } + prompt);
+    QCOMPARE(r.exitCode, 0);
+    LETHE_COMPARE_STR(r.out.substr(0, r.out.find(" in ")), "wrote 2 images of 16×16 to " + q(m_dir / "gen"));
+    QVERIFY(r.err.find("loaded diffusers folder " + q(folder)) != std::string::npos);
+    const auto record = nlohmann::json::parse(test::readBytes(m_dir / "gen" / "generate.json"));
+    QCOMPARE(record["images"].size(), std::size_t { 2 });
+    LETHE_COMPARE_STR(record["images"][1]["file"].get<std::string>(), "image-1-seed-5.png");
+    const std::string png = test::readBytes(m_dir / "gen" / "image-1-seed-5.png");
+    QVERIFY(png.rfind("\x89PNG", 0) == 0);
+
+    // The folder is not overwritten without --force.
+    const Result again = runCli(Args { "generate", "--model", q(folder), "--out", q(m_dir / "gen") } + prompt);
+    QCOMPARE(again.exitCode, 1);
+    LETHE_COMPARE_STR(again.err,
+        "error: " + q(m_dir / "gen")
+            + " already holds generated images (generate.json); choose another --out or pass --force\n");
+
+    // As a CompVis single file, which needs the folder for its tokenizer: the same image, byte for byte.
+    const std::filesystem::path single = m_dir / "tiny-sd.safetensors";
+    QCOMPARE(runCli({ "convert-sd", "--model", q(folder), "--out", q(single) }).exitCode, 0);
+    const Result noTokenizer = runCli(Args { "generate", "--model", q(single), "--out", q(m_dir / "gen2") } + prompt);
+    QCOMPARE(noTokenizer.exitCode, 1);
+    QVERIFY(noTokenizer.err.find("a CompVis single file carries no tokenizer") != std::string::npos);
+    QVERIFY(!std::filesystem::exists(m_dir / "gen2" / "generate.json"));
+    const Result fromSingle = runCli(Args { "generate", "--model", q(single), "--components", q(folder), "--out",
+                                         q(m_dir / "gen2"), "--grid", "2", "--grid-scale", "3" }
+        + prompt);
+    QCOMPARE(fromSingle.exitCode, 0);
+    // The grid: two 16-pixel images side by side with 2-pixel gaps, enlarged 3 times.
+    const std::string grid = test::readBytes(m_dir / "gen2" / "grid.png");
+    const auto be32 = [&](std::size_t at) {
+        return (std::uint32_t(std::uint8_t(grid[at])) << 24) | (std::uint32_t(std::uint8_t(grid[at + 1])) << 16)
+            | (std::uint32_t(std::uint8_t(grid[at + 2])) << 8) | std::uint32_t(std::uint8_t(grid[at + 3]));
+    };
+    QCOMPARE(be32(16), std::uint32_t { 3 * (2 + 2 * 18) }); // IHDR width
+    QCOMPARE(be32(20), std::uint32_t { 3 * (2 + 18) }); // IHDR height
+    QVERIFY(test::readBytes(m_dir / "gen2" / "image-1-seed-5.png") == png);
+
+    const Result bench = runCli(
+        { "bench", "generate", "--model", q(single), "--components", q(folder), "--steps", "2", "--runs", "2" });
+    QCOMPARE(bench.exitCode, 0);
+    QVERIFY2(bench.out.find("generate: median ") != std::string::npos
+            && bench.out.find(" s/image (min ") != std::string::npos
+            && bench.out.find("2 runs), peak RSS ") != std::string::npos,
+        bench.out.c_str());
+}
+
+void TestCliT2i::clipAlignmentInEvalT2iUnlearnConceptAndClipScore()
+{
+    const std::filesystem::path folder = m_dir / "clip-pixel-sd";
+    test::writeTinyDiffusersFolder(folder, false); // Draws 8×8 images, the tiny CLIP's size.
+    const std::filesystem::path clip = m_dir / "tiny-clip";
+    test::writeTinyClipFolder(clip);
+
+    // eval-t2i: a CLIP column per prompt and the mean over all images, in the table and the JSON.
+    const Result eval = runCli({ "eval-t2i", "--model", q(folder), "--prompt", "a red shirt", "--prompt",
+        "a blue dress", "--seeds", "0-2", "--steps", "1", "--clip", q(clip), "--json", q(m_dir / "eval-clip.json") });
+    QVERIFY2(eval.exitCode == 0, eval.err.c_str());
+    QVERIFY2(eval.out.find("CLIP     prompt") != std::string::npos, eval.out.c_str());
+    QVERIFY2(eval.out.find("CLIP alignment over all 6 images: ") != std::string::npos, eval.out.c_str());
+    const auto evalJson = nlohmann::json::parse(test::readBytes(m_dir / "eval-clip.json"));
+    QCOMPARE(evalJson["prompts"][0]["clip_alignment_per_image"].size(), std::size_t { 3 });
+    const double evalMean = evalJson["clip_alignment"].get<double>();
+    QCOMPARE(evalMean,
+        (evalJson["prompts"][0]["clip_alignment"].get<double>()
+            + evalJson["prompts"][1]["clip_alignment"].get<double>())
+            / 2.0);
+    QVERIFY(evalMean >= -1.0 && evalMean <= 1.0);
+
+    // unlearn-concept: before/after scores of D_f, D_r,train and D_r,test from the preview seeds.
+    test::writeBytes(m_dir / "clip-preset.json", R"({
+      "dimensions": {"colour": {"train": ["red", "blue", "green"], "test": ["pink"]}, "object": {"train": ["shoe", "hat"]}},
+      "remain_template": "a {colour} {object}", "concept": {"words": ["red"], "dimension": "colour"},
+      "counts": {"forget": 3, "remain_train": 4, "remain_test": 2}})");
+    const std::filesystem::path run = m_dir / "clip-run";
+    const Result r = runCli({ "unlearn-concept", "--model", q(folder), "--preset", q(m_dir / "clip-preset.json"),
+        "--method", "ga", "--steps", "2", "--lr", "1e-2", "--gen-steps", "1", "--preview-prompts", "1",
+        "--preview-seeds", "0-1", "--clip", q(clip), "--clip-prompts", "2", "--out", q(run) });
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QVERIFY2(r.out.find("CLIP alignment (cosine of image and prompt embeddings), before → after:\n  forget ")
+            != std::string::npos,
+        r.out.c_str());
+    QVERIFY2(r.out.find("(D_r,train and D_r,test together)") != std::string::npos, r.out.c_str());
+    const auto manifest = nlohmann::json::parse(test::readBytes(run / "run.json"));
+    const auto& record = manifest["clip_alignment"];
+    LETHE_COMPARE_STR(record["clip_model"].get<std::string>(), q(clip));
+    std::vector<double> remainBefore;
+    for (const char* set : { "forget", "remain_train", "remain_test" }) {
+        QCOMPARE(record["sets"][set]["prompts"].get<int>(), 2);
+        QCOMPARE(record["sets"][set]["before_per_image"].size(), std::size_t { 4 });
+        QCOMPARE(record["sets"][set]["after_per_image"].size(), std::size_t { 4 });
+        if (std::string(set) != "forget")
+            for (const auto& v : record["sets"][set]["before_per_image"])
+                remainBefore.push_back(v.get<double>());
+    }
+    // Gradient ascent on the forget set changed the model, so its images and scores.
+    QVERIFY(record["sets"]["forget"]["before"] != record["sets"]["forget"]["after"]);
+    double sum = 0;
+    for (const double v : remainBefore)
+        sum += v;
+    QVERIFY(std::abs(record["remain"]["before"].get<double>() - sum / 8.0) < 1e-12);
+
+    // clip-score on the "before" preview of the first forget prompt at seed 0 (the same prompt, seed and settings
+    // as the first CLIP image of the forget set) gives the same score.
+    if (!imaging::canDecodeImages())
+        QSKIP("this build cannot decode PNG files (no OpenCV)");
+    const std::filesystem::path images = m_dir / "clip-images";
+    std::filesystem::create_directories(images);
+    std::filesystem::copy_file(run / "before" / "00-forget-seed-0.png", images / "a.png");
+    test::writeBytes(images / "a.txt", manifest["previews"][0]["prompt"].get<std::string>() + "\n");
+    const Result score
+        = runCli({ "clip-score", "--clip", q(clip), "--images", q(images), "--json", q(m_dir / "clip-score.json") });
+    QVERIFY2(score.exitCode == 0, score.err.c_str());
+    const auto scoreJson = nlohmann::json::parse(test::readBytes(m_dir / "clip-score.json"));
+    QVERIFY(std::abs(scoreJson["clip_alignment"].get<double>()
+                - record["sets"]["forget"]["before_per_image"][0].get<double>())
+        < 1e-6);
+    QVERIFY2(score.out.find("mean CLIP alignment over 1 images: ") != std::string::npos, score.out.c_str());
+    test::writeBytes(m_dir / "clip-prompts.json", R"(["a red shirt", "a blue dress"])");
+    const Result mismatch = runCli(
+        { "clip-score", "--clip", q(clip), "--images", q(images), "--prompts", q(m_dir / "clip-prompts.json") });
+    QCOMPARE(mismatch.exitCode, 1);
+    LETHE_COMPARE_STR(mismatch.err,
+        "error: " + q(m_dir / "clip-prompts.json") + ": 2 prompts for 1 images in " + q(images)
+            + " (the prompts pair with the images in file-name order)\n");
+}
+
+void TestCliT2i::unlearnConceptWritesAReloadableRun()
+{
+    const std::filesystem::path folder = m_dir / "tiny-pixel-sd";
+    test::writeTinyDiffusersFolder(folder, false);
+    test::writeBytes(m_dir / "forget.json", R"(["a red shoe", {"prompt": "a red hat", "seed": 5}])");
+    test::writeBytes(m_dir / "remain.json", R"(["a blue shoe", "a green hat", "a blue bag"])");
+    const std::filesystem::path run = m_dir / "concept-run";
+    const Args args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"), "--remain",
+        q(m_dir / "remain.json"), "--steps", "2", "--lr", "1e-3", "--forget-batch", "2", "--remain-batch", "2",
+        "--gen-steps", "2", "--preview-prompts", "1", "--preview-seeds", "0-1", "--out", q(run) };
+    const Result r = runCli(args);
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QVERIFY2(r.out.find("finished after 2 steps") == 0, r.out.c_str());
+    const auto csv = lines(run / "steps.csv");
+    QCOMPARE(csv.size(), std::size_t { 3 });
+    LETHE_COMPARE_STR(csv[0],
+        "step,forget_loss,remain_loss,ascent_norm,remain_norm,cosine,projected,truncated,lr,alpha,lambda,seconds");
+    QVERIFY(csv[2].rfind("2,", 0) == 0);
+    const auto manifest = nlohmann::json::parse(test::readBytes(run / "run.json"));
+    LETHE_COMPARE_STR(manifest["method"].get<std::string>(), "rgd");
+    QCOMPARE(manifest["config"]["steps"].get<int>(), 2);
+    QCOMPARE(manifest["config"]["lr"].get<double>(), 1e-3);
+    LETHE_COMPARE_STR(manifest["parent_model"].get<std::string>(), q(folder));
+    LETHE_COMPARE_STR(manifest["outcome"].get<std::string>(), "finished");
+    LETHE_COMPARE_STR(manifest["kind"].get<std::string>(), "concept");
+    for (const char* key : kCommonManifestKeys)
+        QVERIFY2(manifest.contains(key), key);
+    QVERIFY(manifest["command"].get<std::string>().find("unlearn-concept --model") != std::string::npos);
+    QCOMPARE(nlohmann::json::parse(test::readBytes(run / "model" / "lethe-manifest.json")), manifest);
+    QCOMPARE(lines(run / "forget.json").size(), std::size_t { 4 }); // [, two prompts, ]
+    QVERIFY(std::filesystem::exists(run / "before" / "00-forget-seed-0.png"));
+    QVERIFY(std::filesystem::exists(run / "before" / "03-remain-seed-1.png"));
+    QVERIFY(test::readBytes(run / "before" / "00-forget-seed-0.png")
+        != test::readBytes(run / "after" / "00-forget-seed-0.png"));
+
+    // Both exported layouts draw the "after" images again, byte for byte.
+    const Args prompt { "--prompt", "a red shoe", "--seed", "0-1", "--steps", "2" };
+    QCOMPARE(
+        runCli(Args { "generate", "--model", q(run / "model"), "--out", q(m_dir / "concept-gen") } + prompt).exitCode,
+        0);
+    QVERIFY(test::readBytes(m_dir / "concept-gen" / "image-1-seed-1.png")
+        == test::readBytes(run / "after" / "01-forget-seed-1.png"));
+    QCOMPARE(runCli(Args { "generate", "--model", q(run / "model.safetensors"), "--components", q(folder), "--out",
+                        q(m_dir / "concept-gen2") }
+                 + prompt)
+                 .exitCode,
+        0);
+    QVERIFY(test::readBytes(m_dir / "concept-gen2" / "image-0-seed-0.png")
+        == test::readBytes(run / "after" / "00-forget-seed-0.png"));
+
+    // From a diversity preset, its concept replaced: the forget prompts show it, the remain prompts never do, and
+    // the "after" remain images use the held-out prompts.
+    test::writeBytes(m_dir / "preset.json", R"({
+      "dimensions": {"colour": {"train": ["red", "blue", "green"], "test": ["pink"]}, "object": {"train": ["shoe", "hat"]}},
+      "remain_template": "a {colour} {object}", "concept": {"words": ["shoe"], "dimension": "object"},
+      "counts": {"forget": 4, "remain_train": 4, "remain_test": 2}})");
+    const std::filesystem::path presetRun = m_dir / "preset-run";
+    const Result fromPreset = runCli({ "unlearn-concept", "--model", q(folder), "--preset", q(m_dir / "preset.json"),
+        "--concept", "red", "--concept-dimension", "colour", "--method", "ga", "--steps", "1", "--gen-steps", "1",
+        "--preview-prompts", "1", "--preview-seeds", "0", "--out", q(presetRun) });
+    QVERIFY2(fromPreset.exitCode == 0, fromPreset.err.c_str());
+    const auto forgetPrompts = concepts::loadPromptSet(presetRun / "forget.json");
+    const auto remainPrompts = concepts::loadPromptSet(presetRun / "remain.json");
+    QCOMPARE(forgetPrompts.size(), std::size_t { 4 });
+    QCOMPARE(remainPrompts.size(), std::size_t { 4 });
+    for (const auto& p : forgetPrompts)
+        QVERIFY2(p.text.rfind("a red ", 0) == 0, p.text.c_str());
+    for (const auto& p : remainPrompts)
+        QVERIFY2(p.text.find("red") == std::string::npos, p.text.c_str());
+    const auto presetManifest = nlohmann::json::parse(test::readBytes(presetRun / "run.json"));
+    QCOMPARE(presetManifest["concept"]["words"], nlohmann::json::array({ "red" }));
+    LETHE_COMPARE_STR(presetManifest["concept"]["dimension"].get<std::string>(), "colour");
+    QVERIFY(presetManifest["previews"][1]["prompt"].get<std::string>().rfind("a pink ", 0) == 0);
+    QCOMPARE(concepts::loadPromptSet(presetRun / "remain-test.json").size(), std::size_t { 2 });
+
+    // A run is not overwritten; contradicting flags and bad values are named.
+    const Result again = runCli(args);
+    QCOMPARE(again.exitCode, 1);
+    LETHE_COMPARE_STR(again.err,
+        "error: " + q(run) + " already holds a concept run (run.json): choose another --out or pass --force\n");
+    const Result esd = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
+        "--method", "esd-u", "--params", "all", "--out", q(m_dir / "esd-run") });
+    QCOMPARE(esd.exitCode, 1);
+    LETHE_COMPARE_STR(esd.err,
+        "error: unlearn-concept: --method esd-u trains no-cross-attn parameters; --params all contradicts it\n");
+    const Result alpha = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
+        "--remain", q(m_dir / "remain.json"), "--alpha", "-1", "--out", q(m_dir / "alpha-run") });
+    QCOMPARE(alpha.exitCode, 1);
+    LETHE_COMPARE_STR(alpha.err, "error: concept unlearning: alpha must be greater than 0, found -1\n");
+    const Result noRemain = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
+        "--steps", "1", "--gen-steps", "1", "--out", q(m_dir / "no-remain") });
+    QCOMPARE(noRemain.exitCode, 1);
+    LETHE_COMPARE_STR(noRemain.err, "error: concept unlearning: the remain set is empty (rgd needs remain pairs)\n");
+    QVERIFY(!std::filesystem::exists(m_dir / "no-remain")); // Refused before drawing anything.
+    test::writeBytes(m_dir / "empty.json", "[]");
+    const Result empty = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "empty.json"),
+        "--remain", q(m_dir / "remain.json"), "--out", q(m_dir / "empty-run") });
+    QCOMPARE(empty.exitCode, 1);
+    LETHE_COMPARE_STR(empty.err,
+        "error: " + q(m_dir / "empty.json") + ": top level: the prompt set is empty: expected at least one prompt\n");
+    const Result noForget = runCli(Args { "unlearn-concept", "--model", q(folder), "--remain", q(m_dir / "remain.json"),
+        "--out", q(m_dir / "no-forget") });
+    QCOMPARE(noForget.exitCode, 1);
+    LETHE_COMPARE_STR(noForget.err,
+        "error: unlearn-concept: give the forget prompts (--forget FILE or --forget-images DIR) or --preset\n");
+    const Result both = runCli(Args { "unlearn-concept", "--model", q(folder), "--preset", q(m_dir / "preset.json"),
+        "--forget", q(m_dir / "forget.json"), "--out", q(m_dir / "both") });
+    QCOMPARE(both.exitCode, 1);
+    LETHE_COMPARE_STR(both.err, "error: unlearn-concept: give either --preset or --forget and --remain, not both\n");
+    // A run whose loss stops being finite rolls back to its last snapshot (here the start), writes that model and
+    // says so, as a class run does.
+    const std::filesystem::path failed = m_dir / "failed-run";
+    const Result blowUp = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
+        "--remain", q(m_dir / "remain.json"), "--method", "ga", "--lr", "1e30", "--alpha", "1e30", "--steps", "4",
+        "--gen-steps", "1", "--out", q(failed) });
+    QCOMPARE(blowUp.exitCode, 1);
+    QVERIFY2(
+        blowUp.err.find("\nerror: the run failed: non-finite loss (L_f ") != std::string::npos, blowUp.err.c_str());
+    QVERIFY2(blowUp.err.find(
+                 ") at step 2; weights restored to step 0; the model after step 0 was written to " + q(failed) + "\n")
+            != std::string::npos,
+        blowUp.err.c_str());
+    const auto failedManifest = nlohmann::json::parse(test::readBytes(failed / "run.json"));
+    LETHE_COMPARE_STR(failedManifest["outcome"].get<std::string>(), "failed");
+    LETHE_COMPARE_STR(failedManifest["kind"].get<std::string>(), "concept");
+    QCOMPARE(failedManifest["steps"].get<int>(), 0);
+    QCOMPARE(failedManifest["rollbacks"].get<int>(), 1);
+    QVERIFY(std::filesystem::exists(failed / "model.safetensors"));
+    QCOMPARE(lines(failed / "steps.csv").size(), std::size_t { 2 });
+
+    const Result method = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
+        "--method", "salun", "--out", q(m_dir / "salun") });
+    QVERIFY(method.exitCode != 0);
+    QVERIFY2(method.err.find("--method: salun not in {rgd,graddiff,ga,esd,esd-u,esd-x}") != std::string::npos,
+        method.err.c_str());
+}
+
+QTEST_GUILESS_MAIN(TestCliT2i)
+#include "test_cli_t2i.moc"
