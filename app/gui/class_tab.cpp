@@ -2,7 +2,6 @@
 
 #include "qt_conversions.h"
 
-#include "core/unlearn/run_control.h"
 #include "widgets/class_picker.h"
 #include "widgets/curve_plot.h"
 #include "widgets/hyperparameter_panel.h"
@@ -19,10 +18,8 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QMessageBox>
-#include <QProgressBar>
 #include <QPushButton>
 #include <QRegularExpression>
-#include <QScrollArea>
 #include <QSettings>
 #include <QSlider>
 #include <QSpinBox>
@@ -30,7 +27,7 @@
 #include <QTabWidget>
 #include <QVBoxLayout>
 
-#include <cmath>
+#include <algorithm>
 
 namespace lethe::gui {
 
@@ -44,41 +41,25 @@ const QString kBuiltinData = QStringLiteral("fashion-mnist");
 } // namespace
 
 ClassTab::ClassTab(QWidget* parent)
-    : QWidget(parent)
-    , m_worker(new SessionWorker)
+    : ClassTab(new SessionWorker, parent)
 {
-    m_worker->moveToThread(&m_thread);
-    connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
-    m_thread.start();
+}
 
+ClassTab::ClassTab(SessionWorker* worker, QWidget* parent)
+    : RunTab(worker, parent)
+    , m_worker(worker)
+{
     auto* right = new QSplitter(Qt::Vertical);
     right->setObjectName(QStringLiteral("rightSplitter"));
     right->addWidget(buildCurves());
     right->addWidget(buildCompare());
     right->setStretchFactor(0, 2);
     right->setStretchFactor(1, 3);
-    auto* main = new QSplitter(Qt::Horizontal);
-    main->setObjectName(QStringLiteral("mainSplitter"));
-    main->addWidget(buildControls());
-    main->addWidget(right);
-    main->setStretchFactor(1, 1);
-    auto* layout = new QVBoxLayout(this);
-    layout->setContentsMargins(0, 0, 0, 0);
-    layout->addWidget(main);
+    arrange(QStringLiteral("mainSplitter"), buildControls(), 360, right);
 
     connectWorker();
     restoreSettings();
     updateActions();
-}
-
-ClassTab::~ClassTab()
-{
-    if (auto control = m_worker->control()) {
-        control->resume();
-        control->requestStop();
-    }
-    m_thread.quit();
-    m_thread.wait();
 }
 
 QWidget* ClassTab::buildControls()
@@ -136,13 +117,10 @@ QWidget* ClassTab::buildControls()
     });
 
     auto* methodGroup = new QGroupBox(tr("Method and hyperparameters"), left);
-    auto* methodLayout = new QVBoxLayout(methodGroup);
-    m_panel = new widgets::HyperparameterPanel(methodGroup);
+    QVBoxLayout* methodLayout = addPanel(methodGroup);
     m_panel->setKind(widgets::RunKind::Class);
     m_panel->setMethods(SessionWorker::methods());
     m_panel->setPresets(SessionWorker::presets());
-    connect(m_panel, &widgets::HyperparameterPanel::liveChange, this, &ClassTab::onLiveChange);
-    methodLayout->addWidget(m_panel);
     auto* measureRow = new QHBoxLayout;
     m_measure = new QCheckBox(tr("Measure &before and after"), methodGroup);
     m_measure->setChecked(true);
@@ -156,34 +134,15 @@ QWidget* ClassTab::buildControls()
     methodLayout->addLayout(measureRow);
 
     auto* runGroup = new QGroupBox(tr("Run"), left);
-    auto* runLayout = new QVBoxLayout(runGroup);
-    auto* buttons = new QHBoxLayout;
-    m_start = new QPushButton(tr("&Start"), runGroup);
-    m_pause = new QPushButton(tr("&Pause"), runGroup);
-    m_stop = new QPushButton(tr("S&top"), runGroup);
+    QHBoxLayout* buttons = addRunControls(new QVBoxLayout(runGroup), runGroup);
     m_export = new QPushButton(tr("&Export…"), runGroup);
-    for (QPushButton* b : { m_start, m_pause, m_stop, m_export })
-        buttons->addWidget(b);
-    connect(m_start, &QPushButton::clicked, this, &ClassTab::startRun);
-    connect(m_pause, &QPushButton::clicked, this, &ClassTab::togglePause);
-    connect(m_stop, &QPushButton::clicked, this, &ClassTab::stopRun);
+    buttons->addWidget(m_export);
     connect(m_export, &QPushButton::clicked, this, [this] { chooseExportFolder(false); });
-    m_progress = new QProgressBar(runGroup);
-    m_progress->setRange(0, 1);
-    m_progress->setValue(0);
-    m_rate = new QLabel(runGroup);
-    runLayout->addLayout(buttons);
-    runLayout->addWidget(m_progress);
-    runLayout->addWidget(m_rate);
 
     leftLayout->addWidget(modelGroup, 1);
     leftLayout->addWidget(methodGroup);
     leftLayout->addWidget(runGroup);
-    auto* leftScroll = new QScrollArea;
-    leftScroll->setWidget(left);
-    leftScroll->setWidgetResizable(true);
-    leftScroll->setMinimumWidth(360);
-    return leftScroll;
+    return left;
 }
 
 QWidget* ClassTab::buildCurves()
@@ -201,7 +160,7 @@ QWidget* ClassTab::buildCurves()
     });
     auto* fit = new QPushButton(tr("&Fit"), curves);
     connect(fit, &QPushButton::clicked, this, [this] {
-        for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
+        for (widgets::CurvePlot* plot : m_curves.plots())
             plot->fit();
     });
     auto* exportCurves = new QPushButton(tr("Export c&urves…"), curves);
@@ -235,12 +194,8 @@ QWidget* ClassTab::buildCompare()
     auto* compare = new QWidget;
     auto* compareLayout = new QVBoxLayout(compare);
     auto* grids = new QHBoxLayout;
-    m_beforeGrid = new widgets::SampleGrid(compare);
-    m_beforeGrid->setTitle(tr("Before"));
-    m_beforeGrid->setPlaceholder(tr("The base model's samples appear when a run starts."));
-    m_afterGrid = new widgets::SampleGrid(compare);
-    m_afterGrid->setTitle(tr("After"));
-    m_afterGrid->setPlaceholder(tr("The unlearned model's samples, from the same seeds, appear at each preview."));
+    makeGrids(compare, tr("The base model's samples appear when a run starts."),
+        tr("The unlearned model's samples, from the same seeds, appear at each preview."));
     grids->addWidget(m_beforeGrid);
     grids->addWidget(m_afterGrid);
     connect(m_beforeGrid, &widgets::SampleGrid::cellActivated, this, &ClassTab::showCell);
@@ -278,40 +233,19 @@ void ClassTab::connectWorker()
         showError(tr("Open model"), message);
         updateActions();
     });
-    connect(m_worker, &RunWorker::progress, this, &ClassTab::onProgress);
-    connect(m_worker, &RunWorker::runStarted, this, [this](qint64 total) { m_totalSteps = total; });
     connect(m_worker, &RunWorker::beforeReady, this, [this](const QList<QImage>& cells, int columns) {
         m_before = cells;
         m_columns = columns;
         m_beforeGrid->setCells(cells, columns, m_classNames);
         m_beforeGrid->setHighlightedRow(m_forgetClass);
     });
-    connect(m_worker, &RunWorker::stepDone, this, &ClassTab::onStep);
     connect(m_worker, &RunWorker::previewReady, this,
         [this](qint64 step, const QList<QImage>& cells, int) { onPreview(step, cells); });
-    connect(m_worker, &RunWorker::rolledBack, this, [this](qint64 failed, qint64 restored, const QString& why) {
-        for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
-            plot->addMarker(static_cast<double>(failed), tr("rollback → %1").arg(restored));
-        setStatus(tr("Step %1: %2; weights restored to step %3").arg(failed).arg(why).arg(restored));
-    });
     connect(m_worker, &SessionWorker::measured, this, [this](int which, const widgets::Measurement& m) {
         if (which == 0)
             m_metrics->setBefore(m);
         else
             m_metrics->setAfter(m);
-    });
-    connect(m_worker, &RunWorker::runEnded, this, &ClassTab::onRunEnded);
-    connect(m_worker, &RunWorker::exported, this, [this](const QString& folder) {
-        m_exporting = false;
-        updateActions();
-        setStatus(tr("Exported to %1").arg(folder));
-        Q_EMIT exportFinished(true, folder);
-    });
-    connect(m_worker, &RunWorker::exportFailed, this, [this](const QString& message) {
-        m_exporting = false;
-        updateActions();
-        showError(tr("Export"), message);
-        Q_EMIT exportFinished(false, message);
     });
 }
 
@@ -388,9 +322,7 @@ void ClassTab::onOpened(const OpenedModel& model)
     if (!model.canMeasure)
         m_measure->setChecked(false);
     m_metrics->setClasses(m_classNames, m_forgetClass);
-    m_progress->setRange(0, 1); // Idle again after the busy indicator of the opening.
-    m_progress->setValue(0);
-    m_progress->setFormat(QString());
+    showIdleProgress(); // Idle again after the busy indicator of the opening.
     setStatus(tr("Ready: choose a class and press Start"));
     if (QFileInfo(model.modelPath).absolutePath() != QFileInfo(QStringLiteral(".")).absolutePath())
         Q_EMIT modelOpened(model.modelPath);
@@ -408,8 +340,7 @@ void ClassTab::startRun()
     request.measure = m_measure->isChecked();
     request.measureImagesPerClass = m_measureImages->value();
     request.previewEvery = std::max<qint64>(1, request.settings.steps / 8);
-    for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
-        plot->clear();
+    resetRun(request.settings.steps);
     m_previews.clear();
     m_afterGrid->setCells({}, m_columns);
     m_beforeGrid->setCells({}, m_columns);
@@ -417,13 +348,8 @@ void ClassTab::startRun()
     m_metrics->setClasses(m_classNames, m_forgetClass);
     m_timeline->setRange(0, 0);
     m_timelineLabel->setText(tr("no previews yet"));
-    m_lastStep = 0;
-    m_stepsDone = 0;
-    m_totalSteps = request.settings.steps;
-    m_runSeconds = 0.0;
-    m_rate->clear();
-    m_paused = false;
     setRunning(true);
+    updateActions();
     saveSettings();
     m_runMessage
         = tr("Unlearning %1 with %2").arg(m_classNames.value(m_forgetClass), request.settings.method.toUpper());
@@ -431,36 +357,9 @@ void ClassTab::startRun()
     QMetaObject::invokeMethod(m_worker, [worker = m_worker, request] { worker->run(request); });
 }
 
-void ClassTab::togglePause()
+QString ClassTab::pausedStatus() const
 {
-    const auto control = m_worker->control();
-    if (!m_running || !control)
-        return;
-    m_paused = !m_paused;
-    if (m_paused) {
-        control->pause();
-        setStatus(tr("Paused after step %1: change α, λ or lr, export, or resume").arg(m_lastStep));
-    } else {
-        control->resume();
-        setStatus(tr("Resumed"));
-    }
-    updateActions();
-}
-
-void ClassTab::stopRun()
-{
-    if (const auto control = m_worker->control()) {
-        control->resume();
-        control->requestStop();
-        setStatus(tr("Stopping after the current step …"));
-    }
-}
-
-void ClassTab::setRunning(bool running)
-{
-    m_running = running;
-    m_panel->setRunning(running);
-    updateActions();
+    return tr("Paused after step %1: change α, λ or lr, export, or resume").arg(m_lastStep);
 }
 
 bool ClassTab::canStart() const
@@ -475,10 +374,7 @@ bool ClassTab::canExport() const
 
 void ClassTab::updateActions()
 {
-    m_start->setEnabled(canStart());
-    m_pause->setEnabled(m_running && !m_exporting);
-    m_pause->setText(m_paused ? tr("&Resume") : tr("&Pause"));
-    m_stop->setEnabled(m_running);
+    updateRunButtons();
     m_export->setEnabled(canExport());
     m_exportSnapshot->setEnabled(canExport() && m_timeline->isEnabled());
     m_classPicker->setEnabled(!m_running);
@@ -488,20 +384,13 @@ void ClassTab::updateActions()
     Q_EMIT actionsChanged();
 }
 
-double ClassTab::stepsPerSecond() const
-{
-    return m_runSeconds > 0 ? static_cast<double>(m_stepsDone) / m_runSeconds : 0.0;
-}
-
 void ClassTab::onProgress(const QString& what, qint64 done, qint64 total)
 {
     if (what.isEmpty()) { // A measurement or preview ended: back to the run's own progress and status.
         if (m_running && m_phaseShown)
             setStatus(m_runMessage);
         m_phaseShown = false;
-        m_progress->setRange(0, static_cast<int>(std::max<qint64>(1, m_totalSteps)));
-        m_progress->setValue(static_cast<int>(m_lastStep));
-        m_progress->setFormat(tr("step %v of %m"));
+        showStepProgress(m_lastStep, m_totalSteps);
         return;
     }
     // The previews between steps show in the bar only: the status bar keeps saying what the run does.
@@ -509,35 +398,14 @@ void ClassTab::onProgress(const QString& what, qint64 done, qint64 total)
         setStatus(what);
         m_phaseShown = true;
     }
-    m_progress->setRange(0, static_cast<int>(total));
-    m_progress->setValue(static_cast<int>(done));
-    m_progress->setFormat(total > 0 ? what + tr(": %v of %m") : what);
+    showPhaseProgress(done, total, total > 0 ? what + tr(": %v of %m") : what);
 }
 
 void ClassTab::onStep(const StepPoint& p)
 {
-    const double x = static_cast<double>(p.step);
-    m_curves.loss->append(m_curves.forgetLoss, x, p.forgetLoss);
-    m_curves.loss->append(m_curves.remainLoss, x, p.remainLoss);
-    m_curves.cosine->append(m_curves.cosineValue, x, p.cosine);
-    if (p.projected)
-        m_curves.cosine->append(m_curves.projected, x, p.cosine);
-    m_curves.norm->append(m_curves.ascentNorm, x, p.ascentNorm);
-    m_curves.norm->append(m_curves.remainNorm, x, p.remainNorm);
-    m_lastStep = p.step;
-    m_totalSteps = p.totalSteps;
-    ++m_stepsDone;
-    m_runSeconds += p.seconds;
-    m_progress->setRange(0, static_cast<int>(p.totalSteps));
-    m_progress->setValue(static_cast<int>(p.step));
-    m_progress->setFormat(tr("step %v of %m"));
-    const double rate = stepsPerSecond();
-    m_rate->setText(tr("%1 steps/s · ETA %2 · L_f %3 · L_r %4 · cos %5")
-                        .arg(rate, 0, 'f', 2)
-                        .arg(durationText(rate > 0 ? static_cast<double>(p.totalSteps - p.step) / rate : NAN))
-                        .arg(p.forgetLoss, 0, 'g', 4)
-                        .arg(p.remainLoss, 0, 'g', 4)
-                        .arg(p.cosine, 0, 'f', 3));
+    recordStep(p);
+    showStepProgress(p.step, p.totalSteps);
+    m_rate->setText(stepRateText(tr("%1 steps/s · ETA %2 · L_f %3 · L_r %4 · cos %5"), p));
 }
 
 void ClassTab::onPreview(qint64 step, const QList<QImage>& cells)
@@ -571,35 +439,19 @@ void ClassTab::showTimelineStep(int index)
     m_timelineLabel->setText(tr("step %1").arg(step));
 }
 
-void ClassTab::onLiveChange(const QString& name, double value)
-{
-    const auto control = m_worker->control();
-    if (!control)
-        return;
-    // The change applies at the next step; mark it there.
-    const QString label = sendLiveChange(*control, name, value, m_curves, static_cast<double>(m_lastStep) + 1.0);
-    setStatus(tr("%1 from step %2").arg(label).arg(m_lastStep + 1));
-}
-
 void ClassTab::onRunEnded(const QString& outcome, const QString& message, qint64 steps, double seconds)
 {
-    m_lastOutcome = outcome;
     m_wallSteps = steps;
     m_wallSeconds = seconds;
-    m_paused = false;
-    setRunning(false);
-    for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
-        plot->flush();
+    endRun(outcome);
+    updateActions();
     if (outcome == QStringLiteral("failed")) {
         setStatus(tr("The run failed after %1 steps").arg(steps));
         showError(tr("Run failed"), message);
     } else {
-        setStatus(tr("Run %1 after %2 steps in %3 (%4 steps/s)%5")
-                      .arg(outcome == QStringLiteral("finished") ? tr("finished") : tr("stopped"))
-                      .arg(steps)
-                      .arg(durationText(seconds))
+        setStatus(endedStatus(tr("Run %1 after %2 steps in %3 (%4 steps/s)%5"), outcome, steps, seconds)
                       .arg(wallStepsPerSecond(), 0, 'f', 2)
-                      .arg(message.isEmpty() ? QString() : QStringLiteral(" — ") + message));
+                      .arg(messageSuffix(message)));
     }
     Q_EMIT runFinished(outcome);
 }
@@ -657,12 +509,6 @@ void ClassTab::showCell(int row, int column)
     connect(close, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
     layout->addWidget(close);
     dialog.exec();
-}
-
-void ClassTab::setStatus(const QString& text)
-{
-    m_lastStatus = text;
-    Q_EMIT statusMessage(text);
 }
 
 void ClassTab::showError(const QString& title, const QString& message)

@@ -3,7 +3,6 @@
 #include "qt_conversions.h"
 
 #include "core/unlearn/run_control.h"
-#include "widgets/curve_plot.h"
 #include "widgets/hyperparameter_panel.h"
 #include "widgets/sample_grid.h"
 
@@ -20,7 +19,6 @@
 #include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
-#include <QScrollArea>
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
@@ -29,18 +27,17 @@
 #include <QTimer>
 #include <QVBoxLayout>
 
-#include <cmath>
-
 namespace lethe::gui {
 
 ConceptTab::ConceptTab(QWidget* parent)
-    : QWidget(parent)
-    , m_worker(new ConceptWorker)
+    : ConceptTab(new ConceptWorker, parent)
 {
-    m_worker->moveToThread(&m_thread);
-    connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
-    m_thread.start();
+}
 
+ConceptTab::ConceptTab(ConceptWorker* worker, QWidget* parent)
+    : RunTab(worker, parent)
+    , m_worker(worker)
+{
     auto* left = new QWidget;
     auto* leftLayout = new QVBoxLayout(left);
     leftLayout->addWidget(buildModelGroup());
@@ -48,10 +45,6 @@ ConceptTab::ConceptTab(QWidget* parent)
     leftLayout->addWidget(buildMethodGroup());
     leftLayout->addWidget(buildRunGroup());
     leftLayout->addStretch(1);
-    auto* leftScroll = new QScrollArea;
-    leftScroll->setWidget(left);
-    leftScroll->setWidgetResizable(true);
-    leftScroll->setMinimumWidth(380);
 
     m_pages = new QTabWidget;
     m_editor = new PromptSetsEditor;
@@ -64,15 +57,7 @@ ConceptTab::ConceptTab(QWidget* parent)
     m_lockedWhileBusy << m_editor;
     m_pages->addTab(m_editor, tr("Pro&mpts"));
     m_pages->addTab(buildRunPage(), tr("C&urves and samples"));
-
-    auto* main = new QSplitter(Qt::Horizontal);
-    main->setObjectName(QStringLiteral("conceptSplitter"));
-    main->addWidget(leftScroll);
-    main->addWidget(m_pages);
-    main->setStretchFactor(1, 1);
-    auto* layout = new QVBoxLayout(this);
-    layout->setContentsMargins(0, 0, 0, 0);
-    layout->addWidget(main);
+    arrange(QStringLiteral("conceptSplitter"), left, 380, m_pages);
 
     connectWorker();
     restoreSettings();
@@ -84,12 +69,6 @@ ConceptTab::~ConceptTab()
 {
     saveSettings();
     m_worker->cancelImages();
-    if (auto control = m_worker->control()) {
-        control->resume();
-        control->requestStop();
-    }
-    m_thread.quit();
-    m_thread.wait();
 }
 
 QWidget* ConceptTab::buildModelGroup()
@@ -201,14 +180,11 @@ QWidget* ConceptTab::buildImagesGroup()
 QWidget* ConceptTab::buildMethodGroup()
 {
     auto* group = new QGroupBox(tr("Method and hyperparameters"));
-    auto* layout = new QVBoxLayout(group);
-    m_panel = new widgets::HyperparameterPanel(group);
+    addPanel(group);
     m_panel->setKind(widgets::RunKind::Concept);
     m_panel->setMethods(ConceptWorker::methods());
     m_panel->setParameterGroups(ConceptWorker::parameterGroups());
     m_panel->setPresets(ConceptWorker::presets());
-    connect(m_panel, &widgets::HyperparameterPanel::liveChange, this, &ConceptTab::onLiveChange);
-    layout->addWidget(m_panel);
     return group;
 }
 
@@ -216,22 +192,10 @@ QWidget* ConceptTab::buildRunGroup()
 {
     auto* group = new QGroupBox(tr("Run and export"));
     auto* layout = new QVBoxLayout(group);
-    auto* buttons = new QHBoxLayout;
-    m_start = new QPushButton(tr("&Start"), group);
-    m_pause = new QPushButton(tr("&Pause"), group);
-    m_stop = new QPushButton(tr("S&top"), group);
+    addRunControls(layout, group);
     m_start->setToolTip(tr("Ctrl+R"));
     m_pause->setToolTip(tr("Ctrl+P"));
     m_stop->setToolTip(tr("Ctrl+."));
-    for (QPushButton* b : { m_start, m_pause, m_stop })
-        buttons->addWidget(b);
-    connect(m_start, &QPushButton::clicked, this, &ConceptTab::startRun);
-    connect(m_pause, &QPushButton::clicked, this, &ConceptTab::togglePause);
-    connect(m_stop, &QPushButton::clicked, this, &ConceptTab::stopRun);
-    m_progress = new QProgressBar(group);
-    m_progress->setRange(0, 1);
-    m_progress->setValue(0);
-    m_rate = new QLabel(group);
     m_rate->setWordWrap(true);
     auto* exportRow = new QHBoxLayout;
     m_exportDiffusers = new QPushButton(tr("&Export diffusers folder…"), group);
@@ -240,9 +204,6 @@ QWidget* ConceptTab::buildRunGroup()
     connect(m_exportCompvis, &QPushButton::clicked, this, [this] { chooseExport(true); });
     exportRow->addWidget(m_exportDiffusers);
     exportRow->addWidget(m_exportCompvis);
-    layout->addLayout(buttons);
-    layout->addWidget(m_progress);
-    layout->addWidget(m_rate);
     layout->addLayout(exportRow);
     return group;
 }
@@ -255,12 +216,8 @@ QWidget* ConceptTab::buildRunPage()
     auto* compare = new QWidget;
     auto* compareLayout = new QHBoxLayout(compare);
     m_previewChoice = new PreviewChoice(compare);
-    m_beforeGrid = new widgets::SampleGrid(compare);
-    m_beforeGrid->setTitle(tr("Before"));
-    m_beforeGrid->setPlaceholder(tr("The base model's images of the checked prompts appear when a run starts."));
-    m_afterGrid = new widgets::SampleGrid(compare);
-    m_afterGrid->setTitle(tr("After"));
-    m_afterGrid->setPlaceholder(tr("The unlearned model's images, from the same seeds, appear when the run ends."));
+    makeGrids(compare, tr("The base model's images of the checked prompts appear when a run starts."),
+        tr("The unlearned model's images, from the same seeds, appear when the run ends."));
     compareLayout->addWidget(m_previewChoice);
     compareLayout->addWidget(m_beforeGrid, 1);
     compareLayout->addWidget(m_afterGrid, 1);
@@ -287,7 +244,6 @@ void ConceptTab::connectWorker()
         showError(tr("Open a text-to-image model"), message);
         Q_EMIT modelOpened(false);
     });
-    connect(m_worker, &RunWorker::progress, this, &ConceptTab::onProgress);
     connect(m_worker, &ConceptWorker::imagesReady, this, [this](qint64 drawn, qint64 cached) {
         m_imagesLabel->setText(tr("%1 training images ready: %2 drawn now, %3 from the cache.")
                                    .arg(drawn + cached)
@@ -295,9 +251,7 @@ void ConceptTab::connectWorker()
                                    .arg(cached));
         if (m_drawing) {
             m_drawing = false;
-            m_progress->setRange(0, 100);
-            m_progress->setValue(100);
-            m_progress->setFormat(tr("training images: %p%"));
+            showPhaseProgress(100, 100, tr("training images: %p%"));
             setStatus(m_imagesLabel->text());
             updateActions();
         }
@@ -316,7 +270,6 @@ void ConceptTab::connectWorker()
         showError(tr("Generate training images"), message);
         Q_EMIT imagesFinished(-1, -1);
     });
-    connect(m_worker, &RunWorker::runStarted, this, [this](qint64 total) { m_totalSteps = total; });
     connect(m_worker, &RunWorker::beforeReady, this, [this](const QList<QImage>& cells, int columns) {
         m_beforeGrid->setCells(cells, columns, m_previewLabels);
         m_beforeGrid->setTitle(tr("Before (base model)"));
@@ -324,25 +277,6 @@ void ConceptTab::connectWorker()
     connect(m_worker, &RunWorker::previewReady, this, [this](qint64 step, const QList<QImage>& cells, int columns) {
         m_afterGrid->setCells(cells, columns, m_previewLabels);
         m_afterGrid->setTitle(tr("After step %1").arg(step));
-    });
-    connect(m_worker, &RunWorker::stepDone, this, &ConceptTab::onStep);
-    connect(m_worker, &RunWorker::rolledBack, this, [this](qint64 failed, qint64 restored, const QString& why) {
-        for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
-            plot->addMarker(static_cast<double>(failed), tr("rollback → %1").arg(restored));
-        setStatus(tr("Step %1: %2; weights restored to step %3").arg(failed).arg(why).arg(restored));
-    });
-    connect(m_worker, &RunWorker::runEnded, this, &ConceptTab::onRunEnded);
-    connect(m_worker, &RunWorker::exported, this, [this](const QString& where) {
-        m_exporting = false;
-        updateActions();
-        setStatus(tr("Exported to %1").arg(where));
-        Q_EMIT exportFinished(true, where);
-    });
-    connect(m_worker, &RunWorker::exportFailed, this, [this](const QString& message) {
-        m_exporting = false;
-        updateActions();
-        showError(tr("Export"), message);
-        Q_EMIT exportFinished(false, message);
     });
 }
 
@@ -470,19 +404,11 @@ void ConceptTab::startRun()
     request.preset = m_panel->presetBox()->currentText();
     request.forgetConcept = m_editor->conceptWords();
     request.previewEvery = m_previewChoice->everyBox()->value();
-    for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
-        plot->clear();
+    resetRun(request.settings.steps);
     m_afterGrid->setCells({}, 1);
     m_afterGrid->setTitle(tr("After"));
-    m_lastStep = 0;
-    m_stepsDone = 0;
-    m_stepSeconds = 0.0;
     m_lastPoint = StepPoint();
-    m_totalSteps = request.settings.steps;
-    m_rate->clear();
-    m_paused = false;
-    m_running = true;
-    m_panel->setRunning(true);
+    setRunning(true);
     m_hasResult = false;
     m_lastOutcome.clear();
     saveSettings();
@@ -496,31 +422,9 @@ void ConceptTab::startRun()
     QMetaObject::invokeMethod(m_worker, [worker = m_worker, request] { worker->run(request); });
 }
 
-void ConceptTab::togglePause()
+QString ConceptTab::pausedStatus() const
 {
-    const auto control = m_worker->control();
-    if (!m_running || !control)
-        return;
-    m_paused = !m_paused;
-    if (m_paused) {
-        control->pause();
-        setStatus(tr("Paused after step %1: change α, λ or lr, or resume").arg(m_lastStep));
-    } else {
-        control->resume();
-        setStatus(tr("Resumed"));
-    }
-    updateActions();
-}
-
-void ConceptTab::stopRun()
-{
-    if (!m_running)
-        return;
-    if (const auto control = m_worker->control()) {
-        control->resume();
-        control->requestStop();
-        setStatus(tr("Stopping after the current step …"));
-    }
+    return tr("Paused after step %1: change α, λ or lr, or resume").arg(m_lastStep);
 }
 
 void ConceptTab::chooseExport(bool compvis)
@@ -553,10 +457,7 @@ void ConceptTab::updateActions()
     if (!m_start)
         return;
     const bool busy = isBusy();
-    m_start->setEnabled(canStart());
-    m_pause->setEnabled(m_running);
-    m_pause->setText(m_paused ? tr("&Resume") : tr("&Pause"));
-    m_stop->setEnabled(m_running);
+    updateRunButtons();
     m_generate->setEnabled(m_modelOpen && !busy);
     m_cancelGenerate->setEnabled(m_drawing);
     m_exportDiffusers->setEnabled(m_hasResult && !busy);
@@ -590,14 +491,10 @@ void ConceptTab::onProgress(const QString& what, qint64 done, qint64 total)
     if (what.isEmpty()) { // A phase ended: back to the run's steps, or idle.
         m_phase.clear();
         if (m_running) {
-            m_progress->setRange(0, static_cast<int>(std::max<qint64>(1, m_totalSteps)));
-            m_progress->setValue(static_cast<int>(m_lastStep));
-            m_progress->setFormat(tr("step %v of %m"));
+            showStepProgress(m_lastStep, m_totalSteps);
             setStatus(m_runMessage);
         } else if (!m_drawing && m_progress->maximum() == 0) { // Leave a finished drawing's 100 % in view.
-            m_progress->setRange(0, 1);
-            m_progress->setValue(0);
-            m_progress->setFormat(QString());
+            showIdleProgress();
         }
         return;
     }
@@ -607,9 +504,7 @@ void ConceptTab::onProgress(const QString& what, qint64 done, qint64 total)
         m_phaseClock.start();
         setStatus(what);
     }
-    m_progress->setRange(0, static_cast<int>(total));
-    m_progress->setValue(static_cast<int>(done));
-    m_progress->setFormat(total > 0 ? tr("%1: %v of %m (%p%)").arg(what) : what);
+    showPhaseProgress(done, total, total > 0 ? tr("%1: %v of %m (%p%)").arg(what) : what);
     const double seconds = m_phaseClock.elapsed() / 1000.0;
     if (total > 0 && done > m_phaseStart && seconds > 0) {
         const double rate = static_cast<double>(done - m_phaseStart) / seconds;
@@ -629,63 +524,24 @@ bool ConceptTab::runHeld() const
 
 void ConceptTab::onStep(const StepPoint& p)
 {
-    const double x = static_cast<double>(p.step);
-    m_curves.loss->append(m_curves.forgetLoss, x, p.forgetLoss);
-    m_curves.loss->append(m_curves.remainLoss, x, p.remainLoss);
-    m_curves.cosine->append(m_curves.cosineValue, x, p.cosine);
-    if (p.projected)
-        m_curves.cosine->append(m_curves.projected, x, p.cosine);
-    if (p.truncated)
-        m_curves.cosine->append(m_curves.truncated, x, p.cosine);
-    m_curves.norm->append(m_curves.ascentNorm, x, p.ascentNorm);
-    m_curves.norm->append(m_curves.remainNorm, x, p.remainNorm);
-    m_lastStep = p.step;
+    recordStep(p);
     m_lastPoint = p;
-    m_totalSteps = p.totalSteps;
-    ++m_stepsDone;
-    m_stepSeconds += p.seconds;
-    if (m_phase.isEmpty()) {
-        m_progress->setRange(0, static_cast<int>(p.totalSteps));
-        m_progress->setValue(static_cast<int>(p.step));
-        m_progress->setFormat(tr("step %v of %m"));
-    }
-    const double rate = m_stepSeconds > 0 ? static_cast<double>(m_stepsDone) / m_stepSeconds : 0.0;
-    m_rate->setText(tr("%1 steps/s · ETA %2 · L_f %3 · L_r %4 · cos %5%6")
-                        .arg(rate, 0, 'f', 2)
-                        .arg(durationText(rate > 0 ? static_cast<double>(p.totalSteps - p.step) / rate : NAN))
-                        .arg(p.forgetLoss, 0, 'g', 4)
-                        .arg(p.remainLoss, 0, 'g', 4)
-                        .arg(p.cosine, 0, 'f', 3)
+    if (m_phase.isEmpty())
+        showStepProgress(p.step, p.totalSteps);
+    m_rate->setText(stepRateText(tr("%1 steps/s · ETA %2 · L_f %3 · L_r %4 · cos %5%6"), p)
                         .arg(p.truncated ? tr(" · truncated") : QString()));
-}
-
-void ConceptTab::onLiveChange(const QString& name, double value)
-{
-    const auto control = m_worker->control();
-    if (!m_running || !control)
-        return;
-    // The change applies at the next step; mark it there.
-    const QString label = sendLiveChange(*control, name, value, m_curves, static_cast<double>(m_lastStep) + 1.0);
-    setStatus(tr("%1 from step %2").arg(label).arg(m_lastStep + 1));
 }
 
 void ConceptTab::onRunEnded(const QString& outcome, const QString& message, qint64 steps, double seconds)
 {
-    m_running = false;
-    m_panel->setRunning(false);
-    m_paused = false;
-    m_lastOutcome = outcome;
+    endRun(outcome);
     m_hasResult = steps > 0 && outcome != QStringLiteral("failed");
     m_phase.clear();
-    for (widgets::CurvePlot* plot : { m_curves.loss, m_curves.cosine, m_curves.norm })
-        plot->flush();
-    m_progress->setRange(0, static_cast<int>(std::max<qint64>(1, m_totalSteps)));
-    m_progress->setValue(static_cast<int>(steps));
-    m_progress->setFormat(tr("step %v of %m"));
+    showStepProgress(steps, m_totalSteps);
     m_rate->setText(m_stepSeconds > 0 ? tr("%1 steps in %2 · %3 steps/s (stepping only) · L_f %4 · L_r %5")
                                             .arg(m_stepsDone)
                                             .arg(durationText(seconds))
-                                            .arg(static_cast<double>(m_stepsDone) / m_stepSeconds, 0, 'f', 2)
+                                            .arg(stepsPerSecond(), 0, 'f', 2)
                                             .arg(m_lastPoint.forgetLoss, 0, 'g', 4)
                                             .arg(m_lastPoint.remainLoss, 0, 'g', 4)
                                       : QString());
@@ -696,19 +552,10 @@ void ConceptTab::onRunEnded(const QString& outcome, const QString& message, qint
         updateActions();
         showError(tr("Run failed"), message);
     } else {
-        setStatus(tr("Run %1 after %2 steps in %3%4")
-                      .arg(outcome == QStringLiteral("finished") ? tr("finished") : tr("stopped"))
-                      .arg(steps)
-                      .arg(durationText(seconds))
-                      .arg(message.isEmpty() ? QString() : QStringLiteral(" — ") + message));
+        setStatus(
+            endedStatus(tr("Run %1 after %2 steps in %3%4"), outcome, steps, seconds).arg(messageSuffix(message)));
     }
     Q_EMIT runFinished(outcome);
-}
-
-void ConceptTab::setStatus(const QString& text)
-{
-    m_lastStatus = text;
-    Q_EMIT statusMessage(text);
 }
 
 void ConceptTab::showError(const QString& title, const QString& message)

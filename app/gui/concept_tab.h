@@ -9,32 +9,24 @@
 #include "concept_worker.h"
 #include "preview_choice.h"
 #include "prompt_sets_editor.h"
-#include "unlearning_curves.h"
+#include "run_tab.h"
 #include "widgets/hyperparameter_panel.h"
 
 #include <QElapsedTimer>
-#include <QThread>
-#include <QWidget>
 
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
 class QLineEdit;
 class QListWidget;
-class QProgressBar;
 class QPushButton;
 class QSpinBox;
 class QTableWidget;
 class QTabWidget;
 
-namespace lethe::widgets {
-class CurvePlot;
-class SampleGrid;
-} // namespace lethe::widgets
-
 namespace lethe::gui {
 
-class ConceptTab : public QWidget {
+class ConceptTab : public RunTab {
     Q_OBJECT
 
 public:
@@ -54,9 +46,7 @@ public:
     /// Draws the training images the cache lacks (a second press reads them from the cache).
     void generateImages();
     void cancelImages();
-    void startRun();
-    void togglePause();
-    void stopRun();
+    void startRun() override;
     /// Writes the last run's model: a diffusers folder and/or a CompVis single file (either may be empty).
     void exportTo(const QString& diffusersFolder, const QString& compvisFile);
     /// Asks for a diffusers folder (or, with `compvis`, a .safetensors file) and exports into it.
@@ -68,26 +58,18 @@ public:
     }
     void setPrompts(PromptSet set, const QList<ConceptPrompt>& prompts) { m_editor->setPrompts(set, prompts); }
 
-    bool isModelOpen() const { return m_modelOpen; }
-    bool isRunning() const { return m_running; }
-    bool isPaused() const { return m_paused; }
     /// True once a paused run's thread is held between steps (the step under way when Pause came has ended).
     bool runHeld() const;
     /// A run, a drawing, an opening or an export is in flight.
     bool isBusy() const { return m_running || m_drawing || m_exporting || m_opening; }
-    bool canStart() const;
+    bool canStart() const override;
     /// A run ended with weights to export.
     bool hasResult() const { return m_hasResult; }
-    QString modelPath() const { return m_modelPath; }
     QString lastError() const { return m_lastError; }
-    QString lastStatus() const { return m_lastStatus; }
-    QString lastOutcome() const { return m_lastOutcome; }
-    qint64 lastStep() const { return m_lastStep; }
     /// The last step's report (its α, λ and lr are those the step used).
     StepPoint lastPoint() const { return m_lastPoint; }
 
     PromptSetsEditor* promptEditor() const { return m_editor; }
-    widgets::HyperparameterPanel* panel() const { return m_panel; }
     QLineEdit* modelEdit() const { return m_modelEdit; }
     QLineEdit* componentsEdit() const { return m_componentsEdit; }
     QLineEdit* cacheEdit() const { return m_cacheEdit; }
@@ -116,33 +98,25 @@ public:
     QListWidget* previewList() const { return m_previewChoice->list(); }
     QLineEdit* previewSeedsEdit() const { return m_previewChoice->seedsEdit(); }
     QPushButton* generateButton() const { return m_generate; }
-    QPushButton* startButton() const { return m_start; }
-    QPushButton* pauseButton() const { return m_pause; }
-    QPushButton* stopButton() const { return m_stop; }
-    QProgressBar* progressBar() const { return m_progress; }
     QTabWidget* pages() const { return m_pages; }
-    widgets::CurvePlot* lossPlot() const { return m_curves.loss; }
-    widgets::CurvePlot* cosinePlot() const { return m_curves.cosine; }
-    widgets::CurvePlot* normPlot() const { return m_curves.norm; }
-    widgets::SampleGrid* beforeGrid() const { return m_beforeGrid; }
-    widgets::SampleGrid* afterGrid() const { return m_afterGrid; }
 
 Q_SIGNALS:
-    /// For the window's status bar.
-    void statusMessage(const QString& text);
-    /// Start, pause, stop or export became possible or impossible (the window's shortcuts follow).
-    void actionsChanged();
     void modelOpened(bool ok);
     /// The training images are ready (`drawn` now, `cached` from the cache), or were cancelled or failed
     /// (drawn = cached = -1).
     void imagesFinished(qint64 drawn, qint64 cached);
-    void runFinished(const QString& outcome);
-    void exportFinished(bool ok, const QString& message);
 
 protected:
     void showEvent(QShowEvent* event) override;
+    void updateActions() override;
+    void showError(const QString& title, const QString& message) override;
+    QString pausedStatus() const override;
+    void onProgress(const QString& what, qint64 done, qint64 total) override;
+    void onStep(const StepPoint& point) override;
+    void onRunEnded(const QString& outcome, const QString& message, qint64 steps, double seconds) override;
 
 private:
+    ConceptTab(ConceptWorker* worker, QWidget* parent);
     QWidget* buildModelGroup();
     QWidget* buildImagesGroup();
     QWidget* buildMethodGroup();
@@ -151,18 +125,10 @@ private:
     void connectWorker();
     void restoreSettings();
     void saveSettings() const;
-    void updateActions();
     void refreshPreviews();
     void onOpened(const QString& path, const QString& description, const QString& recommendedPreset);
-    void onProgress(const QString& what, qint64 done, qint64 total);
-    void onStep(const StepPoint& point);
-    void onRunEnded(const QString& outcome, const QString& message, qint64 steps, double seconds);
-    void onLiveChange(const QString& name, double value);
-    void showError(const QString& title, const QString& message);
-    void setStatus(const QString& text);
     ConceptImagesRequest imagesRequest(QString* error) const;
 
-    QThread m_thread;
     ConceptWorker* m_worker = nullptr;
 
     QLineEdit* m_modelEdit = nullptr;
@@ -178,39 +144,18 @@ private:
     QPushButton* m_generate = nullptr;
     QPushButton* m_cancelGenerate = nullptr;
     QLabel* m_imagesLabel = nullptr;
-    widgets::HyperparameterPanel* m_panel = nullptr;
-    QPushButton* m_start = nullptr;
-    QPushButton* m_pause = nullptr;
-    QPushButton* m_stop = nullptr;
     QPushButton* m_exportDiffusers = nullptr;
     QPushButton* m_exportCompvis = nullptr;
-    QProgressBar* m_progress = nullptr;
-    QLabel* m_rate = nullptr;
-    UnlearningCurves m_curves;
     PreviewChoice* m_previewChoice = nullptr;
-    widgets::SampleGrid* m_beforeGrid = nullptr;
-    widgets::SampleGrid* m_afterGrid = nullptr;
     QList<QWidget*> m_lockedWhileBusy;
 
-    QString m_modelPath;
     QString m_lastError;
-    QString m_lastStatus;
-    QString m_lastOutcome;
-    QString m_runMessage;
     QStringList m_previewLabels;
-    bool m_modelOpen = false;
     bool m_opening = false;
-    bool m_running = false;
-    bool m_paused = false;
     bool m_drawing = false;
-    bool m_exporting = false;
     bool m_hasResult = false;
     bool m_autoOpened = false;
-    qint64 m_lastStep = 0;
     StepPoint m_lastPoint;
-    qint64 m_totalSteps = 0;
-    qint64 m_stepsDone = 0;
-    double m_stepSeconds = 0.0;
     QString m_phase;
     qint64 m_phaseStart = 0;
     QElapsedTimer m_phaseClock;

@@ -41,6 +41,20 @@ UnlearningCurves addUnlearningCurves(QTabWidget* tabs, bool truncationMarkers)
     return c;
 }
 
+void UnlearningCurves::append(const StepPoint& p) const
+{
+    const double x = static_cast<double>(p.step);
+    loss->append(forgetLoss, x, p.forgetLoss);
+    loss->append(remainLoss, x, p.remainLoss);
+    cosine->append(cosineValue, x, p.cosine);
+    if (p.projected)
+        cosine->append(projected, x, p.cosine);
+    if (p.truncated && truncated >= 0)
+        cosine->append(truncated, x, p.cosine);
+    norm->append(ascentNorm, x, p.ascentNorm);
+    norm->append(remainNorm, x, p.remainNorm);
+}
+
 QString sendLiveChange(
     unlearn::RunControl& control, const QString& name, double value, const UnlearningCurves& curves, double step)
 {
@@ -55,7 +69,7 @@ QString sendLiveChange(
         control.setLr(value);
         label = tr("lr → %1").arg(value);
     }
-    for (widgets::CurvePlot* plot : { curves.loss, curves.cosine, curves.norm })
+    for (widgets::CurvePlot* plot : curves.plots())
         plot->addMarker(step, label);
     return label;
 }

@@ -1,6 +1,9 @@
 #pragma once
 
 // The live plots of an unlearning run, as the Class and Concept tabs both show them.
+#include "step_point.h"
+
+#include <QList>
 #include <QString>
 
 class QTabWidget;
@@ -29,6 +32,11 @@ struct UnlearningCurves {
     int truncated = -1; ///< −1 without truncation markers.
     int ascentNorm = 0;
     int remainNorm = 0;
+
+    /// The three plots: losses, cos(a, d), norms.
+    QList<widgets::CurvePlot*> plots() const { return { loss, cosine, norm }; }
+    /// Adds a step's points to each series (and its projection and truncation markers).
+    void append(const StepPoint& point) const;
 };
 
 /// Makes the plots as tabs of `tabs` (which owns them).
