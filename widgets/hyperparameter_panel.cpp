@@ -30,6 +30,13 @@ QSpinBox* intBox(QWidget* parent, int min, int max)
     return box;
 }
 
+/// Adds `field` to `form` in a row labelled `label` (its buddy) and returns it.
+template <typename Field> Field* addRow(QFormLayout* form, const QString& label, Field* field)
+{
+    form->addRow(label, field);
+    return field;
+}
+
 void fillChoices(QComboBox* box, const QList<QPair<QString, QString>>& choices)
 {
     const QString current = box->currentData().toString();
@@ -46,31 +53,19 @@ void fillChoices(QComboBox* box, const QList<QPair<QString, QString>>& choices)
 HyperparameterPanel::HyperparameterPanel(QWidget* parent)
     : QWidget(parent)
     , m_form(new QFormLayout(this))
-    , m_preset(new QComboBox(this))
-    , m_method(new QComboBox(this))
-    , m_parameters(new QComboBox(this))
-    , m_alpha(doubleBox(this, 0.0001, 1e6, 4, 0.01))
-    , m_lambda(doubleBox(this, 0.0, 1e4, 3, 0.5))
-    , m_lr(doubleBox(this, 1e-8, 1.0, 8, 1e-5))
-    , m_eta(doubleBox(this, -1000.0, 1000.0, 2, 0.5))
-    , m_steps(intBox(this, 1, 1000000))
-    , m_forgetBatch(intBox(this, 1, 4096))
-    , m_remainPerClass(intBox(this, 1, 100000))
-    , m_remainBatch(intBox(this, 1, 4096))
-    , m_seed(intBox(this, 0, std::numeric_limits<int>::max()))
+    , m_preset(addRow(m_form, tr("&Preset:"), new QComboBox(this)))
+    , m_method(addRow(m_form, tr("&Method:"), new QComboBox(this)))
+    , m_parameters(addRow(m_form, tr("Para&meters:"), new QComboBox(this)))
+    , m_alpha(addRow(m_form, tr("&α (forget-loss truncation):"), doubleBox(this, 0.0001, 1e6, 4, 0.01)))
+    , m_lambda(addRow(m_form, tr("&λ (remain weight):"), doubleBox(this, 0.0, 1e4, 3, 0.5)))
+    , m_lr(addRow(m_form, tr("&Learning rate:"), doubleBox(this, 1e-8, 1.0, 8, 1e-5)))
+    , m_eta(addRow(m_form, tr("&η (ESD guidance):"), doubleBox(this, -1000.0, 1000.0, 2, 0.5)))
+    , m_steps(addRow(m_form, tr("&Steps:"), intBox(this, 1, 1000000)))
+    , m_forgetBatch(addRow(m_form, tr("&Forget batch:"), intBox(this, 1, 4096)))
+    , m_remainPerClass(addRow(m_form, tr("&Remain images per class:"), intBox(this, 1, 100000)))
+    , m_remainBatch(addRow(m_form, tr("Remain &batch:"), intBox(this, 1, 4096)))
+    , m_seed(addRow(m_form, tr("S&eed:"), intBox(this, 0, std::numeric_limits<int>::max())))
 {
-    m_form->addRow(tr("&Preset:"), m_preset);
-    m_form->addRow(tr("&Method:"), m_method);
-    m_form->addRow(tr("Para&meters:"), m_parameters);
-    m_form->addRow(tr("&α (forget-loss truncation):"), m_alpha);
-    m_form->addRow(tr("&λ (remain weight):"), m_lambda);
-    m_form->addRow(tr("&Learning rate:"), m_lr);
-    m_form->addRow(tr("&η (ESD guidance):"), m_eta);
-    m_form->addRow(tr("&Steps:"), m_steps);
-    m_form->addRow(tr("&Forget batch:"), m_forgetBatch);
-    m_form->addRow(tr("&Remain images per class:"), m_remainPerClass);
-    m_form->addRow(tr("Remain &batch:"), m_remainBatch);
-    m_form->addRow(tr("S&eed:"), m_seed);
     m_lambda->setToolTip(tr("Weight of the remain (descent) direction relative to the forget (ascent) direction."));
     m_lr->setToolTip(tr("Adam learning rate, constant."));
     m_remainPerClass->setToolTip(tr("Size of the diverse remain set: images of each class that is kept."));
