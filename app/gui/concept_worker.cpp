@@ -30,21 +30,6 @@ namespace lethe::gui {
 
 namespace {
 
-std::vector<concepts::Prompt> corePrompts(const QList<ConceptPrompt>& prompts)
-{
-    std::vector<concepts::Prompt> out;
-    out.reserve(static_cast<std::size_t>(prompts.size()));
-    for (const ConceptPrompt& p : prompts) {
-        concepts::Prompt c { p.text.toStdString(), std::nullopt, std::nullopt };
-        if (p.seed >= 0)
-            c.seed = p.seed;
-        if (!p.caseLabel.isEmpty())
-            c.caseLabel = p.caseLabel.toStdString();
-        out.push_back(std::move(c));
-    }
-    return out;
-}
-
 nlohmann::json promptsJson(const std::vector<concepts::Prompt>& prompts)
 {
     return nlohmann::json::parse(prompts.empty() ? std::string("[]") : concepts::promptSetToJson(prompts));
@@ -251,11 +236,7 @@ void ConceptWorker::run(const ConceptRunRequest& request)
     try {
         if (!s.sd)
             throw Error("open a text-to-image model first");
-        const auto names = unlearn::conceptPresetNames();
-        const std::string preset = request.preset.toStdString();
-        unlearn::ConceptConfig config = conceptConfigOf(request.settings,
-            unlearn::conceptPreset(
-                std::find(names.begin(), names.end(), preset) != names.end() ? preset : names.front()));
+        unlearn::ConceptConfig config = conceptConfigOf(request.settings, request.preset);
         config.forgetConcept = request.forgetConcept.toStdString();
         config.previewEvery = request.previewEvery;
         config.validate();
@@ -342,8 +323,7 @@ void ConceptWorker::run(const ConceptRunRequest& request)
             { "remain_pairs", s.remain.size() }, { "image_guidance", request.images.draw.guidance },
             { "image_steps", request.images.draw.samplerSteps }, { "image_batch", request.images.draw.batch },
             { "previews", previewList } });
-        endRun(
-            toQString(unlearn::outcomeName(result.outcome)), toQString(result.message), result.steps, result.seconds);
+        endRun(result);
     } catch (const std::exception& e) {
         endRun(QStringLiteral("failed"), toQString(e.what()), s.session ? s.session->stepsDone() : 0, 0.0);
     }

@@ -1,5 +1,7 @@
 #include "prompt_sets_editor.h"
 
+#include "qt_conversions.h"
+
 #include "core/concept/diversity_builder.h"
 #include "core/concept/diversity_preset.h"
 #include "core/concept/prompt_set.h"
@@ -48,15 +50,6 @@ std::vector<std::string> stdValues(const QStringList& values)
     std::vector<std::string> out;
     for (const QString& v : values)
         out.push_back(v.toStdString());
-    return out;
-}
-
-QList<ConceptPrompt> fromCore(const std::vector<concepts::Prompt>& prompts)
-{
-    QList<ConceptPrompt> out;
-    for (const auto& p : prompts)
-        out.append({ QString::fromStdString(p.text), p.seed ? *p.seed : -1,
-            p.caseLabel ? QString::fromStdString(*p.caseLabel) : QString() });
     return out;
 }
 
@@ -288,7 +281,7 @@ bool PromptSetsEditor::loadPromptFile(PromptSet set, const QString& path)
 {
     try {
         const auto loaded = concepts::loadPromptSet(path.toStdString());
-        setPrompts(set, fromCore(loaded));
+        setPrompts(set, conceptPrompts(loaded));
         m_setTabs->setCurrentIndex(static_cast<int>(set));
         Q_EMIT statusMessage(tr("Loaded %1 prompts from %2").arg(loaded.size()).arg(path));
         return true;
@@ -307,15 +300,7 @@ bool PromptSetsEditor::savePromptFile(PromptSet set, const QString& path)
     try {
         if (!error.isEmpty())
             throw std::runtime_error(error.toStdString());
-        std::vector<concepts::Prompt> out;
-        for (const ConceptPrompt& p : list) {
-            concepts::Prompt c { p.text.toStdString(), std::nullopt, std::nullopt };
-            if (p.seed >= 0)
-                c.seed = p.seed;
-            if (!p.caseLabel.isEmpty())
-                c.caseLabel = p.caseLabel.toStdString();
-            out.push_back(std::move(c));
-        }
+        const std::vector<concepts::Prompt> out = corePrompts(list);
         concepts::savePromptSet(path.toStdString(), out);
         Q_EMIT statusMessage(tr("Saved %1 prompts to %2").arg(out.size()).arg(path));
         return true;
@@ -387,9 +372,9 @@ bool PromptSetsEditor::buildPrompts()
         = m_presetLabel->property("allowRepeats").isValid() ? m_presetLabel->property("allowRepeats").toBool() : true;
     try {
         const concepts::DiversePrompts built = concepts::buildDiversePrompts(spec);
-        setPrompts(PromptSet::Forget, fromCore(built.forget));
-        setPrompts(PromptSet::RemainTrain, fromCore(built.remainTrain));
-        setPrompts(PromptSet::RemainTest, fromCore(built.remainTest));
+        setPrompts(PromptSet::Forget, conceptPrompts(built.forget));
+        setPrompts(PromptSet::RemainTrain, conceptPrompts(built.remainTrain));
+        setPrompts(PromptSet::RemainTest, conceptPrompts(built.remainTest));
         m_buildResult->setText(tr("D_f %1, D_r,train %2, D_r,test %3 prompts (of %4, %5 and %6 distinct)")
                                    .arg(built.forget.size())
                                    .arg(built.remainTrain.size())

@@ -1,5 +1,6 @@
 #include "qt_conversions.h"
 
+#include "core/concept/prompt_set.h"
 #include "core/data/image_set.h"
 #include "core/data/subsets.h"
 #include "core/duration.h"
@@ -9,6 +10,8 @@
 #include "core/unlearn/unlearn_run.h"
 
 #include <torch/torch.h>
+
+#include <algorithm>
 
 namespace lethe::gui {
 
@@ -24,6 +27,36 @@ QImage imageOf(const torch::Tensor& image)
     const QImage view(hwc.data_ptr<std::uint8_t>(), width, height, width * channels,
         channels == 1 ? QImage::Format_Grayscale8 : QImage::Format_RGB888);
     return view.copy(); // The tensor goes away; the QImage must own its pixels.
+}
+
+/// The fields the panel shows for class and concept runs alike, from a config to the panel's settings or back.
+template <typename From, typename To> void copySharedFields(const From& from, To& to)
+{
+    to.alpha = from.alpha;
+    to.lambda = from.lambda;
+    to.lr = from.lr;
+    to.steps = from.steps;
+    to.forgetBatch = from.forgetBatch;
+    to.remainBatch = from.remainBatch;
+    to.seed = from.seed;
+}
+
+/// The preset `makePreset` makes of `name` when `names` has it, else of the first of `names`.
+template <typename MakePreset>
+auto presetOrFirst(const std::vector<std::string>& names, const QString& name, MakePreset makePreset)
+{
+    const std::string wanted = name.toStdString();
+    return makePreset(std::find(names.begin(), names.end(), wanted) != names.end() ? wanted : names.front());
+}
+
+/// Each preset of `names`, as `makePreset` makes it, with the panel's values of it.
+template <typename MakePreset>
+QList<widgets::RunPreset> panelPresets(const std::vector<std::string>& names, MakePreset makePreset)
+{
+    QList<widgets::RunPreset> out;
+    for (const auto& name : names)
+        out.append({ toQString(name), settingsOf(makePreset(name)) });
+    return out;
 }
 
 } // namespace
@@ -87,14 +120,8 @@ widgets::RunSettings settingsOf(const unlearn::RunConfig& c)
 {
     widgets::RunSettings s;
     s.method = toQString(unlearn::methodName(c.method));
-    s.alpha = c.alpha;
-    s.lambda = c.lambda;
-    s.lr = c.lr;
-    s.steps = c.steps;
-    s.forgetBatch = c.forgetBatch;
+    copySharedFields(c, s);
     s.remainPerClass = c.remainPerClass;
-    s.remainBatch = c.remainBatch;
-    s.seed = c.seed;
     return s;
 }
 
@@ -102,28 +129,21 @@ unlearn::RunConfig runConfigOf(const widgets::RunSettings& s, const unlearn::Run
 {
     unlearn::RunConfig c = base;
     c.method = unlearn::methodFromName(s.method.toStdString());
-    c.alpha = s.alpha;
-    c.lambda = s.lambda;
-    c.lr = s.lr;
-    c.steps = s.steps;
-    c.forgetBatch = s.forgetBatch;
+    copySharedFields(s, c);
     c.remainPerClass = s.remainPerClass;
-    c.remainBatch = s.remainBatch;
-    c.seed = s.seed;
     return c;
+}
+
+unlearn::RunConfig runConfigOf(const widgets::RunSettings& settings, const QString& preset)
+{
+    return runConfigOf(settings, presetOrFirst(unlearn::runPresetNames(), preset, unlearn::runPreset));
 }
 
 widgets::RunSettings settingsOf(const unlearn::ConceptConfig& c)
 {
     widgets::RunSettings s;
     s.method = toQString(unlearn::conceptMethodName(c.method));
-    s.alpha = c.alpha;
-    s.lambda = c.lambda;
-    s.lr = c.lr;
-    s.steps = c.steps;
-    s.forgetBatch = c.forgetBatch;
-    s.remainBatch = c.remainBatch;
-    s.seed = c.seed;
+    copySharedFields(c, s);
     s.parameters = toQString(unlearn::parameterGroupName(c.parameters));
     s.eta = c.eta;
     return s;
@@ -138,31 +158,47 @@ unlearn::ConceptConfig conceptConfigOf(const widgets::RunSettings& s, const unle
     unlearn::ConceptConfig c = base;
     c.method = *method;
     c.parameters = *group;
-    c.alpha = s.alpha;
-    c.lambda = s.lambda;
-    c.lr = s.lr;
-    c.steps = s.steps;
-    c.forgetBatch = s.forgetBatch;
-    c.remainBatch = s.remainBatch;
-    c.seed = s.seed;
+    copySharedFields(s, c);
     c.eta = s.eta;
     return c;
 }
 
+unlearn::ConceptConfig conceptConfigOf(const widgets::RunSettings& settings, const QString& preset)
+{
+    return conceptConfigOf(settings, presetOrFirst(unlearn::conceptPresetNames(), preset, unlearn::conceptPreset));
+}
+
+std::vector<concepts::Prompt> corePrompts(const QList<ConceptPrompt>& prompts)
+{
+    std::vector<concepts::Prompt> out;
+    out.reserve(static_cast<std::size_t>(prompts.size()));
+    for (const ConceptPrompt& p : prompts) {
+        concepts::Prompt c { p.text.toStdString(), std::nullopt, std::nullopt };
+        if (p.seed >= 0)
+            c.seed = p.seed;
+        if (!p.caseLabel.isEmpty())
+            c.caseLabel = p.caseLabel.toStdString();
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+QList<ConceptPrompt> conceptPrompts(const std::vector<concepts::Prompt>& prompts)
+{
+    QList<ConceptPrompt> out;
+    for (const auto& p : prompts)
+        out.append({ toQString(p.text), p.seed ? *p.seed : -1, p.caseLabel ? toQString(*p.caseLabel) : QString() });
+    return out;
+}
+
 QList<widgets::RunPreset> classPresets()
 {
-    QList<widgets::RunPreset> out;
-    for (const auto& name : unlearn::runPresetNames())
-        out.append({ toQString(name), settingsOf(unlearn::runPreset(name)) });
-    return out;
+    return panelPresets(unlearn::runPresetNames(), unlearn::runPreset);
 }
 
 QList<widgets::RunPreset> conceptPresets()
 {
-    QList<widgets::RunPreset> out;
-    for (const auto& name : unlearn::conceptPresetNames())
-        out.append({ toQString(name), settingsOf(unlearn::conceptPreset(name)) });
-    return out;
+    return panelPresets(unlearn::conceptPresetNames(), unlearn::conceptPreset);
 }
 
 } // namespace lethe::gui

@@ -1,6 +1,7 @@
 #pragma once
 
 // Conversions between core values and Qt values. Only this header's source sees LibTorch types.
+#include "concept_prompt.h"
 #include "step_point.h"
 #include "widgets/class_picker.h"
 #include "widgets/hyperparameter_panel.h"
@@ -10,9 +11,14 @@
 #include <QString>
 
 #include <string>
+#include <vector>
 
 namespace at {
 class Tensor;
+}
+
+namespace lethe::concepts {
+struct Prompt;
 }
 
 namespace lethe::data {
@@ -48,12 +54,18 @@ QString durationText(double seconds);
 StepPoint stepPointOf(const unlearn::StepReport& report);
 
 /// The panel's values of a class run's config, and the config with the panel's values (the other fields of
-/// `base` kept).
+/// `base` kept, or of the core preset called `preset`, else of the first preset).
 widgets::RunSettings settingsOf(const unlearn::RunConfig& config);
 unlearn::RunConfig runConfigOf(const widgets::RunSettings& settings, const unlearn::RunConfig& base);
+unlearn::RunConfig runConfigOf(const widgets::RunSettings& settings, const QString& preset);
 /// The same for concept runs; throws Error for a method or parameter group core does not know.
 widgets::RunSettings settingsOf(const unlearn::ConceptConfig& config);
 unlearn::ConceptConfig conceptConfigOf(const widgets::RunSettings& settings, const unlearn::ConceptConfig& base);
+unlearn::ConceptConfig conceptConfigOf(const widgets::RunSettings& settings, const QString& preset);
+
+/// Concept prompts as core's (a seed of -1 and an empty case label: none), and core's as the GUI's.
+std::vector<concepts::Prompt> corePrompts(const QList<ConceptPrompt>& prompts);
+QList<ConceptPrompt> conceptPrompts(const std::vector<concepts::Prompt>& prompts);
 
 /// core's presets as the panel offers them: runPreset (class runs) and conceptPreset (concept runs), by name.
 QList<widgets::RunPreset> classPresets();

@@ -93,6 +93,11 @@ void RunWorker::endRun(const QString& outcome, const QString& message, qint64 st
     Q_EMIT runEnded(outcome, message, steps, seconds);
 }
 
+void RunWorker::endRun(const unlearn::RunResult& result)
+{
+    endRun(toQString(unlearn::outcomeName(result.outcome)), toQString(result.message), result.steps, result.seconds);
+}
+
 unlearn::RunResult RunWorker::runLoop(unlearn::UnlearnRun& run, unlearn::RunControl& control, int previewColumns)
 {
     Observer observer(*this, previewColumns);

@@ -70,6 +70,8 @@ protected:
     std::shared_ptr<unlearn::RunControl> beginRun();
     /// Drops the control and emits runEnded.
     void endRun(const QString& outcome, const QString& message, qint64 steps, double seconds);
+    /// The same with how a run's loop ended.
+    void endRun(const unlearn::RunResult& result);
     /// Runs `run` until it ends, with the observer that emits stepDone, previewReady (with `previewColumns`),
     /// rolledBack and progress. Returns how it ended.
     unlearn::RunResult runLoop(unlearn::UnlearnRun& run, unlearn::RunControl& control, int previewColumns);

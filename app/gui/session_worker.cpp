@@ -163,10 +163,7 @@ void SessionWorker::run(const RunRequest& request)
     try {
         if (!s.model)
             throw Error("open a model first");
-        const auto names = unlearn::runPresetNames();
-        const std::string preset = request.preset.toStdString();
-        unlearn::RunConfig config = runConfigOf(request.settings,
-            unlearn::runPreset(std::find(names.begin(), names.end(), preset) != names.end() ? preset : names.front()));
+        unlearn::RunConfig config = runConfigOf(request.settings, request.preset);
         config.forgetClass = request.forgetClass;
         config.previewEvery = request.previewEvery;
         config.snapshotEvery = request.previewEvery > 0 ? request.previewEvery : config.snapshotEvery;
@@ -260,8 +257,7 @@ void SessionWorker::run(const RunRequest& request)
                 Q_EMIT measured(1, measurementOf(*e));
             }
         }
-        endRun(
-            toQString(unlearn::outcomeName(result.outcome)), toQString(result.message), result.steps, result.seconds);
+        endRun(result);
     } catch (const std::exception& e) {
         {
             const std::lock_guard lock(s.mutex);
