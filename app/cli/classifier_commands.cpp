@@ -107,7 +107,7 @@ void trainClassifierCommand(const TrainClassifierOptions& o, GlobalOptions& glob
     std::cerr << "Training a classifier on " << trainSet.source << ": " << trainSet.size() << " images, "
               << trainSet.classCount() << " classes, " << trainSet.channels() << "×32×32\n"
               << "network " << models::toJson(network).dump() << "\n"
-              << "config  " << train::toJson(config).dump() << "\n"
+              << "config  " << io::configToJson(config).dump() << "\n"
               << "device  " << deviceName(device) << ", " << torch::get_num_threads() << " CPU thread(s)\n";
 
     ProgressLine progress;
@@ -145,7 +145,7 @@ void trainClassifierCommand(const TrainClassifierOptions& o, GlobalOptions& glob
     info.provenance.imagesSeen = result.imagesSeen;
     info.provenance.wallSeconds = result.wallSeconds;
     info.provenance.created = io::utcNow();
-    info.provenance.hyperparameters = train::toJson(config);
+    info.provenance.hyperparameters = io::configToJson(config);
     info.provenance.hyperparameters["device"] = deviceName(device);
 
     const std::filesystem::path out(o.out);

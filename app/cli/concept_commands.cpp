@@ -337,13 +337,13 @@ void runUnlearnConcept(const ConceptOptions& given, const GlobalOptions& global)
     // The run, with Ctrl+C stopping it after the current step (then what there is is written). A non-finite step
     // rolls back to the last snapshot and ends the run as failed; the weights written are those of the snapshot.
     CliObserver observer(dir / "steps.csv", config.steps);
-    const unlearn::RunRecord record { "concept", unlearn::toJson(config), {}, o.model,
+    const unlearn::RunRecord record { "concept", io::configToJson(config), {}, o.model,
         std::filesystem::is_regular_file(o.model) ? io::sha256File(o.model) : std::string(), loadOptions.device.str(),
         command, io::utcNow() };
     const unlearn::RunResult result = runUntilInterrupted(session, observer);
     observer.finish();
     unlearn::RunRecord finalRecord = record;
-    finalRecord.finalConfig = unlearn::toJson(session.config());
+    finalRecord.finalConfig = io::configToJson(session.config());
     nlohmann::json manifest = unlearn::runManifest(finalRecord, result);
     manifest.update({ { "method", o.method }, { "concept", prompts.conceptSpec }, { "parent_kind", sd.sourceKind() },
         { "forget_pairs", prompts.forget.size() }, { "remain_pairs", prompts.remain.size() },

@@ -178,7 +178,7 @@ void runSweep(const SweepOptions& o)
     UnlearnInputs in = loadUnlearnInputs(o.model, o.data, o.classifier, base.evaluate, o.forgetClasses, device);
 
     // A sweep resumes only with the same model and settings; its grid may grow.
-    nlohmann::json settings = unlearn::toJson(base);
+    nlohmann::json settings = io::configToJson(base);
     settings.erase("method");
     settings.erase("alpha");
     settings.erase("lambda");

@@ -101,11 +101,11 @@ unlearn::RunConfig buildRunConfig(const RunConfigFlags& flags)
         if (!j.is_object())
             throw Error(flags.configFile + ": run config: expected a JSON object");
         // The file's keys override the preset; absent keys keep the preset's values.
-        nlohmann::json merged = unlearn::toJson(config);
+        nlohmann::json merged = io::configToJson(config);
         for (const auto& item : j.items())
             merged[item.key()] = item.value();
         try {
-            config = unlearn::runConfigFromJson(merged);
+            config = io::configFromJson<unlearn::RunConfig>(merged);
         } catch (const Error& e) {
             throw Error(flags.configFile + ": " + e.what());
         }
@@ -252,8 +252,8 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
 
     CancelOnInterrupt interrupt;
     const int columns = static_cast<int>(config.previewSeeds.size());
-    const unlearn::RunRecord record { "class", unlearn::toJson(config), {}, in.modelPath, in.model.sha256, device.str(),
-        command, io::utcNow() };
+    const unlearn::RunRecord record { "class", io::configToJson(config), {}, in.modelPath, in.model.sha256,
+        device.str(), command, io::utcNow() };
     nlohmann::json run = { { "forget_class", o.forgetClass }, { "forget_class_name", forgetName },
         { "data", in.train.source }, { "resumed_from_step", resumedStep } };
 
@@ -294,7 +294,7 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
 
     const char* outcome = unlearn::outcomeName(result.outcome);
     unlearn::RunRecord finalRecord = record;
-    finalRecord.finalConfig = unlearn::toJson(session.config());
+    finalRecord.finalConfig = io::configToJson(session.config());
     nlohmann::json manifest = unlearn::runManifest(finalRecord, result);
     manifest.update(run);
     if (result.evaluation)

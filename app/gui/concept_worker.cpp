@@ -301,7 +301,7 @@ void ConceptWorker::run(const ConceptRunRequest& request)
         spdlog::info("concept unlearning with {}: {} forget and {} remain pairs, {} trainable tensors ({})",
             unlearn::conceptMethodName(config.method), s.forget.size(), s.remain.size(),
             session.trainableNames().size(), unlearn::parameterGroupName(config.parameters));
-        const unlearn::RunRecord record { "concept", unlearn::toJson(config), {}, s.modelPath,
+        const unlearn::RunRecord record { "concept", io::configToJson(config), {}, s.modelPath,
             std::filesystem::is_regular_file(s.modelPath) ? io::sha256File(s.modelPath) : std::string(), s.device.str(),
             "lethe (GUI)", io::utcNow() };
         const unlearn::RunResult result = runLoop(session, *control, columns);
@@ -316,7 +316,7 @@ void ConceptWorker::run(const ConceptRunRequest& request)
                 Q_EMIT previewReady(result.steps, imagesOf(*after), columns);
         }
         unlearn::RunRecord finalRecord = record;
-        finalRecord.finalConfig = unlearn::toJson(session.config());
+        finalRecord.finalConfig = io::configToJson(session.config());
         s.manifest = unlearn::runManifest(finalRecord, result);
         s.manifest.update({ { "concept", config.forgetConcept }, { "forget_prompts", promptsJson(s.forgetPrompts) },
             { "parent_kind", s.sd->sourceKind() }, { "forget_pairs", s.forget.size() },

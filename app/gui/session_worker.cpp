@@ -187,7 +187,7 @@ void SessionWorker::run(const RunRequest& request)
         }
         s.snapshotDir = std::make_unique<QTemporaryDir>();
         s.request = request;
-        s.startConfig = unlearn::toJson(config);
+        s.startConfig = io::configToJson(config);
         s.started = io::utcNow();
         s.session = std::move(session);
         unlearn::UnlearnSession& run = *s.session;
@@ -326,7 +326,7 @@ void SessionWorker::exportRun(const QString& folder, qint64 step)
             const auto preview = s.previews.find(step >= 0 ? step : s.lastStep);
             if (preview != s.previews.end())
                 files.after = preview->second;
-            const unlearn::RunRecord record { "class", s.startConfig, unlearn::toJson(config), s.model->path.string(),
+            const unlearn::RunRecord record { "class", s.startConfig, io::configToJson(config), s.model->path.string(),
                 s.model->sha256, s.device.str(), kCommand, s.started };
             files.manifest = unlearn::runManifest(record, result);
             if (s.running)

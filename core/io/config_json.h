@@ -4,6 +4,9 @@
 // static `fields(self, visit)` function that calls `visit("json_key", self.member)` per field, and these two
 // functions walk that list in both directions, so a new field cannot be forgotten by one of them.
 //
+// A table may call a group's table for keys that several structs share. Each struct also names itself for
+// messages in `static constexpr const char* kJsonName` ("run config").
+//
 // Fields may be bool, integers, floating numbers, std::string, vectors of those, nlohmann::json (taken as it is), or
 // an enum for which a function
 // `enumNames(Enum)` returning its `std::vector<std::pair<Enum, std::string>>` table is found by argument-dependent
@@ -99,6 +102,14 @@ template <typename Config> void configFromJson(Config& config, const nlohmann::j
             }
         }
     });
+}
+
+/// A `Config` read from `json` over its defaults, as the function above (messages begin with Config::kJsonName).
+template <typename Config> Config configFromJson(const nlohmann::json& json)
+{
+    Config config;
+    configFromJson(config, json, Config::kJsonName);
+    return config;
 }
 
 } // namespace lethe::io

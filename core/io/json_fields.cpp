@@ -3,9 +3,30 @@
 #include "atomic_file.h"
 #include "json_number.h"
 
+#include <optional>
+
 namespace lethe::io {
 
 using nlohmann::json;
+
+namespace {
+
+/// The items of `value` when it is an array of integers (T = std::int64_t) or of strings (T = std::string);
+/// nullopt when it is something else.
+template <typename T> std::optional<std::vector<T>> itemsOf(const json& value)
+{
+    if (!value.is_array())
+        return std::nullopt;
+    std::vector<T> items;
+    for (const json& item : value) {
+        if (!(std::is_same_v<T, std::string> ? item.is_string() : item.is_number_integer()))
+            return std::nullopt;
+        items.push_back(item.get<T>());
+    }
+    return items;
+}
+
+} // namespace
 
 json readJsonObjectFile(const std::filesystem::path& path)
 {
@@ -61,15 +82,12 @@ std::vector<std::int64_t> JsonFields::intList(
         return fallback;
     if (scalarRepeats > 0 && value->is_number_integer())
         return std::vector<std::int64_t>(scalarRepeats, value->get<std::int64_t>());
-    if (!value->is_array())
-        wrongType(key, scalarRepeats > 0 ? "an integer or a list of integers" : "a list of integers", *value);
-    std::vector<std::int64_t> list;
-    for (const json& item : *value) {
-        if (!item.is_number_integer())
-            wrongType(key, "a list of integers", *value);
-        list.push_back(item.get<std::int64_t>());
-    }
-    return list;
+    const auto list = itemsOf<std::int64_t>(*value);
+    if (!list)
+        wrongType(key,
+            scalarRepeats > 0 && !value->is_array() ? "an integer or a list of integers" : "a list of integers",
+            *value);
+    return *list;
 }
 
 std::vector<std::string> JsonFields::stringList(const std::string& key, const std::vector<std::string>& fallback) const
@@ -77,15 +95,10 @@ std::vector<std::string> JsonFields::stringList(const std::string& key, const st
     const json* value = find(key);
     if (!value)
         return fallback;
-    if (!value->is_array())
+    const auto list = itemsOf<std::string>(*value);
+    if (!list)
         wrongType(key, "a list of strings", *value);
-    std::vector<std::string> list;
-    for (const json& item : *value) {
-        if (!item.is_string())
-            wrongType(key, "a list of strings", *value);
-        list.push_back(item.get<std::string>());
-    }
-    return list;
+    return *list;
 }
 
 } // namespace lethe::io

@@ -16,8 +16,6 @@
 
 namespace lethe::train {
 
-using nlohmann::json;
-
 const std::vector<std::pair<ClassifierOptimizer, std::string>>& enumNames(ClassifierOptimizer)
 {
     static const std::vector<std::pair<ClassifierOptimizer, std::string>> table
@@ -40,18 +38,6 @@ std::string optimizerName(ClassifierOptimizer optimizer)
 std::string scheduleName(ClassifierSchedule schedule)
 {
     return io::enumName(schedule);
-}
-
-json toJson(const ClassifierTrainConfig& c)
-{
-    return io::configToJson(c);
-}
-
-ClassifierTrainConfig classifierTrainConfigFromJson(const json& j)
-{
-    ClassifierTrainConfig c;
-    io::configFromJson(c, j, "classifier training config");
-    return c;
 }
 
 namespace {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/data/image_set.h"
+#include "core/io/config_json.h"
 #include "core/models/classifier/resnet_classifier.h"
 
 #include <nlohmann/json.hpp>
@@ -23,6 +24,8 @@ enum class ClassifierSchedule { Cosine, Step };
 /// How to train an evaluation classifier. Every field has its default here; GUI, CLI and files share them.
 /// The thread count is not part of it: the caller configures LibTorch's threads.
 struct ClassifierTrainConfig {
+    static constexpr const char* kJsonName = "classifier training config";
+
     int epochs = 10;
     std::int64_t batchSize = 128;
     double learningRate = 0.05;
@@ -57,11 +60,6 @@ struct ClassifierTrainConfig {
         visit("eval_batch_size", c.evalBatchSize);
     }
 };
-
-/// The config as JSON (snake_case keys, enums as "sgd"/"adam", "cosine"/"step").
-nlohmann::json toJson(const ClassifierTrainConfig& config);
-/// Parses JSON written by toJson; absent keys keep their defaults. Throws Error naming an unknown or bad key.
-ClassifierTrainConfig classifierTrainConfigFromJson(const nlohmann::json& json);
 
 /// The names of the enums, for io::configToJson.
 const std::vector<std::pair<ClassifierOptimizer, std::string>>& enumNames(ClassifierOptimizer);

@@ -24,28 +24,15 @@ namespace lethe::train {
 
 using nlohmann::json;
 
-json toJson(const PretrainConfig& c)
-{
-    return io::configToJson(c);
-}
-
-PretrainConfig pretrainConfigFromJson(const json& j)
-{
-    PretrainConfig c;
-    io::configFromJson(c, j, "pretraining config");
-    return c;
-}
-
 struct EdmPretrainer::State : TrainingRunState {
     PretrainConfig config;
     json architecture;
     models::EDMPrecond net { nullptr };
     models::EDMPrecond ema { nullptr };
-    std::unique_ptr<Adam> adam;
     std::string parentSha256; ///< The model initialiseFrom() started from.
 
     State(PretrainConfig c, data::ImageSet t, torch::Device d, std::filesystem::path o, std::string cmd)
-        : TrainingRunState("pretraining", std::move(t), d, std::move(o), std::move(cmd), c.seed, c.batch, c.steps)
+        : TrainingRunState("pretraining", std::move(t), d, std::move(o), std::move(cmd), c)
         , config(std::move(c))
     {
     }
@@ -102,13 +89,9 @@ void EdmPretrainer::resume()
     if (arch == metadata.end() || json::parse(arch->second) != s.architecture)
         throw FormatError(path.string(), "__metadata__ key 'architecture'",
             "the saved run used a different network than this command asks for");
-    const TrainingCounters counters = loadTrainingState(file, *s.net, *s.ema, *s.adam, s.noise);
     if (const auto parent = metadata.find("parent_sha256"); parent != metadata.end())
         s.parentSha256 = parent->second;
-    s.step = counters.step;
-    s.checkpointStep = s.step;
-    s.wallSeconds = counters.wallSeconds;
-    spdlog::info("resumed from {} at step {}", path.string(), s.step);
+    s.readState(file, *s.net, *s.ema);
 }
 
 void EdmPretrainer::initialiseFrom(const std::filesystem::path& model)
@@ -154,63 +137,30 @@ void EdmPretrainer::writeCheckpoint()
     info.provenance.imagesSeen = s.step * s.config.batch;
     info.provenance.wallSeconds = s.wallSeconds;
     info.provenance.created = io::utcNow();
-    info.provenance.hyperparameters = toJson(s.config);
+    info.provenance.hyperparameters = io::configToJson(s.config);
     io::writeModel(s.output, info, nn::stateDict(*s.ema));
-
-    const auto state = trainingState(*s.net, *s.ema, *s.adam, { s.step, s.wallSeconds }, s.noise);
-    io::writeSafetensors(statePath(s.output), state,
-        { { "architecture", s.architecture.dump() }, { "config", toJson(s.config).dump() },
+    s.writeState(*s.net, *s.ema,
+        { { "architecture", s.architecture.dump() }, { "config", io::configToJson(s.config).dump() },
             { "parent_sha256", s.parentSha256 } });
-    s.checkpointStep = s.step;
 }
 
 void EdmPretrainer::run(const PretrainObserver& observer, const std::atomic<bool>* cancel)
 {
     State& s = *m_state;
-    const std::int64_t n = s.train.size();
-    const std::int64_t batch = s.config.batch;
     const int classes = s.train.classCount();
     const bool conditional = models::edmOptionsFromJson(s.architecture).label_dim() > 0;
-    s.net->train();
     const diffusion::Denoiser denoiser = [&](const torch::Tensor& x, const torch::Tensor& sigma,
                                              const torch::Tensor& labels) { return s.net->forward(x, sigma, labels); };
-    EpochOrder order(n, s.config.seed);
-    StepReporter reporter("pretraining", s.step, s.config.steps, s.config.checkpointEvery, batch, s.wallSeconds);
-
-    while (s.step < s.config.steps) {
-        if (cancel && cancel->load())
-            break;
-        // Dropout draws from the global generator: seeding it per step makes a run resumed at any step
-        // bit-identical to one that never stopped.
-        torch::manual_seed(s.config.seed + static_cast<std::uint64_t>(s.step));
-        const std::int64_t first = s.step * batch;
-        const std::vector<std::int64_t> indices = order.batch(s.step, batch);
+    const BatchLoss batchLoss = [&](const std::vector<std::int64_t>& indices) {
         const torch::Tensor index = torch::tensor(indices, torch::kInt64);
         const torch::Tensor images = diffusion::pixelsToFloat(s.train.images.index_select(0, index)).to(s.device);
         torch::Tensor labels;
         if (conditional)
             labels = diffusion::oneHot(s.train.labels.index_select(0, index), classes).to(s.device);
-
-        const double lr
-            = warmedUpLr(s.config.lr, static_cast<double>(first), static_cast<double>(s.config.lrRampupImages));
-        s.adam->setLr(lr);
-        s.adam->zeroGrad();
-        const diffusion::EdmLossResult loss = diffusion::edmLoss(denoiser, images, labels, {}, s.noise);
-        loss.loss.backward();
-        sanitizeGradients(*s.net);
-        s.adam->step();
-        ++s.step;
-        // EMA as in EDM: half-life grows with the images seen, capped at the configured value.
-        updateEma(*s.net, *s.ema, s.step, batch, s.config.emaHalfLifeImages, s.config.emaRampupRatio);
-
-        const PretrainProgress progress = reporter.stepDone(s.step, loss.loss.item<double>(), lr);
-        if (progress.checkpointWritten)
-            writeCheckpoint();
-        if (observer)
-            observer(progress);
-    }
-    if (s.step != s.checkpointStep)
-        writeCheckpoint();
+        return diffusion::edmLoss(denoiser, images, labels, {}, s.noise).loss;
+    };
+    s.runSteps(
+        s.config, *s.net, *s.ema, batchLoss, [this] { writeCheckpoint(); }, observer, cancel);
 }
 
 } // namespace lethe::train

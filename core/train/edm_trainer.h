@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/data/image_set.h"
+#include "core/io/config_json.h"
 #include "core/io/model_file.h"
 #include "core/train/training_loop.h"
 
@@ -15,20 +16,13 @@
 
 namespace lethe::train {
 
-/// Settings of EDM pretraining (`lethe-cli pretrain`). Learning-rate ramp-up and the EMA follow EDM's
-/// training loop, scaled down for small models.
-struct PretrainConfig {
+/// Settings of EDM pretraining (`lethe-cli pretrain`): the network, the data and the TrainingLoopConfig.
+struct PretrainConfig : TrainingLoopConfig {
+    static constexpr const char* kJsonName = "pretraining config";
+
     std::string preset = "fmnist-ddpmpp-small"; ///< Network preset; ignored when `architecture` is set.
     nlohmann::json architecture; ///< EDM init_kwargs; null = use `preset`.
     std::string dataset = "fashion-mnist";
-    std::int64_t batch = 64;
-    double lr = 5e-4;
-    std::int64_t lrRampupImages = 32000; ///< Linear warm-up over this many images.
-    std::int64_t steps = 10000;
-    double emaHalfLifeImages = 50000; ///< EMA half-life in images ...
-    double emaRampupRatio = 0.05; ///< ... but at most this fraction of the images seen so far.
-    std::uint64_t seed = 1;
-    std::int64_t checkpointEvery = 250; ///< Steps between atomic checkpoints (0 = only at the end).
 
     /// The field table that io::configToJson and io::configFromJson walk (JSON key, member).
     template <typename Self, typename Visit> static void fields(Self& c, Visit&& visit)
@@ -36,20 +30,9 @@ struct PretrainConfig {
         visit("preset", c.preset);
         visit("architecture", c.architecture);
         visit("dataset", c.dataset);
-        visit("batch", c.batch);
-        visit("lr", c.lr);
-        visit("lr_rampup_images", c.lrRampupImages);
-        visit("steps", c.steps);
-        visit("ema_half_life_images", c.emaHalfLifeImages);
-        visit("ema_rampup_ratio", c.emaRampupRatio);
-        visit("seed", c.seed);
-        visit("checkpoint_every", c.checkpointEvery);
+        TrainingLoopConfig::fields(c, visit);
     }
 };
-
-nlohmann::json toJson(const PretrainConfig& config);
-/// Absent keys keep their defaults; unknown keys and wrong types throw Error naming the key.
-PretrainConfig pretrainConfigFromJson(const nlohmann::json& json);
 
 /// Trains an EDMPrecond on an image set. Writes `output` (the EMA network as a self-describing Lethe
 /// model) and `output`.state.safetensors (raw weights, Adam moments, step, RNG state) at every

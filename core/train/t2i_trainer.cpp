@@ -26,18 +26,6 @@ namespace lethe::train {
 
 using nlohmann::json;
 
-json toJson(const T2iPretrainConfig& c)
-{
-    return io::configToJson(c);
-}
-
-T2iPretrainConfig t2iPretrainConfigFromJson(const json& j)
-{
-    T2iPretrainConfig c;
-    io::configFromJson(c, j, "text-to-image training config");
-    return c;
-}
-
 json builtinT2iUNetConfig()
 {
     return models::sd::unetConfigJson(
@@ -100,12 +88,10 @@ struct T2iPretrainer::State : TrainingRunState {
     diffusion::DdpmSchedule schedule;
     Networks net { nullptr };
     Networks ema { nullptr };
-    std::unique_ptr<Adam> adam;
     json parent; ///< The model initialiseFrom() started from ({ "path", "steps" }); null when none.
 
     State(T2iPretrainConfig c, data::ImageSet t, torch::Device d, std::filesystem::path o, std::string cmd)
-        : TrainingRunState(
-            "text-to-image training", std::move(t), d, std::move(o), std::move(cmd), c.seed, c.batch, c.steps)
+        : TrainingRunState("text-to-image training", std::move(t), d, std::move(o), std::move(cmd), c)
         , config(std::move(c))
     {
     }
@@ -202,19 +188,15 @@ void T2iPretrainer::resume()
     if (config != file.metadata().end())
         saved = json::parse(config->second, nullptr, false);
     // A key the saved run lacks predates that setting: the run trained with its default (noise_offset 0).
-    const json defaults = toJson(T2iPretrainConfig {});
+    const json defaults = io::configToJson(T2iPretrainConfig {});
     for (const char* key :
         { "unet", "text_encoder", "batch", "seed", "caption_dropout", "max_tokens", "beta_schedule", "noise_offset" })
-        if (!saved.is_object() || saved.value(key, defaults.at(key)) != toJson(s.config).at(key))
+        if (!saved.is_object() || saved.value(key, defaults.at(key)) != io::configToJson(s.config).at(key))
             throw FormatError(path.string(), std::string("__metadata__ config '") + key + "'",
                 "the saved run used other settings than this command asks for");
-    const TrainingCounters counters = loadTrainingState(file, *s.net, *s.ema, *s.adam, s.noise);
-    s.step = counters.step;
-    s.checkpointStep = s.step;
-    s.wallSeconds = counters.wallSeconds;
     if (const auto parent = file.metadata().find("parent"); parent != file.metadata().end())
         s.parent = json::parse(parent->second, nullptr, false);
-    spdlog::info("resumed from {} at step {}", path.string(), s.step);
+    s.readState(file, *s.net, *s.ema);
 }
 
 void T2iPretrainer::initialiseFrom(const std::filesystem::path& model)
@@ -256,7 +238,7 @@ void T2iPretrainer::writeCheckpoint()
     const json manifest = { { "format", "lethe.text-to-image" }, { "method", "pretrain-t2i" },
         { "dataset", s.train.source }, { "command", s.command }, { "seed", s.config.seed }, { "steps", s.step },
         { "images_seen", s.step * s.config.batch }, { "wall_seconds", s.wallSeconds }, { "created", io::utcNow() },
-        { "config", toJson(s.config) }, { "initialised_from", s.parent },
+        { "config", io::configToJson(s.config) }, { "initialised_from", s.parent },
         { "captions", { { "templates", data::captionTemplates() }, { "nouns", data::fashionNouns() } } },
         // The concept preset tuned for models of this kind (their ε-loss scale): front ends open it with these values.
         { "recommended_preset", "fmnist-t2i" } };
@@ -264,32 +246,21 @@ void T2iPretrainer::writeCheckpoint()
         tokenizerPath(s.output), s.ema->text_encoder, s.ema->unet, nullptr, s.schedule);
     sd.saveDiffusersFolder(s.output, io::jsonText(manifest, 2), true);
 
-    const auto state = trainingState(*s.net, *s.ema, *s.adam, { s.step, s.wallSeconds }, s.noise);
-    io::Metadata metadata { { "config", toJson(s.config).dump() } };
+    io::Metadata metadata { { "config", io::configToJson(s.config).dump() } };
     if (!s.parent.is_null())
         metadata["parent"] = s.parent.dump();
-    io::writeSafetensors(statePath(s.output), state, metadata);
-    s.checkpointStep = s.step;
+    s.writeState(*s.net, *s.ema, metadata);
 }
 
 void T2iPretrainer::run(const PretrainObserver& observer, const std::atomic<bool>* cancel)
 {
     State& s = *m_state;
-    const std::int64_t batch = s.config.batch;
-    s.net->train();
-    EpochOrder order(s.train.size(), s.config.seed);
-    StepReporter reporter(
-        "text-to-image training", s.step, s.config.steps, s.config.checkpointEvery, batch, s.wallSeconds);
     const diffusion::ConditionalNoisePredictor predict
         = [&](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context) {
               return s.net->unet->forward(x, t, context);
           };
-
-    while (s.step < s.config.steps) {
-        if (cancel && cancel->load())
-            break;
-        torch::manual_seed(s.config.seed + static_cast<std::uint64_t>(s.step));
-        const std::vector<std::int64_t> indices = order.batch(s.step, batch);
+    const BatchLoss batchLoss = [&](const std::vector<std::int64_t>& indices) {
+        const std::int64_t batch = static_cast<std::int64_t>(indices.size());
         data::CaptionedBatch data = data::captionedBatch(s.train, indices, s.noise);
         const torch::Tensor dropped = torch::rand({ batch }, s.noise, torch::TensorOptions().dtype(torch::kFloat64));
         for (std::int64_t i = 0; i < batch; ++i)
@@ -297,28 +268,12 @@ void T2iPretrainer::run(const PretrainObserver& observer, const std::atomic<bool
                 data.captions[static_cast<std::size_t>(i)].clear();
         const torch::Tensor images = diffusion::pixelsToFloat(data.images).to(s.device);
         const diffusion::DdpmDraw draw = diffusion::drawDdpm(images, s.schedule, s.noise, s.config.noiseOffset);
-
-        const double lr = warmedUpLr(
-            s.config.lr, static_cast<double>(s.step * batch), static_cast<double>(s.config.lrRampupImages));
-        s.adam->setLr(lr);
-        s.adam->zeroGrad();
         const torch::Tensor ids = s.tokenizer->encodeBatch(data.captions).to(s.device);
         const torch::Tensor context = s.net->text_encoder->forward(ids).last_hidden_state;
-        const torch::Tensor loss = diffusion::ddpmLossPerImage(predict, images, context, s.schedule, draw).mean();
-        loss.backward();
-        sanitizeGradients(*s.net);
-        s.adam->step();
-        ++s.step;
-        updateEma(*s.net, *s.ema, s.step, batch, s.config.emaHalfLifeImages, s.config.emaRampupRatio);
-
-        const PretrainProgress progress = reporter.stepDone(s.step, loss.item<double>(), lr);
-        if (progress.checkpointWritten)
-            writeCheckpoint();
-        if (observer)
-            observer(progress);
-    }
-    if (s.step != s.checkpointStep)
-        writeCheckpoint();
+        return diffusion::ddpmLossPerImage(predict, images, context, s.schedule, draw).mean();
+    };
+    s.runSteps(
+        s.config, *s.net, *s.ema, batchLoss, [this] { writeCheckpoint(); }, observer, cancel);
 }
 
 } // namespace lethe::train

@@ -7,6 +7,7 @@
 // Stable Diffusion.
 
 #include "core/data/image_set.h"
+#include "core/io/config_json.h"
 #include "core/train/training_loop.h"
 
 #include <nlohmann/json.hpp>
@@ -20,18 +21,14 @@
 
 namespace lethe::train {
 
-struct T2iPretrainConfig {
+/// Settings of text-to-image pretraining (`lethe-cli pretrain-t2i`): the networks, the captions, the noise and the
+/// TrainingLoopConfig.
+struct T2iPretrainConfig : TrainingLoopConfig {
+    static constexpr const char* kJsonName = "text-to-image training config";
+
     nlohmann::json unet; ///< diffusers unet/config.json; null = the built-in architecture.
     nlohmann::json textEncoder; ///< transformers text_encoder/config.json (vocab size filled in); null = built-in.
-    std::int64_t batch = 64;
-    double lr = 5e-4;
-    std::int64_t lrRampupImages = 32000;
-    std::int64_t steps = 10000;
-    double emaHalfLifeImages = 50000;
-    double emaRampupRatio = 0.05;
     double captionDropout = 0.1; ///< Probability of the empty caption, for classifier-free guidance.
-    std::uint64_t seed = 1;
-    std::int64_t checkpointEvery = 250;
     int maxTokens = 16; ///< The tokenizer's model_max_length (BOS and EOS included).
     /// "linear" (DDPM's β from 1e-4 to 0.02, for pixel space: ᾱ at the last timestep is 4e-5, so pure noise
     /// carries no trace of the image's mean colour) or "scaled_linear" (Stable Diffusion's 0.00085 to 0.012,
@@ -48,24 +45,13 @@ struct T2iPretrainConfig {
     {
         visit("unet", c.unet);
         visit("text_encoder", c.textEncoder);
-        visit("batch", c.batch);
-        visit("lr", c.lr);
-        visit("lr_rampup_images", c.lrRampupImages);
-        visit("steps", c.steps);
-        visit("ema_half_life_images", c.emaHalfLifeImages);
-        visit("ema_rampup_ratio", c.emaRampupRatio);
+        TrainingLoopConfig::fields(c, visit);
         visit("caption_dropout", c.captionDropout);
-        visit("seed", c.seed);
-        visit("checkpoint_every", c.checkpointEvery);
         visit("max_tokens", c.maxTokens);
         visit("beta_schedule", c.betaSchedule);
         visit("noise_offset", c.noiseOffset);
     }
 };
-
-nlohmann::json toJson(const T2iPretrainConfig& config);
-/// Absent keys keep their defaults; wrong types and unknown keys throw Error naming the key.
-T2iPretrainConfig t2iPretrainConfigFromJson(const nlohmann::json& json);
 
 /// The built-in model's UNet: 32×32 RGB in pixel space, three levels (16, 32, 64 channels), attention at
 /// 16×16 and 8×8.

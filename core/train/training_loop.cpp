@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/nn/state_dict.h"
 
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -13,19 +14,21 @@
 
 namespace lethe::train {
 
-TrainingRunState::TrainingRunState(const std::string& what, data::ImageSet images, torch::Device runDevice,
-    std::filesystem::path outputPath, std::string commandLine, std::uint64_t seed, std::int64_t batch,
-    std::int64_t steps)
-    : train(std::move(images))
+TrainingRunState::TrainingRunState(std::string name, data::ImageSet images, torch::Device runDevice,
+    std::filesystem::path outputPath, std::string commandLine, const TrainingLoopConfig& loop)
+    : what(std::move(name))
+    , train(std::move(images))
     , device(runDevice)
     , output(std::move(outputPath))
     , command(std::move(commandLine))
-    , noise(diffusion::cpuGenerator(seed))
+    , noise(diffusion::cpuGenerator(loop.seed))
 {
     train.validate();
-    if (batch < 1 || steps < 1)
+    if (loop.batch < 1 || loop.steps < 1)
         throw Error(what + " needs a batch of at least 1 and at least 1 step");
 }
+
+TrainingRunState::~TrainingRunState() = default;
 
 EpochOrder::EpochOrder(std::int64_t imageCount, std::uint64_t seed)
     : m_count(imageCount)
@@ -103,24 +106,23 @@ std::filesystem::path trainingStatePath(const std::filesystem::path& output)
     return path;
 }
 
-std::vector<io::NamedTensor> trainingState(torch::nn::Module& net, torch::nn::Module& ema, const Adam& adam,
-    const TrainingCounters& counters, at::Generator& noise)
+void TrainingRunState::writeState(torch::nn::Module& net, torch::nn::Module& ema, const io::Metadata& metadata)
 {
     std::vector<io::NamedTensor> state;
     for (const auto& [prefix, module] :
         { std::pair<const char*, torch::nn::Module*> { "net.", &net }, { "ema.", &ema } })
         for (auto& t : nn::stateDict(*module))
             state.push_back({ prefix + t.name, t.tensor });
-    for (auto& t : adam.state())
+    for (auto& t : adam->state())
         state.push_back(std::move(t));
-    state.push_back({ "train.step", torch::tensor({ counters.step }, torch::kInt64) });
-    state.push_back({ "train.wall_seconds", torch::tensor({ counters.wallSeconds }, torch::kFloat64) });
+    state.push_back({ "train.step", torch::tensor({ step }, torch::kInt64) });
+    state.push_back({ "train.wall_seconds", torch::tensor({ wallSeconds }, torch::kFloat64) });
     state.push_back({ "train.noise_rng", noise.get_state() });
-    return state;
+    io::writeSafetensors(trainingStatePath(output), state, metadata);
+    checkpointStep = step;
 }
 
-TrainingCounters loadTrainingState(
-    const io::SafetensorsFile& file, torch::nn::Module& net, torch::nn::Module& ema, Adam& adam, at::Generator& noise)
+void TrainingRunState::readState(const io::SafetensorsFile& file, torch::nn::Module& net, torch::nn::Module& ema)
 {
     torch::NoGradGuard noGrad;
     for (const auto& [prefix, module] :
@@ -132,12 +134,48 @@ TrainingCounters loadTrainingState(
                     "expected shape " + c10::str(tensor.sizes()) + ", found " + c10::str(saved.sizes()));
             tensor.copy_(saved);
         }
-    adam.loadState(file);
-    TrainingCounters counters;
-    counters.step = file.tensor("train.step").item<std::int64_t>();
-    counters.wallSeconds = file.tensor("train.wall_seconds").item<double>();
+    adam->loadState(file);
+    step = file.tensor("train.step").item<std::int64_t>();
+    checkpointStep = step;
+    wallSeconds = file.tensor("train.wall_seconds").item<double>();
     noise.set_state(file.tensor("train.noise_rng"));
-    return counters;
+    spdlog::info("resumed from {} at step {}", file.path().string(), step);
+}
+
+void TrainingRunState::runSteps(const TrainingLoopConfig& loop, torch::nn::Module& net, torch::nn::Module& ema,
+    const BatchLoss& batchLoss, const std::function<void()>& checkpoint, const PretrainObserver& observer,
+    const std::atomic<bool>* cancel)
+{
+    const std::int64_t batch = loop.batch;
+    net.train();
+    EpochOrder order(train.size(), loop.seed);
+    StepReporter reporter(what, step, loop.steps, loop.checkpointEvery, batch, wallSeconds);
+
+    while (step < loop.steps) {
+        if (cancel && cancel->load())
+            break;
+        torch::manual_seed(loop.seed + static_cast<std::uint64_t>(step));
+        const std::vector<std::int64_t> indices = order.batch(step, batch);
+        const double lr
+            = warmedUpLr(loop.lr, static_cast<double>(step * batch), static_cast<double>(loop.lrRampupImages));
+        adam->setLr(lr);
+        adam->zeroGrad();
+        const torch::Tensor loss = batchLoss(indices);
+        loss.backward();
+        sanitizeGradients(net);
+        adam->step();
+        ++step;
+        // EMA as in EDM: half-life grows with the images seen, capped at the configured value.
+        updateEma(net, ema, step, batch, loop.emaHalfLifeImages, loop.emaRampupRatio);
+
+        const PretrainProgress progress = reporter.stepDone(step, loss.item<double>(), lr);
+        if (progress.checkpointWritten)
+            checkpoint();
+        if (observer)
+            observer(progress);
+    }
+    if (step != checkpointStep)
+        checkpoint();
 }
 
 LossWindow::LossWindow(std::size_t window)

@@ -1,7 +1,8 @@
 #pragma once
 
-// The parts every Lethe training loop shares (EDM pretraining, text-to-image pretraining): the epoch order,
-// the learning-rate warm-up, EDM's EMA rule, a moving loss average and the progress clock.
+// The parts every Lethe training loop shares (EDM pretraining, text-to-image pretraining): their common settings,
+// the loop itself with its resumable state, and its pieces: the epoch order, the learning-rate warm-up, EDM's EMA
+// rule, a moving loss average and the progress clock.
 
 #include "core/data/image_set.h"
 #include "core/io/safetensors.h"
@@ -9,6 +10,7 @@
 #include <ATen/core/Generator.h>
 #include <torch/nn/module.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -19,6 +21,33 @@
 #include <vector>
 
 namespace lethe::train {
+
+/// The settings of the training loop (TrainingRunState::runSteps) that every pretraining config has: the batch, the
+/// learning rate and its warm-up and the EMA of EDM's training loop (scaled down for small models), the seed and the
+/// checkpoints.
+struct TrainingLoopConfig {
+    std::int64_t batch = 64;
+    double lr = 5e-4;
+    std::int64_t lrRampupImages = 32000; ///< Linear warm-up over this many images.
+    std::int64_t steps = 10000;
+    double emaHalfLifeImages = 50000; ///< EMA half-life in images ...
+    double emaRampupRatio = 0.05; ///< ... but at most this fraction of the images seen so far.
+    std::uint64_t seed = 1;
+    std::int64_t checkpointEvery = 250; ///< Steps between atomic checkpoints (0 = only at the end).
+
+    /// These keys' part of a pretraining config's field table (io/config_json.h).
+    template <typename Self, typename Visit> static void fields(Self& c, Visit&& visit)
+    {
+        visit("batch", c.batch);
+        visit("lr", c.lr);
+        visit("lr_rampup_images", c.lrRampupImages);
+        visit("steps", c.steps);
+        visit("ema_half_life_images", c.emaHalfLifeImages);
+        visit("ema_rampup_ratio", c.emaRampupRatio);
+        visit("seed", c.seed);
+        visit("checkpoint_every", c.checkpointEvery);
+    }
+};
 
 /// Progress of a pretraining run, reported after every step.
 struct PretrainProgress {
@@ -64,21 +93,42 @@ void copyState(torch::nn::Module& from, torch::nn::Module& to);
 
 class Adam;
 
-/// What every pretraining run holds besides its networks: the images, where it runs and writes, its noise
-/// generator and its counters.
-struct TrainingRunState {
-    /// Validates the images; `what` names the training in the message for a batch or step count below 1.
-    TrainingRunState(const std::string& what, data::ImageSet images, torch::Device device, std::filesystem::path output,
-        std::string command, std::uint64_t seed, std::int64_t batch, std::int64_t steps);
+/// The loss of one training batch, the images at `indices` of the training set: a scalar to descend on.
+using BatchLoss = std::function<torch::Tensor(const std::vector<std::int64_t>& indices)>;
 
+/// What every pretraining run holds besides its config and its networks: the images, where it runs and writes, its
+/// noise generator, its optimiser and its counters; and the parts of the run that do not depend on the networks.
+struct TrainingRunState {
+    /// Validates the images, the batch and the step count; `what` names the training in messages ("pretraining").
+    TrainingRunState(std::string what, data::ImageSet images, torch::Device device, std::filesystem::path output,
+        std::string command, const TrainingLoopConfig& loop);
+    ~TrainingRunState();
+
+    std::string what;
     data::ImageSet train;
     torch::Device device;
     std::filesystem::path output;
     std::string command;
     at::Generator noise;
+    std::unique_ptr<Adam> adam; ///< Over the trained network's parameters (prepareNetworks).
     std::int64_t step = 0;
     std::int64_t checkpointStep = -1; ///< The step the files on disk hold.
     double wallSeconds = 0.0; ///< Training time over all sessions, for provenance.
+
+    /// Writes the resumable state to trainingStatePath(output), atomically: `net.*` and `ema.*` (the modules' state
+    /// dicts), Adam's moments, the step, the wall time, the noise generator's state, and `metadata`.
+    void writeState(torch::nn::Module& net, torch::nn::Module& ema, const io::Metadata& metadata);
+    /// Continues from what writeState() wrote; throws FormatError naming the file and the tensor for a missing or
+    /// mis-shaped one. The caller checks first that the file's run had this run's settings.
+    void readState(const io::SafetensorsFile& file, torch::nn::Module& net, torch::nn::Module& ema);
+    /// Trains `net` from `step` until loop.steps, or until `cancel` becomes true. Each step seeds the global
+    /// generator with seed + step (dropout draws from it: a resumed run is then bit-identical to one that never
+    /// stopped), takes its images from EpochOrder, descends on `batchLoss` at the warmed-up learning rate with
+    /// sanitised gradients, moves `ema` by EDM's rule and reports to `observer`. `checkpoint` writes the files: it
+    /// is called every checkpointEvery steps, after the last step and when cancelled.
+    void runSteps(const TrainingLoopConfig& loop, torch::nn::Module& net, torch::nn::Module& ema,
+        const BatchLoss& batchLoss, const std::function<void()>& checkpoint, const PretrainObserver& observer,
+        const std::atomic<bool>* cancel);
 };
 
 /// Moves the network and its EMA copy to `device`, makes the EMA equal to the network (in eval mode), and
@@ -87,22 +137,6 @@ std::unique_ptr<Adam> prepareNetworks(torch::nn::Module& net, torch::nn::Module&
 
 /// `output` + ".state.safetensors": where a run's resumable state goes.
 std::filesystem::path trainingStatePath(const std::filesystem::path& output);
-
-/// What a training checkpoint holds besides the networks and the optimiser.
-struct TrainingCounters {
-    std::int64_t step = 0;
-    double wallSeconds = 0.0;
-};
-
-/// A resumable training state: `net.*` and `ema.*` (the modules' state dicts), Adam's moments, the step, the
-/// wall time and the noise generator's state.
-std::vector<io::NamedTensor> trainingState(torch::nn::Module& net, torch::nn::Module& ema, const Adam& adam,
-    const TrainingCounters& counters, at::Generator& noise);
-
-/// Restores what trainingState() wrote into the modules, Adam and the generator; throws FormatError naming the
-/// file and the tensor for a missing or mis-shaped one.
-TrainingCounters loadTrainingState(
-    const io::SafetensorsFile& file, torch::nn::Module& net, torch::nn::Module& ema, Adam& adam, at::Generator& noise);
 
 /// The mean of the last `window` losses.
 class LossWindow {

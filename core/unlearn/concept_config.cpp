@@ -101,18 +101,6 @@ void ConceptConfig::validate() const
         throw Error(what + "preview_every must be 0 (off) or positive, found " + std::to_string(previewEvery));
 }
 
-nlohmann::json toJson(const ConceptConfig& config)
-{
-    return io::configToJson(config);
-}
-
-ConceptConfig conceptConfigFromJson(const nlohmann::json& json)
-{
-    ConceptConfig config;
-    io::configFromJson(config, json, "concept config");
-    return config;
-}
-
 std::vector<std::string> conceptPresetNames()
 {
     return { "sd", "fmnist-t2i" };

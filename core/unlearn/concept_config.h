@@ -47,6 +47,8 @@ bool inParameterGroup(ParameterGroup group, const std::string& name);
 
 /// A concept run's settings; the defaults are the `sd` preset, the paper's Stable Diffusion values (§3).
 struct ConceptConfig {
+    static constexpr const char* kJsonName = "concept config";
+
     /// What is forgotten, in words ("sneaker", "nudity"); recorded in the run's manifest. The forget pairs say
     /// it to the model.
     std::string forgetConcept;
@@ -82,28 +84,13 @@ struct ConceptConfig {
     template <typename Self, typename Visit> static void fields(Self& c, Visit&& visit)
     {
         visit("concept", c.forgetConcept);
-        visit("method", c.method);
-        visit("alpha", c.alpha);
-        visit("lambda", c.lambda);
-        visit("lr", c.lr);
-        visit("steps", c.steps);
-        visit("forget_batch", c.forgetBatch);
-        visit("remain_batch", c.remainBatch);
+        runContractFields(c, visit);
         visit("parameters", c.parameters);
         visit("eta", c.eta);
         visit("esd_sampling_steps", c.esdSamplingSteps);
         visit("esd_guidance", c.esdGuidance);
-        visit("seed", c.seed);
-        visit("snapshot_every", c.snapshotEvery);
-        visit("preview_every", c.previewEvery);
-        visit("on_nan", c.onNan);
     }
 };
-
-/// The config as JSON (enums by name), for manifests and config files.
-nlohmann::json toJson(const ConceptConfig& config);
-/// Absent keys keep their defaults; unknown keys and wrong types throw Error("concept config: …") naming the key.
-ConceptConfig conceptConfigFromJson(const nlohmann::json& json);
 
 /// `sd` (the paper's Stable Diffusion values: α 1.1, λ 1.6, lr 1e-5, batches of 8, 100 steps; the defaults) or
 /// `fmnist-t2i` (the built-in text-to-image model: α 0.1 and λ 10 on its ε-loss scale, which starts near 0.009

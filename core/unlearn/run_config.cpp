@@ -10,8 +10,6 @@
 
 namespace lethe::unlearn {
 
-using nlohmann::json;
-
 const std::vector<std::pair<Method, std::string>>& enumNames(Method)
 {
     static const std::vector<std::pair<Method, std::string>> table = { { Method::GA, "ga" },
@@ -105,18 +103,6 @@ RunConfig runPreset(const std::string& name)
         return config;
     }
     throw Error("unknown run preset '" + name + "' (valid: cpu-fast, paper)");
-}
-
-json toJson(const RunConfig& config)
-{
-    return io::configToJson(config);
-}
-
-RunConfig runConfigFromJson(const json& j)
-{
-    RunConfig c;
-    io::configFromJson(c, j, "run config");
-    return c;
 }
 
 } // namespace lethe::unlearn

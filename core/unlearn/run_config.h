@@ -1,6 +1,8 @@
 #pragma once
 
 // Everything that defines an unlearning run, with one default per field.
+#include "core/io/config_json.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -31,10 +33,29 @@ enum class NanPolicy { Stop, HalveLr };
 /// "stop", "halve-lr".
 const std::vector<std::pair<NanPolicy, std::string>>& enumNames(NanPolicy);
 
+/// The keys of the run contract (unlearn_run.h) that every kind of run's config has, for their field tables
+/// (io/config_json.h): the method, α, λ, lr, the steps, the batches, the seed, snapshots, previews and on_nan.
+template <typename Self, typename Visit> void runContractFields(Self& c, Visit&& visit)
+{
+    visit("method", c.method);
+    visit("alpha", c.alpha);
+    visit("lambda", c.lambda);
+    visit("lr", c.lr);
+    visit("steps", c.steps);
+    visit("forget_batch", c.forgetBatch);
+    visit("remain_batch", c.remainBatch);
+    visit("seed", c.seed);
+    visit("snapshot_every", c.snapshotEvery);
+    visit("preview_every", c.previewEvery);
+    visit("on_nan", c.onNan);
+}
+
 /// One unlearning run. Field defaults are the `cpu-fast` preset for the built-in model, tuned on it with
 /// `lethe-cli sweep` (forget Sneaker, λ ∈ {1, 2, 5}, 100 steps): λ 2 forgets (UA 1.00) and keeps RA at 0.842
 /// against the base model's 0.844, in about five minutes on two cores; λ 5 did not forget in 100 steps.
 struct RunConfig {
+    static constexpr const char* kJsonName = "run config";
+
     /// The class to forget (its index in the model's classes); −1 = not chosen yet (the session refuses it;
     /// validate() does not, as presets and flags are checked before the class is known).
     int forgetClass = -1;
@@ -65,25 +86,15 @@ struct RunConfig {
     template <typename Self, typename Visit> static void fields(Self& c, Visit&& visit)
     {
         visit("forget_class", c.forgetClass);
-        visit("method", c.method);
-        visit("alpha", c.alpha);
-        visit("lambda", c.lambda);
-        visit("lr", c.lr);
+        runContractFields(c, visit);
         visit("optimizer", c.optimizer);
-        visit("steps", c.steps);
-        visit("forget_batch", c.forgetBatch);
         visit("remain_per_class", c.remainPerClass);
-        visit("remain_batch", c.remainBatch);
         visit("saliency_fraction", c.saliencyFraction);
         visit("trainable", c.trainable);
-        visit("seed", c.seed);
-        visit("snapshot_every", c.snapshotEvery);
-        visit("preview_every", c.previewEvery);
         visit("preview_seeds", c.previewSeeds);
         visit("preview_sampler_steps", c.previewSamplerSteps);
         visit("evaluate", c.evaluate);
         visit("eval_images_per_class", c.evalImagesPerClass);
-        visit("on_nan", c.onNan);
     }
 };
 
@@ -91,9 +102,5 @@ struct RunConfig {
 /// `cpu-fast` (the defaults above). Throws Error listing the presets.
 RunConfig runPreset(const std::string& name);
 std::vector<std::string> runPresetNames();
-
-nlohmann::json toJson(const RunConfig& config);
-/// Absent keys keep their defaults; unknown keys and wrong types throw Error naming the key.
-RunConfig runConfigFromJson(const nlohmann::json& json);
 
 } // namespace lethe::unlearn

@@ -57,7 +57,7 @@ io::ModelInfo unlearnedModelInfo(const io::ModelInfo& parent, const std::string&
     info.provenance.imagesSeen = result.steps * config.forgetBatch;
     info.provenance.wallSeconds = result.seconds;
     info.provenance.created = io::utcNow();
-    info.provenance.hyperparameters = toJson(config);
+    info.provenance.hyperparameters = io::configToJson(config);
     const int forgetClass = config.forgetClass;
     if (forgetClass >= 0 && static_cast<std::size_t>(forgetClass) < parent.classes.size())
         info.provenance.hyperparameters["forget_class_name"] = parent.classes[static_cast<std::size_t>(forgetClass)];

@@ -30,7 +30,7 @@ std::string stepsCsv(const std::vector<StepReport>& reports);
 /// What every run's manifest says, whatever its kind.
 struct RunRecord {
     std::string kind; ///< "class" or "concept".
-    nlohmann::json config; ///< The config the run started with (toJson).
+    nlohmann::json config; ///< The config the run started with (io::configToJson).
     nlohmann::json finalConfig; ///< The config with the live changes it ended with.
     std::string parentModel; ///< The base model's path.
     std::string parentSha256; ///< Its SHA-256 (empty when it is a folder).

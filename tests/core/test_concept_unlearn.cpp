@@ -640,7 +640,7 @@ void TestConceptUnlearn::nonFiniteLossRollsBackAndFails()
 void TestConceptUnlearn::presetsAndTheModelsRecommendedOne()
 {
     QCOMPARE(unlearn::conceptPresetNames(), (std::vector<std::string> { "sd", "fmnist-t2i" }));
-    QCOMPARE(unlearn::toJson(unlearn::conceptPreset("sd")), unlearn::toJson(ConceptConfig {}));
+    QCOMPARE(io::configToJson(unlearn::conceptPreset("sd")), io::configToJson(ConceptConfig {}));
     const ConceptConfig fashion = unlearn::conceptPreset("fmnist-t2i");
     QCOMPARE(fashion.alpha, 0.1);
     QCOMPARE(fashion.lambda, 10.0);
@@ -649,10 +649,15 @@ void TestConceptUnlearn::presetsAndTheModelsRecommendedOne()
         "unknown concept preset 'sdxl' (valid: sd, fmnist-t2i)");
 
     // The config file round trip, and its refusals, through the one field table.
-    QCOMPARE(unlearn::toJson(unlearn::conceptConfigFromJson(unlearn::toJson(fashion))), unlearn::toJson(fashion));
-    LETHE_COMPARE_STR(errorMessage([] { unlearn::conceptConfigFromJson({ { "parameters", "attn" } }); }),
+    QCOMPARE(io::configToJson(io::configFromJson<unlearn::ConceptConfig>(io::configToJson(fashion))),
+        io::configToJson(fashion));
+    LETHE_COMPARE_STR(errorMessage([] {
+        io::configFromJson<unlearn::ConceptConfig>({ { "parameters", "attn" } });
+    }),
         "concept config: parameters must be 'all', 'cross-attn' or 'no-cross-attn', found \"attn\"");
-    LETHE_COMPARE_STR(errorMessage([] { unlearn::conceptConfigFromJson({ { "lamda", 1 } }); }),
+    LETHE_COMPARE_STR(errorMessage([] {
+        io::configFromJson<unlearn::ConceptConfig>({ { "lamda", 1 } });
+    }),
         "concept config: unknown key 'lamda'");
 
     // A model names its own preset in lethe-manifest.json; the tiny model names none.

@@ -469,26 +469,30 @@ void TestEval::trainConfigJsonRoundTrip()
     config.seed = 123456789012345ULL;
     config.horizontalFlip = false;
     config.labelSmoothing = 0.1;
-    const nlohmann::json j = train::toJson(config);
+    const nlohmann::json j = io::configToJson(config);
     QCOMPARE(j.at("optimizer").get<std::string>(), std::string("adam"));
     QCOMPARE(j.at("schedule").get<std::string>(), std::string("step"));
-    QCOMPARE(train::toJson(train::classifierTrainConfigFromJson(j)), j);
-    QCOMPARE(train::classifierTrainConfigFromJson(j).seed, config.seed);
+    QCOMPARE(io::configToJson(io::configFromJson<train::ClassifierTrainConfig>(j)), j);
+    QCOMPARE(io::configFromJson<train::ClassifierTrainConfig>(j).seed, config.seed);
 
     // Absent keys keep their defaults.
-    QCOMPARE(train::toJson(train::classifierTrainConfigFromJson(nlohmann::json::object())),
-        train::toJson(train::ClassifierTrainConfig {}));
+    QCOMPARE(io::configToJson(io::configFromJson<train::ClassifierTrainConfig>(nlohmann::json::object())),
+        io::configToJson(train::ClassifierTrainConfig {}));
     LETHE_COMPARE_STR(errorMessage([] {
-        train::classifierTrainConfigFromJson({ { "optimizer", "rmsprop" } });
+        io::configFromJson<train::ClassifierTrainConfig>({ { "optimizer", "rmsprop" } });
     }),
         "classifier training config: optimizer must be 'sgd' or 'adam', found \"rmsprop\"");
     LETHE_COMPARE_STR(errorMessage([] {
-        train::classifierTrainConfigFromJson({ { "epochs", "ten" } });
+        io::configFromJson<train::ClassifierTrainConfig>({ { "epochs", "ten" } });
     }),
         "classifier training config: key 'epochs' has the wrong type (string)");
-    LETHE_COMPARE_STR(errorMessage([] { train::classifierTrainConfigFromJson({ { "seed", -1 } }); }),
+    LETHE_COMPARE_STR(errorMessage([] {
+        io::configFromJson<train::ClassifierTrainConfig>({ { "seed", -1 } });
+    }),
         "classifier training config: key 'seed' has the wrong type (number)");
-    LETHE_COMPARE_STR(errorMessage([] { train::classifierTrainConfigFromJson({ { "epoch", 3 } }); }),
+    LETHE_COMPARE_STR(errorMessage([] {
+        io::configFromJson<train::ClassifierTrainConfig>({ { "epoch", 3 } });
+    }),
         "classifier training config: unknown key 'epoch'");
 }
 

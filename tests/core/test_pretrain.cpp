@@ -308,14 +308,14 @@ void TestPretrain::configJsonRoundTrips()
 {
     train::PretrainConfig config = tinyConfig(9);
     config.emaRampupRatio = 0.25;
-    const auto back = train::pretrainConfigFromJson(train::toJson(config));
-    QCOMPARE(train::toJson(back), train::toJson(config));
+    const auto back = io::configFromJson<train::PretrainConfig>(io::configToJson(config));
+    QCOMPARE(io::configToJson(back), io::configToJson(config));
     QCOMPARE(back.steps, std::int64_t { 9 });
     QCOMPARE(back.emaRampupRatio, 0.25);
-    const auto defaults = train::pretrainConfigFromJson(nlohmann::json::object());
+    const auto defaults = io::configFromJson<train::PretrainConfig>(nlohmann::json::object());
     QCOMPARE(defaults.batch, train::PretrainConfig {}.batch);
     QVERIFY(errorMessage([] {
-        train::pretrainConfigFromJson({ { "batch", "many" } });
+        io::configFromJson<train::PretrainConfig>({ { "batch", "many" } });
     }).find("batch")
         != std::string::npos);
 }

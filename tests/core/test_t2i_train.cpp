@@ -232,7 +232,7 @@ void TestT2iTrain::offsetNoiseShiftsEachChannelByOneConstant()
     ScratchDir dir;
     train::T2iPretrainConfig config = tinyConfig(2);
     config.noiseOffset = 0.1;
-    QCOMPARE(train::t2iPretrainConfigFromJson(train::toJson(config)).noiseOffset, 0.1);
+    QCOMPARE(io::configFromJson<train::T2iPretrainConfig>(io::configToJson(config)).noiseOffset, 0.1);
     train::T2iPretrainConfig tooLarge = config;
     tooLarge.noiseOffset = 2;
     LETHE_COMPARE_STR(
@@ -332,15 +332,16 @@ void TestT2iTrain::badConfigsAndDataAreRefused()
 {
     ScratchDir dir;
     LETHE_COMPARE_STR(errorMessage([] {
-        train::t2iPretrainConfigFromJson({ { "batchsize", 3 } });
+        io::configFromJson<train::T2iPretrainConfig>({ { "batchsize", 3 } });
     }),
         "text-to-image training config: unknown key 'batchsize'");
     LETHE_COMPARE_STR(errorMessage([] {
-        train::t2iPretrainConfigFromJson({ { "batch", "3" } });
+        io::configFromJson<train::T2iPretrainConfig>({ { "batch", "3" } });
     }),
         "text-to-image training config: key 'batch' has the wrong type (string)");
     const train::T2iPretrainConfig config = tinyConfig(3);
-    QCOMPARE(train::toJson(train::t2iPretrainConfigFromJson(train::toJson(config))), train::toJson(config));
+    QCOMPARE(io::configToJson(io::configFromJson<train::T2iPretrainConfig>(io::configToJson(config))),
+        io::configToJson(config));
 
     data::ImageSet rgb = tinyGarments();
     rgb.images = rgb.images.repeat({ 1, 3, 1, 1 });

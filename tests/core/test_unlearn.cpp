@@ -237,12 +237,12 @@ void TestUnlearn::runConfigJsonRoundTripsAndPresets()
     config.trainable = "^model\\.dec\\.";
     config.previewSeeds = { 4, 9 };
     config.onNan = unlearn::NanPolicy::HalveLr;
-    const nlohmann::json json = unlearn::toJson(config);
+    const nlohmann::json json = io::configToJson(config);
     QCOMPARE(json.at("method").get<std::string>(), std::string("salun"));
     QCOMPARE(json.at("on_nan").get<std::string>(), std::string("halve-lr"));
-    QCOMPARE(unlearn::toJson(unlearn::runConfigFromJson(json)), json);
-    QCOMPARE(
-        unlearn::toJson(unlearn::runConfigFromJson(nlohmann::json::object())), unlearn::toJson(unlearn::RunConfig {}));
+    QCOMPARE(io::configToJson(io::configFromJson<unlearn::RunConfig>(json)), json);
+    QCOMPARE(io::configToJson(io::configFromJson<unlearn::RunConfig>(nlohmann::json::object())),
+        io::configToJson(unlearn::RunConfig {}));
 
     const unlearn::RunConfig paper = unlearn::runPreset("paper");
     QCOMPARE(paper.alpha, 0.1);
@@ -251,7 +251,7 @@ void TestUnlearn::runConfigJsonRoundTripsAndPresets()
     QCOMPARE(paper.forgetBatch, std::int64_t { 64 });
     QCOMPARE(paper.steps, std::int64_t { 782 });
     QCOMPARE(paper.remainPerClass, std::int64_t { 50 });
-    QCOMPARE(unlearn::toJson(unlearn::runPreset("cpu-fast")), unlearn::toJson(unlearn::RunConfig {}));
+    QCOMPARE(io::configToJson(unlearn::runPreset("cpu-fast")), io::configToJson(unlearn::RunConfig {}));
     LETHE_COMPARE_STR(
         errorMessage([] { unlearn::runPreset("fast"); }), "unknown run preset 'fast' (valid: cpu-fast, paper)");
     QCOMPARE(unlearn::methodFromName("RGD"), unlearn::Method::RGD);
@@ -285,7 +285,8 @@ void TestUnlearn::runConfigRejectsBadValues()
 {
     QFETCH(QString, json);
     QFETCH(QString, message);
-    LETHE_COMPARE_STR(errorMessage([&] { unlearn::runConfigFromJson(nlohmann::json::parse(json.toStdString())); }),
+    LETHE_COMPARE_STR(
+        errorMessage([&] { io::configFromJson<unlearn::RunConfig>(nlohmann::json::parse(json.toStdString())); }),
         message.toStdString());
     unlearn::RunConfig config;
     config.alpha = 0;

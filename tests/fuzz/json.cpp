@@ -35,11 +35,11 @@ void readConfig(std::uint8_t reader, const std::filesystem::path& folder, const 
         lethe::fuzz::writeFile(config, text);
         const nlohmann::json json = lethe::io::readJsonObjectFile(config);
         try {
-            (void)lethe::unlearn::runConfigFromJson(json);
+            (void)lethe::io::configFromJson<lethe::unlearn::RunConfig>(json);
         } catch (const lethe::Error&) {
             // A refusal is the expected outcome; the concept reader gets the same text next.
         }
-        (void)lethe::unlearn::conceptConfigFromJson(json);
+        (void)lethe::io::configFromJson<lethe::unlearn::ConceptConfig>(json);
         break;
     }
     case 2:
