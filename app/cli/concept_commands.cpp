@@ -1,6 +1,7 @@
 // `unlearn-concept`: make a text-to-image model forget a concept (RGD, GradDiff, GA, ESD) into a run folder.
 #include "cli_support.h"
 #include "commands.h"
+#include "config_flags.h"
 #include "run_observer.h"
 
 #include "core/concept/diversity_builder.h"
@@ -55,7 +56,6 @@ struct ConceptOptions {
     std::string images;
     std::string method = "rgd";
     std::string params;
-    unlearn::ConceptConfig config;
     int genSteps = 50;
     double guidance = 7.5;
     std::string negativePrompt;
@@ -68,6 +68,11 @@ struct ConceptOptions {
     bool fashionMeasures = false;
     std::string clip;
     int clipPrompts = 20;
+};
+
+/// The hyperparameters: a preset underneath, the flags given on the command line on top.
+struct ConceptFlags : ConfigFlags<unlearn::ConceptConfig> {
+    std::string runPreset; ///< Empty: the preset the model recommends, else sd.
 };
 
 /// A request with the run's drawing settings (size, guidance, steps, batch) and no prompts yet.
@@ -189,7 +194,7 @@ std::vector<unlearn::ConceptPair> pairsOf(const models::sd::StableDiffusion& sd,
     return pairs;
 }
 
-void runUnlearnConcept(const ConceptOptions& given, const GlobalOptions& global)
+void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, const GlobalOptions& global)
 {
     ConceptOptions o = given;
     if (o.model.empty())
@@ -198,7 +203,10 @@ void runUnlearnConcept(const ConceptOptions& given, const GlobalOptions& global)
     if (std::filesystem::exists(dir / "run.json") && !o.force)
         throw Error(dir.string() + " already holds a concept run (run.json): choose another --out or pass --force");
 
-    unlearn::ConceptConfig config = o.config;
+    const std::optional<std::string> recommended = unlearn::recommendedConceptPreset(o.model);
+    const std::string presetName = !flags.runPreset.empty() ? flags.runPreset : recommended.value_or("sd");
+    unlearn::ConceptConfig config = unlearn::conceptPreset(presetName);
+    flags.applyGiven(config);
     config.onNan = o.onNan == "halve-lr" ? unlearn::NanPolicy::HalveLr : unlearn::NanPolicy::Stop;
     std::string group = o.params;
     if (o.method == "esd-u" || o.method == "esd-x") {
@@ -238,6 +246,13 @@ void runUnlearnConcept(const ConceptOptions& given, const GlobalOptions& global)
     const models::sd::StableDiffusion sd = models::sd::loadStableDiffusion(o.model, loadOptions);
     std::cerr << "loaded " << sd.sourceKind() << ' ' << o.model << ": UNet " << sd.unetParameters()
               << " parameters; configs from " << sd.configSource() << "; on " << loadOptions.device.str() << '\n';
+    std::cerr << "hyperparameters: " << presetName << " preset"
+              << (!flags.runPreset.empty() ? ""
+                         : recommended     ? " (the model's recommendation)"
+                                           : " (the default)")
+              << " and the flags given: α " << config.alpha << ", λ " << config.lambda << ", lr " << config.lr
+              << ", steps " << config.steps << ", batches " << config.forgetBatch << " + " << config.remainBatch
+              << '\n';
     // Loaded before any image is drawn, so that a bad folder fails at once.
     std::optional<models::clip::LoadedClip> clip;
     if (!o.clip.empty())
@@ -472,6 +487,7 @@ std::vector<std::string> methodChoices()
 void addConceptCommands(CLI::App& app, GlobalOptions& global)
 {
     auto o = std::make_shared<ConceptOptions>();
+    auto flags = std::make_shared<ConceptFlags>();
     CLI::App* cmd = app.add_subcommand("unlearn-concept",
         "Make a text-to-image model forget a concept (into a run folder: model/, model.safetensors, run.json, "
         "steps.csv, before/, after/)");
@@ -496,22 +512,26 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
            "--method", o->method, "rgd, graddiff, ga, esd, esd-u (no cross-attention) or esd-x (cross-attention)")
         ->capture_default_str()
         ->check(CLI::IsMember(methodChoices()));
-    cmd->add_option("--alpha", o->config.alpha, "Forget-loss truncation α: a step with L_f > α is remain-only")
-        ->capture_default_str();
-    cmd->add_option("--lambda", o->config.lambda, "Weight λ of the remain direction")->capture_default_str();
-    cmd->add_option("--lr", o->config.lr, "Adam's learning rate")->capture_default_str();
-    cmd->add_option("--steps", o->config.steps, "Steps")->capture_default_str();
-    cmd->add_option("--forget-batch", o->config.forgetBatch, "Forget pairs per step")->capture_default_str();
-    cmd->add_option("--remain-batch", o->config.remainBatch, "Remain pairs per step")->capture_default_str();
-    cmd->add_option("--eta", o->config.eta, "ESD's negative guidance η")->capture_default_str();
-    cmd->add_option("--esd-sampling-steps", o->config.esdSamplingSteps,
-           "ESD's states: 0 = forget images noised at a random t; N = partial DDIM sampling of the prompt over N "
-           "steps with the model being trained, as ESD's authors do (their 50)")
-        ->capture_default_str();
-    cmd->add_option("--esd-guidance", o->config.esdGuidance, "Guidance of ESD's sampled states")->capture_default_str();
-    cmd->add_option("--seed", o->config.seed, "Seed of the batches, timesteps and noise")->capture_default_str();
-    cmd->add_option("--snapshot-every", o->config.snapshotEvery, "Steps between snapshots (the rollback point)")
-        ->capture_default_str();
+    cmd->add_option("--run-preset", flags->runPreset,
+           "Hyperparameter defaults: sd (the paper's Stable Diffusion values) or fmnist-t2i (the built-in model's); "
+           "default: the one the model's lethe-manifest.json recommends, else sd. The flags below override it")
+        ->check(CLI::IsMember(unlearn::conceptPresetNames()));
+    flags->add(cmd, "--alpha", &unlearn::ConceptConfig::alpha,
+        "Forget-loss truncation α: a step with L_f > α is remain-only (default: the run preset's)");
+    flags->add(cmd, "--lambda", &unlearn::ConceptConfig::lambda, "Weight λ of the remain direction (preset's)");
+    flags->add(cmd, "--lr", &unlearn::ConceptConfig::lr, "Adam's learning rate (preset's)");
+    flags->add(cmd, "--steps", &unlearn::ConceptConfig::steps, "Steps (preset's)");
+    flags->add(cmd, "--forget-batch", &unlearn::ConceptConfig::forgetBatch, "Forget pairs per step (preset's)");
+    flags->add(cmd, "--remain-batch", &unlearn::ConceptConfig::remainBatch, "Remain pairs per step (preset's)");
+    flags->add(cmd, "--eta", &unlearn::ConceptConfig::eta, "ESD's negative guidance η (preset's)");
+    flags->add(cmd, "--esd-sampling-steps", &unlearn::ConceptConfig::esdSamplingSteps,
+        "ESD's states: 0 = forget images noised at a random t; N = partial DDIM sampling of the prompt over N steps "
+        "with the model being trained, as ESD's authors do (their 50) (preset's)");
+    flags->add(
+        cmd, "--esd-guidance", &unlearn::ConceptConfig::esdGuidance, "Guidance of ESD's sampled states (preset's)");
+    flags->add(cmd, "--seed", &unlearn::ConceptConfig::seed, "Seed of the batches, timesteps and noise (preset's)");
+    flags->add(cmd, "--snapshot-every", &unlearn::ConceptConfig::snapshotEvery,
+        "Steps between snapshots, the rollback point (preset's)");
     cmd->add_option("--on-nan", o->onNan, "After a rollback: stop (default) or halve-lr")
         ->check(CLI::IsMember(namesOf(unlearn::NanPolicy {})));
     cmd->add_option("--params", o->params, "UNet parameters trained: all, cross-attn or no-cross-attn (default all)")
@@ -545,7 +565,7 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
     cmd->add_option("--device", o->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
     cmd->add_option("--out", o->out, "Run folder")->required();
     cmd->add_flag("--force", o->force, "Overwrite a run already in --out");
-    cmd->callback([o, &global] { runCommand(global, [&] { runUnlearnConcept(*o, global); }); });
+    cmd->callback([o, flags, &global] { runCommand(global, [&] { runUnlearnConcept(*o, *flags, global); }); });
 }
 
 } // namespace lethe::cli

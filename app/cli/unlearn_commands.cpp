@@ -35,14 +35,6 @@ namespace lethe::cli {
 
 namespace {
 
-template <typename T>
-void addRunFlag(CLI::App* cmd, RunConfigFlags& flags, const std::string& name, T unlearn::RunConfig::*field,
-    const std::string& help)
-{
-    CLI::Option* option = cmd->add_option(name, flags.values.*field, help);
-    flags.given.emplace_back(option, [&flags, field](unlearn::RunConfig& c) { c.*field = flags.values.*field; });
-}
-
 std::string builtinModel(const std::string& given, const char* builtin)
 {
     return given.empty() ? resourceFile(std::string("models/") + builtin).string() : given;
@@ -58,28 +50,25 @@ void addRunConfigFlags(CLI::App* cmd, RunConfigFlags& flags, bool withAlphaLambd
     cmd->add_option("--config", flags.configFile, "Run config JSON (overrides the preset; flags override it)")
         ->check(CLI::ExistingFile);
     if (withAlphaLambda) {
-        addRunFlag(cmd, flags, "--alpha", &unlearn::RunConfig::alpha, "α: truncation of the forget loss");
-        addRunFlag(cmd, flags, "--lambda", &unlearn::RunConfig::lambda, "λ: weight of the remain direction");
+        flags.add(cmd, "--alpha", &unlearn::RunConfig::alpha, "α: truncation of the forget loss");
+        flags.add(cmd, "--lambda", &unlearn::RunConfig::lambda, "λ: weight of the remain direction");
     }
-    addRunFlag(cmd, flags, "--lr", &unlearn::RunConfig::lr, "Learning rate (constant)");
-    addRunFlag(cmd, flags, "--optimizer", &unlearn::RunConfig::optimizer, "adam or sgd");
-    addRunFlag(cmd, flags, "--steps", &unlearn::RunConfig::steps, "Steps");
-    addRunFlag(cmd, flags, "--forget-batch", &unlearn::RunConfig::forgetBatch, "Forget images per step");
-    addRunFlag(cmd, flags, "--remain-per-class", &unlearn::RunConfig::remainPerClass,
-        "Remain set: images of each other class");
-    addRunFlag(cmd, flags, "--remain-batch", &unlearn::RunConfig::remainBatch,
+    flags.add(cmd, "--lr", &unlearn::RunConfig::lr, "Learning rate (constant)");
+    flags.add(cmd, "--optimizer", &unlearn::RunConfig::optimizer, "adam or sgd");
+    flags.add(cmd, "--steps", &unlearn::RunConfig::steps, "Steps");
+    flags.add(cmd, "--forget-batch", &unlearn::RunConfig::forgetBatch, "Forget images per step");
+    flags.add(cmd, "--remain-per-class", &unlearn::RunConfig::remainPerClass, "Remain set: images of each other class");
+    flags.add(cmd, "--remain-batch", &unlearn::RunConfig::remainBatch,
         "Remain batch (RGD: chunk of its full pass over the remain set)");
-    addRunFlag(cmd, flags, "--saliency", &unlearn::RunConfig::saliencyFraction, "SalUn: fraction of weights kept");
-    addRunFlag(cmd, flags, "--trainable", &unlearn::RunConfig::trainable,
+    flags.add(cmd, "--saliency", &unlearn::RunConfig::saliencyFraction, "SalUn: fraction of weights kept");
+    flags.add(cmd, "--trainable", &unlearn::RunConfig::trainable,
         "Regular expression of the parameter names to train (default: all)");
-    addRunFlag(cmd, flags, "--seed", &unlearn::RunConfig::seed, "Seed of batches, noise, dropout and the remain set");
-    addRunFlag(cmd, flags, "--snapshot-every", &unlearn::RunConfig::snapshotEvery, "Steps between rollback snapshots");
-    addRunFlag(cmd, flags, "--eval-per-class", &unlearn::RunConfig::evalImagesPerClass,
+    flags.add(cmd, "--seed", &unlearn::RunConfig::seed, "Seed of batches, noise, dropout and the remain set");
+    flags.add(cmd, "--snapshot-every", &unlearn::RunConfig::snapshotEvery, "Steps between rollback snapshots");
+    flags.add(cmd, "--eval-per-class", &unlearn::RunConfig::evalImagesPerClass,
         "Images per class for UA, RA, FD_cls, KID_cls");
-    CLI::Option* seeds
-        = cmd->add_option("--preview-seeds", flags.values.previewSeeds, "Seeds of the before/after grids")
-              ->delimiter(',');
-    flags.given.emplace_back(seeds, [&flags](unlearn::RunConfig& c) { c.previewSeeds = flags.values.previewSeeds; });
+    flags.add(cmd, "--preview-seeds", &unlearn::RunConfig::previewSeeds, "Seeds of the before/after grids")
+        ->delimiter(',');
     cmd->add_option("--on-nan", flags.onNan, "After a rollback: stop (default) or halve-lr")
         ->check(CLI::IsMember({ "stop", "halve-lr" }));
     cmd->add_flag("--no-eval", flags.noEval, "Skip the metrics (UA, RA, FD_cls, KID_cls)");
@@ -110,9 +99,7 @@ unlearn::RunConfig buildRunConfig(const RunConfigFlags& flags)
             throw Error(flags.configFile + ": " + e.what());
         }
     }
-    for (const auto& [option, apply] : flags.given)
-        if (option->count() > 0)
-            apply(config);
+    flags.applyGiven(config);
     if (flags.onNan == "halve-lr")
         config.onNan = unlearn::NanPolicy::HalveLr;
     else if (flags.onNan == "stop")

@@ -8,6 +8,7 @@
 #include "core/unlearn/run_config.h"
 #include "core/unlearn/session.h"
 
+#include "config_flags.h"
 #include "run_observer.h"
 
 #include <functional>
@@ -24,13 +25,11 @@ class Option;
 namespace lethe::cli {
 
 /// --preset, --config and the per-field flags; only the flags given on the command line override.
-struct RunConfigFlags {
+struct RunConfigFlags : ConfigFlags<unlearn::RunConfig> {
     std::string preset = "cpu-fast";
     std::string configFile;
     std::string onNan;
     bool noEval = false;
-    unlearn::RunConfig values;
-    std::vector<std::pair<CLI::Option*, std::function<void(unlearn::RunConfig&)>>> given;
 };
 
 /// Adds the flags to `cmd`. `withAlphaLambda` false leaves --alpha and --lambda to the caller (sweep lists).

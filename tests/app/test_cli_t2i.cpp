@@ -20,6 +20,7 @@ class TestCliT2i : public QObject {
 private Q_SLOTS:
     void generateConvertAndBenchATextToImageModel();
     void unlearnConceptWritesAReloadableRun();
+    void unlearnConceptStartsFromTheModelsRecommendedPreset();
     void clipAlignmentInEvalT2iUnlearnConceptAndClipScore();
 
 private:
@@ -293,6 +294,52 @@ void TestCliT2i::unlearnConceptWritesAReloadableRun()
     QVERIFY(method.exitCode != 0);
     QVERIFY2(method.err.find("--method: salun not in {rgd,graddiff,ga,esd,esd-u,esd-x}") != std::string::npos,
         method.err.c_str());
+}
+
+void TestCliT2i::unlearnConceptStartsFromTheModelsRecommendedPreset()
+{
+    const std::filesystem::path folder = m_dir / "recommending-sd";
+    test::writeTinyDiffusersFolder(folder, false);
+    test::writeBytes(folder / "lethe-manifest.json", R"({"recommended_preset": "fmnist-t2i"})");
+    test::writeBytes(m_dir / "rp-forget.json", R"(["a red shoe"])");
+    test::writeBytes(m_dir / "rp-remain.json", R"(["a blue shoe"])");
+    const Args base { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "rp-forget.json"), "--remain",
+        q(m_dir / "rp-remain.json"), "--steps", "1", "--forget-batch", "1", "--remain-batch", "1", "--gen-steps", "1",
+        "--preview-prompts", "0" };
+    const auto configOf = [](const std::filesystem::path& run) {
+        return nlohmann::json::parse(test::readBytes(run / "run.json"))["config"];
+    };
+
+    // The preset the model names underneath, the flags given on top.
+    const Result recommended = runCli(base + Args { "--lambda", "3", "--out", q(m_dir / "rp-recommended") });
+    QVERIFY2(recommended.exitCode == 0, recommended.err.c_str());
+    QVERIFY2(recommended.err.find("hyperparameters: fmnist-t2i preset (the model's recommendation) and the flags "
+                                  "given: α 0.1, λ 3, lr 1e-05, steps 1, batches 1 + 1\n")
+            != std::string::npos,
+        recommended.err.c_str());
+    const auto config = configOf(m_dir / "rp-recommended");
+    QCOMPARE(config["alpha"].get<double>(), 0.1);
+    QCOMPARE(config["lambda"].get<double>(), 3.0);
+    QCOMPARE(config["steps"].get<int>(), 1);
+
+    // --run-preset names another one.
+    const Result sd = runCli(base + Args { "--run-preset", "sd", "--out", q(m_dir / "rp-sd") });
+    QVERIFY2(sd.exitCode == 0, sd.err.c_str());
+    QVERIFY2(sd.err.find("hyperparameters: sd preset and the flags given: α 1.1, λ 1.6,") != std::string::npos,
+        sd.err.c_str());
+    QCOMPARE(configOf(m_dir / "rp-sd")["alpha"].get<double>(), 1.1);
+    const Result unknown = runCli(base + Args { "--run-preset", "sdxl", "--out", q(m_dir / "rp-unknown") });
+    QVERIFY(unknown.exitCode != 0);
+    QVERIFY2(unknown.err.find("--run-preset: sdxl not in {sd,fmnist-t2i}") != std::string::npos, unknown.err.c_str());
+
+    // A model naming a preset Lethe does not have is refused before anything is drawn, its manifest named.
+    test::writeBytes(folder / "lethe-manifest.json", R"({"recommended_preset": "sdxl"})");
+    const Result bad = runCli(base + Args { "--out", q(m_dir / "rp-bad") });
+    QCOMPARE(bad.exitCode, 1);
+    LETHE_COMPARE_STR(bad.err,
+        "error: " + q(folder / "lethe-manifest.json")
+            + ": key 'recommended_preset': unknown concept preset 'sdxl' (valid: sd, fmnist-t2i)\n");
+    QVERIFY(!std::filesystem::exists(m_dir / "rp-bad"));
 }
 
 QTEST_GUILESS_MAIN(TestCliT2i)
