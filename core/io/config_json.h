@@ -8,10 +8,9 @@
 // messages in `static constexpr const char* kJsonName` ("run config").
 //
 // Fields may be bool, integers, floating numbers, std::string, vectors of those, nlohmann::json (taken as it is), or
-// an enum for which a function
-// `enumNames(Enum)` returning its `std::vector<std::pair<Enum, std::string>>` table is found by argument-dependent
-// lookup (enums are written by name).
+// an enum with a name table (core/enum_names.h); enums are written by name.
 
+#include "core/enum_names.h"
 #include "core/error.h"
 
 #include <nlohmann/json.hpp>
@@ -23,24 +22,9 @@
 
 namespace lethe::io {
 
-/// The name of `value` in its enum's table ("?" when the table lacks it).
-template <typename Enum> std::string enumName(Enum value)
-{
-    for (const auto& [v, name] : enumNames(value))
-        if (v == value)
-            return name;
-    return "?";
-}
-
-/// "'a', 'b' or 'c'": the names of an enum's table, for messages.
-template <typename Enum> std::string enumNameList(Enum tag)
-{
-    const auto& table = enumNames(tag);
-    std::string out;
-    for (std::size_t i = 0; i < table.size(); ++i)
-        out += (i == 0 ? "" : i + 1 == table.size() ? " or " : ", ") + ("'" + table[i].second + "'");
-    return out;
-}
+// The enum helpers of core/enum_names.h, under the names io's callers use.
+using lethe::enumName;
+using lethe::enumNameList;
 
 /// The config as a JSON object, its enums by name.
 template <typename Config> nlohmann::json configToJson(const Config& config)

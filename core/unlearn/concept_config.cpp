@@ -16,14 +16,6 @@ namespace {
 
 const char* const kCrossAttention = "attn2";
 
-template <typename Enum> std::optional<Enum> valueNamed(const std::string& name)
-{
-    for (const auto& [value, n] : enumNames(Enum {}))
-        if (n == name)
-            return value;
-    return std::nullopt;
-}
-
 } // namespace
 
 const std::vector<std::pair<ConceptMethod, std::string>>& enumNames(ConceptMethod)
@@ -42,7 +34,7 @@ const std::vector<std::pair<ParameterGroup, std::string>>& enumNames(ParameterGr
 
 std::optional<ConceptMethod> conceptMethodFromName(const std::string& name)
 {
-    return valueNamed<ConceptMethod>(name);
+    return enumFromName<ConceptMethod>(name);
 }
 
 std::string conceptMethodName(ConceptMethod method)
@@ -52,7 +44,7 @@ std::string conceptMethodName(ConceptMethod method)
 
 std::optional<ParameterGroup> parameterGroupFromName(const std::string& name)
 {
-    return valueNamed<ParameterGroup>(name);
+    return enumFromName<ParameterGroup>(name);
 }
 
 std::string parameterGroupName(ParameterGroup group)

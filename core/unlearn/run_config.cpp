@@ -41,9 +41,8 @@ Method methodFromName(const std::string& name)
 {
     std::string lower = name;
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-    for (const auto& [m, n] : enumNames(Method {}))
-        if (n == lower)
-            return m;
+    if (const std::optional<Method> method = enumFromName<Method>(lower))
+        return *method;
     std::string valid;
     for (const auto& n : methodNames())
         valid += (valid.empty() ? "" : ", ") + n;
