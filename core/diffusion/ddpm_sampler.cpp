@@ -14,6 +14,16 @@ using nlohmann::json;
 
 namespace {
 
+/// An enum read by its diffusers name (`fallback` when the key is absent), or a failure listing the names.
+template <typename Enum> Enum enumField(const io::JsonFields& fields, const char* key, Enum fallback)
+{
+    const std::string name = fields.get<std::string>(key, enumName(fallback));
+    const std::optional<Enum> value = enumFromName<Enum>(name);
+    if (!value)
+        fields.fail(key, "expected " + enumNameList(fallback, "\"") + ", found \"" + name + "\"");
+    return *value;
+}
+
 // diffusers' DDIM "leading" spacing: every (trainSteps / steps)-th step from 0, reversed, plus the offset.
 std::vector<double> ddimTimesteps(const DdpmSchedule& schedule, int steps)
 {
@@ -53,20 +63,8 @@ DdpmSchedule ddpmScheduleFromJson(const json& object, const std::string& file)
     s.setAlphaToOne = fields.get<bool>("set_alpha_to_one", s.setAlphaToOne);
     s.clipSample = fields.get<bool>("clip_sample", s.clipSample);
     s.clipSampleRange = fields.get<double>("clip_sample_range", s.clipSampleRange);
-    const std::string beta = fields.get<std::string>("beta_schedule", "scaled_linear");
-    if (beta == "scaled_linear")
-        s.betaSchedule = BetaSchedule::ScaledLinear;
-    else if (beta == "linear")
-        s.betaSchedule = BetaSchedule::Linear;
-    else
-        fields.fail("beta_schedule", "expected \"linear\" or \"scaled_linear\", found \"" + beta + "\"");
-    const std::string prediction = fields.get<std::string>("prediction_type", "epsilon");
-    if (prediction == "epsilon")
-        s.prediction = PredictionType::Epsilon;
-    else if (prediction == "v_prediction")
-        s.prediction = PredictionType::VPrediction;
-    else
-        fields.fail("prediction_type", "expected \"epsilon\" or \"v_prediction\", found \"" + prediction + "\"");
+    s.betaSchedule = enumField(fields, "beta_schedule", BetaSchedule::ScaledLinear);
+    s.prediction = enumField(fields, "prediction_type", PredictionType::Epsilon);
     if (s.trainSteps < 2)
         fields.fail("num_train_timesteps", "expected at least 2, found " + std::to_string(s.trainSteps));
     if (!(s.betaStart > 0.0 && s.betaStart <= s.betaEnd && s.betaEnd < 1.0))
@@ -80,12 +78,25 @@ DdpmSchedule ddpmScheduleFromJson(const json& object, const std::string& file)
     return s;
 }
 
+const EnumNames<BetaSchedule>& enumNames(BetaSchedule)
+{
+    static const EnumNames<BetaSchedule> table
+        = { { BetaSchedule::Linear, "linear" }, { BetaSchedule::ScaledLinear, "scaled_linear" } };
+    return table;
+}
+
+const EnumNames<PredictionType>& enumNames(PredictionType)
+{
+    static const EnumNames<PredictionType> table
+        = { { PredictionType::Epsilon, "epsilon" }, { PredictionType::VPrediction, "v_prediction" } };
+    return table;
+}
+
 json toJson(const DdpmSchedule& s)
 {
     return { { "num_train_timesteps", s.trainSteps }, { "beta_start", s.betaStart }, { "beta_end", s.betaEnd },
-        { "beta_schedule", s.betaSchedule == BetaSchedule::ScaledLinear ? "scaled_linear" : "linear" },
-        { "steps_offset", s.stepsOffset }, { "set_alpha_to_one", s.setAlphaToOne },
-        { "prediction_type", s.prediction == PredictionType::Epsilon ? "epsilon" : "v_prediction" },
+        { "beta_schedule", enumName(s.betaSchedule) }, { "steps_offset", s.stepsOffset },
+        { "set_alpha_to_one", s.setAlphaToOne }, { "prediction_type", enumName(s.prediction) },
         { "clip_sample", s.clipSample }, { "clip_sample_range", s.clipSampleRange } };
 }
 

@@ -6,6 +6,8 @@
 
 #include "edm_sampler.h"
 
+#include "core/enum_names.h"
+
 #include <nlohmann/json_fwd.hpp>
 #include <torch/types.h>
 
@@ -28,6 +30,11 @@ enum class PredictionType {
     Epsilon, ///< The noise ε (Stable Diffusion 1.x).
     VPrediction, ///< v = √ᾱ·ε − √(1 − ᾱ)·x₀ (Stable Diffusion 2.x at 768 px).
 };
+
+/// diffusers' spellings ("linear", "scaled_linear"), for enumName and enumFromName (core/enum_names.h).
+const EnumNames<BetaSchedule>& enumNames(BetaSchedule);
+/// diffusers' spellings ("epsilon", "v_prediction").
+const EnumNames<PredictionType>& enumNames(PredictionType);
 
 /// The discrete training schedule, with diffusers' scheduler_config.json names in the comments.
 struct DdpmSchedule {
