@@ -15,6 +15,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <utility>
 
 namespace lethe::unlearn {
 
@@ -33,22 +34,13 @@ std::vector<std::int64_t> batchOf(std::int64_t n, std::int64_t step, std::int64_
 /// The dtype as Lethe's messages spell it ("float32", "uint8", ...).
 std::string dtypeText(torch::ScalarType type)
 {
-    switch (type) {
-    case torch::kFloat32:
-        return "float32";
-    case torch::kFloat16:
-        return "float16";
-    case torch::kBFloat16:
-        return "bfloat16";
-    case torch::kFloat64:
-        return "float64";
-    case torch::kUInt8:
-        return "uint8";
-    case torch::kInt64:
-        return "int64";
-    default:
-        return c10::toString(type);
-    }
+    static const std::pair<torch::ScalarType, const char*> names[]
+        = { { torch::kFloat32, "float32" }, { torch::kFloat16, "float16" }, { torch::kBFloat16, "bfloat16" },
+              { torch::kFloat64, "float64" }, { torch::kUInt8, "uint8" }, { torch::kInt64, "int64" } };
+    for (const auto& [dtype, name] : names)
+        if (dtype == type)
+            return name;
+    return c10::toString(type);
 }
 
 /// Why a step with a non-finite loss was not taken.
