@@ -11,6 +11,7 @@
 #include "core/train/edm_trainer.h"
 
 #include "test_support.h"
+#include "tensor_files.h"
 
 #include <torch/torch.h>
 
@@ -20,6 +21,7 @@
 #include <cmath>
 
 using namespace lethe;
+using lethe::test::tensorsOf;
 using lethe::test::errorMessage;
 using lethe::test::ScratchDir;
 
@@ -66,15 +68,6 @@ train::PretrainConfig tinyConfig(std::int64_t steps)
     config.seed = 5;
     config.checkpointEvery = 3;
     return config;
-}
-
-std::map<std::string, torch::Tensor> tensorsOf(const std::filesystem::path& path)
-{
-    const io::SafetensorsFile file(path);
-    std::map<std::string, torch::Tensor> tensors;
-    for (const auto& entry : file.entries())
-        tensors[entry.name] = file.tensor(entry.name);
-    return tensors;
 }
 
 models::ResNetClassifier tinyClassifier()

@@ -13,6 +13,7 @@
 #include "core/train/t2i_trainer.h"
 
 #include "test_support.h"
+#include "tensor_files.h"
 
 #include <torch/torch.h>
 
@@ -21,6 +22,7 @@
 #include <atomic>
 
 using namespace lethe;
+using lethe::test::tensorsOf;
 using lethe::test::errorMessage;
 using lethe::test::ScratchDir;
 
@@ -65,15 +67,6 @@ train::T2iPretrainConfig tinyConfig(std::int64_t steps)
     config.checkpointEvery = 2;
     config.captionDropout = 0.3;
     return config;
-}
-
-std::map<std::string, torch::Tensor> tensorsOf(const std::filesystem::path& path)
-{
-    const io::SafetensorsFile file(path);
-    std::map<std::string, torch::Tensor> tensors;
-    for (const auto& entry : file.entries())
-        tensors[entry.name] = file.tensor(entry.name);
-    return tensors;
 }
 
 } // namespace
