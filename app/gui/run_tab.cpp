@@ -14,8 +14,11 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QSplitter>
 #include <QVBoxLayout>
+
+#include <algorithm>
 
 #include <cmath>
 
@@ -74,7 +77,10 @@ void RunTab::arrange(const QString& name, QWidget* controls, int controlsWidth, 
     auto* scroll = new QScrollArea;
     scroll->setWidget(controls);
     scroll->setWidgetResizable(true);
-    scroll->setMinimumWidth(controlsWidth);
+    // Room for the controls beside the vertical scroll bar, so that no horizontal one cuts their right edge off.
+    const int needed = controls->minimumSizeHint().width() + scroll->verticalScrollBar()->sizeHint().width()
+        + 2 * scroll->frameWidth();
+    scroll->setMinimumWidth(std::max(controlsWidth, needed));
     auto* sides = new QSplitter(Qt::Horizontal);
     sides->setObjectName(name);
     sides->addWidget(scroll);
