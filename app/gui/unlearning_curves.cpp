@@ -11,10 +11,10 @@ namespace lethe::gui {
 
 namespace {
 
-/// The strings keep the window's translation context, where the Class tab had them.
+/// The context lupdate files these strings under (the enclosing namespace), so that their translations are found.
 QString tr(const char* text)
 {
-    return QCoreApplication::translate("lethe::gui::MainWindow", text);
+    return QCoreApplication::translate("lethe::gui", text);
 }
 
 } // namespace

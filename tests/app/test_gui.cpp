@@ -259,14 +259,17 @@ void TestGui::translationsAreCompiledIn_data()
 {
     QTest::addColumn<QString>("language");
     QTest::addColumn<QString>("start");
-    QTest::newRow("German") << QStringLiteral("de") << QStringLiteral("&Starten");
-    QTest::newRow("Simplified Chinese") << QStringLiteral("zh_CN") << QStringLiteral("开始(&S)");
+    QTest::addColumn<QString>("losses");
+    QTest::newRow("German") << QStringLiteral("de") << QStringLiteral("&Starten") << QStringLiteral("Verluste");
+    QTest::newRow("Simplified Chinese") << QStringLiteral("zh_CN") << QStringLiteral("开始(&S)")
+                                        << QStringLiteral("损失");
 }
 
 void TestGui::translationsAreCompiledIn()
 {
     QFETCH(QString, language);
     QFETCH(QString, start);
+    QFETCH(QString, losses);
     QTranslator translator;
     QVERIFY2(translator.load(QStringLiteral(":/i18n/lethe_") + language), qPrintable(language));
     QVERIFY(QCoreApplication::installTranslator(&translator));
@@ -274,6 +277,14 @@ void TestGui::translationsAreCompiledIn()
         gui::MainWindow window(m_model, m_data);
         QCOMPARE(window.classTab()->startButton()->text(), start);
         QVERIFY(window.windowTitle() != QStringLiteral("Lethe — unlearning workbench"));
+        // The curves' tabs too, whose strings live outside any class.
+        const auto tabWidgets = window.findChildren<QTabWidget*>();
+        QVERIFY(std::any_of(tabWidgets.begin(), tabWidgets.end(), [&](const QTabWidget* tabs) {
+            for (int i = 0; i < tabs->count(); ++i)
+                if (tabs->tabText(i) == losses)
+                    return true;
+            return false;
+        }));
     }
     QCoreApplication::removeTranslator(&translator);
     QTranslator missing;
