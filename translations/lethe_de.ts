@@ -651,7 +651,7 @@
     </message>
     <message>
         <source>%1 steps/s · ETA %2 · L_f %3 · L_r %4 · cos %5%6</source>
-        <translation>%1 Schritte/s · Restzeit %2 · L_f %3 · L_r %4 · cos %5%6 {1 ?} {2 ?} {3 ?} {4 ?}</translation>
+        <translation>%1 Schritte/s · Restzeit %2 · L_f %3 · L_r %4 · cos %5%6</translation>
     </message>
     <message>
         <source> · truncated</source>
