@@ -15,25 +15,25 @@ constexpr double kPi = 3.14159265358979323846;
 
 // Explicit IntArrayRef arguments: LibTorch 2.x adds a string padding overload of conv2d that a literal 0
 // (a null pointer constant) would make ambiguous.
-torch::Tensor conv2d(const torch::Tensor& x, const torch::Tensor& w, std::int64_t stride, std::int64_t padding,
-                     std::int64_t groups)
+torch::Tensor conv2d(
+    const torch::Tensor& x, const torch::Tensor& w, std::int64_t stride, std::int64_t padding, std::int64_t groups)
 {
-    const std::vector<std::int64_t> strides{stride, stride};
-    const std::vector<std::int64_t> paddings{padding, padding};
-    const std::vector<std::int64_t> dilations{1, 1};
+    const std::vector<std::int64_t> strides { stride, stride };
+    const std::vector<std::int64_t> paddings { padding, padding };
+    const std::vector<std::int64_t> dilations { 1, 1 };
     return torch::conv2d(x, w, torch::Tensor(), torch::IntArrayRef(strides), torch::IntArrayRef(paddings),
-                         torch::IntArrayRef(dilations), groups);
+        torch::IntArrayRef(dilations), groups);
 }
 
-torch::Tensor convTranspose2d(const torch::Tensor& x, const torch::Tensor& w, std::int64_t stride,
-                              std::int64_t padding, std::int64_t groups)
+torch::Tensor convTranspose2d(
+    const torch::Tensor& x, const torch::Tensor& w, std::int64_t stride, std::int64_t padding, std::int64_t groups)
 {
-    const std::vector<std::int64_t> strides{stride, stride};
-    const std::vector<std::int64_t> paddings{padding, padding};
-    const std::vector<std::int64_t> outputPaddings{0, 0};
-    const std::vector<std::int64_t> dilations{1, 1};
+    const std::vector<std::int64_t> strides { stride, stride };
+    const std::vector<std::int64_t> paddings { padding, padding };
+    const std::vector<std::int64_t> outputPaddings { 0, 0 };
+    const std::vector<std::int64_t> dilations { 1, 1 };
     return torch::conv_transpose2d(x, w, torch::Tensor(), torch::IntArrayRef(strides), torch::IntArrayRef(paddings),
-                                   torch::IntArrayRef(outputPaddings), groups, torch::IntArrayRef(dilations));
+        torch::IntArrayRef(outputPaddings), groups, torch::IntArrayRef(dilations));
 }
 
 /// True for EDM's default [1, 1] resample filter: a uniform 2×2 kernel.
@@ -49,19 +49,19 @@ bool isBoxFilter(const torch::Tensor& f)
 torch::Tensor upsample2x(const torch::Tensor& y, const torch::Tensor& f, std::int64_t padding)
 {
     if (padding == 0 && isBoxFilter(f))
-        return torch::upsample_nearest2d(y, std::vector<std::int64_t>{y.size(2) * 2, y.size(3) * 2});
+        return torch::upsample_nearest2d(y, std::vector<std::int64_t> { y.size(2) * 2, y.size(3) * 2 });
     const auto n = y.size(0), c = y.size(1);
-    const torch::Tensor out = convTranspose2d(y.reshape({n * c, 1, y.size(2), y.size(3)}), f * 4, 2, padding, 1);
-    return out.reshape({n, c, out.size(2), out.size(3)});
+    const torch::Tensor out = convTranspose2d(y.reshape({ n * c, 1, y.size(2), y.size(3) }), f * 4, 2, padding, 1);
+    return out.reshape({ n, c, out.size(2), out.size(3) });
 }
 
 torch::Tensor downsample2x(const torch::Tensor& y, const torch::Tensor& f, std::int64_t padding)
 {
     if (padding == 0 && isBoxFilter(f))
-        return torch::avg_pool2d(y, std::vector<std::int64_t>{2, 2});
+        return torch::avg_pool2d(y, std::vector<std::int64_t> { 2, 2 });
     const auto n = y.size(0), c = y.size(1);
-    const torch::Tensor out = conv2d(y.reshape({n * c, 1, y.size(2), y.size(3)}), f, 2, padding, 1);
-    return out.reshape({n, c, out.size(2), out.size(3)});
+    const torch::Tensor out = conv2d(y.reshape({ n * c, 1, y.size(2), y.size(3) }), f, 2, padding, 1);
+    return out.reshape({ n, c, out.size(2), out.size(3) });
 }
 
 void requirePositive(const char* layer, const char* what, std::int64_t value)
@@ -74,9 +74,9 @@ void requirePositive(const char* layer, const char* what, std::int64_t value)
 
 const EnumNames<InitMode>& enumNames(InitMode)
 {
-    static const EnumNames<InitMode> table = { { InitMode::KaimingUniform, "kaiming_uniform" },
-        { InitMode::KaimingNormal, "kaiming_normal" }, { InitMode::XavierUniform, "xavier_uniform" },
-        { InitMode::XavierNormal, "xavier_normal" } };
+    static const EnumNames<InitMode> table
+        = { { InitMode::KaimingUniform, "kaiming_uniform" }, { InitMode::KaimingNormal, "kaiming_normal" },
+              { InitMode::XavierUniform, "xavier_uniform" }, { InitMode::XavierNormal, "xavier_normal" } };
     return table;
 }
 
@@ -135,10 +135,11 @@ void LinearImpl::reset()
     const std::int64_t out = options.out_features();
     requirePositive("Linear", "in_features", in);
     requirePositive("Linear", "out_features", out);
-    weight = register_parameter("weight", weightInit({out, in}, options.init_mode(), in, out).mul_(options.init_weight()));
+    weight = register_parameter(
+        "weight", weightInit({ out, in }, options.init_mode(), in, out).mul_(options.init_weight()));
     bias = torch::Tensor();
     if (options.bias())
-        bias = register_parameter("bias", weightInit({out}, options.init_mode(), in, out).mul_(options.init_bias()));
+        bias = register_parameter("bias", weightInit({ out }, options.init_mode(), in, out).mul_(options.init_bias()));
 }
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x)
@@ -192,10 +193,11 @@ void Conv2dImpl::reset()
     const std::int64_t fanIn = in * k * k;
     const std::int64_t fanOut = out * k * k;
     if (k != 0)
-        weight = register_parameter("weight", weightInit({out, in, k, k}, options.init_mode(), fanIn, fanOut)
-                                                  .mul_(options.init_weight()));
+        weight = register_parameter(
+            "weight", weightInit({ out, in, k, k }, options.init_mode(), fanIn, fanOut).mul_(options.init_weight()));
     if (k != 0 && options.bias())
-        bias = register_parameter("bias", weightInit({out}, options.init_mode(), fanIn, fanOut).mul_(options.init_bias()));
+        bias = register_parameter(
+            "bias", weightInit({ out }, options.init_mode(), fanIn, fanOut).mul_(options.init_bias()));
     // EDM registers the buffer as None otherwise, which leaves it out of the state dict.
     if (options.up() || options.down()) {
         const auto taps = options.resample_filter();
@@ -229,7 +231,7 @@ torch::Tensor Conv2dImpl::forward(const torch::Tensor& x)
             y = conv2d(y, w, 1, wPad, 1);
     }
     if (b.defined())
-        y = y.add_(b.reshape({1, -1, 1, 1}));
+        y = y.add_(b.reshape({ 1, -1, 1, 1 }));
     return y;
 }
 
@@ -255,13 +257,13 @@ void GroupNormImpl::reset()
     // EDM would only fail inside group_norm at the first forward; say which layer size is impossible now.
     if (num_groups < 1)
         throw Error("GroupNorm: " + std::to_string(channels) + " channels are fewer than min_channels_per_group "
-                    + std::to_string(options.min_channels_per_group()));
+            + std::to_string(options.min_channels_per_group()));
     if (channels % num_groups != 0)
         throw Error("GroupNorm: " + std::to_string(channels) + " channels cannot be split into "
-                    + std::to_string(num_groups) + " equal groups (num_groups " + std::to_string(options.num_groups())
-                    + ", min_channels_per_group " + std::to_string(options.min_channels_per_group()) + ")");
-    weight = register_parameter("weight", torch::ones({channels}, torch::kFloat32));
-    bias = register_parameter("bias", torch::zeros({channels}, torch::kFloat32));
+            + std::to_string(num_groups) + " equal groups (num_groups " + std::to_string(options.num_groups())
+            + ", min_channels_per_group " + std::to_string(options.min_channels_per_group()) + ")");
+    weight = register_parameter("weight", torch::ones({ channels }, torch::kFloat32));
+    bias = register_parameter("bias", torch::zeros({ channels }, torch::kFloat32));
 }
 
 torch::Tensor GroupNormImpl::forward(const torch::Tensor& x)
@@ -310,29 +312,28 @@ void UNetBlockImpl::reset()
             throw Error("UNetBlock: num_heads must not be negative, got " + std::to_string(num_heads));
         if (num_heads != 0 && out % num_heads != 0)
             throw Error("UNetBlock: " + std::to_string(out) + " channels cannot be split into "
-                        + std::to_string(num_heads) + " attention heads");
+                + std::to_string(num_heads) + " attention heads");
     }
 
     // Creation order is EDM's: it fixes both the state-dict order and the random draws of the initialisation.
     norm0 = register_module("norm0", GroupNorm(GroupNormOptions(in).eps(o.eps())));
-    conv0 = register_module("conv0", Conv2d(Conv2dOptions(in, out, 3)
-                                                .up(o.up())
-                                                .down(o.down())
-                                                .resample_filter(o.resample_filter())
-                                                .init(o.init())));
-    affine = register_module("affine", Linear(LinearOptions(o.emb_channels(), out * (o.adaptive_scale() ? 2 : 1))
-                                                  .init(o.init())));
+    conv0 = register_module("conv0",
+        Conv2d(
+            Conv2dOptions(in, out, 3).up(o.up()).down(o.down()).resample_filter(o.resample_filter()).init(o.init())));
+    affine = register_module(
+        "affine", Linear(LinearOptions(o.emb_channels(), out * (o.adaptive_scale() ? 2 : 1)).init(o.init())));
     norm1 = register_module("norm1", GroupNorm(GroupNormOptions(out).eps(o.eps())));
     conv1 = register_module("conv1", Conv2d(Conv2dOptions(out, out, 3).init(o.init_zero())));
 
     skip = nullptr;
     if (out != in || o.up() || o.down()) {
         const std::int64_t kernel = (o.resample_proj() || out != in) ? 1 : 0;
-        skip = register_module("skip", Conv2d(Conv2dOptions(in, out, kernel)
-                                                  .up(o.up())
-                                                  .down(o.down())
-                                                  .resample_filter(o.resample_filter())
-                                                  .init(o.init())));
+        skip = register_module("skip",
+            Conv2d(Conv2dOptions(in, out, kernel)
+                       .up(o.up())
+                       .down(o.down())
+                       .resample_filter(o.resample_filter())
+                       .init(o.init())));
     }
 
     norm2 = nullptr;
@@ -364,7 +365,7 @@ torch::Tensor UNetBlockImpl::forward(const torch::Tensor& x, const torch::Tensor
 
     if (num_heads != 0) {
         // EDM's channel layout of qkv: [heads, channels per head, {q, k, v}] — checkpoints depend on it.
-        const auto parts = qkv(norm2(h)).reshape({h.size(0) * num_heads, h.size(1) / num_heads, 3, -1}).unbind(2);
+        const auto parts = qkv(norm2(h)).reshape({ h.size(0) * num_heads, h.size(1) / num_heads, 3, -1 }).unbind(2);
         const torch::Tensor w = attentionWeights(parts[0], parts[1]);
         const torch::Tensor a = torch::bmm(parts[2], w.transpose(1, 2));
         h = proj(a.reshape(h.sizes())).add_(h);
@@ -391,8 +392,8 @@ void PositionalEmbeddingImpl::reset()
     const std::int64_t channels = options.num_channels();
     // An odd count would silently lose a channel and endpoint with 2 channels divides by zero.
     if (channels < 2 || channels % 2 != 0 || (options.endpoint() && channels < 4))
-        throw Error("PositionalEmbedding: num_channels must be even and at least " + std::string(options.endpoint() ? "4" : "2")
-                    + ", got " + std::to_string(channels));
+        throw Error("PositionalEmbedding: num_channels must be even and at least "
+            + std::string(options.endpoint() ? "4" : "2") + ", got " + std::to_string(channels));
     requirePositive("PositionalEmbedding", "max_positions", options.max_positions());
 }
 
@@ -403,7 +404,7 @@ torch::Tensor PositionalEmbeddingImpl::forward(const torch::Tensor& x)
     freqs = freqs / static_cast<double>(half - (options.endpoint() ? 1 : 0));
     freqs = torch::pow(1.0 / static_cast<double>(options.max_positions()), freqs);
     const torch::Tensor y = torch::outer(x, freqs.to(x.dtype()));
-    return torch::cat({y.cos(), y.sin()}, 1);
+    return torch::cat({ y.cos(), y.sin() }, 1);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -424,13 +425,13 @@ void FourierEmbeddingImpl::reset()
     const std::int64_t channels = options.num_channels();
     if (channels < 2 || channels % 2 != 0)
         throw Error("FourierEmbedding: num_channels must be even and at least 2, got " + std::to_string(channels));
-    freqs = register_buffer("freqs", torch::randn({channels / 2}, torch::kFloat32) * options.scale());
+    freqs = register_buffer("freqs", torch::randn({ channels / 2 }, torch::kFloat32) * options.scale());
 }
 
 torch::Tensor FourierEmbeddingImpl::forward(const torch::Tensor& x)
 {
     const torch::Tensor y = torch::outer(x, (freqs * (2.0 * kPi)).to(x.dtype()));
-    return torch::cat({y.cos(), y.sin()}, 1);
+    return torch::cat({ y.cos(), y.sin() }, 1);
 }
 
 } // namespace lethe::nn

@@ -84,7 +84,7 @@ struct Conv2dOptions {
     /// Downsample 2× before the convolution. Default false.
     TORCH_ARG(bool, down) = false;
     /// 1-D taps of the separable resampling filter. Default {1, 1}.
-    TORCH_ARG(std::vector<double>, resample_filter) = std::vector<double>{1.0, 1.0};
+    TORCH_ARG(std::vector<double>, resample_filter) = std::vector<double> { 1.0, 1.0 };
     /// Resample and convolve in one padded step (NCSN++'s residual encoder, downsampling). Fused upsampling keeps
     /// EDM's arithmetic, which returns 2·H − 2·(kernel − 1) pixels; SongUNet never uses it. Default false.
     TORCH_ARG(bool, fused_resample) = false;
@@ -165,15 +165,15 @@ struct UNetBlockOptions {
     /// Group-norm epsilon. Default 1e-5.
     TORCH_ARG(double, eps) = 1e-5;
     /// Default {1, 1}.
-    TORCH_ARG(std::vector<double>, resample_filter) = std::vector<double>{1.0, 1.0};
+    TORCH_ARG(std::vector<double>, resample_filter) = std::vector<double> { 1.0, 1.0 };
     /// Give the resampling skip path a 1×1 convolution even when the channels match. Default false.
     TORCH_ARG(bool, resample_proj) = false;
     /// The embedding predicts a scale and a shift (true) or only a shift (false). Default true.
     TORCH_ARG(bool, adaptive_scale) = true;
     /// Initialisation of conv0, affine and skip. Default kaiming_normal, weight 1, bias 0.
-    TORCH_ARG(WeightInit, init) = WeightInit{};
+    TORCH_ARG(WeightInit, init) = WeightInit {};
     /// Initialisation of conv1 and proj. Default kaiming_normal, weight 0, bias 0.
-    TORCH_ARG(WeightInit, init_zero) = (WeightInit{InitMode::KaimingNormal, 0.0, 0.0});
+    TORCH_ARG(WeightInit, init_zero) = (WeightInit { InitMode::KaimingNormal, 0.0, 0.0 });
     /// Initialisation of qkv; unset means `init`. Default unset.
     TORCH_ARG(std::optional<WeightInit>, init_attn) = std::nullopt;
 };
@@ -189,15 +189,15 @@ public:
 
     UNetBlockOptions options;
     std::int64_t num_heads = 0;
-    GroupNorm norm0{nullptr};
-    Conv2d conv0{nullptr};
-    Linear affine{nullptr};
-    GroupNorm norm1{nullptr};
-    Conv2d conv1{nullptr};
-    Conv2d skip{nullptr};
-    GroupNorm norm2{nullptr};
-    Conv2d qkv{nullptr};
-    Conv2d proj{nullptr};
+    GroupNorm norm0 { nullptr };
+    Conv2d conv0 { nullptr };
+    Linear affine { nullptr };
+    GroupNorm norm1 { nullptr };
+    Conv2d conv1 { nullptr };
+    Conv2d skip { nullptr };
+    GroupNorm norm2 { nullptr };
+    Conv2d qkv { nullptr };
+    Conv2d proj { nullptr };
 };
 TORCH_MODULE(UNetBlock);
 

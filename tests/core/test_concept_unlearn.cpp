@@ -7,9 +7,9 @@
 #include "core/error.h"
 #include "core/imaging/image_file.h"
 #include "core/models/sd/stable_diffusion.h"
+#include "core/runtime.h"
 #include "core/train/adam.h"
 #include "core/unlearn/concept_images.h"
-#include "core/runtime.h"
 #include "core/unlearn/concept_session.h"
 #include "run_fixtures.h"
 #include "test_support.h"
@@ -30,8 +30,8 @@ using lethe::unlearn::ConceptConfig;
 using lethe::unlearn::ConceptMethod;
 using lethe::unlearn::ConceptPair;
 using lethe::unlearn::ConceptSession;
-using lethe::unlearn::StepReport;
 using lethe::unlearn::ParameterGroup;
+using lethe::unlearn::StepReport;
 
 namespace {
 
@@ -365,7 +365,9 @@ void TestConceptUnlearn::sameSeedGivesBitIdenticalRuns()
         config.steps = 4;
         ConceptSession session(*m_pixel, pairs("forget", 3, 1), pairs("remain", 4, 2), config);
         unlearn::RunControl control;
-        QCOMPARE(runToEnd(session, [&](const StepReport&) { control.requestStop(); }, &control).steps,
+        QCOMPARE(runToEnd(
+                     session, [&](const StepReport&) { control.requestStop(); }, &control)
+                     .steps,
             std::int64_t { 1 });
         QCOMPARE(session.stepsDone(), std::int64_t { 1 });
         QCOMPARE(runToEnd(session).steps, std::int64_t { 4 });
@@ -645,8 +647,8 @@ void TestConceptUnlearn::presetsAndTheModelsRecommendedOne()
     QCOMPARE(fashion.alpha, 0.1);
     QCOMPARE(fashion.lambda, 10.0);
     QCOMPARE(fashion.steps, std::int64_t { 150 });
-    LETHE_COMPARE_STR(errorMessage([] { unlearn::conceptPreset("sdxl"); }),
-        "unknown concept preset 'sdxl' (valid: sd, fmnist-t2i)");
+    LETHE_COMPARE_STR(
+        errorMessage([] { unlearn::conceptPreset("sdxl"); }), "unknown concept preset 'sdxl' (valid: sd, fmnist-t2i)");
 
     // The config file round trip, and its refusals, through the one field table.
     QCOMPARE(io::configToJson(io::configFromJson<unlearn::ConceptConfig>(io::configToJson(fashion))),

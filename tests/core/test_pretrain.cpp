@@ -10,8 +10,8 @@
 #include "core/store/edm_model.h"
 #include "core/train/edm_trainer.h"
 
-#include "test_support.h"
 #include "tensor_files.h"
+#include "test_support.h"
 
 #include <torch/torch.h>
 
@@ -21,9 +21,9 @@
 #include <cmath>
 
 using namespace lethe;
-using lethe::test::tensorsOf;
 using lethe::test::errorMessage;
 using lethe::test::ScratchDir;
+using lethe::test::tensorsOf;
 
 namespace {
 

@@ -12,8 +12,8 @@
 #include "core/runtime.h"
 #include "core/train/t2i_trainer.h"
 
-#include "test_support.h"
 #include "tensor_files.h"
+#include "test_support.h"
 
 #include <torch/torch.h>
 
@@ -22,9 +22,9 @@
 #include <atomic>
 
 using namespace lethe;
-using lethe::test::tensorsOf;
 using lethe::test::errorMessage;
 using lethe::test::ScratchDir;
+using lethe::test::tensorsOf;
 
 namespace {
 

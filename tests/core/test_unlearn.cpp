@@ -447,7 +447,8 @@ void TestUnlearn::gaIgnoresLambdaAndSalUnMasks()
 {
     Recorder ga;
     unlearn::RunControl control;
-    unlearn::UnlearnSession gaSession(tinyModel(), tinySet(), withClass(tinyConfig(unlearn::Method::GA), 0), torch::kCPU);
+    unlearn::UnlearnSession gaSession(
+        tinyModel(), tinySet(), withClass(tinyConfig(unlearn::Method::GA), 0), torch::kCPU);
     gaSession.run(ga, control);
     QCOMPARE(ga.steps.front().lambda, 0.0);
     QVERIFY(!ga.steps.front().projected);
@@ -475,7 +476,8 @@ void TestUnlearn::gaIgnoresLambdaAndSalUnMasks()
 void TestUnlearn::sessionRejectsBadInputs()
 {
     const models::EDMPrecond base = tinyModel();
-    LETHE_COMPARE_STR(errorMessage([&] { unlearn::UnlearnSession s(base, tinySet(), withClass(tinyConfig(), 3), torch::kCPU); }),
+    LETHE_COMPARE_STR(
+        errorMessage([&] { unlearn::UnlearnSession s(base, tinySet(), withClass(tinyConfig(), 3), torch::kCPU); }),
         "the class to forget, 3, is outside 0–2");
     LETHE_COMPARE_STR(errorMessage([&] { unlearn::UnlearnSession s(base, tinySet(), tinyConfig(), torch::kCPU); }),
         "choose the class to forget (forget_class)");
@@ -486,15 +488,18 @@ void TestUnlearn::sessionRejectsBadInputs()
     }).rfind("run config: trainable '([' is not a valid regular expression", 0)
         == 0);
     config.trainable = "^nothing$";
-    LETHE_COMPARE_STR(errorMessage([&] { unlearn::UnlearnSession s(base, tinySet(), withClass(config, 0), torch::kCPU); }),
+    LETHE_COMPARE_STR(
+        errorMessage([&] { unlearn::UnlearnSession s(base, tinySet(), withClass(config, 0), torch::kCPU); }),
         "run config: trainable '^nothing$' matches no parameter of the model");
     config = tinyConfig();
     config.remainPerClass = 11;
-    LETHE_COMPARE_STR(errorMessage([&] { unlearn::UnlearnSession s(base, tinySet(), withClass(config, 0), torch::kCPU); }),
+    LETHE_COMPARE_STR(
+        errorMessage([&] { unlearn::UnlearnSession s(base, tinySet(), withClass(config, 0), torch::kCPU); }),
         "class 1 has 10 images, fewer than the 11 per class requested");
     data::ImageSet wide = tinySet();
     wide.images = torch::zeros({ 30, 1, 16, 16 }, torch::kUInt8);
-    LETHE_COMPARE_STR(errorMessage([&] { unlearn::UnlearnSession s(base, wide, withClass(tinyConfig(), 0), torch::kCPU); }),
+    LETHE_COMPARE_STR(
+        errorMessage([&] { unlearn::UnlearnSession s(base, wide, withClass(tinyConfig(), 0), torch::kCPU); }),
         "the model expects 1×8×8 images, the data set has 1×16×16");
 }
 
@@ -534,7 +539,8 @@ void TestUnlearn::unlearnedModelLoadsBackWithProvenance()
     unlearn::writeEdmModel(dir / "parent.safetensors", base, parent);
     const store::EdmModel loadedParent = store::loadEdmModel(dir / "parent.safetensors", torch::kCPU);
 
-    unlearn::UnlearnSession session(loadedParent.net, set, withClass(tinyConfig(unlearn::Method::GradDiff), 2), torch::kCPU);
+    unlearn::UnlearnSession session(
+        loadedParent.net, set, withClass(tinyConfig(unlearn::Method::GradDiff), 2), torch::kCPU);
     Recorder recorder;
     unlearn::RunControl control;
     const auto result = session.run(recorder, control);
