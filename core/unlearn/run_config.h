@@ -51,8 +51,8 @@ template <typename Self, typename Visit> void runContractFields(Self& c, Visit&&
 }
 
 /// One unlearning run. Field defaults are the `cpu-fast` preset for the built-in model, tuned on it with
-/// `lethe-cli sweep` (forget Sneaker, λ ∈ {1, 2, 5}, 100 steps): λ 2 forgets (UA 1.00) and keeps RA at 0.842
-/// against the base model's 0.844, in about five minutes on two cores; λ 5 did not forget in 100 steps.
+/// `lethe-cli sweep` on the first built-in model (forget Sneaker, λ ∈ {1, 2, 5}, 100 steps): λ 2 forgot (UA 1.00)
+/// and kept RA at 0.842 against that model's 0.844; λ 5 did not forget in 100 steps. Today's figures: docs/method.md.
 struct RunConfig {
     static constexpr const char* kJsonName = "run config";
 
