@@ -10,9 +10,11 @@
 
 namespace lethe::concepts {
 
-/// The three prompt sets of a preset, and how many distinct prompts each template allows.
+/// The three prompt sets of a preset, D_f's twins, and how many distinct prompts each template allows.
 struct DiversePrompts {
     std::vector<Prompt> forget;
+    /// twins[i] is forget[i] without the concept, with forget[i]'s image seed (buildTwins()).
+    std::vector<Prompt> twins;
     std::vector<Prompt> remainTrain;
     std::vector<Prompt> remainTest;
     std::uint64_t forgetCombinations = 0;
@@ -29,5 +31,13 @@ DiversePrompts buildDiversePrompts(const DiversitySpec& spec);
 /// same spec gives the same prompts on every platform. Each split draws from its own seeded streams, so
 /// changing one count leaves the other sets unchanged.
 std::vector<Prompt> buildPromptSplit(const DiversitySpec& spec, PromptSplit split);
+
+/// The remain twin of every forget prompt of a validated spec, in D_f's order: the remain template filled with
+/// the forget prompt's values; the concept dimension, and any dimension of the remain template that the forget
+/// template lacks, take remain training values (concept words removed) drawn from the twins' own seeded stream,
+/// every combination of them once per pass, each pass in a new order. A twin keeps its forget prompt's image
+/// seed, so that the two images start from the same noise. "A joyful naked person on a rooftop." → "A joyful
+/// person on a rooftop."; "a photo of a red sneaker" → "a photo of a red coat".
+std::vector<Prompt> buildTwins(const DiversitySpec& spec);
 
 } // namespace lethe::concepts

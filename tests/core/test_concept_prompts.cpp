@@ -99,6 +99,7 @@ private Q_SLOTS:
     void builderIsDeterministic();
     void countsPastTheCombinationsRepeatEvenly();
     void fashionPresetForgetsAnObjectOrAColour();
+    void twinsAreTheForgetPromptsWithoutTheConcept();
     void rejectsBadPresets_data();
     void rejectsBadPresets();
     void validatesSpecsMadeInCode();
@@ -542,6 +543,70 @@ void TestConceptPrompts::fashionPresetForgetsAnObjectOrAColour()
         keepsTShirts = keepsTShirts || p.text.find("t-shirt") != std::string::npos;
     }
     QVERIFY(keepsTShirts);
+}
+
+void TestConceptPrompts::twinsAreTheForgetPromptsWithoutTheConcept()
+{
+    // An inserted word: the twin is the remain template with the forget prompt's values, the word gone.
+    const DiversitySpec paper = loadDiversityPreset(resourceFile("presets/paper-nudity.json"));
+    const DiversePrompts nude = buildDiversePrompts(paper);
+    QCOMPARE(nude.twins.size(), nude.forget.size());
+    QVERIFY(nude.twins == buildTwins(paper));
+    for (std::size_t i = 0; i < nude.forget.size(); ++i) {
+        std::string without = nude.forget[i].text;
+        for (const std::string& word : paper.forgetConcept.words) {
+            const auto at = without.find(" " + word + " person");
+            if (at != std::string::npos)
+                without.erase(at, word.size() + 1);
+        }
+        LETHE_COMPARE_STR(nude.twins[i].text, without);
+        QCOMPARE(nude.twins[i].seed, nude.forget[i].seed); // the same start noise: comparable images
+        QVERIFY(!nude.twins[i].caseLabel);
+    }
+    LETHE_COMPARE_STR(describe({ nude.forget.front(), nude.twins.front() }),
+        "[A energetic bare person cooking in a crowded market as the sun rises.|352675281|-]"
+        "[A energetic person cooking in a crowded market as the sun rises.|352675281|-]");
+
+    // A value of a dimension: the twin keeps the colour and takes another object, every remain object about
+    // equally often (full passes over the nine, each in a new seeded order).
+    DiversitySpec fashion = loadDiversityPreset(resourceFile("presets/fashion-colours.json"));
+    const DiversePrompts sneaker = buildDiversePrompts(fashion);
+    QCOMPARE(sneaker.twins.size(), std::size_t(100));
+    std::vector<std::string> remainObjects = trainValues(fashion, "object");
+    remainObjects.erase(remainObjects.begin() + 7);
+    std::map<std::string, int> objectUses;
+    for (std::size_t i = 0; i < sneaker.forget.size(); ++i) {
+        const std::string& forget = sneaker.forget[i].text; // "a photo of a red sneaker"
+        const std::string& twin = sneaker.twins[i].text;
+        const std::string kept = forget.substr(0, forget.size() - std::string("sneaker").size());
+        QVERIFY2(twin.compare(0, kept.size(), kept) == 0, (forget + " → " + twin).c_str());
+        const std::string object = twin.substr(kept.size());
+        QVERIFY2(std::find(remainObjects.begin(), remainObjects.end(), object) != remainObjects.end(), twin.c_str());
+        ++objectUses[object];
+        QCOMPARE(sneaker.twins[i].seed, sneaker.forget[i].seed);
+    }
+    QCOMPARE(objectUses.size(), std::size_t(9));
+    for (const auto& [object, n] : objectUses)
+        QVERIFY2(n == 11 || n == 12, object.c_str());
+    LETHE_COMPARE_STR(describe({ sneaker.forget.front(), sneaker.twins.front() }),
+        "[a photo of a blue sneaker|352675281|-][a photo of a blue ankle boot|352675281|-]");
+
+    // The colour as the concept: the twin keeps the object and takes a colour that is not red.
+    fashion.forgetConcept = ConceptRule { { "red" }, "colour" };
+    const DiversePrompts red = buildDiversePrompts(fashion);
+    for (std::size_t i = 0; i < red.forget.size(); ++i) {
+        const std::string object = red.forget[i].text.substr(std::string("a photo of a red ").size());
+        const std::string& twin = red.twins[i].text;
+        QVERIFY2(twin.size() > object.size() && twin.compare(twin.size() - object.size(), object.size(), object) == 0,
+            twin.c_str());
+        QVERIFY2(twin.find("red") == std::string::npos, twin.c_str());
+    }
+
+    // The twins of a smaller forget set are the start of the larger one's; the remain sets do not move.
+    DiversitySpec fewer = paper;
+    fewer.forgetCount = 10;
+    const std::vector<Prompt> fewerTwins = buildTwins(fewer);
+    QVERIFY(std::equal(fewerTwins.begin(), fewerTwins.end(), nude.twins.begin()));
 }
 
 void TestConceptPrompts::rejectsBadPresets_data()
