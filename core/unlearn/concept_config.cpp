@@ -32,6 +32,13 @@ const std::vector<std::pair<ParameterGroup, std::string>>& enumNames(ParameterGr
     return table;
 }
 
+const std::vector<std::pair<RemainPairing, std::string>>& enumNames(RemainPairing)
+{
+    static const std::vector<std::pair<RemainPairing, std::string>> table
+        = { { RemainPairing::Twins, "twins" }, { RemainPairing::Independent, "independent" } };
+    return table;
+}
+
 std::optional<ConceptMethod> conceptMethodFromName(const std::string& name)
 {
     return enumFromName<ConceptMethod>(name);

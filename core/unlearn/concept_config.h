@@ -23,6 +23,16 @@ enum class ConceptMethod {
     ESD, ///< Fine-tune ε_θ(x_t, c) towards ε*(x_t, ∅) − η(ε*(x_t, c) − ε*(x_t, ∅)) of the frozen original.
 };
 
+/// Which remain batch goes with a step's forget batch.
+enum class RemainPairing {
+    /// The forget batch's twins: remain pair i is forget pair i's twin (the same prompt without the concept,
+    /// buildTwins()), and step i's remain batch is the pairs at step i's forget indices, in the same order.
+    Twins,
+    Independent, ///< A remain batch of remain_batch pairs drawn from its own seeded order.
+};
+/// "twins", "independent".
+const std::vector<std::pair<RemainPairing, std::string>>& enumNames(RemainPairing);
+
 /// Which UNet parameters a run changes.
 enum class ParameterGroup {
     All, ///< Every UNet parameter ("full").
@@ -62,6 +72,9 @@ struct ConceptConfig {
     std::int64_t steps = 100;
     std::int64_t forgetBatch = 8;
     std::int64_t remainBatch = 8;
+    /// Twins (the paper's, unshuffled zipped loaders): the remain set holds the forget set's twins and the
+    /// remain batch is the forget batch's twins (remainBatch unused). Independent: remain batches of their own.
+    RemainPairing remainPairing = RemainPairing::Twins;
     ParameterGroup parameters = ParameterGroup::All;
     /// ESD's guidance η.
     double eta = 1.0;
@@ -85,6 +98,7 @@ struct ConceptConfig {
     {
         visit("concept", c.forgetConcept);
         runContractFields(c, visit);
+        visit("remain_pairing", c.remainPairing);
         visit("parameters", c.parameters);
         visit("eta", c.eta);
         visit("esd_sampling_steps", c.esdSamplingSteps);

@@ -71,6 +71,18 @@ torch::Tensor toModelInput(const models::sd::StableDiffusion& sd, const torch::T
     return torch::cat(chunks);
 }
 
+ConceptBatchIndices conceptBatchIndices(
+    const ConceptConfig& config, std::int64_t forgetCount, std::int64_t remainCount, std::int64_t step)
+{
+    ConceptBatchIndices out;
+    out.forget = batchOf(forgetCount, step, config.forgetBatch, config.seed);
+    if (remainCount > 0)
+        out.remain = config.remainPairing == RemainPairing::Twins
+            ? out.forget
+            : batchOf(remainCount, step, config.remainBatch, config.seed + 1);
+    return out;
+}
+
 struct ConceptSession::State {
     ConceptConfig config;
     models::sd::StableDiffusion base;
@@ -163,6 +175,11 @@ ConceptSession::ConceptSession(const models::sd::StableDiffusion& base, std::vec
                     + ", pair 1 " + c10::str((*set)[0].image.sizes()));
         }
     }
+    if (config.remainPairing == RemainPairing::Twins && !remain.empty() && remain.size() != forget.size())
+        throw Error(what + "remain_pairing 'twins' pairs remain pair i with forget pair i, its twin, so the sets must "
+            + "be the same size; found " + std::to_string(forget.size()) + " forget and "
+            + std::to_string(remain.size())
+            + " remain pairs (give the forget set's twins as the remain set, or set remain_pairing to 'independent')");
     if (!remain.empty() && remain[0].image.sizes() != forget[0].image.sizes())
         throw Error(what + "forget images are " + c10::str(forget[0].image.sizes()) + ", remain images "
             + c10::str(remain[0].image.sizes()));
@@ -222,12 +239,12 @@ StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
     s.unet->train();
     const auto forgetCount = static_cast<std::int64_t>(s.forget.size());
     const auto remainCount = static_cast<std::int64_t>(s.remain.size());
-    const auto [forgetImages, forgetPrompts] = s.batch(s.forget, batchOf(forgetCount, index, c.forgetBatch, c.seed));
+    const ConceptBatchIndices indices = conceptBatchIndices(c, forgetCount, remainCount, index);
+    const auto [forgetImages, forgetPrompts] = s.batch(s.forget, indices.forget);
     torch::Tensor remainImages;
     std::vector<std::string> remainPrompts;
     if (remainCount > 0)
-        std::tie(remainImages, remainPrompts)
-            = s.batch(s.remain, batchOf(remainCount, index, c.remainBatch, c.seed + 1));
+        std::tie(remainImages, remainPrompts) = s.batch(s.remain, indices.remain);
 
     StepReport report;
     report.lr = c.lr;

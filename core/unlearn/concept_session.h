@@ -31,6 +31,18 @@ struct ConceptPair {
 /// latent model, [−1, 1] in pixel space; float32 on the CPU. Encodes in batches of `batch` under NoGradGuard.
 torch::Tensor toModelInput(const models::sd::StableDiffusion& sd, const torch::Tensor& pixels, std::int64_t batch = 4);
 
+/// The pairs a step trains on, as indices into the forget and the remain set.
+struct ConceptBatchIndices {
+    std::vector<std::int64_t> forget;
+    std::vector<std::int64_t> remain; ///< Empty when there are no remain pairs.
+};
+
+/// Step `step`'s batches (counted from 0): forget_batch forget pairs in a seeded order that walks the set epoch by
+/// epoch; with remain_pairing "twins" the remain pairs at the same indices in the same order, with "independent"
+/// remain_batch remain pairs in a seeded order of their own (seed + 1).
+ConceptBatchIndices conceptBatchIndices(
+    const ConceptConfig& config, std::int64_t forgetCount, std::int64_t remainCount, std::int64_t step);
+
 /// One concept-unlearning run. Owns a copy of the base UNet (and, for ESD, a second, frozen copy); the base
 /// model is never modified. Deterministic for a seed on the CPU.
 ///
@@ -44,6 +56,10 @@ torch::Tensor toModelInput(const models::sd::StableDiffusion& sd, const torch::T
 /// authors' way. RGD's remain gradient comes from one remain batch per step, as in the SD reference code (the
 /// class-conditional engine's RGD averages over all of D_r instead).
 /// A non-finite loss, gradient or weight rolls back to the last snapshot, as for class runs (UnlearnRun::run).
+/// remain_pairing "twins" takes step i's remain batch at step i's forget indices, in their order (remain_batch is
+/// unused; "independent" walks the remain set in a seeded order of its own). The caller vouches that remain[i] is
+/// forget[i]'s twin, as the front ends do only for twins they built from a preset (concepts::buildTwins()); the
+/// constructor refuses a remain set whose size is not the forget set's.
 class ConceptSession : public UnlearnRun {
 public:
     /// Throws Error for bad settings, an empty forget set, an empty remain set (except for ESD), images whose

@@ -1,5 +1,6 @@
 // Concept unlearning of text-to-image models: the methods, α's truncation, the parameter groups, ESD's frozen
 // copy, determinism, the export, the cached training images and the messages for bad input.
+#include "core/concept/diversity_builder.h"
 #include "core/concept/prompt_set.h"
 #include "core/diffusion/ddpm_loss.h"
 #include "core/diffusion/denoiser.h"
@@ -9,6 +10,7 @@
 #include "core/models/sd/stable_diffusion.h"
 #include "core/runtime.h"
 #include "core/train/adam.h"
+#include "core/train/training_loop.h"
 #include "core/unlearn/concept_images.h"
 #include "core/unlearn/concept_session.h"
 #include "run_fixtures.h"
@@ -99,6 +101,28 @@ StepReport oneStep(ConceptSession& session)
     return report;
 }
 
+/// Whether `twin` is `forget` without its concept word: the word and its space gone (an inserted word), or the
+/// word replaced by another training value of the concept dimension.
+bool isTwin(const std::string& forget, const std::string& twin, const concepts::DiversitySpec& spec)
+{
+    for (const std::string& word : spec.forgetConcept.words) {
+        const auto at = forget.find(" " + word);
+        if (at == std::string::npos)
+            continue;
+        const std::string before = forget.substr(0, at + 1);
+        const std::string after = forget.substr(at + 1 + word.size());
+        if (spec.forgetConcept.dimension.empty())
+            return twin == before + after.substr(1);
+        if (twin.size() < before.size() + after.size() || twin.compare(0, before.size(), before) != 0
+            || twin.compare(twin.size() - after.size(), after.size(), after) != 0)
+            return false;
+        const std::string value = twin.substr(before.size(), twin.size() - before.size() - after.size());
+        const auto& values = spec.dimension(spec.forgetConcept.dimension)->trainValues;
+        return value != word && std::find(values.begin(), values.end(), value) != values.end();
+    }
+    return false;
+}
+
 diffusion::TextToImageRequest afterRequest()
 {
     diffusion::TextToImageRequest request;
@@ -130,6 +154,7 @@ private Q_SLOTS:
     void exportedModelReproducesTheAfterImages();
     void trainingImagesAreCachedAndResumed();
     void captionedImageFolderGivesPairs();
+    void twinPairingZipsTheBatches();
     void badInputIsRefused();
     void nonFiniteLossRollsBackAndFails();
     void presetsAndTheModelsRecommendedOne();
@@ -547,6 +572,64 @@ void TestConceptUnlearn::captionedImageFolderGivesPairs()
     LETHE_COMPARE_STR(errorMessage([&] { unlearn::readCaptionedImages(empty.path(), 3, 8); }),
         "captioned images: " + empty.path().string()
             + " has no image with a caption (a PNG or JPEG file with a .txt file of the same name)");
+}
+
+void TestConceptUnlearn::twinPairingZipsTheBatches()
+{
+    // "twins" (the default): step i's remain batch is the twins of step i's forget batch, in its order, for an
+    // inserted concept word (the paper's nudity sets) and for a value of a dimension (the fashion sneaker), past the
+    // end of the first epoch too.
+    QCOMPARE(ConceptConfig {}.remainPairing, unlearn::RemainPairing::Twins);
+    for (const char* name : { "presets/paper-nudity.json", "presets/fashion-colours.json" }) {
+        const concepts::DiversitySpec spec = concepts::loadDiversityPreset(resourceFile(name));
+        const concepts::DiversePrompts sets = concepts::buildDiversePrompts(spec);
+        const ConceptConfig config = unlearn::conceptPreset("fmnist-t2i");
+        const auto n = static_cast<std::int64_t>(sets.forget.size());
+        for (std::int64_t step = 0; step < n / config.forgetBatch + 3; ++step) {
+            const unlearn::ConceptBatchIndices batch = unlearn::conceptBatchIndices(config, n, n, step);
+            QCOMPARE(batch.forget.size(), std::size_t(config.forgetBatch));
+            QCOMPARE(batch.remain, batch.forget);
+            for (std::size_t k = 0; k < batch.forget.size(); ++k) {
+                const std::string& forget = sets.forget[static_cast<std::size_t>(batch.forget[k])].text;
+                const std::string& remain = sets.twins[static_cast<std::size_t>(batch.remain[k])].text;
+                QVERIFY2(isTwin(forget, remain, spec), (forget + " / " + remain).c_str());
+            }
+        }
+    }
+
+    // "independent" keeps its own batches: remain_batch pairs in the order seeded with seed + 1, as before twins.
+    ConceptConfig independent = tinyConfig(ConceptMethod::RGD);
+    QCOMPARE(independent.remainPairing, unlearn::RemainPairing::Independent);
+    for (std::int64_t step = 0; step < 5; ++step) {
+        const unlearn::ConceptBatchIndices batch = unlearn::conceptBatchIndices(independent, 3, 4, step);
+        QCOMPARE(batch.forget, train::EpochOrder(3, independent.seed).batch(step, independent.forgetBatch));
+        QCOMPARE(batch.remain, train::EpochOrder(4, independent.seed + 1).batch(step, independent.remainBatch));
+    }
+
+    // A twins run trains; one whose remain set cannot be the forget set's twins is refused, never paired.
+    ConceptConfig twins = tinyConfig(ConceptMethod::RGD);
+    twins.remainPairing = unlearn::RemainPairing::Twins;
+    ConceptSession session(*m_pixel, pairs("forget", 3, 1), pairs("remain", 3, 2), twins);
+    const unlearn::RunResult result = runToEnd(session);
+    QCOMPARE(result.outcome, unlearn::RunOutcome::Finished);
+    LETHE_COMPARE_STR(
+        errorMessage([&] { ConceptSession refused(*m_pixel, pairs("forget", 3, 1), pairs("remain", 4, 2), twins); }),
+        "concept unlearning: remain_pairing 'twins' pairs remain pair i with forget pair i, its twin, so the sets "
+        "must be the same size; found 3 forget and 4 remain pairs (give the forget set's twins as the remain set, "
+        "or set remain_pairing to 'independent')");
+    twins.method = ConceptMethod::ESD; // ESD needs no remain pairs, twins or not.
+    ConceptSession esd(*m_pixel, pairs("forget", 3, 1), {}, twins);
+
+    // The setting in the config file (run.json, the exported model's manifest), by name.
+    LETHE_COMPARE_STR(io::configToJson(ConceptConfig {})["remain_pairing"].get<std::string>(), "twins");
+    const nlohmann::json written = io::configToJson(independent);
+    LETHE_COMPARE_STR(written["remain_pairing"].get<std::string>(), "independent");
+    QCOMPARE(io::configFromJson<ConceptConfig>(written).remainPairing, unlearn::RemainPairing::Independent);
+    QCOMPARE(io::configToJson(io::configFromJson<ConceptConfig>(written)), written);
+    LETHE_COMPARE_STR(errorMessage([] {
+        io::configFromJson<ConceptConfig>({ { "remain_pairing", "zipped" } });
+    }),
+        "concept config: remain_pairing must be 'twins' or 'independent', found \"zipped\"");
 }
 
 void TestConceptUnlearn::badInputIsRefused()

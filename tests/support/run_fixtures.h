@@ -72,6 +72,7 @@ inline unlearn::ConceptConfig tinyConceptConfig(unlearn::ConceptMethod method = 
     config.steps = 3;
     config.forgetBatch = 2;
     config.remainBatch = 3;
+    config.remainPairing = unlearn::RemainPairing::Independent; // The fixtures' remain pairs are not twins.
     config.seed = 7;
     return config;
 }
