@@ -34,6 +34,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -54,7 +55,7 @@ struct ConceptOptions {
     std::string forgetImages;
     std::string remainImages;
     std::string images;
-    std::string method = "rgd";
+    std::string method; ///< Empty: the run preset's.
     std::string params;
     int genSteps = 50;
     double guidance = 7.5;
@@ -141,11 +142,20 @@ RunPrompts loadPrompts(const ConceptOptions& o)
             { "dimension", spec.forgetConcept.dimension } };
         return p;
     }
-    if (!o.forgetConcept.empty() || !o.conceptDimension.empty())
+    if (!o.conceptDimension.empty() || (!o.forgetConcept.empty() && (!o.forget.empty() || !o.forgetImages.empty())))
         throw Error("unlearn-concept: --concept and --concept-dimension change a --preset; with prompt files the "
                     "concept is what the forget prompts show");
+    if (!o.forgetConcept.empty()) {
+        // The concept word as the only forget prompt, as ESD's authors train (train-esd.py --prompt).
+        p.forget = { { o.forgetConcept, std::nullopt, std::nullopt } };
+        if (!o.remain.empty())
+            p.remain = concepts::loadPromptSet(o.remain);
+        p.conceptSpec = { { "words", { o.forgetConcept } }, { "forget_prompts", "concept" } };
+        return p;
+    }
     if (o.forget.empty() && o.forgetImages.empty())
-        throw Error("unlearn-concept: give the forget prompts (--forget FILE or --forget-images DIR) or --preset");
+        throw Error("unlearn-concept: give the forget prompts (--forget FILE, --forget-images DIR or --concept WORD) "
+                    "or --preset");
     if (!o.forget.empty())
         p.forget = concepts::loadPromptSet(o.forget);
     if (!o.remain.empty())
@@ -187,11 +197,10 @@ std::vector<unlearn::ConceptPair> pairsOf(const models::sd::StableDiffusion& sd,
     } else {
         return {};
     }
-    const torch::Tensor inputs = unlearn::toModelInput(sd, pixels, options.batch);
-    std::vector<unlearn::ConceptPair> pairs;
-    for (std::size_t i = 0; i < prompts.size(); ++i)
-        pairs.push_back({ prompts[i].text, inputs[static_cast<std::int64_t>(i)].clone() });
-    return pairs;
+    std::vector<std::string> texts;
+    for (const auto& prompt : prompts)
+        texts.push_back(prompt.text);
+    return unlearn::conceptPairsOf(sd, texts, pixels, options.batch);
 }
 
 void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, const GlobalOptions& global)
@@ -210,13 +219,13 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
     config.onNan = o.onNan == "halve-lr" ? unlearn::NanPolicy::HalveLr : unlearn::NanPolicy::Stop;
     std::string group = o.params;
     if (o.method == "esd-u" || o.method == "esd-x") {
-        const std::string implied = o.method == "esd-u" ? "no-cross-attn" : "cross-attn";
+        const std::string implied = o.method == "esd-u" ? "esd-u" : "cross-attn";
         if (!group.empty() && group != implied)
             throw Error("unlearn-concept: --method " + o.method + " trains " + implied + " parameters; --params "
                 + group + " contradicts it");
         group = implied;
         config.method = unlearn::ConceptMethod::ESD;
-    } else {
+    } else if (!o.method.empty()) {
         const auto method = unlearn::conceptMethodFromName(o.method);
         if (!method)
             throw Error("unlearn-concept: unknown method '" + o.method + "' (rgd, graddiff, ga, esd, esd-u, esd-x)");
@@ -225,9 +234,15 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
     if (!group.empty()) {
         const auto parsed = unlearn::parameterGroupFromName(group);
         if (!parsed)
-            throw Error("unlearn-concept: unknown parameter group '" + group + "' (all, cross-attn, no-cross-attn)");
+            throw Error(
+                "unlearn-concept: unknown parameter group '" + group + "' (all, cross-attn, no-cross-attn, esd-u)");
         config.parameters = *parsed;
     }
+    if (o.method.empty()) // The run preset's method, named as --method would name it.
+        o.method = config.method != unlearn::ConceptMethod::ESD            ? unlearn::conceptMethodName(config.method)
+            : config.parameters == unlearn::ParameterGroup::EsdU           ? "esd-u"
+            : config.parameters == unlearn::ParameterGroup::CrossAttention ? "esd-x"
+                                                                           : "esd";
     config.validate();
     const std::vector<std::int64_t> previewSeeds = diffusion::parseSeedList(o.previewSeeds);
     RunPrompts prompts = loadPrompts(o);
@@ -474,6 +489,15 @@ template <typename Enum> std::vector<std::string> namesOf(Enum tag)
     return names;
 }
 
+/// An enum's names and values, for CLI11 to turn a flag's name into the enum.
+template <typename Enum> std::map<std::string, Enum> enumChoices(Enum tag)
+{
+    std::map<std::string, Enum> choices;
+    for (const auto& [value, name] : unlearn::enumNames(tag))
+        choices.emplace(name, value);
+    return choices;
+}
+
 /// Core's concept methods, then ESD's two parameter groups as methods of their own (as ESD's authors name them).
 std::vector<std::string> methodChoices()
 {
@@ -508,13 +532,15 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
     cmd->add_option("--remain-images", o->remainImages, "Folder of captioned remain images instead of drawing them");
     cmd->add_option(
         "--images", o->images, "Cache of the drawn training images, reused across runs (default RUN/images)");
-    cmd->add_option(
-           "--method", o->method, "rgd, graddiff, ga, esd, esd-u (no cross-attention) or esd-x (cross-attention)")
-        ->capture_default_str()
+    cmd->add_option("--method", o->method,
+           "rgd, graddiff, ga, esd, esd-u (ESD's authors' group: all but cross-attention, time embedding and output "
+           "layers) or esd-x (cross-attention) (default: the run preset's)")
         ->check(CLI::IsMember(methodChoices()));
     cmd->add_option("--run-preset", flags->runPreset,
-           "Hyperparameter defaults: sd (the paper's Stable Diffusion values) or fmnist-t2i (the built-in model's); "
-           "default: the one the model's lethe-manifest.json recommends, else sd. The flags below override it")
+           "Hyperparameter defaults: sd (the paper's Stable Diffusion values), fmnist-t2i (the built-in model's) or "
+           "esd-paper (ESD as its authors run it: esd-u, 1,000 steps of batch 1, sampled states with bucket "
+           "timesteps; with --concept WORD alone the word is the only forget prompt); default: the one the model's "
+           "lethe-manifest.json recommends, else sd. The flags below override it")
         ->check(CLI::IsMember(unlearn::conceptPresetNames()));
     flags->add(cmd, "--alpha", &unlearn::ConceptConfig::alpha,
         "Forget-loss truncation α: a step with L_f > α is remain-only (default: the run preset's)");
@@ -529,12 +555,25 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
         "with the model being trained, as ESD's authors do (their 50) (preset's)");
     flags->add(
         cmd, "--esd-guidance", &unlearn::ConceptConfig::esdGuidance, "Guidance of ESD's sampled states (preset's)");
-    flags->add(cmd, "--seed", &unlearn::ConceptConfig::seed, "Seed of the batches, timesteps and noise (preset's)");
+    flags
+        ->add(cmd, "--esd-timestep", &unlearn::ConceptConfig::esdTimestep,
+            "t of ESD's sampled states: reached (the timestep the sampler reached) or bucket (ESD's authors: t uniform "
+            "in the bucket of the drawn step count) (preset's)")
+        ->transform(CLI::CheckedTransformer(enumChoices(unlearn::EsdTimestep {})));
+    flags
+        ->add(cmd, "--latents", &unlearn::ConceptConfig::latents,
+            "Latent models' x₀: sample (a fresh draw from the VAE posterior at every use, as the paper's code) or mean "
+            "(the posterior mean) (preset's)")
+        ->transform(CLI::CheckedTransformer(enumChoices(unlearn::LatentMode {})));
+    flags->add(cmd, "--seed", &unlearn::ConceptConfig::seed,
+        "Seed of the batches, timesteps, noise and posterior draws (preset's)");
     flags->add(cmd, "--snapshot-every", &unlearn::ConceptConfig::snapshotEvery,
         "Steps between snapshots, the rollback point (preset's)");
     cmd->add_option("--on-nan", o->onNan, "After a rollback: stop (default) or halve-lr")
         ->check(CLI::IsMember(namesOf(unlearn::NanPolicy {})));
-    cmd->add_option("--params", o->params, "UNet parameters trained: all, cross-attn or no-cross-attn (default all)")
+    cmd->add_option("--params", o->params,
+           "UNet parameters trained: all, cross-attn, no-cross-attn or esd-u (ESD's authors' ESD-u: no-cross-attn less "
+           "time_embedding.* and conv_norm_out/conv_out) (default: the run preset's)")
         ->check(CLI::IsMember(namesOf(unlearn::ParameterGroup {})));
     cmd->add_option("--gen-steps", o->genSteps, "DDIM steps for the training and preview images")
         ->capture_default_str()

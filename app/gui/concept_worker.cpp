@@ -98,7 +98,8 @@ QList<QPair<QString, QString>> ConceptWorker::parameterGroups()
 {
     return { { QStringLiteral("all"), tr("All UNet parameters") },
         { QStringLiteral("cross-attn"), tr("Cross-attention only (ESD-x)") },
-        { QStringLiteral("no-cross-attn"), tr("All but cross-attention (ESD-u)") } };
+        { QStringLiteral("no-cross-attn"), tr("All but cross-attention") },
+        { QStringLiteral("esd-u"), tr("ESD-u (all but cross-attention, time embedding and output layers)") } };
 }
 
 ConceptDrawSettings ConceptWorker::drawDefaults()
@@ -199,11 +200,10 @@ bool ConceptWorker::ensureImages(const ConceptImagesRequest& request, const unle
             return false;
     }
     const auto pairs = [&](const std::vector<concepts::Prompt>& prompts, const torch::Tensor& pixels) {
-        const torch::Tensor inputs = unlearn::toModelInput(*s.sd, pixels, options.batch);
-        std::vector<unlearn::ConceptPair> out;
-        for (std::size_t i = 0; i < prompts.size(); ++i)
-            out.push_back({ prompts[i].text, inputs[static_cast<std::int64_t>(i)].clone() });
-        return out;
+        std::vector<std::string> texts;
+        for (const auto& prompt : prompts)
+            texts.push_back(prompt.text);
+        return unlearn::conceptPairsOf(*s.sd, texts, pixels, options.batch);
     };
     s.forget = pairs(forget, *forgetImages);
     s.remain = remainImages ? pairs(remain, *remainImages) : std::vector<unlearn::ConceptPair> {};

@@ -16,6 +16,25 @@ namespace {
 
 const char* const kCrossAttention = "attn2";
 
+/// ESD's authors leave these out of ESD-u besides cross-attention (train-esd.py's 'noxattn': names starting with
+/// "out." or containing "time_embed" in CompVis naming), under the names diffusers and Lethe give them.
+bool esdUExcluded(const std::string& name)
+{
+    for (const char* prefix : { "conv_norm_out.", "conv_out.", "time_embedding." })
+        if (name.rfind(prefix, 0) == 0)
+            return true;
+    return false;
+}
+
+/// "sd, fmnist-t2i, esd-paper": the presets, for messages.
+std::string presetList()
+{
+    std::string out;
+    for (const std::string& name : conceptPresetNames())
+        out += (out.empty() ? "" : ", ") + name;
+    return out;
+}
+
 } // namespace
 
 const std::vector<std::pair<ConceptMethod, std::string>>& enumNames(ConceptMethod)
@@ -27,8 +46,23 @@ const std::vector<std::pair<ConceptMethod, std::string>>& enumNames(ConceptMetho
 
 const std::vector<std::pair<ParameterGroup, std::string>>& enumNames(ParameterGroup)
 {
-    static const std::vector<std::pair<ParameterGroup, std::string>> table = { { ParameterGroup::All, "all" },
-        { ParameterGroup::CrossAttention, "cross-attn" }, { ParameterGroup::NoCrossAttention, "no-cross-attn" } };
+    static const std::vector<std::pair<ParameterGroup, std::string>> table
+        = { { ParameterGroup::All, "all" }, { ParameterGroup::CrossAttention, "cross-attn" },
+              { ParameterGroup::NoCrossAttention, "no-cross-attn" }, { ParameterGroup::EsdU, "esd-u" } };
+    return table;
+}
+
+const std::vector<std::pair<LatentMode, std::string>>& enumNames(LatentMode)
+{
+    static const std::vector<std::pair<LatentMode, std::string>> table
+        = { { LatentMode::Sample, "sample" }, { LatentMode::Mean, "mean" } };
+    return table;
+}
+
+const std::vector<std::pair<EsdTimestep, std::string>>& enumNames(EsdTimestep)
+{
+    static const std::vector<std::pair<EsdTimestep, std::string>> table
+        = { { EsdTimestep::Reached, "reached" }, { EsdTimestep::Bucket, "bucket" } };
     return table;
 }
 
@@ -69,6 +103,8 @@ bool inParameterGroup(ParameterGroup group, const std::string& name)
         return crossAttention;
     case ParameterGroup::NoCrossAttention:
         return !crossAttention;
+    case ParameterGroup::EsdU:
+        return !crossAttention && !esdUExcluded(name);
     }
     return true;
 }
@@ -102,7 +138,7 @@ void ConceptConfig::validate() const
 
 std::vector<std::string> conceptPresetNames()
 {
-    return { "sd", "fmnist-t2i" };
+    return { "sd", "fmnist-t2i", "esd-paper" };
 }
 
 ConceptConfig conceptPreset(const std::string& name)
@@ -116,7 +152,20 @@ ConceptConfig conceptPreset(const std::string& name)
         config.steps = 150;
         return config;
     }
-    throw Error("unknown concept preset '" + name + "' (valid: sd, fmnist-t2i)");
+    if (name == "esd-paper") {
+        // rohitgandikota/erasing, train-scripts/train-esd.py with --train_method noxattn and its defaults.
+        config.method = ConceptMethod::ESD;
+        config.parameters = ParameterGroup::EsdU;
+        config.forgetBatch = 1;
+        config.steps = 1000;
+        config.lr = 1e-5;
+        config.eta = 1.0;
+        config.esdSamplingSteps = 50;
+        config.esdGuidance = 3.0;
+        config.esdTimestep = EsdTimestep::Bucket;
+        return config;
+    }
+    throw Error("unknown concept preset '" + name + "' (valid: " + presetList() + ")");
 }
 
 std::optional<std::string> recommendedConceptPreset(const std::filesystem::path& model)
@@ -131,7 +180,7 @@ std::optional<std::string> recommendedConceptPreset(const std::filesystem::path&
     const auto name = fields.require<std::string>("recommended_preset");
     const auto names = conceptPresetNames();
     if (std::find(names.begin(), names.end(), name) == names.end())
-        fields.fail("recommended_preset", "unknown concept preset '" + name + "' (valid: sd, fmnist-t2i)");
+        fields.fail("recommended_preset", "unknown concept preset '" + name + "' (valid: " + presetList() + ")");
     return name;
 }
 

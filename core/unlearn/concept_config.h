@@ -37,18 +37,42 @@ const std::vector<std::pair<RemainPairing, std::string>>& enumNames(RemainPairin
 enum class ParameterGroup {
     All, ///< Every UNet parameter ("full").
     CrossAttention, ///< Parameters whose names contain "attn2" (ESD-x).
-    NoCrossAttention, ///< Every other UNet parameter (ESD-u).
+    NoCrossAttention, ///< Every other UNet parameter (Lethe's ESD-u before the authors' group was added).
+    /// ESD-u as ESD's authors train it ("noxattn"): every parameter except cross-attention ("attn2"), the time
+    /// embedding ("time_embedding.*", CompVis "time_embed") and the output layers ("conv_norm_out.*", "conv_out.*",
+    /// CompVis "out.").
+    EsdU,
+};
+
+/// What a latent model's x₀ is in the losses.
+enum class LatentMode {
+    /// A fresh draw from the VAE's posterior at every use, (mean + exp(½·logvar)·ε − shift) × scaling factor, as the
+    /// paper's code does (CompVis' DiagonalGaussianDistribution.sample()).
+    Sample,
+    Mean, ///< The posterior mean, (mean − shift) × scaling factor.
+};
+
+/// The timestep of ESD's sampled states (esdSamplingSteps > 0).
+enum class EsdTimestep {
+    Reached, ///< The timestep the DDIM sampler reached after a uniform number k ∈ 0…N−1 of steps from noise.
+    /// As ESD's authors: k uniform in 0…N−1, t uniform in [round(k·T/N), round((k+1)·T/N)); the sampler runs until
+    /// the DDIM step of that bucket, min(N, N + 1 − k) steps from noise (docs/method.md §3).
+    Bucket,
 };
 
 /// "rgd", "graddiff", "ga", "esd".
 const std::vector<std::pair<ConceptMethod, std::string>>& enumNames(ConceptMethod);
-/// "all", "cross-attn", "no-cross-attn".
+/// "all", "cross-attn", "no-cross-attn", "esd-u".
 const std::vector<std::pair<ParameterGroup, std::string>>& enumNames(ParameterGroup);
+/// "sample", "mean".
+const std::vector<std::pair<LatentMode, std::string>>& enumNames(LatentMode);
+/// "reached", "bucket".
+const std::vector<std::pair<EsdTimestep, std::string>>& enumNames(EsdTimestep);
 /// "rgd", "graddiff", "ga", "esd"; nullopt for anything else.
 std::optional<ConceptMethod> conceptMethodFromName(const std::string& name);
 /// The name conceptMethodFromName() reads.
 std::string conceptMethodName(ConceptMethod method);
-/// "all", "cross-attn", "no-cross-attn"; nullopt for anything else.
+/// "all", "cross-attn", "no-cross-attn", "esd-u"; nullopt for anything else.
 std::optional<ParameterGroup> parameterGroupFromName(const std::string& name);
 /// The name parameterGroupFromName() reads.
 std::string parameterGroupName(ParameterGroup group);
@@ -80,11 +104,15 @@ struct ConceptConfig {
     double eta = 1.0;
     /// ESD's states x_t: 0 = the forget images noised at a uniform t; N > 0 = as ESD's authors make them, by
     /// DDIM over N steps (their 50) from seeded noise with the model being trained, guided by the forget prompt
-    /// with esdGuidance, stopped after a uniform number of steps in 0…N−1 (t = the timestep reached).
+    /// with esdGuidance, stopped after a number of steps drawn as esdTimestep says.
     std::int64_t esdSamplingSteps = 0;
     /// The guidance of ESD's sampled states (their 3).
     double esdGuidance = 3.0;
-    /// Chooses the batches, timesteps and noise (all drawn on the CPU).
+    /// The timestep of ESD's sampled states: the one reached (Lethe's) or the authors' bucket draw.
+    EsdTimestep esdTimestep = EsdTimestep::Reached;
+    /// Latent models: x₀ drawn from the VAE posterior at every use (the paper's) or its mean.
+    LatentMode latents = LatentMode::Sample;
+    /// Chooses the batches, timesteps, noise and posterior draws (all drawn on the CPU).
     std::uint64_t seed = 0;
     std::int64_t snapshotEvery = 25; ///< Steps between in-memory snapshots (the rollback point).
     std::int64_t previewEvery = 0; ///< Steps between preview images (0 = none during the run).
@@ -103,12 +131,15 @@ struct ConceptConfig {
         visit("eta", c.eta);
         visit("esd_sampling_steps", c.esdSamplingSteps);
         visit("esd_guidance", c.esdGuidance);
+        visit("esd_timestep", c.esdTimestep);
+        visit("latents", c.latents);
     }
 };
 
-/// `sd` (the paper's Stable Diffusion values: α 1.1, λ 1.6, lr 1e-5, batches of 8, 100 steps; the defaults) or
+/// `sd` (the paper's Stable Diffusion values: α 1.1, λ 1.6, lr 1e-5, batches of 8, 100 steps; the defaults),
 /// `fmnist-t2i` (the built-in text-to-image model: α 0.1 and λ 10 on its ε-loss scale, which starts near 0.009
-/// where SD's starts near 0.1; 150 steps). Throws Error listing the presets.
+/// where SD's starts near 0.1; 150 steps) or `esd-paper` (ESD as its authors run it: ESD-u's parameter group, batch 1,
+/// 1,000 iterations, lr 1e-5, η 1, 50 DDIM steps at guidance 3, bucket timesteps). Throws Error listing the presets.
 ConceptConfig conceptPreset(const std::string& name);
 std::vector<std::string> conceptPresetNames();
 

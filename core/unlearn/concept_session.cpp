@@ -49,26 +49,95 @@ std::string nonFiniteLoss(const StepReport& report)
     return "non-finite loss (L_f " + formatNumber(report.forgetLoss) + ", L_r " + formatNumber(report.remainLoss) + ")";
 }
 
-} // namespace
-
-torch::Tensor toModelInput(const models::sd::StableDiffusion& sd, const torch::Tensor& pixels, std::int64_t batch)
+/// The UNet's inputs of `pixels` and, for a latent model, the posterior's log-variance (undefined in pixel space).
+std::pair<torch::Tensor, torch::Tensor> encodeModelInputs(
+    const models::sd::StableDiffusion& sd, const torch::Tensor& pixels, std::int64_t batch)
 {
     if (pixels.dim() != 4 || pixels.scalar_type() != torch::kUInt8)
         throw Error("concept unlearning: images must be uint8 [N, C, H, W]");
     torch::NoGradGuard noGrad;
     models::sd::AutoencoderKL vae = sd.vae();
     if (!vae)
-        return diffusion::pixelsToFloat(pixels).to(torch::kFloat32).contiguous();
+        return { diffusion::pixelsToFloat(pixels).to(torch::kFloat32).contiguous(), torch::Tensor() };
     const auto parameter = vae->parameters().front();
-    std::vector<torch::Tensor> chunks;
+    std::vector<torch::Tensor> means;
+    std::vector<torch::Tensor> logvars;
     for (std::int64_t begin = 0; begin < pixels.size(0); begin += std::max<std::int64_t>(1, batch)) {
         const torch::Tensor x
             = diffusion::pixelsToFloat(pixels.slice(0, begin, begin + std::max<std::int64_t>(1, batch)))
                   .to(parameter.device(), parameter.scalar_type());
-        const torch::Tensor mean = vae->encode(x).mean;
-        chunks.push_back(((mean - vae->shiftFactor()) * vae->scalingFactor()).to(torch::kCPU, torch::kFloat32));
+        const models::sd::LatentDistribution posterior = vae->encode(x);
+        means.push_back(
+            ((posterior.mean - vae->shiftFactor()) * vae->scalingFactor()).to(torch::kCPU, torch::kFloat32));
+        logvars.push_back(posterior.logvar.to(torch::kCPU, torch::kFloat32));
     }
-    return torch::cat(chunks);
+    return { torch::cat(means), torch::cat(logvars) };
+}
+
+} // namespace
+
+torch::Tensor toModelInput(const models::sd::StableDiffusion& sd, const torch::Tensor& pixels, std::int64_t batch)
+{
+    return encodeModelInputs(sd, pixels, batch).first;
+}
+
+std::vector<ConceptPair> conceptPairsOf(const models::sd::StableDiffusion& sd, const std::vector<std::string>& prompts,
+    const torch::Tensor& pixels, std::int64_t batch)
+{
+    if (pixels.dim() != 4 || pixels.size(0) != static_cast<std::int64_t>(prompts.size()))
+        throw Error("concept unlearning: " + std::to_string(prompts.size()) + " prompts but images "
+            + c10::str(pixels.sizes()));
+    const auto [images, logvar] = encodeModelInputs(sd, pixels, batch);
+    std::vector<ConceptPair> pairs;
+    for (std::size_t i = 0; i < prompts.size(); ++i) {
+        const auto k = static_cast<std::int64_t>(i);
+        pairs.push_back({ prompts[i], images[k].clone(), logvar.defined() ? logvar[k].clone() : torch::Tensor() });
+    }
+    return pairs;
+}
+
+torch::Tensor samplePosterior(
+    const torch::Tensor& images, const torch::Tensor& logvar, double scale, at::Generator& generator)
+{
+    const torch::Tensor epsilon
+        = torch::randn(images.sizes(), generator, torch::TensorOptions().dtype(torch::kFloat32));
+    return images + scale * torch::exp(0.5 * logvar) * epsilon;
+}
+
+std::pair<std::int64_t, std::int64_t> esdTimestepBucket(
+    std::int64_t k, std::int64_t samplerSteps, std::int64_t trainSteps)
+{
+    // std::nearbyint rounds half to even in the default rounding mode, as Python's round() does.
+    const auto at = [&](std::int64_t i) {
+        return static_cast<std::int64_t>(std::nearbyint(
+            static_cast<double>(i) / static_cast<double>(samplerSteps) * static_cast<double>(trainSteps)));
+    };
+    const std::int64_t low = at(k);
+    return { low, std::max(at(k + 1), low + 1) };
+}
+
+EsdStateDraw drawEsdState(const diffusion::DdpmSchedule& schedule, const ConceptConfig& config, at::IntArrayRef shape,
+    at::Generator& generator)
+{
+    const std::int64_t n = config.esdSamplingSteps;
+    if (n < 1 || n > schedule.trainSteps)
+        throw Error("concept unlearning: ESD sampling steps must be in 1…" + std::to_string(schedule.trainSteps)
+            + " to sample ESD's states, found " + std::to_string(n));
+    EsdStateDraw draw;
+    draw.start = torch::randn(shape, generator, torch::TensorOptions().dtype(torch::kFloat32));
+    draw.k = torch::randint(0, n, { 1 }, generator, torch::kInt64).item<std::int64_t>();
+    if (config.esdTimestep == EsdTimestep::Bucket) {
+        const auto [low, high] = esdTimestepBucket(draw.k, n, schedule.trainSteps);
+        draw.timestep = torch::randint(low, high, { 1 }, generator, torch::kInt64).item<std::int64_t>();
+        draw.samplerSteps = std::min(n, n + 1 - draw.k);
+    } else {
+        diffusion::DdpmSamplerOptions sampler;
+        sampler.steps = static_cast<int>(n);
+        draw.timestep = static_cast<std::int64_t>(
+            diffusion::samplerTimesteps(schedule, sampler)[static_cast<std::size_t>(draw.k)]);
+        draw.samplerSteps = draw.k;
+    }
+    return draw;
 }
 
 ConceptBatchIndices conceptBatchIndices(
@@ -96,6 +165,8 @@ struct ConceptSession::State {
     at::Generator noise;
     torch::Device device = torch::kCPU;
     diffusion::TextToImageRequest previewRequest;
+    /// The VAE's scaling factor; 0 in pixel space.
+    double latentScale = 0.0;
 
     State(const models::sd::StableDiffusion& b, ConceptConfig c)
         : config(c)
@@ -112,17 +183,28 @@ struct ConceptSession::State {
         return base.textEncoder()->forward(ids).last_hidden_state;
     }
 
-    /// Images and prompts of `indices` of `pairs`.
+    /// Whether x₀ is drawn from the VAE posterior (a latent model with latents "sample").
+    bool samplesPosterior() const { return latentScale > 0.0 && config.latents == LatentMode::Sample; }
+
+    /// x₀ and prompts of `indices` of `pairs`: their images, or with `posterior` a fresh draw from each image's
+    /// VAE posterior (samplePosterior, from the run's generator).
     std::pair<torch::Tensor, std::vector<std::string>> batch(
-        const std::vector<ConceptPair>& pairs, const std::vector<std::int64_t>& indices) const
+        const std::vector<ConceptPair>& pairs, const std::vector<std::int64_t>& indices, bool posterior)
     {
         std::vector<torch::Tensor> images;
+        std::vector<torch::Tensor> logvars;
         std::vector<std::string> prompts;
         for (const std::int64_t i : indices) {
-            images.push_back(pairs[static_cast<std::size_t>(i)].image);
-            prompts.push_back(pairs[static_cast<std::size_t>(i)].prompt);
+            const ConceptPair& pair = pairs[static_cast<std::size_t>(i)];
+            images.push_back(pair.image);
+            if (posterior)
+                logvars.push_back(pair.logvar);
+            prompts.push_back(pair.prompt);
         }
-        return { torch::stack(images).to(device), prompts };
+        torch::Tensor x0 = torch::stack(images);
+        if (posterior)
+            x0 = samplePosterior(x0, torch::stack(logvars), latentScale, noise);
+        return { x0.to(device), prompts };
     }
 
     diffusion::ConditionalNoisePredictor predictor(const models::sd::UNet2DConditionModel& net) const
@@ -183,12 +265,34 @@ ConceptSession::ConceptSession(const models::sd::StableDiffusion& base, std::vec
     if (!remain.empty() && remain[0].image.sizes() != forget[0].image.sizes())
         throw Error(what + "forget images are " + c10::str(forget[0].image.sizes()) + ", remain images "
             + c10::str(remain[0].image.sizes()));
+    if (vae && config.latents == LatentMode::Sample) {
+        // ESD's sampled states need no forget images, so no posterior of theirs either.
+        const bool forgetImagesUsed = config.method != ConceptMethod::ESD || config.esdSamplingSteps == 0;
+        for (const auto* set : { &forget, &remain }) {
+            if (set == &forget && !forgetImagesUsed)
+                continue;
+            for (std::size_t i = 0; i < set->size(); ++i) {
+                const ConceptPair& pair = (*set)[i];
+                if (pair.logvar.defined() && pair.logvar.sizes() == pair.image.sizes()
+                    && pair.logvar.scalar_type() == torch::kFloat32)
+                    continue;
+                throw Error(what + (set == &forget ? "forget" : "remain") + " pair " + std::to_string(i + 1)
+                    + ": latents 'sample' draws x₀ from the VAE posterior and needs the image's log-variance, float32 "
+                    + c10::str(pair.image.sizes()) + ", found "
+                    + (pair.logvar.defined()
+                            ? dtypeText(pair.logvar.scalar_type()) + " " + c10::str(pair.logvar.sizes())
+                            : std::string("none"))
+                    + " (latents 'mean' trains on the posterior mean)");
+            }
+        }
+    }
 
     m_state = std::make_unique<State>(base, config);
     State& s = *m_state;
     s.forget = std::move(forget);
     s.remain = std::move(remain);
     s.device = first.device();
+    s.latentScale = vae ? vae->scalingFactor() : 0.0;
     s.unet = models::sd::UNet2DConditionModel(
         std::dynamic_pointer_cast<models::sd::UNet2DConditionModelImpl>(baseUNet->clone(s.device)));
     s.unet->eval();
@@ -240,11 +344,6 @@ StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
     const auto forgetCount = static_cast<std::int64_t>(s.forget.size());
     const auto remainCount = static_cast<std::int64_t>(s.remain.size());
     const ConceptBatchIndices indices = conceptBatchIndices(c, forgetCount, remainCount, index);
-    const auto [forgetImages, forgetPrompts] = s.batch(s.forget, indices.forget);
-    torch::Tensor remainImages;
-    std::vector<std::string> remainPrompts;
-    if (remainCount > 0)
-        std::tie(remainImages, remainPrompts) = s.batch(s.remain, indices.remain);
 
     StepReport report;
     report.lr = c.lr;
@@ -255,35 +354,40 @@ StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
 
     s.zeroGrad();
     if (c.method == ConceptMethod::ESD) {
+        const bool sampledStates = c.esdSamplingSteps > 0; // Then the forget images give only the states' shape.
+        const auto [forgetImages, forgetPrompts]
+            = s.batch(s.forget, indices.forget, !sampledStates && s.samplesPosterior());
         const torch::Tensor conditional = s.context(forgetPrompts);
         const torch::Tensor unconditional = s.context(std::vector<std::string>(forgetPrompts.size(), std::string()));
         const auto alphaBar = diffusion::alphasCumprod(schedule);
         torch::Tensor xt;
         torch::Tensor t;
-        if (c.esdSamplingSteps > 0) {
+        if (sampledStates) {
             // ESD's own states: DDIM from seeded noise with the model being trained, guided by the concept prompt,
-            // stopped after a uniformly drawn number of steps; t is the timestep reached.
-            const torch::Tensor start = torch::randn(forgetImages.sizes(), s.noise);
-            const auto stop = torch::randint(0, c.esdSamplingSteps, { 1 }, s.noise, torch::kInt64).item<std::int64_t>();
+            // for the number of steps drawn; t as config.esdTimestep says (drawEsdState).
+            const EsdStateDraw draw = drawEsdState(schedule, c, forgetImages.sizes(), s.noise);
             diffusion::DdpmSamplerOptions sampler;
             sampler.steps = static_cast<int>(c.esdSamplingSteps);
             const std::vector<double> timesteps = diffusion::samplerTimesteps(schedule, sampler);
+            // After the last timestep DDIM lands on ᾱ_0 (1 with set_alpha_to_one), as CompVis' alphas_prev[0].
+            const double finalAlphaBar = schedule.setAlphaToOne ? 1.0 : alphaBar.front();
             torch::NoGradGuard noGrad;
-            xt = start.to(s.device);
+            xt = draw.start.to(s.device);
             const std::int64_t n = xt.size(0);
-            for (std::int64_t i = 0; i < stop; ++i) {
+            for (std::int64_t i = 0; i < draw.samplerSteps; ++i) {
                 const double now = timesteps[static_cast<std::size_t>(i)];
-                const double next = timesteps[static_cast<std::size_t>(i + 1)];
                 const torch::Tensor tt = torch::full({ 2 * n }, now, torch::TensorOptions().device(s.device));
                 const auto both
                     = s.unet->forward(torch::cat({ xt, xt }), tt, torch::cat({ unconditional, conditional })).chunk(2);
                 const torch::Tensor eps = both[0] + c.esdGuidance * (both[1] - both[0]);
                 const double a = alphaBar[static_cast<std::size_t>(now)];
-                const double b = alphaBar[static_cast<std::size_t>(next)];
+                const double b = i + 1 < c.esdSamplingSteps
+                    ? alphaBar[static_cast<std::size_t>(timesteps[static_cast<std::size_t>(i + 1)])]
+                    : finalAlphaBar;
                 const torch::Tensor x0 = (xt - std::sqrt(1 - a) * eps) / std::sqrt(a);
                 xt = std::sqrt(b) * x0 + std::sqrt(1 - b) * eps;
             }
-            t = torch::full({ n }, timesteps[static_cast<std::size_t>(stop)], torch::TensorOptions().device(s.device));
+            t = torch::full({ n }, static_cast<double>(draw.timestep), torch::TensorOptions().device(s.device));
         } else {
             // x_t as ddpmLossPerImage makes it, from the forget images at a uniform t.
             const diffusion::DdpmDraw draw = diffusion::drawDdpm(forgetImages, schedule, s.noise);
@@ -306,6 +410,7 @@ StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
         report.forgetLoss = loss.item<double>();
         if (remainCount > 0) {
             torch::NoGradGuard noGrad;
+            const auto [remainImages, remainPrompts] = s.batch(s.remain, indices.remain, s.samplesPosterior());
             const diffusion::DdpmDraw remainDraw = diffusion::drawDdpm(remainImages, schedule, s.noise);
             report.remainLoss
                 = diffusion::ddpmLossPerImage(predict, remainImages, s.context(remainPrompts), schedule, remainDraw)
@@ -322,7 +427,9 @@ StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
                 sanitizeGradient(g);
             }
     } else {
+        const auto [forgetImages, forgetPrompts] = s.batch(s.forget, indices.forget, s.samplesPosterior());
         const diffusion::DdpmDraw forgetDraw = diffusion::drawDdpm(forgetImages, schedule, s.noise);
+        const auto [remainImages, remainPrompts] = s.batch(s.remain, indices.remain, s.samplesPosterior());
         const diffusion::DdpmDraw remainDraw = diffusion::drawDdpm(remainImages, schedule, s.noise);
 
         // The forget direction a = −∇L_f, or nothing when L_f > α (the reference code's loss / loss.item()).

@@ -4,6 +4,7 @@
 // Diffusion style UNet so that it forgets what a set of (prompt, image) pairs shows while it keeps what the
 // remain pairs show. The text encoder and the VAE stay frozen and are shared with the base model.
 
+#include "core/diffusion/ddpm_sampler.h"
 #include "core/diffusion/text_to_image.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/unlearn/concept_config.h"
@@ -25,11 +26,46 @@ namespace lethe::unlearn {
 struct ConceptPair {
     std::string prompt;
     torch::Tensor image;
+    /// Latent models: the VAE posterior's log-variance [C, h, w] (unscaled, clamped to [−30, 20]), float32 on the
+    /// CPU, from which ConceptConfig::latents "sample" draws x₀; undefined in pixel space.
+    torch::Tensor logvar = {};
 };
 
 /// Pixels (uint8 [N, C, H, W]) → the UNet's input space: VAE mean × scaling factor (after the shift) for a
 /// latent model, [−1, 1] in pixel space; float32 on the CPU. Encodes in batches of `batch` under NoGradGuard.
 torch::Tensor toModelInput(const models::sd::StableDiffusion& sd, const torch::Tensor& pixels, std::int64_t batch = 4);
+
+/// The pairs of `prompts` and their images (uint8 [N, C, H, W]): toModelInput's images and, for a latent model,
+/// the VAE posterior's log-variance of each.
+std::vector<ConceptPair> conceptPairsOf(const models::sd::StableDiffusion& sd, const std::vector<std::string>& prompts,
+    const torch::Tensor& pixels, std::int64_t batch = 4);
+
+/// x₀ drawn from the VAE posterior for a batch of `images` ((mean − shift) × scale, [N, C, h, w]) and their
+/// `logvar`: images + scale · exp(½·logvar) · ε, with ε ~ N(0, I) drawn from `generator` (on the CPU, float32),
+/// i.e. (mean + σ·ε − shift) × scale as CompVis' DiagonalGaussianDistribution.sample() gives.
+torch::Tensor samplePosterior(
+    const torch::Tensor& images, const torch::Tensor& logvar, double scale, at::Generator& generator);
+
+/// The draws of one of ESD's sampled states (esdSamplingSteps N > 0), in the order they come from the run's generator.
+struct EsdStateDraw {
+    torch::Tensor start; ///< The start noise, N(0, I) of the batch's shape, float32 on the CPU.
+    std::int64_t k = 0; ///< Uniform in 0…N−1.
+    /// DDIM steps run from the start noise: k (reached), or min(N, N + 1 − k) (bucket: the authors' sampler stops
+    /// after its step of DDIM index k − 1, indices counting from the clean end, and runs all N for k ≤ 1).
+    std::int64_t samplerSteps = 0;
+    /// t of the loss: the DDIM timestep reached (reached), or uniform in esdTimestepBucket(k, N, T) (bucket).
+    std::int64_t timestep = 0;
+};
+
+/// ESD's authors' timesteps for k: [round(k·T/N), round((k+1)·T/N)) for N sampler steps and T training steps,
+/// rounded half to even as Python's round(); at least one timestep wide.
+std::pair<std::int64_t, std::int64_t> esdTimestepBucket(
+    std::int64_t k, std::int64_t samplerSteps, std::int64_t trainSteps);
+
+/// Draws one of ESD's sampled states for a batch of `shape` from `generator`: the start noise, k, then (bucket) t,
+/// as config.esdSamplingSteps and config.esdTimestep say. Throws Error when esdSamplingSteps is not in 1…T.
+EsdStateDraw drawEsdState(const diffusion::DdpmSchedule& schedule, const ConceptConfig& config, at::IntArrayRef shape,
+    at::Generator& generator);
 
 /// The pairs a step trains on, as indices into the forget and the remain set.
 struct ConceptBatchIndices {
@@ -46,14 +82,16 @@ ConceptBatchIndices conceptBatchIndices(
 /// One concept-unlearning run. Owns a copy of the base UNet (and, for ESD, a second, frozen copy); the base
 /// model is never modified. Deterministic for a seed on the CPU.
 ///
-/// A step (RGD, GradDiff, GA) draws the forget batch, then the remain batch (each walks its set in a seeded
-/// order), then from one CPU generator seeded with config.seed the forget batch's timesteps and noise, then the
-/// remain batch's. ESD draws its forget batch's timesteps and noise, then (when it has remain pairs) the remain
-/// batch's (with esdSamplingSteps > 0: the start noise and the number of sampler steps instead of the forget
-/// draw). By default ESD's x_t comes from noising the forget images at a uniform t, not from partial sampling of
-/// the concept prompt as ESD's authors do: the images are the base model's own samples of those prompts, so the
-/// states come from about the same distribution without a sampler run per step; esdSamplingSteps selects the
-/// authors' way. RGD's remain gradient comes from one remain batch per step, as in the SD reference code (the
+/// A step (RGD, GradDiff, GA) chooses the forget batch, then the remain batch (each walks its set in a seeded
+/// order), then draws from one CPU generator seeded with config.seed: the forget batch's posterior noise (a latent
+/// model with latents "sample"), its timesteps and noise, then the remain batch's posterior noise, timesteps and
+/// noise. ESD draws its forget batch's posterior noise, timesteps and noise, then (when it has remain pairs) the
+/// remain batch's (with esdSamplingSteps > 0, instead of the forget draws: the start noise, the number of sampler
+/// steps k and, for bucket timesteps, t). By default ESD's x_t comes from noising the forget images at a uniform t,
+/// not from partial sampling of the concept prompt as ESD's authors do: the images are the base model's own samples
+/// of those prompts, so the states come from about the same distribution without a sampler run per step;
+/// esdSamplingSteps selects the authors' way.
+/// RGD's remain gradient comes from one remain batch per step, as in the SD reference code (the
 /// class-conditional engine's RGD averages over all of D_r instead).
 /// A non-finite loss, gradient or weight rolls back to the last snapshot, as for class runs (UnlearnRun::run).
 /// remain_pairing "twins" takes step i's remain batch at step i's forget indices, in their order (remain_batch is
@@ -63,7 +101,9 @@ ConceptBatchIndices conceptBatchIndices(
 class ConceptSession : public UnlearnRun {
 public:
     /// Throws Error for bad settings, an empty forget set, an empty remain set (except for ESD), images whose
-    /// shape is not the UNet's input, a model not computing in float32, or an empty parameter group.
+    /// shape is not the UNet's input, a model not computing in float32, an empty parameter group, or pairs of a
+    /// latent model without a log-variance of their image's shape when latents is "sample" (ESD's forget pairs
+    /// with esdSamplingSteps > 0 need none).
     ConceptSession(const models::sd::StableDiffusion& base, std::vector<ConceptPair> forget,
         std::vector<ConceptPair> remain, ConceptConfig config);
     ~ConceptSession() override;

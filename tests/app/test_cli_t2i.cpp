@@ -242,8 +242,8 @@ void TestCliT2i::unlearnConceptWritesAReloadableRun()
     const Result esd = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
         "--method", "esd-u", "--params", "all", "--out", q(m_dir / "esd-run") });
     QCOMPARE(esd.exitCode, 1);
-    LETHE_COMPARE_STR(esd.err,
-        "error: unlearn-concept: --method esd-u trains no-cross-attn parameters; --params all contradicts it\n");
+    LETHE_COMPARE_STR(
+        esd.err, "error: unlearn-concept: --method esd-u trains esd-u parameters; --params all contradicts it\n");
     const Result alpha = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
         "--remain", q(m_dir / "remain.json"), "--alpha", "-1", "--out", q(m_dir / "alpha-run") });
     QCOMPARE(alpha.exitCode, 1);
@@ -263,7 +263,8 @@ void TestCliT2i::unlearnConceptWritesAReloadableRun()
         "--out", q(m_dir / "no-forget") });
     QCOMPARE(noForget.exitCode, 1);
     LETHE_COMPARE_STR(noForget.err,
-        "error: unlearn-concept: give the forget prompts (--forget FILE or --forget-images DIR) or --preset\n");
+        "error: unlearn-concept: give the forget prompts (--forget FILE, --forget-images DIR or --concept WORD) or "
+        "--preset\n");
     const Result both = runCli(Args { "unlearn-concept", "--model", q(folder), "--preset", q(m_dir / "preset.json"),
         "--forget", q(m_dir / "forget.json"), "--out", q(m_dir / "both") });
     QCOMPARE(both.exitCode, 1);
@@ -330,7 +331,45 @@ void TestCliT2i::unlearnConceptStartsFromTheModelsRecommendedPreset()
     QCOMPARE(configOf(m_dir / "rp-sd")["alpha"].get<double>(), 1.1);
     const Result unknown = runCli(base + Args { "--run-preset", "sdxl", "--out", q(m_dir / "rp-unknown") });
     QVERIFY(unknown.exitCode != 0);
-    QVERIFY2(unknown.err.find("--run-preset: sdxl not in {sd,fmnist-t2i}") != std::string::npos, unknown.err.c_str());
+    QVERIFY2(unknown.err.find("--run-preset: sdxl not in {sd,fmnist-t2i,esd-paper}") != std::string::npos,
+        unknown.err.c_str());
+
+    // esd-paper: ESD as its authors run it, with the concept word as the only forget prompt (here 2 sampler steps
+    // and 1 step instead of 50 and 1,000); its method is the preset's, named as --method names it.
+    const Args esdPaper { "unlearn-concept", "--model", q(folder), "--run-preset", "esd-paper", "--concept", "shoe",
+        "--steps", "1", "--esd-sampling-steps", "2", "--preview-prompts", "0" };
+    const Result esd = runCli(esdPaper + Args { "--out", q(m_dir / "rp-esd") });
+    QVERIFY2(esd.exitCode == 0, esd.err.c_str());
+    const auto esdRun = nlohmann::json::parse(test::readBytes(m_dir / "rp-esd" / "run.json"));
+    const auto& esdConfig = esdRun["config"];
+    LETHE_COMPARE_STR(esdRun["method"].get<std::string>(), "esd-u");
+    LETHE_COMPARE_STR(esdConfig["method"].get<std::string>(), "esd");
+    LETHE_COMPARE_STR(esdConfig["parameters"].get<std::string>(), "esd-u");
+    LETHE_COMPARE_STR(esdConfig["esd_timestep"].get<std::string>(), "bucket");
+    LETHE_COMPARE_STR(esdConfig["latents"].get<std::string>(), "sample");
+    LETHE_COMPARE_STR(esdConfig["concept"].get<std::string>(), "shoe");
+    QCOMPARE(esdConfig["forget_batch"].get<int>(), 1);
+    QCOMPARE(esdConfig["esd_sampling_steps"].get<int>(), 2);
+    QCOMPARE(esdConfig["esd_guidance"].get<double>(), 3.0);
+    QCOMPARE(esdConfig["eta"].get<double>(), 1.0);
+    QCOMPARE(esdConfig["lr"].get<double>(), 1e-5);
+    QCOMPARE(esdRun["forget_pairs"].get<int>(), 1);
+    QCOMPARE(esdRun["remain_pairs"].get<int>(), 0);
+    const auto esdForget = concepts::loadPromptSet(m_dir / "rp-esd" / "forget.json");
+    QCOMPARE(esdForget.size(), std::size_t { 1 });
+    LETHE_COMPARE_STR(esdForget[0].text, "shoe");
+    // The new settings' flags.
+    const Result flagged
+        = runCli(esdPaper + Args { "--latents", "mean", "--esd-timestep", "reached", "--out", q(m_dir / "rp-flags") });
+    QVERIFY2(flagged.exitCode == 0, flagged.err.c_str());
+    LETHE_COMPARE_STR(configOf(m_dir / "rp-flags")["latents"].get<std::string>(), "mean");
+    LETHE_COMPARE_STR(configOf(m_dir / "rp-flags")["esd_timestep"].get<std::string>(), "reached");
+    const Result badLatents
+        = runCli(esdPaper + Args { "--latents", "posterior", "--out", q(m_dir / "rp-bad-latents") });
+    QVERIFY(badLatents.exitCode != 0);
+    QVERIFY2(
+        badLatents.err.find("--latents") != std::string::npos && badLatents.err.find("posterior") != std::string::npos,
+        badLatents.err.c_str());
 
     // A model naming a preset Lethe does not have is refused before anything is drawn, its manifest named.
     test::writeBytes(folder / "lethe-manifest.json", R"({"recommended_preset": "sdxl"})");
@@ -338,7 +377,7 @@ void TestCliT2i::unlearnConceptStartsFromTheModelsRecommendedPreset()
     QCOMPARE(bad.exitCode, 1);
     LETHE_COMPARE_STR(bad.err,
         "error: " + q(folder / "lethe-manifest.json")
-            + ": key 'recommended_preset': unknown concept preset 'sdxl' (valid: sd, fmnist-t2i)\n");
+            + ": key 'recommended_preset': unknown concept preset 'sdxl' (valid: sd, fmnist-t2i, esd-paper)\n");
     QVERIFY(!std::filesystem::exists(m_dir / "rp-bad"));
 }
 

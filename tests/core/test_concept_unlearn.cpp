@@ -452,12 +452,10 @@ void TestConceptUnlearn::latentModelTrainsOnEncodedImages()
     // Pixel space: the pixels in [−1, 1].
     QVERIFY(torch::equal(unlearn::toModelInput(*m_pixel, pixels), pixels.to(torch::kFloat32) / 127.5 - 1));
 
-    std::vector<ConceptPair> forget;
-    std::vector<ConceptPair> remain;
-    for (std::int64_t i = 0; i < 3; ++i) {
-        forget.push_back({ "forget", latents[i] });
-        remain.push_back({ "remain", latents[i] });
-    }
+    // The pairs carry the posterior's log-variance too: x₀ is drawn from it at every step (latents "sample").
+    const std::vector<ConceptPair> forget = unlearn::conceptPairsOf(sd, { "forget", "forget", "forget" }, pixels, 2);
+    const std::vector<ConceptPair> remain = unlearn::conceptPairsOf(sd, { "remain", "remain", "remain" }, pixels, 2);
+    QVERIFY(torch::equal(forget[1].image, latents[1]));
     ConceptSession session(sd, forget, remain, tinyConfig(ConceptMethod::RGD));
     std::vector<StepReport> reports;
     runToEnd(session, [&](const StepReport& r) { reports.push_back(r); });
@@ -724,14 +722,14 @@ void TestConceptUnlearn::nonFiniteLossRollsBackAndFails()
 
 void TestConceptUnlearn::presetsAndTheModelsRecommendedOne()
 {
-    QCOMPARE(unlearn::conceptPresetNames(), (std::vector<std::string> { "sd", "fmnist-t2i" }));
+    QCOMPARE(unlearn::conceptPresetNames(), (std::vector<std::string> { "sd", "fmnist-t2i", "esd-paper" }));
     QCOMPARE(io::configToJson(unlearn::conceptPreset("sd")), io::configToJson(ConceptConfig {}));
     const ConceptConfig fashion = unlearn::conceptPreset("fmnist-t2i");
     QCOMPARE(fashion.alpha, 0.1);
     QCOMPARE(fashion.lambda, 10.0);
     QCOMPARE(fashion.steps, std::int64_t { 150 });
-    LETHE_COMPARE_STR(
-        errorMessage([] { unlearn::conceptPreset("sdxl"); }), "unknown concept preset 'sdxl' (valid: sd, fmnist-t2i)");
+    LETHE_COMPARE_STR(errorMessage([] { unlearn::conceptPreset("sdxl"); }),
+        "unknown concept preset 'sdxl' (valid: sd, fmnist-t2i, esd-paper)");
 
     // The config file round trip, and its refusals, through the one field table.
     QCOMPARE(io::configToJson(io::configFromJson<unlearn::ConceptConfig>(io::configToJson(fashion))),
@@ -739,7 +737,7 @@ void TestConceptUnlearn::presetsAndTheModelsRecommendedOne()
     LETHE_COMPARE_STR(errorMessage([] {
         io::configFromJson<unlearn::ConceptConfig>({ { "parameters", "attn" } });
     }),
-        "concept config: parameters must be 'all', 'cross-attn' or 'no-cross-attn', found \"attn\"");
+        "concept config: parameters must be 'all', 'cross-attn', 'no-cross-attn' or 'esd-u', found \"attn\"");
     LETHE_COMPARE_STR(errorMessage([] {
         io::configFromJson<unlearn::ConceptConfig>({ { "lamda", 1 } });
     }),
@@ -754,7 +752,7 @@ void TestConceptUnlearn::presetsAndTheModelsRecommendedOne()
     test::writeBytes(named / "lethe-manifest.json", R"({"recommended_preset": "fast"})");
     LETHE_COMPARE_STR(errorMessage([&] { unlearn::recommendedConceptPreset(named); }),
         (named / "lethe-manifest.json").string()
-            + ": key 'recommended_preset': unknown concept preset 'fast' (valid: sd, fmnist-t2i)");
+            + ": key 'recommended_preset': unknown concept preset 'fast' (valid: sd, fmnist-t2i, esd-paper)");
     // The built-in model recommends the preset tuned for it.
     QCOMPARE(unlearn::recommendedConceptPreset(resourceFile(std::string("models/") + kBuiltinT2iModel)),
         std::optional<std::string>("fmnist-t2i"));
