@@ -17,6 +17,17 @@ int hardwareThreads()
     return n == 0 ? 1 : static_cast<int>(n);
 }
 
+void setTf32Allowed(bool allowed)
+{
+    at::globalContext().setAllowTF32CuBLAS(allowed);
+    at::globalContext().setAllowTF32CuDNN(allowed);
+}
+
+bool tf32Allowed()
+{
+    return at::globalContext().allowTF32CuBLAS() && at::globalContext().allowTF32CuDNN();
+}
+
 int configureThreads(int intraOpThreads)
 {
     const int wanted = intraOpThreads > 0 ? intraOpThreads : hardwareThreads();

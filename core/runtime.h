@@ -13,6 +13,13 @@ namespace lethe {
 /// at start-up. Returns the intra-op count now in effect.
 int configureThreads(int intraOpThreads = 0);
 
+/// Whether CUDA's matrix products (cuBLAS) and convolutions (cuDNN) may round through TF32. Lethe turns both off
+/// at start-up, as the paper's code does (LibTorch's own default lets cuDNN use it); runs turn it on when their
+/// config's allow_tf32 says so. No effect on the CPU.
+void setTf32Allowed(bool allowed);
+/// What setTf32Allowed last set (both flags).
+bool tf32Allowed();
+
 /// Number of hardware threads, at least 1.
 int hardwareThreads();
 

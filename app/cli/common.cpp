@@ -18,6 +18,7 @@ void runCommand(GlobalOptions& global, const std::function<void()>& body)
     spdlog::set_level(spdlog::level::from_str(global.logLevel));
     spdlog::set_pattern("%^%l%$: %v");
     lethe::configureThreads(global.threads);
+    lethe::setTf32Allowed(false); // As the paper's code; a run's allow_tf32 turns it on.
     try {
         body();
     } catch (const lethe::Error& e) {

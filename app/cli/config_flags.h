@@ -4,9 +4,12 @@
 // the value of what lies underneath (a preset, a config file). One shape for class runs (unlearn, sweep, bench
 // unlearn) and concept runs (unlearn-concept).
 
+#include "core/enum_names.h"
+
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +33,25 @@ template <typename Config> struct ConfigFlags {
     {
         CLI::Option* option = cmd->add_option(name, values.*field, help);
         given.emplace_back(option, [this, field](Config& config) { config.*field = values.*field; });
+        return option;
+    }
+
+    /// Adds `name` for an enum field; it takes the enum's names (core/enum_names.h) and overrides only when given.
+    template <typename E>
+    CLI::Option* addEnum(CLI::App* cmd, const std::string& name, E Config::*field, std::string help)
+    {
+        std::map<std::string, E> names;
+        for (const auto& [value, text] : enumNames(E {}))
+            names.emplace(text, value);
+        help += ": " + enumNameList(E {}, "");
+        return add(cmd, name, field, help)->transform(CLI::CheckedTransformer(names));
+    }
+
+    /// Adds the switch `name` for a bool field: given, it sets the field true.
+    CLI::Option* addSwitch(CLI::App* cmd, const std::string& name, bool Config::*field, const std::string& help)
+    {
+        CLI::Option* option = cmd->add_flag(name, values.*field, help);
+        given.emplace_back(option, [field](Config& config) { config.*field = true; });
         return option;
     }
 

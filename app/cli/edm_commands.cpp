@@ -199,6 +199,9 @@ void addEdmCommands(CLI::App& app, GlobalOptions& global)
         ->capture_default_str();
     pre->add_option("--ema-half-life", pretrain->config.emaHalfLifeImages, "EMA half-life in images")
         ->capture_default_str();
+    pre->add_option("--augment-p", pretrain->config.augmentP,
+           "Probability of EDM's augmentation (networks with augment_dim 9 only; others never get it)")
+        ->capture_default_str();
     pre->add_option("--seed", pretrain->config.seed, "Random seed")->capture_default_str();
     pre->add_option("--checkpoint-every", pretrain->config.checkpointEvery, "Steps between checkpoints (0 = end only)")
         ->capture_default_str();

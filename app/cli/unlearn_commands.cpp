@@ -69,6 +69,12 @@ void addRunConfigFlags(CLI::App* cmd, RunConfigFlags& flags, bool withAlphaLambd
         "Images per class for UA, RA, FD_cls, KID_cls");
     flags.add(cmd, "--preview-seeds", &unlearn::RunConfig::previewSeeds, "Seeds of the before/after grids")
         ->delimiter(',');
+    flags.addEnum(cmd, "--remain-averaging", &unlearn::RunConfig::remainAveraging,
+        "RGD's pass over the remain set: the exact mean, or the paper's sum / (remain batch · batches)");
+    flags.add(cmd, "--augment-p", &unlearn::RunConfig::augmentP,
+        "Probability of EDM's augmentation (models with augment_dim 9 only; paper preset 0.12)");
+    flags.addSwitch(cmd, "--allow-tf32", &unlearn::RunConfig::allowTf32,
+        "CUDA: let matrix products and convolutions use TF32 (off by default, as the paper's code)");
     cmd->add_option("--on-nan", flags.onNan, "After a rollback: stop (default) or halve-lr")
         ->check(CLI::IsMember({ "stop", "halve-lr" }));
     cmd->add_flag("--no-eval", flags.noEval, "Skip the metrics (UA, RA, FD_cls, KID_cls)");

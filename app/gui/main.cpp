@@ -63,6 +63,7 @@ int main(int argc, char** argv)
         app.setProperty(lethe::gui::kDeviceProperty, parser.value(deviceOption));
 
     lethe::configureThreads(parser.value(threadsOption).toInt());
+    lethe::setTf32Allowed(false); // As the paper's code; a run's allow_tf32 turns it on.
 
     const QString language = parser.isSet(languageOption)
         ? parser.value(languageOption)

@@ -2,10 +2,12 @@
 
 #include "core/describe.h"
 #include "core/error.h"
+#include "edm_augment.h"
 
 #include <torch/torch.h>
 
 #include <cmath>
+#include <functional>
 #include <sstream>
 
 namespace lethe::diffusion {
@@ -23,10 +25,11 @@ void checkOptions(const EdmLossOptions& options)
         throw Error("edmLoss: alpha must be positive, found " + formatNumber(*options.alpha));
 }
 
-} // namespace
-
-EdmLossResult edmLoss(const Denoiser& denoiser, const torch::Tensor& images, const torch::Tensor& labels,
-    const EdmLossOptions& options, std::optional<at::Generator> generator)
+/// The loss of either edmLoss: `evaluate` runs the network on (noisy, σ, augmentation labels or undefined).
+EdmLossResult lossOf(
+    const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&)>& evaluate,
+    const torch::Tensor& images, const torch::Tensor& labels, const EdmLossOptions& options,
+    const AugmentOptions* augment, std::optional<at::Generator> generator)
 {
     checkOptions(options);
     if (!images.defined() || images.dim() != 4 || !at::isFloatingType(images.scalar_type()))
@@ -38,22 +41,55 @@ EdmLossResult edmLoss(const Denoiser& denoiser, const torch::Tensor& images, con
         throw Error("edmLoss: labels must be N×K one-hot rows for " + std::to_string(batch) + " images, found "
             + describeTensor(labels));
 
-    // Same draw order as EDM's EDMLoss (first n for σ, then ε), so one seed gives the same batch there.
+    // Same draw order as EDM's EDMLoss (first n for σ, then the augmentation, then ε), so one seed gives the same
+    // batch there.
     const auto options32 = images.options().dtype(torch::kFloat32);
     const torch::Tensor normal = normalNoise({ batch, 1, 1, 1 }, generator, options32);
     const torch::Tensor sigma = (normal * options.pStd + options.pMean).exp();
     const double sigmaData2 = options.sigmaData * options.sigmaData;
     const torch::Tensor weight = (sigma.square() + sigmaData2) / (sigma * options.sigmaData).square();
-    const torch::Tensor epsilon = normalNoise(images.sizes(), generator, images.options());
+    torch::Tensor y = images;
+    torch::Tensor augmentLabels;
+    if (augment) {
+        AugmentResult augmented = augmentImages(images, *augment, *generator);
+        y = augmented.images;
+        augmentLabels = augmented.labels;
+    }
+    const torch::Tensor epsilon = normalNoise(y.sizes(), generator, y.options());
 
-    const torch::Tensor noisy = images + epsilon * sigma;
-    const torch::Tensor denoised = evaluateDenoiser(denoiser, noisy, sigma.view({ batch }), labels, "edmLoss");
-    torch::Tensor squared = (denoised - images).square();
-    // clamp_max passes no gradient where it clamps, so elements already past α stop pushing the ascent.
+    const torch::Tensor noisy = y + epsilon * sigma;
+    torch::Tensor denoised = evaluate(noisy, sigma.view({ batch }), augmentLabels);
+    if (!denoised.defined() || denoised.sizes() != noisy.sizes())
+        throw Error(
+            "edmLoss: the denoiser returned " + describeTensor(denoised) + " for input " + describeTensor(noisy));
+    torch::Tensor squared = (denoised - y).square();
+    // min(·, α) passes no gradient where it clips, so elements already past α stop pushing the ascent. torch::minimum,
+    // as the paper's code, not clamp_max: at an element exactly equal to α it passes half the gradient, not all.
     if (options.alpha)
-        squared = squared.clamp_max(*options.alpha);
+        squared = torch::minimum(squared, torch::scalar_tensor(*options.alpha, squared.options()));
     const torch::Tensor perImage = (weight * squared).flatten(1).sum(1);
     return { perImage.sum() / static_cast<double>(batch), perImage, sigma.view({ batch }) };
+}
+
+} // namespace
+
+EdmLossResult edmLoss(const Denoiser& denoiser, const torch::Tensor& images, const torch::Tensor& labels,
+    const EdmLossOptions& options, std::optional<at::Generator> generator)
+{
+    const auto evaluate = [&](const torch::Tensor& x, const torch::Tensor& sigma, const torch::Tensor&) {
+        return denoiser(x, sigma, labels);
+    };
+    return lossOf(evaluate, images, labels, options, nullptr, std::move(generator));
+}
+
+EdmLossResult edmLoss(const AugmentedDenoiser& denoiser, const torch::Tensor& images, const torch::Tensor& labels,
+    const EdmLossOptions& options, const AugmentOptions& augment, at::Generator& generator)
+{
+    augment.validate();
+    const auto evaluate = [&](const torch::Tensor& x, const torch::Tensor& sigma, const torch::Tensor& augmentLabels) {
+        return denoiser(x, sigma, labels, augmentLabels);
+    };
+    return lossOf(evaluate, images, labels, options, &augment, generator);
 }
 
 EdmLossResult edmLoss(const Denoiser& denoiser, const torch::Tensor& images, const torch::Tensor& labels,

@@ -6,9 +6,16 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 
 namespace lethe::diffusion {
+
+struct AugmentOptions;
+
+/// A denoiser that also takes EDM's augmentation labels (N×augment_dim): EDMPrecond's forward.
+using AugmentedDenoiser = std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& sigma,
+    const torch::Tensor& labels, const torch::Tensor& augmentLabels)>;
 
 /// Hyperparameters of the EDM training loss (Karras et al. 2022, docs/method.md §2).
 struct EdmLossOptions {
@@ -38,6 +45,12 @@ struct EdmLossResult {
 /// noise is drawn on the CPU and moved), else from the default generator of the images' device.
 EdmLossResult edmLoss(const Denoiser& denoiser, const torch::Tensor& images, const torch::Tensor& labels,
     const EdmLossOptions& options = {}, std::optional<at::Generator> generator = std::nullopt);
+
+/// edmLoss on images augmented by EDM's pipeline (edm_augment.h) as EDM's EDMLoss does it: σ is drawn, then the
+/// augmentation, then ε, all from `generator` (a CPU generator); D sees the augmented images with their augmentation
+/// labels and is compared with the augmented images.
+EdmLossResult edmLoss(const AugmentedDenoiser& denoiser, const torch::Tensor& images, const torch::Tensor& labels,
+    const EdmLossOptions& options, const AugmentOptions& augment, at::Generator& generator);
 
 /// edmLoss with its noise from a fresh CPU generator seeded with `seed`: the same seed gives the same σ
 /// and ε on every device.

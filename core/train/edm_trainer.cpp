@@ -4,6 +4,8 @@
 
 #include "adam.h"
 #include "core/data/subsets.h"
+#include "core/describe.h"
+#include "core/diffusion/edm_augment.h"
 #include "core/diffusion/edm_loss.h"
 #include "core/diffusion/pixels.h"
 #include "core/error.h"
@@ -19,6 +21,7 @@
 #include <chrono>
 #include <cmath>
 #include <deque>
+#include <optional>
 
 namespace lethe::train {
 
@@ -56,6 +59,13 @@ EdmPretrainer::EdmPretrainer(PretrainConfig config, data::ImageSet train, torch:
     if (options.label_dim() != 0 && options.label_dim() != s.train.classCount())
         throw Error("the network has " + std::to_string(options.label_dim()) + " class labels, the data set "
             + std::to_string(s.train.classCount()) + " classes");
+    if (!(s.config.augmentP >= 0 && s.config.augmentP <= 1))
+        throw Error("pretraining config: augment_p must be in [0, 1], found " + formatNumber(s.config.augmentP));
+    const std::int64_t augmentDim = options.model().augment_dim();
+    if (augmentDim != 0 && augmentDim != diffusion::AugmentOptions::edmCifar10().labelDim())
+        throw Error("the network takes " + std::to_string(augmentDim) + " augmentation labels; Lethe's augmentation "
+            + "(EDM's pipeline at its CIFAR-10 settings) makes "
+            + std::to_string(diffusion::AugmentOptions::edmCifar10().labelDim()));
     torch::manual_seed(s.config.seed);
     s.net = models::makeEdmPrecond(s.architecture);
     s.ema = models::makeEdmPrecond(s.architecture);
@@ -151,12 +161,23 @@ void EdmPretrainer::run(const PretrainObserver& observer, const std::atomic<bool
     const bool conditional = models::edmOptionsFromJson(s.architecture).label_dim() > 0;
     const diffusion::Denoiser denoiser = [&](const torch::Tensor& x, const torch::Tensor& sigma,
                                              const torch::Tensor& labels) { return s.net->forward(x, sigma, labels); };
+    // EDM's augmentation, for networks that take its labels.
+    std::optional<diffusion::AugmentOptions> augment;
+    if (models::edmOptionsFromJson(s.architecture).model().augment_dim() > 0 && s.config.augmentP > 0) {
+        augment = diffusion::AugmentOptions::edmCifar10();
+        augment->p = s.config.augmentP;
+    }
+    const diffusion::AugmentedDenoiser augmented
+        = [&](const torch::Tensor& x, const torch::Tensor& sigma, const torch::Tensor& labels,
+              const torch::Tensor& augmentLabels) { return s.net->forward(x, sigma, labels, augmentLabels); };
     const BatchLoss batchLoss = [&](const std::vector<std::int64_t>& indices) {
         const torch::Tensor index = torch::tensor(indices, torch::kInt64);
         const torch::Tensor images = diffusion::pixelsToFloat(s.train.images.index_select(0, index)).to(s.device);
         torch::Tensor labels;
         if (conditional)
             labels = diffusion::oneHot(s.train.labels.index_select(0, index), classes).to(s.device);
+        if (augment)
+            return diffusion::edmLoss(augmented, images, labels, {}, *augment, s.noise).loss;
         return diffusion::edmLoss(denoiser, images, labels, {}, s.noise).loss;
     };
     s.runSteps(

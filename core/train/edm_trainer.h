@@ -23,6 +23,9 @@ struct PretrainConfig : TrainingLoopConfig {
     std::string preset = "fmnist-ddpmpp-small"; ///< Network preset; ignored when `architecture` is set.
     nlohmann::json architecture; ///< EDM init_kwargs; null = use `preset`.
     std::string dataset = "fashion-mnist";
+    /// Probability p of EDM's augmentation pipeline at its CIFAR-10 settings (diffusion/edm_augment.h), for networks
+    /// with augment_dim 9 (EDM's `--augment` default 0.12); networks with augment_dim 0 never get it.
+    double augmentP = 0.12;
 
     /// The field table that io::configToJson and io::configFromJson walk (JSON key, member).
     template <typename Self, typename Visit> static void fields(Self& c, Visit&& visit)
@@ -30,6 +33,7 @@ struct PretrainConfig : TrainingLoopConfig {
         visit("preset", c.preset);
         visit("architecture", c.architecture);
         visit("dataset", c.dataset);
+        visit("augment_p", c.augmentP);
         TrainingLoopConfig::fields(c, visit);
     }
 };

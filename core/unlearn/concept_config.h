@@ -117,6 +117,8 @@ struct ConceptConfig {
     std::int64_t snapshotEvery = 25; ///< Steps between in-memory snapshots (the rollback point).
     std::int64_t previewEvery = 0; ///< Steps between preview images (0 = none during the run).
     NanPolicy onNan = NanPolicy::Stop;
+    /// CUDA only: let matrix products and convolutions round through TF32. Off, as the paper's code has it.
+    bool allowTf32 = false;
 
     /// Throws Error("concept unlearning: …") naming the field for a value out of range.
     void validate() const;

@@ -24,6 +24,13 @@ const std::vector<std::pair<NanPolicy, std::string>>& enumNames(NanPolicy)
     return table;
 }
 
+const std::vector<std::pair<RemainAveraging, std::string>>& enumNames(RemainAveraging)
+{
+    static const std::vector<std::pair<RemainAveraging, std::string>> table
+        = { { RemainAveraging::Mean, "mean" }, { RemainAveraging::NominalBatch, "nominal-batch" } };
+    return table;
+}
+
 std::string methodName(Method method)
 {
     return io::enumName(method);
@@ -65,6 +72,8 @@ void RunConfig::validate() const
     positive("remain_batch", static_cast<double>(remainBatch));
     if (!(saliencyFraction > 0 && saliencyFraction <= 1))
         throw Error("run config: saliency_fraction must be in (0, 1], found " + formatNumber(saliencyFraction));
+    if (!(augmentP >= 0 && augmentP <= 1))
+        throw Error("run config: augment_p must be in [0, 1], found " + formatNumber(augmentP));
     if (optimizer != "adam" && optimizer != "sgd")
         throw Error("run config: optimizer must be 'adam' or 'sgd', found '" + optimizer + "'");
     if (snapshotEvery < 1)
@@ -99,6 +108,8 @@ RunConfig runPreset(const std::string& name)
         config.remainBatch = 64;
         config.remainPerClass = 50;
         config.snapshotEvery = 50;
+        config.remainAveraging = RemainAveraging::NominalBatch;
+        config.augmentP = 0.12;
         return config;
     }
     throw Error("unknown run preset '" + name + "' (valid: cpu-fast, paper)");

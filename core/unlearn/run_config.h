@@ -33,8 +33,20 @@ enum class NanPolicy { Stop, HalveLr };
 /// "stop", "halve-lr".
 const std::vector<std::pair<NanPolicy, std::string>>& enumNames(NanPolicy);
 
+/// How RGD's full pass over D_r turns its batches' losses into the remain loss L_r.
+enum class RemainAveraging {
+    Mean, ///< The exact mean over the remain images: each batch weighted by its share of D_r.
+    /// As the paper's code: each batch's summed loss divided by the nominal batch size, averaged over the batches,
+    /// Σ / (remain_batch · n_batches). Smaller than the mean when |D_r| is not a multiple of the batch (450 images
+    /// in batches of 64: 0.879 × the mean).
+    NominalBatch,
+};
+/// "mean", "nominal-batch".
+const std::vector<std::pair<RemainAveraging, std::string>>& enumNames(RemainAveraging);
+
 /// The keys of the run contract (unlearn_run.h) that every kind of run's config has, for their field tables
-/// (io/config_json.h): the method, α, λ, lr, the steps, the batches, the seed, snapshots, previews and on_nan.
+/// (io/config_json.h): the method, α, λ, lr, the steps, the batches, the seed, snapshots, previews, on_nan and
+/// whether CUDA may use TF32.
 template <typename Self, typename Visit> void runContractFields(Self& c, Visit&& visit)
 {
     visit("method", c.method);
@@ -48,6 +60,7 @@ template <typename Self, typename Visit> void runContractFields(Self& c, Visit&&
     visit("snapshot_every", c.snapshotEvery);
     visit("preview_every", c.previewEvery);
     visit("on_nan", c.onNan);
+    visit("allow_tf32", c.allowTf32);
 }
 
 /// One unlearning run. Field defaults are the `cpu-fast` preset for the built-in model, tuned on it with
@@ -78,6 +91,16 @@ struct RunConfig {
     bool evaluate = true; ///< Measure UA, RA, FD_cls and KID_cls at the end.
     std::int64_t evalImagesPerClass = 100;
     NanPolicy onNan = NanPolicy::Stop;
+    /// CUDA only: let matrix products and convolutions round through TF32 (faster on Ampere and later, about
+    /// 3 decimal digits). Off, as the paper's code has it.
+    bool allowTf32 = false;
+    /// RGD: how the full pass over D_r averages its batches (the paper's code: NominalBatch).
+    RemainAveraging remainAveraging = RemainAveraging::Mean;
+    /// Probability p of EDM's augmentation pipeline (x/y-flip, scaling, rotation, anisotropy, fractional
+    /// translation at EDM's CIFAR-10 settings; diffusion/edm_augment.h) on forget and remain batches, with its
+    /// labels fed to the network. Only for models with augmentation labels (augment_dim 9); 0 = off, and a model
+    /// with augment_dim 0 never gets it.
+    double augmentP = 0.0;
 
     /// Throws Error naming the first field out of range.
     void validate() const;
@@ -95,10 +118,13 @@ struct RunConfig {
         visit("preview_sampler_steps", c.previewSamplerSteps);
         visit("evaluate", c.evaluate);
         visit("eval_images_per_class", c.evalImagesPerClass);
+        visit("remain_averaging", c.remainAveraging);
+        visit("augment_p", c.augmentP);
     }
 };
 
-/// `paper` (docs/method.md §2: α 0.1, λ 5, batch 64, Adam 1e-5, 782 steps, 50 remain images per class) or
+/// `paper` (docs/method.md §2: α 0.1, λ 5, batch 64, Adam 1e-5, 782 steps, 50 remain images per class, the paper's
+/// remain averaging, EDM's augmentation at p 0.12 on models that take it) or
 /// `cpu-fast` (the defaults above). Throws Error listing the presets.
 RunConfig runPreset(const std::string& name);
 std::vector<std::string> runPresetNames();

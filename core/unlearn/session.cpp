@@ -3,6 +3,7 @@
 #include "core/data/subsets.h"
 #include "core/diffusion/class_sampling.h"
 #include "core/diffusion/denoiser.h"
+#include "core/diffusion/edm_augment.h"
 #include "core/diffusion/edm_loss.h"
 #include "core/diffusion/pixels.h"
 #include "core/error.h"
@@ -53,6 +54,8 @@ struct UnlearnSession::State {
     std::vector<torch::Tensor> ascent; ///< The forget direction a, one buffer per trainable tensor.
     std::vector<torch::Tensor> saliency; ///< SalUn: 1 where an entry may change, else 0.
     std::optional<std::pair<models::ResNetClassifier, eval::RealFeatures>> evaluator;
+    /// EDM's augmentation at augment_p, when the run has it and the model takes its labels.
+    std::optional<diffusion::AugmentOptions> augment;
 
     State(RunConfig c, torch::Device d, const data::ImageSet& t)
         : config(std::move(c))
@@ -64,6 +67,21 @@ struct UnlearnSession::State {
     }
 
     diffusion::Denoiser denoiser() { return diffusion::denoiserOf(net); }
+
+    /// The EDM loss of a batch, on augmented images when the run augments (drawn from the run's noise generator).
+    diffusion::EdmLossResult loss(
+        const torch::Tensor& images, const torch::Tensor& labels, const diffusion::EdmLossOptions& options = {})
+    {
+        if (!augment)
+            return diffusion::edmLoss(denoiser(), images, labels, options, noise);
+        models::EDMPrecond network = net;
+        const diffusion::AugmentedDenoiser augmented
+            = [network](const torch::Tensor& x, const torch::Tensor& sigma, const torch::Tensor& classes,
+                  const torch::Tensor& augmentLabels) mutable {
+                  return network->forward(x, sigma, classes, augmentLabels);
+              };
+        return diffusion::edmLoss(augmented, images, labels, options, *augment, noise);
+    }
 
     /// Float images and one-hot labels of `indices`, on the device; `labels` overrides the true labels.
     std::pair<torch::Tensor, torch::Tensor> batch(
@@ -82,23 +100,27 @@ struct UnlearnSession::State {
                 p.mutable_grad().zero_();
     }
 
-    /// The mean EDM loss over the whole remain set, with its gradient accumulated (RGD's full pass).
+    /// The EDM loss over the whole remain set, with its gradient accumulated (RGD's full pass): the exact mean, or
+    /// the paper's Σ / (remain_batch · n_batches) (RemainAveraging).
     double remainFullPass(bool withGradient)
     {
-        const auto total = static_cast<double>(remain.size());
-        double loss = 0.0;
+        const auto batchSize = static_cast<std::size_t>(config.remainBatch);
+        const std::size_t batches = (remain.size() + batchSize - 1) / batchSize;
+        // Each batch's loss is its sum over images / its size; this weight turns that into its share of L_r.
+        const double total = config.remainAveraging == RemainAveraging::Mean ? static_cast<double>(remain.size())
+                                                                             : static_cast<double>(batchSize * batches);
+        double sum = 0.0;
         for (std::size_t begin = 0; begin < remain.size(); begin += static_cast<std::size_t>(config.remainBatch)) {
             const std::size_t end = std::min(remain.size(), begin + static_cast<std::size_t>(config.remainBatch));
             const std::vector<std::int64_t> chunk(
                 remain.begin() + static_cast<std::ptrdiff_t>(begin), remain.begin() + static_cast<std::ptrdiff_t>(end));
             const auto [images, labels] = batch(chunk);
-            const torch::Tensor weighted = diffusion::edmLoss(denoiser(), images, labels, {}, noise).loss
-                * (static_cast<double>(chunk.size()) / total);
+            const torch::Tensor weighted = loss(images, labels).loss * (static_cast<double>(chunk.size()) / total);
             if (withGradient)
                 weighted.backward();
-            loss += weighted.item<double>();
+            sum += weighted.item<double>();
         }
-        return loss;
+        return sum;
     }
 
     void computeSaliency()
@@ -108,7 +130,7 @@ struct UnlearnSession::State {
         torch::manual_seed(config.seed + 17);
         for (int b = 0; b < kSaliencyBatches; ++b) {
             const auto [images, labels] = batch(batchOf(forget, b, config.forgetBatch, config.seed + 17));
-            diffusion::edmLoss(denoiser(), images, labels, {}, noise).loss.backward();
+            loss(images, labels).loss.backward();
         }
         torch::NoGradGuard noGrad;
         std::vector<torch::Tensor> magnitudes;
@@ -170,6 +192,23 @@ UnlearnSession::UnlearnSession(
 
     m_state = std::make_unique<State>(std::move(config), device, train);
     State& s = *m_state;
+    if (s.config.augmentP > 0) {
+        diffusion::AugmentOptions augment = diffusion::AugmentOptions::edmCifar10();
+        augment.p = s.config.augmentP;
+        const std::int64_t augmentDim = options.model().augment_dim();
+        if (augmentDim == 0) {
+            // A model trained without augmentation labels never gets augmented images; the run says so.
+            spdlog::info(
+                "augment_p {}: off, the model takes no augmentation labels (augment_dim 0)", s.config.augmentP);
+            s.config.augmentP = 0;
+        } else if (augmentDim != augment.labelDim()) {
+            throw Error("run config: augment_p needs a model with " + std::to_string(augment.labelDim())
+                + " augmentation labels (EDM's pipeline at its CIFAR-10 settings); this one has "
+                + std::to_string(augmentDim));
+        } else {
+            s.augment = augment;
+        }
+    }
     s.forget = data::classIndices(train.labels, forgetClass);
     if (s.forget.empty())
         throw Error("the data set has no images of class " + std::to_string(forgetClass) + " to forget");
@@ -285,7 +324,7 @@ StepReport UnlearnSession::takeStep(std::int64_t step, std::string& problem)
             options.alpha = c.alpha;
         }
         const auto [images, labels] = s.batch(forgetBatch, relabel);
-        const torch::Tensor loss = diffusion::edmLoss(s.denoiser(), images, labels, options, s.noise).loss;
+        const torch::Tensor loss = s.loss(images, labels, options).loss;
         loss.backward();
         forgetLoss = loss.item<double>();
     }
@@ -314,9 +353,9 @@ StepReport UnlearnSession::takeStep(std::int64_t step, std::string& problem)
         const auto [images, labels] = s.batch(batchOf(s.remain, step, c.remainBatch, c.seed + 1));
         if (c.method == Method::GA) {
             torch::NoGradGuard noGrad; // Reported only: GA does not descend on it.
-            remainLoss = diffusion::edmLoss(s.denoiser(), images, labels, {}, s.noise).loss.item<double>();
+            remainLoss = s.loss(images, labels).loss.item<double>();
         } else {
-            const torch::Tensor loss = diffusion::edmLoss(s.denoiser(), images, labels, {}, s.noise).loss;
+            const torch::Tensor loss = s.loss(images, labels).loss;
             loss.backward();
             remainLoss = loss.item<double>();
         }
@@ -395,7 +434,8 @@ nlohmann::json checkpointIdentity(const RunConfig& c)
 {
     return { { "method", methodName(c.method) }, { "seed", c.seed }, { "forget_batch", c.forgetBatch },
         { "remain_per_class", c.remainPerClass }, { "remain_batch", c.remainBatch }, { "trainable", c.trainable },
-        { "optimizer", c.optimizer }, { "forget_class", c.forgetClass } };
+        { "optimizer", c.optimizer }, { "forget_class", c.forgetClass },
+        { "remain_averaging", enumName(c.remainAveraging) }, { "augment_p", c.augmentP } };
 }
 
 } // namespace
@@ -415,8 +455,7 @@ void UnlearnSession::writeCheckpoint(const std::filesystem::path& path) const
     tensors.push_back({ "run.noise_rng", snap.noise });
     const nlohmann::json live = { { "alpha", s.config.alpha }, { "lambda", s.config.lambda }, { "lr", s.config.lr } };
     io::writeSafetensors(path, tensors,
-        { { "lethe.unlearn_checkpoint", checkpointIdentity(s.config).dump() },
-            { "lethe.live", live.dump() } });
+        { { "lethe.unlearn_checkpoint", checkpointIdentity(s.config).dump() }, { "lethe.live", live.dump() } });
 }
 
 std::int64_t UnlearnSession::resumeFrom(const std::filesystem::path& path)
@@ -429,11 +468,15 @@ std::int64_t UnlearnSession::resumeFrom(const std::filesystem::path& path)
         throw FormatError(path.string(), "__metadata__", "not a Lethe unlearning checkpoint");
     const nlohmann::json saved = nlohmann::json::parse(identity->second, nullptr, false);
     const nlohmann::json ours = checkpointIdentity(s.config);
-    for (const auto& [key, value] : ours.items())
-        if (!saved.is_object() || saved.value(key, nlohmann::json()) != value)
+    // Checkpoints written before a key existed ran with its default.
+    const nlohmann::json defaults = checkpointIdentity(RunConfig {});
+    for (const auto& [key, value] : ours.items()) {
+        const nlohmann::json theirs = saved.is_object() ? saved.value(key, defaults[key]) : nlohmann::json();
+        if (theirs != value)
             throw FormatError(path.string(), "__metadata__ '" + key + "'",
-                "the checkpoint's run used " + (saved.is_object() ? saved.value(key, nlohmann::json()).dump() : "?")
-                    + ", this run " + value.dump());
+                "the checkpoint's run used " + (saved.is_object() ? theirs.dump() : "?") + ", this run "
+                    + value.dump());
+    }
     // SalUn's mask comes from the base model's gradients: computed before the weights change.
     if (s.config.method == Method::SalUn && s.saliency.empty())
         s.computeSaliency();

@@ -1,5 +1,6 @@
 #include "unlearn_run.h"
 
+#include "core/runtime.h"
 #include "core/train/adam.h"
 
 #include <spdlog/spdlog.h>
@@ -104,6 +105,7 @@ RunResult UnlearnRun::run(RunObserver& observer, RunControl& control)
         return !control.stopRequested();
     };
     try {
+        setTf32Allowed(schedule().allowTf32);
         prepare();
         takeSnapshot(m_step);
         while (m_step < schedule().steps) {

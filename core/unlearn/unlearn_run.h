@@ -140,6 +140,7 @@ protected:
         std::int64_t snapshotEvery = 1;
         std::int64_t previewEvery = 0;
         NanPolicy onNan = NanPolicy::Stop;
+        bool allowTf32 = false; ///< Set for the process when run() starts (runtime.h setTf32Allowed).
     };
     /// The tensors the run changes, its optimizer (may be null: SGD) and its noise generator.
     struct TrainState {
@@ -171,10 +172,10 @@ protected:
     /// At the end of every run(): gradients cleared, the network back in its resting mode.
     virtual void finishRun() { }
 
-    /// The Schedule of a config with steps, snapshotEvery, previewEvery and onNan.
+    /// The Schedule of a config with steps, snapshotEvery, previewEvery, onNan and allowTf32.
     template <typename Config> static Schedule scheduleOf(const Config& c)
     {
-        return { c.steps, c.snapshotEvery, c.previewEvery, c.onNan };
+        return { c.steps, c.snapshotEvery, c.previewEvery, c.onNan, c.allowTf32 };
     }
 
     const Snapshot& snapshot() const { return m_snapshot; }

@@ -188,6 +188,7 @@ private Q_SLOTS:
     void lossMatchesHandComputation();
     void lossDrawsNoiseInEdmOrder();
     void truncationStopsGradientAboveAlpha();
+    void truncationTieHalvesTheGradientAsThePapersMinimum();
     void seededNoiseFollowsEdmConvention();
     void sameSeedsGiveBitIdenticalSamples_data();
     void sameSeedsGiveBitIdenticalSamples();
@@ -366,6 +367,31 @@ void TestDiffusion::truncationStopsGradientAboveAlpha()
     options.alpha.reset();
     edmLoss(denoiser, images, {}, options, 3).loss.backward();
     QVERIFY(parameter.grad().ne(0).all().item<bool>());
+}
+
+void TestDiffusion::truncationTieHalvesTheGradientAsThePapersMinimum()
+{
+    // The paper's torch.minimum((D − y)², α) passes half the gradient where (D − y)² equals α exactly (0.5² = 0.25
+    // in float); clamp_max would pass all of it. Below α the whole gradient, above it none.
+    const torch::Tensor images = torch::zeros({ 2, 1, 1, 1 });
+    const torch::Tensor offsets = torch::tensor({ 0.5f, 0.25f }).view({ 2, 1, 1, 1 });
+    torch::Tensor parameter = offsets.clone().set_requires_grad(true);
+    const Denoiser denoiser
+        = [&](const torch::Tensor&, const torch::Tensor&, const torch::Tensor&) { return parameter; };
+    EdmLossOptions options;
+    options.pMean = 0; // σ = 1, weight 5
+    options.pStd = 0;
+    options.alpha = 0.25;
+    edmLoss(denoiser, images, {}, options, 3).loss.backward();
+    // d/dD of 5·(D − y)² / N, N = 2: 5·D; half of it at the tie.
+    const torch::Tensor gradient = parameter.grad().flatten();
+    QCOMPARE(gradient[0].item<double>(), 0.5 * 5.0 * 0.5);
+    QCOMPARE(gradient[1].item<double>(), 5.0 * 0.25);
+
+    parameter.mutable_grad() = torch::Tensor();
+    options.alpha = 0.2; // 0.5² is now above α: no gradient
+    edmLoss(denoiser, images, {}, options, 3).loss.backward();
+    QCOMPARE(parameter.grad().flatten()[0].item<double>(), 0.0);
 }
 
 void TestDiffusion::seededNoiseFollowsEdmConvention()

@@ -91,6 +91,7 @@ private Q_SLOTS:
     void resumeRefusesADifferentNetwork();
     void fineTuningStartsFromAModelsWeights();
     void rejectsDataTheNetworkCannotTake();
+    void augmentsOnlyNetworksWithAugmentationLabels();
     void configJsonRoundTrips();
     void classSamplingIsClassMajorAndBatchIndependent();
     void classSamplingCancelsAndRejectsBadRequests();
@@ -295,6 +296,30 @@ void TestPretrain::rejectsDataTheNetworkCannotTake()
     LETHE_COMPARE_STR(
         errorMessage([&] { train::EdmPretrainer trainer(none, tinySet(), torch::kCPU, dir / "m.safetensors", ""); }),
         "pretraining needs a batch of at least 1 and at least 1 step");
+}
+
+void TestPretrain::augmentsOnlyNetworksWithAugmentationLabels()
+{
+    ScratchDir dir;
+    const auto firstLoss = [&](std::int64_t augmentDim, double augmentP) {
+        train::PretrainConfig config = tinyConfig(1);
+        config.architecture["augment_dim"] = augmentDim;
+        config.augmentP = augmentP;
+        train::EdmPretrainer trainer(config, tinySet(), torch::kCPU, dir / "m.safetensors", "");
+        double loss = 0;
+        trainer.run([&](const train::PretrainProgress& p) { loss = p.loss; });
+        return loss;
+    };
+    // With EDM's 9 labels the pipeline changes the batch (p 1: every image x-flipped or not, and transformed).
+    QVERIFY(firstLoss(9, 1.0) != firstLoss(9, 0.0));
+    QCOMPARE(firstLoss(9, 1.0), firstLoss(9, 1.0));
+    // Without labels, augment_p does nothing.
+    QCOMPARE(firstLoss(0, 1.0), firstLoss(0, 0.0));
+    LETHE_COMPARE_STR(errorMessage([&] { firstLoss(5, 0.12); }),
+        "the network takes 5 augmentation labels; Lethe's augmentation (EDM's pipeline at its CIFAR-10 settings) "
+        "makes 9");
+    LETHE_COMPARE_STR(
+        errorMessage([&] { firstLoss(9, -0.5); }), "pretraining config: augment_p must be in [0, 1], found -0.5");
 }
 
 void TestPretrain::configJsonRoundTrips()

@@ -5,6 +5,7 @@
 #include "core/imaging/grid.h"
 #include "core/models/edm/edm_config.h"
 #include "core/nn/state_dict.h"
+#include "core/runtime.h"
 #include "core/store/edm_model.h"
 #include "core/unlearn/restricted_gradient.h"
 #include "core/unlearn/run_config.h"
@@ -83,9 +84,9 @@ data::ImageSet tinySet()
     return test::tinyClassSet();
 }
 
-models::EDMPrecond tinyModel()
+models::EDMPrecond tinyModel(std::int64_t augmentDim = 0)
 {
-    return test::tinyClassModel();
+    return test::tinyClassModel(augmentDim);
 }
 
 /// `config` with `forgetClass` as its target.
@@ -130,6 +131,9 @@ private Q_SLOTS:
     void runConfigRejectsBadValues_data();
     void runConfigRejectsBadValues();
     void sameSeedGivesIdenticalRuns();
+    void nominalBatchAveragingDividesByTheBatchCount();
+    void allowTf32IsTheRunsSetting();
+    void augmentationOnlyForModelsThatTakeItsLabels();
     void resumedRunMatchesTheUninterruptedOne_data();
     void resumedRunMatchesTheUninterruptedOne();
     void trainablePatternLimitsWhatChanges();
@@ -338,6 +342,92 @@ void TestUnlearn::sameSeedGivesIdenticalRuns()
         QVERIFY(a.ascentNorm > 0 && a.remainNorm > 0);
         QVERIFY(a.projected == (a.cosine < 0));
     }
+}
+
+void TestUnlearn::nominalBatchAveragingDividesByTheBatchCount()
+{
+    // 10 remain images in batches of 4 (4, 4, 2): the paper's Σ / (4 · 3) is 10/12 of the exact mean, for the loss
+    // and the gradient alike; the forget side does not change.
+    const data::ImageSet set = tinySet();
+    const models::EDMPrecond base = tinyModel();
+    std::vector<unlearn::StepReport> first;
+    for (const auto averaging : { unlearn::RemainAveraging::Mean, unlearn::RemainAveraging::NominalBatch }) {
+        unlearn::RunConfig config = withClass(tinyConfig(), 1);
+        config.steps = 1;
+        config.remainAveraging = averaging;
+        unlearn::UnlearnSession session(base, set, config, torch::kCPU);
+        QCOMPARE(session.remainIndices().size(), std::size_t { 10 });
+        Recorder recorder;
+        unlearn::RunControl control;
+        QCOMPARE(session.run(recorder, control).outcome, unlearn::RunOutcome::Finished);
+        first.push_back(recorder.steps.at(0));
+    }
+    QCOMPARE(first[1].forgetLoss, first[0].forgetLoss);
+    QVERIFY(std::abs(first[1].remainLoss - first[0].remainLoss * 10.0 / 12.0) < 1e-6 * first[0].remainLoss);
+    QVERIFY(std::abs(first[1].remainNorm - first[0].remainNorm * 10.0 / 12.0) < 1e-5 * first[0].remainNorm);
+
+    QCOMPARE(io::configToJson(unlearn::runPreset("paper")).at("remain_averaging").get<std::string>(),
+        std::string("nominal-batch"));
+    QCOMPARE(io::configToJson(unlearn::RunConfig {}).at("remain_averaging").get<std::string>(), std::string("mean"));
+    LETHE_COMPARE_STR(errorMessage([] {
+        io::configFromJson<unlearn::RunConfig>(nlohmann::json { { "remain_averaging", "median" } });
+    }),
+        "run config: remain_averaging must be 'mean' or 'nominal-batch', found \"median\"");
+}
+
+void TestUnlearn::allowTf32IsTheRunsSetting()
+{
+    // The run sets the process's TF32 permission from its config (a no-op for the arithmetic on a CPU).
+    for (const bool allow : { true, false }) {
+        unlearn::RunConfig config = withClass(tinyConfig(unlearn::Method::GA), 1);
+        config.steps = 1;
+        config.allowTf32 = allow;
+        unlearn::UnlearnSession session(tinyModel(), tinySet(), config, torch::kCPU);
+        Recorder recorder;
+        unlearn::RunControl control;
+        session.run(recorder, control);
+        QCOMPARE(tf32Allowed(), allow);
+        QCOMPARE(io::configToJson(config).at("allow_tf32").get<bool>(), allow);
+    }
+}
+
+void TestUnlearn::augmentationOnlyForModelsThatTakeItsLabels()
+{
+    const data::ImageSet set = tinySet();
+    const auto firstStep = [&](const models::EDMPrecond& base, double augmentP, double* configured = nullptr) {
+        unlearn::RunConfig config = withClass(tinyConfig(), 1);
+        config.steps = 1;
+        config.augmentP = augmentP;
+        unlearn::UnlearnSession session(base, set, config, torch::kCPU);
+        if (configured)
+            *configured = session.config().augmentP;
+        Recorder recorder;
+        unlearn::RunControl control;
+        session.run(recorder, control);
+        return recorder.steps.at(0);
+    };
+    // A model with EDM's 9 augmentation labels: p 1 augments (other losses than p 0), the same seed twice alike.
+    const models::EDMPrecond augmentable = tinyModel(9);
+    const unlearn::StepReport plain = firstStep(augmentable, 0.0);
+    const unlearn::StepReport augmented = firstStep(augmentable, 1.0);
+    QVERIFY(augmented.forgetLoss != plain.forgetLoss);
+    QVERIFY(augmented.remainLoss != plain.remainLoss);
+    QCOMPARE(firstStep(augmentable, 1.0).forgetLoss, augmented.forgetLoss);
+
+    // A model without augmentation labels never gets it: the run turns augment_p off and steps as without it.
+    double configured = -1;
+    const unlearn::StepReport withoutLabels = firstStep(tinyModel(), 0.12, &configured);
+    QCOMPARE(configured, 0.0);
+    QCOMPARE(withoutLabels.forgetLoss, firstStep(tinyModel(), 0.0).forgetLoss);
+
+    // Any other label count is refused.
+    LETHE_COMPARE_STR(errorMessage([&] { firstStep(tinyModel(4), 0.12); }),
+        "run config: augment_p needs a model with 9 augmentation labels (EDM's pipeline at its CIFAR-10 settings); "
+        "this one has 4");
+    unlearn::RunConfig bad;
+    bad.augmentP = 1.5;
+    LETHE_COMPARE_STR(errorMessage([&] { bad.validate(); }), "run config: augment_p must be in [0, 1], found 1.5");
+    QCOMPARE(unlearn::runPreset("paper").augmentP, 0.12);
 }
 
 void TestUnlearn::resumedRunMatchesTheUninterruptedOne_data()

@@ -34,13 +34,15 @@ inline data::ImageSet tinyClassSet()
     return set;
 }
 
-/// A class-conditional EDM model for tinyClassSet(): 8 channels, two levels, dropout 0.1, seeded.
-inline models::EDMPrecond tinyClassModel()
+/// A class-conditional EDM model for tinyClassSet(): 8 channels, two levels, dropout 0.1, seeded; `augmentDim`
+/// augmentation labels.
+inline models::EDMPrecond tinyClassModel(std::int64_t augmentDim = 0)
 {
     models::EDMPrecondOptions options(8, 1);
     options.label_dim(3);
     options.model().label_dim(3).model_channels(8).channel_mult({ 1, 1 }).num_blocks(1).attn_resolutions({}).dropout(
         0.1);
+    options.model().augment_dim(augmentDim);
     torch::manual_seed(7);
     return models::makeEdmPrecond(models::toJson(options));
 }
