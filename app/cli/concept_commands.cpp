@@ -74,6 +74,7 @@ struct ConceptOptions {
 /// The hyperparameters: a preset underneath, the flags given on the command line on top.
 struct ConceptFlags : ConfigFlags<unlearn::ConceptConfig> {
     std::string runPreset; ///< Empty: the preset the model recommends, else sd.
+    CLI::Option* remainPairing = nullptr; ///< Given: "twins" without twins is an error, not a fallback.
 };
 
 /// A request with the run's drawing settings (size, guidance, steps, batch) and no prompts yet.
@@ -120,6 +121,8 @@ struct RunPrompts {
     std::vector<concepts::Prompt> forget;
     std::vector<concepts::Prompt> remain;
     std::vector<concepts::Prompt> remainTest;
+    /// The forget prompts' twins, when a preset built the sets.
+    std::vector<concepts::Prompt> twins;
     nlohmann::json conceptSpec;
 };
 
@@ -138,6 +141,7 @@ RunPrompts loadPrompts(const ConceptOptions& o)
         p.forget = std::move(built.forget);
         p.remain = std::move(built.remainTrain);
         p.remainTest = std::move(built.remainTest);
+        p.twins = std::move(built.twins);
         p.conceptSpec = { { "preset", o.preset }, { "words", spec.forgetConcept.words },
             { "dimension", spec.forgetConcept.dimension } };
         return p;
@@ -162,6 +166,33 @@ RunPrompts loadPrompts(const ConceptOptions& o)
         p.remain = concepts::loadPromptSet(o.remain);
     p.conceptSpec = { { "forget_prompts", o.forget.empty() ? o.forgetImages : o.forget } };
     return p;
+}
+
+/// Settles the remain pairing (docs/method.md §3): "twins" takes the forget prompts' twins as the remain set, which
+/// only a preset builds (and only while both sets' images are drawn from its prompts). Without twins, a "twins" the
+/// user asked for is an error; one that came from the run preset falls back to "independent", and says so.
+void settleRemainPairing(
+    unlearn::ConceptConfig& config, RunPrompts& prompts, const ConceptOptions& o, const ConceptFlags& flags)
+{
+    if (config.remainPairing != unlearn::RemainPairing::Twins)
+        return;
+    if (!prompts.twins.empty() && o.forgetImages.empty() && o.remainImages.empty()) {
+        prompts.remain = prompts.twins; // D_r,train: the twins; the preset's remain_train count is unused.
+        std::cerr << "remain pairing: twins (each step's remain batch is its forget batch without the concept; "
+                  << prompts.remain.size() << " twin prompts)\n";
+        return;
+    }
+    if (prompts.remain.empty() && o.remainImages.empty())
+        return; // No remain set (ESD): nothing is paired.
+    const std::string why = !o.remainImages.empty() ? "the remain pairs come from --remain-images"
+        : !o.forgetImages.empty()                   ? "the forget pairs come from --forget-images"
+                                                    : "the remain prompts come from --remain " + o.remain;
+    if (flags.remainPairing && flags.remainPairing->count() > 0)
+        throw Error("unlearn-concept: --remain-pairing twins pairs each forget prompt with its twin (the same prompt "
+                    "without the concept), which unlearn-concept builds from --preset; here "
+            + why + ", whose prompts are not the forget prompts' twins: use --preset, or --remain-pairing independent");
+    config.remainPairing = unlearn::RemainPairing::Independent;
+    std::cerr << "remain pairing: independent (" << why << ", not the forget prompts' twins; twins need --preset)\n";
 }
 
 /// The images and prompts of one set as pairs in the model's input space, drawn and cached or read from a folder.
@@ -246,6 +277,7 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
     config.validate();
     const std::vector<std::int64_t> previewSeeds = diffusion::parseSeedList(o.previewSeeds);
     RunPrompts prompts = loadPrompts(o);
+    settleRemainPairing(config, prompts, o, flags);
     if (prompts.conceptSpec.contains("words")) {
         for (const auto& word : prompts.conceptSpec["words"])
             config.forgetConcept += (config.forgetConcept.empty() ? "" : ", ") + word.get<std::string>();
@@ -565,6 +597,11 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
             "Latent models' x₀: sample (a fresh draw from the VAE posterior at every use, as the paper's code) or mean "
             "(the posterior mean) (preset's)")
         ->transform(CLI::CheckedTransformer(enumChoices(unlearn::LatentMode {})));
+    flags->remainPairing = flags->add(cmd, "--remain-pairing", &unlearn::ConceptConfig::remainPairing,
+        "twins: each step's remain batch is its forget batch's twins, the same prompts without the concept (built "
+        "from --preset; with prompt files the run preset's twins fall back to independent, a twins given here is an "
+        "error); independent: remain batches of --remain-batch drawn on their own (preset's: twins)");
+    flags->remainPairing->transform(CLI::CheckedTransformer(enumChoices(unlearn::RemainPairing {})));
     flags->add(cmd, "--seed", &unlearn::ConceptConfig::seed,
         "Seed of the batches, timesteps, noise and posterior draws (preset's)");
     flags->add(cmd, "--snapshot-every", &unlearn::ConceptConfig::snapshotEvery,

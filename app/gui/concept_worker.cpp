@@ -239,6 +239,9 @@ void ConceptWorker::run(const ConceptRunRequest& request)
         unlearn::ConceptConfig config = conceptConfigOf(request.settings, request.preset);
         config.forgetConcept = request.forgetConcept.toStdString();
         config.previewEvery = request.previewEvery;
+        // The Concept tab's remain set is typed, loaded or built as D_r,train, never the forget set's twins: its
+        // batches are drawn on their own (docs/method.md §3), and run.json says so.
+        config.remainPairing = unlearn::RemainPairing::Independent;
         config.validate();
         if (request.images.forget.isEmpty())
             throw Error("the forget set is empty: type forget prompts, load a prompt file or build them from a preset");

@@ -21,6 +21,7 @@ private Q_SLOTS:
     void generateConvertAndBenchATextToImageModel();
     void unlearnConceptWritesAReloadableRun();
     void unlearnConceptStartsFromTheModelsRecommendedPreset();
+    void unlearnConceptPairsEachForgetPromptWithItsTwin();
     void clipAlignmentInEvalT2iUnlearnConceptAndClipScore();
 
 private:
@@ -295,6 +296,72 @@ void TestCliT2i::unlearnConceptWritesAReloadableRun()
     QVERIFY(method.exitCode != 0);
     QVERIFY2(method.err.find("--method: salun not in {rgd,graddiff,ga,esd,esd-u,esd-x}") != std::string::npos,
         method.err.c_str());
+}
+
+void TestCliT2i::unlearnConceptPairsEachForgetPromptWithItsTwin()
+{
+    const std::filesystem::path folder = m_dir / "twins-sd";
+    test::writeTinyDiffusersFolder(folder, false);
+    test::writeBytes(m_dir / "twins-preset.json", R"({
+      "dimensions": {"colour": {"train": ["red", "blue"], "test": ["pink"]}, "object": {"train": ["shoe", "hat", "bag"]}},
+      "remain_template": "a {colour} {object}", "concept": {"words": ["shoe"], "dimension": "object"},
+      "counts": {"forget": 3, "remain_train": 5, "remain_test": 1}})");
+    const Args base { "unlearn-concept", "--model", q(folder), "--steps", "1", "--forget-batch", "2", "--gen-steps",
+        "1", "--preview-prompts", "0" };
+    const auto pairingOf = [](const std::filesystem::path& manifest) {
+        return nlohmann::json::parse(test::readBytes(manifest))["config"]["remain_pairing"].get<std::string>();
+    };
+
+    // From a preset, by default: the remain set is the forget set's twins (the concept's value replaced, the seed
+    // kept), in the forget set's order; run.json and the exported model's manifest say "twins".
+    const Result twins = runCli(base + Args { "--preset", q(m_dir / "twins-preset.json"), "--out", q(m_dir / "tw") });
+    QVERIFY2(twins.exitCode == 0, twins.err.c_str());
+    QVERIFY2(twins.err.find("remain pairing: twins (each step's remain batch is its forget batch without the concept; "
+                            "3 twin prompts)\n")
+            != std::string::npos,
+        twins.err.c_str());
+    const auto forget = concepts::loadPromptSet(m_dir / "tw" / "forget.json");
+    const auto remain = concepts::loadPromptSet(m_dir / "tw" / "remain.json");
+    QCOMPARE(remain.size(), forget.size());
+    for (std::size_t i = 0; i < forget.size(); ++i) {
+        const std::string colour = forget[i].text.substr(0, forget[i].text.size() - std::string("shoe").size());
+        QVERIFY2(remain[i].text == colour + "hat" || remain[i].text == colour + "bag", remain[i].text.c_str());
+        QCOMPARE(remain[i].seed, forget[i].seed);
+    }
+    LETHE_COMPARE_STR(pairingOf(m_dir / "tw" / "run.json"), "twins");
+    LETHE_COMPARE_STR(pairingOf(m_dir / "tw" / "model" / "lethe-manifest.json"), "twins");
+
+    // --remain-pairing independent: the preset's D_r,train, drawn on its own.
+    const std::filesystem::path independent = m_dir / "tw-independent";
+    const Args independentFlags { "--preset", q(m_dir / "twins-preset.json"), "--remain-pairing", "independent" };
+    const Result own = runCli(base + independentFlags + Args { "--out", q(independent) });
+    QVERIFY2(own.exitCode == 0, own.err.c_str());
+    QCOMPARE(concepts::loadPromptSet(independent / "remain.json").size(), std::size_t { 5 });
+    LETHE_COMPARE_STR(pairingOf(independent / "run.json"), "independent");
+
+    // Prompt files are not twins: asked for, twins is refused; from the run preset, it falls back and says so.
+    const std::string remainFile = q(m_dir / "tw-remain.json");
+    test::writeBytes(m_dir / "tw-forget.json", R"(["a red shoe", "a blue shoe"])");
+    test::writeBytes(remainFile, R"(["a red hat", "a blue bag"])");
+    const Args files { "--forget", q(m_dir / "tw-forget.json"), "--remain", remainFile };
+    const Result refused = runCli(base + files + Args { "--remain-pairing", "twins", "--out", q(m_dir / "tw-no") });
+    QCOMPARE(refused.exitCode, 1);
+    LETHE_COMPARE_STR(refused.err,
+        "error: unlearn-concept: --remain-pairing twins pairs each forget prompt with its twin (the same prompt "
+        "without the concept), which unlearn-concept builds from --preset; here the remain prompts come from --remain "
+            + remainFile + ", whose prompts are not the forget prompts' twins: use --preset, or --remain-pairing "
+            + "independent\n");
+    QVERIFY(!std::filesystem::exists(m_dir / "tw-no"));
+    const Result fallback = runCli(base + files + Args { "--out", q(m_dir / "tw-fallback") });
+    QVERIFY2(fallback.exitCode == 0, fallback.err.c_str());
+    const std::string note = "remain pairing: independent (the remain prompts come from --remain " + remainFile
+        + ", not the forget prompts' twins; twins need --preset)\n";
+    QVERIFY2(fallback.err.find(note) != std::string::npos, fallback.err.c_str());
+    LETHE_COMPARE_STR(pairingOf(m_dir / "tw-fallback" / "run.json"), "independent");
+
+    const Result bad = runCli(base + files + Args { "--remain-pairing", "zipped", "--out", q(m_dir / "tw-bad") });
+    QVERIFY(bad.exitCode != 0);
+    QVERIFY2(bad.err.find("--remain-pairing: Check zipped value in {") != std::string::npos, bad.err.c_str());
 }
 
 void TestCliT2i::unlearnConceptStartsFromTheModelsRecommendedPreset()
