@@ -521,15 +521,6 @@ template <typename Enum> std::vector<std::string> namesOf(Enum tag)
     return names;
 }
 
-/// An enum's names and values, for CLI11 to turn a flag's name into the enum.
-template <typename Enum> std::map<std::string, Enum> enumChoices(Enum tag)
-{
-    std::map<std::string, Enum> choices;
-    for (const auto& [value, name] : unlearn::enumNames(tag))
-        choices.emplace(name, value);
-    return choices;
-}
-
 /// Core's concept methods, then ESD's two parameter groups as methods of their own (as ESD's authors name them).
 std::vector<std::string> methodChoices()
 {
@@ -587,21 +578,18 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
         "with the model being trained, as ESD's authors do (their 50) (preset's)");
     flags->add(
         cmd, "--esd-guidance", &unlearn::ConceptConfig::esdGuidance, "Guidance of ESD's sampled states (preset's)");
-    flags
-        ->add(cmd, "--esd-timestep", &unlearn::ConceptConfig::esdTimestep,
-            "t of ESD's sampled states: reached (the timestep the sampler reached) or bucket (ESD's authors: t uniform "
-            "in the bucket of the drawn step count) (preset's)")
-        ->transform(CLI::CheckedTransformer(enumChoices(unlearn::EsdTimestep {})));
-    flags
-        ->add(cmd, "--latents", &unlearn::ConceptConfig::latents,
-            "Latent models' x₀: sample (a fresh draw from the VAE posterior at every use, as the paper's code) or mean "
-            "(the posterior mean) (preset's)")
-        ->transform(CLI::CheckedTransformer(enumChoices(unlearn::LatentMode {})));
-    flags->remainPairing = flags->add(cmd, "--remain-pairing", &unlearn::ConceptConfig::remainPairing,
+    flags->addEnum(cmd, "--esd-timestep", &unlearn::ConceptConfig::esdTimestep,
+        "t of ESD's sampled states: reached (the timestep the sampler reached) or bucket (ESD's authors: t uniform "
+        "in the bucket of the drawn step count) (preset's)");
+    flags->addEnum(cmd, "--latents", &unlearn::ConceptConfig::latents,
+        "Latent models' x₀: sample (a fresh draw from the VAE posterior at every use, as the paper's code) or mean "
+        "(the posterior mean) (preset's)");
+    flags->addSwitch(cmd, "--allow-tf32", &unlearn::ConceptConfig::allowTf32,
+        "CUDA: let matrix products and convolutions use TF32 (off by default, as the paper's code)");
+    flags->remainPairing = flags->addEnum(cmd, "--remain-pairing", &unlearn::ConceptConfig::remainPairing,
         "twins: each step's remain batch is its forget batch's twins, the same prompts without the concept (built "
         "from --preset; with prompt files the run preset's twins fall back to independent, a twins given here is an "
         "error); independent: remain batches of --remain-batch drawn on their own (preset's: twins)");
-    flags->remainPairing->transform(CLI::CheckedTransformer(enumChoices(unlearn::RemainPairing {})));
     flags->add(cmd, "--seed", &unlearn::ConceptConfig::seed,
         "Seed of the batches, timesteps, noise and posterior draws (preset's)");
     flags->add(cmd, "--snapshot-every", &unlearn::ConceptConfig::snapshotEvery,

@@ -40,11 +40,24 @@ template <typename Config> struct ConfigFlags {
     template <typename E>
     CLI::Option* addEnum(CLI::App* cmd, const std::string& name, E Config::*field, std::string help)
     {
-        std::map<std::string, E> names;
-        for (const auto& [value, text] : enumNames(E {}))
-            names.emplace(text, value);
-        help += ": " + enumNameList(E {}, "");
-        return add(cmd, name, field, help)->transform(CLI::CheckedTransformer(names));
+        std::map<std::string, E> values;
+        std::vector<std::string> names;
+        for (const auto& [value, text] : enumNames(E {})) {
+            values.emplace(text, value);
+            names.push_back(text);
+        }
+        // The names alone in the help and the errors, not CLI11's name->number map: a name becomes the enum's number,
+        // anything else (a number too) is refused.
+        const CLI::Validator byName(
+            [values, names](std::string& input) {
+                const auto found = values.find(input);
+                if (found == values.end())
+                    return input + " not in {" + CLI::detail::join(names, ",") + "}";
+                input = std::to_string(static_cast<long long>(found->second));
+                return std::string();
+            },
+            "{" + CLI::detail::join(names, "|") + "}");
+        return add(cmd, name, field, help)->transform(byName)->option_text(byName.get_description());
     }
 
     /// Adds the switch `name` for a bool field: given, it sets the field true.

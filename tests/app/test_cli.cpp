@@ -95,9 +95,10 @@ void TestCli::initTestCase()
 void TestCli::unlearnWritesTheRunFolder()
 {
     const auto run = m_dir / "run";
-    const Result r = runCli(Args { "unlearn", "--forget-class", "3", "--steps", "4", "--snapshot-every", "2",
-                                "--keep-snapshots", "--out", q(run) }
-        + m_small);
+    const Result r
+        = runCli(Args { "unlearn", "--forget-class", "3", "--steps", "4", "--snapshot-every", "2", "--keep-snapshots",
+                     "--remain-averaging", "nominal-batch", "--augment-p", "0.12", "--allow-tf32", "--out", q(run) }
+            + m_small);
     QVERIFY2(r.exitCode == 0, r.err.c_str());
     QVERIFY2(r.out.find("finished after 4 steps") != std::string::npos, r.out.c_str());
     for (const char* name : { "model.safetensors", "run.json", "steps.csv", "before.png", "after.png", "compare.png",
@@ -120,6 +121,12 @@ void TestCli::unlearnWritesTheRunFolder()
     QCOMPARE(json.at("steps").get<int>(), 4);
     LETHE_COMPARE_STR(json.at("kind").get<std::string>(), "class");
     QCOMPARE(json.at("config").at("forget_class").get<int>(), 3);
+    // The training settings are recorded as given; the model takes no augmentation labels, so the run ran without.
+    LETHE_COMPARE_STR(json.at("config").at("remain_averaging").get<std::string>(), "nominal-batch");
+    QCOMPARE(json.at("config").at("allow_tf32").get<bool>(), true);
+    QCOMPARE(json.at("config").at("augment_p").get<double>(), 0.12);
+    QCOMPARE(json.at("final_config").at("augment_p").get<double>(), 0.0);
+    LETHE_COMPARE_STR(model.info.provenance.hyperparameters.at("remain_averaging").get<std::string>(), "nominal-batch");
     for (const char* key : kCommonManifestKeys)
         QVERIFY2(json.contains(key), key);
 
@@ -150,6 +157,14 @@ void TestCli::unlearnRejectsAClassOutsideTheModel()
     const Result r = runCli(Args { "unlearn", "--forget-class", "10", "--out", q(m_dir / "bad-class") } + m_small);
     QCOMPARE(r.exitCode, 1);
     LETHE_COMPARE_STR(r.err, "error: forget class 10 is outside 0–9 (" + m_model.string() + " has 10 classes)\n");
+    QVERIFY(!std::filesystem::exists(m_dir / "bad-class"));
+    // An enum flag takes its names only, and says which.
+    const Result averaging
+        = runCli(Args { "unlearn", "--forget-class", "1", "--remain-averaging", "1", "--out", q(m_dir / "bad-class") }
+            + m_small);
+    QVERIFY(averaging.exitCode != 0);
+    QVERIFY2(averaging.err.find("--remain-averaging: 1 not in {mean,nominal-batch}") != std::string::npos,
+        averaging.err.c_str());
     QVERIFY(!std::filesystem::exists(m_dir / "bad-class"));
 }
 
