@@ -6,6 +6,7 @@
 #include "core/diffusion/pixels.h"
 #include "core/error.h"
 #include "core/imaging/grid.h"
+#include "tensor_compare.h"
 #include "test_support.h"
 
 #include <torch/torch.h>
@@ -17,23 +18,11 @@
 
 using namespace lethe;
 using namespace lethe::diffusion;
+using lethe::test::bitIdentical;
 using lethe::test::errorMessage;
+using lethe::test::maxAbsDifference;
 
 namespace {
-
-bool bitIdentical(const torch::Tensor& a, const torch::Tensor& b)
-{
-    if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes())
-        return false;
-    const auto ca = a.cpu().contiguous();
-    const auto cb = b.cpu().contiguous();
-    return std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.nbytes()) == 0;
-}
-
-double maxAbsDifference(const torch::Tensor& a, const torch::Tensor& b)
-{
-    return (a.to(torch::kFloat64).cpu() - b.to(torch::kFloat64).cpu()).abs().max().item<double>();
-}
 
 /// A nonlinear, label-dependent stand-in for a network that treats every image independently.
 torch::Tensor fakeNetwork(const torch::Tensor& x, const torch::Tensor& sigma, const torch::Tensor& labels)

@@ -3,6 +3,7 @@
 #include "core/diffusion/denoiser.h"
 #include "core/diffusion/edm_augment.h"
 #include "core/error.h"
+#include "tensor_compare.h"
 #include "test_support.h"
 
 #include <torch/torch.h>
@@ -15,25 +16,13 @@
 
 using namespace lethe;
 using namespace lethe::diffusion;
+using lethe::test::bitIdentical;
 using lethe::test::errorMessage;
+using lethe::test::maxAbsDifference;
 
 namespace {
 
 constexpr double kPi = 3.141592653589793;
-
-bool bitIdentical(const torch::Tensor& a, const torch::Tensor& b)
-{
-    if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes())
-        return false;
-    const auto ca = a.cpu().contiguous();
-    const auto cb = b.cpu().contiguous();
-    return std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.nbytes()) == 0;
-}
-
-double maxAbsDifference(const torch::Tensor& a, const torch::Tensor& b)
-{
-    return (a.to(torch::kFloat64).cpu() - b.to(torch::kFloat64).cpu()).abs().max().item<double>();
-}
 
 /// Images whose every pixel differs from the others, so any moved pixel shows.
 torch::Tensor distinctImages(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w)

@@ -6,6 +6,7 @@
 #include "core/io/safetensors.h"
 #include "core/io/sha256.h"
 #include "core/store/edm_model.h"
+#include "tensor_compare.h"
 #include "test_support.h"
 
 #include <torch/torch.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 using namespace lethe;
+using lethe::test::bitIdentical;
 using lethe::test::errorMessage;
 using lethe::test::ScratchDir;
 
@@ -27,17 +29,6 @@ std::string rawSafetensors(const std::string& header, const std::string& data, s
     for (int i = 0; i < 8; ++i)
         bytes.push_back(static_cast<char>((length >> (8 * i)) & 0xff));
     return bytes + header + data;
-}
-
-bool bitIdentical(const torch::Tensor& a, const torch::Tensor& b)
-{
-    if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes())
-        return false;
-    const auto ca = a.contiguous();
-    const auto cb = b.contiguous();
-    // An empty tensor may have no storage at all: memcmp must not see its null pointer.
-    return ca.nbytes() == cb.nbytes()
-        && (ca.nbytes() == 0 || std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.nbytes()) == 0);
 }
 
 std::vector<std::string> filesIn(const std::filesystem::path& dir)
