@@ -3,8 +3,11 @@
 // messages for broken model folders.
 #include "core/error.h"
 #include "core/eval/clip_score.h"
+#include "core/models/clip/clip_image_processor.h"
 #include "core/models/clip/clip_model.h"
 #include "core/nn/state_dict.h"
+#include "python_reference.h"
+#include "tensor_compare.h"
 #include "test_support.h"
 #include "tiny_clip.h"
 
@@ -83,6 +86,8 @@ private Q_SLOTS:
     void scoreIsTheSameBatchedAndUnbatched();
     void preprocessingMatchesHandComputation();
     void preprocessorConfigIsRead();
+    void resizeIsPilBicubic_data();
+    void resizeIsPilBicubic();
     void loadFailures_data();
     void loadFailures();
 };
@@ -264,6 +269,101 @@ void TestClip::preprocessorConfigIsRead()
     LETHE_COMPARE_STR(errorMessage([&] { models::clip::loadClip(dir / "clip"); }),
         (dir / "clip" / "preprocessor_config.json").string()
             + ": key 'crop_size': expected 8 by 8 (vision_config.image_size), found 224 by 224");
+}
+
+void TestClip::resizeIsPilBicubic_data()
+{
+    // Input and output sizes (height, width), channels, images.
+    QTest::addColumn<int>("inHeight");
+    QTest::addColumn<int>("inWidth");
+    QTest::addColumn<int>("outHeight");
+    QTest::addColumn<int>("outWidth");
+    QTest::addColumn<int>("channels");
+    QTest::addColumn<int>("count");
+    // CIFAR-10 into OpenAI's CLIP: 32×32 up to 224×224.
+    QTest::newRow("upscale 32 to 224") << 32 << 32 << 224 << 224 << 3 << 2;
+    // 300 wide, 200 high, shortest edge 224: 336 by 224 (transformers' rule), as sized in preprocessing.
+    QTest::newRow("300x200 shortest edge 224") << 200 << 300 << -1 << 224 << 3 << 1;
+    // Shrinking widens the kernel by the scale.
+    QTest::newRow("downscale 500x375 shortest edge 224") << 375 << 500 << -1 << 224 << 3 << 1;
+    // Down in one direction, up in the other.
+    QTest::newRow("non-square 53x37 to 20x71") << 53 << 37 << 20 << 71 << 3 << 1;
+    QTest::newRow("only the height changes") << 32 << 40 << 24 << 40 << 3 << 1;
+    QTest::newRow("grey 30x45 shortest edge 224") << 30 << 45 << -1 << 224 << 1 << 1;
+}
+
+void TestClip::resizeIsPilBicubic()
+{
+    QFETCH(int, inHeight);
+    QFETCH(int, inWidth);
+    QFETCH(int, outHeight);
+    QFETCH(int, outWidth);
+    QFETCH(int, channels);
+    QFETCH(int, count);
+    if (const std::string missing = test::pythonMissing({ "PIL.Image" }); !missing.empty())
+        QSKIP(missing.c_str());
+    torch::manual_seed(static_cast<std::uint64_t>(inHeight * 1000 + inWidth));
+    const torch::Tensor images = torch::randint(0, 256, { count, channels, inHeight, inWidth }).to(torch::kUInt8);
+    if (outHeight < 0) {
+        // A shortest-edge row: the size preprocessClipImages computes, checked through preprocessing below.
+        models::clip::ClipImageProcessing processing = models::clip::clipImageProcessing(outWidth);
+        processing.centerCrop = false;
+        processing.rescale = false;
+        processing.normalize = false;
+        const torch::Tensor pre = models::clip::preprocessClipImages(images, processing);
+        const std::int64_t shortSide = std::min(inHeight, inWidth);
+        const std::int64_t longSide = std::max(inHeight, inWidth);
+        const auto scaled = static_cast<int>(outWidth * longSide / shortSide);
+        outHeight = inHeight <= inWidth ? outWidth : scaled;
+        outWidth = inHeight <= inWidth ? scaled : outWidth;
+        QCOMPARE(pre.sizes().vec(), (std::vector<std::int64_t> { count, 3, outHeight, outWidth }));
+        const torch::Tensor resized = models::clip::resizeBicubicLikePil(images, outHeight, outWidth);
+        QVERIFY(torch::equal(pre, resized.to(torch::kFloat32).expand({ -1, 3, -1, -1 })));
+    }
+    const torch::Tensor ours = models::clip::resizeBicubicLikePil(images, outHeight, outWidth);
+    QCOMPARE(ours.sizes().vec(), (std::vector<std::int64_t> { count, channels, outHeight, outWidth }));
+
+    // PIL resizes each image from its interleaved bytes (mode RGB or L), as transformers hands it over.
+    ScratchDir dir;
+    QStringList arguments { QStringLiteral("-c"),
+        QStringLiteral("import sys\n"
+                       "from PIL import Image\n"
+                       "bicubic = getattr(Image, 'Resampling', Image).BICUBIC\n"
+                       "for spec in sys.argv[1:]:\n"
+                       "    path, mode, w, h, ow, oh = spec.split('|')\n"
+                       "    image = Image.frombytes(mode, (int(w), int(h)), open(path, 'rb').read())\n"
+                       "    open(path + '.out', 'wb').write(image.resize((int(ow), int(oh)), bicubic).tobytes())\n") };
+    for (int n = 0; n < count; ++n) {
+        const torch::Tensor interleaved = images[n].permute({ 1, 2, 0 }).contiguous();
+        const std::filesystem::path path = dir / ("image" + std::to_string(n));
+        writeBytes(path,
+            std::string(reinterpret_cast<const char*>(interleaved.data_ptr<std::uint8_t>()),
+                static_cast<std::size_t>(interleaved.numel())));
+        arguments << QStringLiteral("%1|%2|%3|%4|%5|%6")
+                         .arg(QString::fromStdString(path.string()),
+                             channels == 3 ? QStringLiteral("RGB") : QStringLiteral("L"))
+                         .arg(inWidth)
+                         .arg(inHeight)
+                         .arg(outWidth)
+                         .arg(outHeight);
+    }
+    const test::PythonResult pil = test::runPython(arguments);
+    QVERIFY2(pil.exitCode == 0, pil.err.c_str());
+    for (int n = 0; n < count; ++n) {
+        const std::string bytes = test::readBytes(dir / ("image" + std::to_string(n) + ".out"));
+        QCOMPARE(static_cast<std::int64_t>(bytes.size()), std::int64_t { outHeight } * outWidth * channels);
+        const torch::Tensor expected
+            = torch::from_blob(const_cast<char*>(bytes.data()), { outHeight, outWidth, channels }, torch::kUInt8)
+                  .permute({ 2, 0, 1 });
+        const torch::Tensor mine = ours[n];
+        const std::int64_t differing = mine.ne(expected).sum().item<std::int64_t>();
+        QVERIFY2(differing == 0,
+            qPrintable(QStringLiteral("image %1: %2 of %3 bytes differ from PIL's, by up to %4")
+                           .arg(n)
+                           .arg(differing)
+                           .arg(mine.numel())
+                           .arg(test::maxAbsDifference(mine, expected))));
+    }
 }
 
 void TestClip::loadFailures_data()

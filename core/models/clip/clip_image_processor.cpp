@@ -4,10 +4,13 @@
 #include "core/io/json_fields.h"
 #include "core/nn/state_dict.h"
 
+#include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
-#include <torch/nn/functional/upsampling.h>
+#include <torch/torch.h>
 
+#include <cmath>
 #include <sstream>
+#include <vector>
 
 namespace lethe::models::clip {
 
@@ -70,7 +73,136 @@ std::array<double, 3> readTriple(const io::JsonFields& fields, const std::string
     return out;
 }
 
+/// Pillow's bicubic kernel (a = −0.5, support 2).
+double pilBicubic(double x)
+{
+    constexpr double a = -0.5;
+    x = std::abs(x);
+    if (x < 1.0)
+        return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+    if (x < 2.0)
+        return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
+    return 0.0;
+}
+
+/// The fixed-point bits of Pillow's 8-bit weights: 32 bits less 8 for the pixel and 2 for the kernel's overshoot.
+constexpr int kPrecisionBits = 32 - 8 - 2;
+
+/// One axis of a Pillow resize: for each output coordinate the first input coordinate it reads, how many it reads,
+/// and their weights (ksize slots each), as Pillow's precompute_coeffs and normalize_coeffs_8bpc compute them.
+struct PilTaps {
+    std::vector<std::int64_t> first;
+    std::vector<std::int64_t> count;
+    std::vector<std::int32_t> weights;
+    std::int64_t ksize = 0;
+};
+
+PilTaps pilBicubicTaps(std::int64_t inSize, std::int64_t outSize)
+{
+    const double scale = static_cast<double>(inSize) / static_cast<double>(outSize);
+    const double filterScale = std::max(scale, 1.0);
+    const double support = 2.0 * filterScale;
+    // Pillow multiplies by the reciprocal rather than dividing; the rounding differs, so do the same.
+    const double inverse = 1.0 / filterScale;
+    PilTaps taps;
+    taps.ksize = static_cast<std::int64_t>(std::ceil(support)) * 2 + 1;
+    taps.first.resize(static_cast<std::size_t>(outSize));
+    taps.count.resize(static_cast<std::size_t>(outSize));
+    taps.weights.assign(static_cast<std::size_t>(outSize * taps.ksize), 0);
+    std::vector<double> k(static_cast<std::size_t>(taps.ksize));
+    for (std::int64_t xx = 0; xx < outSize; ++xx) {
+        const double center = (static_cast<double>(xx) + 0.5) * scale;
+        // C's truncating casts, as Pillow rounds these bounds.
+        const std::int64_t xmin = std::max<std::int64_t>(static_cast<int>(center - support + 0.5), 0);
+        const std::int64_t xmax = std::min<std::int64_t>(static_cast<int>(center + support + 0.5), inSize) - xmin;
+        double sum = 0.0;
+        for (std::int64_t x = 0; x < xmax; ++x) {
+            const double w = pilBicubic((static_cast<double>(x + xmin) - center + 0.5) * inverse);
+            k[static_cast<std::size_t>(x)] = w;
+            sum += w;
+        }
+        for (std::int64_t x = 0; x < xmax; ++x) {
+            double w = k[static_cast<std::size_t>(x)];
+            if (sum != 0.0)
+                w /= sum;
+            const double fixed = w * static_cast<double>(1 << kPrecisionBits);
+            taps.weights[static_cast<std::size_t>(xx * taps.ksize + x)]
+                = static_cast<std::int32_t>(w < 0 ? -0.5 + fixed : 0.5 + fixed);
+        }
+        taps.first[static_cast<std::size_t>(xx)] = xmin;
+        taps.count[static_cast<std::size_t>(xx)] = xmax;
+    }
+    return taps;
+}
+
+/// Pillow's clip8: the fixed-point sum (with its half already added) back to a byte, clamped.
+std::uint8_t clip8(std::int64_t sum)
+{
+    if (sum <= 0)
+        return 0;
+    return static_cast<std::uint8_t>(std::min<std::int64_t>(sum >> kPrecisionBits, 255));
+}
+
+/// One pass over a plane of `lines` lines: output sample o of each line sums the input samples taps.first[o] ...
+/// at `step` apart (1 along a row, the row length down a column); `lineStep` apart in the input and `outLineStep`
+/// in the output separate successive lines, `outStep` successive outputs.
+void resamplePass(const std::uint8_t* in, std::uint8_t* out, const PilTaps& taps, std::int64_t lines,
+    std::int64_t lineStep, std::int64_t step, std::int64_t outLineStep, std::int64_t outStep)
+{
+    const auto outSize = static_cast<std::int64_t>(taps.first.size());
+    for (std::int64_t line = 0; line < lines; ++line)
+        for (std::int64_t o = 0; o < outSize; ++o) {
+            const std::uint8_t* source = in + line * lineStep + taps.first[static_cast<std::size_t>(o)] * step;
+            const std::int32_t* w = taps.weights.data() + o * taps.ksize;
+            std::int64_t sum = std::int64_t { 1 } << (kPrecisionBits - 1);
+            for (std::int64_t i = 0; i < taps.count[static_cast<std::size_t>(o)]; ++i)
+                sum += static_cast<std::int64_t>(source[i * step]) * w[i];
+            out[line * outLineStep + o * outStep] = clip8(sum);
+        }
+}
+
 } // namespace
+
+torch::Tensor resizeBicubicLikePil(const torch::Tensor& images, std::int64_t height, std::int64_t width)
+{
+    if (images.dim() != 4 || images.scalar_type() != torch::kUInt8)
+        throw Error("PIL bicubic resize: expected uint8 images [N, C, H, W], found "
+            + std::string(c10::toString(images.scalar_type())) + " " + nn::shapeText(images.sizes().vec()));
+    if (height < 1 || width < 1 || images.size(2) < 1 || images.size(3) < 1)
+        throw Error("PIL bicubic resize: cannot resize " + nn::shapeText(images.sizes().vec()) + " to "
+            + std::to_string(height) + " by " + std::to_string(width));
+    const torch::Tensor in = images.to(torch::kCPU).contiguous();
+    const std::int64_t planes = in.size(0) * in.size(1);
+    const std::int64_t inHeight = in.size(2);
+    const std::int64_t inWidth = in.size(3);
+    // Like Pillow, a pass whose size does not change is skipped (it would be the identity anyway).
+    torch::Tensor wide = in;
+    if (width != inWidth) {
+        const PilTaps taps = pilBicubicTaps(inWidth, width);
+        wide = torch::empty({ in.size(0), in.size(1), inHeight, width }, in.options());
+        const std::uint8_t* source = in.data_ptr<std::uint8_t>();
+        std::uint8_t* target = wide.data_ptr<std::uint8_t>();
+        at::parallel_for(0, planes, 1, [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t p = begin; p < end; ++p)
+                resamplePass(source + p * inHeight * inWidth, target + p * inHeight * width, taps, inHeight, inWidth, 1,
+                    width, 1);
+        });
+    }
+    torch::Tensor out = wide;
+    if (height != inHeight) {
+        const PilTaps taps = pilBicubicTaps(inHeight, height);
+        out = torch::empty({ in.size(0), in.size(1), height, width }, in.options());
+        const std::uint8_t* source = wide.data_ptr<std::uint8_t>();
+        std::uint8_t* target = out.data_ptr<std::uint8_t>();
+        // Columns as lines: each output row o reads rows taps.first[o]... of the same column.
+        at::parallel_for(0, planes, 1, [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t p = begin; p < end; ++p)
+                resamplePass(
+                    source + p * inHeight * width, target + p * height * width, taps, width, 1, width, 1, width);
+        });
+    }
+    return out.to(images.device());
+}
 
 ClipImageProcessing clipImageProcessingFromJson(const json& config, const std::string& file, std::int64_t imageSize)
 {
@@ -113,10 +245,7 @@ torch::Tensor preprocessClipImages(const torch::Tensor& images, const ClipImageP
     if (images.dim() != 4 || images.scalar_type() != torch::kUInt8 || (images.size(1) != 3 && images.size(1) != 1))
         throw Error("CLIP image processor: expected uint8 images [N, 3, H, W] or [N, 1, H, W], found "
             + std::string(c10::toString(images.scalar_type())) + " " + nn::shapeText(images.sizes().vec()));
-    torch::Tensor x = images.to(torch::kFloat32);
-    if (x.size(1) == 1)
-        x = x.expand({ -1, 3, -1, -1 });
-
+    torch::Tensor x = images;
     const std::int64_t height = x.size(2);
     const std::int64_t width = x.size(3);
     if (p.resize) {
@@ -131,15 +260,13 @@ torch::Tensor preprocessClipImages(const torch::Tensor& images, const ClipImageP
             newHeight = height <= width ? p.shortestEdge : scaled;
             newWidth = height <= width ? scaled : p.shortestEdge;
         }
+        // Grey is resized before it becomes RGB: the three channels would resize alike.
         if (newHeight != height || newWidth != width)
-            x = torch::nn::functional::interpolate(x,
-                torch::nn::functional::InterpolateFuncOptions()
-                    .size(std::vector<std::int64_t> { newHeight, newWidth })
-                    .mode(torch::kBicubic)
-                    .align_corners(false))
-                    .clamp(0.0, 255.0)
-                    .round();
+            x = resizeBicubicLikePil(x, newHeight, newWidth);
     }
+    x = x.to(torch::kFloat32);
+    if (x.size(1) == 1)
+        x = x.expand({ -1, 3, -1, -1 });
     if (p.centerCrop) {
         if (x.size(2) < p.cropHeight || x.size(3) < p.cropWidth)
             throw Error("CLIP image processor: an image of " + std::to_string(x.size(3)) + " by "

@@ -1,9 +1,8 @@
 #pragma once
 
-// transformers' CLIPImageProcessor: resize the shortest side, center crop, rescale to [0, 1], normalise.
-// Known difference from Python: the resize is LibTorch's bicubic interpolation (align_corners false, a = -0.75)
-// without antialiasing, where transformers uses PIL's bicubic filter, which widens its kernel when shrinking.
-// Images that are already at the model's size are not resized and match exactly; shrunk ones differ slightly.
+// transformers' CLIPImageProcessor: resize the shortest side, center crop, rescale to [0, 1], normalise. The resize
+// is PIL's Image.resize(size, BICUBIC) on 8-bit images, reproduced byte for byte (transformers converts to PIL for
+// it), so the pixels CLIP sees are the ones the Python pipeline gives it.
 
 #include <nlohmann/json_fwd.hpp>
 #include <torch/types.h>
@@ -45,10 +44,15 @@ ClipImageProcessing clipImageProcessing(std::int64_t imageSize);
 ClipImageProcessing clipImageProcessingFromJson(
     const nlohmann::json& config, const std::string& file, std::int64_t imageSize);
 
+/// Resizes uint8 images [N, C, H, W] to height × width exactly as Pillow's Image.resize(size, Image.BICUBIC) does
+/// for 8-bit images: separable, the horizontal pass first into a uint8 image, then the vertical one; the cubic kernel
+/// with a = −0.5, widened by the scale when shrinking; weights in 22-bit fixed point. Computed on the CPU; the result
+/// is on the images' device. Throws lethe::Error for other shapes or dtypes, or a size below 1.
+torch::Tensor resizeBicubicLikePil(const torch::Tensor& images, std::int64_t height, std::int64_t width);
+
 /// uint8 images [N, C, H, W] (C = 3, or 1 for grey, which is repeated as RGB) → float32 pixels
-/// [N, 3, cropHeight, cropWidth] on the images' device, as CLIPImageProcessor makes them. After a resize the
-/// values are rounded to whole bytes, as PIL's uint8 result is. Throws lethe::Error for other shapes or dtypes, and
-/// for an image smaller than the crop.
+/// [N, 3, cropHeight, cropWidth] on the images' device, as CLIPImageProcessor makes them (the resize is
+/// resizeBicubicLikePil). Throws lethe::Error for other shapes or dtypes, and for an image smaller than the crop.
 torch::Tensor preprocessClipImages(const torch::Tensor& images, const ClipImageProcessing& processing);
 
 } // namespace lethe::models::clip
