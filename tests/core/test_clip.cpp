@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 
 using namespace lethe;
 using lethe::test::errorMessage;
@@ -88,6 +89,7 @@ private Q_SLOTS:
     void preprocessorConfigIsRead();
     void resizeIsPilBicubic_data();
     void resizeIsPilBicubic();
+    void parityWithPythonReference();
     void loadFailures_data();
     void loadFailures();
 };
@@ -364,6 +366,64 @@ void TestClip::resizeIsPilBicubic()
                            .arg(mine.numel())
                            .arg(test::maxAbsDifference(mine, expected))));
     }
+}
+
+void TestClip::parityWithPythonReference()
+{
+    if (const std::string missing = test::pythonMissing({ "torch", "numpy", "PIL.Image" }); !missing.empty())
+        QSKIP(missing.c_str());
+    ScratchDir dir;
+    // 24-pixel images; the inputs are 32 high and 44 wide, so the short side is resized to 24 (44 → 33 wide) and
+    // the centre crop keeps columns 4 to 27.
+    constexpr std::int64_t kImageSize = 24;
+    test::writeTinyClipFolder(dir / "clip", 3, {}, kImageSize);
+    models::clip::LoadedClip clip = models::clip::loadClip(dir / "clip");
+    torch::manual_seed(21);
+    const torch::Tensor images = torch::randint(0, 256, { 3, 3, 32, 44 }).to(torch::kUInt8);
+    const std::vector<std::string> prompts { "a red shirt", "a photo of a cat", "a blue dress by a green bag" };
+    const torch::Tensor ids = clip.tokenizer.encodeBatch(prompts);
+    io::writeSafetensors(dir / "inputs.safetensors", { { "input_ids", ids }, { "images", images } });
+
+    const test::PythonResult reference = test::runPython({ QString::fromUtf8(
+                                                               LETHE_SOURCE_DIR "/tests/reference/clip_reference.py"),
+        QString::fromStdString((dir / "clip").string()), QString::fromStdString((dir / "inputs.safetensors").string()),
+        QString::fromStdString((dir / "reference.safetensors").string()) });
+    QVERIFY2(reference.exitCode == 0, reference.err.c_str());
+    const io::SafetensorsFile expected(dir / "reference.safetensors");
+
+    torch::NoGradGuard noGrad;
+    const torch::Tensor pixels = models::clip::preprocessClipImages(images, clip.processing);
+    const torch::Tensor imageFeatures = clip.model->imageFeatures(pixels);
+    const torch::Tensor textFeatures = clip.model->textFeatures(ids);
+    const torch::Tensor logits = clip.model->logit_scale.exp()
+        * torch::matmul(
+            torch::nn::functional::normalize(imageFeatures, torch::nn::functional::NormalizeFuncOptions().dim(-1)),
+            torch::nn::functional::normalize(textFeatures, torch::nn::functional::NormalizeFuncOptions().dim(-1)).t());
+    const auto relative = [&](const char* name, const torch::Tensor& ours) {
+        const torch::Tensor theirs = expected.tensor(name);
+        if (ours.sizes() != theirs.sizes())
+            return std::numeric_limits<double>::infinity();
+        const double difference = test::maxAbsDifference(ours, theirs);
+        const double scale = theirs.abs().max().item<double>();
+        qInfo("%s: max |Lethe − reference| = %.3g, max |reference| = %.3g, relative %.3g", name, difference, scale,
+            difference / scale);
+        return difference / scale;
+    };
+    // The pixels agree to float rounding: PIL's resize and ours give the same bytes.
+    QVERIFY(relative("pixel_values", pixels) < 1e-6);
+    QVERIFY(relative("image_features", imageFeatures) < 1e-4);
+    QVERIFY(relative("text_features", textFeatures) < 1e-4);
+    QVERIFY(relative("logits_per_image", logits) < 1e-4);
+    // The alignment score is the diagonal's cosine.
+    const std::vector<double> scores = eval::clipAlignment(clip, images, prompts);
+    const torch::Tensor cosines = expected.tensor("logits_per_image").diagonal().to(torch::kFloat64)
+        / clip.model->logit_scale.exp().item<double>();
+    for (std::size_t i = 0; i < scores.size(); ++i)
+        QVERIFY2(std::abs(scores[i] - cosines[static_cast<std::int64_t>(i)].item<double>()) < 1e-5,
+            qPrintable(QStringLiteral("prompt %1: %2 vs %3")
+                           .arg(i)
+                           .arg(scores[i])
+                           .arg(cosines[static_cast<std::int64_t>(i)].item<double>())));
 }
 
 void TestClip::loadFailures_data()

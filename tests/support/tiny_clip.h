@@ -33,8 +33,9 @@ inline std::vector<std::string> tinyClipTexts()
 }
 
 /// config.json of the tiny model: OpenAI's layout, quick_gelu text tower and a GELU vision tower, for a
-/// vocabulary of `vocab` entries whose last two are <|startoftext|> and <|endoftext|>.
-inline nlohmann::json tinyClipConfig(std::int64_t vocab)
+/// vocabulary of `vocab` entries whose last two are <|startoftext|> and <|endoftext|>, and images `imageSize` pixels
+/// square (a multiple of kClipPatch).
+inline nlohmann::json tinyClipConfig(std::int64_t vocab, std::int64_t imageSize = kClipImage)
 {
     const auto tower = [](const char* type, const char* act) {
         return nlohmann::json { { "model_type", type }, { "hidden_size", kClipWidth },
@@ -48,7 +49,7 @@ inline nlohmann::json tinyClipConfig(std::int64_t vocab)
     text["eos_token_id"] = vocab - 1;
     text["pad_token_id"] = vocab - 1;
     nlohmann::json vision = tower("clip_vision_model", "gelu");
-    vision["image_size"] = kClipImage;
+    vision["image_size"] = imageSize;
     vision["patch_size"] = kClipPatch;
     vision["num_channels"] = 3;
     return { { "architectures", { "CLIPModel" } }, { "model_type", "clip" }, { "projection_dim", kClipProjection },
@@ -56,7 +57,8 @@ inline nlohmann::json tinyClipConfig(std::int64_t vocab)
 }
 
 /// transformers' state-dict names and shapes for the tiny model, written out independently of Lethe's modules.
-inline std::vector<std::pair<std::string, std::vector<std::int64_t>>> tinyClipShapes(std::int64_t vocab)
+inline std::vector<std::pair<std::string, std::vector<std::int64_t>>> tinyClipShapes(
+    std::int64_t vocab, std::int64_t imageSize = kClipImage)
 {
     const std::int64_t w = kClipWidth;
     std::vector<std::pair<std::string, std::vector<std::int64_t>>> shapes;
@@ -82,7 +84,7 @@ inline std::vector<std::pair<std::string, std::vector<std::int64_t>>> tinyClipSh
     layers("text_model");
     shapes.push_back({ "text_model.final_layer_norm.weight", { w } });
     shapes.push_back({ "text_model.final_layer_norm.bias", { w } });
-    const std::int64_t patches = (kClipImage / kClipPatch) * (kClipImage / kClipPatch);
+    const std::int64_t patches = (imageSize / kClipPatch) * (imageSize / kClipPatch);
     shapes.push_back({ "vision_model.embeddings.class_embedding", { w } });
     shapes.push_back({ "vision_model.embeddings.patch_embedding.weight", { w, 3, kClipPatch, kClipPatch } });
     shapes.push_back({ "vision_model.embeddings.position_embedding.weight", { patches + 1, w } });
@@ -102,18 +104,19 @@ using ClipTensors = std::map<std::string, torch::Tensor>;
 
 /// Writes a tiny CLIPModel folder: tokenizer learnt from tinyClipTexts(), config.json, and model.safetensors with
 /// weights drawn from a generator seeded with `seed` (norm weights near 1), plus the position-ids buffers older
-/// transformers saved. `edit` may change the tensor list before it is written. Returns the tensors written.
+/// transformers saved. `edit` may change the tensor list before it is written. Images are `imageSize` pixels square.
+/// Returns the tensors written.
 inline ClipTensors writeTinyClipFolder(const std::filesystem::path& folder, std::uint64_t seed = 3,
-    const std::function<void(std::vector<io::NamedTensor>&)>& edit = {})
+    const std::function<void(std::vector<io::NamedTensor>&)>& edit = {}, std::int64_t imageSize = kClipImage)
 {
     const models::sd::BpeVocabulary vocabulary = models::sd::learnBpe(tinyClipTexts());
     models::sd::writeClipTokenizerFolder(folder, vocabulary, static_cast<int>(kClipMaxLength));
     const auto vocab = static_cast<std::int64_t>(vocabulary.tokens.size());
-    writeBytes(folder / "config.json", tinyClipConfig(vocab).dump(2));
+    writeBytes(folder / "config.json", tinyClipConfig(vocab, imageSize).dump(2));
 
     torch::manual_seed(seed);
     std::vector<io::NamedTensor> tensors;
-    for (const auto& [name, shape] : tinyClipShapes(vocab)) {
+    for (const auto& [name, shape] : tinyClipShapes(vocab, imageSize)) {
         torch::Tensor t = 0.3 * torch::randn(shape);
         if (name.find("norm") != std::string::npos && name.find(".weight") != std::string::npos)
             t = t + 1.0;
@@ -121,7 +124,7 @@ inline ClipTensors writeTinyClipFolder(const std::filesystem::path& folder, std:
     }
     tensors.push_back({ "text_model.embeddings.position_ids", torch::arange(kClipMaxLength).unsqueeze(0) });
     tensors.push_back({ "vision_model.embeddings.position_ids",
-        torch::arange((kClipImage / kClipPatch) * (kClipImage / kClipPatch) + 1).unsqueeze(0) });
+        torch::arange((imageSize / kClipPatch) * (imageSize / kClipPatch) + 1).unsqueeze(0) });
     if (edit)
         edit(tensors);
     io::writeSafetensors(folder / "model.safetensors", tensors);
