@@ -30,6 +30,8 @@ import tempfile
 FORMAT_TAG = "lethe.model"
 FORMAT_VERSION = 1
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+# The names the RGD paper's zero-shot CLIP prompts use ("a photo of a plane"; CIFAR/predictor.py).
+CIFAR10_ZERO_SHOT_NAMES = ["plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 # safetensors dtype name -> bytes per element.
 DTYPE_SIZES = {
@@ -280,6 +282,8 @@ def convert(args):
             "hyperparameters": {"network_key": args.network_key, "source_file": os.path.basename(args.pkl)},
         },
     }
+    if label_dim == 10:
+        description["zero_shot_names"] = CIFAR10_ZERO_SHOT_NAMES
     tensors = [tensor_record(name, tensor, torch) for name, tensor in net.state_dict().items()]
     write_safetensors(args.output, tensors, {"format": FORMAT_TAG, "lethe": json.dumps(description)})
 

@@ -50,6 +50,9 @@ std::optional<GenerationEval> evaluateGeneration(models::EDMPrecond& net, models
     result.kid = kernelInceptionDistance(predicted.features, real.features, options.kidSubsetSize, options.kidSubsets, 0);
     if (options.forgottenClass)
         result.unlearning = unlearningScores(result.predicted, result.generatedFor, *options.forgottenClass, classes);
+    if (options.literature != nullptr && !options.literature->empty())
+        result.literature = measureLiterature(*options.literature, result.images, result.generatedFor, classes,
+            options.forgottenClass, std::min<std::int64_t>(options.batch, 64));
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return result;
 }
@@ -77,7 +80,82 @@ nlohmann::json toJson(const GenerationEval& result, const std::vector<std::strin
                              {"UA", number(result.unlearning->ua)},
                              {"RA", number(result.unlearning->ra)},
                              {"RA_class_mean", number(result.unlearning->raClassMean)}};
+    if (result.literature)
+        out.update(toJson(*result.literature, classNames));
     return out;
+}
+
+GenerationEval generationEvalFromJson(const nlohmann::json& j)
+{
+    const auto numberOf = [](const nlohmann::json& o, const char* key) {
+        const auto it = o.find(key);
+        return it == o.end() || it->is_null() ? std::nan("") : it->get<double>();
+    };
+    GenerationEval out;
+    try {
+        for (const auto& c : j.at("per_class")) {
+            out.accuracy.total.push_back(c.at("images").get<std::int64_t>());
+            out.accuracy.correct.push_back(c.at("correct").get<std::int64_t>());
+            out.accuracy.accuracy.push_back(numberOf(c, "accuracy"));
+        }
+        out.accuracy.classMean = numberOf(j, "accuracy_mean");
+        std::int64_t total = 0;
+        std::int64_t correct = 0;
+        for (std::size_t c = 0; c < out.accuracy.total.size(); ++c) {
+            total += out.accuracy.total[c];
+            correct += out.accuracy.correct[c];
+        }
+        out.accuracy.overall = total > 0 ? static_cast<double>(correct) / static_cast<double>(total) : std::nan("");
+        out.frechet = numberOf(j, kFrechetName);
+        const auto& kid = j.at(kKidName);
+        out.kid.mean = numberOf(kid, "mean");
+        out.kid.std = numberOf(kid, "std");
+        out.kid.subsetSize = kid.at("subset_size").get<std::int64_t>();
+        out.kid.subsets = kid.at("subsets").get<int>();
+        out.seconds = j.value("seconds", 0.0);
+        if (j.contains("unlearning")) {
+            const auto& u = j.at("unlearning");
+            UnlearningScores scores;
+            scores.forgottenClass = u.at("forgotten_class").get<std::int64_t>();
+            scores.ua = numberOf(u, "UA");
+            scores.ra = numberOf(u, "RA");
+            scores.raClassMean = numberOf(u, "RA_class_mean");
+            scores.classes = out.accuracy;
+            out.unlearning = scores;
+        }
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(std::string("generation measures: malformed JSON: ") + e.what());
+    }
+    if (j.contains("clip_zero_shot") || j.contains(kFidName))
+        out.literature = literatureMeasuresFromJson(j);
+    return out;
+}
+
+nlohmann::json generationEvalKey(const std::string& modelSha256, const GenerationEvalOptions& options,
+    const std::string& classifierSha256, const RealFeatures& real, torch::Device device)
+{
+    const auto& s = options.sampler;
+    nlohmann::json key = { { "measure", "class generation" }, { "version", kMeasureVersion },
+        { "model_sha256", modelSha256 }, { "images_per_class", options.imagesPerClass },
+        { "first_seed", options.firstSeed },
+        { "sampler",
+            { { "method", s.method == diffusion::SamplerMethod::Heun ? "heun" : "euler" }, { "steps", s.steps },
+                { "sigma_min", s.sigmaMin }, { "sigma_max", s.sigmaMax }, { "rho", s.rho }, { "s_churn", s.sChurn },
+                { "s_min", s.sMin }, { "s_max", std::isfinite(s.sMax) ? nlohmann::json(s.sMax) : nlohmann::json("inf") },
+                { "s_noise", s.sNoise }, { "guidance", s.guidance } } },
+        { "batch", options.batch }, { "kid", { { "subset_size", options.kidSubsetSize }, { "subsets", options.kidSubsets } } },
+        { "forgotten_class", options.forgottenClass ? nlohmann::json(*options.forgottenClass) : nlohmann::json(nullptr) },
+        { "classifier_sha256", classifierSha256 },
+        { "real", { { "source", real.source }, { "images", real.features.defined() ? real.features.size(0) : 0 } } },
+        { "device", c10::DeviceTypeName(device.type(), true) } };
+    if (options.literature != nullptr) {
+        if (const auto& clip = options.literature->clip)
+            key["clip"] = { { "model_sha256", clip->sha256 }, { "prompts", clip->prompts } };
+        if (const auto& fid = options.literature->fid)
+            key["fid"] = { { "inception_sha256", fid->inception.sha256 }, { "resize", fidResizeName(fid->resize) },
+                { "reference_sha256", fid->referenceSha256 } };
+    }
+    return key;
 }
 
 } // namespace lethe::eval

@@ -4,6 +4,7 @@
 #include "core/diffusion/class_sampling.h"
 #include "core/eval/accuracy.h"
 #include "core/eval/frechet.h"
+#include "core/eval/literature_measures.h"
 #include "core/models/classifier/resnet_classifier.h"
 #include "core/models/edm/edm_precond.h"
 
@@ -22,6 +23,8 @@ struct GenerationEvalOptions {
     std::int64_t kidSubsetSize = 1000;
     int kidSubsets = 100;
     std::optional<int> forgottenClass;   ///< When set, UA and RA are reported too.
+    /// Zero-shot CLIP and FID on the same images, with the instruments present (not owned; nullptr: none).
+    LiteratureInstruments* literature = nullptr;
 };
 
 /// What an evaluation measured.
@@ -30,6 +33,7 @@ struct GenerationEval {
     double frechet = 0.0;                     ///< FD_cls against the real images.
     KidResult kid;                            ///< KID_cls against the real images.
     std::optional<UnlearningScores> unlearning;
+    std::optional<LiteratureMeasures> literature; ///< With options.literature.
     torch::Tensor images;                     ///< uint8, class-major (all seeds of class 0, then class 1, ...).
     torch::Tensor generatedFor;               ///< int64 labels the images were generated for.
     torch::Tensor predicted;                  ///< int64 classifier predictions.
@@ -54,5 +58,17 @@ std::optional<GenerationEval> evaluateGeneration(models::EDMPrecond& net, models
 
 /// The figures (not the images) as JSON, with class names.
 nlohmann::json toJson(const GenerationEval& result, const std::vector<std::string>& classNames);
+
+/// Reads toJson's figures back (a measure cache's entry): no images or predictions. Throws Error when malformed.
+GenerationEval generationEvalFromJson(const nlohmann::json& json);
+
+/// Bumped whenever a change to the measures changes their figures: cached figures of older versions are not used.
+inline constexpr int kMeasureVersion = 1;
+
+/// The measure-cache key (eval/measure_cache.h) of evaluateGeneration on the model with SHA-256 `modelSha256`:
+/// every option that changes the figures, the classifier's SHA-256, the real images' source and count, the
+/// literature instruments' SHA-256s and settings, and the device type.
+nlohmann::json generationEvalKey(const std::string& modelSha256, const GenerationEvalOptions& options,
+    const std::string& classifierSha256, const RealFeatures& real, torch::Device device);
 
 } // namespace lethe::eval

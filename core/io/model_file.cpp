@@ -37,8 +37,16 @@ Provenance provenanceFromJson(const json& j, const std::string& file)
 
 json toJson(const ModelInfo& info)
 {
-    return { { "format_version", kFormatVersion }, { "kind", info.kind }, { "architecture", info.architecture },
+    json out = { { "format_version", kFormatVersion }, { "kind", info.kind }, { "architecture", info.architecture },
         { "classes", info.classes }, { "dataset", info.dataset }, { "provenance", toJson(info.provenance) } };
+    if (!info.zeroShotNames.empty())
+        out["zero_shot_names"] = info.zeroShotNames;
+    return out;
+}
+
+const std::vector<std::string>& zeroShotNames(const ModelInfo& info)
+{
+    return info.zeroShotNames.empty() ? info.classes : info.zeroShotNames;
 }
 
 ModelInfo readModelInfo(const SafetensorsFile& file)
@@ -70,6 +78,7 @@ ModelInfo readModelInfo(const SafetensorsFile& file)
         info.kind = j.at("kind").get<std::string>();
         info.architecture = j.at("architecture");
         info.classes = j.value("classes", std::vector<std::string> {});
+        info.zeroShotNames = j.value("zero_shot_names", std::vector<std::string> {});
         info.dataset = j.value("dataset", json::object());
     } catch (const json::exception& e) {
         throw FormatError(path, where, std::string("malformed description: ") + e.what());
@@ -77,6 +86,10 @@ ModelInfo readModelInfo(const SafetensorsFile& file)
     if (!info.architecture.is_object())
         throw FormatError(
             path, where + " architecture", "expected an object, found " + std::string(info.architecture.type_name()));
+    if (!info.zeroShotNames.empty() && info.zeroShotNames.size() != info.classes.size())
+        throw FormatError(path, where + " zero_shot_names",
+            "expected " + std::to_string(info.classes.size()) + " names (one per class), found "
+                + std::to_string(info.zeroShotNames.size()));
     info.provenance = provenanceFromJson(j.value("provenance", json::object()), path);
     return info;
 }

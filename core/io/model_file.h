@@ -28,6 +28,9 @@ struct ModelInfo {
     std::string kind; ///< "edm" or "classifier".
     nlohmann::json architecture; ///< The network's constructor arguments (EDM's own names for EDM).
     std::vector<std::string> classes; ///< Class names by label; empty for unconditional models.
+    /// The names zero-shot CLIP prompts use ("a photo of a {name}"), by label, where they differ from `classes`:
+    /// the paper writes CIFAR-10's "airplane" as "plane", "automobile" as "car". Empty: `classes`.
+    std::vector<std::string> zeroShotNames;
     nlohmann::json dataset = nlohmann::json::object(); ///< {"name":…, "resolution":…, "channels":…}
     Provenance provenance;
 };
@@ -40,6 +43,9 @@ inline constexpr int kFormatVersion = 1;
 nlohmann::json toJson(const Provenance& provenance);
 Provenance provenanceFromJson(const nlohmann::json& json, const std::string& file);
 nlohmann::json toJson(const ModelInfo& info);
+
+/// info.zeroShotNames, or info.classes where the file gives none.
+const std::vector<std::string>& zeroShotNames(const ModelInfo& info);
 
 /// Parses the description from a file's metadata; FormatError names the file and key when it is
 /// missing (with a hint for foreign files) or malformed.

@@ -3,6 +3,7 @@
 #include "basic_block.h"
 #include "core/error.h"
 #include "core/io/safetensors.h"
+#include "core/io/sha256.h"
 
 #include <torch/torch.h>
 
@@ -178,6 +179,7 @@ LoadedClassifier loadClassifier(const std::filesystem::path& path, torch::Device
     const std::string name = path.string();
     LoadedClassifier loaded;
     loaded.info = io::readModelInfo(file);
+    loaded.sha256 = io::sha256File(path);
     if (loaded.info.kind != kClassifierKind)
         throw FormatError(name, "__metadata__ key 'lethe' kind",
             "expected a '" + std::string(kClassifierKind) + "' model, found '" + loaded.info.kind + "'");

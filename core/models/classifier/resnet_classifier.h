@@ -82,6 +82,7 @@ inline constexpr const char* kClassifierKind = "classifier";
 struct LoadedClassifier {
     ResNetClassifier model { nullptr };
     io::ModelInfo info;
+    std::string sha256; ///< Of the file, for measure caches.
 };
 
 /// Writes `model` (parameters and batch-norm buffers) atomically. `info` supplies classes, dataset and

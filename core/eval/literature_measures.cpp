@@ -1,0 +1,184 @@
+#include "literature_measures.h"
+
+#include "core/error.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+
+namespace lethe::eval {
+
+namespace {
+
+using nlohmann::json;
+
+json number(double v)
+{
+    return std::isfinite(v) ? json(v) : json(nullptr);
+}
+
+double numberOf(const json& j, const char* key)
+{
+    const auto it = j.find(key);
+    return it == j.end() || it->is_null() ? std::numeric_limits<double>::quiet_NaN() : it->get<double>();
+}
+
+ZeroShotMeasure measureZeroShot(ZeroShotClip& clip, const torch::Tensor& images, const torch::Tensor& generatedFor,
+    int classCount, std::optional<int> forgottenClass, std::int64_t batch)
+{
+    if (static_cast<int>(clip.labels.size()) != classCount + 1)
+        throw Error("zero-shot CLIP: prepared for " + std::to_string(clip.labels.size() - 1) + " classes, the model has "
+            + std::to_string(classCount));
+    const torch::Tensor predicted = zeroShotClassify(clip, images, batch);
+    // The noise label is one more class that nothing is generated for: its accuracy is undefined and it changes
+    // neither mean; it only takes images away from the classes they were generated for.
+    ZeroShotMeasure out;
+    out.accuracy = perClassAccuracy(predicted, generatedFor, classCount + 1);
+    if (forgottenClass) {
+        out.unlearning = unlearningScores(predicted, generatedFor, *forgottenClass, classCount + 1);
+        out.unlearning->classes = out.accuracy;
+    }
+    const auto trim = [classCount](ClassAccuracy& a) {
+        a.total.resize(static_cast<std::size_t>(classCount));
+        a.correct.resize(static_cast<std::size_t>(classCount));
+        a.accuracy.resize(static_cast<std::size_t>(classCount));
+    };
+    trim(out.accuracy);
+    if (out.unlearning)
+        trim(out.unlearning->classes);
+    const auto isNoise = predicted.eq(classCount);
+    for (int c = 0; c < classCount; ++c)
+        out.noise.push_back(isNoise.logical_and(generatedFor.eq(c)).sum().item<std::int64_t>());
+    return out;
+}
+
+FidMeasure measureFid(FidInstrument& fid, const torch::Tensor& images, const torch::Tensor& generatedFor,
+    std::optional<int> forgottenClass, std::int64_t batch)
+{
+    const torch::Tensor features = fid.inception.net->features(images, fid.resize, batch).to(torch::kCPU);
+    const auto distance = [&](const torch::Tensor& part) {
+        return frechetDistance(featureStatistics(part), fid.reference);
+    };
+    FidMeasure out;
+    out.all = distance(features);
+    if (forgottenClass) {
+        const torch::Tensor isForgotten = generatedFor.to(torch::kCPU).eq(*forgottenClass);
+        const torch::Tensor remain = features.index({ isForgotten.logical_not() });
+        const torch::Tensor forget = features.index({ isForgotten });
+        out.remainImages = remain.size(0);
+        out.forgetImages = forget.size(0);
+        if (out.remainImages >= 2)
+            out.remain = distance(remain);
+        if (out.forgetImages >= 2)
+            out.forget = distance(forget);
+    }
+    return out;
+}
+
+} // namespace
+
+json LiteratureInstruments::describe() const
+{
+    json out = json::object();
+    if (clip)
+        out["clip"] = { { "folder", clip->clip.folder.string() }, { "model_sha256", clip->sha256 },
+            { "prompts", clip->prompts } };
+    if (fid)
+        out["fid"] = { { "inception", fid->inception.file.string() }, { "inception_sha256", fid->inception.sha256 },
+            { "resize", fidResizeName(fid->resize) }, { "reference", fid->referenceFile.string() },
+            { "reference_sha256", fid->referenceSha256 } };
+    return out;
+}
+
+LiteratureMeasures measureLiterature(LiteratureInstruments& instruments, const torch::Tensor& images,
+    const torch::Tensor& generatedFor, int classCount, std::optional<int> forgottenClass, std::int64_t batch)
+{
+    if (images.dim() != 4 || generatedFor.dim() != 1 || images.size(0) != generatedFor.size(0))
+        throw Error("literature measures: expected images [N, C, H, W] and their N labels");
+    LiteratureMeasures out;
+    if (instruments.clip)
+        out.clip = measureZeroShot(*instruments.clip, images, generatedFor, classCount, forgottenClass, batch);
+    if (instruments.fid)
+        out.fid = measureFid(*instruments.fid, images, generatedFor, forgottenClass, batch);
+    return out;
+}
+
+json toJson(const LiteratureMeasures& measures, const std::vector<std::string>& classNames)
+{
+    json out = json::object();
+    if (const auto& clip = measures.clip) {
+        json perClass = json::array();
+        for (std::size_t c = 0; c < clip->accuracy.accuracy.size(); ++c)
+            perClass.push_back({ { "class", c }, { "name", c < classNames.size() ? classNames[c] : std::to_string(c) },
+                { "images", clip->accuracy.total[c] }, { "correct", clip->accuracy.correct[c] },
+                { "noise", clip->noise[c] }, { "accuracy", number(clip->accuracy.accuracy[c]) } });
+        json z = { { "per_class", perClass }, { "accuracy_mean", number(clip->accuracy.classMean) },
+            { "accuracy_overall", number(clip->accuracy.overall) } };
+        if (clip->unlearning)
+            z["unlearning"] = { { "forgotten_class", clip->unlearning->forgottenClass },
+                { "UA", number(clip->unlearning->ua) }, { "RA", number(clip->unlearning->ra) },
+                { "RA_class_mean", number(clip->unlearning->raClassMean) } };
+        out["clip_zero_shot"] = z;
+    }
+    if (const auto& fid = measures.fid) {
+        json f = { { "all", number(fid->all) } };
+        if (fid->remain)
+            f["remain"] = number(*fid->remain);
+        if (fid->forget)
+            f["forget"] = number(*fid->forget);
+        if (fid->remainImages + fid->forgetImages > 0) {
+            f["remain_images"] = fid->remainImages;
+            f["forget_images"] = fid->forgetImages;
+        }
+        out[kFidName] = f;
+    }
+    return out;
+}
+
+LiteratureMeasures literatureMeasuresFromJson(const json& j)
+{
+    LiteratureMeasures out;
+    try {
+        if (j.contains("clip_zero_shot")) {
+            const json& z = j.at("clip_zero_shot");
+            ZeroShotMeasure m;
+            for (const json& c : z.at("per_class")) {
+                m.accuracy.total.push_back(c.at("images").get<std::int64_t>());
+                m.accuracy.correct.push_back(c.at("correct").get<std::int64_t>());
+                m.accuracy.accuracy.push_back(numberOf(c, "accuracy"));
+                m.noise.push_back(c.at("noise").get<std::int64_t>());
+            }
+            m.accuracy.classMean = numberOf(z, "accuracy_mean");
+            m.accuracy.overall = numberOf(z, "accuracy_overall");
+            if (z.contains("unlearning")) {
+                const json& u = z.at("unlearning");
+                UnlearningScores s;
+                s.forgottenClass = u.at("forgotten_class").get<std::int64_t>();
+                s.ua = numberOf(u, "UA");
+                s.ra = numberOf(u, "RA");
+                s.raClassMean = numberOf(u, "RA_class_mean");
+                s.classes = m.accuracy;
+                m.unlearning = s;
+            }
+            out.clip = m;
+        }
+        if (j.contains(kFidName)) {
+            const json& f = j.at(kFidName);
+            FidMeasure m;
+            m.all = numberOf(f, "all");
+            if (f.contains("remain"))
+                m.remain = numberOf(f, "remain");
+            if (f.contains("forget"))
+                m.forget = numberOf(f, "forget");
+            m.remainImages = f.value("remain_images", std::int64_t { 0 });
+            m.forgetImages = f.value("forget_images", std::int64_t { 0 });
+            out.fid = m;
+        }
+    } catch (const json::exception& e) {
+        throw Error(std::string("literature measures: malformed JSON: ") + e.what());
+    }
+    return out;
+}
+
+} // namespace lethe::eval
