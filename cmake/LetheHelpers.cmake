@@ -75,7 +75,9 @@ function(lethe_add_test name)
         math(EXPR ARG_TIMEOUT "${ARG_TIMEOUT} * 4")
     endif()
     add_test(NAME ${name} COMMAND ${name})
-    set(env "LETHE_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp-${name}")
+    # Measure caches of tests stay in the build tree, away from the user's ~/.cache/lethe.
+    set(env "LETHE_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp-${name}"
+        "LETHE_CACHE_DIR=${CMAKE_CURRENT_BINARY_DIR}/tmp-${name}/cache")
     if(ARG_GUI)
         list(APPEND env "QT_QPA_PLATFORM=offscreen")
     endif()

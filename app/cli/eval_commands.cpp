@@ -1,6 +1,7 @@
 // eval and bench: measuring models and the speed of the core loops.
 #include "cli_support.h"
 #include "commands.h"
+#include "measure_flags.h"
 
 #include "core/data/datasets.h"
 #include "core/diffusion/class_sampling.h"
@@ -8,6 +9,7 @@
 #include "core/diffusion/edm_loss.h"
 #include "core/error.h"
 #include "core/eval/benchmark.h"
+#include "core/eval/fid.h"
 #include "core/eval/generation_eval.h"
 #include "core/io/atomic_file.h"
 #include "core/io/json_text.h"
@@ -21,9 +23,11 @@
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
+#include <chrono>
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <numeric>
 
 namespace lethe::cli {
 
@@ -42,6 +46,7 @@ struct EvalOptions {
     std::string jsonOut;
     std::string gridOut;
     std::string device = "auto";
+    MeasureFlags measures;
 };
 
 void printEvalTable(const eval::GenerationEval& result, const std::vector<std::string>& names)
@@ -56,14 +61,25 @@ void printEvalTable(const eval::GenerationEval& result, const std::vector<std::s
                   << std::setw(8) << result.accuracy.total[c] << std::setw(10) << percent(result.accuracy.accuracy[c])
                   << '\n';
     std::cout << std::left << std::setw(4) << "" << std::setw(static_cast<int>(width) + 2) << "mean" << std::right
-              << std::setw(8) << result.generatedFor.size(0) << std::setw(10) << percent(result.accuracy.classMean)
-              << "\n\n";
+              << std::setw(8)
+              << std::accumulate(result.accuracy.total.begin(), result.accuracy.total.end(), std::int64_t { 0 })
+              << std::setw(10) << percent(result.accuracy.classMean) << "\n\n";
     std::cout << std::fixed << std::setprecision(3) << eval::kFrechetName << "   " << result.frechet << '\n'
               << eval::kKidName << "  " << std::setprecision(5) << result.kid.mean << " ± " << result.kid.std << " ("
               << result.kid.subsets << " subsets of " << result.kid.subsetSize << ")\n";
     if (result.unlearning)
         std::cout << std::setprecision(4) << "UA " << result.unlearning->ua << "  RA " << result.unlearning->ra
                   << "  (forgotten class " << result.unlearning->forgottenClass << ")\n";
+    if (result.literature && result.literature->clip) {
+        const auto& clip = *result.literature->clip;
+        std::cout << "\nzero-shot CLIP (\"a photo of a {name}\", and \"" << eval::kNoiseLabel << "\")\n";
+        for (std::size_t c = 0; c < names.size() && c < clip.accuracy.accuracy.size(); ++c)
+            std::cout << std::left << std::setw(4) << c << std::setw(static_cast<int>(width) + 2) << names[c]
+                      << std::right << std::setw(8) << clip.accuracy.total[c] << std::setw(10)
+                      << percent(clip.accuracy.accuracy[c]) << "   noise " << clip.noise[c] << '\n';
+    }
+    if (const std::string summary = literatureSummary(result); !summary.empty())
+        std::cout << summary << '\n';
 }
 
 void runEval(EvalOptions options)
@@ -89,15 +105,19 @@ void runEval(EvalOptions options)
     if (options.forgetClass >= 0)
         evalOptions.forgottenClass = options.forgetClass;
 
+    eval::LiteratureInstruments instruments = loadInstruments(options.measures, model.info, device);
+    evalOptions.literature = &instruments;
     std::cerr << "real features: " << real.source << '\n';
     const eval::RealFeatures features = eval::realFeatures(classifier.model, real, device);
     CancelOnInterrupt interrupt;
     ProgressLine progress;
-    const auto result
-        = eval::evaluateGeneration(model.net, classifier.model, features, evalOptions, device, imageProgress(progress));
+    const auto cached = eval::evaluateGenerationCached(measureCache(options.measures), model.sha256, model.net,
+        classifier, features, evalOptions, device, imageProgress(progress));
     progress.clear();
-    if (!result)
+    if (!cached)
         throw Error("evaluation cancelled");
+    reportCache(*cached, "eval");
+    const eval::GenerationEval* result = &cached->eval;
     std::cout << "model       " << options.model << "\nclassifier  " << options.classifier
               << " (Lethe's own, trained on " << classifier.info.dataset.value("name", std::string("?"))
               << "; FD/KID in its feature space)\n"
@@ -114,9 +134,66 @@ void runEval(EvalOptions options)
         json["classifier"] = options.classifier;
         json["real"] = features.source;
         json["sampler"] = { { "method", options.sampler }, { "steps", options.steps } };
+        if (!instruments.empty())
+            json["instruments"] = instruments.describe();
+        json["from_measure_cache"] = cached->fromCache;
         io::writeFileAtomically(options.jsonOut, io::jsonText(json, 2));
         std::cout << "\nwrote " << options.jsonOut << '\n';
     }
+}
+
+struct FidRefOptions {
+    std::string data = "fashion-mnist";
+    std::string split = "train";
+    std::string inception;
+    std::string resize = "edm";
+    int onlyClass = -1;
+    std::int64_t batch = 64;
+    std::string out;
+    std::string device = "auto";
+};
+
+/// EDM's `fid.py ref`: the Inception statistics of a data set, as an .npz that --fid-ref and EDM read.
+void runFidRef(const FidRefOptions& options)
+{
+    const torch::Device device = resolveDevice(options.device);
+    const data::ImageSet set = data::loadDataset(
+        data::resolveDataset(options.data), options.split == "test" ? data::Split::Test : data::Split::Train);
+    torch::Tensor images = set.images;
+    std::string what = set.source;
+    if (options.onlyClass >= 0) {
+        if (options.onlyClass >= set.classCount())
+            throw Error("--class " + std::to_string(options.onlyClass) + " is outside 0–"
+                + std::to_string(set.classCount() - 1) + " (" + set.source + ")");
+        images = images.index({ set.labels.eq(options.onlyClass) });
+        what += ", class " + std::to_string(options.onlyClass) + " ("
+            + set.classNames[static_cast<std::size_t>(options.onlyClass)] + ")";
+    }
+    if (images.size(0) < 2)
+        throw Error("fid-ref needs at least 2 images, " + what + " has " + std::to_string(images.size(0)));
+    models::inception::LoadedInception inception = models::inception::loadFidInception(options.inception, device);
+    const auto resize = eval::fidResizeFromName(options.resize);
+    std::cerr << "fid-ref: " << images.size(0) << " images of " << what << " through " << options.inception << " ("
+              << options.resize << " resize), device " << device.str() << '\n';
+    CancelOnInterrupt interrupt;
+    ProgressLine progress;
+    const auto report = imageProgress(progress);
+    std::vector<torch::Tensor> features;
+    const auto started = std::chrono::steady_clock::now();
+    for (std::int64_t begin = 0; begin < images.size(0); begin += options.batch) {
+        if (!report(begin, images.size(0)))
+            throw Error("fid-ref interrupted; nothing was written");
+        const std::int64_t count = std::min(options.batch, images.size(0) - begin);
+        features.push_back(inception.net->features(images.narrow(0, begin, count), resize, options.batch).cpu());
+    }
+    report(images.size(0), images.size(0));
+    progress.clear();
+    const eval::FeatureStatistics statistics = eval::featureStatistics(torch::cat(features));
+    eval::writeFidReference(options.out, statistics);
+    std::cout << "wrote " << options.out << ": mu [" << statistics.mean.size(0) << "], sigma ["
+              << statistics.covariance.size(0) << ", " << statistics.covariance.size(1) << "] of " << statistics.count
+              << " images (" << what << "), " << std::fixed << std::setprecision(1)
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s\n";
 }
 
 struct BenchOptions {
@@ -249,7 +326,31 @@ void addEvalCommands(CLI::App& app, GlobalOptions& global)
     ev->add_option("--forget-class", evalOptions->forgetClass, "Report UA and RA for this forgotten class");
     ev->add_option("--json", evalOptions->jsonOut, "Also write the figures as JSON");
     ev->add_option("--device", evalOptions->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+    addMeasureFlags(ev, evalOptions->measures);
     ev->callback([evalOptions, &global] { runCommand(global, [&] { runEval(*evalOptions); }); });
+
+    auto refOptions = std::make_shared<FidRefOptions>();
+    CLI::App* ref = app.add_subcommand("fid-ref",
+        "Inception-v3 reference statistics of a data set (mu, sigma as .npz), as EDM's `fid.py ref` makes them");
+    ref->add_option("--data", refOptions->data, "Data set (fashion-mnist, cifar10:DIR, an image folder, …)")
+        ->capture_default_str();
+    ref->add_option("--split", refOptions->split, "train or test")
+        ->capture_default_str()
+        ->check(CLI::IsMember({ "train", "test" }));
+    ref->add_option("--inception", refOptions->inception,
+           "Inception-v3 detector (safetensors from scripts/inception_to_safetensors.py)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    ref->add_option("--fid-resize", refOptions->resize, "edm (EDM's fid.py detector) or pytorch-fid")
+        ->capture_default_str()
+        ->check(CLI::IsMember({ "edm", "pytorch-fid" }));
+    ref->add_option("--class", refOptions->onlyClass, "Only this class's images");
+    ref->add_option("--batch", refOptions->batch, "Images per Inception pass")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    ref->add_option("--out", refOptions->out, "The .npz to write")->required();
+    ref->add_option("--device", refOptions->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+    ref->callback([refOptions, &global] { runCommand(global, [&] { runFidRef(*refOptions); }); });
 
     CLI::App* bench = app.add_subcommand("bench", "Benchmarks: medians of several runs, with peak memory");
     bench->require_subcommand(1);

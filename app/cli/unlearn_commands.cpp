@@ -2,6 +2,7 @@
 // folder; exporting the run's model or any kept snapshot; timing the methods' steps.
 #include "cli_support.h"
 #include "commands.h"
+#include "measure_flags.h"
 #include "unlearn_support.h"
 
 #include "core/data/datasets.h"
@@ -171,6 +172,7 @@ struct UnlearnOptions {
     bool resume = false;
     bool keepSnapshots = false;
     RunConfigFlags flags;
+    MeasureFlags measures;
 };
 
 /// An interrupted unlearn run's state, rewritten at every snapshot and removed once the run folder is complete.
@@ -199,6 +201,8 @@ void printMetrics(const char* label, const eval::GenerationEval& e)
               << e.unlearning->ua << "   RA " << e.unlearning->ra << "   " << eval::kFrechetName << " "
               << std::setprecision(2) << e.frechet << "   " << eval::kKidName << " " << std::setprecision(4)
               << e.kid.mean << std::defaultfloat << '\n';
+    if (const std::string summary = literatureSummary(e); !summary.empty())
+        std::cout << std::setw(8) << "" << summary << '\n';
 }
 
 void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
@@ -225,9 +229,14 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
     if (o.force)
         std::filesystem::remove(checkpoint);
 
-    unlearn::UnlearnSession session(in.model.net, in.train, config, device);
+    eval::LiteratureInstruments instruments;
     if (config.evaluate)
+        instruments = loadInstruments(o.measures, in.model.info, device);
+    unlearn::UnlearnSession session(in.model.net, in.train, config, device);
+    if (config.evaluate) {
         session.setEvaluator(in.classifier->model, *in.real);
+        session.setLiteratureInstruments(&instruments);
+    }
     std::int64_t resumedStep = 0;
     if (resuming) {
         resumedStep = session.resumeFrom(checkpoint);
@@ -260,12 +269,18 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
         eval::GenerationEvalOptions options;
         options.imagesPerClass = config.evalImagesPerClass;
         options.forgottenClass = o.forgetClass;
-        beforeEval = eval::evaluateGeneration(
-            in.model.net, in.classifier->model, *in.real, options, device, imageProgress(progress));
+        options.literature = &instruments;
+        const auto cached = eval::evaluateGenerationCached(measureCache(o.measures), in.model.sha256, in.model.net,
+            *in.classifier, *in.real, options, device, imageProgress(progress));
         progress.clear();
-        if (!beforeEval)
+        if (!cached)
             throw Error("interrupted while measuring the base model; nothing but before.png was written");
+        reportCache(*cached, "the base model");
+        beforeEval = cached->eval;
         run["metrics_before"] = eval::toJson(*beforeEval, in.model.info.classes);
+        run["metrics_before_from_cache"] = cached->fromCache;
+        if (!instruments.empty())
+            run["instruments"] = instruments.describe();
     }
 
     // The run, with control through Ctrl+C (stop after the current step, then write what there is).
@@ -522,6 +537,7 @@ void addUnlearnCommands(CLI::App& app, GlobalOptions& global)
     cmd->add_option("--method", o->method, "ga, graddiff, rg, rgd or salun (default rgd)")
         ->check(CLI::IsMember(unlearn::methodNames(), CLI::ignore_case));
     addRunConfigFlags(cmd, o->flags, true);
+    addMeasureFlags(cmd, o->measures);
     cmd->add_flag("--keep-snapshots", o->keepSnapshots,
         "Also write every rollback snapshot to snapshots/step-N.safetensors (for lethe-cli export)");
     cmd->add_flag("--force", o->force, "Overwrite a run already in --out");

@@ -5,6 +5,7 @@
 #include "core/data/datasets.h"
 #include "core/error.h"
 #include "core/eval/generation_eval.h"
+#include "core/eval/measure_cache.h"
 #include "core/models/classifier/resnet_classifier.h"
 #include "core/nn/state_dict.h"
 #include "core/runtime.h"
@@ -217,10 +218,28 @@ void SessionWorker::run(const RunRequest& request)
             const std::pair key { config.evalImagesPerClass, request.forgetClass };
             auto cached = s.baseMeasurements.find(key);
             std::optional<eval::GenerationEval> e;
-            if (cached != s.baseMeasurements.end())
+            if (cached != s.baseMeasurements.end()) {
                 e = cached->second;
-            else if ((e = measureModel(s.model->net, tr("Measuring the base model"))))
-                s.baseMeasurements.emplace(key, *e);
+            } else {
+                // Measured before, in this session or another (the same model, settings and classifier): read
+                // from the measure cache on disk, so that the run's curves start at once.
+                eval::GenerationEvalOptions options;
+                options.imagesPerClass = config.evalImagesPerClass;
+                options.forgottenClass = request.forgetClass;
+                const auto fromDisk
+                    = eval::evaluateGenerationCached(eval::MeasureCache(), s.model->sha256, s.model->net, *s.classifier,
+                        *s.real, options, s.device, [&](std::int64_t done, std::int64_t total) {
+                            Q_EMIT progress(tr("Measuring the base model"), done, total);
+                            return !control->stopRequested();
+                        });
+                if (fromDisk) {
+                    if (fromDisk->fromCache)
+                        spdlog::info(
+                            "the base model's figures read from the measure cache {}", fromDisk->file.string());
+                    e = fromDisk->eval;
+                    s.baseMeasurements.emplace(key, *e);
+                }
+            }
             if (!e) {
                 {
                     const std::lock_guard lock(s.mutex);

@@ -1,6 +1,7 @@
 #include "generation_eval.h"
 
 #include "core/error.h"
+#include "core/eval/measure_cache.h"
 
 #include <torch/torch.h>
 
@@ -9,8 +10,8 @@
 
 namespace lethe::eval {
 
-RealFeatures realFeatures(models::ResNetClassifier& classifier, const data::ImageSet& real, torch::Device device,
-                          std::int64_t batch)
+RealFeatures realFeatures(
+    models::ResNetClassifier& classifier, const data::ImageSet& real, torch::Device device, std::int64_t batch)
 {
     RealFeatures out;
     out.features = classify(classifier, real.images, batch, device, true).features;
@@ -20,8 +21,8 @@ RealFeatures realFeatures(models::ResNetClassifier& classifier, const data::Imag
 }
 
 std::optional<GenerationEval> evaluateGeneration(models::EDMPrecond& net, models::ResNetClassifier& classifier,
-                                                 const RealFeatures& real, const GenerationEvalOptions& options,
-                                                 torch::Device device, const diffusion::ImageProgress& progress)
+    const RealFeatures& real, const GenerationEvalOptions& options, torch::Device device,
+    const diffusion::ImageProgress& progress)
 {
     const int classes = static_cast<int>(net->options.label_dim());
     if (classes < 1)
@@ -47,7 +48,8 @@ std::optional<GenerationEval> evaluateGeneration(models::EDMPrecond& net, models
     result.predicted = predicted.labels;
     result.accuracy = perClassAccuracy(result.predicted, result.generatedFor, classes);
     result.frechet = frechetDistance(featureStatistics(predicted.features), real.statistics);
-    result.kid = kernelInceptionDistance(predicted.features, real.features, options.kidSubsetSize, options.kidSubsets, 0);
+    result.kid
+        = kernelInceptionDistance(predicted.features, real.features, options.kidSubsetSize, options.kidSubsets, 0);
     if (options.forgottenClass)
         result.unlearning = unlearningScores(result.predicted, result.generatedFor, *options.forgottenClass, classes);
     if (options.literature != nullptr && !options.literature->empty())
@@ -62,24 +64,20 @@ nlohmann::json toJson(const GenerationEval& result, const std::vector<std::strin
     auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
     nlohmann::json perClass = nlohmann::json::array();
     for (std::size_t c = 0; c < result.accuracy.accuracy.size(); ++c)
-        perClass.push_back({{"class", c},
-                            {"name", c < classNames.size() ? classNames[c] : std::to_string(c)},
-                            {"images", result.accuracy.total[c]},
-                            {"correct", result.accuracy.correct[c]},
-                            {"accuracy", number(result.accuracy.accuracy[c])}});
-    nlohmann::json out = {{"per_class", perClass},
-                          {"accuracy_mean", number(result.accuracy.classMean)},
-                          {"accuracy_min", number(*std::min_element(result.accuracy.accuracy.begin(),
-                                                                    result.accuracy.accuracy.end()))},
-                          {kFrechetName, number(result.frechet)},
-                          {kKidName, {{"mean", number(result.kid.mean)}, {"std", number(result.kid.std)},
-                                      {"subset_size", result.kid.subsetSize}, {"subsets", result.kid.subsets}}},
-                          {"seconds", result.seconds}};
+        perClass.push_back({ { "class", c }, { "name", c < classNames.size() ? classNames[c] : std::to_string(c) },
+            { "images", result.accuracy.total[c] }, { "correct", result.accuracy.correct[c] },
+            { "accuracy", number(result.accuracy.accuracy[c]) } });
+    nlohmann::json out = { { "per_class", perClass }, { "accuracy_mean", number(result.accuracy.classMean) },
+        { "accuracy_min", number(*std::min_element(result.accuracy.accuracy.begin(), result.accuracy.accuracy.end())) },
+        { kFrechetName, number(result.frechet) },
+        { kKidName,
+            { { "mean", number(result.kid.mean) }, { "std", number(result.kid.std) },
+                { "subset_size", result.kid.subsetSize }, { "subsets", result.kid.subsets } } },
+        { "seconds", result.seconds } };
     if (result.unlearning)
-        out["unlearning"] = {{"forgotten_class", result.unlearning->forgottenClass},
-                             {"UA", number(result.unlearning->ua)},
-                             {"RA", number(result.unlearning->ra)},
-                             {"RA_class_mean", number(result.unlearning->raClassMean)}};
+        out["unlearning"] = { { "forgotten_class", result.unlearning->forgottenClass },
+            { "UA", number(result.unlearning->ua) }, { "RA", number(result.unlearning->ra) },
+            { "RA_class_mean", number(result.unlearning->raClassMean) } };
     if (result.literature)
         out.update(toJson(*result.literature, classNames));
     return out;
@@ -141,10 +139,13 @@ nlohmann::json generationEvalKey(const std::string& modelSha256, const Generatio
         { "sampler",
             { { "method", s.method == diffusion::SamplerMethod::Heun ? "heun" : "euler" }, { "steps", s.steps },
                 { "sigma_min", s.sigmaMin }, { "sigma_max", s.sigmaMax }, { "rho", s.rho }, { "s_churn", s.sChurn },
-                { "s_min", s.sMin }, { "s_max", std::isfinite(s.sMax) ? nlohmann::json(s.sMax) : nlohmann::json("inf") },
+                { "s_min", s.sMin },
+                { "s_max", std::isfinite(s.sMax) ? nlohmann::json(s.sMax) : nlohmann::json("inf") },
                 { "s_noise", s.sNoise }, { "guidance", s.guidance } } },
-        { "batch", options.batch }, { "kid", { { "subset_size", options.kidSubsetSize }, { "subsets", options.kidSubsets } } },
-        { "forgotten_class", options.forgottenClass ? nlohmann::json(*options.forgottenClass) : nlohmann::json(nullptr) },
+        { "batch", options.batch },
+        { "kid", { { "subset_size", options.kidSubsetSize }, { "subsets", options.kidSubsets } } },
+        { "forgotten_class",
+            options.forgottenClass ? nlohmann::json(*options.forgottenClass) : nlohmann::json(nullptr) },
         { "classifier_sha256", classifierSha256 },
         { "real", { { "source", real.source }, { "images", real.features.defined() ? real.features.size(0) : 0 } } },
         { "device", c10::DeviceTypeName(device.type(), true) } };
@@ -156,6 +157,28 @@ nlohmann::json generationEvalKey(const std::string& modelSha256, const Generatio
                 { "reference_sha256", fid->referenceSha256 } };
     }
     return key;
+}
+
+std::optional<CachedGenerationEval> evaluateGenerationCached(const MeasureCache& cache, const std::string& modelSha256,
+    models::EDMPrecond& net, const models::LoadedClassifier& classifier, const RealFeatures& real,
+    const GenerationEvalOptions& options, torch::Device device, const diffusion::ImageProgress& progress)
+{
+    const nlohmann::json key = generationEvalKey(modelSha256, options, classifier.sha256, real, device);
+    CachedGenerationEval out;
+    if (cache.enabled())
+        out.file = cache.fileFor(key);
+    if (const auto figures = cache.read(key)) {
+        out.eval = generationEvalFromJson(*figures);
+        out.fromCache = true;
+        return out;
+    }
+    models::ResNetClassifier model = classifier.model; // A handle on the same network.
+    auto measured = evaluateGeneration(net, model, real, options, device, progress);
+    if (!measured)
+        return std::nullopt;
+    out.eval = std::move(*measured);
+    cache.write(key, toJson(out.eval, classifier.info.classes));
+    return out;
 }
 
 } // namespace lethe::eval

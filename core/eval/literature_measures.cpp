@@ -28,8 +28,8 @@ ZeroShotMeasure measureZeroShot(ZeroShotClip& clip, const torch::Tensor& images,
     int classCount, std::optional<int> forgottenClass, std::int64_t batch)
 {
     if (static_cast<int>(clip.labels.size()) != classCount + 1)
-        throw Error("zero-shot CLIP: prepared for " + std::to_string(clip.labels.size() - 1) + " classes, the model has "
-            + std::to_string(classCount));
+        throw Error("zero-shot CLIP: prepared for " + std::to_string(clip.labels.size() - 1)
+            + " classes, the model has " + std::to_string(classCount));
     const torch::Tensor predicted = zeroShotClassify(clip, images, batch);
     // The noise label is one more class that nothing is generated for: its accuracy is undefined and it changes
     // neither mean; it only takes images away from the classes they were generated for.
@@ -57,9 +57,8 @@ FidMeasure measureFid(FidInstrument& fid, const torch::Tensor& images, const tor
     std::optional<int> forgottenClass, std::int64_t batch)
 {
     const torch::Tensor features = fid.inception.net->features(images, fid.resize, batch).to(torch::kCPU);
-    const auto distance = [&](const torch::Tensor& part) {
-        return frechetDistance(featureStatistics(part), fid.reference);
-    };
+    const auto distance
+        = [&](const torch::Tensor& part) { return frechetDistance(featureStatistics(part), fid.reference); };
     FidMeasure out;
     out.all = distance(features);
     if (forgottenClass) {

@@ -54,7 +54,8 @@ std::optional<nlohmann::json> MeasureCache::read(const nlohmann::json& key) cons
     std::stringstream text;
     text << in.rdbuf();
     const nlohmann::json entry = nlohmann::json::parse(text.str(), nullptr, false);
-    if (entry.is_discarded() || !entry.is_object() || !entry.contains("figures") || entry.value("key", nlohmann::json()) != key) {
+    if (entry.is_discarded() || !entry.is_object() || !entry.contains("figures")
+        || entry.value("key", nlohmann::json()) != key) {
         spdlog::warn("measure cache: ignoring {} (unreadable, or written for another key)", file.string());
         return std::nullopt;
     }

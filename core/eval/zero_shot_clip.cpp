@@ -56,8 +56,8 @@ torch::Tensor zeroShotLogits(ZeroShotClip& zeroShot, const torch::Tensor& images
     std::vector<torch::Tensor> logits;
     for (std::int64_t begin = 0; begin < images.size(0); begin += batch) {
         const std::int64_t count = std::min(batch, images.size(0) - begin);
-        const torch::Tensor pixels = models::clip::preprocessClipImages(
-            images.narrow(0, begin, count).to(device), zeroShot.clip.processing);
+        const torch::Tensor pixels
+            = models::clip::preprocessClipImages(images.narrow(0, begin, count).to(device), zeroShot.clip.processing);
         const torch::Tensor embeddings = normalised(model->imageFeatures(pixels));
         logits.push_back((scale * embeddings.matmul(zeroShot.textEmbeddings.t())).to(torch::kCPU, torch::kFloat32));
     }

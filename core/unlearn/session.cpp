@@ -54,6 +54,7 @@ struct UnlearnSession::State {
     std::vector<torch::Tensor> ascent; ///< The forget direction a, one buffer per trainable tensor.
     std::vector<torch::Tensor> saliency; ///< SalUn: 1 where an entry may change, else 0.
     std::optional<std::pair<models::ResNetClassifier, eval::RealFeatures>> evaluator;
+    eval::LiteratureInstruments* literature = nullptr;
     /// EDM's augmentation at augment_p, when the run has it and the model takes its labels.
     std::optional<diffusion::AugmentOptions> augment;
 
@@ -402,6 +403,11 @@ StepReport UnlearnSession::takeStep(std::int64_t step, std::string& problem)
     return report;
 }
 
+void UnlearnSession::setLiteratureInstruments(eval::LiteratureInstruments* instruments)
+{
+    m_state->literature = instruments;
+}
+
 void UnlearnSession::evaluate(RunResult& result, RunObserver& observer, RunControl& control)
 {
     State& s = *m_state;
@@ -410,6 +416,7 @@ void UnlearnSession::evaluate(RunResult& result, RunObserver& observer, RunContr
     eval::GenerationEvalOptions options;
     options.imagesPerClass = s.config.evalImagesPerClass;
     options.forgottenClass = s.config.forgetClass;
+    options.literature = s.literature;
     auto& [classifier, real] = *s.evaluator;
     result.evaluation = eval::evaluateGeneration(
         s.net, classifier, real, options, s.device, [&](std::int64_t done, std::int64_t total) {

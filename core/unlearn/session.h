@@ -31,6 +31,8 @@ public:
 
     /// Enables the evaluation at the end of run() (UA, RA, FD_cls, KID_cls against `real`).
     void setEvaluator(models::ResNetClassifier classifier, eval::RealFeatures real);
+    /// Adds zero-shot CLIP and FID (those present) to that evaluation; not owned, must outlive the runs.
+    void setLiteratureInstruments(eval::LiteratureInstruments* instruments);
 
     /// Writes what run() needs to go on from the last rollback snapshot (the weights it changes and Adam's moments as
     /// they were then, its step, the noise generator's state, and α, λ and lr with the live changes so far) to

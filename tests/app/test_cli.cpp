@@ -10,7 +10,9 @@
 
 #include "cli_runner.h"
 #include "test_support.h"
+#include "tiny_clip.h"
 #include "tiny_edm.h"
+#include "tiny_inception.h"
 
 #include <torch/torch.h>
 
@@ -74,13 +76,32 @@ private Q_SLOTS:
     void sweepRejectsABadTaskIndex();
     void killedWhileWritingCheckpointsLeavesCompleteFiles();
     void killedUnlearnResumesToTheSameModel();
+    void literatureMeasuresEndToEndAndCached();
 
 private:
     test::ScratchDir m_dir;
+    /// A random 10-class classifier for the tiny CIFAR model's measures (written once).
+    std::filesystem::path tinyClassifier();
+
     std::filesystem::path m_model;
     std::filesystem::path m_data;
     Args m_small;
 };
+
+std::filesystem::path TestCli::tinyClassifier()
+{
+    const auto path = m_dir / "classifier.safetensors";
+    if (std::filesystem::exists(path))
+        return path;
+    torch::manual_seed(3);
+    io::ModelInfo info;
+    info.classes = { "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck" };
+    info.dataset = { { "name", "tiny cifar" }, { "resolution", 32 }, { "channels", 3 } };
+    info.provenance.method = "train-classifier";
+    models::saveClassifier(
+        path, models::ResNetClassifier(models::ResNetClassifierOptions(3, 10).width(4).blocks({ 1 })), info);
+    return path;
+}
 
 void TestCli::initTestCase()
 {
@@ -240,14 +261,7 @@ void TestCli::sweepReportsACorruptResultsFile()
 void TestCli::sweepSplitIntoTasksMergesToTheLocalTable()
 {
     // Measured, so that the table has the base model's rows and UA, RA, FD_cls and KID_cls to compare.
-    const auto classifierPath = m_dir / "classifier.safetensors";
-    torch::manual_seed(3);
-    io::ModelInfo info;
-    info.classes = { "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck" };
-    info.dataset = { { "name", "tiny cifar" }, { "resolution", 32 }, { "channels", 3 } };
-    info.provenance.method = "train-classifier";
-    models::saveClassifier(
-        classifierPath, models::ResNetClassifier(models::ResNetClassifierOptions(3, 10).width(4).blocks({ 1 })), info);
+    const auto classifierPath = tinyClassifier();
     const Args grid { "sweep", "--forget-classes", "1,4", "--methods", "ga,graddiff", "--lambdas", "1,5", "--steps",
         "1", "--model", q(m_model), "--data", q(m_data), "--classifier", q(classifierPath), "--eval-per-class", "2",
         "--forget-batch", "2", "--remain-per-class", "2", "--remain-batch", "4", "--preview-seeds", "0,1" };
@@ -569,6 +583,80 @@ void TestCli::killedUnlearnResumesToTheSameModel()
     LETHE_COMPARE_STR(wrong.err.substr(wrong.err.find("error: ")),
         "error: " + (killed / "checkpoint.safetensors").string()
             + ": __metadata__: not a Lethe unlearning checkpoint\n");
+}
+
+void TestCli::literatureMeasuresEndToEndAndCached()
+{
+    // A tiny random CLIP and a random Inception (weights made here), reference statistics made by fid-ref.
+    const auto clip = m_dir / "clip";
+    test::writeTinyClipFolder(clip);
+    const auto inception = m_dir / "inception.safetensors";
+    test::writeRandomInception(inception);
+    const auto reference = m_dir / "class0.npz";
+    const Result ref = runCli(
+        { "fid-ref", "--data", q(m_data), "--class", "0", "--inception", q(inception), "--out", q(reference) });
+    QVERIFY2(ref.exitCode == 0, ref.err.c_str());
+    QVERIFY2(ref.out.find("wrote " + reference.string() + ": mu [2048], sigma [2048, 2048] of 10 images") == 0,
+        ref.out.c_str());
+
+    const std::map<std::string, std::string> env { { "LETHE_CACHE_DIR", (m_dir / "cache").string() } };
+    const Args measures { "--classifier", q(tinyClassifier()), "--clip", q(clip), "--inception", q(inception),
+        "--fid-ref", q(reference) };
+    const auto figures = [](const std::filesystem::path& file) {
+        nlohmann::json j = nlohmann::json::parse(test::readBytes(file));
+        for (const char* key : { "from_measure_cache", "seconds" })
+            j.erase(key);
+        return j;
+    };
+    const Args eval = Args {
+        "eval", "--model", q(m_model), "--data", q(m_data), "--per-class", "2", "--steps", "2", "--forget-class", "3"
+    } + measures;
+    const Result first = runCli(eval + Args { "--json", q(m_dir / "eval1.json") }, env);
+    QVERIFY2(first.exitCode == 0, first.err.c_str());
+    QVERIFY2(first.out.find("CLIP-UA ") != std::string::npos, first.out.c_str());
+    QVERIFY2(first.out.find("FID ") != std::string::npos, first.out.c_str());
+    QVERIFY2(first.err.find("eval: figures stored in the measure cache") != std::string::npos, first.err.c_str());
+    const nlohmann::json one = figures(m_dir / "eval1.json");
+    QVERIFY(one.at("clip_zero_shot").at("unlearning").at("UA").is_number());
+    QCOMPARE(one.at("FID").at("remain_images").get<int>(), 18);
+    QVERIFY(one.at("FID").at("forget").is_number());
+    // The second run reads the cache and says so; the figures are the same, and so are those measured anew.
+    const Result second = runCli(eval + Args { "--json", q(m_dir / "eval2.json") }, env);
+    QVERIFY2(second.exitCode == 0, second.err.c_str());
+    QVERIFY2(second.err.find("eval: figures read from the measure cache") != std::string::npos, second.err.c_str());
+    QCOMPARE(figures(m_dir / "eval2.json"), one);
+    const Result fresh = runCli(eval + Args { "--json", q(m_dir / "eval3.json"), "--no-cache" }, env);
+    QVERIFY2(fresh.exitCode == 0 && fresh.err.find("measure cache") == std::string::npos, fresh.err.c_str());
+    QCOMPARE(figures(m_dir / "eval3.json"), one);
+
+    // unlearn: the base model measured once, read back by the next run; the unlearned model measured with both.
+    const Args unlearn = Args { "unlearn", "--forget-class", "3", "--steps", "1", "--eval-per-class", "2", "--model",
+        q(m_model), "--data", q(m_data), "--forget-batch", "2", "--remain-per-class", "2", "--remain-batch", "4",
+        "--preview-seeds", "0,1", "--force" }
+        + measures;
+    const Result u1 = runCli(unlearn + Args { "--out", q(m_dir / "lit1") }, env);
+    QVERIFY2(u1.exitCode == 0, u1.err.c_str());
+    QVERIFY2(u1.err.find("the base model: figures stored in the measure cache") != std::string::npos, u1.err.c_str());
+    const Result u2 = runCli(unlearn + Args { "--out", q(m_dir / "lit2") }, env);
+    QVERIFY2(u2.exitCode == 0, u2.err.c_str());
+    QVERIFY2(u2.err.find("the base model: figures read from the measure cache") != std::string::npos, u2.err.c_str());
+    const auto run1 = nlohmann::json::parse(test::readBytes(m_dir / "lit1" / "run.json"));
+    const auto run2 = nlohmann::json::parse(test::readBytes(m_dir / "lit2" / "run.json"));
+    QCOMPARE(run2.at("metrics_before"), run1.at("metrics_before"));
+    QCOMPARE(run2.at("metrics_before_from_cache").get<bool>(), true);
+    QVERIFY(run1.at("metrics_after").at("clip_zero_shot").at("unlearning").at("RA").is_number());
+    QVERIFY(run1.at("metrics_after").at("FID").at("remain").is_number());
+    LETHE_COMPARE_STR(run1.at("instruments").at("fid").at("resize").get<std::string>(), "edm");
+    QVERIFY2(u2.out.find("CLIP-UA") != std::string::npos, u2.out.c_str());
+
+    // FID needs both the detector and the statistics.
+    const Result half = runCli(Args { "eval", "--model", q(m_model), "--data", q(m_data), "--classifier",
+        q(tinyClassifier()), "--inception", q(inception) });
+    QCOMPARE(half.exitCode, 1);
+    QVERIFY2(half.err.find("--inception and --fid-ref go together: FID needs the detector and the reference "
+                           "statistics")
+            != std::string::npos,
+        half.err.c_str());
 }
 
 QTEST_GUILESS_MAIN(TestCli)

@@ -10,6 +10,7 @@
 #include "tensor_compare.h"
 #include "tensor_files.h"
 #include "test_support.h"
+#include "tiny_inception.h"
 
 #include <torch/torch.h>
 
@@ -31,27 +32,11 @@ bool endsWith(const std::string& text, const std::string& suffix)
     return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-/// Random weights under pytorch-fid's names, as float16 (the loader converts): He-scaled convolutions and batch
-/// norms whose statistics are far from the identity, so that every term of the forward pass matters. The file
-/// also carries what pytorch-fid's own file has and the loader skips: the classifier head and a step counter.
+/// Random weights (tiny_inception.h) plus what pytorch-fid's own file has and the loader skips: the classifier head
+/// and a step counter.
 std::vector<io::NamedTensor> randomWeights(std::uint64_t seed)
 {
-    torch::manual_seed(seed);
-    const models::inception::FidInception net;
-    std::vector<io::NamedTensor> tensors;
-    for (const auto& [name, tensor] : nn::stateDict(*net)) {
-        const auto shape = tensor.sizes();
-        torch::Tensor value;
-        if (endsWith(name, ".conv.weight"))
-            value = torch::randn(shape) * std::sqrt(2.0 / static_cast<double>(tensor.numel() / tensor.size(0)));
-        else if (endsWith(name, ".bn.weight"))
-            value = torch::rand(shape) + 0.5;
-        else if (endsWith(name, ".bn.running_var"))
-            value = torch::rand(shape) * 1.5 + 0.5;
-        else
-            value = torch::randn(shape) * 0.2;
-        tensors.push_back({ name, value.to(torch::kFloat16) });
-    }
+    std::vector<io::NamedTensor> tensors = test::randomInceptionWeights(seed);
     tensors.push_back({ "Conv2d_1a_3x3.bn.num_batches_tracked", torch::tensor(7, torch::kInt64) });
     tensors.push_back({ "fc.weight", torch::randn({ 1008, 2048 }).to(torch::kFloat16) });
     tensors.push_back({ "fc.bias", torch::randn({ 1008 }).to(torch::kFloat16) });
