@@ -332,7 +332,7 @@ void addEvalCommands(CLI::App& app, GlobalOptions& global)
     auto refOptions = std::make_shared<FidRefOptions>();
     CLI::App* ref = app.add_subcommand("fid-ref",
         "Inception-v3 reference statistics of a data set (mu, sigma as .npz), as EDM's `fid.py ref` makes them");
-    ref->add_option("--data", refOptions->data, "Data set (fashion-mnist, cifar10:DIR, an image folder, …)")
+    ref->add_option("--data", refOptions->data, "Data set: 'fashion-mnist' or a folder (CIFAR-10, IDX, image folder)")
         ->capture_default_str();
     ref->add_option("--split", refOptions->split, "train or test")
         ->capture_default_str()
