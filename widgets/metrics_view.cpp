@@ -105,11 +105,33 @@ void MetricsView::refresh()
         m_summary->setText(tr("No measurements yet: they appear when a run with evaluation finishes."));
         return;
     }
-    m_summary->setText(tr("UA %1 → %2   RA %3 → %4   FD_cls %5 → %6   KID_cls %7 → %8")
-                           .arg(figure(m_before, &Measurement::ua, 3), figure(m_after, &Measurement::ua, 3),
-                               figure(m_before, &Measurement::ra, 3), figure(m_after, &Measurement::ra, 3),
-                               figure(m_before, &Measurement::fd, 3), figure(m_after, &Measurement::fd, 3),
-                               figure(m_before, &Measurement::kid, 4), figure(m_after, &Measurement::kid, 4)));
+    QString text = tr("UA %1 → %2   RA %3 → %4   FD_cls %5 → %6   KID_cls %7 → %8")
+                       .arg(figure(m_before, &Measurement::ua, 3), figure(m_after, &Measurement::ua, 3),
+                           figure(m_before, &Measurement::ra, 3), figure(m_after, &Measurement::ra, 3),
+                           figure(m_before, &Measurement::fd, 3), figure(m_after, &Measurement::fd, 3),
+                           figure(m_before, &Measurement::kid, 4), figure(m_after, &Measurement::kid, 4));
+    // The literature's figures, on a line of their own, where either measurement has them.
+    using Optional = std::optional<double> Measurement::*;
+    const auto value
+        = [](const std::optional<Measurement>& m, Optional field) { return m ? (*m).*field : std::nullopt; };
+    const auto present = [&](Optional field) { return value(m_before, field) || value(m_after, field); };
+    const auto pair = [&](Optional field, int precision) {
+        const auto one = [&](const std::optional<Measurement>& m) {
+            const std::optional<double> v = value(m, field);
+            return v ? QString::number(*v, 'f', precision) : QStringLiteral("—");
+        };
+        return tr("%1 → %2").arg(one(m_before), one(m_after));
+    };
+    QStringList literature;
+    if (present(&Measurement::clipUa) || present(&Measurement::clipRa))
+        literature << tr("CLIP-UA %1   CLIP-RA %2").arg(pair(&Measurement::clipUa, 3), pair(&Measurement::clipRa, 3));
+    if (present(&Measurement::fid))
+        literature << tr("FID %1 (remaining classes)").arg(pair(&Measurement::fid, 2));
+    if (present(&Measurement::fidForgotten))
+        literature << tr("FID forgotten %1").arg(pair(&Measurement::fidForgotten, 2));
+    if (!literature.isEmpty())
+        text += QLatin1Char('\n') + literature.join(QStringLiteral("   "));
+    m_summary->setText(text);
 }
 
 } // namespace lethe::widgets

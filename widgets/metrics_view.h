@@ -1,6 +1,7 @@
 #pragma once
 
-// What a run measured: per-class accuracy before and after as bars, UA, RA, FD_cls and KID_cls.
+// What a run measured: per-class accuracy before and after as bars, UA, RA, FD_cls and KID_cls, and where the
+// literature's instruments measured too, zero-shot CLIP's UA and RA and FID.
 #include <QList>
 #include <QMetaType>
 #include <QString>
@@ -21,10 +22,15 @@ struct Measurement {
     double ra = 0.0;
     double fd = 0.0;
     double kid = 0.0;
+    std::optional<double> clipUa; ///< UA by zero-shot CLIP (with a CLIP model).
+    std::optional<double> clipRa; ///< RA by zero-shot CLIP.
+    std::optional<double> fid; ///< FID of the remaining classes' images (with an Inception detector).
+    std::optional<double> fidForgotten; ///< FID of the forgotten class's images.
 };
 
 /// Bars of each class's accuracy before (grey) and after (blue) unlearning, the forgotten class's bar in
-/// red; a summary line with UA, RA, FD_cls and KID_cls, before → after.
+/// red; a summary line with UA, RA, FD_cls and KID_cls, before → after, and a second one with CLIP-UA, CLIP-RA and
+/// FID (remaining classes, forgotten class) where a measurement has them.
 class MetricsView : public QWidget {
     Q_OBJECT
 

@@ -1,5 +1,6 @@
 #include "class_tab.h"
 
+#include "instruments_dialog.h"
 #include "qt_conversions.h"
 
 #include "widgets/class_picker.h"
@@ -93,7 +94,7 @@ QWidget* ClassTab::buildControls()
             m_dataBox->insertItem(m_dataBox->count() - 1, spec, spec);
             m_dataBox->setCurrentIndex(m_dataBox->findData(spec));
         }
-        openModel(m_modelPath, spec);
+        openModel(m_modelPath, spec, m_classifier);
     });
     auto* dataRow = new QHBoxLayout;
     auto* dataLabel = new QLabel(tr("&Data set:"), modelGroup);
@@ -121,17 +122,7 @@ QWidget* ClassTab::buildControls()
     m_panel->setKind(widgets::RunKind::Class);
     m_panel->setMethods(SessionWorker::methods());
     m_panel->setPresets(SessionWorker::presets());
-    auto* measureRow = new QHBoxLayout;
-    m_measure = new QCheckBox(tr("Measure &before and after"), methodGroup);
-    m_measure->setChecked(true);
-    m_measure->setToolTip(tr("UA, RA per class, FD_cls and KID_cls from generated images (takes minutes on a CPU)"));
-    m_measureImages = new QSpinBox(methodGroup);
-    m_measureImages->setRange(2, 10000);
-    m_measureImages->setValue(kDefaultMeasureImages);
-    m_measureImages->setSuffix(tr(" per class"));
-    measureRow->addWidget(m_measure);
-    measureRow->addWidget(m_measureImages);
-    methodLayout->addLayout(measureRow);
+    methodLayout->addWidget(buildMeasures());
 
     auto* runGroup = new QGroupBox(tr("Run"), left);
     QHBoxLayout* buttons = addRunControls(new QVBoxLayout(runGroup), runGroup);
@@ -143,6 +134,78 @@ QWidget* ClassTab::buildControls()
     leftLayout->addWidget(methodGroup);
     leftLayout->addWidget(runGroup);
     return left;
+}
+
+QWidget* ClassTab::buildMeasures()
+{
+    // Lethe's own measures, and optionally the instruments published results are measured with (in a dialog: the
+    // column has no room for their four fields, and most runs go without).
+    auto* measures = new QWidget;
+    auto* layout = new QVBoxLayout(measures);
+    layout->setContentsMargins(0, 0, 0, 0);
+    auto* row = new QHBoxLayout;
+    m_measure = new QCheckBox(tr("Measure &before and after"), measures);
+    m_measure->setChecked(true);
+    m_measure->setToolTip(tr("UA, RA per class, FD_cls and KID_cls from generated images (takes minutes on a CPU)"));
+    m_measureImages = new QSpinBox(measures);
+    m_measureImages->setRange(2, 10000);
+    m_measureImages->setValue(kDefaultMeasureImages);
+    m_measureImages->setSuffix(tr(" per class"));
+    m_instrumentsButton = new QPushButton(tr("&Instruments…"), measures);
+    m_instrumentsButton->setToolTip(
+        tr("Also measure with zero-shot CLIP (UA and RA) and FID, as published results are measured"));
+    connect(m_instrumentsButton, &QPushButton::clicked, this, &ClassTab::chooseInstruments);
+    row->addWidget(m_measure, 1);
+    row->addWidget(m_measureImages);
+    row->addWidget(m_instrumentsButton);
+    m_instrumentsLabel = new QLabel(measures);
+    m_instrumentsLabel->setWordWrap(true);
+    m_instrumentsLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    layout->addLayout(row);
+    layout->addWidget(m_instrumentsLabel);
+    connect(m_measure, &QCheckBox::toggled, this, &ClassTab::updateActions);
+    return measures;
+}
+
+void ClassTab::chooseInstruments()
+{
+    InstrumentsDialog dialog(m_instruments, this);
+    if (dialog.exec() != QDialog::Accepted)
+        return;
+    setInstrumentPaths(dialog.paths());
+    saveSettings();
+}
+
+void ClassTab::setInstrumentPaths(const InstrumentPaths& paths)
+{
+    m_instruments = paths;
+    m_instrumentsError.clear();
+    showInstruments();
+}
+
+void ClassTab::showInstruments()
+{
+    // The loaders' message in red where it failed; else what the measures will use, if anything beyond Lethe's own.
+    if (!m_instrumentsError.isEmpty()) {
+        m_instrumentsLabel->setStyleSheet(QStringLiteral("color: #b3261e"));
+        m_instrumentsLabel->setText(m_instrumentsError);
+        m_instrumentsLabel->setToolTip(QString());
+        m_instrumentsLabel->show();
+        return;
+    }
+    m_instrumentsLabel->setStyleSheet(QString());
+    QStringList parts;
+    if (!m_instruments.clip.isEmpty())
+        parts << tr("zero-shot CLIP (%1)").arg(QFileInfo(m_instruments.clip).fileName());
+    if (!m_instruments.inception.isEmpty() || !m_instruments.fidReference.isEmpty())
+        parts << tr("FID (%1 against %2, %3 resize)")
+                     .arg(QFileInfo(m_instruments.inception).fileName(),
+                         QFileInfo(m_instruments.fidReference).fileName(), m_instruments.fidResize);
+    m_instrumentsLabel->setText(tr("Also: %1").arg(parts.join(tr(", "))));
+    m_instrumentsLabel->setToolTip(
+        QStringList { m_instruments.clip, m_instruments.inception, m_instruments.fidReference }.join(
+            QLatin1Char('\n')));
+    m_instrumentsLabel->setVisible(!parts.isEmpty());
 }
 
 QWidget* ClassTab::buildCurves()
@@ -241,6 +304,22 @@ void ClassTab::connectWorker()
     });
     connect(m_worker, &RunWorker::previewReady, this,
         [this](qint64 step, const QList<QImage>& cells, int) { onPreview(step, cells); });
+    connect(m_worker, &SessionWorker::instrumentsLoaded, this, [this](const QString& description) {
+        if (!m_loadingInstruments)
+            return;
+        m_loadingInstruments = false;
+        launchRun(m_pendingRequest);
+        setStatus(m_runMessage + tr(" — measuring with %1").arg(description));
+    });
+    connect(m_worker, &SessionWorker::instrumentsFailed, this, [this](const QString& message) {
+        m_loadingInstruments = false;
+        // Under the measures, where the instruments are chosen; nothing was started, so nothing of the last run is
+        // lost.
+        m_instrumentsError = message;
+        showInstruments();
+        setStatus(tr("Could not load the measuring instruments: the run was not started"));
+        updateActions();
+    });
     connect(m_worker, &SessionWorker::measured, this, [this](int which, const widgets::Measurement& m) {
         if (which == 0)
             m_metrics->setBefore(m);
@@ -268,6 +347,12 @@ void ClassTab::restoreSettings()
     }
     m_measure->setChecked(settings.value(QStringLiteral("run/measure"), true).toBool());
     m_measureImages->setValue(settings.value(QStringLiteral("run/measureImages"), kDefaultMeasureImages).toInt());
+    InstrumentPaths instruments;
+    instruments.clip = settings.value(QStringLiteral("run/clip")).toString();
+    instruments.inception = settings.value(QStringLiteral("run/inception")).toString();
+    instruments.fidReference = settings.value(QStringLiteral("run/fidReference")).toString();
+    instruments.fidResize = settings.value(QStringLiteral("run/fidResize"), instruments.fidResize).toString();
+    setInstrumentPaths(instruments);
 }
 
 void ClassTab::saveSettings() const
@@ -285,15 +370,20 @@ void ClassTab::saveSettings() const
     settings.setValue(QStringLiteral("run/seed"), s.seed);
     settings.setValue(QStringLiteral("run/measure"), m_measure->isChecked());
     settings.setValue(QStringLiteral("run/measureImages"), m_measureImages->value());
+    settings.setValue(QStringLiteral("run/clip"), m_instruments.clip);
+    settings.setValue(QStringLiteral("run/inception"), m_instruments.inception);
+    settings.setValue(QStringLiteral("run/fidReference"), m_instruments.fidReference);
+    settings.setValue(QStringLiteral("run/fidResize"), m_instruments.fidResize);
     settings.setValue(QStringLiteral("model"), m_modelPath);
     settings.setValue(QStringLiteral("data"), m_dataSpec);
 }
 
-void ClassTab::openModel(const QString& model, const QString& data)
+void ClassTab::openModel(const QString& model, const QString& data, const QString& classifier)
 {
-    if (m_running)
+    if (m_running || m_loadingInstruments)
         return;
     m_modelOpen = false;
+    m_classifier = classifier;
     m_dataSpec = data.isEmpty() ? kBuiltinData : data;
     if (m_dataBox->findData(m_dataSpec) < 0)
         m_dataBox->insertItem(m_dataBox->count() - 1, m_dataSpec, m_dataSpec);
@@ -301,7 +391,8 @@ void ClassTab::openModel(const QString& model, const QString& data)
     m_modelLabel->setText(tr("Opening %1 …").arg(model.isEmpty() ? tr("the built-in model") : model));
     updateActions();
     const QString spec = m_dataSpec;
-    QMetaObject::invokeMethod(m_worker, [worker = m_worker, model, spec] { worker->open(model, spec, QString()); });
+    QMetaObject::invokeMethod(
+        m_worker, [worker = m_worker, model, spec, classifier] { worker->open(model, spec, classifier); });
 }
 
 void ClassTab::onOpened(const OpenedModel& model)
@@ -318,7 +409,7 @@ void ClassTab::onOpened(const OpenedModel& model)
     m_classPicker->setCurrentClass(previous >= 0 && previous < model.classes.size()
             ? previous
             : std::min<int>(7, static_cast<int>(model.classes.size()) - 1));
-    m_measure->setEnabled(model.canMeasure);
+    m_canMeasure = model.canMeasure;
     if (!model.canMeasure)
         m_measure->setChecked(false);
     m_metrics->setClasses(m_classNames, m_forgetClass);
@@ -340,6 +431,25 @@ void ClassTab::startRun()
     request.measure = m_measure->isChecked();
     request.measureImagesPerClass = m_measureImages->value();
     request.previewEvery = std::max<qint64>(1, request.settings.steps / 8);
+    if (request.measure)
+        request.instruments = m_instruments;
+    m_instrumentsError.clear();
+    showInstruments();
+    if (!request.instruments.empty()) {
+        // Loaded first: a file that does not load starts nothing, and the last run's results stay.
+        m_pendingRequest = request;
+        m_loadingInstruments = true;
+        updateActions();
+        setStatus(tr("Loading the measuring instruments …"));
+        const InstrumentPaths paths = request.instruments;
+        QMetaObject::invokeMethod(m_worker, [worker = m_worker, paths] { worker->loadInstruments(paths); });
+        return;
+    }
+    launchRun(request);
+}
+
+void ClassTab::launchRun(const RunRequest& request)
+{
     resetRun(request.settings.steps);
     m_previews.clear();
     m_afterGrid->setCells({}, m_columns);
@@ -364,7 +474,7 @@ QString ClassTab::pausedStatus() const
 
 bool ClassTab::canStart() const
 {
-    return !m_running && m_modelOpen && m_forgetClass >= 0 && !m_exporting;
+    return !m_running && m_modelOpen && m_forgetClass >= 0 && !m_exporting && !m_loadingInstruments;
 }
 
 bool ClassTab::canExport() const
@@ -377,10 +487,12 @@ void ClassTab::updateActions()
     updateRunButtons();
     m_export->setEnabled(canExport());
     m_exportSnapshot->setEnabled(canExport() && m_timeline->isEnabled());
-    m_classPicker->setEnabled(!m_running);
-    m_dataBox->setEnabled(!m_running);
-    m_measure->setEnabled(!m_running);
-    m_measureImages->setEnabled(!m_running);
+    const bool settled = !m_running && !m_loadingInstruments;
+    m_classPicker->setEnabled(settled);
+    m_dataBox->setEnabled(settled);
+    m_measure->setEnabled(settled && m_canMeasure);
+    m_measureImages->setEnabled(settled && m_canMeasure);
+    m_instrumentsButton->setEnabled(settled && m_canMeasure && m_measure->isChecked());
     Q_EMIT actionsChanged();
 }
 

@@ -2,8 +2,8 @@
 
 // The Class tab: class unlearning of a class-conditional model. Model and data, the class to forget, method and
 // hyperparameters (α, λ, lr live while running), run controls, live curves, before/after grids with a snapshot
-// timeline, measures, and export. The torch work runs on a SessionWorker in its own thread; this header sees no
-// LibTorch.
+// timeline, measures (with the literature's instruments where chosen: zero-shot CLIP, FID), and export. The torch work
+// runs on a SessionWorker in its own thread; this header sees no LibTorch.
 #include "run_tab.h"
 #include "session_worker.h"
 
@@ -28,8 +28,11 @@ class ClassTab : public RunTab {
 public:
     explicit ClassTab(QWidget* parent = nullptr);
 
-    /// Opens `model` (empty: the built-in one) with the data set `data` (empty: the built-in Fashion-MNIST).
-    void openModel(const QString& model, const QString& data);
+    /// Opens `model` (empty: the built-in one) with the data set `data` (empty: the built-in Fashion-MNIST) and, for
+    /// the measures, the classifier `classifier` (empty: the built-in one).
+    void openModel(const QString& model, const QString& data, const QString& classifier = {});
+    /// Starts a run; with instruments chosen for the measures, they load first (on the worker's thread), and a
+    /// failure to load them shows the loader's message under them and starts nothing.
     void startRun() override;
     /// Exports the current model (or the timeline's snapshot with `snapshot`) into `folder`.
     void exportTo(const QString& folder, bool snapshot = false);
@@ -44,6 +47,19 @@ public:
     widgets::ClassPicker* classPicker() const { return m_classPicker; }
     widgets::MetricsView* metricsView() const { return m_metrics; }
     QCheckBox* measureBox() const { return m_measure; }
+    QSpinBox* measureImagesBox() const { return m_measureImages; }
+    QPushButton* instrumentsButton() const { return m_instrumentsButton; }
+    /// The literature's instruments the measures use besides the classifier (chosen in InstrumentsDialog).
+    InstrumentPaths instrumentPaths() const { return m_instruments; }
+    void setInstrumentPaths(const InstrumentPaths& paths);
+    /// Asks for the instruments in an InstrumentsDialog.
+    void chooseInstruments();
+    /// The loaders' message when the instruments last failed to load (empty otherwise); the label under the measures
+    /// shows it, else what the instruments are.
+    QString instrumentsError() const { return m_instrumentsError; }
+    QLabel* instrumentsLabel() const { return m_instrumentsLabel; }
+    /// The instruments are loading before a run starts.
+    bool isLoadingInstruments() const { return m_loadingInstruments; }
     QPushButton* exportButton() const { return m_export; }
     /// The last finished run's steps per second of wall time, previews and snapshots included (what
     /// `lethe-cli unlearn` reports); 0 before a run ends.
@@ -67,6 +83,9 @@ protected:
 private:
     ClassTab(SessionWorker* worker, QWidget* parent);
     QWidget* buildControls();
+    QWidget* buildMeasures();
+    void showInstruments();
+    void launchRun(const RunRequest& request);
     QWidget* buildCurves();
     QWidget* buildCompare();
     void connectWorker();
@@ -83,6 +102,8 @@ private:
     widgets::ClassPicker* m_classPicker = nullptr;
     QCheckBox* m_measure = nullptr;
     QSpinBox* m_measureImages = nullptr;
+    QPushButton* m_instrumentsButton = nullptr;
+    QLabel* m_instrumentsLabel = nullptr;
     QPushButton* m_export = nullptr;
     QCheckBox* m_logScale = nullptr;
     QCheckBox* m_difference = nullptr;
@@ -93,6 +114,12 @@ private:
     QTabWidget* m_lowerTabs = nullptr;
 
     QString m_dataSpec;
+    QString m_classifier; ///< The classifier the model was opened with (empty: the built-in one).
+    InstrumentPaths m_instruments;
+    QString m_instrumentsError;
+    RunRequest m_pendingRequest; ///< The run that starts once its instruments have loaded.
+    bool m_loadingInstruments = false;
+    bool m_canMeasure = false; ///< The open model has a classifier for the measures.
     QStringList m_classNames;
     QList<QImage> m_before;
     QList<QPair<qint64, QList<QImage>>> m_previews;

@@ -6,7 +6,9 @@
 #include "core/error.h"
 #include "core/eval/generation_eval.h"
 #include "core/eval/measure_cache.h"
+#include "core/io/model_file.h"
 #include "core/models/classifier/resnet_classifier.h"
+#include "core/models/clip/clip_model.h"
 #include "core/nn/state_dict.h"
 #include "core/runtime.h"
 #include "core/store/edm_model.h"
@@ -17,11 +19,14 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <QDateTime>
+#include <QFileInfo>
 #include <QTemporaryDir>
 
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <tuple>
 
 namespace lethe::gui {
 
@@ -38,7 +43,36 @@ widgets::Measurement measurementOf(const eval::GenerationEval& e)
     m.ra = e.unlearning->ra;
     m.fd = e.frechet;
     m.kid = e.kid.mean;
+    if (e.literature) {
+        if (const auto& clip = e.literature->clip; clip && clip->unlearning) {
+            m.clipUa = clip->unlearning->ua;
+            m.clipRa = clip->unlearning->ra;
+        }
+        if (const auto& fid = e.literature->fid) {
+            m.fid = fid->remain ? *fid->remain : fid->all;
+            m.fidForgotten = fid->forget;
+        }
+    }
     return m;
+}
+
+/// What loading `paths` for the model with SHA-256 `modelSha256` gives: the files (with their modification times,
+/// so that a file replaced under the same name loads again), the resize rule and the model, whose class names the
+/// zero-shot prompts take.
+std::string instrumentsKey(const InstrumentPaths& paths, const std::string& modelSha256)
+{
+    const auto file = [](const QString& path) {
+        if (path.isEmpty())
+            return nlohmann::json();
+        const QFileInfo info(path);
+        return nlohmann::json { { "path", info.absoluteFilePath().toStdString() },
+            { "modified", info.lastModified().toMSecsSinceEpoch() } };
+    };
+    return nlohmann::json {
+        { "clip", file(paths.clip.isEmpty() ? QString() : paths.clip + QStringLiteral("/model.safetensors")) },
+        { "inception", file(paths.inception) }, { "reference", file(paths.fidReference) },
+        { "resize", paths.fidResize.toStdString() }, { "model", modelSha256 }
+    }.dump();
 }
 
 } // namespace
@@ -49,9 +83,13 @@ struct SessionWorker::State {
     data::ImageSet train;
     std::optional<models::LoadedClassifier> classifier;
     std::optional<eval::RealFeatures> real;
-    /// Measurements of the opened (base) model by (images per class, forgotten class): a second run on the same
-    /// class reuses them instead of sampling the base model again. Cleared when another model opens.
-    std::map<std::pair<std::int64_t, int>, eval::GenerationEval> baseMeasurements;
+    /// The literature's instruments of the last loadInstruments (or run that named them), and what they were
+    /// loaded from (instrumentsKey; empty: none loaded). Cleared when another model opens.
+    eval::LiteratureInstruments instruments;
+    std::string instrumentsKey;
+    /// Measurements of the opened (base) model by (images per class, forgotten class, instruments' key): a second
+    /// run on the same class reuses them instead of sampling the base model again. Cleared when another model opens.
+    std::map<std::tuple<std::int64_t, int, std::string>, eval::GenerationEval> baseMeasurements;
 
     // The current (or last) run, kept for export.
     std::unique_ptr<unlearn::UnlearnSession> session;
@@ -66,6 +104,7 @@ struct SessionWorker::State {
     std::int64_t lastStep = 0;
     nlohmann::json metricsBefore;
     nlohmann::json metricsAfter;
+    nlohmann::json instrumentsUsed; ///< describe() of the run's instruments; null: none.
     bool running = false;
     unlearn::RunResult result; ///< How the last run ended (while running: nothing yet).
     std::unique_ptr<QTemporaryDir> snapshotDir;
@@ -76,6 +115,7 @@ SessionWorker::SessionWorker()
 {
     qRegisterMetaType<OpenedModel>();
     qRegisterMetaType<RunRequest>();
+    qRegisterMetaType<InstrumentPaths>();
     qRegisterMetaType<widgets::Measurement>();
 }
 
@@ -147,6 +187,8 @@ void SessionWorker::open(const QString& model, const QString& data, const QStrin
         s.model = std::move(loaded);
         s.train = std::move(train);
         s.baseMeasurements.clear();
+        s.instruments = {};
+        s.instrumentsKey.clear();
         s.session.reset();
         spdlog::info("opened {} ({} parameters) on {}", modelPath, nn::parameterCount(*s.model->net), s.device.str());
         Q_EMIT progress(QString(), 0, 0);
@@ -154,6 +196,56 @@ void SessionWorker::open(const QString& model, const QString& data, const QStrin
     } catch (const std::exception& e) {
         Q_EMIT progress(QString(), 0, 0);
         Q_EMIT openFailed(toQString(e.what()));
+    }
+}
+
+void SessionWorker::ensureInstruments(const InstrumentPaths& paths)
+{
+    State& s = *m_state;
+    if (!s.model)
+        throw Error("open a model first");
+    const std::string key = instrumentsKey(paths, s.model->sha256);
+    if (key == s.instrumentsKey)
+        return;
+    s.instruments = {};
+    s.instrumentsKey.clear();
+    if (paths.inception.isEmpty() != paths.fidReference.isEmpty())
+        throw Error("FID needs both the Inception detector and the reference statistics (.npz): choose both, or "
+                    "neither");
+    eval::LiteratureInstruments loaded;
+    if (!paths.clip.isEmpty()) {
+        Q_EMIT progress(tr("Loading the CLIP model"), 0, 0);
+        loaded.clip = eval::makeZeroShotClip(
+            models::clip::loadClip(paths.clip.toStdString(), s.device), io::zeroShotNames(s.model->info));
+    }
+    if (!paths.inception.isEmpty()) {
+        Q_EMIT progress(tr("Loading the Inception detector and the FID reference"), 0, 0);
+        loaded.fid = eval::loadFidInstrument(paths.inception.toStdString(), paths.fidReference.toStdString(),
+            eval::fidResizeFromName(paths.fidResize.toStdString()), s.device);
+    }
+    s.instruments = std::move(loaded);
+    s.instrumentsKey = key;
+}
+
+void SessionWorker::loadInstruments(const InstrumentPaths& paths)
+{
+    State& s = *m_state;
+    try {
+        ensureInstruments(paths);
+        QStringList parts;
+        if (const auto& clip = s.instruments.clip)
+            parts << tr("zero-shot CLIP from %1 (\"%2\" … \"%3\")")
+                         .arg(paths.clip, toQString(clip->prompts.front()), toQString(clip->prompts.back()));
+        if (s.instruments.fid)
+            parts << tr("FID with %1 against %2 (%3 resize)")
+                         .arg(QFileInfo(paths.inception).fileName(), QFileInfo(paths.fidReference).fileName(),
+                             paths.fidResize);
+        spdlog::info("measuring instruments: {}", parts.join(QStringLiteral("; ")).toStdString());
+        Q_EMIT progress(QString(), 0, 0);
+        Q_EMIT instrumentsLoaded(parts.join(QStringLiteral("; ")));
+    } catch (const std::exception& e) {
+        Q_EMIT progress(QString(), 0, 0);
+        Q_EMIT instrumentsFailed(toQString(e.what()));
     }
 }
 
@@ -173,6 +265,11 @@ void SessionWorker::run(const RunRequest& request)
         config.evalImagesPerClass = request.measureImagesPerClass;
         config.validate();
         const bool measure = request.measure && s.classifier.has_value();
+        eval::LiteratureInstruments* instruments = nullptr;
+        if (measure && !request.instruments.empty()) {
+            ensureInstruments(request.instruments);
+            instruments = &s.instruments;
+        }
 
         auto session = std::make_unique<unlearn::UnlearnSession>(s.model->net, s.train, config, s.device);
         {
@@ -183,6 +280,7 @@ void SessionWorker::run(const RunRequest& request)
             s.lastStep = 0;
             s.metricsBefore = nullptr;
             s.metricsAfter = nullptr;
+            s.instrumentsUsed = instruments ? instruments->describe() : nlohmann::json();
             s.running = true;
             s.result = {};
         }
@@ -203,11 +301,12 @@ void SessionWorker::run(const RunRequest& request)
         }
         Q_EMIT beforeReady(imagesOf(before), columns);
 
+        eval::GenerationEvalOptions options;
+        options.imagesPerClass = config.evalImagesPerClass;
+        options.forgottenClass = request.forgetClass;
+        options.literature = instruments;
         const auto measureModel
             = [&](models::EDMPrecond net, const QString& what) -> std::optional<eval::GenerationEval> {
-            eval::GenerationEvalOptions options;
-            options.imagesPerClass = config.evalImagesPerClass;
-            options.forgottenClass = request.forgetClass;
             return eval::evaluateGeneration(
                 net, s.classifier->model, *s.real, options, s.device, [&](std::int64_t done, std::int64_t total) {
                     Q_EMIT progress(what, done, total);
@@ -215,17 +314,16 @@ void SessionWorker::run(const RunRequest& request)
                 });
         };
         if (measure) {
-            const std::pair key { config.evalImagesPerClass, request.forgetClass };
+            const std::tuple key { config.evalImagesPerClass, request.forgetClass,
+                instruments ? s.instrumentsKey : std::string() };
             auto cached = s.baseMeasurements.find(key);
             std::optional<eval::GenerationEval> e;
             if (cached != s.baseMeasurements.end()) {
                 e = cached->second;
             } else {
                 // Measured before, in this session or another (the same model, settings and classifier): read
-                // from the measure cache on disk, so that the run's curves start at once.
-                eval::GenerationEvalOptions options;
-                options.imagesPerClass = config.evalImagesPerClass;
-                options.forgottenClass = request.forgetClass;
+                // from the measure cache on disk, so that the run's curves start at once. Its key holds the
+                // instruments' SHA-256s: figures without them are not taken for figures with them.
                 const auto fromDisk
                     = eval::evaluateGenerationCached(eval::MeasureCache(), s.model->sha256, s.model->net, *s.classifier,
                         *s.real, options, s.device, [&](std::int64_t done, std::int64_t total) {
@@ -354,6 +452,8 @@ void SessionWorker::exportRun(const QString& folder, qint64 step)
                 { "forget_class_name", s.model->info.classes.at(static_cast<std::size_t>(config.forgetClass)) },
                 { "data", s.train.source }, { "exported", io::utcNow() }, { "exported_step", step },
                 { "metrics_before", s.metricsBefore }, { "metrics_after", step >= 0 ? nullptr : s.metricsAfter } });
+            if (!s.instrumentsUsed.is_null())
+                files.manifest["instruments"] = s.instrumentsUsed;
         }
         files.steps = &steps;
         files.columns = static_cast<int>(s.request.previewSeeds.size());

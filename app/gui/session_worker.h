@@ -3,6 +3,7 @@
 // The worker behind the Class tab: opens a class-conditional model with its data set (and, where it can, the
 // classifier for the measures), runs class unlearning with before/after previews, snapshots and measures, and
 // exports. The run itself and its signals are RunWorker's.
+#include "instrument_paths.h"
 #include "run_worker.h"
 #include "widgets/class_picker.h"
 #include "widgets/hyperparameter_panel.h"
@@ -34,6 +35,7 @@ struct RunRequest {
     qint64 measureImagesPerClass = 100;
     qint64 previewEvery = 25;
     QList<qint64> previewSeeds { 0, 1, 2, 3 };
+    InstrumentPaths instruments; ///< Measures with these too (with `measure`).
 };
 
 class SessionWorker : public RunWorker {
@@ -51,6 +53,9 @@ public Q_SLOTS:
     /// Loads the model (empty: the built-in one), the data set's training split and, where possible, the
     /// classifier (empty: the built-in one) with the test split's features.
     void open(const QString& model, const QString& data, const QString& classifier);
+    /// Loads the instruments (kept for the runs that name the same files, until another model opens); emits
+    /// instrumentsLoaded or, with the loader's message, instrumentsFailed.
+    void loadInstruments(const lethe::gui::InstrumentPaths& paths);
     /// Runs to the end (or a stop); emits before/after previews, steps, snapshots and measurements.
     void run(const lethe::gui::RunRequest& request);
     /// Writes the current model (or the snapshot of `step`, when >= 0) with run.json, steps.csv and the
@@ -60,6 +65,9 @@ public Q_SLOTS:
 Q_SIGNALS:
     void opened(const lethe::gui::OpenedModel& model);
     void openFailed(const QString& message);
+    /// The instruments are ready; `description` says what they are.
+    void instrumentsLoaded(const QString& description);
+    void instrumentsFailed(const QString& message);
     /// The measures of the base model (`which` 0) or of the unlearned one (1).
     void measured(int which, const lethe::widgets::Measurement& measurement);
 
@@ -70,6 +78,9 @@ protected:
 
 private:
     struct State;
+    /// The instruments `paths` name, loaded unless those of the last call are the same files; throws the
+    /// loaders' errors.
+    void ensureInstruments(const InstrumentPaths& paths);
     std::unique_ptr<State> m_state;
 };
 

@@ -1,10 +1,16 @@
 // The main window driving real runs: a short run on a tiny model shows curves and samples, takes a live λ
-// change, exports a model that loads, and keeps the UI thread responsive. With LETHE_SCREENSHOT_DIR set, a
+// change, exports a model that loads, and keeps the UI thread responsive; the literature's instruments (tiny random
+// CLIP and Inception weights made here) add their figures to the measures, and one that does not load says why and
+// starts nothing. With LETHE_SCREENSHOT_DIR set, a
 // second test runs the built-in model on Fashion-MNIST and saves screenshots of the window.
 #include "class_tab.h"
+#include "instruments_dialog.h"
 #include "main_window.h"
 #include "session_worker.h"
 
+#include "core/eval/fid.h"
+#include "core/models/classifier/resnet_classifier.h"
+#include "core/models/clip/clip_model.h"
 #include "core/models/edm/edm_config.h"
 #include "core/models/edm/edm_precond.h"
 #include "core/runtime.h"
@@ -15,10 +21,13 @@
 #include "widgets/curve_plot.h"
 #include "widgets/hyperparameter_panel.h"
 #include "widgets/metrics_view.h"
+#include "widgets/path_edit.h"
 #include "widgets/sample_grid.h"
 
 #include "test_support.h"
+#include "tiny_clip.h"
 #include "tiny_edm.h"
+#include "tiny_inception.h"
 
 #include <torch/torch.h>
 
@@ -26,15 +35,19 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
+#include <QLabel>
+#include <QLineEdit>
 #include <QListWidget>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QTabBar>
 #include <QTabWidget>
+#include <QTimer>
 #include <QTranslator>
 #include <QtTest>
 
@@ -87,6 +100,7 @@ private Q_SLOTS:
     void classTabStartsWithCoreCpuFastPreset();
     void shortRunShowsCurvesSamplesAndExports();
     void closingDuringARunStopsIt();
+    void literatureInstrumentsJoinTheMeasures();
     void translationsAreCompiledIn_data();
     void translationsAreCompiledIn();
     void deviceComesFromTheCommandLineElseTheSetting();
@@ -97,6 +111,23 @@ private:
     QString m_model;
     QString m_data;
 };
+
+namespace {
+
+/// A random classifier of the tiny CIFAR model's 10 classes, so that the Class tab can measure.
+QString writeTinyClassifier(const std::filesystem::path& path)
+{
+    torch::manual_seed(3);
+    io::ModelInfo info;
+    info.classes = { "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck" };
+    info.dataset = { { "name", "tiny cifar" }, { "resolution", 32 }, { "channels", 3 } };
+    info.provenance.method = "train-classifier";
+    models::saveClassifier(
+        path, models::ResNetClassifier(models::ResNetClassifierOptions(3, 10).width(4).blocks({ 1 })), info);
+    return QString::fromStdString(path.string());
+}
+
+} // namespace
 
 void TestGui::initTestCase()
 {
@@ -253,6 +284,130 @@ void TestGui::closingDuringARunStopsIt()
     QCOMPARE(window->classTab()->lastOutcome(), QStringLiteral("stopped"));
     QTRY_VERIFY(!window->isVisible());
     delete window;
+}
+
+void TestGui::literatureInstrumentsJoinTheMeasures()
+{
+    // Tiny random instruments: a CLIP folder, an Inception detector and reference statistics (mean 0, covariance I).
+    const auto clip = m_dir / "clip";
+    test::writeTinyClipFolder(clip);
+    const auto inception = m_dir / "inception.safetensors";
+    test::writeRandomInception(inception);
+    const auto reference = m_dir / "reference.npz";
+    const std::int64_t dim = models::inception::kFidFeatureDim;
+    eval::writeFidReference(reference,
+        { torch::zeros({ dim }, torch::kFloat64), torch::eye(dim, torch::TensorOptions(torch::kFloat64)), 2 });
+    const QString classifier = writeTinyClassifier(m_dir / "classifier.safetensors");
+
+    gui::MainWindow window(m_model, m_data);
+    window.show();
+    gui::ClassTab* tab = window.classTab();
+    QTRY_VERIFY_WITH_TIMEOUT(tab->isModelOpen(), 60000);
+    tab->openModel(m_model, m_data, classifier);
+    QTRY_VERIFY_WITH_TIMEOUT(tab->isModelOpen() && tab->measureBox()->isEnabled(), 60000);
+    tab->classPicker()->setCurrentClass(3);
+    widgets::RunSettings s = tab->panel()->settings();
+    s.steps = 2;
+    s.forgetBatch = 2;
+    s.remainPerClass = 2;
+    s.remainBatch = 4;
+    tab->panel()->setSettings(s);
+    tab->measureBox()->setChecked(true);
+    tab->measureImagesBox()->setValue(2);
+    // Chosen as a user does: the button (Alt+I, or Space on it) opens the dialog, the paths are typed into its
+    // fields, OK.
+    QVERIFY(tab->instrumentsButton()->isEnabled());
+    QVERIFY(QTest::qWaitForWindowActive(&window));
+    bool filled = false;
+    QTimer::singleShot(0, tab, [&] {
+        auto* dialog = qobject_cast<gui::InstrumentsDialog*>(QApplication::activeModalWidget());
+        QVERIFY(dialog);
+        QCOMPARE(dialog->fidResizeBox()->currentData().toString(), QStringLiteral("edm"));
+        QTest::keyClicks(dialog->clipEdit()->lineEdit(), QString::fromStdString(clip.string()));
+        QTest::keyClicks(dialog->inceptionEdit()->lineEdit(), QString::fromStdString(inception.string()));
+        QTest::keyClicks(dialog->fidReferenceEdit()->lineEdit(), QString::fromStdString(reference.string()));
+        filled = true;
+        dialog->accept();
+    });
+    tab->instrumentsButton()->setFocus();
+    QTest::keyClick(tab->instrumentsButton(), Qt::Key_Space);
+    QVERIFY(filled);
+    QCOMPARE(tab->instrumentPaths().clip, QString::fromStdString(clip.string()));
+    QCOMPARE(tab->instrumentPaths().fidReference, QString::fromStdString(reference.string()));
+    QVERIFY2(tab->instrumentsLabel()->text().startsWith(QStringLiteral("Also: zero-shot CLIP (clip), FID (")),
+        qPrintable(tab->instrumentsLabel()->text()));
+
+    torch::set_num_threads(2); // Inception at 299×299 is the slow part; the latency test is not this one.
+    QSignalSpy finished(tab, &gui::ClassTab::runFinished);
+    QTest::mouseClick(tab->startButton(), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 600000);
+    torch::set_num_threads(1);
+    QCOMPARE(tab->lastOutcome(), QStringLiteral("finished"));
+    QVERIFY(tab->instrumentsError().isEmpty());
+    // Before → after for each of the literature's figures, on the summary's second line.
+    const QString summary = tab->metricsView()->summaryText();
+    const QString figure = QStringLiteral("\\d+\\.\\d+ → \\d+\\.\\d+");
+    for (const QString& pattern : { QStringLiteral("\nCLIP-UA %1   CLIP-RA %1").arg(figure),
+             QStringLiteral("FID %1 \\(remaining classes\\)").arg(figure),
+             QStringLiteral("FID forgotten %1").arg(figure) })
+        QVERIFY2(summary.contains(QRegularExpression(pattern)), qPrintable(pattern + QStringLiteral(" in ") + summary));
+
+    // The export's run.json names the instruments and holds their figures, before and after.
+    const auto out = m_dir / "literature-export";
+    QSignalSpy exported(tab, &gui::ClassTab::exportFinished);
+    tab->exportTo(QString::fromStdString(out.string()));
+    QTRY_VERIFY_WITH_TIMEOUT(exported.count() == 1, 60000);
+    QVERIFY2(exported.at(0).at(0).toBool(), qPrintable(exported.at(0).at(1).toString()));
+    const auto run = nlohmann::json::parse(test::readBytes(out / "run.json"));
+    LETHE_COMPARE_STR(run.at("instruments").at("clip").at("folder").get<std::string>(), clip.string());
+    LETHE_COMPARE_STR(run.at("instruments").at("fid").at("resize").get<std::string>(), "edm");
+    for (const char* when : { "metrics_before", "metrics_after" }) {
+        QVERIFY2(run.at(when).at("clip_zero_shot").at("unlearning").at("UA").is_number(), when);
+        QVERIFY2(run.at(when).at("FID").at("forget").is_number(), when);
+    }
+
+    // The instruments are remembered with the tab's other settings.
+    {
+        gui::ClassTab again;
+        QCOMPARE(again.instrumentPaths().clip, QString::fromStdString(clip.string()));
+        QCOMPARE(again.instrumentPaths().inception, QString::fromStdString(inception.string()));
+        QCOMPARE(again.instrumentPaths().fidReference, QString::fromStdString(reference.string()));
+    }
+
+    // A CLIP folder without its weights: the loader's own message under the measures, no run, nothing lost.
+    const auto broken = m_dir / "clip-without-weights";
+    test::writeTinyClipFolder(broken);
+    std::filesystem::remove(broken / "model.safetensors");
+    std::string expected;
+    try {
+        models::clip::loadClip(broken);
+    } catch (const std::exception& e) {
+        expected = e.what();
+    }
+    QVERIFY(!expected.empty());
+    const QImage afterCell = tab->afterGrid()->cell(3, 0);
+    gui::InstrumentPaths paths = tab->instrumentPaths();
+    paths.clip = QString::fromStdString(broken.string());
+    tab->setInstrumentPaths(paths);
+    QTest::mouseClick(tab->startButton(), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(!tab->isLoadingInstruments(), 60000);
+    LETHE_COMPARE_STR(tab->instrumentsError().toStdString(), expected);
+    QVERIFY(tab->instrumentsLabel()->isVisible());
+    QCOMPARE(tab->instrumentsLabel()->text(), tab->instrumentsError());
+    QVERIFY(!tab->isRunning());
+    QCOMPARE(finished.count(), 1);
+    QCOMPARE(tab->lastOutcome(), QStringLiteral("finished"));
+    QCOMPARE(tab->metricsView()->summaryText(), summary);
+    QCOMPARE(tab->afterGrid()->cell(3, 0), afterCell);
+    QVERIFY(tab->exportButton()->isEnabled());
+    QVERIFY(tab->startButton()->isEnabled());
+    // Choosing again clears the message.
+    paths.clip = QString::fromStdString(clip.string());
+    tab->setInstrumentPaths(paths);
+    QVERIFY(tab->instrumentsError().isEmpty());
+    QVERIFY(tab->instrumentsLabel()->text().startsWith(QStringLiteral("Also: ")));
+    for (const char* key : { "run/clip", "run/inception", "run/fidReference", "run/measure" })
+        QSettings().remove(QString::fromLatin1(key));
 }
 
 void TestGui::translationsAreCompiledIn_data()

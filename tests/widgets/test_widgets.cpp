@@ -356,11 +356,30 @@ void TestWidgets::metricsViewShowsBeforeAndAfter()
     MetricsView view;
     QVERIFY(view.summaryText().startsWith(QStringLiteral("No measurements yet")));
     view.setClasses({ QStringLiteral("a"), QStringLiteral("b"), QStringLiteral("c") }, 1);
-    view.setBefore(Measurement { { 0.9, 0.8, 0.95 }, 0.2, 0.925, 0.5, 0.01 });
-    view.setAfter(Measurement { { 0.88, 0.0, 0.94 }, 1.0, 0.91, 0.7, 0.02 });
+    const auto measurement = [](const QList<double>& accuracy, double ua, double ra, double fd, double kid) {
+        Measurement m;
+        m.classAccuracy = accuracy;
+        m.ua = ua;
+        m.ra = ra;
+        m.fd = fd;
+        m.kid = kid;
+        return m;
+    };
+    view.setBefore(measurement({ 0.9, 0.8, 0.95 }, 0.2, 0.925, 0.5, 0.01));
+    view.setAfter(measurement({ 0.88, 0.0, 0.94 }, 1.0, 0.91, 0.7, 0.02));
     QCOMPARE(view.summaryText(),
         QStringLiteral("UA 0.200 → 1.000   RA 0.925 → 0.910   FD_cls 0.500 → 0.700   KID_cls 0.0100 → 0.0200"));
     QCOMPARE(view.barValues(1), (QList<double> { 0.88, 0.0, 0.94 }));
+    // The literature's figures on a second line, where a measurement has them ("—" where the other lacks one).
+    Measurement withClip = measurement({ 0.88, 0.0, 0.94 }, 1.0, 0.91, 0.7, 0.02);
+    withClip.clipUa = 0.95;
+    withClip.clipRa = 0.771;
+    withClip.fid = 6.5432;
+    withClip.fidForgotten = 80.1;
+    view.setAfter(withClip);
+    QCOMPARE(view.summaryText().section(QLatin1Char('\n'), 1),
+        QStringLiteral("CLIP-UA — → 0.950   CLIP-RA — → 0.771   FID — → 6.54 (remaining classes)   FID forgotten — → "
+                       "80.10"));
     view.clear();
     QVERIFY(view.barValues(0).isEmpty());
 }
