@@ -1,6 +1,7 @@
 #include "cli_support.h"
 
 #include "core/duration.h"
+#include "core/error.h"
 
 #include <cmath>
 #include <csignal>
@@ -117,6 +118,25 @@ bool runTrainingWithProgress(
         CancelOnInterrupt::flag());
     line.clear();
     return CancelOnInterrupt::requested();
+}
+
+void scoreClipAlignmentSets(const diffusion::TextToImageModel& model, models::clip::LoadedClip& clip,
+    std::vector<eval::ClipAlignmentSet>& sets, bool after)
+{
+    const std::string when = after ? "after" : "before";
+    for (eval::ClipAlignmentSet& set : sets) {
+        ProgressLine line;
+        auto scores = eval::scoreClipAlignmentSet(model, clip, set, [&](std::int64_t done, std::int64_t total) {
+            line.update("drawing the " + when + " images of " + set.name + " for CLIP: step " + std::to_string(done)
+                    + "/" + std::to_string(total),
+                done == total);
+            return !CancelOnInterrupt::requested();
+        });
+        line.clear();
+        if (!scores)
+            throw Error("interrupted while drawing the " + when + " images of " + set.name + " for CLIP");
+        (after ? set.after : set.before) = std::move(*scores);
+    }
 }
 
 } // namespace lethe::cli

@@ -1,6 +1,7 @@
 #pragma once
 
 // Terminal plumbing shared by the CLI's long-running commands.
+#include "core/eval/clip_alignment_sets.h"
 #include "core/train/training_loop.h"
 
 #include <atomic>
@@ -60,5 +61,10 @@ bool runTrainingWithProgress(
 /// A progress callback for work counted in images ("sampling 40/100 images") that shows on `line` and
 /// cancels when Ctrl+C was pressed.
 std::function<bool(std::int64_t done, std::int64_t total)> imageProgress(ProgressLine& line);
+
+/// Draws and scores every set's images with `model`, into each set's `before` (or `after`), with a progress line
+/// ("drawing the after images of remain_test for CLIP: step 3/40"); throws Error when Ctrl+C interrupts it.
+void scoreClipAlignmentSets(const diffusion::TextToImageModel& model, models::clip::LoadedClip& clip,
+    std::vector<eval::ClipAlignmentSet>& sets, bool after);
 
 } // namespace lethe::cli

@@ -49,6 +49,7 @@ struct ConceptOptions {
     std::string components;
     std::string forget;
     std::string remain;
+    std::string remainTest;
     std::string preset;
     std::string forgetConcept;
     std::string conceptDimension;
@@ -90,32 +91,6 @@ diffusion::TextToImageRequest drawingRequest(const ConceptOptions& o, std::int64
     return request;
 }
 
-/// The images the CLIP alignment score reads for one prompt set: its first prompts, each at every preview seed.
-struct ClipSet {
-    std::string name;
-    std::size_t prompts = 0;
-    diffusion::TextToImageRequest request;
-    std::vector<double> before;
-    std::vector<double> after;
-};
-
-/// Draws a set's images with `model` and scores them.
-std::vector<double> clipScores(
-    const models::sd::StableDiffusion& model, models::clip::LoadedClip& clip, const ClipSet& set, const char* when)
-{
-    ProgressLine line;
-    const auto images = diffusion::generate(model.model(), set.request, [&](std::int64_t done, std::int64_t total) {
-        line.update("drawing the " + std::string(when) + " images of " + set.name + " for CLIP: step "
-                + std::to_string(done) + "/" + std::to_string(total),
-            done == total);
-        return !CancelOnInterrupt::requested();
-    });
-    line.clear();
-    if (!images)
-        throw Error("interrupted while drawing the " + std::string(when) + " images of " + set.name + " for CLIP");
-    return eval::clipAlignment(clip, *images, set.request.prompts);
-}
-
 /// The prompts of a run: from prompt files or from a diversity preset.
 struct RunPrompts {
     std::vector<concepts::Prompt> forget;
@@ -130,7 +105,7 @@ RunPrompts loadPrompts(const ConceptOptions& o)
 {
     RunPrompts p;
     if (!o.preset.empty()) {
-        if (!o.forget.empty() || !o.remain.empty())
+        if (!o.forget.empty() || !o.remain.empty() || !o.remainTest.empty())
             throw Error("unlearn-concept: give either --preset or --forget and --remain, not both");
         concepts::DiversitySpec spec = concepts::loadDiversityPreset(o.preset);
         if (!o.forgetConcept.empty())
@@ -154,6 +129,8 @@ RunPrompts loadPrompts(const ConceptOptions& o)
         p.forget = { { o.forgetConcept, std::nullopt, std::nullopt } };
         if (!o.remain.empty())
             p.remain = concepts::loadPromptSet(o.remain);
+        if (!o.remainTest.empty())
+            p.remainTest = concepts::loadPromptSet(o.remainTest);
         p.conceptSpec = { { "words", { o.forgetConcept } }, { "forget_prompts", "concept" } };
         return p;
     }
@@ -164,6 +141,8 @@ RunPrompts loadPrompts(const ConceptOptions& o)
         p.forget = concepts::loadPromptSet(o.forget);
     if (!o.remain.empty())
         p.remain = concepts::loadPromptSet(o.remain);
+    if (!o.remainTest.empty())
+        p.remainTest = concepts::loadPromptSet(o.remainTest);
     p.conceptSpec = { { "forget_prompts", o.forget.empty() ? o.forgetImages : o.forget } };
     return p;
 }
@@ -376,24 +355,19 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
         beforeImages = writePreview(sd, "before");
 
     // CLIP alignment of D_f, D_r,train and D_r,test, before and after, from the preview seeds.
-    std::vector<ClipSet> clipSets;
+    std::vector<eval::ClipAlignmentSet> clipSets;
     if (clip) {
-        const std::pair<const char*, const std::vector<concepts::Prompt>*> sets[] = { { "forget", &prompts.forget },
-            { "remain_train", &prompts.remain }, { "remain_test", &prompts.remainTest } };
-        for (const auto& [name, set] : sets) {
-            if (set->empty())
-                continue;
-            ClipSet clipSet { name,
-                std::min(set->size(), o.clipPrompts > 0 ? static_cast<std::size_t>(o.clipPrompts) : set->size()),
-                drawingRequest(o, sd.defaultImageSize()), {}, {} };
-            for (std::size_t i = 0; i < clipSet.prompts; ++i)
-                for (const std::int64_t seed : previewSeeds) {
-                    clipSet.request.prompts.push_back((*set)[i].text);
-                    clipSet.request.seeds.push_back(seed);
-                }
-            clipSet.before = clipScores(sd, *clip, clipSet, "before");
-            clipSets.push_back(std::move(clipSet));
-        }
+        const auto texts = [](const std::vector<concepts::Prompt>& set) {
+            std::vector<std::string> out;
+            for (const concepts::Prompt& p : set)
+                out.push_back(p.text);
+            return out;
+        };
+        clipSets
+            = eval::clipAlignmentSets({ { "forget", texts(prompts.forget) }, { "remain_train", texts(prompts.remain) },
+                                          { "remain_test", texts(prompts.remainTest) } },
+                drawingRequest(o, sd.defaultImageSize()), previewSeeds, static_cast<std::size_t>(o.clipPrompts));
+        scoreClipAlignmentSets(sd.model(), *clip, clipSets, false);
     }
 
     // The run, with Ctrl+C stopping it after the current step (then what there is is written). A non-finite step
@@ -410,7 +384,7 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
     manifest.update({ { "method", o.method }, { "concept", prompts.conceptSpec }, { "parent_kind", sd.sourceKind() },
         { "forget_pairs", prompts.forget.size() }, { "remain_pairs", prompts.remain.size() },
         { "image_guidance", o.guidance }, { "image_steps", o.genSteps }, { "image_batch", o.genBatch },
-        { "previews", previewList } });
+        { "negative_prompt", o.negativePrompt }, { "preview_seeds", previewSeeds }, { "previews", previewList } });
     torch::Tensor afterImages;
     if (!preview.prompts.empty())
         afterImages = writePreview(session.model(), "after");
@@ -461,38 +435,9 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
                       << shown(measures[set]["after"]["colour_rate"]) << '\n';
     }
     if (clip) {
-        nlohmann::json sets = nlohmann::json::object();
-        std::vector<double> remainBefore, remainAfter;
-        std::cout << "CLIP alignment (cosine of image and prompt embeddings), before → after:\n";
-        const auto show = [](const std::string& label, double before, double after, const std::string& note) {
-            char text[160];
-            std::snprintf(text, sizeof text, "  %-13s %7.4f → %7.4f  %s\n", label.c_str(), before, after, note.c_str());
-            std::cout << text;
-        };
-        for (ClipSet& set : clipSets) {
-            set.after = clipScores(session.model(), *clip, set, "after");
-            const double before = eval::meanClipAlignment(set.before);
-            const double after = eval::meanClipAlignment(set.after);
-            sets[set.name] = { { "prompts", set.prompts }, { "images", set.before.size() }, { "before", before },
-                { "after", after }, { "before_per_image", set.before }, { "after_per_image", set.after } };
-            std::string label = set.name;
-            std::replace(label.begin(), label.end(), '_', ' ');
-            show(label, before, after,
-                "(" + std::to_string(set.prompts) + " prompts × " + std::to_string(previewSeeds.size()) + " seeds)");
-            if (set.name != "forget") {
-                remainBefore.insert(remainBefore.end(), set.before.begin(), set.before.end());
-                remainAfter.insert(remainAfter.end(), set.after.begin(), set.after.end());
-            }
-        }
-        nlohmann::json record = { { "clip_model", o.clip }, { "seeds", previewSeeds }, { "sets", sets } };
-        if (!remainBefore.empty()) {
-            // docs/method.md §4: averaged over D_r,train and D_r,test.
-            const double before = eval::meanClipAlignment(remainBefore);
-            const double after = eval::meanClipAlignment(remainAfter);
-            record["remain"] = { { "images", remainBefore.size() }, { "before", before }, { "after", after } };
-            show("remain", before, after, "(D_r,train and D_r,test together)");
-        }
-        manifest["clip_alignment"] = record;
+        scoreClipAlignmentSets(session.model().model(), *clip, clipSets, true);
+        manifest["clip_alignment"] = eval::clipAlignmentRecord(clipSets, o.clip, previewSeeds);
+        std::cout << eval::clipAlignmentTable(manifest["clip_alignment"]);
     }
     session.model().saveDiffusersFolder(dir / "model", io::jsonText(manifest, 2), o.force);
     session.model().saveCompvisSingleFile(dir / "model.safetensors", { { "lethe.manifest", io::jsonText(manifest) } });
@@ -545,6 +490,9 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
         "For a CompVis single file: a folder with its tokenizer and, if the file carries none, its configs");
     cmd->add_option("--forget", o->forget, "Forget prompts (JSON list or CSV)");
     cmd->add_option("--remain", o->remain, "Remain prompts (JSON list or CSV)");
+    cmd->add_option("--remain-test", o->remainTest,
+        "Held-out remain prompts (D_r,test; JSON list or CSV): never trained on, drawn in the previews and measured "
+        "by --clip");
     cmd->add_option("--preset", o->preset,
         "Diversity preset (e.g. resources/presets/fashion-colours.json): builds D_f, D_r,train and D_r,test");
     cmd->add_option("--concept", o->forgetConcept, "With --preset: the concept word to forget (replaces the preset's)");

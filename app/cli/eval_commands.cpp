@@ -105,7 +105,7 @@ void runEval(EvalOptions options)
     if (options.forgetClass >= 0)
         evalOptions.forgottenClass = options.forgetClass;
 
-    eval::LiteratureInstruments instruments = loadInstruments(options.measures, model.info, device);
+    eval::LiteratureInstruments instruments = loadInstruments(options.measures, model.info, true, device);
     evalOptions.literature = &instruments;
     std::cerr << "real features: " << real.source << '\n';
     const eval::RealFeatures features = eval::realFeatures(classifier.model, real, device);

@@ -49,8 +49,14 @@ std::vector<std::string> splitNames(const std::string& text)
 
 } // namespace
 
-eval::LiteratureInstruments loadInstruments(const MeasureFlags& flags, const io::ModelInfo& model, torch::Device device)
+eval::LiteratureInstruments loadInstruments(
+    const MeasureFlags& flags, const io::ModelInfo& model, bool evaluate, torch::Device device)
 {
+    if (!evaluate) {
+        if (flags.given())
+            throw Error("--clip, --inception and --fid-ref add to the measurements: they cannot go with --no-eval");
+        return {};
+    }
     if (flags.inception.empty() != flags.fidRef.empty())
         throw Error("--inception and --fid-ref go together: FID needs the detector and the reference statistics");
     if (!flags.clipNames.empty() && flags.clip.empty())

@@ -22,15 +22,19 @@ struct MeasureFlags {
     std::string fidRef; ///< Reference statistics (.npz with mu and sigma).
     std::string fidResize = "edm";
     bool noCache = false;
+
+    /// Whether an instrument is named.
+    bool given() const { return !clip.empty() || !inception.empty() || !fidRef.empty(); }
 };
 
 /// Adds the flags to `cmd`.
 void addMeasureFlags(CLI::App* cmd, MeasureFlags& flags);
 
-/// Loads the instruments the flags name (none: an empty set). Throws Error for --inception without --fid-ref (or
-/// the reverse), for --clip-names of another count than the model's classes, and the loaders' errors.
+/// Loads the instruments the flags name (none: an empty set); with `evaluate` false (--no-eval) none may be named.
+/// Throws Error for --inception without --fid-ref (or the reverse), for --clip-names of another count than the model's
+/// classes, and the loaders' errors.
 eval::LiteratureInstruments loadInstruments(
-    const MeasureFlags& flags, const io::ModelInfo& model, torch::Device device);
+    const MeasureFlags& flags, const io::ModelInfo& model, bool evaluate, torch::Device device);
 
 /// The measure cache the flags ask for (disabled with --no-cache).
 eval::MeasureCache measureCache(const MeasureFlags& flags);

@@ -2,6 +2,7 @@
 // task's share of a sweep split over a cluster's job array (sweep_merge_commands.cpp joins the tasks' folders).
 #include "cli_support.h"
 #include "commands.h"
+#include "measure_flags.h"
 #include "sweep_support.h"
 #include "unlearn_support.h"
 
@@ -45,6 +46,7 @@ struct SweepOptions {
     bool keepModels = false;
     std::string device = "auto";
     RunConfigFlags flags;
+    MeasureFlags measures;
     /// A number, "slurm" (the job array's task) or empty (the whole grid).
     std::string taskIndex;
     /// 0: not given.
@@ -130,6 +132,35 @@ TaskShare resolveTaskShare(const std::string& indexText, int countGiven)
     return share;
 }
 
+/// What identifies the literature's instruments in sweep.json: their SHA-256s and settings, not where their
+/// files lie, so that the tasks of a split sweep may read them from other paths.
+nlohmann::json instrumentsIdentity(const eval::LiteratureInstruments& instruments)
+{
+    nlohmann::json identity = instruments.describe();
+    if (identity.contains("clip"))
+        identity["clip"].erase("folder");
+    if (identity.contains("fid")) {
+        identity["fid"].erase("inception");
+        identity["fid"].erase("reference");
+    }
+    return identity;
+}
+
+/// The literature's figures of one measurement into the row (those it has).
+void setLiterature(SweepRow& r, const eval::GenerationEval& e)
+{
+    if (!e.literature)
+        return;
+    if (e.literature->clip && e.literature->clip->unlearning) {
+        r.clipUa = e.literature->clip->unlearning->ua;
+        r.clipRa = e.literature->clip->unlearning->ra;
+    }
+    if (const auto& fid = e.literature->fid) {
+        r.fidRemain = fid->remain.value_or(NAN);
+        r.fidForget = fid->forget.value_or(NAN);
+    }
+}
+
 nlohmann::json gridJson(const std::vector<Combination>& combinations)
 {
     nlohmann::json grid = nlohmann::json::array();
@@ -176,6 +207,7 @@ void runSweep(const SweepOptions& o)
     std::filesystem::create_directories(dir);
     const torch::Device device = resolveDevice(o.device);
     UnlearnInputs in = loadUnlearnInputs(o.model, o.data, o.classifier, base.evaluate, o.forgetClasses, device);
+    eval::LiteratureInstruments instruments = loadInstruments(o.measures, in.model.info, base.evaluate, device);
 
     // A sweep resumes only with the same model and settings; its grid may grow.
     nlohmann::json settings = io::configToJson(base);
@@ -184,6 +216,8 @@ void runSweep(const SweepOptions& o)
     settings.erase("lambda");
     nlohmann::json identity
         = { { "model_sha256", in.model.sha256 }, { "data", in.train.source }, { "config", settings } };
+    if (!instruments.empty())
+        identity["instruments"] = instrumentsIdentity(instruments);
     // A task's share depends on the whole grid, so a task folder records it and its grid cannot grow.
     if (share.split())
         identity["split"]
@@ -241,17 +275,32 @@ void runSweep(const SweepOptions& o)
             if (!done.count("base|" + std::to_string(c) + "||"))
                 missing.push_back(c);
         if (!missing.empty()) {
-            std::cerr << "measuring the base model (" << base.evalImagesPerClass << " images per class)\n";
-            ProgressLine progress;
-            eval::GenerationEvalOptions options;
-            options.imagesPerClass = base.evalImagesPerClass;
-            const auto e = eval::evaluateGeneration(
-                in.model.net, in.classifier->model, *in.real, options, device, imageProgress(progress));
-            progress.clear();
-            if (!e)
-                throw Error("interrupted while measuring the base model; rerun the same command to resume");
+            // The classifier's figures of every forget class come from one measurement; the literature's FID of the
+            // remaining classes and UA/RA by CLIP are per forget class, so with instruments each class is measured
+            // (or read from the measure cache) on its own.
+            const eval::MeasureCache cache = measureCache(o.measures);
+            const auto measureBase = [&](std::optional<int> forgotten) {
+                std::cerr << "measuring the base model (" << base.evalImagesPerClass << " images per class"
+                          << (forgotten ? ", forget class " + std::to_string(*forgotten) : std::string()) << ")\n";
+                ProgressLine progress;
+                eval::GenerationEvalOptions options;
+                options.imagesPerClass = base.evalImagesPerClass;
+                options.forgottenClass = forgotten;
+                options.literature = instruments.empty() ? nullptr : &instruments;
+                const auto cached = eval::evaluateGenerationCached(cache, in.model.sha256, in.model.net, *in.classifier,
+                    *in.real, options, device, imageProgress(progress));
+                progress.clear();
+                if (!cached)
+                    throw Error("interrupted while measuring the base model; rerun the same command to resume");
+                reportCache(*cached, "the base model");
+                return *cached;
+            };
+            std::optional<eval::CachedGenerationEval> shared;
+            if (instruments.empty())
+                shared = measureBase(std::nullopt);
             for (const int c : missing) {
-                const auto scores = eval::unlearningScores(e->predicted, e->generatedFor, c, in.model.classCount());
+                const eval::CachedGenerationEval e = shared ? *shared : measureBase(c);
+                const eval::UnlearningScores scores = eval::unlearningScores(e.eval.accuracy, c);
                 SweepRow r;
                 r.method = "base";
                 r.forgetClass = c;
@@ -260,9 +309,10 @@ void runSweep(const SweepOptions& o)
                 r.ua = scores.ua;
                 r.ra = scores.ra;
                 r.raClassMean = scores.raClassMean;
-                r.fd = e->frechet;
-                r.kid = e->kid.mean;
-                r.evalSeconds = e->seconds;
+                r.fd = e.eval.frechet;
+                r.kid = e.eval.kid.mean;
+                setLiterature(r, e.eval);
+                r.evalSeconds = e.fromCache ? 0.0 : e.eval.seconds;
                 done[r.key()] = rows.size();
                 rows.push_back(r);
             }
@@ -293,8 +343,10 @@ void runSweep(const SweepOptions& o)
                   << (r.lambda.empty() ? "—" : r.lambda) << '\n';
         config.forgetClass = c.forgetClass;
         unlearn::UnlearnSession session(in.model.net, in.train, config, device);
-        if (config.evaluate)
+        if (config.evaluate) {
             session.setEvaluator(in.classifier->model, *in.real);
+            session.setLiteratureInstruments(&instruments);
+        }
         struct Progress : unlearn::RunObserver {
             ProgressLine line;
             std::int64_t total = 0;
@@ -324,6 +376,7 @@ void runSweep(const SweepOptions& o)
             r.fd = result.evaluation->frechet;
             r.kid = result.evaluation->kid.mean;
             r.evalSeconds = result.evaluation->seconds;
+            setLiterature(r, *result.evaluation);
         }
         if (o.keepModels) {
             const std::string name = r.method + "-class" + std::to_string(c.forgetClass)
@@ -334,7 +387,11 @@ void runSweep(const SweepOptions& o)
                     in.model.info, in.model.sha256, session.config(), result, "lethe-cli sweep"));
         }
         std::cerr << "    " << r.outcome << " in " << duration(r.runSeconds) << ": UA " << number(r.ua) << ", RA "
-                  << number(r.ra) << ", FD_cls " << number(r.fd) << '\n';
+                  << number(r.ra) << ", FD_cls " << number(r.fd);
+        if (result.evaluation)
+            if (const std::string figures = literatureSummary(*result.evaluation); !figures.empty())
+                std::cerr << "; " << figures;
+        std::cerr << '\n';
         rows.push_back(r);
         writeResults(resultsPath, rows);
     }
@@ -366,6 +423,7 @@ void addSweepCommands(CLI::App& app, GlobalOptions& global)
     cmd->add_option("--lambdas", o->lambdas, "λ values (default: the preset's)")->delimiter(',');
     cmd->add_option("--out", o->out, "Sweep folder: results.csv, summary.txt, sweep.json")->required();
     addRunConfigFlags(cmd, o->flags, false);
+    addMeasureFlags(cmd, o->measures);
     cmd->add_flag("--keep-models", o->keepModels, "Write every run's model to models/");
     cmd->add_option("--device", o->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
     cmd->add_option("--task-index", o->taskIndex,

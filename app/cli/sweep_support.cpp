@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
@@ -16,8 +17,14 @@ namespace lethe::cli {
 
 namespace {
 
+// The layout before the literature's figures (docs/method.md §4), still read so that an older sweep resumes.
+constexpr const char* kResultsHeaderBefore = "method,forget_class,forget_class_name,alpha,lambda,steps,outcome,ua,ra,"
+                                             "ra_class_mean,fd_cls,kid_cls,run_seconds,eval_seconds";
 constexpr const char* kResultsHeader = "method,forget_class,forget_class_name,alpha,lambda,steps,outcome,ua,ra,"
-                                       "ra_class_mean,fd_cls,kid_cls,run_seconds,eval_seconds";
+                                       "ra_class_mean,fd_cls,kid_cls,clip_ua,clip_ra,fid_remain,fid_forget,run_seconds,"
+                                       "eval_seconds";
+constexpr std::size_t kFieldsBefore = 14;
+constexpr std::size_t kFields = 18;
 
 double parseNumber(const std::string& text)
 {
@@ -44,7 +51,8 @@ std::string csvLine(const SweepRow& r)
     }
     return r.method + "," + std::to_string(r.forgetClass) + "," + name + "," + r.alpha + "," + r.lambda + ","
         + std::to_string(r.steps) + "," + r.outcome + "," + number(r.ua) + "," + number(r.ra) + ","
-        + number(r.raClassMean) + "," + number(r.fd) + "," + number(r.kid) + "," + number(r.runSeconds) + ","
+        + number(r.raClassMean) + "," + number(r.fd) + "," + number(r.kid) + "," + number(r.clipUa) + ","
+        + number(r.clipRa) + "," + number(r.fidRemain) + "," + number(r.fidForget) + "," + number(r.runSeconds) + ","
         + number(r.evalSeconds);
 }
 
@@ -71,15 +79,17 @@ std::vector<SweepRow> readResults(const std::filesystem::path& path)
     if (text.empty())
         return rows;
     // The header is the exact line this version writes, so that a results.csv of another layout is never misread.
-    if (text.substr(0, text.find('\n')) != kResultsHeader)
+    const std::string header = text.substr(0, text.find('\n'));
+    if (header != kResultsHeader && header != kResultsHeaderBefore)
         throw Error(path.string() + ": line 1 is not the results header this version writes");
+    const std::size_t fields = header == kResultsHeader ? kFields : kFieldsBefore;
     const std::vector<io::CsvRecord> records = io::parseCsv(text, path.string());
     for (std::size_t i = 1; i < records.size(); ++i) {
         const std::int64_t line = records[i].line;
         const std::vector<std::string>& f = records[i].fields;
-        if (f.size() != 14)
-            throw Error(path.string() + ": line " + std::to_string(line) + ": expected 14 fields, found "
-                + std::to_string(f.size()));
+        if (f.size() != fields)
+            throw Error(path.string() + ": line " + std::to_string(line) + ": expected " + std::to_string(fields)
+                + " fields, found " + std::to_string(f.size()));
         try {
             SweepRow r;
             r.method = f[0];
@@ -94,8 +104,15 @@ std::vector<SweepRow> readResults(const std::filesystem::path& path)
             r.raClassMean = parseNumber(f[9]);
             r.fd = parseNumber(f[10]);
             r.kid = parseNumber(f[11]);
-            r.runSeconds = parseNumber(f[12]);
-            r.evalSeconds = parseNumber(f[13]);
+            std::size_t next = 12;
+            if (fields == kFields) {
+                r.clipUa = parseNumber(f[next++]);
+                r.clipRa = parseNumber(f[next++]);
+                r.fidRemain = parseNumber(f[next++]);
+                r.fidForget = parseNumber(f[next++]);
+            }
+            r.runSeconds = parseNumber(f[next++]);
+            r.evalSeconds = parseNumber(f[next]);
             rows.push_back(r);
         } catch (const std::exception&) {
             throw Error(
@@ -124,19 +141,28 @@ std::string summaryText(const std::vector<SweepRow>& rows)
             c << std::fixed << std::setprecision(precision) << v;
         return c.str();
     };
+    // The literature's columns only in a sweep that measured them (sweep --clip, --inception).
+    const bool literature = std::any_of(rows.begin(), rows.end(), [](const SweepRow& r) { return r.hasLiterature(); });
     s << std::left << std::setw(9) << "method" << std::setw(16) << "forget class" << std::setw(8) << "α" << std::setw(8)
-      << "λ" << std::right << std::setw(7) << "UA" << std::setw(7) << "RA" << std::setw(9) << "FD_cls" << std::setw(9)
-      << "minutes"
+      << "λ" << std::right << std::setw(7) << "UA" << std::setw(7) << "RA" << std::setw(9) << "FD_cls";
+    if (literature)
+        s << std::setw(9) << "CLIP-UA" << std::setw(9) << "CLIP-RA" << std::setw(9) << "FID" << std::setw(11)
+          << "FID forget";
+    s << std::setw(9) << "minutes"
       << "  outcome\n";
-    for (const auto& r : rows)
+    for (const auto& r : rows) {
         s << std::left << std::setw(9) << r.method << std::setw(16)
           << (std::to_string(r.forgetClass) + " " + r.className).substr(0, 15) << std::setw(8)
           << (r.alpha.empty() ? "—" : r.alpha) << std::setw(8) << (r.lambda.empty() ? "—" : r.lambda) << std::right
-          << std::setw(7) << cell(r.ua, 3) << std::setw(7) << cell(r.ra, 3) << std::setw(9) << cell(r.fd, 3)
-          << std::setw(9) << cell(r.runSeconds / 60.0, 1) << "  " << r.outcome << '\n';
+          << std::setw(7) << cell(r.ua, 3) << std::setw(7) << cell(r.ra, 3) << std::setw(9) << cell(r.fd, 3);
+        if (literature)
+            s << std::setw(9) << cell(r.clipUa, 3) << std::setw(9) << cell(r.clipRa, 3) << std::setw(9)
+              << cell(r.fidRemain, 2) << std::setw(11) << cell(r.fidForget, 2);
+        s << std::setw(9) << cell(r.runSeconds / 60.0, 1) << "  " << r.outcome << '\n';
+    }
 
     struct Mean {
-        double ua = 0, ra = 0, fd = 0, minutes = 0;
+        double ua = 0, ra = 0, fd = 0, clipUa = 0, clipRa = 0, fid = 0, minutes = 0;
         int n = 0;
     };
     std::map<std::string, Mean> means;
@@ -150,6 +176,9 @@ std::string summaryText(const std::vector<SweepRow>& rows)
         m.ua += r.ua;
         m.ra += r.ra;
         m.fd += r.fd;
+        m.clipUa += r.clipUa;
+        m.clipRa += r.clipRa;
+        m.fid += r.fidRemain;
         m.minutes += r.runSeconds / 60.0;
         ++m.n;
     }
@@ -157,8 +186,11 @@ std::string summaryText(const std::vector<SweepRow>& rows)
     for (const auto& key : order) {
         const Mean& m = means[key];
         s << std::left << std::setw(28) << key << std::right << "  UA " << cell(m.ua / m.n, 3) << "  RA "
-          << cell(m.ra / m.n, 3) << "  FD_cls " << cell(m.fd / m.n, 3) << "  " << cell(m.minutes / m.n, 1) << " min  ("
-          << m.n << " class" << (m.n == 1 ? "" : "es") << ")\n";
+          << cell(m.ra / m.n, 3) << "  FD_cls " << cell(m.fd / m.n, 3);
+        if (literature)
+            s << "  CLIP-UA " << cell(m.clipUa / m.n, 3) << "  CLIP-RA " << cell(m.clipRa / m.n, 3) << "  FID "
+              << cell(m.fid / m.n, 2);
+        s << "  " << cell(m.minutes / m.n, 1) << " min  (" << m.n << " class" << (m.n == 1 ? "" : "es") << ")\n";
     }
     return s.str();
 }

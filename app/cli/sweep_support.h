@@ -24,6 +24,14 @@ struct SweepRow {
     std::string outcome;
     double ua = NAN, ra = NAN, raClassMean = NAN, fd = NAN, kid = NAN;
     double runSeconds = 0.0, evalSeconds = 0.0;
+    /// The literature's figures (sweep --clip, --inception): UA and RA by zero-shot CLIP, FID of the remaining
+    /// classes' images and of the forgotten class's; NaN without the instrument.
+    double clipUa = NAN, clipRa = NAN, fidRemain = NAN, fidForget = NAN;
+
+    bool hasLiterature() const
+    {
+        return !std::isnan(clipUa) || !std::isnan(clipRa) || !std::isnan(fidRemain) || !std::isnan(fidForget);
+    }
 
     std::string key() const { return method + "|" + std::to_string(forgetClass) + "|" + alpha + "|" + lambda; }
 };
@@ -42,8 +50,8 @@ struct TaskShare {
 /// A value as results.csv and messages write it (%.9g); empty for NaN.
 std::string number(double value);
 
-/// The rows of an earlier (interrupted) sweep; none when the file does not exist. An error names the line that
-/// cannot be read.
+/// The rows of an earlier (interrupted) sweep; none when the file does not exist. A results.csv of the version
+/// before the literature's columns is read too (those figures empty). An error names the line that cannot be read.
 std::vector<SweepRow> readResults(const std::filesystem::path& path);
 
 /// Writes the header and `rows` to `path`, atomically.

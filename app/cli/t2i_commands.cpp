@@ -17,6 +17,7 @@
 #include "core/io/json_fields.h"
 #include "core/io/json_text.h"
 #include "core/io/model_file.h"
+#include "core/io/sha256.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/runtime.h"
 #include "core/train/t2i_trainer.h"
@@ -98,10 +99,103 @@ struct EvalT2iOptions {
     std::string device = "auto";
     std::string jsonOut;
     std::string clip;
+    std::string run;
+    int clipPrompts = 20;
+    /// Given on the command line (else --run takes the run's own drawing settings).
+    CLI::Option* seedsFlag = nullptr;
+    CLI::Option* stepsFlag = nullptr;
+    CLI::Option* guidanceFlag = nullptr;
 };
+
+/// `eval-t2i --run DIR --clip CLIP`: the CLIP alignment of a finished concept run's D_f, D_r,train and D_r,test,
+/// before (the run's base model) and after (its unlearned model), as unlearn-concept --clip measures it.
+void runEvalT2iOnRun(const EvalT2iOptions& o)
+{
+    if (o.clip.empty())
+        throw Error(
+            "eval-t2i --run measures the CLIP alignment of the run's prompt sets before and after: give --clip");
+    if (!o.prompts.empty() || !o.promptFile.empty())
+        throw Error("eval-t2i --run draws the run's own prompt sets: --prompt and --prompts go without --run");
+    const std::filesystem::path dir = o.run;
+    if (!std::filesystem::exists(dir / "run.json"))
+        throw Error(dir.string() + " is not a concept run folder (it has no run.json)");
+    const nlohmann::json manifest = io::readJsonObjectFile(dir / "run.json");
+    const io::JsonFields fields(manifest, (dir / "run.json").string());
+    if (fields.get<std::string>("kind", "") != "concept")
+        throw Error((dir / "run.json").string() + " is not a text-to-image run's (kind '"
+            + fields.get<std::string>("kind", "") + "'); eval-t2i --run reads unlearn-concept's run folders");
+    std::string basePath = o.model;
+    if (basePath.empty()) {
+        basePath = fields.require<std::string>("parent_model");
+        if (!std::filesystem::exists(basePath))
+            throw Error("the run's base model " + basePath
+                + " (run.json's parent_model) is not there; give it with "
+                  "--model");
+    }
+    const std::string parentSha = fields.get<std::string>("parent_sha256", "");
+    if (!parentSha.empty() && std::filesystem::is_regular_file(basePath) && io::sha256File(basePath) != parentSha)
+        throw Error(basePath + " is not the run's base model: its SHA-256 differs from run.json's parent_sha256");
+
+    const torch::Device device = resolveDevice(o.device);
+    models::sd::SdLoadOptions loadOptions;
+    loadOptions.device = device;
+    loadOptions.components = o.components;
+    models::clip::LoadedClip clip = models::clip::loadClip(o.clip, device);
+    const models::sd::StableDiffusion base = models::sd::loadStableDiffusion(basePath, loadOptions);
+    models::sd::SdLoadOptions unlearnedOptions;
+    unlearnedOptions.device = device;
+    const models::sd::StableDiffusion unlearned = models::sd::loadStableDiffusion(dir / "model", unlearnedOptions);
+
+    // The run's drawing settings, unless given.
+    diffusion::TextToImageRequest drawing;
+    drawing.height = drawing.width = base.defaultImageSize();
+    drawing.sampler.steps = o.stepsFlag->count() > 0 ? o.steps : fields.require<int>("image_steps");
+    drawing.guidance = o.guidanceFlag->count() > 0 ? o.guidance : fields.require<double>("image_guidance");
+    drawing.negativePrompt = fields.get<std::string>("negative_prompt", "");
+    drawing.batch = fields.get<std::int64_t>("image_batch", 4);
+    std::vector<std::int64_t> seeds;
+    if (o.seedsFlag->count() > 0)
+        seeds = diffusion::parseSeedList(o.seeds);
+    else if (fields.has("preview_seeds"))
+        seeds = fields.intList("preview_seeds", {});
+    else
+        throw Error((dir / "run.json").string() + " names no preview seeds (a run of an older version): give --seeds");
+
+    const auto texts = [&](const char* file) {
+        std::vector<std::string> out;
+        if (std::filesystem::exists(dir / file))
+            for (const concepts::Prompt& p : concepts::loadPromptSet(dir / file))
+                out.push_back(p.text);
+        return out;
+    };
+    std::vector<eval::ClipAlignmentSet> sets
+        = eval::clipAlignmentSets({ { "forget", texts("forget.json") }, { "remain_train", texts("remain.json") },
+                                      { "remain_test", texts("remain-test.json") } },
+            drawing, seeds, static_cast<std::size_t>(o.clipPrompts));
+    if (sets.empty())
+        throw Error(dir.string() + " holds none of the prompt sets forget.json, remain.json, remain-test.json");
+    std::cout << "run         " << dir.string() << "\nbefore      " << basePath << "\nafter       "
+              << (dir / "model").string() << "\nCLIP        " << o.clip << "\nimages      " << seeds.size()
+              << " seeds per prompt, DDIM " << drawing.sampler.steps << " steps, guidance " << drawing.guidance
+              << "\n\n";
+    CancelOnInterrupt interrupt;
+    scoreClipAlignmentSets(base.model(), clip, sets, false);
+    scoreClipAlignmentSets(unlearned.model(), clip, sets, true);
+    nlohmann::json record = eval::clipAlignmentRecord(sets, o.clip, seeds);
+    record.update({ { "run", dir.string() }, { "base_model", basePath }, { "steps", drawing.sampler.steps },
+        { "guidance", drawing.guidance } });
+    std::cout << eval::clipAlignmentTable(record);
+    io::writeFileAtomically(dir / "clip-alignment.json", io::jsonText(record, 2));
+    if (!o.jsonOut.empty())
+        io::writeFileAtomically(o.jsonOut, io::jsonText(record, 2));
+    std::cout << "wrote " << (dir / "clip-alignment.json").string() << (o.jsonOut.empty() ? "" : " and " + o.jsonOut)
+              << '\n';
+}
 
 void runEvalT2i(const EvalT2iOptions& given)
 {
+    if (!given.run.empty())
+        return runEvalT2iOnRun(given);
     EvalT2iOptions o = given;
     if (o.model.empty())
         o.model = resourceFile(std::string("models/") + kBuiltinT2iModel).string();
@@ -265,7 +359,8 @@ void addT2iCommands(CLI::App& app, GlobalOptions& global)
     auto e = std::make_shared<EvalT2iOptions>();
     CLI::App* ev = app.add_subcommand("eval-t2i",
         "Per prompt: the share of images the classifier reads as the garment the prompt names, and showing its "
-        "colour (the built-in text-to-image model's measures)");
+        "colour (the built-in text-to-image model's measures); with --run and --clip, a concept run's CLIP alignment "
+        "on D_f, D_r,train and D_r,test before and after");
     ev->add_option("--model", e->model,
         "diffusers folder or CompVis single file (default: the built-in Fashion text-to-image model)");
     ev->add_option("--components", e->components, "For a CompVis single file: the folder with its tokenizer");
@@ -273,15 +368,27 @@ void addT2iCommands(CLI::App& app, GlobalOptions& global)
     ev->add_option("--prompts", e->promptFile, "Prompt set: JSON list or CSV with a prompt column")
         ->check(CLI::ExistingFile);
     ev->add_option("--classifier", e->classifier, "Grayscale 10-class classifier (default: the built-in one)");
-    ev->add_option("--seeds", e->seeds, "Seeds of each prompt's images")->capture_default_str();
-    ev->add_option("--steps", e->steps, "DDIM steps")->capture_default_str()->check(CLI::Range(1, 1000));
-    ev->add_option("--guidance", e->guidance, "Classifier-free guidance scale")->capture_default_str();
+    e->seedsFlag = ev->add_option("--seeds", e->seeds, "Seeds of each prompt's images (--run: the run's preview seeds)")
+                       ->capture_default_str();
+    e->stepsFlag = ev->add_option("--steps", e->steps, "DDIM steps (--run: the run's)")
+                       ->capture_default_str()
+                       ->check(CLI::Range(1, 1000));
+    e->guidanceFlag = ev->add_option("--guidance", e->guidance, "Classifier-free guidance scale (--run: the run's)")
+                          ->capture_default_str();
     ev->add_option("--device", e->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
     ev->add_option("--json", e->jsonOut, "Also write the figures as JSON");
     ev->add_option("--clip", e->clip,
           "Also the CLIP alignment score (cosine of image and prompt embeddings, per prompt and overall): a Hugging "
           "Face CLIPModel folder (config.json, model.safetensors, vocab.json, merges.txt)")
         ->check(CLI::ExistingDirectory);
+    ev->add_option("--run", e->run,
+          "A concept run folder (unlearn-concept --out): with --clip, the CLIP alignment of its D_f, D_r,train and "
+          "D_r,test before (its base model, or --model) and after (its model/), drawn as the run draws them; into "
+          "DIR/clip-alignment.json")
+        ->check(CLI::ExistingDirectory);
+    ev->add_option("--clip-prompts", e->clipPrompts, "With --run: the first N prompts of each set (0 = all)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     ev->callback([e, &global] { runCommand(global, [&] { runEvalT2i(*e); }); });
 
     auto c = std::make_shared<ClipScoreCliOptions>();

@@ -229,9 +229,7 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
     if (o.force)
         std::filesystem::remove(checkpoint);
 
-    eval::LiteratureInstruments instruments;
-    if (config.evaluate)
-        instruments = loadInstruments(o.measures, in.model.info, device);
+    eval::LiteratureInstruments instruments = loadInstruments(o.measures, in.model.info, config.evaluate, device);
     unlearn::UnlearnSession session(in.model.net, in.train, config, device);
     if (config.evaluate) {
         session.setEvaluator(in.classifier->model, *in.real);

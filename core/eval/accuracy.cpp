@@ -128,9 +128,18 @@ UnlearningScores unlearningScores(const torch::Tensor& predicted, const torch::T
     if (forgottenClass < 0 || forgottenClass >= classCount)
         throw Error("unlearning scores: forgotten class " + std::to_string(forgottenClass) + " is outside [0, " +
                     std::to_string(classCount) + ")");
+    return unlearningScores(perClassAccuracy(predicted, generatedFor, classCount), forgottenClass);
+}
+
+UnlearningScores unlearningScores(const ClassAccuracy& classes, std::int64_t forgottenClass)
+{
+    const auto classCount = static_cast<std::int64_t>(classes.total.size());
+    if (forgottenClass < 0 || forgottenClass >= classCount)
+        throw Error("unlearning scores: forgotten class " + std::to_string(forgottenClass) + " is outside [0, " +
+                    std::to_string(classCount) + ")");
     UnlearningScores scores;
     scores.forgottenClass = forgottenClass;
-    scores.classes = perClassAccuracy(predicted, generatedFor, classCount);
+    scores.classes = classes;
     const auto forgotten = static_cast<std::size_t>(forgottenClass);
     if (scores.classes.total[forgotten] == 0)
         throw Error("unlearning scores: no image was generated for the forgotten class " +

@@ -51,6 +51,8 @@ struct UnlearningScores {
 /// generated for the forgotten class or none for the others.
 UnlearningScores unlearningScores(
     const torch::Tensor& predicted, const torch::Tensor& generatedFor, std::int64_t forgottenClass, int classCount);
+/// The same scores from the per-class counts of a measurement (a measure cache's figures keep no predictions).
+UnlearningScores unlearningScores(const ClassAccuracy& classes, std::int64_t forgottenClass);
 
 /// UA and RA over several runs (one forgotten class each), as the paper's per-class tables report them.
 struct UnlearningSummary {

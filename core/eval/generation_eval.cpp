@@ -1,6 +1,7 @@
 #include "generation_eval.h"
 
 #include "core/error.h"
+#include "core/eval/accuracy_json.h"
 #include "core/eval/measure_cache.h"
 
 #include <torch/torch.h>
@@ -61,23 +62,17 @@ std::optional<GenerationEval> evaluateGeneration(models::EDMPrecond& net, models
 
 nlohmann::json toJson(const GenerationEval& result, const std::vector<std::string>& classNames)
 {
-    auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-    nlohmann::json perClass = nlohmann::json::array();
-    for (std::size_t c = 0; c < result.accuracy.accuracy.size(); ++c)
-        perClass.push_back({ { "class", c }, { "name", c < classNames.size() ? classNames[c] : std::to_string(c) },
-            { "images", result.accuracy.total[c] }, { "correct", result.accuracy.correct[c] },
-            { "accuracy", number(result.accuracy.accuracy[c]) } });
-    nlohmann::json out = { { "per_class", perClass }, { "accuracy_mean", number(result.accuracy.classMean) },
-        { "accuracy_min", number(*std::min_element(result.accuracy.accuracy.begin(), result.accuracy.accuracy.end())) },
-        { kFrechetName, number(result.frechet) },
+    nlohmann::json out = { { "per_class", toJson(result.accuracy, classNames) },
+        { "accuracy_mean", jsonFigure(result.accuracy.classMean) },
+        { "accuracy_min",
+            jsonFigure(*std::min_element(result.accuracy.accuracy.begin(), result.accuracy.accuracy.end())) },
+        { kFrechetName, jsonFigure(result.frechet) },
         { kKidName,
-            { { "mean", number(result.kid.mean) }, { "std", number(result.kid.std) },
+            { { "mean", jsonFigure(result.kid.mean) }, { "std", jsonFigure(result.kid.std) },
                 { "subset_size", result.kid.subsetSize }, { "subsets", result.kid.subsets } } },
         { "seconds", result.seconds } };
     if (result.unlearning)
-        out["unlearning"] = { { "forgotten_class", result.unlearning->forgottenClass },
-            { "UA", number(result.unlearning->ua) }, { "RA", number(result.unlearning->ra) },
-            { "RA_class_mean", number(result.unlearning->raClassMean) } };
+        out["unlearning"] = toJson(*result.unlearning);
     if (result.literature)
         out.update(toJson(*result.literature, classNames));
     return out;
@@ -85,18 +80,10 @@ nlohmann::json toJson(const GenerationEval& result, const std::vector<std::strin
 
 GenerationEval generationEvalFromJson(const nlohmann::json& j)
 {
-    const auto numberOf = [](const nlohmann::json& o, const char* key) {
-        const auto it = o.find(key);
-        return it == o.end() || it->is_null() ? std::nan("") : it->get<double>();
-    };
     GenerationEval out;
     try {
-        for (const auto& c : j.at("per_class")) {
-            out.accuracy.total.push_back(c.at("images").get<std::int64_t>());
-            out.accuracy.correct.push_back(c.at("correct").get<std::int64_t>());
-            out.accuracy.accuracy.push_back(numberOf(c, "accuracy"));
-        }
-        out.accuracy.classMean = numberOf(j, "accuracy_mean");
+        out.accuracy = classAccuracyFromJson(j.at("per_class"));
+        out.accuracy.classMean = figureOf(j, "accuracy_mean");
         std::int64_t total = 0;
         std::int64_t correct = 0;
         for (std::size_t c = 0; c < out.accuracy.total.size(); ++c) {
@@ -104,23 +91,15 @@ GenerationEval generationEvalFromJson(const nlohmann::json& j)
             correct += out.accuracy.correct[c];
         }
         out.accuracy.overall = total > 0 ? static_cast<double>(correct) / static_cast<double>(total) : std::nan("");
-        out.frechet = numberOf(j, kFrechetName);
+        out.frechet = figureOf(j, kFrechetName);
         const auto& kid = j.at(kKidName);
-        out.kid.mean = numberOf(kid, "mean");
-        out.kid.std = numberOf(kid, "std");
+        out.kid.mean = figureOf(kid, "mean");
+        out.kid.std = figureOf(kid, "std");
         out.kid.subsetSize = kid.at("subset_size").get<std::int64_t>();
         out.kid.subsets = kid.at("subsets").get<int>();
         out.seconds = j.value("seconds", 0.0);
-        if (j.contains("unlearning")) {
-            const auto& u = j.at("unlearning");
-            UnlearningScores scores;
-            scores.forgottenClass = u.at("forgotten_class").get<std::int64_t>();
-            scores.ua = numberOf(u, "UA");
-            scores.ra = numberOf(u, "RA");
-            scores.raClassMean = numberOf(u, "RA_class_mean");
-            scores.classes = out.accuracy;
-            out.unlearning = scores;
-        }
+        if (j.contains("unlearning"))
+            out.unlearning = unlearningScoresFromJson(j.at("unlearning"), out.accuracy);
     } catch (const nlohmann::json::exception& e) {
         throw Error(std::string("generation measures: malformed JSON: ") + e.what());
     }

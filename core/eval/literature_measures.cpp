@@ -1,6 +1,7 @@
 #include "literature_measures.h"
 
 #include "core/error.h"
+#include "core/eval/accuracy_json.h"
 
 #include <torch/torch.h>
 
@@ -12,17 +13,6 @@ namespace lethe::eval {
 namespace {
 
 using nlohmann::json;
-
-json number(double v)
-{
-    return std::isfinite(v) ? json(v) : json(nullptr);
-}
-
-double numberOf(const json& j, const char* key)
-{
-    const auto it = j.find(key);
-    return it == j.end() || it->is_null() ? std::numeric_limits<double>::quiet_NaN() : it->get<double>();
-}
 
 ZeroShotMeasure measureZeroShot(ZeroShotClip& clip, const torch::Tensor& images, const torch::Tensor& generatedFor,
     int classCount, std::optional<int> forgottenClass, std::int64_t batch)
@@ -107,25 +97,21 @@ json toJson(const LiteratureMeasures& measures, const std::vector<std::string>& 
 {
     json out = json::object();
     if (const auto& clip = measures.clip) {
-        json perClass = json::array();
-        for (std::size_t c = 0; c < clip->accuracy.accuracy.size(); ++c)
-            perClass.push_back({ { "class", c }, { "name", c < classNames.size() ? classNames[c] : std::to_string(c) },
-                { "images", clip->accuracy.total[c] }, { "correct", clip->accuracy.correct[c] },
-                { "noise", clip->noise[c] }, { "accuracy", number(clip->accuracy.accuracy[c]) } });
-        json z = { { "per_class", perClass }, { "accuracy_mean", number(clip->accuracy.classMean) },
-            { "accuracy_overall", number(clip->accuracy.overall) } };
+        json perClass = toJson(clip->accuracy, classNames);
+        for (std::size_t c = 0; c < perClass.size(); ++c)
+            perClass[c]["noise"] = clip->noise[c];
+        json z = { { "per_class", perClass }, { "accuracy_mean", jsonFigure(clip->accuracy.classMean) },
+            { "accuracy_overall", jsonFigure(clip->accuracy.overall) } };
         if (clip->unlearning)
-            z["unlearning"] = { { "forgotten_class", clip->unlearning->forgottenClass },
-                { "UA", number(clip->unlearning->ua) }, { "RA", number(clip->unlearning->ra) },
-                { "RA_class_mean", number(clip->unlearning->raClassMean) } };
+            z["unlearning"] = toJson(*clip->unlearning);
         out["clip_zero_shot"] = z;
     }
     if (const auto& fid = measures.fid) {
-        json f = { { "all", number(fid->all) } };
+        json f = { { "all", jsonFigure(fid->all) } };
         if (fid->remain)
-            f["remain"] = number(*fid->remain);
+            f["remain"] = jsonFigure(*fid->remain);
         if (fid->forget)
-            f["forget"] = number(*fid->forget);
+            f["forget"] = jsonFigure(*fid->forget);
         if (fid->remainImages + fid->forgetImages > 0) {
             f["remain_images"] = fid->remainImages;
             f["forget_images"] = fid->forgetImages;
@@ -142,34 +128,23 @@ LiteratureMeasures literatureMeasuresFromJson(const json& j)
         if (j.contains("clip_zero_shot")) {
             const json& z = j.at("clip_zero_shot");
             ZeroShotMeasure m;
-            for (const json& c : z.at("per_class")) {
-                m.accuracy.total.push_back(c.at("images").get<std::int64_t>());
-                m.accuracy.correct.push_back(c.at("correct").get<std::int64_t>());
-                m.accuracy.accuracy.push_back(numberOf(c, "accuracy"));
+            m.accuracy = classAccuracyFromJson(z.at("per_class"));
+            for (const json& c : z.at("per_class"))
                 m.noise.push_back(c.at("noise").get<std::int64_t>());
-            }
-            m.accuracy.classMean = numberOf(z, "accuracy_mean");
-            m.accuracy.overall = numberOf(z, "accuracy_overall");
-            if (z.contains("unlearning")) {
-                const json& u = z.at("unlearning");
-                UnlearningScores s;
-                s.forgottenClass = u.at("forgotten_class").get<std::int64_t>();
-                s.ua = numberOf(u, "UA");
-                s.ra = numberOf(u, "RA");
-                s.raClassMean = numberOf(u, "RA_class_mean");
-                s.classes = m.accuracy;
-                m.unlearning = s;
-            }
+            m.accuracy.classMean = figureOf(z, "accuracy_mean");
+            m.accuracy.overall = figureOf(z, "accuracy_overall");
+            if (z.contains("unlearning"))
+                m.unlearning = unlearningScoresFromJson(z.at("unlearning"), m.accuracy);
             out.clip = m;
         }
         if (j.contains(kFidName)) {
             const json& f = j.at(kFidName);
             FidMeasure m;
-            m.all = numberOf(f, "all");
+            m.all = figureOf(f, "all");
             if (f.contains("remain"))
-                m.remain = numberOf(f, "remain");
+                m.remain = figureOf(f, "remain");
             if (f.contains("forget"))
-                m.forget = numberOf(f, "forget");
+                m.forget = figureOf(f, "forget");
             m.remainImages = f.value("remain_images", std::int64_t { 0 });
             m.forgetImages = f.value("forget_images", std::int64_t { 0 });
             out.fid = m;

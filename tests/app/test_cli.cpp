@@ -23,6 +23,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 
 using namespace lethe;
 using namespace lethe::test;
@@ -252,7 +253,38 @@ void TestCli::sweepReportsACorruptResultsFile()
     const Result truncated = runCli(args);
     QCOMPARE(truncated.exitCode, 1);
     LETHE_COMPARE_STR(
-        truncated.err, "error: " + (dir / "results.csv").string() + ": line 3: expected 14 fields, found 4\n");
+        truncated.err, "error: " + (dir / "results.csv").string() + ": line 3: expected 18 fields, found 4\n");
+    // A results.csv of the version before the literature's columns resumes; the next run rewrites it in today's
+    // layout.
+    test::writeBytes(dir / "results.csv", good);
+    const std::vector<std::string> goodRows = lines(dir / "results.csv");
+    std::string before;
+    for (std::string line : goodRows) {
+        for (int column = 0; column < 4; ++column) {
+            std::size_t comma = 0;
+            for (int i = 0; i < 12; ++i)
+                comma = line.find(',', comma) + 1;
+            line.erase(comma, line.find(',', comma) + 1 - comma);
+        }
+        before += line + "\n";
+    }
+    QVERIFY2(before.rfind("method,forget_class,forget_class_name,alpha,lambda,steps,outcome,ua,ra,ra_class_mean,fd_cls,"
+                          "kid_cls,run_seconds,eval_seconds\n",
+                 0)
+            == 0,
+        before.c_str());
+    test::writeBytes(dir / "results.csv", before);
+    Args grown = args;
+    for (std::size_t i = 0; i + 1 < grown.size(); ++i)
+        if (grown[i] == "--forget-classes")
+            grown[i + 1] = "2,3";
+    const Result resumed = runCli(grown);
+    QVERIFY2(resumed.exitCode == 0 && resumed.err.find("1 already done, 1 to run") != std::string::npos,
+        resumed.err.c_str());
+    const std::vector<std::string> after = lines(dir / "results.csv");
+    QCOMPARE(after.size(), std::size_t { 3 });
+    LETHE_COMPARE_STR(after[0], goodRows[0]);
+    LETHE_COMPARE_STR(after[1], goodRows[1]);
     test::writeBytes(dir / "results.csv", "step,loss\n");
     LETHE_COMPARE_STR(runCli(args).err,
         "error: " + (dir / "results.csv").string() + ": line 1 is not the results header this version writes\n");
@@ -648,6 +680,52 @@ void TestCli::literatureMeasuresEndToEndAndCached()
     QVERIFY(run1.at("metrics_after").at("FID").at("remain").is_number());
     LETHE_COMPARE_STR(run1.at("instruments").at("fid").at("resize").get<std::string>(), "edm");
     QVERIFY2(u2.out.find("CLIP-UA") != std::string::npos, u2.out.c_str());
+
+    // sweep: the literature's columns in results.csv and summary.txt. Its base row of class 3 is unlearn's
+    // "before" (read from the cache), its RGD run of class 3 is u1's run, so their figures are u1's.
+    const auto sweepDir = m_dir / "lit-sweep";
+    const Args sweep = Args { "sweep", "--forget-classes", "3", "--steps", "1", "--eval-per-class", "2", "--model",
+        q(m_model), "--data", q(m_data), "--forget-batch", "2", "--remain-per-class", "2", "--remain-batch", "4",
+        "--preview-seeds", "0,1", "--out", q(sweepDir) }
+        + measures;
+    const Result s = runCli(sweep, env);
+    QVERIFY2(s.exitCode == 0, s.err.c_str());
+    QVERIFY2(s.err.find("the base model: figures read from the measure cache") != std::string::npos, s.err.c_str());
+    const auto rows = lines(sweepDir / "results.csv");
+    QCOMPARE(rows.size(), std::size_t { 3 });
+    LETHE_COMPARE_STR(rows[0],
+        "method,forget_class,forget_class_name,alpha,lambda,steps,outcome,ua,ra,ra_class_mean,fd_cls,kid_cls,clip_ua,"
+        "clip_ra,fid_remain,fid_forget,run_seconds,eval_seconds");
+    const auto field = [](const std::string& row, int index) {
+        std::stringstream in(row);
+        std::string value;
+        for (int i = 0; i <= index; ++i)
+            std::getline(in, value, ',');
+        return std::stod(value);
+    };
+    const auto close = [](double a, double b) { return std::abs(a - b) <= 1e-6 * std::max(1.0, std::abs(b)); };
+    const std::pair<const std::string*, const nlohmann::json*> expected[]
+        = { { &rows[1], &run1.at("metrics_before") }, { &rows[2], &run1.at("metrics_after") } };
+    for (const auto& [row, metrics] : expected) {
+        QVERIFY2(close(field(*row, 12), metrics->at("clip_zero_shot").at("unlearning").at("UA").get<double>()),
+            row->c_str());
+        QVERIFY2(close(field(*row, 13), metrics->at("clip_zero_shot").at("unlearning").at("RA").get<double>()),
+            row->c_str());
+        QVERIFY2(close(field(*row, 14), metrics->at("FID").at("remain").get<double>()), row->c_str());
+        QVERIFY2(close(field(*row, 15), metrics->at("FID").at("forget").get<double>()), row->c_str());
+    }
+    QVERIFY2(
+        test::readBytes(sweepDir / "summary.txt").find("CLIP-UA  CLIP-RA      FID FID forget") != std::string::npos,
+        test::readBytes(sweepDir / "summary.txt").c_str());
+    // Other instruments are another sweep; and no instrument goes without the measurements.
+    const Result other = runCli(Args { sweep.begin(), sweep.end() - 4 }, env);
+    QCOMPARE(other.exitCode, 1);
+    QVERIFY2(
+        other.err.find("holds a sweep of another model or other settings") != std::string::npos, other.err.c_str());
+    const Result noEval = runCli(sweep + Args { "--no-eval" }, env);
+    QCOMPARE(noEval.exitCode, 1);
+    LETHE_COMPARE_STR(noEval.err,
+        "error: --clip, --inception and --fid-ref add to the measurements: they cannot go with --no-eval\n");
 
     // FID needs both the detector and the statistics.
     const Result half = runCli(Args { "eval", "--model", q(m_model), "--data", q(m_data), "--classifier",

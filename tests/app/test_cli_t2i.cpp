@@ -135,6 +135,51 @@ void TestCliT2i::clipAlignmentInEvalT2iUnlearnConceptAndClipScore()
         sum += v;
     QVERIFY(std::abs(record["remain"]["before"].get<double>() - sum / 8.0) < 1e-12);
 
+    // eval-t2i --run: the same sets drawn from the finished run folder (its base model, its model/, its prompt
+    // files and drawing settings) give the run's figures, image by image.
+    const Result again = runCli({ "eval-t2i", "--run", q(run), "--clip", q(clip), "--clip-prompts", "2" });
+    QVERIFY2(again.exitCode == 0, again.err.c_str());
+    QVERIFY2(again.out.find("CLIP alignment (cosine of image and prompt embeddings), before → after:\n  forget ")
+            != std::string::npos,
+        again.out.c_str());
+    QVERIFY2(again.out.find("wrote " + q(run / "clip-alignment.json")) != std::string::npos, again.out.c_str());
+    const auto measured = nlohmann::json::parse(test::readBytes(run / "clip-alignment.json"));
+    LETHE_COMPARE_STR(measured["base_model"].get<std::string>(), q(folder));
+    for (const char* set : { "forget", "remain_train", "remain_test" })
+        for (const char* when : { "before_per_image", "after_per_image" }) {
+            const auto& got = measured["sets"][set][when];
+            const auto& want = record["sets"][set][when];
+            QCOMPARE(got.size(), want.size());
+            for (std::size_t i = 0; i < got.size(); ++i)
+                QVERIFY2(std::abs(got[i].get<double>() - want[i].get<double>()) < 1e-6,
+                    (std::string(set) + " " + when).c_str());
+        }
+    // What --run needs, each a clear error.
+    const Result noClip = runCli({ "eval-t2i", "--run", q(run) });
+    QCOMPARE(noClip.exitCode, 1);
+    LETHE_COMPARE_STR(noClip.err,
+        "error: eval-t2i --run measures the CLIP alignment of the run's prompt sets before and after: give --clip\n");
+    const Result withPrompt = runCli({ "eval-t2i", "--run", q(run), "--clip", q(clip), "--prompt", "a red shoe" });
+    QCOMPARE(withPrompt.exitCode, 1);
+    LETHE_COMPARE_STR(withPrompt.err,
+        "error: eval-t2i --run draws the run's own prompt sets: --prompt and --prompts go without --run\n");
+    const Result notARun = runCli({ "eval-t2i", "--run", q(clip), "--clip", q(clip) });
+    QCOMPARE(notARun.exitCode, 1);
+    LETHE_COMPARE_STR(notARun.err, "error: " + q(clip) + " is not a concept run folder (it has no run.json)\n");
+    const std::filesystem::path moved = m_dir / "clip-run-moved";
+    std::filesystem::create_directories(moved);
+    for (const char* file : { "run.json", "forget.json" })
+        std::filesystem::copy_file(run / file, moved / file);
+    nlohmann::json elsewhere = manifest;
+    elsewhere["parent_model"] = q(m_dir / "gone");
+    test::writeBytes(moved / "run.json", elsewhere.dump());
+    const Result gone = runCli({ "eval-t2i", "--run", q(moved), "--clip", q(clip) });
+    QCOMPARE(gone.exitCode, 1);
+    LETHE_COMPARE_STR(gone.err,
+        "error: the run's base model " + q(m_dir / "gone")
+            + " (run.json's parent_model) is not there; give it with "
+              "--model\n");
+
     // clip-score on the "before" preview of the first forget prompt at seed 0 (the same prompt, seed and settings
     // as the first CLIP image of the forget set) gives the same score.
     if (!imaging::canDecodeImages())

@@ -268,6 +268,16 @@ void TestEval::unlearningScoresFollowTheDefinitions()
     QCOMPARE(scores.classes.accuracy[0], 0.8);
     QCOMPARE(scores.classes.accuracy[1], 0.25);
     QCOMPARE(scores.classes.accuracy[2], 1.0);
+    // The same from the per-class counts alone (what a measure cache keeps), for every forgotten class.
+    for (std::int64_t forgotten = 0; forgotten < 3; ++forgotten) {
+        const eval::UnlearningScores fromImages = eval::unlearningScores(predicted, generatedFor, forgotten, 3);
+        const eval::UnlearningScores fromCounts
+            = eval::unlearningScores(eval::perClassAccuracy(predicted, generatedFor, 3), forgotten);
+        QCOMPARE(fromCounts.ua, fromImages.ua);
+        QCOMPARE(fromCounts.ra, fromImages.ra);
+        QCOMPARE(fromCounts.raClassMean, fromImages.raClassMean);
+        QCOMPARE(fromCounts.classes.correct, fromImages.classes.correct);
+    }
 
     // Complete forgetting: nothing generated for class 2 is classified as class 2.
     const eval::UnlearningScores complete = eval::unlearningScores(longs({ 0, 1, 0, 1 }), longs({ 0, 1, 2, 2 }), 2, 3);
@@ -287,6 +297,13 @@ void TestEval::unlearningScoresRejectMissingClasses()
         "unlearning scores: no image was generated for a class other than the forgotten class 1");
     LETHE_COMPARE_STR(errorMessage([] { eval::unlearningScores(longs({ 0 }), longs({ 0 }), 3, 3); }),
         "unlearning scores: forgotten class 3 is outside [0, 3)");
+    LETHE_COMPARE_STR(
+        errorMessage([] { eval::unlearningScores(eval::perClassAccuracy(longs({ 0 }), longs({ 0 }), 3), -1); }),
+        "unlearning scores: forgotten class -1 is outside [0, 3)");
+    LETHE_COMPARE_STR(errorMessage([] {
+        eval::unlearningScores(eval::perClassAccuracy(longs({ 0, 1 }), longs({ 0, 1 }), 3), 2);
+    }),
+        "unlearning scores: no image was generated for the forgotten class 2");
 }
 
 void TestEval::summaryAveragesRuns()
