@@ -1,6 +1,7 @@
 // lethe-cli as a user runs it: unlearn into a run folder, export a snapshot, sweep and resume, split a sweep
 // into tasks and merge them, and the messages of the ways these go wrong. A tiny model on a tiny CIFAR-10
 // folder keeps each run to seconds. The text-to-image commands are tested in test_cli_t2i.cpp.
+#include "core/eval/fid.h"
 #include "core/io/safetensors.h"
 #include "core/models/classifier/resnet_classifier.h"
 #include "core/models/edm/edm_config.h"
@@ -78,6 +79,7 @@ private Q_SLOTS:
     void killedWhileWritingCheckpointsLeavesCompleteFiles();
     void killedUnlearnResumesToTheSameModel();
     void literatureMeasuresEndToEndAndCached();
+    void literatureMeasuresOnTheBuiltInModel();
 
 private:
     test::ScratchDir m_dir;
@@ -735,6 +737,56 @@ void TestCli::literatureMeasuresEndToEndAndCached()
                            "statistics")
             != std::string::npos,
         half.err.c_str());
+}
+
+void TestCli::literatureMeasuresOnTheBuiltInModel()
+{
+    // The built-in model, its Fashion-MNIST data and classifier, with a tiny random CLIP, a random Inception and
+    // reference statistics of mean 0 and covariance I (made here; nothing downloaded).
+    const auto clip = m_dir / "builtin-clip";
+    test::writeTinyClipFolder(clip);
+    const auto inception = m_dir / "builtin-inception.safetensors";
+    test::writeRandomInception(inception, 3);
+    const auto reference = m_dir / "builtin-reference.npz";
+    const std::int64_t dim = 2048;
+    eval::writeFidReference(reference,
+        { torch::zeros({ dim }, torch::kFloat64), torch::eye(dim, torch::TensorOptions(torch::kFloat64)), 2 });
+    const std::map<std::string, std::string> env { { "LETHE_CACHE_DIR", (m_dir / "builtin-cache").string() } };
+    const Args measures { "--clip", q(clip), "--inception", q(inception), "--fid-ref", q(reference) };
+
+    const Args eval = Args { "eval", "--per-class", "2", "--forget-class", "7" } + measures;
+    const Result first = runCli(eval + Args { "--json", q(m_dir / "builtin-eval1.json") }, env);
+    QVERIFY2(first.exitCode == 0, first.err.c_str());
+    qInfo("eval (measured):\n%s", first.out.c_str());
+    QVERIFY2(first.out.find("CLIP-UA ") != std::string::npos && first.out.find("FID ") != std::string::npos,
+        first.out.c_str());
+    QVERIFY2(first.err.find("eval: figures stored in the measure cache") != std::string::npos, first.err.c_str());
+    const Result second = runCli(eval + Args { "--json", q(m_dir / "builtin-eval2.json") }, env);
+    QVERIFY2(second.exitCode == 0, second.err.c_str());
+    QVERIFY2(second.err.find("eval: figures read from the measure cache") != std::string::npos, second.err.c_str());
+    auto one = nlohmann::json::parse(test::readBytes(m_dir / "builtin-eval1.json"));
+    auto two = nlohmann::json::parse(test::readBytes(m_dir / "builtin-eval2.json"));
+    for (nlohmann::json* j : { &one, &two })
+        for (const char* key : { "from_measure_cache", "seconds" })
+            j->erase(key);
+    QCOMPARE(two, one);
+    LETHE_COMPARE_STR(one.at("clip_zero_shot").at("per_class").at(7).at("name").get<std::string>(), "Sneaker");
+    QCOMPARE(one.at("FID").at("remain_images").get<int>(), 18);
+    QCOMPARE(one.at("FID").at("forget_images").get<int>(), 2);
+
+    // unlearn on the built-in model: its "before" is the measurement eval stored (same model, images, instruments).
+    const Result run = runCli(Args { "unlearn", "--forget-class", "7", "--steps", "1", "--eval-per-class", "2",
+                                  "--preview-seeds", "0", "--out", q(m_dir / "builtin-run") }
+            + measures,
+        env);
+    QVERIFY2(run.exitCode == 0, run.err.c_str());
+    qInfo("unlearn:\n%s", run.out.c_str());
+    QVERIFY2(run.err.find("the base model: figures read from the measure cache") != std::string::npos, run.err.c_str());
+    const auto manifest = nlohmann::json::parse(test::readBytes(m_dir / "builtin-run" / "run.json"));
+    QCOMPARE(manifest.at("metrics_before").at("clip_zero_shot"), one.at("clip_zero_shot"));
+    QCOMPARE(manifest.at("metrics_before").at("FID"), one.at("FID"));
+    QVERIFY(manifest.at("metrics_after").at("clip_zero_shot").at("unlearning").at("UA").is_number());
+    QVERIFY(manifest.at("metrics_after").at("FID").at("remain").is_number());
 }
 
 QTEST_GUILESS_MAIN(TestCli)
