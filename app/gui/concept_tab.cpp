@@ -4,6 +4,7 @@
 
 #include "core/unlearn/run_control.h"
 #include "widgets/hyperparameter_panel.h"
+#include "widgets/path_edit.h"
 #include "widgets/sample_grid.h"
 
 #include <QComboBox>
@@ -13,6 +14,7 @@
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
+#include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
@@ -24,6 +26,7 @@
 #include <QSplitter>
 #include <QStandardPaths>
 #include <QTabWidget>
+#include <QTableWidget>
 #include <QTimer>
 #include <QVBoxLayout>
 
@@ -43,6 +46,7 @@ ConceptTab::ConceptTab(ConceptWorker* worker, QWidget* parent)
     leftLayout->addWidget(buildModelGroup());
     leftLayout->addWidget(buildImagesGroup());
     leftLayout->addWidget(buildMethodGroup());
+    leftLayout->addWidget(buildMeasuresGroup());
     leftLayout->addWidget(buildRunGroup());
     leftLayout->addStretch(1);
 
@@ -188,6 +192,82 @@ QWidget* ConceptTab::buildMethodGroup()
     return group;
 }
 
+QWidget* ConceptTab::buildMeasuresGroup()
+{
+    // One row: the column has little height to spare.
+    auto* group = new QGroupBox(tr("Measures"));
+    auto* row = new QHBoxLayout(group);
+    m_clipEdit = new widgets::PathEdit(widgets::PathEdit::Kind::Folder, tr("Choose a CLIP model folder"), {}, group);
+    m_clipEdit->setPlaceholderText(tr("optional: a CLIP model folder"));
+    m_clipEdit->setToolTip(tr("CLIP alignment (cosine of image and prompt embeddings) of D_f, D_r,train and D_r,test, "
+                              "drawn at the before/after seeds by the base model and by the unlearned one"));
+    m_clipPrompts = new QSpinBox(group);
+    m_clipPrompts->setRange(0, 100000);
+    m_clipPrompts->setValue(20);
+    m_clipPrompts->setSpecialValueText(tr("all"));
+    m_clipPrompts->setToolTip(tr("The first prompts of each set drawn for CLIP, each at every before/after seed"));
+    auto* clipLabel = new QLabel(tr("CL&IP model:"), group);
+    clipLabel->setBuddy(m_clipEdit);
+    auto* promptsLabel = new QLabel(tr("prompts per set:"), group);
+    promptsLabel->setBuddy(m_clipPrompts);
+    row->addWidget(clipLabel);
+    row->addWidget(m_clipEdit, 1);
+    row->addWidget(promptsLabel);
+    row->addWidget(m_clipPrompts);
+    m_lockedWhileBusy << m_clipEdit << m_clipPrompts;
+    return group;
+}
+
+QWidget* ConceptTab::buildClipPage()
+{
+    auto* page = new QWidget;
+    auto* layout = new QVBoxLayout(page);
+    m_clipNote = new QLabel(tr("Choose a CLIP model under Measures: each run then measures the CLIP alignment (cosine "
+                               "of image and prompt embeddings) of the prompt sets before and after, from the "
+                               "before/after seeds."),
+        page);
+    m_clipNote->setWordWrap(true);
+    m_clipTable = new QTableWidget(0, 4, page);
+    m_clipTable->setHorizontalHeaderLabels({ tr("Prompt set"), tr("Before"), tr("After"), tr("Images") });
+    m_clipTable->verticalHeader()->hide();
+    m_clipTable->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_clipTable->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_clipTable->horizontalHeader()->setStretchLastSection(true);
+    layout->addWidget(m_clipNote);
+    layout->addWidget(m_clipTable, 1);
+    return page;
+}
+
+void ConceptTab::showClipAlignment(const QList<ClipAlignmentFigure>& figures)
+{
+    m_clipTable->setRowCount(0);
+    QStringList summary;
+    for (const ClipAlignmentFigure& f : figures) {
+        QString name = f.set;
+        if (f.set == QStringLiteral("forget"))
+            name = tr("D_f (forget)");
+        else if (f.set == QStringLiteral("remain_train"))
+            name = tr("D_r,train");
+        else if (f.set == QStringLiteral("remain_test"))
+            name = tr("D_r,test");
+        else if (f.set == QStringLiteral("remain"))
+            name = tr("D_r (train and test)");
+        const int row = m_clipTable->rowCount();
+        m_clipTable->insertRow(row);
+        const QStringList cells { name, QString::number(f.before, 'f', 4), QString::number(f.after, 'f', 4),
+            f.prompts > 0 ? tr("%1 (%2 prompts)").arg(f.images).arg(f.prompts) : QString::number(f.images) };
+        for (int column = 0; column < cells.size(); ++column)
+            m_clipTable->setItem(row, column, new QTableWidgetItem(cells[column]));
+        if (f.set == QStringLiteral("forget") || f.set == QStringLiteral("remain"))
+            summary << tr("%1 %2 → %3")
+                           .arg(f.set == QStringLiteral("forget") ? tr("D_f") : tr("D_r"))
+                           .arg(f.before, 0, 'f', 4)
+                           .arg(f.after, 0, 'f', 4);
+    }
+    m_clipNote->setText(tr("CLIP alignment of the last run (cosine of image and prompt embeddings), before → after:"));
+    m_clipSummary = tr("CLIP alignment %1").arg(summary.join(QStringLiteral(", ")));
+}
+
 QWidget* ConceptTab::buildRunGroup()
 {
     auto* group = new QGroupBox(tr("Run and export"));
@@ -212,6 +292,7 @@ QWidget* ConceptTab::buildRunPage()
 {
     auto* curveTabs = new QTabWidget;
     m_curves = addUnlearningCurves(curveTabs, true);
+    curveTabs->addTab(buildClipPage(), tr("CLIP alignment"));
 
     auto* compare = new QWidget;
     auto* compareLayout = new QHBoxLayout(compare);
@@ -278,6 +359,19 @@ void ConceptTab::connectWorker()
         m_afterGrid->setCells(cells, columns, m_previewLabels);
         m_afterGrid->setTitle(tr("After step %1").arg(step));
     });
+    connect(m_worker, &ConceptWorker::clipLoaded, this, [this] {
+        if (!m_loadingClip)
+            return;
+        m_loadingClip = false;
+        launchRun(m_pendingRequest);
+    });
+    connect(m_worker, &ConceptWorker::clipFailed, this, [this](const QString& message) {
+        // Nothing was started: the last run's grids, figures and weights stay.
+        m_loadingClip = false;
+        updateActions();
+        showError(tr("CLIP model"), message);
+    });
+    connect(m_worker, &ConceptWorker::clipMeasured, this, &ConceptTab::showClipAlignment);
 }
 
 void ConceptTab::restoreSettings()
@@ -292,6 +386,8 @@ void ConceptTab::restoreSettings()
     // The hyperparameters are not restored: they come from the preset of the model that opens.
     m_samplerSteps->setValue(s.value(QStringLiteral("concept/samplerSteps"), m_samplerSteps->value()).toInt());
     m_guidance->setValue(s.value(QStringLiteral("concept/guidance"), m_guidance->value()).toDouble());
+    m_clipEdit->setPath(s.value(QStringLiteral("concept/clip")).toString());
+    m_clipPrompts->setValue(s.value(QStringLiteral("concept/clipPrompts"), m_clipPrompts->value()).toInt());
 }
 
 void ConceptTab::saveSettings() const
@@ -304,6 +400,8 @@ void ConceptTab::saveSettings() const
     s.setValue(QStringLiteral("concept/cache"), m_cacheEdit->text());
     s.setValue(QStringLiteral("concept/samplerSteps"), m_samplerSteps->value());
     s.setValue(QStringLiteral("concept/guidance"), m_guidance->value());
+    s.setValue(QStringLiteral("concept/clip"), m_clipEdit->path());
+    s.setValue(QStringLiteral("concept/clipPrompts"), m_clipPrompts->value());
 }
 
 void ConceptTab::showEvent(QShowEvent* event)
@@ -404,6 +502,25 @@ void ConceptTab::startRun()
     request.preset = m_panel->presetBox()->currentText();
     request.forgetConcept = m_editor->conceptWords();
     request.previewEvery = m_previewChoice->everyBox()->value();
+    request.clipModel = m_clipEdit->path();
+    request.clipPrompts = m_clipPrompts->value();
+    request.remainTest = prompts(PromptSet::RemainTest);
+    if (!request.clipModel.isEmpty()) {
+        // Loaded first: a CLIP folder that does not load starts nothing, and the last run's results stay.
+        m_pendingRequest = request;
+        m_loadingClip = true;
+        updateActions();
+        setStatus(tr("Loading the CLIP model %1 …").arg(request.clipModel));
+        QMetaObject::invokeMethod(
+            m_worker, [worker = m_worker, folder = request.clipModel] { worker->loadClip(folder); });
+        return;
+    }
+    launchRun(request);
+}
+
+void ConceptTab::launchRun(const ConceptRunRequest& request)
+{
+    const QString method = request.settings.method;
     resetRun(request.settings.steps);
     m_afterGrid->setCells({}, 1);
     m_afterGrid->setTitle(tr("After"));
@@ -411,6 +528,8 @@ void ConceptTab::startRun()
     setRunning(true);
     m_hasResult = false;
     m_lastOutcome.clear();
+    m_clipTable->setRowCount(0);
+    m_clipSummary.clear();
     saveSettings();
     m_pages->setCurrentIndex(1);
     m_runMessage = tr("Unlearning with %1: %2 forget and %3 remain prompts")
@@ -552,8 +671,8 @@ void ConceptTab::onRunEnded(const QString& outcome, const QString& message, qint
         updateActions();
         showError(tr("Run failed"), message);
     } else {
-        setStatus(
-            endedStatus(tr("Run %1 after %2 steps in %3%4"), outcome, steps, seconds).arg(messageSuffix(message)));
+        setStatus(endedStatus(tr("Run %1 after %2 steps in %3%4"), outcome, steps, seconds)
+                      .arg(messageSuffix(message) + (m_clipSummary.isEmpty() ? QString() : tr(" · ") + m_clipSummary)));
     }
     Q_EMIT runFinished(outcome);
 }

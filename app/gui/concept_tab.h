@@ -4,7 +4,8 @@
 // (PromptSetsEditor: typed, loaded from JSON/CSV, or built from a diversity preset), the base model's training
 // images (cached on disk), method and hyperparameters on the shared HyperparameterPanel (α, λ, lr live while
 // running; the model's recommended preset applied when it opens), live curves, before/after grids per prompt and
-// seed, and export as a diffusers folder and/or a CompVis single file. The torch work runs on a ConceptWorker in
+// seed, with a CLIP model the CLIP alignment of the prompt sets before and after, and export as a diffusers folder
+// and/or a CompVis single file. The torch work runs on a ConceptWorker in
 // its own thread; this header sees no LibTorch.
 #include "concept_worker.h"
 #include "preview_choice.h"
@@ -23,6 +24,10 @@ class QPushButton;
 class QSpinBox;
 class QTableWidget;
 class QTabWidget;
+
+namespace lethe::widgets {
+class PathEdit;
+}
 
 namespace lethe::gui {
 
@@ -60,8 +65,8 @@ public:
 
     /// True once a paused run's thread is held between steps (the step under way when Pause came has ended).
     bool runHeld() const;
-    /// A run, a drawing, an opening or an export is in flight.
-    bool isBusy() const { return m_running || m_drawing || m_exporting || m_opening; }
+    /// A run, a drawing, an opening, an export or the loading of a run's CLIP model is in flight.
+    bool isBusy() const { return m_running || m_drawing || m_exporting || m_opening || m_loadingClip; }
     bool canStart() const override;
     /// A run ended with weights to export.
     bool hasResult() const { return m_hasResult; }
@@ -85,6 +90,11 @@ public:
     QSpinBox* samplerStepsBox() const { return m_samplerSteps; }
     QDoubleSpinBox* guidanceBox() const { return m_guidance; }
     QSpinBox* drawBatchBox() const { return m_drawBatch; }
+    /// The CLIP model folder of the CLIP alignment (empty: not measured), and how many prompts of each set it draws.
+    widgets::PathEdit* clipEdit() const { return m_clipEdit; }
+    QSpinBox* clipPromptsBox() const { return m_clipPrompts; }
+    /// The last run's CLIP alignment: a row per set (D_f, D_r,train, D_r,test, D_r together), before and after.
+    QTableWidget* clipTable() const { return m_clipTable; }
     QComboBox* methodBox() const { return m_panel->methodBox(); }
     QComboBox* parameterBox() const { return m_panel->parameterBox(); }
     QDoubleSpinBox* alphaBox() const { return m_panel->alphaBox(); }
@@ -120,7 +130,11 @@ private:
     QWidget* buildModelGroup();
     QWidget* buildImagesGroup();
     QWidget* buildMethodGroup();
+    QWidget* buildMeasuresGroup();
     QWidget* buildRunGroup();
+    QWidget* buildClipPage();
+    void launchRun(const ConceptRunRequest& request);
+    void showClipAlignment(const QList<ClipAlignmentFigure>& figures);
     QWidget* buildRunPage();
     void connectWorker();
     void restoreSettings();
@@ -147,12 +161,19 @@ private:
     QPushButton* m_exportDiffusers = nullptr;
     QPushButton* m_exportCompvis = nullptr;
     PreviewChoice* m_previewChoice = nullptr;
+    widgets::PathEdit* m_clipEdit = nullptr;
+    QSpinBox* m_clipPrompts = nullptr;
+    QTableWidget* m_clipTable = nullptr;
+    QLabel* m_clipNote = nullptr;
     QList<QWidget*> m_lockedWhileBusy;
 
     QString m_lastError;
     QStringList m_previewLabels;
     bool m_opening = false;
     bool m_drawing = false;
+    bool m_loadingClip = false;
+    ConceptRunRequest m_pendingRequest; ///< The run that starts once its CLIP model has loaded.
+    QString m_clipSummary; ///< The last run's CLIP alignment in a line, for its closing status.
     bool m_hasResult = false;
     bool m_autoOpened = false;
     StepPoint m_lastPoint;

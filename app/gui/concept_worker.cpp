@@ -5,9 +5,11 @@
 #include "core/concept/prompt_set.h"
 #include "core/diffusion/text_to_image.h"
 #include "core/error.h"
+#include "core/eval/clip_alignment_sets.h"
 #include "core/io/json_text.h"
 #include "core/io/model_file.h"
 #include "core/io/sha256.h"
+#include "core/models/clip/clip_model.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/runtime.h"
 #include "core/unlearn/concept_config.h"
@@ -20,6 +22,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <QDateTime>
 #include <QFileInfo>
 
 #include <algorithm>
@@ -45,6 +48,38 @@ std::string imagesKey(const ConceptImagesRequest& r, const std::string& modelPat
     }.dump();
 }
 
+std::vector<std::string> promptTexts(const QList<ConceptPrompt>& prompts)
+{
+    std::vector<std::string> texts;
+    for (const ConceptPrompt& p : prompts)
+        texts.push_back(p.text.toStdString());
+    return texts;
+}
+
+/// A set's name as the progress line says it.
+QString setLabel(const std::string& name)
+{
+    if (name == "forget")
+        return QStringLiteral("D_f");
+    return name == "remain_train" ? QStringLiteral("D_r,train") : QStringLiteral("D_r,test");
+}
+
+/// The figures of eval::clipAlignmentRecord's record: each set, then "remain" (D_r,train and D_r,test together).
+QList<ClipAlignmentFigure> clipFigures(const nlohmann::json& record)
+{
+    QList<ClipAlignmentFigure> figures;
+    const auto add = [&](const char* name, const nlohmann::json& entry) {
+        figures.append({ QString::fromLatin1(name), entry.value("prompts", qint64 { 0 }),
+            entry.at("images").get<qint64>(), entry.at("before").get<double>(), entry.at("after").get<double>() });
+    };
+    for (const char* name : { "forget", "remain_train", "remain_test" })
+        if (record.at("sets").contains(name))
+            add(name, record.at("sets").at(name));
+    if (record.contains("remain"))
+        add("remain", record.at("remain"));
+    return figures;
+}
+
 } // namespace
 
 struct ConceptWorker::State {
@@ -63,6 +98,13 @@ struct ConceptWorker::State {
     std::string beforeKey;
     torch::Tensor before;
 
+    // The CLIP model of the CLIP alignment and what it was loaded from (the folder and its weights' time); the base
+    // model's scores and what they were drawn for.
+    std::optional<models::clip::LoadedClip> clip;
+    std::string clipKey;
+    std::string clipBeforeKey;
+    std::vector<std::vector<double>> clipBefore;
+
     // The last run, kept for export.
     std::unique_ptr<unlearn::ConceptSession> session;
     nlohmann::json manifest;
@@ -73,6 +115,8 @@ ConceptWorker::ConceptWorker()
 {
     qRegisterMetaType<ConceptImagesRequest>();
     qRegisterMetaType<ConceptRunRequest>();
+    qRegisterMetaType<ClipAlignmentFigure>();
+    qRegisterMetaType<QList<ClipAlignmentFigure>>();
 }
 
 ConceptWorker::~ConceptWorker() = default;
@@ -228,6 +272,33 @@ void ConceptWorker::drawImages(const ConceptImagesRequest& request)
     }
 }
 
+void ConceptWorker::ensureClip(const QString& folder)
+{
+    State& s = *m_state;
+    const QFileInfo weights(folder + QStringLiteral("/model.safetensors"));
+    const std::string key
+        = weights.absoluteFilePath().toStdString() + "@" + std::to_string(weights.lastModified().toMSecsSinceEpoch());
+    if (s.clip && key == s.clipKey)
+        return;
+    s.clip.reset();
+    s.clipKey.clear();
+    s.clip = models::clip::loadClip(folder.toStdString(), s.device);
+    s.clipKey = key;
+}
+
+void ConceptWorker::loadClip(const QString& folder)
+{
+    try {
+        Q_EMIT progress(tr("Loading the CLIP model %1").arg(folder), 0, 0);
+        ensureClip(folder);
+        Q_EMIT progress(QString(), 0, 0);
+        Q_EMIT clipLoaded();
+    } catch (const std::exception& e) {
+        Q_EMIT progress(QString(), 0, 0);
+        Q_EMIT clipFailed(toQString(e.what()));
+    }
+}
+
 void ConceptWorker::run(const ConceptRunRequest& request)
 {
     State& s = *m_state;
@@ -296,6 +367,42 @@ void ConceptWorker::run(const ConceptRunRequest& request)
         }
         Q_EMIT progress(QString(), 0, 0);
 
+        // CLIP alignment as unlearn-concept measures it: the first prompts of D_f, D_r,train and D_r,test at the
+        // preview seeds, drawn by the base model now (once per choice) and by the unlearned one at the end.
+        const std::vector<std::int64_t> seeds(request.preview.seeds.begin(), request.preview.seeds.end());
+        std::vector<eval::ClipAlignmentSet> clipSets;
+        if (!request.clipModel.isEmpty()) {
+            ensureClip(request.clipModel);
+            clipSets = eval::clipAlignmentSets({ { "forget", promptTexts(request.images.forget) },
+                                                   { "remain_train", promptTexts(request.images.remain) },
+                                                   { "remain_test", promptTexts(request.remainTest) } },
+                preview, seeds, static_cast<std::size_t>(std::max<qint64>(0, request.clipPrompts)));
+            nlohmann::json key = { s.clipKey, s.modelPath, preview.guidance, preview.sampler.steps, preview.height };
+            for (const auto& set : clipSets)
+                key.push_back({ set.name, set.request.prompts, set.request.seeds });
+            if (key.dump() != s.clipBeforeKey) {
+                s.clipBefore.clear();
+                for (const auto& set : clipSets) {
+                    const QString what = tr("Drawing the base model's %1 images for CLIP").arg(setLabel(set.name));
+                    const auto scores = eval::scoreClipAlignmentSet(
+                        s.sd->model(), *s.clip, set, [&](std::int64_t done, std::int64_t total) {
+                            Q_EMIT progress(what, done, total);
+                            return !m_cancelImages.load() && !control->stopRequested();
+                        });
+                    if (!scores) {
+                        endRun(QStringLiteral("stopped"), tr("Stopped while drawing the base model's images for CLIP."),
+                            0, 0.0);
+                        return;
+                    }
+                    s.clipBefore.push_back(*scores);
+                }
+                s.clipBeforeKey = key.dump();
+            }
+            for (std::size_t i = 0; i < clipSets.size(); ++i)
+                clipSets[i].before = s.clipBefore[i];
+            Q_EMIT progress(QString(), 0, 0);
+        }
+
         s.session.reset();
         s.manifest = nullptr;
         s.session = std::make_unique<unlearn::ConceptSession>(*s.sd, s.forget, s.remain, config);
@@ -318,9 +425,33 @@ void ConceptWorker::run(const ConceptRunRequest& request)
             if (after)
                 Q_EMIT previewReady(result.steps, imagesOf(*after), columns);
         }
+        nlohmann::json clipRecord;
+        if (!clipSets.empty() && result.steps > 0) {
+            bool drawn = true;
+            for (auto& set : clipSets) {
+                const QString what = tr("Drawing the unlearned model's %1 images for CLIP").arg(setLabel(set.name));
+                const auto scores = eval::scoreClipAlignmentSet(
+                    session.model().model(), *s.clip, set, [&](std::int64_t done, std::int64_t total) {
+                        Q_EMIT progress(what, done, total);
+                        return !m_cancelImages.load();
+                    });
+                if (!scores) {
+                    drawn = false;
+                    break;
+                }
+                set.after = *scores;
+            }
+            if (drawn) {
+                clipRecord = eval::clipAlignmentRecord(clipSets, request.clipModel.toStdString(), seeds);
+                spdlog::info("{}", eval::clipAlignmentTable(clipRecord));
+                Q_EMIT clipMeasured(clipFigures(clipRecord));
+            }
+        }
         unlearn::RunRecord finalRecord = record;
         finalRecord.finalConfig = io::configToJson(session.config());
         s.manifest = unlearn::runManifest(finalRecord, result);
+        if (!clipRecord.is_null())
+            s.manifest["clip_alignment"] = clipRecord;
         s.manifest.update({ { "concept", config.forgetConcept }, { "forget_prompts", promptsJson(s.forgetPrompts) },
             { "parent_kind", s.sd->sourceKind() }, { "forget_pairs", s.forget.size() },
             { "remain_pairs", s.remain.size() }, { "image_guidance", request.images.draw.guidance },

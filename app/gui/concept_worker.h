@@ -1,7 +1,8 @@
 #pragma once
 
 // The worker behind the Concept tab: opens a text-to-image model, draws (and caches) the training images of the
-// forget and remain prompts, runs concept unlearning with before/after previews, and exports the result. The run
+// forget and remain prompts, runs concept unlearning with before/after previews (and, with a CLIP model, the CLIP
+// alignment of the prompt sets before and after), and exports the result. The run
 // itself and its signals are RunWorker's; no header here sees LibTorch.
 #include "concept_prompt.h"
 #include "run_worker.h"
@@ -48,6 +49,21 @@ struct ConceptRunRequest {
     QString preset;
     QString forgetConcept;
     qint64 previewEvery = 0; ///< Steps between "after" previews during the run; 0 = only at the end.
+    /// A CLIP model folder: the CLIP alignment of D_f, D_r,train and D_r,test is measured before and after, from
+    /// the preview seeds (empty: not measured).
+    QString clipModel;
+    qint64 clipPrompts = 20; ///< The first prompts of each set drawn for CLIP (0: all).
+    QList<ConceptPrompt> remainTest; ///< D_r,test, for CLIP alignment only.
+};
+
+/// The CLIP alignment (mean cosine of image and prompt embeddings) of one prompt set before and after a run, or of
+/// D_r,train and D_r,test together (set "remain").
+struct ClipAlignmentFigure {
+    QString set; ///< "forget", "remain_train", "remain_test" or "remain".
+    qint64 prompts = 0; ///< The set's prompts drawn (0 for "remain").
+    qint64 images = 0;
+    double before = 0.0;
+    double after = 0.0;
 };
 
 /// Drawing and running block the worker's thread, so they are steered from the UI thread through cancelImages()
@@ -79,6 +95,9 @@ public Q_SLOTS:
     /// Draws the training images if needed, the "before" previews if they changed, then runs to the end (or a
     /// stop) and draws the "after" previews.
     void run(const lethe::gui::ConceptRunRequest& request);
+    /// Loads the CLIP model folder `folder` for the next run's CLIP alignment (kept while the same file is named);
+    /// emits clipLoaded or, with the loader's message, clipFailed.
+    void loadClip(const QString& folder);
     /// Writes the last run's model as a diffusers folder and/or a CompVis single file (either may be empty), each
     /// with the run's manifest, atomically.
     void exportModel(const QString& diffusersFolder, const QString& compvisFile);
@@ -91,10 +110,16 @@ Q_SIGNALS:
     void imagesReady(qint64 drawn, qint64 cached);
     void imagesCancelled(qint64 done, qint64 total);
     void imagesFailed(const QString& message);
+    void clipLoaded();
+    void clipFailed(const QString& message);
+    /// A run's CLIP alignment, set by set, then D_r,train and D_r,test together.
+    void clipMeasured(const QList<lethe::gui::ClipAlignmentFigure>& figures);
 
 private:
     struct State;
     bool ensureImages(const ConceptImagesRequest& request, const unlearn::RunControl* control);
+    /// The CLIP model in `folder`, loaded unless it was the last one; throws the loader's errors.
+    void ensureClip(const QString& folder);
     std::unique_ptr<State> m_state;
     std::atomic<bool> m_cancelImages { false };
 };
@@ -103,3 +128,4 @@ private:
 
 Q_DECLARE_METATYPE(lethe::gui::ConceptImagesRequest)
 Q_DECLARE_METATYPE(lethe::gui::ConceptRunRequest)
+Q_DECLARE_METATYPE(lethe::gui::ClipAlignmentFigure)

@@ -1,21 +1,25 @@
 // The Concept tab driving real (tiny) text-to-image runs, offscreen: prompts typed, loaded and built from a preset,
 // training images drawn and then read from the cache, a run with a live α change, pause, resume and stop,
-// before/after grids, and an export in both layouts that loads again; and the messages for bad input. With
+// before/after grids, the CLIP alignment of the prompt sets (a tiny random CLIP), and an export in both layouts
+// that loads again; and the messages for bad input (a CLIP folder that does not load among them). With
 // LETHE_CONCEPT_SCREENSHOT_DIR and LETHE_CONCEPT_MODEL set, a last test runs a real model and saves screenshots.
 #include "class_tab.h"
 #include "concept_tab.h"
 #include "main_window.h"
 
 #include "core/io/safetensors.h"
+#include "core/models/clip/clip_model.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/runtime.h"
 #include "core/unlearn/concept_config.h"
 #include "widgets/curve_plot.h"
 #include "widgets/hyperparameter_panel.h"
 #include "widgets/log_view.h"
+#include "widgets/path_edit.h"
 #include "widgets/sample_grid.h"
 
 #include "test_support.h"
+#include "tiny_clip.h"
 #include "tiny_edm.h"
 #include "tiny_sd.h"
 
@@ -395,11 +399,14 @@ void TestGuiConcept::wholeRunFromTypedAndBuiltPrompts()
     QCOMPARE(tab.afterGrid()->rows(), 4);
     QVERIFY(window.statusBar()->currentMessage().startsWith(QStringLiteral("Run stopped after ")));
 
-    // A short run to the end, with an "after" grid half-way and at the end.
+    // A short run to the end, with an "after" grid half-way and at the end, and the CLIP alignment of the sets.
+    test::writeTinyClipFolder(m_dir / "clip");
+    tab.clipEdit()->setPath(qs(m_dir / "clip"));
     tab.stepsBox()->setValue(8);
     tab.previewEveryBox()->setValue(4);
     QTest::mouseClick(tab.startButton(), Qt::LeftButton);
-    QVERIFY(tab.isRunning());
+    QVERIFY(tab.isBusy() && !tab.startButton()->isEnabled()); // The CLIP model loads, then the run starts.
+    QTRY_VERIFY_WITH_TIMEOUT(tab.isRunning(), 60000);
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, 120000);
     QCOMPARE(tab.lastOutcome(), QStringLiteral("finished"));
     QCOMPARE(tab.lastPoint().step, qint64 { 8 });
@@ -418,6 +425,25 @@ void TestGuiConcept::wholeRunFromTypedAndBuiltPrompts()
             changed = changed || tab.afterGrid()->cell(r, c) != tab.beforeGrid()->cell(r, c);
     QVERIFY2(changed, "the unlearned model draws the same images as the base model");
 
+    // CLIP alignment before → after: each set's prompts at the 2 seeds, then D_r,train and D_r,test together.
+    QTableWidget* clip = tab.clipTable();
+    QCOMPARE(clip->rowCount(), 4);
+    const QStringList sets { QStringLiteral("D_f (forget)"), QStringLiteral("D_r,train"), QStringLiteral("D_r,test"),
+        QStringLiteral("D_r (train and test)") };
+    const QStringList counts { QStringLiteral("8 (4 prompts)"), QStringLiteral("10 (5 prompts)"),
+        QStringLiteral("4 (2 prompts)"), QStringLiteral("14") };
+    for (int row = 0; row < 4; ++row) {
+        QCOMPARE(clip->item(row, 0)->text(), sets[row]);
+        QCOMPARE(clip->item(row, 3)->text(), counts[row]);
+        for (int column : { 1, 2 }) {
+            bool ok = false;
+            const double cosine = clip->item(row, column)->text().toDouble(&ok);
+            QVERIFY2(ok && cosine >= -1.0 && cosine <= 1.0, qPrintable(clip->item(row, column)->text()));
+        }
+    }
+    QVERIFY2(window.statusBar()->currentMessage().contains(QStringLiteral(" · CLIP alignment D_f ")),
+        qPrintable(window.statusBar()->currentMessage()));
+
     // Export in both layouts; both load again, with the manifest, and hold the same (changed) UNet.
     const auto folder = m_dir / "export-diffusers";
     const auto file = m_dir / "export.safetensors";
@@ -430,6 +456,13 @@ void TestGuiConcept::wholeRunFromTypedAndBuiltPrompts()
     LETHE_COMPARE_STR(manifest.at("outcome").get<std::string>(), "finished");
     QCOMPARE(manifest.at("steps").get<int>(), 8);
     QCOMPARE(manifest.at("forget_pairs").get<int>(), 4);
+    const nlohmann::json& alignment = manifest.at("clip_alignment");
+    LETHE_COMPARE_STR(alignment.at("clip_model").get<std::string>(), (m_dir / "clip").string());
+    QCOMPARE(alignment.at("seeds"), nlohmann::json({ 0, 1 }));
+    QCOMPARE(alignment.at("sets").at("remain_test").at("images").get<int>(), 4);
+    QCOMPARE(alignment.at("remain").at("images").get<int>(), 14);
+    QCOMPARE(
+        QString::number(alignment.at("sets").at("forget").at("after").get<double>(), 'f', 4), clip->item(0, 2)->text());
     QVERIFY(io::SafetensorsFile(file).metadata().count("lethe.manifest") == 1);
     models::sd::SdLoadOptions options;
     const auto fromFolder = models::sd::loadStableDiffusion(folder, options);
@@ -452,6 +485,30 @@ void TestGuiConcept::wholeRunFromTypedAndBuiltPrompts()
     QVERIFY(!exported.at(1).at(0).toBool());
     QVERIFY2(exported.at(1).at(1).toString().contains(qs(folder)), qPrintable(exported.at(1).at(1).toString()));
     takeMessages(&tab);
+
+    // A CLIP folder without its weights: the loader's own message, no run, and the last run's results stay.
+    const auto broken = m_dir / "clip-without-weights";
+    test::writeTinyClipFolder(broken);
+    std::filesystem::remove(broken / "model.safetensors");
+    std::string expected;
+    try {
+        models::clip::loadClip(broken);
+    } catch (const std::exception& e) {
+        expected = e.what();
+    }
+    QVERIFY(!expected.empty());
+    tab.clipEdit()->setPath(qs(broken));
+    tab.startRun();
+    QTRY_VERIFY_WITH_TIMEOUT(!tab.isBusy(), 60000);
+    LETHE_COMPARE_STR(tab.lastError().toStdString(), expected);
+    QCOMPARE(takeMessages(&tab), QStringList { QString::fromStdString(expected) });
+    QVERIFY(!tab.isRunning());
+    QCOMPARE(finished.count(), 2);
+    QCOMPARE(tab.lastOutcome(), QStringLiteral("finished"));
+    QVERIFY(tab.hasResult());
+    QCOMPARE(tab.clipTable()->rowCount(), 4);
+    QCOMPARE(tab.afterGrid()->rows(), 4);
+    tab.clipEdit()->setPath(QString());
 }
 
 void TestGuiConcept::closingDuringAConceptRunStopsIt()
@@ -556,15 +613,29 @@ void TestGuiConcept::screenshotsOfARealModel()
     tab.lambdaBox()->setValue(number("LETHE_CONCEPT_LAMBDA", tab.lambdaBox()->value()));
     tab.previewSeedsEdit()->setText(QStringLiteral("0-3"));
     tab.previewEveryBox()->setValue(std::max(1, steps / 2));
+    // LETHE_CONCEPT_CLIP (a CLIP model folder) measures the CLIP alignment too, of the first
+    // LETHE_CONCEPT_CLIP_PROMPTS prompts of each set (default 4), and saves concept-clip.png.
+    const QString clip = qEnvironmentVariable("LETHE_CONCEPT_CLIP");
+    tab.clipEdit()->setPath(clip);
+    tab.clipPromptsBox()->setValue(qEnvironmentVariableIntValue("LETHE_CONCEPT_CLIP_PROMPTS") > 0
+            ? qEnvironmentVariableIntValue("LETHE_CONCEPT_CLIP_PROMPTS")
+            : 4);
     QSignalSpy finished(&tab, &gui::ConceptTab::runFinished);
     QTest::mouseClick(tab.startButton(), Qt::LeftButton);
-    QVERIFY(tab.isRunning());
+    QTRY_VERIFY_WITH_TIMEOUT(tab.isRunning(), 120000);
     QTRY_VERIFY_WITH_TIMEOUT(tab.lastStep() >= steps * 2 / 3, 3600000);
     QTest::qWait(500);
     QVERIFY(window.grab().save(dir + QStringLiteral("/concept-running.png")));
     QVERIFY(finished.wait(3600000));
     QTest::qWait(500);
     QVERIFY(window.grab().save(dir + QStringLiteral("/concept-finished.png")));
+    if (!clip.isEmpty()) {
+        auto* curveTabs = qobject_cast<QTabWidget*>(tab.clipTable()->parentWidget()->parentWidget()->parentWidget());
+        QVERIFY(curveTabs);
+        curveTabs->setCurrentIndex(curveTabs->count() - 1);
+        QTest::qWait(300);
+        QVERIFY(window.grab().save(dir + QStringLiteral("/concept-clip.png")));
+    }
     qInfo("concept run: %s after %lld steps; %s", qPrintable(tab.lastOutcome()), static_cast<long long>(tab.lastStep()),
         qPrintable(tab.lastStatus()));
 }
