@@ -94,15 +94,8 @@ private:
 std::filesystem::path TestCli::tinyClassifier()
 {
     const auto path = m_dir / "classifier.safetensors";
-    if (std::filesystem::exists(path))
-        return path;
-    torch::manual_seed(3);
-    io::ModelInfo info;
-    info.classes = { "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck" };
-    info.dataset = { { "name", "tiny cifar" }, { "resolution", 32 }, { "channels", 3 } };
-    info.provenance.method = "train-classifier";
-    models::saveClassifier(
-        path, models::ResNetClassifier(models::ResNetClassifierOptions(3, 10).width(4).blocks({ 1 })), info);
+    if (!std::filesystem::exists(path))
+        test::writeTinyCifarClassifier(path);
     return path;
 }
 

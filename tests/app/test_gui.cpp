@@ -9,8 +9,6 @@
 #include "session_worker.h"
 
 #include "core/eval/fid.h"
-#include "core/models/classifier/resnet_classifier.h"
-#include "core/models/clip/clip_model.h"
 #include "core/models/edm/edm_config.h"
 #include "core/models/edm/edm_precond.h"
 #include "core/runtime.h"
@@ -111,23 +109,6 @@ private:
     QString m_model;
     QString m_data;
 };
-
-namespace {
-
-/// A random classifier of the tiny CIFAR model's 10 classes, so that the Class tab can measure.
-QString writeTinyClassifier(const std::filesystem::path& path)
-{
-    torch::manual_seed(3);
-    io::ModelInfo info;
-    info.classes = { "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck" };
-    info.dataset = { { "name", "tiny cifar" }, { "resolution", 32 }, { "channels", 3 } };
-    info.provenance.method = "train-classifier";
-    models::saveClassifier(
-        path, models::ResNetClassifier(models::ResNetClassifierOptions(3, 10).width(4).blocks({ 1 })), info);
-    return QString::fromStdString(path.string());
-}
-
-} // namespace
 
 void TestGui::initTestCase()
 {
@@ -297,7 +278,8 @@ void TestGui::literatureInstrumentsJoinTheMeasures()
     const std::int64_t dim = models::inception::kFidFeatureDim;
     eval::writeFidReference(reference,
         { torch::zeros({ dim }, torch::kFloat64), torch::eye(dim, torch::TensorOptions(torch::kFloat64)), 2 });
-    const QString classifier = writeTinyClassifier(m_dir / "classifier.safetensors");
+    test::writeTinyCifarClassifier(m_dir / "classifier.safetensors");
+    const QString classifier = QString::fromStdString((m_dir / "classifier.safetensors").string());
 
     gui::MainWindow window(m_model, m_data);
     window.show();
@@ -376,14 +358,7 @@ void TestGui::literatureInstrumentsJoinTheMeasures()
 
     // A CLIP folder without its weights: the loader's own message under the measures, no run, nothing lost.
     const auto broken = m_dir / "clip-without-weights";
-    test::writeTinyClipFolder(broken);
-    std::filesystem::remove(broken / "model.safetensors");
-    std::string expected;
-    try {
-        models::clip::loadClip(broken);
-    } catch (const std::exception& e) {
-        expected = e.what();
-    }
+    const std::string expected = test::writeTinyClipFolderWithoutWeights(broken);
     QVERIFY(!expected.empty());
     const QImage afterCell = tab->afterGrid()->cell(3, 0);
     gui::InstrumentPaths paths = tab->instrumentPaths();

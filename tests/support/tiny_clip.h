@@ -3,6 +3,7 @@
 // A tiny CLIPModel with random weights, written as a Hugging Face model folder (config.json, model.safetensors,
 // the tokenizer files), for the tests of the CLIP alignment score and of the commands that report it.
 #include "core/io/safetensors.h"
+#include "core/models/clip/clip_model.h"
 #include "core/models/sd/bpe_trainer.h"
 #include "test_support.h"
 
@@ -132,6 +133,20 @@ inline ClipTensors writeTinyClipFolder(const std::filesystem::path& folder, std:
     for (const auto& t : tensors)
         byName[t.name] = t.tensor;
     return byName;
+}
+
+/// Writes a tiny CLIP folder without its model.safetensors (a download cut short), and returns the message
+/// loadClip gives for it.
+inline std::string writeTinyClipFolderWithoutWeights(const std::filesystem::path& folder)
+{
+    writeTinyClipFolder(folder);
+    std::filesystem::remove(folder / "model.safetensors");
+    try {
+        models::clip::loadClip(folder);
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return {};
 }
 
 } // namespace lethe::test
