@@ -609,9 +609,10 @@ void TestGuiConcept::screenshotsOfARealModel()
     // LETHE_CONCEPT_CLIP_PROMPTS prompts of each set (default 4), and saves concept-clip.png.
     const QString clip = qEnvironmentVariable("LETHE_CONCEPT_CLIP");
     tab.clipEdit()->setPath(clip);
-    tab.clipPromptsBox()->setValue(qEnvironmentVariableIntValue("LETHE_CONCEPT_CLIP_PROMPTS") > 0
-            ? qEnvironmentVariableIntValue("LETHE_CONCEPT_CLIP_PROMPTS")
-            : 4);
+    if (!clip.isEmpty())
+        tab.clipPromptsBox()->setValue(qEnvironmentVariableIntValue("LETHE_CONCEPT_CLIP_PROMPTS") > 0
+                ? qEnvironmentVariableIntValue("LETHE_CONCEPT_CLIP_PROMPTS")
+                : 4);
     QSignalSpy finished(&tab, &gui::ConceptTab::runFinished);
     QTest::mouseClick(tab.startButton(), Qt::LeftButton);
     QTRY_VERIFY_WITH_TIMEOUT(tab.isRunning(), 120000);
