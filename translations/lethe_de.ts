@@ -25,7 +25,7 @@
     </message>
     <message>
         <source>truncated (L_f &gt; α)</source>
-        <translation type="unfinished"></translation>
+        <translation>gekappt (L_f &gt; α)</translation>
     </message>
     <message>
         <source>gradient norm</source>
@@ -45,7 +45,7 @@
     </message>
     <message>
         <source>cos(a, d) and projection</source>
-        <translation type="unfinished"></translation>
+        <translation>cos(a, d) und Projektion</translation>
     </message>
     <message>
         <source>Gradient norms</source>
@@ -216,7 +216,7 @@
     </message>
     <message>
         <source>No model open.</source>
-        <translation type="unfinished"></translation>
+        <translation>Kein Modell geöffnet.</translation>
     </message>
     <message>
         <source>Could not open the model</source>
@@ -280,7 +280,7 @@
     </message>
     <message>
         <source>: %v of %m</source>
-        <translation type="unfinished"></translation>
+        <translation>: %v von %m</translation>
     </message>
     <message>
         <source>%1 steps/s · ETA %2 · L_f %3 · L_r %4 · cos %5</source>
@@ -346,52 +346,88 @@
         <source>difference ×4</source>
         <translation>Differenz ×4</translation>
     </message>
+    <message>
+        <source>&amp;Instruments…</source>
+        <translation>&amp;Instrumente…</translation>
+    </message>
+    <message>
+        <source>Also measure with zero-shot CLIP (UA and RA) and FID, as published results are measured</source>
+        <translation>Zusätzlich mit Zero-Shot-CLIP (UA und RA) und FID messen, wie veröffentlichte Ergebnisse gemessen werden</translation>
+    </message>
+    <message>
+        <source>zero-shot CLIP (%1)</source>
+        <translation>Zero-Shot-CLIP (%1)</translation>
+    </message>
+    <message>
+        <source>FID (%1 against %2, %3 resize)</source>
+        <translation>FID (%1 gegen %2, Skalierung %3)</translation>
+    </message>
+    <message>
+        <source>Also: %1</source>
+        <translation>Zusätzlich: %1</translation>
+    </message>
+    <message>
+        <source>, </source>
+        <translation>, </translation>
+    </message>
+    <message>
+        <source> — measuring with %1</source>
+        <translation> — Messung mit %1</translation>
+    </message>
+    <message>
+        <source>Could not load the measuring instruments: the run was not started</source>
+        <translation>Die Messinstrumente konnten nicht geladen werden: Der Lauf wurde nicht gestartet</translation>
+    </message>
+    <message>
+        <source>Loading the measuring instruments …</source>
+        <translation>Lade die Messinstrumente …</translation>
+    </message>
 </context>
 <context>
     <name>lethe::gui::ConceptTab</name>
     <message>
         <source>Pro&amp;mpts</source>
-        <translation type="unfinished"></translation>
+        <translation>Pro&amp;mpts</translation>
     </message>
     <message>
         <source>C&amp;urves and samples</source>
-        <translation type="unfinished"></translation>
+        <translation>K&amp;urven und Samples</translation>
     </message>
     <message>
         <source>Text-to-image model</source>
-        <translation type="unfinished"></translation>
+        <translation>Text-zu-Bild-Modell</translation>
     </message>
     <message>
         <source>empty: the built-in Fashion model; or a diffusers folder or CompVis file</source>
-        <translation type="unfinished"></translation>
+        <translation>leer: das integrierte Fashion-Modell; oder ein diffusers-Ordner oder eine CompVis-Datei</translation>
     </message>
     <message>
         <source>Mo&amp;del:</source>
-        <translation type="unfinished"></translation>
+        <translation>Mo&amp;dell:</translation>
     </message>
     <message>
         <source>Folder…</source>
-        <translation type="unfinished"></translation>
+        <translation>Ordner…</translation>
     </message>
     <message>
         <source>Choose a diffusers folder (with model_index.json)</source>
-        <translation type="unfinished"></translation>
+        <translation>diffusers-Ordner wählen (mit model_index.json)</translation>
     </message>
     <message>
         <source>Open a diffusers folder</source>
-        <translation type="unfinished"></translation>
+        <translation>diffusers-Ordner öffnen</translation>
     </message>
     <message>
         <source>File…</source>
-        <translation type="unfinished"></translation>
+        <translation>Datei…</translation>
     </message>
     <message>
         <source>Choose a CompVis single .safetensors file</source>
-        <translation type="unfinished"></translation>
+        <translation>CompVis-Einzeldatei (.safetensors) wählen</translation>
     </message>
     <message>
         <source>Open a CompVis single file</source>
-        <translation type="unfinished"></translation>
+        <translation>CompVis-Einzeldatei öffnen</translation>
     </message>
     <message>
         <source>Model files (*.safetensors)</source>
@@ -399,75 +435,75 @@
     </message>
     <message>
         <source>for a CompVis file: its tokenizer/configs folder</source>
-        <translation type="unfinished"></translation>
+        <translation>für eine CompVis-Datei: der Ordner mit ihrem Tokenizer und ihren Konfigurationen</translation>
     </message>
     <message>
         <source>Com&amp;ponents:</source>
-        <translation type="unfinished"></translation>
+        <translation>Kom&amp;ponenten:</translation>
     </message>
     <message>
         <source>The components folder</source>
-        <translation type="unfinished"></translation>
+        <translation>Komponentenordner</translation>
     </message>
     <message>
         <source>&amp;Open</source>
-        <translation type="unfinished"></translation>
+        <translation>Ö&amp;ffnen</translation>
     </message>
     <message>
         <source>No model open.</source>
-        <translation type="unfinished"></translation>
+        <translation>Kein Modell geöffnet.</translation>
     </message>
     <message>
         <source>Training images (drawn by the base model)</source>
-        <translation type="unfinished"></translation>
+        <translation>Trainingsbilder (vom Basismodell erzeugt)</translation>
     </message>
     <message>
         <source>DDIM steps of the training and preview images</source>
-        <translation type="unfinished"></translation>
+        <translation>DDIM-Schritte für Trainings- und Vorschaubilder</translation>
     </message>
     <message>
         <source>Images drawn once are kept here (forget/ and remain/) and read again by the next press or run</source>
-        <translation type="unfinished"></translation>
+        <translation>Einmal erzeugte Bilder werden hier abgelegt (forget/ und remain/) und beim nächsten Klick oder Lauf wieder gelesen</translation>
     </message>
     <message>
         <source>…</source>
-        <translation type="unfinished"></translation>
+        <translation>…</translation>
     </message>
     <message>
         <source>Choose the image cache folder</source>
-        <translation type="unfinished"></translation>
+        <translation>Bild-Cache-Ordner wählen</translation>
     </message>
     <message>
         <source>Image cache folder</source>
-        <translation type="unfinished"></translation>
+        <translation>Bild-Cache-Ordner</translation>
     </message>
     <message>
         <source>Sampler s&amp;teps:</source>
-        <translation type="unfinished"></translation>
+        <translation>Sampler-Schri&amp;tte:</translation>
     </message>
     <message>
         <source>&amp;Guidance:</source>
-        <translation type="unfinished"></translation>
+        <translation>&amp;Guidance:</translation>
     </message>
     <message>
         <source>Images per &amp;batch:</source>
-        <translation type="unfinished"></translation>
+        <translation>Bilder pro &amp;Batch:</translation>
     </message>
     <message>
         <source>Cac&amp;he folder:</source>
-        <translation type="unfinished"></translation>
+        <translation>Cac&amp;he-Ordner:</translation>
     </message>
     <message>
         <source>&amp;Generate training images</source>
-        <translation type="unfinished"></translation>
+        <translation>Trainingsbilder er&amp;zeugen</translation>
     </message>
     <message>
         <source>Cancel</source>
-        <translation type="unfinished"></translation>
+        <translation>Abbrechen</translation>
     </message>
     <message>
         <source>Not drawn yet.</source>
-        <translation type="unfinished"></translation>
+        <translation>Noch nicht erzeugt.</translation>
     </message>
     <message>
         <source>Method and hyperparameters</source>
@@ -475,39 +511,27 @@
     </message>
     <message>
         <source>Run and export</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>&amp;Start</source>
-        <translation>&amp;Starten</translation>
-    </message>
-    <message>
-        <source>&amp;Pause</source>
-        <translation>&amp;Pausieren</translation>
-    </message>
-    <message>
-        <source>S&amp;top</source>
-        <translation>S&amp;toppen</translation>
+        <translation>Lauf und Export</translation>
     </message>
     <message>
         <source>Ctrl+R</source>
-        <translation type="unfinished"></translation>
+        <translation>Ctrl+R</translation>
     </message>
     <message>
         <source>Ctrl+P</source>
-        <translation type="unfinished"></translation>
+        <translation>Ctrl+P</translation>
     </message>
     <message>
         <source>Ctrl+.</source>
-        <translation type="unfinished"></translation>
+        <translation>Ctrl+.</translation>
     </message>
     <message>
         <source>&amp;Export diffusers folder…</source>
-        <translation type="unfinished"></translation>
+        <translation>diffusers-Ordner e&amp;xportieren…</translation>
     </message>
     <message>
         <source>Export &amp;CompVis file…</source>
-        <translation type="unfinished"></translation>
+        <translation>&amp;CompVis-Datei exportieren…</translation>
     </message>
     <message>
         <source>Before</source>
@@ -515,7 +539,7 @@
     </message>
     <message>
         <source>The base model&apos;s images of the checked prompts appear when a run starts.</source>
-        <translation type="unfinished"></translation>
+        <translation>Die Bilder des Basismodells zu den markierten Prompts erscheinen, sobald ein Lauf beginnt.</translation>
     </message>
     <message>
         <source>After</source>
@@ -523,51 +547,35 @@
     </message>
     <message>
         <source>The unlearned model&apos;s images, from the same seeds, appear when the run ends.</source>
-        <translation type="unfinished"></translation>
+        <translation>Die Bilder des verlernten Modells aus denselben Seeds erscheinen, wenn der Lauf endet.</translation>
     </message>
     <message>
         <source>Open a text-to-image model</source>
-        <translation type="unfinished"></translation>
+        <translation>Text-zu-Bild-Modell öffnen</translation>
     </message>
     <message>
         <source>%1 training images ready: %2 drawn now, %3 from the cache.</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 Trainingsbilder bereit: %2 jetzt erzeugt, %3 aus dem Cache.</translation>
     </message>
     <message>
         <source>training images: %p%</source>
-        <translation type="unfinished"></translation>
+        <translation>Trainingsbilder: %p%</translation>
     </message>
     <message>
         <source>Cancelled; the images drawn so far are cached and the next press goes on.</source>
-        <translation type="unfinished"></translation>
+        <translation>Abgebrochen; die bisher erzeugten Bilder liegen im Cache, der nächste Klick macht weiter.</translation>
     </message>
     <message>
         <source>Generate training images</source>
-        <translation type="unfinished"></translation>
+        <translation>Trainingsbilder erzeugen</translation>
     </message>
     <message>
         <source>Before (base model)</source>
-        <translation type="unfinished"></translation>
+        <translation>Vorher (Basismodell)</translation>
     </message>
     <message>
         <source>After step %1</source>
         <translation>Nach Schritt %1</translation>
-    </message>
-    <message>
-        <source>rollback → %1</source>
-        <translation>Rücksetzung → %1</translation>
-    </message>
-    <message>
-        <source>Step %1: %2; weights restored to step %3</source>
-        <translation>Schritt %1: %2; Gewichte auf Schritt %3 zurückgesetzt</translation>
-    </message>
-    <message>
-        <source>Exported to %1</source>
-        <translation>Nach %1 exportiert</translation>
-    </message>
-    <message>
-        <source>Export</source>
-        <translation>Export</translation>
     </message>
     <message>
         <source>Opening %1 …</source>
@@ -579,75 +587,59 @@
     </message>
     <message>
         <source>The forget set is empty: type forget prompts, load a prompt file or build them from a preset.</source>
-        <translation type="unfinished"></translation>
+        <translation>Die Vergessensmenge ist leer: Vergessens-Prompts eingeben, eine Prompt-Datei laden oder sie aus einer Vorgabe erstellen.</translation>
     </message>
     <message>
         <source>Choose a folder for the training-image cache.</source>
-        <translation type="unfinished"></translation>
+        <translation>Einen Ordner für den Trainingsbild-Cache wählen.</translation>
     </message>
     <message>
         <source>Drawing the training images (cached in %1)</source>
-        <translation type="unfinished"></translation>
+        <translation>Erzeugen der Trainingsbilder (Cache in %1)</translation>
     </message>
     <message>
         <source>The remain set is empty: %1 needs remain prompts (or choose ESD).</source>
-        <translation type="unfinished"></translation>
+        <translation>Die Behaltensmenge ist leer: %1 braucht Behaltens-Prompts (oder ESD wählen).</translation>
     </message>
     <message>
         <source>Start</source>
-        <translation type="unfinished"></translation>
+        <translation>Starten</translation>
     </message>
     <message>
         <source>Before / after seeds</source>
-        <translation type="unfinished"></translation>
+        <translation>Vorher-/Nachher-Seeds</translation>
     </message>
     <message>
         <source>Unlearning with %1: %2 forget and %3 remain prompts</source>
-        <translation type="unfinished"></translation>
+        <translation>Verlernen mit %1: %2 Vergessens- und %3 Behaltens-Prompts</translation>
     </message>
     <message>
         <source>Paused after step %1: change α, λ or lr, or resume</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Resumed</source>
-        <translation>Fortgesetzt</translation>
-    </message>
-    <message>
-        <source>Stopping after the current step …</source>
-        <translation>Wird nach dem aktuellen Schritt gestoppt …</translation>
+        <translation>Pausiert nach Schritt %1: α, λ oder lr ändern oder fortsetzen</translation>
     </message>
     <message>
         <source>Export as a CompVis single file</source>
-        <translation type="unfinished"></translation>
+        <translation>Als CompVis-Einzeldatei exportieren</translation>
     </message>
     <message>
         <source>Export as a diffusers folder (a new folder)</source>
-        <translation type="unfinished"></translation>
+        <translation>Als diffusers-Ordner exportieren (neuer Ordner)</translation>
     </message>
     <message>
         <source>Exporting …</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>&amp;Resume</source>
-        <translation>&amp;Fortsetzen</translation>
+        <translation>Exportiere …</translation>
     </message>
     <message>
         <source>Opened %1 (preset %2): fill the prompt sets, then generate the training images or press Start</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>step %v of %m</source>
-        <translation>Schritt %v von %m</translation>
+        <translation>%1 geöffnet (Vorgabe %2): Prompt-Mengen füllen, dann Trainingsbilder erzeugen oder auf „Starten“ klicken</translation>
     </message>
     <message>
         <source>%1: %v of %m (%p%)</source>
-        <translation type="unfinished"></translation>
+        <translation>%1: %v von %m (%p%)</translation>
     </message>
     <message>
         <source>%1 of %2 · %3/s · ETA %4</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 von %2 · %3/s · Restzeit %4</translation>
     </message>
     <message>
         <source>%1 steps/s · ETA %2 · L_f %3 · L_r %4 · cos %5%6</source>
@@ -655,15 +647,11 @@
     </message>
     <message>
         <source> · truncated</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>%1 from step %2</source>
-        <translation>%1 ab Schritt %2</translation>
+        <translation> · gekappt</translation>
     </message>
     <message>
         <source>%1 steps in %2 · %3 steps/s (stepping only) · L_f %4 · L_r %5</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 Schritte in %2 · %3 Schritte/s (nur Trainingsschritte) · L_f %4 · L_r %5</translation>
     </message>
     <message>
         <source>The run failed after %1 steps</source>
@@ -675,15 +663,107 @@
     </message>
     <message>
         <source>Run %1 after %2 steps in %3%4</source>
-        <translation type="unfinished"></translation>
+        <translation>Lauf %1 nach %2 Schritten in %3%4</translation>
     </message>
     <message>
-        <source>finished</source>
-        <translation>beendet</translation>
+        <source>Measures</source>
+        <translation>Messungen</translation>
     </message>
     <message>
-        <source>stopped</source>
-        <translation>gestoppt</translation>
+        <source>Choose a CLIP model folder</source>
+        <translation>CLIP-Modellordner wählen</translation>
+    </message>
+    <message>
+        <source>optional: a CLIP model folder</source>
+        <translation>optional: ein CLIP-Modellordner</translation>
+    </message>
+    <message>
+        <source>CLIP alignment (cosine of image and prompt embeddings) of D_f, D_r,train and D_r,test, drawn at the before/after seeds by the base model and by the unlearned one</source>
+        <translation>CLIP-Übereinstimmung (Kosinus der Bild- und Prompt-Embeddings) von D_f, D_r,train und D_r,test, erzeugt mit den Vorher-/Nachher-Seeds vom Basismodell und vom verlernten Modell</translation>
+    </message>
+    <message>
+        <source>all</source>
+        <translation>alle</translation>
+    </message>
+    <message>
+        <source>The first prompts of each set drawn for CLIP, each at every before/after seed</source>
+        <translation>Die ersten Prompts jeder Menge, die für CLIP erzeugt werden, jeder mit jedem Vorher-/Nachher-Seed</translation>
+    </message>
+    <message>
+        <source>CL&amp;IP model:</source>
+        <translation>CL&amp;IP-Modell:</translation>
+    </message>
+    <message>
+        <source>prompts per set:</source>
+        <translation>Prompts pro Menge:</translation>
+    </message>
+    <message>
+        <source>Choose a CLIP model under Measures: each run then measures the CLIP alignment (cosine of image and prompt embeddings) of the prompt sets before and after, from the before/after seeds.</source>
+        <translation>Unter „Messungen“ ein CLIP-Modell wählen: Jeder Lauf misst dann die CLIP-Übereinstimmung (Kosinus der Bild- und Prompt-Embeddings) der Prompt-Mengen vorher und nachher, mit den Vorher-/Nachher-Seeds.</translation>
+    </message>
+    <message>
+        <source>Prompt set</source>
+        <translation>Prompt-Menge</translation>
+    </message>
+    <message>
+        <source>Images</source>
+        <translation>Bilder</translation>
+    </message>
+    <message>
+        <source>D_f (forget)</source>
+        <translation>D_f (Vergessen)</translation>
+    </message>
+    <message>
+        <source>D_r,train</source>
+        <translation>D_r,train</translation>
+    </message>
+    <message>
+        <source>D_r,test</source>
+        <translation>D_r,test</translation>
+    </message>
+    <message>
+        <source>D_r (train and test)</source>
+        <translation>D_r (Training und Test)</translation>
+    </message>
+    <message>
+        <source>%1 (%2 prompts)</source>
+        <translation>%1 (%2 Prompts)</translation>
+    </message>
+    <message>
+        <source>%1 %2 → %3</source>
+        <translation>%1 %2 → %3</translation>
+    </message>
+    <message>
+        <source>D_f</source>
+        <translation>D_f</translation>
+    </message>
+    <message>
+        <source>D_r</source>
+        <translation>D_r</translation>
+    </message>
+    <message>
+        <source>CLIP alignment of the last run (cosine of image and prompt embeddings), before → after:</source>
+        <translation>CLIP-Übereinstimmung des letzten Laufs (Kosinus der Bild- und Prompt-Embeddings), vorher → nachher:</translation>
+    </message>
+    <message>
+        <source>CLIP alignment %1</source>
+        <translation>CLIP-Übereinstimmung %1</translation>
+    </message>
+    <message>
+        <source>CLIP alignment</source>
+        <translation>CLIP-Übereinstimmung</translation>
+    </message>
+    <message>
+        <source>CLIP model</source>
+        <translation>CLIP-Modell</translation>
+    </message>
+    <message>
+        <source>Loading the CLIP model %1 …</source>
+        <translation>Lade das CLIP-Modell %1 …</translation>
+    </message>
+    <message>
+        <source> · </source>
+        <translation> · </translation>
     </message>
 </context>
 <context>
@@ -702,67 +782,162 @@
     </message>
     <message>
         <source>ESD (erased stable diffusion)</source>
-        <translation type="unfinished"></translation>
+        <translation>ESD (Erased Stable Diffusion)</translation>
     </message>
     <message>
         <source>All UNet parameters</source>
-        <translation type="unfinished"></translation>
+        <translation>Alle UNet-Parameter</translation>
     </message>
     <message>
         <source>Cross-attention only (ESD-x)</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>All but cross-attention (ESD-u)</source>
-        <translation type="unfinished"></translation>
+        <translation>Nur Cross-Attention (ESD-x)</translation>
     </message>
     <message>
         <source>Opening %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Öffne %1</translation>
     </message>
     <message>
         <source>%1 (%2) — UNet %3 parameters, %4×%4 images, %5; configs from %6</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 (%2) — UNet %3 Parameter, %4×%4-Bilder, %5; Konfigurationen aus %6</translation>
     </message>
     <message>
         <source>latent</source>
-        <translation type="unfinished"></translation>
+        <translation>Latentraum</translation>
     </message>
     <message>
         <source>pixel space</source>
-        <translation type="unfinished"></translation>
+        <translation>Pixelraum</translation>
     </message>
     <message>
         <source>Drawing the forget images</source>
-        <translation type="unfinished"></translation>
+        <translation>Erzeugen der Vergessensbilder</translation>
     </message>
     <message>
         <source>Drawing the remain images</source>
-        <translation type="unfinished"></translation>
+        <translation>Erzeugen der Behaltensbilder</translation>
     </message>
     <message>
         <source>Stopped while drawing the training images (those drawn are cached).</source>
-        <translation type="unfinished"></translation>
+        <translation>Beim Erzeugen der Trainingsbilder gestoppt (die bereits erzeugten liegen im Cache).</translation>
     </message>
     <message>
         <source>Drawing the base model&apos;s previews (sampler steps)</source>
-        <translation type="unfinished"></translation>
+        <translation>Erzeugen der Vorschauen des Basismodells (Sampler-Schritte)</translation>
     </message>
     <message>
         <source>Stopped while drawing the base model&apos;s previews.</source>
-        <translation type="unfinished"></translation>
+        <translation>Beim Erzeugen der Vorschauen des Basismodells gestoppt.</translation>
     </message>
     <message>
         <source>Drawing the unlearned model&apos;s previews</source>
-        <translation type="unfinished"></translation>
+        <translation>Erzeugen der Vorschauen des verlernten Modells</translation>
     </message>
     <message>
         <source>Writing the diffusers folder %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Schreiben des diffusers-Ordners %1</translation>
     </message>
     <message>
         <source>Writing the CompVis file %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Schreiben der CompVis-Datei %1</translation>
+    </message>
+    <message>
+        <source>All but cross-attention</source>
+        <translation>Alles außer Cross-Attention</translation>
+    </message>
+    <message>
+        <source>ESD-u (all but cross-attention, time embedding and output layers)</source>
+        <translation>ESD-u (alles außer Cross-Attention, Zeit-Embedding und Ausgabeschichten)</translation>
+    </message>
+    <message>
+        <source>Loading the CLIP model %1</source>
+        <translation>Laden des CLIP-Modells %1</translation>
+    </message>
+    <message>
+        <source>Drawing the base model&apos;s %1 images for CLIP</source>
+        <translation>Erzeugen der %1-Bilder des Basismodells für CLIP</translation>
+    </message>
+    <message>
+        <source>Stopped while drawing the base model&apos;s images for CLIP.</source>
+        <translation>Beim Erzeugen der Bilder des Basismodells für CLIP gestoppt.</translation>
+    </message>
+    <message>
+        <source>Drawing the unlearned model&apos;s %1 images for CLIP</source>
+        <translation>Erzeugen der %1-Bilder des verlernten Modells für CLIP</translation>
+    </message>
+</context>
+<context>
+    <name>lethe::gui::InstrumentsDialog</name>
+    <message>
+        <source>Measuring instruments</source>
+        <translation>Messinstrumente</translation>
+    </message>
+    <message>
+        <source>Besides Lethe&apos;s classifier, the measures can use the instruments published results are measured with, on the same images. Each is optional; the user guide says where the weights come from.</source>
+        <translation>Neben Lethes Klassifikator können die Messungen auf denselben Bildern auch die Instrumente verwenden, mit denen veröffentlichte Ergebnisse gemessen werden. Jedes ist optional; das Benutzerhandbuch erklärt, woher die Gewichte stammen.</translation>
+    </message>
+    <message>
+        <source>optional</source>
+        <translation>optional</translation>
+    </message>
+    <message>
+        <source>Choose a CLIP model folder</source>
+        <translation>CLIP-Modellordner wählen</translation>
+    </message>
+    <message>
+        <source>A CLIP model folder (Hugging Face layout: config.json, model.safetensors, the tokenizer files), e.g. openai/clip-vit-base-patch32: UA and RA by zero-shot CLIP, as the RGD paper measures them</source>
+        <translation>Ein CLIP-Modellordner (Hugging-Face-Layout: config.json, model.safetensors, die Tokenizer-Dateien), z. B. openai/clip-vit-base-patch32: UA und RA per Zero-Shot-CLIP, wie das RGD-Paper sie misst</translation>
+    </message>
+    <message>
+        <source>Choose FID&apos;s Inception-v3 detector</source>
+        <translation>Inception-v3-Detektor für FID wählen</translation>
+    </message>
+    <message>
+        <source>Safetensors files (*.safetensors)</source>
+        <translation>Safetensors-Dateien (*.safetensors)</translation>
+    </message>
+    <message>
+        <source>FID&apos;s Inception-v3 detector (from scripts/inception_to_safetensors.py): FID of the remaining classes and of the forgotten class; needs the reference statistics</source>
+        <translation>Inception-v3-Detektor für FID (aus scripts/inception_to_safetensors.py): FID der behaltenen Klassen und der vergessenen Klasse; benötigt die Referenzstatistiken</translation>
+    </message>
+    <message>
+        <source>Choose FID&apos;s reference statistics</source>
+        <translation>Referenzstatistiken für FID wählen</translation>
+    </message>
+    <message>
+        <source>NumPy archives (*.npz)</source>
+        <translation>NumPy-Archive (*.npz)</translation>
+    </message>
+    <message>
+        <source>The real images&apos; statistics FID compares with (mu and sigma: EDM&apos;s fid-refs, or lethe-cli fid-ref)</source>
+        <translation>Die Statistiken der echten Bilder, mit denen FID vergleicht (mu und sigma: fid-refs von EDM oder lethe-cli fid-ref)</translation>
+    </message>
+    <message>
+        <source>edm (EDM&apos;s fid.py)</source>
+        <translation>edm (fid.py von EDM)</translation>
+    </message>
+    <message>
+        <source>pytorch-fid</source>
+        <translation>pytorch-fid</translation>
+    </message>
+    <message>
+        <source>How images reach Inception&apos;s 299×299 input</source>
+        <translation>Wie die Bilder auf die 299×299-Eingabe von Inception gebracht werden</translation>
+    </message>
+    <message>
+        <source>&amp;CLIP model folder:</source>
+        <translation>&amp;CLIP-Modellordner:</translation>
+    </message>
+    <message>
+        <source>&amp;Inception detector:</source>
+        <translation>&amp;Inception-Detektor:</translation>
+    </message>
+    <message>
+        <source>FID &amp;reference statistics:</source>
+        <translation>FID-&amp;Referenzstatistiken:</translation>
+    </message>
+    <message>
+        <source>FID re&amp;size:</source>
+        <translation>FID-&amp;Skalierung:</translation>
     </message>
 </context>
 <context>
@@ -857,324 +1032,332 @@
     </message>
     <message>
         <source>C&amp;lass</source>
-        <translation type="unfinished"></translation>
+        <translation>K&amp;lasse</translation>
     </message>
     <message>
         <source>Co&amp;ncept</source>
-        <translation type="unfinished"></translation>
+        <translation>Ko&amp;nzept</translation>
     </message>
     <message>
         <source>Lo&amp;g</source>
-        <translation type="unfinished"></translation>
+        <translation>Proto&amp;koll</translation>
     </message>
     <message>
         <source>Class unlearning of a class-conditional model</source>
-        <translation type="unfinished"></translation>
+        <translation>Klassen-Verlernen eines klassenkonditionierten Modells</translation>
     </message>
     <message>
         <source>Concept unlearning of a text-to-image model</source>
-        <translation type="unfinished"></translation>
+        <translation>Konzept-Verlernen eines Text-zu-Bild-Modells</translation>
     </message>
     <message>
         <source>What the program reports</source>
-        <translation type="unfinished"></translation>
+        <translation>Meldungen des Programms</translation>
     </message>
     <message>
         <source>Stopping the concept run before closing …</source>
-        <translation type="unfinished"></translation>
+        <translation>Konzept-Lauf wird vor dem Schließen gestoppt …</translation>
     </message>
 </context>
 <context>
     <name>lethe::gui::PreviewChoice</name>
     <message>
         <source>Before / after prompts</source>
-        <translation type="unfinished"></translation>
+        <translation>Vorher-/Nachher-Prompts</translation>
     </message>
     <message>
         <source>Checked prompts are drawn before and after, one column per seed</source>
-        <translation type="unfinished"></translation>
+        <translation>Markierte Prompts werden vorher und nachher erzeugt, eine Spalte pro Seed</translation>
     </message>
     <message>
         <source>Prompts of the before/after grids</source>
-        <translation type="unfinished"></translation>
+        <translation>Prompts der Vorher-/Nachher-Raster</translation>
     </message>
     <message>
         <source>Seeds of the columns, e.g. 0-3 or 1,5</source>
-        <translation type="unfinished"></translation>
+        <translation>Seeds der Spalten, z. B. 0-3 oder 1,5</translation>
     </message>
     <message>
         <source>only at the end</source>
-        <translation type="unfinished"></translation>
+        <translation>nur am Ende</translation>
     </message>
     <message>
         <source>Draw the &quot;after&quot; grid every N steps during the run (0: only at the end)</source>
-        <translation type="unfinished"></translation>
+        <translation>Das „Nachher“-Raster während des Laufs alle N Schritte erzeugen (0: nur am Ende)</translation>
     </message>
     <message>
         <source>Seeds:</source>
-        <translation type="unfinished"></translation>
+        <translation>Seeds:</translation>
     </message>
     <message>
         <source>After every:</source>
-        <translation type="unfinished"></translation>
+        <translation>Nach jeweils:</translation>
     </message>
     <message>
         <source>forget: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Vergessen: %1</translation>
     </message>
     <message>
         <source>remain: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Behalten: %1</translation>
     </message>
     <message>
         <source>The seeds &apos;%1&apos; are not a list like 0-3 or 1,5 (at most 65 in a range).</source>
-        <translation type="unfinished"></translation>
+        <translation>Die Seeds „%1“ sind keine Liste wie 0-3 oder 1,5 (höchstens 65 in einem Bereich).</translation>
     </message>
 </context>
 <context>
     <name>lethe::gui::PromptSetsEditor</name>
     <message>
         <source>Prompt</source>
-        <translation type="unfinished"></translation>
+        <translation>Prompt</translation>
     </message>
     <message>
         <source>Seed</source>
-        <translation type="unfinished"></translation>
+        <translation>Seed</translation>
     </message>
     <message>
         <source>Case</source>
-        <translation type="unfinished"></translation>
+        <translation>Fall</translation>
     </message>
     <message>
         <source>Forget prompts</source>
-        <translation type="unfinished"></translation>
+        <translation>Vergessens-Prompts</translation>
     </message>
     <message>
         <source>Remain prompts (training)</source>
-        <translation type="unfinished"></translation>
+        <translation>Behaltens-Prompts (Training)</translation>
     </message>
     <message>
         <source>Remain prompts (held-out test)</source>
-        <translation type="unfinished"></translation>
+        <translation>Behaltens-Prompts (zurückgehaltener Test)</translation>
     </message>
     <message>
         <source>&amp;Add</source>
-        <translation type="unfinished"></translation>
+        <translation>&amp;Hinzufügen</translation>
     </message>
     <message>
         <source>Add a prompt row and start typing it</source>
-        <translation type="unfinished"></translation>
+        <translation>Prompt-Zeile hinzufügen und mit der Eingabe beginnen</translation>
     </message>
     <message>
         <source>&amp;Remove</source>
-        <translation type="unfinished"></translation>
+        <translation>&amp;Entfernen</translation>
     </message>
     <message>
         <source>&amp;Load…</source>
-        <translation type="unfinished"></translation>
+        <translation>&amp;Laden…</translation>
     </message>
     <message>
         <source>Load a prompt set</source>
-        <translation type="unfinished"></translation>
+        <translation>Prompt-Menge laden</translation>
     </message>
     <message>
         <source>Prompt sets (*.json *.csv);;All files (*)</source>
-        <translation type="unfinished"></translation>
+        <translation>Prompt-Mengen (*.json *.csv);;Alle Dateien (*)</translation>
     </message>
     <message>
         <source>Sa&amp;ve…</source>
-        <translation type="unfinished"></translation>
+        <translation>Spei&amp;chern…</translation>
     </message>
     <message>
         <source>Save the prompt set</source>
-        <translation type="unfinished"></translation>
+        <translation>Prompt-Menge speichern</translation>
     </message>
     <message>
         <source>JSON prompt list (*.json)</source>
-        <translation type="unfinished"></translation>
+        <translation>JSON-Prompt-Liste (*.json)</translation>
     </message>
     <message>
         <source>Diversity builder</source>
-        <translation type="unfinished"></translation>
+        <translation>Diversitäts-Generator</translation>
     </message>
     <message>
         <source>Load pre&amp;set…</source>
-        <translation type="unfinished"></translation>
+        <translation>Vorgabe la&amp;den…</translation>
     </message>
     <message>
         <source>Load a diversity preset</source>
-        <translation type="unfinished"></translation>
+        <translation>Diversitäts-Vorgabe laden</translation>
     </message>
     <message>
         <source>Diversity presets (*.json);;All files (*)</source>
-        <translation type="unfinished"></translation>
+        <translation>Diversitäts-Vorgaben (*.json);;Alle Dateien (*)</translation>
     </message>
     <message>
         <source>no preset loaded</source>
-        <translation type="unfinished"></translation>
+        <translation>keine Vorgabe geladen</translation>
     </message>
     <message>
         <source>Dimension</source>
-        <translation type="unfinished"></translation>
+        <translation>Dimension</translation>
     </message>
     <message>
         <source>Training values</source>
-        <translation type="unfinished"></translation>
+        <translation>Trainingswerte</translation>
     </message>
     <message>
         <source>Held-out test values</source>
-        <translation type="unfinished"></translation>
+        <translation>Zurückgehaltene Testwerte</translation>
     </message>
     <message>
         <source>Values separated by commas; no test values = shared by all splits</source>
-        <translation type="unfinished"></translation>
+        <translation>Werte durch Kommas getrennt; ohne Testwerte = von allen Aufteilungen geteilt</translation>
     </message>
     <message>
         <source>Dimensions</source>
-        <translation type="unfinished"></translation>
+        <translation>Dimensionen</translation>
     </message>
     <message>
         <source>Add dimension</source>
-        <translation type="unfinished"></translation>
+        <translation>Dimension hinzufügen</translation>
     </message>
     <message>
         <source>Remove dimension</source>
-        <translation type="unfinished"></translation>
+        <translation>Dimension entfernen</translation>
     </message>
     <message>
         <source>a photo of a {colour} {object}</source>
-        <translation type="unfinished"></translation>
+        <translation>a photo of a {colour} {object}</translation>
     </message>
     <message>
         <source>empty: the remain template with {concept} for the concept dimension</source>
-        <translation type="unfinished"></translation>
+        <translation>leer: die Behaltens-Vorlage mit {concept} für die Konzept-Dimension</translation>
     </message>
     <message>
         <source>words separated by commas, e.g. sneaker</source>
-        <translation type="unfinished"></translation>
+        <translation>Wörter durch Kommas getrennt, z. B. sneaker</translation>
     </message>
     <message>
         <source>optional: the dimension the words belong to</source>
-        <translation type="unfinished"></translation>
+        <translation>optional: die Dimension, zu der die Wörter gehören</translation>
     </message>
     <message>
         <source>D_f</source>
-        <translation type="unfinished"></translation>
+        <translation>D_f</translation>
     </message>
     <message>
         <source>D_r,train</source>
-        <translation type="unfinished"></translation>
+        <translation>D_r,train</translation>
     </message>
     <message>
         <source>D_r,test</source>
-        <translation type="unfinished"></translation>
+        <translation>D_r,test</translation>
     </message>
     <message>
         <source>Remain &amp;template:</source>
-        <translation type="unfinished"></translation>
+        <translation>Behaltens-&amp;Vorlage:</translation>
     </message>
     <message>
         <source>Forget template:</source>
-        <translation type="unfinished"></translation>
+        <translation>Vergessens-Vorlage:</translation>
     </message>
     <message>
         <source>Concept &amp;words:</source>
-        <translation type="unfinished"></translation>
+        <translation>Konzept&amp;wörter:</translation>
     </message>
     <message>
         <source>Concept dimension:</source>
-        <translation type="unfinished"></translation>
+        <translation>Konzept-Dimension:</translation>
     </message>
     <message>
         <source>Counts:</source>
-        <translation type="unfinished"></translation>
+        <translation>Anzahlen:</translation>
     </message>
     <message>
         <source>Builder seed:</source>
-        <translation type="unfinished"></translation>
+        <translation>Generator-Seed:</translation>
     </message>
     <message>
         <source>&amp;Build D_f, D_r,train, D_r,test</source>
-        <translation type="unfinished"></translation>
+        <translation>D_f, D_r,train, D_r,test e&amp;rstellen</translation>
     </message>
     <message>
         <source>%1, row %2: the seed &apos;%3&apos; is not a non-negative whole number</source>
-        <translation type="unfinished"></translation>
+        <translation>%1, Zeile %2: Der Seed „%3“ ist keine nichtnegative ganze Zahl</translation>
     </message>
     <message>
         <source>Loaded %1 prompts from %2</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 Prompts aus %2 geladen</translation>
     </message>
     <message>
         <source>The prompts of %1 were not loaded; the table keeps what it had.
 
 %2</source>
-        <translation type="unfinished"></translation>
+        <translation>Die Prompts aus %1 wurden nicht geladen; die Tabelle behält ihren bisherigen Inhalt.
+
+%2</translation>
     </message>
     <message>
         <source>Saved %1 prompts to %2</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 Prompts in %2 gespeichert</translation>
     </message>
     <message>
         <source>%1 was not written.
 
 %2</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 wurde nicht geschrieben.
+
+%2</translation>
     </message>
     <message>
         <source>%1 (%2)</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 (%2)</translation>
     </message>
     <message>
         <source>Loaded the preset %1: press Build to make the prompt sets</source>
-        <translation type="unfinished"></translation>
+        <translation>Vorgabe %1 geladen: auf „Erstellen“ klicken, um die Prompt-Mengen zu bilden</translation>
     </message>
     <message>
         <source>The preset %1 was not loaded; the builder keeps what it had.
 
 %2</source>
-        <translation type="unfinished"></translation>
+        <translation>Die Vorgabe %1 wurde nicht geladen; der Generator behält seinen bisherigen Inhalt.
+
+%2</translation>
     </message>
     <message>
         <source>D_f %1, D_r,train %2, D_r,test %3 prompts (of %4, %5 and %6 distinct)</source>
-        <translation type="unfinished"></translation>
+        <translation>D_f %1, D_r,train %2, D_r,test %3 Prompts (davon %4, %5 und %6 verschieden)</translation>
     </message>
     <message>
         <source>Not built.</source>
-        <translation type="unfinished"></translation>
+        <translation>Nicht erstellt.</translation>
     </message>
     <message>
         <source>Build the prompt sets</source>
-        <translation type="unfinished"></translation>
+        <translation>Prompt-Mengen erstellen</translation>
     </message>
     <message>
         <source>The prompt sets were not built; they keep what they had.
 
 %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Die Prompt-Mengen wurden nicht erstellt; sie behalten ihren bisherigen Inhalt.
+
+%1</translation>
     </message>
     <message>
         <source>&amp;Forget (D_f)</source>
-        <translation type="unfinished"></translation>
+        <translation>Ver&amp;gessen (D_f)</translation>
     </message>
     <message>
         <source>Remain (D_r,&amp;train)</source>
-        <translation type="unfinished"></translation>
+        <translation>Behalten (D_r,&amp;train)</translation>
     </message>
     <message>
         <source>Remain (D_r,te&amp;st)</source>
-        <translation type="unfinished"></translation>
+        <translation>Behalten (D_r,te&amp;st)</translation>
     </message>
     <message>
         <source>%1: %2</source>
-        <translation type="unfinished"></translation>
+        <translation>%1: %2</translation>
     </message>
 </context>
 <context>
     <name>lethe::gui::RunWorker</name>
     <message>
         <source>Drawing the previews</source>
-        <translation type="unfinished"></translation>
+        <translation>Erzeugen der Vorschauen</translation>
     </message>
 </context>
 <context>
@@ -1233,7 +1416,23 @@
     </message>
     <message>
         <source>Sampling the unlearned model&apos;s preview</source>
-        <translation type="unfinished"></translation>
+        <translation>Erzeugen der Vorschau des verlernten Modells</translation>
+    </message>
+    <message>
+        <source>Loading the CLIP model</source>
+        <translation>Laden des CLIP-Modells</translation>
+    </message>
+    <message>
+        <source>Loading the Inception detector and the FID reference</source>
+        <translation>Laden des Inception-Detektors und der FID-Referenz</translation>
+    </message>
+    <message>
+        <source>zero-shot CLIP from %1 (&quot;%2&quot; … &quot;%3&quot;)</source>
+        <translation>Zero-Shot-CLIP aus %1 („%2“ … „%3“)</translation>
+    </message>
+    <message>
+        <source>FID with %1 against %2 (%3 resize)</source>
+        <translation>FID mit %1 gegen %2 (Skalierung %3)</translation>
     </message>
 </context>
 <context>
@@ -1325,23 +1524,23 @@
     </message>
     <message>
         <source>Para&amp;meters:</source>
-        <translation type="unfinished"></translation>
+        <translation>P&amp;arameter:</translation>
     </message>
     <message>
         <source>&amp;η (ESD guidance):</source>
-        <translation type="unfinished"></translation>
+        <translation>&amp;η (ESD-Guidance):</translation>
     </message>
     <message>
         <source>The UNet parameters the run changes</source>
-        <translation type="unfinished"></translation>
+        <translation>Die UNet-Parameter, die der Lauf verändert</translation>
     </message>
     <message>
         <source>ESD: how far the target moves away from the concept (negative guidance)</source>
-        <translation type="unfinished"></translation>
+        <translation>ESD: wie weit sich das Ziel vom Konzept entfernt (negative Guidance)</translation>
     </message>
     <message>
         <source>Forget-loss truncation: a step whose L_f exceeds α descends on the remain set only</source>
-        <translation type="unfinished"></translation>
+        <translation>Kappung des Vergessensverlusts: Ein Schritt, dessen L_f α übersteigt, steigt nur auf der Behaltensmenge ab</translation>
     </message>
 </context>
 <context>
@@ -1376,6 +1575,29 @@
     <message>
         <source>UA %1 → %2   RA %3 → %4   FD_cls %5 → %6   KID_cls %7 → %8</source>
         <translation>UA %1 → %2   RA %3 → %4   FD_cls %5 → %6   KID_cls %7 → %8</translation>
+    </message>
+    <message>
+        <source>%1 → %2</source>
+        <translation>%1 → %2</translation>
+    </message>
+    <message>
+        <source>CLIP-UA %1   CLIP-RA %2</source>
+        <translation>CLIP-UA %1   CLIP-RA %2</translation>
+    </message>
+    <message>
+        <source>FID %1 (remaining classes)</source>
+        <translation>FID %1 (behaltene Klassen)</translation>
+    </message>
+    <message>
+        <source>FID forgotten %1</source>
+        <translation>FID vergessene Klasse %1</translation>
+    </message>
+</context>
+<context>
+    <name>lethe::widgets::PathEdit</name>
+    <message>
+        <source>…</source>
+        <translation>…</translation>
     </message>
 </context>
 </TS>

@@ -25,7 +25,7 @@
     </message>
     <message>
         <source>truncated (L_f &gt; α)</source>
-        <translation type="unfinished"></translation>
+        <translation>已截断（L_f &gt; α）</translation>
     </message>
     <message>
         <source>gradient norm</source>
@@ -45,7 +45,7 @@
     </message>
     <message>
         <source>cos(a, d) and projection</source>
-        <translation type="unfinished"></translation>
+        <translation>cos(a, d) 与投影</translation>
     </message>
     <message>
         <source>Gradient norms</source>
@@ -216,7 +216,7 @@
     </message>
     <message>
         <source>No model open.</source>
-        <translation type="unfinished"></translation>
+        <translation>未打开模型。</translation>
     </message>
     <message>
         <source>Could not open the model</source>
@@ -280,7 +280,7 @@
     </message>
     <message>
         <source>: %v of %m</source>
-        <translation type="unfinished"></translation>
+        <translation>：%v / %m</translation>
     </message>
     <message>
         <source>%1 steps/s · ETA %2 · L_f %3 · L_r %4 · cos %5</source>
@@ -346,52 +346,88 @@
         <source>difference ×4</source>
         <translation>差异 ×4</translation>
     </message>
+    <message>
+        <source>&amp;Instruments…</source>
+        <translation>测量工具(&amp;I)…</translation>
+    </message>
+    <message>
+        <source>Also measure with zero-shot CLIP (UA and RA) and FID, as published results are measured</source>
+        <translation>另外使用零样本 CLIP（UA 和 RA）和 FID 进行测量，与已发表结果的测量方式一致</translation>
+    </message>
+    <message>
+        <source>zero-shot CLIP (%1)</source>
+        <translation>零样本 CLIP（%1）</translation>
+    </message>
+    <message>
+        <source>FID (%1 against %2, %3 resize)</source>
+        <translation>FID（%1 对照 %2，%3 缩放）</translation>
+    </message>
+    <message>
+        <source>Also: %1</source>
+        <translation>另外：%1</translation>
+    </message>
+    <message>
+        <source>, </source>
+        <translation>；</translation>
+    </message>
+    <message>
+        <source> — measuring with %1</source>
+        <translation> — 使用 %1 测量</translation>
+    </message>
+    <message>
+        <source>Could not load the measuring instruments: the run was not started</source>
+        <translation>无法加载测量工具：运行未启动</translation>
+    </message>
+    <message>
+        <source>Loading the measuring instruments …</source>
+        <translation>正在加载测量工具…</translation>
+    </message>
 </context>
 <context>
     <name>lethe::gui::ConceptTab</name>
     <message>
         <source>Pro&amp;mpts</source>
-        <translation type="unfinished"></translation>
+        <translation>提示词(&amp;M)</translation>
     </message>
     <message>
         <source>C&amp;urves and samples</source>
-        <translation type="unfinished"></translation>
+        <translation>曲线与样本(&amp;U)</translation>
     </message>
     <message>
         <source>Text-to-image model</source>
-        <translation type="unfinished"></translation>
+        <translation>文生图模型</translation>
     </message>
     <message>
         <source>empty: the built-in Fashion model; or a diffusers folder or CompVis file</source>
-        <translation type="unfinished"></translation>
+        <translation>留空：内置 Fashion 模型；或 diffusers 文件夹或 CompVis 文件</translation>
     </message>
     <message>
         <source>Mo&amp;del:</source>
-        <translation type="unfinished"></translation>
+        <translation>模型(&amp;D)：</translation>
     </message>
     <message>
         <source>Folder…</source>
-        <translation type="unfinished"></translation>
+        <translation>文件夹…</translation>
     </message>
     <message>
         <source>Choose a diffusers folder (with model_index.json)</source>
-        <translation type="unfinished"></translation>
+        <translation>选择 diffusers 文件夹（含 model_index.json）</translation>
     </message>
     <message>
         <source>Open a diffusers folder</source>
-        <translation type="unfinished"></translation>
+        <translation>打开 diffusers 文件夹</translation>
     </message>
     <message>
         <source>File…</source>
-        <translation type="unfinished"></translation>
+        <translation>文件…</translation>
     </message>
     <message>
         <source>Choose a CompVis single .safetensors file</source>
-        <translation type="unfinished"></translation>
+        <translation>选择 CompVis 单个 .safetensors 文件</translation>
     </message>
     <message>
         <source>Open a CompVis single file</source>
-        <translation type="unfinished"></translation>
+        <translation>打开 CompVis 单文件</translation>
     </message>
     <message>
         <source>Model files (*.safetensors)</source>
@@ -399,75 +435,75 @@
     </message>
     <message>
         <source>for a CompVis file: its tokenizer/configs folder</source>
-        <translation type="unfinished"></translation>
+        <translation>用于 CompVis 文件：其分词器与配置文件所在的文件夹</translation>
     </message>
     <message>
         <source>Com&amp;ponents:</source>
-        <translation type="unfinished"></translation>
+        <translation>组件(&amp;P)：</translation>
     </message>
     <message>
         <source>The components folder</source>
-        <translation type="unfinished"></translation>
+        <translation>组件文件夹</translation>
     </message>
     <message>
         <source>&amp;Open</source>
-        <translation type="unfinished"></translation>
+        <translation>打开(&amp;O)</translation>
     </message>
     <message>
         <source>No model open.</source>
-        <translation type="unfinished"></translation>
+        <translation>未打开模型。</translation>
     </message>
     <message>
         <source>Training images (drawn by the base model)</source>
-        <translation type="unfinished"></translation>
+        <translation>训练图像（由基础模型生成）</translation>
     </message>
     <message>
         <source>DDIM steps of the training and preview images</source>
-        <translation type="unfinished"></translation>
+        <translation>训练图像和预览图像的 DDIM 步数</translation>
     </message>
     <message>
         <source>Images drawn once are kept here (forget/ and remain/) and read again by the next press or run</source>
-        <translation type="unfinished"></translation>
+        <translation>已生成的图像保存在此处（forget/ 和 remain/），下次点击或运行时会重新读取</translation>
     </message>
     <message>
         <source>…</source>
-        <translation type="unfinished"></translation>
+        <translation>…</translation>
     </message>
     <message>
         <source>Choose the image cache folder</source>
-        <translation type="unfinished"></translation>
+        <translation>选择图像缓存文件夹</translation>
     </message>
     <message>
         <source>Image cache folder</source>
-        <translation type="unfinished"></translation>
+        <translation>图像缓存文件夹</translation>
     </message>
     <message>
         <source>Sampler s&amp;teps:</source>
-        <translation type="unfinished"></translation>
+        <translation>采样步数(&amp;T)：</translation>
     </message>
     <message>
         <source>&amp;Guidance:</source>
-        <translation type="unfinished"></translation>
+        <translation>引导强度(&amp;G)：</translation>
     </message>
     <message>
         <source>Images per &amp;batch:</source>
-        <translation type="unfinished"></translation>
+        <translation>每批图像数(&amp;B)：</translation>
     </message>
     <message>
         <source>Cac&amp;he folder:</source>
-        <translation type="unfinished"></translation>
+        <translation>缓存文件夹(&amp;H)：</translation>
     </message>
     <message>
         <source>&amp;Generate training images</source>
-        <translation type="unfinished"></translation>
+        <translation>生成训练图像(&amp;G)</translation>
     </message>
     <message>
         <source>Cancel</source>
-        <translation type="unfinished"></translation>
+        <translation>取消</translation>
     </message>
     <message>
         <source>Not drawn yet.</source>
-        <translation type="unfinished"></translation>
+        <translation>尚未生成。</translation>
     </message>
     <message>
         <source>Method and hyperparameters</source>
@@ -475,39 +511,27 @@
     </message>
     <message>
         <source>Run and export</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>&amp;Start</source>
-        <translation>开始(&amp;S)</translation>
-    </message>
-    <message>
-        <source>&amp;Pause</source>
-        <translation>暂停(&amp;P)</translation>
-    </message>
-    <message>
-        <source>S&amp;top</source>
-        <translation>停止(&amp;T)</translation>
+        <translation>运行与导出</translation>
     </message>
     <message>
         <source>Ctrl+R</source>
-        <translation type="unfinished"></translation>
+        <translation>Ctrl+R</translation>
     </message>
     <message>
         <source>Ctrl+P</source>
-        <translation type="unfinished"></translation>
+        <translation>Ctrl+P</translation>
     </message>
     <message>
         <source>Ctrl+.</source>
-        <translation type="unfinished"></translation>
+        <translation>Ctrl+.</translation>
     </message>
     <message>
         <source>&amp;Export diffusers folder…</source>
-        <translation type="unfinished"></translation>
+        <translation>导出 diffusers 文件夹(&amp;E)…</translation>
     </message>
     <message>
         <source>Export &amp;CompVis file…</source>
-        <translation type="unfinished"></translation>
+        <translation>导出 CompVis 文件(&amp;C)…</translation>
     </message>
     <message>
         <source>Before</source>
@@ -515,7 +539,7 @@
     </message>
     <message>
         <source>The base model&apos;s images of the checked prompts appear when a run starts.</source>
-        <translation type="unfinished"></translation>
+        <translation>所勾选提示词的基础模型图像将在运行开始时显示。</translation>
     </message>
     <message>
         <source>After</source>
@@ -523,51 +547,35 @@
     </message>
     <message>
         <source>The unlearned model&apos;s images, from the same seeds, appear when the run ends.</source>
-        <translation type="unfinished"></translation>
+        <translation>遗忘后模型使用相同种子生成的图像，将在运行结束时显示。</translation>
     </message>
     <message>
         <source>Open a text-to-image model</source>
-        <translation type="unfinished"></translation>
+        <translation>打开文生图模型</translation>
     </message>
     <message>
         <source>%1 training images ready: %2 drawn now, %3 from the cache.</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 张训练图像已就绪：本次生成 %2 张，来自缓存 %3 张。</translation>
     </message>
     <message>
         <source>training images: %p%</source>
-        <translation type="unfinished"></translation>
+        <translation>训练图像：%p%</translation>
     </message>
     <message>
         <source>Cancelled; the images drawn so far are cached and the next press goes on.</source>
-        <translation type="unfinished"></translation>
+        <translation>已取消；已生成的图像已缓存，下次点击将继续生成。</translation>
     </message>
     <message>
         <source>Generate training images</source>
-        <translation type="unfinished"></translation>
+        <translation>生成训练图像</translation>
     </message>
     <message>
         <source>Before (base model)</source>
-        <translation type="unfinished"></translation>
+        <translation>遗忘前（基础模型）</translation>
     </message>
     <message>
         <source>After step %1</source>
         <translation>第 %1 步后</translation>
-    </message>
-    <message>
-        <source>rollback → %1</source>
-        <translation>回滚 → %1</translation>
-    </message>
-    <message>
-        <source>Step %1: %2; weights restored to step %3</source>
-        <translation>第 %1 步：%2；权重已恢复到第 %3 步</translation>
-    </message>
-    <message>
-        <source>Exported to %1</source>
-        <translation>已导出到 %1</translation>
-    </message>
-    <message>
-        <source>Export</source>
-        <translation>导出</translation>
     </message>
     <message>
         <source>Opening %1 …</source>
@@ -579,75 +587,59 @@
     </message>
     <message>
         <source>The forget set is empty: type forget prompts, load a prompt file or build them from a preset.</source>
-        <translation type="unfinished"></translation>
+        <translation>遗忘集为空：请输入遗忘提示词、加载提示词文件，或从预设构建。</translation>
     </message>
     <message>
         <source>Choose a folder for the training-image cache.</source>
-        <translation type="unfinished"></translation>
+        <translation>请为训练图像缓存选择一个文件夹。</translation>
     </message>
     <message>
         <source>Drawing the training images (cached in %1)</source>
-        <translation type="unfinished"></translation>
+        <translation>正在生成训练图像（缓存于 %1）</translation>
     </message>
     <message>
         <source>The remain set is empty: %1 needs remain prompts (or choose ESD).</source>
-        <translation type="unfinished"></translation>
+        <translation>保留集为空：%1 需要保留提示词（或选择 ESD）。</translation>
     </message>
     <message>
         <source>Start</source>
-        <translation type="unfinished"></translation>
+        <translation>开始</translation>
     </message>
     <message>
         <source>Before / after seeds</source>
-        <translation type="unfinished"></translation>
+        <translation>前后对比种子</translation>
     </message>
     <message>
         <source>Unlearning with %1: %2 forget and %3 remain prompts</source>
-        <translation type="unfinished"></translation>
+        <translation>正在使用 %1 遗忘：%2 条遗忘提示词，%3 条保留提示词</translation>
     </message>
     <message>
         <source>Paused after step %1: change α, λ or lr, or resume</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Resumed</source>
-        <translation>已继续</translation>
-    </message>
-    <message>
-        <source>Stopping after the current step …</source>
-        <translation>将在当前步完成后停止…</translation>
+        <translation>已在第 %1 步后暂停：可修改 α、λ 或 lr，或继续</translation>
     </message>
     <message>
         <source>Export as a CompVis single file</source>
-        <translation type="unfinished"></translation>
+        <translation>导出为 CompVis 单文件</translation>
     </message>
     <message>
         <source>Export as a diffusers folder (a new folder)</source>
-        <translation type="unfinished"></translation>
+        <translation>导出为 diffusers 文件夹（新文件夹）</translation>
     </message>
     <message>
         <source>Exporting …</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>&amp;Resume</source>
-        <translation>继续(&amp;R)</translation>
+        <translation>正在导出…</translation>
     </message>
     <message>
         <source>Opened %1 (preset %2): fill the prompt sets, then generate the training images or press Start</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>step %v of %m</source>
-        <translation>第 %v / %m 步</translation>
+        <translation>已打开 %1（预设 %2）：请填写提示词集，然后生成训练图像或点击“开始”</translation>
     </message>
     <message>
         <source>%1: %v of %m (%p%)</source>
-        <translation type="unfinished"></translation>
+        <translation>%1：%v / %m（%p%）</translation>
     </message>
     <message>
         <source>%1 of %2 · %3/s · ETA %4</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 / %2 · %3/秒 · 剩余 %4</translation>
     </message>
     <message>
         <source>%1 steps/s · ETA %2 · L_f %3 · L_r %4 · cos %5%6</source>
@@ -655,15 +647,11 @@
     </message>
     <message>
         <source> · truncated</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>%1 from step %2</source>
-        <translation>%1，自第 %2 步起生效</translation>
+        <translation> · 已截断</translation>
     </message>
     <message>
         <source>%1 steps in %2 · %3 steps/s (stepping only) · L_f %4 · L_r %5</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 步，用时 %2 · %3 步/秒（仅计训练步） · L_f %4 · L_r %5</translation>
     </message>
     <message>
         <source>The run failed after %1 steps</source>
@@ -675,15 +663,107 @@
     </message>
     <message>
         <source>Run %1 after %2 steps in %3%4</source>
-        <translation type="unfinished"></translation>
+        <translation>运行%1：共 %2 步，用时 %3%4</translation>
     </message>
     <message>
-        <source>finished</source>
-        <translation>已完成</translation>
+        <source>Measures</source>
+        <translation>测量</translation>
     </message>
     <message>
-        <source>stopped</source>
-        <translation>已停止</translation>
+        <source>Choose a CLIP model folder</source>
+        <translation>选择 CLIP 模型文件夹</translation>
+    </message>
+    <message>
+        <source>optional: a CLIP model folder</source>
+        <translation>可选：CLIP 模型文件夹</translation>
+    </message>
+    <message>
+        <source>CLIP alignment (cosine of image and prompt embeddings) of D_f, D_r,train and D_r,test, drawn at the before/after seeds by the base model and by the unlearned one</source>
+        <translation>D_f、D_r,train 和 D_r,test 的 CLIP 对齐度（图像与提示词嵌入的余弦相似度），图像由基础模型和遗忘后模型以前后对比种子生成</translation>
+    </message>
+    <message>
+        <source>all</source>
+        <translation>全部</translation>
+    </message>
+    <message>
+        <source>The first prompts of each set drawn for CLIP, each at every before/after seed</source>
+        <translation>每个集合中用于 CLIP 生成图像的前若干条提示词，每条都使用每个前后对比种子生成</translation>
+    </message>
+    <message>
+        <source>CL&amp;IP model:</source>
+        <translation>CLIP 模型(&amp;I)：</translation>
+    </message>
+    <message>
+        <source>prompts per set:</source>
+        <translation>每集提示词数：</translation>
+    </message>
+    <message>
+        <source>Choose a CLIP model under Measures: each run then measures the CLIP alignment (cosine of image and prompt embeddings) of the prompt sets before and after, from the before/after seeds.</source>
+        <translation>请在“测量”中选择 CLIP 模型：之后每次运行都会使用前后对比种子，测量各提示词集在遗忘前后的 CLIP 对齐度（图像与提示词嵌入的余弦相似度）。</translation>
+    </message>
+    <message>
+        <source>Prompt set</source>
+        <translation>提示词集</translation>
+    </message>
+    <message>
+        <source>Images</source>
+        <translation>图像</translation>
+    </message>
+    <message>
+        <source>D_f (forget)</source>
+        <translation>D_f（遗忘）</translation>
+    </message>
+    <message>
+        <source>D_r,train</source>
+        <translation>D_r,train</translation>
+    </message>
+    <message>
+        <source>D_r,test</source>
+        <translation>D_r,test</translation>
+    </message>
+    <message>
+        <source>D_r (train and test)</source>
+        <translation>D_r（训练与测试）</translation>
+    </message>
+    <message>
+        <source>%1 (%2 prompts)</source>
+        <translation>%1（%2 条提示词）</translation>
+    </message>
+    <message>
+        <source>%1 %2 → %3</source>
+        <translation>%1 %2 → %3</translation>
+    </message>
+    <message>
+        <source>D_f</source>
+        <translation>D_f</translation>
+    </message>
+    <message>
+        <source>D_r</source>
+        <translation>D_r</translation>
+    </message>
+    <message>
+        <source>CLIP alignment of the last run (cosine of image and prompt embeddings), before → after:</source>
+        <translation>上次运行的 CLIP 对齐度（图像与提示词嵌入的余弦相似度），遗忘前 → 遗忘后：</translation>
+    </message>
+    <message>
+        <source>CLIP alignment %1</source>
+        <translation>CLIP 对齐度 %1</translation>
+    </message>
+    <message>
+        <source>CLIP alignment</source>
+        <translation>CLIP 对齐度</translation>
+    </message>
+    <message>
+        <source>CLIP model</source>
+        <translation>CLIP 模型</translation>
+    </message>
+    <message>
+        <source>Loading the CLIP model %1 …</source>
+        <translation>正在加载 CLIP 模型 %1…</translation>
+    </message>
+    <message>
+        <source> · </source>
+        <translation> · </translation>
     </message>
 </context>
 <context>
@@ -702,67 +782,162 @@
     </message>
     <message>
         <source>ESD (erased stable diffusion)</source>
-        <translation type="unfinished"></translation>
+        <translation>ESD（概念擦除的 Stable Diffusion）</translation>
     </message>
     <message>
         <source>All UNet parameters</source>
-        <translation type="unfinished"></translation>
+        <translation>全部 UNet 参数</translation>
     </message>
     <message>
         <source>Cross-attention only (ESD-x)</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>All but cross-attention (ESD-u)</source>
-        <translation type="unfinished"></translation>
+        <translation>仅交叉注意力（ESD-x）</translation>
     </message>
     <message>
         <source>Opening %1</source>
-        <translation type="unfinished"></translation>
+        <translation>正在打开 %1</translation>
     </message>
     <message>
         <source>%1 (%2) — UNet %3 parameters, %4×%4 images, %5; configs from %6</source>
-        <translation type="unfinished"></translation>
+        <translation>%1（%2）— UNet %3 个参数，%4×%4 图像，%5；配置来自 %6</translation>
     </message>
     <message>
         <source>latent</source>
-        <translation type="unfinished"></translation>
+        <translation>潜空间</translation>
     </message>
     <message>
         <source>pixel space</source>
-        <translation type="unfinished"></translation>
+        <translation>像素空间</translation>
     </message>
     <message>
         <source>Drawing the forget images</source>
-        <translation type="unfinished"></translation>
+        <translation>正在生成遗忘图像</translation>
     </message>
     <message>
         <source>Drawing the remain images</source>
-        <translation type="unfinished"></translation>
+        <translation>正在生成保留图像</translation>
     </message>
     <message>
         <source>Stopped while drawing the training images (those drawn are cached).</source>
-        <translation type="unfinished"></translation>
+        <translation>生成训练图像时已停止（已生成的图像已缓存）。</translation>
     </message>
     <message>
         <source>Drawing the base model&apos;s previews (sampler steps)</source>
-        <translation type="unfinished"></translation>
+        <translation>正在生成基础模型的预览（按采样步计）</translation>
     </message>
     <message>
         <source>Stopped while drawing the base model&apos;s previews.</source>
-        <translation type="unfinished"></translation>
+        <translation>生成基础模型的预览时已停止。</translation>
     </message>
     <message>
         <source>Drawing the unlearned model&apos;s previews</source>
-        <translation type="unfinished"></translation>
+        <translation>正在生成遗忘后模型的预览</translation>
     </message>
     <message>
         <source>Writing the diffusers folder %1</source>
-        <translation type="unfinished"></translation>
+        <translation>正在写入 diffusers 文件夹 %1</translation>
     </message>
     <message>
         <source>Writing the CompVis file %1</source>
-        <translation type="unfinished"></translation>
+        <translation>正在写入 CompVis 文件 %1</translation>
+    </message>
+    <message>
+        <source>All but cross-attention</source>
+        <translation>除交叉注意力外的全部参数</translation>
+    </message>
+    <message>
+        <source>ESD-u (all but cross-attention, time embedding and output layers)</source>
+        <translation>ESD-u（除交叉注意力、时间嵌入和输出层外的全部参数）</translation>
+    </message>
+    <message>
+        <source>Loading the CLIP model %1</source>
+        <translation>正在加载 CLIP 模型 %1</translation>
+    </message>
+    <message>
+        <source>Drawing the base model&apos;s %1 images for CLIP</source>
+        <translation>正在为 CLIP 生成基础模型的 %1 图像</translation>
+    </message>
+    <message>
+        <source>Stopped while drawing the base model&apos;s images for CLIP.</source>
+        <translation>为 CLIP 生成基础模型图像时已停止。</translation>
+    </message>
+    <message>
+        <source>Drawing the unlearned model&apos;s %1 images for CLIP</source>
+        <translation>正在为 CLIP 生成遗忘后模型的 %1 图像</translation>
+    </message>
+</context>
+<context>
+    <name>lethe::gui::InstrumentsDialog</name>
+    <message>
+        <source>Measuring instruments</source>
+        <translation>测量工具</translation>
+    </message>
+    <message>
+        <source>Besides Lethe&apos;s classifier, the measures can use the instruments published results are measured with, on the same images. Each is optional; the user guide says where the weights come from.</source>
+        <translation>除 Lethe 自带的分类器外，测量还可以在相同图像上使用已发表结果所用的测量工具。每项均为可选；权重的获取方式请参阅用户指南。</translation>
+    </message>
+    <message>
+        <source>optional</source>
+        <translation>可选</translation>
+    </message>
+    <message>
+        <source>Choose a CLIP model folder</source>
+        <translation>选择 CLIP 模型文件夹</translation>
+    </message>
+    <message>
+        <source>A CLIP model folder (Hugging Face layout: config.json, model.safetensors, the tokenizer files), e.g. openai/clip-vit-base-patch32: UA and RA by zero-shot CLIP, as the RGD paper measures them</source>
+        <translation>CLIP 模型文件夹（Hugging Face 布局：config.json、model.safetensors 及分词器文件），例如 openai/clip-vit-base-patch32：按 RGD 论文的方式，用零样本 CLIP 测量 UA 和 RA</translation>
+    </message>
+    <message>
+        <source>Choose FID&apos;s Inception-v3 detector</source>
+        <translation>选择 FID 的 Inception-v3 检测器</translation>
+    </message>
+    <message>
+        <source>Safetensors files (*.safetensors)</source>
+        <translation>Safetensors 文件 (*.safetensors)</translation>
+    </message>
+    <message>
+        <source>FID&apos;s Inception-v3 detector (from scripts/inception_to_safetensors.py): FID of the remaining classes and of the forgotten class; needs the reference statistics</source>
+        <translation>FID 的 Inception-v3 检测器（由 scripts/inception_to_safetensors.py 生成）：计算保留类别和被遗忘类别的 FID；需要参考统计量</translation>
+    </message>
+    <message>
+        <source>Choose FID&apos;s reference statistics</source>
+        <translation>选择 FID 参考统计量</translation>
+    </message>
+    <message>
+        <source>NumPy archives (*.npz)</source>
+        <translation>NumPy 归档 (*.npz)</translation>
+    </message>
+    <message>
+        <source>The real images&apos; statistics FID compares with (mu and sigma: EDM&apos;s fid-refs, or lethe-cli fid-ref)</source>
+        <translation>FID 所比较的真实图像统计量（mu 和 sigma：EDM 的 fid-refs，或 lethe-cli fid-ref）</translation>
+    </message>
+    <message>
+        <source>edm (EDM&apos;s fid.py)</source>
+        <translation>edm（EDM 的 fid.py）</translation>
+    </message>
+    <message>
+        <source>pytorch-fid</source>
+        <translation>pytorch-fid</translation>
+    </message>
+    <message>
+        <source>How images reach Inception&apos;s 299×299 input</source>
+        <translation>图像如何缩放到 Inception 的 299×299 输入</translation>
+    </message>
+    <message>
+        <source>&amp;CLIP model folder:</source>
+        <translation>CLIP 模型文件夹(&amp;C)：</translation>
+    </message>
+    <message>
+        <source>&amp;Inception detector:</source>
+        <translation>Inception 检测器(&amp;I)：</translation>
+    </message>
+    <message>
+        <source>FID &amp;reference statistics:</source>
+        <translation>FID 参考统计量(&amp;R)：</translation>
+    </message>
+    <message>
+        <source>FID re&amp;size:</source>
+        <translation>FID 缩放方式(&amp;S)：</translation>
     </message>
 </context>
 <context>
@@ -857,324 +1032,332 @@
     </message>
     <message>
         <source>C&amp;lass</source>
-        <translation type="unfinished"></translation>
+        <translation>类别(&amp;L)</translation>
     </message>
     <message>
         <source>Co&amp;ncept</source>
-        <translation type="unfinished"></translation>
+        <translation>概念(&amp;N)</translation>
     </message>
     <message>
         <source>Lo&amp;g</source>
-        <translation type="unfinished"></translation>
+        <translation>日志(&amp;G)</translation>
     </message>
     <message>
         <source>Class unlearning of a class-conditional model</source>
-        <translation type="unfinished"></translation>
+        <translation>类条件模型的类别遗忘</translation>
     </message>
     <message>
         <source>Concept unlearning of a text-to-image model</source>
-        <translation type="unfinished"></translation>
+        <translation>文生图模型的概念遗忘</translation>
     </message>
     <message>
         <source>What the program reports</source>
-        <translation type="unfinished"></translation>
+        <translation>程序输出的信息</translation>
     </message>
     <message>
         <source>Stopping the concept run before closing …</source>
-        <translation type="unfinished"></translation>
+        <translation>正在停止概念运行，随后关闭…</translation>
     </message>
 </context>
 <context>
     <name>lethe::gui::PreviewChoice</name>
     <message>
         <source>Before / after prompts</source>
-        <translation type="unfinished"></translation>
+        <translation>前后对比提示词</translation>
     </message>
     <message>
         <source>Checked prompts are drawn before and after, one column per seed</source>
-        <translation type="unfinished"></translation>
+        <translation>勾选的提示词将在遗忘前后各生成图像，每个种子一列</translation>
     </message>
     <message>
         <source>Prompts of the before/after grids</source>
-        <translation type="unfinished"></translation>
+        <translation>前后对比网格的提示词</translation>
     </message>
     <message>
         <source>Seeds of the columns, e.g. 0-3 or 1,5</source>
-        <translation type="unfinished"></translation>
+        <translation>各列的种子，例如 0-3 或 1,5</translation>
     </message>
     <message>
         <source>only at the end</source>
-        <translation type="unfinished"></translation>
+        <translation>仅在结束时</translation>
     </message>
     <message>
         <source>Draw the &quot;after&quot; grid every N steps during the run (0: only at the end)</source>
-        <translation type="unfinished"></translation>
+        <translation>运行期间每 N 步生成一次“遗忘后”网格（0：仅在结束时）</translation>
     </message>
     <message>
         <source>Seeds:</source>
-        <translation type="unfinished"></translation>
+        <translation>种子：</translation>
     </message>
     <message>
         <source>After every:</source>
-        <translation type="unfinished"></translation>
+        <translation>每隔（步）：</translation>
     </message>
     <message>
         <source>forget: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>遗忘：%1</translation>
     </message>
     <message>
         <source>remain: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>保留：%1</translation>
     </message>
     <message>
         <source>The seeds &apos;%1&apos; are not a list like 0-3 or 1,5 (at most 65 in a range).</source>
-        <translation type="unfinished"></translation>
+        <translation>种子“%1”不是形如 0-3 或 1,5 的列表（一个范围内最多 65 个）。</translation>
     </message>
 </context>
 <context>
     <name>lethe::gui::PromptSetsEditor</name>
     <message>
         <source>Prompt</source>
-        <translation type="unfinished"></translation>
+        <translation>提示词</translation>
     </message>
     <message>
         <source>Seed</source>
-        <translation type="unfinished"></translation>
+        <translation>种子</translation>
     </message>
     <message>
         <source>Case</source>
-        <translation type="unfinished"></translation>
+        <translation>案例</translation>
     </message>
     <message>
         <source>Forget prompts</source>
-        <translation type="unfinished"></translation>
+        <translation>遗忘提示词</translation>
     </message>
     <message>
         <source>Remain prompts (training)</source>
-        <translation type="unfinished"></translation>
+        <translation>保留提示词（训练）</translation>
     </message>
     <message>
         <source>Remain prompts (held-out test)</source>
-        <translation type="unfinished"></translation>
+        <translation>保留提示词（留出测试）</translation>
     </message>
     <message>
         <source>&amp;Add</source>
-        <translation type="unfinished"></translation>
+        <translation>添加(&amp;A)</translation>
     </message>
     <message>
         <source>Add a prompt row and start typing it</source>
-        <translation type="unfinished"></translation>
+        <translation>添加一行提示词并开始输入</translation>
     </message>
     <message>
         <source>&amp;Remove</source>
-        <translation type="unfinished"></translation>
+        <translation>删除(&amp;R)</translation>
     </message>
     <message>
         <source>&amp;Load…</source>
-        <translation type="unfinished"></translation>
+        <translation>加载(&amp;L)…</translation>
     </message>
     <message>
         <source>Load a prompt set</source>
-        <translation type="unfinished"></translation>
+        <translation>加载提示词集</translation>
     </message>
     <message>
         <source>Prompt sets (*.json *.csv);;All files (*)</source>
-        <translation type="unfinished"></translation>
+        <translation>提示词集 (*.json *.csv);;所有文件 (*)</translation>
     </message>
     <message>
         <source>Sa&amp;ve…</source>
-        <translation type="unfinished"></translation>
+        <translation>保存(&amp;V)…</translation>
     </message>
     <message>
         <source>Save the prompt set</source>
-        <translation type="unfinished"></translation>
+        <translation>保存提示词集</translation>
     </message>
     <message>
         <source>JSON prompt list (*.json)</source>
-        <translation type="unfinished"></translation>
+        <translation>JSON 提示词列表 (*.json)</translation>
     </message>
     <message>
         <source>Diversity builder</source>
-        <translation type="unfinished"></translation>
+        <translation>多样性构建器</translation>
     </message>
     <message>
         <source>Load pre&amp;set…</source>
-        <translation type="unfinished"></translation>
+        <translation>加载预设(&amp;S)…</translation>
     </message>
     <message>
         <source>Load a diversity preset</source>
-        <translation type="unfinished"></translation>
+        <translation>加载多样性预设</translation>
     </message>
     <message>
         <source>Diversity presets (*.json);;All files (*)</source>
-        <translation type="unfinished"></translation>
+        <translation>多样性预设 (*.json);;所有文件 (*)</translation>
     </message>
     <message>
         <source>no preset loaded</source>
-        <translation type="unfinished"></translation>
+        <translation>未加载预设</translation>
     </message>
     <message>
         <source>Dimension</source>
-        <translation type="unfinished"></translation>
+        <translation>维度</translation>
     </message>
     <message>
         <source>Training values</source>
-        <translation type="unfinished"></translation>
+        <translation>训练取值</translation>
     </message>
     <message>
         <source>Held-out test values</source>
-        <translation type="unfinished"></translation>
+        <translation>留出测试取值</translation>
     </message>
     <message>
         <source>Values separated by commas; no test values = shared by all splits</source>
-        <translation type="unfinished"></translation>
+        <translation>以逗号分隔的取值；无测试取值 = 所有划分共用</translation>
     </message>
     <message>
         <source>Dimensions</source>
-        <translation type="unfinished"></translation>
+        <translation>维度</translation>
     </message>
     <message>
         <source>Add dimension</source>
-        <translation type="unfinished"></translation>
+        <translation>添加维度</translation>
     </message>
     <message>
         <source>Remove dimension</source>
-        <translation type="unfinished"></translation>
+        <translation>删除维度</translation>
     </message>
     <message>
         <source>a photo of a {colour} {object}</source>
-        <translation type="unfinished"></translation>
+        <translation>a photo of a {colour} {object}</translation>
     </message>
     <message>
         <source>empty: the remain template with {concept} for the concept dimension</source>
-        <translation type="unfinished"></translation>
+        <translation>留空：使用保留模板，并以 {concept} 表示概念维度</translation>
     </message>
     <message>
         <source>words separated by commas, e.g. sneaker</source>
-        <translation type="unfinished"></translation>
+        <translation>以逗号分隔的词，例如 sneaker</translation>
     </message>
     <message>
         <source>optional: the dimension the words belong to</source>
-        <translation type="unfinished"></translation>
+        <translation>可选：这些词所属的维度</translation>
     </message>
     <message>
         <source>D_f</source>
-        <translation type="unfinished"></translation>
+        <translation>D_f</translation>
     </message>
     <message>
         <source>D_r,train</source>
-        <translation type="unfinished"></translation>
+        <translation>D_r,train</translation>
     </message>
     <message>
         <source>D_r,test</source>
-        <translation type="unfinished"></translation>
+        <translation>D_r,test</translation>
     </message>
     <message>
         <source>Remain &amp;template:</source>
-        <translation type="unfinished"></translation>
+        <translation>保留模板(&amp;T)：</translation>
     </message>
     <message>
         <source>Forget template:</source>
-        <translation type="unfinished"></translation>
+        <translation>遗忘模板：</translation>
     </message>
     <message>
         <source>Concept &amp;words:</source>
-        <translation type="unfinished"></translation>
+        <translation>概念词(&amp;W)：</translation>
     </message>
     <message>
         <source>Concept dimension:</source>
-        <translation type="unfinished"></translation>
+        <translation>概念维度：</translation>
     </message>
     <message>
         <source>Counts:</source>
-        <translation type="unfinished"></translation>
+        <translation>数量：</translation>
     </message>
     <message>
         <source>Builder seed:</source>
-        <translation type="unfinished"></translation>
+        <translation>构建器种子：</translation>
     </message>
     <message>
         <source>&amp;Build D_f, D_r,train, D_r,test</source>
-        <translation type="unfinished"></translation>
+        <translation>构建 D_f、D_r,train、D_r,test(&amp;B)</translation>
     </message>
     <message>
         <source>%1, row %2: the seed &apos;%3&apos; is not a non-negative whole number</source>
-        <translation type="unfinished"></translation>
+        <translation>%1，第 %2 行：种子“%3”不是非负整数</translation>
     </message>
     <message>
         <source>Loaded %1 prompts from %2</source>
-        <translation type="unfinished"></translation>
+        <translation>已从 %2 加载 %1 条提示词</translation>
     </message>
     <message>
         <source>The prompts of %1 were not loaded; the table keeps what it had.
 
 %2</source>
-        <translation type="unfinished"></translation>
+        <translation>未加载 %1 中的提示词；表格保留原有内容。
+
+%2</translation>
     </message>
     <message>
         <source>Saved %1 prompts to %2</source>
-        <translation type="unfinished"></translation>
+        <translation>已将 %1 条提示词保存到 %2</translation>
     </message>
     <message>
         <source>%1 was not written.
 
 %2</source>
-        <translation type="unfinished"></translation>
+        <translation>未写入 %1。
+
+%2</translation>
     </message>
     <message>
         <source>%1 (%2)</source>
-        <translation type="unfinished"></translation>
+        <translation>%1（%2）</translation>
     </message>
     <message>
         <source>Loaded the preset %1: press Build to make the prompt sets</source>
-        <translation type="unfinished"></translation>
+        <translation>已加载预设 %1：点击“构建”生成提示词集</translation>
     </message>
     <message>
         <source>The preset %1 was not loaded; the builder keeps what it had.
 
 %2</source>
-        <translation type="unfinished"></translation>
+        <translation>未加载预设 %1；构建器保留原有内容。
+
+%2</translation>
     </message>
     <message>
         <source>D_f %1, D_r,train %2, D_r,test %3 prompts (of %4, %5 and %6 distinct)</source>
-        <translation type="unfinished"></translation>
+        <translation>D_f %1 条、D_r,train %2 条、D_r,test %3 条提示词（其中不同的分别为 %4、%5、%6 条）</translation>
     </message>
     <message>
         <source>Not built.</source>
-        <translation type="unfinished"></translation>
+        <translation>尚未构建。</translation>
     </message>
     <message>
         <source>Build the prompt sets</source>
-        <translation type="unfinished"></translation>
+        <translation>构建提示词集</translation>
     </message>
     <message>
         <source>The prompt sets were not built; they keep what they had.
 
 %1</source>
-        <translation type="unfinished"></translation>
+        <translation>未构建提示词集；它们保留原有内容。
+
+%1</translation>
     </message>
     <message>
         <source>&amp;Forget (D_f)</source>
-        <translation type="unfinished"></translation>
+        <translation>遗忘（D_f）(&amp;F)</translation>
     </message>
     <message>
         <source>Remain (D_r,&amp;train)</source>
-        <translation type="unfinished"></translation>
+        <translation>保留（D_r,train）(&amp;T)</translation>
     </message>
     <message>
         <source>Remain (D_r,te&amp;st)</source>
-        <translation type="unfinished"></translation>
+        <translation>保留（D_r,test）(&amp;S)</translation>
     </message>
     <message>
         <source>%1: %2</source>
-        <translation type="unfinished"></translation>
+        <translation>%1：%2</translation>
     </message>
 </context>
 <context>
     <name>lethe::gui::RunWorker</name>
     <message>
         <source>Drawing the previews</source>
-        <translation type="unfinished"></translation>
+        <translation>正在生成预览</translation>
     </message>
 </context>
 <context>
@@ -1233,7 +1416,23 @@
     </message>
     <message>
         <source>Sampling the unlearned model&apos;s preview</source>
-        <translation type="unfinished"></translation>
+        <translation>正在生成遗忘后模型的预览</translation>
+    </message>
+    <message>
+        <source>Loading the CLIP model</source>
+        <translation>正在加载 CLIP 模型</translation>
+    </message>
+    <message>
+        <source>Loading the Inception detector and the FID reference</source>
+        <translation>正在加载 Inception 检测器和 FID 参考统计量</translation>
+    </message>
+    <message>
+        <source>zero-shot CLIP from %1 (&quot;%2&quot; … &quot;%3&quot;)</source>
+        <translation>来自 %1 的零样本 CLIP（“%2”…“%3”）</translation>
+    </message>
+    <message>
+        <source>FID with %1 against %2 (%3 resize)</source>
+        <translation>FID：%1 对照 %2（%3 缩放）</translation>
     </message>
 </context>
 <context>
@@ -1324,23 +1523,23 @@
     </message>
     <message>
         <source>Para&amp;meters:</source>
-        <translation type="unfinished"></translation>
+        <translation>参数(&amp;M)：</translation>
     </message>
     <message>
         <source>&amp;η (ESD guidance):</source>
-        <translation type="unfinished"></translation>
+        <translation>η（ESD 引导强度）(&amp;η)：</translation>
     </message>
     <message>
         <source>The UNet parameters the run changes</source>
-        <translation type="unfinished"></translation>
+        <translation>本次运行所修改的 UNet 参数</translation>
     </message>
     <message>
         <source>ESD: how far the target moves away from the concept (negative guidance)</source>
-        <translation type="unfinished"></translation>
+        <translation>ESD：目标偏离该概念的程度（负向引导）</translation>
     </message>
     <message>
         <source>Forget-loss truncation: a step whose L_f exceeds α descends on the remain set only</source>
-        <translation type="unfinished"></translation>
+        <translation>遗忘损失截断：L_f 超过 α 的步仅在保留集上做梯度下降</translation>
     </message>
 </context>
 <context>
@@ -1375,6 +1574,29 @@
     <message>
         <source>UA %1 → %2   RA %3 → %4   FD_cls %5 → %6   KID_cls %7 → %8</source>
         <translation>UA %1 → %2   RA %3 → %4   FD_cls %5 → %6   KID_cls %7 → %8</translation>
+    </message>
+    <message>
+        <source>%1 → %2</source>
+        <translation>%1 → %2</translation>
+    </message>
+    <message>
+        <source>CLIP-UA %1   CLIP-RA %2</source>
+        <translation>CLIP-UA %1   CLIP-RA %2</translation>
+    </message>
+    <message>
+        <source>FID %1 (remaining classes)</source>
+        <translation>FID %1（保留类别）</translation>
+    </message>
+    <message>
+        <source>FID forgotten %1</source>
+        <translation>FID（被遗忘类别）%1</translation>
+    </message>
+</context>
+<context>
+    <name>lethe::widgets::PathEdit</name>
+    <message>
+        <source>…</source>
+        <translation>…</translation>
     </message>
 </context>
 </TS>
