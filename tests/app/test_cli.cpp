@@ -1,7 +1,6 @@
 // lethe-cli as a user runs it: unlearn into a run folder, export a snapshot, sweep and resume, split a sweep
 // into tasks and merge them, and the messages of the ways these go wrong. A tiny model on a tiny CIFAR-10
 // folder keeps each run to seconds. The text-to-image commands are tested in test_cli_t2i.cpp.
-#include "core/eval/fid.h"
 #include "core/io/safetensors.h"
 #include "core/models/classifier/resnet_classifier.h"
 #include "core/models/edm/edm_config.h"
@@ -741,9 +740,7 @@ void TestCli::literatureMeasuresOnTheBuiltInModel()
     const auto inception = m_dir / "builtin-inception.safetensors";
     test::writeRandomInception(inception, 3);
     const auto reference = m_dir / "builtin-reference.npz";
-    const std::int64_t dim = 2048;
-    eval::writeFidReference(reference,
-        { torch::zeros({ dim }, torch::kFloat64), torch::eye(dim, torch::TensorOptions(torch::kFloat64)), 2 });
+    test::writeStandardFidReference(reference);
     const std::map<std::string, std::string> env { { "LETHE_CACHE_DIR", (m_dir / "builtin-cache").string() } };
     const Args measures { "--clip", q(clip), "--inception", q(inception), "--fid-ref", q(reference) };
 

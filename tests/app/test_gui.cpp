@@ -8,7 +8,6 @@
 #include "main_window.h"
 #include "session_worker.h"
 
-#include "core/eval/fid.h"
 #include "core/models/edm/edm_config.h"
 #include "core/models/edm/edm_precond.h"
 #include "core/runtime.h"
@@ -18,6 +17,7 @@
 #include "widgets/class_picker.h"
 #include "widgets/curve_plot.h"
 #include "widgets/hyperparameter_panel.h"
+#include "widgets/log_view.h"
 #include "widgets/metrics_view.h"
 #include "widgets/path_edit.h"
 #include "widgets/sample_grid.h"
@@ -275,9 +275,7 @@ void TestGui::literatureInstrumentsJoinTheMeasures()
     const auto inception = m_dir / "inception.safetensors";
     test::writeRandomInception(inception);
     const auto reference = m_dir / "reference.npz";
-    const std::int64_t dim = models::inception::kFidFeatureDim;
-    eval::writeFidReference(reference,
-        { torch::zeros({ dim }, torch::kFloat64), torch::eye(dim, torch::TensorOptions(torch::kFloat64)), 2 });
+    test::writeStandardFidReference(reference);
     test::writeTinyCifarClassifier(m_dir / "classifier.safetensors");
     const QString classifier = QString::fromStdString((m_dir / "classifier.safetensors").string());
 
@@ -381,6 +379,38 @@ void TestGui::literatureInstrumentsJoinTheMeasures()
     tab->setInstrumentPaths(paths);
     QVERIFY(tab->instrumentsError().isEmpty());
     QVERIFY(tab->instrumentsLabel()->text().startsWith(QStringLiteral("Also: ")));
+
+    // Another window (another worker, nothing in memory) on the same model, settings and instruments: the base
+    // model's figures come from the measure cache on disk, so the run starts stepping at once, and they are the
+    // first run's.
+    {
+        gui::MainWindow second(m_model, m_data);
+        second.show();
+        gui::ClassTab* again = second.classTab();
+        QTRY_VERIFY_WITH_TIMEOUT(again->isModelOpen(), 60000);
+        again->openModel(m_model, m_data, classifier);
+        QTRY_VERIFY_WITH_TIMEOUT(again->isModelOpen() && again->measureBox()->isEnabled(), 60000);
+        again->classPicker()->setCurrentClass(3);
+        again->panel()->setSettings(s);
+        again->measureBox()->setChecked(true);
+        again->measureImagesBox()->setValue(2);
+        QCOMPARE(again->instrumentPaths().clip, QString::fromStdString(clip.string()));
+        torch::set_num_threads(2);
+        QSignalSpy done(again, &gui::ClassTab::runFinished);
+        QTest::mouseClick(again->startButton(), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1, 600000);
+        torch::set_num_threads(1);
+        QVERIFY2(second.logView()->toPlainText().contains(
+                     QStringLiteral("the base model's figures read from the measure cache ")),
+            qPrintable(second.logView()->toPlainText()));
+        const auto out2 = m_dir / "literature-export-2";
+        QSignalSpy exported2(again, &gui::ClassTab::exportFinished);
+        again->exportTo(QString::fromStdString(out2.string()));
+        QTRY_VERIFY_WITH_TIMEOUT(exported2.count() == 1, 60000);
+        const auto run2 = nlohmann::json::parse(test::readBytes(out2 / "run.json"));
+        for (const char* key : { "clip_zero_shot", "FID", "unlearning", "per_class" })
+            QVERIFY2(run2.at("metrics_before").at(key) == run.at("metrics_before").at(key), key);
+    }
     for (const char* key : { "run/clip", "run/inception", "run/fidReference", "run/measure" })
         QSettings().remove(QString::fromLatin1(key));
 }

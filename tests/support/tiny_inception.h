@@ -3,6 +3,7 @@
 // Random weights for FID's Inception-v3 under pytorch-fid's names, for the tests of the network, of FID and of the
 // commands that measure it. The architecture is fixed (23.8 M parameters), so "tiny" is only the test data: few
 // images, float16 weights (about 48 MB).
+#include "core/eval/fid.h"
 #include "core/io/safetensors.h"
 #include "core/models/inception/fid_inception.h"
 #include "core/nn/state_dict.h"
@@ -46,6 +47,14 @@ inline std::vector<io::NamedTensor> randomInceptionWeights(std::uint64_t seed)
 inline void writeRandomInception(const std::filesystem::path& file, std::uint64_t seed = 11)
 {
     io::writeSafetensors(file, randomInceptionWeights(seed));
+}
+
+/// FID reference statistics of mean 0 and covariance I in the detector's feature space, as an .npz.
+inline void writeStandardFidReference(const std::filesystem::path& file)
+{
+    const std::int64_t dim = models::inception::kFidFeatureDim;
+    eval::writeFidReference(
+        file, { torch::zeros({ dim }, torch::kFloat64), torch::eye(dim, torch::TensorOptions(torch::kFloat64)), 2 });
 }
 
 } // namespace lethe::test
