@@ -31,31 +31,31 @@ std::vector<std::int64_t> labelVector(const torch::Tensor& labels, int classCoun
     std::vector<std::int64_t> out(data, data + cpu.numel());
     for (std::size_t i = 0; i < out.size(); ++i)
         if (out[i] < 0 || out[i] >= classCount)
-            throw Error(std::string(what) + " label " + std::to_string(out[i]) + " at index " + std::to_string(i) +
-                        " is outside [0, " + std::to_string(classCount) + ")");
+            throw Error(std::string(what) + " label " + std::to_string(out[i]) + " at index " + std::to_string(i)
+                + " is outside [0, " + std::to_string(classCount) + ")");
     return out;
 }
 
 } // namespace
 
 Classification classify(models::ResNetClassifier& model, const torch::Tensor& images, std::int64_t batchSize,
-                        torch::Device device, bool withFeatures)
+    torch::Device device, bool withFeatures)
 {
     const auto& options = model->options();
     if (!images.defined() || images.dim() != 4 || images.scalar_type() != torch::kUInt8)
         throw Error("classify: expected uint8 images N×C×H×W");
     if (images.size(1) != options.inChannels())
-        throw Error("classify: the classifier takes " + std::to_string(options.inChannels()) +
-                    "-channel images, found " + std::to_string(images.size(1)) + " channels");
+        throw Error("classify: the classifier takes " + std::to_string(options.inChannels()) + "-channel images, found "
+            + std::to_string(images.size(1)) + " channels");
     if (batchSize < 1)
         throw Error("classify: batch size must be at least 1, found " + std::to_string(batchSize));
     const torch::Device modelDevice = model->parameters().front().device();
     // CUDA devices without an index mean "the current one"; compare types there.
-    const bool sameDevice = modelDevice.type() == device.type() &&
-                            (!device.has_index() || !modelDevice.has_index() || modelDevice.index() == device.index());
+    const bool sameDevice = modelDevice.type() == device.type()
+        && (!device.has_index() || !modelDevice.has_index() || modelDevice.index() == device.index());
     if (!sameDevice)
-        throw Error("classify: the classifier is on " + deviceText(modelDevice) + " but " + deviceText(device) +
-                    " was asked for");
+        throw Error("classify: the classifier is on " + deviceText(modelDevice) + " but " + deviceText(device)
+            + " was asked for");
 
     const bool wasTraining = model->is_training();
     model->eval();
@@ -78,10 +78,10 @@ Classification classify(models::ResNetClassifier& model, const torch::Tensor& im
         model->train();
 
     Classification result;
-    result.labels = labels.empty() ? torch::empty({0}, torch::kInt64) : torch::cat(labels);
+    result.labels = labels.empty() ? torch::empty({ 0 }, torch::kInt64) : torch::cat(labels);
     if (withFeatures)
-        result.features =
-            features.empty() ? torch::empty({0, model->featureDim()}, torch::kFloat32) : torch::cat(features);
+        result.features
+            = features.empty() ? torch::empty({ 0, model->featureDim() }, torch::kFloat32) : torch::cat(features);
     return result;
 }
 
@@ -92,8 +92,8 @@ ClassAccuracy perClassAccuracy(const torch::Tensor& predicted, const torch::Tens
     const auto p = labelVector(predicted, classCount, "predicted");
     const auto t = labelVector(target, classCount, "target");
     if (p.size() != t.size())
-        throw Error("per-class accuracy: " + std::to_string(p.size()) + " predictions for " +
-                    std::to_string(t.size()) + " targets");
+        throw Error("per-class accuracy: " + std::to_string(p.size()) + " predictions for " + std::to_string(t.size())
+            + " targets");
     ClassAccuracy result;
     const auto classes = static_cast<std::size_t>(classCount);
     result.total.assign(classes, 0);
@@ -122,12 +122,12 @@ ClassAccuracy perClassAccuracy(const torch::Tensor& predicted, const torch::Tens
     return result;
 }
 
-UnlearningScores unlearningScores(const torch::Tensor& predicted, const torch::Tensor& generatedFor,
-                                  std::int64_t forgottenClass, int classCount)
+UnlearningScores unlearningScores(
+    const torch::Tensor& predicted, const torch::Tensor& generatedFor, std::int64_t forgottenClass, int classCount)
 {
     if (forgottenClass < 0 || forgottenClass >= classCount)
-        throw Error("unlearning scores: forgotten class " + std::to_string(forgottenClass) + " is outside [0, " +
-                    std::to_string(classCount) + ")");
+        throw Error("unlearning scores: forgotten class " + std::to_string(forgottenClass) + " is outside [0, "
+            + std::to_string(classCount) + ")");
     return unlearningScores(perClassAccuracy(predicted, generatedFor, classCount), forgottenClass);
 }
 
@@ -135,15 +135,15 @@ UnlearningScores unlearningScores(const ClassAccuracy& classes, std::int64_t for
 {
     const auto classCount = static_cast<std::int64_t>(classes.total.size());
     if (forgottenClass < 0 || forgottenClass >= classCount)
-        throw Error("unlearning scores: forgotten class " + std::to_string(forgottenClass) + " is outside [0, " +
-                    std::to_string(classCount) + ")");
+        throw Error("unlearning scores: forgotten class " + std::to_string(forgottenClass) + " is outside [0, "
+            + std::to_string(classCount) + ")");
     UnlearningScores scores;
     scores.forgottenClass = forgottenClass;
     scores.classes = classes;
     const auto forgotten = static_cast<std::size_t>(forgottenClass);
     if (scores.classes.total[forgotten] == 0)
-        throw Error("unlearning scores: no image was generated for the forgotten class " +
-                    std::to_string(forgottenClass));
+        throw Error(
+            "unlearning scores: no image was generated for the forgotten class " + std::to_string(forgottenClass));
     scores.ua = 1.0 - scores.classes.accuracy[forgotten];
 
     std::int64_t total = 0;
@@ -159,8 +159,8 @@ UnlearningScores unlearningScores(const ClassAccuracy& classes, std::int64_t for
         ++defined;
     }
     if (total == 0)
-        throw Error("unlearning scores: no image was generated for a class other than the forgotten class " +
-                    std::to_string(forgottenClass));
+        throw Error("unlearning scores: no image was generated for a class other than the forgotten class "
+            + std::to_string(forgottenClass));
     scores.ra = static_cast<double>(correct) / static_cast<double>(total);
     scores.raClassMean = sum / defined;
     return scores;
