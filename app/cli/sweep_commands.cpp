@@ -132,20 +132,6 @@ TaskShare resolveTaskShare(const std::string& indexText, int countGiven)
     return share;
 }
 
-/// What identifies the literature's instruments in sweep.json: their SHA-256s and settings, not where their
-/// files lie, so that the tasks of a split sweep may read them from other paths.
-nlohmann::json instrumentsIdentity(const eval::LiteratureInstruments& instruments)
-{
-    nlohmann::json identity = instruments.describe();
-    if (identity.contains("clip"))
-        identity["clip"].erase("folder");
-    if (identity.contains("fid")) {
-        identity["fid"].erase("inception");
-        identity["fid"].erase("reference");
-    }
-    return identity;
-}
-
 /// The literature's figures of one measurement into the row (those it has).
 void setLiterature(SweepRow& r, const eval::GenerationEval& e)
 {
@@ -217,7 +203,7 @@ void runSweep(const SweepOptions& o)
     nlohmann::json identity
         = { { "model_sha256", in.model.sha256 }, { "data", in.train.source }, { "config", settings } };
     if (!instruments.empty())
-        identity["instruments"] = instrumentsIdentity(instruments);
+        identity["instruments"] = instruments.identity(); // Not their paths: tasks may read them elsewhere.
     // A task's share depends on the whole grid, so a task folder records it and its grid cannot grow.
     if (share.split())
         identity["split"]

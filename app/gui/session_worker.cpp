@@ -305,13 +305,15 @@ void SessionWorker::run(const RunRequest& request)
         options.imagesPerClass = config.evalImagesPerClass;
         options.forgottenClass = request.forgetClass;
         options.literature = instruments;
+        const auto progressAs = [&](const QString& what) {
+            return [&, what](std::int64_t done, std::int64_t total) {
+                Q_EMIT progress(what, done, total);
+                return !control->stopRequested();
+            };
+        };
         const auto measureModel
             = [&](models::EDMPrecond net, const QString& what) -> std::optional<eval::GenerationEval> {
-            return eval::evaluateGeneration(
-                net, s.classifier->model, *s.real, options, s.device, [&](std::int64_t done, std::int64_t total) {
-                    Q_EMIT progress(what, done, total);
-                    return !control->stopRequested();
-                });
+            return eval::evaluateGeneration(net, s.classifier->model, *s.real, options, s.device, progressAs(what));
         };
         if (measure) {
             const std::tuple key { config.evalImagesPerClass, request.forgetClass,
@@ -326,10 +328,7 @@ void SessionWorker::run(const RunRequest& request)
                 // instruments' SHA-256s: figures without them are not taken for figures with them.
                 const auto fromDisk
                     = eval::evaluateGenerationCached(eval::MeasureCache(), s.model->sha256, s.model->net, *s.classifier,
-                        *s.real, options, s.device, [&](std::int64_t done, std::int64_t total) {
-                            Q_EMIT progress(tr("Measuring the base model"), done, total);
-                            return !control->stopRequested();
-                        });
+                        *s.real, options, s.device, progressAs(tr("Measuring the base model")));
                 if (fromDisk) {
                     if (fromDisk->fromCache)
                         spdlog::info(

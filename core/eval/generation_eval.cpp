@@ -128,13 +128,8 @@ nlohmann::json generationEvalKey(const std::string& modelSha256, const Generatio
         { "classifier_sha256", classifierSha256 },
         { "real", { { "source", real.source }, { "images", real.features.defined() ? real.features.size(0) : 0 } } },
         { "device", c10::DeviceTypeName(device.type(), true) } };
-    if (options.literature != nullptr) {
-        if (const auto& clip = options.literature->clip)
-            key["clip"] = { { "model_sha256", clip->sha256 }, { "prompts", clip->prompts } };
-        if (const auto& fid = options.literature->fid)
-            key["fid"] = { { "inception_sha256", fid->inception.sha256 }, { "resize", fidResizeName(fid->resize) },
-                { "reference_sha256", fid->referenceSha256 } };
-    }
+    if (options.literature != nullptr)
+        key.update(options.literature->identity());
     return key;
 }
 

@@ -67,16 +67,26 @@ FidMeasure measureFid(FidInstrument& fid, const torch::Tensor& images, const tor
 
 } // namespace
 
-json LiteratureInstruments::describe() const
+json LiteratureInstruments::identity() const
 {
     json out = json::object();
     if (clip)
-        out["clip"] = { { "folder", clip->clip.folder.string() }, { "model_sha256", clip->sha256 },
-            { "prompts", clip->prompts } };
+        out["clip"] = { { "model_sha256", clip->sha256 }, { "prompts", clip->prompts } };
     if (fid)
-        out["fid"] = { { "inception", fid->inception.file.string() }, { "inception_sha256", fid->inception.sha256 },
-            { "resize", fidResizeName(fid->resize) }, { "reference", fid->referenceFile.string() },
+        out["fid"] = { { "inception_sha256", fid->inception.sha256 }, { "resize", fidResizeName(fid->resize) },
             { "reference_sha256", fid->referenceSha256 } };
+    return out;
+}
+
+json LiteratureInstruments::describe() const
+{
+    json out = identity();
+    if (clip)
+        out["clip"]["folder"] = clip->clip.folder.string();
+    if (fid) {
+        out["fid"]["inception"] = fid->inception.file.string();
+        out["fid"]["reference"] = fid->referenceFile.string();
+    }
     return out;
 }
 

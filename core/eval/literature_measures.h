@@ -19,7 +19,11 @@ struct LiteratureInstruments {
     std::optional<FidInstrument> fid;
 
     bool empty() const { return !clip && !fid; }
-    /// What the instruments are (files, SHA-256s, labels, resize rule), for run records and measure caches.
+    /// What identifies the instruments' figures, wherever their files lie: SHA-256s, prompts, resize rule
+    /// ({"clip": {model_sha256, prompts}, "fid": {inception_sha256, resize, reference_sha256}} for those present).
+    /// Measure-cache keys and sweep.json hold it.
+    nlohmann::json identity() const;
+    /// identity() with the files' paths (clip.folder, fid.inception, fid.reference), for run records.
     nlohmann::json describe() const;
 };
 
