@@ -50,6 +50,13 @@ void MetricsView::clear()
 {
     m_before.reset();
     m_after.reset();
+    m_robustness.clear();
+    refresh();
+}
+
+void MetricsView::setRobustness(const QString& line)
+{
+    m_robustness = line;
     refresh();
 }
 
@@ -102,7 +109,8 @@ void MetricsView::refresh()
         return m ? QString::number(*m.*field, 'f', precision) : QStringLiteral("—");
     };
     if (!m_before && !m_after) {
-        m_summary->setText(tr("No measurements yet: they appear when a run with evaluation finishes."));
+        m_summary->setText(tr("No measurements yet: they appear when a run with evaluation finishes.")
+            + (m_robustness.isEmpty() ? QString() : QLatin1Char('\n') + m_robustness));
         return;
     }
     QString text = tr("UA %1 → %2   RA %3 → %4   FD_cls %5 → %6   KID_cls %7 → %8")
@@ -131,6 +139,8 @@ void MetricsView::refresh()
         literature << tr("FID forgotten %1").arg(pair(&Measurement::fidForgotten, 2));
     if (!literature.isEmpty())
         text += QLatin1Char('\n') + literature.join(QStringLiteral("   "));
+    if (!m_robustness.isEmpty())
+        text += QLatin1Char('\n') + m_robustness;
     m_summary->setText(text);
 }
 

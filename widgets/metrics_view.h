@@ -40,6 +40,8 @@ public:
     void setClasses(const QStringList& names, int forgotten);
     void setBefore(const std::optional<Measurement>& before);
     void setAfter(const std::optional<Measurement>& after);
+    /// A last line of figures from elsewhere (the Robustness panel's attack on the run), empty for none.
+    void setRobustness(const QString& line);
     void clear();
 
     /// The summary line as shown.
@@ -56,6 +58,7 @@ private:
     int m_forgotten = -1;
     std::optional<Measurement> m_before;
     std::optional<Measurement> m_after;
+    QString m_robustness;
 };
 
 } // namespace lethe::widgets
