@@ -2,6 +2,7 @@
 
 #include "instruments_dialog.h"
 #include "qt_conversions.h"
+#include "robustness_panel.h"
 
 #include "widgets/class_picker.h"
 #include "widgets/curve_plot.h"
@@ -283,6 +284,11 @@ QWidget* ClassTab::buildCompare()
     m_metrics = new widgets::MetricsView;
     m_lowerTabs->addTab(compare, tr("Before / after"));
     m_lowerTabs->addTab(m_metrics, tr("Metrics"));
+    m_robustness = new RobustnessPanel(RobustnessPanel::Mode::Class);
+    connect(m_robustness, &RobustnessPanel::startRequested, this, &ClassTab::startAttack);
+    connect(m_robustness, &RobustnessPanel::cancelRequested, this, [this] { m_worker->cancelAttack(); });
+    connect(m_robustness, &RobustnessPanel::statusMessage, this, &ClassTab::setStatus);
+    m_lowerTabs->addTab(m_robustness, tr("Ro&bustness"));
     return m_lowerTabs;
 }
 
@@ -320,6 +326,8 @@ void ClassTab::connectWorker()
         setStatus(tr("Could not load the measuring instruments: the run was not started"));
         updateActions();
     });
+    connect(m_worker, &RunWorker::attackProgress, m_robustness, &RobustnessPanel::showProgress);
+    connect(m_worker, &RunWorker::attackEnded, this, &ClassTab::onAttackEnded);
     connect(m_worker, &SessionWorker::measured, this, [this](int which, const widgets::Measurement& m) {
         if (which == 0)
             m_metrics->setBefore(m);
@@ -380,9 +388,11 @@ void ClassTab::saveSettings() const
 
 void ClassTab::openModel(const QString& model, const QString& data, const QString& classifier)
 {
-    if (m_running || m_loadingInstruments)
+    if (m_running || m_loadingInstruments || m_attacking)
         return;
     m_modelOpen = false;
+    m_hasRunModel = false; // The worker lets the last run go with the model it came from.
+    m_robustness->clearResult();
     m_classifier = classifier;
     m_dataSpec = data.isEmpty() ? kBuiltinData : data;
     if (m_dataBox->findData(m_dataSpec) < 0)
@@ -456,6 +466,8 @@ void ClassTab::launchRun(const RunRequest& request)
     m_beforeGrid->setCells({}, m_columns);
     m_metrics->clear();
     m_metrics->setClasses(m_classNames, m_forgetClass);
+    m_robustness->clearResult();
+    m_hasRunModel = false;
     m_timeline->setRange(0, 0);
     m_timelineLabel->setText(tr("no previews yet"));
     setRunning(true);
@@ -474,12 +486,12 @@ QString ClassTab::pausedStatus() const
 
 bool ClassTab::canStart() const
 {
-    return !m_running && m_modelOpen && m_forgetClass >= 0 && !m_exporting && !m_loadingInstruments;
+    return !m_running && m_modelOpen && m_forgetClass >= 0 && !m_exporting && !m_loadingInstruments && !m_attacking;
 }
 
 bool ClassTab::canExport() const
 {
-    return !m_exporting && m_modelOpen && !m_previews.isEmpty() && (!m_running || m_paused);
+    return !m_exporting && !m_attacking && m_modelOpen && !m_previews.isEmpty() && (!m_running || m_paused);
 }
 
 void ClassTab::updateActions()
@@ -487,12 +499,21 @@ void ClassTab::updateActions()
     updateRunButtons();
     m_export->setEnabled(canExport());
     m_exportSnapshot->setEnabled(canExport() && m_timeline->isEnabled());
-    const bool settled = !m_running && !m_loadingInstruments;
+    const bool settled = !m_running && !m_loadingInstruments && !m_attacking;
     m_classPicker->setEnabled(settled);
     m_dataBox->setEnabled(settled);
     m_measure->setEnabled(settled && m_canMeasure);
     m_measureImages->setEnabled(settled && m_canMeasure);
     m_instrumentsButton->setEnabled(settled && m_canMeasure && m_measure->isChecked());
+    if (m_running || m_loadingInstruments)
+        m_robustness->setAvailable(false, tr("The attack starts once the run has finished."));
+    else if (!m_hasRunModel)
+        m_robustness->setAvailable(false, tr("Run unlearning first: the attack needs the run's finished model."));
+    else if (!m_canMeasure)
+        m_robustness->setAvailable(
+            false, tr("The attack's judge is a classifier of the model's classes, and none was found for this model."));
+    else
+        m_robustness->setAvailable(!m_exporting, tr("Wait for the export to end."));
     Q_EMIT actionsChanged();
 }
 
@@ -555,6 +576,7 @@ void ClassTab::onRunEnded(const QString& outcome, const QString& message, qint64
 {
     m_wallSteps = steps;
     m_wallSeconds = seconds;
+    m_hasRunModel = outcome != QStringLiteral("failed") && steps > 0;
     endRun(outcome);
     updateActions();
     if (outcome == QStringLiteral("failed")) {
@@ -566,6 +588,28 @@ void ClassTab::onRunEnded(const QString& outcome, const QString& message, qint64
                       .arg(messageSuffix(message)));
     }
     Q_EMIT runFinished(outcome);
+}
+
+void ClassTab::startAttack()
+{
+    if (m_running || m_attacking || m_exporting || !m_hasRunModel || !m_canMeasure)
+        return;
+    const AttackRequest request = m_robustness->request();
+    m_attacking = true;
+    m_robustness->attackStarted();
+    m_metrics->setRobustness(QString());
+    updateActions();
+    setStatus(tr("Attacking the unlearned model: does %1 stay forgotten?").arg(m_classNames.value(m_forgetClass)));
+    QMetaObject::invokeMethod(m_worker, [worker = m_worker, request] { worker->attack(request); });
+}
+
+void ClassTab::onAttackEnded(const QString& outcome, const QString& message, const AttackSummary& summary)
+{
+    m_attacking = false;
+    m_robustness->attackEnded(outcome, message, summary);
+    if (outcome == QStringLiteral("finished"))
+        m_metrics->setRobustness(tr("Robustness: %1").arg(m_robustness->figuresText()));
+    updateActions();
 }
 
 void ClassTab::chooseExportFolder(bool snapshot)

@@ -22,6 +22,8 @@ class MetricsView;
 
 namespace lethe::gui {
 
+class RobustnessPanel;
+
 class ClassTab : public RunTab {
     Q_OBJECT
 
@@ -61,6 +63,11 @@ public:
     /// The instruments are loading before a run starts.
     bool isLoadingInstruments() const { return m_loadingInstruments; }
     QPushButton* exportButton() const { return m_export; }
+    /// The Robustness tab: the class attack on the last run's model.
+    RobustnessPanel* robustnessPanel() const { return m_robustness; }
+    /// Starts the panel's attack on the worker's thread (once a run has finished).
+    void startAttack();
+    bool isAttacking() const { return m_attacking; }
     /// The last finished run's steps per second of wall time, previews and snapshots included (what
     /// `lethe-cli unlearn` reports); 0 before a run ends.
     double wallStepsPerSecond() const
@@ -94,6 +101,7 @@ private:
     void onPreview(qint64 step, const QList<QImage>& cells);
     void showTimelineStep(int index);
     void showCell(int row, int column);
+    void onAttackEnded(const QString& outcome, const QString& message, const AttackSummary& summary);
 
     SessionWorker* m_worker = nullptr;
 
@@ -112,6 +120,7 @@ private:
     QPushButton* m_exportSnapshot = nullptr;
     widgets::MetricsView* m_metrics = nullptr;
     QTabWidget* m_lowerTabs = nullptr;
+    RobustnessPanel* m_robustness = nullptr;
 
     QString m_dataSpec;
     QString m_classifier; ///< The classifier the model was opened with (empty: the built-in one).
@@ -126,6 +135,8 @@ private:
     int m_columns = 4;
     int m_forgetClass = -1;
     bool m_phaseShown = false; ///< The status bar shows a phase of progress(), not the run's message.
+    bool m_attacking = false;
+    bool m_hasRunModel = false; ///< The worker holds a run's model that the attack can take.
     qint64 m_wallSteps = 0;
     double m_wallSeconds = 0.0;
 };

@@ -1,6 +1,7 @@
 #include "concept_tab.h"
 
 #include "qt_conversions.h"
+#include "robustness_panel.h"
 
 #include "core/unlearn/run_control.h"
 #include "widgets/hyperparameter_panel.h"
@@ -21,6 +22,7 @@
 #include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
@@ -61,6 +63,11 @@ ConceptTab::ConceptTab(ConceptWorker* worker, QWidget* parent)
     m_lockedWhileBusy << m_editor;
     m_pages->addTab(m_editor, tr("Pro&mpts"));
     m_pages->addTab(buildRunPage(), tr("C&urves and samples"));
+    m_robustness = new RobustnessPanel(RobustnessPanel::Mode::Concept);
+    connect(m_robustness, &RobustnessPanel::startRequested, this, &ConceptTab::startAttack);
+    connect(m_robustness, &RobustnessPanel::cancelRequested, this, [this] { m_worker->cancelAttack(); });
+    connect(m_robustness, &RobustnessPanel::statusMessage, this, &ConceptTab::setStatus);
+    m_pages->addTab(m_robustness, tr("Ro&bustness"));
     arrange(QStringLiteral("conceptSplitter"), left, 380, m_pages);
 
     connectWorker();
@@ -316,6 +323,8 @@ QWidget* ConceptTab::buildRunPage()
 
 void ConceptTab::connectWorker()
 {
+    connect(m_worker, &RunWorker::attackProgress, m_robustness, &RobustnessPanel::showProgress);
+    connect(m_worker, &RunWorker::attackEnded, this, &ConceptTab::onAttackEnded);
     connect(m_worker, &ConceptWorker::opened, this, &ConceptTab::onOpened);
     connect(m_worker, &ConceptWorker::openFailed, this, [this](const QString& message) {
         m_opening = false;
@@ -530,6 +539,10 @@ void ConceptTab::launchRun(const ConceptRunRequest& request)
     m_lastOutcome.clear();
     m_clipTable->setRowCount(0);
     m_clipSummary.clear();
+    m_robustness->clearResult();
+    m_runForget = request.images.forget;
+    m_runConcept = request.forgetConcept;
+    m_runDraw = request.images.draw;
     saveSettings();
     m_pages->setCurrentIndex(1);
     m_runMessage = tr("Unlearning with %1: %2 forget and %3 remain prompts")
@@ -583,6 +596,14 @@ void ConceptTab::updateActions()
     m_exportCompvis->setEnabled(m_hasResult && !busy);
     for (QWidget* w : m_lockedWhileBusy)
         w->setEnabled(!busy);
+    if (m_attacking)
+        m_robustness->setAvailable(false);
+    else if (m_running)
+        m_robustness->setAvailable(false, tr("The attack starts once the run has finished."));
+    else if (!m_hasResult)
+        m_robustness->setAvailable(false, tr("Run unlearning first: the attack needs the run's finished model."));
+    else
+        m_robustness->setAvailable(!busy, tr("Wait for the work under way to end."));
     Q_EMIT actionsChanged();
 }
 
@@ -591,6 +612,7 @@ void ConceptTab::onOpened(const QString& path, const QString& description, const
     m_opening = false;
     m_modelOpen = true;
     m_hasResult = false;
+    m_robustness->clearResult();
     m_modelPath = path;
     m_modelLabel->setText(description);
     m_modelLabel->setToolTip(path);
@@ -675,6 +697,81 @@ void ConceptTab::onRunEnded(const QString& outcome, const QString& message, qint
                       .arg(messageSuffix(message) + (m_clipSummary.isEmpty() ? QString() : tr(" · ") + m_clipSummary)));
     }
     Q_EMIT runFinished(outcome);
+}
+
+AttackRequest ConceptTab::attackRequest() const
+{
+    AttackRequest r = m_robustness->request();
+    QStringList words;
+    for (const QString& word : m_runConcept.split(QLatin1Char(','), Qt::SkipEmptyParts))
+        if (!word.trimmed().isEmpty())
+            words << word.trimmed();
+    r.concept = words.value(0);
+    for (const ConceptPrompt& p : m_runForget.mid(0, r.prompts)) {
+        QString text = p.text;
+        if (r.removeConcept) {
+            // The concept's words out, the targets still from the prompt with them: whatever the attack then
+            // brings back, the prompt did not ask for.
+            for (const QString& word : words)
+                text.remove(QRegularExpression(QStringLiteral("\\b%1\\b").arg(QRegularExpression::escape(word)),
+                    QRegularExpression::CaseInsensitiveOption));
+            text = text.simplified();
+        }
+        r.promptTexts << text;
+        r.targetPrompts << p.text;
+    }
+    r.clipModel = m_clipEdit->path();
+    r.guidance = m_runDraw.guidance;
+    r.samplerSteps = m_runDraw.samplerSteps;
+    r.batch = m_runDraw.batch;
+    return r;
+}
+
+void ConceptTab::startAttack()
+{
+    if (isBusy() || !m_hasResult)
+        return;
+    const AttackRequest request = attackRequest();
+    if (request.promptTexts.isEmpty()) {
+        showError(tr("Attack"), tr("The last run had no forget prompts to attack."));
+        return;
+    }
+    m_attacking = true;
+    m_robustness->attackStarted();
+    updateActions();
+    setStatus(tr("Attacking the unlearned model with %1 of the run's forget prompts: does \"%2\" stay forgotten?")
+                  .arg(request.promptTexts.size())
+                  .arg(request.concept));
+    QMetaObject::invokeMethod(m_worker, [worker = m_worker, request] { worker->attack(request); });
+}
+
+void ConceptTab::onAttackEnded(const QString& outcome, const QString& message, const AttackSummary& summary)
+{
+    m_attacking = false;
+    m_robustness->attackEnded(outcome, message, summary);
+    if (outcome == QStringLiteral("finished"))
+        showAttackFigures(summary);
+    updateActions();
+}
+
+void ConceptTab::showAttackFigures(const AttackSummary& summary)
+{
+    // Beside the run's CLIP alignment: the share of images showing the concept before the attack and after it.
+    for (int row = m_clipTable->rowCount() - 1; row >= 0; --row)
+        if (m_clipTable->item(row, 0) && m_clipTable->item(row, 0)->data(Qt::UserRole).toBool())
+            m_clipTable->removeRow(row);
+    const int row = m_clipTable->rowCount();
+    m_clipTable->insertRow(row);
+    const QStringList cells { tr("Attack success rate (Pre-ASR → Post-ASR)"), QString::number(summary.preAsr, 'f', 4),
+        QString::number(summary.postAsr, 'f', 4),
+        tr("%1 (%2 prompts × %3 seeds)")
+            .arg(summary.rows.size() * summary.seeds)
+            .arg(summary.rows.size())
+            .arg(summary.seeds) };
+    for (int column = 0; column < cells.size(); ++column)
+        m_clipTable->setItem(row, column, new QTableWidgetItem(cells[column]));
+    m_clipTable->item(row, 0)->setData(Qt::UserRole, true);
+    m_clipTable->item(row, 0)->setToolTip(m_robustness->figuresText());
 }
 
 void ConceptTab::showError(const QString& title, const QString& message)

@@ -31,6 +31,8 @@ class PathEdit;
 
 namespace lethe::gui {
 
+class RobustnessPanel;
+
 class ConceptTab : public RunTab {
     Q_OBJECT
 
@@ -66,7 +68,7 @@ public:
     /// True once a paused run's thread is held between steps (the step under way when Pause came has ended).
     bool runHeld() const;
     /// A run, a drawing, an opening, an export or the loading of a run's CLIP model is in flight.
-    bool isBusy() const { return m_running || m_drawing || m_exporting || m_opening || m_loadingClip; }
+    bool isBusy() const { return m_running || m_drawing || m_exporting || m_opening || m_loadingClip || m_attacking; }
     bool canStart() const override;
     /// A run ended with weights to export.
     bool hasResult() const { return m_hasResult; }
@@ -109,6 +111,13 @@ public:
     QLineEdit* previewSeedsEdit() const { return m_previewChoice->seedsEdit(); }
     QPushButton* generateButton() const { return m_generate; }
     QTabWidget* pages() const { return m_pages; }
+    /// The Robustness page: prompt attacks on the last run's model.
+    RobustnessPanel* robustnessPanel() const { return m_robustness; }
+    /// Starts the panel's attack on the worker's thread (once a run has finished).
+    void startAttack();
+    bool isAttacking() const { return m_attacking; }
+    /// The request startAttack() sends with the panel's settings and the last run's forget prompts.
+    AttackRequest attackRequest() const;
 
 Q_SIGNALS:
     void modelOpened(bool ok);
@@ -135,6 +144,9 @@ private:
     QWidget* buildClipPage();
     void launchRun(const ConceptRunRequest& request);
     void showClipAlignment(const QList<ClipAlignmentFigure>& figures);
+    void onAttackEnded(const QString& outcome, const QString& message, const AttackSummary& summary);
+    /// The CLIP alignment table's attack row: Pre-ASR before, Post-ASR after.
+    void showAttackFigures(const AttackSummary& summary);
     QWidget* buildRunPage();
     void connectWorker();
     void restoreSettings();
@@ -165,6 +177,7 @@ private:
     QSpinBox* m_clipPrompts = nullptr;
     QTableWidget* m_clipTable = nullptr;
     QLabel* m_clipNote = nullptr;
+    RobustnessPanel* m_robustness = nullptr;
     QList<QWidget*> m_lockedWhileBusy;
 
     QString m_lastError;
@@ -172,6 +185,10 @@ private:
     bool m_opening = false;
     bool m_drawing = false;
     bool m_loadingClip = false;
+    bool m_attacking = false;
+    QList<ConceptPrompt> m_runForget; ///< The last run's forget prompts, which the attack takes.
+    QString m_runConcept; ///< The last run's concept words.
+    ConceptDrawSettings m_runDraw; ///< How the last run's images were drawn.
     ConceptRunRequest m_pendingRequest; ///< The run that starts once its CLIP model has loaded.
     QString m_clipSummary; ///< The last run's CLIP alignment in a line, for its closing status.
     bool m_hasResult = false;

@@ -2,6 +2,7 @@
 
 #include "qt_conversions.h"
 
+#include "core/attack/attack_run.h"
 #include "core/concept/prompt_set.h"
 #include "core/diffusion/text_to_image.h"
 #include "core/error.h"
@@ -9,6 +10,7 @@
 #include "core/io/json_text.h"
 #include "core/io/model_file.h"
 #include "core/io/sha256.h"
+#include "core/models/classifier/resnet_classifier.h"
 #include "core/models/clip/clip_model.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/runtime.h"
@@ -27,6 +29,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <numeric>
 #include <optional>
 
 namespace lethe::gui {
@@ -492,6 +495,69 @@ void ConceptWorker::exportModel(const QString& diffusersFolder, const QString& c
         Q_EMIT progress(QString(), 0, 0);
         Q_EMIT exportFailed(toQString(e.what()));
     }
+}
+
+void ConceptWorker::attack(const AttackRequest& request)
+{
+    State& s = *m_state;
+    nlohmann::json report = runAttack([&](const attack::AttackProgress& onEvent, attack::AttackOutcome& outcome) {
+        if (!s.session || !s.sd || s.manifest.is_null())
+            throw Error("run unlearning first: the attack needs the run's model");
+        const auto seeds = [](int count) {
+            std::vector<std::int64_t> list(static_cast<std::size_t>(std::max(1, count)));
+            std::iota(list.begin(), list.end(), std::int64_t { 0 });
+            return list;
+        };
+        attack::ConceptAttackSetup setup;
+        for (const QString& prompt : request.promptTexts)
+            setup.prompts.push_back(prompt.toStdString());
+        for (const QString& prompt : request.targetPrompts)
+            setup.targetPrompts.push_back(prompt.toStdString());
+        setup.seeds = seeds(request.seeds);
+        setup.targetSeeds = seeds(request.targets);
+        setup.guidance = request.guidance;
+        setup.samplerSteps = request.samplerSteps;
+        setup.batch = request.batch;
+        setup.attack.kind
+            = request.kind == QStringLiteral("soft") ? attack::PromptAttackKind::Soft : attack::PromptAttackKind::Hard;
+        setup.attack.tokens = request.tokens;
+        setup.attack.steps = request.steps;
+        setup.attack.lr = request.lr;
+        setup.attack.timestepsPerStep = request.timestepsPerStep;
+        setup.attack.validate();
+
+        // The judge: the built-in classifier where the concept is a Fashion garment or palette colour (the built-in
+        // model's concepts), else zero-shot CLIP with the CLIP model chosen under Measures.
+        const std::string concept = request.concept.toStdString();
+        std::optional<attack::Judge> judge;
+        std::string whyNot;
+        try {
+            Q_EMIT progress(tr("Loading the attack's judge"), 0, 0);
+            const auto classifier
+                = models::loadClassifier(resourceFile(std::string("models/") + kBuiltinClassifier), s.device);
+            judge = attack::fashionJudge(classifier.model, concept, s.device);
+        } catch (const std::exception& e) {
+            whyNot = e.what();
+        }
+        if (!judge && !request.clipModel.isEmpty()) {
+            // A copy of its own (the run's CLIP model is kept for the CLIP alignment; LoadedClip moves only).
+            judge = attack::zeroShotClipJudge(
+                std::make_shared<eval::ZeroShotClip>(eval::makeZeroShotClip(
+                    models::clip::loadClip(request.clipModel.toStdString(), s.device), { concept })),
+                0);
+        }
+        Q_EMIT progress(QString(), 0, 0);
+        if (!judge)
+            throw Error("no judge for the concept '" + concept + "': " + whyNot
+                + "; choose a CLIP model under Measures to judge it zero-shot");
+        auto result = attack::runConceptAttack(s.session->model(), *s.sd, setup, *judge, onEvent);
+        if (!result)
+            return false;
+        outcome = std::move(*result);
+        return true;
+    });
+    if (!report.is_null() && !s.manifest.is_null())
+        s.manifest["attack"] = std::move(report);
 }
 
 } // namespace lethe::gui

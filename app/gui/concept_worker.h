@@ -101,6 +101,10 @@ public Q_SLOTS:
     /// Writes the last run's model as a diffusers folder and/or a CompVis single file (either may be empty), each
     /// with the run's manifest, atomically.
     void exportModel(const QString& diffusersFolder, const QString& compvisFile);
+    /// Attacks the last run's model with the request's prompts (targets from the opened model), judged by the
+    /// built-in classifier (a Fashion garment or palette colour) or else zero-shot by the request's CLIP model; emits
+    /// attackProgress and attackEnded, and the export's manifest gets the report under "attack".
+    void attack(const lethe::gui::AttackRequest& request);
 
 Q_SIGNALS:
     /// `recommendedPreset`: the concept preset the model names for itself (empty: none).

@@ -1,5 +1,6 @@
 #include "qt_conversions.h"
 
+#include "core/attack/attack_run.h"
 #include "core/concept/prompt_set.h"
 #include "core/data/image_set.h"
 #include "core/data/subsets.h"
@@ -199,6 +200,45 @@ QList<widgets::RunPreset> classPresets()
 QList<widgets::RunPreset> conceptPresets()
 {
     return panelPresets(unlearn::conceptPresetNames(), unlearn::conceptPreset);
+}
+
+AttackSummary attackSummaryOf(const attack::AttackOutcome& outcome)
+{
+    const attack::AttackReport& report = outcome.report;
+    AttackSummary summary;
+    for (const auto& [kind, name] : attack::enumNames(attack::AttackKind {}))
+        if (kind == report.kind)
+            summary.kind = toQString(name);
+    summary.judge = toQString(report.judge);
+    summary.preAsr = report.preAsr();
+    summary.postAsr = report.postAsr();
+    summary.prePromptRate = report.prePromptRate();
+    summary.postPromptRate = report.postPromptRate();
+    summary.seconds = report.seconds;
+    summary.seeds = static_cast<int>(report.seeds.size());
+    const auto rate = [](const std::vector<bool>& found) {
+        return found.empty()
+            ? 0.0
+            : static_cast<double>(std::count(found.begin(), found.end(), true)) / static_cast<double>(found.size());
+    };
+    const auto imagesAt = [](const std::vector<torch::Tensor>& images, std::size_t i) {
+        return i < images.size() && images[i].defined() ? imagesOf(images[i]) : QList<QImage> {};
+    };
+    for (std::size_t i = 0; i < report.records.size(); ++i) {
+        const attack::AttackRecord& record = report.records[i];
+        AttackRow row;
+        row.prompt = toQString(record.prompt);
+        row.targetPrompt = toQString(record.targetPrompt);
+        row.adversarialPrompt = toQString(record.adversarialPrompt);
+        row.preRate = rate(record.before);
+        row.postRate = rate(record.after);
+        row.losses = QList<double>(record.losses.begin(), record.losses.end());
+        row.before = imagesAt(outcome.images.before, i);
+        row.after = imagesAt(outcome.images.after, i);
+        row.targets = imagesAt(outcome.images.targets, i);
+        summary.rows.append(row);
+    }
+    return summary;
 }
 
 } // namespace lethe::gui

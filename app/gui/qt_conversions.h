@@ -1,6 +1,7 @@
 #pragma once
 
 // Conversions between core values and Qt values. Only this header's source sees LibTorch types.
+#include "attack_values.h"
 #include "concept_prompt.h"
 #include "step_point.h"
 #include "widgets/class_picker.h"
@@ -15,6 +16,10 @@
 
 namespace at {
 class Tensor;
+}
+
+namespace lethe::attack {
+struct AttackOutcome;
 }
 
 namespace lethe::concepts {
@@ -62,6 +67,9 @@ unlearn::RunConfig runConfigOf(const widgets::RunSettings& settings, const QStri
 widgets::RunSettings settingsOf(const unlearn::ConceptConfig& config);
 unlearn::ConceptConfig conceptConfigOf(const widgets::RunSettings& settings, const unlearn::ConceptConfig& base);
 unlearn::ConceptConfig conceptConfigOf(const widgets::RunSettings& settings, const QString& preset);
+
+/// An attack's report and images as the Robustness panel shows them.
+AttackSummary attackSummaryOf(const attack::AttackOutcome& outcome);
 
 /// Concept prompts as core's (a seed of -1 and an empty case label: none), and core's as the GUI's.
 std::vector<concepts::Prompt> corePrompts(const QList<ConceptPrompt>& prompts);

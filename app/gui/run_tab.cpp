@@ -68,6 +68,7 @@ RunTab::RunTab(RunWorker* worker, QWidget* parent)
 RunTab::~RunTab()
 {
     requestStop();
+    m_runWorker->cancelAttack();
     m_thread.quit();
     m_thread.wait();
 }

@@ -2,9 +2,12 @@
 
 #include "qt_conversions.h"
 
+#include "core/attack/attack_run.h"
 #include "core/unlearn/run_control.h"
 #include "core/unlearn/unlearn_run.h"
 
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <QCoreApplication>
@@ -60,6 +63,9 @@ RunWorker::RunWorker()
 {
     qRegisterMetaType<StepPoint>();
     qRegisterMetaType<QList<QImage>>();
+    qRegisterMetaType<AttackRequest>();
+    qRegisterMetaType<AttackPoint>();
+    qRegisterMetaType<AttackSummary>();
 }
 
 RunWorker::~RunWorker() = default;
@@ -103,6 +109,37 @@ unlearn::RunResult RunWorker::runLoop(unlearn::UnlearnRun& run, unlearn::RunCont
     Observer observer(*this, previewColumns);
     Q_EMIT progress(QString(), 0, 0);
     return run.run(observer, control);
+}
+
+void RunWorker::cancelAttack()
+{
+    m_cancelAttack = true;
+}
+
+nlohmann::json RunWorker::runAttack(const AttackJob& job)
+{
+    m_cancelAttack = false;
+    try {
+        const auto progress = [this](const attack::AttackProgressEvent& e) {
+            Q_EMIT attackProgress(AttackPoint { toQString(e.phase), e.prompt, e.prompts, e.step, e.steps, e.loss });
+            return !m_cancelAttack.load();
+        };
+        attack::AttackOutcome outcome;
+        if (!job(progress, outcome)) {
+            spdlog::info("the attack was cancelled");
+            Q_EMIT attackEnded(QStringLiteral("cancelled"), QString(), AttackSummary());
+            return nullptr;
+        }
+        nlohmann::json report = attack::toJson(outcome.report);
+        spdlog::info("attack ({}): Pre-ASR {:.3f}, Post-ASR {:.3f} over {} prompts in {:.1f} s", outcome.report.judge,
+            outcome.report.preAsr(), outcome.report.postAsr(), outcome.report.records.size(), outcome.report.seconds);
+        Q_EMIT attackEnded(QStringLiteral("finished"), QString(), attackSummaryOf(outcome));
+        return report;
+    } catch (const std::exception& e) {
+        spdlog::error("the attack failed: {}", e.what());
+        Q_EMIT attackEnded(QStringLiteral("failed"), toQString(e.what()), AttackSummary());
+        return nullptr;
+    }
 }
 
 void RunWorker::keepStep(const unlearn::StepReport& /*report*/)

@@ -4,6 +4,7 @@
 // QThread that runs one core UnlearnRun at a time, steered through a thread-safe RunControl, and one observer that
 // turns the run's events into the same queued signals for class and concept runs. Only Qt values cross to the UI
 // thread; no header here sees LibTorch.
+#include "attack_values.h"
 #include "step_point.h"
 
 #include <QImage>
@@ -11,12 +12,21 @@
 #include <QObject>
 #include <QString>
 
+#include <nlohmann/json_fwd.hpp>
+
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 
 namespace at {
 class Tensor;
 }
+
+namespace lethe::attack {
+struct AttackOutcome;
+struct AttackProgressEvent;
+} // namespace lethe::attack
 
 namespace lethe::unlearn {
 class RunControl;
@@ -48,6 +58,8 @@ public:
     std::shared_ptr<unlearn::RunControl> control() const;
     /// The `what` of progress() while a run draws its previews between steps.
     static QString previewPhase();
+    /// Cancels the attack under way (attack() of a kind) at its next progress report. Safe from any thread.
+    void cancelAttack();
 
 Q_SIGNALS:
     /// Long work: `what` says which, (done, total) in its own units (total 0: unknown); an empty `what` ends it.
@@ -64,8 +76,20 @@ Q_SIGNALS:
     void runEnded(const QString& outcome, const QString& message, qint64 steps, double seconds);
     void exported(const QString& where);
     void exportFailed(const QString& message);
+    /// An attack on the finished run goes on (the Robustness panel).
+    void attackProgress(const lethe::gui::AttackPoint& point);
+    /// outcome: "finished" (with `summary`), "cancelled" or "failed" (with `message`).
+    void attackEnded(const QString& outcome, const QString& message, const lethe::gui::AttackSummary& summary);
 
 protected:
+    /// Runs core's attack: given the progress callback to pass on, fills the outcome and returns true, or returns
+    /// false when cancelled; throws core's errors.
+    using AttackJob = std::function<bool(
+        const std::function<bool(const attack::AttackProgressEvent&)>& progress, attack::AttackOutcome& outcome)>;
+    /// Runs `job` on this thread with progress as attackProgress and cancelAttack() as its way to stop, and emits
+    /// attackEnded. Returns the report as JSON (toJson) for the run's manifest, null unless it finished.
+    nlohmann::json runAttack(const AttackJob& job);
+
     /// A fresh control for the run about to start; control() returns it until endRun().
     std::shared_ptr<unlearn::RunControl> beginRun();
     /// Drops the control and emits runEnded.
@@ -86,6 +110,7 @@ private:
     class Observer;
     mutable std::mutex m_controlMutex;
     std::shared_ptr<unlearn::RunControl> m_control;
+    std::atomic<bool> m_cancelAttack { false };
 };
 
 } // namespace lethe::gui

@@ -2,6 +2,7 @@
 
 #include "qt_conversions.h"
 
+#include "core/attack/attack_run.h"
 #include "core/data/datasets.h"
 #include "core/error.h"
 #include "core/eval/generation_eval.h"
@@ -25,6 +26,7 @@
 
 #include <algorithm>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <tuple>
 
@@ -105,6 +107,7 @@ struct SessionWorker::State {
     nlohmann::json metricsBefore;
     nlohmann::json metricsAfter;
     nlohmann::json instrumentsUsed; ///< describe() of the run's instruments; null: none.
+    nlohmann::json attack; ///< The last attack on the run's model (toJson); null: none.
     bool running = false;
     unlearn::RunResult result; ///< How the last run ended (while running: nothing yet).
     std::unique_ptr<QTemporaryDir> snapshotDir;
@@ -281,6 +284,7 @@ void SessionWorker::run(const RunRequest& request)
             s.metricsBefore = nullptr;
             s.metricsAfter = nullptr;
             s.instrumentsUsed = instruments ? instruments->describe() : nlohmann::json();
+            s.attack = nullptr;
             s.running = true;
             s.result = {};
         }
@@ -453,6 +457,8 @@ void SessionWorker::exportRun(const QString& folder, qint64 step)
                 { "metrics_before", s.metricsBefore }, { "metrics_after", step >= 0 ? nullptr : s.metricsAfter } });
             if (!s.instrumentsUsed.is_null())
                 files.manifest["instruments"] = s.instrumentsUsed;
+            if (!s.attack.is_null() && step < 0) // The attack was on the current model, not on a snapshot.
+                files.manifest["attack"] = s.attack;
         }
         files.steps = &steps;
         files.columns = static_cast<int>(s.request.previewSeeds.size());
@@ -464,6 +470,42 @@ void SessionWorker::exportRun(const QString& folder, qint64 step)
     } catch (const std::exception& e) {
         Q_EMIT exportFailed(toQString(e.what()));
     }
+}
+
+void SessionWorker::attack(const AttackRequest& request)
+{
+    State& s = *m_state;
+    nlohmann::json report = runAttack([&](const attack::AttackProgress& onEvent, attack::AttackOutcome& outcome) {
+        if (!s.session || !s.model)
+            throw Error("run unlearning first: the attack needs the run's model");
+        if (!s.classifier)
+            throw Error("the attack's judge is the classifier of the model's classes, and none was found: open the "
+                        "model with a classifier");
+        const int forgotten = s.session->config().forgetClass;
+        const auto seeds = [](int count) {
+            std::vector<std::int64_t> list(static_cast<std::size_t>(std::max(1, count)));
+            std::iota(list.begin(), list.end(), std::int64_t { 0 });
+            return list;
+        };
+        attack::ClassAttackSetup setup;
+        setup.forgotten = forgotten;
+        setup.className = s.model->info.classes.at(static_cast<std::size_t>(forgotten));
+        setup.seeds = seeds(request.seeds);
+        setup.targetSeeds = seeds(request.targets);
+        setup.sampler.steps = s.session->config().previewSamplerSteps;
+        setup.attack.steps = request.steps;
+        setup.attack.lr = request.lr;
+        setup.attack.batch = std::min(16, std::max(1, request.targets));
+        const attack::Judge judge = attack::classifierJudge(s.classifier->model, forgotten, setup.className, s.device);
+        auto result = attack::runClassAttack(s.session->model(), s.model->net, setup, judge, s.device, onEvent);
+        if (!result)
+            return false;
+        outcome = std::move(*result);
+        return true;
+    });
+    const std::lock_guard lock(s.mutex);
+    if (!report.is_null())
+        s.attack = std::move(report);
 }
 
 } // namespace lethe::gui

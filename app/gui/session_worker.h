@@ -61,6 +61,9 @@ public Q_SLOTS:
     /// Writes the current model (or the snapshot of `step`, when >= 0) with run.json, steps.csv and the
     /// grids into `folder`. Safe while paused: it reads weights the paused run does not change.
     void exportRun(const QString& folder, qint64 step);
+    /// Attacks the last run's model (the class attack, targets from the opened model), judged by the classifier;
+    /// emits attackProgress and attackEnded, and the export's manifest gets the report under "attack".
+    void attack(const lethe::gui::AttackRequest& request);
 
 Q_SIGNALS:
     void opened(const lethe::gui::OpenedModel& model);
