@@ -532,7 +532,6 @@ void ConceptWorker::attack(const AttackRequest& request)
         std::optional<attack::Judge> judge;
         std::string whyNot;
         try {
-            Q_EMIT progress(tr("Loading the attack's judge"), 0, 0);
             const auto classifier
                 = models::loadClassifier(resourceFile(std::string("models/") + kBuiltinClassifier), s.device);
             judge = attack::fashionJudge(classifier.model, concept, s.device);
@@ -546,7 +545,6 @@ void ConceptWorker::attack(const AttackRequest& request)
                     models::clip::loadClip(request.clipModel.toStdString(), s.device), { concept })),
                 0);
         }
-        Q_EMIT progress(QString(), 0, 0);
         if (!judge)
             throw Error("no judge for the concept '" + concept + "': " + whyNot
                 + "; choose a CLIP model under Measures to judge it zero-shot");

@@ -140,6 +140,7 @@ QWidget* RobustnessPanel::buildSettings()
 QWidget* RobustnessPanel::buildResults()
 {
     m_loss = new widgets::CurvePlot(tr("attack loss"));
+    m_loss->setMinimumHeight(160);
     m_lossSeries = m_loss->addSeries(tr("loss"), QColor(200, 60, 40), true);
 
     auto* results = new QWidget;
@@ -179,6 +180,7 @@ QWidget* RobustnessPanel::buildResults()
     page->addWidget(results);
     page->setStretchFactor(0, 1);
     page->setStretchFactor(1, 2);
+    page->setSizes({ 300, 600 }); // A third for the curve, whatever the size hints say.
     return page;
 }
 
@@ -202,10 +204,14 @@ void RobustnessPanel::setAvailable(bool available, const QString& why)
     m_available = available;
     m_start->setToolTip(available ? tr("Attack the run's finished model") : why);
     if (!m_attacking) {
-        m_note->setText(available
-                ? tr("Does it stay forgotten? The attack searches for an input that makes the unlearned model draw "
-                     "the concept again; the judge reads its images before (Pre-ASR) and after (Post-ASR).")
-                : why);
+        if (!available)
+            m_note->setText(why);
+        else if (m_outcomeNote.isEmpty())
+            m_note->setText(tr("Does it stay forgotten? The attack searches for an input that makes the unlearned "
+                               "model draw the concept again; the judge reads its images before (Pre-ASR) and after "
+                               "(Post-ASR)."));
+        else
+            m_note->setText(m_outcomeNote);
     }
     updateButtons();
 }
@@ -302,23 +308,25 @@ void RobustnessPanel::attackEnded(const QString& outcome, const QString& message
         m_table->resizeColumnToContents(3);
         m_plainGrid->setCells(plain, columns, rowLabels(summary.rows));
         m_adversarialGrid->setCells(adversarial, columns, rowLabels(summary.rows));
-        m_note->setText(tr("Finished in %1 s. The judge: %2.").arg(summary.seconds, 0, 'f', 1).arg(summary.judge));
+        m_outcomeNote = tr("Finished in %1 s. The judge: %2.").arg(summary.seconds, 0, 'f', 1).arg(summary.judge);
         Q_EMIT statusMessage(tr("Attack finished: %1").arg(figuresText()));
     } else if (outcome == QStringLiteral("cancelled")) {
         m_progress->setFormat(tr("Attack cancelled"));
-        m_note->setText(tr("The attack was cancelled; the run's results are as they were."));
+        m_outcomeNote = tr("The attack was cancelled; the run's results are as they were.");
         Q_EMIT statusMessage(tr("Attack cancelled"));
     } else {
         m_progress->setFormat(tr("Attack failed"));
-        m_note->setText(tr("The attack failed: %1").arg(message));
+        m_outcomeNote = tr("The attack failed: %1").arg(message);
         Q_EMIT statusMessage(tr("The attack failed: %1").arg(message.section(QLatin1Char('\n'), 0, 0)));
     }
+    m_note->setText(m_outcomeNote);
     updateButtons();
 }
 
 void RobustnessPanel::clearResult()
 {
     m_hasResult = false;
+    m_outcomeNote.clear();
     m_result = AttackSummary();
     m_loss->clear();
     m_table->setRowCount(0);

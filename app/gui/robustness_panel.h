@@ -113,6 +113,7 @@ private:
     bool m_attacking = false;
     bool m_hasResult = false;
     QString m_lastOutcome;
+    QString m_outcomeNote; ///< What the note says after the last attack.
     AttackSummary m_result;
     int m_markedPrompt = -1; ///< The prompt whose start the loss plot marked last.
     qint64 m_attackSteps = 0; ///< Steps per prompt of the attack under way (the loss plot's x offset).
