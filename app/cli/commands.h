@@ -48,6 +48,10 @@ void addT2iCommands(CLI::App& app, GlobalOptions& global);
 /// `unlearn-concept`: make a text-to-image model forget a concept (RGD, GradDiff, GA, ESD).
 void addConceptCommands(CLI::App& app, GlobalOptions& global);
 
+/// `attack` and `bench attack`: adversarial prompts and label vectors against unlearned models. Registers after
+/// addEvalCommands (it extends `bench`).
+void addAttackCommands(CLI::App& app, GlobalOptions& global);
+
 /// `sweep`: unlearning runs over α × λ × methods × forget classes, resumable, whole or split into tasks (a
 /// cluster job array) whose folders are merged afterwards.
 void addSweepCommands(CLI::App& app, GlobalOptions& global);

@@ -37,6 +37,7 @@ int main(int argc, char** argv)
     lethe::cli::addGenerateCommands(app, global);
     lethe::cli::addT2iCommands(app, global);
     lethe::cli::addConceptCommands(app, global);
+    lethe::cli::addAttackCommands(app, global);
 
     CLI11_PARSE(app, argc, argv);
     return global.exitCode;

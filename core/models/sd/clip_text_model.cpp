@@ -29,9 +29,24 @@ ClipTextOutput ClipTextTransformerImpl::forward(const torch::Tensor& ids)
     if (ids.dim() != 2 || c10::isFloatingType(ids.scalar_type()))
         throw Error("CLIP text model: expected integer token ids [N, L], found "
             + std::string(c10::toString(ids.scalar_type())) + " " + nn::shapeText(ids.sizes().vec()));
+    return forwardEmbeddings(embeddings->token_embedding(ids.to(torch::kInt64)), ids);
+}
+
+ClipTextOutput ClipTextTransformerImpl::forwardEmbeddings(
+    const torch::Tensor& tokenEmbeddings, const torch::Tensor& ids)
+{
+    if (tokenEmbeddings.dim() != 3 || ids.dim() != 2 || tokenEmbeddings.size(0) != ids.size(0)
+        || tokenEmbeddings.size(1) != ids.size(1) || tokenEmbeddings.size(2) != options.hidden_size())
+        throw Error("CLIP text model: token embeddings " + nn::shapeText(tokenEmbeddings.sizes().vec())
+            + " do not match ids " + nn::shapeText(ids.sizes().vec()) + " and width "
+            + std::to_string(options.hidden_size()));
     const torch::Tensor tokens = ids.to(torch::kInt64);
-    torch::Tensor hidden = embeddings(tokens);
     const std::int64_t length = tokens.size(1);
+    const std::int64_t positions = embeddings->position_embedding->weight.size(0);
+    if (length > positions)
+        throw Error("CLIP text model: " + std::to_string(length) + " tokens, but the model has only "
+            + std::to_string(positions) + " positions");
+    torch::Tensor hidden = tokenEmbeddings + embeddings->position_embedding->weight.narrow(0, 0, length).unsqueeze(0);
     // Token i attends to tokens 0..i only.
     const torch::Tensor mask
         = torch::full({ length, length }, -std::numeric_limits<float>::infinity(), hidden.options()).triu(1);

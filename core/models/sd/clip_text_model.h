@@ -28,6 +28,9 @@ public:
     explicit ClipTextTransformerImpl(const ClipTextOptions& options);
     /// ids [N, L] of an integer type, L ≤ max_position_embeddings.
     ClipTextOutput forward(const torch::Tensor& ids);
+    /// forward() with the token embeddings given ([N, L, H], e.g. with some rows optimised by an adversarial prompt
+    /// attack) instead of looked up; `ids` [N, L] still place the EOS token the output pools at.
+    ClipTextOutput forwardEmbeddings(const torch::Tensor& tokenEmbeddings, const torch::Tensor& ids);
 
     ClipTextOptions options;
     ClipTextEmbeddings embeddings { nullptr };
