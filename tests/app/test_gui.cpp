@@ -6,6 +6,7 @@
 #include "class_tab.h"
 #include "instruments_dialog.h"
 #include "main_window.h"
+#include "robustness_panel.h"
 #include "session_worker.h"
 
 #include "core/models/edm/edm_config.h"
@@ -27,6 +28,7 @@
 #include "tiny_edm.h"
 #include "tiny_inception.h"
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <QCheckBox>
@@ -41,10 +43,12 @@
 #include <QRegularExpression>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QSpinBox>
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QTabBar>
 #include <QTabWidget>
+#include <QTableWidget>
 #include <QTimer>
 #include <QTranslator>
 #include <QtTest>
@@ -99,6 +103,7 @@ private Q_SLOTS:
     void shortRunShowsCurvesSamplesAndExports();
     void closingDuringARunStopsIt();
     void literatureInstrumentsJoinTheMeasures();
+    void robustnessPanelAttacksTheFinishedRun();
     void translationsAreCompiledIn_data();
     void translationsAreCompiledIn();
     void deviceComesFromTheCommandLineElseTheSetting();
@@ -413,6 +418,97 @@ void TestGui::literatureInstrumentsJoinTheMeasures()
     }
     for (const char* key : { "run/clip", "run/inception", "run/fidReference", "run/measure" })
         QSettings().remove(QString::fromLatin1(key));
+}
+
+void TestGui::robustnessPanelAttacksTheFinishedRun()
+{
+    // The class attack from the Robustness tab: unavailable before a run, then a short attack end to end (its
+    // figures in the panel, the Metrics view and the exported run.json), and a long one cancelled.
+    test::writeTinyCifarClassifier(m_dir / "attack-classifier.safetensors");
+    gui::MainWindow window(m_model, m_data);
+    window.show();
+    gui::ClassTab* tab = window.classTab();
+    QTRY_VERIFY_WITH_TIMEOUT(tab->isModelOpen(), 60000);
+    tab->openModel(m_model, m_data, QString::fromStdString((m_dir / "attack-classifier.safetensors").string()));
+    QTRY_VERIFY_WITH_TIMEOUT(tab->isModelOpen() && tab->measureBox()->isEnabled(), 60000);
+    gui::RobustnessPanel* panel = tab->robustnessPanel();
+    QVERIFY(panel);
+    QVERIFY(!panel->startButton()->isEnabled());
+    QVERIFY2(panel->startButton()->toolTip().startsWith(QStringLiteral("Run unlearning first")),
+        qPrintable(panel->startButton()->toolTip()));
+    QCOMPARE(panel->kindBox()->currentData().toString(), QStringLiteral("class"));
+    QVERIFY(!panel->tokensBox()->isVisibleTo(panel)); // Prompt attacks only.
+    QCOMPARE(panel->seedsBox()->value(), 8); // The defaults.
+    QCOMPARE(panel->stepsBox()->value(), 100);
+
+    tab->classPicker()->setCurrentClass(3);
+    widgets::RunSettings s = tab->panel()->settings();
+    s.steps = 2;
+    s.forgetBatch = 2;
+    s.remainPerClass = 2;
+    s.remainBatch = 4;
+    tab->panel()->setSettings(s);
+    tab->measureBox()->setChecked(false);
+    QSignalSpy finished(tab, &gui::ClassTab::runFinished);
+    tab->startRun();
+    QVERIFY(!panel->startButton()->isEnabled());
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 120000);
+    QCOMPARE(tab->lastOutcome(), QStringLiteral("finished"));
+    QVERIFY(panel->startButton()->isEnabled());
+
+    // A short attack, started as a user does (the tab, then the button).
+    auto* tabs = qobject_cast<QTabWidget*>(panel->parentWidget()->parentWidget());
+    QVERIFY(tabs);
+    tabs->setCurrentWidget(panel);
+    panel->stepsBox()->setValue(2);
+    panel->seedsBox()->setValue(2);
+    panel->targetsBox()->setValue(2);
+    QTest::mouseClick(panel->startButton(), Qt::LeftButton);
+    QVERIFY(tab->isAttacking() && panel->isAttacking());
+    QVERIFY(!panel->startButton()->isEnabled() && panel->cancelButton()->isEnabled());
+    QVERIFY(!tab->startButton()->isEnabled()); // No run while the worker attacks.
+    QTRY_VERIFY_WITH_TIMEOUT(!tab->isAttacking(), 300000);
+    QCOMPARE(panel->lastOutcome(), QStringLiteral("finished"));
+    QVERIFY2(panel->hasResult(), qPrintable(panel->noteLabel()->text()));
+    const QRegularExpression figures(
+        QStringLiteral("^Pre-ASR \\d+\\.\\d % → Post-ASR \\d+\\.\\d % \\(class attack, 1 class × 2 seeds\\)$"));
+    QVERIFY2(figures.match(panel->figuresLabel()->text()).hasMatch(), qPrintable(panel->figuresLabel()->text()));
+    QCOMPARE(panel->table()->rowCount(), 1);
+    QVERIFY2(panel->table()->item(0, 0)->text().contains(QStringLiteral("cat")),
+        qPrintable(panel->table()->item(0, 0)->text()));
+    QVERIFY(!panel->table()->item(0, 1)->text().isEmpty()); // The label vector.
+    QCOMPARE(panel->plainGrid()->rows(), 1);
+    QCOMPARE(panel->plainGrid()->columns(), 2);
+    QCOMPARE(panel->adversarialGrid()->cells().size(), qsizetype { 2 });
+    QCOMPARE(panel->lossPlot()->points(0).size(), qsizetype { 2 });
+    QCOMPARE(panel->result().rows.at(0).losses.size(), qsizetype { 2 });
+    // The figures join the run's metrics, and the export's manifest.
+    QVERIFY2(tab->metricsView()->summaryText().endsWith(QStringLiteral("Robustness: ") + panel->figuresText()),
+        qPrintable(tab->metricsView()->summaryText()));
+    QVERIFY2(window.statusBar()->currentMessage().startsWith(QStringLiteral("Attack finished: Pre-ASR")),
+        qPrintable(window.statusBar()->currentMessage()));
+    QSignalSpy exported(tab, &gui::ClassTab::exportFinished);
+    tab->exportTo(QString::fromStdString((m_dir / "attack-export").string()));
+    QTRY_VERIFY_WITH_TIMEOUT(exported.count() == 1, 60000);
+    QVERIFY2(exported.at(0).at(0).toBool(), qPrintable(exported.at(0).at(1).toString()));
+    const auto manifest = nlohmann::json::parse(test::readBytes(m_dir / "attack-export" / "run.json"));
+    QVERIFY(manifest.contains("attack"));
+    QCOMPARE(manifest.at("attack").at("post_asr").get<double>(), panel->result().postAsr);
+    QCOMPARE(manifest.at("attack").at("pre_asr").get<double>(), panel->result().preAsr);
+    QCOMPARE(manifest.at("attack").at("per_prompt").size(), std::size_t { 1 });
+
+    // A long attack, cancelled: the worker is free again and nothing is shown as a result.
+    panel->stepsBox()->setValue(100000);
+    QTest::mouseClick(panel->startButton(), Qt::LeftButton);
+    QVERIFY(panel->isAttacking());
+    QVERIFY(!panel->hasResult());
+    QTRY_VERIFY_WITH_TIMEOUT(panel->lossPlot()->points(0).size() + panel->lossPlot()->pendingCount() >= 1, 300000);
+    QTest::mouseClick(panel->cancelButton(), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(!tab->isAttacking(), 60000);
+    QCOMPARE(panel->lastOutcome(), QStringLiteral("cancelled"));
+    QVERIFY(!panel->hasResult());
+    QVERIFY(panel->startButton()->isEnabled());
+    QVERIFY(tab->startButton()->isEnabled());
 }
 
 void TestGui::translationsAreCompiledIn_data()

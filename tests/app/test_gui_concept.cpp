@@ -6,6 +6,7 @@
 #include "class_tab.h"
 #include "concept_tab.h"
 #include "main_window.h"
+#include "robustness_panel.h"
 
 #include "core/io/safetensors.h"
 #include "core/models/sd/stable_diffusion.h"
@@ -27,6 +28,7 @@
 
 #include <QAbstractItemView>
 #include <QAction>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFileInfo>
@@ -101,7 +103,9 @@ private Q_SLOTS:
     void wholeRunFromTypedAndBuiltPrompts();
     void closingDuringAConceptRunStopsIt();
     void cancelledDrawingResumesFromTheCache();
+    void robustnessPanelAttacksTheFinishedRun();
     void screenshotsOfARealModel();
+    void screenshotsOfTheRobustnessPanel();
 
 private:
     /// Opens the tiny model in `tab` and waits for it.
@@ -554,6 +558,109 @@ void TestGuiConcept::cancelledDrawingResumesFromTheCache()
     QVERIFY2(cached >= 2 && drawn >= 1, qPrintable(QStringLiteral("%1 drawn, %2 cached").arg(drawn).arg(cached)));
 }
 
+void TestGuiConcept::robustnessPanelAttacksTheFinishedRun()
+{
+    // The prompt attack from the Robustness page: unavailable before a run; after one, a short UnlearnDiffAtk attack
+    // on one prompt with the concept word taken out (the targets still from the prompt with it), its figures in the
+    // panel, the CLIP alignment table and the export's manifest; then a long attack cancelled.
+    gui::MainWindow window(m_classModel, m_classData);
+    window.show();
+    gui::ConceptTab& tab = *window.conceptTab();
+    window.topTabs()->setCurrentWidget(&tab);
+    QVERIFY(openTiny(tab));
+    gui::RobustnessPanel* panel = tab.robustnessPanel();
+    QVERIFY(panel);
+    QVERIFY(!panel->startButton()->isEnabled());
+    QVERIFY2(panel->startButton()->toolTip().startsWith(QStringLiteral("Run unlearning first")),
+        qPrintable(panel->startButton()->toolTip()));
+    QCOMPARE(panel->kindBox()->count(), 2);
+    QCOMPARE(panel->kindBox()->currentData().toString(), QStringLiteral("hard"));
+    // The defaults: small enough for the built-in model on a CPU.
+    QCOMPARE(panel->promptsBox()->value(), 4);
+    QCOMPARE(panel->seedsBox()->value(), 2);
+    QCOMPARE(panel->tokensBox()->value(), 5);
+    QCOMPARE(panel->stepsBox()->value(), 40);
+
+    // "red" is a palette colour: the built-in judge reads it.
+    const auto typed = [](std::initializer_list<const char*> texts) {
+        QList<gui::ConceptPrompt> prompts;
+        for (const char* text : texts)
+            prompts.append(gui::ConceptPrompt { QString::fromUtf8(text), -1, QString() });
+        return prompts;
+    };
+    tab.setPrompts(Set::Forget, typed({ "a red shoe", "a red bag" }));
+    tab.setPrompts(Set::RemainTrain, typed({ "a blue coat", "a green bag" }));
+    tab.conceptWordsEdit()->setText(QStringLiteral("red"));
+    tab.cacheEdit()->setText(qs(m_dir / "attack-cache"));
+    tab.samplerStepsBox()->setValue(3);
+    tab.stepsBox()->setValue(2);
+    tab.forgetBatchBox()->setValue(2);
+    tab.remainBatchBox()->setValue(2);
+    tab.clipEdit()->setPath(QString());
+    tab.previewSeedsEdit()->setText(QStringLiteral("0"));
+    QSignalSpy finished(&tab, &gui::ConceptTab::runFinished);
+    tab.startRun();
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 300000);
+    QCOMPARE(tab.lastOutcome(), QStringLiteral("finished"));
+    QVERIFY(panel->startButton()->isEnabled());
+
+    tab.pages()->setCurrentWidget(panel);
+    panel->promptsBox()->setValue(1);
+    panel->seedsBox()->setValue(1);
+    panel->tokensBox()->setValue(2);
+    panel->stepsBox()->setValue(2);
+    panel->removeConceptBox()->setChecked(true);
+    const gui::AttackRequest request = tab.attackRequest();
+    QCOMPARE(request.promptTexts, QStringList { QStringLiteral("a shoe") });
+    QCOMPARE(request.targetPrompts, QStringList { QStringLiteral("a red shoe") });
+    QCOMPARE(request.concept, QStringLiteral("red"));
+    QTest::mouseClick(panel->startButton(), Qt::LeftButton);
+    QVERIFY(tab.isAttacking() && tab.isBusy());
+    QVERIFY(!panel->startButton()->isEnabled() && panel->cancelButton()->isEnabled());
+    QVERIFY(!tab.startButton()->isEnabled());
+    QTRY_VERIFY_WITH_TIMEOUT(!tab.isAttacking(), 300000);
+    QCOMPARE(panel->lastOutcome(), QStringLiteral("finished"));
+    QVERIFY2(panel->hasResult(), qPrintable(panel->noteLabel()->text()));
+    const QRegularExpression figures(
+        QStringLiteral("^Pre-ASR \\d+\\.\\d % → Post-ASR \\d+\\.\\d % \\(UnlearnDiffAtk, 1 prompt × 1 seeds\\)$"));
+    QVERIFY2(figures.match(panel->figuresLabel()->text()).hasMatch(), qPrintable(panel->figuresLabel()->text()));
+    QCOMPARE(panel->table()->rowCount(), 1);
+    QCOMPARE(panel->table()->item(0, 0)->text(), QStringLiteral("a shoe"));
+    QVERIFY2(panel->table()->item(0, 1)->text().endsWith(QStringLiteral("a shoe")),
+        qPrintable(panel->table()->item(0, 1)->text()));
+    QCOMPARE(panel->result().rows.at(0).targetPrompt, QStringLiteral("a red shoe"));
+    QCOMPARE(panel->plainGrid()->rows(), 1);
+    QCOMPARE(panel->plainGrid()->cells().size(), qsizetype { 1 });
+    QCOMPARE(panel->adversarialGrid()->cells().size(), qsizetype { 1 });
+    QCOMPARE(panel->lossPlot()->points(0).size(), qsizetype { 2 });
+    // The figures join the run's: a row of the CLIP alignment table, and the exported manifest.
+    const int last = tab.clipTable()->rowCount() - 1;
+    QVERIFY(last >= 0);
+    QVERIFY(tab.clipTable()->item(last, 0)->text().startsWith(QStringLiteral("Attack success rate")));
+    QCOMPARE(tab.clipTable()->item(last, 2)->text(), QString::number(panel->result().postAsr, 'f', 4));
+    const auto folder = m_dir / "attack-diffusers";
+    QSignalSpy exported(&tab, &gui::ConceptTab::exportFinished);
+    tab.exportTo(qs(folder), QString());
+    QTRY_VERIFY_WITH_TIMEOUT(exported.count() == 1, 120000);
+    QVERIFY2(exported.at(0).at(0).toBool(), qPrintable(exported.at(0).at(1).toString()));
+    const auto manifest = nlohmann::json::parse(test::readBytes(folder / "lethe-manifest.json"));
+    QVERIFY(manifest.contains("attack"));
+    QCOMPARE(manifest.at("attack").at("post_asr").get<double>(), panel->result().postAsr);
+    LETHE_COMPARE_STR(
+        manifest.at("attack").at("per_prompt").at(0).at("target_prompt").get<std::string>(), "a red shoe");
+
+    // A long attack, cancelled.
+    panel->stepsBox()->setValue(100000);
+    QTest::mouseClick(panel->startButton(), Qt::LeftButton);
+    QVERIFY(panel->isAttacking() && !panel->hasResult());
+    QTRY_VERIFY_WITH_TIMEOUT(panel->lossPlot()->points(0).size() + panel->lossPlot()->pendingCount() >= 1, 300000);
+    QTest::mouseClick(panel->cancelButton(), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(!tab.isAttacking(), 60000);
+    QCOMPARE(panel->lastOutcome(), QStringLiteral("cancelled"));
+    QVERIFY(panel->startButton()->isEnabled());
+    QVERIFY(tab.startButton()->isEnabled());
+}
+
 void TestGuiConcept::screenshotsOfARealModel()
 {
     const QString dir = qEnvironmentVariable("LETHE_CONCEPT_SCREENSHOT_DIR");
@@ -631,6 +738,69 @@ void TestGuiConcept::screenshotsOfARealModel()
     }
     qInfo("concept run: %s after %lld steps; %s", qPrintable(tab.lastOutcome()), static_cast<long long>(tab.lastStep()),
         qPrintable(tab.lastStatus()));
+}
+
+void TestGuiConcept::screenshotsOfTheRobustnessPanel()
+{
+    // The built-in text-to-image model unlearns "sneaker" briefly, then the Robustness page attacks it with its
+    // defaults (UnlearnDiffAtk, 4 prompts, 2 judge seeds, K 5, 40 steps): robustness-running.png half-way through the
+    // attack, robustness-finished.png at the end.
+    const QString dir = qEnvironmentVariable("LETHE_ROBUSTNESS_SCREENSHOT_DIR");
+    if (dir.isEmpty())
+        QSKIP("set LETHE_ROBUSTNESS_SCREENSHOT_DIR (and QTEST_FUNCTION_TIMEOUT=3600000) to run the built-in model and "
+              "save screenshots of the Robustness panel");
+    const auto number = [](const char* name, int fallback) {
+        return qEnvironmentVariableIntValue(name) > 0 ? qEnvironmentVariableIntValue(name) : fallback;
+    };
+    torch::set_num_threads(std::max(1, hardwareThreads()));
+    QSettings().clear();
+    gui::MainWindow window(m_classModel, m_classData);
+    window.resize(1600, 1000);
+    window.show();
+    gui::ConceptTab& tab = *window.conceptTab();
+    window.topTabs()->setCurrentWidget(&tab);
+    QSignalSpy opened(&tab, &gui::ConceptTab::modelOpened);
+    tab.openModel(QString());
+    QVERIFY(opened.wait(120000) && opened.at(0).at(0).toBool());
+    QVERIFY(tab.loadPreset(QString::fromStdString(resourceFile("presets/fashion-colours.json").string())));
+    tab.conceptWordsEdit()->setText(QStringLiteral("sneaker"));
+    tab.forgetCountBox()->setValue(8);
+    tab.remainTrainCountBox()->setValue(8);
+    tab.remainTestCountBox()->setValue(4);
+    QVERIFY(tab.buildPrompts());
+    tab.cacheEdit()->setText(dir + QStringLiteral("/cache"));
+    tab.samplerStepsBox()->setValue(number("LETHE_ROBUSTNESS_SAMPLER_STEPS", 20));
+    tab.guidanceBox()->setValue(3.0);
+    tab.stepsBox()->setValue(number("LETHE_ROBUSTNESS_RUN_STEPS", 30));
+    tab.forgetBatchBox()->setValue(8);
+    tab.remainBatchBox()->setValue(8);
+    tab.lrBox()->setValue(5e-5);
+    tab.alphaBox()->setValue(0.1);
+    tab.lambdaBox()->setValue(3.0);
+    tab.previewSeedsEdit()->setText(QStringLiteral("0-1"));
+    tab.clipEdit()->setPath(QString());
+    QSignalSpy finished(&tab, &gui::ConceptTab::runFinished);
+    tab.startRun();
+    QVERIFY(finished.wait(3600000));
+    QCOMPARE(tab.lastOutcome(), QStringLiteral("finished"));
+
+    gui::RobustnessPanel* panel = tab.robustnessPanel();
+    QTest::mouseClick(tab.pages()->tabBar(), Qt::LeftButton, {},
+        tab.pages()->tabBar()->tabRect(tab.pages()->indexOf(panel)).center());
+    QCOMPARE(tab.pages()->currentWidget(), panel);
+    panel->stepsBox()->setValue(number("LETHE_ROBUSTNESS_STEPS", 40));
+    QTest::mouseClick(panel->startButton(), Qt::LeftButton);
+    QVERIFY(panel->isAttacking());
+    // Half-way: the second prompt's attack under way.
+    const int steps = panel->stepsBox()->value();
+    QTRY_VERIFY_WITH_TIMEOUT(panel->lossPlot()->points(0).size() >= steps * 3 / 2, 3600000);
+    QTest::qWait(500);
+    QVERIFY(window.grab().save(dir + QStringLiteral("/robustness-running.png")));
+    QTRY_VERIFY_WITH_TIMEOUT(!panel->isAttacking(), 3600000);
+    QCOMPARE(panel->lastOutcome(), QStringLiteral("finished"));
+    QTest::qWait(500);
+    QVERIFY(window.grab().save(dir + QStringLiteral("/robustness-finished.png")));
+    qInfo("attack: %s; %s", qPrintable(panel->figuresText()), qPrintable(panel->noteLabel()->text()));
 }
 
 QTEST_MAIN(TestGuiConcept)
