@@ -382,6 +382,34 @@
         <source>Loading the measuring instruments …</source>
         <translation>Lade die Messinstrumente …</translation>
     </message>
+    <message>
+        <source>Ro&amp;bustness</source>
+        <translation>Ro&amp;bustheit</translation>
+    </message>
+    <message>
+        <source>The attack starts once the run has finished.</source>
+        <translation>Der Angriff beginnt, sobald der Lauf beendet ist.</translation>
+    </message>
+    <message>
+        <source>Run unlearning first: the attack needs the run&apos;s finished model.</source>
+        <translation>Zuerst verlernen: Der Angriff braucht das fertige Modell des Laufs.</translation>
+    </message>
+    <message>
+        <source>The attack&apos;s judge is a classifier of the model&apos;s classes, and none was found for this model.</source>
+        <translation>Der Prüfer des Angriffs ist ein Klassifikator für die Klassen des Modells, und für dieses Modell wurde keiner gefunden.</translation>
+    </message>
+    <message>
+        <source>Wait for the export to end.</source>
+        <translation>Warten, bis der Export beendet ist.</translation>
+    </message>
+    <message>
+        <source>Attacking the unlearned model: does %1 stay forgotten?</source>
+        <translation>Angriff auf das verlernte Modell: Bleibt %1 vergessen?</translation>
+    </message>
+    <message>
+        <source>Robustness: %1</source>
+        <translation>Robustheit: %1</translation>
+    </message>
 </context>
 <context>
     <name>lethe::gui::ConceptTab</name>
@@ -764,6 +792,42 @@
     <message>
         <source> · </source>
         <translation> · </translation>
+    </message>
+    <message>
+        <source>Ro&amp;bustness</source>
+        <translation>Ro&amp;bustheit</translation>
+    </message>
+    <message>
+        <source>The attack starts once the run has finished.</source>
+        <translation>Der Angriff beginnt, sobald der Lauf beendet ist.</translation>
+    </message>
+    <message>
+        <source>Run unlearning first: the attack needs the run&apos;s finished model.</source>
+        <translation>Zuerst verlernen: Der Angriff braucht das fertige Modell des Laufs.</translation>
+    </message>
+    <message>
+        <source>Wait for the work under way to end.</source>
+        <translation>Warten, bis die laufende Arbeit beendet ist.</translation>
+    </message>
+    <message>
+        <source>Attack</source>
+        <translation>Angriff</translation>
+    </message>
+    <message>
+        <source>The last run had no forget prompts to attack.</source>
+        <translation>Der letzte Lauf hatte keine Vergessens-Prompts, die angegriffen werden könnten.</translation>
+    </message>
+    <message>
+        <source>Attacking the unlearned model with %1 of the run&apos;s forget prompts: does &quot;%2&quot; stay forgotten?</source>
+        <translation>Angriff auf das verlernte Modell mit %1 der Vergessens-Prompts des Laufs: Bleibt „%2“ vergessen?</translation>
+    </message>
+    <message>
+        <source>Attack success rate (Pre-ASR → Post-ASR)</source>
+        <translation>Angriffserfolgsrate (Pre-ASR → Post-ASR)</translation>
+    </message>
+    <message>
+        <source>%1 (%2 prompts × %3 seeds)</source>
+        <translation>%1 (%2 Prompts × %3 Seeds)</translation>
     </message>
 </context>
 <context>
@@ -1351,6 +1415,301 @@
     <message>
         <source>%1: %2</source>
         <translation>%1: %2</translation>
+    </message>
+</context>
+<context>
+    <name>lethe::gui::RobustnessPanel</name>
+    <message>
+        <source>Run unlearning first: the attack needs the run&apos;s finished model.</source>
+        <translation>Zuerst verlernen: Der Angriff braucht das fertige Modell des Laufs.</translation>
+    </message>
+    <message>
+        <source>Attack</source>
+        <translation>Angriff</translation>
+    </message>
+    <message>
+        <source>UnlearnDiffAtk (hard prompt)</source>
+        <translation>UnlearnDiffAtk (Hard-Prompt)</translation>
+    </message>
+    <message>
+        <source>Soft prompt (upper bound)</source>
+        <translation>Soft-Prompt (obere Schranke)</translation>
+    </message>
+    <message>
+        <source>UnlearnDiffAtk looks for K real tokens a user could type before the prompt; the soft prompt optimises K free embeddings, a bound on what any K tokens could do</source>
+        <translation>UnlearnDiffAtk sucht K echte Tokens, die ein Nutzer vor den Prompt schreiben könnte; der Soft-Prompt optimiert K freie Embeddings, eine Schranke für das, was beliebige K Tokens bewirken könnten</translation>
+    </message>
+    <message>
+        <source>Class attack (label vector)</source>
+        <translation>Klassenangriff (Label-Vektor)</translation>
+    </message>
+    <message>
+        <source>Optimises a continuous label vector, started at the forgotten class, so that the unlearned model draws the base model&apos;s images of that class again</source>
+        <translation>Optimiert einen kontinuierlichen Label-Vektor, ausgehend von der vergessenen Klasse, sodass das verlernte Modell wieder die Bilder des Basismodells von dieser Klasse erzeugt</translation>
+    </message>
+    <message>
+        <source>&amp;Attack:</source>
+        <translation>Angriffs&amp;art:</translation>
+    </message>
+    <message>
+        <source>Optimisation steps per prompt</source>
+        <translation>Optimierungsschritte pro Prompt</translation>
+    </message>
+    <message>
+        <source>AdamW&apos;s learning rate (weight decay 0.1)</source>
+        <translation>Lernrate von AdamW (Weight Decay 0,1)</translation>
+    </message>
+    <message>
+        <source>Adam&apos;s learning rate</source>
+        <translation>Lernrate von Adam</translation>
+    </message>
+    <message>
+        <source>Adversarial tokens put before the prompt</source>
+        <translation>Adversarielle Tokens vor dem Prompt</translation>
+    </message>
+    <message>
+        <source>Diffusion timesteps averaged in each step&apos;s loss</source>
+        <translation>Diffusions-Zeitschritte, über die der Verlust jedes Schritts gemittelt wird</translation>
+    </message>
+    <message>
+        <source>The first forget prompts of the run are attacked</source>
+        <translation>Die ersten Vergessens-Prompts des Laufs werden angegriffen</translation>
+    </message>
+    <message>
+        <source>Images per prompt the judge reads, before and after the attack</source>
+        <translation>Bilder pro Prompt, die der Prüfer vor und nach dem Angriff bewertet</translation>
+    </message>
+    <message>
+        <source>Images of the concept the base model draws for the attack</source>
+        <translation>Bilder des Konzepts, die das Basismodell für den Angriff erzeugt</translation>
+    </message>
+    <message>
+        <source>&amp;Remove the concept word from the prompts</source>
+        <translation>Konzeptwort aus den Prompts &amp;entfernen</translation>
+    </message>
+    <message>
+        <source>The attacked prompts lose the concept&apos;s words while the targets still show it: is the attack real, or does the prompt alone bring the concept back?</source>
+        <translation>Die angegriffenen Prompts verlieren die Wörter des Konzepts, während die Ziele es weiterhin zeigen: Wirkt der Angriff wirklich, oder bringt schon der Prompt allein das Konzept zurück?</translation>
+    </message>
+    <message>
+        <source>&amp;Tokens K:</source>
+        <translation>To&amp;kens K:</translation>
+    </message>
+    <message>
+        <source>S&amp;teps:</source>
+        <translation>Sc&amp;hritte:</translation>
+    </message>
+    <message>
+        <source>&amp;Learning rate:</source>
+        <translation>Le&amp;rnrate:</translation>
+    </message>
+    <message>
+        <source>Timesteps &amp;per step:</source>
+        <translation>Zeitschritte &amp;pro Schritt:</translation>
+    </message>
+    <message>
+        <source>&amp;Prompts to attack:</source>
+        <translation>Anzugreifende Pro&amp;mpts:</translation>
+    </message>
+    <message>
+        <source>&amp;Judge seeds:</source>
+        <translation>Prüfer-See&amp;ds:</translation>
+    </message>
+    <message>
+        <source>Target &amp;images:</source>
+        <translation>Zielb&amp;ilder:</translation>
+    </message>
+    <message>
+        <source>Start &amp;attack</source>
+        <translation>Angriff s&amp;tarten</translation>
+    </message>
+    <message>
+        <source>Ca&amp;ncel</source>
+        <translation>Abbre&amp;chen</translation>
+    </message>
+    <message>
+        <source>Cancelling the attack …</source>
+        <translation>Angriff wird abgebrochen …</translation>
+    </message>
+    <message>
+        <source>attack loss</source>
+        <translation>Angriffsverlust</translation>
+    </message>
+    <message>
+        <source>loss</source>
+        <translation>Verlust</translation>
+    </message>
+    <message>
+        <source>No attack yet.</source>
+        <translation>Noch kein Angriff.</translation>
+    </message>
+    <message>
+        <source>Prompt</source>
+        <translation>Prompt</translation>
+    </message>
+    <message>
+        <source>Adversarial prompt</source>
+        <translation>Adversarieller Prompt</translation>
+    </message>
+    <message>
+        <source>Pre</source>
+        <translation>Pre</translation>
+    </message>
+    <message>
+        <source>Post</source>
+        <translation>Post</translation>
+    </message>
+    <message>
+        <source>Class</source>
+        <translation>Klasse</translation>
+    </message>
+    <message>
+        <source>Label vector</source>
+        <translation>Label-Vektor</translation>
+    </message>
+    <message>
+        <source>Pre and Post: the share of the judge seeds&apos; images showing the concept, from the plain prompt and from the adversarial one</source>
+        <translation>Pre und Post: der Anteil der Bilder aus den Prüfer-Seeds, die das Konzept zeigen, mit dem einfachen und mit dem adversariellen Prompt</translation>
+    </message>
+    <message>
+        <source>Plain prompts</source>
+        <translation>Einfache Prompts</translation>
+    </message>
+    <message>
+        <source>Plain label</source>
+        <translation>Einfaches Label</translation>
+    </message>
+    <message>
+        <source>The unlearned model&apos;s images of the plain prompts appear when an attack ends.</source>
+        <translation>Die Bilder des verlernten Modells zu den einfachen Prompts erscheinen, wenn ein Angriff endet.</translation>
+    </message>
+    <message>
+        <source>Adversarial prompts</source>
+        <translation>Adversarielle Prompts</translation>
+    </message>
+    <message>
+        <source>Adversarial label</source>
+        <translation>Adversarielles Label</translation>
+    </message>
+    <message>
+        <source>Its images of the adversarial prompts, from the same seeds, beside them.</source>
+        <translation>Daneben seine Bilder zu den adversariellen Prompts, aus denselben Seeds.</translation>
+    </message>
+    <message>
+        <source>Attack the run&apos;s finished model</source>
+        <translation>Das fertige Modell des Laufs angreifen</translation>
+    </message>
+    <message>
+        <source>Does it stay forgotten? The attack searches for an input that makes the unlearned model draw the concept again; the judge reads its images before (Pre-ASR) and after (Post-ASR).</source>
+        <translation>Bleibt es vergessen? Der Angriff sucht eine Eingabe, mit der das verlernte Modell das Konzept wieder erzeugt; der Prüfer bewertet seine Bilder davor (Pre-ASR) und danach (Post-ASR).</translation>
+    </message>
+    <message>
+        <source>Starting the attack</source>
+        <translation>Angriff wird gestartet</translation>
+    </message>
+    <message>
+        <source>Attacking the run&apos;s model …</source>
+        <translation>Angriff auf das Modell des Laufs …</translation>
+    </message>
+    <message>
+        <source>Drawing the base model&apos;s targets</source>
+        <translation>Erzeugen der Ziele des Basismodells</translation>
+    </message>
+    <message>
+        <source>Drawing the plain prompts&apos; images</source>
+        <translation>Erzeugen der Bilder der einfachen Prompts</translation>
+    </message>
+    <message>
+        <source>Drawing the plain images</source>
+        <translation>Erzeugen der einfachen Bilder</translation>
+    </message>
+    <message>
+        <source>Attacking</source>
+        <translation>Angriff</translation>
+    </message>
+    <message>
+        <source>Drawing the adversarial prompts&apos; images</source>
+        <translation>Erzeugen der Bilder der adversariellen Prompts</translation>
+    </message>
+    <message>
+        <source>Drawing the adversarial images</source>
+        <translation>Erzeugen der adversariellen Bilder</translation>
+    </message>
+    <message>
+        <source>%1, prompt %2 of %3</source>
+        <translation>%1, Prompt %2 von %3</translation>
+    </message>
+    <message>
+        <source>%1: %v of %m</source>
+        <translation>%1: %v von %m</translation>
+    </message>
+    <message>
+        <source>prompt %1</source>
+        <translation>Prompt %1</translation>
+    </message>
+    <message>
+        <source>Attack finished</source>
+        <translation>Angriff beendet</translation>
+    </message>
+    <message>
+        <source>Targets drawn from &quot;%1&quot;</source>
+        <translation>Ziele erzeugt aus „%1“</translation>
+    </message>
+    <message>
+        <source>Finished in %1 s. The judge: %2.</source>
+        <translation>Beendet in %1 s. Der Prüfer: %2.</translation>
+    </message>
+    <message>
+        <source>Attack finished: %1</source>
+        <translation>Angriff beendet: %1</translation>
+    </message>
+    <message>
+        <source>Attack cancelled</source>
+        <translation>Angriff abgebrochen</translation>
+    </message>
+    <message>
+        <source>The attack was cancelled; the run&apos;s results are as they were.</source>
+        <translation>Der Angriff wurde abgebrochen; die Ergebnisse des Laufs bleiben unverändert.</translation>
+    </message>
+    <message>
+        <source>Attack failed</source>
+        <translation>Angriff fehlgeschlagen</translation>
+    </message>
+    <message>
+        <source>The attack failed: %1</source>
+        <translation>Der Angriff ist fehlgeschlagen: %1</translation>
+    </message>
+    <message>
+        <source>UnlearnDiffAtk</source>
+        <translation>UnlearnDiffAtk</translation>
+    </message>
+    <message>
+        <source>soft prompt</source>
+        <translation>Soft-Prompt</translation>
+    </message>
+    <message>
+        <source>class attack</source>
+        <translation>Klassenangriff</translation>
+    </message>
+    <message>
+        <source>Pre-ASR %1 → Post-ASR %2 (%3, %4 × %5 seeds)</source>
+        <translation>Pre-ASR %1 → Post-ASR %2 (%3, %4 × %5 Seeds)</translation>
+    </message>
+    <message>
+        <source>1 prompt</source>
+        <translation>1 Prompt</translation>
+    </message>
+    <message>
+        <source>%1 prompts</source>
+        <translation>%1 Prompts</translation>
+    </message>
+    <message>
+        <source>1 class</source>
+        <translation>1 Klasse</translation>
+    </message>
+    <message>
+        <source>%1 %</source>
+        <translation>%1 %</translation>
     </message>
 </context>
 <context>

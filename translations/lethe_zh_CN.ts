@@ -382,6 +382,34 @@
         <source>Loading the measuring instruments …</source>
         <translation>正在加载测量工具…</translation>
     </message>
+    <message>
+        <source>Ro&amp;bustness</source>
+        <translation>稳健性(&amp;B)</translation>
+    </message>
+    <message>
+        <source>The attack starts once the run has finished.</source>
+        <translation>运行结束后才能开始攻击。</translation>
+    </message>
+    <message>
+        <source>Run unlearning first: the attack needs the run&apos;s finished model.</source>
+        <translation>请先运行遗忘：攻击需要该次运行完成后的模型。</translation>
+    </message>
+    <message>
+        <source>The attack&apos;s judge is a classifier of the model&apos;s classes, and none was found for this model.</source>
+        <translation>攻击的判定器是针对该模型各类别的分类器，但未找到适用于此模型的分类器。</translation>
+    </message>
+    <message>
+        <source>Wait for the export to end.</source>
+        <translation>请等待导出结束。</translation>
+    </message>
+    <message>
+        <source>Attacking the unlearned model: does %1 stay forgotten?</source>
+        <translation>正在攻击遗忘后模型：%1 是否仍被遗忘？</translation>
+    </message>
+    <message>
+        <source>Robustness: %1</source>
+        <translation>稳健性：%1</translation>
+    </message>
 </context>
 <context>
     <name>lethe::gui::ConceptTab</name>
@@ -764,6 +792,42 @@
     <message>
         <source> · </source>
         <translation> · </translation>
+    </message>
+    <message>
+        <source>Ro&amp;bustness</source>
+        <translation>稳健性(&amp;B)</translation>
+    </message>
+    <message>
+        <source>The attack starts once the run has finished.</source>
+        <translation>运行结束后才能开始攻击。</translation>
+    </message>
+    <message>
+        <source>Run unlearning first: the attack needs the run&apos;s finished model.</source>
+        <translation>请先运行遗忘：攻击需要该次运行完成后的模型。</translation>
+    </message>
+    <message>
+        <source>Wait for the work under way to end.</source>
+        <translation>请等待当前任务结束。</translation>
+    </message>
+    <message>
+        <source>Attack</source>
+        <translation>攻击</translation>
+    </message>
+    <message>
+        <source>The last run had no forget prompts to attack.</source>
+        <translation>上次运行没有可供攻击的遗忘提示词。</translation>
+    </message>
+    <message>
+        <source>Attacking the unlearned model with %1 of the run&apos;s forget prompts: does &quot;%2&quot; stay forgotten?</source>
+        <translation>正在使用该次运行的 %1 条遗忘提示词攻击遗忘后模型：“%2”是否仍被遗忘？</translation>
+    </message>
+    <message>
+        <source>Attack success rate (Pre-ASR → Post-ASR)</source>
+        <translation>攻击成功率（Pre-ASR → Post-ASR）</translation>
+    </message>
+    <message>
+        <source>%1 (%2 prompts × %3 seeds)</source>
+        <translation>%1（%2 条提示词 × %3 个种子）</translation>
     </message>
 </context>
 <context>
@@ -1351,6 +1415,301 @@
     <message>
         <source>%1: %2</source>
         <translation>%1：%2</translation>
+    </message>
+</context>
+<context>
+    <name>lethe::gui::RobustnessPanel</name>
+    <message>
+        <source>Run unlearning first: the attack needs the run&apos;s finished model.</source>
+        <translation>请先运行遗忘：攻击需要该次运行完成后的模型。</translation>
+    </message>
+    <message>
+        <source>Attack</source>
+        <translation>攻击</translation>
+    </message>
+    <message>
+        <source>UnlearnDiffAtk (hard prompt)</source>
+        <translation>UnlearnDiffAtk（硬提示词）</translation>
+    </message>
+    <message>
+        <source>Soft prompt (upper bound)</source>
+        <translation>软提示词（上界）</translation>
+    </message>
+    <message>
+        <source>UnlearnDiffAtk looks for K real tokens a user could type before the prompt; the soft prompt optimises K free embeddings, a bound on what any K tokens could do</source>
+        <translation>UnlearnDiffAtk 搜索用户可以输入在提示词之前的 K 个真实词元；软提示词则优化 K 个自由嵌入，给出任意 K 个词元所能达到效果的上界</translation>
+    </message>
+    <message>
+        <source>Class attack (label vector)</source>
+        <translation>类别攻击（标签向量）</translation>
+    </message>
+    <message>
+        <source>Optimises a continuous label vector, started at the forgotten class, so that the unlearned model draws the base model&apos;s images of that class again</source>
+        <translation>从被遗忘类别出发优化一个连续的标签向量，使遗忘后模型重新生成基础模型中该类别的图像</translation>
+    </message>
+    <message>
+        <source>&amp;Attack:</source>
+        <translation>攻击方式(&amp;A)：</translation>
+    </message>
+    <message>
+        <source>Optimisation steps per prompt</source>
+        <translation>每条提示词的优化步数</translation>
+    </message>
+    <message>
+        <source>AdamW&apos;s learning rate (weight decay 0.1)</source>
+        <translation>AdamW 学习率（权重衰减 0.1）</translation>
+    </message>
+    <message>
+        <source>Adam&apos;s learning rate</source>
+        <translation>Adam 学习率</translation>
+    </message>
+    <message>
+        <source>Adversarial tokens put before the prompt</source>
+        <translation>置于提示词之前的对抗词元</translation>
+    </message>
+    <message>
+        <source>Diffusion timesteps averaged in each step&apos;s loss</source>
+        <translation>每步损失中取平均的扩散时间步数</translation>
+    </message>
+    <message>
+        <source>The first forget prompts of the run are attacked</source>
+        <translation>攻击该次运行的前若干条遗忘提示词</translation>
+    </message>
+    <message>
+        <source>Images per prompt the judge reads, before and after the attack</source>
+        <translation>判定器在攻击前后对每条提示词读取的图像数</translation>
+    </message>
+    <message>
+        <source>Images of the concept the base model draws for the attack</source>
+        <translation>基础模型为攻击生成的该概念图像数</translation>
+    </message>
+    <message>
+        <source>&amp;Remove the concept word from the prompts</source>
+        <translation>从提示词中删除概念词(&amp;R)</translation>
+    </message>
+    <message>
+        <source>The attacked prompts lose the concept&apos;s words while the targets still show it: is the attack real, or does the prompt alone bring the concept back?</source>
+        <translation>被攻击的提示词去掉概念词，而目标图像仍显示该概念：攻击是否真正有效，还是仅凭提示词本身就能让概念重现？</translation>
+    </message>
+    <message>
+        <source>&amp;Tokens K:</source>
+        <translation>词元数 K(&amp;K)：</translation>
+    </message>
+    <message>
+        <source>S&amp;teps:</source>
+        <translation>步数(&amp;T)：</translation>
+    </message>
+    <message>
+        <source>&amp;Learning rate:</source>
+        <translation>学习率(&amp;L)：</translation>
+    </message>
+    <message>
+        <source>Timesteps &amp;per step:</source>
+        <translation>每步时间步数(&amp;P)：</translation>
+    </message>
+    <message>
+        <source>&amp;Prompts to attack:</source>
+        <translation>攻击的提示词数(&amp;M)：</translation>
+    </message>
+    <message>
+        <source>&amp;Judge seeds:</source>
+        <translation>判定种子数(&amp;J)：</translation>
+    </message>
+    <message>
+        <source>Target &amp;images:</source>
+        <translation>目标图像数(&amp;I)：</translation>
+    </message>
+    <message>
+        <source>Start &amp;attack</source>
+        <translation>开始攻击(&amp;G)</translation>
+    </message>
+    <message>
+        <source>Ca&amp;ncel</source>
+        <translation>取消(&amp;N)</translation>
+    </message>
+    <message>
+        <source>Cancelling the attack …</source>
+        <translation>正在取消攻击…</translation>
+    </message>
+    <message>
+        <source>attack loss</source>
+        <translation>攻击损失</translation>
+    </message>
+    <message>
+        <source>loss</source>
+        <translation>损失</translation>
+    </message>
+    <message>
+        <source>No attack yet.</source>
+        <translation>尚未进行攻击。</translation>
+    </message>
+    <message>
+        <source>Prompt</source>
+        <translation>提示词</translation>
+    </message>
+    <message>
+        <source>Adversarial prompt</source>
+        <translation>对抗提示词</translation>
+    </message>
+    <message>
+        <source>Pre</source>
+        <translation>Pre</translation>
+    </message>
+    <message>
+        <source>Post</source>
+        <translation>Post</translation>
+    </message>
+    <message>
+        <source>Class</source>
+        <translation>类别</translation>
+    </message>
+    <message>
+        <source>Label vector</source>
+        <translation>标签向量</translation>
+    </message>
+    <message>
+        <source>Pre and Post: the share of the judge seeds&apos; images showing the concept, from the plain prompt and from the adversarial one</source>
+        <translation>Pre 和 Post：判定种子生成的图像中显示该概念的比例，分别来自原始提示词和对抗提示词</translation>
+    </message>
+    <message>
+        <source>Plain prompts</source>
+        <translation>原始提示词</translation>
+    </message>
+    <message>
+        <source>Plain label</source>
+        <translation>原始标签</translation>
+    </message>
+    <message>
+        <source>The unlearned model&apos;s images of the plain prompts appear when an attack ends.</source>
+        <translation>遗忘后模型根据原始提示词生成的图像将在攻击结束时显示。</translation>
+    </message>
+    <message>
+        <source>Adversarial prompts</source>
+        <translation>对抗提示词</translation>
+    </message>
+    <message>
+        <source>Adversarial label</source>
+        <translation>对抗标签</translation>
+    </message>
+    <message>
+        <source>Its images of the adversarial prompts, from the same seeds, beside them.</source>
+        <translation>旁边是它使用相同种子根据对抗提示词生成的图像。</translation>
+    </message>
+    <message>
+        <source>Attack the run&apos;s finished model</source>
+        <translation>攻击该次运行完成后的模型</translation>
+    </message>
+    <message>
+        <source>Does it stay forgotten? The attack searches for an input that makes the unlearned model draw the concept again; the judge reads its images before (Pre-ASR) and after (Post-ASR).</source>
+        <translation>它是否仍被遗忘？攻击会搜索能让遗忘后模型重新生成该概念的输入；判定器会评估攻击前（Pre-ASR）和攻击后（Post-ASR）的图像。</translation>
+    </message>
+    <message>
+        <source>Starting the attack</source>
+        <translation>正在启动攻击</translation>
+    </message>
+    <message>
+        <source>Attacking the run&apos;s model …</source>
+        <translation>正在攻击该次运行的模型…</translation>
+    </message>
+    <message>
+        <source>Drawing the base model&apos;s targets</source>
+        <translation>正在生成基础模型的目标图像</translation>
+    </message>
+    <message>
+        <source>Drawing the plain prompts&apos; images</source>
+        <translation>正在生成原始提示词的图像</translation>
+    </message>
+    <message>
+        <source>Drawing the plain images</source>
+        <translation>正在生成原始图像</translation>
+    </message>
+    <message>
+        <source>Attacking</source>
+        <translation>正在攻击</translation>
+    </message>
+    <message>
+        <source>Drawing the adversarial prompts&apos; images</source>
+        <translation>正在生成对抗提示词的图像</translation>
+    </message>
+    <message>
+        <source>Drawing the adversarial images</source>
+        <translation>正在生成对抗图像</translation>
+    </message>
+    <message>
+        <source>%1, prompt %2 of %3</source>
+        <translation>%1，第 %2 / %3 条提示词</translation>
+    </message>
+    <message>
+        <source>%1: %v of %m</source>
+        <translation>%1：%v / %m</translation>
+    </message>
+    <message>
+        <source>prompt %1</source>
+        <translation>提示词 %1</translation>
+    </message>
+    <message>
+        <source>Attack finished</source>
+        <translation>攻击完成</translation>
+    </message>
+    <message>
+        <source>Targets drawn from &quot;%1&quot;</source>
+        <translation>目标图像由“%1”生成</translation>
+    </message>
+    <message>
+        <source>Finished in %1 s. The judge: %2.</source>
+        <translation>用时 %1 秒完成。判定器：%2。</translation>
+    </message>
+    <message>
+        <source>Attack finished: %1</source>
+        <translation>攻击完成：%1</translation>
+    </message>
+    <message>
+        <source>Attack cancelled</source>
+        <translation>攻击已取消</translation>
+    </message>
+    <message>
+        <source>The attack was cancelled; the run&apos;s results are as they were.</source>
+        <translation>攻击已取消；该次运行的结果保持不变。</translation>
+    </message>
+    <message>
+        <source>Attack failed</source>
+        <translation>攻击失败</translation>
+    </message>
+    <message>
+        <source>The attack failed: %1</source>
+        <translation>攻击失败：%1</translation>
+    </message>
+    <message>
+        <source>UnlearnDiffAtk</source>
+        <translation>UnlearnDiffAtk</translation>
+    </message>
+    <message>
+        <source>soft prompt</source>
+        <translation>软提示词</translation>
+    </message>
+    <message>
+        <source>class attack</source>
+        <translation>类别攻击</translation>
+    </message>
+    <message>
+        <source>Pre-ASR %1 → Post-ASR %2 (%3, %4 × %5 seeds)</source>
+        <translation>Pre-ASR %1 → Post-ASR %2（%3，%4 × %5 个种子）</translation>
+    </message>
+    <message>
+        <source>1 prompt</source>
+        <translation>1 条提示词</translation>
+    </message>
+    <message>
+        <source>%1 prompts</source>
+        <translation>%1 条提示词</translation>
+    </message>
+    <message>
+        <source>1 class</source>
+        <translation>1 个类别</translation>
+    </message>
+    <message>
+        <source>%1 %</source>
+        <translation>%1%</translation>
     </message>
 </context>
 <context>
