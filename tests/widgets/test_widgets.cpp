@@ -36,6 +36,7 @@ private Q_SLOTS:
     void hyperparameterPanelAppliesPresetsAndLocksDuringARun();
     void hyperparameterPanelShowsTheFieldsOfItsKind();
     void metricsViewShowsBeforeAndAfter();
+    void metricsViewShowsTheRobustnessLine();
     void logViewKeepsALimitedHistory();
 };
 
@@ -382,6 +383,45 @@ void TestWidgets::metricsViewShowsBeforeAndAfter()
                        "80.10"));
     view.clear();
     QVERIFY(view.barValues(0).isEmpty());
+}
+
+void TestWidgets::metricsViewShowsTheRobustnessLine()
+{
+    const QString line
+        = QStringLiteral("Robustness: Pre-ASR 0.0 % → Post-ASR 62.5 % (class attack, 1 class × 8 seeds)");
+    MetricsView view;
+    // Before any measurement: the line below the note.
+    view.setRobustness(line);
+    QCOMPARE(view.summaryText().section(QLatin1Char('\n'), 1), line);
+    QVERIFY(view.summaryText().startsWith(QStringLiteral("No measurements yet")));
+    // With measurements, the last line, after the literature's figures where there are some.
+    view.setClasses({ QStringLiteral("a"), QStringLiteral("b") }, 0);
+    Measurement before;
+    before.classAccuracy = { 0.9, 0.8 };
+    before.ua = 0.1;
+    before.ra = 0.8;
+    view.setBefore(before);
+    const QString figures = QStringLiteral("UA 0.100 → —   RA 0.800 → —   FD_cls 0.000 → —   KID_cls 0.0000 → —");
+    QCOMPARE(view.summaryText(), figures + QLatin1Char('\n') + line);
+    Measurement after = before;
+    after.ua = 1.0;
+    after.clipUa = 0.5;
+    view.setAfter(after);
+    const QStringList lines = view.summaryText().split(QLatin1Char('\n'));
+    QCOMPARE(lines.size(), 3);
+    QVERIFY(lines[1].startsWith(QStringLiteral("CLIP-UA")));
+    QCOMPARE(lines[2], line);
+    // An empty line takes it away.
+    view.setRobustness(QString());
+    QCOMPARE(view.summaryText().count(QLatin1Char('\n')), 1);
+    QVERIFY(!view.summaryText().contains(QStringLiteral("Robustness")));
+    // clear() drops it with the measurements: it does not come back with the next run's figures.
+    view.setRobustness(line);
+    QVERIFY(view.summaryText().endsWith(line));
+    view.clear();
+    QVERIFY(!view.summaryText().contains(QStringLiteral("Robustness")));
+    view.setBefore(before);
+    QCOMPARE(view.summaryText(), figures);
 }
 
 void TestWidgets::logViewKeepsALimitedHistory()
