@@ -1,5 +1,6 @@
 // sweep: unlearning runs over α × λ × methods × forget classes into one CSV, resumable, with a summary; or one
 // task's share of a sweep split over a cluster's job array (sweep_merge_commands.cpp joins the tasks' folders).
+#include "attack_support.h"
 #include "cli_support.h"
 #include "commands.h"
 #include "measure_flags.h"
@@ -47,6 +48,10 @@ struct SweepOptions {
     std::string device = "auto";
     RunConfigFlags flags;
     MeasureFlags measures;
+    /// Attack every run's model (the class attack) into attacks.csv.
+    bool attack = false;
+    AttackFlags attackFlags;
+    std::string attackSeeds = "0-15";
     /// A number, "slurm" (the job array's task) or empty (the whole grid).
     std::string taskIndex;
     /// 0: not given.
@@ -155,6 +160,16 @@ nlohmann::json gridJson(const std::vector<Combination>& combinations)
             { "alpha", c.alphaText }, { "lambda", c.lambdaText } });
     return grid;
 }
+/// Adds a run's attack figures to attacks.csv (written with its header first).
+void appendAttackRow(const std::filesystem::path& path, const SweepRow& r, const attack::AttackReport& report)
+{
+    std::string text = std::filesystem::exists(path) ? io::readFile(path) : std::string(kAttacksHeader) + "\n";
+    text += csvField(r.method) + "," + std::to_string(r.forgetClass) + "," + csvField(r.className) + "," + r.alpha + ","
+        + r.lambda + "," + number(report.preAsr()) + "," + number(report.postAsr()) + "," + number(report.seconds)
+        + "\n";
+    io::writeFileAtomically(path, text);
+}
+
 void runSweep(const SweepOptions& o)
 {
     const TaskShare share = resolveTaskShare(o.taskIndex, o.taskCount);
@@ -204,6 +219,16 @@ void runSweep(const SweepOptions& o)
         = { { "model_sha256", in.model.sha256 }, { "data", in.train.source }, { "config", settings } };
     if (!instruments.empty())
         identity["instruments"] = instruments.identity(); // Not their paths: tasks may read them elsewhere.
+    ClassAttackSettings attackSettings;
+    if (o.attack) {
+        attackSettings.setup.attack = o.attackFlags.classOptions();
+        attackSettings.setup.seeds = diffusion::parseSeedList(o.attackSeeds);
+        attackSettings.setup.targetSeeds = attackSettings.setup.seeds;
+        attackSettings.classifier = o.classifier;
+        const attack::ClassAttackOptions& a = attackSettings.setup.attack;
+        identity["attack"] = { { "kind", "class" }, { "steps", a.steps }, { "lr", a.lr }, { "batch", a.batch },
+            { "seed", a.seed }, { "seeds", attackSettings.setup.seeds } };
+    }
     // A task's share depends on the whole grid, so a task folder records it and its grid cannot grow.
     if (share.split())
         identity["split"]
@@ -364,6 +389,20 @@ void runSweep(const SweepOptions& o)
             r.evalSeconds = result.evaluation->seconds;
             setLiterature(r, *result.evaluation);
         }
+        if (o.attack && result.outcome == unlearn::RunOutcome::Finished) {
+            store::EdmModel attacked = in.model;
+            attacked.net = session.model();
+            attacked.path = "this run's model";
+            const auto outcome = runClassAttackOn(attacked, in.model, c.forgetClass, attackSettings, device, false);
+            if (!outcome) {
+                std::cerr << "interrupted during the attack: this run is not recorded; rerun the same command to "
+                             "resume\n";
+                break;
+            }
+            appendAttackRow(dir / "attacks.csv", r, outcome->report);
+            std::cerr << "    class attack: Pre-ASR " << number(outcome->report.preAsr()) << " → Post-ASR "
+                      << number(outcome->report.postAsr()) << " in " << duration(outcome->report.seconds) << '\n';
+        }
         if (o.keepModels) {
             const std::string name = r.method + "-class" + std::to_string(c.forgetClass)
                 + (r.alpha.empty() ? "" : "-a" + r.alpha) + (r.lambda.empty() ? "" : "-l" + r.lambda) + ".safetensors";
@@ -411,6 +450,12 @@ void addSweepCommands(CLI::App& app, GlobalOptions& global)
     addRunConfigFlags(cmd, o->flags, false);
     addMeasureFlags(cmd, o->measures);
     cmd->add_flag("--keep-models", o->keepModels, "Write every run's model to models/");
+    cmd->add_flag("--attack", o->attack,
+        "Attack every run's model with the class attack (a label vector optimised to draw the forgotten class again) "
+        "and write Pre-ASR and Post-ASR to attacks.csv");
+    cmd->add_option("--attack-seeds", o->attackSeeds, "With --attack: seeds of the target and judged images")
+        ->capture_default_str();
+    addAttackFlags(cmd, o->attackFlags);
     cmd->add_option("--device", o->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
     cmd->add_option("--task-index", o->taskIndex,
         "Run only this task's share of the grid (0-based; 'slurm': SLURM_ARRAY_TASK_ID), into OUT/task-I-of-N; "

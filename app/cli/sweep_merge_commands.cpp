@@ -212,6 +212,17 @@ void runSweepMerge(const SweepMergeOptions& o)
     // sweep.json without "split" is the one a local sweep writes, so `sweep --out` can extend the merged sweep.
     io::writeFileAtomically(out / "sweep.json", io::jsonText(identity, 2));
     writeResults(out / "results.csv", rows);
+    // sweep --attack: every task's attacks.csv rows, task by task, under one header.
+    std::string attacks;
+    for (const TaskFolder* t : byIndex)
+        if (std::filesystem::exists(t->dir / "attacks.csv")) {
+            const std::string text = io::readFile(t->dir / "attacks.csv");
+            const std::size_t body = text.find('\n');
+            if (body != std::string::npos)
+                attacks += text.substr(body + 1);
+        }
+    if (!attacks.empty())
+        io::writeFileAtomically(out / "attacks.csv", std::string(kAttacksHeader) + "\n" + attacks);
     const std::string summary = summaryText(rows);
     io::writeFileAtomically(out / "summary.txt", summary);
     std::cout << summary << "merged " << count << " tasks (" << rows.size() << " rows): wrote "

@@ -42,21 +42,24 @@ std::string lineOf(const std::string& text, std::int64_t index)
 
 std::string csvLine(const SweepRow& r)
 {
-    std::string name = r.className;
-    if (name.find_first_of(",\"") != std::string::npos) {
-        std::string quoted = "\"";
-        for (const char c : name)
-            quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-        name = quoted + "\"";
-    }
-    return r.method + "," + std::to_string(r.forgetClass) + "," + name + "," + r.alpha + "," + r.lambda + ","
-        + std::to_string(r.steps) + "," + r.outcome + "," + number(r.ua) + "," + number(r.ra) + ","
+    return r.method + "," + std::to_string(r.forgetClass) + "," + csvField(r.className) + "," + r.alpha + "," + r.lambda
+        + "," + std::to_string(r.steps) + "," + r.outcome + "," + number(r.ua) + "," + number(r.ra) + ","
         + number(r.raClassMean) + "," + number(r.fd) + "," + number(r.kid) + "," + number(r.clipUa) + ","
         + number(r.clipRa) + "," + number(r.fidRemain) + "," + number(r.fidForget) + "," + number(r.runSeconds) + ","
         + number(r.evalSeconds);
 }
 
 } // namespace
+
+std::string csvField(const std::string& text)
+{
+    if (text.find_first_of(",\"\n") == std::string::npos)
+        return text;
+    std::string quoted = "\"";
+    for (const char c : text)
+        quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return quoted + "\"";
+}
 
 std::string number(double value)
 {

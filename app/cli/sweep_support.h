@@ -47,6 +47,13 @@ struct TaskShare {
     std::string name() const { return "task " + std::to_string(index) + " of " + std::to_string(count); }
 };
 
+/// A CSV field: as it is, or in double quotes (inner quotes doubled) when it holds a comma, quote or newline.
+std::string csvField(const std::string& text);
+
+/// attacks.csv (`sweep --attack`): one row per run, the class attack's figures.
+inline constexpr const char* kAttacksHeader
+    = "method,forget_class,forget_class_name,alpha,lambda,pre_asr,post_asr,attack_seconds";
+
 /// A value as results.csv and messages write it (%.9g); empty for NaN.
 std::string number(double value);
 

@@ -79,6 +79,7 @@ private Q_SLOTS:
     void killedUnlearnResumesToTheSameModel();
     void literatureMeasuresEndToEndAndCached();
     void literatureMeasuresOnTheBuiltInModel();
+    void attackClassRunAndSweep();
 
 private:
     test::ScratchDir m_dir;
@@ -777,6 +778,64 @@ void TestCli::literatureMeasuresOnTheBuiltInModel()
     QCOMPARE(manifest.at("metrics_before").at("FID"), one.at("FID"));
     QVERIFY(manifest.at("metrics_after").at("clip_zero_shot").at("unlearning").at("UA").is_number());
     QVERIFY(manifest.at("metrics_after").at("FID").at("remain").is_number());
+}
+
+void TestCli::attackClassRunAndSweep()
+{
+    const auto classifierPath = tinyClassifier();
+    const auto run = m_dir / "attacked-run";
+    const Result made = runCli(Args { "unlearn", "--forget-class", "2", "--steps", "1", "--out", q(run) } + m_small);
+    QVERIFY2(made.exitCode == 0, made.err.c_str());
+    const Args attack { "attack", "--run", q(run), "--classifier", q(classifierPath), "--seeds", "0-2",
+        "--target-seeds", "0-1", "--steps", "2", "--attack-steps", "3", "--attack-batch", "2" };
+    const Result r = runCli(attack);
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QVERIFY2(r.out.find("Pre-ASR ") != std::string::npos && r.out.find("Post-ASR ") != std::string::npos
+            && r.out.find("class 2 (bird)") != std::string::npos,
+        r.out.c_str());
+    const auto report = nlohmann::json::parse(test::readBytes(run / "attack-class" / "attack.json"));
+    LETHE_COMPARE_STR(report.at("kind").get<std::string>(), "class");
+    QCOMPARE(report.at("seeds").size(), std::size_t { 3 });
+    QCOMPARE(report.at("per_prompt")[0].at("losses").size(), std::size_t { 3 });
+    QCOMPARE(report.at("per_prompt")[0].at("label").size(), std::size_t { 10 });
+    QCOMPARE(report.at("settings").at("batch").get<int>(), 2);
+    QVERIFY(std::filesystem::exists(run / "attack-class" / "images.png"));
+    // The figures join the run's manifest.
+    const auto manifest = nlohmann::json::parse(test::readBytes(run / "run.json"));
+    QCOMPARE(manifest.at("attacks").at("class").at("post_asr"), report.at("post_asr"));
+    LETHE_COMPARE_STR(manifest.at("attacks").at("class").at("file").get<std::string>(), "attack-class/attack.json");
+
+    // Nothing is overwritten without --force; a prompt attack is refused on a class run.
+    const Result again = runCli(attack);
+    QCOMPARE(again.exitCode, 1);
+    LETHE_COMPARE_STR(again.err,
+        "error: " + (run / "attack-class").string()
+            + " already holds an attack (attack.json); give --force to replace it, or --out\n");
+    const Result soft = runCli(Args { "attack", "--run", q(run), "--attack", "soft" });
+    QCOMPARE(soft.exitCode, 1);
+    LETHE_COMPARE_STR(soft.err,
+        "error: attack: --attack soft attacks text-to-image runs; " + run.string()
+            + " is a class run (--attack class)\n");
+    const Result noRun = runCli(Args { "attack", "--run", q(m_dir / "no-such-run") });
+    QCOMPARE(noRun.exitCode, 1);
+    LETHE_COMPARE_STR(
+        noRun.err, "error: " + (m_dir / "no-such-run").string() + " is not a run folder (it has no run.json)\n");
+
+    // sweep --attack: one attacks.csv row per run.
+    const auto sweep = m_dir / "sweep-attack";
+    const Result swept = runCli(Args { "sweep", "--forget-classes", "1", "--methods", "ga,rgd", "--steps", "1",
+                                    "--classifier", q(classifierPath), "--attack", "--attack-seeds", "0-1",
+                                    "--attack-steps", "2", "--attack-batch", "2", "--out", q(sweep) }
+        + m_small);
+    QVERIFY2(swept.exitCode == 0, swept.err.c_str());
+    QVERIFY2(swept.err.find("class attack: Pre-ASR ") != std::string::npos, swept.err.c_str());
+    const auto rows = lines(sweep / "attacks.csv");
+    QCOMPARE(rows.size(), std::size_t { 3 });
+    LETHE_COMPARE_STR(rows[0], "method,forget_class,forget_class_name,alpha,lambda,pre_asr,post_asr,attack_seconds");
+    QVERIFY2(rows[1].rfind("ga,1,automobile,0.1,,", 0) == 0, rows[1].c_str());
+    QVERIFY2(rows[2].rfind("rgd,1,automobile,", 0) == 0, rows[2].c_str());
+    const auto identity = nlohmann::json::parse(test::readBytes(sweep / "sweep.json"));
+    QCOMPARE(identity.at("attack").at("steps").get<int>(), 2);
 }
 
 QTEST_GUILESS_MAIN(TestCli)

@@ -23,6 +23,7 @@ private Q_SLOTS:
     void unlearnConceptStartsFromTheModelsRecommendedPreset();
     void unlearnConceptPairsEachForgetPromptWithItsTwin();
     void clipAlignmentInEvalT2iUnlearnConceptAndClipScore();
+    void attackAConceptRun();
 
 private:
     test::ScratchDir m_dir;
@@ -491,6 +492,80 @@ void TestCliT2i::unlearnConceptStartsFromTheModelsRecommendedPreset()
         "error: " + q(folder / "lethe-manifest.json")
             + ": key 'recommended_preset': unknown concept preset 'sdxl' (valid: sd, fmnist-t2i, esd-paper)\n");
     QVERIFY(!std::filesystem::exists(m_dir / "rp-bad"));
+}
+
+void TestCliT2i::attackAConceptRun()
+{
+    const std::filesystem::path folder = m_dir / "attack-sd";
+    test::writeTinyDiffusersFolder(folder, false); // 8×8 images, the tiny CLIP's size.
+    const std::filesystem::path clip = m_dir / "attack-clip";
+    test::writeTinyClipFolder(clip);
+    test::writeBytes(m_dir / "attack-preset.json", R"({
+      "dimensions": {"colour": {"train": ["red", "blue", "green"], "test": ["pink"]}, "object": {"train": ["shoe", "hat"]}},
+      "remain_template": "a {colour} {object}", "concept": {"words": ["red"], "dimension": "colour"},
+      "counts": {"forget": 3, "remain_train": 4, "remain_test": 2}})");
+    const std::filesystem::path run = m_dir / "attack-run";
+    const Result made = runCli({ "unlearn-concept", "--model", q(folder), "--preset", q(m_dir / "attack-preset.json"),
+        "--method", "ga", "--steps", "2", "--lr", "1e-2", "--gen-steps", "1", "--preview-prompts", "1",
+        "--preview-seeds", "0", "--out", q(run) });
+    QVERIFY2(made.exitCode == 0, made.err.c_str());
+
+    const Args attack { "attack", "--run", q(run), "--clip", q(clip), "--clip-names", "blue,green", "--prompts", "2",
+        "--seeds", "0-1", "--steps", "1", "--attack-steps", "2", "--attack-tokens", "2" };
+    const Result hard = runCli(attack);
+    QVERIFY2(hard.exitCode == 0, hard.err.c_str());
+    QVERIFY2(
+        hard.out.find("judge       zero-shot CLIP reads \"a photo of a red\"") != std::string::npos, hard.out.c_str());
+    const auto report = nlohmann::json::parse(test::readBytes(run / "attack-unlearndiffatk" / "attack.json"));
+    LETHE_COMPARE_STR(report.at("kind").get<std::string>(), "unlearndiffatk");
+    QCOMPARE(report.at("per_prompt").size(), std::size_t { 2 });
+    for (const auto& p : report.at("per_prompt")) {
+        QCOMPARE(p.at("token_ids").size(), std::size_t { 2 });
+        QCOMPARE(p.at("before").size(), std::size_t { 2 });
+        QCOMPARE(p.at("losses").size(), std::size_t { 2 });
+        QVERIFY(p.at("prompt").get<std::string>().find("red") != std::string::npos);
+    }
+    QVERIFY(std::filesystem::exists(run / "attack-unlearndiffatk" / "images.png"));
+    QVERIFY(std::filesystem::exists(run / "attack-unlearndiffatk" / "after-1.png"));
+    const auto manifest = nlohmann::json::parse(test::readBytes(run / "run.json"));
+    QCOMPARE(manifest.at("attacks").at("unlearndiffatk").at("pre_asr"), report.at("pre_asr"));
+
+    // The soft prompt on the prompts without the concept word; the targets come from the full prompts.
+    const Result soft = runCli(attack
+        + Args {
+            "--attack", "soft", "--strip-concept", "--out", q(m_dir / "soft-out"), "--json", q(m_dir / "soft.json") });
+    QVERIFY2(soft.exitCode == 0, soft.err.c_str());
+    const auto softReport = nlohmann::json::parse(test::readBytes(m_dir / "soft.json"));
+    LETHE_COMPARE_STR(softReport.at("kind").get<std::string>(), "soft-prompt");
+    QVERIFY(softReport.at("strip_concept").get<bool>());
+    const auto& first = softReport.at("per_prompt")[0];
+    QVERIFY2(first.at("prompt").get<std::string>().find("red") == std::string::npos, first.dump().c_str());
+    QVERIFY2(first.at("target_prompt").get<std::string>().find("red") != std::string::npos, first.dump().c_str());
+    QVERIFY(nlohmann::json::parse(test::readBytes(run / "run.json")).at("attacks").contains("soft-prompt"));
+
+    // Bad input: a judge without labels, a class attack on a concept run, nothing to attack.
+    const Result noNames = runCli({ "attack", "--run", q(run), "--clip", q(clip), "--force" });
+    QCOMPARE(noNames.exitCode, 1);
+    LETHE_COMPARE_STR(noNames.err,
+        "error: attack: zero-shot CLIP judges the concept against other labels: give them with --clip-names (e.g. "
+        "--clip-names \"bag,dress,coat\")\n");
+    const Result wrongKind = runCli({ "attack", "--run", q(run), "--attack", "class" });
+    QCOMPARE(wrongKind.exitCode, 1);
+    LETHE_COMPARE_STR(wrongKind.err,
+        "error: attack: --attack class attacks class runs; " + run.string()
+            + " is a concept run (unlearndiffatk or soft)\n");
+    const Result nothing = runCli({ "attack", "--model", q(folder), "--concept", "red", "--out", q(m_dir / "x") });
+    QCOMPARE(nothing.exitCode, 1);
+    LETHE_COMPARE_STR(
+        nothing.err, "error: attack: no prompts to attack: give --prompt-file FILE (or --run DIR of a concept run)\n");
+
+    const Result bench = runCli({ "bench", "attack", "--model", q(folder), "--attack-tokens", "2", "--attack-steps",
+        "2", "--runs", "2", "--warmup", "0" });
+    QVERIFY2(bench.exitCode == 0, bench.err.c_str());
+    QVERIFY2(bench.out.find("attack: median ") != std::string::npos
+            && bench.out.find(" s/step (min ") != std::string::npos
+            && bench.out.find("2 runs), peak RSS ") != std::string::npos,
+        bench.out.c_str());
 }
 
 QTEST_GUILESS_MAIN(TestCliT2i)
