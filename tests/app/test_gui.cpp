@@ -516,9 +516,11 @@ void TestGui::translationsAreCompiledIn_data()
     QTest::addColumn<QString>("language");
     QTest::addColumn<QString>("start");
     QTest::addColumn<QString>("losses");
-    QTest::newRow("German") << QStringLiteral("de") << QStringLiteral("&Starten") << QStringLiteral("Verluste");
+    QTest::addColumn<QString>("robustness");
+    QTest::newRow("German") << QStringLiteral("de") << QStringLiteral("&Starten") << QStringLiteral("Verluste")
+                            << QStringLiteral("Ro&bustheit");
     QTest::newRow("Simplified Chinese") << QStringLiteral("zh_CN") << QStringLiteral("开始(&S)")
-                                        << QStringLiteral("损失");
+                                        << QStringLiteral("损失") << QStringLiteral("稳健性(&B)");
 }
 
 void TestGui::translationsAreCompiledIn()
@@ -526,6 +528,7 @@ void TestGui::translationsAreCompiledIn()
     QFETCH(QString, language);
     QFETCH(QString, start);
     QFETCH(QString, losses);
+    QFETCH(QString, robustness);
     QTranslator translator;
     QVERIFY2(translator.load(QStringLiteral(":/i18n/lethe_") + language), qPrintable(language));
     QVERIFY(QCoreApplication::installTranslator(&translator));
@@ -535,12 +538,20 @@ void TestGui::translationsAreCompiledIn()
         QVERIFY(window.windowTitle() != QStringLiteral("Lethe — unlearning workbench"));
         // The curves' tabs too, whose strings live outside any class.
         const auto tabWidgets = window.findChildren<QTabWidget*>();
-        QVERIFY(std::any_of(tabWidgets.begin(), tabWidgets.end(), [&](const QTabWidget* tabs) {
-            for (int i = 0; i < tabs->count(); ++i)
-                if (tabs->tabText(i) == losses)
-                    return true;
-            return false;
-        }));
+        const auto hasTab = [&](const QString& text) {
+            return std::any_of(tabWidgets.begin(), tabWidgets.end(), [&](const QTabWidget* tabs) {
+                for (int i = 0; i < tabs->count(); ++i)
+                    if (tabs->tabText(i) == text)
+                        return true;
+                return false;
+            });
+        };
+        QVERIFY(hasTab(losses));
+        // The Robustness panel's tab and its start button.
+        QVERIFY(hasTab(robustness));
+        const gui::RobustnessPanel* panel = window.classTab()->robustnessPanel();
+        QVERIFY(panel);
+        QVERIFY(panel->startButton()->text() != QStringLiteral("Start &attack"));
     }
     QCoreApplication::removeTranslator(&translator);
     QTranslator missing;
