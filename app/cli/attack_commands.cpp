@@ -130,7 +130,11 @@ void writeOutcome(const attack::AttackOutcome& outcome, const std::filesystem::p
         const std::filesystem::path manifestPath = std::filesystem::path(run) / "run.json";
         nlohmann::json manifest = io::readJsonObjectFile(manifestPath);
         const nlohmann::json full = attack::toJson(outcome.report);
-        manifest["attacks"][full.at("kind").get<std::string>()]
+        // Keyed by the folder's name after "attack-" when it lies in the run (attack-unlearndiffatk-suffix), else by
+        // kind.
+        const std::string folder = out.filename().string();
+        const bool inRun = std::filesystem::equivalent(out.parent_path(), run) && folder.rfind("attack-", 0) == 0;
+        manifest["attacks"][inRun ? folder.substr(7) : full.at("kind").get<std::string>()]
             = { { "pre_asr", full.at("pre_asr") }, { "post_asr", full.at("post_asr") }, { "judge", full.at("judge") },
                   { "prompts", outcome.report.records.size() }, { "seeds", outcome.report.seeds },
                   { "file", std::filesystem::relative(out / "attack.json", run).string() } };
@@ -281,15 +285,18 @@ void runConceptAttackCommand(const AttackOptions& o, const RunFacts& facts, cons
     ConceptInputs in = conceptInputs(o, facts, device);
     const attack::Judge judge = conceptJudge(o, in.concept, device);
     const std::string kindName = o.attack == "soft" ? "soft-prompt" : "unlearndiffatk";
+    const std::string folderName
+        = "attack-" + kindName + (in.setup.attack.placement == attack::TokenPlacement::Suffix ? "-suffix" : "");
     const std::filesystem::path out = !o.out.empty() ? std::filesystem::path(o.out)
-        : !o.run.empty()                             ? std::filesystem::path(o.run) / ("attack-" + kindName)
+        : !o.run.empty()                             ? std::filesystem::path(o.run) / folderName
                          : throw Error("attack: give --out DIR (there is no --run to write into)");
     if (std::filesystem::exists(out / "attack.json") && !o.force)
         throw Error(out.string() + " already holds an attack (attack.json); give --force to replace it, or --out");
-    std::cout << "attack      " << kindName << " (K " << in.setup.attack.tokens << ", " << in.setup.attack.steps
-              << " steps, lr " << in.setup.attack.lr << ", " << in.setup.attack.timestepsPerStep
-              << " timestep(s) a step)\nmodel       " << in.unlearnedPath << "\ntargets     " << in.basePath << ", "
-              << in.setup.targetSeeds.size() << " image(s) per prompt\nconcept     " << in.concept
+    std::cout << "attack      " << kindName << " (K " << in.setup.attack.tokens << " "
+              << enumName(in.setup.attack.placement) << ", " << in.setup.attack.steps << " steps, lr "
+              << in.setup.attack.lr << ", " << in.setup.attack.timestepsPerStep << " timestep(s) a step)\nmodel       "
+              << in.unlearnedPath << "\ntargets     " << in.basePath << ", " << in.setup.targetSeeds.size()
+              << " image(s) per prompt\nconcept     " << in.concept
               << (o.stripConcept ? " (removed from the attacked prompts)" : "") << "\njudge       " << judge.description
               << "\nimages      " << in.setup.seeds.size() << " seed(s) per prompt, DDIM " << in.setup.samplerSteps
               << " steps, guidance " << in.setup.guidance << "\nprompts     " << in.setup.prompts.size() << "\n";

@@ -3,6 +3,7 @@
 #include "cli_support.h"
 
 #include "core/diffusion/class_sampling.h"
+#include "core/enum_names.h"
 #include "core/error.h"
 #include "core/models/classifier/resnet_classifier.h"
 #include "core/models/clip/clip_model.h"
@@ -25,6 +26,7 @@ attack::PromptAttackOptions AttackFlags::promptOptions() const
     if (lr > 0)
         o.lr = lr;
     o.seed = seed;
+    o.placement = *enumFromName<attack::TokenPlacement>(placement);
     return o;
 }
 
@@ -44,6 +46,10 @@ void addAttackFlags(CLI::App* cmd, AttackFlags& flags)
     cmd->add_option("--attack-tokens", flags.prompt.tokens, "Prompt attacks: adversarial tokens K")
         ->capture_default_str()
         ->check(CLI::Range(1, 32));
+    cmd->add_option("--attack-placement", flags.placement,
+           "Prompt attacks: the tokens before the prompt (prefix, UnlearnDiffAtk's default) or after it (suffix)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({ "prefix", "suffix" }));
     cmd->add_option("--attack-steps", flags.steps,
            "Optimisation steps (default: 40 for prompt attacks, as UnlearnDiffAtk; 100 for the class attack)")
         ->check(CLI::PositiveNumber);

@@ -21,6 +21,7 @@ struct AttackFlags {
     int steps = 0; ///< --attack-steps; 0 = each attack's default.
     double lr = 0.0; ///< --attack-lr; 0 = each attack's default.
     std::uint64_t seed = 0;
+    std::string placement = "prefix"; ///< --attack-placement.
 
     /// The prompt attacks' settings with --attack-steps, --attack-lr and --attack-seed applied.
     attack::PromptAttackOptions promptOptions() const;

@@ -216,10 +216,10 @@ std::optional<torch::Tensor> draw(const diffusion::TextToImageModel& model, cons
 std::string settingsOf(const PromptAttackOptions& a, const ConceptAttackSetup& s)
 {
     return nlohmann::json {
-        { "attack", enumName(a.kind) }, { "tokens", a.tokens }, { "steps", a.steps }, { "lr", a.lr },
-        { "weight_decay", a.weightDecay }, { "timesteps_per_step", a.timestepsPerStep }, { "seed", a.seed },
-        { "guidance", s.guidance }, { "sampler_steps", s.samplerSteps }, { "negative_prompt", s.negativePrompt },
-        { "batch", s.batch }
+        { "attack", enumName(a.kind) }, { "tokens", a.tokens }, { "placement", enumName(a.placement) },
+        { "steps", a.steps }, { "lr", a.lr }, { "weight_decay", a.weightDecay },
+        { "timesteps_per_step", a.timestepsPerStep }, { "seed", a.seed }, { "guidance", s.guidance },
+        { "sampler_steps", s.samplerSteps }, { "negative_prompt", s.negativePrompt }, { "batch", s.batch }
     }.dump();
 }
 

@@ -3,6 +3,7 @@
 #include "core/attack/frozen_parameters.h"
 #include "core/diffusion/ddpm_loss.h"
 #include "core/diffusion/denoiser.h"
+#include "core/enum_names.h"
 #include "core/error.h"
 #include "core/unlearn/concept_session.h"
 
@@ -21,6 +22,13 @@ const std::vector<std::pair<PromptAttackKind, std::string>>& enumNames(PromptAtt
     return names;
 }
 
+const std::vector<std::pair<TokenPlacement, std::string>>& enumNames(TokenPlacement)
+{
+    static const EnumNames<TokenPlacement> names { { TokenPlacement::Prefix, "prefix" },
+        { TokenPlacement::Suffix, "suffix" } };
+    return names;
+}
+
 void PromptAttackOptions::validate() const
 {
     if (tokens < 1 || tokens > 32)
@@ -35,21 +43,28 @@ void PromptAttackOptions::validate() const
         throw Error("attack: --attack-timesteps must be 1 to 64, not " + std::to_string(timestepsPerStep));
 }
 
-std::vector<std::int64_t> attackIds(const models::sd::ClipTokenizer& tokenizer, const std::string& prompt, int tokens)
+AttackIds attackIds(
+    const models::sd::ClipTokenizer& tokenizer, const std::string& prompt, int tokens, TokenPlacement placement)
 {
     const int length = tokenizer.maxLength();
     if (tokens + 2 > length)
         throw Error("attack: " + std::to_string(tokens) + " adversarial tokens do not fit the text encoder's "
             + std::to_string(length) + " positions");
     const models::sd::ClipTokens encoded = tokenizer.encode(prompt);
-    std::vector<std::int64_t> ids { tokenizer.bosId() };
-    ids.insert(ids.end(), static_cast<std::size_t>(tokens), tokenizer.padId());
-    // The prompt's own tokens lie between BOS and EOS; as many as fit after the slots, leaving room for EOS.
-    const int own = std::min(encoded.length - 2, length - 2 - tokens);
-    ids.insert(ids.end(), encoded.ids.begin() + 1, encoded.ids.begin() + 1 + std::max(0, own));
-    ids.push_back(tokenizer.eosId());
-    ids.resize(static_cast<std::size_t>(length), tokenizer.padId());
-    return ids;
+    // The prompt's own tokens lie between BOS and EOS; as many as fit beside the slots, leaving room for EOS.
+    const int own = std::max(0, std::min(encoded.length - 2, length - 2 - tokens));
+    const auto ownBegin = encoded.ids.begin() + 1;
+    AttackIds out;
+    out.ids.push_back(tokenizer.bosId());
+    if (placement == TokenPlacement::Suffix)
+        out.ids.insert(out.ids.end(), ownBegin, ownBegin + own);
+    out.first = static_cast<std::int64_t>(out.ids.size());
+    out.ids.insert(out.ids.end(), static_cast<std::size_t>(tokens), tokenizer.padId());
+    if (placement == TokenPlacement::Prefix)
+        out.ids.insert(out.ids.end(), ownBegin, ownBegin + own);
+    out.ids.push_back(tokenizer.eosId());
+    out.ids.resize(static_cast<std::size_t>(length), tokenizer.padId());
+    return out;
 }
 
 torch::Tensor candidateTokens(const models::sd::ClipTokenizer& tokenizer, std::int64_t vocabulary)
@@ -76,12 +91,12 @@ torch::Tensor projectToVocabulary(
 
 namespace {
 
-/// The token embeddings of `ids` with rows 1…K replaced by `adversarial` [K, H].
-torch::Tensor withAdversarialRows(const torch::Tensor& plain, const torch::Tensor& adversarial)
+/// The token embeddings of `ids` with rows first…first + K − 1 replaced by `adversarial` [K, H].
+torch::Tensor withAdversarialRows(const torch::Tensor& plain, const torch::Tensor& adversarial, std::int64_t first)
 {
     const std::int64_t k = adversarial.size(0);
-    return torch::cat({ plain.narrow(1, 0, 1), adversarial.to(plain.scalar_type()).unsqueeze(0),
-                          plain.narrow(1, 1 + k, plain.size(1) - 1 - k) },
+    return torch::cat({ plain.narrow(1, 0, first), adversarial.to(plain.scalar_type()).unsqueeze(0),
+                          plain.narrow(1, first + k, plain.size(1) - first - k) },
         1);
 }
 
@@ -110,8 +125,8 @@ std::optional<PromptAttackResult> attackPrompt(const models::sd::StableDiffusion
 
     const torch::Device device = view.device;
     const torch::Tensor table = text->text_model->embeddings->token_embedding->weight;
-    const torch::Tensor ids
-        = torch::tensor(attackIds(model.tokenizer(), prompt, options.tokens), torch::kInt64).unsqueeze(0).to(device);
+    const AttackIds slots = attackIds(model.tokenizer(), prompt, options.tokens, options.placement);
+    const torch::Tensor ids = torch::tensor(slots.ids, torch::kInt64).unsqueeze(0).to(device);
     const torch::Tensor plain = text->text_model->embeddings->token_embedding(ids).detach();
     const torch::Tensor candidates
         = candidateTokens(model.tokenizer(), std::min(table.size(0), model.tokenizer().vocabSize())).to(device);
@@ -131,7 +146,8 @@ std::optional<PromptAttackResult> attackPrompt(const models::sd::StableDiffusion
               return unet->forward(x.to(view.dtype), t, context).to(torch::kFloat32);
           };
     const auto contextOf = [&](const torch::Tensor& adversarial) {
-        return text->text_model->forwardEmbeddings(withAdversarialRows(plain, adversarial), ids).last_hidden_state;
+        return text->text_model->forwardEmbeddings(withAdversarialRows(plain, adversarial, slots.first), ids)
+            .last_hidden_state;
     };
 
     PromptAttackResult result;
@@ -166,13 +182,10 @@ std::optional<PromptAttackResult> attackPrompt(const models::sd::StableDiffusion
     result.tokenIds.assign(
         cpuNearest.data_ptr<std::int64_t>(), cpuNearest.data_ptr<std::int64_t>() + cpuNearest.numel());
     const std::string words = model.tokenizer().decode(result.tokenIds);
-    if (options.kind == PromptAttackKind::Hard) {
-        result.context = contextOf(table.index_select(0, nearest)).to(view.dtype);
-        result.promptText = words + " " + prompt;
-    } else {
-        result.context = contextOf(embeddings.detach()).to(view.dtype);
-        result.promptText = "\u27e8" + words + "\u27e9 " + prompt;
-    }
+    const bool hard = options.kind == PromptAttackKind::Hard;
+    const std::string shown = hard ? words : "\u27e8" + words + "\u27e9";
+    result.context = contextOf(hard ? table.index_select(0, nearest) : embeddings.detach()).to(view.dtype);
+    result.promptText = options.placement == TokenPlacement::Prefix ? shown + " " + prompt : prompt + " " + shown;
     if (wasTraining)
         unet->train();
     return result;

@@ -31,12 +31,21 @@ enum class PromptAttackKind {
 /// "hard", "soft".
 const std::vector<std::pair<PromptAttackKind, std::string>>& enumNames(PromptAttackKind);
 
+/// Where the adversarial tokens go.
+enum class TokenPlacement {
+    Prefix, ///< Right after BOS, before the prompt (UnlearnDiffAtk's "prefix_k", its default).
+    Suffix, ///< After the prompt, before EOS ("suffix_k").
+};
+/// "prefix", "suffix".
+const std::vector<std::pair<TokenPlacement, std::string>>& enumNames(TokenPlacement);
+
 /// The attack's settings; the defaults are UnlearnDiffAtk's (K 5, 40 iterations, AdamW lr 0.01, weight decay 0.1,
 /// one timestep per iteration).
 struct PromptAttackOptions {
     PromptAttackKind kind = PromptAttackKind::Hard;
-    /// Adversarial tokens put right after BOS (the prompt is truncated to make room when needed).
+    /// Adversarial tokens (the prompt is truncated to make room when needed).
     int tokens = 5;
+    TokenPlacement placement = TokenPlacement::Prefix;
     int steps = 40;
     double lr = 0.01;
     double weightDecay = 0.1;
@@ -57,7 +66,8 @@ struct PromptAttackResult {
     /// The K adversarial token ids (hard: the final projection; soft: the tokens nearest to the final embeddings,
     /// for display only).
     std::vector<std::int64_t> tokenIds;
-    /// The adversarial prompt as text: the decoded tokens, then the prompt (soft: the nearest tokens in ⟨⟩).
+    /// The adversarial prompt as text: the decoded tokens before (prefix) or after (suffix) the prompt (soft: the
+    /// nearest tokens in ⟨⟩).
     std::string promptText;
     /// [1, L, D]: the conditioning the attacked images are drawn from, on the model's device and dtype.
     torch::Tensor context;
@@ -65,9 +75,16 @@ struct PromptAttackResult {
     std::vector<double> losses;
 };
 
-/// The ids the attack conditions on: BOS, `tokens` placeholder slots (filled with pad ids), the prompt's tokens
-/// (truncated so that EOS still fits), EOS, pad up to the tokenizer's length. The slots are ids 1…tokens.
-std::vector<std::int64_t> attackIds(const models::sd::ClipTokenizer& tokenizer, const std::string& prompt, int tokens);
+/// The ids the attack conditions on, and where its slots begin.
+struct AttackIds {
+    /// BOS, the prompt's tokens (truncated so that the slots and EOS still fit) with `tokens` placeholder slots (pad
+    /// ids) before them (prefix) or after them (suffix), EOS, pad up to the tokenizer's length.
+    std::vector<std::int64_t> ids;
+    /// The first slot: 1 for a prefix.
+    std::int64_t first = 1;
+};
+AttackIds attackIds(const models::sd::ClipTokenizer& tokenizer, const std::string& prompt, int tokens,
+    TokenPlacement placement = TokenPlacement::Prefix);
 
 /// The vocabulary ids the hard attack may choose: 0…vocabulary − 1 but BOS, EOS and pad. attackPrompt passes the
 /// smaller of the embedding table's rows and the tokenizer's vocabulary, so every choice is a token it can spell.

@@ -95,7 +95,9 @@ void TestAttack::initTestCase()
 void TestAttack::attackIdsPutTheTokensAfterBos()
 {
     const auto& tokenizer = m_sd->tokenizer();
-    const std::vector<std::int64_t> ids = attack::attackIds(tokenizer, "a b", 3);
+    const attack::AttackIds slots = attack::attackIds(tokenizer, "a b", 3);
+    QCOMPARE(slots.first, std::int64_t { 1 });
+    const std::vector<std::int64_t>& ids = slots.ids;
     QCOMPARE(static_cast<int>(ids.size()), tokenizer.maxLength());
     QCOMPARE(ids[0], tokenizer.bosId());
     const std::vector<std::int64_t> plain = tokenizer.encode("a b").ids;
@@ -105,10 +107,21 @@ void TestAttack::attackIdsPutTheTokensAfterBos()
     QCOMPARE(ids[6], tokenizer.eosId());
 
     // A prompt too long for the slots loses its last tokens, never EOS.
-    const std::vector<std::int64_t> longIds = attack::attackIds(tokenizer, "a b c d e f g h i j k l m n o", 5);
+    const std::vector<std::int64_t> longIds = attack::attackIds(tokenizer, "a b c d e f g h i j k l m n o", 5).ids;
     QCOMPARE(static_cast<int>(longIds.size()), tokenizer.maxLength());
     QCOMPARE(longIds.back(), tokenizer.eosId());
     QCOMPARE(longIds[6], tokenizer.encode("a").ids[1]);
+
+    // After the prompt: BOS, "a", "b", three slots, EOS.
+    const attack::AttackIds suffix = attack::attackIds(tokenizer, "a b", 3, attack::TokenPlacement::Suffix);
+    QCOMPARE(suffix.first, std::int64_t { 3 });
+    QCOMPARE(suffix.ids[1], plain[1]);
+    QCOMPARE(suffix.ids[2], plain[2]);
+    QCOMPARE(suffix.ids[6], tokenizer.eosId());
+    const std::vector<std::int64_t> longSuffix
+        = attack::attackIds(tokenizer, "a b c d e f g h i j k l m n o", 5, attack::TokenPlacement::Suffix).ids;
+    QCOMPARE(longSuffix.back(), tokenizer.eosId());
+    QCOMPARE(longSuffix[14], tokenizer.padId());
 
     LETHE_COMPARE_STR(errorMessage([&] { attack::attackIds(tokenizer, "a", 15); }),
         "attack: 15 adversarial tokens do not fit the text encoder's 16 positions");
@@ -152,7 +165,7 @@ void TestAttack::hardAttackLowersTheLossWithRealTokens()
     // Real vocabulary tokens, none of them special, and the context is exactly what the text encoder makes of them.
     const auto& tokenizer = m_sd->tokenizer();
     QCOMPARE(static_cast<int>(result->tokenIds.size()), 3);
-    std::vector<std::int64_t> ids = attack::attackIds(tokenizer, "x y", 3);
+    std::vector<std::int64_t> ids = attack::attackIds(tokenizer, "x y", 3).ids;
     for (int k = 0; k < 3; ++k) {
         const std::int64_t id = result->tokenIds[static_cast<std::size_t>(k)];
         QVERIFY2(id >= 0 && id < tokenizer.vocabSize() && id != tokenizer.bosId() && id != tokenizer.eosId(),
