@@ -1504,7 +1504,7 @@
         <translation>Le&amp;rnrate:</translation>
     </message>
     <message>
-        <source>Timesteps &amp;per step:</source>
+        <source>Ti&amp;mesteps per step:</source>
         <translation>Zeitschritte &amp;pro Schritt:</translation>
     </message>
     <message>
@@ -1520,7 +1520,7 @@
         <translation>Zielb&amp;ilder:</translation>
     </message>
     <message>
-        <source>Start &amp;attack</source>
+        <source>Start atta&amp;ck</source>
         <translation>Angriff s&amp;tarten</translation>
     </message>
     <message>

@@ -1504,7 +1504,7 @@
         <translation>学习率(&amp;L)：</translation>
     </message>
     <message>
-        <source>Timesteps &amp;per step:</source>
+        <source>Ti&amp;mesteps per step:</source>
         <translation>每步时间步数(&amp;P)：</translation>
     </message>
     <message>
@@ -1520,7 +1520,7 @@
         <translation>目标图像数(&amp;I)：</translation>
     </message>
     <message>
-        <source>Start &amp;attack</source>
+        <source>Start atta&amp;ck</source>
         <translation>开始攻击(&amp;G)</translation>
     </message>
     <message>

@@ -98,7 +98,7 @@ QWidget* RobustnessPanel::buildSettings()
     form->addRow(tr("S&teps:"), m_steps);
     form->addRow(tr("&Learning rate:"), m_lr);
     if (concept) {
-        form->addRow(tr("Timesteps &per step:"), m_timesteps);
+        form->addRow(tr("Ti&mesteps per step:"), m_timesteps);
         form->addRow(tr("&Prompts to attack:"), m_prompts);
     }
     form->addRow(tr("&Judge seeds:"), m_seeds);
@@ -110,7 +110,7 @@ QWidget* RobustnessPanel::buildSettings()
         w->setVisible(concept);
 
     auto* buttons = new QHBoxLayout;
-    m_start = new QPushButton(tr("Start &attack"), column);
+    m_start = new QPushButton(tr("Start atta&ck"), column);
     m_cancel = new QPushButton(tr("Ca&ncel"), column);
     connect(m_start, &QPushButton::clicked, this, [this] {
         if (m_available && !m_attacking)
