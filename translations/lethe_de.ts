@@ -1464,10 +1464,6 @@
         <translation>Lernrate von Adam</translation>
     </message>
     <message>
-        <source>Adversarial tokens put before the prompt</source>
-        <translation>Adversarielle Tokens vor dem Prompt</translation>
-    </message>
-    <message>
         <source>Diffusion timesteps averaged in each step&apos;s loss</source>
         <translation>Diffusions-Zeitschritte, über die der Verlust jedes Schritts gemittelt wird</translation>
     </message>
@@ -1710,6 +1706,26 @@
     <message>
         <source>%1 %</source>
         <translation>%1 %</translation>
+    </message>
+    <message>
+        <source>Adversarial tokens put before or after the prompt</source>
+        <translation>Adversarielle Tokens vor oder nach dem Prompt</translation>
+    </message>
+    <message>
+        <source>Before the prompt (UnlearnDiffAtk)</source>
+        <translation>Vor dem Prompt (UnlearnDiffAtk)</translation>
+    </message>
+    <message>
+        <source>After the prompt</source>
+        <translation>Nach dem Prompt</translation>
+    </message>
+    <message>
+        <source>Where the adversarial tokens go: before the prompt, as UnlearnDiffAtk does by default, or after it, where the concept&apos;s word would stand</source>
+        <translation>Wohin die adversariellen Tokens kommen: vor den Prompt, wie UnlearnDiffAtk es standardmäßig tut, oder dahinter, wo das Wort des Konzepts stünde</translation>
+    </message>
+    <message>
+        <source>Plac&amp;ement:</source>
+        <translation>P&amp;osition:</translation>
     </message>
 </context>
 <context>

@@ -1464,10 +1464,6 @@
         <translation>Adam 学习率</translation>
     </message>
     <message>
-        <source>Adversarial tokens put before the prompt</source>
-        <translation>置于提示词之前的对抗词元</translation>
-    </message>
-    <message>
         <source>Diffusion timesteps averaged in each step&apos;s loss</source>
         <translation>每步损失中取平均的扩散时间步数</translation>
     </message>
@@ -1710,6 +1706,26 @@
     <message>
         <source>%1 %</source>
         <translation>%1%</translation>
+    </message>
+    <message>
+        <source>Adversarial tokens put before or after the prompt</source>
+        <translation>放在提示词之前或之后的对抗词元</translation>
+    </message>
+    <message>
+        <source>Before the prompt (UnlearnDiffAtk)</source>
+        <translation>提示词之前（UnlearnDiffAtk）</translation>
+    </message>
+    <message>
+        <source>After the prompt</source>
+        <translation>提示词之后</translation>
+    </message>
+    <message>
+        <source>Where the adversarial tokens go: before the prompt, as UnlearnDiffAtk does by default, or after it, where the concept&apos;s word would stand</source>
+        <translation>对抗词元的位置：放在提示词之前（UnlearnDiffAtk 的默认做法），或放在其后，即概念词原本所在的位置</translation>
+    </message>
+    <message>
+        <source>Plac&amp;ement:</source>
+        <translation>位置(&amp;E):</translation>
     </message>
 </context>
 <context>

@@ -15,6 +15,7 @@ namespace lethe::gui {
 struct AttackRequest {
     QString kind = QStringLiteral("hard"); ///< "hard" (UnlearnDiffAtk), "soft" (soft prompt) or "class".
     int tokens = 5; ///< Adversarial tokens K (prompt attacks).
+    QString placement = QStringLiteral("prefix"); ///< "prefix" (UnlearnDiffAtk's) or "suffix" (prompt attacks).
     int steps = 40;
     double lr = 0.01;
     int timestepsPerStep = 1; ///< Prompt attacks.

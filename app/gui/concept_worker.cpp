@@ -521,6 +521,8 @@ void ConceptWorker::attack(const AttackRequest& request)
         setup.attack.kind
             = request.kind == QStringLiteral("soft") ? attack::PromptAttackKind::Soft : attack::PromptAttackKind::Hard;
         setup.attack.tokens = request.tokens;
+        setup.attack.placement = request.placement == QStringLiteral("suffix") ? attack::TokenPlacement::Suffix
+                                                                               : attack::TokenPlacement::Prefix;
         setup.attack.steps = request.steps;
         setup.attack.lr = request.lr;
         setup.attack.timestepsPerStep = request.timestepsPerStep;

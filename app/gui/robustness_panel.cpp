@@ -85,7 +85,12 @@ QWidget* RobustnessPanel::buildSettings()
     m_lr->setSingleStep(0.005);
     m_lr->setValue(concept ? 0.01 : 0.05);
     m_lr->setToolTip(concept ? tr("AdamW's learning rate (weight decay 0.1)") : tr("Adam's learning rate"));
-    m_tokens = spin(1, 70, 5, tr("Adversarial tokens put before the prompt"));
+    m_tokens = spin(1, 32, 5, tr("Adversarial tokens put before or after the prompt"));
+    m_placement = new QComboBox(group);
+    m_placement->addItem(tr("Before the prompt (UnlearnDiffAtk)"), QStringLiteral("prefix"));
+    m_placement->addItem(tr("After the prompt"), QStringLiteral("suffix"));
+    m_placement->setToolTip(tr("Where the adversarial tokens go: before the prompt, as UnlearnDiffAtk does by default, "
+                               "or after it, where the concept's word would stand"));
     m_timesteps = spin(1, 100, 1, tr("Diffusion timesteps averaged in each step's loss"));
     m_prompts = spin(1, 100000, 4, tr("The first forget prompts of the run are attacked"));
     m_seeds = spin(1, 1000, concept ? 2 : 8, tr("Images per prompt the judge reads, before and after the attack"));
@@ -93,8 +98,10 @@ QWidget* RobustnessPanel::buildSettings()
     m_removeConcept = new QCheckBox(tr("&Remove the concept word from the prompts"), group);
     m_removeConcept->setToolTip(tr("The attacked prompts lose the concept's words while the targets still show it: "
                                    "is the attack real, or does the prompt alone bring the concept back?"));
-    if (concept)
+    if (concept) {
         form->addRow(tr("&Tokens K:"), m_tokens);
+        form->addRow(tr("Plac&ement:"), m_placement);
+    }
     form->addRow(tr("S&teps:"), m_steps);
     form->addRow(tr("&Learning rate:"), m_lr);
     if (concept) {
@@ -105,8 +112,9 @@ QWidget* RobustnessPanel::buildSettings()
     form->addRow(tr("Target &images:"), m_targets);
     if (concept)
         form->addRow(m_removeConcept);
-    for (QWidget* w : { static_cast<QWidget*>(m_tokens), static_cast<QWidget*>(m_timesteps),
-             static_cast<QWidget*>(m_prompts), static_cast<QWidget*>(m_removeConcept) })
+    for (QWidget* w :
+        { static_cast<QWidget*>(m_tokens), static_cast<QWidget*>(m_placement), static_cast<QWidget*>(m_timesteps),
+            static_cast<QWidget*>(m_prompts), static_cast<QWidget*>(m_removeConcept) })
         w->setVisible(concept);
 
     auto* buttons = new QHBoxLayout;
@@ -189,6 +197,7 @@ AttackRequest RobustnessPanel::request() const
     AttackRequest r;
     r.kind = m_kind->currentData().toString();
     r.tokens = m_tokens->value();
+    r.placement = m_placement->currentData().toString();
     r.steps = m_steps->value();
     r.lr = m_lr->value();
     r.timestepsPerStep = m_timesteps->value();
@@ -220,9 +229,10 @@ void RobustnessPanel::updateButtons()
 {
     m_start->setEnabled(m_available && !m_attacking);
     m_cancel->setEnabled(m_attacking);
-    for (QWidget* w : { static_cast<QWidget*>(m_kind), static_cast<QWidget*>(m_tokens), static_cast<QWidget*>(m_steps),
-             static_cast<QWidget*>(m_lr), static_cast<QWidget*>(m_timesteps), static_cast<QWidget*>(m_prompts),
-             static_cast<QWidget*>(m_seeds), static_cast<QWidget*>(m_targets), static_cast<QWidget*>(m_removeConcept) })
+    for (QWidget* w : { static_cast<QWidget*>(m_kind), static_cast<QWidget*>(m_tokens),
+             static_cast<QWidget*>(m_placement), static_cast<QWidget*>(m_steps), static_cast<QWidget*>(m_lr),
+             static_cast<QWidget*>(m_timesteps), static_cast<QWidget*>(m_prompts), static_cast<QWidget*>(m_seeds),
+             static_cast<QWidget*>(m_targets), static_cast<QWidget*>(m_removeConcept) })
         w->setEnabled(!m_attacking);
 }
 

@@ -59,6 +59,7 @@ public:
 
     QComboBox* kindBox() const { return m_kind; }
     QSpinBox* tokensBox() const { return m_tokens; }
+    QComboBox* placementBox() const { return m_placement; }
     QSpinBox* stepsBox() const { return m_steps; }
     QDoubleSpinBox* lrBox() const { return m_lr; }
     QSpinBox* timestepsBox() const { return m_timesteps; }
@@ -91,6 +92,7 @@ private:
     Mode m_mode;
     QComboBox* m_kind = nullptr;
     QSpinBox* m_tokens = nullptr;
+    QComboBox* m_placement = nullptr;
     QSpinBox* m_steps = nullptr;
     QDoubleSpinBox* m_lr = nullptr;
     QSpinBox* m_timesteps = nullptr;

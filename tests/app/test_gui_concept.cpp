@@ -580,6 +580,7 @@ void TestGuiConcept::robustnessPanelAttacksTheFinishedRun()
     QCOMPARE(panel->seedsBox()->value(), 2);
     QCOMPARE(panel->tokensBox()->value(), 5);
     QCOMPARE(panel->stepsBox()->value(), 40);
+    QCOMPARE(panel->placementBox()->currentData().toString(), QStringLiteral("prefix"));
 
     // "red" is a palette colour: the built-in judge reads it.
     const auto typed = [](std::initializer_list<const char*> texts) {
@@ -610,7 +611,9 @@ void TestGuiConcept::robustnessPanelAttacksTheFinishedRun()
     panel->tokensBox()->setValue(2);
     panel->stepsBox()->setValue(2);
     panel->removeConceptBox()->setChecked(true);
+    panel->placementBox()->setCurrentIndex(1);
     const gui::AttackRequest request = tab.attackRequest();
+    QCOMPARE(request.placement, QStringLiteral("suffix"));
     QCOMPARE(request.promptTexts, QStringList { QStringLiteral("a shoe") });
     QCOMPARE(request.targetPrompts, QStringList { QStringLiteral("a red shoe") });
     QCOMPARE(request.concept, QStringLiteral("red"));
@@ -626,7 +629,8 @@ void TestGuiConcept::robustnessPanelAttacksTheFinishedRun()
     QVERIFY2(figures.match(panel->figuresLabel()->text()).hasMatch(), qPrintable(panel->figuresLabel()->text()));
     QCOMPARE(panel->table()->rowCount(), 1);
     QCOMPARE(panel->table()->item(0, 0)->text(), QStringLiteral("a shoe"));
-    QVERIFY2(panel->table()->item(0, 1)->text().endsWith(QStringLiteral("a shoe")),
+    // The tokens went after the prompt.
+    QVERIFY2(panel->table()->item(0, 1)->text().startsWith(QStringLiteral("a shoe ")),
         qPrintable(panel->table()->item(0, 1)->text()));
     QCOMPARE(panel->result().rows.at(0).targetPrompt, QStringLiteral("a red shoe"));
     QCOMPARE(panel->plainGrid()->rows(), 1);
