@@ -20,7 +20,8 @@ if [[ $part == concept || $part == all ]]; then
         # UnlearnDiffAtk with its tokens before the prompt (its default) and after it, and the soft prompt after it.
         for spec in unlearndiffatk:prefix unlearndiffatk:suffix soft:suffix; do
             a=${spec%:*} placement=${spec#*:}
-            folder=attack-${a/soft/soft-prompt}$([[ $placement == suffix ]] && echo -suffix)
+            folder=attack-${a/soft/soft-prompt}
+            if [[ $placement == suffix ]]; then folder=$folder-suffix; fi
             [[ -f sneaker-$m/$folder/attack.json ]] || $cli --threads 1 attack --run sneaker-$m --attack $a \
                 --attack-placement $placement --prompts 0 --seeds 0-7
         done
