@@ -3,6 +3,7 @@
 #include "attack_support.h"
 #include "cli_support.h"
 #include "commands.h"
+#include "measure_flags.h"
 
 #include "core/attack/attack_run.h"
 #include "core/concept/prompt_set.h"
@@ -61,16 +62,6 @@ struct AttackOptions {
     int runs = 3;
     int warmup = 1;
 };
-
-std::vector<std::string> splitNames(const std::string& text)
-{
-    std::vector<std::string> names;
-    std::stringstream in(text);
-    for (std::string name; std::getline(in, name, ',');)
-        if (!name.empty())
-            names.push_back(name);
-    return names;
-}
 
 /// What a run folder says, when one is given.
 struct RunFacts {

@@ -1,6 +1,7 @@
 #include "attack_support.h"
 
 #include "cli_support.h"
+#include "measure_flags.h"
 
 #include "core/diffusion/class_sampling.h"
 #include "core/enum_names.h"
@@ -18,27 +19,31 @@
 
 namespace lethe::cli {
 
+namespace {
+
+/// `options` with the flags both attacks share applied.
+template <typename Options> Options withSharedFlags(Options options, const AttackFlags& flags)
+{
+    if (flags.steps > 0)
+        options.steps = flags.steps;
+    if (flags.lr > 0)
+        options.lr = flags.lr;
+    options.seed = flags.seed;
+    return options;
+}
+
+} // namespace
+
 attack::PromptAttackOptions AttackFlags::promptOptions() const
 {
-    attack::PromptAttackOptions o = prompt;
-    if (steps > 0)
-        o.steps = steps;
-    if (lr > 0)
-        o.lr = lr;
-    o.seed = seed;
+    attack::PromptAttackOptions o = withSharedFlags(prompt, *this);
     o.placement = *enumFromName<attack::TokenPlacement>(placement);
     return o;
 }
 
 attack::ClassAttackOptions AttackFlags::classOptions() const
 {
-    attack::ClassAttackOptions o = classAttack;
-    if (steps > 0)
-        o.steps = steps;
-    if (lr > 0)
-        o.lr = lr;
-    o.seed = seed;
-    return o;
+    return withSharedFlags(classAttack, *this);
 }
 
 void addAttackFlags(CLI::App* cmd, AttackFlags& flags)
@@ -71,20 +76,6 @@ void addAttackFlags(CLI::App* cmd, AttackFlags& flags)
            "Seed of the initial tokens, the timesteps and the noise (prompt i uses seed + i)")
         ->capture_default_str();
 }
-
-namespace {
-
-std::vector<std::string> splitNames(const std::string& text)
-{
-    std::vector<std::string> names;
-    std::stringstream in(text);
-    for (std::string name; std::getline(in, name, ',');)
-        if (!name.empty())
-            names.push_back(name);
-    return names;
-}
-
-} // namespace
 
 std::optional<attack::AttackOutcome> runClassAttackOn(store::EdmModel& unlearned, store::EdmModel& base, int forgotten,
     ClassAttackSettings settings, torch::Device device, bool verbose)

@@ -35,8 +35,6 @@ void addMeasureFlags(CLI::App* cmd, MeasureFlags& flags)
         "Measure the base model even when the measure cache holds its figures (and do not store them)");
 }
 
-namespace {
-
 std::vector<std::string> splitNames(const std::string& text)
 {
     std::vector<std::string> names;
@@ -46,8 +44,6 @@ std::vector<std::string> splitNames(const std::string& text)
         names.push_back(name);
     return names;
 }
-
-} // namespace
 
 eval::LiteratureInstruments loadInstruments(
     const MeasureFlags& flags, const io::ModelInfo& model, bool evaluate, torch::Device device)

@@ -8,6 +8,7 @@
 
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -29,6 +30,9 @@ struct MeasureFlags {
 
 /// Adds the flags to `cmd`.
 void addMeasureFlags(CLI::App* cmd, MeasureFlags& flags);
+
+/// "a,b,c" → {"a", "b", "c"}: --clip-names (an empty name stays, for zero-shot CLIP to refuse by its place).
+std::vector<std::string> splitNames(const std::string& text);
 
 /// Loads the instruments the flags name (none: an empty set); with `evaluate` false (--no-eval) none may be named.
 /// Throws Error for --inception without --fid-ref (or the reverse), for --clip-names of another count than the model's

@@ -213,6 +213,16 @@ std::optional<torch::Tensor> draw(const diffusion::TextToImageModel& model, cons
     });
 }
 
+/// Adds a finished record and its images to the outcome.
+void keep(AttackOutcome& out, AttackRecord record, const torch::Tensor& targets, const torch::Tensor& before,
+    const torch::Tensor& after)
+{
+    out.report.records.push_back(std::move(record));
+    out.images.targets.push_back(targets);
+    out.images.before.push_back(before);
+    out.images.after.push_back(after);
+}
+
 std::string settingsOf(const PromptAttackOptions& a, const ConceptAttackSetup& s)
 {
     return nlohmann::json {
@@ -282,10 +292,7 @@ std::optional<AttackOutcome> runConceptAttack(const models::sd::StableDiffusion&
             return std::nullopt;
         record.after = toBools(judge.found(*after));
         record.seconds = secondsSince(promptStart);
-        report.records.push_back(std::move(record));
-        out.images.targets.push_back(*targets);
-        out.images.before.push_back(*before);
-        out.images.after.push_back(*after);
+        keep(out, std::move(record), *targets, *before, *after);
     }
     report.seconds = secondsSince(start);
     return out;
@@ -368,10 +375,7 @@ std::optional<AttackOutcome> runClassAttack(models::EDMPrecond unlearned, models
         return std::nullopt;
     record.after = toBools(judge.found(*after));
     record.seconds = secondsSince(start);
-    report.records.push_back(std::move(record));
-    out.images.targets.push_back(*targets);
-    out.images.before.push_back(*before);
-    out.images.after.push_back(*after);
+    keep(out, std::move(record), *targets, *before, *after);
     report.seconds = secondsSince(start);
     return out;
 }

@@ -1,6 +1,6 @@
 #pragma once
 
-// An attack on a finished unlearning run, end to end (docs/method.md §6): the target images drawn by the base model,
+// An attack on a finished unlearning run, end to end (docs/method.md §8): the target images drawn by the base model,
 // the unlearned model's images from the plain prompts (or the plain class label) judged for Pre-ASR, the attack on
 // each prompt, the images from the adversarial prompts (or label vector) judged for Post-ASR, and the report. The CLI's
 // `attack`, `sweep --attack` and the workbench's Robustness panel all run these.

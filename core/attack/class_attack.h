@@ -1,6 +1,6 @@
 #pragma once
 
-// The class attack (docs/method.md §6): does a class-conditional model that unlearning made forget a class draw it
+// The class attack (docs/method.md §8): does a class-conditional model that unlearning made forget a class draw it
 // again for some other label vector? It optimises a continuous label vector, started at the forgotten class's one-hot
 // row, to minimise the unlearned model's EDM loss on target images of that class (drawn by the base model); the
 // images drawn with the optimised vector are then judged by the classifier.

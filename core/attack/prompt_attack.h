@@ -1,6 +1,6 @@
 #pragma once
 
-// Adversarial prompts against an unlearned text-to-image model (docs/method.md §6): UnlearnDiffAtk's attack, which
+// Adversarial prompts against an unlearned text-to-image model (docs/method.md §8): UnlearnDiffAtk's attack, which
 // looks for K real vocabulary tokens that, put before a prompt, make the model draw the erased concept again, and its
 // continuous variant (a soft prompt), which bounds what any K tokens could do.
 //
