@@ -49,7 +49,7 @@ struct AttackOptions {
     std::string classifier;
     std::string clip;
     std::string clipNames;
-    std::string seeds = "0-3";
+    std::string seeds; ///< Empty: 0-3 for prompt attacks, 0-15 for the class attack.
     std::string targetSeeds;
     int steps = 0;
     double guidance = std::nan("");
@@ -236,7 +236,7 @@ ConceptInputs conceptInputs(const AttackOptions& o, const RunFacts& facts, torch
         setup.samplerSteps = o.steps;
     if (std::isfinite(o.guidance))
         setup.guidance = o.guidance;
-    setup.seeds = diffusion::parseSeedList(o.seeds);
+    setup.seeds = diffusion::parseSeedList(o.seeds.empty() ? "0-3" : o.seeds);
     setup.targetSeeds = diffusion::parseSeedList(o.targetSeeds.empty() ? "0" : o.targetSeeds);
     setup.attack = o.flags.promptOptions();
     setup.attack.kind = o.attack == "soft" ? attack::PromptAttackKind::Soft : attack::PromptAttackKind::Hard;
@@ -330,7 +330,8 @@ void runClassAttackCommand(const AttackOptions& o, const RunFacts& facts, const 
     store::EdmModel unlearned = store::loadEdmModel(unlearnedPath, device);
     store::EdmModel base = store::loadEdmModel(basePath, device);
     ClassAttackSettings settings;
-    settings.setup.seeds = diffusion::parseSeedList(o.seeds);
+    if (!o.seeds.empty())
+        settings.setup.seeds = diffusion::parseSeedList(o.seeds);
     if (!o.targetSeeds.empty())
         settings.setup.targetSeeds = diffusion::parseSeedList(o.targetSeeds);
     settings.setup.attack = o.flags.classOptions();
@@ -464,8 +465,9 @@ void addAttackCommands(CLI::App& app, GlobalOptions& global)
     cmd->add_option("--clip-names", o->clipNames,
         "With --clip: comma-separated labels (concept attacks: the labels besides the concept; class attacks: every "
         "class's name, default the model file's)");
-    cmd->add_option("--seeds", o->seeds, "Seeds of the judged images of each prompt, the same before and after")
-        ->capture_default_str();
+    cmd->add_option("--seeds", o->seeds,
+        "Seeds of the judged images of each prompt, the same before and after (default: 0-3 for prompt attacks, "
+        "0-15 for the class attack)");
     cmd->add_option("--target-seeds", o->targetSeeds,
         "Seeds of the base model's target images (default: 0 for prompts, 0-15 for the class attack)");
     cmd->add_option("--steps", o->steps, "Sampler steps of the images (default: the run's; class: 18 Heun)");
