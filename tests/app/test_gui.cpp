@@ -59,6 +59,18 @@ using namespace lethe;
 
 namespace {
 
+/// A run of `steps` steps forgetting `forgetClass` with the smallest batches, as the tests below start them.
+void useTinyRun(gui::ClassTab* tab, int forgetClass, int steps)
+{
+    tab->classPicker()->setCurrentClass(forgetClass);
+    widgets::RunSettings s = tab->panel()->settings();
+    s.steps = steps;
+    s.forgetBatch = 2;
+    s.remainPerClass = 2;
+    s.remainBatch = 4;
+    tab->panel()->setSettings(s);
+}
+
 /// Records how late a 5 ms timer fires on the UI thread: the event loop's latency.
 class LatencyProbe : public QObject {
 public:
@@ -290,13 +302,7 @@ void TestGui::literatureInstrumentsJoinTheMeasures()
     QTRY_VERIFY_WITH_TIMEOUT(tab->isModelOpen(), 60000);
     tab->openModel(m_model, m_data, classifier);
     QTRY_VERIFY_WITH_TIMEOUT(tab->isModelOpen() && tab->measureBox()->isEnabled(), 60000);
-    tab->classPicker()->setCurrentClass(3);
-    widgets::RunSettings s = tab->panel()->settings();
-    s.steps = 2;
-    s.forgetBatch = 2;
-    s.remainPerClass = 2;
-    s.remainBatch = 4;
-    tab->panel()->setSettings(s);
+    useTinyRun(tab, 3, 2);
     tab->measureBox()->setChecked(true);
     tab->measureImagesBox()->setValue(2);
     // Chosen as a user does: the button (Alt+I, or Space on it) opens the dialog, the paths are typed into its
@@ -395,8 +401,7 @@ void TestGui::literatureInstrumentsJoinTheMeasures()
         QTRY_VERIFY_WITH_TIMEOUT(again->isModelOpen(), 60000);
         again->openModel(m_model, m_data, classifier);
         QTRY_VERIFY_WITH_TIMEOUT(again->isModelOpen() && again->measureBox()->isEnabled(), 60000);
-        again->classPicker()->setCurrentClass(3);
-        again->panel()->setSettings(s);
+        useTinyRun(again, 3, 2);
         again->measureBox()->setChecked(true);
         again->measureImagesBox()->setValue(2);
         QCOMPARE(again->instrumentPaths().clip, QString::fromStdString(clip.string()));
@@ -441,13 +446,7 @@ void TestGui::robustnessPanelAttacksTheFinishedRun()
     QCOMPARE(panel->seedsBox()->value(), 8); // The defaults.
     QCOMPARE(panel->stepsBox()->value(), 100);
 
-    tab->classPicker()->setCurrentClass(3);
-    widgets::RunSettings s = tab->panel()->settings();
-    s.steps = 2;
-    s.forgetBatch = 2;
-    s.remainPerClass = 2;
-    s.remainBatch = 4;
-    tab->panel()->setSettings(s);
+    useTinyRun(tab, 3, 2);
     tab->measureBox()->setChecked(false);
     QSignalSpy finished(tab, &gui::ClassTab::runFinished);
     tab->startRun();
