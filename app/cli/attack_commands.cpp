@@ -138,11 +138,8 @@ void printReport(const attack::AttackReport& report)
     std::cout << "\n#   pre       post      prompt → adversarial prompt\n";
     for (std::size_t i = 0; i < report.records.size(); ++i) {
         const attack::AttackRecord& r = report.records[i];
-        const auto rate = [](const std::vector<bool>& f) {
-            return static_cast<double>(std::count(f.begin(), f.end(), true)) / static_cast<double>(f.size());
-        };
-        std::cout << std::left << std::setw(4) << i << std::setw(10) << percent(rate(r.before)) << std::setw(10)
-                  << percent(rate(r.after)) << r.prompt << "  →  " << r.adversarialPrompt << '\n'
+        std::cout << std::left << std::setw(4) << i << std::setw(10) << percent(r.preRate()) << std::setw(10)
+                  << percent(r.postRate()) << r.prompt << "  →  " << r.adversarialPrompt << '\n'
                   << std::right;
         if (!r.losses.empty())
             std::cout << "                        loss " << std::setprecision(4) << r.losses.front() << " → "

@@ -29,7 +29,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <numeric>
 #include <optional>
 
 namespace lethe::gui {
@@ -503,18 +502,13 @@ void ConceptWorker::attack(const AttackRequest& request)
     nlohmann::json report = runAttack([&](const attack::AttackProgress& onEvent, attack::AttackOutcome& outcome) {
         if (!s.session || !s.sd || s.manifest.is_null())
             throw Error("run unlearning first: the attack needs the run's model");
-        const auto seeds = [](int count) {
-            std::vector<std::int64_t> list(static_cast<std::size_t>(std::max(1, count)));
-            std::iota(list.begin(), list.end(), std::int64_t { 0 });
-            return list;
-        };
         attack::ConceptAttackSetup setup;
         for (const QString& prompt : request.promptTexts)
             setup.prompts.push_back(prompt.toStdString());
         for (const QString& prompt : request.targetPrompts)
             setup.targetPrompts.push_back(prompt.toStdString());
-        setup.seeds = seeds(request.seeds);
-        setup.targetSeeds = seeds(request.targets);
+        setup.seeds = firstSeeds(request.seeds);
+        setup.targetSeeds = firstSeeds(request.targets);
         setup.guidance = request.guidance;
         setup.samplerSteps = request.samplerSteps;
         setup.batch = request.batch;

@@ -216,11 +216,6 @@ AttackSummary attackSummaryOf(const attack::AttackOutcome& outcome)
     summary.postPromptRate = report.postPromptRate();
     summary.seconds = report.seconds;
     summary.seeds = static_cast<int>(report.seeds.size());
-    const auto rate = [](const std::vector<bool>& found) {
-        return found.empty()
-            ? 0.0
-            : static_cast<double>(std::count(found.begin(), found.end(), true)) / static_cast<double>(found.size());
-    };
     const auto imagesAt = [](const std::vector<torch::Tensor>& images, std::size_t i) {
         return i < images.size() && images[i].defined() ? imagesOf(images[i]) : QList<QImage> {};
     };
@@ -230,8 +225,8 @@ AttackSummary attackSummaryOf(const attack::AttackOutcome& outcome)
         row.prompt = toQString(record.prompt);
         row.targetPrompt = toQString(record.targetPrompt);
         row.adversarialPrompt = toQString(record.adversarialPrompt);
-        row.preRate = rate(record.before);
-        row.postRate = rate(record.after);
+        row.preRate = record.preRate();
+        row.postRate = record.postRate();
         row.losses = QList<double>(record.losses.begin(), record.losses.end());
         row.before = imagesAt(outcome.images.before, i);
         row.after = imagesAt(outcome.images.after, i);

@@ -11,7 +11,10 @@
 #include <torch/torch.h>
 
 #include <QCoreApplication>
+
 #include <QSettings>
+#include <algorithm>
+#include <numeric>
 
 namespace lethe::gui {
 
@@ -109,6 +112,13 @@ unlearn::RunResult RunWorker::runLoop(unlearn::UnlearnRun& run, unlearn::RunCont
     Observer observer(*this, previewColumns);
     Q_EMIT progress(QString(), 0, 0);
     return run.run(observer, control);
+}
+
+std::vector<std::int64_t> RunWorker::firstSeeds(int count)
+{
+    std::vector<std::int64_t> list(static_cast<std::size_t>(std::max(1, count)));
+    std::iota(list.begin(), list.end(), std::int64_t { 0 });
+    return list;
 }
 
 void RunWorker::cancelAttack()

@@ -15,9 +15,11 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace at {
 class Tensor;
@@ -89,6 +91,8 @@ protected:
     /// Runs `job` on this thread with progress as attackProgress and cancelAttack() as its way to stop, and emits
     /// attackEnded. Returns the report as JSON (toJson) for the run's manifest, null unless it finished.
     nlohmann::json runAttack(const AttackJob& job);
+    /// Seeds 0 … count − 1 (at least seed 0): the panel's judge and target seeds.
+    static std::vector<std::int64_t> firstSeeds(int count);
 
     /// A fresh control for the run about to start; control() returns it until endRun().
     std::shared_ptr<unlearn::RunControl> beginRun();

@@ -26,7 +26,6 @@
 
 #include <algorithm>
 #include <map>
-#include <numeric>
 #include <optional>
 #include <tuple>
 
@@ -482,16 +481,11 @@ void SessionWorker::attack(const AttackRequest& request)
             throw Error("the attack's judge is the classifier of the model's classes, and none was found: open the "
                         "model with a classifier");
         const int forgotten = s.session->config().forgetClass;
-        const auto seeds = [](int count) {
-            std::vector<std::int64_t> list(static_cast<std::size_t>(std::max(1, count)));
-            std::iota(list.begin(), list.end(), std::int64_t { 0 });
-            return list;
-        };
         attack::ClassAttackSetup setup;
         setup.forgotten = forgotten;
         setup.className = s.model->info.classes.at(static_cast<std::size_t>(forgotten));
-        setup.seeds = seeds(request.seeds);
-        setup.targetSeeds = seeds(request.targets);
+        setup.seeds = firstSeeds(request.seeds);
+        setup.targetSeeds = firstSeeds(request.targets);
         setup.sampler.steps = s.session->config().previewSamplerSteps;
         setup.attack.steps = request.steps;
         setup.attack.lr = request.lr;

@@ -139,6 +139,15 @@ const std::vector<std::pair<AttackKind, std::string>>& enumNames(AttackKind)
     return names;
 }
 
+double AttackRecord::preRate() const
+{
+    return rateOf(before);
+}
+double AttackRecord::postRate() const
+{
+    return rateOf(after);
+}
+
 double AttackReport::preAsr() const
 {
     return share(records, &AttackRecord::before, false);
@@ -176,8 +185,8 @@ nlohmann::json toJson(const AttackReport& report)
         item["losses"] = losses;
         item["before"] = r.before;
         item["after"] = r.after;
-        item["pre_rate"] = eval::jsonFigure(rateOf(r.before));
-        item["post_rate"] = eval::jsonFigure(rateOf(r.after));
+        item["pre_rate"] = eval::jsonFigure(r.preRate());
+        item["post_rate"] = eval::jsonFigure(r.postRate());
         item["seconds"] = eval::jsonFigure(r.seconds);
         perPrompt.push_back(item);
     }

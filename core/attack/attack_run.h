@@ -54,6 +54,10 @@ struct AttackRecord {
     std::vector<bool> before; ///< Per judge seed: the concept found in the plain prompt's image.
     std::vector<bool> after; ///< Per judge seed: found in the adversarial prompt's image.
     double seconds = 0.0;
+
+    /// Share of the judge seeds' images showing the concept before / after the attack; NaN without seeds.
+    double preRate() const;
+    double postRate() const;
 };
 
 /// What attack kind, and with what.
