@@ -40,7 +40,8 @@ std::string presetList()
 const std::vector<std::pair<ConceptMethod, std::string>>& enumNames(ConceptMethod)
 {
     static const std::vector<std::pair<ConceptMethod, std::string>> table = { { ConceptMethod::RGD, "rgd" },
-        { ConceptMethod::GradDiff, "graddiff" }, { ConceptMethod::GA, "ga" }, { ConceptMethod::ESD, "esd" } };
+        { ConceptMethod::GradDiff, "graddiff" }, { ConceptMethod::GA, "ga" }, { ConceptMethod::ESD, "esd" },
+        { ConceptMethod::RG, "rg" }, { ConceptMethod::SalUn, "salun" }, { ConceptMethod::UCE, "uce" } };
     return table;
 }
 
@@ -130,10 +131,42 @@ void ConceptConfig::validate() const
         throw Error(what + "ESD sampling steps must be in 0…1000, found " + std::to_string(esdSamplingSteps));
     if (!std::isfinite(esdGuidance))
         throw Error(what + "ESD guidance must be finite, found " + formatNumber(esdGuidance));
+    if (!(saliencyFraction > 0.0 && saliencyFraction <= 1.0))
+        throw Error(what + "saliency_fraction must be in (0, 1], found " + formatNumber(saliencyFraction));
+    if (!(uceRegularisation >= 0.0) || !std::isfinite(uceRegularisation))
+        throw Error(
+            what + "uce_regularisation must be finite and at least 0, found " + formatNumber(uceRegularisation));
+    if (!(uceEraseScale > 0.0) || !std::isfinite(uceEraseScale))
+        throw Error(what + "uce_erase_scale must be finite and greater than 0, found " + formatNumber(uceEraseScale));
+    if (!(ucePreserveScale >= 0.0) || !std::isfinite(ucePreserveScale))
+        throw Error(what + "uce_preserve_scale must be finite and at least 0 (0: the authors' max(0.1, 1/N)), found "
+            + formatNumber(ucePreserveScale));
     if (snapshotEvery < 1)
         throw Error(what + "snapshot_every must be at least 1, found " + std::to_string(snapshotEvery));
     if (previewEvery < 0)
         throw Error(what + "preview_every must be 0 (off) or positive, found " + std::to_string(previewEvery));
+}
+
+std::vector<std::string> conceptWords(const std::string& forgetConcept)
+{
+    std::vector<std::string> words;
+    std::size_t begin = 0;
+    while (begin <= forgetConcept.size()) {
+        const std::size_t end = std::min(forgetConcept.find(',', begin), forgetConcept.size());
+        std::string word = forgetConcept.substr(begin, end - begin);
+        const auto first = word.find_first_not_of(" \t");
+        if (first != std::string::npos)
+            words.push_back(word.substr(first, word.find_last_not_of(" \t") - first + 1));
+        begin = end + 1;
+    }
+    return words;
+}
+
+double effectivePreserveScale(double configured, std::size_t preserved)
+{
+    if (configured > 0.0)
+        return configured;
+    return preserved == 0 ? 0.1 : std::max(0.1, 1.0 / static_cast<double>(preserved));
 }
 
 std::vector<std::string> conceptPresetNames()

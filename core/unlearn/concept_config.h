@@ -21,6 +21,13 @@ enum class ConceptMethod {
     GradDiff, ///< −∇L_f + λ∇L_r, no projection (GradDiffD with the diverse remain set); α as for RGD.
     GA, ///< −∇L_f only (L_r is measured, not descended on); α as for RGD.
     ESD, ///< Fine-tune ε_θ(x_t, c) towards ε*(x_t, ∅) − η(ε*(x_t, c) − ε*(x_t, ∅)) of the frozen original.
+    RG, ///< The restricted gradient as RGD, with a plain remain set (the paper's ablation); α as for RGD.
+    /// SalUn (Fan et al.): descent on the forget images paired with other prompts (their "random label") plus
+    /// λ∇L_r, only on the weights the saliency mask keeps (the top saliency_fraction of |∇L_f| over the forget set).
+    SalUn,
+    /// UCE (Gandikota et al.): a closed-form edit of every cross-attention key and value projection that maps the
+    /// concept words' text embeddings to the guide's while the preserved concepts keep theirs; one step, no training.
+    UCE,
 };
 
 /// Which remain batch goes with a step's forget batch.
@@ -60,7 +67,7 @@ enum class EsdTimestep {
     Bucket,
 };
 
-/// "rgd", "graddiff", "ga", "esd".
+/// "rgd", "graddiff", "ga", "esd", "rg", "salun", "uce".
 const std::vector<std::pair<ConceptMethod, std::string>>& enumNames(ConceptMethod);
 /// "all", "cross-attn", "no-cross-attn", "esd-u".
 const std::vector<std::pair<ParameterGroup, std::string>>& enumNames(ParameterGroup);
@@ -68,7 +75,7 @@ const std::vector<std::pair<ParameterGroup, std::string>>& enumNames(ParameterGr
 const std::vector<std::pair<LatentMode, std::string>>& enumNames(LatentMode);
 /// "reached", "bucket".
 const std::vector<std::pair<EsdTimestep, std::string>>& enumNames(EsdTimestep);
-/// "rgd", "graddiff", "ga", "esd"; nullopt for anything else.
+/// A name of enumNames(ConceptMethod); nullopt for anything else.
 std::optional<ConceptMethod> conceptMethodFromName(const std::string& name);
 /// The name conceptMethodFromName() reads.
 std::string conceptMethodName(ConceptMethod method);
@@ -83,8 +90,8 @@ bool inParameterGroup(ParameterGroup group, const std::string& name);
 struct ConceptConfig {
     static constexpr const char* kJsonName = "concept config";
 
-    /// What is forgotten, in words ("sneaker", "nudity"); recorded in the run's manifest. The forget pairs say
-    /// it to the model.
+    /// What is forgotten, in words ("sneaker", "nudity"; several concepts separated by commas: "sneaker, bag");
+    /// recorded in the run's manifest. The forget pairs say it to the model; UCE edits these words (conceptWords()).
     std::string forgetConcept;
     ConceptMethod method = ConceptMethod::RGD;
     /// Forget-loss truncation: the forget term gets weight 0 on a step whose batch L_f exceeds α (ESD: unused).
@@ -110,6 +117,18 @@ struct ConceptConfig {
     double esdGuidance = 3.0;
     /// The timestep of ESD's sampled states: the one reached (Lethe's) or the authors' bucket draw.
     EsdTimestep esdTimestep = EsdTimestep::Reached;
+    /// SalUn: the fraction of the trainable weights' entries its saliency mask keeps (the authors' 0.5).
+    double saliencyFraction = 0.5;
+    /// UCE: what the concept words are mapped to ("" = the empty prompt, the authors' default for erasing).
+    std::string uceGuide;
+    /// UCE: concepts whose key and value mappings the edit keeps (each a text, e.g. the other garments).
+    std::vector<std::string> ucePreserve;
+    /// UCE: the weight λ of ‖W − W_old‖² that keeps the edit near the original projection (the authors' 0.1).
+    double uceRegularisation = 0.1;
+    /// UCE: the weight of the erased concepts' term (the authors' erase_scale, 1).
+    double uceEraseScale = 1.0;
+    /// UCE: the weight of the preserved concepts' term; 0 = the authors' default, max(0.1, 1 / preserved count).
+    double ucePreserveScale = 0.0;
     /// Latent models: x₀ drawn from the VAE posterior at every use (the paper's) or its mean.
     LatentMode latents = LatentMode::Sample;
     /// Chooses the batches, timesteps, noise and posterior draws (all drawn on the CPU).
@@ -135,8 +154,21 @@ struct ConceptConfig {
         visit("esd_guidance", c.esdGuidance);
         visit("esd_timestep", c.esdTimestep);
         visit("latents", c.latents);
+        visit("saliency_fraction", c.saliencyFraction);
+        visit("uce_guide", c.uceGuide);
+        visit("uce_preserve", c.ucePreserve);
+        visit("uce_regularisation", c.uceRegularisation);
+        visit("uce_erase_scale", c.uceEraseScale);
+        visit("uce_preserve_scale", c.ucePreserveScale);
     }
 };
+
+/// The concepts of `forgetConcept`: its comma-separated parts, trimmed, empty ones left out ("sneaker, bag" →
+/// {"sneaker", "bag"}).
+std::vector<std::string> conceptWords(const std::string& forgetConcept);
+
+/// UCE's preserve scale as used: `configured`, or for 0 the authors' max(0.1, 1 / preserved) (0.1 for none).
+double effectivePreserveScale(double configured, std::size_t preserved);
 
 /// `sd` (the paper's Stable Diffusion values: α 1.1, λ 1.6, lr 1e-5, batches of 8, 100 steps; the defaults),
 /// `fmnist-t2i` (the built-in text-to-image model: α 0.1 and λ 10 on its ε-loss scale, which starts near 0.009

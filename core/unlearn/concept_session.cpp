@@ -9,12 +9,16 @@
 #include "core/train/adam.h"
 #include "core/train/training_loop.h"
 #include "core/unlearn/restricted_gradient.h"
+#include "core/unlearn/saliency.h"
+#include "core/unlearn/uce.h"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <utility>
 
 namespace lethe::unlearn {
@@ -167,6 +171,8 @@ struct ConceptSession::State {
     diffusion::TextToImageRequest previewRequest;
     /// The VAE's scaling factor; 0 in pixel space.
     double latentScale = 0.0;
+    /// SalUn: 1 where an entry of trainable[i] may change, else 0; empty until prepare() computes it.
+    std::vector<torch::Tensor> saliency;
 
     State(const models::sd::StableDiffusion& b, ConceptConfig c)
         : config(c)
@@ -229,8 +235,12 @@ ConceptSession::ConceptSession(const models::sd::StableDiffusion& base, std::vec
     const std::string what = "concept unlearning: ";
     if (forget.empty())
         throw Error(what + "the forget set is empty");
-    if (remain.empty() && config.method != ConceptMethod::ESD)
+    if (remain.empty() && !conceptMethodWithoutRemain(config.method))
         throw Error(what + "the remain set is empty (" + conceptMethodName(config.method) + " needs remain pairs)");
+    if (config.method == ConceptMethod::UCE && conceptWords(config.forgetConcept).empty())
+        throw Error(what
+            + "UCE edits the embeddings of the concept's words, and the run names none (give the "
+              "concept, e.g. \"sneaker\" or \"sneaker, bag\")");
     if (base.schedule().prediction != diffusion::PredictionType::Epsilon)
         throw Error(what + "the model predicts v; only ε-prediction models are supported");
     models::sd::UNet2DConditionModel baseUNet = base.unet();
@@ -296,8 +306,17 @@ ConceptSession::ConceptSession(const models::sd::StableDiffusion& base, std::vec
     s.unet = models::sd::UNet2DConditionModel(
         std::dynamic_pointer_cast<models::sd::UNet2DConditionModelImpl>(baseUNet->clone(s.device)));
     s.unet->eval();
+    const std::vector<std::string> edited
+        = s.config.method == ConceptMethod::UCE ? uceParameterNames(s.unet) : std::vector<std::string> {};
+    if (s.config.method == ConceptMethod::UCE) {
+        if (edited.empty())
+            throw Error(what + "UCE edits cross-attention key and value projections, and this UNet has none");
+        s.config.steps = 1; // The closed form is one step.
+    }
     for (const auto& item : s.unet->named_parameters()) {
-        const bool chosen = inParameterGroup(s.config.parameters, item.key());
+        const bool chosen = s.config.method == ConceptMethod::UCE
+            ? std::find(edited.begin(), edited.end(), item.key()) != edited.end()
+            : inParameterGroup(s.config.parameters, item.key());
         item.value().set_requires_grad(chosen);
         if (chosen)
             s.trainable.emplace_back(item.key(), item.value());
@@ -314,7 +333,61 @@ ConceptSession::ConceptSession(const models::sd::StableDiffusion& base, std::vec
             p.set_requires_grad(false);
     }
     s.sd.emplace(base.withUNet(s.unet));
-    s.adam = std::make_unique<train::Adam>(s.trainable, train::AdamOptions { s.config.lr, 0.9, 0.999, 1e-8, 0.0 });
+    if (s.config.method != ConceptMethod::UCE) // UCE solves, it does not descend.
+        s.adam = std::make_unique<train::Adam>(s.trainable, train::AdamOptions { s.config.lr, 0.9, 0.999, 1e-8, 0.0 });
+}
+
+bool conceptMethodWithoutRemain(ConceptMethod method)
+{
+    return method == ConceptMethod::ESD || method == ConceptMethod::UCE;
+}
+
+const std::vector<torch::Tensor>& ConceptSession::saliencyMask() const
+{
+    return m_state->saliency;
+}
+
+void ConceptSession::prepare()
+{
+    State& s = *m_state;
+    if (s.config.method != ConceptMethod::SalUn || !s.saliency.empty())
+        return;
+    // SalUn's mask from the base weights (the run has not changed them yet): the forget loss's gradient summed over
+    // the whole forget set in forget batches, each pair with its own prompt, at timesteps and noise from a generator
+    // of its own (the run's draws do not move), on the posterior means.
+    at::Generator draws = diffusion::cpuGenerator(s.config.seed + 17);
+    torch::manual_seed(s.config.seed + 17);
+    s.zeroGrad();
+    s.unet->train();
+    const auto count = static_cast<std::int64_t>(s.forget.size());
+    std::vector<std::int64_t> all(static_cast<std::size_t>(count));
+    std::iota(all.begin(), all.end(), std::int64_t { 0 });
+    for (std::int64_t begin = 0; begin < count; begin += s.config.forgetBatch) {
+        const std::vector<std::int64_t> indices(
+            all.begin() + begin, all.begin() + std::min(count, begin + s.config.forgetBatch));
+        const auto [images, prompts] = s.batch(s.forget, indices, false);
+        const diffusion::DdpmDraw draw = diffusion::drawDdpm(images, s.base.schedule(), draws);
+        diffusion::ddpmLossPerImage(s.predictor(s.unet), images, s.context(prompts), s.base.schedule(), draw)
+            .mean()
+            .backward();
+    }
+    std::vector<torch::Tensor> magnitudes;
+    {
+        torch::NoGradGuard noGrad;
+        for (const auto& [name, p] : s.trainable)
+            magnitudes.push_back(p.grad().defined() ? p.grad().abs() : torch::zeros_like(p));
+    }
+    s.saliency = unlearn::saliencyMask(magnitudes, s.config.saliencyFraction);
+    s.zeroGrad();
+    s.unet->eval();
+    std::int64_t kept = 0;
+    std::int64_t total = 0;
+    for (const torch::Tensor& m : s.saliency) {
+        kept += m.sum().item<std::int64_t>();
+        total += m.numel();
+    }
+    spdlog::info("SalUn's saliency mask keeps {} of {} weight entries ({:.1f} %)", kept, total,
+        100.0 * static_cast<double>(kept) / static_cast<double>(std::max<std::int64_t>(1, total)));
 }
 
 ConceptSession::~ConceptSession() = default;
@@ -353,6 +426,96 @@ StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
     const diffusion::DdpmSchedule& schedule = s.base.schedule();
 
     s.zeroGrad();
+    if (c.method == ConceptMethod::UCE) {
+        torch::NoGradGuard noGrad;
+        s.unet->eval();
+        const UceEmbeddings embeddings
+            = uceEmbeddings(s.base, conceptWords(c.forgetConcept), c.uceGuide, c.ucePreserve);
+        const UceWeights weights { c.uceRegularisation, c.uceEraseScale,
+            effectivePreserveScale(c.ucePreserveScale, c.ucePreserve.size()) };
+        for (auto& [name, p] : s.trainable)
+            p.copy_(uceClosedForm(p, embeddings, weights));
+        // The edited model's losses on a forget batch and (when there is one) a remain batch, for the curves.
+        const auto [forgetImages, forgetPrompts] = s.batch(s.forget, indices.forget, s.samplesPosterior());
+        const diffusion::DdpmDraw forgetDraw = diffusion::drawDdpm(forgetImages, schedule, s.noise);
+        report.forgetLoss
+            = diffusion::ddpmLossPerImage(predict, forgetImages, s.context(forgetPrompts), schedule, forgetDraw)
+                  .mean()
+                  .item<double>();
+        if (remainCount > 0) {
+            const auto [remainImages, remainPrompts] = s.batch(s.remain, indices.remain, s.samplesPosterior());
+            const diffusion::DdpmDraw remainDraw = diffusion::drawDdpm(remainImages, schedule, s.noise);
+            report.remainLoss
+                = diffusion::ddpmLossPerImage(predict, remainImages, s.context(remainPrompts), schedule, remainDraw)
+                      .mean()
+                      .item<double>();
+        }
+        report.lambda = 0.0;
+        if (!std::isfinite(report.forgetLoss) || !std::isfinite(report.remainLoss))
+            problem = nonFiniteLoss(report);
+        return report; // The weights are the closed form's: nothing for an optimizer to do.
+    }
+    if (c.method == ConceptMethod::SalUn) {
+        // SalUn's "random label": each forget image paired with another prompt, the remain batch's (with twins,
+        // the forget prompt's twin: the same prompt naming another concept), descended on together with λ·L_r, on
+        // the weights the saliency mask keeps.
+        const auto [forgetImages, forgetPrompts] = s.batch(s.forget, indices.forget, s.samplesPosterior());
+        const diffusion::DdpmDraw forgetDraw = diffusion::drawDdpm(forgetImages, schedule, s.noise);
+        const auto [remainImages, remainPrompts] = s.batch(s.remain, indices.remain, s.samplesPosterior());
+        const diffusion::DdpmDraw remainDraw = diffusion::drawDdpm(remainImages, schedule, s.noise);
+        std::vector<std::string> relabelled;
+        for (std::size_t j = 0; j < forgetPrompts.size(); ++j)
+            relabelled.push_back(remainPrompts[j % remainPrompts.size()]);
+        const torch::Tensor forgetLoss
+            = diffusion::ddpmLossPerImage(predict, forgetImages, s.context(relabelled), schedule, forgetDraw).mean();
+        report.forgetLoss = forgetLoss.item<double>();
+        std::vector<torch::Tensor> forgetGradient(s.trainable.size());
+        if (std::isfinite(report.forgetLoss)) {
+            forgetLoss.backward();
+            torch::NoGradGuard noGrad;
+            for (std::size_t i = 0; i < s.trainable.size(); ++i) {
+                const torch::Tensor& g = s.trainable[i].second.grad();
+                forgetGradient[i] = g.defined() ? g.clone() : torch::zeros_like(s.trainable[i].second);
+                sanitizeGradient(forgetGradient[i]);
+            }
+        }
+        s.zeroGrad();
+        const torch::Tensor remainLoss
+            = diffusion::ddpmLossPerImage(predict, remainImages, s.context(remainPrompts), schedule, remainDraw).mean();
+        report.remainLoss = remainLoss.item<double>();
+        if (!std::isfinite(report.forgetLoss) || !std::isfinite(report.remainLoss)) {
+            problem = nonFiniteLoss(report);
+            return report;
+        }
+        remainLoss.backward();
+        std::vector<torch::Tensor> combined;
+        for (auto& [name, p] : s.trainable) {
+            torch::Tensor g = p.grad();
+            if (g.defined())
+                sanitizeGradient(g);
+            combined.push_back(g);
+        }
+        const GradientStats stats = combineRestricted(forgetGradient, combined, c.lambda, false);
+        if (!stats.finite) {
+            problem = "non-finite gradient";
+            return report;
+        }
+        torch::NoGradGuard noGrad;
+        for (std::size_t i = 0; i < s.trainable.size(); ++i) {
+            torch::Tensor& p = s.trainable[i].second;
+            if (!combined[i].defined())
+                continue;
+            combined[i].mul_(s.saliency[i]);
+            if (!p.grad().defined() || !p.grad().is_same(combined[i]))
+                p.mutable_grad() = combined[i];
+        }
+        report.ascentNorm = stats.ascentNorm;
+        report.remainNorm = stats.remainNorm;
+        report.cosine = stats.cosine;
+        s.adam->setLr(c.lr);
+        s.adam->step();
+        return report;
+    }
     if (c.method == ConceptMethod::ESD) {
         const bool sampledStates = c.esdSamplingSteps > 0; // Then the forget images give only the states' shape.
         const auto [forgetImages, forgetPrompts]
@@ -482,7 +645,8 @@ StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
             combined.push_back(g);
         }
         const double lambda = report.lambda;
-        const GradientStats stats = combineRestricted(ascent, combined, lambda, c.method == ConceptMethod::RGD);
+        const bool restrict = c.method == ConceptMethod::RGD || c.method == ConceptMethod::RG;
+        const GradientStats stats = combineRestricted(ascent, combined, lambda, restrict);
         if (!stats.finite) {
             problem = "non-finite gradient";
             return report;

@@ -67,6 +67,9 @@ std::pair<std::int64_t, std::int64_t> esdTimestepBucket(
 EsdStateDraw drawEsdState(const diffusion::DdpmSchedule& schedule, const ConceptConfig& config, at::IntArrayRef shape,
     at::Generator& generator);
 
+/// True for the methods that run without remain pairs (ESD, UCE): they measure L_r when there are some.
+bool conceptMethodWithoutRemain(ConceptMethod method);
+
 /// The pairs a step trains on, as indices into the forget and the remain set.
 struct ConceptBatchIndices {
     std::vector<std::int64_t> forget;
@@ -100,7 +103,7 @@ ConceptBatchIndices conceptBatchIndices(
 /// constructor refuses a remain set whose size is not the forget set's.
 class ConceptSession : public UnlearnRun {
 public:
-    /// Throws Error for bad settings, an empty forget set, an empty remain set (except for ESD), images whose
+    /// Throws Error for bad settings, an empty forget set, an empty remain set (except for ESD and UCE), images whose
     /// shape is not the UNet's input, a model not computing in float32, an empty parameter group, or pairs of a
     /// latent model without a log-variance of their image's shape when latents is "sample" (ESD's forget pairs
     /// with esdSamplingSteps > 0 need none).
@@ -119,13 +122,17 @@ public:
     const models::sd::StableDiffusion& model() const;
     /// ESD's frozen copy of the original UNet; null for the other methods.
     models::sd::UNet2DConditionModel frozenUNet() const;
-    /// The configuration with live changes applied so far.
+    /// The configuration with live changes applied so far (UCE: steps 1).
     const ConceptConfig& config() const;
+    /// SalUn: the saliency mask of each trainable tensor (1 = may change), computed when the first run() starts;
+    /// empty before that and for the other methods.
+    const std::vector<torch::Tensor>& saliencyMask() const;
 
 protected:
     Schedule schedule() const override;
     TrainState trainState() override;
     void applyLive(const LiveChanges& changes) override;
+    void prepare() override;
     StepReport takeStep(std::int64_t index, std::string& problem) override;
     bool hasPreview() const override;
     void finishRun() override;

@@ -11,6 +11,7 @@
 #include "core/train/adam.h"
 #include "core/train/training_loop.h"
 #include "core/unlearn/restricted_gradient.h"
+#include "core/unlearn/saliency.h"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -133,22 +134,13 @@ struct UnlearnSession::State {
             const auto [images, labels] = batch(batchOf(forget, b, config.forgetBatch, config.seed + 17));
             loss(images, labels).loss.backward();
         }
-        torch::NoGradGuard noGrad;
         std::vector<torch::Tensor> magnitudes;
-        for (const auto& [name, p] : trainable)
-            magnitudes.push_back(
-                p.grad().defined() ? p.grad().abs().flatten() : torch::zeros({ p.numel() }, p.options()));
-        const torch::Tensor all = torch::cat(magnitudes);
-        const auto keep = std::max<std::int64_t>(
-            1, static_cast<std::int64_t>(std::llround(config.saliencyFraction * static_cast<double>(all.numel()))));
-        // The keep-th largest magnitude is the (n − keep + 1)-th smallest.
-        const double threshold = std::get<0>(all.kthvalue(all.numel() - keep + 1)).item<double>();
-        saliency.clear();
-        // Entries with no gradient at all are never salient, even when they fill the kept fraction.
-        for (const auto& m : magnitudes)
-            saliency.push_back((threshold > 0 ? m.ge(threshold) : m.gt(0.0)).to(m.dtype()));
-        for (std::size_t i = 0; i < trainable.size(); ++i)
-            saliency[i] = saliency[i].view(trainable[i].second.sizes());
+        {
+            torch::NoGradGuard noGrad;
+            for (const auto& [name, p] : trainable)
+                magnitudes.push_back(p.grad().defined() ? p.grad().abs() : torch::zeros_like(p));
+        }
+        saliency = saliencyMask(magnitudes, config.saliencyFraction);
         zeroGrad();
     }
 
