@@ -55,11 +55,17 @@ HyperparameterPanel::HyperparameterPanel(QWidget* parent)
     , m_form(new QFormLayout(this))
     , m_preset(addRow(m_form, tr("&Preset:"), new QComboBox(this)))
     , m_method(addRow(m_form, tr("&Method:"), new QComboBox(this)))
-    , m_parameters(addRow(m_form, tr("Para&meters:"), new QComboBox(this)))
+    , m_parameters(addRow(m_form, tr("Parame&ters:"), new QComboBox(this)))
     , m_alpha(addRow(m_form, tr("&α (forget-loss truncation):"), doubleBox(this, 0.0001, 1e6, 4, 0.01)))
     , m_lambda(addRow(m_form, tr("&λ (remain weight):"), doubleBox(this, 0.0, 1e4, 3, 0.5)))
     , m_lr(addRow(m_form, tr("&Learning rate:"), doubleBox(this, 1e-8, 1.0, 8, 1e-5)))
     , m_eta(addRow(m_form, tr("&η (ESD guidance):"), doubleBox(this, -1000.0, 1000.0, 2, 0.5)))
+    , m_saliencyFraction(addRow(m_form, tr("Salienc&y fraction:"), doubleBox(this, 0.001, 1.0, 3, 0.05)))
+    , m_uceGuide(addRow(m_form, tr("Gui&de:"), new QLineEdit(this)))
+    , m_ucePreserve(addRow(m_form, tr("Preser&ved concepts:"), new QLineEdit(this)))
+    , m_uceRegularisation(addRow(m_form, tr("Regular&isation:"), doubleBox(this, 0.0, 1e6, 4, 0.05)))
+    , m_uceEraseScale(addRow(m_form, tr("Erase s&cale:"), doubleBox(this, 0.001, 1e4, 3, 0.1)))
+    , m_ucePreserveScale(addRow(m_form, tr("Preserve sc&ale:"), doubleBox(this, 0.0, 1e4, 3, 0.1)))
     , m_steps(addRow(m_form, tr("&Steps:"), intBox(this, 1, 1000000)))
     , m_forgetBatch(addRow(m_form, tr("&Forget batch:"), intBox(this, 1, 4096)))
     , m_remainPerClass(addRow(m_form, tr("&Remain images per class:"), intBox(this, 1, 100000)))
@@ -71,15 +77,37 @@ HyperparameterPanel::HyperparameterPanel(QWidget* parent)
     m_remainPerClass->setToolTip(tr("Size of the diverse remain set: images of each class that is kept."));
     m_parameters->setToolTip(tr("The UNet parameters the run changes"));
     m_eta->setToolTip(tr("ESD: how far the target moves away from the concept (negative guidance)"));
+    m_saliencyFraction->setToolTip(
+        tr("SalUn: the fraction of the weights' entries its saliency mask lets change (those with the largest "
+           "forget-loss gradient)"));
+    m_uceGuide->setPlaceholderText(tr("empty prompt"));
+    m_uceGuide->setToolTip(tr("UCE: what the concept words are mapped to; empty: the empty prompt, as UCE's authors "
+                              "erase"));
+    m_ucePreserve->setPlaceholderText(tr("concepts separated by commas"));
+    m_ucePreserve->setToolTip(
+        tr("UCE: concepts whose cross-attention keys and values stay as they were, e.g. the other garments; empty: "
+           "the concept dimension's other training values when the prompt sets were built from a preset"));
+    m_uceRegularisation->setToolTip(tr("UCE: the weight λ of ‖W − W_old‖², which keeps the edit near the original "
+                                       "projections (the authors' 0.1)"));
+    m_uceEraseScale->setToolTip(tr("UCE: the weight of the erased concepts' term (the authors' 1)"));
+    m_ucePreserveScale->setSpecialValueText(tr("auto"));
+    m_ucePreserveScale->setToolTip(
+        tr("UCE: the weight of the preserved concepts' term; auto: the authors' max(0.1, 1 / preserved concepts)"));
 
     connect(m_preset, &QComboBox::activated, this, [this](int index) {
         if (index >= 0 && index < m_presets.size())
             setSettings(m_presets[index].settings);
         emitChanged();
     });
-    connect(m_method, &QComboBox::currentIndexChanged, this, &HyperparameterPanel::emitChanged);
+    connect(m_method, &QComboBox::currentIndexChanged, this, [this] {
+        showRows();
+        emitChanged();
+    });
     connect(m_parameters, &QComboBox::currentIndexChanged, this, &HyperparameterPanel::emitChanged);
-    connect(m_eta, &QDoubleSpinBox::valueChanged, this, &HyperparameterPanel::emitChanged);
+    for (QDoubleSpinBox* box : { m_eta, m_saliencyFraction, m_uceRegularisation, m_uceEraseScale, m_ucePreserveScale })
+        connect(box, &QDoubleSpinBox::valueChanged, this, &HyperparameterPanel::emitChanged);
+    for (QLineEdit* edit : { m_uceGuide, m_ucePreserve })
+        connect(edit, &QLineEdit::editingFinished, this, &HyperparameterPanel::emitChanged);
     for (QSpinBox* box : { m_steps, m_forgetBatch, m_remainPerClass, m_remainBatch, m_seed })
         connect(box, &QSpinBox::valueChanged, this, &HyperparameterPanel::emitChanged);
     connect(m_alpha, &QDoubleSpinBox::valueChanged, this,
@@ -93,13 +121,28 @@ HyperparameterPanel::HyperparameterPanel(QWidget* parent)
 void HyperparameterPanel::setKind(RunKind kind)
 {
     m_kind = kind;
-    const bool isConcept = kind == RunKind::Concept;
-    m_form->setRowVisible(m_parameters, isConcept);
-    m_form->setRowVisible(m_eta, isConcept);
-    m_form->setRowVisible(m_remainPerClass, !isConcept);
-    m_alpha->setToolTip(isConcept
+    m_alpha->setToolTip(kind == RunKind::Concept
             ? tr("Forget-loss truncation: a step whose L_f exceeds α descends on the remain set only")
             : tr("Per-element truncation of the forget loss: elements above α give no gradient."));
+    showRows();
+}
+
+void HyperparameterPanel::showRows()
+{
+    const bool isConcept = m_kind == RunKind::Concept;
+    const QString method = m_method->currentData().toString();
+    // UCE is one closed-form edit: none of the training loop's settings apply to it.
+    const bool trains = !(isConcept && method == QStringLiteral("uce"));
+    for (QWidget* field :
+        std::initializer_list<QWidget*> { m_alpha, m_lambda, m_lr, m_steps, m_forgetBatch, m_remainBatch })
+        m_form->setRowVisible(field, trains);
+    m_form->setRowVisible(m_parameters, isConcept && trains);
+    m_form->setRowVisible(m_eta, isConcept && method == QStringLiteral("esd"));
+    m_form->setRowVisible(m_remainPerClass, !isConcept);
+    m_form->setRowVisible(m_saliencyFraction, method == QStringLiteral("salun"));
+    for (QWidget* field : std::initializer_list<QWidget*> {
+             m_uceGuide, m_ucePreserve, m_uceRegularisation, m_uceEraseScale, m_ucePreserveScale })
+        m_form->setRowVisible(field, !trains);
 }
 
 void HyperparameterPanel::setPresets(const QList<RunPreset>& presets)
@@ -132,6 +175,7 @@ bool HyperparameterPanel::applyPreset(const QString& name)
 void HyperparameterPanel::setMethods(const QList<QPair<QString, QString>>& methods)
 {
     fillChoices(m_method, methods);
+    showRows();
 }
 
 void HyperparameterPanel::setParameterGroups(const QList<QPair<QString, QString>>& groups)
@@ -153,6 +197,12 @@ RunSettings HyperparameterPanel::settings() const
     s.seed = static_cast<quint64>(m_seed->value());
     s.parameters = m_parameters->currentData().toString();
     s.eta = m_eta->value();
+    s.saliencyFraction = m_saliencyFraction->value();
+    s.uceGuide = m_uceGuide->text().trimmed();
+    s.ucePreserve = m_ucePreserve->text().trimmed();
+    s.uceRegularisation = m_uceRegularisation->value();
+    s.uceEraseScale = m_uceEraseScale->value();
+    s.ucePreserveScale = m_ucePreserveScale->value();
     return s;
 }
 
@@ -169,6 +219,12 @@ void HyperparameterPanel::setSettings(const RunSettings& s)
     m_lambda->setValue(s.lambda);
     m_lr->setValue(s.lr);
     m_eta->setValue(s.eta);
+    m_saliencyFraction->setValue(s.saliencyFraction);
+    m_uceGuide->setText(s.uceGuide);
+    m_ucePreserve->setText(s.ucePreserve);
+    m_uceRegularisation->setValue(s.uceRegularisation);
+    m_uceEraseScale->setValue(s.uceEraseScale);
+    m_ucePreserveScale->setValue(s.ucePreserveScale);
     m_steps->setValue(static_cast<int>(s.steps));
     m_forgetBatch->setValue(static_cast<int>(s.forgetBatch));
     m_remainPerClass->setValue(static_cast<int>(s.remainPerClass));
@@ -183,8 +239,9 @@ void HyperparameterPanel::setSettings(const RunSettings& s)
 void HyperparameterPanel::setRunning(bool running)
 {
     m_running = running;
-    for (QWidget* w : std::initializer_list<QWidget*> {
-             m_preset, m_method, m_parameters, m_eta, m_steps, m_forgetBatch, m_remainPerClass, m_remainBatch, m_seed })
+    for (QWidget* w : std::initializer_list<QWidget*> { m_preset, m_method, m_parameters, m_eta, m_saliencyFraction,
+             m_uceGuide, m_ucePreserve, m_uceRegularisation, m_uceEraseScale, m_ucePreserveScale, m_steps,
+             m_forgetBatch, m_remainPerClass, m_remainBatch, m_seed })
         w->setEnabled(!running);
     m_lastAlpha = m_alpha->value();
     m_lastLambda = m_lambda->value();

@@ -10,8 +10,9 @@
 
 class QComboBox;
 class QDoubleSpinBox;
-class QSpinBox;
 class QFormLayout;
+class QLineEdit;
+class QSpinBox;
 
 namespace lethe::widgets {
 
@@ -29,12 +30,20 @@ struct RunSettings {
     quint64 seed = 0;
     QString parameters; ///< Concept runs: the parameter group ("all", "cross-attn", "no-cross-attn").
     double eta = 0.0; ///< Concept runs: ESD's guidance η.
+    double saliencyFraction = 0.0; ///< SalUn: the fraction of weight entries its saliency mask keeps.
+    QString uceGuide; ///< Concept runs, UCE: what the concept words are mapped to (empty: the empty prompt).
+    QString ucePreserve; ///< Concept runs, UCE: concepts whose mapping is kept, separated by commas.
+    double uceRegularisation = 0.0; ///< Concept runs, UCE: the weight of ‖W − W_old‖².
+    double uceEraseScale = 0.0; ///< Concept runs, UCE: the weight of the erased concepts' term.
+    double ucePreserveScale = 0.0; ///< Concept runs, UCE: the preserved concepts' weight (0: automatic).
 
     bool operator==(const RunSettings& o) const
     {
         return method == o.method && alpha == o.alpha && lambda == o.lambda && lr == o.lr && steps == o.steps
             && forgetBatch == o.forgetBatch && remainPerClass == o.remainPerClass && remainBatch == o.remainBatch
-            && seed == o.seed && parameters == o.parameters && eta == o.eta;
+            && seed == o.seed && parameters == o.parameters && eta == o.eta && saliencyFraction == o.saliencyFraction
+            && uceGuide == o.uceGuide && ucePreserve == o.ucePreserve && uceRegularisation == o.uceRegularisation
+            && uceEraseScale == o.uceEraseScale && ucePreserveScale == o.ucePreserveScale;
     }
 };
 
@@ -44,15 +53,18 @@ struct RunPreset {
     RunSettings settings;
 };
 
-/// Which kind of run the panel edits: the fields shown follow it.
+/// Which kind of run the panel edits: the fields shown follow it (and the method).
 enum class RunKind {
-    Class, ///< A class of a class-conditional model: remain images per class; no parameter group or η.
-    Concept, ///< A concept of a text-to-image model: parameter group and η; no remain images per class.
+    Class, ///< A class of a class-conditional model: remain images per class; no parameter group, η or UCE.
+    Concept, ///< A concept of a text-to-image model: parameter group, η and UCE; no remain images per class.
 };
 
-/// Preset, method, α, λ, learning rate, steps, batch sizes, remain images per class (class runs), parameter group
-/// and η (concept runs) and seed. While a run is going only α, λ and lr stay editable; each edit of those is sent
-/// as a live change when the field is committed (Enter, focus out or the arrows), not on every keystroke.
+/// Preset, method, α, λ, learning rate, steps, batch sizes, remain images per class (class runs), parameter group,
+/// η and UCE's settings (concept runs), SalUn's saliency fraction and seed. A row shows only for the kind and method
+/// that use it: η for ESD, the saliency fraction for SalUn, UCE's rows for UCE, which hides those of the training
+/// loop (α, λ, lr, steps, batches, parameter group). While a run is going only α, λ and lr stay editable; each edit
+/// of those is sent as a live change when the field is committed (Enter, focus out or the arrows), not on every
+/// keystroke.
 class HyperparameterPanel : public QWidget {
     Q_OBJECT
 
@@ -76,7 +88,7 @@ public:
     /// Locks everything but α, λ and lr (a run is going) or unlocks it.
     void setRunning(bool running);
     bool isRunning() const;
-    /// True when the field `box` belongs to is shown for the current kind.
+    /// True when the field `box` belongs to is shown for the current kind and method.
     bool isFieldShown(const QWidget* box) const;
 
     QComboBox* presetBox() const { return m_preset; }
@@ -86,6 +98,12 @@ public:
     QDoubleSpinBox* lambdaBox() const { return m_lambda; }
     QDoubleSpinBox* lrBox() const { return m_lr; }
     QDoubleSpinBox* etaBox() const { return m_eta; }
+    QDoubleSpinBox* saliencyFractionBox() const { return m_saliencyFraction; }
+    QLineEdit* uceGuideEdit() const { return m_uceGuide; }
+    QLineEdit* ucePreserveEdit() const { return m_ucePreserve; }
+    QDoubleSpinBox* uceRegularisationBox() const { return m_uceRegularisation; }
+    QDoubleSpinBox* uceEraseScaleBox() const { return m_uceEraseScale; }
+    QDoubleSpinBox* ucePreserveScaleBox() const { return m_ucePreserveScale; }
     QSpinBox* stepsBox() const { return m_steps; }
     QSpinBox* forgetBatchBox() const { return m_forgetBatch; }
     QSpinBox* remainPerClassBox() const { return m_remainPerClass; }
@@ -101,6 +119,8 @@ Q_SIGNALS:
 private:
     void commitLive(const QString& name, QDoubleSpinBox* box, double& last);
     void emitChanged();
+    /// Shows the rows the kind and the chosen method use.
+    void showRows();
 
     QFormLayout* m_form = nullptr;
     QComboBox* m_preset = nullptr;
@@ -110,6 +130,12 @@ private:
     QDoubleSpinBox* m_lambda = nullptr;
     QDoubleSpinBox* m_lr = nullptr;
     QDoubleSpinBox* m_eta = nullptr;
+    QDoubleSpinBox* m_saliencyFraction = nullptr;
+    QLineEdit* m_uceGuide = nullptr;
+    QLineEdit* m_ucePreserve = nullptr;
+    QDoubleSpinBox* m_uceRegularisation = nullptr;
+    QDoubleSpinBox* m_uceEraseScale = nullptr;
+    QDoubleSpinBox* m_ucePreserveScale = nullptr;
     QSpinBox* m_steps = nullptr;
     QSpinBox* m_forgetBatch = nullptr;
     QSpinBox* m_remainPerClass = nullptr;

@@ -9,7 +9,11 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
+#include <QLabel>
+#include <QLineEdit>
 #include <QTemporaryDir>
+
+#include <functional>
 
 #include <QListWidget>
 #include <QSignalSpy>
@@ -35,6 +39,10 @@ private Q_SLOTS:
     void hyperparameterPanelSendsLiveChangesOnlyWhileRunning();
     void hyperparameterPanelAppliesPresetsAndLocksDuringARun();
     void hyperparameterPanelShowsTheFieldsOfItsKind();
+    void hyperparameterPanelShowsTheRowsOfTheMethod_data();
+    void hyperparameterPanelShowsTheRowsOfTheMethod();
+    void hyperparameterPanelCarriesSalUnAndUceSettings();
+    void hyperparameterPanelMnemonicsAreUnique();
     void metricsViewShowsBeforeAndAfter();
     void metricsViewShowsTheRobustnessLine();
     void logViewKeepsALimitedHistory();
@@ -274,7 +282,8 @@ void TestWidgets::hyperparameterPanelAppliesPresetsAndLocksDuringARun()
     panel.setMethods({ { QStringLiteral("graddiff"), QStringLiteral("GradDiff") },
         { QStringLiteral("rgd"), QStringLiteral("RGD") } });
     // Every value from the preset: the panel chooses none of its own.
-    const RunSettings fast { QStringLiteral("rgd"), 0.1, 2.0, 1e-4, 120, 32, 10, 32, 0, QString(), 0.0 };
+    const RunSettings fast { QStringLiteral("rgd"), 0.1, 2.0, 1e-4, 120, 32, 10, 32, 0, QString(), 0.0, 0.5, QString(),
+        QString(), 0.1, 1.0, 0.0 };
     RunSettings paper = fast;
     paper.lambda = 5.0;
     paper.lr = 1e-5;
@@ -322,16 +331,20 @@ void TestWidgets::hyperparameterPanelShowsTheFieldsOfItsKind()
     panel.setKind(RunKind::Concept);
     QVERIFY(!panel.isFieldShown(panel.remainPerClassBox()));
     QVERIFY(panel.isFieldShown(panel.parameterBox()));
+    QVERIFY(!panel.isFieldShown(panel.etaBox())); // ESD's alone.
+    QVERIFY(!panel.remainPerClassBox()->isVisible());
+    panel.methodBox()->setCurrentIndex(1);
     QVERIFY(panel.isFieldShown(panel.etaBox()));
     QVERIFY(panel.etaBox()->isVisible());
-    QVERIFY(!panel.remainPerClassBox()->isVisible());
+    panel.methodBox()->setCurrentIndex(0);
     for (QWidget* shared :
         std::initializer_list<QWidget*> { panel.presetBox(), panel.methodBox(), panel.alphaBox(), panel.lambdaBox(),
             panel.lrBox(), panel.stepsBox(), panel.forgetBatchBox(), panel.remainBatchBox(), panel.seedBox() })
         QVERIFY(panel.isFieldShown(shared));
 
     // The concept fields travel with the settings, and lock during a run as the others do (α, λ, lr stay live).
-    const RunSettings esd { QStringLiteral("esd"), 1.1, 1.6, 1e-5, 100, 8, 1, 8, 3, QStringLiteral("cross-attn"), 2.5 };
+    const RunSettings esd { QStringLiteral("esd"), 1.1, 1.6, 1e-5, 100, 8, 1, 8, 3, QStringLiteral("cross-attn"), 2.5,
+        0.5, QString(), QString(), 0.1, 1.0, 0.0 };
     QSignalSpy changed(&panel, &HyperparameterPanel::settingsChanged);
     panel.setSettings(esd);
     QCOMPARE(changed.count(), 0);
@@ -350,6 +363,183 @@ void TestWidgets::hyperparameterPanelShowsTheFieldsOfItsKind()
     QVERIFY(panel.parameterBox()->isEnabled() && panel.etaBox()->isEnabled());
     panel.setKind(RunKind::Class);
     QVERIFY(panel.isFieldShown(panel.remainPerClassBox()) && !panel.isFieldShown(panel.etaBox()));
+}
+
+namespace {
+
+/// Every method key of either kind, as the app's workers offer them.
+QList<QPair<QString, QString>> allMethods()
+{
+    QList<QPair<QString, QString>> methods;
+    for (const char* key : { "rgd", "rg", "graddiff", "ga", "esd", "salun", "uce" })
+        methods.append({ QString::fromLatin1(key), QString::fromLatin1(key).toUpper() });
+    return methods;
+}
+
+/// The panel's fields by the names the rows test uses.
+QMap<QString, QWidget*> panelFields(const HyperparameterPanel& panel)
+{
+    return { { QStringLiteral("alpha"), panel.alphaBox() }, { QStringLiteral("lambda"), panel.lambdaBox() },
+        { QStringLiteral("lr"), panel.lrBox() }, { QStringLiteral("steps"), panel.stepsBox() },
+        { QStringLiteral("forgetBatch"), panel.forgetBatchBox() },
+        { QStringLiteral("remainPerClass"), panel.remainPerClassBox() },
+        { QStringLiteral("remainBatch"), panel.remainBatchBox() }, { QStringLiteral("seed"), panel.seedBox() },
+        { QStringLiteral("parameters"), panel.parameterBox() }, { QStringLiteral("eta"), panel.etaBox() },
+        { QStringLiteral("saliency"), panel.saliencyFractionBox() }, { QStringLiteral("guide"), panel.uceGuideEdit() },
+        { QStringLiteral("preserve"), panel.ucePreserveEdit() },
+        { QStringLiteral("regularisation"), panel.uceRegularisationBox() },
+        { QStringLiteral("eraseScale"), panel.uceEraseScaleBox() },
+        { QStringLiteral("preserveScale"), panel.ucePreserveScaleBox() } };
+}
+
+} // namespace
+
+void TestWidgets::hyperparameterPanelShowsTheRowsOfTheMethod_data()
+{
+    QTest::addColumn<bool>("isConcept");
+    QTest::addColumn<QString>("method");
+    QTest::addColumn<QStringList>("shown");
+    const QStringList loop { QStringLiteral("alpha"), QStringLiteral("lambda"), QStringLiteral("lr"),
+        QStringLiteral("steps"), QStringLiteral("forgetBatch"), QStringLiteral("remainBatch"), QStringLiteral("seed") };
+    const QStringList classLoop = loop + QStringList { QStringLiteral("remainPerClass") };
+    const QStringList conceptLoop = loop + QStringList { QStringLiteral("parameters") };
+    for (const char* method : { "rgd", "rg", "graddiff", "ga" }) {
+        QTest::addRow("class %s", method) << false << QString::fromLatin1(method) << classLoop;
+        QTest::addRow("concept %s", method) << true << QString::fromLatin1(method) << conceptLoop;
+    }
+    QTest::newRow("class salun") << false << QStringLiteral("salun")
+                                 << classLoop + QStringList { QStringLiteral("saliency") };
+    QTest::newRow("concept salun") << true << QStringLiteral("salun")
+                                   << conceptLoop + QStringList { QStringLiteral("saliency") };
+    QTest::newRow("concept esd") << true << QStringLiteral("esd")
+                                 << conceptLoop + QStringList { QStringLiteral("eta") };
+    // UCE's closed-form edit has no training loop: only its own settings and the seed.
+    QTest::newRow("concept uce") << true << QStringLiteral("uce")
+                                 << QStringList { QStringLiteral("seed"), QStringLiteral("guide"),
+                                        QStringLiteral("preserve"), QStringLiteral("regularisation"),
+                                        QStringLiteral("eraseScale"), QStringLiteral("preserveScale") };
+}
+
+void TestWidgets::hyperparameterPanelShowsTheRowsOfTheMethod()
+{
+    QFETCH(bool, isConcept);
+    QFETCH(QString, method);
+    const RunKind kind = isConcept ? RunKind::Concept : RunKind::Class;
+    QFETCH(QStringList, shown);
+    HyperparameterPanel panel;
+    panel.setMethods(allMethods());
+    panel.show();
+    // The rows follow the method whether the kind or the method is chosen first.
+    for (const bool kindFirst : { true, false }) {
+        panel.setKind(kindFirst ? kind : (kind == RunKind::Class ? RunKind::Concept : RunKind::Class));
+        panel.methodBox()->setCurrentIndex(panel.methodBox()->findData(method));
+        panel.setKind(kind);
+        QVERIFY(panel.isFieldShown(panel.presetBox()) && panel.isFieldShown(panel.methodBox()));
+        const auto fields = panelFields(panel);
+        for (auto it = fields.begin(); it != fields.end(); ++it) {
+            QVERIFY2(panel.isFieldShown(it.value()) == shown.contains(it.key()), qPrintable(it.key()));
+            QCOMPARE(it.value()->isVisible(), shown.contains(it.key()));
+        }
+    }
+    // Back to RGD: the training loop's rows come back.
+    panel.methodBox()->setCurrentIndex(0);
+    QVERIFY(panel.isFieldShown(panel.alphaBox()) && panel.isFieldShown(panel.stepsBox()));
+    QVERIFY(!panel.isFieldShown(panel.uceGuideEdit()) && !panel.isFieldShown(panel.saliencyFractionBox()));
+}
+
+void TestWidgets::hyperparameterPanelCarriesSalUnAndUceSettings()
+{
+    HyperparameterPanel panel;
+    panel.setMethods(allMethods());
+    panel.setParameterGroups({ { QStringLiteral("all"), QStringLiteral("All") } });
+    panel.setKind(RunKind::Concept);
+    panel.show();
+    RunSettings uce { QStringLiteral("uce"), 1.1, 1.6, 1e-5, 100, 8, 1, 8, 3, QStringLiteral("all"), 1.0, 0.5,
+        QStringLiteral("a photo of a shoe"), QStringLiteral("bag, coat"), 0.2, 2.0, 0.0 };
+    QSignalSpy changed(&panel, &HyperparameterPanel::settingsChanged);
+    QSignalSpy live(&panel, &HyperparameterPanel::liveChange);
+    panel.setSettings(uce);
+    QCOMPARE(changed.count(), 0);
+    QCOMPARE(panel.settings(), uce);
+    QCOMPARE(panel.uceGuideEdit()->text(), QStringLiteral("a photo of a shoe"));
+    QCOMPARE(panel.ucePreserveEdit()->text(), QStringLiteral("bag, coat"));
+    // A preserve scale of 0 is the authors' automatic one.
+    QCOMPARE(panel.ucePreserveScaleBox()->text(), QStringLiteral("auto"));
+    QCOMPARE(panel.uceGuideEdit()->placeholderText(), QStringLiteral("empty prompt"));
+
+    // Each field edits its setting, committed on Enter (the texts trimmed); none is a live change.
+    panel.ucePreserveScaleBox()->setValue(0.25);
+    QCOMPARE(panel.ucePreserveScaleBox()->text(), QStringLiteral("0.250"));
+    panel.uceRegularisationBox()->setValue(0.05);
+    panel.uceEraseScaleBox()->setValue(1.5);
+    QCOMPARE(changed.count(), 3);
+    panel.ucePreserveEdit()->setFocus();
+    panel.ucePreserveEdit()->selectAll();
+    QTest::keyClicks(panel.ucePreserveEdit(), QStringLiteral(" bag, dress "));
+    QCOMPARE(changed.count(), 3);
+    QTest::keyClick(panel.ucePreserveEdit(), Qt::Key_Return);
+    QCOMPARE(changed.count(), 4);
+    QCOMPARE(changed.last().at(0).value<RunSettings>().ucePreserve, QStringLiteral("bag, dress"));
+    panel.uceGuideEdit()->setText(QString());
+    uce.ucePreserve = QStringLiteral("bag, dress");
+    uce.uceGuide.clear();
+    uce.uceRegularisation = 0.05;
+    uce.uceEraseScale = 1.5;
+    uce.ucePreserveScale = 0.25;
+    QCOMPARE(panel.settings(), uce);
+
+    // SalUn's fraction, in either kind.
+    panel.methodBox()->setCurrentIndex(panel.methodBox()->findData(QStringLiteral("salun")));
+    panel.saliencyFractionBox()->setValue(0.3);
+    QCOMPARE(panel.settings().method, QStringLiteral("salun"));
+    QCOMPARE(panel.settings().saliencyFraction, 0.3);
+    panel.setKind(RunKind::Class);
+    RunSettings salun = panel.settings();
+    salun.saliencyFraction = 0.75;
+    panel.setSettings(salun);
+    QCOMPARE(panel.settings(), salun);
+    QVERIFY(panel.isFieldShown(panel.saliencyFractionBox()));
+
+    // Locked during a run, as the other settings that are not α, λ or lr.
+    panel.setKind(RunKind::Concept);
+    panel.setRunning(true);
+    for (QWidget* field :
+        std::initializer_list<QWidget*> { panel.saliencyFractionBox(), panel.uceGuideEdit(), panel.ucePreserveEdit(),
+            panel.uceRegularisationBox(), panel.uceEraseScaleBox(), panel.ucePreserveScaleBox() })
+        QVERIFY(!field->isEnabled());
+    QVERIFY(panel.alphaBox()->isEnabled());
+    panel.setRunning(false);
+    QVERIFY(panel.uceGuideEdit()->isEnabled() && panel.saliencyFractionBox()->isEnabled());
+    QCOMPARE(live.count(), 0);
+
+    // operator== sees every field.
+    RunSettings other = uce;
+    for (const auto& change : std::initializer_list<std::function<void(RunSettings&)>> {
+             [](RunSettings& s) { s.saliencyFraction = 0.9; }, [](RunSettings& s) { s.uceGuide = QStringLiteral("x"); },
+             [](RunSettings& s) { s.ucePreserve = QStringLiteral("y"); },
+             [](RunSettings& s) { s.uceRegularisation = 9.0; }, [](RunSettings& s) { s.uceEraseScale = 9.0; },
+             [](RunSettings& s) { s.ucePreserveScale = 9.0; } }) {
+        other = uce;
+        change(other);
+        QVERIFY(!(other == uce));
+    }
+}
+
+void TestWidgets::hyperparameterPanelMnemonicsAreUnique()
+{
+    // Alt+letter reaches one field: no two labels of the panel share their mnemonic, shown or not.
+    HyperparameterPanel panel;
+    QStringList letters;
+    for (const QLabel* label : panel.findChildren<QLabel*>()) {
+        const QString text = label->text();
+        const qsizetype amp = text.indexOf(QLatin1Char('&'));
+        QVERIFY2(amp >= 0 && amp + 1 < text.size(), qPrintable(text));
+        QVERIFY2(label->buddy(), qPrintable(text));
+        const QString letter = text.mid(amp + 1, 1).toLower();
+        QVERIFY2(!letters.contains(letter), qPrintable(QStringLiteral("%1 (%2) again").arg(letter, text)));
+        letters << letter;
+    }
+    QCOMPARE(letters.size(), qsizetype { 18 });
 }
 
 void TestWidgets::metricsViewShowsBeforeAndAfter()
