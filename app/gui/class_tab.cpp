@@ -351,6 +351,7 @@ void ClassTab::restoreSettings()
         s.remainPerClass = settings.value(QStringLiteral("run/remainPerClass"), s.remainPerClass).toLongLong();
         s.remainBatch = settings.value(QStringLiteral("run/remainBatch"), s.remainBatch).toLongLong();
         s.seed = settings.value(QStringLiteral("run/seed"), s.seed).toULongLong();
+        s.saliencyFraction = settings.value(QStringLiteral("run/saliencyFraction"), s.saliencyFraction).toDouble();
         m_panel->setSettings(s);
     }
     m_measure->setChecked(settings.value(QStringLiteral("run/measure"), true).toBool());
@@ -376,6 +377,7 @@ void ClassTab::saveSettings() const
     settings.setValue(QStringLiteral("run/remainPerClass"), s.remainPerClass);
     settings.setValue(QStringLiteral("run/remainBatch"), s.remainBatch);
     settings.setValue(QStringLiteral("run/seed"), s.seed);
+    settings.setValue(QStringLiteral("run/saliencyFraction"), s.saliencyFraction);
     settings.setValue(QStringLiteral("run/measure"), m_measure->isChecked());
     settings.setValue(QStringLiteral("run/measureImages"), m_measureImages->value());
     settings.setValue(QStringLiteral("run/clip"), m_instruments.clip);

@@ -34,6 +34,17 @@
 
 namespace lethe::gui {
 
+namespace {
+
+/// The method's name as the status says it: its label in `box` up to " (" ("SalUn"), else its key in capitals.
+QString methodName(const QComboBox* box, const QString& key)
+{
+    const int index = box->findData(key);
+    return index >= 0 ? box->itemText(index).section(QStringLiteral(" ("), 0, 0) : key.toUpper();
+}
+
+} // namespace
+
 ConceptTab::ConceptTab(QWidget* parent)
     : ConceptTab(new ConceptWorker, parent)
 {
@@ -498,8 +509,15 @@ void ConceptTab::startRun()
     request.images = imagesRequest(&error);
     request.settings = m_panel->settings();
     const QString method = request.settings.method;
-    if (error.isEmpty() && request.images.remain.isEmpty() && method != QStringLiteral("esd"))
-        error = tr("The remain set is empty: %1 needs remain prompts (or choose ESD).").arg(method.toUpper());
+    const bool isUce = method == QStringLiteral("uce");
+    if (isUce)
+        request.settings.steps = 1; // One closed-form edit.
+    if (error.isEmpty() && request.images.remain.isEmpty() && method != QStringLiteral("esd") && !isUce)
+        error = tr("The remain set is empty: %1 needs remain prompts (or choose ESD or UCE).")
+                    .arg(methodName(m_panel->methodBox(), method));
+    if (error.isEmpty() && isUce && m_editor->conceptWords().isEmpty())
+        error = tr("UCE edits the concept's words: type them under Concept words on the Prompts page (several "
+                   "concepts separated by commas).");
     if (!error.isEmpty()) {
         showError(tr("Start"), error);
         return;
@@ -510,6 +528,7 @@ void ConceptTab::startRun()
     }
     request.preset = m_panel->presetBox()->currentText();
     request.forgetConcept = m_editor->conceptWords();
+    request.dimensionValues = m_editor->conceptDimensionValues();
     request.previewEvery = m_previewChoice->everyBox()->value();
     request.clipModel = m_clipEdit->path();
     request.clipPrompts = m_clipPrompts->value();
@@ -546,7 +565,7 @@ void ConceptTab::launchRun(const ConceptRunRequest& request)
     saveSettings();
     m_pages->setCurrentIndex(1);
     m_runMessage = tr("Unlearning with %1: %2 forget and %3 remain prompts")
-                       .arg(method.toUpper())
+                       .arg(methodName(m_panel->methodBox(), method))
                        .arg(request.images.forget.size())
                        .arg(request.images.remain.size());
     setStatus(m_runMessage);

@@ -82,6 +82,29 @@ QList<ClipAlignmentFigure> clipFigures(const nlohmann::json& record)
     return figures;
 }
 
+/// UCE's preserved concepts when the panel names none: the concept dimension's training values of a built preset
+/// without the concept words (compared without case).
+std::vector<std::string> preservedByDefault(const QStringList& dimensionValues, const std::string& forgetConcept)
+{
+    const std::vector<std::string> words = unlearn::conceptWords(forgetConcept);
+    std::vector<std::string> kept;
+    for (const QString& value : dimensionValues) {
+        const bool isConcept = std::any_of(words.begin(), words.end(),
+            [&](const std::string& word) { return value.compare(toQString(word), Qt::CaseInsensitive) == 0; });
+        if (!isConcept && !value.trimmed().isEmpty())
+            kept.push_back(value.trimmed().toStdString());
+    }
+    return kept;
+}
+
+std::string joined(const std::vector<std::string>& values)
+{
+    std::string out;
+    for (const auto& v : values)
+        out += (out.empty() ? "" : ", ") + v;
+    return out;
+}
+
 } // namespace
 
 struct ConceptWorker::State {
@@ -137,7 +160,10 @@ QList<QPair<QString, QString>> ConceptWorker::methods()
 {
     return { { QStringLiteral("rgd"), tr("RGD (restricted gradient, diverse remain set)") },
         { QStringLiteral("graddiff"), tr("GradDiff") }, { QStringLiteral("ga"), tr("GA (gradient ascent)") },
-        { QStringLiteral("esd"), tr("ESD (erased stable diffusion)") } };
+        { QStringLiteral("esd"), tr("ESD (erased stable diffusion)") },
+        { QStringLiteral("rg"), tr("RG (restricted gradient, plain remain set)") },
+        { QStringLiteral("salun"), tr("SalUn (saliency-masked relabelling)") },
+        { QStringLiteral("uce"), tr("UCE (closed-form cross-attention edit)") } };
 }
 
 QList<QPair<QString, QString>> ConceptWorker::parameterGroups()
@@ -315,12 +341,22 @@ void ConceptWorker::run(const ConceptRunRequest& request)
         // The Concept tab's remain set is typed, loaded or built as D_r,train, never the forget set's twins: its
         // batches are drawn on their own (docs/method.md §3), and run.json says so.
         config.remainPairing = unlearn::RemainPairing::Independent;
+        if (config.method == unlearn::ConceptMethod::UCE) {
+            config.steps = 1; // One closed-form edit (the session's too): the progress counts one step.
+            if (config.ucePreserve.empty()) {
+                config.ucePreserve = preservedByDefault(request.dimensionValues, config.forgetConcept);
+                if (!config.ucePreserve.empty())
+                    spdlog::info("UCE preserves the concept dimension's other training values (no preserved concepts "
+                                 "named): {}",
+                        joined(config.ucePreserve));
+            }
+        }
         config.validate();
         if (request.images.forget.isEmpty())
             throw Error("the forget set is empty: type forget prompts, load a prompt file or build them from a preset");
-        if (request.images.remain.isEmpty() && config.method != unlearn::ConceptMethod::ESD)
+        if (request.images.remain.isEmpty() && !unlearn::conceptMethodWithoutRemain(config.method))
             throw Error("the remain set is empty (" + unlearn::conceptMethodName(config.method)
-                + " needs remain pairs): add remain prompts, or choose ESD");
+                + " needs remain pairs): add remain prompts, or choose ESD or UCE");
         Q_EMIT runStarted(config.steps);
 
         // The training images: those of the last drawing when the prompts and settings are the same.
@@ -412,7 +448,9 @@ void ConceptWorker::run(const ConceptRunRequest& request)
         session.setPreview(preview);
         spdlog::info("concept unlearning with {}: {} forget and {} remain pairs, {} trainable tensors ({})",
             unlearn::conceptMethodName(config.method), s.forget.size(), s.remain.size(),
-            session.trainableNames().size(), unlearn::parameterGroupName(config.parameters));
+            session.trainableNames().size(),
+            config.method == unlearn::ConceptMethod::UCE ? std::string("cross-attention keys and values")
+                                                         : unlearn::parameterGroupName(config.parameters));
         const unlearn::RunRecord record { "concept", io::configToJson(config), {}, s.modelPath,
             std::filesystem::is_regular_file(s.modelPath) ? io::sha256File(s.modelPath) : std::string(), s.device.str(),
             "lethe (GUI)", io::utcNow() };

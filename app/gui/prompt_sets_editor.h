@@ -7,6 +7,7 @@
 
 #include <QList>
 #include <QString>
+#include <QStringList>
 #include <QWidget>
 
 class QLabel;
@@ -38,8 +39,12 @@ public:
     /// The prompts of a set as the tables hold them (blank rows skipped); `error` says what is wrong, if anything.
     QList<ConceptPrompt> prompts(PromptSet set, QString* error = nullptr) const;
     void setPrompts(PromptSet set, const QList<ConceptPrompt>& prompts);
-    /// The builder's concept words, as typed ("sneaker", "shoe, boot").
+    /// The builder's concept words, as typed ("sneaker", "shoe, boot"; several concepts separated by commas).
     QString conceptWords() const;
+    /// The training values of the concept dimension as the last Build used them (concept words included), while
+    /// D_f and D_r,train are still the ones it built; empty when they were loaded or set since, or when the build
+    /// named no concept dimension.
+    QStringList conceptDimensionValues() const { return m_builtDimensionValues; }
 
     QTableWidget* table(PromptSet set) const;
     QTableWidget* dimensionsTable() const { return m_dimensions; }
@@ -76,6 +81,7 @@ private:
     QSpinBox* m_remainTestCount = nullptr;
     QSpinBox* m_builderSeed = nullptr;
     QLabel* m_buildResult = nullptr;
+    QStringList m_builtDimensionValues;
 };
 
 } // namespace lethe::gui

@@ -40,6 +40,26 @@ template <typename From, typename To> void copySharedFields(const From& from, To
     to.forgetBatch = from.forgetBatch;
     to.remainBatch = from.remainBatch;
     to.seed = from.seed;
+    to.saliencyFraction = from.saliencyFraction;
+}
+
+/// UCE's preserved concepts as the panel's text: joined with ", ".
+QString preserveText(const std::vector<std::string>& concepts)
+{
+    QStringList out;
+    for (const auto& c : concepts)
+        out << toQString(c);
+    return out.join(QStringLiteral(", "));
+}
+
+/// The panel's text of preserved concepts as core's list: split at commas, trimmed, empty parts dropped.
+std::vector<std::string> preserveList(const QString& text)
+{
+    std::vector<std::string> out;
+    for (const QString& part : text.split(QLatin1Char(','), Qt::SkipEmptyParts))
+        if (!part.trimmed().isEmpty())
+            out.push_back(part.trimmed().toStdString());
+    return out;
 }
 
 /// The preset `makePreset` makes of `name` when `names` has it, else of the first of `names`.
@@ -147,6 +167,11 @@ widgets::RunSettings settingsOf(const unlearn::ConceptConfig& c)
     copySharedFields(c, s);
     s.parameters = toQString(unlearn::parameterGroupName(c.parameters));
     s.eta = c.eta;
+    s.uceGuide = toQString(c.uceGuide);
+    s.ucePreserve = preserveText(c.ucePreserve);
+    s.uceRegularisation = c.uceRegularisation;
+    s.uceEraseScale = c.uceEraseScale;
+    s.ucePreserveScale = c.ucePreserveScale;
     return s;
 }
 
@@ -161,6 +186,11 @@ unlearn::ConceptConfig conceptConfigOf(const widgets::RunSettings& s, const unle
     c.parameters = *group;
     copySharedFields(s, c);
     c.eta = s.eta;
+    c.uceGuide = s.uceGuide.trimmed().toStdString();
+    c.ucePreserve = preserveList(s.ucePreserve);
+    c.uceRegularisation = s.uceRegularisation;
+    c.uceEraseScale = s.uceEraseScale;
+    c.ucePreserveScale = s.ucePreserveScale;
     return c;
 }
 

@@ -6,12 +6,15 @@
 #include "class_tab.h"
 #include "concept_tab.h"
 #include "main_window.h"
+#include "qt_conversions.h"
 #include "robustness_panel.h"
 
+#include "core/io/config_json.h"
 #include "core/io/safetensors.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/runtime.h"
 #include "core/unlearn/concept_config.h"
+#include "core/unlearn/run_config.h"
 #include "widgets/curve_plot.h"
 #include "widgets/hyperparameter_panel.h"
 #include "widgets/log_view.h"
@@ -97,6 +100,8 @@ private Q_SLOTS:
     void initTestCase();
     void windowHasClassAndConceptTabs();
     void builtInModelOpensWithItsRecommendedValues();
+    void methodBoxOffersEveryConceptMethod();
+    void panelSettingsBecomeCoreConfigs();
     void badModelPathIsReported();
     void corruptPromptFileKeepsTheTable();
     void emptyForgetSetIsRefused();
@@ -104,6 +109,7 @@ private Q_SLOTS:
     void closingDuringAConceptRunStopsIt();
     void cancelledDrawingResumesFromTheCache();
     void robustnessPanelAttacksTheFinishedRun();
+    void uceEditsSeveralConceptsInOneStep();
     void screenshotsOfARealModel();
     void screenshotsOfTheRobustnessPanel();
 
@@ -198,8 +204,8 @@ void TestGuiConcept::builtInModelOpensWithItsRecommendedValues()
     QCOMPARE(tab.forgetBatchBox()->value(), static_cast<int>(recommended.forgetBatch));
     QCOMPARE(tab.methodBox()->currentData().toString(), QStringLiteral("rgd"));
     QCOMPARE(tab.parameterBox()->currentData().toString(), QStringLiteral("all"));
-    // The concept fields show; remain images per class, a class run's, do not.
-    QVERIFY(tab.panel()->isFieldShown(tab.panel()->etaBox()));
+    // The concept fields show (η only for ESD); remain images per class, a class run's, do not.
+    QVERIFY(!tab.panel()->isFieldShown(tab.panel()->etaBox()));
     QVERIFY(tab.panel()->isFieldShown(tab.parameterBox()));
     QVERIFY(!tab.panel()->isFieldShown(tab.panel()->remainPerClassBox()));
     QVERIFY2(tab.lastStatus().contains(QStringLiteral("preset fmnist-t2i")), qPrintable(tab.lastStatus()));
@@ -212,6 +218,82 @@ void TestGuiConcept::builtInModelOpensWithItsRecommendedValues()
     QCOMPARE(tab.lambdaBox()->value(), sd.lambda);
     QCOMPARE(tab.stepsBox()->value(), static_cast<int>(sd.steps));
     QCOMPARE(tab.lrBox()->value(), sd.lr);
+}
+
+void TestGuiConcept::methodBoxOffersEveryConceptMethod()
+{
+    gui::ConceptTab tab; // Not shown: nothing opens.
+    QStringList keys;
+    for (int i = 0; i < tab.methodBox()->count(); ++i)
+        keys << tab.methodBox()->itemData(i).toString();
+    const QStringList expected { QStringLiteral("rgd"), QStringLiteral("graddiff"), QStringLiteral("ga"),
+        QStringLiteral("esd"), QStringLiteral("rg"), QStringLiteral("salun"), QStringLiteral("uce") };
+    QCOMPARE(keys, expected);
+    // Each is a method core knows.
+    for (const QString& key : keys)
+        QVERIFY2(unlearn::conceptMethodFromName(key.toStdString()), qPrintable(key));
+    const auto label = [&](const char* key) {
+        return tab.methodBox()->itemText(tab.methodBox()->findData(QString::fromLatin1(key)));
+    };
+    QCOMPARE(label("rg"), QStringLiteral("RG (restricted gradient, plain remain set)"));
+    QCOMPARE(label("salun"), QStringLiteral("SalUn (saliency-masked relabelling)"));
+    QCOMPARE(label("uce"), QStringLiteral("UCE (closed-form cross-attention edit)"));
+
+    // UCE shows its own settings (the preset's values) in place of the training loop's.
+    widgets::HyperparameterPanel* panel = tab.panel();
+    tab.methodBox()->setCurrentIndex(tab.methodBox()->findData(QStringLiteral("uce")));
+    QVERIFY(panel->isFieldShown(panel->uceGuideEdit()) && panel->isFieldShown(panel->ucePreserveEdit()));
+    QVERIFY(!panel->isFieldShown(tab.alphaBox()) && !panel->isFieldShown(tab.stepsBox()));
+    QVERIFY(!panel->isFieldShown(tab.parameterBox()) && !panel->isFieldShown(panel->etaBox()));
+    const auto sd = unlearn::conceptPreset("sd");
+    QCOMPARE(panel->uceRegularisationBox()->value(), sd.uceRegularisation);
+    QCOMPARE(panel->uceEraseScaleBox()->value(), sd.uceEraseScale);
+    QCOMPARE(panel->ucePreserveScaleBox()->text(), QStringLiteral("auto"));
+    tab.methodBox()->setCurrentIndex(tab.methodBox()->findData(QStringLiteral("salun")));
+    QVERIFY(panel->isFieldShown(panel->saliencyFractionBox()));
+    QCOMPARE(panel->saliencyFractionBox()->value(), sd.saliencyFraction);
+    QVERIFY(!panel->isFieldShown(panel->uceGuideEdit()));
+}
+
+void TestGuiConcept::panelSettingsBecomeCoreConfigs()
+{
+    // Concept runs: SalUn's fraction and UCE's settings both ways; the preserved concepts as text joined with ", "
+    // and back as a list, trimmed, empty parts dropped.
+    unlearn::ConceptConfig config = unlearn::conceptPreset("fmnist-t2i");
+    config.method = unlearn::ConceptMethod::UCE;
+    config.saliencyFraction = 0.25;
+    config.uceGuide = "a photo of a shoe";
+    config.ucePreserve = { "bag", "ankle boot" };
+    config.uceRegularisation = 0.3;
+    config.uceEraseScale = 2.0;
+    config.ucePreserveScale = 0.5;
+    widgets::RunSettings s = gui::settingsOf(config);
+    QCOMPARE(s.method, QStringLiteral("uce"));
+    QCOMPARE(s.saliencyFraction, 0.25);
+    QCOMPARE(s.uceGuide, QStringLiteral("a photo of a shoe"));
+    QCOMPARE(s.ucePreserve, QStringLiteral("bag, ankle boot"));
+    QCOMPARE(s.uceRegularisation, 0.3);
+    QCOMPARE(s.uceEraseScale, 2.0);
+    QCOMPARE(s.ucePreserveScale, 0.5);
+    const unlearn::ConceptConfig back = gui::conceptConfigOf(s, unlearn::conceptPreset("fmnist-t2i"));
+    QCOMPARE(io::configToJson(back).dump(), io::configToJson(config).dump());
+    s.ucePreserve = QStringLiteral(" bag ,, ankle boot ,  ");
+    s.uceGuide = QStringLiteral("  ");
+    const unlearn::ConceptConfig typed = gui::conceptConfigOf(s, QStringLiteral("sd"));
+    QCOMPARE(typed.ucePreserve, (std::vector<std::string> { "bag", "ankle boot" }));
+    QVERIFY(typed.uceGuide.empty());
+    s.ucePreserve.clear();
+    QVERIFY(gui::conceptConfigOf(s, QStringLiteral("sd")).ucePreserve.empty());
+
+    // Class runs: SalUn's fraction.
+    unlearn::RunConfig run = unlearn::runPreset(unlearn::runPresetNames().front());
+    run.method = unlearn::Method::SalUn;
+    run.saliencyFraction = 0.2;
+    widgets::RunSettings classSettings = gui::settingsOf(run);
+    QCOMPARE(classSettings.saliencyFraction, 0.2);
+    classSettings.saliencyFraction = 0.7;
+    QCOMPARE(gui::runConfigOf(classSettings, run).saliencyFraction, 0.7);
+    QCOMPARE(gui::runConfigOf(classSettings, run).method, unlearn::Method::SalUn);
 }
 
 void TestGuiConcept::badModelPathIsReported()
@@ -299,7 +381,8 @@ void TestGuiConcept::emptyForgetSetIsRefused()
     tab.setPrompts(Set::Forget, { { QStringLiteral("a red shoe"), -1, QString() } });
     tab.startRun();
     QVERIFY(!tab.isRunning());
-    QCOMPARE(tab.lastError(), QStringLiteral("The remain set is empty: RGD needs remain prompts (or choose ESD)."));
+    QCOMPARE(
+        tab.lastError(), QStringLiteral("The remain set is empty: RGD needs remain prompts (or choose ESD or UCE)."));
     takeMessages(&tab);
     QVERIFY(!std::filesystem::exists(m_dir / "cache-empty"));
 }
@@ -663,6 +746,97 @@ void TestGuiConcept::robustnessPanelAttacksTheFinishedRun()
     QCOMPARE(panel->lastOutcome(), QStringLiteral("cancelled"));
     QVERIFY(panel->startButton()->isEnabled());
     QVERIFY(tab.startButton()->isEnabled());
+}
+
+void TestGuiConcept::uceEditsSeveralConceptsInOneStep()
+{
+    // UCE through the tab: two concepts typed as the builder's concept words, the preserved concepts left empty (the
+    // preset's other object is preserved, and the log says so); one closed-form step with its before/after grids
+    // and the manifest's config. Then UCE without remain prompts, and without concept words (refused).
+    gui::MainWindow window(m_classModel, m_classData);
+    window.show();
+    gui::ConceptTab& tab = *window.conceptTab();
+    window.topTabs()->setCurrentWidget(&tab);
+    QVERIFY(openTiny(tab));
+    QVERIFY(tab.loadPreset(qs(m_dir / "tiny-preset.json")));
+    tab.conceptWordsEdit()->setText(QStringLiteral("shoe, bag"));
+    tab.forgetCountBox()->setValue(4);
+    tab.remainTrainCountBox()->setValue(3);
+    tab.remainTestCountBox()->setValue(1);
+    QVERIFY(tab.buildPrompts());
+    bool both[2] = { false, false };
+    for (const auto& p : tab.prompts(Set::Forget)) {
+        both[0] = both[0] || p.text.contains(QStringLiteral("shoe"));
+        both[1] = both[1] || p.text.contains(QStringLiteral("bag"));
+    }
+    QVERIFY(both[0] && both[1]);
+    for (const auto& p : tab.prompts(Set::RemainTrain))
+        QVERIFY2(p.text.endsWith(QStringLiteral(" coat")), qPrintable(p.text));
+
+    tab.methodBox()->setCurrentIndex(tab.methodBox()->findData(QStringLiteral("uce")));
+    QVERIFY(tab.panel()->ucePreserveEdit()->text().isEmpty());
+    QVERIFY(!tab.panel()->isFieldShown(tab.stepsBox()));
+    tab.cacheEdit()->setText(qs(m_dir / "uce-cache"));
+    tab.samplerStepsBox()->setValue(3);
+    tab.previewSeedsEdit()->setText(QStringLiteral("0"));
+    tab.clipEdit()->setPath(QString());
+    QSignalSpy finished(&tab, &gui::ConceptTab::runFinished);
+    tab.startRun();
+    QVERIFY(tab.isRunning());
+    QVERIFY2(tab.lastStatus().startsWith(QStringLiteral("Unlearning with UCE: 4 forget and 3 remain prompts")),
+        qPrintable(tab.lastStatus()));
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 300000);
+    QCOMPARE(tab.lastOutcome(), QStringLiteral("finished"));
+    QCOMPARE(tab.lastStep(), qint64 { 1 });
+    QCOMPARE(tab.lastPoint().totalSteps, qint64 { 1 });
+    QCOMPARE(tab.lossPlot()->points(0).size(), qsizetype { 1 });
+    QVERIFY2(window.statusBar()->currentMessage().startsWith(QStringLiteral("Run finished after 1 steps")),
+        qPrintable(window.statusBar()->currentMessage()));
+    QTRY_VERIFY2(
+        window.logView()->toPlainText().contains(QStringLiteral(
+            "UCE preserves the concept dimension's other training values (no preserved concepts named): coat")),
+        qPrintable(window.logView()->toPlainText().right(2000)));
+    QVERIFY(tab.beforeGrid()->rows() >= 1);
+    bool changed = false;
+    for (int r = 0; r < tab.afterGrid()->rows(); ++r)
+        changed = changed || tab.afterGrid()->cell(r, 0) != tab.beforeGrid()->cell(r, 0);
+    QVERIFY2(changed, "the edited model draws the same images as the base model");
+
+    const auto folder = m_dir / "uce-diffusers";
+    QSignalSpy exported(&tab, &gui::ConceptTab::exportFinished);
+    tab.exportTo(qs(folder), QString());
+    QTRY_VERIFY_WITH_TIMEOUT(exported.count() == 1, 120000);
+    QVERIFY2(exported.at(0).at(0).toBool(), qPrintable(exported.at(0).at(1).toString()));
+    const auto manifest = nlohmann::json::parse(test::readBytes(folder / "lethe-manifest.json"));
+    LETHE_COMPARE_STR(manifest.at("method").get<std::string>(), "uce");
+    QCOMPARE(manifest.at("steps").get<int>(), 1);
+    LETHE_COMPARE_STR(manifest.at("concept").get<std::string>(), "shoe, bag");
+    const nlohmann::json& config = manifest.at("final_config");
+    QCOMPARE(config.at("uce_preserve"), nlohmann::json({ "coat" }));
+    LETHE_COMPARE_STR(config.at("uce_guide").get<std::string>(), "");
+    QCOMPARE(config.at("steps").get<int>(), 1);
+
+    // Named preserved concepts are used as typed; no remain prompts are needed.
+    tab.panel()->ucePreserveEdit()->setText(QStringLiteral("dress, "));
+    tab.setPrompts(Set::RemainTrain, {});
+    tab.startRun();
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 2, 300000);
+    QCOMPARE(tab.lastOutcome(), QStringLiteral("finished"));
+    QCOMPARE(tab.lastStep(), qint64 { 1 });
+    tab.exportTo(qs(m_dir / "uce-typed"), QString());
+    QTRY_VERIFY_WITH_TIMEOUT(exported.count() == 2, 120000);
+    const auto typed = nlohmann::json::parse(test::readBytes(m_dir / "uce-typed" / "lethe-manifest.json"));
+    QCOMPARE(typed.at("final_config").at("uce_preserve"), nlohmann::json({ "dress" }));
+    QCOMPARE(typed.at("remain_pairs").get<int>(), 0);
+
+    // Without concept words there is nothing to edit: refused before anything starts.
+    tab.conceptWordsEdit()->clear();
+    tab.startRun();
+    QVERIFY(!tab.isRunning());
+    QCOMPARE(tab.lastError(),
+        QStringLiteral("UCE edits the concept's words: type them under Concept words on the Prompts page (several "
+                       "concepts separated by commas)."));
+    takeMessages(&tab);
 }
 
 void TestGuiConcept::screenshotsOfARealModel()
