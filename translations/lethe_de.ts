@@ -626,10 +626,6 @@
         <translation>Erzeugen der Trainingsbilder (Cache in %1)</translation>
     </message>
     <message>
-        <source>The remain set is empty: %1 needs remain prompts (or choose ESD).</source>
-        <translation>Die Behaltensmenge ist leer: %1 braucht Behaltens-Prompts (oder ESD wählen).</translation>
-    </message>
-    <message>
         <source>Start</source>
         <translation>Starten</translation>
     </message>
@@ -829,6 +825,14 @@
         <source>%1 (%2 prompts × %3 seeds)</source>
         <translation>%1 (%2 Prompts × %3 Seeds)</translation>
     </message>
+    <message>
+        <source>The remain set is empty: %1 needs remain prompts (or choose ESD or UCE).</source>
+        <translation>Die Behaltensmenge ist leer: %1 braucht Behaltens-Prompts (oder ESD oder UCE wählen).</translation>
+    </message>
+    <message>
+        <source>UCE edits the concept&apos;s words: type them under Concept words on the Prompts page (several concepts separated by commas).</source>
+        <translation>UCE ändert die Wörter des Konzepts: Tragen Sie sie auf der Seite Prompts unter Konzeptwörter ein (mehrere Konzepte durch Kommas getrennt).</translation>
+    </message>
 </context>
 <context>
     <name>lethe::gui::ConceptWorker</name>
@@ -927,6 +931,18 @@
     <message>
         <source>Drawing the unlearned model&apos;s %1 images for CLIP</source>
         <translation>Erzeugen der %1-Bilder des verlernten Modells für CLIP</translation>
+    </message>
+    <message>
+        <source>RG (restricted gradient, plain remain set)</source>
+        <translation>RG (eingeschränkter Gradient, einfache Behaltensmenge)</translation>
+    </message>
+    <message>
+        <source>SalUn (saliency-masked relabelling)</source>
+        <translation>SalUn (Umlabeln mit Salienzmaske)</translation>
+    </message>
+    <message>
+        <source>UCE (closed-form cross-attention edit)</source>
+        <translation>UCE (geschlossene Änderung der Cross-Attention)</translation>
     </message>
 </context>
 <context>
@@ -1898,10 +1914,6 @@
         <translation>Größe der diversen Behaltensmenge: Bilder je behaltener Klasse.</translation>
     </message>
     <message>
-        <source>Para&amp;meters:</source>
-        <translation>P&amp;arameter:</translation>
-    </message>
-    <message>
         <source>&amp;η (ESD guidance):</source>
         <translation>&amp;η (ESD-Guidance):</translation>
     </message>
@@ -1916,6 +1928,70 @@
     <message>
         <source>Forget-loss truncation: a step whose L_f exceeds α descends on the remain set only</source>
         <translation>Kappung des Vergessensverlusts: Ein Schritt, dessen L_f α übersteigt, steigt nur auf der Behaltensmenge ab</translation>
+    </message>
+    <message>
+        <source>Parame&amp;ters:</source>
+        <translation>P&amp;arameter:</translation>
+    </message>
+    <message>
+        <source>Salienc&amp;y fraction:</source>
+        <translation>Sa&amp;lienz-Anteil:</translation>
+    </message>
+    <message>
+        <source>Gui&amp;de:</source>
+        <translation>&amp;Ziel-Prompt:</translation>
+    </message>
+    <message>
+        <source>Preser&amp;ved concepts:</source>
+        <translation>Bewahr&amp;te Konzepte:</translation>
+    </message>
+    <message>
+        <source>Regular&amp;isation:</source>
+        <translation>Regularisieru&amp;ng:</translation>
+    </message>
+    <message>
+        <source>Erase s&amp;cale:</source>
+        <translation>Lös&amp;ch-Skala:</translation>
+    </message>
+    <message>
+        <source>Preserve sc&amp;ale:</source>
+        <translation>Bewahrungs-&amp;Skala:</translation>
+    </message>
+    <message>
+        <source>SalUn: the fraction of the weights&apos; entries its saliency mask lets change (those with the largest forget-loss gradient)</source>
+        <translation>SalUn: der Anteil der Gewichtseinträge, die seine Salienzmaske ändern lässt (jene mit dem größten Gradienten des Vergessensverlusts)</translation>
+    </message>
+    <message>
+        <source>empty prompt</source>
+        <translation>leerer Prompt</translation>
+    </message>
+    <message>
+        <source>UCE: what the concept words are mapped to; empty: the empty prompt, as UCE&apos;s authors erase</source>
+        <translation>UCE: worauf die Konzeptwörter abgebildet werden; leer: der leere Prompt, wie die Autoren von UCE löschen</translation>
+    </message>
+    <message>
+        <source>concepts separated by commas</source>
+        <translation>Konzepte, durch Kommas getrennt</translation>
+    </message>
+    <message>
+        <source>UCE: concepts whose cross-attention keys and values stay as they were, e.g. the other garments; empty: the concept dimension&apos;s other training values when the prompt sets were built from a preset</source>
+        <translation>UCE: Konzepte, deren Cross-Attention-Keys und -Values bleiben, wie sie waren, z. B. die anderen Kleidungsstücke; leer: die übrigen Trainingswerte der Konzeptdimension, wenn die Prompt-Mengen aus einer Vorgabe gebaut wurden</translation>
+    </message>
+    <message>
+        <source>UCE: the weight λ of ‖W − W_old‖², which keeps the edit near the original projections (the authors&apos; 0.1)</source>
+        <translation>UCE: das Gewicht λ von ‖W − W_old‖², das die Änderung nahe an den ursprünglichen Projektionen hält (die 0,1 der Autoren)</translation>
+    </message>
+    <message>
+        <source>UCE: the weight of the erased concepts&apos; term (the authors&apos; 1)</source>
+        <translation>UCE: das Gewicht des Terms der gelöschten Konzepte (die 1 der Autoren)</translation>
+    </message>
+    <message>
+        <source>auto</source>
+        <translation>auto</translation>
+    </message>
+    <message>
+        <source>UCE: the weight of the preserved concepts&apos; term; auto: the authors&apos; max(0.1, 1 / preserved concepts)</source>
+        <translation>UCE: das Gewicht des Terms der bewahrten Konzepte; auto: max(0,1; 1 / bewahrte Konzepte) wie bei den Autoren</translation>
     </message>
 </context>
 <context>

@@ -626,10 +626,6 @@
         <translation>正在生成训练图像（缓存于 %1）</translation>
     </message>
     <message>
-        <source>The remain set is empty: %1 needs remain prompts (or choose ESD).</source>
-        <translation>保留集为空：%1 需要保留提示词（或选择 ESD）。</translation>
-    </message>
-    <message>
         <source>Start</source>
         <translation>开始</translation>
     </message>
@@ -829,6 +825,14 @@
         <source>%1 (%2 prompts × %3 seeds)</source>
         <translation>%1（%2 条提示词 × %3 个种子）</translation>
     </message>
+    <message>
+        <source>The remain set is empty: %1 needs remain prompts (or choose ESD or UCE).</source>
+        <translation>保留集为空：%1 需要保留提示词（或选择 ESD 或 UCE）。</translation>
+    </message>
+    <message>
+        <source>UCE edits the concept&apos;s words: type them under Concept words on the Prompts page (several concepts separated by commas).</source>
+        <translation>UCE 编辑的是概念的词：请在“提示词”页的“概念词”中输入（多个概念以逗号分隔）。</translation>
+    </message>
 </context>
 <context>
     <name>lethe::gui::ConceptWorker</name>
@@ -927,6 +931,18 @@
     <message>
         <source>Drawing the unlearned model&apos;s %1 images for CLIP</source>
         <translation>正在为 CLIP 生成遗忘后模型的 %1 图像</translation>
+    </message>
+    <message>
+        <source>RG (restricted gradient, plain remain set)</source>
+        <translation>RG（受限梯度，普通保留集）</translation>
+    </message>
+    <message>
+        <source>SalUn (saliency-masked relabelling)</source>
+        <translation>SalUn（显著性掩码下的重新标注）</translation>
+    </message>
+    <message>
+        <source>UCE (closed-form cross-attention edit)</source>
+        <translation>UCE（交叉注意力的闭式编辑）</translation>
     </message>
 </context>
 <context>
@@ -1897,10 +1913,6 @@
         <translation>多样化保留集的大小：每个保留类别的图像数。</translation>
     </message>
     <message>
-        <source>Para&amp;meters:</source>
-        <translation>参数(&amp;M)：</translation>
-    </message>
-    <message>
         <source>&amp;η (ESD guidance):</source>
         <translation>η（ESD 引导强度）(&amp;η)：</translation>
     </message>
@@ -1915,6 +1927,70 @@
     <message>
         <source>Forget-loss truncation: a step whose L_f exceeds α descends on the remain set only</source>
         <translation>遗忘损失截断：L_f 超过 α 的步仅在保留集上做梯度下降</translation>
+    </message>
+    <message>
+        <source>Parame&amp;ters:</source>
+        <translation>参数(&amp;T)：</translation>
+    </message>
+    <message>
+        <source>Salienc&amp;y fraction:</source>
+        <translation>显著性比例(&amp;Y)：</translation>
+    </message>
+    <message>
+        <source>Gui&amp;de:</source>
+        <translation>引导文本(&amp;D)：</translation>
+    </message>
+    <message>
+        <source>Preser&amp;ved concepts:</source>
+        <translation>保留的概念(&amp;V)：</translation>
+    </message>
+    <message>
+        <source>Regular&amp;isation:</source>
+        <translation>正则化(&amp;I)：</translation>
+    </message>
+    <message>
+        <source>Erase s&amp;cale:</source>
+        <translation>擦除权重(&amp;C)：</translation>
+    </message>
+    <message>
+        <source>Preserve sc&amp;ale:</source>
+        <translation>保留权重(&amp;A)：</translation>
+    </message>
+    <message>
+        <source>SalUn: the fraction of the weights&apos; entries its saliency mask lets change (those with the largest forget-loss gradient)</source>
+        <translation>SalUn：显著性掩码允许改动的权重元素比例（遗忘损失梯度最大的那些）</translation>
+    </message>
+    <message>
+        <source>empty prompt</source>
+        <translation>空提示词</translation>
+    </message>
+    <message>
+        <source>UCE: what the concept words are mapped to; empty: the empty prompt, as UCE&apos;s authors erase</source>
+        <translation>UCE：概念词被映射到的文本；留空：空提示词，即 UCE 作者擦除时的做法</translation>
+    </message>
+    <message>
+        <source>concepts separated by commas</source>
+        <translation>以逗号分隔的概念</translation>
+    </message>
+    <message>
+        <source>UCE: concepts whose cross-attention keys and values stay as they were, e.g. the other garments; empty: the concept dimension&apos;s other training values when the prompt sets were built from a preset</source>
+        <translation>UCE：交叉注意力的键和值保持不变的概念，例如其他服装；留空：若提示词集由预设构建，则为概念维度的其余训练取值</translation>
+    </message>
+    <message>
+        <source>UCE: the weight λ of ‖W − W_old‖², which keeps the edit near the original projections (the authors&apos; 0.1)</source>
+        <translation>UCE：‖W − W_old‖² 的权重 λ，使编辑贴近原始投影（作者取 0.1）</translation>
+    </message>
+    <message>
+        <source>UCE: the weight of the erased concepts&apos; term (the authors&apos; 1)</source>
+        <translation>UCE：被擦除概念一项的权重（作者取 1）</translation>
+    </message>
+    <message>
+        <source>auto</source>
+        <translation>自动</translation>
+    </message>
+    <message>
+        <source>UCE: the weight of the preserved concepts&apos; term; auto: the authors&apos; max(0.1, 1 / preserved concepts)</source>
+        <translation>UCE：保留概念一项的权重；自动：作者的 max(0.1, 1 / 保留概念数)</translation>
     </message>
 </context>
 <context>
