@@ -76,7 +76,19 @@ struct ConceptOptions {
 struct ConceptFlags : ConfigFlags<unlearn::ConceptConfig> {
     std::string runPreset; ///< Empty: the preset the model recommends, else sd.
     CLI::Option* remainPairing = nullptr; ///< Given: "twins" without twins is an error, not a fallback.
+    CLI::Option* ucePreserve = nullptr; ///< Not given: a preset's other concept values.
 };
+
+/// "a, b, c".
+std::string joined(const std::vector<std::string>& items)
+{
+    std::string out;
+    for (const std::string& item : items)
+        out += (out.empty() ? "" : ", ") + item;
+    return out;
+}
+
+std::vector<std::string> methodChoices();
 
 /// A request with the run's drawing settings (size, guidance, steps, batch) and no prompts yet.
 diffusion::TextToImageRequest drawingRequest(const ConceptOptions& o, std::int64_t size)
@@ -99,6 +111,7 @@ struct RunPrompts {
     /// The forget prompts' twins, when a preset built the sets.
     std::vector<concepts::Prompt> twins;
     nlohmann::json conceptSpec;
+    std::optional<concepts::DiversitySpec> spec; ///< The preset that built the sets, with the run's concept words.
 };
 
 RunPrompts loadPrompts(const ConceptOptions& o)
@@ -109,7 +122,7 @@ RunPrompts loadPrompts(const ConceptOptions& o)
             throw Error("unlearn-concept: give either --preset or --forget and --remain, not both");
         concepts::DiversitySpec spec = concepts::loadDiversityPreset(o.preset);
         if (!o.forgetConcept.empty())
-            spec.forgetConcept.words = { o.forgetConcept };
+            spec.forgetConcept.words = unlearn::conceptWords(o.forgetConcept);
         if (!o.conceptDimension.empty())
             spec.forgetConcept.dimension = o.conceptDimension;
         concepts::DiversePrompts built = concepts::buildDiversePrompts(spec);
@@ -119,19 +132,21 @@ RunPrompts loadPrompts(const ConceptOptions& o)
         p.twins = std::move(built.twins);
         p.conceptSpec = { { "preset", o.preset }, { "words", spec.forgetConcept.words },
             { "dimension", spec.forgetConcept.dimension } };
+        p.spec = spec;
         return p;
     }
     if (!o.conceptDimension.empty() || (!o.forgetConcept.empty() && (!o.forget.empty() || !o.forgetImages.empty())))
         throw Error("unlearn-concept: --concept and --concept-dimension change a --preset; with prompt files the "
                     "concept is what the forget prompts show");
     if (!o.forgetConcept.empty()) {
-        // The concept word as the only forget prompt, as ESD's authors train (train-esd.py --prompt).
-        p.forget = { { o.forgetConcept, std::nullopt, std::nullopt } };
+        // The concept word as the only forget prompt, as ESD's authors train (train-esd.py --prompt); one per concept.
+        for (const std::string& word : unlearn::conceptWords(o.forgetConcept))
+            p.forget.push_back({ word, std::nullopt, std::nullopt });
         if (!o.remain.empty())
             p.remain = concepts::loadPromptSet(o.remain);
         if (!o.remainTest.empty())
             p.remainTest = concepts::loadPromptSet(o.remainTest);
-        p.conceptSpec = { { "words", { o.forgetConcept } }, { "forget_prompts", "concept" } };
+        p.conceptSpec = { { "words", unlearn::conceptWords(o.forgetConcept) }, { "forget_prompts", "concept" } };
         return p;
     }
     if (o.forget.empty() && o.forgetImages.empty())
@@ -238,7 +253,7 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
     } else if (!o.method.empty()) {
         const auto method = unlearn::conceptMethodFromName(o.method);
         if (!method)
-            throw Error("unlearn-concept: unknown method '" + o.method + "' (rgd, graddiff, ga, esd, esd-u, esd-x)");
+            throw Error("unlearn-concept: unknown method '" + o.method + "' (" + joined(methodChoices()) + ")");
         config.method = *method;
     }
     if (!group.empty()) {
@@ -256,13 +271,39 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
     config.validate();
     const std::vector<std::int64_t> previewSeeds = diffusion::parseSeedList(o.previewSeeds);
     RunPrompts prompts = loadPrompts(o);
+    if (config.method == unlearn::ConceptMethod::RG && prompts.spec && o.remainImages.empty()) {
+        // RG, the paper's ablation: the restricted gradient with a plain remain set, every dimension but the
+        // concept's at its first value. Its prompts are not the forget prompts' twins.
+        const concepts::DiversitySpec plain = concepts::plainRemainSpec(*prompts.spec);
+        prompts.remain = concepts::buildPromptSplit(plain, concepts::PromptSplit::RemainTrain);
+        prompts.twins.clear();
+        prompts.conceptSpec["remain"] = "plain";
+        std::cerr << "rg: a plain remain set of " << prompts.remain.size() << " prompts ("
+                  << concepts::combinationCount(concepts::templateSlots(plain, concepts::PromptSplit::RemainTrain))
+                  << " distinct: every dimension but the concept's at its first value)\n";
+    }
     settleRemainPairing(config, prompts, o, flags);
     if (prompts.conceptSpec.contains("words")) {
         for (const auto& word : prompts.conceptSpec["words"])
             config.forgetConcept += (config.forgetConcept.empty() ? "" : ", ") + word.get<std::string>();
     }
+    if (config.method == unlearn::ConceptMethod::UCE) {
+        if (unlearn::conceptWords(config.forgetConcept).empty())
+            throw Error("unlearn-concept: UCE edits the embeddings of the concept's words: give --concept WORD[,WORD] "
+                        "or --preset (prompt files name no concept)");
+        if (!flags.ucePreserve || flags.ucePreserve->count() == 0) {
+            // The authors' preserved concepts are the concept's neighbours: here the preset's other values.
+            config.ucePreserve
+                = prompts.spec ? concepts::otherConceptValues(*prompts.spec) : std::vector<std::string> {};
+        }
+        std::cerr << "uce: erasing " << config.forgetConcept << " towards \"" << config.uceGuide << "\", preserving "
+                  << (config.ucePreserve.empty() ? std::string("nothing") : joined(config.ucePreserve)) << " (scale "
+                  << unlearn::effectivePreserveScale(config.ucePreserveScale, config.ucePreserve.size())
+                  << "), regularisation " << config.uceRegularisation << "\n";
+        config.steps = 1; // The closed form is one step.
+    }
     // Checked before any image is drawn, with the message the session would give.
-    if (prompts.remain.empty() && o.remainImages.empty() && config.method != unlearn::ConceptMethod::ESD)
+    if (prompts.remain.empty() && o.remainImages.empty() && !unlearn::conceptMethodWithoutRemain(config.method))
         throw Error("concept unlearning: the remain set is empty (" + unlearn::conceptMethodName(config.method)
             + " needs remain pairs)");
 
@@ -393,13 +434,15 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
         // the colour their prompts name.
         models::LoadedClassifier classifier
             = models::loadClassifier(resourceFile(std::string("models/") + kBuiltinClassifier), torch::kCPU);
-        const auto measure = [&](const torch::Tensor& images, const std::string& set) {
+        // `word` non-empty: only the prompts that name it (one concept's figures in a run of several).
+        const auto measure = [&](const torch::Tensor& images, const std::string& set, const std::string& word) {
             std::int64_t garmentAsked = 0, garmentShown = 0, colourAsked = 0, colourShown = 0;
             const eval::FashionReadings read = eval::readFashionImages(classifier.model, images);
             const torch::Tensor& labels = read.garments;
             const torch::Tensor& colours = read.colours;
             for (std::size_t i = 0; i < previewList.size(); ++i) {
-                if (previewList[i]["set"] != set)
+                if (previewList[i]["set"] != set
+                    || (!word.empty() && !concepts::containsWord(previewList[i]["prompt"].get<std::string>(), word)))
                     continue;
                 const eval::FashionTargets t = eval::fashionTargets(previewList[i]["prompt"].get<std::string>());
                 const auto k = static_cast<std::int64_t>(i);
@@ -422,7 +465,13 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
         };
         nlohmann::json measures;
         for (const char* set : { "forget", "remain" })
-            measures[set] = { { "before", measure(beforeImages, set) }, { "after", measure(afterImages, set) } };
+            measures[set]
+                = { { "before", measure(beforeImages, set, {}) }, { "after", measure(afterImages, set, {}) } };
+        const std::vector<std::string> words = unlearn::conceptWords(config.forgetConcept);
+        if (words.size() > 1)
+            for (const std::string& word : words)
+                measures["concepts"][word] = { { "before", measure(beforeImages, "forget", word) },
+                    { "after", measure(afterImages, "forget", word) } };
         manifest["fashion_measures"] = measures;
         const auto shown
             = [](const nlohmann::json& v) { return v.is_null() ? std::string("-") : percent(v.get<double>()); };
@@ -433,6 +482,12 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
                       << shown(measures[set]["after"]["garment_rate"]) << "   colour "
                       << shown(measures[set]["before"]["colour_rate"]) << " → "
                       << shown(measures[set]["after"]["colour_rate"]) << '\n';
+        if (measures.contains("concepts"))
+            for (const auto& [word, figures] : measures["concepts"].items())
+                std::cout << "  forget prompts naming " << word << ": garment "
+                          << shown(figures["before"]["garment_rate"]) << " → "
+                          << shown(figures["after"]["garment_rate"]) << " ("
+                          << figures["before"]["garment_images"].get<std::int64_t>() << " images)\n";
     }
     if (clip) {
         scoreClipAlignmentSets(session.model().model(), *clip, clipSets, true);
@@ -495,7 +550,9 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
         "by --clip");
     cmd->add_option("--preset", o->preset,
         "Diversity preset (e.g. resources/presets/fashion-colours.json): builds D_f, D_r,train and D_r,test");
-    cmd->add_option("--concept", o->forgetConcept, "With --preset: the concept word to forget (replaces the preset's)");
+    cmd->add_option("--concept", o->forgetConcept,
+        "The concept words to forget, several separated by commas (\"sneaker,bag\"): with --preset they replace the "
+        "preset's; alone, each word is a forget prompt");
     cmd->add_option("--concept-dimension", o->conceptDimension,
         "With --preset: the dimension the concept word is a value of (removed from remain prompts)");
     cmd->add_option("--forget-images", o->forgetImages,
@@ -504,8 +561,11 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
     cmd->add_option(
         "--images", o->images, "Cache of the drawn training images, reused across runs (default RUN/images)");
     cmd->add_option("--method", o->method,
-           "rgd, graddiff, ga, esd, esd-u (ESD's authors' group: all but cross-attention, time embedding and output "
-           "layers) or esd-x (cross-attention) (default: the run preset's)")
+           "rgd, graddiff, ga, esd, rg (RGD's update with a plain remain set: with --preset every dimension but the "
+           "concept's at its first value), salun (saliency-masked descent on forget images relabelled with remain "
+           "prompts), uce (closed-form edit of the cross-attention keys and values: one step), esd-u (ESD's authors' "
+           "group: all but cross-attention, time embedding and output layers) or esd-x (cross-attention) (default: "
+           "the run preset's)")
         ->check(CLI::IsMember(methodChoices()));
     cmd->add_option("--run-preset", flags->runPreset,
            "Hyperparameter defaults: sd (the paper's Stable Diffusion values), fmnist-t2i (the built-in model's) or "
@@ -521,6 +581,21 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
     flags->add(cmd, "--forget-batch", &unlearn::ConceptConfig::forgetBatch, "Forget pairs per step (preset's)");
     flags->add(cmd, "--remain-batch", &unlearn::ConceptConfig::remainBatch, "Remain pairs per step (preset's)");
     flags->add(cmd, "--eta", &unlearn::ConceptConfig::eta, "ESD's negative guidance η (preset's)");
+    flags->add(cmd, "--saliency-fraction", &unlearn::ConceptConfig::saliencyFraction,
+        "SalUn: the fraction of weight entries its saliency mask keeps (default 0.5, the authors')");
+    flags->add(cmd, "--uce-guide", &unlearn::ConceptConfig::uceGuide,
+        "UCE: what the concepts are mapped to (default: the empty prompt)");
+    flags->ucePreserve = flags
+                             ->add(cmd, "--uce-preserve", &unlearn::ConceptConfig::ucePreserve,
+                                 "UCE: concepts whose mappings are kept, separated by commas (default: with "
+                                 "--preset, the concept dimension's other values; else none)")
+                             ->delimiter(',');
+    flags->add(cmd, "--uce-regularisation", &unlearn::ConceptConfig::uceRegularisation,
+        "UCE: the weight of ‖W − W_old‖² (default 0.1, the authors')");
+    flags->add(cmd, "--uce-erase-scale", &unlearn::ConceptConfig::uceEraseScale,
+        "UCE: the weight of the erased concepts' term (default 1)");
+    flags->add(cmd, "--uce-preserve-scale", &unlearn::ConceptConfig::ucePreserveScale,
+        "UCE: the weight of the preserved concepts' term (default 0: the authors' max(0.1, 1/N))");
     flags->add(cmd, "--esd-sampling-steps", &unlearn::ConceptConfig::esdSamplingSteps,
         "ESD's states: 0 = forget images noised at a random t; N = partial DDIM sampling of the prompt over N steps "
         "with the model being trained, as ESD's authors do (their 50) (preset's)");

@@ -221,4 +221,27 @@ DiversePrompts buildDiversePrompts(const DiversitySpec& spec)
     return sets;
 }
 
+DiversitySpec plainRemainSpec(const DiversitySpec& spec)
+{
+    DiversitySpec plain = spec;
+    for (Dimension& dimension : plain.dimensions)
+        if (dimension.name != spec.forgetConcept.dimension && !dimension.trainValues.empty())
+            dimension.trainValues.resize(1);
+    validateDiversitySpec(plain, "prompt preset '" + spec.name + "' (plain remain set)");
+    return plain;
+}
+
+std::vector<std::string> otherConceptValues(const DiversitySpec& spec)
+{
+    const Dimension* dimension = spec.dimension(spec.forgetConcept.dimension);
+    if (spec.forgetConcept.dimension.empty() || !dimension)
+        return {};
+    std::vector<std::string> out;
+    const auto& words = spec.forgetConcept.words;
+    for (const std::string& value : dimension->trainValues)
+        if (std::find(words.begin(), words.end(), value) == words.end())
+            out.push_back(value);
+    return out;
+}
+
 } // namespace lethe::concepts

@@ -40,4 +40,13 @@ std::vector<Prompt> buildPromptSplit(const DiversitySpec& spec, PromptSplit spli
 /// person on a rooftop."; "a photo of a red sneaker" → "a photo of a red coat".
 std::vector<Prompt> buildTwins(const DiversitySpec& spec);
 
+/// The spec of a plain remain set, RG's (the paper's ablation without diversity): `spec` with every dimension except
+/// the concept's reduced to its first training value, so that remain prompts vary only in the concept dimension
+/// ("a photo of a red {object}"). Test values and counts are kept. Throws FormatError as validateDiversitySpec().
+DiversitySpec plainRemainSpec(const DiversitySpec& spec);
+
+/// The training values of the concept dimension that are not concept words (forgetting "sneaker": the nine other
+/// garments); empty when the concept has no dimension. What UCE preserves by default.
+std::vector<std::string> otherConceptValues(const DiversitySpec& spec);
+
 } // namespace lethe::concepts

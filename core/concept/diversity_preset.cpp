@@ -58,7 +58,8 @@ bool isWordChar(char c)
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-';
 }
 
-/// Whether `word` occurs in `text` as a whole word (ASCII case-insensitive; words are letters, digits and '-').
+} // namespace
+
 bool containsWord(const std::string& text, const std::string& word)
 {
     if (word.empty() || word.size() > text.size())
@@ -77,6 +78,8 @@ bool containsWord(const std::string& text, const std::string& word)
     }
     return false;
 }
+
+namespace {
 
 /// The template's literal text, placeholders removed (each replaced by a space so words do not join).
 std::string literalText(const std::string& text)

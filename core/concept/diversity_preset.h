@@ -138,6 +138,10 @@ std::string diversitySpecToJson(const DiversitySpec& spec);
 /// Writes diversitySpecToJson() to `path` atomically, after validateDiversitySpec().
 void saveDiversityPreset(const std::filesystem::path& path, const DiversitySpec& spec);
 
+/// Whether `word` occurs in `text` as a whole word (ASCII case-insensitive; words are letters, digits and '-', so
+/// that "shirt" is not found in "t-shirt").
+bool containsWord(const std::string& text, const std::string& word);
+
 /// The placeholder names of a template in order of first appearance. Throws FormatError(source, "key 'k'",
 /// …) for an unclosed '{', a '}' without '{', or an empty or malformed name.
 std::vector<std::string> templatePlaceholders(

@@ -429,8 +429,11 @@ StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
     if (c.method == ConceptMethod::UCE) {
         torch::NoGradGuard noGrad;
         s.unet->eval();
+        std::vector<std::string> prompts;
+        for (const ConceptPair& pair : s.forget)
+            prompts.push_back(pair.prompt);
         const UceEmbeddings embeddings
-            = uceEmbeddings(s.base, conceptWords(c.forgetConcept), c.uceGuide, c.ucePreserve);
+            = uceEmbeddings(s.base, uceTexts(conceptWords(c.forgetConcept), c.uceGuide, c.ucePreserve, prompts));
         const UceWeights weights { c.uceRegularisation, c.uceEraseScale,
             effectivePreserveScale(c.ucePreserveScale, c.ucePreserve.size()) };
         for (auto& [name, p] : s.trainable)

@@ -1,10 +1,13 @@
 #include "uce.h"
 
+#include "core/concept/diversity_preset.h"
 #include "core/error.h"
 
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cctype>
+#include <optional>
 
 namespace lethe::unlearn {
 
@@ -25,26 +28,79 @@ TextRows textRows(const models::sd::StableDiffusion& sd, const std::string& text
     return { encoder->forward(ids).last_hidden_state[0].to(torch::kFloat32), std::max(0, tokens.length - 2) };
 }
 
+/// `text` with its first whole-word `word` replaced by `by`, single-spaced and trimmed; nullopt without the word.
+std::optional<std::string> replaceWord(const std::string& text, const std::string& word, const std::string& by)
+{
+    if (!concepts::containsWord(text, word))
+        return std::nullopt;
+    const auto isWordChar = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-'; };
+    const auto lower = [](std::string t) {
+        for (char& c : t)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return t;
+    };
+    const std::string haystack = lower(text);
+    const std::string needle = lower(word);
+    for (std::size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) {
+        const std::size_t end = at + needle.size();
+        if ((at > 0 && isWordChar(text[at - 1])) || (end < text.size() && isWordChar(text[end])))
+            continue;
+        const std::string replaced = text.substr(0, at) + by + text.substr(end);
+        std::string out;
+        for (const char c : replaced)
+            if (c != ' ' || (!out.empty() && out.back() != ' '))
+                out += c;
+        while (!out.empty() && out.back() == ' ')
+            out.pop_back();
+        return out;
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
-UceEmbeddings uceEmbeddings(const models::sd::StableDiffusion& sd, const std::vector<std::string>& concepts,
-    const std::string& guide, const std::vector<std::string>& preserve)
+UceTexts uceTexts(const std::vector<std::string>& words, const std::string& guide,
+    const std::vector<std::string>& preserve, const std::vector<std::string>& prompts)
 {
-    if (concepts.empty())
+    UceTexts texts;
+    std::vector<std::string> seen;
+    for (const std::string& word : words)
+        texts.erase.emplace_back(word, guide);
+    texts.preserve = preserve;
+    for (const std::string& prompt : prompts) {
+        if (std::find(seen.begin(), seen.end(), prompt) != seen.end())
+            continue;
+        seen.push_back(prompt);
+        for (const std::string& word : words) {
+            const std::optional<std::string> guided = replaceWord(prompt, word, guide);
+            if (!guided)
+                continue;
+            texts.erase.emplace_back(prompt, *guided);
+            for (const std::string& kept : preserve)
+                texts.preserve.push_back(*replaceWord(prompt, word, kept));
+            break;
+        }
+    }
+    return texts;
+}
+
+UceEmbeddings uceEmbeddings(const models::sd::StableDiffusion& sd, const UceTexts& texts)
+{
+    if (texts.erase.empty())
         throw Error("UCE: no concept to erase");
     torch::NoGradGuard noGrad;
-    const TextRows target = textRows(sd, guide);
     std::vector<torch::Tensor> erase;
     std::vector<torch::Tensor> guides;
-    for (const std::string& concept : concepts) {
-        const TextRows old = textRows(sd, concept);
+    for (const auto& [text, guide] : texts.erase) {
+        const TextRows target = textRows(sd, guide);
+        const TextRows old = textRows(sd, text);
         const std::int64_t length = old.states.size(0);
         const std::int64_t farthest = std::max(old.last, target.last);
         erase.push_back(old.states.slice(0, old.last, length - (farthest - old.last)));
         guides.push_back(target.states.slice(0, target.last, length - (farthest - target.last)));
     }
     std::vector<torch::Tensor> kept;
-    for (const std::string& text : preserve) {
+    for (const std::string& text : texts.preserve) {
         const TextRows rows = textRows(sd, text);
         kept.push_back(rows.states.slice(0, rows.last));
     }

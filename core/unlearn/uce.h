@@ -8,6 +8,7 @@
 #include <torch/types.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lethe::unlearn {
@@ -22,10 +23,23 @@ struct UceEmbeddings {
     torch::Tensor preserve; ///< [n_p, d]: the preserved concepts' rows ([0, d] for none).
 };
 
-/// UceEmbeddings of `concepts` (each mapped to `guide`, "" for the empty prompt) and `preserve`, from `sd`'s
-/// tokenizer and frozen text encoder. Throws Error for no concepts.
-UceEmbeddings uceEmbeddings(const models::sd::StableDiffusion& sd, const std::vector<std::string>& concepts,
-    const std::string& guide, const std::vector<std::string>& preserve);
+/// The texts of an edit.
+struct UceTexts {
+    /// (erased text, the text it is mapped to).
+    std::vector<std::pair<std::string, std::string>> erase;
+    std::vector<std::string> preserve;
+};
+
+/// The texts UCE edits with, as its authors augment a concept with the prompts it is asked in (train_erase.py: "image
+/// of {concept}", "photo of {concept}", …), here the run's own forget prompts: each concept word mapped to `guide`
+/// ("" = the empty prompt), and each distinct prompt of `prompts` that names a concept word (as a whole word) mapped
+/// to the same prompt with the word replaced by the guide; each preserved concept alone, and in each of those
+/// prompts in place of the concept word. Spaces left doubled by an empty guide are collapsed.
+UceTexts uceTexts(const std::vector<std::string>& words, const std::string& guide,
+    const std::vector<std::string>& preserve, const std::vector<std::string>& prompts);
+
+/// UceEmbeddings of `texts`, from `sd`'s tokenizer and frozen text encoder. Throws Error for no erased text.
+UceEmbeddings uceEmbeddings(const models::sd::StableDiffusion& sd, const UceTexts& texts);
 
 /// The weights of one edit.
 struct UceWeights {

@@ -75,6 +75,7 @@ private Q_SLOTS:
     void rgProjectsAsRgd();
     void uceMatchesTheNormalEquations();
     void uceEmbeddingsAreTheAuthorsRows();
+    void uceTextsAugmentWithTheForgetPrompts();
     void uceRunsWithoutRemainPairsInOneStep();
     void uceRefusesBadInput();
     void conceptWordsSplitAList();
@@ -200,8 +201,8 @@ void TestConceptMethods::uceMatchesTheNormalEquations()
     ConceptSession session(*m_pixel, test::conceptPairs("forget", 3, 1), test::conceptPairs("remain", 4, 2), config);
     Reports reports;
     QCOMPARE(runToEnd(session, reports).steps, std::int64_t { 1 });
-    const unlearn::UceEmbeddings e
-        = unlearn::uceEmbeddings(*m_pixel, { "forget", "gone" }, "remain", config.ucePreserve);
+    const unlearn::UceEmbeddings e = unlearn::uceEmbeddings(*m_pixel,
+        unlearn::uceTexts({ "forget", "gone" }, "remain", config.ucePreserve, { "forget a", "forget b", "forget c" }));
     const std::vector<std::string> edited = unlearn::uceParameterNames(m_pixel->unet());
     QVERIFY(!edited.empty());
     QCOMPARE(session.trainableNames(), edited);
@@ -217,12 +218,13 @@ void TestConceptMethods::uceMatchesTheNormalEquations()
         QVERIFY2(error <= 1e-5 * scale, (name + ": " + std::to_string(error)).c_str());
         QVERIFY2(!torch::equal(after.at(name), old), name.c_str());
     }
-    // The edited projections send the erased rows where the old ones sent the guide's, up to the regularisation.
+    // The edited projections send the erased rows nearer to where the old ones sent the guide's (not all the way: the
+    // preserved rows, which share the padding's embeddings, and the regularisation pull back).
     const std::string key = edited.front();
     const torch::Tensor oldMap = e.guide.mm(base.at(key).t());
     const torch::Tensor newMap = e.erase.mm(after.at(key).t());
     const torch::Tensor beforeMap = e.erase.mm(base.at(key).t());
-    QVERIFY((newMap - oldMap).norm().item<double>() < 0.5 * (beforeMap - oldMap).norm().item<double>());
+    QVERIFY((newMap - oldMap).norm().item<double>() < (beforeMap - oldMap).norm().item<double>());
     // The closed form alone, with the authors' automatic preserve scale max(0.1, 1/2) = 0.5.
     QCOMPARE(unlearn::effectivePreserveScale(0.0, 2), 0.5);
     QCOMPARE(unlearn::effectivePreserveScale(0.0, 20), 0.1);
@@ -240,7 +242,8 @@ void TestConceptMethods::uceEmbeddingsAreTheAuthorsRows()
     };
     const std::int64_t length = m_pixel->tokenizer().maxLength();
     // "ab": BOS a b EOS, last word token at 2; "": BOS EOS, at 0. Both cut to length − 2 rows.
-    const unlearn::UceEmbeddings e = unlearn::uceEmbeddings(*m_pixel, { "ab" }, "", { "xyz" });
+    const unlearn::UceEmbeddings e
+        = unlearn::uceEmbeddings(*m_pixel, unlearn::UceTexts { { { "ab", "" } }, { "xyz" } });
     QCOMPARE(e.erase.size(0), length - 2);
     QCOMPARE(e.guide.size(0), length - 2);
     QVERIFY(torch::equal(e.erase, states("ab").slice(0, 2)));
@@ -248,7 +251,25 @@ void TestConceptMethods::uceEmbeddingsAreTheAuthorsRows()
     // A preserved text: its rows from its last word token (index 3 of BOS x y z EOS) to the end.
     QCOMPARE(e.preserve.size(0), length - 3);
     QVERIFY(torch::equal(e.preserve, states("xyz").slice(0, 3)));
-    LETHE_COMPARE_STR(errorMessage([&] { unlearn::uceEmbeddings(*m_pixel, {}, "", {}); }), "UCE: no concept to erase");
+    LETHE_COMPARE_STR(
+        errorMessage([&] { unlearn::uceEmbeddings(*m_pixel, unlearn::UceTexts {}); }), "UCE: no concept to erase");
+}
+
+void TestConceptMethods::uceTextsAugmentWithTheForgetPrompts()
+{
+    using Pairs = std::vector<std::pair<std::string, std::string>>;
+    const unlearn::UceTexts texts = unlearn::uceTexts({ "sneaker", "bag" }, "", { "coat", "ankle boot" },
+        { "a photo of a red sneaker", "a Bag in the sun", "a photo of a red sneaker", "a t-shirt", "sneakers" });
+    // The words, then each distinct prompt naming one (the repeat once; "t-shirt" and "sneakers" name none).
+    QCOMPARE(texts.erase,
+        (Pairs { { "sneaker", "" }, { "bag", "" }, { "a photo of a red sneaker", "a photo of a red" },
+            { "a Bag in the sun", "a in the sun" } }));
+    QCOMPARE(texts.preserve,
+        (std::vector<std::string> { "coat", "ankle boot", "a photo of a red coat", "a photo of a red ankle boot",
+            "a coat in the sun", "a ankle boot in the sun" }));
+    // A guide concept takes the word's place.
+    QCOMPARE(unlearn::uceTexts({ "sneaker" }, "sandal", {}, { "a red sneaker, left" }).erase,
+        (Pairs { { "sneaker", "sandal" }, { "a red sneaker, left", "a red sandal, left" } }));
 }
 
 void TestConceptMethods::uceRunsWithoutRemainPairsInOneStep()
@@ -294,7 +315,7 @@ void TestConceptMethods::uceRefusesBadInput()
     LETHE_COMPARE_STR(errorMessage([&] { ConceptSession session(*m_pixel, forget, {}, config); }),
         "concept unlearning: saliency_fraction must be in (0, 1], found 0");
     // Without regularisation and with fewer rows than the text width, the system is singular: said, not solved.
-    const unlearn::UceEmbeddings one = unlearn::uceEmbeddings(*m_pixel, { "forget" }, "", {});
+    const unlearn::UceEmbeddings one = unlearn::uceEmbeddings(*m_pixel, unlearn::UceTexts { { { "forget", "" } }, {} });
     const unlearn::UceEmbeddings few { one.erase.slice(0, 0, 2), one.guide.slice(0, 0, 2), one.preserve };
     LETHE_COMPARE_STR(errorMessage([&] {
         unlearn::uceClosedForm(m_pixel->unet()->parameters().front().new_zeros({ 4, 16 }), few, { 0.0, 1.0, 0.1 });
