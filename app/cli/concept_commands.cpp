@@ -278,9 +278,15 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
         prompts.remain = concepts::buildPromptSplit(plain, concepts::PromptSplit::RemainTrain);
         prompts.twins.clear();
         prompts.conceptSpec["remain"] = "plain";
+        if (config.remainPairing == unlearn::RemainPairing::Twins) {
+            if (flags.remainPairing && flags.remainPairing->count() > 0)
+                throw Error("unlearn-concept: rg trains on a plain remain set, whose prompts are not the forget "
+                            "prompts' twins: use --remain-pairing independent");
+            config.remainPairing = unlearn::RemainPairing::Independent;
+        }
         std::cerr << "rg: a plain remain set of " << prompts.remain.size() << " prompts ("
                   << concepts::combinationCount(concepts::templateSlots(plain, concepts::PromptSplit::RemainTrain))
-                  << " distinct: every dimension but the concept's at its first value)\n";
+                  << " distinct: every dimension but the concept's at its first value; remain pairing independent)\n";
     }
     settleRemainPairing(config, prompts, o, flags);
     if (prompts.conceptSpec.contains("words")) {

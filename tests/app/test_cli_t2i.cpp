@@ -24,6 +24,7 @@ private Q_SLOTS:
     void unlearnConceptPairsEachForgetPromptWithItsTwin();
     void clipAlignmentInEvalT2iUnlearnConceptAndClipScore();
     void attackAConceptRun();
+    void rgSalunAndUceOnSeveralConcepts();
 
 private:
     test::ScratchDir m_dir;
@@ -338,9 +339,10 @@ void TestCliT2i::unlearnConceptWritesAReloadableRun()
     QCOMPARE(lines(failed / "steps.csv").size(), std::size_t { 2 });
 
     const Result method = runCli(Args { "unlearn-concept", "--model", q(folder), "--forget", q(m_dir / "forget.json"),
-        "--method", "salun", "--out", q(m_dir / "salun") });
+        "--method", "salun-x", "--out", q(m_dir / "salun") });
     QVERIFY(method.exitCode != 0);
-    QVERIFY2(method.err.find("--method: salun not in {rgd,graddiff,ga,esd,esd-u,esd-x}") != std::string::npos,
+    QVERIFY2(
+        method.err.find("--method: salun-x not in {rgd,graddiff,ga,esd,rg,salun,uce,esd-u,esd-x}") != std::string::npos,
         method.err.c_str());
 }
 
@@ -492,6 +494,73 @@ void TestCliT2i::unlearnConceptStartsFromTheModelsRecommendedPreset()
         "error: " + q(folder / "lethe-manifest.json")
             + ": key 'recommended_preset': unknown concept preset 'sdxl' (valid: sd, fmnist-t2i, esd-paper)\n");
     QVERIFY(!std::filesystem::exists(m_dir / "rp-bad"));
+}
+
+void TestCliT2i::rgSalunAndUceOnSeveralConcepts()
+{
+    const std::filesystem::path folder = m_dir / "methods-sd";
+    test::writeTinyDiffusersFolder(folder, false);
+    test::writeBytes(m_dir / "methods-preset.json", R"({
+      "dimensions": {"colour": {"train": ["red", "blue", "green"], "test": ["pink"]},
+                     "object": {"train": ["shoe", "hat", "bag", "cap"]}},
+      "remain_template": "a {colour} {object}", "concept": {"words": ["shoe"], "dimension": "object"},
+      "counts": {"forget": 4, "remain_train": 4, "remain_test": 2}})");
+    const Args base { "unlearn-concept", "--model", q(folder), "--preset", q(m_dir / "methods-preset.json"),
+        "--concept", "shoe,hat", "--steps", "2", "--forget-batch", "2", "--remain-batch", "2", "--gen-steps", "1",
+        "--preview-prompts", "1", "--preview-seeds", "0", "--images", q(m_dir / "methods-images") };
+
+    // UCE: one step whatever --steps says; both concepts erased, the preset's other objects preserved.
+    const Result uce
+        = runCli(base + Args { "--method", "uce", "--uce-regularisation", "0.2", "--out", q(m_dir / "uce") });
+    QVERIFY2(uce.exitCode == 0, uce.err.c_str());
+    QVERIFY2(uce.out.find("finished after 1 steps") == 0, uce.out.c_str());
+    QVERIFY2(uce.err.find("uce: erasing shoe, hat towards \"\", preserving bag, cap (scale 0.5), regularisation 0.2\n")
+            != std::string::npos,
+        uce.err.c_str());
+    const auto uceManifest = nlohmann::json::parse(test::readBytes(m_dir / "uce" / "run.json"));
+    LETHE_COMPARE_STR(uceManifest["config"]["method"].get<std::string>(), "uce");
+    LETHE_COMPARE_STR(uceManifest["config"]["concept"].get<std::string>(), "shoe, hat");
+    QCOMPARE(uceManifest["config"]["steps"].get<int>(), 1);
+    QCOMPARE(uceManifest["config"]["uce_preserve"], nlohmann::json::array({ "bag", "cap" }));
+    QCOMPARE(uceManifest["concept"]["words"], nlohmann::json::array({ "shoe", "hat" }));
+    for (const auto& p : concepts::loadPromptSet(m_dir / "uce" / "forget.json"))
+        QVERIFY2(p.text.find("shoe") != std::string::npos || p.text.find("hat") != std::string::npos, p.text.c_str());
+    for (const auto& p : concepts::loadPromptSet(m_dir / "uce" / "remain.json"))
+        QVERIFY2(p.text.find("shoe") == std::string::npos && p.text.find("hat") == std::string::npos, p.text.c_str());
+    // An explicit preserve list wins.
+    const Result preserved
+        = runCli(base + Args { "--method", "uce", "--uce-preserve", "cap", "--out", q(m_dir / "uce2") });
+    QVERIFY2(preserved.exitCode == 0, preserved.err.c_str());
+    QVERIFY2(preserved.err.find("preserving cap (scale 1)") != std::string::npos, preserved.err.c_str());
+
+    // RG: the plain remain set, every dimension but the concept's at its first value.
+    const Result rg = runCli(base + Args { "--method", "rg", "--out", q(m_dir / "rg") });
+    QVERIFY2(rg.exitCode == 0, rg.err.c_str());
+    QVERIFY2(rg.err.find("rg: a plain remain set of 4 prompts (2 distinct") != std::string::npos, rg.err.c_str());
+    for (const auto& p : concepts::loadPromptSet(m_dir / "rg" / "remain.json"))
+        QVERIFY2(p.text == "a red bag" || p.text == "a red cap", p.text.c_str());
+    LETHE_COMPARE_STR(nlohmann::json::parse(test::readBytes(m_dir / "rg" / "run.json"))["concept"]["remain"].get<std::string>(), "plain");
+
+    // SalUn with its fraction.
+    const Result salun
+        = runCli(base + Args { "--method", "salun", "--saliency-fraction", "0.2", "--out", q(m_dir / "salun-run") });
+    QVERIFY2(salun.exitCode == 0, salun.err.c_str());
+    QVERIFY2(salun.out.find("finished after 2 steps") == 0, salun.out.c_str());
+    const auto salunManifest = nlohmann::json::parse(test::readBytes(m_dir / "salun-run" / "run.json"));
+    QCOMPARE(salunManifest["config"]["saliency_fraction"].get<double>(), 0.2);
+
+    // UCE needs the concept's words; prompt files name none.
+    test::writeBytes(m_dir / "methods-forget.json", R"(["a red shoe"])");
+    const Result noWords = runCli({ "unlearn-concept", "--model", q(folder), "--forget",
+        q(m_dir / "methods-forget.json"), "--method", "uce", "--out", q(m_dir / "uce3") });
+    QCOMPARE(noWords.exitCode, 1);
+    LETHE_COMPARE_STR(noWords.err,
+        "error: unlearn-concept: UCE edits the embeddings of the concept's words: give --concept WORD[,WORD] or "
+        "--preset (prompt files name no concept)\n");
+    const Result badFraction
+        = runCli(base + Args { "--method", "salun", "--saliency-fraction", "1.5", "--out", q(m_dir / "salun-bad") });
+    QCOMPARE(badFraction.exitCode, 1);
+    LETHE_COMPARE_STR(badFraction.err, "error: concept unlearning: saliency_fraction must be in (0, 1], found 1.5\n");
 }
 
 void TestCliT2i::attackAConceptRun()
