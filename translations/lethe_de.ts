@@ -833,6 +833,22 @@
         <source>UCE edits the concept&apos;s words: type them under Concept words on the Prompts page (several concepts separated by commas).</source>
         <translation>UCE ändert die Wörter des Konzepts: Tragen Sie sie auf der Seite Prompts unter Konzeptwörter ein (mehrere Konzepte durch Kommas getrennt).</translation>
     </message>
+    <message>
+        <source>UCE edit
+L_f %1
+L_r %2</source>
+        <translation>UCE-Änderung
+L_f %1
+L_r %2</translation>
+    </message>
+    <message>
+        <source>UCE edit
+(closed form:
+no gradients)</source>
+        <translation>UCE-Änderung
+(geschlossen:
+keine Gradienten)</translation>
+    </message>
 </context>
 <context>
     <name>lethe::gui::ConceptWorker</name>

@@ -833,6 +833,22 @@
         <source>UCE edits the concept&apos;s words: type them under Concept words on the Prompts page (several concepts separated by commas).</source>
         <translation>UCE 编辑的是概念的词：请在“提示词”页的“概念词”中输入（多个概念以逗号分隔）。</translation>
     </message>
+    <message>
+        <source>UCE edit
+L_f %1
+L_r %2</source>
+        <translation>UCE 编辑
+L_f %1
+L_r %2</translation>
+    </message>
+    <message>
+        <source>UCE edit
+(closed form:
+no gradients)</source>
+        <translation>UCE 编辑
+（闭式解：
+无梯度）</translation>
+    </message>
 </context>
 <context>
     <name>lethe::gui::ConceptWorker</name>

@@ -222,6 +222,7 @@ void HyperparameterPanel::setSettings(const RunSettings& s)
     m_saliencyFraction->setValue(s.saliencyFraction);
     m_uceGuide->setText(s.uceGuide);
     m_ucePreserve->setText(s.ucePreserve);
+    m_ucePreserve->setCursorPosition(0); // A long list shows its start.
     m_uceRegularisation->setValue(s.uceRegularisation);
     m_uceEraseScale->setValue(s.uceEraseScale);
     m_ucePreserveScale->setValue(s.ucePreserveScale);

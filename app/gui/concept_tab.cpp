@@ -4,6 +4,7 @@
 #include "robustness_panel.h"
 
 #include "core/unlearn/run_control.h"
+#include "widgets/curve_plot.h"
 #include "widgets/hyperparameter_panel.h"
 #include "widgets/path_edit.h"
 #include "widgets/sample_grid.h"
@@ -528,7 +529,7 @@ void ConceptTab::startRun()
     }
     request.preset = m_panel->presetBox()->currentText();
     request.forgetConcept = m_editor->conceptWords();
-    request.dimensionValues = m_editor->conceptDimensionValues();
+    request.otherConceptValues = m_editor->otherConceptValues();
     request.previewEvery = m_previewChoice->everyBox()->value();
     request.clipModel = m_clipEdit->path();
     request.clipPrompts = m_clipPrompts->value();
@@ -562,6 +563,7 @@ void ConceptTab::launchRun(const ConceptRunRequest& request)
     m_runForget = request.images.forget;
     m_runConcept = request.forgetConcept;
     m_runDraw = request.images.draw;
+    m_runIsUce = method == QStringLiteral("uce");
     saveSettings();
     m_pages->setCurrentIndex(1);
     m_runMessage = tr("Unlearning with %1: %2 forget and %3 remain prompts")
@@ -686,6 +688,13 @@ void ConceptTab::onStep(const StepPoint& p)
 {
     recordStep(p);
     m_lastPoint = p;
+    if (m_runIsUce) {
+        // One point draws no curve: a marker says where the edit is and what it measured.
+        m_curves.loss->addMarker(static_cast<double>(p.step),
+            tr("UCE edit\nL_f %1\nL_r %2").arg(p.forgetLoss, 0, 'g', 4).arg(p.remainLoss, 0, 'g', 4));
+        for (widgets::CurvePlot* plot : { m_curves.cosine, m_curves.norm })
+            plot->addMarker(static_cast<double>(p.step), tr("UCE edit\n(closed form:\nno gradients)"));
+    }
     if (m_phase.isEmpty())
         showStepProgress(p.step, p.totalSteps);
     m_rate->setText(stepRateText(tr("%1 steps/s · ETA %2 · L_f %3 · L_r %4 · cos %5%6"), p)

@@ -189,6 +189,7 @@ private:
     QList<ConceptPrompt> m_runForget; ///< The last run's forget prompts, which the attack takes.
     QString m_runConcept; ///< The last run's concept words.
     ConceptDrawSettings m_runDraw; ///< How the last run's images were drawn.
+    bool m_runIsUce = false; ///< The last run is UCE's one closed-form step.
     ConceptRunRequest m_pendingRequest; ///< The run that starts once its CLIP model has loaded.
     QString m_clipSummary; ///< The last run's CLIP alignment in a line, for its closing status.
     bool m_hasResult = false;

@@ -82,13 +82,13 @@ QList<ClipAlignmentFigure> clipFigures(const nlohmann::json& record)
     return figures;
 }
 
-/// UCE's preserved concepts when the panel names none: the concept dimension's training values of a built preset
-/// without the concept words (compared without case).
-std::vector<std::string> preservedByDefault(const QStringList& dimensionValues, const std::string& forgetConcept)
+/// UCE's preserved concepts when the panel names none: the built preset's other concept-dimension values, less any
+/// word the concept names now (compared without case; the words may have been edited since the build).
+std::vector<std::string> preservedByDefault(const QStringList& otherValues, const std::string& forgetConcept)
 {
     const std::vector<std::string> words = unlearn::conceptWords(forgetConcept);
     std::vector<std::string> kept;
-    for (const QString& value : dimensionValues) {
+    for (const QString& value : otherValues) {
         const bool isConcept = std::any_of(words.begin(), words.end(),
             [&](const std::string& word) { return value.compare(toQString(word), Qt::CaseInsensitive) == 0; });
         if (!isConcept && !value.trimmed().isEmpty())
@@ -344,7 +344,7 @@ void ConceptWorker::run(const ConceptRunRequest& request)
         if (config.method == unlearn::ConceptMethod::UCE) {
             config.steps = 1; // One closed-form edit (the session's too): the progress counts one step.
             if (config.ucePreserve.empty()) {
-                config.ucePreserve = preservedByDefault(request.dimensionValues, config.forgetConcept);
+                config.ucePreserve = preservedByDefault(request.otherConceptValues, config.forgetConcept);
                 if (!config.ucePreserve.empty())
                     spdlog::info("UCE preserves the concept dimension's other training values (no preserved concepts "
                                  "named): {}",

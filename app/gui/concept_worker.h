@@ -54,9 +54,9 @@ struct ConceptRunRequest {
     QString clipModel;
     qint64 clipPrompts = 20; ///< The first prompts of each set drawn for CLIP (0: all).
     QList<ConceptPrompt> remainTest; ///< D_r,test, for CLIP alignment only.
-    /// The concept dimension's training values when the prompt sets were built from a diversity preset (empty
-    /// otherwise): UCE preserves those that are not concept words when the panel names no preserved concepts.
-    QStringList dimensionValues;
+    /// The concept dimension's other training values when the prompt sets were built from a diversity preset
+    /// (empty otherwise): what UCE preserves when the panel names no preserved concepts.
+    QStringList otherConceptValues;
 };
 
 /// The CLIP alignment (mean cosine of image and prompt embeddings) of one prompt set before and after a run, or of

@@ -265,7 +265,7 @@ QList<ConceptPrompt> PromptSetsEditor::prompts(PromptSet set, QString* error) co
 void PromptSetsEditor::setPrompts(PromptSet set, const QList<ConceptPrompt>& prompts)
 {
     if (set != PromptSet::RemainTest)
-        m_builtDimensionValues.clear(); // The sets no longer come from the last build alone.
+        m_otherConceptValues.clear(); // The sets no longer come from the last build alone.
     QTableWidget* t = table(set);
     const QSignalBlocker blocker(t);
     t->setRowCount(0);
@@ -377,9 +377,8 @@ bool PromptSetsEditor::buildPrompts()
         setPrompts(PromptSet::Forget, conceptPrompts(built.forget));
         setPrompts(PromptSet::RemainTrain, conceptPrompts(built.remainTrain));
         setPrompts(PromptSet::RemainTest, conceptPrompts(built.remainTest));
-        if (const concepts::Dimension* d = spec.dimension(spec.forgetConcept.dimension))
-            for (const auto& value : d->trainValues)
-                m_builtDimensionValues << QString::fromStdString(value);
+        for (const auto& value : concepts::otherConceptValues(spec))
+            m_otherConceptValues << QString::fromStdString(value);
         m_buildResult->setText(tr("D_f %1, D_r,train %2, D_r,test %3 prompts (of %4, %5 and %6 distinct)")
                                    .arg(built.forget.size())
                                    .arg(built.remainTrain.size())

@@ -41,10 +41,10 @@ public:
     void setPrompts(PromptSet set, const QList<ConceptPrompt>& prompts);
     /// The builder's concept words, as typed ("sneaker", "shoe, boot"; several concepts separated by commas).
     QString conceptWords() const;
-    /// The training values of the concept dimension as the last Build used them (concept words included), while
-    /// D_f and D_r,train are still the ones it built; empty when they were loaded or set since, or when the build
-    /// named no concept dimension.
-    QStringList conceptDimensionValues() const { return m_builtDimensionValues; }
+    /// The concept dimension's training values that are not concept words, as the last Build had them
+    /// (concepts::otherConceptValues: what UCE preserves by default), while D_f and D_r,train are still the ones it
+    /// built; empty when they were loaded or set since, or when the build named no concept dimension.
+    QStringList otherConceptValues() const { return m_otherConceptValues; }
 
     QTableWidget* table(PromptSet set) const;
     QTableWidget* dimensionsTable() const { return m_dimensions; }
@@ -81,7 +81,7 @@ private:
     QSpinBox* m_remainTestCount = nullptr;
     QSpinBox* m_builderSeed = nullptr;
     QLabel* m_buildResult = nullptr;
-    QStringList m_builtDimensionValues;
+    QStringList m_otherConceptValues;
 };
 
 } // namespace lethe::gui

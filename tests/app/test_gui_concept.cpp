@@ -112,6 +112,7 @@ private Q_SLOTS:
     void uceEditsSeveralConceptsInOneStep();
     void screenshotsOfARealModel();
     void screenshotsOfTheRobustnessPanel();
+    void screenshotOfAUceRun();
 
 private:
     /// Opens the tiny model in `tab` and waits for it.
@@ -790,6 +791,7 @@ void TestGuiConcept::uceEditsSeveralConceptsInOneStep()
     QCOMPARE(tab.lastStep(), qint64 { 1 });
     QCOMPARE(tab.lastPoint().totalSteps, qint64 { 1 });
     QCOMPARE(tab.lossPlot()->points(0).size(), qsizetype { 1 });
+    QCOMPARE(tab.lossPlot()->markerCount(), 1); // Where the edit is, with its losses: one point draws no curve.
     QVERIFY2(window.statusBar()->currentMessage().startsWith(QStringLiteral("Run finished after 1 steps")),
         qPrintable(window.statusBar()->currentMessage()));
     QTRY_VERIFY2(
@@ -979,6 +981,51 @@ void TestGuiConcept::screenshotsOfTheRobustnessPanel()
     QTest::qWait(500);
     QVERIFY(window.grab().save(dir + QStringLiteral("/robustness-finished.png")));
     qInfo("attack: %s; %s", qPrintable(panel->figuresText()), qPrintable(panel->noteLabel()->text()));
+}
+
+void TestGuiConcept::screenshotOfAUceRun()
+{
+    // UCE on the built-in text-to-image model: "sneaker" from fashion-colours.json (16/16/8 prompts), the other
+    // garments preserved by default; concept-uce.png shows the finished edit's curves and before/after images.
+    const QString dir = qEnvironmentVariable("LETHE_UCE_SCREENSHOT_DIR");
+    if (dir.isEmpty())
+        QSKIP("set LETHE_UCE_SCREENSHOT_DIR (and QTEST_FUNCTION_TIMEOUT=3600000) to run UCE on the built-in model and "
+              "save a screenshot");
+    torch::set_num_threads(std::max(1, hardwareThreads()));
+    QSettings().clear();
+    gui::MainWindow window(m_classModel, m_classData);
+    window.resize(1600, 1000);
+    window.show();
+    gui::ConceptTab& tab = *window.conceptTab();
+    window.topTabs()->setCurrentWidget(&tab);
+    QSignalSpy opened(&tab, &gui::ConceptTab::modelOpened);
+    tab.openModel(QString());
+    QVERIFY(opened.wait(120000) && opened.at(0).at(0).toBool());
+    QVERIFY(tab.loadPreset(QString::fromStdString(resourceFile("presets/fashion-colours.json").string())));
+    tab.conceptWordsEdit()->setText(QStringLiteral("sneaker"));
+    tab.forgetCountBox()->setValue(16);
+    tab.remainTrainCountBox()->setValue(16);
+    tab.remainTestCountBox()->setValue(8);
+    QVERIFY(tab.buildPrompts());
+    tab.methodBox()->setCurrentIndex(tab.methodBox()->findData(QStringLiteral("uce")));
+    // LETHE_UCE_PRESERVE names the preserved concepts (default: none named, so the other garments).
+    tab.panel()->ucePreserveEdit()->setText(qEnvironmentVariable("LETHE_UCE_PRESERVE"));
+    tab.panel()->ucePreserveEdit()->setCursorPosition(0);
+    tab.cacheEdit()->setText(dir + QStringLiteral("/cache"));
+    tab.samplerStepsBox()->setValue(qEnvironmentVariableIntValue("LETHE_UCE_SAMPLER_STEPS") > 0
+            ? qEnvironmentVariableIntValue("LETHE_UCE_SAMPLER_STEPS")
+            : 20);
+    tab.guidanceBox()->setValue(3.0);
+    tab.previewSeedsEdit()->setText(QStringLiteral("0-3"));
+    tab.clipEdit()->setPath(QString());
+    QSignalSpy finished(&tab, &gui::ConceptTab::runFinished);
+    QTest::mouseClick(tab.startButton(), Qt::LeftButton);
+    QVERIFY(finished.wait(3600000));
+    QCOMPARE(tab.lastOutcome(), QStringLiteral("finished"));
+    QCOMPARE(tab.lastStep(), qint64 { 1 });
+    QTest::qWait(500);
+    QVERIFY(window.grab().save(dir + QStringLiteral("/concept-uce.png")));
+    qInfo("UCE: %s", qPrintable(tab.lastStatus()));
 }
 
 QTEST_MAIN(TestGuiConcept)
