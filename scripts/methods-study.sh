@@ -3,6 +3,8 @@
 # "bag" together, with RGD, RG, GradDiff, SalUn, ESD and UCE at one budget (the README's: α 0.1, λ 10, lr 1e-5, 150
 # steps of batch 8, seed 0, independent remain batches), each model measured by eval-t2i on
 # resources/prompts/fashion-grid-small.json (10 garments × red, blue, white; seeds 0-3), as is the base model.
+# uce-colours is UCE preserving, besides the other garments, every colour of the preset (held-out white and pink too):
+# with the default list (the other garments) UCE loses the colours it was not told to keep.
 # Usage: scripts/methods-study.sh OUT [train|eval|all]. "eval" waits for each run's model, so that one process can
 # train while another measures. Runs and measures that already have their files are not made again; LETHE_CLI picks
 # the lethe-cli (default: on the PATH).
@@ -13,7 +15,8 @@ cli=${LETHE_CLI:-lethe-cli}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 preset=$here/resources/presets/fashion-colours.json
 grid=$here/resources/prompts/fashion-grid-small.json
-methods=(rgd rg graddiff salun esd uce)
+methods=(rgd rg graddiff salun esd uce uce-colours)
+colours=red,green,blue,yellow,purple,white,pink
 mkdir -p "$out"
 cd "$out"
 evaluate() { # MODEL_ARGS... -- JSON
@@ -26,9 +29,15 @@ for concept in sneaker sneaker,bag; do
     tag=${concept/,/-}
     for m in "${methods[@]}"; do
         run=$tag-$m
+        method=(--method "$m")
+        if [[ $m == uce-colours ]]; then
+            others=t-shirt,pair\ of\ trousers,pullover,dress,coat,sandal,shirt,ankle\ boot
+            [[ $concept == *bag* ]] || others=$others,bag
+            method=(--method uce --uce-preserve "$others,$colours")
+        fi
         if [[ $part == train || $part == all ]]; then
             [[ -f $run/run.json ]] || $cli --threads 1 unlearn-concept --preset "$preset" --concept "$concept" \
-                --method $m --alpha 0.1 --lambda 10 --steps 150 --lr 1e-5 --gen-steps 30 --guidance 3 \
+                "${method[@]}" --alpha 0.1 --lambda 10 --steps 150 --lr 1e-5 --gen-steps 30 --guidance 3 \
                 --fashion-measures --remain-pairing independent --images images --out $run > $run.log 2>&1
         fi
         if [[ $part == eval || $part == all ]]; then

@@ -539,7 +539,16 @@ void TestCliT2i::rgSalunAndUceOnSeveralConcepts()
     QVERIFY2(rg.err.find("rg: a plain remain set of 4 prompts (2 distinct") != std::string::npos, rg.err.c_str());
     for (const auto& p : concepts::loadPromptSet(m_dir / "rg" / "remain.json"))
         QVERIFY2(p.text == "a red bag" || p.text == "a red cap", p.text.c_str());
-    LETHE_COMPARE_STR(nlohmann::json::parse(test::readBytes(m_dir / "rg" / "run.json"))["concept"]["remain"].get<std::string>(), "plain");
+    LETHE_COMPARE_STR(
+        nlohmann::json::parse(test::readBytes(m_dir / "rg" / "run.json"))["concept"]["remain"].get<std::string>(),
+        "plain");
+
+    const Result rgTwins
+        = runCli(base + Args { "--method", "rg", "--remain-pairing", "twins", "--out", q(m_dir / "rg2") });
+    QCOMPARE(rgTwins.exitCode, 1);
+    LETHE_COMPARE_STR(rgTwins.err,
+        "error: unlearn-concept: rg trains on a plain remain set, whose prompts are not the forget prompts' twins: "
+        "use --remain-pairing independent\n");
 
     // SalUn with its fraction.
     const Result salun
