@@ -458,67 +458,6 @@ StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
             problem = nonFiniteLoss(report);
         return report; // The weights are the closed form's: nothing for an optimizer to do.
     }
-    if (c.method == ConceptMethod::SalUn) {
-        // SalUn's "random label": each forget image paired with another prompt, the remain batch's (with twins,
-        // the forget prompt's twin: the same prompt naming another concept), descended on together with λ·L_r, on
-        // the weights the saliency mask keeps.
-        const auto [forgetImages, forgetPrompts] = s.batch(s.forget, indices.forget, s.samplesPosterior());
-        const diffusion::DdpmDraw forgetDraw = diffusion::drawDdpm(forgetImages, schedule, s.noise);
-        const auto [remainImages, remainPrompts] = s.batch(s.remain, indices.remain, s.samplesPosterior());
-        const diffusion::DdpmDraw remainDraw = diffusion::drawDdpm(remainImages, schedule, s.noise);
-        std::vector<std::string> relabelled;
-        for (std::size_t j = 0; j < forgetPrompts.size(); ++j)
-            relabelled.push_back(remainPrompts[j % remainPrompts.size()]);
-        const torch::Tensor forgetLoss
-            = diffusion::ddpmLossPerImage(predict, forgetImages, s.context(relabelled), schedule, forgetDraw).mean();
-        report.forgetLoss = forgetLoss.item<double>();
-        std::vector<torch::Tensor> forgetGradient(s.trainable.size());
-        if (std::isfinite(report.forgetLoss)) {
-            forgetLoss.backward();
-            torch::NoGradGuard noGrad;
-            for (std::size_t i = 0; i < s.trainable.size(); ++i) {
-                const torch::Tensor& g = s.trainable[i].second.grad();
-                forgetGradient[i] = g.defined() ? g.clone() : torch::zeros_like(s.trainable[i].second);
-                sanitizeGradient(forgetGradient[i]);
-            }
-        }
-        s.zeroGrad();
-        const torch::Tensor remainLoss
-            = diffusion::ddpmLossPerImage(predict, remainImages, s.context(remainPrompts), schedule, remainDraw).mean();
-        report.remainLoss = remainLoss.item<double>();
-        if (!std::isfinite(report.forgetLoss) || !std::isfinite(report.remainLoss)) {
-            problem = nonFiniteLoss(report);
-            return report;
-        }
-        remainLoss.backward();
-        std::vector<torch::Tensor> combined;
-        for (auto& [name, p] : s.trainable) {
-            torch::Tensor g = p.grad();
-            if (g.defined())
-                sanitizeGradient(g);
-            combined.push_back(g);
-        }
-        const GradientStats stats = combineRestricted(forgetGradient, combined, c.lambda, false);
-        if (!stats.finite) {
-            problem = "non-finite gradient";
-            return report;
-        }
-        torch::NoGradGuard noGrad;
-        for (std::size_t i = 0; i < s.trainable.size(); ++i) {
-            torch::Tensor& p = s.trainable[i].second;
-            if (!combined[i].defined())
-                continue;
-            combined[i].mul_(s.saliency[i]);
-            if (!p.grad().defined() || !p.grad().is_same(combined[i]))
-                p.mutable_grad() = combined[i];
-        }
-        report.ascentNorm = stats.ascentNorm;
-        report.remainNorm = stats.remainNorm;
-        report.cosine = stats.cosine;
-        s.adam->setLr(c.lr);
-        s.adam->step();
-        return report;
-    }
     if (c.method == ConceptMethod::ESD) {
         const bool sampledStates = c.esdSamplingSteps > 0; // Then the forget images give only the states' shape.
         const auto [forgetImages, forgetPrompts]
@@ -598,11 +537,18 @@ StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
         const auto [remainImages, remainPrompts] = s.batch(s.remain, indices.remain, s.samplesPosterior());
         const diffusion::DdpmDraw remainDraw = diffusion::drawDdpm(remainImages, schedule, s.noise);
 
-        // The forget direction a = −∇L_f, or nothing when L_f > α (the reference code's loss / loss.item()).
+        // The forget direction a = −∇L_f, or nothing when L_f > α (the reference code's loss / loss.item()). SalUn:
+        // a = +∇ of its "random label" loss, each forget image under another prompt, the remain batch's (with
+        // twins, the forget prompt's twin: the same prompt naming another concept), never truncated.
+        const bool salun = c.method == ConceptMethod::SalUn;
+        std::vector<std::string> forgetContext = forgetPrompts;
+        if (salun)
+            for (std::size_t j = 0; j < forgetContext.size(); ++j)
+                forgetContext[j] = remainPrompts[j % remainPrompts.size()];
         torch::Tensor forgetLoss
-            = diffusion::ddpmLossPerImage(predict, forgetImages, s.context(forgetPrompts), schedule, forgetDraw).mean();
+            = diffusion::ddpmLossPerImage(predict, forgetImages, s.context(forgetContext), schedule, forgetDraw).mean();
         report.forgetLoss = forgetLoss.item<double>();
-        report.truncated = report.forgetLoss > c.alpha;
+        report.truncated = !salun && report.forgetLoss > c.alpha;
         std::vector<torch::Tensor> ascent(s.trainable.size());
         if (!report.truncated && std::isfinite(report.forgetLoss)) {
             forgetLoss.backward();
@@ -611,7 +557,7 @@ StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
                 const torch::Tensor& g = s.trainable[i].second.grad();
                 if (!g.defined())
                     continue;
-                ascent[i] = g.neg();
+                ascent[i] = salun ? g.clone() : g.neg();
                 sanitizeGradient(ascent[i]);
             }
         } else {
@@ -659,6 +605,8 @@ StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
             torch::Tensor& p = s.trainable[i].second;
             if (!combined[i].defined())
                 continue;
+            if (salun) // Only the entries the saliency mask keeps ever move.
+                combined[i].mul_(s.saliency[i]);
             if (!p.grad().defined() || !p.grad().is_same(combined[i]))
                 p.mutable_grad() = combined[i];
         }

@@ -19,6 +19,7 @@ using namespace lethe;
 using lethe::models::sd::loadStableDiffusion;
 using lethe::models::sd::StableDiffusion;
 using lethe::test::errorMessage;
+using lethe::test::parametersOf;
 using lethe::test::ScratchDir;
 using lethe::unlearn::ConceptConfig;
 using lethe::unlearn::ConceptMethod;
@@ -26,14 +27,6 @@ using lethe::unlearn::ConceptSession;
 using lethe::unlearn::StepReport;
 
 namespace {
-
-std::map<std::string, torch::Tensor> parametersOf(const models::sd::UNet2DConditionModel& unet)
-{
-    std::map<std::string, torch::Tensor> out;
-    for (const auto& item : unet->named_parameters())
-        out[item.key()] = item.value().detach().clone();
-    return out;
-}
 
 struct Reports : unlearn::RunObserver {
     std::vector<StepReport> steps;

@@ -27,6 +27,7 @@ using namespace lethe;
 using lethe::models::sd::loadStableDiffusion;
 using lethe::models::sd::StableDiffusion;
 using lethe::test::errorMessage;
+using lethe::test::parametersOf;
 using lethe::test::ScratchDir;
 using lethe::unlearn::ConceptConfig;
 using lethe::unlearn::ConceptMethod;
@@ -46,14 +47,6 @@ std::vector<ConceptPair> pairs(
 ConceptConfig tinyConfig(ConceptMethod method)
 {
     return test::tinyConceptConfig(method);
-}
-
-std::map<std::string, torch::Tensor> parametersOf(const models::sd::UNet2DConditionModel& unet)
-{
-    std::map<std::string, torch::Tensor> out;
-    for (const auto& item : unet->named_parameters())
-        out[item.key()] = item.value().detach().clone();
-    return out;
 }
 
 bool sameParameters(const std::map<std::string, torch::Tensor>& a, const std::map<std::string, torch::Tensor>& b)

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -89,6 +90,15 @@ inline std::vector<unlearn::ConceptPair> conceptPairs(
     for (int i = 0; i < n; ++i)
         out.push_back({ word + " " + std::string(1, static_cast<char>('a' + i % 26)),
             torch::rand({ channels, side, side }, generator) * 2 - 1 });
+    return out;
+}
+
+/// A detached copy of every UNet parameter, by name.
+inline std::map<std::string, torch::Tensor> parametersOf(const models::sd::UNet2DConditionModel& unet)
+{
+    std::map<std::string, torch::Tensor> out;
+    for (const auto& item : unet->named_parameters())
+        out[item.key()] = item.value().detach().clone();
     return out;
 }
 
