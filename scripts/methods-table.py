@@ -10,7 +10,7 @@ import json
 import os
 import sys
 
-METHODS = ["rgd", "rg", "graddiff", "salun", "esd", "uce", "uce-colours"]
+METHODS = ["rgd", "rg", "graddiff", "salun", "salun-lambda1", "salun-lambda1-lr1e-4", "esd", "uce", "uce-colours"]
 OTHERS = ["t-shirt", "pair of trousers", "pullover", "dress", "coat", "sandal", "shirt", "ankle boot"]
 
 
