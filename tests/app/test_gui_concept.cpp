@@ -91,6 +91,26 @@ constexpr const char* kTinyPreset = R"({
   "seed": 0
 })";
 
+/// Shows `window` at the screenshots' size with the built-in text-to-image model open in its Concept tab and
+/// "sneaker" prompt sets of fashion-colours.json built with the counts given; false when a step fails.
+bool openBuiltInSneaker(gui::MainWindow& window, int forget, int remainTrain, int remainTest)
+{
+    window.resize(1600, 1000);
+    window.show();
+    gui::ConceptTab& tab = *window.conceptTab();
+    window.topTabs()->setCurrentWidget(&tab);
+    QSignalSpy opened(&tab, &gui::ConceptTab::modelOpened);
+    tab.openModel(QString());
+    if (!opened.wait(120000) || !opened.at(0).at(0).toBool()
+        || !tab.loadPreset(QString::fromStdString(resourceFile("presets/fashion-colours.json").string())))
+        return false;
+    tab.conceptWordsEdit()->setText(QStringLiteral("sneaker"));
+    tab.forgetCountBox()->setValue(forget);
+    tab.remainTrainCountBox()->setValue(remainTrain);
+    tab.remainTestCountBox()->setValue(remainTest);
+    return tab.buildPrompts();
+}
+
 } // namespace
 
 class TestGuiConcept : public QObject {
@@ -935,19 +955,8 @@ void TestGuiConcept::screenshotsOfTheRobustnessPanel()
     torch::set_num_threads(std::max(1, hardwareThreads()));
     QSettings().clear();
     gui::MainWindow window(m_classModel, m_classData);
-    window.resize(1600, 1000);
-    window.show();
+    QVERIFY(openBuiltInSneaker(window, 8, 8, 4));
     gui::ConceptTab& tab = *window.conceptTab();
-    window.topTabs()->setCurrentWidget(&tab);
-    QSignalSpy opened(&tab, &gui::ConceptTab::modelOpened);
-    tab.openModel(QString());
-    QVERIFY(opened.wait(120000) && opened.at(0).at(0).toBool());
-    QVERIFY(tab.loadPreset(QString::fromStdString(resourceFile("presets/fashion-colours.json").string())));
-    tab.conceptWordsEdit()->setText(QStringLiteral("sneaker"));
-    tab.forgetCountBox()->setValue(8);
-    tab.remainTrainCountBox()->setValue(8);
-    tab.remainTestCountBox()->setValue(4);
-    QVERIFY(tab.buildPrompts());
     tab.cacheEdit()->setText(dir + QStringLiteral("/cache"));
     tab.samplerStepsBox()->setValue(number("LETHE_ROBUSTNESS_SAMPLER_STEPS", 20));
     tab.guidanceBox()->setValue(3.0);
@@ -994,19 +1003,8 @@ void TestGuiConcept::screenshotOfAUceRun()
     torch::set_num_threads(std::max(1, hardwareThreads()));
     QSettings().clear();
     gui::MainWindow window(m_classModel, m_classData);
-    window.resize(1600, 1000);
-    window.show();
+    QVERIFY(openBuiltInSneaker(window, 16, 16, 8));
     gui::ConceptTab& tab = *window.conceptTab();
-    window.topTabs()->setCurrentWidget(&tab);
-    QSignalSpy opened(&tab, &gui::ConceptTab::modelOpened);
-    tab.openModel(QString());
-    QVERIFY(opened.wait(120000) && opened.at(0).at(0).toBool());
-    QVERIFY(tab.loadPreset(QString::fromStdString(resourceFile("presets/fashion-colours.json").string())));
-    tab.conceptWordsEdit()->setText(QStringLiteral("sneaker"));
-    tab.forgetCountBox()->setValue(16);
-    tab.remainTrainCountBox()->setValue(16);
-    tab.remainTestCountBox()->setValue(8);
-    QVERIFY(tab.buildPrompts());
     tab.methodBox()->setCurrentIndex(tab.methodBox()->findData(QStringLiteral("uce")));
     // LETHE_UCE_PRESERVE names the preserved concepts (default: none named, so the other garments).
     tab.panel()->ucePreserveEdit()->setText(qEnvironmentVariable("LETHE_UCE_PRESERVE"));
