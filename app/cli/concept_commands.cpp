@@ -410,10 +410,21 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
                 out.push_back(p.text);
             return out;
         };
-        clipSets
-            = eval::clipAlignmentSets({ { "forget", texts(prompts.forget) }, { "remain_train", texts(prompts.remain) },
-                                          { "remain_test", texts(prompts.remainTest) } },
-                drawingRequest(o, sd.defaultImageSize()), previewSeeds, static_cast<std::size_t>(o.clipPrompts));
+        std::vector<eval::NamedPromptSet> named { { "forget", texts(prompts.forget) } };
+        // Several concepts: each one's forget prompts as a set of its own, "forget: WORD".
+        const std::vector<std::string> words = unlearn::conceptWords(config.forgetConcept);
+        if (words.size() > 1)
+            for (const std::string& word : words) {
+                std::vector<std::string> naming;
+                for (const std::string& text : texts(prompts.forget))
+                    if (concepts::containsWord(text, word))
+                        naming.push_back(text);
+                named.push_back({ "forget: " + word, naming });
+            }
+        named.push_back({ "remain_train", texts(prompts.remain) });
+        named.push_back({ "remain_test", texts(prompts.remainTest) });
+        clipSets = eval::clipAlignmentSets(
+            named, drawingRequest(o, sd.defaultImageSize()), previewSeeds, static_cast<std::size_t>(o.clipPrompts));
         scoreClipAlignmentSets(sd.model(), *clip, clipSets, false);
     }
 

@@ -51,7 +51,7 @@ nlohmann::json clipAlignmentRecord(
         named[set.name] = { { "prompts", set.prompts }, { "images", set.before.size() },
             { "before", meanClipAlignment(set.before) }, { "after", meanClipAlignment(set.after) },
             { "before_per_image", set.before }, { "after_per_image", set.after } };
-        if (set.name != "forget") {
+        if (set.name.rfind("remain", 0) == 0) {
             remainBefore.insert(remainBefore.end(), set.before.begin(), set.before.end());
             remainAfter.insert(remainAfter.end(), set.after.begin(), set.after.end());
         }
@@ -74,7 +74,13 @@ std::string clipAlignmentTable(const nlohmann::json& record)
         text += row;
     };
     const std::size_t seeds = record.at("seeds").size();
-    for (const char* name : { "forget", "remain_train", "remain_test" }) {
+    // D_f, then each concept's part of it ("forget: sneaker", runs of several concepts), then D_r,train and D_r,test.
+    std::vector<std::string> names { "forget" };
+    for (const auto& [name, set] : record.at("sets").items())
+        if (name.rfind("forget: ", 0) == 0)
+            names.push_back(name);
+    names.insert(names.end(), { "remain_train", "remain_test" });
+    for (const std::string& name : names) {
         if (!record.at("sets").contains(name))
             continue;
         const nlohmann::json& set = record.at("sets").at(name);

@@ -43,8 +43,9 @@ std::optional<std::vector<double>> scoreClipAlignmentSet(const diffusion::TextTo
     models::clip::LoadedClip& clip, const ClipAlignmentSet& set, const diffusion::GenerationProgress& progress = {});
 
 /// The report of scored sets (before and after filled): {"clip_model", "seeds", "sets": {name: {prompts, images,
-/// before, after, before_per_image, after_per_image}}, "remain": {images, before, after}} — "remain" averages
-/// D_r,train and D_r,test together, present when either is.
+/// before, after, before_per_image, after_per_image}}, "remain": {images, before, after}} — "remain" averages the
+/// sets whose names start with "remain" (D_r,train and D_r,test) together, present when there is one; sets named
+/// "forget: WORD" (one concept's forget prompts) are reported as they are.
 nlohmann::json clipAlignmentRecord(
     const std::vector<ClipAlignmentSet>& sets, const std::string& clipModel, const std::vector<std::int64_t>& seeds);
 

@@ -137,6 +137,22 @@ void TestCliT2i::clipAlignmentInEvalT2iUnlearnConceptAndClipScore()
         sum += v;
     QVERIFY(std::abs(record["remain"]["before"].get<double>() - sum / 8.0) < 1e-12);
 
+    // Two concepts: each one's forget prompts measured as a set of its own; "remain" still D_r,train and D_r,test.
+    const Result two = runCli({ "unlearn-concept", "--model", q(folder), "--preset", q(m_dir / "clip-preset.json"),
+        "--concept", "red,blue", "--method", "ga", "--steps", "1", "--gen-steps", "1", "--preview-prompts", "1",
+        "--preview-seeds", "0-1", "--clip", q(clip), "--clip-prompts", "2", "--out", q(m_dir / "clip-two") });
+    QVERIFY2(two.exitCode == 0, two.err.c_str());
+    const auto twoRecord = nlohmann::json::parse(test::readBytes(m_dir / "clip-two" / "run.json"))["clip_alignment"];
+    for (const char* word : { "red", "blue" }) {
+        const std::string name = std::string("forget: ") + word;
+        QVERIFY2(twoRecord["sets"].contains(name), name.c_str());
+        const auto promptsOfWord = twoRecord["sets"][name]["prompts"].get<std::size_t>();
+        QVERIFY(promptsOfWord >= 1 && promptsOfWord <= 2); // Of the three forget prompts, the first two naming it.
+        QCOMPARE(twoRecord["sets"][name]["before_per_image"].size(), 2 * promptsOfWord);
+        QVERIFY2(two.out.find("  " + name + " ") != std::string::npos, two.out.c_str());
+    }
+    QCOMPARE(twoRecord["remain"]["images"].get<std::size_t>(), std::size_t { 8 });
+
     // eval-t2i --run: the same sets drawn from the finished run folder (its base model, its model/, its prompt
     // files and drawing settings) give the run's figures, image by image.
     const Result again = runCli({ "eval-t2i", "--run", q(run), "--clip", q(clip), "--clip-prompts", "2" });
