@@ -220,6 +220,18 @@ struct ConceptSession::State {
         };
     }
 
+    /// The mean ε-loss of the UNet being changed on `indices` of `pairs`, measured without gradient (the batch, its
+    /// posterior draw when sampling, its timesteps and noise drawn from the run's generator).
+    double measuredLoss(const std::vector<ConceptPair>& pairs, const std::vector<std::int64_t>& indices)
+    {
+        torch::NoGradGuard noGrad;
+        const auto [images, prompts] = batch(pairs, indices, samplesPosterior());
+        const diffusion::DdpmDraw draw = diffusion::drawDdpm(images, base.schedule(), noise);
+        return diffusion::ddpmLossPerImage(predictor(unet), images, context(prompts), base.schedule(), draw)
+            .mean()
+            .item<double>();
+    }
+
     void zeroGrad()
     {
         for (auto& [name, p] : trainable)
@@ -439,20 +451,9 @@ StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
         for (auto& [name, p] : s.trainable)
             p.copy_(uceClosedForm(p, embeddings, weights));
         // The edited model's losses on a forget batch and (when there is one) a remain batch, for the curves.
-        const auto [forgetImages, forgetPrompts] = s.batch(s.forget, indices.forget, s.samplesPosterior());
-        const diffusion::DdpmDraw forgetDraw = diffusion::drawDdpm(forgetImages, schedule, s.noise);
-        report.forgetLoss
-            = diffusion::ddpmLossPerImage(predict, forgetImages, s.context(forgetPrompts), schedule, forgetDraw)
-                  .mean()
-                  .item<double>();
-        if (remainCount > 0) {
-            const auto [remainImages, remainPrompts] = s.batch(s.remain, indices.remain, s.samplesPosterior());
-            const diffusion::DdpmDraw remainDraw = diffusion::drawDdpm(remainImages, schedule, s.noise);
-            report.remainLoss
-                = diffusion::ddpmLossPerImage(predict, remainImages, s.context(remainPrompts), schedule, remainDraw)
-                      .mean()
-                      .item<double>();
-        }
+        report.forgetLoss = s.measuredLoss(s.forget, indices.forget);
+        if (remainCount > 0)
+            report.remainLoss = s.measuredLoss(s.remain, indices.remain);
         report.lambda = 0.0;
         if (!std::isfinite(report.forgetLoss) || !std::isfinite(report.remainLoss))
             problem = nonFiniteLoss(report);
@@ -513,15 +514,8 @@ StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
         const torch::Tensor loss = (s.unet->forward(xt, t, conditional) - target).pow(2).mean();
         loss.backward();
         report.forgetLoss = loss.item<double>();
-        if (remainCount > 0) {
-            torch::NoGradGuard noGrad;
-            const auto [remainImages, remainPrompts] = s.batch(s.remain, indices.remain, s.samplesPosterior());
-            const diffusion::DdpmDraw remainDraw = diffusion::drawDdpm(remainImages, schedule, s.noise);
-            report.remainLoss
-                = diffusion::ddpmLossPerImage(predict, remainImages, s.context(remainPrompts), schedule, remainDraw)
-                      .mean()
-                      .item<double>();
-        }
+        if (remainCount > 0)
+            report.remainLoss = s.measuredLoss(s.remain, indices.remain);
         if (!std::isfinite(report.forgetLoss) || !std::isfinite(report.remainLoss)) {
             problem = nonFiniteLoss(report);
             return report;
