@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 #include <limits>
+#include <optional>
 #include <set>
 
 namespace lethe::concepts {
@@ -60,10 +61,10 @@ bool isWordChar(char c)
 
 } // namespace
 
-bool containsWord(const std::string& text, const std::string& word)
+std::optional<std::size_t> findWord(const std::string& text, const std::string& word)
 {
     if (word.empty() || word.size() > text.size())
-        return false;
+        return std::nullopt;
     for (std::size_t i = 0; i + word.size() <= text.size(); ++i) {
         bool same = true;
         for (std::size_t k = 0; k < word.size() && same; ++k)
@@ -74,9 +75,14 @@ bool containsWord(const std::string& text, const std::string& word)
         const bool endsWord
             = i + word.size() == text.size() || !isWordChar(text[i + word.size()]) || !isWordChar(word.back());
         if (startsWord && endsWord)
-            return true;
+            return i;
     }
-    return false;
+    return std::nullopt;
+}
+
+bool containsWord(const std::string& text, const std::string& word)
+{
+    return findWord(text, word).has_value();
 }
 
 namespace {

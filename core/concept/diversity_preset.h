@@ -46,6 +46,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -138,8 +139,10 @@ std::string diversitySpecToJson(const DiversitySpec& spec);
 /// Writes diversitySpecToJson() to `path` atomically, after validateDiversitySpec().
 void saveDiversityPreset(const std::filesystem::path& path, const DiversitySpec& spec);
 
-/// Whether `word` occurs in `text` as a whole word (ASCII case-insensitive; words are letters, digits and '-', so
-/// that "shirt" is not found in "t-shirt").
+/// Where `word` first occurs in `text` as a whole word (ASCII case-insensitive; words are letters, digits and '-',
+/// so that "shirt" is not found in "t-shirt"); nullopt when it does not.
+std::optional<std::size_t> findWord(const std::string& text, const std::string& word);
+/// Whether findWord() finds `word` in `text`.
 bool containsWord(const std::string& text, const std::string& word);
 
 /// The placeholder names of a template in order of first appearance. Throws FormatError(source, "key 'k'",

@@ -18,7 +18,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <utility>
 
 namespace lethe::unlearn {
@@ -372,34 +371,19 @@ void ConceptSession::prepare()
     s.zeroGrad();
     s.unet->train();
     const auto count = static_cast<std::int64_t>(s.forget.size());
-    std::vector<std::int64_t> all(static_cast<std::size_t>(count));
-    std::iota(all.begin(), all.end(), std::int64_t { 0 });
     for (std::int64_t begin = 0; begin < count; begin += s.config.forgetBatch) {
-        const std::vector<std::int64_t> indices(
-            all.begin() + begin, all.begin() + std::min(count, begin + s.config.forgetBatch));
+        std::vector<std::int64_t> indices;
+        for (std::int64_t i = begin; i < std::min(count, begin + s.config.forgetBatch); ++i)
+            indices.push_back(i);
         const auto [images, prompts] = s.batch(s.forget, indices, false);
         const diffusion::DdpmDraw draw = diffusion::drawDdpm(images, s.base.schedule(), draws);
         diffusion::ddpmLossPerImage(s.predictor(s.unet), images, s.context(prompts), s.base.schedule(), draw)
             .mean()
             .backward();
     }
-    std::vector<torch::Tensor> magnitudes;
-    {
-        torch::NoGradGuard noGrad;
-        for (const auto& [name, p] : s.trainable)
-            magnitudes.push_back(p.grad().defined() ? p.grad().abs() : torch::zeros_like(p));
-    }
-    s.saliency = unlearn::saliencyMask(magnitudes, s.config.saliencyFraction);
+    s.saliency = saliencyMaskOfGradients(s.trainable, s.config.saliencyFraction);
     s.zeroGrad();
     s.unet->eval();
-    std::int64_t kept = 0;
-    std::int64_t total = 0;
-    for (const torch::Tensor& m : s.saliency) {
-        kept += m.sum().item<std::int64_t>();
-        total += m.numel();
-    }
-    spdlog::info("SalUn's saliency mask keeps {} of {} weight entries ({:.1f} %)", kept, total,
-        100.0 * static_cast<double>(kept) / static_cast<double>(std::max<std::int64_t>(1, total)));
 }
 
 ConceptSession::~ConceptSession() = default;

@@ -3,8 +3,10 @@
 #include "core/describe.h"
 #include "core/error.h"
 
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace lethe::unlearn {
@@ -34,6 +36,27 @@ std::vector<torch::Tensor> saliencyMask(const std::vector<torch::Tensor>& magnit
         at += m.numel();
     }
     return masks;
+}
+
+std::vector<torch::Tensor> saliencyMaskOfGradients(
+    const std::vector<std::pair<std::string, torch::Tensor>>& parameters, double fraction)
+{
+    std::vector<torch::Tensor> magnitudes;
+    {
+        torch::NoGradGuard noGrad;
+        for (const auto& [name, p] : parameters)
+            magnitudes.push_back(p.grad().defined() ? p.grad().abs() : torch::zeros_like(p));
+    }
+    std::vector<torch::Tensor> mask = saliencyMask(magnitudes, fraction);
+    std::int64_t kept = 0;
+    std::int64_t total = 0;
+    for (const torch::Tensor& m : mask) {
+        kept += m.sum().item<std::int64_t>();
+        total += m.numel();
+    }
+    spdlog::info("SalUn's saliency mask keeps {} of {} weight entries ({:.1f} %)", kept, total,
+        100.0 * static_cast<double>(kept) / static_cast<double>(std::max<std::int64_t>(1, total)));
+    return mask;
 }
 
 } // namespace lethe::unlearn

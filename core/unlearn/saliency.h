@@ -4,6 +4,8 @@
 // SalUn run may change, from the magnitudes of the forget loss's gradient.
 #include <torch/types.h>
 
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace lethe::unlearn {
@@ -14,5 +16,10 @@ namespace lethe::unlearn {
 /// that many entries are kept; entries whose magnitude is 0 (no gradient at all) are never kept, even when fewer
 /// entries are then salient. Throws Error for a fraction outside (0, 1].
 std::vector<torch::Tensor> saliencyMask(const std::vector<torch::Tensor>& magnitudes, double fraction);
+
+/// saliencyMask() of the gradients the forget loss left in `parameters`' .grad() (|grad|; none counts as 0), logged
+/// with the share kept.
+std::vector<torch::Tensor> saliencyMaskOfGradients(
+    const std::vector<std::pair<std::string, torch::Tensor>>& parameters, double fraction);
 
 } // namespace lethe::unlearn

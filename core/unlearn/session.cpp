@@ -134,13 +134,7 @@ struct UnlearnSession::State {
             const auto [images, labels] = batch(batchOf(forget, b, config.forgetBatch, config.seed + 17));
             loss(images, labels).loss.backward();
         }
-        std::vector<torch::Tensor> magnitudes;
-        {
-            torch::NoGradGuard noGrad;
-            for (const auto& [name, p] : trainable)
-                magnitudes.push_back(p.grad().defined() ? p.grad().abs() : torch::zeros_like(p));
-        }
-        saliency = saliencyMask(magnitudes, config.saliencyFraction);
+        saliency = saliencyMaskOfGradients(trainable, config.saliencyFraction);
         zeroGrad();
     }
 

@@ -6,7 +6,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <cctype>
 #include <optional>
 
 namespace lethe::unlearn {
@@ -31,30 +30,17 @@ TextRows textRows(const models::sd::StableDiffusion& sd, const std::string& text
 /// `text` with its first whole-word `word` replaced by `by`, single-spaced and trimmed; nullopt without the word.
 std::optional<std::string> replaceWord(const std::string& text, const std::string& word, const std::string& by)
 {
-    if (!concepts::containsWord(text, word))
+    const std::optional<std::size_t> at = concepts::findWord(text, word);
+    if (!at)
         return std::nullopt;
-    const auto isWordChar = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-'; };
-    const auto lower = [](std::string t) {
-        for (char& c : t)
-            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        return t;
-    };
-    const std::string haystack = lower(text);
-    const std::string needle = lower(word);
-    for (std::size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) {
-        const std::size_t end = at + needle.size();
-        if ((at > 0 && isWordChar(text[at - 1])) || (end < text.size() && isWordChar(text[end])))
-            continue;
-        const std::string replaced = text.substr(0, at) + by + text.substr(end);
-        std::string out;
-        for (const char c : replaced)
-            if (c != ' ' || (!out.empty() && out.back() != ' '))
-                out += c;
-        while (!out.empty() && out.back() == ' ')
-            out.pop_back();
-        return out;
-    }
-    return std::nullopt;
+    const std::string replaced = text.substr(0, *at) + by + text.substr(*at + word.size());
+    std::string out;
+    for (const char c : replaced)
+        if (c != ' ' || (!out.empty() && out.back() != ' '))
+            out += c;
+    while (!out.empty() && out.back() == ' ')
+        out.pop_back();
+    return out;
 }
 
 } // namespace
