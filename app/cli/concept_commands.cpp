@@ -79,15 +79,6 @@ struct ConceptFlags : ConfigFlags<unlearn::ConceptConfig> {
     CLI::Option* ucePreserve = nullptr; ///< Not given: a preset's other concept values.
 };
 
-/// "a, b, c".
-std::string joined(const std::vector<std::string>& items)
-{
-    std::string out;
-    for (const std::string& item : items)
-        out += (out.empty() ? "" : ", ") + item;
-    return out;
-}
-
 std::vector<std::string> methodChoices();
 
 /// A request with the run's drawing settings (size, guidance, steps, batch) and no prompts yet.
@@ -253,7 +244,8 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
     } else if (!o.method.empty()) {
         const auto method = unlearn::conceptMethodFromName(o.method);
         if (!method)
-            throw Error("unlearn-concept: unknown method '" + o.method + "' (" + joined(methodChoices()) + ")");
+            throw Error(
+                "unlearn-concept: unknown method '" + o.method + "' (" + unlearn::conceptText(methodChoices()) + ")");
         config.method = *method;
     }
     if (!group.empty()) {
@@ -290,8 +282,7 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
     }
     settleRemainPairing(config, prompts, o, flags);
     if (prompts.conceptSpec.contains("words")) {
-        for (const auto& word : prompts.conceptSpec["words"])
-            config.forgetConcept += (config.forgetConcept.empty() ? "" : ", ") + word.get<std::string>();
+        config.forgetConcept = unlearn::conceptText(prompts.conceptSpec["words"].get<std::vector<std::string>>());
     }
     if (config.method == unlearn::ConceptMethod::UCE) {
         if (unlearn::conceptWords(config.forgetConcept).empty())
@@ -303,8 +294,8 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
                 = prompts.spec ? concepts::otherConceptValues(*prompts.spec) : std::vector<std::string> {};
         }
         std::cerr << "uce: erasing " << config.forgetConcept << " towards \"" << config.uceGuide << "\", preserving "
-                  << (config.ucePreserve.empty() ? std::string("nothing") : joined(config.ucePreserve)) << " (scale "
-                  << unlearn::effectivePreserveScale(config.ucePreserveScale, config.ucePreserve.size())
+                  << (config.ucePreserve.empty() ? std::string("nothing") : unlearn::conceptText(config.ucePreserve))
+                  << " (scale " << unlearn::effectivePreserveScale(config.ucePreserveScale, config.ucePreserve.size())
                   << "), regularisation " << config.uceRegularisation << "\n";
         config.steps = 1; // The closed form is one step.
     }

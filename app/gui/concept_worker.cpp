@@ -97,14 +97,6 @@ std::vector<std::string> preservedByDefault(const QStringList& otherValues, cons
     return kept;
 }
 
-std::string joined(const std::vector<std::string>& values)
-{
-    std::string out;
-    for (const auto& v : values)
-        out += (out.empty() ? "" : ", ") + v;
-    return out;
-}
-
 } // namespace
 
 struct ConceptWorker::State {
@@ -348,7 +340,7 @@ void ConceptWorker::run(const ConceptRunRequest& request)
                 if (!config.ucePreserve.empty())
                     spdlog::info("UCE preserves the concept dimension's other training values (no preserved concepts "
                                  "named): {}",
-                        joined(config.ucePreserve));
+                        unlearn::conceptText(config.ucePreserve));
             }
         }
         config.validate();

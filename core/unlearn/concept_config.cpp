@@ -162,6 +162,14 @@ std::vector<std::string> conceptWords(const std::string& forgetConcept)
     return words;
 }
 
+std::string conceptText(const std::vector<std::string>& words)
+{
+    std::string text;
+    for (const std::string& word : words)
+        text += (text.empty() ? "" : ", ") + word;
+    return text;
+}
+
 double effectivePreserveScale(double configured, std::size_t preserved)
 {
     if (configured > 0.0)

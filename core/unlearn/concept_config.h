@@ -166,6 +166,8 @@ struct ConceptConfig {
 /// The concepts of `forgetConcept`: its comma-separated parts, trimmed, empty ones left out ("sneaker, bag" →
 /// {"sneaker", "bag"}).
 std::vector<std::string> conceptWords(const std::string& forgetConcept);
+/// The words as one text, separated by ", ": conceptWords()'s inverse, and how lists of concepts are written.
+std::string conceptText(const std::vector<std::string>& words);
 
 /// UCE's preserve scale as used: `configured`, or for 0 the authors' max(0.1, 1 / preserved) (0.1 for none).
 double effectivePreserveScale(double configured, std::size_t preserved);
