@@ -43,25 +43,6 @@ template <typename From, typename To> void copySharedFields(const From& from, To
     to.saliencyFraction = from.saliencyFraction;
 }
 
-/// UCE's preserved concepts as the panel's text: joined with ", ".
-QString preserveText(const std::vector<std::string>& concepts)
-{
-    QStringList out;
-    for (const auto& c : concepts)
-        out << toQString(c);
-    return out.join(QStringLiteral(", "));
-}
-
-/// The panel's text of preserved concepts as core's list: split at commas, trimmed, empty parts dropped.
-std::vector<std::string> preserveList(const QString& text)
-{
-    std::vector<std::string> out;
-    for (const QString& part : text.split(QLatin1Char(','), Qt::SkipEmptyParts))
-        if (!part.trimmed().isEmpty())
-            out.push_back(part.trimmed().toStdString());
-    return out;
-}
-
 /// The preset `makePreset` makes of `name` when `names` has it, else of the first of `names`.
 template <typename MakePreset>
 auto presetOrFirst(const std::vector<std::string>& names, const QString& name, MakePreset makePreset)
@@ -168,7 +149,7 @@ widgets::RunSettings settingsOf(const unlearn::ConceptConfig& c)
     s.parameters = toQString(unlearn::parameterGroupName(c.parameters));
     s.eta = c.eta;
     s.uceGuide = toQString(c.uceGuide);
-    s.ucePreserve = preserveText(c.ucePreserve);
+    s.ucePreserve = toQString(unlearn::conceptText(c.ucePreserve));
     s.uceRegularisation = c.uceRegularisation;
     s.uceEraseScale = c.uceEraseScale;
     s.ucePreserveScale = c.ucePreserveScale;
@@ -187,7 +168,7 @@ unlearn::ConceptConfig conceptConfigOf(const widgets::RunSettings& s, const unle
     copySharedFields(s, c);
     c.eta = s.eta;
     c.uceGuide = s.uceGuide.trimmed().toStdString();
-    c.ucePreserve = preserveList(s.ucePreserve);
+    c.ucePreserve = unlearn::conceptWords(s.ucePreserve.toStdString());
     c.uceRegularisation = s.uceRegularisation;
     c.uceEraseScale = s.uceEraseScale;
     c.ucePreserveScale = s.ucePreserveScale;
