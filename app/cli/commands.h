@@ -45,6 +45,9 @@ void addGenerateCommands(CLI::App& app, GlobalOptions& global);
 /// `pretrain-t2i`: the built-in kind of text-to-image model, trained from scratch.
 void addT2iCommands(CLI::App& app, GlobalOptions& global);
 
+/// `init-t2i`: a text-to-image model with random weights from diffusers component configs (real-scale measurements).
+void addInitCommands(CLI::App& app, GlobalOptions& global);
+
 /// `unlearn-concept`: make a text-to-image model forget a concept (RGD, GradDiff, GA, ESD).
 void addConceptCommands(CLI::App& app, GlobalOptions& global);
 

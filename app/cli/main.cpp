@@ -36,6 +36,7 @@ int main(int argc, char** argv)
     lethe::cli::addSweepMergeCommand(app, global);
     lethe::cli::addGenerateCommands(app, global);
     lethe::cli::addT2iCommands(app, global);
+    lethe::cli::addInitCommands(app, global);
     lethe::cli::addConceptCommands(app, global);
     lethe::cli::addAttackCommands(app, global);
 
