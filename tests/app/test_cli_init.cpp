@@ -81,20 +81,8 @@ const char* const kVaeConfig = R"({
   "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D"]
 })";
 
-const char* const kSchedulerConfig = R"({
-  "_class_name": "PNDMScheduler",
-  "_diffusers_version": "0.6.0",
-  "beta_end": 0.012,
-  "beta_schedule": "scaled_linear",
-  "beta_start": 0.00085,
-  "clip_sample": false,
-  "num_train_timesteps": 1000,
-  "prediction_type": "epsilon",
-  "set_alpha_to_one": false,
-  "skip_prk_steps": true,
-  "steps_offset": 1,
-  "trained_betas": null
-})";
+/// A DDIM scheduler config naming only its class and steps_offset: the rest takes Lethe's defaults, SD 1.x's schedule.
+const char* const kSchedulerConfig = R"({"_class_name": "DDIMScheduler", "steps_offset": 1})";
 
 /// The four config files init-t2i reads, where a diffusers folder keeps them.
 void writeConfigs(const std::filesystem::path& root, const std::string& unet = kUNetConfig)
