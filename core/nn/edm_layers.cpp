@@ -15,14 +15,36 @@ constexpr double kPi = 3.14159265358979323846;
 
 // Explicit IntArrayRef arguments: LibTorch 2.x adds a string padding overload of conv2d that a literal 0
 // (a null pointer constant) would make ambiguous.
-torch::Tensor conv2d(
-    const torch::Tensor& x, const torch::Tensor& w, std::int64_t stride, std::int64_t padding, std::int64_t groups)
+torch::Tensor conv2d(const torch::Tensor& x, const torch::Tensor& w, std::int64_t stride, std::int64_t padding,
+    std::int64_t groups, const torch::Tensor& bias = torch::Tensor())
 {
     const std::vector<std::int64_t> strides { stride, stride };
     const std::vector<std::int64_t> paddings { padding, padding };
     const std::vector<std::int64_t> dilations { 1, 1 };
-    return torch::conv2d(x, w, torch::Tensor(), torch::IntArrayRef(strides), torch::IntArrayRef(paddings),
-        torch::IntArrayRef(dilations), groups);
+    return torch::conv2d(
+        x, w, bias, torch::IntArrayRef(strides), torch::IntArrayRef(paddings), torch::IntArrayRef(dilations), groups);
+}
+
+// oneDNN, which runs LibTorch's CPU convolutions, works in blocked or channels-last (NHWC) layouts; handed the
+// default NCHW layout it reorders every input and output around the convolution, which at EDM's small channel
+// counts costs a large share of the convolution itself (about half of the time in oneDNN's kernels on the built-in
+// model). Group norm, SiLU, dropout, resampling, concatenation and the residual sums all keep the layout, so once
+// converted a feature map stays channels-last through the network; dropout draws its mask in NCHW order whatever
+// the layout, so a seeded run keeps its draws.
+torch::Tensor channelsLastOnCpu(const torch::Tensor& x)
+{
+    if (!x.is_cpu() || x.dim() != 4)
+        return x;
+    return x.contiguous(torch::MemoryFormat::ChannelsLast);
+}
+
+/// SiLU, in place where no gradient is recorded: sampling then reuses the normalised tensor instead of
+/// allocating another feature map.
+torch::Tensor applySilu(torch::Tensor x)
+{
+    if (!torch::GradMode::is_enabled())
+        return torch::silu_(x);
+    return torch::silu(x);
 }
 
 torch::Tensor convTranspose2d(
@@ -227,8 +249,10 @@ torch::Tensor Conv2dImpl::forward(const torch::Tensor& x)
             y = upsample2x(y, f, fPad);
         if (options.down())
             y = downsample2x(y, f, fPad);
+        // The bias goes into the convolution, which adds it while writing the output instead of in a second
+        // pass over it.
         if (w.defined())
-            y = conv2d(y, w, 1, wPad, 1);
+            return conv2d(channelsLastOnCpu(y), w, 1, wPad, 1, b);
     }
     if (b.defined())
         y = y.add_(b.reshape({ 1, -1, 1, 1 }));
@@ -349,19 +373,20 @@ void UNetBlockImpl::reset()
 torch::Tensor UNetBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& emb)
 {
     const torch::Tensor& orig = x;
-    torch::Tensor h = conv0(torch::silu(norm0(x)));
+    torch::Tensor h = conv0(applySilu(norm0(x)));
 
     const torch::Tensor params = affine(emb).unsqueeze(2).unsqueeze(3).to(h.dtype());
     if (options.adaptive_scale()) {
         const auto scaleShift = params.chunk(2, 1);
-        h = torch::silu(torch::addcmul(scaleShift[1], norm1(h), scaleShift[0] + 1));
+        h = applySilu(torch::addcmul(scaleShift[1], norm1(h), scaleShift[0] + 1));
     } else {
-        h = torch::silu(norm1(h.add_(params)));
+        h = applySilu(norm1(h.add_(params)));
     }
 
     h = conv1(torch::dropout(h, options.dropout(), is_training()));
     h = h.add_(skip ? skip(orig) : orig);
-    h = h * options.skip_scale();
+    // In place: no backward pass needs the unscaled sum, and a new tensor would be another whole feature map.
+    h = h.mul_(options.skip_scale());
 
     if (num_heads != 0) {
         // EDM's channel layout of qkv: [heads, channels per head, {q, k, v}] — checkpoints depend on it.
@@ -369,7 +394,7 @@ torch::Tensor UNetBlockImpl::forward(const torch::Tensor& x, const torch::Tensor
         const torch::Tensor w = attentionWeights(parts[0], parts[1]);
         const torch::Tensor a = torch::bmm(parts[2], w.transpose(1, 2));
         h = proj(a.reshape(h.sizes())).add_(h);
-        h = h * options.skip_scale();
+        h = h.mul_(options.skip_scale());
     }
     return h;
 }

@@ -301,7 +301,8 @@ torch::Tensor SongUNetImpl::forward(const torch::Tensor& x, const torch::Tensor&
             h = unetBlock->forward(h, emb);
         }
     }
-    return aux;
+    // The layers may have worked in channels-last layout (nn::Conv2d on the CPU); callers get the usual one.
+    return aux.contiguous();
 }
 
 } // namespace lethe::models
