@@ -1,5 +1,6 @@
 #include "hyperparameter_panel.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
@@ -70,6 +71,10 @@ HyperparameterPanel::HyperparameterPanel(QWidget* parent)
     , m_forgetBatch(addRow(m_form, tr("&Forget batch:"), intBox(this, 1, 4096)))
     , m_remainPerClass(addRow(m_form, tr("&Remain images per class:"), intBox(this, 1, 100000)))
     , m_remainBatch(addRow(m_form, tr("Remain &batch:"), intBox(this, 1, 4096)))
+    , m_precision(addRow(m_form, tr("Precisio&n:"), new QComboBox(this)))
+    // The check boxes carry their own text (and mnemonic) in the field column: no label is made for an empty one.
+    , m_gradientCheckpointing(addRow(m_form, QString(), new QCheckBox(tr("Gradient chec&kpointing"), this)))
+    , m_memoryEfficientAttention(addRow(m_form, QString(), new QCheckBox(tr("Mem&ory-efficient attention"), this)))
     , m_seed(addRow(m_form, tr("S&eed:"), intBox(this, 0, std::numeric_limits<int>::max())))
 {
     m_lambda->setToolTip(tr("Weight of the remain (descent) direction relative to the forget (ascent) direction."));
@@ -80,6 +85,16 @@ HyperparameterPanel::HyperparameterPanel(QWidget* parent)
     m_saliencyFraction->setToolTip(
         tr("SalUn: the fraction of the weights' entries its saliency mask lets change (those with the largest "
            "forget-loss gradient)"));
+    m_precision->setToolTip(
+        tr("The arithmetic of the steps' passes: bfloat16 and float16 compute matrix products and convolutions in "
+           "16 bits (activations take about half the memory, GPUs run faster); the weights, their gradients and "
+           "Adam's state stay float32. float16 needs CUDA."));
+    m_gradientCheckpointing->setToolTip(
+        tr("Recompute the UNet blocks' activations in the backward pass instead of keeping them: far less memory "
+           "for activations, for about one more forward pass of time per step"));
+    m_memoryEfficientAttention->setToolTip(
+        tr("Attention that never holds a whole score tensor (heads × queries × keys): much less memory at large "
+           "images, the same result up to rounding"));
     m_uceGuide->setPlaceholderText(tr("empty prompt"));
     m_uceGuide->setToolTip(tr("UCE: what the concept words are mapped to; empty: the empty prompt, as UCE's authors "
                               "erase"));
@@ -104,6 +119,9 @@ HyperparameterPanel::HyperparameterPanel(QWidget* parent)
         emitChanged();
     });
     connect(m_parameters, &QComboBox::currentIndexChanged, this, &HyperparameterPanel::emitChanged);
+    connect(m_precision, &QComboBox::currentIndexChanged, this, &HyperparameterPanel::emitChanged);
+    for (QCheckBox* box : { m_gradientCheckpointing, m_memoryEfficientAttention })
+        connect(box, &QCheckBox::toggled, this, &HyperparameterPanel::emitChanged);
     for (QDoubleSpinBox* box : { m_eta, m_saliencyFraction, m_uceRegularisation, m_uceEraseScale, m_ucePreserveScale })
         connect(box, &QDoubleSpinBox::valueChanged, this, &HyperparameterPanel::emitChanged);
     for (QLineEdit* edit : { m_uceGuide, m_ucePreserve })
@@ -137,6 +155,10 @@ void HyperparameterPanel::showRows()
         std::initializer_list<QWidget*> { m_alpha, m_lambda, m_lr, m_steps, m_forgetBatch, m_remainBatch })
         m_form->setRowVisible(field, trains);
     m_form->setRowVisible(m_parameters, isConcept && trains);
+    m_form->setRowVisible(m_precision, trains);
+    // Checkpointing and memory-efficient attention act on the text-to-image UNet that concept runs train.
+    for (QWidget* field : std::initializer_list<QWidget*> { m_gradientCheckpointing, m_memoryEfficientAttention })
+        m_form->setRowVisible(field, isConcept && trains);
     m_form->setRowVisible(m_eta, isConcept && method == QStringLiteral("esd"));
     m_form->setRowVisible(m_remainPerClass, !isConcept);
     m_form->setRowVisible(m_saliencyFraction, method == QStringLiteral("salun"));
@@ -183,6 +205,11 @@ void HyperparameterPanel::setParameterGroups(const QList<QPair<QString, QString>
     fillChoices(m_parameters, groups);
 }
 
+void HyperparameterPanel::setPrecisions(const QList<QPair<QString, QString>>& precisions)
+{
+    fillChoices(m_precision, precisions);
+}
+
 RunSettings HyperparameterPanel::settings() const
 {
     RunSettings s;
@@ -203,6 +230,9 @@ RunSettings HyperparameterPanel::settings() const
     s.uceRegularisation = m_uceRegularisation->value();
     s.uceEraseScale = m_uceEraseScale->value();
     s.ucePreserveScale = m_ucePreserveScale->value();
+    s.precision = m_precision->currentData().toString();
+    s.gradientCheckpointing = m_gradientCheckpointing->isChecked();
+    s.memoryEfficientAttention = m_memoryEfficientAttention->isChecked();
     return s;
 }
 
@@ -215,6 +245,11 @@ void HyperparameterPanel::setSettings(const RunSettings& s)
     const int group = m_parameters->findData(s.parameters);
     if (group >= 0)
         m_parameters->setCurrentIndex(group);
+    const int precision = m_precision->findData(s.precision);
+    if (precision >= 0)
+        m_precision->setCurrentIndex(precision);
+    m_gradientCheckpointing->setChecked(s.gradientCheckpointing);
+    m_memoryEfficientAttention->setChecked(s.memoryEfficientAttention);
     m_alpha->setValue(s.alpha);
     m_lambda->setValue(s.lambda);
     m_lr->setValue(s.lr);
@@ -240,9 +275,10 @@ void HyperparameterPanel::setSettings(const RunSettings& s)
 void HyperparameterPanel::setRunning(bool running)
 {
     m_running = running;
-    for (QWidget* w : std::initializer_list<QWidget*> { m_preset, m_method, m_parameters, m_eta, m_saliencyFraction,
-             m_uceGuide, m_ucePreserve, m_uceRegularisation, m_uceEraseScale, m_ucePreserveScale, m_steps,
-             m_forgetBatch, m_remainPerClass, m_remainBatch, m_seed })
+    for (QWidget* w :
+        std::initializer_list<QWidget*> { m_preset, m_method, m_parameters, m_eta, m_saliencyFraction, m_uceGuide,
+            m_ucePreserve, m_uceRegularisation, m_uceEraseScale, m_ucePreserveScale, m_steps, m_forgetBatch,
+            m_remainPerClass, m_remainBatch, m_precision, m_gradientCheckpointing, m_memoryEfficientAttention, m_seed })
         w->setEnabled(!running);
     m_lastAlpha = m_alpha->value();
     m_lastLambda = m_lambda->value();

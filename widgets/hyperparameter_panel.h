@@ -8,6 +8,7 @@
 #include <QStringList>
 #include <QWidget>
 
+class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QFormLayout;
@@ -36,6 +37,10 @@ struct RunSettings {
     double uceRegularisation = 0.0; ///< Concept runs, UCE: the weight of ‖W − W_old‖².
     double uceEraseScale = 0.0; ///< Concept runs, UCE: the weight of the erased concepts' term.
     double ucePreserveScale = 0.0; ///< Concept runs, UCE: the preserved concepts' weight (0: automatic).
+    /// The arithmetic of the steps' passes ("float32", "bfloat16", "float16"; empty: the panel offers none).
+    QString precision;
+    bool gradientCheckpointing = false; ///< Concept runs: recompute the UNet blocks' activations when going back.
+    bool memoryEfficientAttention = false; ///< Concept runs: attention without a whole score tensor.
 
     bool operator==(const RunSettings& o) const
     {
@@ -43,7 +48,9 @@ struct RunSettings {
             && forgetBatch == o.forgetBatch && remainPerClass == o.remainPerClass && remainBatch == o.remainBatch
             && seed == o.seed && parameters == o.parameters && eta == o.eta && saliencyFraction == o.saliencyFraction
             && uceGuide == o.uceGuide && ucePreserve == o.ucePreserve && uceRegularisation == o.uceRegularisation
-            && uceEraseScale == o.uceEraseScale && ucePreserveScale == o.ucePreserveScale;
+            && uceEraseScale == o.uceEraseScale && ucePreserveScale == o.ucePreserveScale && precision == o.precision
+            && gradientCheckpointing == o.gradientCheckpointing
+            && memoryEfficientAttention == o.memoryEfficientAttention;
     }
 };
 
@@ -60,11 +67,12 @@ enum class RunKind {
 };
 
 /// Preset, method, α, λ, learning rate, steps, batch sizes, remain images per class (class runs), parameter group,
-/// η and UCE's settings (concept runs), SalUn's saliency fraction and seed. A row shows only for the kind and method
+/// η and UCE's settings (concept runs), SalUn's saliency fraction, the precision of the passes, gradient
+/// checkpointing and memory-efficient attention (concept runs) and seed. A row shows only for the kind and method
 /// that use it: η for ESD, the saliency fraction for SalUn, UCE's rows for UCE, which hides those of the training
-/// loop (α, λ, lr, steps, batches, parameter group). While a run is going only α, λ and lr stay editable; each edit
-/// of those is sent as a live change when the field is committed (Enter, focus out or the arrows), not on every
-/// keystroke.
+/// loop (α, λ, lr, steps, batches, parameter group, precision and the memory settings). While a run is going only α, λ
+/// and lr stay editable; each edit of those is sent as a live change when the field is committed (Enter, focus out or
+/// the arrows), not on every keystroke.
 class HyperparameterPanel : public QWidget {
     Q_OBJECT
 
@@ -82,6 +90,8 @@ public:
     void setMethods(const QList<QPair<QString, QString>>& methods);
     /// Parameter groups (concept runs) as (key, label) pairs, e.g. ("cross-attn", "Cross-attention only").
     void setParameterGroups(const QList<QPair<QString, QString>>& groups);
+    /// Precisions of the passes as (key, label) pairs, e.g. ("bfloat16", "bfloat16 (autocast)").
+    void setPrecisions(const QList<QPair<QString, QString>>& precisions);
 
     RunSettings settings() const;
     void setSettings(const RunSettings& settings);
@@ -94,6 +104,9 @@ public:
     QComboBox* presetBox() const { return m_preset; }
     QComboBox* methodBox() const { return m_method; }
     QComboBox* parameterBox() const { return m_parameters; }
+    QComboBox* precisionBox() const { return m_precision; }
+    QCheckBox* gradientCheckpointingBox() const { return m_gradientCheckpointing; }
+    QCheckBox* memoryEfficientAttentionBox() const { return m_memoryEfficientAttention; }
     QDoubleSpinBox* alphaBox() const { return m_alpha; }
     QDoubleSpinBox* lambdaBox() const { return m_lambda; }
     QDoubleSpinBox* lrBox() const { return m_lr; }
@@ -140,6 +153,9 @@ private:
     QSpinBox* m_forgetBatch = nullptr;
     QSpinBox* m_remainPerClass = nullptr;
     QSpinBox* m_remainBatch = nullptr;
+    QComboBox* m_precision = nullptr;
+    QCheckBox* m_gradientCheckpointing = nullptr;
+    QCheckBox* m_memoryEfficientAttention = nullptr;
     QSpinBox* m_seed = nullptr;
     QList<RunPreset> m_presets;
     RunKind m_kind = RunKind::Class;

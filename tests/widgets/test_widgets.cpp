@@ -6,6 +6,7 @@
 #include "widgets/metrics_view.h"
 #include "widgets/sample_grid.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
@@ -42,6 +43,7 @@ private Q_SLOTS:
     void hyperparameterPanelShowsTheRowsOfTheMethod_data();
     void hyperparameterPanelShowsTheRowsOfTheMethod();
     void hyperparameterPanelCarriesSalUnAndUceSettings();
+    void hyperparameterPanelCarriesPrecisionAndMemorySettings();
     void hyperparameterPanelMnemonicsAreUnique();
     void metricsViewShowsBeforeAndAfter();
     void metricsViewShowsTheRobustnessLine();
@@ -283,7 +285,7 @@ void TestWidgets::hyperparameterPanelAppliesPresetsAndLocksDuringARun()
         { QStringLiteral("rgd"), QStringLiteral("RGD") } });
     // Every value from the preset: the panel chooses none of its own.
     const RunSettings fast { QStringLiteral("rgd"), 0.1, 2.0, 1e-4, 120, 32, 10, 32, 0, QString(), 0.0, 0.5, QString(),
-        QString(), 0.1, 1.0, 0.0 };
+        QString(), 0.1, 1.0, 0.0, QString(), false, false };
     RunSettings paper = fast;
     paper.lambda = 5.0;
     paper.lr = 1e-5;
@@ -344,7 +346,7 @@ void TestWidgets::hyperparameterPanelShowsTheFieldsOfItsKind()
 
     // The concept fields travel with the settings, and lock during a run as the others do (α, λ, lr stay live).
     const RunSettings esd { QStringLiteral("esd"), 1.1, 1.6, 1e-5, 100, 8, 1, 8, 3, QStringLiteral("cross-attn"), 2.5,
-        0.5, QString(), QString(), 0.1, 1.0, 0.0 };
+        0.5, QString(), QString(), 0.1, 1.0, 0.0, QString(), false, false };
     QSignalSpy changed(&panel, &HyperparameterPanel::settingsChanged);
     panel.setSettings(esd);
     QCOMPARE(changed.count(), 0);
@@ -389,7 +391,10 @@ QMap<QString, QWidget*> panelFields(const HyperparameterPanel& panel)
         { QStringLiteral("preserve"), panel.ucePreserveEdit() },
         { QStringLiteral("regularisation"), panel.uceRegularisationBox() },
         { QStringLiteral("eraseScale"), panel.uceEraseScaleBox() },
-        { QStringLiteral("preserveScale"), panel.ucePreserveScaleBox() } };
+        { QStringLiteral("preserveScale"), panel.ucePreserveScaleBox() },
+        { QStringLiteral("precision"), panel.precisionBox() },
+        { QStringLiteral("checkpointing"), panel.gradientCheckpointingBox() },
+        { QStringLiteral("attention"), panel.memoryEfficientAttentionBox() } };
 }
 
 } // namespace
@@ -400,9 +405,12 @@ void TestWidgets::hyperparameterPanelShowsTheRowsOfTheMethod_data()
     QTest::addColumn<QString>("method");
     QTest::addColumn<QStringList>("shown");
     const QStringList loop { QStringLiteral("alpha"), QStringLiteral("lambda"), QStringLiteral("lr"),
-        QStringLiteral("steps"), QStringLiteral("forgetBatch"), QStringLiteral("remainBatch"), QStringLiteral("seed") };
+        QStringLiteral("steps"), QStringLiteral("forgetBatch"), QStringLiteral("remainBatch"), QStringLiteral("seed"),
+        QStringLiteral("precision") };
     const QStringList classLoop = loop + QStringList { QStringLiteral("remainPerClass") };
-    const QStringList conceptLoop = loop + QStringList { QStringLiteral("parameters") };
+    // Checkpointing and memory-efficient attention are the text-to-image UNet's.
+    const QStringList conceptLoop = loop
+        + QStringList { QStringLiteral("parameters"), QStringLiteral("checkpointing"), QStringLiteral("attention") };
     for (const char* method : { "rgd", "rg", "graddiff", "ga" }) {
         QTest::addRow("class %s", method) << false << QString::fromLatin1(method) << classLoop;
         QTest::addRow("concept %s", method) << true << QString::fromLatin1(method) << conceptLoop;
@@ -455,7 +463,7 @@ void TestWidgets::hyperparameterPanelCarriesSalUnAndUceSettings()
     panel.setKind(RunKind::Concept);
     panel.show();
     RunSettings uce { QStringLiteral("uce"), 1.1, 1.6, 1e-5, 100, 8, 1, 8, 3, QStringLiteral("all"), 1.0, 0.5,
-        QStringLiteral("a photo of a shoe"), QStringLiteral("bag, coat"), 0.2, 2.0, 0.0 };
+        QStringLiteral("a photo of a shoe"), QStringLiteral("bag, coat"), 0.2, 2.0, 0.0, QString(), false, false };
     QSignalSpy changed(&panel, &HyperparameterPanel::settingsChanged);
     QSignalSpy live(&panel, &HyperparameterPanel::liveChange);
     panel.setSettings(uce);
@@ -525,21 +533,102 @@ void TestWidgets::hyperparameterPanelCarriesSalUnAndUceSettings()
     }
 }
 
+void TestWidgets::hyperparameterPanelCarriesPrecisionAndMemorySettings()
+{
+    HyperparameterPanel panel;
+    panel.setMethods(allMethods());
+    panel.setParameterGroups({ { QStringLiteral("all"), QStringLiteral("All") } });
+    // No precisions offered: the setting is empty (the app's conversion then keeps its preset's).
+    QVERIFY(panel.settings().precision.isEmpty());
+    panel.setPrecisions({ { QStringLiteral("float32"), QStringLiteral("float32 (full precision)") },
+        { QStringLiteral("bfloat16"), QStringLiteral("bfloat16 (autocast)") },
+        { QStringLiteral("float16"), QStringLiteral("float16 (autocast, CUDA only)") } });
+    panel.setKind(RunKind::Concept);
+    panel.show();
+    QCOMPARE(panel.settings().precision, QStringLiteral("float32"));
+    QVERIFY(!panel.settings().gradientCheckpointing && !panel.settings().memoryEfficientAttention);
+
+    // Both ways, without a change signal while the settings are applied.
+    const RunSettings big { QStringLiteral("rgd"), 0.1, 3.0, 1e-5, 100, 8, 1, 8, 3, QStringLiteral("all"), 1.0, 0.5,
+        QString(), QString(), 0.1, 1.0, 0.0, QStringLiteral("bfloat16"), true, true };
+    QSignalSpy changed(&panel, &HyperparameterPanel::settingsChanged);
+    QSignalSpy live(&panel, &HyperparameterPanel::liveChange);
+    panel.setSettings(big);
+    QCOMPARE(changed.count(), 0);
+    QCOMPARE(panel.settings(), big);
+    QCOMPARE(panel.precisionBox()->currentText(), QStringLiteral("bfloat16 (autocast)"));
+    QVERIFY(panel.gradientCheckpointingBox()->isChecked() && panel.memoryEfficientAttentionBox()->isChecked());
+
+    // Each edit is a change of the settings (which the Concept tab's memory estimate follows), none a live one.
+    panel.precisionBox()->setCurrentIndex(panel.precisionBox()->findData(QStringLiteral("float16")));
+    QCOMPARE(changed.count(), 1);
+    QCOMPARE(changed.last().at(0).value<RunSettings>().precision, QStringLiteral("float16"));
+    panel.gradientCheckpointingBox()->click();
+    QCOMPARE(changed.count(), 2);
+    QVERIFY(!changed.last().at(0).value<RunSettings>().gradientCheckpointing);
+    panel.memoryEfficientAttentionBox()->setFocus();
+    QTest::keyClick(panel.memoryEfficientAttentionBox(), Qt::Key_Space);
+    QCOMPARE(changed.count(), 3);
+    QVERIFY(!panel.settings().memoryEfficientAttention);
+    QCOMPARE(live.count(), 0);
+    // An unknown precision leaves the box as it is.
+    RunSettings odd = panel.settings();
+    odd.precision = QStringLiteral("float8");
+    panel.setSettings(odd);
+    QCOMPARE(panel.settings().precision, QStringLiteral("float16"));
+
+    // Locked during a run, as the settings that are not α, λ or lr.
+    panel.setRunning(true);
+    for (QWidget* field : std::initializer_list<QWidget*> {
+             panel.precisionBox(), panel.gradientCheckpointingBox(), panel.memoryEfficientAttentionBox() })
+        QVERIFY(!field->isEnabled());
+    panel.setRunning(false);
+    QVERIFY(panel.precisionBox()->isEnabled() && panel.gradientCheckpointingBox()->isEnabled());
+
+    // A class run keeps the precision and hides the concept runs' memory settings; UCE trains nothing and hides all
+    // three.
+    panel.setKind(RunKind::Class);
+    QVERIFY(panel.isFieldShown(panel.precisionBox()));
+    QVERIFY(!panel.isFieldShown(panel.gradientCheckpointingBox()));
+    QVERIFY(!panel.memoryEfficientAttentionBox()->isVisible());
+    panel.setKind(RunKind::Concept);
+    QVERIFY(panel.memoryEfficientAttentionBox()->isVisible());
+    panel.methodBox()->setCurrentIndex(panel.methodBox()->findData(QStringLiteral("uce")));
+    for (QWidget* field : std::initializer_list<QWidget*> {
+             panel.precisionBox(), panel.gradientCheckpointingBox(), panel.memoryEfficientAttentionBox() })
+        QVERIFY(!panel.isFieldShown(field) && !field->isVisible());
+
+    // operator== sees every new field.
+    for (const auto& change : std::initializer_list<std::function<void(RunSettings&)>> {
+             [](RunSettings& s) { s.precision = QStringLiteral("float32"); },
+             [](RunSettings& s) { s.gradientCheckpointing = false; },
+             [](RunSettings& s) { s.memoryEfficientAttention = false; } }) {
+        RunSettings other = big;
+        change(other);
+        QVERIFY(!(other == big));
+    }
+}
+
 void TestWidgets::hyperparameterPanelMnemonicsAreUnique()
 {
-    // Alt+letter reaches one field: no two labels of the panel share their mnemonic, shown or not.
+    // Alt+letter reaches one field: no two labels or check boxes of the panel share their mnemonic, shown or not.
     HyperparameterPanel panel;
     QStringList letters;
-    for (const QLabel* label : panel.findChildren<QLabel*>()) {
-        const QString text = label->text();
+    const auto take = [&](const QString& text) {
         const qsizetype amp = text.indexOf(QLatin1Char('&'));
         QVERIFY2(amp >= 0 && amp + 1 < text.size(), qPrintable(text));
-        QVERIFY2(label->buddy(), qPrintable(text));
         const QString letter = text.mid(amp + 1, 1).toLower();
         QVERIFY2(!letters.contains(letter), qPrintable(QStringLiteral("%1 (%2) again").arg(letter, text)));
         letters << letter;
+    };
+    for (const QLabel* label : panel.findChildren<QLabel*>()) {
+        QVERIFY2(label->buddy(), qPrintable(label->text()));
+        take(label->text());
     }
-    QCOMPARE(letters.size(), qsizetype { 18 });
+    QCOMPARE(letters.size(), qsizetype { 19 }); // The check boxes' rows have no label of their own.
+    for (const QCheckBox* box : panel.findChildren<QCheckBox*>())
+        take(box->text());
+    QCOMPARE(letters.size(), qsizetype { 21 });
 }
 
 void TestWidgets::metricsViewShowsBeforeAndAfter()
