@@ -7,9 +7,11 @@
 #include "core/concept/diversity_builder.h"
 #include "core/concept/diversity_preset.h"
 #include "core/concept/prompt_set.h"
+#include "core/describe.h"
 #include "core/diffusion/class_sampling.h"
 #include "core/diffusion/text_to_image.h"
 #include "core/error.h"
+#include "core/eval/benchmark.h"
 #include "core/eval/clip_score.h"
 #include "core/eval/fashion_measures.h"
 #include "core/imaging/grid.h"
@@ -22,6 +24,7 @@
 #include "core/runtime.h"
 #include "core/unlearn/concept_images.h"
 #include "core/unlearn/concept_session.h"
+#include "core/unlearn/memory_estimate.h"
 #include "core/unlearn/run_record.h"
 
 #include <CLI/CLI.hpp>
@@ -70,6 +73,8 @@ struct ConceptOptions {
     bool fashionMeasures = false;
     std::string clip;
     int clipPrompts = 20;
+    bool estimateOnly = false;
+    bool noMemoryCheck = false;
 };
 
 /// The hyperparameters: a preset underneath, the flags given on the command line on top.
@@ -198,13 +203,24 @@ std::vector<unlearn::ConceptPair> pairsOf(const models::sd::StableDiffusion& sd,
         std::cerr << "read " << prompts.size() << ' ' << what << " pairs from " << captionedFolder << '\n';
     } else if (!prompts.empty()) {
         ProgressLine line;
-        const auto drawn
-            = unlearn::conceptImages(sd, prompts, cache, options, [&](std::int64_t done, std::int64_t total) {
-                  line.update(std::string("drawing the ") + what + " images: " + std::to_string(done) + "/"
-                          + std::to_string(total),
-                      done == total);
-                  return !CancelOnInterrupt::requested();
-              });
+        std::int64_t imagesDone = 0;
+        std::int64_t imagesTotal = 0;
+        const auto show = [&](const std::string& step, bool final) {
+            line.update(std::string("drawing the ") + what + " images: " + std::to_string(imagesDone) + "/"
+                    + std::to_string(imagesTotal) + step,
+                final);
+            return !CancelOnInterrupt::requested();
+        };
+        const auto drawn = unlearn::conceptImages(
+            sd, prompts, cache, options,
+            [&](std::int64_t done, std::int64_t total) {
+                imagesDone = done;
+                imagesTotal = total;
+                return show("", done == total);
+            },
+            [&](std::int64_t step, std::int64_t steps) {
+                return show(", sampler step " + std::to_string(step) + "/" + std::to_string(steps), false);
+            });
         line.clear();
         if (!drawn)
             throw Error(std::string("interrupted while drawing the ") + what + " images; those drawn are kept in "
@@ -317,6 +333,20 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
               << " and the flags given: α " << config.alpha << ", λ " << config.lambda << ", lr " << config.lr
               << ", steps " << config.steps << ", batches " << config.forgetBatch << " + " << config.remainBatch
               << '\n';
+    {
+        // Known before anything is drawn: what the run will hold, against what the device has free.
+        const std::int64_t side = sd.defaultImageSize() / sd.model().latentScale;
+        const std::int64_t pairs = static_cast<std::int64_t>(prompts.forget.size() + prompts.remain.size());
+        const unlearn::MemoryQuery query
+            = unlearn::memoryQuery(sd, config, unlearn::BaseUse::TrainInPlace, side, pairs);
+        std::cerr << unlearn::estimateMemory(query).describe() << '\n';
+        if (o.estimateOnly)
+            return;
+        const std::optional<std::int64_t> available = unlearn::freeMemory(loadOptions.device);
+        if (available && !o.noMemoryCheck)
+            if (const auto refusal = unlearn::memoryRefusal(query, *available))
+                throw Error("unlearn-concept: " + *refusal + " (--no-memory-check starts anyway)");
+    }
     // Loaded before any image is drawn, so that a bad folder fails at once.
     std::optional<models::clip::LoadedClip> clip;
     if (!o.clip.empty())
@@ -350,7 +380,9 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
     if (!prompts.remainTest.empty())
         concepts::savePromptSet(dir / "remain-test.json", prompts.remainTest);
 
-    unlearn::ConceptSession session(sd, std::move(forget), std::move(remain), config);
+    // The run trains the loaded UNet itself: the "before" images below are drawn before the first step, and nothing
+    // after the run needs the original weights.
+    unlearn::ConceptSession session(sd, std::move(forget), std::move(remain), config, unlearn::BaseUse::TrainInPlace);
     const std::string command = io::commandLine(global.argc, global.argv);
     std::cerr << "unlearning with " << o.method << ": α " << config.alpha << ", λ " << config.lambda << ", lr "
               << config.lr << ", " << config.steps << " steps, batches " << config.forgetBatch << "/"
@@ -539,6 +571,103 @@ std::vector<std::string> methodChoices()
 
 } // namespace
 
+/// `bench unlearn-concept`: steps of a concept run on pairs of random UNet inputs, with the memory estimate beside
+/// the measured peak.
+struct ConceptBenchOptions {
+    std::string model;
+    std::string method = "rgd";
+    std::string params = "all";
+    std::int64_t batch = 1;
+    std::int64_t steps = 2;
+    std::int64_t size = 0;
+    std::string device = "auto";
+};
+
+void runBenchUnlearnConcept(const ConceptBenchOptions& o, const ConceptFlags& flags)
+{
+    unlearn::ConceptConfig config = unlearn::conceptPreset("sd");
+    flags.applyGiven(config);
+    const auto method = unlearn::conceptMethodFromName(o.method);
+    if (!method)
+        throw Error("bench unlearn-concept: unknown method '" + o.method + "'");
+    config.method = *method;
+    const auto group = unlearn::parameterGroupFromName(o.params);
+    if (!group)
+        throw Error("bench unlearn-concept: unknown parameter group '" + o.params + "'");
+    config.parameters = *group;
+    config.steps = o.steps;
+    config.forgetBatch = config.remainBatch = o.batch;
+    config.remainPairing = unlearn::RemainPairing::Independent;
+    config.latents = unlearn::LatentMode::Mean; // Random inputs have no posterior to draw from.
+    config.alpha = 1e9; // Every step takes the forget direction: the most memory.
+    config.validate();
+
+    models::sd::SdLoadOptions loadOptions;
+    loadOptions.device = resolveDevice(o.device);
+    const std::string path
+        = o.model.empty() ? resourceFile(std::string("models/") + kBuiltinT2iModel).string() : o.model;
+    const auto loadStart = std::chrono::steady_clock::now();
+    const models::sd::StableDiffusion sd = models::sd::loadStableDiffusion(path, loadOptions);
+    const double loadSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - loadStart).count();
+    const std::int64_t side = (o.size > 0 ? o.size : sd.defaultImageSize()) / sd.model().latentScale;
+    const std::int64_t channels = sd.unet()->options.in_channels();
+    std::cout << "bench unlearn-concept: " << path << " (UNet " << sd.unetParameters() << ", text encoder "
+              << sd.textEncoderParameters() << ", VAE " << (sd.vae() ? sd.vaeParameters() : 0)
+              << " parameters) loaded in " << formatNumber(loadSeconds) << " s on " << loadOptions.device.str() << "; "
+              << o.method << ", " << o.params << ", batch " << o.batch << ", input " << channels << "×" << side << "×"
+              << side << ", precision " << enumName(config.precision) << ", checkpointing "
+              << (config.gradientCheckpointing ? "on" : "off") << ", memory-efficient attention "
+              << (config.memoryEfficientAttention ? "on" : "off") << '\n';
+
+    at::Generator generator = diffusion::cpuGenerator(config.seed);
+    const auto pairsOf = [&](const std::string& prompt, std::int64_t count) {
+        std::vector<unlearn::ConceptPair> pairs;
+        for (std::int64_t i = 0; i < count; ++i)
+            pairs.push_back({ prompt + " " + std::to_string(i),
+                torch::randn({ channels, side, side }, generator, torch::TensorOptions().dtype(torch::kFloat32)) });
+        return pairs;
+    };
+    std::vector<unlearn::ConceptPair> forget = pairsOf("a photo of a sneaker", o.batch);
+    std::vector<unlearn::ConceptPair> remain = unlearn::conceptMethodWithoutRemain(config.method)
+        ? std::vector<unlearn::ConceptPair> {}
+        : pairsOf("a photo of a bag", o.batch);
+    const unlearn::MemoryQuery query
+        = unlearn::memoryQuery(sd, config, unlearn::BaseUse::TrainInPlace, side, 2 * o.batch);
+    const unlearn::MemoryEstimate estimate = unlearn::estimateMemory(query);
+    std::cout << estimate.describe() << '\n';
+
+    eval::resetPeakRss(); // The peak of the run, not of loading the files.
+    unlearn::ConceptSession session(sd, std::move(forget), std::move(remain), config, unlearn::BaseUse::TrainInPlace);
+    struct Timings : unlearn::RunObserver {
+        std::vector<double> seconds;
+        std::int64_t lowestFree = -1;
+        torch::Device device = torch::kCPU;
+        void onStep(const unlearn::StepReport& r) override
+        {
+            seconds.push_back(r.seconds);
+            std::cout << "step " << r.step << ": " << formatNumber(r.seconds) << " s, peak RSS so far "
+                      << eval::formatBytes(eval::peakRssBytes()) << std::endl;
+            if (device.is_cuda())
+                if (const auto free = unlearn::freeMemory(device))
+                    lowestFree = lowestFree < 0 ? *free : std::min(lowestFree, *free);
+        }
+    } timings;
+    timings.device = loadOptions.device;
+    unlearn::RunControl control;
+    const unlearn::RunResult result = session.run(timings, control);
+    if (result.outcome == unlearn::RunOutcome::Failed)
+        throw Error("bench unlearn-concept: the run failed: " + result.message);
+    std::vector<double> later(timings.seconds.begin() + (timings.seconds.size() > 1 ? 1 : 0), timings.seconds.end());
+    std::cout << "seconds per step: first " << formatNumber(timings.seconds.front()) << ", median of the others "
+              << formatNumber(later.empty() ? timings.seconds.front() : eval::median(later)) << '\n';
+    std::cout << "peak RSS " << eval::formatBytes(eval::peakRssBytes()) << " (" << eval::peakRssBytes()
+              << " bytes); estimate: first step " << eval::formatBytes(estimate.firstStepPeak()) << " ("
+              << estimate.firstStepPeak() << " bytes), later steps " << eval::formatBytes(estimate.devicePeak()) << " ("
+              << estimate.devicePeak() << " bytes)\n";
+    if (loadOptions.device.is_cuda() && timings.lowestFree >= 0)
+        std::cout << "GPU: lowest free memory after a step " << eval::formatBytes(timings.lowestFree) << '\n';
+}
+
 void addConceptCommands(CLI::App& app, GlobalOptions& global)
 {
     auto o = std::make_shared<ConceptOptions>();
@@ -617,6 +746,19 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
         "(the posterior mean) (preset's)");
     flags->addSwitch(cmd, "--allow-tf32", &unlearn::ConceptConfig::allowTf32,
         "CUDA: let matrix products and convolutions use TF32 (off by default, as the paper's code)");
+    flags->addEnum(cmd, "--precision", &unlearn::ConceptConfig::precision,
+        "Arithmetic of the steps' passes: float32, or autocast to bfloat16 (CPU and CUDA) or float16 (CUDA); weights, "
+        "gradients and Adam stay float32 (default float32)");
+    flags->addSwitch(cmd, "--gradient-checkpointing", &unlearn::ConceptConfig::gradientCheckpointing,
+        "Recompute the UNet blocks' activations in the backward pass instead of keeping them: far less memory for "
+        "about a third more time per step");
+    flags->addSwitch(cmd, "--memory-efficient-attention", &unlearn::ConceptConfig::memoryEfficientAttention,
+        "Attention without the whole score matrix (chunks of queries recomputed in the backward pass; LibTorch 2.x: "
+        "scaled_dot_product_attention)");
+    cmd->add_flag("--estimate-only", o->estimateOnly,
+        "Print the memory estimate (from the model, method, parameters, batches, resolution and settings) and stop");
+    cmd->add_flag("--no-memory-check", o->noMemoryCheck,
+        "Start even when the memory estimate exceeds the free memory of the device");
     flags->remainPairing = flags->addEnum(cmd, "--remain-pairing", &unlearn::ConceptConfig::remainPairing,
         "twins: each step's remain batch is its forget batch's twins, the same prompts without the concept (built "
         "from --preset; with prompt files the run preset's twins fall back to independent, a twins given here is an "
@@ -661,6 +803,32 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
     cmd->add_option("--out", o->out, "Run folder")->required();
     cmd->add_flag("--force", o->force, "Overwrite a run already in --out");
     cmd->callback([o, flags, &global] { runCommand(global, [&] { runUnlearnConcept(*o, *flags, global); }); });
+
+    CLI::App* bench = app.get_subcommand("bench");
+    auto b = std::make_shared<ConceptBenchOptions>();
+    auto bf = std::make_shared<ConceptFlags>();
+    CLI::App* bc = bench->add_subcommand("unlearn-concept",
+        "Concept unlearning steps on random UNet inputs: seconds per step and peak memory beside the estimate");
+    bc->add_option("--model", b->model, "diffusers folder or single file (default: the built-in text-to-image model)");
+    bc->add_option("--method", b->method, "rgd, graddiff, ga, esd, rg, salun or uce")->capture_default_str();
+    bc->add_option("--params", b->params, "UNet parameters trained: all, cross-attn, no-cross-attn or esd-u")
+        ->capture_default_str();
+    bc->add_option("--batch", b->batch, "Forget and remain pairs per step")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    bc->add_option("--steps", b->steps, "Steps (the first creates Adam's moments; later ones are the steady state)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    bc->add_option("--size", b->size, "Image side in pixels (default: the model's)")->check(CLI::NonNegativeNumber);
+    bf->addEnum(bc, "--precision", &unlearn::ConceptConfig::precision,
+        "float32, bfloat16 or float16 autocast (default float32)");
+    bf->addSwitch(bc, "--gradient-checkpointing", &unlearn::ConceptConfig::gradientCheckpointing,
+        "Recompute the blocks' activations in the backward pass");
+    bf->addSwitch(bc, "--memory-efficient-attention", &unlearn::ConceptConfig::memoryEfficientAttention,
+        "Attention without the whole score matrix");
+    bf->add(bc, "--snapshot-every", &unlearn::ConceptConfig::snapshotEvery, "Steps between snapshots (default 25)");
+    bc->add_option("--device", b->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+    bc->callback([b, bf, &global] { runCommand(global, [&] { runBenchUnlearnConcept(*b, *bf); }); });
 }
 
 } // namespace lethe::cli

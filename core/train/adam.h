@@ -33,9 +33,12 @@ public:
     void setLr(double lr) { m_options.lr = lr; }
     std::int64_t stepCount() const { return m_step; }
 
-    /// Moments and step count as named tensors ("adam.exp_avg.NAME", "adam.exp_avg_sq.NAME", "adam.step").
+    /// Moments and step count as named tensors ("adam.exp_avg.NAME", "adam.exp_avg_sq.NAME", "adam.step"). A
+    /// parameter's moments exist from the first step that updates it (no memory for them before), and only those
+    /// that exist are listed.
     std::vector<io::NamedTensor> state() const;
-    /// Restores what state() saved; throws FormatError naming the file and tensor on a mismatch.
+    /// Restores what state() saved (moments it lacks are dropped: not created yet); throws FormatError naming the
+    /// file and tensor on a mismatch.
     void loadState(const io::SafetensorsFile& file);
     /// Restores what state() returned (a copy of it: state() aliases the live moments); throws Error on a
     /// missing or mis-shaped entry.

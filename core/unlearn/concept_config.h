@@ -138,6 +138,15 @@ struct ConceptConfig {
     NanPolicy onNan = NanPolicy::Stop;
     /// CUDA only: let matrix products and convolutions round through TF32. Off, as the paper's code has it.
     bool allowTf32 = false;
+    /// Autocast of the steps' passes (weights, gradients and Adam's state stay float32).
+    Precision precision = Precision::Float32;
+    /// Recompute each UNet resnet and transformer block's activations in the backward pass instead of keeping
+    /// them (diffusers' gradient checkpointing): the activations of a pass shrink to the blocks' inputs, for
+    /// about one more forward pass of time.
+    bool gradientCheckpointing = false;
+    /// Attention that never holds a whole [heads, queries, keys] score tensor: scaled_dot_product_attention on
+    /// LibTorch 2.x, query chunks with a backward pass that recomputes them on 1.13.
+    bool memoryEfficientAttention = false;
 
     /// Throws Error("concept unlearning: …") naming the field for a value out of range.
     void validate() const;
@@ -160,6 +169,8 @@ struct ConceptConfig {
         visit("uce_regularisation", c.uceRegularisation);
         visit("uce_erase_scale", c.uceEraseScale);
         visit("uce_preserve_scale", c.ucePreserveScale);
+        visit("gradient_checkpointing", c.gradientCheckpointing);
+        visit("memory_efficient_attention", c.memoryEfficientAttention);
     }
 };
 

@@ -55,7 +55,7 @@ std::string conceptImageFileName(std::int64_t index, const concepts::Prompt& pro
 
 std::optional<torch::Tensor> conceptImages(const models::sd::StableDiffusion& sd,
     const std::vector<concepts::Prompt>& prompts, const std::filesystem::path& folder,
-    const ConceptImageOptions& options, const ImageProgress& progress)
+    const ConceptImageOptions& options, const ImageProgress& progress, const SamplerProgress& sampler)
 {
     if (prompts.empty())
         throw Error("concept images: the prompt set is empty");
@@ -103,7 +103,7 @@ std::optional<torch::Tensor> conceptImages(const models::sd::StableDiffusion& sd
             request.prompts.push_back(prompts[missing[k]].text);
             request.seeds.push_back(seedOf(prompts[missing[k]], missing[k], options));
         }
-        const std::optional<torch::Tensor> drawn = diffusion::generate(model, request);
+        const std::optional<torch::Tensor> drawn = diffusion::generate(model, request, sampler);
         if (!drawn)
             return std::nullopt;
         for (std::size_t k = begin; k < end; ++k) {

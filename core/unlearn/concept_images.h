@@ -38,6 +38,9 @@ struct ConceptImageOptions {
 
 /// Progress in images: (done, total) before the first and after every batch; returning false cancels.
 using ImageProgress = std::function<bool(std::int64_t done, std::int64_t total)>;
+/// Progress inside the batch being drawn, in sampler steps: (0, total) first, then after every step (with
+/// guidance a step is one network pass over the batch and its unconditional twin); returning false cancels.
+using SamplerProgress = std::function<bool(std::int64_t step, std::int64_t steps)>;
 
 /// The cache file of prompt `index` (from 0): "NNNNN-HASH.safetensors", where HASH is the start of the SHA-256 of
 /// the prompt, its seed, the drawing settings and the model id, so a changed prompt, setting or model is drawn anew.
@@ -50,7 +53,7 @@ std::string conceptImageFileName(std::int64_t index, const concepts::Prompt& pro
 /// drawn again. nullopt when `progress` cancelled (what was drawn so far stays cached).
 std::optional<torch::Tensor> conceptImages(const models::sd::StableDiffusion& sd,
     const std::vector<concepts::Prompt>& prompts, const std::filesystem::path& folder,
-    const ConceptImageOptions& options, const ImageProgress& progress = {});
+    const ConceptImageOptions& options, const ImageProgress& progress = {}, const SamplerProgress& sampler = {});
 
 /// Images read with their captions.
 struct CaptionedImages {

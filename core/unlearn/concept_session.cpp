@@ -18,6 +18,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
+#include <map>
 #include <utility>
 
 namespace lethe::unlearn {
@@ -161,6 +163,13 @@ struct ConceptSession::State {
     std::optional<models::sd::StableDiffusion> sd;
     models::sd::UNet2DConditionModel unet { nullptr };
     models::sd::UNet2DConditionModel frozen { nullptr };
+    BaseUse use = BaseUse::Copy;
+    /// ESD in place: the trained parameters' original values, swapped in for the teacher's passes.
+    std::vector<torch::Tensor> originals;
+    /// The text encoder's output for every prompt the run uses (and the empty prompt), [1, L, D] each.
+    std::map<std::string, torch::Tensor> contexts;
+    /// Whether the text encoder and the VAE are on the computer while the UNet trains on the device.
+    bool frozenPartsAway = false;
     std::vector<ConceptPair> forget;
     std::vector<ConceptPair> remain;
     std::vector<std::pair<std::string, torch::Tensor>> trainable;
@@ -180,12 +189,79 @@ struct ConceptSession::State {
     {
     }
 
-    /// The frozen text encoder's context for `prompts`.
+    /// The frozen text encoder's context for `prompts`, from the embeddings computed up front.
     torch::Tensor context(const std::vector<std::string>& prompts) const
     {
+        std::vector<torch::Tensor> rows;
+        for (const std::string& prompt : prompts) {
+            const auto it = contexts.find(prompt);
+            if (it == contexts.end())
+                throw Error("concept unlearning: no text embedding of the prompt \"" + prompt + "\"");
+            rows.push_back(it->second);
+        }
+        return torch::cat(rows);
+    }
+
+    /// Computes the embedding of every prompt of the forget and remain pairs, and of the empty prompt.
+    void embedPrompts(std::int64_t batch)
+    {
+        std::vector<std::string> prompts { std::string() };
+        for (const auto* set : { &forget, &remain })
+            for (const ConceptPair& pair : *set)
+                if (std::find(prompts.begin(), prompts.end(), pair.prompt) == prompts.end())
+                    prompts.push_back(pair.prompt);
         torch::NoGradGuard noGrad;
-        const torch::Tensor ids = base.tokenizer().encodeBatch(prompts).to(device);
-        return base.textEncoder()->forward(ids).last_hidden_state;
+        const auto encoderDevice = base.textEncoder()->parameters().front().device();
+        for (std::size_t begin = 0; begin < prompts.size(); begin += static_cast<std::size_t>(batch)) {
+            const std::vector<std::string> some(prompts.begin() + static_cast<std::ptrdiff_t>(begin),
+                prompts.begin() + static_cast<std::ptrdiff_t>(std::min(prompts.size(), begin + batch)));
+            const torch::Tensor ids = base.tokenizer().encodeBatch(some).to(encoderDevice);
+            const torch::Tensor hidden = base.textEncoder()->forward(ids).last_hidden_state.to(device);
+            for (std::size_t i = 0; i < some.size(); ++i)
+                contexts[some[i]] = hidden.slice(0, static_cast<std::int64_t>(i), static_cast<std::int64_t>(i) + 1);
+        }
+    }
+
+    /// In place on CUDA: the text encoder and the VAE to the computer's memory (away) or back to the device.
+    void moveFrozenParts(bool away)
+    {
+        if (use != BaseUse::TrainInPlace || !device.is_cuda() || config.method == ConceptMethod::UCE
+            || frozenPartsAway == away)
+            return;
+        const torch::Device to = away ? torch::Device(torch::kCPU) : device;
+        base.textEncoder()->to(to);
+        if (models::sd::AutoencoderKL vae = base.vae())
+            vae->to(to);
+        frozenPartsAway = away;
+    }
+
+    /// ESD's teacher: the original UNet's prediction (the base UNet, or in place the trained parameters' original
+    /// values swapped in for the pass).
+    torch::Tensor teacher(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context)
+    {
+        torch::NoGradGuard noGrad;
+        if (frozen)
+            return frozen->forward(x, t, context);
+        for (std::size_t i = 0; i < trainable.size(); ++i) {
+            torch::Tensor trained = trainable[i].second.data();
+            trainable[i].second.set_data(originals[i]);
+            originals[i] = trained;
+        }
+        torch::Tensor out;
+        std::exception_ptr failure;
+        try {
+            out = unet->forward(x, t, context);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        for (std::size_t i = 0; i < trainable.size(); ++i) {
+            torch::Tensor original = trainable[i].second.data();
+            trainable[i].second.set_data(originals[i]);
+            originals[i] = original;
+        }
+        if (failure)
+            std::rethrow_exception(failure);
+        return out;
     }
 
     /// Whether x₀ is drawn from the VAE posterior (a latent model with latents "sample").
@@ -240,7 +316,7 @@ struct ConceptSession::State {
 };
 
 ConceptSession::ConceptSession(const models::sd::StableDiffusion& base, std::vector<ConceptPair> forget,
-    std::vector<ConceptPair> remain, ConceptConfig config)
+    std::vector<ConceptPair> remain, ConceptConfig config, BaseUse use)
 {
     config.validate();
     const std::string what = "concept unlearning: ";
@@ -314,9 +390,17 @@ ConceptSession::ConceptSession(const models::sd::StableDiffusion& base, std::vec
     s.remain = std::move(remain);
     s.device = first.device();
     s.latentScale = vae ? vae->scalingFactor() : 0.0;
-    s.unet = models::sd::UNet2DConditionModel(
-        std::dynamic_pointer_cast<models::sd::UNet2DConditionModelImpl>(baseUNet->clone(s.device)));
+    s.use = use;
+    s.unet = use == BaseUse::TrainInPlace
+        ? baseUNet
+        : models::sd::UNet2DConditionModel(
+            std::dynamic_pointer_cast<models::sd::UNet2DConditionModelImpl>(baseUNet->clone(s.device)));
     s.unet->eval();
+    s.unet->setGradientCheckpointing(s.config.gradientCheckpointing);
+    if (s.config.memoryEfficientAttention)
+        s.unet->setAttentionBackend(models::sd::AttentionBackend::MemoryEfficient);
+    else if (use == BaseUse::Copy) // The run's own UNet: training's default is the plain attention.
+        s.unet->setAttentionBackend(models::sd::AttentionBackend::Standard);
     const std::vector<std::string> edited
         = s.config.method == ConceptMethod::UCE ? uceParameterNames(s.unet) : std::vector<std::string> {};
     if (s.config.method == ConceptMethod::UCE) {
@@ -337,13 +421,16 @@ ConceptSession::ConceptSession(const models::sd::StableDiffusion& base, std::vec
             + "' matches no UNet parameter (cross-attention parameters are those whose names contain '"
             + kCrossAttention + "')");
     if (s.config.method == ConceptMethod::ESD) {
-        s.frozen = models::sd::UNet2DConditionModel(
-            std::dynamic_pointer_cast<models::sd::UNet2DConditionModelImpl>(baseUNet->clone(s.device)));
-        s.frozen->eval();
-        for (auto& p : s.frozen->parameters())
-            p.set_requires_grad(false);
+        if (use == BaseUse::Copy) {
+            s.frozen = baseUNet; // Never trained: the base model is not this run's.
+        } else {
+            torch::NoGradGuard noGrad;
+            for (const auto& [name, p] : s.trainable)
+                s.originals.push_back(p.detach().clone());
+        }
     }
-    s.sd.emplace(base.withUNet(s.unet));
+    s.embedPrompts(std::max<std::int64_t>(1, s.config.forgetBatch));
+    s.sd.emplace(use == BaseUse::TrainInPlace ? base : base.withUNet(s.unet));
     if (s.config.method != ConceptMethod::UCE) // UCE solves, it does not descend.
         s.adam = std::make_unique<train::Adam>(s.trainable, train::AdamOptions { s.config.lr, 0.9, 0.999, 1e-8, 0.0 });
 }
@@ -359,6 +446,13 @@ const std::vector<torch::Tensor>& ConceptSession::saliencyMask() const
 }
 
 void ConceptSession::prepare()
+{
+    State& s = *m_state;
+    computeSaliency();
+    s.moveFrozenParts(true); // Every prompt's embedding is at hand: the text encoder waits until a preview.
+}
+
+void ConceptSession::computeSaliency()
 {
     State& s = *m_state;
     if (s.config.method != ConceptMethod::SalUn || !s.saliency.empty())
@@ -490,9 +584,9 @@ StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
         }
         torch::Tensor target;
         {
+            const torch::Tensor frozenConditional = s.teacher(xt, t, conditional);
+            const torch::Tensor frozenUnconditional = s.teacher(xt, t, unconditional);
             torch::NoGradGuard noGrad;
-            const torch::Tensor frozenConditional = s.frozen->forward(xt, t, conditional);
-            const torch::Tensor frozenUnconditional = s.frozen->forward(xt, t, unconditional);
             target = frozenUnconditional - c.eta * (frozenConditional - frozenUnconditional);
         }
         const torch::Tensor loss = (s.unet->forward(xt, t, conditional) - target).pow(2).mean();
@@ -634,11 +728,13 @@ std::optional<torch::Tensor> ConceptSession::preview(const std::function<bool(st
     if (s.previewRequest.prompts.empty())
         return std::nullopt;
     s.unet->eval(); // Between steps: the next step puts the UNet back in training mode.
+    s.moveFrozenParts(false);
     return diffusion::generate(s.sd->model(), s.previewRequest, progress);
 }
 
 void ConceptSession::finishRun()
 {
+    m_state->moveFrozenParts(false);
     m_state->zeroGrad();
     m_state->unet->eval(); // Drawing from model() between runs samples as the exported model does.
 }

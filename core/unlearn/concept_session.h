@@ -82,8 +82,20 @@ struct ConceptBatchIndices {
 ConceptBatchIndices conceptBatchIndices(
     const ConceptConfig& config, std::int64_t forgetCount, std::int64_t remainCount, std::int64_t step);
 
-/// One concept-unlearning run. Owns a copy of the base UNet (and, for ESD, a second, frozen copy); the base
-/// model is never modified. Deterministic for a seed on the CPU.
+/// What a ConceptSession does with the base model's UNet.
+enum class BaseUse {
+    /// Train a copy; the base model never changes (the workbench, which compares and attacks the base). ESD's
+    /// frozen teacher is the base UNet itself.
+    Copy,
+    /// Train the base model's UNet itself: no second UNet in memory, and the base model is the run's from then on
+    /// (the CLI, which draws its "before" images first). ESD keeps only the original values of the trained
+    /// parameters, swapped in for the teacher's passes. On CUDA the text encoder and the VAE wait in the computer's
+    /// memory while steps run (every prompt's embedding is computed up front) and come back for previews.
+    TrainInPlace,
+};
+
+/// One concept-unlearning run, on a copy of the base UNet or on the base UNet itself (BaseUse). Deterministic for
+/// a seed on the CPU. The prompts' text embeddings are computed once, when the session is made.
 ///
 /// A step (RGD, GradDiff, GA) chooses the forget batch, then the remain batch (each walks its set in a seeded
 /// order), then draws from one CPU generator seeded with config.seed: the forget batch's posterior noise (a latent
@@ -108,7 +120,7 @@ public:
     /// latent model without a log-variance of their image's shape when latents is "sample" (ESD's forget pairs
     /// with esdSamplingSteps > 0 need none).
     ConceptSession(const models::sd::StableDiffusion& base, std::vector<ConceptPair> forget,
-        std::vector<ConceptPair> remain, ConceptConfig config);
+        std::vector<ConceptPair> remain, ConceptConfig config, BaseUse use = BaseUse::Copy);
     ~ConceptSession() override;
 
     /// The previews drawn during run() every config.previewEvery steps and by preview(): every prompt of
@@ -120,7 +132,7 @@ public:
     /// The model being changed: the base's tokenizer, text encoder and VAE with this run's UNet (in eval mode
     /// between runs).
     const models::sd::StableDiffusion& model() const;
-    /// ESD's frozen copy of the original UNet; null for the other methods.
+    /// ESD's frozen teacher with BaseUse::Copy: the base UNet; null for the other methods and in place.
     models::sd::UNet2DConditionModel frozenUNet() const;
     /// The configuration with live changes applied so far (UCE: steps 1).
     const ConceptConfig& config() const;
@@ -138,6 +150,9 @@ protected:
     void finishRun() override;
 
 private:
+    /// SalUn: the saliency mask, once.
+    void computeSaliency();
+
     struct State;
     std::unique_ptr<State> m_state;
 };

@@ -17,6 +17,13 @@ const std::vector<std::pair<Method, std::string>>& enumNames(Method)
     return table;
 }
 
+const std::vector<std::pair<Precision, std::string>>& enumNames(Precision)
+{
+    static const std::vector<std::pair<Precision, std::string>> table
+        = { { Precision::Float32, "float32" }, { Precision::BFloat16, "bfloat16" }, { Precision::Float16, "float16" } };
+    return table;
+}
+
 const std::vector<std::pair<NanPolicy, std::string>>& enumNames(NanPolicy)
 {
     static const std::vector<std::pair<NanPolicy, std::string>> table

@@ -44,9 +44,20 @@ enum class RemainAveraging {
 /// "mean", "nominal-batch".
 const std::vector<std::pair<RemainAveraging, std::string>>& enumNames(RemainAveraging);
 
+/// The arithmetic of a run's forward and backward passes. The weights, their gradients and the optimizer's state
+/// stay float32 in every case: the reduced types are autocast's (matrix products and convolutions in the reduced
+/// type, reductions and normalisations in float32), as torch.autocast gives them.
+enum class Precision {
+    Float32,
+    BFloat16, ///< Autocast to bfloat16: float32's range, 8 bits of mantissa; CUDA and the CPU.
+    Float16, ///< Autocast to float16: CUDA only (LibTorch 1.13's CPU autocast knows only bfloat16).
+};
+/// "float32", "bfloat16", "float16".
+const std::vector<std::pair<Precision, std::string>>& enumNames(Precision);
+
 /// The keys of the run contract (unlearn_run.h) that every kind of run's config has, for their field tables
 /// (io/config_json.h): the method, α, λ, lr, the steps, the batches, the seed, snapshots, previews, on_nan and
-/// whether CUDA may use TF32.
+/// whether CUDA may use TF32 and the precision of the passes.
 template <typename Self, typename Visit> void runContractFields(Self& c, Visit&& visit)
 {
     visit("method", c.method);
@@ -61,6 +72,7 @@ template <typename Self, typename Visit> void runContractFields(Self& c, Visit&&
     visit("preview_every", c.previewEvery);
     visit("on_nan", c.onNan);
     visit("allow_tf32", c.allowTf32);
+    visit("precision", c.precision);
 }
 
 /// One unlearning run. Field defaults are the `cpu-fast` preset for the built-in model, tuned on it with
@@ -94,6 +106,8 @@ struct RunConfig {
     /// CUDA only: let matrix products and convolutions round through TF32 (faster on Ampere and later, about
     /// 3 decimal digits). Off, as the paper's code has it.
     bool allowTf32 = false;
+    /// Autocast of the steps' passes (weights stay float32).
+    Precision precision = Precision::Float32;
     /// RGD: how the full pass over D_r averages its batches (the paper's code: NominalBatch).
     RemainAveraging remainAveraging = RemainAveraging::Mean;
     /// Probability p of EDM's augmentation pipeline (x/y-flip, scaling, rotation, anisotropy, fractional

@@ -1,5 +1,6 @@
 #include "unlearn_run.h"
 
+#include "core/nn/autocast.h"
 #include "core/runtime.h"
 #include "core/train/adam.h"
 
@@ -20,6 +21,19 @@ constexpr int kMaxRollbacks = 8;
 double secondsSince(Clock::time_point start)
 {
     return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+torch::ScalarType precisionType(Precision precision)
+{
+    switch (precision) {
+    case Precision::BFloat16:
+        return torch::kBFloat16;
+    case Precision::Float16:
+        return torch::kFloat16;
+    case Precision::Float32:
+        break;
+    }
+    return torch::kFloat32;
 }
 
 bool allFinite(const std::vector<std::pair<std::string, torch::Tensor>>& parameters)
@@ -66,15 +80,17 @@ void UnlearnRun::takeSnapshot(std::int64_t step)
 {
     const TrainState state = trainState();
     torch::NoGradGuard noGrad;
+    // Kept in the computer's memory, not the device's: a GPU's memory goes to training.
     if (m_snapshot.weights.empty())
         for (const auto& [name, p] : *state.trainable)
-            m_snapshot.weights.push_back(torch::empty_like(p));
+            m_snapshot.weights.push_back(torch::empty(p.sizes(), p.options().device(torch::kCPU)));
     for (std::size_t i = 0; i < state.trainable->size(); ++i)
         m_snapshot.weights[i].copy_((*state.trainable)[i].second);
     if (state.adam) {
         m_snapshot.adam.clear();
         for (const auto& entry : state.adam->state())
-            m_snapshot.adam.push_back({ entry.name, entry.tensor.clone() });
+            m_snapshot.adam.push_back(
+                { entry.name, entry.tensor.to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true) });
     }
     m_snapshot.noise = state.noise->get_state();
     m_snapshot.step = step;
@@ -106,6 +122,12 @@ RunResult UnlearnRun::run(RunObserver& observer, RunControl& control)
     };
     try {
         setTf32Allowed(schedule().allowTf32);
+        const torch::Device device = trainState().trainable->empty() ? torch::Device(torch::kCPU)
+                                                                     : trainState().trainable->front().second.device();
+        const torch::ScalarType autocastType = precisionType(schedule().precision);
+        {
+            const nn::AutocastGuard check(device, autocastType); // Refuses a precision the device lacks, at once.
+        }
         prepare();
         takeSnapshot(m_step);
         while (m_step < schedule().steps) {
@@ -116,7 +138,11 @@ RunResult UnlearnRun::run(RunObserver& observer, RunControl& control)
             applyLive(control.takeChanges());
             const auto stepStart = Clock::now();
             std::string problem;
-            StepReport report = takeStep(m_step, problem);
+            StepReport report;
+            {
+                const nn::AutocastGuard autocast(device, autocastType);
+                report = takeStep(m_step, problem);
+            }
             if (problem.empty() && !allFinite(*trainState().trainable))
                 problem = "non-finite weights after the update";
             if (!problem.empty()) {

@@ -141,6 +141,7 @@ protected:
         std::int64_t previewEvery = 0;
         NanPolicy onNan = NanPolicy::Stop;
         bool allowTf32 = false; ///< Set for the process when run() starts (runtime.h setTf32Allowed).
+        Precision precision = Precision::Float32; ///< Autocast around every step (nn/autocast.h).
     };
     /// The tensors the run changes, its optimizer (may be null: SGD) and its noise generator.
     struct TrainState {
@@ -172,10 +173,10 @@ protected:
     /// At the end of every run(): gradients cleared, the network back in its resting mode.
     virtual void finishRun() { }
 
-    /// The Schedule of a config with steps, snapshotEvery, previewEvery, onNan and allowTf32.
+    /// The Schedule of a config with steps, snapshotEvery, previewEvery, onNan, allowTf32 and precision.
     template <typename Config> static Schedule scheduleOf(const Config& c)
     {
-        return { c.steps, c.snapshotEvery, c.previewEvery, c.onNan, c.allowTf32 };
+        return { c.steps, c.snapshotEvery, c.previewEvery, c.onNan, c.allowTf32, c.precision };
     }
 
     const Snapshot& snapshot() const { return m_snapshot; }

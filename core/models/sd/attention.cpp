@@ -3,6 +3,8 @@
 #include "layer_support.h"
 
 #include "core/error.h"
+#include "core/nn/checkpoint.h"
+#include "core/torch_version.h"
 
 #include <torch/torch.h>
 
@@ -15,21 +17,85 @@ using detail::child;
 using detail::conv;
 using detail::groupNorm;
 using detail::linear;
+using detail::normed;
 using detail::requirePositive;
 
 namespace {
 
-torch::Tensor attendChunk(
-    const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale, bool upcast)
+/// softmax(q·kᵀ·scale), in float32 for half types (the scores too with `upcast`), else in q's type.
+torch::Tensor probabilities(const torch::Tensor& q, const torch::Tensor& k, double scale, bool upcast)
 {
     const bool half = q.scalar_type() == torch::kHalf || q.scalar_type() == torch::kBFloat16;
     torch::Tensor scores = upcast && half ? torch::matmul(q.to(torch::kFloat32), k.to(torch::kFloat32).transpose(1, 2))
                                           : torch::matmul(q, k.transpose(1, 2));
     scores.mul_(scale);
-    const torch::Tensor weights
-        = half ? torch::softmax(scores, -1, torch::kFloat32).to(v.scalar_type()) : torch::softmax(scores, -1);
-    return torch::matmul(weights, v);
+    return half ? torch::softmax(scores, -1, torch::kFloat32) : torch::softmax(scores, -1);
 }
+
+torch::Tensor attendChunk(
+    const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale, bool upcast)
+{
+    return torch::matmul(probabilities(q, k, scale, upcast).to(v.scalar_type()), v);
+}
+
+/// attendChunk over chunks of `chunk` queries. Each chunk's softmax covers all keys, so the rows are exactly the
+/// standard backend's; only the [B, chunk, Lk] score block exists at a time.
+torch::Tensor chunkedForward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale,
+    std::int64_t chunk, bool upcast)
+{
+    const std::int64_t queries = q.size(1);
+    torch::Tensor out = torch::empty({ q.size(0), queries, v.size(2) }, v.options());
+    for (std::int64_t start = 0; start < queries; start += chunk) {
+        const std::int64_t n = std::min(queries, start + chunk) - start;
+        out.narrow(1, start, n).copy_(attendChunk(q.narrow(1, start, n), k, v, scale, upcast));
+    }
+    return out;
+}
+
+/// The memory-efficient backend while gradients are recorded: the forward pass keeps q, k, v and the output, not
+/// the [B, Lq, Lk] probabilities that autograd would keep for each chunk, and the backward pass recomputes each
+/// chunk's probabilities P to get, with D = rowsum(dO ⊙ O):
+///   dV = Σ Pᵀ·dO,   dS = P ⊙ (dO·Vᵀ − D),   dQ = scale · dS·K,   dK = Σ scale · dSᵀ·Q.
+class ChunkedAttention : public torch::autograd::Function<ChunkedAttention> {
+public:
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q, const torch::Tensor& k,
+        const torch::Tensor& v, double scale, std::int64_t chunk, bool upcast)
+    {
+        const torch::Tensor out = chunkedForward(q, k, v, scale, chunk, upcast);
+        ctx->save_for_backward({ q, k, v, out });
+        ctx->saved_data["scale"] = scale;
+        ctx->saved_data["chunk"] = chunk;
+        ctx->saved_data["upcast"] = upcast;
+        return out;
+    }
+
+    static torch::autograd::variable_list backward(
+        torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads)
+    {
+        const auto saved = ctx->get_saved_variables();
+        const torch::Tensor &q = saved[0], &k = saved[1], &v = saved[2], &out = saved[3];
+        const double scale = ctx->saved_data["scale"].toDouble();
+        const std::int64_t chunk = ctx->saved_data["chunk"].toInt();
+        const bool upcast = ctx->saved_data["upcast"].toBool();
+        const torch::Tensor dOut = grads[0].to(v.scalar_type());
+        torch::Tensor dq = torch::empty_like(q);
+        torch::Tensor dk = torch::zeros_like(k);
+        torch::Tensor dv = torch::zeros_like(v);
+        const std::int64_t queries = q.size(1);
+        for (std::int64_t start = 0; start < queries; start += chunk) {
+            const std::int64_t n = std::min(queries, start + chunk) - start;
+            const torch::Tensor qc = q.narrow(1, start, n);
+            const torch::Tensor dOc = dOut.narrow(1, start, n);
+            const torch::Tensor p = probabilities(qc, k, scale, upcast).to(v.scalar_type());
+            dv.add_(torch::matmul(p.transpose(1, 2), dOc));
+            const torch::Tensor rowDot = (dOc * out.narrow(1, start, n)).sum(-1, /*keepdim=*/true);
+            const torch::Tensor dScores = p * (torch::matmul(dOc, v.transpose(1, 2)) - rowDot) * scale;
+            dq.narrow(1, start, n).copy_(torch::matmul(dScores, k));
+            dk.add_(torch::matmul(dScores.transpose(1, 2), qc));
+        }
+        return { dq, dk, dv, torch::Tensor(), torch::Tensor(), torch::Tensor() };
+    }
+};
 
 } // namespace
 
@@ -43,18 +109,20 @@ const EnumNames<AttentionBackend>& enumNames(AttentionBackend)
 torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale,
     AttentionBackend backend, std::int64_t query_chunk_size, bool upcast)
 {
-    const std::int64_t queries = q.size(1);
-    if (backend == AttentionBackend::Standard || queries <= query_chunk_size)
+    if (backend == AttentionBackend::MemoryEfficient && torch::GradMode::is_enabled()
+        && (q.requires_grad() || k.requires_grad() || v.requires_grad())) {
+#if LETHE_TORCH_HAS_SDPA
+        // LibTorch's fused kernels keep no score matrix for the backward pass either; their scale is 1/√d, ours.
+        if (!upcast && std::abs(scale * std::sqrt(static_cast<double>(q.size(2))) - 1.0) < 1e-12)
+            return torch::scaled_dot_product_attention(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0)).squeeze(0);
+#endif
+        requirePositive("attend", "query_chunk_size", query_chunk_size);
+        return ChunkedAttention::apply(q, k, v, scale, query_chunk_size, upcast);
+    }
+    if (backend == AttentionBackend::Standard || q.size(1) <= query_chunk_size)
         return attendChunk(q, k, v, scale, upcast);
     requirePositive("attend", "query_chunk_size", query_chunk_size);
-    // Each chunk's softmax covers all keys, so the rows are exactly the standard backend's; only the
-    // [B, chunk, Lk] score block exists at a time.
-    torch::Tensor out = torch::empty({ q.size(0), queries, v.size(2) }, v.options());
-    for (std::int64_t start = 0; start < queries; start += query_chunk_size) {
-        const std::int64_t end = std::min(queries, start + query_chunk_size);
-        out.narrow(1, start, end - start).copy_(attendChunk(q.narrow(1, start, end - start), k, v, scale, upcast));
-    }
-    return out;
+    return chunkedForward(q, k, v, scale, query_chunk_size, upcast);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -95,7 +163,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
     const bool spatial = x.dim() == 4;
     torch::Tensor h = spatial ? x.flatten(2).transpose(1, 2) : x; // [B, L, C]
     if (group_norm)
-        h = group_norm->forward(h.transpose(1, 2)).transpose(1, 2);
+        h = normed(*group_norm, h.transpose(1, 2)).transpose(1, 2);
     const torch::Tensor& source = context.defined() ? context : h;
     const std::int64_t batch = h.size(0);
     const std::int64_t heads = options.heads();
@@ -203,9 +271,9 @@ void BasicTransformerBlockImpl::reset()
 
 torch::Tensor BasicTransformerBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& context)
 {
-    torch::Tensor h = attn1->forward(norm1->forward(x)) + x;
-    h = attn2->forward(norm2->forward(h), options.cross_attention_dim() ? context : torch::Tensor()) + h;
-    return ff->forward(norm3->forward(h)) + h;
+    torch::Tensor h = attn1->forward(normed(*norm1, x)) + x;
+    h = attn2->forward(normed(*norm2, h), options.cross_attention_dim() ? context : torch::Tensor()) + h;
+    return ff->forward(normed(*norm3, h)) + h;
 }
 
 Transformer2DModelOptions::Transformer2DModelOptions(
@@ -251,8 +319,16 @@ void Transformer2DModelImpl::reset()
 
 torch::Tensor Transformer2DModelImpl::forward(const torch::Tensor& x, const torch::Tensor& context)
 {
+    if (gradient_checkpointing && torch::GradMode::is_enabled())
+        return nn::checkpoint([this](const std::vector<torch::Tensor>& in) { return compute(in[0], in[1]); },
+            { x, context }, nn::trainedParameters(*this));
+    return compute(x, context);
+}
+
+torch::Tensor Transformer2DModelImpl::compute(const torch::Tensor& x, const torch::Tensor& context)
+{
     const std::int64_t n = x.size(0), height = x.size(2), width = x.size(3);
-    torch::Tensor h = norm->forward(x);
+    torch::Tensor h = normed(*norm, x);
     const auto toTokens = [](const torch::Tensor& t) { return t.flatten(2).transpose(1, 2); };
     h = proj_in_conv ? toTokens(proj_in_conv->forward(h)) : proj_in_linear->forward(toTokens(h));
     for (std::size_t i = 0; i < transformer_blocks->size(); ++i)

@@ -168,8 +168,12 @@ public:
     void reset() override;
     /// x [N, in_channels, H, W], context [N, L, cross_attention_dim].
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context);
+    /// forward() itself, without checkpointing.
+    torch::Tensor compute(const torch::Tensor& x, const torch::Tensor& context);
 
     Transformer2DModelOptions options;
+    /// Recompute the activations in the backward pass (nn/checkpoint.h) when gradients are being recorded.
+    bool gradient_checkpointing = false;
     torch::nn::GroupNorm norm { nullptr };
     /// Exactly one of the pair proj_in_conv / proj_in_linear is set, registered as "proj_in"; the same for proj_out.
     torch::nn::Conv2d proj_in_conv { nullptr };

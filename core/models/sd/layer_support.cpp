@@ -38,6 +38,25 @@ torch::nn::Conv2d conv(
     return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding));
 }
 
+namespace {
+
+torch::Tensor inTypeOf(const torch::Tensor& weight, const torch::Tensor& x)
+{
+    return weight.defined() && x.scalar_type() != weight.scalar_type() ? x.to(weight.scalar_type()) : x;
+}
+
+} // namespace
+
+torch::Tensor normed(torch::nn::GroupNormImpl& norm, const torch::Tensor& x)
+{
+    return norm.forward(inTypeOf(norm.weight, x));
+}
+
+torch::Tensor normed(torch::nn::LayerNormImpl& norm, const torch::Tensor& x)
+{
+    return norm.forward(inTypeOf(norm.weight, x));
+}
+
 torch::nn::Linear linear(std::int64_t in, std::int64_t out, bool bias)
 {
     return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));

@@ -26,6 +26,12 @@ torch::nn::Conv2d conv(
 /// A Linear, biased unless told otherwise.
 torch::nn::Linear linear(std::int64_t in, std::int64_t out, bool bias = true);
 
+/// `norm`(x) with x in the norm's own type. Under the CPU's autocast, products come out in bfloat16, and LibTorch's
+/// CPU normalisations need their input in their weights' type; autocast on CUDA casts them to float32 itself, as
+/// this does. Without autocast the input is already in that type and nothing is cast.
+torch::Tensor normed(torch::nn::GroupNormImpl& norm, const torch::Tensor& x);
+torch::Tensor normed(torch::nn::LayerNormImpl& norm, const torch::Tensor& x);
+
 /// The index-th module of a ModuleList as its concrete type.
 template <typename T> T& child(torch::nn::ModuleListImpl& list, std::size_t index)
 {

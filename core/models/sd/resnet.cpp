@@ -3,6 +3,7 @@
 #include "layer_support.h"
 
 #include "core/error.h"
+#include "core/nn/checkpoint.h"
 
 #include <torch/torch.h>
 
@@ -48,13 +49,21 @@ void ResnetBlock2DImpl::reset()
 
 torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& x, const torch::Tensor& temb)
 {
-    torch::Tensor h = conv1->forward(torch::silu(norm1->forward(x)));
+    if (gradient_checkpointing && torch::GradMode::is_enabled())
+        return nn::checkpoint([this](const std::vector<torch::Tensor>& in) { return compute(in[0], in[1]); },
+            { x, temb }, nn::trainedParameters(*this));
+    return compute(x, temb);
+}
+
+torch::Tensor ResnetBlock2DImpl::compute(const torch::Tensor& x, const torch::Tensor& temb)
+{
+    torch::Tensor h = conv1->forward(torch::silu(detail::normed(*norm1, x)));
     if (time_emb_proj) {
         if (!temb.defined())
             throw Error("ResnetBlock2D: this block needs a time embedding");
         h = h + time_emb_proj->forward(torch::silu(temb)).unsqueeze(-1).unsqueeze(-1);
     }
-    h = conv2->forward(dropout->forward(torch::silu(norm2->forward(h))));
+    h = conv2->forward(dropout->forward(torch::silu(detail::normed(*norm2, h))));
     const torch::Tensor shortcut = conv_shortcut ? conv_shortcut->forward(x) : x;
     torch::Tensor out = shortcut + h;
     if (options.output_scale_factor() != 1.0)

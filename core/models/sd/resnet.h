@@ -44,6 +44,11 @@ public:
     void reset() override;
     /// x [N, in, H, W]; temb [N, temb_channels], undefined when the block has no time_emb_proj.
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& temb = {});
+    /// forward() itself, without checkpointing.
+    torch::Tensor compute(const torch::Tensor& x, const torch::Tensor& temb);
+
+    /// Recompute the activations in the backward pass (nn/checkpoint.h) when gradients are being recorded.
+    bool gradient_checkpointing = false;
 
     ResnetBlock2DOptions options;
     torch::nn::GroupNorm norm1 { nullptr };

@@ -1,6 +1,9 @@
 #include "unet_2d_condition.h"
 
+#include "attention.h"
 #include "diffusers_folder.h"
+#include "layer_support.h"
+#include "resnet.h"
 
 #include "core/error.h"
 #include "core/io/json_fields.h"
@@ -363,7 +366,7 @@ torch::Tensor UNet2DConditionModelImpl::forward(
         h = cross ? cross->forward(h, skips, emb, context, size)
                   : block->as<UpBlock2DImpl>()->forward(h, skips, emb, size);
     }
-    return conv_out->forward(torch::silu(conv_norm_out->forward(h)));
+    return conv_out->forward(torch::silu(detail::normed(*conv_norm_out, h)));
 }
 
 void UNet2DConditionModelImpl::setAttentionBackend(AttentionBackend backend, std::int64_t query_chunk_size)
@@ -371,6 +374,16 @@ void UNet2DConditionModelImpl::setAttentionBackend(AttentionBackend backend, std
     options.attention_backend(backend);
     options.attention_query_chunk_size(query_chunk_size);
     sd::setAttentionBackend(*this, backend, query_chunk_size);
+}
+
+void UNet2DConditionModelImpl::setGradientCheckpointing(bool on)
+{
+    for (const auto& m : modules(/*include_self=*/false)) {
+        if (auto* resnet = m->as<ResnetBlock2DImpl>())
+            resnet->gradient_checkpointing = on;
+        if (auto* transformer = m->as<Transformer2DModelImpl>())
+            transformer->gradient_checkpointing = on;
+    }
 }
 
 UNet2DConditionModel buildUNet2DCondition(const UNet2DConditionOptions& options)

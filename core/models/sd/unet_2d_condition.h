@@ -96,6 +96,9 @@ public:
         const torch::Tensor& sample, const torch::Tensor& timestep, const torch::Tensor& encoder_hidden_states);
     /// Sets the attention backend of every attention layer (and the options).
     void setAttentionBackend(AttentionBackend backend, std::int64_t query_chunk_size = kDefaultQueryChunkSize);
+    /// Gradient checkpointing of every resnet and transformer block (nn/checkpoint.h), as diffusers'
+    /// enable_gradient_checkpointing(): it acts only while gradients are recorded.
+    void setGradientCheckpointing(bool on);
 
     UNet2DConditionOptions options;
     torch::nn::Conv2d conv_in { nullptr };

@@ -1,0 +1,349 @@
+// Memory at real scale (docs/performance.md): gradient checkpointing and the memory-efficient attention give the
+// gradients of the plain passes, autocast trains float32 weights, Adam's moments appear with the first update,
+// a run can train the base UNet in place with the same results as on a copy, and the memory estimate counts what a
+// run holds and refuses what cannot fit.
+
+#include "core/error.h"
+#include "core/models/sd/attention.h"
+#include "core/models/sd/stable_diffusion.h"
+#include "core/nn/autocast.h"
+#include "core/nn/checkpoint.h"
+#include "core/train/adam.h"
+#include "core/unlearn/concept_session.h"
+#include "core/unlearn/memory_estimate.h"
+#include "run_fixtures.h"
+#include "test_support.h"
+#include "tiny_sd.h"
+
+#include <torch/torch.h>
+
+#include <QtTest>
+
+using namespace lethe;
+using lethe::test::errorMessage;
+using lethe::test::parametersOf;
+using lethe::test::ScratchDir;
+using lethe::unlearn::BaseUse;
+using lethe::unlearn::ConceptConfig;
+using lethe::unlearn::ConceptMethod;
+using lethe::unlearn::ConceptSession;
+using lethe::unlearn::StepReport;
+
+namespace {
+
+/// The losses of every step of a run to its end.
+std::vector<std::pair<double, double>> lossesOf(ConceptSession& session)
+{
+    struct Losses : unlearn::RunObserver {
+        std::vector<std::pair<double, double>> values;
+        void onStep(const StepReport& r) override { values.emplace_back(r.forgetLoss, r.remainLoss); }
+    } losses;
+    unlearn::RunControl control;
+    const unlearn::RunResult result = session.run(losses, control);
+    if (result.outcome != unlearn::RunOutcome::Finished)
+        throw Error("the run did not finish: " + result.message);
+    return losses.values;
+}
+
+/// The gradients of every parameter of `unet` after one ε-loss-like backward pass on fixed inputs.
+std::map<std::string, torch::Tensor> gradientsOf(
+    models::sd::UNet2DConditionModel unet, const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context)
+{
+    for (auto& p : unet->parameters())
+        if (p.grad().defined())
+            p.mutable_grad() = torch::Tensor();
+    unet->forward(x, t, context).pow(2).mean().backward();
+    std::map<std::string, torch::Tensor> out;
+    for (const auto& item : unet->named_parameters())
+        out[item.key()] = item.value().grad().defined() ? item.value().grad().clone() : torch::Tensor();
+    return out;
+}
+
+bool close(
+    const std::map<std::string, torch::Tensor>& a, const std::map<std::string, torch::Tensor>& b, double tolerance)
+{
+    if (a.size() != b.size())
+        return false;
+    for (const auto& [name, grad] : a) {
+        const torch::Tensor& other = b.at(name);
+        if (grad.defined() != other.defined())
+            return false;
+        if (grad.defined() && !torch::allclose(grad, other, tolerance, tolerance))
+            return false;
+    }
+    return true;
+}
+
+} // namespace
+
+class TestMemory : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void checkpointingGivesTheSameGradients();
+    void checkpointingTrainsBlocksWhoseInputsNeedNoGradient();
+    void chunkedAttentionGivesTheSameGradients();
+    void autocastRunsProductsInBfloat16AndRestores();
+    void adamCreatesItsMomentsWithTheFirstUpdate();
+    void inPlaceTrainsTheBaseUNetAsACopyWould_data();
+    void inPlaceTrainsTheBaseUNetAsACopyWould();
+    void memorySettingsKeepTheRunsLosses();
+    void bfloat16RunKeepsFloat32Weights();
+    void estimateCountsWhatARunHolds();
+    void estimateRefusesWhatCannotFit();
+
+private:
+    ScratchDir m_dir;
+    std::optional<models::sd::StableDiffusion> m_pixel;
+};
+
+void TestMemory::initTestCase()
+{
+    torch::set_num_threads(1);
+    test::writeTinyDiffusersFolder(m_dir / "pixel", false);
+    m_pixel.emplace(models::sd::loadStableDiffusion(m_dir / "pixel", {}));
+}
+
+void TestMemory::checkpointingGivesTheSameGradients()
+{
+    torch::manual_seed(1);
+    models::sd::UNet2DConditionModel unet = models::sd::buildUNet2DCondition(test::tinyUNetOptions().sample_size(8));
+    unet->train();
+    const torch::Tensor x = torch::randn({ 2, 4, 8, 8 });
+    const torch::Tensor t = torch::tensor({ 10.0, 500.0 });
+    const torch::Tensor context = torch::randn({ 2, 5, unet->options.cross_attention_dim() });
+    const auto plain = gradientsOf(unet, x, t, context);
+    unet->setGradientCheckpointing(true);
+    const auto checkpointed = gradientsOf(unet, x, t, context);
+    QVERIFY(close(plain, checkpointed, 1e-5));
+    // Without gradients being recorded it is the plain forward pass.
+    torch::NoGradGuard noGrad;
+    QVERIFY(torch::equal(unet->forward(x, t, context), [&] {
+        unet->setGradientCheckpointing(false);
+        return unet->forward(x, t, context);
+    }()));
+}
+
+void TestMemory::checkpointingTrainsBlocksWhoseInputsNeedNoGradient()
+{
+    // Cross-attention only: the first transformer's input comes from frozen layers, yet its attn2 must get a
+    // gradient through the checkpoint.
+    torch::manual_seed(2);
+    models::sd::UNet2DConditionModel unet = models::sd::buildUNet2DCondition(test::tinyUNetOptions().sample_size(8));
+    unet->train();
+    for (const auto& item : unet->named_parameters())
+        item.value().set_requires_grad(item.key().find("attn2") != std::string::npos);
+    const torch::Tensor x = torch::randn({ 1, 4, 8, 8 });
+    const torch::Tensor t = torch::tensor({ 100.0 });
+    const torch::Tensor context = torch::randn({ 1, 5, unet->options.cross_attention_dim() });
+    const auto plain = gradientsOf(unet, x, t, context);
+    unet->setGradientCheckpointing(true);
+    const auto checkpointed = gradientsOf(unet, x, t, context);
+    QVERIFY(close(plain, checkpointed, 1e-5));
+    const torch::Tensor first = checkpointed.at("down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight");
+    QVERIFY(first.defined());
+    QVERIFY(first.abs().sum().item<double>() > 0);
+}
+
+void TestMemory::chunkedAttentionGivesTheSameGradients()
+{
+    torch::manual_seed(3);
+    const auto options = torch::TensorOptions().dtype(torch::kFloat64);
+    const torch::Tensor q0 = torch::randn({ 2, 37, 4 }, options);
+    const torch::Tensor k0 = torch::randn({ 2, 11, 4 }, options);
+    const torch::Tensor v0 = torch::randn({ 2, 11, 4 }, options);
+    const torch::Tensor weights = torch::randn({ 2, 37, 4 }, options);
+    const auto gradients = [&](models::sd::AttentionBackend backend) {
+        torch::Tensor q = q0.clone().requires_grad_(true);
+        torch::Tensor k = k0.clone().requires_grad_(true);
+        torch::Tensor v = v0.clone().requires_grad_(true);
+        const torch::Tensor out = models::sd::attend(q, k, v, 0.5, backend, /*query_chunk_size=*/8);
+        (out * weights).sum().backward();
+        return std::vector<torch::Tensor> { out.detach(), q.grad(), k.grad(), v.grad() };
+    };
+    const auto plain = gradients(models::sd::AttentionBackend::Standard);
+    const auto chunked = gradients(models::sd::AttentionBackend::MemoryEfficient);
+    for (std::size_t i = 0; i < plain.size(); ++i)
+        QVERIFY2(torch::allclose(plain[i], chunked[i], 1e-12, 1e-12), std::to_string(i).c_str());
+}
+
+void TestMemory::autocastRunsProductsInBfloat16AndRestores()
+{
+    const torch::Tensor a = torch::randn({ 4, 4 });
+    {
+        const nn::AutocastGuard guard(torch::kCPU, torch::kBFloat16);
+        QVERIFY(guard.active());
+        QCOMPARE(nn::autocastType(torch::kCPU), torch::kBFloat16);
+        QCOMPARE(torch::matmul(a, a).scalar_type(), torch::kBFloat16);
+    }
+    QCOMPARE(nn::autocastType(torch::kCPU), torch::kFloat32);
+    QCOMPARE(torch::matmul(a, a).scalar_type(), torch::kFloat32);
+    {
+        const nn::AutocastGuard off(torch::kCPU, torch::kFloat32);
+        QVERIFY(!off.active());
+    }
+    LETHE_COMPARE_STR(errorMessage([] { nn::AutocastGuard guard(torch::kCPU, torch::kInt64); }),
+        "mixed precision: autocast runs in bfloat16 or float16, not Long");
+#if TORCH_VERSION_MAJOR < 2
+    LETHE_COMPARE_STR(errorMessage([] { nn::AutocastGuard guard(torch::kCPU, torch::kFloat16); }),
+        "mixed precision: float16 autocast needs CUDA (this LibTorch's CPU autocast knows only bfloat16); use "
+        "bfloat16 on the CPU");
+#endif
+}
+
+void TestMemory::adamCreatesItsMomentsWithTheFirstUpdate()
+{
+    torch::Tensor used = torch::ones({ 3 }).requires_grad_(true);
+    torch::Tensor unused = torch::ones({ 2 }).requires_grad_(true);
+    train::Adam adam({ { "used", used }, { "unused", unused } }, {});
+    QCOMPARE(adam.state().size(), std::size_t(1)); // Only the step count: no moments before an update.
+    (used * 2).sum().backward();
+    adam.step();
+    const auto state = adam.state();
+    QCOMPARE(state.size(), std::size_t(3)); // The used parameter's two moments; the unused one still has none.
+    LETHE_COMPARE_STR(state[0].name, "adam.exp_avg.used");
+    // A snapshot from before the first update brings back an optimizer without moments.
+    train::Adam fresh({ { "used", used }, { "unused", unused } }, {});
+    adam.loadState(fresh.state());
+    QCOMPARE(adam.state().size(), std::size_t(1));
+    QCOMPARE(adam.stepCount(), std::int64_t(0));
+}
+
+void TestMemory::inPlaceTrainsTheBaseUNetAsACopyWould_data()
+{
+    QTest::addColumn<int>("method");
+    QTest::newRow("rgd") << static_cast<int>(ConceptMethod::RGD);
+    QTest::newRow("esd") << static_cast<int>(ConceptMethod::ESD);
+    QTest::newRow("salun") << static_cast<int>(ConceptMethod::SalUn);
+}
+
+void TestMemory::inPlaceTrainsTheBaseUNetAsACopyWould()
+{
+    QFETCH(int, method);
+    ConceptConfig config = test::tinyConceptConfig(static_cast<ConceptMethod>(method));
+    const auto base = parametersOf(m_pixel->unet());
+    ConceptSession copy(*m_pixel, test::conceptPairs("forget", 3, 1), test::conceptPairs("remain", 4, 2), config);
+    const auto copyLosses = lossesOf(copy);
+    QVERIFY(copy.model().unet().get() != m_pixel->unet().get());
+    for (const auto& [name, tensor] : parametersOf(m_pixel->unet()))
+        QVERIFY2(torch::equal(tensor, base.at(name)), name.c_str()); // A copy's run leaves the base alone.
+
+    const models::sd::StableDiffusion own = models::sd::loadStableDiffusion(m_dir / "pixel", {});
+    ConceptSession inPlace(
+        own, test::conceptPairs("forget", 3, 1), test::conceptPairs("remain", 4, 2), config, BaseUse::TrainInPlace);
+    QVERIFY(inPlace.model().unet().get() == own.unet().get());
+    QVERIFY(inPlace.frozenUNet().is_empty());
+    const auto inPlaceLosses = lossesOf(inPlace);
+    QCOMPARE(inPlaceLosses.size(), copyLosses.size());
+    for (std::size_t i = 0; i < copyLosses.size(); ++i) {
+        QCOMPARE(inPlaceLosses[i].first, copyLosses[i].first);
+        QCOMPARE(inPlaceLosses[i].second, copyLosses[i].second);
+    }
+    const auto trainedInPlace = parametersOf(own.unet());
+    for (const auto& [name, tensor] : parametersOf(copy.model().unet()))
+        QVERIFY2(torch::equal(tensor, trainedInPlace.at(name)), name.c_str());
+}
+
+void TestMemory::memorySettingsKeepTheRunsLosses()
+{
+    ConceptConfig config = test::tinyConceptConfig(ConceptMethod::RGD);
+    ConceptSession plain(*m_pixel, test::conceptPairs("forget", 3, 1), test::conceptPairs("remain", 4, 2), config);
+    const auto expected = lossesOf(plain);
+    config.gradientCheckpointing = true;
+    config.memoryEfficientAttention = true;
+    ConceptSession saving(*m_pixel, test::conceptPairs("forget", 3, 1), test::conceptPairs("remain", 4, 2), config);
+    const auto found = lossesOf(saving);
+    QCOMPARE(found.size(), expected.size());
+    for (std::size_t i = 0; i < found.size(); ++i) {
+        QVERIFY(std::abs(found[i].first - expected[i].first) < 1e-5 * std::abs(expected[i].first) + 1e-7);
+        QVERIFY(std::abs(found[i].second - expected[i].second) < 1e-5 * std::abs(expected[i].second) + 1e-7);
+    }
+}
+
+void TestMemory::bfloat16RunKeepsFloat32Weights()
+{
+    ConceptConfig config = test::tinyConceptConfig(ConceptMethod::RGD);
+    ConceptSession plain(*m_pixel, test::conceptPairs("forget", 3, 1), test::conceptPairs("remain", 4, 2), config);
+    const auto expected = lossesOf(plain);
+    config.precision = unlearn::Precision::BFloat16;
+    ConceptSession reduced(*m_pixel, test::conceptPairs("forget", 3, 1), test::conceptPairs("remain", 4, 2), config);
+    const auto found = lossesOf(reduced);
+    QCOMPARE(found.size(), expected.size());
+    // bfloat16 keeps about 3 significant digits: the losses agree to a few per cent, and differ (autocast was on).
+    bool differs = false;
+    for (std::size_t i = 0; i < found.size(); ++i) {
+        QVERIFY(std::abs(found[i].first - expected[i].first) < 0.05 * expected[i].first);
+        differs = differs || found[i].first != expected[i].first;
+    }
+    QVERIFY(differs);
+    for (const auto& p : reduced.model().unet()->parameters())
+        QCOMPARE(p.scalar_type(), torch::kFloat32);
+    QCOMPARE(nn::autocastType(torch::kCPU), torch::kFloat32); // Nothing left switched on after the run.
+}
+
+void TestMemory::estimateCountsWhatARunHolds()
+{
+    ConceptConfig config = test::tinyConceptConfig(ConceptMethod::RGD);
+    const auto query = unlearn::memoryQuery(*m_pixel, config, BaseUse::Copy, 8, 7);
+    const auto unet = m_pixel->unetParameters() * 4;
+    const unlearn::MemoryEstimate copy = unlearn::estimateMemory(query);
+    QCOMPARE(copy.runCopy, unet);
+    QCOMPARE(copy.gradients, unet); // All parameters are trained.
+    QCOMPARE(copy.forgetDirection, unet);
+    QCOMPARE(copy.optimizer, 2 * unet);
+    QCOMPARE(copy.weights, (m_pixel->unetParameters() + m_pixel->textEncoderParameters()) * 4);
+    QVERIFY(copy.activations > 0);
+    QVERIFY(copy.firstStepPeak() < copy.devicePeak());
+
+    auto inPlace = query;
+    inPlace.use = BaseUse::TrainInPlace;
+    QCOMPARE(unlearn::estimateMemory(inPlace).runCopy, std::int64_t(0));
+
+    // Each memory setting lowers the activations; all together the most.
+    const auto activations = [&](bool checkpointing, bool efficient, unlearn::Precision precision) {
+        auto q = query;
+        q.config.gradientCheckpointing = checkpointing;
+        q.config.memoryEfficientAttention = efficient;
+        q.config.precision = precision;
+        q.latentSide = 64;
+        q.unet = models::sd::UNet2DConditionOptions(); // SD 1.x's UNet at 512 × 512.
+        return unlearn::estimateMemory(q).activations;
+    };
+    const auto none = activations(false, false, unlearn::Precision::Float32);
+    QVERIFY(activations(true, false, unlearn::Precision::Float32) < none);
+    QVERIFY(activations(false, true, unlearn::Precision::Float32) < none);
+    QVERIFY(activations(false, false, unlearn::Precision::BFloat16) < none);
+    QVERIFY(
+        activations(true, true, unlearn::Precision::BFloat16) < activations(true, true, unlearn::Precision::Float32));
+
+    // UCE solves: no gradients, no Adam, no activations kept.
+    auto uce = query;
+    uce.config.method = ConceptMethod::UCE;
+    const unlearn::MemoryEstimate solved = unlearn::estimateMemory(uce);
+    QCOMPARE(solved.gradients + solved.optimizer + solved.activations, std::int64_t(0));
+}
+
+void TestMemory::estimateRefusesWhatCannotFit()
+{
+    ConceptConfig config = test::tinyConceptConfig(ConceptMethod::RGD);
+    const auto query = unlearn::memoryQuery(*m_pixel, config, BaseUse::TrainInPlace, 8, 7);
+    const unlearn::MemoryEstimate estimate = unlearn::estimateMemory(query);
+    QVERIFY(!unlearn::memoryRefusal(query, estimate.devicePeak()).has_value());
+    const auto refused = unlearn::memoryRefusal(query, 1024);
+    QVERIFY(refused.has_value());
+    QVERIFY2(refused->rfind("this run needs about ", 0) == 0, refused->c_str());
+    QVERIFY2(refused->find("no memory setting makes it fit: train fewer parameters (--params cross-attn) or use a "
+                           "larger device")
+            != std::string::npos,
+        refused->c_str());
+    // Just below the estimate, a memory setting would fit, and the message names it.
+    const auto near = unlearn::memoryRefusal(query, estimate.devicePeak() - 1);
+    QVERIFY(near.has_value());
+    QVERIFY2(near->find("--memory-efficient-attention would fit") != std::string::npos
+            || near->find("--gradient-checkpointing") != std::string::npos,
+        near->c_str());
+}
+
+QTEST_APPLESS_MAIN(TestMemory)
+#include "test_memory.moc"
