@@ -122,6 +122,7 @@ QWidget* ClassTab::buildControls()
     QVBoxLayout* methodLayout = addPanel(methodGroup);
     m_panel->setKind(widgets::RunKind::Class);
     m_panel->setMethods(SessionWorker::methods());
+    m_panel->setPrecisions(RunWorker::precisions());
     m_panel->setPresets(SessionWorker::presets());
     methodLayout->addWidget(buildMeasures());
 

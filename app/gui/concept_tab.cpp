@@ -69,6 +69,7 @@ ConceptTab::ConceptTab(ConceptWorker* worker, QWidget* parent)
     connect(m_editor, &PromptSetsEditor::promptsChanged, this, [this] {
         refreshPreviews();
         updateActions();
+        scheduleEstimate();
     });
     connect(m_editor, &PromptSetsEditor::statusMessage, this, &ConceptTab::setStatus);
     connect(m_editor, &PromptSetsEditor::failed, this, &ConceptTab::showError);
@@ -81,6 +82,18 @@ ConceptTab::ConceptTab(ConceptWorker* worker, QWidget* parent)
     connect(m_robustness, &RobustnessPanel::statusMessage, this, &ConceptTab::setStatus);
     m_pages->addTab(m_robustness, tr("Ro&bustness"));
     arrange(QStringLiteral("conceptSplitter"), left, 380, m_pages);
+
+    // Edits come in bursts (a spin box's arrows, a built prompt set): one estimate once they pause.
+    m_estimateTimer = new QTimer(this);
+    m_estimateTimer->setSingleShot(true);
+    m_estimateTimer->setInterval(150);
+    connect(m_estimateTimer, &QTimer::timeout, this, [this] {
+        if (!m_modelOpen || isBusy())
+            return;
+        QMetaObject::invokeMethod(
+            m_worker, [worker = m_worker, request = settingsRequest()] { worker->estimate(request, false); });
+    });
+    connect(m_panel, &widgets::HyperparameterPanel::settingsChanged, this, &ConceptTab::scheduleEstimate);
 
     connectWorker();
     restoreSettings();
@@ -203,10 +216,16 @@ QWidget* ConceptTab::buildImagesGroup()
 QWidget* ConceptTab::buildMethodGroup()
 {
     auto* group = new QGroupBox(tr("Method and hyperparameters"));
-    addPanel(group);
+    QVBoxLayout* layout = addPanel(group);
+    // Under the settings it follows, so that the effect of an edit shows where it is made.
+    m_memoryLabel = new QLabel(tr("Memory: open a model for an estimate."), group);
+    m_memoryLabel->setWordWrap(true);
+    m_memoryLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    layout->addWidget(m_memoryLabel);
     m_panel->setKind(widgets::RunKind::Concept);
     m_panel->setMethods(ConceptWorker::methods());
     m_panel->setParameterGroups(ConceptWorker::parameterGroups());
+    m_panel->setPrecisions(RunWorker::precisions());
     m_panel->setPresets(ConceptWorker::presets());
     return group;
 }
@@ -356,6 +375,7 @@ void ConceptTab::connectWorker()
             showPhaseProgress(100, 100, tr("training images: %p%"));
             setStatus(m_imagesLabel->text());
             updateActions();
+            scheduleEstimate(); // What is free has changed.
         }
         Q_EMIT imagesFinished(drawn, cached);
     });
@@ -393,6 +413,13 @@ void ConceptTab::connectWorker()
         showError(tr("CLIP model"), message);
     });
     connect(m_worker, &ConceptWorker::clipMeasured, this, &ConceptTab::showClipAlignment);
+    connect(m_worker, &ConceptWorker::memoryEstimated, this, &ConceptTab::onMemoryEstimated);
+    connect(m_worker, &ConceptWorker::drawingProgress, this,
+        [this](const QString& what, const QString& detail, qint64 done, qint64 total) {
+            m_phaseDetail = detail;
+            onProgress(what, done, total);
+            m_phaseDetail.clear();
+        });
 }
 
 void ConceptTab::restoreSettings()
@@ -534,6 +561,16 @@ void ConceptTab::startRun()
     request.clipModel = m_clipEdit->path();
     request.clipPrompts = m_clipPrompts->value();
     request.remainTest = prompts(PromptSet::RemainTest);
+    // The memory check first, on the worker that holds the model: a run that cannot fit starts nothing, and the
+    // settings stay for the user to change.
+    m_pendingRequest = request;
+    m_checkingMemory = true;
+    updateActions();
+    QMetaObject::invokeMethod(m_worker, [worker = m_worker, request] { worker->estimate(request, true); });
+}
+
+void ConceptTab::continueStart(const ConceptRunRequest& request)
+{
     if (!request.clipModel.isEmpty()) {
         // Loaded first: a CLIP folder that does not load starts nothing, and the last run's results stay.
         m_pendingRequest = request;
@@ -545,6 +582,43 @@ void ConceptTab::startRun()
         return;
     }
     launchRun(request);
+}
+
+void ConceptTab::scheduleEstimate()
+{
+    if (m_estimateTimer)
+        m_estimateTimer->start();
+}
+
+ConceptRunRequest ConceptTab::settingsRequest() const
+{
+    ConceptRunRequest r;
+    r.images = imagesRequest(nullptr);
+    r.settings = m_panel->settings();
+    r.preset = m_panel->presetBox()->currentText();
+    r.forgetConcept = m_editor->conceptWords();
+    r.otherConceptValues = m_editor->otherConceptValues();
+    return r;
+}
+
+void ConceptTab::onMemoryEstimated(const ConceptMemoryEstimate& estimate)
+{
+    m_memoryEstimate = estimate;
+    m_memoryLabel->setText(estimate.summary);
+    m_memoryLabel->setToolTip(estimate.refusal.isEmpty() ? estimate.details : estimate.refusal);
+    if (!estimate.forStart || !m_checkingMemory)
+        return;
+    m_checkingMemory = false;
+    updateActions();
+    if (!estimate.refusal.isEmpty()) {
+        showError(tr("Not enough memory"),
+            tr("The run does not start: %1.\n\nIn this window those settings are Precision, Gradient checkpointing, "
+               "Memory-efficient attention, Parameters and the batches under Method and hyperparameters; they are "
+               "as you left them.")
+                .arg(estimate.refusal));
+        return;
+    }
+    continueStart(m_pendingRequest);
 }
 
 void ConceptTab::launchRun(const ConceptRunRequest& request)
@@ -642,6 +716,7 @@ void ConceptTab::onOpened(const QString& path, const QString& description, const
     const QString preset = recommendedPreset.isEmpty() ? QStringLiteral("sd") : recommendedPreset;
     m_panel->applyPreset(preset);
     saveSettings();
+    scheduleEstimate();
     setStatus(tr("Opened %1 (preset %2): fill the prompt sets, then generate the training images or press Start")
                   .arg(path, preset));
     updateActions();
@@ -666,15 +741,21 @@ void ConceptTab::onProgress(const QString& what, qint64 done, qint64 total)
         m_phaseClock.start();
         setStatus(what);
     }
-    showPhaseProgress(done, total, total > 0 ? tr("%1: %v of %m (%p%)").arg(what) : what);
+    // A drawing says which images and sampler step it is at; its units (sampler steps of all the images) are
+    // for the bar and the ETA only.
+    const bool detailed = !m_phaseDetail.isEmpty();
+    showPhaseProgress(done, total,
+        total <= 0     ? what
+            : detailed ? tr("%1: %2 (%p%)").arg(what, m_phaseDetail)
+                       : tr("%1: %v of %m (%p%)").arg(what));
     const double seconds = m_phaseClock.elapsed() / 1000.0;
     if (total > 0 && done > m_phaseStart && seconds > 0) {
         const double rate = static_cast<double>(done - m_phaseStart) / seconds;
-        m_rate->setText(tr("%1 of %2 · %3/s · ETA %4")
-                            .arg(done)
-                            .arg(total)
-                            .arg(rate, 0, 'f', 2)
-                            .arg(durationText(static_cast<double>(total - done) / rate)));
+        const QString eta = durationText(static_cast<double>(total - done) / rate);
+        m_rate->setText(detailed ? tr("%1 · ETA %2").arg(m_phaseDetail, eta)
+                                 : tr("%1 of %2 · %3/s · ETA %4").arg(done).arg(total).arg(rate, 0, 'f', 2).arg(eta));
+    } else if (detailed) {
+        m_rate->setText(m_phaseDetail);
     }
 }
 
@@ -724,6 +805,7 @@ void ConceptTab::onRunEnded(const QString& outcome, const QString& message, qint
         setStatus(endedStatus(tr("Run %1 after %2 steps in %3%4"), outcome, steps, seconds)
                       .arg(messageSuffix(message) + (m_clipSummary.isEmpty() ? QString() : tr(" · ") + m_clipSummary)));
     }
+    scheduleEstimate(); // What is free has changed.
     Q_EMIT runFinished(outcome);
 }
 

@@ -3,7 +3,8 @@
 // The Concept tab: text-to-image concept unlearning. A model picker, the forget and remain prompt sets
 // (PromptSetsEditor: typed, loaded from JSON/CSV, or built from a diversity preset), the base model's training
 // images (cached on disk), method and hyperparameters on the shared HyperparameterPanel (α, λ, lr live while
-// running; the model's recommended preset applied when it opens), live curves, before/after grids per prompt and
+// running; the model's recommended preset applied when it opens) with the run's memory estimate against the free
+// memory (Start refuses a run that does not fit), live curves, before/after grids per prompt and
 // seed, with a CLIP model the CLIP alignment of the prompt sets before and after, and export as a diffusers folder
 // and/or a CompVis single file. The torch work runs on a ConceptWorker in
 // its own thread; this header sees no LibTorch.
@@ -24,6 +25,7 @@ class QPushButton;
 class QSpinBox;
 class QTableWidget;
 class QTabWidget;
+class QTimer;
 
 namespace lethe::widgets {
 class PathEdit;
@@ -68,7 +70,10 @@ public:
     /// True once a paused run's thread is held between steps (the step under way when Pause came has ended).
     bool runHeld() const;
     /// A run, a drawing, an opening, an export or the loading of a run's CLIP model is in flight.
-    bool isBusy() const { return m_running || m_drawing || m_exporting || m_opening || m_loadingClip || m_attacking; }
+    bool isBusy() const
+    {
+        return m_running || m_drawing || m_exporting || m_opening || m_loadingClip || m_attacking || m_checkingMemory;
+    }
     bool canStart() const override;
     /// A run ended with weights to export.
     bool hasResult() const { return m_hasResult; }
@@ -95,6 +100,11 @@ public:
     /// The CLIP model folder of the CLIP alignment (empty: not measured), and how many prompts of each set it draws.
     widgets::PathEdit* clipEdit() const { return m_clipEdit; }
     QSpinBox* clipPromptsBox() const { return m_clipPrompts; }
+    /// The memory the run would take with the current settings, against the free memory (updated as they change).
+    QLabel* memoryLabel() const { return m_memoryLabel; }
+    /// The last estimate the label shows.
+    const ConceptMemoryEstimate& memoryEstimate() const { return m_memoryEstimate; }
+    ConceptWorker* worker() const { return m_worker; }
     /// The last run's CLIP alignment: a row per set (D_f, D_r,train, D_r,test, D_r together), before and after.
     QTableWidget* clipTable() const { return m_clipTable; }
     QComboBox* methodBox() const { return m_panel->methodBox(); }
@@ -142,7 +152,14 @@ private:
     QWidget* buildMeasuresGroup();
     QWidget* buildRunGroup();
     QWidget* buildClipPage();
+    /// After the memory check at Start: loads the request's CLIP model first (when it names one), then launches.
+    void continueStart(const ConceptRunRequest& request);
     void launchRun(const ConceptRunRequest& request);
+    /// Asks the worker for the memory estimate of the current settings, once the edits of the moment are done.
+    void scheduleEstimate();
+    /// The run the current settings describe, without the checks Start makes (for the memory estimate).
+    ConceptRunRequest settingsRequest() const;
+    void onMemoryEstimated(const ConceptMemoryEstimate& estimate);
     void showClipAlignment(const QList<ClipAlignmentFigure>& figures);
     void onAttackEnded(const QString& outcome, const QString& message, const AttackSummary& summary);
     /// The CLIP alignment table's attack row: Pre-ASR before, Post-ASR after.
@@ -177,6 +194,9 @@ private:
     QSpinBox* m_clipPrompts = nullptr;
     QTableWidget* m_clipTable = nullptr;
     QLabel* m_clipNote = nullptr;
+    QLabel* m_memoryLabel = nullptr;
+    QTimer* m_estimateTimer = nullptr;
+    ConceptMemoryEstimate m_memoryEstimate;
     RobustnessPanel* m_robustness = nullptr;
     QList<QWidget*> m_lockedWhileBusy;
 
@@ -186,6 +206,7 @@ private:
     bool m_drawing = false;
     bool m_loadingClip = false;
     bool m_attacking = false;
+    bool m_checkingMemory = false; ///< Start waits for the worker's memory check.
     QList<ConceptPrompt> m_runForget; ///< The last run's forget prompts, which the attack takes.
     QString m_runConcept; ///< The last run's concept words.
     ConceptDrawSettings m_runDraw; ///< How the last run's images were drawn.
@@ -196,6 +217,7 @@ private:
     bool m_autoOpened = false;
     StepPoint m_lastPoint;
     QString m_phase;
+    QString m_phaseDetail; ///< Which images and sampler step a drawing is at (empty: none).
     qint64 m_phaseStart = 0;
     QElapsedTimer m_phaseClock;
 };

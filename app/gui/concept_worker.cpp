@@ -6,6 +6,7 @@
 #include "core/concept/prompt_set.h"
 #include "core/diffusion/text_to_image.h"
 #include "core/error.h"
+#include "core/eval/benchmark.h"
 #include "core/eval/clip_alignment_sets.h"
 #include "core/io/json_text.h"
 #include "core/io/model_file.h"
@@ -17,6 +18,7 @@
 #include "core/unlearn/concept_config.h"
 #include "core/unlearn/concept_images.h"
 #include "core/unlearn/concept_session.h"
+#include "core/unlearn/memory_estimate.h"
 #include "core/unlearn/run_control.h"
 #include "core/unlearn/run_record.h"
 
@@ -97,6 +99,24 @@ std::vector<std::string> preservedByDefault(const QStringList& otherValues, cons
     return kept;
 }
 
+/// The core config of the run `request` asks for: the panel's values over its preset, and what the Concept tab
+/// fixes (the remain set drawn on its own; UCE's one step and, when the panel names none, its preserved concepts).
+unlearn::ConceptConfig conceptRunConfig(const ConceptRunRequest& request)
+{
+    unlearn::ConceptConfig config = conceptConfigOf(request.settings, request.preset);
+    config.forgetConcept = request.forgetConcept.toStdString();
+    config.previewEvery = request.previewEvery;
+    // The Concept tab's remain set is typed, loaded or built as D_r,train, never the forget set's twins: its
+    // batches are drawn on their own (docs/method.md §3), and run.json says so.
+    config.remainPairing = unlearn::RemainPairing::Independent;
+    if (config.method == unlearn::ConceptMethod::UCE) {
+        config.steps = 1; // One closed-form edit (the session's too): the progress counts one step.
+        if (config.ucePreserve.empty())
+            config.ucePreserve = preservedByDefault(request.otherConceptValues, config.forgetConcept);
+    }
+    return config;
+}
+
 } // namespace
 
 struct ConceptWorker::State {
@@ -134,6 +154,7 @@ ConceptWorker::ConceptWorker()
     qRegisterMetaType<ConceptRunRequest>();
     qRegisterMetaType<ClipAlignmentFigure>();
     qRegisterMetaType<QList<ClipAlignmentFigure>>();
+    qRegisterMetaType<ConceptMemoryEstimate>();
 }
 
 ConceptWorker::~ConceptWorker() = default;
@@ -141,6 +162,56 @@ ConceptWorker::~ConceptWorker() = default;
 void ConceptWorker::cancelImages()
 {
     m_cancelImages = true;
+}
+
+void ConceptWorker::setAvailableMemory(qint64 bytes)
+{
+    m_availableMemory = bytes;
+}
+
+void ConceptWorker::estimate(const ConceptRunRequest& request, bool forStart)
+{
+    State& s = *m_state;
+    ConceptMemoryEstimate out;
+    out.forStart = forStart;
+    try {
+        if (!s.sd)
+            throw Error("no model open");
+        const unlearn::ConceptConfig config = conceptRunConfig(request);
+        config.validate();
+        // The GUI trains a copy of the UNet (the opened model stays for the previews and the next run).
+        const std::int64_t side = s.sd->defaultImageSize() / s.sd->model().latentScale;
+        const auto pairs = static_cast<std::int64_t>(request.images.forget.size() + request.images.remain.size());
+        const unlearn::MemoryQuery query = unlearn::memoryQuery(*s.sd, config, unlearn::BaseUse::Copy, side, pairs);
+        const unlearn::MemoryEstimate estimate = unlearn::estimateMemory(query);
+        const qint64 given = m_availableMemory.load();
+        const std::optional<std::int64_t> available
+            = given >= 0 ? std::optional<std::int64_t>(given) : unlearn::freeMemory(s.device);
+        out.peak = estimate.devicePeak();
+        out.firstStep = estimate.firstStepPeak();
+        out.available = available ? *available : -1;
+        out.details = toQString(estimate.describe());
+        const QString peak = toQString(eval::formatBytes(out.peak));
+        const QString first = toQString(eval::formatBytes(out.firstStep));
+        const QString device = toQString(s.device.str());
+        if (!available)
+            out.summary = tr("Memory: about %1 at a step's peak (%2 in the first step) on %3; free memory unknown")
+                              .arg(peak, first, device);
+        else if (const auto refusal = unlearn::memoryRefusal(query, *available)) {
+            out.refusal = toQString(*refusal);
+            out.summary = tr("Memory: about %1 at a step's peak (%2 in the first step), more than the %3 free on %4")
+                              .arg(peak, first, toQString(eval::formatBytes(*available)), device);
+        } else {
+            out.summary = tr("Memory: about %1 at a step's peak (%2 in the first step) of %3 free on %4")
+                              .arg(peak, first, toQString(eval::formatBytes(*available)), device);
+        }
+    } catch (const std::exception& e) {
+        // Settings core refuses, or no model: Start goes on and the run reports them as it always has.
+        out = ConceptMemoryEstimate();
+        out.forStart = forStart;
+        out.summary = tr("Memory: no estimate (%1)").arg(toQString(e.what()));
+    }
+    Q_EMIT memoryEstimated(out);
 }
 
 QList<widgets::RunPreset> ConceptWorker::presets()
@@ -239,17 +310,41 @@ bool ConceptWorker::ensureImages(const ConceptImagesRequest& request, const unle
         throw Error("choose a folder for the training-image cache");
 
     const auto total = static_cast<qint64>(forget.size() + remain.size());
+    const qint64 steps = std::max(1, request.draw.samplerSteps);
     qint64 cached = 0;
+    // Progress in sampler steps of all the images, so that the bar moves with every step of a batch (a batch of a
+    // large model takes minutes), and a detail that names the batch's images and its step.
     const auto draw = [&](const std::vector<concepts::Prompt>& prompts, const std::filesystem::path& folder,
                           qint64 offset, const QString& what) -> std::optional<torch::Tensor> {
         bool first = true;
-        return unlearn::conceptImages(*s.sd, prompts, folder, options, [&](std::int64_t done, std::int64_t) {
-            if (first)
-                cached += done; // The first report counts the images found in the cache.
-            first = false;
-            Q_EMIT progress(what, offset + done, total);
-            return !m_cancelImages.load() && !(control && control->stopRequested());
-        });
+        qint64 doneInSet = 0;
+        const auto keepGoing = [&] { return !m_cancelImages.load() && !(control && control->stopRequested()); };
+        return unlearn::conceptImages(
+            *s.sd, prompts, folder, options,
+            [&](std::int64_t done, std::int64_t) {
+                doneInSet = done;
+                if (first) {
+                    // The first report counts the images found in the cache; after a batch the sampler's last step
+                    // has said the same.
+                    cached += done;
+                    Q_EMIT drawingProgress(what, tr("%1 of %2 images").arg(offset + done).arg(total),
+                        (offset + done) * steps, total * steps);
+                }
+                first = false;
+                return keepGoing();
+            },
+            [&](std::int64_t step, std::int64_t samplerSteps) {
+                // The batch being drawn: the next images of the set that the cache lacks.
+                const qint64 batch = std::min<qint64>(options.batch, static_cast<qint64>(prompts.size()) - doneInSet);
+                const qint64 firstImage = offset + doneInSet + 1;
+                const QString images = batch > 1
+                    ? tr("images %1–%2 of %3").arg(firstImage).arg(firstImage + batch - 1).arg(total)
+                    : tr("image %1 of %2").arg(firstImage).arg(total);
+                const qint64 within = samplerSteps > 0 ? batch * steps * step / samplerSteps : 0;
+                Q_EMIT drawingProgress(what, tr("%1, step %2/%3").arg(images).arg(step).arg(samplerSteps),
+                    (offset + doneInSet) * steps + within, total * steps);
+                return keepGoing();
+            });
     };
     const std::optional<torch::Tensor> forgetImages
         = draw(forget, cache / "forget", 0, tr("Drawing the forget images"));
@@ -327,22 +422,12 @@ void ConceptWorker::run(const ConceptRunRequest& request)
     try {
         if (!s.sd)
             throw Error("open a text-to-image model first");
-        unlearn::ConceptConfig config = conceptConfigOf(request.settings, request.preset);
-        config.forgetConcept = request.forgetConcept.toStdString();
-        config.previewEvery = request.previewEvery;
-        // The Concept tab's remain set is typed, loaded or built as D_r,train, never the forget set's twins: its
-        // batches are drawn on their own (docs/method.md §3), and run.json says so.
-        config.remainPairing = unlearn::RemainPairing::Independent;
-        if (config.method == unlearn::ConceptMethod::UCE) {
-            config.steps = 1; // One closed-form edit (the session's too): the progress counts one step.
-            if (config.ucePreserve.empty()) {
-                config.ucePreserve = preservedByDefault(request.otherConceptValues, config.forgetConcept);
-                if (!config.ucePreserve.empty())
-                    spdlog::info("UCE preserves the concept dimension's other training values (no preserved concepts "
-                                 "named): {}",
-                        unlearn::conceptText(config.ucePreserve));
-            }
-        }
+        const unlearn::ConceptConfig config = conceptRunConfig(request);
+        if (config.method == unlearn::ConceptMethod::UCE && request.settings.ucePreserve.trimmed().isEmpty()
+            && !config.ucePreserve.empty())
+            spdlog::info(
+                "UCE preserves the concept dimension's other training values (no preserved concepts named): {}",
+                unlearn::conceptText(config.ucePreserve));
         config.validate();
         if (request.images.forget.isEmpty())
             throw Error("the forget set is empty: type forget prompts, load a prompt file or build them from a preset");

@@ -59,6 +59,18 @@ struct ConceptRunRequest {
     QStringList otherConceptValues;
 };
 
+/// What a concept run will hold in memory, estimated before it starts (unlearn::estimateMemory), against what the
+/// device has free.
+struct ConceptMemoryEstimate {
+    QString summary; ///< One line: the peak of a step and of the first step, and the free memory when known.
+    QString details; ///< core's line with every part (weights, gradients, Adam, activations, …).
+    QString refusal; ///< Empty when the run fits (or the free memory is unknown); else why not and what would fit.
+    qint64 peak = 0; ///< Bytes at the peak of a step.
+    qint64 firstStep = 0; ///< Bytes at the peak of the first step.
+    qint64 available = -1; ///< Free bytes where the UNet trains; -1: unknown.
+    bool forStart = false; ///< Asked for by Start (which goes on only when `refusal` is empty).
+};
+
 /// The CLIP alignment (mean cosine of image and prompt embeddings) of one prompt set before and after a run, or of
 /// D_r,train and D_r,test together (set "remain").
 struct ClipAlignmentFigure {
@@ -78,7 +90,12 @@ public:
     ConceptWorker();
     ~ConceptWorker() override;
 
-    /// Cancels the drawing of training images after the current batch, and any preview drawing (a run's own
+    /// The free memory the estimate compares with instead of asking the device (a machine shared with other work
+    /// leaves less than the device reports; tests use it); a negative value asks the device again. Safe from any
+    /// thread.
+    void setAvailableMemory(qint64 bytes);
+
+    /// Cancels the drawing of training images at the next sampler step, and any preview drawing (a run's own
     /// drawing stops through control()). Safe from any thread.
     void cancelImages();
 
@@ -93,11 +110,15 @@ public Q_SLOTS:
     /// Loads a diffusers folder or a CompVis single file (with `components` for its tokenizer and configs); an
     /// empty `model` is the built-in Fashion text-to-image model (resources/models/fmnist-t2i).
     void open(const QString& model, const QString& components);
-    /// Draws the images of the prompts that the cache lacks; reports progress in images.
+    /// Draws the images of the prompts that the cache lacks; reports progress in sampler steps (drawingProgress).
     void drawImages(const lethe::gui::ConceptImagesRequest& request);
     /// Draws the training images if needed, the "before" previews if they changed, then runs to the end (or a
     /// stop) and draws the "after" previews.
     void run(const lethe::gui::ConceptRunRequest& request);
+    /// Estimates the memory of the run `request` asks for on the open model (it trains a copy of the UNet) and
+    /// compares it with the free memory; emits memoryEstimated with `forStart` passed on (settings core refuses:
+    /// a summary that says so and no refusal, the run reports them; so too without a model).
+    void estimate(const lethe::gui::ConceptRunRequest& request, bool forStart);
     /// Loads the CLIP model folder `folder` for the next run's CLIP alignment (kept while the same file is named);
     /// emits clipLoaded or, with the loader's message, clipFailed.
     void loadClip(const QString& folder);
@@ -117,6 +138,10 @@ Q_SIGNALS:
     void imagesReady(qint64 drawn, qint64 cached);
     void imagesCancelled(qint64 done, qint64 total);
     void imagesFailed(const QString& message);
+    /// Training images are being drawn: progress() in sampler steps of all the images, with `detail` saying which
+    /// images and step ("images 9–16 of 40, step 12/50").
+    void drawingProgress(const QString& what, const QString& detail, qint64 done, qint64 total);
+    void memoryEstimated(const lethe::gui::ConceptMemoryEstimate& estimate);
     void clipLoaded();
     void clipFailed(const QString& message);
     /// A run's CLIP alignment, set by set, then D_r,train and D_r,test together.
@@ -129,6 +154,7 @@ private:
     void ensureClip(const QString& folder);
     std::unique_ptr<State> m_state;
     std::atomic<bool> m_cancelImages { false };
+    std::atomic<qint64> m_availableMemory { -1 };
 };
 
 } // namespace lethe::gui
@@ -136,3 +162,4 @@ private:
 Q_DECLARE_METATYPE(lethe::gui::ConceptImagesRequest)
 Q_DECLARE_METATYPE(lethe::gui::ConceptRunRequest)
 Q_DECLARE_METATYPE(lethe::gui::ClipAlignmentFigure)
+Q_DECLARE_METATYPE(lethe::gui::ConceptMemoryEstimate)

@@ -5,6 +5,7 @@
 #include "core/data/image_set.h"
 #include "core/data/subsets.h"
 #include "core/duration.h"
+#include "core/enum_names.h"
 #include "core/error.h"
 #include "core/unlearn/concept_config.h"
 #include "core/unlearn/run_config.h"
@@ -41,6 +42,17 @@ template <typename From, typename To> void copySharedFields(const From& from, To
     to.remainBatch = from.remainBatch;
     to.seed = from.seed;
     to.saliencyFraction = from.saliencyFraction;
+}
+
+/// The precision the panel's `name` stands for; an empty name (a panel that offers no precisions) keeps `base`'s.
+unlearn::Precision precisionOf(const QString& name, unlearn::Precision base)
+{
+    if (name.isEmpty())
+        return base;
+    const auto precision = enumFromName<unlearn::Precision>(name.toStdString());
+    if (!precision)
+        throw Error("unknown precision: " + name.toStdString());
+    return *precision;
 }
 
 /// The preset `makePreset` makes of `name` when `names` has it, else of the first of `names`.
@@ -124,6 +136,7 @@ widgets::RunSettings settingsOf(const unlearn::RunConfig& c)
     s.method = toQString(unlearn::methodName(c.method));
     copySharedFields(c, s);
     s.remainPerClass = c.remainPerClass;
+    s.precision = toQString(enumName(c.precision));
     return s;
 }
 
@@ -133,6 +146,7 @@ unlearn::RunConfig runConfigOf(const widgets::RunSettings& s, const unlearn::Run
     c.method = unlearn::methodFromName(s.method.toStdString());
     copySharedFields(s, c);
     c.remainPerClass = s.remainPerClass;
+    c.precision = precisionOf(s.precision, base.precision);
     return c;
 }
 
@@ -153,6 +167,9 @@ widgets::RunSettings settingsOf(const unlearn::ConceptConfig& c)
     s.uceRegularisation = c.uceRegularisation;
     s.uceEraseScale = c.uceEraseScale;
     s.ucePreserveScale = c.ucePreserveScale;
+    s.precision = toQString(enumName(c.precision));
+    s.gradientCheckpointing = c.gradientCheckpointing;
+    s.memoryEfficientAttention = c.memoryEfficientAttention;
     return s;
 }
 
@@ -172,6 +189,9 @@ unlearn::ConceptConfig conceptConfigOf(const widgets::RunSettings& s, const unle
     c.uceRegularisation = s.uceRegularisation;
     c.uceEraseScale = s.uceEraseScale;
     c.ucePreserveScale = s.ucePreserveScale;
+    c.precision = precisionOf(s.precision, base.precision);
+    c.gradientCheckpointing = s.gradientCheckpointing;
+    c.memoryEfficientAttention = s.memoryEfficientAttention;
     return c;
 }
 

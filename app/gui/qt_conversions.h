@@ -59,7 +59,8 @@ QString durationText(double seconds);
 StepPoint stepPointOf(const unlearn::StepReport& report);
 
 /// The panel's values of a class run's config, and the config with the panel's values (the other fields of
-/// `base` kept, or of the core preset called `preset`, else of the first preset).
+/// `base` kept, or of the core preset called `preset`, else of the first preset; an empty precision keeps theirs;
+/// an unknown one throws Error).
 widgets::RunSettings settingsOf(const unlearn::RunConfig& config);
 unlearn::RunConfig runConfigOf(const widgets::RunSettings& settings, const unlearn::RunConfig& base);
 unlearn::RunConfig runConfigOf(const widgets::RunSettings& settings, const QString& preset);

@@ -3,6 +3,8 @@
 #include "qt_conversions.h"
 
 #include "core/attack/attack_run.h"
+#include "core/enum_names.h"
+#include "core/unlearn/run_config.h"
 #include "core/unlearn/run_control.h"
 #include "core/unlearn/unlearn_run.h"
 
@@ -82,6 +84,27 @@ std::shared_ptr<unlearn::RunControl> RunWorker::control() const
 QString RunWorker::previewPhase()
 {
     return tr("Drawing the previews");
+}
+
+QList<QPair<QString, QString>> RunWorker::precisions()
+{
+    QList<QPair<QString, QString>> out;
+    for (const auto& [precision, name] : enumNames(unlearn::Precision {})) {
+        QString label;
+        switch (precision) {
+        case unlearn::Precision::Float32:
+            label = tr("float32 (full precision)");
+            break;
+        case unlearn::Precision::BFloat16:
+            label = tr("bfloat16 (autocast)");
+            break;
+        case unlearn::Precision::Float16:
+            label = tr("float16 (autocast, CUDA only)");
+            break;
+        }
+        out.append({ toQString(name), label });
+    }
+    return out;
 }
 
 std::shared_ptr<unlearn::RunControl> RunWorker::beginRun()

@@ -60,6 +60,8 @@ public:
     std::shared_ptr<unlearn::RunControl> control() const;
     /// The `what` of progress() while a run draws its previews between steps.
     static QString previewPhase();
+    /// core's precisions of a run's passes as (key, label) pairs for the panel, in core's order.
+    static QList<QPair<QString, QString>> precisions();
     /// Cancels the attack under way (attack() of a kind) at its next progress report. Safe from any thread.
     void cancelAttack();
 

@@ -9,6 +9,7 @@
 #include "qt_conversions.h"
 #include "robustness_panel.h"
 
+#include "core/error.h"
 #include "core/io/config_json.h"
 #include "core/io/safetensors.h"
 #include "core/models/sd/stable_diffusion.h"
@@ -122,6 +123,7 @@ private Q_SLOTS:
     void builtInModelOpensWithItsRecommendedValues();
     void methodBoxOffersEveryConceptMethod();
     void panelSettingsBecomeCoreConfigs();
+    void memoryEstimateFollowsTheSettingsAndRefusesWhatDoesNotFit();
     void badModelPathIsReported();
     void corruptPromptFileKeepsTheTable();
     void emptyForgetSetIsRefused();
@@ -133,6 +135,7 @@ private Q_SLOTS:
     void screenshotsOfARealModel();
     void screenshotsOfTheRobustnessPanel();
     void screenshotOfAUceRun();
+    void screenshotOfTheMemoryEstimate();
 
 private:
     /// Opens the tiny model in `tab` and waits for it.
@@ -306,6 +309,27 @@ void TestGuiConcept::panelSettingsBecomeCoreConfigs()
     s.ucePreserve.clear();
     QVERIFY(gui::conceptConfigOf(s, QStringLiteral("sd")).ucePreserve.empty());
 
+    // The precision and the memory settings, both ways; an empty precision (a panel offering none) keeps the base's,
+    // an unknown one is refused.
+    unlearn::ConceptConfig memory = unlearn::conceptPreset("sd");
+    memory.precision = unlearn::Precision::BFloat16;
+    memory.gradientCheckpointing = true;
+    memory.memoryEfficientAttention = true;
+    widgets::RunSettings memorySettings = gui::settingsOf(memory);
+    QCOMPARE(memorySettings.precision, QStringLiteral("bfloat16"));
+    QVERIFY(memorySettings.gradientCheckpointing && memorySettings.memoryEfficientAttention);
+    QCOMPARE(io::configToJson(gui::conceptConfigOf(memorySettings, unlearn::conceptPreset("sd"))).dump(),
+        io::configToJson(memory).dump());
+    memorySettings.precision = QStringLiteral("float16");
+    memorySettings.memoryEfficientAttention = false;
+    const unlearn::ConceptConfig half = gui::conceptConfigOf(memorySettings, memory);
+    QCOMPARE(half.precision, unlearn::Precision::Float16);
+    QVERIFY(half.gradientCheckpointing && !half.memoryEfficientAttention);
+    memorySettings.precision.clear();
+    QCOMPARE(gui::conceptConfigOf(memorySettings, memory).precision, unlearn::Precision::BFloat16);
+    memorySettings.precision = QStringLiteral("float8");
+    QVERIFY_THROWS_EXCEPTION(Error, gui::conceptConfigOf(memorySettings, memory));
+
     // Class runs: SalUn's fraction.
     unlearn::RunConfig run = unlearn::runPreset(unlearn::runPresetNames().front());
     run.method = unlearn::Method::SalUn;
@@ -315,6 +339,84 @@ void TestGuiConcept::panelSettingsBecomeCoreConfigs()
     classSettings.saliencyFraction = 0.7;
     QCOMPARE(gui::runConfigOf(classSettings, run).saliencyFraction, 0.7);
     QCOMPARE(gui::runConfigOf(classSettings, run).method, unlearn::Method::SalUn);
+    // And the precision.
+    run.precision = unlearn::Precision::BFloat16;
+    classSettings = gui::settingsOf(run);
+    QCOMPARE(classSettings.precision, QStringLiteral("bfloat16"));
+    QCOMPARE(gui::runConfigOf(classSettings, unlearn::runPreset(unlearn::runPresetNames().front())).precision,
+        unlearn::Precision::BFloat16);
+    classSettings.precision = QStringLiteral("float32");
+    QCOMPARE(gui::runConfigOf(classSettings, run).precision, unlearn::Precision::Float32);
+    // Every precision core knows is offered, in core's order, under its core name.
+    QStringList offered;
+    for (const auto& [key, label] : gui::RunWorker::precisions())
+        offered << key;
+    QCOMPARE(
+        offered, (QStringList { QStringLiteral("float32"), QStringLiteral("bfloat16"), QStringLiteral("float16") }));
+}
+
+void TestGuiConcept::memoryEstimateFollowsTheSettingsAndRefusesWhatDoesNotFit()
+{
+    QSettings().clear();
+    gui::ConceptTab tab;
+    QSignalSpy opened(&tab, &gui::ConceptTab::modelOpened);
+    tab.show(); // Nothing remembered: the built-in model opens.
+    QVERIFY(opened.wait(120000) && opened.at(0).at(0).toBool());
+    // The estimate of the recommended preset's run shows before anything starts: a step's peak and the first
+    // step's, with core's parts in the tooltip.
+    QLabel* label = tab.memoryLabel();
+    QTRY_VERIFY_WITH_TIMEOUT(tab.memoryEstimate().peak > 0, 30000);
+    const gui::ConceptMemoryEstimate first = tab.memoryEstimate();
+    QVERIFY2(label->text().contains(QStringLiteral("MiB")) || label->text().contains(QStringLiteral("GiB")),
+        qPrintable(label->text()));
+    QVERIFY2(label->text().contains(QStringLiteral("in the first step")), qPrintable(label->text()));
+    QVERIFY(first.firstStep > 0 && first.firstStep <= first.peak);
+    QVERIFY2(first.details.contains(QStringLiteral("activations")), qPrintable(first.details));
+
+    // It follows the settings: larger batches need more, gradient checkpointing less.
+    tab.forgetBatchBox()->setValue(tab.forgetBatchBox()->value() * 4);
+    tab.remainBatchBox()->setValue(tab.remainBatchBox()->value() * 4);
+    QTRY_VERIFY_WITH_TIMEOUT(tab.memoryEstimate().peak > first.peak, 30000);
+    const qint64 larger = tab.memoryEstimate().peak;
+    tab.panel()->gradientCheckpointingBox()->setChecked(true);
+    QTRY_VERIFY_WITH_TIMEOUT(tab.memoryEstimate().peak < larger, 30000);
+
+    // With 1 MiB free nothing fits: the label says so, and Start refuses with core's message (what was asked and
+    // what is free) and leaves every setting as it was; nothing is drawn.
+    tab.setPrompts(Set::Forget, { { QStringLiteral("a red sneaker"), 0, QString() } });
+    tab.setPrompts(Set::RemainTrain, { { QStringLiteral("a red bag"), 1, QString() } });
+    tab.setPrompts(Set::RemainTest, {});
+    tab.cacheEdit()->setText(qs(m_dir / "cache-memory"));
+    tab.worker()->setAvailableMemory(qint64 { 1 } << 20);
+    tab.panel()->memoryEfficientAttentionBox()->setChecked(true);
+    QTRY_VERIFY_WITH_TIMEOUT(label->text().contains(QStringLiteral("more than the")), 30000);
+    QVERIFY(!tab.memoryEstimate().refusal.isEmpty());
+    const widgets::RunSettings settings = tab.panel()->settings();
+    tab.startRun();
+    QVERIFY(tab.isBusy()); // The worker checks.
+    QTRY_VERIFY_WITH_TIMEOUT(!tab.isBusy(), 30000);
+    QVERIFY(!tab.isRunning());
+    QVERIFY2(tab.lastError().startsWith(QStringLiteral("The run does not start: this run needs about")),
+        qPrintable(tab.lastError()));
+    QVERIFY2(tab.lastError().contains(QStringLiteral("no memory setting makes it fit")), qPrintable(tab.lastError()));
+    QCOMPARE(takeMessages(&tab), QStringList { tab.lastError() });
+    QCOMPARE(tab.panel()->settings(), settings);
+    QVERIFY(settings.gradientCheckpointing && settings.memoryEfficientAttention);
+    QVERIFY(!std::filesystem::exists(m_dir / "cache-memory"));
+    QVERIFY(tab.startButton()->isEnabled());
+
+    // With room enough the same settings run.
+    tab.worker()->setAvailableMemory(qint64 { 1 } << 50);
+    tab.stepsBox()->setValue(1);
+    tab.samplerStepsBox()->setValue(2);
+    tab.previewSeedsEdit()->setText(QStringLiteral("0"));
+    QTRY_VERIFY_WITH_TIMEOUT(!label->text().contains(QStringLiteral("more than the")), 30000);
+    QSignalSpy finished(&tab, &gui::ConceptTab::runFinished);
+    tab.startRun();
+    QTRY_VERIFY_WITH_TIMEOUT(tab.isRunning(), 60000);
+    QVERIFY(finished.wait(300000));
+    QCOMPARE(tab.lastOutcome(), QStringLiteral("finished"));
+    QVERIFY(takeMessages(&tab).isEmpty());
 }
 
 void TestGuiConcept::badModelPathIsReported()
@@ -479,7 +581,9 @@ void TestGuiConcept::wholeRunFromTypedAndBuiltPrompts()
     QCOMPARE(tab.previewList()->count(), 4 + 2); // Forget prompts, then the held-out remain ones.
     QSignalSpy finished(&tab, &gui::ConceptTab::runFinished);
     QTest::keyClick(&window, Qt::Key_R, Qt::ControlModifier);
-    QVERIFY(tab.isRunning());
+    // The worker checks the run's memory first (the tab is busy meanwhile), then the run starts.
+    QVERIFY(tab.isBusy() && !tab.startButton()->isEnabled());
+    QTRY_VERIFY_WITH_TIMEOUT(tab.isRunning(), 60000);
     QVERIFY(!window.classTab()->isRunning()); // Not the Class tab's run.
     QTRY_VERIFY_WITH_TIMEOUT(tab.lastStep() >= 1, 120000);
     QCOMPARE(tab.lastPoint().alpha, 100.0);
@@ -647,8 +751,15 @@ void TestGuiConcept::cancelledDrawingResumesFromTheCache()
     tab.drawBatchBox()->setValue(1);
     QSignalSpy images(&tab, &gui::ConceptTab::imagesFinished);
     tab.generateImages();
-    QTRY_VERIFY_WITH_TIMEOUT(tab.progressBar()->value() >= 2, 60000);
-    QVERIFY(tab.progressBar()->maximum() == 40);
+    // The bar counts sampler steps of all 40 images and names the image and step it is at.
+    QTRY_VERIFY_WITH_TIMEOUT(tab.progressBar()->value() >= 2 * 12 + 3, 60000);
+    QCOMPARE(tab.progressBar()->maximum(), 40 * 12);
+    const QString text = tab.progressBar()->text();
+    QVERIFY2(
+        QRegularExpression(QStringLiteral("^Drawing the forget images: image \\d+ of 40, step \\d+/12 \\(\\d+%\\)$"))
+            .match(text)
+            .hasMatch(),
+        qPrintable(text));
     tab.cancelImages();
     QVERIFY(images.wait(60000));
     QCOMPARE(images.at(0).at(0).toLongLong(), qint64 { -1 });
@@ -803,7 +914,7 @@ void TestGuiConcept::uceEditsSeveralConceptsInOneStep()
     tab.clipEdit()->setPath(QString());
     QSignalSpy finished(&tab, &gui::ConceptTab::runFinished);
     tab.startRun();
-    QVERIFY(tab.isRunning());
+    QTRY_VERIFY_WITH_TIMEOUT(tab.isRunning(), 60000);
     QVERIFY2(tab.lastStatus().startsWith(QStringLiteral("Unlearning with UCE: 4 forget and 3 remain prompts")),
         qPrintable(tab.lastStatus()));
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 300000);
@@ -1024,6 +1135,22 @@ void TestGuiConcept::screenshotOfAUceRun()
     QTest::qWait(500);
     QVERIFY(window.grab().save(dir + QStringLiteral("/concept-uce.png")));
     qInfo("UCE: %s", qPrintable(tab.lastStatus()));
+}
+
+void TestGuiConcept::screenshotOfTheMemoryEstimate()
+{
+    const QString dir = qEnvironmentVariable("LETHE_MEMORY_SCREENSHOT_DIR");
+    if (dir.isEmpty())
+        QSKIP("set LETHE_MEMORY_SCREENSHOT_DIR to save concept-memory.png: the Concept tab with the built-in model, "
+              "its sneaker prompt sets and the memory estimate of its recommended run (a few seconds)");
+    QSettings().clear();
+    gui::MainWindow window(m_classModel, m_classData);
+    QVERIFY(openBuiltInSneaker(window, 16, 16, 8));
+    gui::ConceptTab& tab = *window.conceptTab();
+    QTRY_VERIFY_WITH_TIMEOUT(tab.memoryEstimate().peak > 0, 30000);
+    QTest::qWait(500); // The estimate of the built prompt sets, after the first one of the opened model.
+    QVERIFY(window.grab().save(dir + QStringLiteral("/concept-memory.png")));
+    qInfo("%s", qPrintable(tab.memoryLabel()->text()));
 }
 
 QTEST_MAIN(TestGuiConcept)
