@@ -849,6 +849,30 @@ no gradients)</source>
 (geschlossen:
 keine Gradienten)</translation>
     </message>
+    <message>
+        <source>Memory: open a model for an estimate.</source>
+        <translation>Speicher: Öffnen Sie ein Modell für eine Schätzung.</translation>
+    </message>
+    <message>
+        <source>Not enough memory</source>
+        <translation>Nicht genug Speicher</translation>
+    </message>
+    <message>
+        <source>The run does not start: %1.
+
+In this window those settings are Precision, Gradient checkpointing, Memory-efficient attention, Parameters and the batches under Method and hyperparameters; they are as you left them.</source>
+        <translation>Der Lauf startet nicht: %1.
+
+In diesem Fenster sind das die Einstellungen Präzision, Gradient-Checkpointing, Speichersparende Attention, Parameter und die Batches unter Methode und Hyperparameter; sie sind unverändert.</translation>
+    </message>
+    <message>
+        <source>%1: %2 (%p%)</source>
+        <translation>%1: %2 (%p%)</translation>
+    </message>
+    <message>
+        <source>%1 · ETA %2</source>
+        <translation>%1 · Restzeit %2</translation>
+    </message>
 </context>
 <context>
     <name>lethe::gui::ConceptWorker</name>
@@ -959,6 +983,38 @@ keine Gradienten)</translation>
     <message>
         <source>UCE (closed-form cross-attention edit)</source>
         <translation>UCE (geschlossene Änderung der Cross-Attention)</translation>
+    </message>
+    <message>
+        <source>Memory: about %1 at a step&apos;s peak (%2 in the first step) on %3; free memory unknown</source>
+        <translation>Speicher: etwa %1 in der Spitze eines Schritts (%2 im ersten Schritt) auf %3; freier Speicher unbekannt</translation>
+    </message>
+    <message>
+        <source>Memory: about %1 at a step&apos;s peak (%2 in the first step), more than the %3 free on %4</source>
+        <translation>Speicher: etwa %1 in der Spitze eines Schritts (%2 im ersten Schritt), mehr als die %3, die auf %4 frei sind</translation>
+    </message>
+    <message>
+        <source>Memory: about %1 at a step&apos;s peak (%2 in the first step) of %3 free on %4</source>
+        <translation>Speicher: etwa %1 in der Spitze eines Schritts (%2 im ersten Schritt) von %3 frei auf %4</translation>
+    </message>
+    <message>
+        <source>Memory: no estimate (%1)</source>
+        <translation>Speicher: keine Schätzung (%1)</translation>
+    </message>
+    <message>
+        <source>%1 of %2 images</source>
+        <translation>%1 von %2 Bildern</translation>
+    </message>
+    <message>
+        <source>images %1–%2 of %3</source>
+        <translation>Bilder %1–%2 von %3</translation>
+    </message>
+    <message>
+        <source>image %1 of %2</source>
+        <translation>Bild %1 von %2</translation>
+    </message>
+    <message>
+        <source>%1, step %2/%3</source>
+        <translation>%1, Schritt %2/%3</translation>
     </message>
 </context>
 <context>
@@ -1766,6 +1822,18 @@ keine Gradienten)</translation>
         <source>Drawing the previews</source>
         <translation>Erzeugen der Vorschauen</translation>
     </message>
+    <message>
+        <source>float32 (full precision)</source>
+        <translation>float32 (volle Präzision)</translation>
+    </message>
+    <message>
+        <source>bfloat16 (autocast)</source>
+        <translation>bfloat16 (Autocast)</translation>
+    </message>
+    <message>
+        <source>float16 (autocast, CUDA only)</source>
+        <translation>float16 (Autocast, nur CUDA)</translation>
+    </message>
 </context>
 <context>
     <name>lethe::gui::SessionWorker</name>
@@ -2008,6 +2076,30 @@ keine Gradienten)</translation>
     <message>
         <source>UCE: the weight of the preserved concepts&apos; term; auto: the authors&apos; max(0.1, 1 / preserved concepts)</source>
         <translation>UCE: das Gewicht des Terms der bewahrten Konzepte; auto: max(0,1; 1 / bewahrte Konzepte) wie bei den Autoren</translation>
+    </message>
+    <message>
+        <source>Precisio&amp;n:</source>
+        <translation>&amp;Präzision:</translation>
+    </message>
+    <message>
+        <source>Gradient chec&amp;kpointing</source>
+        <translation>Gra&amp;dient-Checkpointing</translation>
+    </message>
+    <message>
+        <source>Mem&amp;ory-efficient attention</source>
+        <translation>Speic&amp;hersparende Attention</translation>
+    </message>
+    <message>
+        <source>The arithmetic of the steps&apos; passes: bfloat16 and float16 compute matrix products and convolutions in 16 bits (activations take about half the memory, GPUs run faster); the weights, their gradients and Adam&apos;s state stay float32. float16 needs CUDA.</source>
+        <translation>Die Arithmetik der Durchläufe der Schritte: bfloat16 und float16 rechnen Matrixprodukte und Faltungen in 16 Bit (die Aktivierungen brauchen etwa halb so viel Speicher, GPUs rechnen schneller); die Gewichte, ihre Gradienten und Adams Zustand bleiben float32. float16 braucht CUDA.</translation>
+    </message>
+    <message>
+        <source>Recompute the UNet blocks&apos; activations in the backward pass instead of keeping them: far less memory for activations, for about one more forward pass of time per step</source>
+        <translation>Die Aktivierungen der UNet-Blöcke im Rückwärtsdurchlauf neu berechnen, statt sie zu behalten: weit weniger Speicher für Aktivierungen, für etwa einen Vorwärtsdurchlauf mehr Zeit pro Schritt</translation>
+    </message>
+    <message>
+        <source>Attention that never holds a whole score tensor (heads × queries × keys): much less memory at large images, the same result up to rounding</source>
+        <translation>Attention, die nie einen ganzen Score-Tensor (Köpfe × Queries × Keys) hält: viel weniger Speicher bei großen Bildern, bis auf Rundung dasselbe Ergebnis</translation>
     </message>
 </context>
 <context>

@@ -849,6 +849,30 @@ no gradients)</source>
 （闭式解：
 无梯度）</translation>
     </message>
+    <message>
+        <source>Memory: open a model for an estimate.</source>
+        <translation>内存：打开模型后给出估计。</translation>
+    </message>
+    <message>
+        <source>Not enough memory</source>
+        <translation>内存不足</translation>
+    </message>
+    <message>
+        <source>The run does not start: %1.
+
+In this window those settings are Precision, Gradient checkpointing, Memory-efficient attention, Parameters and the batches under Method and hyperparameters; they are as you left them.</source>
+        <translation>运行未开始：%1。
+
+在本窗口中，这些设置是“方法与超参数”下的精度、梯度检查点、省内存注意力、参数和批大小；它们保持原样。</translation>
+    </message>
+    <message>
+        <source>%1: %2 (%p%)</source>
+        <translation>%1：%2（%p%）</translation>
+    </message>
+    <message>
+        <source>%1 · ETA %2</source>
+        <translation>%1 · 剩余 %2</translation>
+    </message>
 </context>
 <context>
     <name>lethe::gui::ConceptWorker</name>
@@ -959,6 +983,38 @@ no gradients)</source>
     <message>
         <source>UCE (closed-form cross-attention edit)</source>
         <translation>UCE（交叉注意力的闭式编辑）</translation>
+    </message>
+    <message>
+        <source>Memory: about %1 at a step&apos;s peak (%2 in the first step) on %3; free memory unknown</source>
+        <translation>内存：每步峰值约 %1（第一步 %2），在 %3 上；可用内存未知</translation>
+    </message>
+    <message>
+        <source>Memory: about %1 at a step&apos;s peak (%2 in the first step), more than the %3 free on %4</source>
+        <translation>内存：每步峰值约 %1（第一步 %2），超过 %4 上可用的 %3</translation>
+    </message>
+    <message>
+        <source>Memory: about %1 at a step&apos;s peak (%2 in the first step) of %3 free on %4</source>
+        <translation>内存：每步峰值约 %1（第一步 %2），%4 上可用 %3</translation>
+    </message>
+    <message>
+        <source>Memory: no estimate (%1)</source>
+        <translation>内存：无估计（%1）</translation>
+    </message>
+    <message>
+        <source>%1 of %2 images</source>
+        <translation>%1 / %2 张图像</translation>
+    </message>
+    <message>
+        <source>images %1–%2 of %3</source>
+        <translation>图像 %1–%2 / %3</translation>
+    </message>
+    <message>
+        <source>image %1 of %2</source>
+        <translation>图像 %1 / %2</translation>
+    </message>
+    <message>
+        <source>%1, step %2/%3</source>
+        <translation>%1，第 %2/%3 步</translation>
     </message>
 </context>
 <context>
@@ -1766,6 +1822,18 @@ no gradients)</source>
         <source>Drawing the previews</source>
         <translation>正在生成预览</translation>
     </message>
+    <message>
+        <source>float32 (full precision)</source>
+        <translation>float32（全精度）</translation>
+    </message>
+    <message>
+        <source>bfloat16 (autocast)</source>
+        <translation>bfloat16（自动混合精度）</translation>
+    </message>
+    <message>
+        <source>float16 (autocast, CUDA only)</source>
+        <translation>float16（自动混合精度，仅 CUDA）</translation>
+    </message>
 </context>
 <context>
     <name>lethe::gui::SessionWorker</name>
@@ -2007,6 +2075,30 @@ no gradients)</source>
     <message>
         <source>UCE: the weight of the preserved concepts&apos; term; auto: the authors&apos; max(0.1, 1 / preserved concepts)</source>
         <translation>UCE：保留概念一项的权重；自动：作者的 max(0.1, 1 / 保留概念数)</translation>
+    </message>
+    <message>
+        <source>Precisio&amp;n:</source>
+        <translation>精度(&amp;N)：</translation>
+    </message>
+    <message>
+        <source>Gradient chec&amp;kpointing</source>
+        <translation>梯度检查点(&amp;K)</translation>
+    </message>
+    <message>
+        <source>Mem&amp;ory-efficient attention</source>
+        <translation>省内存注意力(&amp;O)</translation>
+    </message>
+    <message>
+        <source>The arithmetic of the steps&apos; passes: bfloat16 and float16 compute matrix products and convolutions in 16 bits (activations take about half the memory, GPUs run faster); the weights, their gradients and Adam&apos;s state stay float32. float16 needs CUDA.</source>
+        <translation>各步前向与反向计算的数值精度：bfloat16 和 float16 以 16 位计算矩阵乘法和卷积（激活约占一半内存，GPU 更快）；权重、梯度和 Adam 的状态仍为 float32。float16 需要 CUDA。</translation>
+    </message>
+    <message>
+        <source>Recompute the UNet blocks&apos; activations in the backward pass instead of keeping them: far less memory for activations, for about one more forward pass of time per step</source>
+        <translation>在反向传播中重新计算 UNet 各块的激活而不保存它们：激活所需内存大幅减少，每步约多花一次前向计算的时间</translation>
+    </message>
+    <message>
+        <source>Attention that never holds a whole score tensor (heads × queries × keys): much less memory at large images, the same result up to rounding</source>
+        <translation>从不保存完整注意力分数张量（头 × 查询 × 键）的注意力：大图像时内存少得多，结果除舍入外相同</translation>
     </message>
 </context>
 <context>

@@ -4,6 +4,7 @@
 // starts nothing. With LETHE_SCREENSHOT_DIR set, a
 // second test runs the built-in model on Fashion-MNIST and saves screenshots of the window.
 #include "class_tab.h"
+#include "concept_tab.h"
 #include "instruments_dialog.h"
 #include "main_window.h"
 #include "robustness_panel.h"
@@ -551,6 +552,27 @@ void TestGui::translationsAreCompiledIn()
         const gui::RobustnessPanel* panel = window.classTab()->robustnessPanel();
         QVERIFY(panel);
         QVERIFY(panel->startButton()->text() != QStringLiteral("Start atta&ck"));
+        // The hyperparameter panels' mnemonics stay unique in the translation, the check boxes' included.
+        for (const widgets::HyperparameterPanel* hyperparameters :
+            { window.classTab()->panel(), window.conceptTab()->panel() }) {
+            QStringList letters;
+            for (const QWidget* w : hyperparameters->findChildren<QWidget*>()) {
+                QString text;
+                if (const auto* label = qobject_cast<const QLabel*>(w))
+                    text = label->text();
+                else if (const auto* box = qobject_cast<const QCheckBox*>(w))
+                    text = box->text();
+                else
+                    continue;
+                const qsizetype amp = text.indexOf(QLatin1Char('&'));
+                QVERIFY2(amp >= 0 && amp + 1 < text.size(), qPrintable(text));
+                const QString letter = text.mid(amp + 1, 1).toLower();
+                QVERIFY2(!letters.contains(letter), qPrintable(QStringLiteral("%1 (%2) again").arg(letter, text)));
+                letters << letter;
+            }
+            QCOMPARE(letters.size(), qsizetype { 21 });
+            QVERIFY(hyperparameters->gradientCheckpointingBox()->text() != QStringLiteral("Gradient chec&kpointing"));
+        }
     }
     QCoreApplication::removeTranslator(&translator);
     QTranslator missing;
