@@ -76,6 +76,9 @@ void addRunConfigFlags(CLI::App* cmd, RunConfigFlags& flags, bool withAlphaLambd
         "Probability of EDM's augmentation (models with augment_dim 9 only; paper preset 0.12)");
     flags.addSwitch(cmd, "--allow-tf32", &unlearn::RunConfig::allowTf32,
         "CUDA: let matrix products and convolutions use TF32 (off by default, as the paper's code)");
+    flags.addEnum(cmd, "--precision", &unlearn::RunConfig::precision,
+        "Arithmetic of the steps' passes: float32, or autocast to bfloat16 (CPU and CUDA) or float16 (CUDA); "
+        "weights, gradients and Adam stay float32 (default float32)");
     cmd->add_option("--on-nan", flags.onNan, "After a rollback: stop (default) or halve-lr")
         ->check(CLI::IsMember({ "stop", "halve-lr" }));
     cmd->add_flag("--no-eval", flags.noEval, "Skip the metrics (UA, RA, FD_cls, KID_cls)");

@@ -3,6 +3,7 @@
 #include "core/nn/autocast.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <utility>
@@ -13,6 +14,25 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
+
+/// Autocast keeps the low-precision copy of a weight for the rest of its region, made the first time the weight is
+/// used, whether or not gradients were being recorded then. A copy made in the first pass, without gradients,
+/// would be reused by the recomputation and cut the weights out of its graph (no gradient for them); one made in
+/// the recomputation would keep that graph alive. So neither pass caches.
+class AutocastCacheOff {
+public:
+    AutocastCacheOff()
+        : m_was(at::autocast::is_autocast_cache_enabled())
+    {
+        at::autocast::set_autocast_cache_enabled(false);
+    }
+    ~AutocastCacheOff() { at::autocast::set_autocast_cache_enabled(m_was); }
+    AutocastCacheOff(const AutocastCacheOff&) = delete;
+    AutocastCacheOff& operator=(const AutocastCacheOff&) = delete;
+
+private:
+    bool m_was;
+};
 
 /// What the backward pass needs besides tensors, kept in the autograd context.
 struct Recompute : torch::CustomClassHolder {
@@ -36,6 +56,7 @@ public:
         ctx->save_for_backward(tensors.vec());
         ctx->saved_data["recompute"] = std::move(recompute);
         torch::NoGradGuard noGrad;
+        const AutocastCacheOff cacheOff;
         return r->block(inputs);
     }
 
@@ -56,6 +77,7 @@ public:
         {
             torch::AutoGradMode enable(true);
             const AutocastGuard autocast(r->device, r->autocast);
+            const AutocastCacheOff cacheOff;
             auto generator = at::detail::getDefaultCPUGenerator();
             const torch::Tensor now = generator.get_state();
             generator.set_state(r->generatorState);

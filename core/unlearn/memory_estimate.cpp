@@ -173,7 +173,8 @@ MemoryEstimate estimateMemory(const MemoryQuery& q)
     }
     // The rollback point holds the trained weights from the start and Adam's moments from the first periodic
     // snapshot on.
-    e.snapshots = trained + (!uce && c.steps > c.snapshotEvery ? 2 * trained : 0);
+    e.snapshots = trained;
+    e.snapshotOptimizer = !uce && c.steps > c.snapshotEvery ? 2 * trained : 0;
     e.overhead = e.cpu ? kProcessBytes + q.imageBytes : 0;
     return e;
 }
@@ -182,16 +183,15 @@ std::int64_t MemoryEstimate::devicePeak() const
 {
     const std::int64_t onDevice
         = weights + runCopy + gradients + forgetDirection + optimizer + methodState + activations;
-    return cpu ? onDevice + snapshots + hostFrozen + overhead : onDevice;
+    return cpu ? onDevice + snapshots + snapshotOptimizer + hostFrozen + overhead : onDevice;
 }
 
 std::int64_t MemoryEstimate::firstStepPeak() const
 {
     // Adam's moments are made after the passes' activations are gone, and no snapshot holds them yet.
-    const std::int64_t firstSnapshot = snapshots > 0 && optimizer > 0 ? snapshots - optimizer : snapshots;
     const std::int64_t onDevice
         = weights + runCopy + gradients + forgetDirection + methodState + std::max(activations, optimizer);
-    return cpu ? onDevice + firstSnapshot + hostFrozen + overhead : onDevice;
+    return cpu ? onDevice + snapshots + hostFrozen + overhead : onDevice;
 }
 
 std::string MemoryEstimate::describe() const
@@ -210,10 +210,11 @@ std::string MemoryEstimate::describe() const
         out << ", method state " << eval::formatBytes(methodState);
     out << ", activations " << eval::formatBytes(activations);
     if (cpu)
-        out << ", snapshots " << eval::formatBytes(snapshots) << ", process " << eval::formatBytes(overhead);
+        out << ", snapshots " << eval::formatBytes(snapshots + snapshotOptimizer) << ", process "
+            << eval::formatBytes(overhead);
     else
-        out << "; on the host: snapshots " << eval::formatBytes(snapshots) << ", text encoder and VAE "
-            << eval::formatBytes(hostFrozen);
+        out << "; on the host: snapshots " << eval::formatBytes(snapshots + snapshotOptimizer)
+            << ", text encoder and VAE " << eval::formatBytes(hostFrozen);
     return out.str();
 }
 

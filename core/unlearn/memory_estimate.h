@@ -28,7 +28,9 @@ struct MemoryEstimate {
     std::int64_t methodState = 0; ///< SalUn's mask, ESD's original values in place.
     std::int64_t activations
         = 0; ///< The larger pass's activations kept for its backward pass, with its working memory.
-    std::int64_t snapshots = 0; ///< The rollback point (host): the trained weights, later with Adam's moments.
+    std::int64_t snapshots = 0; ///< The rollback point (host): the trained weights.
+    /// The rollback point's copy of Adam's moments (host), from the first periodic snapshot on.
+    std::int64_t snapshotOptimizer = 0;
     std::int64_t hostFrozen = 0; ///< In place on CUDA: the text encoder and the VAE, waiting on the host.
     std::int64_t overhead = 0; ///< The process itself (LibTorch, the program, the training images): CPU only.
     bool cpu = true; ///< Whether the device is the CPU (then device and host are one memory).
