@@ -25,10 +25,54 @@ private Q_SLOTS:
     void clipAlignmentInEvalT2iUnlearnConceptAndClipScore();
     void attackAConceptRun();
     void rgSalunAndUceOnSeveralConcepts();
+    void memoryEstimateAndBenchOfAConceptRun();
 
 private:
     test::ScratchDir m_dir;
 };
+
+void TestCliT2i::memoryEstimateAndBenchOfAConceptRun()
+{
+    const std::filesystem::path folder = m_dir / "tiny-memory";
+    test::writeTinyDiffusersFolder(folder, true);
+    test::writeBytes(m_dir / "memory-remain.json", R"(["a blue shoe", "a green hat"])");
+    const Args run { "unlearn-concept", "--model", q(folder), "--concept", "sneaker", "--method", "rgd", "--remain",
+        q(m_dir / "memory-remain.json"), "--forget-batch", "2", "--remain-batch", "2", "--gradient-checkpointing",
+        "--precision", "bfloat16" };
+    // --estimate-only: the estimate, nothing drawn, no run folder's files.
+    const Result estimate = runCli(run + Args { "--estimate-only", "--out", q(m_dir / "estimate") });
+    QVERIFY2(estimate.exitCode == 0, estimate.err.c_str());
+    QVERIFY2(estimate.err.find("memory estimate: ") != std::string::npos
+            && estimate.err.find("(CPU) at the peak of a step (") != std::string::npos
+            && estimate.err.find(", gradients ") != std::string::npos
+            && estimate.err.find(", activations ") != std::string::npos,
+        estimate.err.c_str());
+    QVERIFY(!std::filesystem::exists(m_dir / "estimate" / "run.json"));
+    QVERIFY(!std::filesystem::exists(m_dir / "estimate" / "images"));
+    // A precision the CPU lacks is refused before anything runs, with the flag's own words.
+    const Result badPrecision = runCli(Args { "unlearn-concept", "--model", q(folder), "--concept", "sneaker",
+        "--precision", "float64", "--estimate-only", "--out", q(m_dir / "estimate") });
+    QCOMPARE(badPrecision.exitCode, 105); // CLI11's validation error.
+    QVERIFY2(badPrecision.err.find("--precision: float64 not in {float32,bfloat16,float16}") != std::string::npos,
+        badPrecision.err.c_str());
+
+    // bench unlearn-concept: steps on random inputs, the peak beside the estimate.
+    const Result bench = runCli({ "bench", "unlearn-concept", "--model", q(folder), "--batch", "2", "--steps", "2",
+        "--memory-efficient-attention", "--gradient-checkpointing" });
+    QCOMPARE(bench.exitCode, 0);
+    QVERIFY2(bench.out.find("rgd, all, batch 2, input 4×8×8, precision float32, checkpointing on, memory-efficient "
+                            "attention on")
+            != std::string::npos,
+        bench.out.c_str());
+    QVERIFY2(bench.out.find("step 2: ") != std::string::npos
+            && bench.out.find("seconds per step: first ") != std::string::npos
+            && bench.out.find("peak RSS ") != std::string::npos
+            && bench.out.find("; estimate: first step ") != std::string::npos,
+        bench.out.c_str());
+    const Result badMethod = runCli({ "bench", "unlearn-concept", "--model", q(folder), "--method", "nope" });
+    QCOMPARE(badMethod.exitCode, 1);
+    LETHE_COMPARE_STR(badMethod.err, "error: bench unlearn-concept: unknown method 'nope'\n");
+}
 
 void TestCliT2i::generateConvertAndBenchATextToImageModel()
 {
