@@ -30,10 +30,11 @@ torch::Tensor conv2d(const torch::Tensor& x, const torch::Tensor& w, std::int64_
 // counts costs a large share of the convolution itself (about half of the time in oneDNN's kernels on the built-in
 // model). Group norm, SiLU, dropout, resampling, concatenation and the residual sums all keep the layout, so once
 // converted a feature map stays channels-last through the network; dropout draws its mask in NCHW order whatever
-// the layout, so a seeded run keeps its draws.
+// the layout, so a seeded run keeps its draws. Only without gradient (sampling): with gradients, in the A/B of
+// docs/performance.md, the RGD step did not get faster with it.
 torch::Tensor channelsLastOnCpu(const torch::Tensor& x)
 {
-    if (!x.is_cpu() || x.dim() != 4)
+    if (!x.is_cpu() || x.dim() != 4 || torch::GradMode::is_enabled())
         return x;
     return x.contiguous(torch::MemoryFormat::ChannelsLast);
 }
