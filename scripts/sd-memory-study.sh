@@ -7,8 +7,8 @@
 #
 # Each setting runs in a process of its own (`lethe-cli bench unlearn-concept`), so each peak resident set is its
 # own; the peak is taken after the model is loaded (loading's transient copy is not the run's). One step for each
-# setting (the first step: Adam's moments are made after its passes), and three steps with all settings on for the
-# steady state. Environment: LETHE_CLI (default build/default/app/cli/lethe-cli), THREADS (default 2).
+# setting alone (the first step: Adam's moments are made after its passes), and three steps with all settings on:
+# its first step is the table's "all three" row, its later ones the steady state. Environment: LETHE_CLI (default build/default/app/cli/lethe-cli), THREADS (default 2).
 set -euo pipefail
 
 model="${1:?usage: sd-memory-study.sh MODEL_DIR OUT_DIR}"
@@ -35,5 +35,4 @@ run none 1
 run checkpointing 1 --gradient-checkpointing
 run efficient-attention 1 --memory-efficient-attention
 run bfloat16 1 --precision bfloat16
-run all 1 --gradient-checkpointing --memory-efficient-attention --precision bfloat16
-python3 "$root/scripts/sd-memory-table.py" "$out"
+python3 "$root/scripts/sd-memory-table.py" "$out" "$cli" "$model"

@@ -581,6 +581,7 @@ struct ConceptBenchOptions {
     std::int64_t steps = 2;
     std::int64_t size = 0;
     std::string device = "auto";
+    bool estimateOnly = false;
 };
 
 void runBenchUnlearnConcept(const ConceptBenchOptions& o, const ConceptFlags& flags)
@@ -635,6 +636,12 @@ void runBenchUnlearnConcept(const ConceptBenchOptions& o, const ConceptFlags& fl
         = unlearn::memoryQuery(sd, config, unlearn::BaseUse::TrainInPlace, side, 2 * o.batch);
     const unlearn::MemoryEstimate estimate = unlearn::estimateMemory(query);
     std::cout << estimate.describe() << '\n';
+    if (o.estimateOnly) {
+        std::cout << "estimate: first step " << eval::formatBytes(estimate.firstStepPeak()) << " ("
+                  << estimate.firstStepPeak() << " bytes), later steps " << eval::formatBytes(estimate.devicePeak())
+                  << " (" << estimate.devicePeak() << " bytes)\n";
+        return;
+    }
 
     eval::resetPeakRss(); // The peak of the run, not of loading the files.
     unlearn::ConceptSession session(sd, std::move(forget), std::move(remain), config, unlearn::BaseUse::TrainInPlace);
@@ -828,6 +835,7 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
         "Attention without the whole score matrix");
     bf->add(bc, "--snapshot-every", &unlearn::ConceptConfig::snapshotEvery, "Steps between snapshots (default 25)");
     bc->add_option("--device", b->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+    bc->add_flag("--estimate-only", b->estimateOnly, "Print the memory estimate and stop (no steps)");
     bc->callback([b, bf, &global] { runCommand(global, [&] { runBenchUnlearnConcept(*b, *bf); }); });
 }
 

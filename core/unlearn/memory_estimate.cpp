@@ -188,9 +188,10 @@ std::int64_t MemoryEstimate::devicePeak() const
 
 std::int64_t MemoryEstimate::firstStepPeak() const
 {
-    // Adam's moments are made after the passes' activations are gone, and no snapshot holds them yet.
+    // Adam's moments are made after the passes' activations and the forget direction are gone, and no snapshot
+    // holds them yet.
     const std::int64_t onDevice
-        = weights + runCopy + gradients + forgetDirection + methodState + std::max(activations, optimizer);
+        = weights + runCopy + gradients + methodState + std::max(forgetDirection + activations, optimizer);
     return cpu ? onDevice + snapshots + hostFrozen + overhead : onDevice;
 }
 

@@ -23,7 +23,8 @@ struct MemoryEstimate {
     std::int64_t weights = 0; ///< The model's weights on the device while steps run.
     std::int64_t runCopy = 0; ///< BaseUse::Copy: the run's own UNet.
     std::int64_t gradients = 0; ///< The trained parameters' gradients.
-    std::int64_t forgetDirection = 0; ///< The forget gradient kept through the remain pass (all but ESD, UCE).
+    /// The forget gradient kept through the remain pass (all but ESD, UCE); gone before the optimizer's update.
+    std::int64_t forgetDirection = 0;
     std::int64_t optimizer = 0; ///< Adam's two moments, from the first update on.
     std::int64_t methodState = 0; ///< SalUn's mask, ESD's original values in place.
     std::int64_t activations
