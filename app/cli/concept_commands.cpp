@@ -571,6 +571,20 @@ std::vector<std::string> methodChoices()
 
 } // namespace
 
+/// --precision, --gradient-checkpointing and --memory-efficient-attention, for unlearn-concept and its bench.
+void addMemoryFlags(CLI::App* cmd, ConceptFlags& flags)
+{
+    flags.addEnum(cmd, "--precision", &unlearn::ConceptConfig::precision,
+        "Arithmetic of the steps' passes: float32, or autocast to bfloat16 (CPU and CUDA) or float16 (CUDA); weights, "
+        "gradients and Adam stay float32 (default float32)");
+    flags.addSwitch(cmd, "--gradient-checkpointing", &unlearn::ConceptConfig::gradientCheckpointing,
+        "Recompute the UNet blocks' activations in the backward pass instead of keeping them: far less memory for "
+        "about a third more time per step");
+    flags.addSwitch(cmd, "--memory-efficient-attention", &unlearn::ConceptConfig::memoryEfficientAttention,
+        "Attention without the whole score matrix (chunks of queries recomputed in the backward pass; LibTorch 2.x: "
+        "scaled_dot_product_attention)");
+}
+
 /// `bench unlearn-concept`: steps of a concept run on pairs of random UNet inputs, with the memory estimate beside
 /// the measured peak.
 struct ConceptBenchOptions {
@@ -753,15 +767,7 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
         "(the posterior mean) (preset's)");
     flags->addSwitch(cmd, "--allow-tf32", &unlearn::ConceptConfig::allowTf32,
         "CUDA: let matrix products and convolutions use TF32 (off by default, as the paper's code)");
-    flags->addEnum(cmd, "--precision", &unlearn::ConceptConfig::precision,
-        "Arithmetic of the steps' passes: float32, or autocast to bfloat16 (CPU and CUDA) or float16 (CUDA); weights, "
-        "gradients and Adam stay float32 (default float32)");
-    flags->addSwitch(cmd, "--gradient-checkpointing", &unlearn::ConceptConfig::gradientCheckpointing,
-        "Recompute the UNet blocks' activations in the backward pass instead of keeping them: far less memory for "
-        "about a third more time per step");
-    flags->addSwitch(cmd, "--memory-efficient-attention", &unlearn::ConceptConfig::memoryEfficientAttention,
-        "Attention without the whole score matrix (chunks of queries recomputed in the backward pass; LibTorch 2.x: "
-        "scaled_dot_product_attention)");
+    addMemoryFlags(cmd, *flags);
     cmd->add_flag("--estimate-only", o->estimateOnly,
         "Print the memory estimate (from the model, method, parameters, batches, resolution and settings) and stop");
     cmd->add_flag("--no-memory-check", o->noMemoryCheck,
@@ -827,12 +833,7 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
     bc->add_option("--size", b->size, "Image side in pixels (default: the model's)")->check(CLI::NonNegativeNumber);
-    bf->addEnum(bc, "--precision", &unlearn::ConceptConfig::precision,
-        "float32, bfloat16 or float16 autocast (default float32)");
-    bf->addSwitch(bc, "--gradient-checkpointing", &unlearn::ConceptConfig::gradientCheckpointing,
-        "Recompute the blocks' activations in the backward pass");
-    bf->addSwitch(bc, "--memory-efficient-attention", &unlearn::ConceptConfig::memoryEfficientAttention,
-        "Attention without the whole score matrix");
+    addMemoryFlags(bc, *bf);
     bf->add(bc, "--snapshot-every", &unlearn::ConceptConfig::snapshotEvery, "Steps between snapshots (default 25)");
     bc->add_option("--device", b->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
     bc->add_flag("--estimate-only", b->estimateOnly, "Print the memory estimate and stop (no steps)");

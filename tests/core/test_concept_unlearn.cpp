@@ -118,15 +118,7 @@ bool isTwin(const std::string& forget, const std::string& twin, const concepts::
 
 diffusion::TextToImageRequest afterRequest()
 {
-    diffusion::TextToImageRequest request;
-    request.prompts = { "forget a", "remain b" };
-    request.seeds = { 3, 4 };
-    request.height = 8;
-    request.width = 8;
-    request.guidance = 2.0;
-    request.sampler.steps = 4;
-    request.batch = 2;
-    return request;
+    return test::tinyTextToImageRequest({ "forget a", "remain b" });
 }
 
 } // namespace

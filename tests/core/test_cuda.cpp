@@ -79,15 +79,7 @@ unlearn::StepReport oneStep(unlearn::ConceptSession& session)
 
 diffusion::TextToImageRequest tinyRequest()
 {
-    diffusion::TextToImageRequest request;
-    request.prompts = { "a cat", "a dog" };
-    request.seeds = { 3, 4 };
-    request.height = 8;
-    request.width = 8;
-    request.guidance = 2.0;
-    request.sampler.steps = 4;
-    request.batch = 2;
-    return request;
+    return test::tinyTextToImageRequest({ "a cat", "a dog" });
 }
 
 } // namespace

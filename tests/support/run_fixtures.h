@@ -4,6 +4,7 @@
 // Stable Diffusion, and an observer that records everything a run reports.
 #include "core/data/image_set.h"
 #include "core/diffusion/denoiser.h"
+#include "core/diffusion/text_to_image.h"
 #include "core/models/edm/edm_config.h"
 #include "core/unlearn/concept_session.h"
 #include "core/unlearn/unlearn_run.h"
@@ -78,6 +79,22 @@ inline unlearn::ConceptConfig tinyConceptConfig(unlearn::ConceptMethod method = 
     config.remainPairing = unlearn::RemainPairing::Independent; // The fixtures' remain pairs are not twins.
     config.seed = 7;
     return config;
+}
+
+/// Images of `prompts` (one per seed 3, 4, …) from a tiny text-to-image model: 8 × 8, 4 DDIM steps, guidance 2,
+/// all in one batch.
+inline diffusion::TextToImageRequest tinyTextToImageRequest(const std::vector<std::string>& prompts)
+{
+    diffusion::TextToImageRequest request;
+    request.prompts = prompts;
+    for (std::size_t i = 0; i < prompts.size(); ++i)
+        request.seeds.push_back(3 + static_cast<std::int64_t>(i));
+    request.height = 8;
+    request.width = 8;
+    request.guidance = 2.0;
+    request.sampler.steps = 4;
+    request.batch = static_cast<std::int64_t>(prompts.size());
+    return request;
 }
 
 /// `n` pairs with prompts "<word> a", "<word> b", … and seeded random images in [−1, 1] (the tiny pixel-space
