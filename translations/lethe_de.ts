@@ -2090,8 +2090,8 @@ In diesem Fenster sind das die Einstellungen Präzision, Gradient-Checkpointing,
         <translation>Speic&amp;hersparende Attention</translation>
     </message>
     <message>
-        <source>The arithmetic of the steps&apos; passes: bfloat16 and float16 compute matrix products and convolutions in 16 bits (activations take about half the memory, GPUs run faster); the weights, their gradients and Adam&apos;s state stay float32. float16 needs CUDA.</source>
-        <translation>Die Arithmetik der Durchläufe der Schritte: bfloat16 und float16 rechnen Matrixprodukte und Faltungen in 16 Bit (die Aktivierungen brauchen etwa halb so viel Speicher, GPUs rechnen schneller); die Gewichte, ihre Gradienten und Adams Zustand bleiben float32. float16 braucht CUDA.</translation>
+        <source>The arithmetic of the steps&apos; passes: bfloat16 and float16 compute matrix products and convolutions in 16 bits (faster where the hardware has 16-bit units); autocast keeps copies in both types, so activations take more memory, not less; the weights, their gradients and Adam&apos;s state stay float32. float16 needs CUDA.</source>
+        <translation>Die Arithmetik der Durchläufe der Schritte: bfloat16 und float16 rechnen Matrixprodukte und Faltungen in 16 Bit (schneller, wo die Hardware 16-Bit-Einheiten hat); Autocast behält Kopien in beiden Typen, daher brauchen die Aktivierungen mehr Speicher, nicht weniger; die Gewichte, ihre Gradienten und Adams Zustand bleiben float32. float16 braucht CUDA.</translation>
     </message>
     <message>
         <source>Recompute the UNet blocks&apos; activations in the backward pass instead of keeping them: far less memory for activations, for about one more forward pass of time per step</source>

@@ -2089,8 +2089,8 @@ In this window those settings are Precision, Gradient checkpointing, Memory-effi
         <translation>省内存注意力(&amp;O)</translation>
     </message>
     <message>
-        <source>The arithmetic of the steps&apos; passes: bfloat16 and float16 compute matrix products and convolutions in 16 bits (activations take about half the memory, GPUs run faster); the weights, their gradients and Adam&apos;s state stay float32. float16 needs CUDA.</source>
-        <translation>各步前向与反向计算的数值精度：bfloat16 和 float16 以 16 位计算矩阵乘法和卷积（激活约占一半内存，GPU 更快）；权重、梯度和 Adam 的状态仍为 float32。float16 需要 CUDA。</translation>
+        <source>The arithmetic of the steps&apos; passes: bfloat16 and float16 compute matrix products and convolutions in 16 bits (faster where the hardware has 16-bit units); autocast keeps copies in both types, so activations take more memory, not less; the weights, their gradients and Adam&apos;s state stay float32. float16 needs CUDA.</source>
+        <translation>各步前向与反向计算的数值精度：bfloat16 和 float16 以 16 位计算矩阵乘法和卷积（在具备 16 位运算单元的硬件上更快）；autocast 会同时保留两种类型的副本，因此激活占用更多内存而非更少；权重、梯度和 Adam 的状态仍为 float32。float16 需要 CUDA。</translation>
     </message>
     <message>
         <source>Recompute the UNet blocks&apos; activations in the backward pass instead of keeping them: far less memory for activations, for about one more forward pass of time per step</source>

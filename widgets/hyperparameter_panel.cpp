@@ -87,8 +87,9 @@ HyperparameterPanel::HyperparameterPanel(QWidget* parent)
            "forget-loss gradient)"));
     m_precision->setToolTip(
         tr("The arithmetic of the steps' passes: bfloat16 and float16 compute matrix products and convolutions in "
-           "16 bits (activations take about half the memory, GPUs run faster); the weights, their gradients and "
-           "Adam's state stay float32. float16 needs CUDA."));
+           "16 bits (faster where the hardware has 16-bit units); autocast keeps copies in both types, so "
+           "activations take more memory, not less; the weights, their gradients and Adam's state stay float32. "
+           "float16 needs CUDA."));
     m_gradientCheckpointing->setToolTip(
         tr("Recompute the UNet blocks' activations in the backward pass instead of keeping them: far less memory "
            "for activations, for about one more forward pass of time per step"));
