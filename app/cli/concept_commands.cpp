@@ -650,10 +650,12 @@ void runBenchUnlearnConcept(const ConceptBenchOptions& o, const ConceptFlags& fl
         = unlearn::memoryQuery(sd, config, unlearn::BaseUse::TrainInPlace, side, 2 * o.batch);
     const unlearn::MemoryEstimate estimate = unlearn::estimateMemory(query);
     std::cout << estimate.describe() << '\n';
+    // The two peaks in GiB and in bytes (for scripts/sd-memory-table.py).
+    const std::string estimated = "estimate: first step " + eval::formatBytes(estimate.firstStepPeak()) + " ("
+        + std::to_string(estimate.firstStepPeak()) + " bytes), later steps " + eval::formatBytes(estimate.devicePeak())
+        + " (" + std::to_string(estimate.devicePeak()) + " bytes)";
     if (o.estimateOnly) {
-        std::cout << "estimate: first step " << eval::formatBytes(estimate.firstStepPeak()) << " ("
-                  << estimate.firstStepPeak() << " bytes), later steps " << eval::formatBytes(estimate.devicePeak())
-                  << " (" << estimate.devicePeak() << " bytes)\n";
+        std::cout << estimated << '\n';
         return;
     }
 
@@ -681,10 +683,8 @@ void runBenchUnlearnConcept(const ConceptBenchOptions& o, const ConceptFlags& fl
     std::vector<double> later(timings.seconds.begin() + (timings.seconds.size() > 1 ? 1 : 0), timings.seconds.end());
     std::cout << "seconds per step: first " << formatNumber(timings.seconds.front()) << ", median of the others "
               << formatNumber(later.empty() ? timings.seconds.front() : eval::median(later)) << '\n';
-    std::cout << "peak RSS " << eval::formatBytes(eval::peakRssBytes()) << " (" << eval::peakRssBytes()
-              << " bytes); estimate: first step " << eval::formatBytes(estimate.firstStepPeak()) << " ("
-              << estimate.firstStepPeak() << " bytes), later steps " << eval::formatBytes(estimate.devicePeak()) << " ("
-              << estimate.devicePeak() << " bytes)\n";
+    std::cout << "peak RSS " << eval::formatBytes(eval::peakRssBytes()) << " (" << eval::peakRssBytes() << " bytes); "
+              << estimated << '\n';
     if (loadOptions.device.is_cuda() && timings.lowestFree >= 0)
         std::cout << "GPU: lowest free memory after a step " << eval::formatBytes(timings.lowestFree) << '\n';
 }

@@ -1,6 +1,7 @@
 #include "memory_estimate.h"
 
 #include "core/eval/benchmark.h"
+#include "core/unlearn/uce.h"
 
 #include <torch/torch.h>
 
@@ -128,9 +129,11 @@ MemoryQuery memoryQuery(const models::sd::StableDiffusion& model, const ConceptC
     q.unetParameters = model.unetParameters();
     q.textEncoderParameters = model.textEncoderParameters();
     q.vaeParameters = model.vae() ? model.vaeParameters() : 0;
+    const std::vector<std::string> edited
+        = config.method == ConceptMethod::UCE ? uceParameterNames(unet) : std::vector<std::string> {};
     for (const auto& item : unet->named_parameters()) {
         const bool trained = config.method == ConceptMethod::UCE
-            ? item.key().find("attn2.to_k") != std::string::npos || item.key().find("attn2.to_v") != std::string::npos
+            ? std::find(edited.begin(), edited.end(), item.key()) != edited.end()
             : inParameterGroup(config.parameters, item.key());
         if (trained)
             q.trainedParameters += item.value().numel();
