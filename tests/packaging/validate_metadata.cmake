@@ -1,17 +1,29 @@
 # Validates the desktop entry and the AppStream metainfo with the tools distributions check them with:
-# desktop-file-validate (desktop-file-utils) and appstreamcli (appstream). Each check is skipped, with a
-# message ctest turns into "Skipped", when its tool is not installed.
+# desktop-file-validate (desktop-file-utils) and appstreamcli (appstream). Both are in the package list
+# (PACKAGE_LIST, packaging/debian-packages.txt) that scripts/lethe installs, so a missing tool fails the test,
+# naming the package to install. LETHE_TEST_ALLOW_MISSING_VALIDATORS=1 in the environment opts out: a missing
+# tool is then reported with a message ctest turns into "Skipped" (for machines that cannot install packages).
 #
-#   cmake -DDESKTOP_FILE=… -DMETAINFO_FILE=… -P validate_metadata.cmake
+#   cmake -DDESKTOP_FILE=… -DMETAINFO_FILE=… -DPACKAGE_LIST=… -P validate_metadata.cmake
+cmake_minimum_required(VERSION 3.25)
 
-foreach(var DESKTOP_FILE METAINFO_FILE)
+foreach(var DESKTOP_FILE METAINFO_FILE PACKAGE_LIST)
     if(NOT EXISTS "${${var}}")
         message(FATAL_ERROR "${var} '${${var}}' does not exist")
     endif()
 endforeach()
 
+# The package list must name both validators' packages, or `scripts/lethe test` would not install them.
+file(STRINGS "${PACKAGE_LIST}" listed REGEX "^[ \t]*[^# \t]")
+string(REGEX REPLACE "[ \t]+" "" listed "${listed}")
+foreach(package desktop-file-utils appstream)
+    if(NOT package IN_LIST listed)
+        message(FATAL_ERROR "${PACKAGE_LIST} does not list the Debian package ${package}, which the "
+            "packaging_metadata test needs")
+    endif()
+endforeach()
+
 set(missing "")
-set(ran 0)
 
 find_program(DESKTOP_FILE_VALIDATE desktop-file-validate)
 if(DESKTOP_FILE_VALIDATE)
@@ -22,7 +34,6 @@ if(DESKTOP_FILE_VALIDATE)
     if(NOT rc EQUAL 0 OR out MATCHES "(error|warning):")
         message(FATAL_ERROR "desktop-file-validate rejects ${DESKTOP_FILE}")
     endif()
-    math(EXPR ran "${ran} + 1")
 else()
     list(APPEND missing "desktop-file-validate (Debian package desktop-file-utils)")
 endif()
@@ -36,16 +47,16 @@ if(APPSTREAMCLI)
     if(NOT rc EQUAL 0)
         message(FATAL_ERROR "appstreamcli rejects ${METAINFO_FILE}")
     endif()
-    math(EXPR ran "${ran} + 1")
 else()
     list(APPEND missing "appstreamcli (Debian package appstream)")
 endif()
 
 if(missing)
-    list(JOIN missing ", " missing)
-    if(ran EQUAL 0)
-        message(STATUS "LETHE_TEST_SKIPPED: not installed: ${missing}")
-    else()
-        message(STATUS "checked ${ran} file(s); not installed, so not checked: ${missing}")
+    list(JOIN missing " and " missing)
+    if("$ENV{LETHE_TEST_ALLOW_MISSING_VALIDATORS}" STREQUAL "")
+        message(FATAL_ERROR "not installed: ${missing}; install the missing package (scripts/lethe installs every package of "
+            "${PACKAGE_LIST}), or set LETHE_TEST_ALLOW_MISSING_VALIDATORS=1 to skip what cannot be checked")
     endif()
+    message(STATUS "LETHE_TEST_SKIPPED: not installed, so not checked (LETHE_TEST_ALLOW_MISSING_VALIDATORS is set): "
+        "${missing}")
 endif()
