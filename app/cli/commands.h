@@ -14,6 +14,8 @@ struct GlobalOptions {
     int threads = 0;
     std::string logLevel = "info";
     int exitCode = 0;
+    /// `--parse-only` (hidden): parse the command line, then run nothing (tests/docs checks the documented commands).
+    bool parseOnly = false;
     /// The process's arguments, for the provenance of files the commands write.
     int argc = 0;
     const char* const* argv = nullptr;

@@ -12,6 +12,8 @@ namespace lethe::cli {
 
 void runCommand(GlobalOptions& global, const std::function<void()>& body)
 {
+    if (global.parseOnly)
+        return;
     // Core installs no sinks; the CLI logs to stderr so stdout stays clean for tables and JSON.
     auto logger = spdlog::stderr_color_mt("lethe-cli");
     spdlog::set_default_logger(logger);
