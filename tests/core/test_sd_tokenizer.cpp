@@ -155,6 +155,8 @@ class TestSdTokenizer : public QObject {
 
 private Q_SLOTS:
     void byteMapMatchesGpt2();
+    void cleansPromptText_data();
+    void cleansPromptText();
     void encodesPrompts_data();
     void encodesPrompts();
     void mergesFollowRank();
@@ -175,6 +177,78 @@ void TestSdTokenizer::byteMapMatchesGpt2()
     LETHE_COMPARE_STR(byteMapped("\n"), "\xC4\x8A");
     LETHE_COMPARE_STR(byteMapped("\xAD"), "\xC5\x83");
     LETHE_COMPARE_STR(byteMapped("a~\xA1\xFF"), "a~\xC2\xA1\xC3\xBF");
+}
+
+void TestSdTokenizer::cleansPromptText_data()
+{
+    // The expected texts are what Python 3.11.7 (unicodedata 14.0.0, Debian 12) printed for each input when running
+    // the steps transformers' CLIPTokenizer._tokenize takes without ftfy, written out from
+    // src/transformers/models/clip/tokenization_clip.py (BasicTokenizer with strip_accents=False and
+    // do_split_on_punc=False: _clean_text, _tokenize_chinese_chars, unicodedata.normalize("NFC"), str.split,
+    // str.lower, " ".join). transformers itself is not installed here, so its own output could not be taken.
+    QTest::addColumn<QByteArray>("input");
+    QTest::addColumn<QByteArray>("expected");
+    QTest::newRow("composed accent") << QByteArray("Caf\xC3\x89") << QByteArray("caf\xC3\xA9");
+    QTest::newRow("decomposed accent") << QByteArray("Cafe\xCC\x81") << QByteArray("caf\xC3\xA9");
+    QTest::newRow("combining marks reordered")
+        << QByteArray("a\xCC\x82\xCC\xA3 a\xCC\xA3\xCC\x82") << QByteArray("\xE1\xBA\xAD \xE1\xBA\xAD");
+    QTest::newRow("Hangul jamo composed")
+        << QByteArray("\xE1\x84\x80\xE1\x85\xA1\xE1\x86\xA8") << QByteArray("\xEA\xB0\x81");
+    QTest::newRow("CJK ideographs spaced")
+        << QByteArray("\xE4\xB8\x80\xE5\x8F\xAA\xE7\x8C\xAB"
+                      "cat \xE3\x81\xAD\xE3\x81\x93 \xEA\xB3\xA0\xEC\x96\x91\xEC\x9D\xB4")
+        << QByteArray("\xE4\xB8\x80 \xE5\x8F\xAA \xE7\x8C\xAB cat \xE3\x81\xAD\xE3\x81\x93 "
+                      "\xEA\xB3\xA0\xEC\x96\x91\xEC\x9D\xB4");
+    QTest::newRow("CJK compatibility ideograph") << QByteArray("\xEF\xA4\x80") << QByteArray("\xE8\xB1\x88");
+    QTest::newRow("tab, newlines, ideographic space") << QByteArray("a\x09"
+                                                                    "b\x0A"
+                                                                    "c\x0D\x0A"
+                                                                    "d\xE3\x80\x80"
+                                                                    "e\xC2\xA0"
+                                                                    "f")
+                                                      << QByteArray("a b c d e f");
+    QTest::newRow("vertical tab, form feed, NEL dropped") << QByteArray("a\x0B"
+                                                                        "b\x0C"
+                                                                        "c\xC2\x85"
+                                                                        "d")
+                                                          << QByteArray("abcd");
+    QTest::newRow("line separator splits") << QByteArray("a\xE2\x80\xA8"
+                                                         "b")
+                                           << QByteArray("a b");
+    QTest::newRow("format characters dropped") << QByteArray(
+        "ca\xE2\x80\x8Bt soft\xC2\xADhyphen \xEF\xBB\xBFx \xE2\x80\xAE"
+        "ab\xE2\x80\xAC") << QByteArray("cat softhyphen x ab");
+    QTest::newRow("NUL, U+FFFD, private use dropped") << QByteArray("a\x00"
+                                                                    "b\xEF\xBF\xBD"
+                                                                    "c\xEE\x80\x80"
+                                                                    "d",
+        11) << QByteArray("abcd");
+    QTest::newRow("HTML entities kept") << QByteArray("&amp;amp; &lt;b&gt; &#39;")
+                                        << QByteArray("&amp;amp; &lt;b&gt; &#39;");
+    QTest::newRow("full-width kept, lowered")
+        << QByteArray("\xEF\xBC\xA3\xEF\xBC\xA1\xEF\xBC\xB4 \xEF\xBC\x91\xEF\xBC\x92")
+        << QByteArray("\xEF\xBD\x83\xEF\xBD\x81\xEF\xBD\x94 \xEF\xBC\x91\xEF\xBC\x92");
+    QTest::newRow("ligature kept") << QByteArray("\xEF\xAC\x81sh") << QByteArray("\xEF\xAC\x81sh");
+    QTest::newRow("emoji, ZWJ dropped, modifier kept")
+        << QByteArray("\xF0\x9F\x90\xB1 \xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x94\xAC \xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD")
+        << QByteArray("\xF0\x9F\x90\xB1 \xF0\x9F\x91\xA9\xF0\x9F\x94\xAC \xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD");
+    QTest::newRow("final sigma") << QByteArray("\xCE\x9F\xCE\x94\xCE\x9F\xCE\xA3 \xCE\xA3\xCE\x91 \xCE\xA3")
+                                 << QByteArray("\xCE\xBF\xCE\xB4\xCE\xBF\xCF\x82 \xCF\x83\xCE\xB1 \xCF\x83");
+    QTest::newRow("dotted capital I") << QByteArray("\xC4\xB0stanbul") << QByteArray("i\xCC\x87stanbul");
+    QTest::newRow("unassigned in Unicode 14") << QByteArray("a\xF0\x9F\xAB\xA8"
+                                                            "b")
+                                              << QByteArray("ab");
+}
+
+void TestSdTokenizer::cleansPromptText()
+{
+    QFETCH(QByteArray, input);
+    QFETCH(QByteArray, expected);
+    QCOMPARE(QByteArray::fromStdString(
+                 models::sd::cleanPromptText(std::string(input.constData(), static_cast<std::size_t>(input.size())))),
+        expected);
+    // The tables are Python 3.11's; the header comment names this version.
+    LETHE_COMPARE_STR(std::string(models::sd::cleanPromptUnicodeVersion()), "14.0.0");
 }
 
 void TestSdTokenizer::encodesPrompts_data()
@@ -205,10 +279,18 @@ void TestSdTokenizer::encodesPrompts_data()
         << QStringLiteral("cat!!?") << list({ "cat</w>", "!", "!", "?</w>" });
     QTest::newRow("whitespace collapsed and stripped")
         << QString::fromUtf8("\t  CAT\xC2\xA0\xC2\xA0 \n cat \r\n") << list({ "cat</w>", "cat</w>" });
-    QTest::newRow("HTML entities, unescaped twice")
-        << QStringLiteral("a &amp;amp; &#x41;&lt;b&gt; &#39;s &nbsp;x &bogus;")
-        << list({ "a</w>", "&</w>", "a</w>", "<</w>", "b</w>", "></w>", "'s</w>", "x</w>", "&</w>", "b", "o", "g", "u",
-               "s</w>", ";</w>" });
+    // Without ftfy transformers leaves HTML entities as they are: "&", "amp", ";", "amp", ";".
+    QTest::newRow("HTML entities stay text") << QStringLiteral(
+        "a &amp;amp;") << list({ "a</w>", "&</w>", "a", "m", "p</w>", ";</w>", "a", "m", "p</w>", ";</w>" });
+    QTest::newRow("decomposed accents composed (NFC)")
+        << QString::fromUtf8("E\xCC\x81te\xCC\x81") << list({ "\xC3\xA9t\xC3\xA9</w>" });
+    QTest::newRow("zero-width space and soft hyphen dropped")
+        << QString::fromUtf8("ca\xE2\x80\x8Bt\xC2\xAD's") << list({ "cat</w>", "'s</w>" });
+    QTest::newRow("CJK ideographs are words of their own") << QString::fromUtf8(
+        "\xE7\x8C\xAB\xE7\x8C\xAB") << list({ "\xE7", "\x8C", "\xAB</w>", "\xE7", "\x8C", "\xAB</w>" });
+    QTest::newRow("emoji split from letters, byte fallback") << QString::fromUtf8("\xF0\x9F\x90\xB1"
+                                                                                  "Cat")
+                                                             << list({ "\xF0", "\x9F", "\x90", "\xB1</w>", "cat</w>" });
     QTest::newRow("markers keep their ids")
         << QStringLiteral("a <|EndOfText|> b") << list({ "a</w>", "<|endoftext|>", "b</w>" });
     QTest::newRow("empty") << QStringLiteral(" \t ") << QByteArrayList();

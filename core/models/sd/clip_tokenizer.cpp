@@ -12,14 +12,14 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <iterator>
 #include <limits>
-#include <locale.h>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string_view>
 #include <unordered_map>
-#include <wctype.h>
+#include <utility>
 
 namespace lethe::models::sd {
 
@@ -124,218 +124,260 @@ std::u32string decodeUtf8(const std::string& text)
     return out;
 }
 
-// ---- Text clean-up ----------------------------------------------------------------------------------------
+// ---- Unicode tables -----------------------------------------------------------------------------------------
 
-/// Python's str.isspace().
+struct CodeRange {
+    char32_t first;
+    char32_t last;
+};
+struct CodeMapping {
+    char32_t from;
+    char32_t to;
+};
+struct ValuedRange {
+    char32_t first;
+    char32_t last;
+    int value;
+};
+/// A canonical decomposition (code point, first, second or 0) or a composition (first, second, composite).
+struct CodePair {
+    char32_t a;
+    char32_t b;
+    char32_t c;
+};
+
+// Generated from Python's unicodedata by scripts/generate-clip-unicode-tables.py (the command is in its header).
+#include "clip_unicode_tables.inc"
+
+template <typename Row, std::size_t N> const Row* rangeOf(const Row (&table)[N], char32_t c)
+{
+    const Row* end = table + N;
+    const Row* after
+        = std::upper_bound(table, end, c, [](char32_t value, const Row& row) { return value < row.first; });
+    if (after == table || c > (after - 1)->last)
+        return nullptr;
+    return after - 1;
+}
+
+/// Unicode general category C* (Cc, Cf, Cs, Co, Cn): what transformers' _is_control drops, tab and newlines aside.
+bool isOther(char32_t c)
+{
+    return rangeOf(kOtherRanges, c) != nullptr;
+}
+
+/// General category Zs, which transformers' _is_whitespace turns into a space.
+bool isSpaceSeparator(char32_t c)
+{
+    return rangeOf(kSpaceSeparatorRanges, c) != nullptr;
+}
+
+int combiningClass(char32_t c)
+{
+    const ValuedRange* row = rangeOf(kCombiningClasses, c);
+    return row ? row->value : 0;
+}
+
+/// Python's str.isspace(), which str.split() splits on.
 bool isSpace(char32_t c)
 {
     return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680
         || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
-/// Named character references. Python's html.unescape knows all of HTML5's; these are the ones that turn up in
-/// prompts scraped from web pages. `legacy` names are also recognised without the closing semicolon.
-struct NamedReference {
-    const char* name;
-    char32_t value;
-    bool legacy;
-};
-constexpr std::array<NamedReference, 33> kNamedReferences { {
-    { "amp", U'&', true },
-    { "AMP", U'&', true },
-    { "lt", U'<', true },
-    { "LT", U'<', true },
-    { "gt", U'>', true },
-    { "GT", U'>', true },
-    { "quot", U'"', true },
-    { "QUOT", U'"', true },
-    { "apos", U'\'', false },
-    { "nbsp", 0xA0, true },
-    { "copy", 0xA9, true },
-    { "COPY", 0xA9, true },
-    { "reg", 0xAE, true },
-    { "REG", 0xAE, true },
-    { "deg", 0xB0, true },
-    { "laquo", 0xAB, true },
-    { "raquo", 0xBB, true },
-    { "middot", 0xB7, true },
-    { "times", 0xD7, true },
-    { "eacute", 0xE9, true },
-    { "egrave", 0xE8, true },
-    { "uuml", 0xFC, true },
-    { "ouml", 0xF6, true },
-    { "auml", 0xE4, true },
-    { "szlig", 0xDF, true },
-    { "ndash", 0x2013, false },
-    { "mdash", 0x2014, false },
-    { "lsquo", 0x2018, false },
-    { "rsquo", 0x2019, false },
-    { "ldquo", 0x201C, false },
-    { "rdquo", 0x201D, false },
-    { "hellip", 0x2026, false },
-    { "trade", 0x2122, false },
-} };
+// ---- NFC (Unicode Standard Annex #15) -----------------------------------------------------------------------
 
-std::optional<char32_t> namedReference(const std::u32string& name, bool semicolon)
+constexpr char32_t kHangulBase = 0xAC00;
+constexpr char32_t kLeadBase = 0x1100;
+constexpr char32_t kVowelBase = 0x1161;
+constexpr char32_t kTrailBase = 0x11A7;
+constexpr char32_t kLeadCount = 19;
+constexpr char32_t kVowelCount = 21;
+constexpr char32_t kTrailCount = 28;
+constexpr char32_t kSyllableCount = kLeadCount * kVowelCount * kTrailCount;
+
+void decomposeInto(std::u32string& out, char32_t c)
 {
-    for (const NamedReference& reference : kNamedReferences) {
-        if (!semicolon && !reference.legacy)
-            continue;
-        const std::string_view candidate(reference.name);
-        if (candidate.size() == name.size() && std::equal(candidate.begin(), candidate.end(), name.begin()))
-            return reference.value;
+    if (c >= kHangulBase && c < kHangulBase + kSyllableCount) {
+        const char32_t index = c - kHangulBase;
+        out.push_back(kLeadBase + index / (kVowelCount * kTrailCount));
+        out.push_back(kVowelBase + (index % (kVowelCount * kTrailCount)) / kTrailCount);
+        if (index % kTrailCount != 0)
+            out.push_back(kTrailBase + index % kTrailCount);
+        return;
     }
-    return std::nullopt;
-}
-
-/// What Python's html.unescape returns for a numeric reference: Windows-1252 for the C1 range, U+FFFD for
-/// surrogates and values beyond Unicode, nothing for other code points HTML forbids.
-std::u32string numericReference(char32_t value)
-{
-    static constexpr std::array<char32_t, 32> kWindows1252 { 0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020,
-        0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x8D, 0x017D, 0x8F, 0x90, 0x2018, 0x2019, 0x201C, 0x201D,
-        0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178 };
-    if (value == 0)
-        return U"\uFFFD";
-    if (value == 0x0D)
-        return U"\r";
-    if (value >= 0x80 && value <= 0x9F)
-        return std::u32string(1, kWindows1252[value - 0x80]);
-    if ((value >= 0xD800 && value <= 0xDFFF) || value > 0x10FFFF)
-        return U"\uFFFD";
-    if ((value >= 0x01 && value <= 0x08) || value == 0x0B || (value >= 0x0E && value <= 0x1F) || value == 0x7F
-        || (value >= 0xFDD0 && value <= 0xFDEF) || (value & 0xFFFE) == 0xFFFE)
-        return U"";
-    return std::u32string(1, value);
-}
-
-bool isDigit(char32_t c, int base)
-{
-    if (c >= U'0' && c <= U'9')
-        return true;
-    return base == 16 && ((c >= U'a' && c <= U'f') || (c >= U'A' && c <= U'F'));
-}
-
-int digitValue(char32_t c)
-{
-    if (c >= U'0' && c <= U'9')
-        return static_cast<int>(c - U'0');
-    return static_cast<int>((c | 0x20) - U'a') + 10;
-}
-
-/// Python's html.unescape (for the named references above).
-std::u32string htmlUnescape(const std::u32string& text)
-{
-    std::u32string out;
-    out.reserve(text.size());
-    std::size_t i = 0;
-    while (i < text.size()) {
-        if (text[i] != U'&') {
-            out.push_back(text[i++]);
-            continue;
-        }
-        std::size_t j = i + 1;
-        if (j < text.size() && text[j] == U'#') {
-            int base = 10;
-            std::size_t digits = j + 1;
-            if (digits < text.size() && (text[digits] == U'x' || text[digits] == U'X')) {
-                base = 16;
-                ++digits;
-            }
-            std::size_t end = digits;
-            char32_t value = 0;
-            while (end < text.size() && isDigit(text[end], base)) {
-                value = std::min<char32_t>(value * base + digitValue(text[end]), 0x110000);
-                ++end;
-            }
-            if (end == digits) {
-                out.push_back(text[i++]);
-                continue;
-            }
-            if (end < text.size() && text[end] == U';')
-                ++end;
-            out += numericReference(value);
-            i = end;
-            continue;
-        }
-        std::size_t end = j;
-        while (end < text.size() && end - j < 32
-            && std::u32string_view(U"\t\n\f <&#;").find(text[end]) == std::u32string_view::npos)
-            ++end;
-        if (end == j) {
-            out.push_back(text[i++]);
-            continue;
-        }
-        const bool semicolon = end < text.size() && text[end] == U';';
-        const std::u32string name = text.substr(j, end - j);
-        if (const auto value = namedReference(name, semicolon)) {
-            out.push_back(*value);
-            i = end + (semicolon ? 1 : 0);
-            continue;
-        }
-        // The longest legacy name that starts the text, as the standard defines it.
-        bool found = false;
-        for (std::size_t length = name.size() - (semicolon ? 0 : 1); length >= 2 && length <= name.size(); --length) {
-            if (const auto value = namedReference(name.substr(0, length), false)) {
-                out.push_back(*value);
-                i = j + length;
-                found = true;
-                break;
-            }
-        }
-        if (!found)
-            out.push_back(text[i++]);
-    }
-    return out;
-}
-
-/// Collapses runs of whitespace into one space and strips both ends.
-std::u32string collapseWhitespace(const std::u32string& text)
-{
-    std::u32string out;
-    out.reserve(text.size());
-    bool pendingSpace = false;
-    for (const char32_t c : text) {
-        if (isSpace(c)) {
-            pendingSpace = !out.empty();
-            continue;
-        }
-        if (pendingSpace)
-            out.push_back(U' ');
-        pendingSpace = false;
+    const CodePair* end = std::end(kDecompositions);
+    const CodePair* found = std::lower_bound(
+        std::begin(kDecompositions), end, c, [](const CodePair& row, char32_t value) { return row.a < value; });
+    if (found == end || found->a != c) {
         out.push_back(c);
+        return;
     }
-    return out;
+    decomposeInto(out, found->b);
+    if (found->c != 0)
+        decomposeInto(out, found->c);
 }
 
-/// A UTF-8 C library locale for towlower_l, or null when the system has none.
-locale_t unicodeLocale()
+/// The primary composite of `first` and `second`, or 0.
+char32_t composePair(char32_t first, char32_t second)
 {
-    static const locale_t locale = [] {
-        for (const char* name : { "C.UTF-8", "C.utf8", "en_US.UTF-8", "en_US.utf8" })
-            if (locale_t found = newlocale(LC_CTYPE_MASK, name, static_cast<locale_t>(nullptr)))
-                return found;
-        return static_cast<locale_t>(nullptr);
-    }();
-    return locale;
+    if (first >= kLeadBase && first < kLeadBase + kLeadCount && second >= kVowelBase
+        && second < kVowelBase + kVowelCount)
+        return kHangulBase + ((first - kLeadBase) * kVowelCount + (second - kVowelBase)) * kTrailCount;
+    if (first >= kHangulBase && first < kHangulBase + kSyllableCount && (first - kHangulBase) % kTrailCount == 0
+        && second > kTrailBase && second < kTrailBase + kTrailCount)
+        return first + (second - kTrailBase);
+    const CodePair* end = std::end(kCompositions);
+    const CodePair* found = std::lower_bound(std::begin(kCompositions), end, std::make_pair(first, second),
+        [](const CodePair& row, const std::pair<char32_t, char32_t>& key) {
+            return std::make_pair(row.a, row.b) < key;
+        });
+    return found != end && found->a == first && found->b == second ? found->c : 0;
 }
 
-/// Python's str.lower() through the C library's Unicode case map (single code points; U+0130 as Python has it).
-std::u32string lowerCase(const std::u32string& text)
+/// Python's unicodedata.normalize("NFC", text): canonical decomposition, canonical ordering, composition.
+std::u32string nfc(const std::u32string& text)
 {
-    const locale_t locale = unicodeLocale();
+    std::u32string decomposed;
+    decomposed.reserve(text.size());
+    for (const char32_t c : text)
+        decomposeInto(decomposed, c);
+    // Canonical ordering: each run of non-starters sorted stably by combining class.
+    for (std::size_t i = 0; i < decomposed.size();) {
+        if (combiningClass(decomposed[i]) == 0) {
+            ++i;
+            continue;
+        }
+        std::size_t end = i;
+        while (end < decomposed.size() && combiningClass(decomposed[end]) != 0)
+            ++end;
+        std::stable_sort(decomposed.begin() + static_cast<std::ptrdiff_t>(i),
+            decomposed.begin() + static_cast<std::ptrdiff_t>(end),
+            [](char32_t a, char32_t b) { return combiningClass(a) < combiningClass(b); });
+        i = end;
+    }
+    if (decomposed.empty())
+        return decomposed;
+    // Composition: each character joins the last starter unless a character of the same or a higher class, or a
+    // starter, stands between them. A text that starts with a non-starter has no starter to join until one comes.
+    std::size_t starter = 0;
+    int lastClass = combiningClass(decomposed[0]) == 0 ? 0 : 256;
+    std::size_t kept = 1;
+    for (std::size_t i = 1; i < decomposed.size(); ++i) {
+        const char32_t c = decomposed[i];
+        const int cClass = combiningClass(c);
+        const char32_t composite = lastClass == 256 ? 0 : composePair(decomposed[starter], c);
+        if (composite != 0 && (lastClass < cClass || lastClass == 0)) {
+            decomposed[starter] = composite;
+            continue;
+        }
+        if (cClass == 0)
+            starter = kept;
+        lastClass = cClass;
+        decomposed[kept++] = c;
+    }
+    decomposed.resize(kept);
+    return decomposed;
+}
+
+// ---- Lower case ---------------------------------------------------------------------------------------------
+
+/// How str.lower() sees a code point around a capital sigma: cased, case-ignorable (skipped), or neither.
+enum class SigmaContext { Neither, Cased, Ignorable };
+
+SigmaContext sigmaContext(char32_t c)
+{
+    if (rangeOf(kCasedRanges, c))
+        return SigmaContext::Cased;
+    if (rangeOf(kCaseIgnorableRanges, c))
+        return SigmaContext::Ignorable;
+    return SigmaContext::Neither;
+}
+
+/// Python's Final_Sigma rule: Σ at `at` lowers to ς after a cased letter and not before one (case-ignorable
+/// characters skipped on both sides).
+bool isFinalSigma(const std::u32string& word, std::size_t at)
+{
+    std::size_t j = at;
+    while (j > 0 && sigmaContext(word[j - 1]) == SigmaContext::Ignorable)
+        --j;
+    if (j == 0 || sigmaContext(word[j - 1]) != SigmaContext::Cased)
+        return false;
+    std::size_t k = at + 1;
+    while (k < word.size() && sigmaContext(word[k]) == SigmaContext::Ignorable)
+        ++k;
+    return k == word.size() || sigmaContext(word[k]) != SigmaContext::Cased;
+}
+
+/// Python's str.lower(): the simple lower-case mapping, U+0130 to "i̇" and the Final_Sigma rule.
+std::u32string lowerCase(const std::u32string& word)
+{
     std::u32string out;
-    out.reserve(text.size());
-    for (const char32_t c : text) {
+    out.reserve(word.size());
+    for (std::size_t i = 0; i < word.size(); ++i) {
+        const char32_t c = word[i];
         if (c == 0x130) {
             out += U"i\u0307";
-        } else if (c < 0x80 || !locale) {
-            // Without a UTF-8 locale only ASCII and Latin-1 letters are lowered.
-            const bool upper = (c >= U'A' && c <= U'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7);
-            out.push_back(upper ? c + 0x20 : c);
-        } else {
-            out.push_back(static_cast<char32_t>(towlower_l(static_cast<wint_t>(c), locale)));
+            continue;
         }
+        if (c == 0x3A3) {
+            out.push_back(isFinalSigma(word, i) ? 0x3C2 : 0x3C3);
+            continue;
+        }
+        const CodeMapping* end = std::end(kLowercase);
+        const CodeMapping* found = std::lower_bound(
+            std::begin(kLowercase), end, c, [](const CodeMapping& row, char32_t value) { return row.from < value; });
+        out.push_back(found != end && found->from == c ? found->to : c);
+    }
+    return out;
+}
+
+// ---- Text clean-up ------------------------------------------------------------------------------------------
+
+/// transformers' BasicTokenizer._is_chinese_char: the CJK Unified Ideographs blocks it names, no others.
+bool isCjkIdeograph(char32_t c)
+{
+    return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF)
+        || (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B820 && c <= 0x2CEAF)
+        || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+}
+
+/// What CLIPTokenizer._tokenize makes of a prompt before its pattern when ftfy is absent: BasicTokenizer with
+/// strip_accents=False and do_split_on_punc=False, its words joined by single spaces.
+std::u32string cleanText(const std::u32string& text)
+{
+    // _clean_text: NUL, U+FFFD and category C* go (tab, newline and carriage return aside); those three and Zs
+    // become spaces. Then _tokenize_chinese_chars puts spaces around each CJK ideograph.
+    std::u32string spaced;
+    spaced.reserve(text.size());
+    for (const char32_t c : text) {
+        if (c == U'\t' || c == U'\n' || c == U'\r' || c == U' ' || isSpaceSeparator(c)) {
+            spaced.push_back(U' ');
+        } else if (c == 0 || c == kReplacement || isOther(c)) {
+            continue;
+        } else if (isCjkIdeograph(c)) {
+            spaced.push_back(U' ');
+            spaced.push_back(c);
+            spaced.push_back(U' ');
+        } else {
+            spaced.push_back(c);
+        }
+    }
+    // NFC, then str.split() (which also splits at U+2028 and U+2029, left in place above), each word lower-cased.
+    const std::u32string normalized = nfc(spaced);
+    std::u32string out;
+    out.reserve(normalized.size());
+    for (std::size_t i = 0; i < normalized.size();) {
+        while (i < normalized.size() && isSpace(normalized[i]))
+            ++i;
+        std::size_t end = i;
+        while (end < normalized.size() && !isSpace(normalized[end]))
+            ++end;
+        if (end > i) {
+            if (!out.empty())
+                out.push_back(U' ');
+            out += lowerCase(normalized.substr(i, end - i));
+        }
+        i = end;
     }
     return out;
 }
@@ -595,8 +637,7 @@ ClipTokenizer& ClipTokenizer::operator=(ClipTokenizer&&) noexcept = default;
 ClipTokens ClipTokenizer::encode(const std::string& text) const
 {
     const State& s = *m_state;
-    // OpenAI's basic_clean unescapes twice ("&amp;amp;" → "&"); then whitespace_clean and lower().
-    const std::string clean = encodeUtf8(lowerCase(collapseWhitespace(htmlUnescape(htmlUnescape(decodeUtf8(text))))));
+    const std::string clean = cleanPromptText(text);
 
     std::vector<std::int64_t> tokens;
     const std::unique_ptr<pcre2_match_data, MatchDataDeleter> match(
@@ -718,6 +759,16 @@ std::int64_t ClipTokenizer::unkId() const
 int ClipTokenizer::maxLength() const
 {
     return m_state->maxLength;
+}
+
+std::string cleanPromptText(const std::string& text)
+{
+    return encodeUtf8(cleanText(decodeUtf8(text)));
+}
+
+const char* cleanPromptUnicodeVersion()
+{
+    return kUnicodeVersion;
 }
 
 std::string byteLevelSpelling(const std::string& bytes)
