@@ -2,6 +2,7 @@
 
 #include "core/duration.h"
 #include "core/error.h"
+#include "core/eval/profile_trace.h"
 
 #include <cmath>
 #include <csignal>
@@ -59,6 +60,21 @@ std::string percent(double fraction)
     std::ostringstream out;
     out << std::fixed << std::setprecision(2) << 100.0 * fraction << " %";
     return out.str();
+}
+
+void addProfileOption(CLI::App* command, std::string& path)
+{
+    command->add_option("--profile", path,
+        "Also trace the measured runs operator by operator into this Chrome trace file (chrome://tracing, "
+        "ui.perfetto.dev) and print the operators that took the most time; tracing slows the runs");
+}
+
+void printProfileSummary(const std::string& path)
+{
+    if (path.empty())
+        return;
+    std::cout << "profile of the measured runs: " << path << " (operators by self time)\n"
+              << eval::summarizeProfileTrace(path);
 }
 
 ProgressLine::ProgressLine()

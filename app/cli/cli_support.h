@@ -4,6 +4,8 @@
 #include "core/eval/clip_alignment_sets.h"
 #include "core/train/training_loop.h"
 
+#include <CLI/CLI.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -33,6 +35,11 @@ private:
 std::string duration(double seconds);
 /// "93.12 %".
 std::string percent(double fraction);
+
+/// The `--profile FILE` option of the bench commands: an operator-level Chrome trace of the measured runs.
+void addProfileOption(CLI::App* command, std::string& path);
+/// After a benchmark traced into `path` (nothing when empty): where the trace is and its top operators by self time.
+void printProfileSummary(const std::string& path);
 
 /// A live progress line on stderr: rewritten in place on a terminal (4 times a second at most), a full
 /// line every 30 s in a log file.

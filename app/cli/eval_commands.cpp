@@ -204,6 +204,7 @@ struct BenchOptions {
     int warmup = 1;
     int steps = 18;
     std::string device = "auto";
+    std::string profile;
 };
 
 void printBench(const eval::BenchResult& r, std::int64_t imagesPerRun, const std::string& unit)
@@ -258,8 +259,9 @@ void runBenchTrainStep(const BenchOptions& options)
             if (device.is_cuda())
                 torch::cuda::synchronize();
         },
-        options.warmup, options.runs);
+        options.warmup, options.runs, options.profile);
     printBench(result, options.batch, "step");
+    printProfileSummary(options.profile);
 }
 
 void runBenchSample(const BenchOptions& options)
@@ -279,8 +281,10 @@ void runBenchSample(const BenchOptions& options)
               << diffusion::denoiserEvaluations(request.sampler) << " evaluations), device " << device.str() << ", "
               << torch::get_num_threads() << " threads\n";
     const auto result = eval::benchmark(
-        "sample", [&] { diffusion::sampleClasses(net, request, device); }, options.warmup, options.runs);
+        "sample", [&] { diffusion::sampleClasses(net, request, device); }, options.warmup, options.runs,
+        options.profile);
     printBench(result, options.batch, "batch");
+    printProfileSummary(options.profile);
 }
 
 void addBenchOptions(CLI::App* command, BenchOptions& options, std::int64_t defaultBatch, int defaultRuns)
@@ -295,6 +299,7 @@ void addBenchOptions(CLI::App* command, BenchOptions& options, std::int64_t defa
         ->check(CLI::PositiveNumber);
     command->add_option("--warmup", options.warmup, "Unmeasured runs first")->capture_default_str();
     command->add_option("--device", options.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+    addProfileOption(command, options.profile);
 }
 
 } // namespace

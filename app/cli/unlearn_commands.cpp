@@ -8,6 +8,7 @@
 #include "core/data/datasets.h"
 #include "core/error.h"
 #include "core/eval/benchmark.h"
+#include "core/eval/profile_trace.h"
 #include "core/imaging/grid.h"
 #include "core/imaging/image_file.h"
 #include "core/io/atomic_file.h"
@@ -417,18 +418,29 @@ struct BenchUnlearnOptions {
     int runs = 5;
     int warmup = 1;
     std::string device = "auto";
+    std::string profile;
     RunConfigFlags flags;
 };
 
-/// Collects each step's wall time.
+/// Collects each step's wall time; with a profile path, traces the steps after the warmup (the trace starts when
+/// the last warmup step reports, on the thread that runs the steps, and is written when the observer goes).
 struct StepTimes : unlearn::RunObserver {
+    int warmup = 0;
+    std::string profilePath;
     std::vector<double> ms;
-    void onStep(const unlearn::StepReport& r) override { ms.push_back(r.seconds * 1000.0); }
+    std::unique_ptr<eval::ProfileTrace> trace;
+    void onStep(const unlearn::StepReport& r) override
+    {
+        ms.push_back(r.seconds * 1000.0);
+        if (!profilePath.empty() && static_cast<int>(ms.size()) == warmup)
+            trace = std::make_unique<eval::ProfileTrace>(profilePath);
+    }
 };
 
-/// Times `warmup + runs` steps of `method` and reports the median of the last `runs`.
+/// Times `warmup + runs` steps of `method` and reports the median of the last `runs`; traces them into
+/// `profilePath` when it is not empty.
 eval::BenchResult timeSteps(const UnlearnInputs& in, unlearn::RunConfig config, unlearn::Method method, int forgetClass,
-    int warmup, int runs, torch::Device device)
+    int warmup, int runs, torch::Device device, const std::string& profilePath = {})
 {
     config.method = method;
     config.steps = warmup + runs;
@@ -437,9 +449,14 @@ eval::BenchResult timeSteps(const UnlearnInputs& in, unlearn::RunConfig config, 
     config.forgetClass = forgetClass;
     unlearn::UnlearnSession session(in.model.net, in.train, config, device);
     StepTimes times;
+    times.warmup = warmup;
+    times.profilePath = profilePath;
+    if (!profilePath.empty() && warmup == 0)
+        times.trace = std::make_unique<eval::ProfileTrace>(profilePath);
     unlearn::RunControl control;
     eval::resetPeakRss();
     const unlearn::RunResult result = session.run(times, control);
+    times.trace.reset();
     if (result.outcome != unlearn::RunOutcome::Finished)
         throw Error("the benchmark run did not finish: " + result.message);
     eval::BenchResult r;
@@ -476,8 +493,9 @@ void runBenchUnlearn(const BenchUnlearnOptions& o)
             ? "(forget batch + full remain pass: " + std::to_string(chunks) + " chunks)"
             : std::string(m == unlearn::Method::GA ? "(forget batch)" : "(forget batch + one remain batch)");
     };
-    const eval::BenchResult chosen = timeSteps(in, config, method, o.forgetClass, o.warmup, o.runs, device);
+    const eval::BenchResult chosen = timeSteps(in, config, method, o.forgetClass, o.warmup, o.runs, device, o.profile);
     printStepBench(chosen, describe(method));
+    printProfileSummary(o.profile);
 
     // The projection's own cost: RG against GradDiff on the same batches (same seed, same draws), and the
     // combination alone on gradients the size of the model.
@@ -573,6 +591,7 @@ void addUnlearnCommands(CLI::App& app, GlobalOptions& global)
     bu->add_option("--warmup", b->warmup, "Unmeasured steps first")->capture_default_str();
     addRunConfigFlags(bu, b->flags, true);
     bu->add_option("--device", b->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+    addProfileOption(bu, b->profile);
     bu->callback([b, &global] { runCommand(global, [&] { runBenchUnlearn(*b); }); });
 }
 

@@ -1,6 +1,7 @@
 #include "benchmark.h"
 
 #include "core/error.h"
+#include "profile_trace.h"
 
 #include <algorithm>
 #include <chrono>
@@ -24,7 +25,7 @@ bool resetPeakRss()
     std::ofstream clear("/proc/self/clear_refs");
     if (!clear)
         return false;
-    clear << "5";  // Resets VmHWM to the current RSS (Linux 4.0+).
+    clear << "5"; // Resets VmHWM to the current RSS (Linux 4.0+).
     return static_cast<bool>(clear.flush());
 }
 
@@ -46,14 +47,15 @@ std::int64_t peakRssBytes()
 std::string formatBytes(std::int64_t bytes)
 {
     char text[32];
-    if (bytes >= (std::int64_t{1} << 30))
+    if (bytes >= (std::int64_t { 1 } << 30))
         std::snprintf(text, sizeof text, "%.2f GiB", static_cast<double>(bytes) / (1 << 30));
     else
         std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
     return text;
 }
 
-BenchResult benchmark(const std::string& name, const std::function<void()>& work, int warmup, int runs)
+BenchResult benchmark(
+    const std::string& name, const std::function<void()>& work, int warmup, int runs, const std::string& profilePath)
 {
     if (runs < 1)
         throw Error("a benchmark needs at least one measured run, not " + std::to_string(runs));
@@ -62,11 +64,14 @@ BenchResult benchmark(const std::string& name, const std::function<void()>& work
     resetPeakRss();
     BenchResult result;
     result.name = name;
-    for (int i = 0; i < runs; ++i) {
-        const auto start = std::chrono::steady_clock::now();
-        work();
-        const auto stop = std::chrono::steady_clock::now();
-        result.milliseconds.push_back(std::chrono::duration<double, std::milli>(stop - start).count());
+    {
+        const ProfileTrace trace(profilePath);
+        for (int i = 0; i < runs; ++i) {
+            const auto start = std::chrono::steady_clock::now();
+            work();
+            const auto stop = std::chrono::steady_clock::now();
+            result.milliseconds.push_back(std::chrono::duration<double, std::milli>(stop - start).count());
+        }
     }
     result.peakRssBytes = peakRssBytes();
     result.medianMs = median(result.milliseconds);

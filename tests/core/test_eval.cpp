@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/eval/accuracy.h"
 #include "core/eval/frechet.h"
+#include "core/eval/profile_trace.h"
 #include "core/io/model_file.h"
 #include "core/io/safetensors.h"
 #include "core/models/classifier/resnet_classifier.h"
@@ -133,6 +134,8 @@ private Q_SLOTS:
     void trainerRejectsMismatchedOptions();
     void resolvesDevices();
     void findsResourcesBesideTheExecutable();
+    void profileTraceRecordsOperatorsAndSumsSelfTime();
+    void profileSummaryRejectsBadTraces();
 };
 
 void TestEval::frechetOfSetWithItselfIsZero()
@@ -684,6 +687,57 @@ void TestEval::findsResourcesBesideTheExecutable()
         qputenv("LETHE_RESOURCE_DIR", savedOverride);
     else
         qunsetenv("LETHE_RESOURCE_DIR");
+}
+
+void TestEval::profileTraceRecordsOperatorsAndSumsSelfTime()
+{
+    // A real trace: every operator run while the recording lives, none after it.
+    const test::ScratchDir dir;
+    const std::string path = (dir / "trace.json").string();
+    const torch::Tensor a = torch::randn({ 64, 64 });
+    {
+        const eval::ProfileTrace trace(path);
+        for (int i = 0; i < 3; ++i)
+            (void)torch::mm(a, a);
+    }
+    (void)torch::sigmoid(a);
+    const std::string real = eval::summarizeProfileTrace(path);
+    QVERIFY2(real.find(" 3  aten::mm\n") != std::string::npos, real.c_str());
+    QVERIFY2(real.find("sigmoid") == std::string::npos, real.c_str());
+
+    // Self time on a hand-written trace: outer 0-100 µs holds inner 10-40 and inner 50-60 on thread 1; another
+    // outer on thread 2 overlaps it in time but is not nested in it.
+    const std::string crafted = (dir / "crafted.json").string();
+    test::writeBytes(crafted,
+        R"([{"name":"outer","ph":"X","ts":0,"dur":100,"tid":1},
+            {"name":"inner","ph":"X","ts":10,"dur":30,"tid":1},
+            {"name":"inner","ph":"X","ts":50,"dur":10,"tid":1},
+            {"name":"outer","ph":"X","ts":20,"dur":100,"tid":2},
+            {"name":"marker","ph":"i","ts":5,"tid":1}])");
+    const std::string summary = eval::summarizeProfileTrace(crafted, 2);
+    const std::string expected = "     self ms   share    calls  operator\n"
+                                 "         0.2   80.0%        2  outer\n"
+                                 "         0.0   20.0%        2  inner\n"
+                                 "         0.2  traced in all (outermost operators)\n";
+    QCOMPARE(QString::fromStdString(summary), QString::fromStdString(expected));
+}
+
+void TestEval::profileSummaryRejectsBadTraces()
+{
+    const test::ScratchDir dir;
+    const std::string missing = (dir / "missing.json").string();
+    QCOMPARE(
+        test::errorMessage([&] { eval::summarizeProfileTrace(missing); }), "cannot read the profile trace " + missing);
+    const std::string truncated = (dir / "truncated.json").string();
+    test::writeBytes(truncated, R"([{"name":"mm","ph":"X","ts":0,)");
+    const std::string message = test::errorMessage([&] { eval::summarizeProfileTrace(truncated); });
+    QVERIFY2(message.rfind("the profile trace " + truncated + " is not JSON: ", 0) == 0, message.c_str());
+    const std::string object = (dir / "object.json").string();
+    test::writeBytes(object, R"({"traceEvents": []})");
+    QCOMPARE(test::errorMessage([&] { eval::summarizeProfileTrace(object); }),
+        "the profile trace " + object + " is not a list of events");
+    QCOMPARE(test::errorMessage([&] { eval::ProfileTrace trace((dir / "no/such/dir/t.json").string()); }),
+        "cannot write the profile trace " + (dir / "no/such/dir/t.json").string());
 }
 
 QTEST_APPLESS_MAIN(TestEval)
