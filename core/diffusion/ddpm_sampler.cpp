@@ -4,9 +4,12 @@
 #include "core/io/json_fields.h"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <set>
 
 namespace lethe::diffusion {
 
@@ -24,13 +27,128 @@ template <typename Enum> Enum enumField(const io::JsonFields& fields, const char
     return *value;
 }
 
-// diffusers' DDIM "leading" spacing: every (trainSteps / steps)-th step from 0, reversed, plus the offset.
-std::vector<double> ddimTimesteps(const DdpmSchedule& schedule, int steps)
+/// A string key whose implemented values are `implemented`; anything else is refused, naming key and value.
+void requireOneOf(const io::JsonFields& fields, const char* key, const std::vector<std::string>& implemented,
+    const std::string& why = {})
 {
-    const int ratio = schedule.trainSteps / steps;
+    if (!fields.has(key))
+        return;
+    const std::string value = fields.get<std::string>(key, {});
+    if (std::find(implemented.begin(), implemented.end(), value) != implemented.end())
+        return;
+    std::string list;
+    for (std::size_t i = 0; i < implemented.size(); ++i)
+        list += (i == 0 ? "" : i + 1 == implemented.size() ? " and " : ", ") + ("\"" + implemented[i] + "\"");
+    fields.fail(key, "\"" + value + "\" is not implemented (Lethe implements " + list + why + ")");
+}
+
+/// A true/false key of which Lethe implements only `implemented`.
+void requireFlag(const io::JsonFields& fields, const char* key, bool implemented, const std::string& why)
+{
+    const auto name = [](bool value) { return std::string(value ? "true" : "false"); };
+    if (fields.get<bool>(key, implemented) != implemented)
+        fields.fail(
+            key, name(!implemented) + " is not implemented (Lethe implements " + name(implemented) + ": " + why + ")");
+}
+
+/// Every key of diffusers' DDPMScheduler, DDIMScheduler, PNDMScheduler and EulerDiscreteScheduler, plus the two
+/// ConfigMixin writes.
+const std::set<std::string>& diffusersSchedulerKeys()
+{
+    static const std::set<std::string> keys { "_class_name", "_diffusers_version", "num_train_timesteps", "beta_start",
+        "beta_end", "beta_schedule", "trained_betas", "variance_type", "clip_sample", "clip_sample_range",
+        "set_alpha_to_one", "steps_offset", "prediction_type", "thresholding", "dynamic_thresholding_ratio",
+        "sample_max_value", "timestep_spacing", "rescale_betas_zero_snr", "skip_prk_steps", "interpolation_type",
+        "use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "sigma_min", "sigma_max", "timestep_type",
+        "final_sigmas_type" };
+    return keys;
+}
+
+/// The keys Lethe does not compute with: accepted where their value leaves its samplers unchanged, refused where
+/// it would change them.
+void checkOtherSchedulerKeys(const io::JsonFields& fields)
+{
+    // Only read for their type: the class diffusers would build (Lethe's sampler is chosen by the caller), PNDM's
+    // Runge-Kutta warm-up (Lethe has no PNDM sampler), and thresholding's and the σ-schedules' parameters, which
+    // nothing uses while thresholding and the σ-schedules below are off.
+    fields.get<std::string>("_class_name", {});
+    fields.get<std::string>("_diffusers_version", {});
+    fields.get<bool>("skip_prk_steps", true);
+    for (const char* key : { "dynamic_thresholding_ratio", "sample_max_value", "sigma_min", "sigma_max" })
+        fields.get<double>(key, 0.0);
+    if (fields.has("trained_betas"))
+        fields.fail("trained_betas",
+            "a list of betas is not implemented (Lethe implements null: β from beta_start, beta_end and "
+            "beta_schedule)");
+    // DDPMScheduler's ancestral step draws noise of this variance; DDIM (η = 0) and Euler draw none. "learned"
+    // and "learned_range" mean a network that also predicts the variance, which Lethe's networks do not.
+    requireOneOf(fields, "variance_type", { "fixed_small", "fixed_small_log", "fixed_large", "fixed_large_log" },
+        ", which its deterministic samplers never draw; its networks predict ε or v, not a variance");
+    requireFlag(fields, "thresholding", false, "clip_sample clamps the predicted x₀");
+    requireFlag(fields, "rescale_betas_zero_snr", false, "β as beta_schedule gives them");
+    requireOneOf(fields, "interpolation_type", { "linear" });
+    requireFlag(fields, "use_karras_sigmas", false, "σ from the training schedule at the sampler's timesteps");
+    requireFlag(fields, "use_exponential_sigmas", false, "σ from the training schedule at the sampler's timesteps");
+    requireFlag(fields, "use_beta_sigmas", false, "σ from the training schedule at the sampler's timesteps");
+    requireOneOf(fields, "timestep_type", { "discrete" });
+    requireOneOf(fields, "final_sigmas_type", { "zero" });
+    // diffusers warns about keys its class does not take and ignores them (ConfigMixin.extract_init_dict), and
+    // folders routinely carry another scheduler class's keys (a DPMSolverMultistepScheduler's solver_order): refusing
+    // them would turn away folders diffusers loads. A warning names them instead.
+    for (auto it = fields.object().begin(); it != fields.object().end(); ++it)
+        if (!diffusersSchedulerKeys().count(it.key()))
+            spdlog::warn("{}: key '{}' is not a key of diffusers' DDPM, DDIM, PNDM or Euler scheduler; ignored",
+                fields.file(), it.key());
+}
+
+/// numpy's round(): halves to even, as the default floating-point rounding mode does.
+double roundHalfEven(double value)
+{
+    return std::nearbyint(value);
+}
+
+/// diffusers' set_timesteps for DDIMScheduler (`integers`) or EulerDiscreteScheduler.
+std::vector<double> spacedTimesteps(const DdpmSchedule& schedule, TimestepSpacing spacing, int steps, bool integers)
+{
+    const int n = schedule.trainSteps;
     std::vector<double> t;
-    for (int i = steps - 1; i >= 0; --i)
-        t.push_back(static_cast<double>(i * ratio + schedule.stepsOffset));
+    switch (spacing) {
+    case TimestepSpacing::Leading: {
+        // Every ⌊n / steps⌋-th step from 0, reversed, plus the offset.
+        const int ratio = n / steps;
+        for (int i = steps - 1; i >= 0; --i)
+            t.push_back(static_cast<double>(i * ratio + schedule.stepsOffset));
+        return t;
+    }
+    case TimestepSpacing::Linspace: {
+        const double last = n - 1;
+        if (!integers) {
+            for (int i = 0; i < steps; ++i)
+                t.push_back(steps == 1 ? last : last * (1.0 - static_cast<double>(i) / (steps - 1)));
+            return t;
+        }
+        // np.linspace(0, n − 1, steps).round()[::-1]: i · step, the last value n − 1 exactly (0 alone for 1 step).
+        const double step = steps > 1 ? last / (steps - 1) : 0.0;
+        for (int i = steps - 1; i >= 0; --i)
+            t.push_back(steps > 1 && i == steps - 1 ? last : roundHalfEven(i * step));
+        return t;
+    }
+    case TimestepSpacing::Trailing: {
+        // np.round(np.arange(n, 0, −n/steps)) − 1. numpy's arange has ⌈(0 − n)/(−n/steps)⌉ values, start + i·δ
+        // with δ = (start − n/steps) − start; for some step counts (61 of 1000) that is steps + 1, the last ≈ 0.
+        const double ratio = static_cast<double>(n) / steps;
+        const auto count = static_cast<long long>(std::ceil((0.0 - n) / -ratio));
+        if (count != steps)
+            throw Error("timestep_spacing \"trailing\" with " + std::to_string(steps) + " steps: diffusers makes "
+                + std::to_string(count) + " timesteps of it (numpy.arange's rounding adds a last one, −1), which Lethe "
+                + "does not copy; choose another number of steps");
+        const double start = n;
+        const double delta = (start - ratio) - start;
+        for (int i = 0; i < steps; ++i)
+            t.push_back(roundHalfEven(i == 0 ? start : start + i * delta) - 1.0);
+        return t;
+    }
+    }
     return t;
 }
 
@@ -75,6 +193,11 @@ DdpmSchedule ddpmScheduleFromJson(const json& object, const std::string& file)
         fields.fail("clip_sample_range", "expected a positive number, found " + std::to_string(s.clipSampleRange));
     if (s.stepsOffset < 0 || s.stepsOffset >= s.trainSteps)
         fields.fail("steps_offset", "expected 0 … num_train_timesteps − 1, found " + std::to_string(s.stepsOffset));
+    if (fields.has("timestep_spacing")) {
+        requireOneOf(fields, "timestep_spacing", { "leading", "linspace", "trailing" });
+        s.timestepSpacing = enumFromName<TimestepSpacing>(fields.get<std::string>("timestep_spacing", {}));
+    }
+    checkOtherSchedulerKeys(fields);
     return s;
 }
 
@@ -92,12 +215,22 @@ const EnumNames<PredictionType>& enumNames(PredictionType)
     return table;
 }
 
+const EnumNames<TimestepSpacing>& enumNames(TimestepSpacing)
+{
+    static const EnumNames<TimestepSpacing> table = { { TimestepSpacing::Leading, "leading" },
+        { TimestepSpacing::Linspace, "linspace" }, { TimestepSpacing::Trailing, "trailing" } };
+    return table;
+}
+
 json toJson(const DdpmSchedule& s)
 {
-    return { { "num_train_timesteps", s.trainSteps }, { "beta_start", s.betaStart }, { "beta_end", s.betaEnd },
+    json out = { { "num_train_timesteps", s.trainSteps }, { "beta_start", s.betaStart }, { "beta_end", s.betaEnd },
         { "beta_schedule", enumName(s.betaSchedule) }, { "steps_offset", s.stepsOffset },
         { "set_alpha_to_one", s.setAlphaToOne }, { "prediction_type", enumName(s.prediction) },
         { "clip_sample", s.clipSample }, { "clip_sample_range", s.clipSampleRange } };
+    if (s.timestepSpacing)
+        out["timestep_spacing"] = enumName(*s.timestepSpacing);
+    return out;
 }
 
 std::vector<double> alphasCumprod(const DdpmSchedule& s)
@@ -135,13 +268,10 @@ std::vector<double> samplerTimesteps(const DdpmSchedule& schedule, const DdpmSam
     if (options.steps < 1 || options.steps > schedule.trainSteps)
         throw Error("sampler steps must be 1 … " + std::to_string(schedule.trainSteps) + ", found "
             + std::to_string(options.steps));
-    if (options.method == DdpmSamplerMethod::Ddim)
-        return ddimTimesteps(schedule, options.steps);
-    std::vector<double> t;
-    const double last = schedule.trainSteps - 1;
-    for (int i = 0; i < options.steps; ++i)
-        t.push_back(options.steps == 1 ? last : last * (1.0 - static_cast<double>(i) / (options.steps - 1)));
-    return t;
+    const bool ddim = options.method == DdpmSamplerMethod::Ddim;
+    const TimestepSpacing spacing
+        = schedule.timestepSpacing.value_or(ddim ? TimestepSpacing::Leading : TimestepSpacing::Linspace);
+    return spacedTimesteps(schedule, spacing, options.steps, ddim);
 }
 
 std::optional<torch::Tensor> sampleDdpm(const NoisePredictor& predictor, const torch::Tensor& noise,

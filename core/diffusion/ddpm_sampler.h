@@ -31,10 +31,19 @@ enum class PredictionType {
     VPrediction, ///< v = √ᾱ·ε − √(1 − ᾱ)·x₀ (Stable Diffusion 2.x at 768 px).
 };
 
+/// Which timesteps a sampler visits (diffusers' timestep_spacing).
+enum class TimestepSpacing {
+    Leading, ///< i · ⌊trainSteps/steps⌋ + stepsOffset for i = steps − 1 … 0 (DDIM's default).
+    Linspace, ///< trainSteps − 1 … 0 evenly spaced; DDIM rounds them to integers (Euler's default).
+    Trailing, ///< round(trainSteps − i · trainSteps/steps) − 1 for i = 0 … steps − 1.
+};
+
 /// diffusers' spellings ("linear", "scaled_linear"), for enumName and enumFromName (core/enum_names.h).
 const EnumNames<BetaSchedule>& enumNames(BetaSchedule);
 /// diffusers' spellings ("epsilon", "v_prediction").
 const EnumNames<PredictionType>& enumNames(PredictionType);
+/// diffusers' spellings ("leading", "linspace", "trailing").
+const EnumNames<TimestepSpacing>& enumNames(TimestepSpacing);
 
 /// The discrete training schedule, with diffusers' scheduler_config.json names in the comments.
 struct DdpmSchedule {
@@ -57,10 +66,16 @@ struct DdpmSchedule {
     bool clipSample = false;
     /// clip_sample_range.
     double clipSampleRange = 1.0;
+    /// timestep_spacing; unset, each sampler keeps diffusers' default for its scheduler class (DDIMScheduler:
+    /// "leading", EulerDiscreteScheduler: "linspace"), as when a diffusers folder's config names none.
+    std::optional<TimestepSpacing> timestepSpacing;
 };
 
-/// Reads a diffusers scheduler_config.json; missing keys keep the defaults above. Throws FormatError naming
-/// `file` and the key for a wrong type or an unsupported value.
+/// Reads a diffusers scheduler_config.json; missing keys keep the defaults above. Every key of diffusers'
+/// DDPMScheduler, DDIMScheduler, PNDMScheduler and EulerDiscreteScheduler is either read, accepted because its value
+/// does not change what Lethe computes (skip_prk_steps, thresholding: false, ...) or refused: throws FormatError
+/// naming `file`, the key and the value for a wrong type or a value Lethe does not implement, and what it
+/// implements. Keys outside that list are logged as a warning and ignored, as diffusers does.
 DdpmSchedule ddpmScheduleFromJson(const nlohmann::json& json, const std::string& file);
 
 /// The schedule as scheduler_config.json keys.
@@ -71,8 +86,8 @@ std::vector<double> alphasCumprod(const DdpmSchedule& schedule);
 
 /// Sampler of a DDPM-schedule model.
 enum class DdpmSamplerMethod {
-    Ddim, ///< DDIM with η = 0: deterministic, "leading" timesteps plus stepsOffset.
-    Euler, ///< Euler on the σ = √((1 − ᾱ)/ᾱ) ODE, "linspace" timesteps (diffusers' default).
+    Ddim, ///< DDIM with η = 0: deterministic; "leading" timesteps plus stepsOffset unless the schedule says otherwise.
+    Euler, ///< Euler on the σ = √((1 − ᾱ)/ᾱ) ODE; "linspace" timesteps unless the schedule says otherwise.
 };
 
 /// "ddim" or "euler"; nullopt for anything else.
@@ -86,9 +101,10 @@ struct DdpmSamplerOptions {
     DdpmSamplerMethod method = DdpmSamplerMethod::Ddim;
 };
 
-/// The timesteps the sampler visits, first to last. DDIM: (i · trainSteps/steps) + stepsOffset for
-/// i = steps − 1 … 0 (integers); Euler: trainSteps − 1 … 0 evenly spaced (fractional). Throws Error when
-/// steps is outside [1, trainSteps].
+/// The timesteps the sampler visits, first to last, as diffusers' set_timesteps gives them for the schedule's
+/// timestep_spacing (unset: DDIM "leading", Euler "linspace"); DDIM's are integers, Euler's "linspace" ones
+/// fractional. Throws Error when steps is outside [1, trainSteps], and for "trailing" at the step counts where
+/// diffusers' numpy.arange makes one timestep more than asked (a last one of −1).
 std::vector<double> samplerTimesteps(const DdpmSchedule& schedule, const DdpmSamplerOptions& options);
 
 /// The network: its prediction (ε or v, as the schedule says) for the model input x at timestep t. For Euler,

@@ -49,6 +49,8 @@ class TestDdpm : public QObject {
 private Q_SLOTS:
     void ddpmScheduleMatchesStableDiffusion();
     void ddpmTimestepsFollowDiffusers();
+    void ddpmTimestepSpacingFollowsDiffusers();
+    void ddpmScheduleAcceptsDiffusersConfigs();
     void ddpmSamplersReproduceGaussianData_data();
     void ddpmSamplersReproduceGaussianData();
     void ddpmSamplerCancels();
@@ -110,6 +112,71 @@ void TestDdpm::ddpmTimestepsFollowDiffusers()
     QVERIFY(ddpmSamplerFromName("ddim") == DdpmSamplerMethod::Ddim);
     QVERIFY(ddpmSamplerFromName("euler") == DdpmSamplerMethod::Euler);
     QVERIFY(!ddpmSamplerFromName("pndm"));
+}
+
+void TestDdpm::ddpmTimestepSpacingFollowsDiffusers()
+{
+    // Expected values: DDIMScheduler.set_timesteps and EulerDiscreteScheduler.set_timesteps (diffusers) for each
+    // timestep_spacing, evaluated in Python 3.11 with numpy's arange and linspace written out (arange has
+    // ⌈(stop − start)/step⌉ values start + i·step; linspace's last value is stop; round() halves to even).
+    const auto timesteps = [](const char* spacing, DdpmSamplerMethod method, int steps) {
+        DdpmSchedule schedule = ddpmScheduleFromJson(
+            nlohmann::json { { "timestep_spacing", spacing }, { "steps_offset", 1 } }, "scheduler_config.json");
+        DdpmSamplerOptions options;
+        options.method = method;
+        options.steps = steps;
+        return samplerTimesteps(schedule, options);
+    };
+    using V = std::vector<double>;
+    // trailing: np.round(np.arange(1000, 0, -1000 / 16)) - 1; 937.5 rounds to 938, 812.5 to 812.
+    const V trailing16 { 999, 937, 874, 811, 749, 687, 624, 561, 499, 437, 374, 311, 249, 187, 124, 61 };
+    QCOMPARE(timesteps("trailing", DdpmSamplerMethod::Ddim, 16), trailing16);
+    QCOMPARE(timesteps("trailing", DdpmSamplerMethod::Euler, 4), (V { 999, 749, 499, 249 }));
+    // linspace (DDIM): np.linspace(0, 999, 7).round()[::-1]; 832.5 rounds to 832, 499.5 to 500, 166.5 to 166.
+    QCOMPARE(timesteps("linspace", DdpmSamplerMethod::Ddim, 7), (V { 999, 832, 666, 500, 333, 166, 0 }));
+    QCOMPARE(timesteps("linspace", DdpmSamplerMethod::Ddim, 1), (V { 0 }));
+    // leading (Euler): (np.arange(0, 4) * (1000 // 4)).round()[::-1] + steps_offset.
+    QCOMPARE(timesteps("leading", DdpmSamplerMethod::Euler, 4), (V { 751, 501, 251, 1 }));
+    QCOMPARE(timesteps("leading", DdpmSamplerMethod::Ddim, 4), (V { 751, 501, 251, 1 }));
+    // np.arange(1000, 0, -1000 / 61) has 62 values, the last rounding to 0: diffusers would visit t = −1.
+    QCOMPARE(errorMessage([&] { timesteps("trailing", DdpmSamplerMethod::Ddim, 61); }),
+        std::string("timestep_spacing \"trailing\" with 61 steps: diffusers makes 62 timesteps of it "
+                    "(numpy.arange's rounding adds a last one, −1), which Lethe does not copy; choose another number "
+                    "of steps"));
+    // The spacing survives toJson, and an unset one stays unset (each sampler's own default).
+    const DdpmSchedule trailing
+        = ddpmScheduleFromJson(nlohmann::json { { "timestep_spacing", "trailing" } }, "scheduler_config.json");
+    QCOMPARE(toJson(trailing).at("timestep_spacing").get<std::string>(), std::string("trailing"));
+    QVERIFY(!toJson(DdpmSchedule {}).contains("timestep_spacing"));
+}
+
+void TestDdpm::ddpmScheduleAcceptsDiffusersConfigs()
+{
+    // Stable Diffusion 1.5's scheduler_config.json (PNDMScheduler), an SDXL-style EulerDiscreteScheduler config
+    // and a DDPMScheduler config with every key at a value Lethe implements.
+    const char* const configs[] = {
+        R"({"_class_name": "PNDMScheduler", "_diffusers_version": "0.6.0", "beta_end": 0.012,
+            "beta_schedule": "scaled_linear", "beta_start": 0.00085, "clip_sample": false, "num_train_timesteps": 1000,
+            "prediction_type": "epsilon", "set_alpha_to_one": false, "skip_prk_steps": true, "steps_offset": 1,
+            "trained_betas": null})",
+        R"({"_class_name": "EulerDiscreteScheduler", "_diffusers_version": "0.19.0.dev0", "beta_end": 0.012,
+            "beta_schedule": "scaled_linear", "beta_start": 0.00085, "clip_sample": false, "interpolation_type": "linear",
+            "num_train_timesteps": 1000, "prediction_type": "epsilon", "sample_max_value": 1.0, "set_alpha_to_one": false,
+            "skip_prk_steps": true, "steps_offset": 1, "timestep_spacing": "leading", "trained_betas": null,
+            "use_karras_sigmas": false, "use_exponential_sigmas": false, "use_beta_sigmas": false, "sigma_min": null,
+            "sigma_max": null, "timestep_type": "discrete", "final_sigmas_type": "zero",
+            "rescale_betas_zero_snr": false})",
+        R"({"_class_name": "DDPMScheduler", "beta_schedule": "linear", "beta_start": 0.0001, "beta_end": 0.02,
+            "variance_type": "fixed_small", "clip_sample": true, "clip_sample_range": 1.0, "thresholding": false,
+            "dynamic_thresholding_ratio": 0.995, "sample_max_value": 1.0, "timestep_spacing": "leading",
+            "steps_offset": 0, "rescale_betas_zero_snr": false, "prediction_type": "epsilon"})",
+    };
+    std::vector<DdpmSchedule> read;
+    for (const char* config : configs)
+        read.push_back(ddpmScheduleFromJson(nlohmann::json::parse(config), "scheduler_config.json"));
+    QVERIFY(!read[0].timestepSpacing);
+    QVERIFY(read[1].timestepSpacing == TimestepSpacing::Leading);
+    QVERIFY(read[2].clipSample && read[2].betaSchedule == BetaSchedule::Linear && read[2].stepsOffset == 0);
 }
 
 void TestDdpm::ddpmSamplersReproduceGaussianData_data()
@@ -219,6 +286,40 @@ void TestDdpm::ddpmScheduleConfigErrors_data()
     QTest::newRow("offset") << R"({"steps_offset": 1000})"
                             << "scheduler_config.json: key 'steps_offset': expected 0 … num_train_timesteps − 1, "
                                "found 1000";
+    // diffusers' keys that would change the result are refused by name, with what Lethe implements.
+    QTest::newRow("timestep spacing")
+        << R"({"timestep_spacing": "uniform"})"
+        << "scheduler_config.json: key 'timestep_spacing': \"uniform\" is not implemented (Lethe implements "
+           "\"leading\", \"linspace\" and \"trailing\")";
+    QTest::newRow("thresholding") << R"({"thresholding": true})"
+                                  << "scheduler_config.json: key 'thresholding': true is not implemented (Lethe "
+                                     "implements false: clip_sample clamps the predicted x₀)";
+    QTest::newRow("zero terminal SNR") << R"({"rescale_betas_zero_snr": true})"
+                                       << "scheduler_config.json: key 'rescale_betas_zero_snr': true is not "
+                                          "implemented (Lethe implements false: β as beta_schedule gives them)";
+    QTest::newRow("trained betas") << R"({"trained_betas": [0.001, 0.002]})"
+                                   << "scheduler_config.json: key 'trained_betas': a list of betas is not implemented "
+                                      "(Lethe implements null: β from beta_start, beta_end and beta_schedule)";
+    QTest::newRow("learned variance")
+        << R"({"variance_type": "learned_range"})"
+        << "scheduler_config.json: key 'variance_type': \"learned_range\" is not implemented (Lethe implements "
+           "\"fixed_small\", \"fixed_small_log\", \"fixed_large\" and \"fixed_large_log\", which its "
+           "deterministic samplers never draw; its networks predict ε or v, not a variance)";
+    QTest::newRow("log-linear σ") << R"({"interpolation_type": "log_linear"})"
+                                  << "scheduler_config.json: key 'interpolation_type': \"log_linear\" is not "
+                                     "implemented (Lethe implements \"linear\")";
+    QTest::newRow("Karras σ") << R"({"use_karras_sigmas": true})"
+                              << "scheduler_config.json: key 'use_karras_sigmas': true is not implemented (Lethe "
+                                 "implements false: σ from the training schedule at the sampler's timesteps)";
+    QTest::newRow("continuous timesteps") << R"({"timestep_type": "continuous"})"
+                                          << "scheduler_config.json: key 'timestep_type': \"continuous\" is not "
+                                             "implemented (Lethe implements \"discrete\")";
+    QTest::newRow("final σ") << R"({"final_sigmas_type": "sigma_min"})"
+                             << "scheduler_config.json: key 'final_sigmas_type': \"sigma_min\" is not implemented "
+                                "(Lethe implements \"zero\")";
+    QTest::newRow("accepted key of the wrong type")
+        << R"({"skip_prk_steps": "yes"})"
+        << "scheduler_config.json: key 'skip_prk_steps': expected true or false, found \"yes\"";
 }
 
 void TestDdpm::ddpmScheduleConfigErrors()
