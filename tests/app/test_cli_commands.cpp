@@ -14,8 +14,9 @@
 
 #include <QtTest>
 
-#include <numeric>
+#include <cmath>
 #include <regex>
+#include <sstream>
 
 using namespace lethe;
 using namespace lethe::test;
