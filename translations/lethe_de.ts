@@ -873,6 +873,10 @@ In diesem Fenster sind das die Einstellungen Präzision, Gradient-Checkpointing,
         <source>%1 · ETA %2</source>
         <translation>%1 · Restzeit %2</translation>
     </message>
+    <message>
+        <source>Opened %1 (preset %2) with the prompt sets of %3, forgetting &quot;%4&quot;: press Start</source>
+        <translation>%1 geöffnet (Vorgabe %2) mit den Prompt-Mengen aus %3, zu vergessen: „%4“: auf „Starten“ klicken</translation>
+    </message>
 </context>
 <context>
     <name>lethe::gui::ConceptWorker</name>
@@ -1880,10 +1884,6 @@ In diesem Fenster sind das die Einstellungen Präzision, Gradient-Checkpointing,
     <message>
         <source>Measuring the base model</source>
         <translation>Messen des Basismodells</translation>
-    </message>
-    <message>
-        <source>Stopped while measuring the base model.</source>
-        <translation>Beim Messen des Basismodells gestoppt.</translation>
     </message>
     <message>
         <source>Measuring the unlearned model</source>

@@ -873,6 +873,10 @@ In this window those settings are Precision, Gradient checkpointing, Memory-effi
         <source>%1 · ETA %2</source>
         <translation>%1 · 剩余 %2</translation>
     </message>
+    <message>
+        <source>Opened %1 (preset %2) with the prompt sets of %3, forgetting &quot;%4&quot;: press Start</source>
+        <translation>已打开 %1（预设 %2），提示词集来自 %3，要遗忘的概念：“%4”：点击“开始”</translation>
+    </message>
 </context>
 <context>
     <name>lethe::gui::ConceptWorker</name>
@@ -1880,10 +1884,6 @@ In this window those settings are Precision, Gradient checkpointing, Memory-effi
     <message>
         <source>Measuring the base model</source>
         <translation>正在测量基础模型</translation>
-    </message>
-    <message>
-        <source>Stopped while measuring the base model.</source>
-        <translation>测量基础模型时已停止。</translation>
     </message>
     <message>
         <source>Measuring the unlearned model</source>

@@ -57,7 +57,8 @@ ClassTab::ClassTab(SessionWorker* worker, QWidget* parent)
     right->addWidget(buildCompare());
     right->setStretchFactor(0, 2);
     right->setStretchFactor(1, 3);
-    arrange(QStringLiteral("mainSplitter"), buildControls(), 360, right);
+    QWidget* controls = buildControls();
+    arrange(QStringLiteral("mainSplitter"), controls, 360, buildRunGroup(), right);
 
     connectWorker();
     restoreSettings();
@@ -66,7 +67,7 @@ ClassTab::ClassTab(SessionWorker* worker, QWidget* parent)
 
 QWidget* ClassTab::buildControls()
 {
-    // Model and data, class, hyperparameters, run controls.
+    // Model and data, class, hyperparameters (the run's controls are buildRunGroup's).
     auto* left = new QWidget;
     auto* leftLayout = new QVBoxLayout(left);
     auto* modelGroup = new QGroupBox(tr("Model and data"), left);
@@ -126,16 +127,19 @@ QWidget* ClassTab::buildControls()
     m_panel->setPresets(SessionWorker::presets());
     methodLayout->addWidget(buildMeasures());
 
-    auto* runGroup = new QGroupBox(tr("Run"), left);
+    leftLayout->addWidget(modelGroup, 1);
+    leftLayout->addWidget(methodGroup);
+    return left;
+}
+
+QWidget* ClassTab::buildRunGroup()
+{
+    auto* runGroup = new QGroupBox(tr("Run"));
     QHBoxLayout* buttons = addRunControls(new QVBoxLayout(runGroup), runGroup);
     m_export = new QPushButton(tr("&Export…"), runGroup);
     buttons->addWidget(m_export);
     connect(m_export, &QPushButton::clicked, this, [this] { chooseExportFolder(false); });
-
-    leftLayout->addWidget(modelGroup, 1);
-    leftLayout->addWidget(methodGroup);
-    leftLayout->addWidget(runGroup);
-    return left;
+    return runGroup;
 }
 
 QWidget* ClassTab::buildMeasures()

@@ -90,6 +90,7 @@ protected:
 private:
     ClassTab(SessionWorker* worker, QWidget* parent);
     QWidget* buildControls();
+    QWidget* buildRunGroup();
     QWidget* buildMeasures();
     void showInstruments();
     void launchRun(const RunRequest& request);

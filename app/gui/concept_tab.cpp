@@ -61,7 +61,6 @@ ConceptTab::ConceptTab(ConceptWorker* worker, QWidget* parent)
     leftLayout->addWidget(buildImagesGroup());
     leftLayout->addWidget(buildMethodGroup());
     leftLayout->addWidget(buildMeasuresGroup());
-    leftLayout->addWidget(buildRunGroup());
     leftLayout->addStretch(1);
 
     m_pages = new QTabWidget;
@@ -81,7 +80,7 @@ ConceptTab::ConceptTab(ConceptWorker* worker, QWidget* parent)
     connect(m_robustness, &RobustnessPanel::cancelRequested, this, [this] { m_worker->cancelAttack(); });
     connect(m_robustness, &RobustnessPanel::statusMessage, this, &ConceptTab::setStatus);
     m_pages->addTab(m_robustness, tr("Ro&bustness"));
-    arrange(QStringLiteral("conceptSplitter"), left, 380, m_pages);
+    arrange(QStringLiteral("conceptSplitter"), left, 380, buildRunGroup(), m_pages);
 
     // Edits come in bursts (a spin box's arrows, a built prompt set): one estimate once they pause.
     m_estimateTimer = new QTimer(this);
@@ -431,9 +430,8 @@ void ConceptTab::restoreSettings()
                               QString(QStandardPaths::writableLocation(QStandardPaths::CacheLocation)
                                   + QStringLiteral("/concept-images")))
                              .toString());
-    // The hyperparameters are not restored: they come from the preset of the model that opens.
-    m_samplerSteps->setValue(s.value(QStringLiteral("concept/samplerSteps"), m_samplerSteps->value()).toInt());
-    m_guidance->setValue(s.value(QStringLiteral("concept/guidance"), m_guidance->value()).toDouble());
+    // The hyperparameters and the drawing's steps and guidance are not restored: they come from the model that
+    // opens (onOpened).
     m_clipEdit->setPath(s.value(QStringLiteral("concept/clip")).toString());
     m_clipPrompts->setValue(s.value(QStringLiteral("concept/clipPrompts"), m_clipPrompts->value()).toInt());
 }
@@ -446,8 +444,6 @@ void ConceptTab::saveSettings() const
         s.setValue(QStringLiteral("concept/components"), m_componentsEdit->text().trimmed());
     }
     s.setValue(QStringLiteral("concept/cache"), m_cacheEdit->text());
-    s.setValue(QStringLiteral("concept/samplerSteps"), m_samplerSteps->value());
-    s.setValue(QStringLiteral("concept/guidance"), m_guidance->value());
     s.setValue(QStringLiteral("concept/clip"), m_clipEdit->path());
     s.setValue(QStringLiteral("concept/clipPrompts"), m_clipPrompts->value());
 }
@@ -702,7 +698,7 @@ void ConceptTab::updateActions()
     Q_EMIT actionsChanged();
 }
 
-void ConceptTab::onOpened(const QString& path, const QString& description, const QString& recommendedPreset)
+void ConceptTab::onOpened(const QString& path, const QString& description, const ConceptModelAdvice& advice)
 {
     m_opening = false;
     m_modelOpen = true;
@@ -712,13 +708,26 @@ void ConceptTab::onOpened(const QString& path, const QString& description, const
     m_modelLabel->setText(description);
     m_modelLabel->setToolTip(path);
     m_imagesLabel->setText(tr("Not drawn yet."));
-    // The model's own values when it names them (the built-in one does), else the paper's Stable Diffusion ones.
-    const QString preset = recommendedPreset.isEmpty() ? QStringLiteral("sd") : recommendedPreset;
+    // The model's own values when it names them (the built-in one does), else the paper's Stable Diffusion ones and
+    // core's way of drawing.
+    const QString preset = advice.preset.isEmpty() ? QStringLiteral("sd") : advice.preset;
     m_panel->applyPreset(preset);
+    const ConceptDrawSettings defaults = ConceptWorker::drawDefaults();
+    m_samplerSteps->setValue(advice.samplerSteps > 0 ? advice.samplerSteps : defaults.samplerSteps);
+    m_guidance->setValue(advice.guidance > 0.0 ? advice.guidance : defaults.guidance);
+    // Prompt sets from the model's own diversity preset, unless the user has some: Start then has all it needs.
+    const bool noPrompts = prompts(PromptSet::Forget).isEmpty() && prompts(PromptSet::RemainTrain).isEmpty()
+        && prompts(PromptSet::RemainTest).isEmpty();
+    const bool built = noPrompts && !advice.promptPreset.isEmpty() && m_editor->loadPreset(advice.promptPreset)
+        && m_editor->buildPrompts();
     saveSettings();
     scheduleEstimate();
-    setStatus(tr("Opened %1 (preset %2): fill the prompt sets, then generate the training images or press Start")
-                  .arg(path, preset));
+    if (built)
+        setStatus(tr("Opened %1 (preset %2) with the prompt sets of %3, forgetting \"%4\": press Start")
+                      .arg(path, preset, QFileInfo(advice.promptPreset).fileName(), m_editor->conceptWords()));
+    else
+        setStatus(tr("Opened %1 (preset %2): fill the prompt sets, then generate the training images or press Start")
+                      .arg(path, preset));
     updateActions();
     Q_EMIT modelOpened(true);
 }

@@ -3,11 +3,11 @@
 // The Concept tab: text-to-image concept unlearning. A model picker, the forget and remain prompt sets
 // (PromptSetsEditor: typed, loaded from JSON/CSV, or built from a diversity preset), the base model's training
 // images (cached on disk), method and hyperparameters on the shared HyperparameterPanel (α, λ, lr live while
-// running; the model's recommended preset applied when it opens) with the run's memory estimate against the free
-// memory (Start refuses a run that does not fit), live curves, before/after grids per prompt and
-// seed, with a CLIP model the CLIP alignment of the prompt sets before and after, and export as a diffusers folder
-// and/or a CompVis single file. The torch work runs on a ConceptWorker in
-// its own thread; this header sees no LibTorch.
+// running; the model's recommended preset, drawing settings and prompt sets applied when it opens) with the run's
+// memory estimate against the free memory (Start refuses a run that does not fit), live curves, before/after grids per
+// prompt and seed, with a CLIP model the CLIP alignment of the prompt sets before and after, and export as a diffusers
+// folder and/or a CompVis single file. The torch work runs on a ConceptWorker in its own thread; this header sees no
+// LibTorch.
 #include "concept_worker.h"
 #include "preview_choice.h"
 #include "prompt_sets_editor.h"
@@ -169,7 +169,7 @@ private:
     void restoreSettings();
     void saveSettings() const;
     void refreshPreviews();
-    void onOpened(const QString& path, const QString& description, const QString& recommendedPreset);
+    void onOpened(const QString& path, const QString& description, const ConceptModelAdvice& advice);
     ConceptImagesRequest imagesRequest(QString* error) const;
 
     ConceptWorker* m_worker = nullptr;

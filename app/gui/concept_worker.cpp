@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/eval/benchmark.h"
 #include "core/eval/clip_alignment_sets.h"
+#include "core/io/json_fields.h"
 #include "core/io/json_text.h"
 #include "core/io/model_file.h"
 #include "core/io/sha256.h"
@@ -117,6 +118,60 @@ unlearn::ConceptConfig conceptRunConfig(const ConceptRunRequest& request)
     return config;
 }
 
+/// What the diffusers folder `model` recommends for itself in its lethe-manifest.json: recommended_preset (core's
+/// check), recommended_drawing ({"sampler_steps", "guidance"}) and recommended_prompt_preset (the name of a diversity
+/// preset among the resources, presets/NAME.json). A bad value is logged, naming the field and the file, and left
+/// out; the others still count.
+ConceptModelAdvice modelAdvice(const std::filesystem::path& model)
+{
+    ConceptModelAdvice advice;
+    const auto logged = [](const auto& read) {
+        try {
+            read();
+        } catch (const std::exception& e) {
+            spdlog::warn("{}", e.what());
+        }
+    };
+    logged([&] { advice.preset = toQString(unlearn::recommendedConceptPreset(model).value_or(std::string())); });
+    const std::filesystem::path manifest = model / "lethe-manifest.json";
+    if (!std::filesystem::is_directory(model) || !std::filesystem::is_regular_file(manifest))
+        return advice;
+    nlohmann::json object;
+    logged([&] { object = io::readJsonObjectFile(manifest); });
+    if (!object.is_object())
+        return advice;
+    const io::JsonFields fields(object, manifest.string());
+    logged([&] {
+        if (!fields.has("recommended_drawing"))
+            return;
+        const nlohmann::json& drawing = object.at("recommended_drawing");
+        if (!drawing.is_object())
+            fields.fail("recommended_drawing", "expected an object with sampler_steps and guidance");
+        const io::JsonFields draw(drawing, manifest.string() + ", recommended_drawing");
+        const int steps = draw.require<int>("sampler_steps");
+        const double guidance = draw.require<double>("guidance");
+        if (steps < 1)
+            draw.fail("sampler_steps", "expected at least 1, found " + std::to_string(steps));
+        if (!(guidance >= 1.0))
+            draw.fail("guidance", "expected at least 1, found " + std::to_string(guidance));
+        advice.samplerSteps = steps;
+        advice.guidance = guidance;
+    });
+    logged([&] {
+        if (!fields.has("recommended_prompt_preset"))
+            return;
+        const auto name = fields.require<std::string>("recommended_prompt_preset");
+        std::filesystem::path file;
+        try {
+            file = resourceFile("presets/" + name + ".json");
+        } catch (const std::exception& e) {
+            fields.fail("recommended_prompt_preset", e.what());
+        }
+        advice.promptPreset = toQString(file.string());
+    });
+    return advice;
+}
+
 } // namespace
 
 struct ConceptWorker::State {
@@ -150,6 +205,7 @@ struct ConceptWorker::State {
 ConceptWorker::ConceptWorker()
     : m_state(std::make_unique<State>())
 {
+    qRegisterMetaType<ConceptModelAdvice>();
     qRegisterMetaType<ConceptImagesRequest>();
     qRegisterMetaType<ConceptRunRequest>();
     qRegisterMetaType<ClipAlignmentFigure>();
@@ -267,12 +323,7 @@ void ConceptWorker::open(const QString& chosen, const QString& components)
                                         .arg(loaded.defaultImageSize())
                                         .arg(loaded.vae() ? tr("latent") : tr("pixel space"))
                                         .arg(toQString(loaded.configSource()));
-        QString recommended;
-        try {
-            recommended = toQString(unlearn::recommendedConceptPreset(model.toStdString()).value_or(std::string()));
-        } catch (const std::exception& e) {
-            spdlog::warn("{}", e.what());
-        }
+        const ConceptModelAdvice advice = modelAdvice(model.toStdString());
         s.sd = std::move(loaded);
         s.modelPath = std::filesystem::absolute(model.toStdString()).lexically_normal().string();
         s.imagesKey.clear();
@@ -284,7 +335,7 @@ void ConceptWorker::open(const QString& chosen, const QString& components)
         s.manifest = nullptr;
         spdlog::info("opened the text-to-image model {} on {}", s.modelPath, s.device.str());
         Q_EMIT progress(QString(), 0, 0);
-        Q_EMIT opened(toQString(s.modelPath), description, recommended);
+        Q_EMIT opened(toQString(s.modelPath), description, advice);
     } catch (const std::exception& e) {
         Q_EMIT progress(QString(), 0, 0);
         Q_EMIT openFailed(toQString(e.what()));

@@ -26,6 +26,16 @@ struct ConceptDrawSettings {
     QString cacheFolder; ///< Training images are cached under <cacheFolder>/forget and /remain.
 };
 
+/// What a model recommends for itself (lethe-manifest.json of a diffusers folder; docs/formats.md): the concept
+/// preset of the hyperparameters, how to draw its images, and the diversity preset its prompt sets are built from.
+/// An empty or zero field: the model names nothing there.
+struct ConceptModelAdvice {
+    QString preset; ///< recommended_preset: one of core's concept presets.
+    int samplerSteps = 0; ///< recommended_drawing.sampler_steps
+    double guidance = 0.0; ///< recommended_drawing.guidance
+    QString promptPreset; ///< recommended_prompt_preset: the preset file (presets/NAME.json among the resources).
+};
+
 /// The training images to draw (or find in the cache).
 struct ConceptImagesRequest {
     QList<ConceptPrompt> forget;
@@ -131,8 +141,8 @@ public Q_SLOTS:
     void attack(const lethe::gui::AttackRequest& request);
 
 Q_SIGNALS:
-    /// `recommendedPreset`: the concept preset the model names for itself (empty: none).
-    void opened(const QString& modelPath, const QString& description, const QString& recommendedPreset);
+    /// `advice`: what the model recommends for itself (its manifest's recommended_* fields).
+    void opened(const QString& modelPath, const QString& description, const lethe::gui::ConceptModelAdvice& advice);
     void openFailed(const QString& message);
     /// The training images are ready: `drawn` were drawn now, `cached` came from the cache.
     void imagesReady(qint64 drawn, qint64 cached);
@@ -159,6 +169,7 @@ private:
 
 } // namespace lethe::gui
 
+Q_DECLARE_METATYPE(lethe::gui::ConceptModelAdvice)
 Q_DECLARE_METATYPE(lethe::gui::ConceptImagesRequest)
 Q_DECLARE_METATYPE(lethe::gui::ConceptRunRequest)
 Q_DECLARE_METATYPE(lethe::gui::ClipAlignmentFigure)

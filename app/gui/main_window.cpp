@@ -12,6 +12,7 @@
 #include <QFileDialog>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QScreen>
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
@@ -44,7 +45,12 @@ MainWindow::MainWindow(const QString& model, const QString& data, QWidget* paren
     m_topTabs->setTabToolTip(1, tr("Concept unlearning of a text-to-image model"));
     m_topTabs->setTabToolTip(2, tr("What the program reports"));
     setCentralWidget(m_topTabs);
-    resize(1400, 900);
+    // The first size: 1400 × 900, or what the screen has room for (a 1366 × 768 laptop); afterwards the remembered
+    // geometry (restoreSettings).
+    QSize size(1400, 900);
+    if (const QScreen* screen = QGuiApplication::primaryScreen())
+        size = size.boundedTo(screen->availableGeometry().size());
+    resize(size);
     buildMenus();
 
     connect(m_logBridge, &LogBridge::message, m_log, &widgets::LogView::appendMessage);

@@ -9,6 +9,7 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
+#include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -201,13 +202,14 @@ QWidget* PromptSetsEditor::buildBuilder()
     m_remainTrainCount = countBox(1, static_cast<int>(defaults.remainTrainCount));
     m_remainTestCount = countBox(0, static_cast<int>(defaults.remainTestCount));
     m_builderSeed = countBox(0, 0);
-    auto* counts = new QHBoxLayout;
-    counts->addWidget(new QLabel(tr("D_f"), builder));
-    counts->addWidget(m_forgetCount);
-    counts->addWidget(new QLabel(tr("D_r,train"), builder));
-    counts->addWidget(m_remainTrainCount);
-    counts->addWidget(new QLabel(tr("D_r,test"), builder));
-    counts->addWidget(m_remainTestCount);
+    // Each count under its set's name: in one line they made the page too wide for a laptop's screen.
+    auto* counts = new QGridLayout;
+    counts->addWidget(new QLabel(tr("D_f"), builder), 0, 0);
+    counts->addWidget(m_forgetCount, 1, 0);
+    counts->addWidget(new QLabel(tr("D_r,train"), builder), 0, 1);
+    counts->addWidget(m_remainTrainCount, 1, 1);
+    counts->addWidget(new QLabel(tr("D_r,test"), builder), 0, 2);
+    counts->addWidget(m_remainTestCount, 1, 2);
     form->addRow(tr("Remain &template:"), m_remainTemplate);
     form->addRow(tr("Forget template:"), m_forgetTemplate);
     form->addRow(tr("Concept &words:"), m_conceptWords);

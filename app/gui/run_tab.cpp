@@ -8,9 +8,11 @@
 #include "widgets/hyperparameter_panel.h"
 #include "widgets/sample_grid.h"
 
+#include <QComboBox>
 #include <QCoreApplication>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QLayout>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QScrollArea>
@@ -25,6 +27,9 @@
 namespace lethe::gui {
 
 namespace {
+
+/// The characters a choice in the controls' column shows at least (its list shows each item whole).
+constexpr int kComboBoxCharacters = 16;
 
 /// The strings both tabs show keep the Class tab's translation context, where the translations have them (the
 /// Concept tab's copies read the same). RunTab's own tr() would look them up under RunTab, which has none.
@@ -73,20 +78,41 @@ RunTab::~RunTab()
     m_thread.wait();
 }
 
-void RunTab::arrange(const QString& name, QWidget* controls, int controlsWidth, QWidget* views)
+void RunTab::arrange(const QString& name, QWidget* controls, int controlsWidth, QWidget* pinned, QWidget* views)
 {
+    // A choice is as wide as the column, not as its longest item (its list still shows every item whole).
+    for (QComboBox* box : controls->findChildren<QComboBox*>()) {
+        box->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        box->setMinimumContentsLength(kComboBoxCharacters);
+    }
     auto* scroll = new QScrollArea;
     scroll->setWidget(controls);
     scroll->setWidgetResizable(true);
-    // Room for the controls beside the vertical scroll bar, so that no horizontal one cuts their right edge off.
-    const int needed = controls->minimumSizeHint().width() + scroll->verticalScrollBar()->sizeHint().width()
-        + 2 * scroll->frameWidth();
-    scroll->setMinimumWidth(std::max(controlsWidth, needed));
+    scroll->setFrameShape(QFrame::NoFrame);
+    // The controls scroll up and down only: their width is the column's, whatever a field's text would like.
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    // Room for the controls beside the vertical scroll bar, so that nothing is cut at their right edge.
+    const int needed = std::max(controls->minimumSizeHint().width(), pinned->minimumSizeHint().width())
+        + scroll->verticalScrollBar()->sizeHint().width() + 2 * scroll->frameWidth();
+    auto* column = new QWidget;
+    auto* columnLayout = new QVBoxLayout(column);
+    columnLayout->setContentsMargins(0, 0, 0, 0);
+    columnLayout->setSpacing(0);
+    columnLayout->addWidget(scroll, 1);
+    // Below the scroll area, not in it: Start, Pause, Stop and the progress bar stay in view on a small screen.
+    auto* pinnedBox = new QWidget;
+    auto* pinnedLayout = new QVBoxLayout(pinnedBox);
+    const QMargins margins = controls->layout() ? controls->layout()->contentsMargins() : QMargins();
+    pinnedLayout->setContentsMargins(margins.left(), 0, margins.right(), margins.bottom());
+    pinnedLayout->addWidget(pinned);
+    columnLayout->addWidget(pinnedBox);
+    column->setMinimumWidth(std::max(controlsWidth, needed));
     auto* sides = new QSplitter(Qt::Horizontal);
     sides->setObjectName(name);
-    sides->addWidget(scroll);
+    sides->addWidget(column);
     sides->addWidget(views);
     sides->setStretchFactor(1, 1);
+    sides->setCollapsible(0, false);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(sides);

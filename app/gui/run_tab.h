@@ -84,9 +84,9 @@ protected:
     virtual void onStep(const StepPoint& point) = 0;
     virtual void onRunEnded(const QString& outcome, const QString& message, qint64 steps, double seconds) = 0;
 
-    /// Lays the tab out: `controls` in a scroll area at least `controlsWidth` wide, beside `views`, which take the
-    /// room, in a splitter called `name`.
-    void arrange(const QString& name, QWidget* controls, int controlsWidth, QWidget* views);
+    /// Lays the tab out: `controls` in a scroll area at least `controlsWidth` wide, above `pinned` (the run's box,
+    /// always in view however small the window), beside `views`, which take the room, in a splitter called `name`.
+    void arrange(const QString& name, QWidget* controls, int controlsWidth, QWidget* pinned, QWidget* views);
     /// Puts m_panel, whose live changes go to the run, into a vertical layout of `group`, and returns the layout;
     /// the tab fills the panel (kind, methods, presets).
     QVBoxLayout* addPanel(QWidget* group);

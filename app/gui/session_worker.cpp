@@ -318,42 +318,38 @@ void SessionWorker::run(const RunRequest& request)
             = [&](models::EDMPrecond net, const QString& what) -> std::optional<eval::GenerationEval> {
             return eval::evaluateGeneration(net, s.classifier->model, *s.real, options, s.device, progressAs(what));
         };
-        if (measure) {
-            const std::tuple key { config.evalImagesPerClass, request.forgetClass,
-                instruments ? s.instrumentsKey : std::string() };
-            auto cached = s.baseMeasurements.find(key);
-            std::optional<eval::GenerationEval> e;
-            if (cached != s.baseMeasurements.end()) {
-                e = cached->second;
-            } else {
-                // Measured before, in this session or another (the same model, settings and classifier): read
-                // from the measure cache on disk, so that the run's curves start at once. Its key holds the
-                // instruments' SHA-256s: figures without them are not taken for figures with them.
-                const auto fromDisk
-                    = eval::evaluateGenerationCached(eval::MeasureCache(), s.model->sha256, s.model->net, *s.classifier,
-                        *s.real, options, s.device, progressAs(tr("Measuring the base model")));
-                if (fromDisk) {
-                    if (fromDisk->fromCache)
-                        spdlog::info(
-                            "the base model's figures read from the measure cache {}", fromDisk->file.string());
-                    e = fromDisk->eval;
-                    s.baseMeasurements.emplace(key, *e);
-                }
-            }
-            if (!e) {
-                {
-                    const std::lock_guard lock(s.mutex);
-                    s.running = false;
-                    s.result.outcome = unlearn::RunOutcome::Stopped;
-                }
-                endRun(QStringLiteral("stopped"), tr("Stopped while measuring the base model."), 0, 0.0);
-                return;
-            }
+        // The base model's figures when they are known without sampling: measured before in this session, or in
+        // another (the same model, settings and classifier) and read from the measure cache on disk, whose key (the
+        // CLI's) holds the instruments' SHA-256s, so that figures without them are not taken for figures with them.
+        // Otherwise they are measured after the run, on the base weights the session left as they were: the curves
+        // start at once either way.
+        const std::tuple baseKey { config.evalImagesPerClass, request.forgetClass,
+            instruments ? s.instrumentsKey : std::string() };
+        const eval::MeasureCache cache;
+        const auto showBase = [&](const eval::GenerationEval& e) {
+            s.baseMeasurements.emplace(baseKey, e);
             {
                 const std::lock_guard lock(s.mutex);
-                s.metricsBefore = eval::toJson(*e, s.model->info.classes);
+                s.metricsBefore = eval::toJson(e, s.model->info.classes);
             }
-            Q_EMIT measured(0, measurementOf(*e));
+            Q_EMIT measured(0, measurementOf(e));
+        };
+        bool baseShown = false;
+        if (measure) {
+            std::optional<eval::GenerationEval> known;
+            const nlohmann::json cacheKey
+                = eval::generationEvalKey(s.model->sha256, options, s.classifier->sha256, *s.real, s.device);
+            if (const auto cached = s.baseMeasurements.find(baseKey); cached != s.baseMeasurements.end()) {
+                known = cached->second;
+            } else if (const auto figures = cache.read(cacheKey)) {
+                known = eval::generationEvalFromJson(*figures);
+                spdlog::info(
+                    "the base model's figures read from the measure cache {}", cache.fileFor(cacheKey).string());
+            }
+            if (known) {
+                showBase(*known);
+                baseShown = true;
+            }
         }
 
         const unlearn::RunResult result = runLoop(run, *control, columns);
@@ -366,7 +362,15 @@ void SessionWorker::run(const RunRequest& request)
             s.running = false;
             s.result = result;
         }
-        if (measure && result.outcome == unlearn::RunOutcome::Finished) {
+        if (measure && result.outcome == unlearn::RunOutcome::Finished && !baseShown) {
+            const auto base = eval::evaluateGenerationCached(cache, s.model->sha256, s.model->net, *s.classifier,
+                *s.real, options, s.device, progressAs(tr("Measuring the base model")));
+            if (base) {
+                showBase(base->eval);
+                baseShown = true;
+            }
+        }
+        if (measure && result.outcome == unlearn::RunOutcome::Finished && baseShown) {
             const auto e = measureModel(run.model(), tr("Measuring the unlearned model"));
             if (e) {
                 {

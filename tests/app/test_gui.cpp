@@ -42,6 +42,9 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QRegularExpression>
+#include <QScreen>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSpinBox>
@@ -105,6 +108,39 @@ private:
     std::vector<double> m_lateMs;
 };
 
+/// True when the whole of `widget` shows in `window`: visible, inside the window, and not clipped by a scroll
+/// area or a splitter (its visible region is all of it).
+bool wholeInView(const QWidget* widget, const QWidget* window)
+{
+    if (!widget->isVisible())
+        return false;
+    const QRect inWindow(widget->mapTo(window, QPoint(0, 0)), widget->size());
+    return window->rect().contains(inWindow) && widget->visibleRegion() == QRegion(widget->rect());
+}
+
+/// True when no scroll area of `tab` shows a horizontal scroll bar.
+bool scrollsUpAndDownOnly(const QWidget* tab)
+{
+    for (const QScrollArea* area : tab->findChildren<QScrollArea*>())
+        if (area->isVisible() && area->horizontalScrollBar()->isVisible())
+            return false;
+    return true;
+}
+
+/// Points the measure cache at `dir` while it lives (the tests' own cache stays as it was).
+class MeasureCacheDir {
+public:
+    explicit MeasureCacheDir(const std::filesystem::path& dir)
+        : m_old(qgetenv("LETHE_CACHE_DIR"))
+    {
+        qputenv("LETHE_CACHE_DIR", QByteArray::fromStdString(dir.string()));
+    }
+    ~MeasureCacheDir() { m_old.isNull() ? qunsetenv("LETHE_CACHE_DIR") : qputenv("LETHE_CACHE_DIR", m_old); }
+
+private:
+    QByteArray m_old;
+};
+
 } // namespace
 
 class TestGui : public QObject {
@@ -120,6 +156,11 @@ private Q_SLOTS:
     void translationsAreCompiledIn_data();
     void translationsAreCompiledIn();
     void deviceComesFromTheCommandLineElseTheSetting();
+    void firstSizeFitsTheScreenAndGeometryIsRemembered();
+    void runBoxStaysInViewOnALaptopScreen_data();
+    void runBoxStaysInViewOnALaptopScreen();
+    void baseFiguresAfterTheRunThenFromTheMeasureCache();
+    void screenshotsOnALaptopScreen();
     void screenshotsOfTheBuiltInDefault();
 
 private:
@@ -577,6 +618,193 @@ void TestGui::translationsAreCompiledIn()
     QCoreApplication::removeTranslator(&translator);
     QTranslator missing;
     QVERIFY(!missing.load(QStringLiteral(":/i18n/lethe_xx")));
+}
+
+void TestGui::firstSizeFitsTheScreenAndGeometryIsRemembered()
+{
+    QSettings().clear(); // A new user.
+    const QSize available = QGuiApplication::primaryScreen()->availableGeometry().size();
+    {
+        gui::MainWindow window(m_model, m_data);
+        // 1400 × 900 where the screen has room (offscreen it is 800 × 600), else the screen.
+        QCOMPARE(window.size(), QSize(1400, 900).boundedTo(available));
+        window.show();
+        window.resize(1111, 666);
+        QTRY_VERIFY_WITH_TIMEOUT(window.classTab()->isModelOpen(), 60000);
+        QVERIFY(window.close());
+    }
+    // The next start: the size the window had when it closed.
+    gui::MainWindow again(m_model, m_data);
+    QCOMPARE(again.size(), QSize(1111, 666));
+    again.show();
+    QCOMPARE(again.size(), QSize(1111, 666));
+    QTRY_VERIFY_WITH_TIMEOUT(again.classTab()->isModelOpen(), 60000);
+    QSettings().clear();
+}
+
+void TestGui::runBoxStaysInViewOnALaptopScreen_data()
+{
+    QTest::addColumn<QSize>("size");
+    QTest::newRow("1366 × 768") << QSize(1366, 768);
+    // A 1366 × 768 laptop's window, less its title bar and the desktop's panel.
+    QTest::newRow("1366 × 700") << QSize(1366, 700);
+}
+
+void TestGui::runBoxStaysInViewOnALaptopScreen()
+{
+    QFETCH(QSize, size);
+    QSettings().clear();
+    gui::MainWindow window(m_model, m_data);
+    window.resize(size);
+    window.show();
+    QTRY_VERIFY_WITH_TIMEOUT(window.classTab()->isModelOpen(), 60000);
+    QCOMPARE(window.size(), size);
+    // Start, the progress bar and the rate line are never scrolled away; the rest scrolls up and down only.
+    for (gui::RunTab* tab : std::initializer_list<gui::RunTab*> { window.classTab(), window.conceptTab() }) {
+        window.topTabs()->setCurrentWidget(tab);
+        QTest::qWait(50);
+        const QString which = tab == window.classTab() ? QStringLiteral("Class") : QStringLiteral("Concept");
+        QVERIFY2(wholeInView(tab->startButton(), &window), qPrintable(which + QStringLiteral(": Start")));
+        QVERIFY2(wholeInView(tab->pauseButton(), &window), qPrintable(which + QStringLiteral(": Pause")));
+        QVERIFY2(wholeInView(tab->stopButton(), &window), qPrintable(which + QStringLiteral(": Stop")));
+        QVERIFY2(wholeInView(tab->progressBar(), &window), qPrintable(which + QStringLiteral(": progress bar")));
+        QVERIFY2(scrollsUpAndDownOnly(tab), qPrintable(which + QStringLiteral(": a horizontal scroll bar")));
+    }
+    QVERIFY(window.conceptTab()->isBusy() || window.conceptTab()->isModelOpen()); // Opening the built-in model.
+}
+
+void TestGui::baseFiguresAfterTheRunThenFromTheMeasureCache()
+{
+    // A cache of this test's own: the first run finds nothing in it.
+    const MeasureCacheDir cacheDir(m_dir / "measure-cache");
+    test::writeTinyCifarClassifier(m_dir / "cache-classifier.safetensors");
+    const QString classifier = QString::fromStdString((m_dir / "cache-classifier.safetensors").string());
+    // Start to the first step on the curves, and the statuses shown until then.
+    const auto startToFirstStep = [](gui::ClassTab* tab, QStringList* statuses) {
+        QSignalSpy status(tab, &gui::ClassTab::statusMessage);
+        QElapsedTimer clock;
+        clock.start();
+        QTest::mouseClick(tab->startButton(), Qt::LeftButton);
+        [&] {
+            QTRY_VERIFY_WITH_TIMEOUT(tab->lossPlot()->points(0).size() + tab->lossPlot()->pendingCount() >= 1, 120000);
+        }();
+        const qint64 ms = clock.elapsed();
+        for (const QList<QVariant>& args : status)
+            *statuses << args.at(0).toString();
+        return ms;
+    };
+
+    qint64 firstMs = 0;
+    QList<double> before;
+    {
+        gui::MainWindow window(m_model, m_data);
+        window.show();
+        gui::ClassTab* tab = window.classTab();
+        QTRY_VERIFY_WITH_TIMEOUT(tab->isModelOpen(), 60000);
+        tab->openModel(m_model, m_data, classifier);
+        QTRY_VERIFY_WITH_TIMEOUT(tab->isModelOpen() && tab->measureBox()->isEnabled(), 60000);
+        useTinyRun(tab, 2, 3);
+        tab->measureBox()->setChecked(true);
+        tab->measureImagesBox()->setValue(2);
+        QSignalSpy finished(tab, &gui::ClassTab::runFinished);
+        QStringList statuses;
+        firstMs = startToFirstStep(tab, &statuses);
+        // Nothing measured yet: the run steps first, and the base model is measured after it.
+        QVERIFY2(!statuses.contains(QStringLiteral("Measuring the base model")), qPrintable(statuses.join(u'|')));
+        QVERIFY(tab->metricsView()->barValues(0).isEmpty());
+        QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 300000);
+        QCOMPARE(tab->lastOutcome(), QStringLiteral("finished"));
+        QVERIFY2(!window.logView()->toPlainText().contains(QStringLiteral("read from the measure cache")),
+            qPrintable(window.logView()->toPlainText()));
+        before = tab->metricsView()->barValues(0);
+        QCOMPARE(before.size(), qsizetype { 10 });
+        QCOMPARE(tab->metricsView()->barValues(1).size(), qsizetype { 10 });
+        QVERIFY(std::filesystem::is_directory(m_dir / "measure-cache" / "measures"));
+    }
+    // Another window (nothing in memory): the base model's figures are read from the cache, under the key the CLI
+    // uses, before the first step; no image of the base model is sampled for them.
+    gui::MainWindow window(m_model, m_data);
+    window.show();
+    gui::ClassTab* tab = window.classTab();
+    QTRY_VERIFY_WITH_TIMEOUT(tab->isModelOpen(), 60000);
+    tab->openModel(m_model, m_data, classifier);
+    QTRY_VERIFY_WITH_TIMEOUT(tab->isModelOpen() && tab->measureBox()->isEnabled(), 60000);
+    useTinyRun(tab, 2, 3);
+    tab->measureBox()->setChecked(true);
+    tab->measureImagesBox()->setValue(2);
+    QSignalSpy finished(tab, &gui::ClassTab::runFinished);
+    QStringList statuses;
+    const qint64 secondMs = startToFirstStep(tab, &statuses);
+    QVERIFY2(!statuses.contains(QStringLiteral("Measuring the base model")), qPrintable(statuses.join(u'|')));
+    QCOMPARE(tab->metricsView()->barValues(0), before); // Shown by the first step.
+    QVERIFY2(window.logView()->toPlainText().contains(QStringLiteral("the base model's figures read from the measure "
+                                                                     "cache ")),
+        qPrintable(window.logView()->toPlainText()));
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 300000);
+    QCOMPARE(tab->lastOutcome(), QStringLiteral("finished"));
+    QCOMPARE(tab->metricsView()->barValues(0), before);
+    QCOMPARE(tab->metricsView()->barValues(1).size(), qsizetype { 10 });
+    qInfo("Start to the first step: %lld ms with nothing measured before, %lld ms with the base model's figures in "
+          "the measure cache",
+        firstMs, secondMs);
+}
+
+void TestGui::screenshotsOnALaptopScreen()
+{
+    // The built-in models at 1366 × 768, as a new user finds them: both tabs at start-up and during a run started
+    // by one click on Start, and the time from Start to the first step on the curves.
+    const QString dir = qEnvironmentVariable("LETHE_LAPTOP_SCREENSHOT_DIR");
+    if (dir.isEmpty())
+        QSKIP("set LETHE_LAPTOP_SCREENSHOT_DIR (and QTEST_FUNCTION_TIMEOUT=3600000: the concept run draws its "
+              "training images first) to save screenshots of both tabs at 1366 × 768");
+    torch::set_num_threads(std::max(1, hardwareThreads()));
+    QSettings().clear();
+    gui::MainWindow window;
+    window.resize(1366, 768);
+    window.show();
+    gui::ClassTab* classTab = window.classTab();
+    QTRY_VERIFY_WITH_TIMEOUT(classTab->isModelOpen(), 120000);
+    QTest::qWait(300);
+    QVERIFY(window.grab().save(dir + QStringLiteral("/class-startup.png")));
+    classTab->classPicker()->setCurrentClass(7);
+    QSignalSpy classFinished(classTab, &gui::ClassTab::runFinished);
+    QElapsedTimer clock;
+    clock.start();
+    QTest::mouseClick(classTab->startButton(), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        classTab->lossPlot()->points(0).size() + classTab->lossPlot()->pendingCount() >= 1, 600000);
+    const qint64 firstStepMs = clock.elapsed();
+    const bool fromCache = window.logView()->toPlainText().contains(QStringLiteral("read from the measure cache"));
+    QTRY_VERIFY_WITH_TIMEOUT(classTab->lossPlot()->points(0).size() >= 5, 600000);
+    QTest::qWait(300);
+    QVERIFY(window.grab().save(dir + QStringLiteral("/class-running.png")));
+    classTab->stopRun();
+    QTRY_VERIFY_WITH_TIMEOUT(classFinished.count() == 1, 600000);
+    qInfo("Class tab, built-in model, class 7: %lld ms from Start to the first step (base model's figures %s)",
+        firstStepMs, fromCache ? "read from the measure cache" : "not in the measure cache: measured after the run");
+
+    gui::ConceptTab* conceptTab = window.conceptTab();
+    QSignalSpy opened(conceptTab, &gui::ConceptTab::modelOpened);
+    QTest::mouseClick(window.topTabs()->tabBar(), Qt::LeftButton, {},
+        window.topTabs()->tabBar()->tabRect(window.topTabs()->indexOf(conceptTab)).center());
+    QVERIFY(opened.wait(120000) && opened.at(0).at(0).toBool());
+    QTest::qWait(300);
+    QVERIFY(window.grab().save(dir + QStringLiteral("/concept-startup.png")));
+    QSignalSpy conceptFinished(conceptTab, &gui::ConceptTab::runFinished);
+    clock.restart();
+    QTest::mouseClick(conceptTab->startButton(), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(conceptTab->isRunning(), 60000);
+    QTest::qWait(3000);
+    QVERIFY(window.grab().save(dir + QStringLiteral("/concept-drawing.png")));
+    QTRY_VERIFY_WITH_TIMEOUT(conceptTab->lossPlot()->points(0).size() >= 5, 3600000);
+    const qint64 conceptMs = clock.elapsed();
+    QTest::qWait(300);
+    QVERIFY(window.grab().save(dir + QStringLiteral("/concept-running.png")));
+    conceptTab->stopRun();
+    QTRY_VERIFY_WITH_TIMEOUT(conceptFinished.count() == 1, 600000);
+    qInfo("Concept tab, built-in model: %lld ms from one click on Start to step 5 (training images drawn or read "
+          "from the cache first); status: %s",
+        conceptMs, qPrintable(conceptTab->lastStatus()));
 }
 
 void TestGui::screenshotsOfTheBuiltInDefault()

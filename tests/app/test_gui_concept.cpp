@@ -15,6 +15,7 @@
 #include "core/models/sd/stable_diffusion.h"
 #include "core/runtime.h"
 #include "core/unlearn/concept_config.h"
+#include "core/unlearn/concept_images.h"
 #include "core/unlearn/run_config.h"
 #include "widgets/curve_plot.h"
 #include "widgets/hyperparameter_panel.h"
@@ -232,9 +233,29 @@ void TestGuiConcept::builtInModelOpensWithItsRecommendedValues()
     QVERIFY(!tab.panel()->isFieldShown(tab.panel()->etaBox()));
     QVERIFY(tab.panel()->isFieldShown(tab.parameterBox()));
     QVERIFY(!tab.panel()->isFieldShown(tab.panel()->remainPerClassBox()));
-    QVERIFY2(tab.lastStatus().contains(QStringLiteral("preset fmnist-t2i")), qPrintable(tab.lastStatus()));
+    // Its manifest also says how to draw its images and which diversity preset its prompt sets come from: the tab
+    // opens with them, the prompt sets built and the preset's concept chosen, so that Start alone runs.
+    const auto manifest = nlohmann::json::parse(
+        test::readBytes(resourceFile(std::string("models/") + kBuiltinT2iModel) / "lethe-manifest.json"));
+    QCOMPARE(tab.samplerStepsBox()->value(), manifest.at("recommended_drawing").at("sampler_steps").get<int>());
+    QCOMPARE(tab.guidanceBox()->value(), manifest.at("recommended_drawing").at("guidance").get<double>());
+    QCOMPARE(tab.samplerStepsBox()->value(), 30);
+    QCOMPARE(tab.guidanceBox()->value(), 3.0);
+    LETHE_COMPARE_STR(manifest.at("recommended_prompt_preset").get<std::string>(), "fashion-colours");
+    QCOMPARE(tab.conceptWordsEdit()->text(), QStringLiteral("sneaker"));
+    QCOMPARE(tab.prompts(Set::Forget).size(), qsizetype { 100 });
+    QCOMPARE(tab.prompts(Set::RemainTrain).size(), qsizetype { 100 });
+    QCOMPARE(tab.prompts(Set::RemainTest).size(), qsizetype { 36 });
+    for (const gui::ConceptPrompt& p : tab.prompts(Set::Forget))
+        QVERIFY2(p.text.contains(QStringLiteral("sneaker")), qPrintable(p.text));
+    QCOMPARE(tab.lastStatus(),
+        QStringLiteral("Opened %1 (preset fmnist-t2i) with the prompt sets of fashion-colours.json, forgetting "
+                       "\"sneaker\": press Start")
+            .arg(tab.modelPath()));
+    QVERIFY(tab.canStart());
 
-    // A model that names no preset opens with the `sd` one (the paper's Stable Diffusion values).
+    // A model that names no preset opens with the `sd` one (the paper's Stable Diffusion values) and core's way of
+    // drawing; the prompt sets stay as they are.
     QVERIFY(openTiny(tab));
     const auto sd = unlearn::conceptPreset("sd");
     QCOMPARE(tab.panel()->presetBox()->currentText(), QStringLiteral("sd"));
@@ -242,6 +263,11 @@ void TestGuiConcept::builtInModelOpensWithItsRecommendedValues()
     QCOMPARE(tab.lambdaBox()->value(), sd.lambda);
     QCOMPARE(tab.stepsBox()->value(), static_cast<int>(sd.steps));
     QCOMPARE(tab.lrBox()->value(), sd.lr);
+    const unlearn::ConceptImageOptions drawing;
+    QCOMPARE(tab.samplerStepsBox()->value(), static_cast<int>(drawing.samplerSteps));
+    QCOMPARE(tab.guidanceBox()->value(), drawing.guidance);
+    QCOMPARE(tab.prompts(Set::Forget).size(), qsizetype { 100 });
+    QVERIFY2(tab.lastStatus().contains(QStringLiteral("fill the prompt sets")), qPrintable(tab.lastStatus()));
 }
 
 void TestGuiConcept::methodBoxOffersEveryConceptMethod()
