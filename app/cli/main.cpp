@@ -1,5 +1,6 @@
 // lethe-cli: the headless front end over lethe_core.
 #include "commands.h"
+#include "empty_values.h"
 
 #include "core/error.h"
 #include "core/runtime.h"
@@ -73,6 +74,8 @@ int main(int argc, char** argv)
         if (std::strcmp(argv[i], "--parse-only") == 0)
             skipPathChecks(app);
 
-    CLI11_PARSE(app, argc, argv);
+    // "--prompt=" is the empty prompt, not "--prompt" followed by whatever comes next.
+    lethe::cli::ArgumentVector words(lethe::cli::splitEmptyValues(app, argc, argv));
+    CLI11_PARSE(app, words.argc(), words.argv());
     return global.exitCode;
 }

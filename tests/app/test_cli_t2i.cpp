@@ -19,6 +19,7 @@ class TestCliT2i : public QObject {
 
 private Q_SLOTS:
     void generateConvertAndBenchATextToImageModel();
+    void emptyPromptValueIsTheEmptyPrompt();
     void unlearnConceptWritesAReloadableRun();
     void unlearnConceptStartsFromTheModelsRecommendedPreset();
     void unlearnConceptPairsEachForgetPromptWithItsTwin();
@@ -72,6 +73,37 @@ void TestCliT2i::memoryEstimateAndBenchOfAConceptRun()
     const Result badMethod = runCli({ "bench", "unlearn-concept", "--model", q(folder), "--method", "nope" });
     QCOMPARE(badMethod.exitCode, 1);
     LETHE_COMPARE_STR(badMethod.err, "error: bench unlearn-concept: unknown method 'nope'\n");
+}
+
+void TestCliT2i::emptyPromptValueIsTheEmptyPrompt()
+{
+    // "--prompt=" is the empty prompt (diffusers' unconditional text), as "--prompt ''" is; CLI11 alone read it as
+    // "--prompt" and took the next arguments ("--seeds", "0,1") for prompts.
+    const std::filesystem::path folder = m_dir / "tiny-sd-empty";
+    test::writeTinyDiffusersFolder(folder, true);
+    const Args model { "generate", "--model", q(folder), "--steps", "2" };
+    const Result inlineValue
+        = runCli(model + Args { "--prompt=", "--seeds", "0,1", "--out", q(m_dir / "empty-inline") });
+    QCOMPARE(inlineValue.exitCode, 0);
+    const auto record = nlohmann::json::parse(test::readBytes(m_dir / "empty-inline" / "generate.json"));
+    QCOMPARE(record["images"].size(), std::size_t { 2 });
+    for (const auto& image : record["images"])
+        LETHE_COMPARE_STR(image["prompt"].get<std::string>(), "");
+    QCOMPARE(record["images"][1]["seed"].get<int>(), 1);
+    QCOMPARE(record["steps"].get<int>(), 2);
+    const Result separate
+        = runCli(model + Args { "--prompt", "", "--seeds", "0,1", "--out", q(m_dir / "empty-separate") });
+    QCOMPARE(separate.exitCode, 0);
+    QVERIFY(test::readBytes(m_dir / "empty-separate" / "image-1-seed-1.png")
+        == test::readBytes(m_dir / "empty-inline" / "image-1-seed-1.png"));
+
+    // The same for a single-valued option: "--negative-prompt=" does not take "--prompt" as its text.
+    const Result negative = runCli(
+        model + Args { "--negative-prompt=", "--prompt", "a red sneaker", "--out", q(m_dir / "empty-negative") });
+    QCOMPARE(negative.exitCode, 0);
+    const auto negativeRecord = nlohmann::json::parse(test::readBytes(m_dir / "empty-negative" / "generate.json"));
+    LETHE_COMPARE_STR(negativeRecord["negative_prompt"].get<std::string>(), "");
+    LETHE_COMPARE_STR(negativeRecord["images"][0]["prompt"].get<std::string>(), "a red sneaker");
 }
 
 void TestCliT2i::generateConvertAndBenchATextToImageModel()
