@@ -9,8 +9,13 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cstring>
 #include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
 
 namespace {
 
@@ -35,20 +40,13 @@ void skipPathChecks(CLI::App& app)
         skipPathChecks(*sub);
 }
 
-} // namespace
-
-int main(int argc, char** argv)
+// Every command and global option on `app`; the commands write into `global`.
+void addEverything(CLI::App& app, lethe::cli::GlobalOptions& global)
 {
-    CLI::App app { "lethe-cli — machine unlearning for diffusion models, headless.\n"
-                   "Every command works on the built-in data set 'fashion-mnist' without further files.",
-        "lethe-cli" };
     app.set_version_flag("--version", std::string("lethe-cli ") + LETHE_VERSION);
     app.require_subcommand(1);
     app.fallthrough();
 
-    lethe::cli::GlobalOptions global;
-    global.argc = argc;
-    global.argv = argv;
     app.add_option("-j,--threads", global.threads, "CPU threads for LibTorch (0 = one per hardware thread)")
         ->check(CLI::NonNegativeNumber);
     app.add_option("--log-level", global.logLevel, "trace, debug, info, warn, error or off")
@@ -70,6 +68,61 @@ int main(int argc, char** argv)
     // Hidden (no group): for tests/docs/test_documented_commands.py, which checks every command the documentation
     // shows. Parses, then exits 0 without running the command.
     app.add_flag("--parse-only", global.parseOnly, "")->group("");
+}
+
+const char* const kDescription = "lethe-cli — machine unlearning for diffusion models, headless.\n"
+                                 "Every command works on the built-in data set 'fashion-mnist' without further files.";
+
+// `lethe-cli --parse-only-stdin` (hidden): `--parse-only` for many command lines in one process, as
+// tests/docs/test_documented_commands.py checks the documentation's (a start of lethe-cli takes about a second).
+// Each line of stdin is one command's arguments as a JSON list of strings; each answer is one line of JSON on
+// stdout: {"exit": the exit code lethe-cli gives that command line, "message": what it prints on stderr}.
+int parseCommandLines()
+{
+    std::string line;
+    while (std::getline(std::cin, line)) {
+        std::vector<std::string> words;
+        try {
+            words = nlohmann::json::parse(line).get<std::vector<std::string>>();
+        } catch (const nlohmann::json::exception& e) {
+            std::cerr << "error: --parse-only-stdin reads a JSON list of strings per line, not: " << line << '\n';
+            return 1;
+        }
+        std::vector<char*> argv { const_cast<char*>("lethe-cli") };
+        for (std::string& word : words)
+            argv.push_back(word.data());
+        CLI::App app { kDescription, "lethe-cli" };
+        lethe::cli::GlobalOptions global;
+        global.argc = static_cast<int>(argv.size());
+        global.argv = argv.data();
+        global.parseOnly = true;
+        addEverything(app, global);
+        skipPathChecks(app);
+        std::ostringstream out;
+        std::ostringstream err;
+        int exitCode = 0;
+        try {
+            app.parse(static_cast<int>(argv.size()), argv.data());
+        } catch (const CLI::ParseError& e) {
+            exitCode = app.exit(e, out, err);
+        }
+        std::cout << nlohmann::json { { "exit", exitCode }, { "message", err.str() } }.dump() << std::endl;
+    }
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    if (argc == 2 && std::strcmp(argv[1], "--parse-only-stdin") == 0)
+        return parseCommandLines();
+
+    CLI::App app { kDescription, "lethe-cli" };
+    lethe::cli::GlobalOptions global;
+    global.argc = argc;
+    global.argv = argv;
+    addEverything(app, global);
     for (int i = 1; i < argc; ++i)
         if (std::strcmp(argv[i], "--parse-only") == 0)
             skipPathChecks(app);

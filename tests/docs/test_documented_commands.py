@@ -5,9 +5,9 @@ Extracts each `lethe-cli …` and `scripts/…` command from the fenced code blo
 README.md, DEVELOPERS.md and docs/*.md and checks it without running it:
 
 - lethe-cli commands (also `build/*/app/cli/lethe-cli`, `/usr/bin/lethe-cli` and `scripts/lethe cli ARGS`) go
-  through lethe-cli's own argument parsing with the hidden global flag `--parse-only` (app/cli/main.cpp): flag
-  names, values, ranges, required and mutually exclusive options are checked, the command is not run, and the
-  files and folders it names need not exist;
+  through lethe-cli's own argument parsing as the hidden global flag `--parse-only` does it (app/cli/main.cpp;
+  all of them in one process, `lethe-cli --parse-only-stdin`): flag names, values, ranges, required and mutually
+  exclusive options are checked, the command is not run, and the files and folders it names need not exist;
 - `scripts/NAME …` must name a script of the repository, and `scripts/lethe SUBCOMMAND` one of its subcommands.
 
 Placeholders: a bare `...` or `…` word stands for "further arguments" (`lethe-cli attack --model M …`) and is
@@ -26,6 +26,7 @@ message, and exits 1.
 """
 
 import argparse
+import json
 import pathlib
 import re
 import shlex
@@ -125,23 +126,39 @@ def commands_in(words):
         segment = []
 
 
-def parse(cli, arguments):
-    """lethe-cli's verdict on a command line: None when it parses, else its message."""
-    run = subprocess.run([cli, "--parse-only"] + arguments, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    if run.returncode == 0:
-        return None
-    return (run.stderr.strip() or run.stdout.strip()).replace("\n", " / ")
+class Parser:
+    """lethe-cli's argument parsing, one process for every command: `lethe-cli --parse-only-stdin` reads a JSON
+    list of arguments per line and answers each with its exit code and stderr, as `lethe-cli --parse-only
+    ARGUMENTS` would (a start of lethe-cli takes about a second)."""
 
+    def __init__(self, cli):
+        self.process = subprocess.Popen([cli, "--parse-only-stdin"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True, bufsize=1)
 
-def parse_with_placeholders(cli, arguments):
-    """A value written in capitals (N, B, STEPS) stands for any valid one: when the words as written do not
-    parse, they are tried again with each such value as the number 1."""
-    message = parse(cli, arguments)
-    placeholders = [w for w in arguments if PLACEHOLDER.match(w)]
-    if message is None or not placeholders:
-        return message
-    return parse(cli, ["1" if PLACEHOLDER.match(w) else w for w in arguments])
+    def parse(self, arguments):
+        """None when the arguments parse, else lethe-cli's message."""
+        self.process.stdin.write(json.dumps(arguments) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit("error: lethe-cli --parse-only-stdin ended early (exit code "
+                             f"{self.process.wait()})")
+        answer = json.loads(line)
+        if answer["exit"] == 0:
+            return None
+        return answer["message"].strip().replace("\n", " / ")
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+
+    def parse_with_placeholders(self, arguments):
+        """A value written in capitals (N, B, STEPS) stands for any valid one: when the words as written do not
+        parse, they are tried again with each such value as the number 1."""
+        message = self.parse(arguments)
+        if message is None or not any(PLACEHOLDER.match(w) for w in arguments):
+            return message
+        return self.parse(["1" if PLACEHOLDER.match(w) else w for w in arguments])
 
 
 def incomplete_only(message, arguments):
@@ -164,6 +181,7 @@ def main():
     options = parser.parse_args()
     root = pathlib.Path(options.root).resolve()
     subcommands = lethe_subcommands(root)
+    lethe_cli = Parser(options.cli)
 
     checked = {}
     failures = []
@@ -183,7 +201,7 @@ def main():
                 if program == "scripts/lethe" and arguments[:1] == ["cli"]:
                     program, arguments = "lethe-cli", arguments[1:]
                 if program == "lethe-cli":
-                    message = parse_with_placeholders(options.cli, arguments)
+                    message = lethe_cli.parse_with_placeholders(arguments)
                     if message is not None and not (kind == "inline" and incomplete_only(message, arguments)):
                         failures.append(f"{where}: {shown}\n    lethe-cli: {message}")
                         print(f"FAIL {where}: {shown}")
@@ -202,6 +220,7 @@ def main():
                         continue
                 print(f"ok   {where}: {shown}")
 
+    lethe_cli.close()
     total = sum(checked.values())
     print(f"{total} documented commands checked: "
           + ", ".join(f"{count} in {name}" for name, count in checked.items()))
