@@ -8,7 +8,9 @@ README.md, DEVELOPERS.md and docs/*.md and checks it without running it:
   through lethe-cli's own argument parsing as the hidden global flag `--parse-only` does it (app/cli/main.cpp;
   all of them in one process, `lethe-cli --parse-only-stdin`): flag names, values, ranges, required and mutually
   exclusive options are checked, the command is not run, and the files and folders it names need not exist;
-- `scripts/NAME …` must name a script of the repository, and `scripts/lethe SUBCOMMAND` one of its subcommands.
+- `scripts/NAME …` must name a script of the repository, and `scripts/lethe SUBCOMMAND` one of its subcommands;
+- `build/PRESET/tests/test_NAME FUNCTION…` (a figure from a test, such as a screenshot run) must name a test
+  source tests/*/test_NAME.cpp that has each test function named.
 
 Placeholders: a bare `...` or `…` word stands for "further arguments" (`lethe-cli attack --model M …`) and is
 dropped before parsing; a quoted `"…"` is a value (a prompt). A value left to the reader is written in capitals
@@ -123,6 +125,8 @@ def commands_in(words):
                 yield "lethe-cli", arguments
             elif re.match(r"^scripts/[\w.-]+$", program):
                 yield program, arguments
+            elif re.match(r"^build/[\w.-]+/tests/test_\w+$", program):
+                yield program, arguments
         segment = []
 
 
@@ -188,7 +192,7 @@ def main():
     for path in documentation_files(root):
         name = path.relative_to(root).as_posix()
         for number, text, kind in documented_lines(path):
-            if "lethe-cli" not in text and "scripts/" not in text:
+            if "lethe-cli" not in text and "scripts/" not in text and "/tests/test_" not in text:
                 continue
             words = split_words(text)
             if words is None:
@@ -204,6 +208,18 @@ def main():
                     message = lethe_cli.parse_with_placeholders(arguments)
                     if message is not None and not (kind == "inline" and incomplete_only(message, arguments)):
                         failures.append(f"{where}: {shown}\n    lethe-cli: {message}")
+                        print(f"FAIL {where}: {shown}")
+                        continue
+                elif program.startswith("build/"):
+                    # A Qt Test executable and its test functions (the figures of screenshot runs).
+                    binary = program.rsplit("/", 1)[1]
+                    sources = sorted(root.glob(f"tests/*/{binary}.cpp"))
+                    missing = [f for f in arguments if not f.startswith("-") and not (
+                        sources and re.search(r"\bvoid " + re.escape(f) + r"\(\)", sources[0].read_text()))]
+                    if not sources or missing:
+                        problem = f"no tests/*/{binary}.cpp" if not sources else \
+                            f"{sources[0].relative_to(root)} has no test function " + ", ".join(missing)
+                        failures.append(f"{where}: {shown}\n    {problem}")
                         print(f"FAIL {where}: {shown}")
                         continue
                 else:
