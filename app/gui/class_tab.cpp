@@ -57,6 +57,7 @@ ClassTab::ClassTab(SessionWorker* worker, QWidget* parent)
     right->addWidget(buildCompare());
     right->setStretchFactor(0, 2);
     right->setStretchFactor(1, 3);
+    right->setSizes({ 400, 600 }); // Two fifths for the curves, whatever the grids' size hints say.
     QWidget* controls = buildControls();
     arrange(QStringLiteral("mainSplitter"), controls, 360, buildRunGroup(), right);
 

@@ -28,6 +28,8 @@
 #include <map>
 #include <optional>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 namespace lethe::gui {
 
@@ -91,6 +93,9 @@ struct SessionWorker::State {
     /// Measurements of the opened (base) model by (images per class, forgotten class, instruments' key): a second
     /// run on the same class reuses them instead of sampling the base model again. Cleared when another model opens.
     std::map<std::tuple<std::int64_t, int, std::string>, eval::GenerationEval> baseMeasurements;
+    /// The opened model's preview by (seeds, sampler steps): the next run with the same ones shows it at once instead
+    /// of sampling it again. Cleared when another model opens.
+    std::map<std::pair<std::vector<std::int64_t>, int>, torch::Tensor> basePreviews;
 
     // The current (or last) run, kept for export.
     std::unique_ptr<unlearn::UnlearnSession> session;
@@ -189,6 +194,7 @@ void SessionWorker::open(const QString& model, const QString& data, const QStrin
         s.model = std::move(loaded);
         s.train = std::move(train);
         s.baseMeasurements.clear();
+        s.basePreviews.clear();
         s.instruments = {};
         s.instrumentsKey.clear();
         s.session.reset();
@@ -296,8 +302,13 @@ void SessionWorker::run(const RunRequest& request)
         const int columns = static_cast<int>(config.previewSeeds.size());
 
         Q_EMIT runStarted(config.steps);
-        Q_EMIT progress(tr("Sampling the base model's preview"), 0, 0);
-        const torch::Tensor before = run.preview().value();
+        const std::pair previewKey { config.previewSeeds, config.previewSamplerSteps };
+        auto known = s.basePreviews.find(previewKey);
+        if (known == s.basePreviews.end()) {
+            Q_EMIT progress(tr("Sampling the base model's preview"), 0, 0);
+            known = s.basePreviews.emplace(previewKey, run.preview().value()).first;
+        }
+        const torch::Tensor before = known->second;
         {
             const std::lock_guard lock(s.mutex);
             s.before = before;
