@@ -13,6 +13,12 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
+/// True for a [N, C, H, W] tensor laid out channels-last (not also NCHW-contiguous, as one channel would be).
+bool isChannelsLast(const torch::Tensor& x)
+{
+    return x.dim() == 4 && x.is_contiguous(torch::MemoryFormat::ChannelsLast) && !x.is_contiguous();
+}
+
 // Explicit IntArrayRef arguments: LibTorch 2.x adds a string padding overload of conv2d that a literal 0
 // (a null pointer constant) would make ambiguous.
 torch::Tensor conv2d(const torch::Tensor& x, const torch::Tensor& w, std::int64_t stride, std::int64_t padding,
@@ -37,6 +43,35 @@ torch::Tensor channelsLastOnCpu(const torch::Tensor& x)
     if (!x.is_cpu() || x.dim() != 4 || torch::GradMode::is_enabled())
         return x;
     return x.contiguous(torch::MemoryFormat::ChannelsLast);
+}
+
+// LibTorch 1.13's group_norm on a channels-last CPU tensor is about as fast as on NCHW at 32 × 32, but ten times
+// slower and more at 16 × 16 and 8 × 8, which made group norm 31 % of the built-in model's sampling time
+// (`lethe-cli -j 1 bench sample --profile FILE`). Below 32 × 32, sampling normalises with the few operators below
+// instead; training (NCHW) and larger maps keep LibTorch's kernel.
+bool useChannelsLastGroupNorm(const torch::Tensor& x)
+{
+    return !torch::GradMode::is_enabled() && x.is_cpu() && isChannelsLast(x) && x.size(2) * x.size(3) < 1024;
+}
+
+/// Group norm of a channels-last [N, C, H, W] tensor, read as the contiguous [N, H·W, C] it is in memory: each
+/// channel's sum and sum of squares over the map, summed per group into its mean and variance (the same
+/// E[x²] − E[x]² as LibTorch's own channels-last kernel), then one pass y = x · scale + shift per channel. The result
+/// is channels-last too.
+torch::Tensor channelsLastGroupNorm(
+    const torch::Tensor& x, std::int64_t groups, const torch::Tensor& weight, const torch::Tensor& bias, double eps)
+{
+    const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+    const torch::Tensor pixels = x.permute({ 0, 2, 3, 1 }).reshape({ n, h * w, c });
+    const double count = static_cast<double>(h * w * (c / groups));
+    const torch::Tensor mean = pixels.sum(1).reshape({ n, groups, c / groups }).sum(2, true).div_(count);
+    const torch::Tensor meanSquare = pixels.square().sum(1).reshape({ n, groups, c / groups }).sum(2, true).div_(count);
+    const torch::Tensor variance = (meanSquare - mean.square()).clamp_min_(0.0);
+    const torch::Tensor scale = variance.add_(eps).rsqrt_() * weight.reshape({ 1, groups, c / groups });
+    const torch::Tensor shift = bias.reshape({ 1, groups, c / groups }) - mean * scale;
+    return torch::addcmul(shift.reshape({ n, 1, c }), pixels, scale.reshape({ n, 1, c }))
+        .reshape({ n, h, w, c })
+        .permute({ 0, 3, 1, 2 });
 }
 
 /// SiLU, in place where no gradient is recorded: sampling then reuses the normalised tensor instead of
@@ -71,8 +106,19 @@ bool isBoxFilter(const torch::Tensor& f)
 // filter is exactly nearest-neighbour upsampling / 2×2 average pooling, which are faster still.
 torch::Tensor upsample2x(const torch::Tensor& y, const torch::Tensor& f, std::int64_t padding)
 {
-    if (padding == 0 && isBoxFilter(f))
+    if (padding == 0 && isBoxFilter(f)) {
+        // LibTorch 1.13's upsample_nearest2d returns NCHW for a channels-last input, which the next convolution
+        // would convert back; repeating each pixel of the [N, H, W, C] memory 2 × 2 is the same values, channels-last.
+        if (isChannelsLast(y) && !torch::GradMode::is_enabled()) {
+            const std::int64_t n = y.size(0), c = y.size(1), h = y.size(2), w = y.size(3);
+            return y.permute({ 0, 2, 3, 1 })
+                .reshape({ n, h, 1, w, 1, c })
+                .expand({ n, h, 2, w, 2, c })
+                .reshape({ n, 2 * h, 2 * w, c })
+                .permute({ 0, 3, 1, 2 });
+        }
         return torch::upsample_nearest2d(y, std::vector<std::int64_t> { y.size(2) * 2, y.size(3) * 2 });
+    }
     const auto n = y.size(0), c = y.size(1);
     const torch::Tensor out = convTranspose2d(y.reshape({ n * c, 1, y.size(2), y.size(3) }), f * 4, 2, padding, 1);
     return out.reshape({ n, c, out.size(2), out.size(3) });
@@ -94,6 +140,15 @@ void requirePositive(const char* layer, const char* what, std::int64_t value)
 }
 
 } // namespace
+
+torch::Tensor catChannels(const torch::Tensor& a, const torch::Tensor& b)
+{
+    // LibTorch 1.13's cat of two channels-last tensors along the channels returns NCHW; concatenating the
+    // [N, H, W, C] views along their last dimension gives the same values, channels-last.
+    if (isChannelsLast(a) && isChannelsLast(b))
+        return torch::cat({ a.permute({ 0, 2, 3, 1 }), b.permute({ 0, 2, 3, 1 }) }, 3).permute({ 0, 3, 1, 2 });
+    return torch::cat({ a, b }, 1);
+}
 
 const EnumNames<InitMode>& enumNames(InitMode)
 {
@@ -251,9 +306,10 @@ torch::Tensor Conv2dImpl::forward(const torch::Tensor& x)
         if (options.down())
             y = downsample2x(y, f, fPad);
         // The bias goes into the convolution, which adds it while writing the output instead of in a second
-        // pass over it.
+        // pass over it. A one-channel input counts as NCHW to oneDNN, which then writes NCHW: the output is converted
+        // instead, so that the feature maps after it stay channels-last.
         if (w.defined())
-            return conv2d(channelsLastOnCpu(y), w, 1, wPad, 1, b);
+            return channelsLastOnCpu(conv2d(channelsLastOnCpu(y), w, 1, wPad, 1, b));
     }
     if (b.defined())
         y = y.add_(b.reshape({ 1, -1, 1, 1 }));
@@ -293,7 +349,13 @@ void GroupNormImpl::reset()
 
 torch::Tensor GroupNormImpl::forward(const torch::Tensor& x)
 {
-    return torch::group_norm(x, num_groups, weight.to(x.dtype()), bias.to(x.dtype()), options.eps());
+    // In the weights' type, as CUDA's autocast runs group_norm (in float32); LibTorch's CPU autocast would leave it
+    // in the input's bfloat16 and round every normalised feature map to 8 bits of mantissa. Without autocast the
+    // input already has the weights' type.
+    const torch::Tensor input = x.to(weight.scalar_type());
+    if (useChannelsLastGroupNorm(input))
+        return channelsLastGroupNorm(input, num_groups, weight, bias, options.eps());
+    return torch::group_norm(input, num_groups, weight, bias, options.eps());
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -104,6 +104,8 @@ private Q_SLOTS:
     void preconditioningCoefficients();
     void precondComposesTheModelAsEdmDoes();
     void layersFollowEdm();
+    void channelsLastGroupNormMatchesLibTorch();
+    void samplingLayoutGivesTheTrainingFigures();
     void ddpmppCifarHasEdmNamesShapesAndSize();
     void ddpmppCifarRoundTripsThroughSafetensors();
     void ncsnppForwardsAndHasFourierBuffer();
@@ -181,6 +183,61 @@ void TestEdmNetworks::precondComposesTheModelAsEdmDoes()
     const auto zeros = net(x, sigma, torch::zeros({ 2, 3 }), augment);
     QVERIFY(torch::allclose(unlabelled, zeros, 1e-5, 1e-6));
     QVERIFY(!torch::allclose(unlabelled, d, 1e-5, 1e-6));
+}
+
+void TestEdmNetworks::channelsLastGroupNormMatchesLibTorch()
+{
+    // Sampling normalises channels-last maps below 32 × 32 with its own few operators (LibTorch's kernel is slow
+    // there): the same figures as group_norm on the NCHW tensor, in channels-last layout, including a large mean.
+    torch::manual_seed(3);
+    torch::NoGradGuard noGrad;
+    for (const std::int64_t size : { 4, 8, 16, 32 }) {
+        for (const std::int64_t channels : { 12, 48 }) {
+            nn::GroupNorm norm(nn::GroupNormOptions(channels).eps(1e-6));
+            norm->weight.uniform_(0.5, 1.5);
+            norm->bias.uniform_(-1.0, 1.0);
+            const torch::Tensor x = torch::randn({ 3, channels, size, size }) * 2.0 + 0.5;
+            const torch::Tensor expected = torch::group_norm(x, norm->num_groups, norm->weight, norm->bias, 1e-6);
+            const torch::Tensor y = norm(x.contiguous(torch::MemoryFormat::ChannelsLast));
+            const std::string where = std::to_string(channels) + " channels, " + std::to_string(size) + " px";
+            QVERIFY2(y.is_contiguous(torch::MemoryFormat::ChannelsLast), where.c_str());
+            QVERIFY2(torch::allclose(y, expected, 1e-5, 1e-5), where.c_str());
+            const torch::Tensor shifted = x + 20.0; // cancellation in E[x²] − E[x]² stays small
+            const torch::Tensor yShifted = norm(shifted.contiguous(torch::MemoryFormat::ChannelsLast));
+            QVERIFY2(torch::allclose(yShifted,
+                         torch::group_norm(shifted, norm->num_groups, norm->weight, norm->bias, 1e-6), 1e-3, 1e-3),
+                where.c_str());
+        }
+    }
+}
+
+void TestEdmNetworks::samplingLayoutGivesTheTrainingFigures()
+{
+    // Without gradient the network works channels-last (its own concatenation, upsampling and group norm below
+    // 32 × 32); with gradient it works NCHW through LibTorch's operators. Both give the same denoised images.
+    models::EDMPrecond net = sensitiveTinyNet(models::edmPreset("fmnist-ddpmpp-small"), 4);
+    const torch::Tensor x = torch::randn({ 3, 1, 32, 32 }) * 2.0;
+    const torch::Tensor sigma = torch::tensor({ 0.1F, 1.0F, 20.0F });
+    const torch::Tensor labels = torch::eye(10).index({ torch::tensor({ 1, 7, 9 }) });
+    const torch::Tensor trained = net->forward(x, sigma, labels).detach();
+    torch::Tensor sampled;
+    {
+        torch::NoGradGuard noGrad;
+        sampled = net->forward(x, sigma, labels);
+    }
+    QVERIFY(sampled.is_contiguous());
+    const double difference = ((sampled - trained).abs().max() / trained.abs().max()).item<double>();
+    QVERIFY2(difference < 1e-5, std::to_string(difference).c_str());
+    QVERIFY(!torch::allclose(trained, net->forward(x, sigma, labels.flip(0)).detach())); // labels matter
+
+    // The channels-last concatenation: the same values as torch::cat, in channels-last layout.
+    torch::NoGradGuard noGrad;
+    const torch::Tensor a = torch::randn({ 2, 3, 4, 5 }).contiguous(torch::MemoryFormat::ChannelsLast);
+    const torch::Tensor b = torch::randn({ 2, 6, 4, 5 }).contiguous(torch::MemoryFormat::ChannelsLast);
+    const torch::Tensor joined = nn::catChannels(a, b);
+    QVERIFY(joined.is_contiguous(torch::MemoryFormat::ChannelsLast));
+    QVERIFY(torch::equal(joined, torch::cat({ a, b }, 1)));
+    QVERIFY(torch::equal(nn::catChannels(a.contiguous(), b), torch::cat({ a, b }, 1)));
 }
 
 void TestEdmNetworks::layersFollowEdm()

@@ -8,6 +8,7 @@
 #include "core/models/sd/stable_diffusion.h"
 #include "core/nn/autocast.h"
 #include "core/nn/checkpoint.h"
+#include "core/nn/edm_layers.h"
 #include "core/train/adam.h"
 #include "core/unlearn/concept_session.h"
 #include "core/unlearn/memory_estimate.h"
@@ -192,6 +193,19 @@ void TestMemory::autocastRunsProductsInBfloat16AndRestores()
     }
     QCOMPARE(nn::autocastType(torch::kCPU), torch::kFloat32);
     QCOMPARE(torch::matmul(a, a).scalar_type(), torch::kFloat32);
+    {
+        // EDM's group norm normalises in its float32 weights' type under autocast, as CUDA's autocast would
+        // (the CPU's would leave a bfloat16 input in bfloat16), and so hands float32 to the next layer.
+        nn::GroupNorm norm(nn::GroupNormOptions(32));
+        torch::NoGradGuard noGrad;
+        norm->weight.uniform_(0.5, 1.5);
+        norm->bias.uniform_(-0.5, 0.5);
+        const torch::Tensor x = torch::randn({ 2, 32, 4, 4 }).to(torch::kBFloat16);
+        const nn::AutocastGuard guard(torch::kCPU, torch::kBFloat16);
+        const torch::Tensor y = norm(x);
+        QCOMPARE(y.scalar_type(), torch::kFloat32);
+        QVERIFY(torch::equal(y, torch::group_norm(x.to(torch::kFloat32), 8, norm->weight, norm->bias, 1e-5)));
+    }
     {
         const nn::AutocastGuard off(torch::kCPU, torch::kFloat32);
         QVERIFY(!off.active());
