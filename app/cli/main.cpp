@@ -102,7 +102,10 @@ int parseCommandLines()
         std::ostringstream err;
         int exitCode = 0;
         try {
-            app.parse(static_cast<int>(argv.size()), argv.data());
+            // As main() parses: "--prompt=" is the empty prompt.
+            lethe::cli::ArgumentVector split(
+                lethe::cli::splitEmptyValues(app, static_cast<int>(argv.size()), argv.data()));
+            app.parse(split.argc(), split.argv());
         } catch (const CLI::ParseError& e) {
             exitCode = app.exit(e, out, err);
         }
