@@ -3,26 +3,38 @@
 #include "core/duration.h"
 #include "core/error.h"
 #include "core/eval/profile_trace.h"
+#include "core/io/model_file.h"
 
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 #include <unistd.h>
+#include <vector>
 
 namespace lethe::cli {
 
 namespace {
 
 std::atomic<bool> g_cancelRequested { false };
+std::atomic<int> g_signal { 0 };
 static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs a lock-free flag");
+static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs a lock-free signal number");
 
-void requestCancel(int)
+constexpr int kHandled[3] = { SIGINT, SIGTERM, SIGUSR1 };
+
+void requestCancel(int signal)
 {
+    // The first signal names the stop; a later Ctrl+C still ends the process, a later SIGTERM or SIGUSR1 is
+    // ignored while the checkpoint is written (Slurm follows up with SIGKILL after its KillWait anyway).
+    int none = 0;
+    g_signal.compare_exchange_strong(none, signal);
     g_cancelRequested.store(true);
-    std::signal(SIGINT, SIG_DFL);
+    if (signal == SIGINT)
+        std::signal(SIGINT, SIG_DFL);
 }
 
 } // namespace
@@ -30,12 +42,15 @@ void requestCancel(int)
 CancelOnInterrupt::CancelOnInterrupt()
 {
     g_cancelRequested.store(false);
-    m_previous = std::signal(SIGINT, requestCancel);
+    g_signal.store(0);
+    for (int i = 0; i < 3; ++i)
+        m_previous[i] = std::signal(kHandled[i], requestCancel);
 }
 
 CancelOnInterrupt::~CancelOnInterrupt()
 {
-    std::signal(SIGINT, m_previous == SIG_ERR ? SIG_DFL : m_previous);
+    for (int i = 0; i < 3; ++i)
+        std::signal(kHandled[i], m_previous[i] == SIG_ERR ? SIG_DFL : m_previous[i]);
 }
 
 const std::atomic<bool>* CancelOnInterrupt::flag()
@@ -46,6 +61,41 @@ const std::atomic<bool>* CancelOnInterrupt::flag()
 bool CancelOnInterrupt::requested()
 {
     return g_cancelRequested.load();
+}
+
+bool CancelOnInterrupt::checkpointRequested()
+{
+    const int signal = g_signal.load();
+    return signal == SIGTERM || signal == SIGUSR1;
+}
+
+std::string CancelOnInterrupt::signalName()
+{
+    switch (g_signal.load()) {
+    case SIGINT:
+        return "SIGINT";
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGUSR1:
+        return "SIGUSR1";
+    default:
+        return {};
+    }
+}
+
+std::string resumeCommand(int argc, const char* const* argv, const std::string& resumeFlag)
+{
+    std::vector<const char*> kept;
+    bool hasFlag = false;
+    for (int i = 0; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--force") == 0)
+            continue;
+        hasFlag = hasFlag || (!resumeFlag.empty() && resumeFlag == argv[i]);
+        kept.push_back(argv[i]);
+    }
+    if (!resumeFlag.empty() && !hasFlag)
+        kept.push_back(resumeFlag.c_str());
+    return io::commandLine(static_cast<int>(kept.size()), kept.data());
 }
 
 std::string duration(double seconds)

@@ -14,8 +14,14 @@
 
 namespace lethe::cli {
 
+/// The exit code of a command that SIGTERM or SIGUSR1 stopped after writing its checkpoint (EX_TEMPFAIL of
+/// sysexits.h): rerunning the printed command resumes it, so a cluster job may requeue on it.
+constexpr int kExitCheckpointed = 75;
+
 /// While alive, Ctrl+C sets a flag the running command checks between steps (a second Ctrl+C ends the
-/// process the usual way), so an interrupted run still writes its checkpoint.
+/// process the usual way), so an interrupted run still writes its checkpoint. SIGTERM (scancel, a time limit)
+/// and SIGUSR1 (Slurm's --signal ahead of the limit) set the same flag and ask for "checkpoint now and exit":
+/// a second one is ignored, so that it cannot end the process while the checkpoint is being written.
 class CancelOnInterrupt {
 public:
     CancelOnInterrupt();
@@ -26,10 +32,18 @@ public:
     /// The flag to hand to core's loops.
     static const std::atomic<bool>* flag();
     static bool requested();
+    /// SIGTERM or SIGUSR1 stopped the command: checkpoint and exit with kExitCheckpointed.
+    static bool checkpointRequested();
+    /// "SIGTERM", "SIGUSR1" or "SIGINT": the signal that stopped the command (empty when none did).
+    static std::string signalName();
 
 private:
-    void (*m_previous)(int);
+    void (*m_previous[3])(int);
 };
+
+/// The command line `argv` made to resume: without --force (which starts over),
+/// and with `resumeFlag` added when it is not empty and not there yet.
+std::string resumeCommand(int argc, const char* const* argv, const std::string& resumeFlag);
 
 /// formatDuration: "mm:ss" or "h:mm:ss"; "--:--" when unknown.
 std::string duration(double seconds);

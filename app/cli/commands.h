@@ -14,6 +14,9 @@ struct GlobalOptions {
     int threads = 0;
     std::string logLevel = "info";
     int exitCode = 0;
+    /// The command resumes when it is run again (unlearn --resume, sweep): stopped by SIGTERM or SIGUSR1, it exits
+    /// with kExitCheckpointed (cli_support.h).
+    bool resumable = false;
     /// `--parse-only` (hidden): parse the command line, then run nothing (tests/docs checks the documented commands).
     bool parseOnly = false;
     /// The process's arguments, for the provenance of files the commands write.

@@ -1,3 +1,4 @@
+#include "cli_support.h"
 #include "commands.h"
 
 #include "core/error.h"
@@ -30,6 +31,10 @@ void runCommand(GlobalOptions& global, const std::function<void()>& body)
         std::cerr << "error: unexpected failure: " << e.what() << '\n';
         global.exitCode = 1;
     }
+    // SIGTERM or SIGUSR1 stopped a resumable command after its checkpoint (or before it had one to write): running
+    // it again resumes, which a cluster job can requeue on.
+    if (global.resumable && CancelOnInterrupt::checkpointRequested())
+        global.exitCode = kExitCheckpointed;
 }
 
 } // namespace lethe::cli

@@ -161,6 +161,13 @@ nlohmann::json gridJson(const std::vector<Combination>& combinations)
     return grid;
 }
 /// Adds a run's attack figures to attacks.csv (written with its header first).
+/// A run's files in the sweep folder (models/NAME.safetensors, checkpoints/NAME.safetensors): "rgd-class3-a0.1-l1".
+std::string runFileName(const SweepRow& r)
+{
+    return r.method + "-class" + std::to_string(r.forgetClass) + (r.alpha.empty() ? "" : "-a" + r.alpha)
+        + (r.lambda.empty() ? "" : "-l" + r.lambda);
+}
+
 void appendAttackRow(const std::filesystem::path& path, const SweepRow& r, const attack::AttackReport& report)
 {
     std::string text = std::filesystem::exists(path) ? io::readFile(path) : std::string(kAttacksHeader) + "\n";
@@ -170,7 +177,7 @@ void appendAttackRow(const std::filesystem::path& path, const SweepRow& r, const
     io::writeFileAtomically(path, text);
 }
 
-void runSweep(const SweepOptions& o)
+void runSweep(const SweepOptions& o, const GlobalOptions& global)
 {
     const TaskShare share = resolveTaskShare(o.taskIndex, o.taskCount);
     const unlearn::RunConfig base = buildRunConfig(o.flags);
@@ -358,6 +365,27 @@ void runSweep(const SweepOptions& o)
             session.setEvaluator(in.classifier->model, *in.real);
             session.setLiteratureInstruments(&instruments);
         }
+        // A run that a stop interrupted left its checkpoint: it goes on from there.
+        const std::filesystem::path checkpoint = dir / "checkpoints" / (runFileName(r) + ".safetensors");
+        if (std::filesystem::exists(checkpoint))
+            std::cerr << "    resuming from " << checkpoint.string() << " at step " << session.resumeFrom(checkpoint)
+                      << '\n';
+        // Keeps the run's state at the step it stopped at (or after its last step, when the measures or the attack
+        // were cut short), so that the next run of the command resumes it.
+        const auto keepCheckpoint = [&](const unlearn::RunResult& stopped, const char* during) {
+            session.snapshotCurrentStep();
+            std::filesystem::create_directories(checkpoint.parent_path());
+            session.writeCheckpoint(checkpoint);
+            if (CancelOnInterrupt::checkpointRequested())
+                std::cerr << CancelOnInterrupt::signalName() << during << ": this run stopped after step "
+                          << stopped.steps << " of " << config.steps << " and wrote its checkpoint "
+                          << checkpoint.string() << " (exit code " << kExitCheckpointed
+                          << ")\nresume it with: " << resumeCommand(global.argc, global.argv, "") << '\n';
+            else
+                std::cerr << "interrupted" << during << ": this run is not recorded yet; its checkpoint at step "
+                          << stopped.steps << " is " << checkpoint.string()
+                          << ": rerun the same command to resume it\n";
+        };
         struct Progress : unlearn::RunObserver {
             ProgressLine line;
             std::int64_t total = 0;
@@ -374,7 +402,10 @@ void runSweep(const SweepOptions& o)
         const unlearn::RunResult result = runUntilInterrupted(session, progress);
         progress.line.clear();
         if (result.outcome == unlearn::RunOutcome::Stopped || CancelOnInterrupt::requested()) {
-            std::cerr << "interrupted: this run is not recorded; rerun the same command to resume\n";
+            if (result.outcome != unlearn::RunOutcome::Failed)
+                keepCheckpoint(result, "");
+            else
+                std::cerr << "interrupted: this run is not recorded; rerun the same command to resume\n";
             break;
         }
         r.steps = result.steps;
@@ -395,8 +426,7 @@ void runSweep(const SweepOptions& o)
             attacked.path = "this run's model";
             const auto outcome = runClassAttackOn(attacked, in.model, c.forgetClass, attackSettings, device, false);
             if (!outcome) {
-                std::cerr << "interrupted during the attack: this run is not recorded; rerun the same command to "
-                             "resume\n";
+                keepCheckpoint(result, " during the attack");
                 break;
             }
             appendAttackRow(dir / "attacks.csv", r, outcome->report);
@@ -404,10 +434,8 @@ void runSweep(const SweepOptions& o)
                       << number(outcome->report.postAsr()) << " in " << duration(outcome->report.seconds) << '\n';
         }
         if (o.keepModels) {
-            const std::string name = r.method + "-class" + std::to_string(c.forgetClass)
-                + (r.alpha.empty() ? "" : "-a" + r.alpha) + (r.lambda.empty() ? "" : "-l" + r.lambda) + ".safetensors";
             std::filesystem::create_directories(dir / "models");
-            unlearn::writeEdmModel(dir / "models" / name, session.model(),
+            unlearn::writeEdmModel(dir / "models" / (runFileName(r) + ".safetensors"), session.model(),
                 unlearn::unlearnedModelInfo(
                     in.model.info, in.model.sha256, session.config(), result, "lethe-cli sweep"));
         }
@@ -419,6 +447,9 @@ void runSweep(const SweepOptions& o)
         std::cerr << '\n';
         rows.push_back(r);
         writeResults(resultsPath, rows);
+        std::error_code ignored;
+        std::filesystem::remove(checkpoint, ignored);
+        std::filesystem::remove(checkpoint.parent_path(), ignored); // Only when no other run's checkpoint is left.
     }
 
     const std::string summary = summaryText(rows);
@@ -464,7 +495,10 @@ void addSweepCommands(CLI::App& app, GlobalOptions& global)
            "Number of tasks the grid is split into: run i of the grid goes to task i mod N (with 'slurm', "
            "default: the job array's size, when its ids are 0..N-1)")
         ->check(CLI::Range(1, 1000000));
-    cmd->callback([o, &global] { runCommand(global, [&] { runSweep(*o); }); });
+    cmd->callback([o, &global] {
+        global.resumable = true;
+        runCommand(global, [&] { runSweep(*o, global); });
+    });
 }
 
 } // namespace lethe::cli

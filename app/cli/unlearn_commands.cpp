@@ -179,7 +179,8 @@ struct UnlearnOptions {
     MeasureFlags measures;
 };
 
-/// An interrupted unlearn run's state, rewritten at every snapshot and removed once the run folder is complete.
+/// An interrupted unlearn run's state, rewritten at every snapshot and at a stop, and removed once the run folder is
+/// complete.
 constexpr const char* kUnlearnCheckpoint = "checkpoint.safetensors";
 
 /// Keeps steps.csv's header and the rows up to `step` (those a resumed run does not redo).
@@ -301,6 +302,22 @@ void runUnlearn(const UnlearnOptions& o, const GlobalOptions& global)
         });
     unlearn::RunResult result = runUntilInterrupted(session, observer);
     observer.finish();
+    // A stop (or a signal during the measures at the end) leaves the checkpoint at the step the run stopped at, so
+    // that --resume goes on from there rather than from the last snapshot.
+    const bool measuresCut = result.outcome == unlearn::RunOutcome::Finished && config.evaluate && !result.evaluation
+        && CancelOnInterrupt::requested();
+    if (result.outcome == unlearn::RunOutcome::Stopped || measuresCut) {
+        session.snapshotCurrentStep();
+        session.writeCheckpoint(checkpoint);
+    }
+    // SIGTERM or SIGUSR1 (scancel, a cluster's time limit): the checkpoint is all there is time for.
+    if (CancelOnInterrupt::checkpointRequested() && (result.outcome == unlearn::RunOutcome::Stopped || measuresCut)) {
+        std::cerr << CancelOnInterrupt::signalName() << ": the run stopped after step " << result.steps << " of "
+                  << config.steps << " and wrote its checkpoint " << checkpoint.string() << " (exit code "
+                  << kExitCheckpointed << ")\nresume it with: " << resumeCommand(global.argc, global.argv, "--resume")
+                  << '\n';
+        return;
+    }
 
     const char* outcome = unlearn::outcomeName(result.outcome);
     unlearn::RunRecord finalRecord = record;
@@ -561,9 +578,13 @@ void addUnlearnCommands(CLI::App& app, GlobalOptions& global)
         "Also write every rollback snapshot to snapshots/step-N.safetensors (for lethe-cli export)");
     cmd->add_flag("--force", o->force, "Overwrite a run already in --out");
     cmd->add_flag("--resume", o->resume,
-        "Continue an interrupted run in --out from its checkpoint (written at every snapshot), with the same settings");
+        "Continue an interrupted run in --out from its checkpoint (written at every snapshot and where Ctrl+C, "
+        "SIGTERM or SIGUSR1 stopped it), with the same settings");
     cmd->add_option("--device", o->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
-    cmd->callback([o, &global] { runCommand(global, [&] { runUnlearn(*o, global); }); });
+    cmd->callback([o, &global] {
+        global.resumable = true;
+        runCommand(global, [&] { runUnlearn(*o, global); });
+    });
 
     auto e = std::make_shared<ExportOptions>();
     CLI::App* ex = app.add_subcommand("export", "Export an unlearning run's model or one of its kept snapshots");

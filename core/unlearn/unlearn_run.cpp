@@ -112,6 +112,11 @@ void UnlearnRun::restoreSnapshot()
     m_step = m_snapshot.step;
 }
 
+void UnlearnRun::snapshotCurrentStep()
+{
+    takeSnapshot(m_step);
+}
+
 RunResult UnlearnRun::run(RunObserver& observer, RunControl& control)
 {
     RunResult result;

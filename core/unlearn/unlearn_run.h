@@ -126,6 +126,9 @@ public:
     std::int64_t stepsDone() const { return m_step; }
     /// Names of the parameters the run changes.
     std::vector<std::string> trainableNames() const;
+    /// Makes the current weights, optimizer state, noise generator and step the rollback point. After a stop, so that
+    /// a checkpoint written then goes on from the step the run stopped at, not from the last scheduled snapshot.
+    void snapshotCurrentStep();
     /// Draws the preview images of the current weights (nullopt when `progress` returned false, or when the run
     /// has no previews).
     virtual std::optional<torch::Tensor> preview(const std::function<bool(std::int64_t, std::int64_t)>& progress = {})
