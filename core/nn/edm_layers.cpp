@@ -106,19 +106,8 @@ bool isBoxFilter(const torch::Tensor& f)
 // filter is exactly nearest-neighbour upsampling / 2×2 average pooling, which are faster still.
 torch::Tensor upsample2x(const torch::Tensor& y, const torch::Tensor& f, std::int64_t padding)
 {
-    if (padding == 0 && isBoxFilter(f)) {
-        // LibTorch 1.13's upsample_nearest2d returns NCHW for a channels-last input, which the next convolution
-        // would convert back; repeating each pixel of the [N, H, W, C] memory 2 × 2 is the same values, channels-last.
-        if (isChannelsLast(y) && !torch::GradMode::is_enabled()) {
-            const std::int64_t n = y.size(0), c = y.size(1), h = y.size(2), w = y.size(3);
-            return y.permute({ 0, 2, 3, 1 })
-                .reshape({ n, h, 1, w, 1, c })
-                .expand({ n, h, 2, w, 2, c })
-                .reshape({ n, 2 * h, 2 * w, c })
-                .permute({ 0, 3, 1, 2 });
-        }
+    if (padding == 0 && isBoxFilter(f))
         return torch::upsample_nearest2d(y, std::vector<std::int64_t> { y.size(2) * 2, y.size(3) * 2 });
-    }
     const auto n = y.size(0), c = y.size(1);
     const torch::Tensor out = convTranspose2d(y.reshape({ n * c, 1, y.size(2), y.size(3) }), f * 4, 2, padding, 1);
     return out.reshape({ n, c, out.size(2), out.size(3) });
@@ -140,15 +129,6 @@ void requirePositive(const char* layer, const char* what, std::int64_t value)
 }
 
 } // namespace
-
-torch::Tensor catChannels(const torch::Tensor& a, const torch::Tensor& b)
-{
-    // LibTorch 1.13's cat of two channels-last tensors along the channels returns NCHW; concatenating the
-    // [N, H, W, C] views along their last dimension gives the same values, channels-last.
-    if (isChannelsLast(a) && isChannelsLast(b))
-        return torch::cat({ a.permute({ 0, 2, 3, 1 }), b.permute({ 0, 2, 3, 1 }) }, 3).permute({ 0, 3, 1, 2 });
-    return torch::cat({ a, b }, 1);
-}
 
 const EnumNames<InitMode>& enumNames(InitMode)
 {

@@ -137,10 +137,6 @@ public:
 };
 TORCH_MODULE(GroupNorm);
 
-/// torch::cat of two [N, C, H, W] tensors along the channels, keeping a channels-last layout that both inputs have
-/// (LibTorch 1.13's cat would return NCHW).
-torch::Tensor catChannels(const torch::Tensor& a, const torch::Tensor& b);
-
 /// EDM's AttentionOp: softmax over keys of qᵀk / √c for q [n, c, q], k [n, c, k], computed in float32 and
 /// returned in q's dtype as [n, q, k].
 torch::Tensor attentionWeights(const torch::Tensor& q, const torch::Tensor& k);

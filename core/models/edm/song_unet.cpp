@@ -295,7 +295,7 @@ torch::Tensor SongUNetImpl::forward(const torch::Tensor& x, const torch::Tensor&
         } else {
             auto* unetBlock = module->as<nn::UNetBlockImpl>();
             if (h.size(1) != unetBlock->options.in_channels()) {
-                h = nn::catChannels(h, skips.back());
+                h = torch::cat({ h, skips.back() }, 1);
                 skips.pop_back();
             }
             h = unetBlock->forward(h, emb);
