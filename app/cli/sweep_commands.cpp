@@ -160,7 +160,7 @@ nlohmann::json gridJson(const std::vector<Combination>& combinations)
             { "alpha", c.alphaText }, { "lambda", c.lambdaText } });
     return grid;
 }
-/// Adds a run's attack figures to attacks.csv (written with its header first).
+
 /// A run's files in the sweep folder (models/NAME.safetensors, checkpoints/NAME.safetensors): "rgd-class3-a0.1-l1".
 std::string runFileName(const SweepRow& r)
 {
@@ -168,6 +168,7 @@ std::string runFileName(const SweepRow& r)
         + (r.lambda.empty() ? "" : "-l" + r.lambda);
 }
 
+/// Adds a run's attack figures to attacks.csv (written with its header first).
 void appendAttackRow(const std::filesystem::path& path, const SweepRow& r, const attack::AttackReport& report)
 {
     std::string text = std::filesystem::exists(path) ? io::readFile(path) : std::string(kAttacksHeader) + "\n";
