@@ -694,18 +694,25 @@ void TestGui::baseFiguresAfterTheRunThenFromTheMeasureCache()
         return ms;
     };
 
+    // A window's Class tab on the tiny model, set for a short run that measures (2 images a class).
+    const auto prepareTab = [&](gui::MainWindow& window) {
+        window.show();
+        gui::ClassTab* tab = window.classTab();
+        [&] { QTRY_VERIFY_WITH_TIMEOUT(tab->isModelOpen(), 60000); }();
+        tab->openModel(m_model, m_data, classifier);
+        [&] { QTRY_VERIFY_WITH_TIMEOUT(tab->isModelOpen() && tab->measureBox()->isEnabled(), 60000); }();
+        useTinyRun(tab, 2, 3);
+        tab->measureBox()->setChecked(true);
+        tab->measureImagesBox()->setValue(2);
+        return tab;
+    };
+
     qint64 firstMs = 0;
     QList<double> before;
     {
         gui::MainWindow window(m_model, m_data);
-        window.show();
-        gui::ClassTab* tab = window.classTab();
-        QTRY_VERIFY_WITH_TIMEOUT(tab->isModelOpen(), 60000);
-        tab->openModel(m_model, m_data, classifier);
-        QTRY_VERIFY_WITH_TIMEOUT(tab->isModelOpen() && tab->measureBox()->isEnabled(), 60000);
-        useTinyRun(tab, 2, 3);
-        tab->measureBox()->setChecked(true);
-        tab->measureImagesBox()->setValue(2);
+        gui::ClassTab* tab = prepareTab(window);
+        QVERIFY(!QTest::currentTestFailed());
         QSignalSpy finished(tab, &gui::ClassTab::runFinished);
         QStringList statuses;
         firstMs = startToFirstStep(tab, &statuses);
@@ -724,14 +731,8 @@ void TestGui::baseFiguresAfterTheRunThenFromTheMeasureCache()
     // Another window (nothing in memory): the base model's figures are read from the cache, under the key the CLI
     // uses, before the first step; no image of the base model is sampled for them.
     gui::MainWindow window(m_model, m_data);
-    window.show();
-    gui::ClassTab* tab = window.classTab();
-    QTRY_VERIFY_WITH_TIMEOUT(tab->isModelOpen(), 60000);
-    tab->openModel(m_model, m_data, classifier);
-    QTRY_VERIFY_WITH_TIMEOUT(tab->isModelOpen() && tab->measureBox()->isEnabled(), 60000);
-    useTinyRun(tab, 2, 3);
-    tab->measureBox()->setChecked(true);
-    tab->measureImagesBox()->setValue(2);
+    gui::ClassTab* tab = prepareTab(window);
+    QVERIFY(!QTest::currentTestFailed());
     QSignalSpy finished(tab, &gui::ClassTab::runFinished);
     QStringList statuses;
     const qint64 secondMs = startToFirstStep(tab, &statuses);
