@@ -293,7 +293,9 @@ void addBenchOptions(CLI::App* command, BenchOptions& options, std::int64_t defa
     options.runs = defaultRuns;
     command->add_option("--preset", options.preset, "Network preset (randomly initialised)")->capture_default_str();
     command->add_option("--model", options.model, "A model file instead of a preset");
-    command->add_option("--batch", options.batch, "Images per step")->capture_default_str()->check(CLI::PositiveNumber);
+    command->add_option("--batch", options.batch, "Images per step")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 65536));
     command->add_option("--runs", options.runs, "Measured runs (the median is reported)")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
@@ -366,7 +368,9 @@ void addEvalCommands(CLI::App& app, GlobalOptions& global)
     auto sampleOptions = std::make_shared<BenchOptions>();
     CLI::App* sample = bench->add_subcommand("sample", "Sampling a batch with EDM's Heun sampler");
     addBenchOptions(sample, *sampleOptions, 64, 3);
-    sample->add_option("--steps", sampleOptions->steps, "Sampler steps")->capture_default_str();
+    sample->add_option("--steps", sampleOptions->steps, "Sampler steps")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000));
     sample->callback([sampleOptions, &global] { runCommand(global, [&] { runBenchSample(*sampleOptions); }); });
 }
 

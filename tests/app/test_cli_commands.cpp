@@ -381,6 +381,28 @@ void TestCliCommands::benchTrainStepAndSample()
                                R"(sample: median (\S+) ms/batch \(min (\S+), max (\S+), (\d+) runs\), \S+ images/s, )"
                                R"(peak RSS \d+\.\d MiB)"),
         2));
+    const Result badSteps = runCli({ "bench", "sample", "--steps", "0" });
+    QVERIFY2(badSteps.exitCode != 0, badSteps.out.c_str());
+    QVERIFY2(badSteps.err.rfind("--steps: Value 0 not in range 1 to 1000\n", 0) == 0, badSteps.err.c_str());
+    const Result badBatch = runCli({ "bench", "train-step", "--batch", "0" });
+    QVERIFY2(badBatch.exitCode != 0, badBatch.out.c_str());
+    QVERIFY2(badBatch.err.rfind("--batch: Value 0 not in range 1 to 65536\n", 0) == 0, badBatch.err.c_str());
+
+    // --profile: the trace file and the operators by self time after the timing line.
+    const std::string trace = (m_dir / "sample-trace.json").string();
+    const Result profiled
+        = runCli(Args { "bench", "sample", "--steps", "2", "--profile", q(m_dir / "sample-trace.json") } + fast);
+    QVERIFY2(profiled.exitCode == 0, profiled.err.c_str());
+    QVERIFY2(profiled.out.find("profile of the measured runs: " + trace
+                 + " (operators by self time)\n"
+                   "     self ms   share    calls  operator\n")
+            != std::string::npos,
+        profiled.out.c_str());
+    QVERIFY2(profiled.out.find("aten::mkldnn_convolution") != std::string::npos
+            || profiled.out.find("aten::convolution") != std::string::npos,
+        profiled.out.c_str());
+    QVERIFY(std::filesystem::file_size(trace) > 0);
+
     const Result noModel = runCli(Args { "bench", "sample", "--model", q(m_dir / "none.safetensors") } + fast);
     QCOMPARE(noModel.exitCode, 1);
     LETHE_COMPARE_STR(noModel.err,
