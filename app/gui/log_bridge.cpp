@@ -4,14 +4,39 @@
 #include <spdlog/spdlog.h>
 
 #include <QMetaObject>
-#include <QPointer>
 
+#include <algorithm>
 #include <mutex>
+#include <vector>
 
 namespace lethe::gui {
 
+namespace {
+
+/// The one sink on spdlog's default logger, installed with the first bridge and never removed: removing a sink
+/// while another thread logs through the logger's list would destroy it under that thread (a worker still opening
+/// a model as its window closes). Bridges come and go in this list instead, under its own lock, which a message
+/// holds while it is handed to them, so a bridge is never destroyed while a message is being posted to it.
+struct Registry {
+    std::mutex mutex;
+    std::vector<LogBridge*> bridges;
+};
+
+Registry& registry()
+{
+    static Registry instance;
+    return instance;
+}
+
+} // namespace
+
 struct LogBridge::Sink : spdlog::sinks::base_sink<std::mutex> {
-    QPointer<LogBridge> bridge;
+    /// Emits `message` on `bridge`'s thread; called with the registry locked.
+    static void post(LogBridge* bridge, int level, const QString& text)
+    {
+        QMetaObject::invokeMethod(
+            bridge, [bridge, level, text] { Q_EMIT bridge->message(level, text); }, Qt::QueuedConnection);
+    }
 
 protected:
     void sink_it_(const spdlog::details::log_msg& msg) override
@@ -24,26 +49,32 @@ protected:
         else if (msg.level >= spdlog::level::err)
             level = 3;
         const QString text = QString::fromUtf8(msg.payload.data(), static_cast<qsizetype>(msg.payload.size()));
-        LogBridge* target = bridge.data();
-        if (target)
-            QMetaObject::invokeMethod(
-                target, [target, level, text] { Q_EMIT target->message(level, text); }, Qt::QueuedConnection);
+        Registry& r = registry();
+        const std::lock_guard lock(r.mutex);
+        for (LogBridge* bridge : r.bridges)
+            post(bridge, level, text);
     }
     void flush_() override { }
 };
 
 LogBridge::LogBridge(QObject* parent)
     : QObject(parent)
-    , m_sink(std::make_shared<Sink>())
 {
-    m_sink->bridge = this;
-    spdlog::default_logger()->sinks().push_back(m_sink);
+    static const bool installed = [] {
+        spdlog::default_logger()->sinks().push_back(std::make_shared<Sink>());
+        return true;
+    }();
+    (void)installed;
+    Registry& r = registry();
+    const std::lock_guard lock(r.mutex);
+    r.bridges.push_back(this);
 }
 
 LogBridge::~LogBridge()
 {
-    auto& sinks = spdlog::default_logger()->sinks();
-    sinks.erase(std::remove(sinks.begin(), sinks.end(), m_sink), sinks.end());
+    Registry& r = registry();
+    const std::lock_guard lock(r.mutex);
+    r.bridges.erase(std::remove(r.bridges.begin(), r.bridges.end(), this), r.bridges.end());
 }
 
 } // namespace lethe::gui

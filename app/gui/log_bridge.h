@@ -4,12 +4,10 @@
 #include <QObject>
 #include <QString>
 
-#include <memory>
-
 namespace lethe::gui {
 
-/// Installs a sink on spdlog's default logger while alive; each message arrives as message() on the thread
-/// this object lives in (queued when logged elsewhere).
+/// Receives spdlog's default logger's messages while alive (through one sink the first bridge installs, shared by
+/// all); each message arrives as message() on the thread this object lives in (queued when logged elsewhere).
 class LogBridge : public QObject {
     Q_OBJECT
 
@@ -23,7 +21,6 @@ Q_SIGNALS:
 
 private:
     struct Sink;
-    std::shared_ptr<Sink> m_sink;
 };
 
 } // namespace lethe::gui
