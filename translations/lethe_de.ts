@@ -183,6 +183,10 @@
         <translation>Die Samples des Basismodells erscheinen, sobald ein Lauf beginnt.</translation>
     </message>
     <message>
+        <source>The base model&apos;s samples are drawn when the run ends, and kept for the next runs with the same preview seeds.</source>
+        <translation>Die Samples des Basismodells werden gezeichnet, wenn der Lauf endet, und für die nächsten Läufe mit denselben Vorschau-Seeds aufbewahrt.</translation>
+    </message>
+    <message>
         <source>After</source>
         <translation>Nachher</translation>
     </message>

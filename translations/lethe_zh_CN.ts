@@ -183,6 +183,10 @@
         <translation>基础模型的样本将在运行开始时显示。</translation>
     </message>
     <message>
+        <source>The base model&apos;s samples are drawn when the run ends, and kept for the next runs with the same preview seeds.</source>
+        <translation>基础模型的样本将在运行结束时生成，并保留给使用相同预览种子的后续运行。</translation>
+    </message>
+    <message>
         <source>After</source>
         <translation>遗忘后</translation>
     </message>

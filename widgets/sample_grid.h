@@ -23,6 +23,7 @@ public:
     void setTitle(const QString& title);
     /// Shown instead of the grid while there are no cells.
     void setPlaceholder(const QString& text);
+    const QString& placeholder() const { return m_placeholder; }
 
     int rows() const;
     int columns() const;

@@ -313,6 +313,11 @@ void ClassTab::connectWorker()
         m_columns = columns;
         m_beforeGrid->setCells(cells, columns, m_classNames);
         m_beforeGrid->setHighlightedRow(m_forgetClass);
+        showTimelineStep(m_timeline->value()); // The differences, when the base preview came after the previews.
+    });
+    connect(m_worker, &SessionWorker::beforeAfterTheRun, this, [this] {
+        m_beforeGrid->setPlaceholder(tr("The base model's samples are drawn when the run ends, and kept for the next "
+                                        "runs with the same preview seeds."));
     });
     connect(m_worker, &RunWorker::previewReady, this,
         [this](qint64 step, const QList<QImage>& cells, int) { onPreview(step, cells); });
@@ -470,8 +475,10 @@ void ClassTab::launchRun(const RunRequest& request)
 {
     resetRun(request.settings.steps);
     m_previews.clear();
+    m_before.clear();
     m_afterGrid->setCells({}, m_columns);
     m_beforeGrid->setCells({}, m_columns);
+    m_beforeGrid->setPlaceholder(tr("The base model's samples appear when a run starts."));
     m_metrics->clear();
     m_metrics->setClasses(m_classNames, m_forgetClass);
     m_robustness->clearResult();

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/eval/generation_eval.h"
 #include "core/eval/measure_cache.h"
+#include "core/eval/preview_cache.h"
 #include "core/io/model_file.h"
 #include "core/models/classifier/resnet_classifier.h"
 #include "core/models/clip/clip_model.h"
@@ -93,9 +94,9 @@ struct SessionWorker::State {
     /// Measurements of the opened (base) model by (images per class, forgotten class, instruments' key): a second
     /// run on the same class reuses them instead of sampling the base model again. Cleared when another model opens.
     std::map<std::tuple<std::int64_t, int, std::string>, eval::GenerationEval> baseMeasurements;
-    /// The opened model's preview by (seeds, sampler steps): the next run with the same ones shows it at once instead
-    /// of sampling it again. Cleared when another model opens.
-    std::map<std::pair<std::vector<std::int64_t>, int>, torch::Tensor> basePreviews;
+    /// The opened model's preview by its measure-cache key (eval::classImagesKey, dumped): the next run with the same
+    /// one shows it at once without reading the cache. Cleared when another model opens.
+    std::map<std::string, torch::Tensor> basePreviews;
 
     // The current (or last) run, kept for export.
     std::unique_ptr<unlearn::UnlearnSession> session;
@@ -290,6 +291,7 @@ void SessionWorker::run(const RunRequest& request)
             s.metricsAfter = nullptr;
             s.instrumentsUsed = instruments ? instruments->describe() : nlohmann::json();
             s.attack = nullptr;
+            s.before = torch::Tensor();
             s.running = true;
             s.result = {};
         }
@@ -302,18 +304,35 @@ void SessionWorker::run(const RunRequest& request)
         const int columns = static_cast<int>(config.previewSeeds.size());
 
         Q_EMIT runStarted(config.steps);
-        const std::pair previewKey { config.previewSeeds, config.previewSamplerSteps };
-        auto known = s.basePreviews.find(previewKey);
-        if (known == s.basePreviews.end()) {
-            Q_EMIT progress(tr("Sampling the base model's preview"), 0, 0);
-            known = s.basePreviews.emplace(previewKey, run.preview().value()).first;
+        // The base model's preview: drawn for an earlier run in this session, or in another (the same model, seeds,
+        // sampler and device) and read from the measure cache; else drawn after the run, on the base weights the
+        // session leaves as they were. The first step shows at once either way.
+        const eval::MeasureCache cache;
+        setTf32Allowed(config.allowTf32); // As the run sets it: the preview's key holds it on CUDA.
+        const diffusion::ClassSamplingRequest previewRequest = run.previewRequest();
+        const nlohmann::json previewCacheKey = eval::classImagesKey(s.model->sha256, previewRequest, s.device);
+        const std::string previewKey = previewCacheKey.dump();
+        const auto showBefore = [&](const torch::Tensor& images) {
+            s.basePreviews.emplace(previewKey, images);
+            {
+                const std::lock_guard lock(s.mutex);
+                s.before = images;
+            }
+            Q_EMIT beforeReady(imagesOf(images), columns);
+        };
+        bool beforeShown = false;
+        if (const auto kept = s.basePreviews.find(previewKey); kept != s.basePreviews.end()) {
+            showBefore(kept->second);
+            beforeShown = true;
+        } else if (const auto cached
+            = eval::cachedClassImages(cache, s.model->sha256, s.model->net, previewRequest, s.device)) {
+            spdlog::info("the base model's preview read from the measure cache {}",
+                cache.imagesFileFor(previewCacheKey).string());
+            showBefore(*cached);
+            beforeShown = true;
+        } else {
+            Q_EMIT beforeAfterTheRun();
         }
-        const torch::Tensor before = known->second;
-        {
-            const std::lock_guard lock(s.mutex);
-            s.before = before;
-        }
-        Q_EMIT beforeReady(imagesOf(before), columns);
 
         eval::GenerationEvalOptions options;
         options.imagesPerClass = config.evalImagesPerClass;
@@ -336,7 +355,6 @@ void SessionWorker::run(const RunRequest& request)
         // start at once either way.
         const std::tuple baseKey { config.evalImagesPerClass, request.forgetClass,
             instruments ? s.instrumentsKey : std::string() };
-        const eval::MeasureCache cache;
         const auto showBase = [&](const eval::GenerationEval& e) {
             s.baseMeasurements.emplace(baseKey, e);
             {
@@ -372,6 +390,18 @@ void SessionWorker::run(const RunRequest& request)
             const std::lock_guard lock(s.mutex);
             s.running = false;
             s.result = result;
+        }
+        if (!beforeShown && result.outcome != unlearn::RunOutcome::Failed) {
+            // Drawn after a stop too, as the unlearned model's preview is: the before/after view needs both.
+            const QString what = tr("Sampling the base model's preview");
+            Q_EMIT progress(what, 0, 0);
+            const auto drawn = eval::sampleClassesCached(cache, s.model->sha256, s.model->net, previewRequest, s.device,
+                [&](std::int64_t done, std::int64_t total) {
+                    Q_EMIT progress(what, done, total);
+                    return true;
+                });
+            if (drawn)
+                showBefore(*drawn);
         }
         if (measure && result.outcome == unlearn::RunOutcome::Finished && !baseShown) {
             const auto base = eval::evaluateGenerationCached(cache, s.model->sha256, s.model->net, *s.classifier,

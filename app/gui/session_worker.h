@@ -71,6 +71,9 @@ Q_SIGNALS:
     /// The instruments are ready; `description` says what they are.
     void instrumentsLoaded(const QString& description);
     void instrumentsFailed(const QString& message);
+    /// The base model's preview is drawn when the run ends (beforeReady then): no run in this session nor in the
+    /// measure cache drew it with these seeds and this sampler.
+    void beforeAfterTheRun();
     /// The measures of the base model (`which` 0) or of the unlearned one (1).
     void measured(int which, const lethe::widgets::Measurement& measurement);
 

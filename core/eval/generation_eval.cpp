@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/eval/accuracy_json.h"
 #include "core/eval/measure_cache.h"
+#include "core/eval/preview_cache.h"
 
 #include <torch/torch.h>
 
@@ -111,17 +112,9 @@ GenerationEval generationEvalFromJson(const nlohmann::json& j)
 nlohmann::json generationEvalKey(const std::string& modelSha256, const GenerationEvalOptions& options,
     const std::string& classifierSha256, const RealFeatures& real, torch::Device device)
 {
-    const auto& s = options.sampler;
     nlohmann::json key = { { "measure", "class generation" }, { "version", kMeasureVersion },
         { "model_sha256", modelSha256 }, { "images_per_class", options.imagesPerClass },
-        { "first_seed", options.firstSeed },
-        { "sampler",
-            { { "method", s.method == diffusion::SamplerMethod::Heun ? "heun" : "euler" }, { "steps", s.steps },
-                { "sigma_min", s.sigmaMin }, { "sigma_max", s.sigmaMax }, { "rho", s.rho }, { "s_churn", s.sChurn },
-                { "s_min", s.sMin },
-                { "s_max", std::isfinite(s.sMax) ? nlohmann::json(s.sMax) : nlohmann::json("inf") },
-                { "s_noise", s.sNoise }, { "guidance", s.guidance } } },
-        { "batch", options.batch },
+        { "first_seed", options.firstSeed }, { "sampler", samplerKey(options.sampler) }, { "batch", options.batch },
         { "kid", { { "subset_size", options.kidSubsetSize }, { "subsets", options.kidSubsets } } },
         { "forgotten_class",
             options.forgottenClass ? nlohmann::json(*options.forgottenClass) : nlohmann::json(nullptr) },

@@ -1,10 +1,14 @@
 #include "measure_cache.h"
 
+#include "core/error.h"
 #include "core/io/atomic_file.h"
 #include "core/io/json_text.h"
+#include "core/io/safetensors.h"
 #include "core/io/sha256.h"
 
 #include <spdlog/spdlog.h>
+
+#include <torch/torch.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -18,6 +22,18 @@ std::filesystem::path fromEnvironment(const char* name)
 {
     const char* value = std::getenv(name);
     return value != nullptr && *value != '\0' ? std::filesystem::path(value) : std::filesystem::path();
+}
+
+/// The images' tensor and the metadata entry holding their key in an images file.
+constexpr const char* kImagesTensor = "images";
+constexpr const char* kKeyMetadata = "key";
+
+std::string shapeText(const std::vector<std::int64_t>& sizes)
+{
+    std::string text;
+    for (const std::int64_t size : sizes)
+        text += (text.empty() ? "" : ", ") + std::to_string(size);
+    return "[" + text + "]";
 }
 
 } // namespace
@@ -70,6 +86,54 @@ void MeasureCache::write(const nlohmann::json& key, const nlohmann::json& figure
     try {
         std::filesystem::create_directories(m_dir);
         io::writeFileAtomically(file, io::jsonText({ { "key", key }, { "figures", figures } }, 2));
+    } catch (const std::exception& e) {
+        spdlog::warn("measure cache: could not write {}: {}", file.string(), e.what());
+    }
+}
+
+std::filesystem::path MeasureCache::imagesFileFor(const nlohmann::json& key) const
+{
+    return m_dir / (io::sha256Hex(key.dump()) + ".safetensors");
+}
+
+std::optional<torch::Tensor> MeasureCache::readImages(
+    const nlohmann::json& key, const std::vector<std::int64_t>& sizes) const
+{
+    if (!enabled())
+        return std::nullopt;
+    const std::filesystem::path file = imagesFileFor(key);
+    if (!std::filesystem::exists(file))
+        return std::nullopt;
+    try {
+        const io::SafetensorsFile stored(file);
+        const auto storedKey = stored.metadata().find(kKeyMetadata);
+        if (storedKey == stored.metadata().end() || nlohmann::json::parse(storedKey->second, nullptr, false) != key) {
+            spdlog::warn("measure cache: ignoring {} (written for another key)", file.string());
+            return std::nullopt;
+        }
+        const io::TensorEntry& entry = stored.entry(kImagesTensor);
+        if (entry.dtype != io::DType::U8 || entry.shape != sizes) {
+            spdlog::warn("measure cache: ignoring {} (images of type {} and shape {}, expected U8 {})", file.string(),
+                io::dtypeName(entry.dtype), shapeText(entry.shape), shapeText(sizes));
+            return std::nullopt;
+        }
+        return stored.tensor(kImagesTensor);
+    } catch (const std::exception& e) {
+        spdlog::warn("measure cache: ignoring {} (unreadable: {})", file.string(), e.what());
+        return std::nullopt;
+    }
+}
+
+void MeasureCache::writeImages(const nlohmann::json& key, const torch::Tensor& images) const
+{
+    if (!enabled())
+        return;
+    const std::filesystem::path file = imagesFileFor(key);
+    try {
+        if (images.scalar_type() != torch::kUInt8)
+            throw Error("the images are not uint8");
+        std::filesystem::create_directories(m_dir);
+        io::writeSafetensors(file, { { kImagesTensor, images } }, { { kKeyMetadata, key.dump() } });
     } catch (const std::exception& e) {
         spdlog::warn("measure cache: could not write {}: {}", file.string(), e.what());
     }

@@ -252,15 +252,20 @@ const std::vector<std::int64_t>& UnlearnSession::remainIndices() const
     return m_state->remain;
 }
 
-std::optional<torch::Tensor> UnlearnSession::preview(const std::function<bool(std::int64_t, std::int64_t)>& progress)
+diffusion::ClassSamplingRequest UnlearnSession::previewRequest() const
 {
-    State& s = *m_state;
+    const State& s = *m_state;
     diffusion::ClassSamplingRequest request;
     for (int c = 0; c < s.classCount; ++c)
         request.classes.push_back(c);
     request.seeds = s.config.previewSeeds;
     request.sampler.steps = s.config.previewSamplerSteps;
-    return diffusion::sampleClasses(s.net, request, s.device, progress);
+    return request;
+}
+
+std::optional<torch::Tensor> UnlearnSession::preview(const std::function<bool(std::int64_t, std::int64_t)>& progress)
+{
+    return diffusion::sampleClasses(m_state->net, previewRequest(), m_state->device, progress);
 }
 
 UnlearnRun::Schedule UnlearnSession::schedule() const

@@ -46,6 +46,9 @@ public:
 
     /// Draws the preview grid of the current weights (config.previewSeeds for every class), class-major.
     std::optional<torch::Tensor> preview(const std::function<bool(std::int64_t, std::int64_t)>& progress = {}) override;
+    /// What preview() draws: every class, config.previewSeeds, config.previewSamplerSteps (the base model's "before"
+    /// grid is the same request on the base weights).
+    diffusion::ClassSamplingRequest previewRequest() const;
 
     /// The network being changed (its weights are the current state of the run).
     models::EDMPrecond model() const;

@@ -160,6 +160,7 @@ private Q_SLOTS:
     void runBoxStaysInViewOnALaptopScreen_data();
     void runBoxStaysInViewOnALaptopScreen();
     void baseFiguresAfterTheRunThenFromTheMeasureCache();
+    void startToFirstStepOfTheBuiltInModel();
     void screenshotsOnALaptopScreen();
     void screenshotsOfTheBuiltInDefault();
 
@@ -707,8 +708,16 @@ void TestGui::baseFiguresAfterTheRunThenFromTheMeasureCache()
         return tab;
     };
 
+    const QString samplingPreview = QStringLiteral("Sampling the base model's preview");
+    const auto previewFiles = [&] {
+        int files = 0;
+        for (const auto& entry : std::filesystem::directory_iterator(m_dir / "measure-cache" / "measures"))
+            files += entry.path().extension() == ".safetensors" ? 1 : 0;
+        return files;
+    };
     qint64 firstMs = 0;
     QList<double> before;
+    QList<QImage> beforeCells;
     {
         gui::MainWindow window(m_model, m_data);
         gui::ClassTab* tab = prepareTab(window);
@@ -716,9 +725,15 @@ void TestGui::baseFiguresAfterTheRunThenFromTheMeasureCache()
         QSignalSpy finished(tab, &gui::ClassTab::runFinished);
         QStringList statuses;
         firstMs = startToFirstStep(tab, &statuses);
-        // Nothing measured yet: the run steps first, and the base model is measured after it.
-        QVERIFY2(!statuses.contains(QStringLiteral("Measuring the base model")), qPrintable(statuses.join(u'|')));
+        // Nothing measured or drawn yet: the run steps first; the base model's preview is drawn and measured after it,
+        // and the before grid says so meanwhile.
+        for (const QString& phase : { QStringLiteral("Measuring the base model"), samplingPreview })
+            QVERIFY2(!statuses.contains(phase), qPrintable(statuses.join(u'|')));
         QVERIFY(tab->metricsView()->barValues(0).isEmpty());
+        QVERIFY(tab->beforeGrid()->cells().isEmpty());
+        QCOMPARE(tab->beforeGrid()->placeholder(),
+            QStringLiteral("The base model's samples are drawn when the run ends, and kept for the next runs with the "
+                           "same preview seeds."));
         QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 300000);
         QCOMPARE(tab->lastOutcome(), QStringLiteral("finished"));
         QVERIFY2(!window.logView()->toPlainText().contains(QStringLiteral("read from the measure cache")),
@@ -726,37 +741,86 @@ void TestGui::baseFiguresAfterTheRunThenFromTheMeasureCache()
         before = tab->metricsView()->barValues(0);
         QCOMPARE(before.size(), qsizetype { 10 });
         QCOMPARE(tab->metricsView()->barValues(1).size(), qsizetype { 10 });
-        QVERIFY(std::filesystem::is_directory(m_dir / "measure-cache" / "measures"));
+        // The before grid after the run: every class, four seeds, beside the after grid's images of the same seeds.
+        beforeCells = tab->beforeGrid()->cells();
+        QCOMPARE(beforeCells.size(), qsizetype { 40 });
+        QCOMPARE(tab->beforeGrid()->rows(), 10);
+        QCOMPARE(tab->afterGrid()->cells().size(), qsizetype { 40 });
+        QCOMPARE(previewFiles(), 1);
     }
-    // Another window (nothing in memory): the base model's figures are read from the cache, under the key the CLI
-    // uses, before the first step; no image of the base model is sampled for them.
+    // Another window (nothing in memory): the base model's figures and preview are read from the cache, the figures
+    // under the key the CLI uses, before the first step; no image of the base model is sampled, then or after the run.
     gui::MainWindow window(m_model, m_data);
     gui::ClassTab* tab = prepareTab(window);
     QVERIFY(!QTest::currentTestFailed());
     QSignalSpy finished(tab, &gui::ClassTab::runFinished);
+    QSignalSpy wholeRun(tab, &gui::ClassTab::statusMessage);
     QStringList statuses;
     const qint64 secondMs = startToFirstStep(tab, &statuses);
     QVERIFY2(!statuses.contains(QStringLiteral("Measuring the base model")), qPrintable(statuses.join(u'|')));
     QCOMPARE(tab->metricsView()->barValues(0), before); // Shown by the first step.
-    QVERIFY2(window.logView()->toPlainText().contains(QStringLiteral("the base model's figures read from the measure "
-                                                                     "cache ")),
-        qPrintable(window.logView()->toPlainText()));
+    QCOMPARE(tab->beforeGrid()->cells(), beforeCells); // So is the preview.
+    for (const QString& line : { QStringLiteral("the base model's figures read from the measure cache "),
+             QStringLiteral("the base model's preview read from the measure cache ") })
+        QVERIFY2(window.logView()->toPlainText().contains(line), qPrintable(window.logView()->toPlainText()));
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 300000);
     QCOMPARE(tab->lastOutcome(), QStringLiteral("finished"));
     QCOMPARE(tab->metricsView()->barValues(0), before);
     QCOMPARE(tab->metricsView()->barValues(1).size(), qsizetype { 10 });
+    QCOMPARE(tab->beforeGrid()->cells(), beforeCells);
+    for (const QList<QVariant>& args : wholeRun)
+        QVERIFY2(args.at(0).toString() != samplingPreview, "the base model's preview was sampled again");
+    QCOMPARE(previewFiles(), 1);
     // Again in the same window: the base model's preview is the one drawn for the last run, the figures too.
     const QImage beforeCell = tab->beforeGrid()->cell(2, 0);
     statuses.clear();
     const qint64 thirdMs = startToFirstStep(tab, &statuses);
-    for (const QString& phase :
-        { QStringLiteral("Measuring the base model"), QStringLiteral("Sampling the base model's preview") })
+    for (const QString& phase : { QStringLiteral("Measuring the base model"), samplingPreview })
         QVERIFY2(!statuses.contains(phase), qPrintable(statuses.join(u'|')));
     QCOMPARE(tab->beforeGrid()->cell(2, 0), beforeCell);
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 2, 300000);
-    qInfo("Start to the first step: %lld ms with nothing measured before, %lld ms with the base model's figures in "
-          "the measure cache, %lld ms with its preview drawn by the last run too",
+    qInfo("Start to the first step: %lld ms with nothing measured or drawn before, %lld ms with the base model's "
+          "figures and preview in the measure cache, %lld ms with them kept from the last run",
         firstMs, secondMs, thirdMs);
+}
+
+void TestGui::startToFirstStepOfTheBuiltInModel()
+{
+    // A new user's first Start on the built-in model with the Class tab's defaults (class 7), timed from the click to
+    // the first step on the curves; run again in another process with the same LETHE_CACHE_DIR, it times a Start after
+    // the program restarted.
+    if (qEnvironmentVariableIsEmpty("LETHE_TIME_FIRST_STEP"))
+        QSKIP("set LETHE_TIME_FIRST_STEP=1 and LETHE_CACHE_DIR to time Start to the first step on the built-in model");
+    torch::set_num_threads(std::max(1, hardwareThreads()));
+    QSettings().clear();
+    gui::MainWindow window;
+    window.show();
+    gui::ClassTab* tab = window.classTab();
+    QTRY_VERIFY_WITH_TIMEOUT(tab->isModelOpen(), 120000);
+    tab->classPicker()->setCurrentClass(7);
+    QSignalSpy finished(tab, &gui::ClassTab::runFinished);
+    QSignalSpy statuses(tab, &gui::ClassTab::statusMessage);
+    QElapsedTimer clock;
+    clock.start();
+    QTest::mouseClick(tab->startButton(), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(tab->lossPlot()->points(0).size() + tab->lossPlot()->pendingCount() >= 1, 600000);
+    const qint64 firstStepMs = clock.elapsed();
+    bool previewSampled = false;
+    for (const QList<QVariant>& args : statuses)
+        previewSampled = previewSampled || args.at(0).toString() == QStringLiteral("Sampling the base model's preview");
+    const QString log = window.logView()->toPlainText();
+    const auto from = [&](const char* what) {
+        return log.contains(QStringLiteral("the base model's %1 read from the measure cache").arg(QLatin1String(what)))
+            ? "read from the measure cache"
+            : "not in the measure cache";
+    };
+    tab->stopRun();
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 600000);
+    QCOMPARE(tab->beforeGrid()->cells().size(), qsizetype { 40 }); // Drawn after the stop when it was not kept.
+    qInfo("Class tab, built-in model, class 7, %d threads: %lld ms from Start to the first step; the base model's "
+          "figures %s, its preview %s%s",
+        torch::get_num_threads(), firstStepMs, from("figures"), from("preview"),
+        previewSampled ? " (sampled before the first step)" : "");
 }
 
 void TestGui::screenshotsOnALaptopScreen()

@@ -1,22 +1,62 @@
 // The literature's measures (eval/zero_shot_clip, eval/fid, eval/literature_measures, eval/measure_cache):
 // zero-shot CLIP as the argmax of exp(logit_scale)·cos against "a photo of a {name}" and "random noise", UA/RA with
 // the noise label, FID against .npz reference statistics and their refusals, the figures' JSON round trip, and the
-// measure cache's hits, misses and damaged entries.
+// measure cache's hits, misses and damaged entries, of figures and of preview images.
 #include "core/error.h"
 #include "core/eval/literature_measures.h"
 #include "core/eval/measure_cache.h"
+#include "core/eval/preview_cache.h"
 #include "core/io/npz.h"
+#include "core/io/safetensors.h"
 #include "core/models/clip/clip_image_processor.h"
 #include "test_support.h"
 #include "tiny_clip.h"
+#include "tiny_edm.h"
 #include "tiny_inception.h"
 
 #include <QtTest>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
+
+#include <algorithm>
+#include <sstream>
 
 using namespace lethe;
 using lethe::test::errorMessage;
 using lethe::test::ScratchDir;
+
+namespace {
+
+/// The warnings logged while it lives, one a line without spdlog's prefix.
+class WarningLog {
+public:
+    WarningLog()
+        : m_sink(std::make_shared<spdlog::sinks::ostream_sink_mt>(m_text))
+    {
+        m_sink->set_pattern("%v");
+        m_sink->set_level(spdlog::level::warn);
+        spdlog::default_logger()->sinks().push_back(m_sink);
+    }
+    ~WarningLog()
+    {
+        auto& sinks = spdlog::default_logger()->sinks();
+        sinks.erase(std::remove(sinks.begin(), sinks.end(), m_sink), sinks.end());
+    }
+    /// The warnings since the last take().
+    std::string take()
+    {
+        std::string text = m_text.str();
+        m_text.str({});
+        return text;
+    }
+
+private:
+    std::ostringstream m_text;
+    std::shared_ptr<spdlog::sinks::ostream_sink_mt> m_sink;
+};
+
+} // namespace
 
 class TestLiterature : public QObject {
     Q_OBJECT
@@ -30,6 +70,7 @@ private Q_SLOTS:
     void fidReferenceFailures();
     void figuresRoundTripThroughJson();
     void cacheHitsOnlyTheSameKey();
+    void previewImagesFromTheCache();
 
 private:
     ScratchDir m_dir;
@@ -220,6 +261,88 @@ void TestLiterature::cacheHitsOnlyTheSameKey()
     const eval::MeasureCache disabled { std::filesystem::path() };
     disabled.write(key, figures);
     QVERIFY(!disabled.enabled() && !disabled.read(key));
+}
+
+void TestLiterature::previewImagesFromTheCache()
+{
+    const eval::MeasureCache cache(m_dir.path() / "preview-cache");
+    torch::manual_seed(11);
+    models::EDMPrecond net = models::makeEdmPrecond(models::toJson(test::tinyCifarOptions()));
+    diffusion::ClassSamplingRequest request;
+    request.classes = { 0, 1 };
+    request.seeds = { 0, 1 };
+    request.sampler.steps = 2;
+    const torch::Device cpu(torch::kCPU);
+    const torch::Tensor drawn = diffusion::sampleClasses(net, request, cpu).value();
+    const nlohmann::json key = eval::classImagesKey("ab", request, cpu);
+    const std::filesystem::path file = cache.imagesFileFor(key);
+    QCOMPARE(key.at("device").get<std::string>(), std::string("cpu"));
+    QVERIFY(!key.contains("allow_tf32")); // Only CUDA rounds through TF32.
+    WarningLog log;
+    // Each call to the sampler reports its progress: a hit reports none.
+    int sampled = 0;
+    const auto countSampling = [&](std::int64_t done, std::int64_t total) {
+        sampled += done == total ? 1 : 0;
+        return true;
+    };
+    const auto cached = [&](const diffusion::ClassSamplingRequest& r) {
+        sampled = 0;
+        return eval::sampleClassesCached(cache, "ab", net, r, cpu, countSampling).value();
+    };
+
+    // A miss draws and stores, losslessly; the same request then reads the file, bit for bit.
+    QVERIFY(!eval::cachedClassImages(cache, "ab", net, request, cpu));
+    QVERIFY(torch::equal(cached(request), drawn));
+    QCOMPARE(sampled, 1);
+    QVERIFY(std::filesystem::exists(file));
+    QVERIFY(torch::equal(eval::cachedClassImages(cache, "ab", net, request, cpu).value(), drawn));
+    QVERIFY(torch::equal(cached(request), drawn));
+    QCOMPARE(sampled, 0);
+    LETHE_COMPARE_STR(log.take(), "");
+
+    // Another model, seed, sampler setting or batch is another key: a miss.
+    diffusion::ClassSamplingRequest otherSeeds = request;
+    otherSeeds.seeds = { 0, 2 };
+    diffusion::ClassSamplingRequest otherSteps = request;
+    otherSteps.sampler.steps = 3;
+    diffusion::ClassSamplingRequest otherBatch = request;
+    otherBatch.batch = 3;
+    QVERIFY(!eval::cachedClassImages(cache, "cd", net, request, cpu));
+    for (const auto& other : { otherSeeds, otherSteps, otherBatch })
+        QVERIFY(!eval::cachedClassImages(cache, "ab", net, other, cpu));
+    QVERIFY(!torch::equal(cached(otherSeeds), drawn));
+    QCOMPARE(sampled, 1);
+    LETHE_COMPARE_STR(log.take(), "");
+
+    // A damaged file, one written for another key, or images of another shape or type: ignored with a warning, drawn
+    // again and stored over it.
+    const auto expectRedrawn = [&](const std::string& warning) {
+        QVERIFY(!eval::cachedClassImages(cache, "ab", net, request, cpu));
+        LETHE_COMPARE_STR(log.take(), "measure cache: ignoring " + file.string() + " (" + warning + ")\n");
+        QVERIFY(torch::equal(cached(request), drawn));
+        QCOMPARE(sampled, 1);
+        log.take();
+        QVERIFY(torch::equal(cached(request), drawn));
+        QCOMPARE(sampled, 0);
+    };
+    test::writeBytes(file, "{\"key\":");
+    expectRedrawn(errorMessage([&] { io::SafetensorsFile { file }; }).insert(0, "unreadable: "));
+    io::writeSafetensors(file, { { "images", drawn } }, { { "key", nlohmann::json { { "other", 1 } }.dump() } });
+    expectRedrawn("written for another key");
+    io::writeSafetensors(file, { { "images", drawn.slice(0, 0, 3) } }, { { "key", key.dump() } });
+    expectRedrawn("images of type U8 and shape [3, 3, 32, 32], expected U8 [4, 3, 32, 32]");
+    io::writeSafetensors(file, { { "images", drawn.to(torch::kFloat32) } }, { { "key", key.dump() } });
+    expectRedrawn("images of type F32 and shape [4, 3, 32, 32], expected U8 [4, 3, 32, 32]");
+    io::writeSafetensors(file, { { "pixels", drawn } }, { { "key", key.dump() } });
+    expectRedrawn("unreadable: " + errorMessage([&] { io::SafetensorsFile(file).entry("images"); }));
+
+    // A disabled cache draws every time and writes nothing.
+    const eval::MeasureCache disabled { std::filesystem::path() };
+    sampled = 0;
+    QVERIFY(torch::equal(eval::sampleClassesCached(disabled, "ab", net, request, cpu, countSampling).value(), drawn));
+    QCOMPARE(sampled, 1);
+    disabled.writeImages(key, drawn);
+    QVERIFY(!disabled.readImages(key, { 4, 3, 32, 32 }));
 }
 
 QTEST_APPLESS_MAIN(TestLiterature)
