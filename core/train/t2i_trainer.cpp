@@ -241,7 +241,15 @@ void T2iPretrainer::writeCheckpoint()
         { "config", io::configToJson(s.config) }, { "initialised_from", s.parent },
         { "captions", { { "templates", data::captionTemplates() }, { "nouns", data::fashionNouns() } } },
         // The concept preset tuned for models of this kind (their ε-loss scale): front ends open it with these values.
-        { "recommended_preset", "fmnist-t2i" } };
+        { "recommended_preset", "fmnist-t2i" },
+        // How the Concept tab draws this model's training and preview images: the built-in model's 30 DDIM steps
+        // at guidance 3, where training kept an empty-caption share for classifier-free guidance to contrast with;
+        // without one the unconditional prediction was never trained, and guidance 1 (none) is what holds.
+        { "recommended_drawing",
+            { { "sampler_steps", 30 }, { "guidance", s.config.captionDropout > 0.0 ? 3.0 : 1.0 } } },
+        // The prompt preset whose colours, nouns and template are these captions' (data/captioned_fashion.cpp):
+        // every model this command trains is captioned that way.
+        { "recommended_prompt_preset", "fashion-colours" } };
     const auto sd = models::sd::StableDiffusion::fromComponents(
         tokenizerPath(s.output), s.ema->text_encoder, s.ema->unet, nullptr, s.schedule);
     sd.saveDiffusersFolder(s.output, io::jsonText(manifest, 2), true);

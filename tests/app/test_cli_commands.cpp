@@ -321,6 +321,11 @@ void TestCliCommands::pretrainT2iWritesAModelGenerateLoads()
     const auto unetWeights = tensorsOf(out / "unet" / "diffusion_pytorch_model.safetensors");
     QCOMPARE(unetWeights.at("conv_in.weight").size(1), std::int64_t { 3 });
     QVERIFY(torch::isfinite(unetWeights.at("conv_in.weight")).all().item<bool>());
+    // The Concept tab opens it as it opens the built-in model, whose pretraining took the same settings.
+    const auto manifest = nlohmann::json::parse(readBytes(out / "lethe-manifest.json"));
+    const auto builtin = nlohmann::json::parse(readBytes(kModels / "fmnist-t2i" / "lethe-manifest.json"));
+    for (const char* key : { "recommended_preset", "recommended_drawing", "recommended_prompt_preset" })
+        QVERIFY2(manifest.at(key) == builtin.at(key), key);
 
     const Result again = runCli(fast + Args { "--steps", "3" });
     QCOMPARE(again.exitCode, 1);

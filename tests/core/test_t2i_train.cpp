@@ -268,6 +268,10 @@ void TestT2iTrain::trainerWritesALoadableDiffusersFolder()
     QCOMPARE(manifest.at("seed").get<std::uint64_t>(), std::uint64_t { 3 });
     QVERIFY(manifest.at("wall_seconds").get<double>() > 0);
     QVERIFY(!std::filesystem::exists(dir / "model.partial") && !std::filesystem::exists(dir / "model.old"));
+    // What the Concept tab opens it with: the built-in model's values (it was trained with caption dropout too).
+    LETHE_COMPARE_STR(manifest.at("recommended_preset").get<std::string>(), "fmnist-t2i");
+    QCOMPARE(manifest.at("recommended_drawing"), nlohmann::json({ { "sampler_steps", 30 }, { "guidance", 3.0 } }));
+    LETHE_COMPARE_STR(manifest.at("recommended_prompt_preset").get<std::string>(), "fashion-colours");
 
     // The folder is a pixel-space Stable Diffusion: it loads and generates from captions.
     const models::sd::StableDiffusion sd = models::sd::loadStableDiffusion(out, {});
@@ -286,6 +290,14 @@ void TestT2iTrain::trainerWritesALoadableDiffusersFolder()
     const auto unet = tensorsOf(out / "unet" / "diffusion_pytorch_model.safetensors");
     QVERIFY(torch::equal(unet.at("conv_in.weight"), state.at("ema.unet.conv_in.weight")));
     QVERIFY(!torch::equal(state.at("net.unet.conv_in.weight"), state.at("ema.unet.conv_in.weight")));
+
+    // Trained without empty captions, a model has no unconditional prediction for guidance to contrast with.
+    train::T2iPretrainConfig unguided = tinyConfig(1);
+    unguided.captionDropout = 0.0;
+    train::T2iPretrainer plain(unguided, tinyGarments(), torch::kCPU, dir / "unguided", "x");
+    plain.run([](const train::PretrainProgress&) {});
+    QCOMPARE(nlohmann::json::parse(test::readBytes(dir / "unguided" / "lethe-manifest.json")).at("recommended_drawing"),
+        nlohmann::json({ { "sampler_steps", 30 }, { "guidance", 1.0 } }));
 }
 
 void TestT2iTrain::resumedRunIsBitIdentical()
