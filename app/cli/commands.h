@@ -67,4 +67,7 @@ void addSweepCommands(CLI::App& app, GlobalOptions& global);
 /// `sweep-merge`: joins the task folders of a split sweep. Registers after addSweepCommands.
 void addSweepMergeCommand(CLI::App& app, GlobalOptions& global);
 
+/// `sweep-status`: how far every task of a split sweep has got. Registers after addSweepMergeCommand.
+void addSweepStatusCommand(CLI::App& app, GlobalOptions& global);
+
 } // namespace lethe::cli

@@ -59,6 +59,7 @@ void addEverything(CLI::App& app, lethe::cli::GlobalOptions& global)
     lethe::cli::addUnlearnCommands(app, global);
     lethe::cli::addSweepCommands(app, global);
     lethe::cli::addSweepMergeCommand(app, global);
+    lethe::cli::addSweepStatusCommand(app, global);
     lethe::cli::addGenerateCommands(app, global);
     lethe::cli::addT2iCommands(app, global);
     lethe::cli::addInitCommands(app, global);

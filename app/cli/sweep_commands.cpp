@@ -4,11 +4,14 @@
 #include "cli_support.h"
 #include "commands.h"
 #include "measure_flags.h"
+#include "sweep_plan.h"
 #include "sweep_support.h"
 #include "unlearn_support.h"
 
+#include "core/diffusion/class_sampling.h"
 #include "core/error.h"
 #include "core/eval/accuracy.h"
+#include "core/eval/benchmark.h"
 #include "core/io/atomic_file.h"
 #include "core/io/json_text.h"
 #include "core/runtime.h"
@@ -19,15 +22,18 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -56,6 +62,12 @@ struct SweepOptions {
     std::string taskIndex;
     /// 0: not given.
     int taskCount = 0;
+    /// Print the plan (grid, costs, tasks, estimated minutes and memory) and run nothing.
+    bool plan = false;
+    /// Also (or, with "-", only) the plan as JSON into this file; implies plan.
+    std::string planJson;
+    /// The plan's seconds per image pass, recorded in sweep.json for sweep-status; 0: not given.
+    double secondsPerUnit = 0.0;
 };
 
 struct Combination {
@@ -161,13 +173,6 @@ nlohmann::json gridJson(const std::vector<Combination>& combinations)
     return grid;
 }
 
-/// A run's files in the sweep folder (models/NAME.safetensors, checkpoints/NAME.safetensors): "rgd-class3-a0.1-l1".
-std::string runFileName(const SweepRow& r)
-{
-    return r.method + "-class" + std::to_string(r.forgetClass) + (r.alpha.empty() ? "" : "-a" + r.alpha)
-        + (r.lambda.empty() ? "" : "-l" + r.lambda);
-}
-
 /// Adds a run's attack figures to attacks.csv (written with its header first).
 void appendAttackRow(const std::filesystem::path& path, const SweepRow& r, const attack::AttackReport& report)
 {
@@ -178,20 +183,24 @@ void appendAttackRow(const std::filesystem::path& path, const SweepRow& r, const
     io::writeFileAtomically(path, text);
 }
 
-void runSweep(const SweepOptions& o, const GlobalOptions& global)
+/// The sweep's forget classes (each once) and its runs in the order a local sweep runs them: forget class, then
+/// method, then α, then λ.
+struct Grid {
+    std::vector<int> classes;
+    std::vector<Combination> runs;
+};
+
+Grid buildGrid(const SweepOptions& o, const unlearn::RunConfig& base)
 {
-    const TaskShare share = resolveTaskShare(o.taskIndex, o.taskCount);
-    const unlearn::RunConfig base = buildRunConfig(o.flags);
     const std::vector<double> alphas = o.alphas.empty() ? std::vector<double> { base.alpha } : o.alphas;
     const std::vector<double> lambdas = o.lambdas.empty() ? std::vector<double> { base.lambda } : o.lambdas;
+    Grid grid;
     // A value given twice would run twice and record the same run twice.
-    std::vector<int> classes;
     for (const int c : o.forgetClasses)
-        if (std::find(classes.begin(), classes.end(), c) == classes.end())
-            classes.push_back(c);
-    std::vector<Combination> combinations;
+        if (std::find(grid.classes.begin(), grid.classes.end(), c) == grid.classes.end())
+            grid.classes.push_back(c);
     std::set<std::string> seen;
-    for (const int c : classes)
+    for (const int c : grid.classes)
         for (const auto& name : o.methods) {
             const unlearn::Method method = unlearn::methodFromName(name);
             // GA ignores λ and SalUn α: one run stands for all their values.
@@ -205,13 +214,240 @@ void runSweep(const SweepOptions& o, const GlobalOptions& global)
                     const std::string key
                         = runKey(unlearn::methodName(method), c, combination.alphaText, combination.lambdaText).key();
                     if (seen.insert(key).second)
-                        combinations.push_back(combination);
+                        grid.runs.push_back(combination);
                 }
         }
+    return grid;
+}
+
+/// The row key of a run of the grid.
+SweepRow rowOf(const Combination& c)
+{
+    return runKey(unlearn::methodName(c.method), c.forgetClass, c.alphaText, c.lambdaText);
+}
+
+/// A run's settings: the sweep's with the run's method, α and λ.
+unlearn::RunConfig configOf(const unlearn::RunConfig& base, const Combination& c)
+{
+    unlearn::RunConfig config = base;
+    config.method = c.method;
+    config.alpha = c.alpha;
+    config.lambda = c.lambda;
+    config.forgetClass = c.forgetClass;
+    return config;
+}
+
+/// What the plan knows of a sweep: every run's cost (sweep_plan.h) and the tasks' shares.
+struct SweepCosts {
+    std::vector<std::string> names;
+    std::vector<RunCost> runs;
+    std::vector<std::int64_t> totals;
+    RunCost base;
+    std::vector<TaskAssignment> tasks;
+};
+
+SweepCosts sweepCosts(
+    const SweepOptions& o, const unlearn::RunConfig& base, const Grid& grid, int classCount, int taskCount)
+{
+    SweepCosts costs;
+    AttackWork attack;
+    if (o.attack) {
+        const attack::ClassAttackOptions a = o.attackFlags.classOptions();
+        attack.steps = a.steps;
+        attack.batch = a.batch;
+        attack.seeds = static_cast<std::int64_t>(diffusion::parseSeedList(o.attackSeeds).size());
+        attack.targetSeeds = attack.seeds; // The sweep draws its targets with the same seeds.
+        attack.samplerEvaluations = diffusion::denoiserEvaluations(attack::ClassAttackSetup {}.sampler);
+    }
+    for (const Combination& c : grid.runs) {
+        costs.names.push_back(runFileName(rowOf(c)));
+        costs.runs.push_back(runCost(configOf(base, c), classCount, o.attack ? &attack : nullptr));
+        costs.totals.push_back(costs.runs.back().total());
+    }
+    // With the literature's instruments the base model is measured once per forget class.
+    costs.base = baseMeasurementCost(base, classCount, o.measures.given() ? static_cast<int>(grid.classes.size()) : 1);
+    costs.tasks = assignRuns(costs.totals, costs.base.total(), taskCount);
+    return costs;
+}
+
+/// Minutes for `cost` image passes at `secondsPerUnit`.
+double minutesOf(std::int64_t cost, double secondsPerUnit)
+{
+    return static_cast<double>(cost) * secondsPerUnit / 60.0;
+}
+
+std::string fixedText(double value, int precision)
+{
+    std::ostringstream text;
+    text << std::fixed << std::setprecision(precision) << value;
+    return text.str();
+}
+
+/// `sweep --plan`: the grid, every run's cost, the tasks' shares, and minutes and memory from a few timed steps of
+/// the real model and data on this machine. Runs nothing else and writes nothing but --plan-json's file.
+void planSweep(const SweepOptions& o)
+{
+    const int taskCount = o.taskCount > 0 ? o.taskCount : 1;
+    const unlearn::RunConfig base = buildRunConfig(o.flags);
+    const Grid grid = buildGrid(o, base);
+    const torch::Device device = resolveDevice(o.device);
+    eval::resetPeakRss();
+    UnlearnInputs in = loadUnlearnInputs(o.model, o.data, o.classifier, base.evaluate, o.forgetClasses, device);
+    // Loaded for the memory they take in every task; the plan measures nothing with them.
+    const eval::LiteratureInstruments instruments = loadInstruments(o.measures, in.model.info, base.evaluate, device);
+    const int classCount = in.model.classCount();
+    const SweepCosts costs = sweepCosts(o, base, grid, classCount, taskCount);
+    RunCost total = costs.base;
+    for (const RunCost& c : costs.runs)
+        total += c;
+
+    // Seconds per image pass: a few training steps of the method with the costliest step in the grid (after one
+    // untimed step), and one batch of single denoiser calls as the measures' sampler makes them.
+    unlearn::RunConfig timed = configOf(base, grid.runs.front());
+    for (const Combination& c : grid.runs) {
+        const unlearn::RunConfig config = configOf(base, c);
+        const std::int64_t remain = config.remainPerClass * (classCount - 1);
+        if (stepUnits(config, remain) > stepUnits(timed, remain))
+            timed = config;
+    }
+    constexpr int kTimedSteps = 2;
+    timed.steps = 1 + kTimedSteps;
+    timed.snapshotEvery = timed.steps + 1;
+    timed.previewEvery = 0;
+    timed.evaluate = false;
+    const int threads = torch::get_num_threads();
+    std::cerr << "plan: timing " << kTimedSteps << " steps of " << unlearn::methodName(timed.method)
+              << " after an untimed one, on " << device.str() << " with " << threads << " thread"
+              << (threads == 1 ? "" : "s") << '\n';
+    struct StepSeconds : unlearn::RunObserver {
+        std::vector<double> seconds;
+        void onStep(const unlearn::StepReport& r) override { seconds.push_back(r.seconds); }
+    } steps;
+    unlearn::UnlearnSession session(in.model.net, in.train, timed, device);
+    unlearn::RunControl control;
+    const unlearn::RunResult result = session.run(steps, control);
+    if (result.outcome != unlearn::RunOutcome::Finished
+        || steps.seconds.size() != static_cast<std::size_t>(timed.steps))
+        throw Error("plan: the timed steps did not finish: " + result.message);
+    const double stepSeconds = (steps.seconds[1] + steps.seconds[2]) / kTimedSteps;
+    const double trainingSecondsPerUnit = stepSeconds
+        / static_cast<double>(stepUnits(timed, static_cast<std::int64_t>(session.remainIndices().size())));
+    double samplingSecondsPerUnit = trainingSecondsPerUnit;
+    bool samplingTimed = false;
+    if (total.sampling > 0) {
+        diffusion::ClassSamplingRequest request;
+        request.classes = { grid.classes.front() };
+        request.sampler.method = diffusion::SamplerMethod::Euler;
+        request.sampler.steps = 1; // One denoiser call per image.
+        const std::int64_t images
+            = std::min<std::int64_t>(100, classCount * std::max<std::int64_t>(1, base.evalImagesPerClass));
+        for (std::int64_t i = 0; i < images; ++i)
+            request.seeds.push_back(i);
+        request.batch = images; // The measures' batch (100), or all their images when fewer.
+        diffusion::sampleClasses(in.model.net, request, device); // Untimed.
+        const auto start = std::chrono::steady_clock::now();
+        diffusion::sampleClasses(in.model.net, request, device);
+        samplingSecondsPerUnit = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
+            / static_cast<double>(images);
+        samplingTimed = true;
+    }
+    const double measured = total.total() > 0 ? (static_cast<double>(total.training) * trainingSecondsPerUnit
+                                                    + static_cast<double>(total.sampling) * samplingSecondsPerUnit)
+            / static_cast<double>(total.total())
+                                              : trainingSecondsPerUnit;
+    const bool given = o.secondsPerUnit > 0.0;
+    const double secondsPerUnit = given ? o.secondsPerUnit : measured;
+
+    // Memory: the process's peak while it held the inputs and took those steps (weights, gradients, the forget
+    // direction, Adam's moments, the batches' activations, the sampling batch), plus what a run adds that the timing
+    // did not hold: the rollback snapshot (weights and Adam's two moments), the checkpoint being written (as much
+    // again), SalUn's mask, and a kept model's copy.
+    const std::int64_t measuredPeak = eval::peakRssBytes();
+    std::int64_t parameterBytes = 0;
+    for (const auto& p : in.model.net->parameters())
+        parameterBytes += p.numel() * static_cast<std::int64_t>(p.element_size());
+    const bool salun = std::any_of(
+        grid.runs.begin(), grid.runs.end(), [](const Combination& c) { return c.method == unlearn::Method::SalUn; });
+    const std::int64_t added = parameterBytes * (3 + 3 + (salun ? 1 : 0) + (o.keepModels ? 1 : 0));
+    const std::int64_t peakMib = (measuredPeak + added + (1 << 20) - 1) >> 20;
+
+    double longest = 0.0;
+    nlohmann::json tasks = nlohmann::json::array();
+    for (const TaskAssignment& t : costs.tasks) {
+        nlohmann::json runs = nlohmann::json::array();
+        nlohmann::json runCosts = nlohmann::json::array();
+        for (const std::size_t run : t.runs) {
+            runs.push_back(costs.names[run]);
+            runCosts.push_back(costs.totals[run]);
+        }
+        const double minutes = minutesOf(t.cost, secondsPerUnit);
+        longest = std::max(longest, minutes);
+        tasks.push_back({ { "index", t.index }, { "runs", runs }, { "run_costs", runCosts },
+            { "base_cost", t.baseCost }, { "cost", t.cost }, { "estimated_minutes", minutes } });
+    }
+    const nlohmann::json json = { { "task_count", taskCount }, { "threads", threads }, { "device", device.str() },
+        { "seconds_per_unit", secondsPerUnit }, { "seconds_per_unit_source", given ? "given" : "measured" },
+        { "seconds_per_training_unit", trainingSecondsPerUnit },
+        { "seconds_per_sampling_unit", samplingTimed ? nlohmann::json(samplingSecondsPerUnit) : nlohmann::json() },
+        { "estimated_peak_memory_mib", peakMib }, { "measured_peak_rss_mib", measuredPeak >> 20 },
+        { "added_memory_mib", added >> 20 }, { "runs", grid.runs.size() }, { "grid", costs.names },
+        { "cost", total.total() }, { "tasks", tasks }, { "estimated_minutes_max", longest } };
+    if (!o.planJson.empty() && o.planJson != "-")
+        io::writeFileAtomically(o.planJson, io::jsonText(json, 2));
+    if (o.planJson == "-") {
+        std::cout << io::jsonText(json, 2);
+        return;
+    }
+
+    std::cout << "plan of " << grid.runs.size() << " run" << (grid.runs.size() == 1 ? "" : "s") << " over " << taskCount
+              << " task" << (taskCount == 1 ? "" : "s")
+              << ": the costliest run first, each to the task with the least work so far\n"
+              << "cost in image passes (one image through the network forward; a backward pass counts two more)\n"
+              << "timed on this machine (" << device.str() << ", " << threads << " thread" << (threads == 1 ? "" : "s")
+              << "; a compute node may differ): " << fixedText(trainingSecondsPerUnit * 1000.0, 3)
+              << " ms per image pass in training steps";
+    if (samplingTimed)
+        std::cout << ", " << fixedText(samplingSecondsPerUnit * 1000.0, 3) << " ms in sampling";
+    std::cout << "; " << fixedText(measured * 1000.0, 3) << " ms for this grid's mix\n";
+    if (given)
+        std::cout << "minutes below at the given --seconds-per-unit " << number(secondsPerUnit) << " ("
+                  << fixedText(secondsPerUnit * 1000.0, 3) << " ms per image pass)\n";
+    std::cout << "estimated peak memory of a task: " << peakMib << " MiB (peak RSS of this timing "
+              << (measuredPeak >> 20) << " MiB + " << (added >> 20)
+              << " MiB for the rollback snapshot, the checkpoint being written" << (salun ? ", SalUn's mask" : "")
+              << (o.keepModels ? ", the kept model" : "") << ")\n\n";
+    std::cout << std::left << std::setw(6) << "task" << std::right << std::setw(14) << "cost" << std::setw(10)
+              << "minutes"
+              << "  runs\n";
+    for (const TaskAssignment& t : costs.tasks) {
+        std::string runs = t.baseCost > 0 ? "base" : "";
+        for (const std::size_t run : t.runs)
+            runs += (runs.empty() ? "" : ", ") + costs.names[run];
+        std::cout << std::left << std::setw(6) << t.index << std::right << std::setw(14) << t.cost << std::setw(10)
+                  << fixedText(minutesOf(t.cost, secondsPerUnit), 1) << "  " << (runs.empty() ? "—" : runs) << '\n';
+    }
+    std::cout << "\nlongest task: " << fixedText(longest, 1)
+              << " minutes; all tasks together: " << fixedText(minutesOf(total.total(), secondsPerUnit), 1)
+              << " minutes\n";
+    if (!o.planJson.empty())
+        std::cout << "wrote " << o.planJson << '\n';
+}
+
+void runSweep(const SweepOptions& o, const GlobalOptions& global)
+{
+    if (o.plan || !o.planJson.empty()) {
+        planSweep(o);
+        return;
+    }
+    const TaskShare share = resolveTaskShare(o.taskIndex, o.taskCount);
+    const unlearn::RunConfig base = buildRunConfig(o.flags);
+    const Grid grid = buildGrid(o, base);
+    const std::vector<int>& classes = grid.classes;
+    const std::vector<Combination>& combinations = grid.runs;
 
     // A task of a split sweep works in its own subfolder, so that all tasks can share one --out.
     const std::filesystem::path dir = share.split()
-        ? std::filesystem::path(o.out) / ("task-" + std::to_string(share.index) + "-of-" + std::to_string(share.count))
+        ? std::filesystem::path(o.out) / taskFolderName(share.index, share.count)
         : std::filesystem::path(o.out);
     std::filesystem::create_directories(dir);
     const torch::Device device = resolveDevice(o.device);
@@ -237,30 +473,58 @@ void runSweep(const SweepOptions& o, const GlobalOptions& global)
         identity["attack"] = { { "kind", "class" }, { "steps", a.steps }, { "lr", a.lr }, { "batch", a.batch },
             { "seed", a.seed }, { "seeds", attackSettings.setup.seeds } };
     }
-    // A task's share depends on the whole grid, so a task folder records it and its grid cannot grow.
-    if (share.split())
-        identity["split"]
-            = { { "task_index", share.index }, { "task_count", share.count }, { "grid", gridJson(combinations) } };
+    // A task's share depends on the whole grid, so a task folder records the grid and every task's runs with their
+    // costs (sweep_plan.h), and its grid cannot grow.
+    std::vector<bool> owned(combinations.size(), !share.split());
+    if (share.split()) {
+        const SweepCosts costs = sweepCosts(o, base, grid, in.model.classCount(), share.count);
+        for (const std::size_t run : costs.tasks[static_cast<std::size_t>(share.index)].runs)
+            owned[run] = true;
+        identity["split"] = { { "task_index", share.index }, { "task_count", share.count },
+            { "grid", gridJson(combinations) }, { "tasks", assignmentJson(costs.tasks, costs.names, costs.totals) } };
+    }
+    // The plan's seconds per image pass, for sweep-status's estimate: not part of what the sweep is.
+    nlohmann::json written = identity;
+    if (o.secondsPerUnit > 0.0)
+        written["seconds_per_unit"] = o.secondsPerUnit;
     const auto identityPath = dir / "sweep.json";
     if (std::filesystem::exists(identityPath)) {
         nlohmann::json saved = readJsonFile(identityPath);
+        const nlohmann::json savedWritten = saved;
+        if (saved.is_object()) {
+            if (o.secondsPerUnit <= 0.0 && saved.contains("seconds_per_unit"))
+                written["seconds_per_unit"] = saved["seconds_per_unit"];
+            saved.erase("seconds_per_unit");
+        }
         if (share.split() && saved.is_object() && saved.contains("split") && saved["split"].is_object()
             && saved["split"].contains("grid")) {
+            if (!saved["split"].contains("tasks"))
+                throw Error(dir.string() + " holds " + share.name()
+                    + " of a sweep split by an earlier version of Lethe (run i to task i mod N; its sweep.json has no "
+                      "split.tasks): finish it with that version, or choose another --out");
             nlohmann::json savedWithoutGrid = saved;
             savedWithoutGrid["split"].erase("grid");
+            savedWithoutGrid["split"].erase("tasks");
             nlohmann::json identityWithoutGrid = identity;
             identityWithoutGrid["split"].erase("grid");
-            if (savedWithoutGrid == identityWithoutGrid && saved != identity)
+            identityWithoutGrid["split"].erase("tasks");
+            if (savedWithoutGrid == identityWithoutGrid && saved["split"]["grid"] != identity["split"]["grid"])
                 throw Error(dir.string() + " holds " + share.name()
                     + " of a sweep over another grid (see sweep.json): the grid of a split sweep cannot change, "
                       "since it decides which task runs which run; choose another --out for the new grid");
+            if (savedWithoutGrid == identityWithoutGrid && saved != identity)
+                throw Error(dir.string() + " holds " + share.name()
+                    + " of a sweep whose runs were assigned to tasks otherwise (see split.tasks in sweep.json; "
+                      "another version of Lethe's cost model): finish it with that version, or choose another --out");
         }
         if (saved != identity)
             throw Error(dir.string()
                 + " holds a sweep of another model or other settings (see sweep.json): choose "
                   "another --out to start a new sweep");
+        if (written != savedWritten)
+            io::writeFileAtomically(identityPath, io::jsonText(written, 2));
     } else {
-        io::writeFileAtomically(identityPath, io::jsonText(identity, 2));
+        io::writeFileAtomically(identityPath, io::jsonText(written, 2));
     }
     const auto resultsPath = dir / "results.csv";
     std::vector<SweepRow> rows = readResults(resultsPath);
@@ -272,7 +536,7 @@ void runSweep(const SweepOptions& o, const GlobalOptions& global)
     std::size_t mine = 0;
     std::size_t todo = 0;
     for (std::size_t i = 0; i < combinations.size(); ++i) {
-        if (!share.owns(i))
+        if (!owned[i])
             continue;
         const Combination& c = combinations[i];
         ++mine;
@@ -341,7 +605,7 @@ void runSweep(const SweepOptions& o, const GlobalOptions& global)
 
     std::size_t index = 0;
     for (std::size_t i = 0; i < combinations.size(); ++i) {
-        if (!share.owns(i))
+        if (!owned[i])
             continue;
         const Combination& c = combinations[i];
         SweepRow r;
@@ -353,14 +617,10 @@ void runSweep(const SweepOptions& o, const GlobalOptions& global)
         if (done.count(r.key()))
             continue;
         ++index;
-        unlearn::RunConfig config = base;
-        config.method = c.method;
-        config.alpha = c.alpha;
-        config.lambda = c.lambda;
+        unlearn::RunConfig config = configOf(base, c);
         std::cerr << "[" << index << "/" << todo << "] " << r.method << ", forget " << c.forgetClass << " ("
                   << r.className << "), α " << (r.alpha.empty() ? "—" : r.alpha) << ", λ "
                   << (r.lambda.empty() ? "—" : r.lambda) << '\n';
-        config.forgetClass = c.forgetClass;
         unlearn::UnlearnSession session(in.model.net, in.train, config, device);
         if (config.evaluate) {
             session.setEvaluator(in.classifier->model, *in.real);
@@ -457,7 +717,8 @@ void runSweep(const SweepOptions& o, const GlobalOptions& global)
     io::writeFileAtomically(dir / "summary.txt", summary);
     std::cout << summary << "wrote " << resultsPath.string() << " and summary.txt\n";
     if (share.split())
-        std::cout << "when all " << share.count << " tasks have finished: lethe-cli sweep-merge --out " << o.out << ' '
+        std::cout << "every task's progress: lethe-cli sweep-status " << o.out << "\nwhen all " << share.count
+                  << " tasks have finished: lethe-cli sweep-merge --out " << o.out << ' '
                   << (std::filesystem::path(o.out) / ("task-*-of-" + std::to_string(share.count))).string() << '\n';
 }
 
@@ -493,9 +754,18 @@ void addSweepCommands(CLI::App& app, GlobalOptions& global)
         "Run only this task's share of the grid (0-based; 'slurm': SLURM_ARRAY_TASK_ID), into OUT/task-I-of-N; "
         "sweep-merge joins the tasks");
     cmd->add_option("--task-count", o->taskCount,
-           "Number of tasks the grid is split into: run i of the grid goes to task i mod N (with 'slurm', "
-           "default: the job array's size, when its ids are 0..N-1)")
+           "Number of tasks the grid is split into, each run to one task by its estimated cost so that the tasks "
+           "take about equally long (with 'slurm', default: the job array's size, when its ids are 0..N-1)")
         ->check(CLI::Range(1, 1000000));
+    cmd->add_flag("--plan", o->plan,
+        "Print the split (every task's runs, estimated cost, minutes and peak memory, from a few steps timed here) "
+        "and run nothing");
+    cmd->add_option(
+        "--plan-json", o->planJson, "Write the plan as JSON into this file ('-': stdout only); implies --plan");
+    cmd->add_option("--seconds-per-unit", o->secondsPerUnit,
+           "Seconds per image pass (the plan's seconds_per_unit): with --plan, used for the minutes; with a run, "
+           "recorded in sweep.json for sweep-status's estimated minutes")
+        ->check(CLI::PositiveNumber);
     cmd->callback([o, &global] {
         global.resumable = true;
         runCommand(global, [&] { runSweep(*o, global); });

@@ -48,6 +48,12 @@ TaskFolder readTaskFolder(const std::filesystem::path& dir)
         throw Error(dir.string()
             + " holds a whole sweep, not one task of a split sweep (its sweep.json has no \"split\"): "
               "there is nothing to merge");
+    // The plan's seconds per image pass (sweep --seconds-per-unit) is no part of what the sweep is.
+    t.identity.erase("seconds_per_unit");
+    if (t.identity.at("split").is_object() && !t.identity.at("split").contains("tasks"))
+        throw Error(dir.string()
+            + " was split by an earlier version of Lethe (run i to task i mod N; its sweep.json has no split.tasks): "
+              "merge it with that version");
     try {
         const nlohmann::json& split = t.identity.at("split");
         t.share.index = split.at("task_index").get<int>();
@@ -101,10 +107,18 @@ void runSweepMerge(const SweepMergeOptions& o)
             continue;
         if (same.at("split").at("grid") != first.identity.at("split").at("grid")) {
             same["split"]["grid"] = first.identity.at("split").at("grid");
+            same["split"]["tasks"] = first.identity.at("split").at("tasks");
             if (same == first.identity)
                 throw Error(t.dir.string() + " splits another grid than " + first.dir.string()
                     + " (other --forget-classes, --methods, --alphas or --lambdas): give the task folders of one "
                       "split sweep");
+        } else if (same.at("split").at("tasks") != first.identity.at("split").at("tasks")) {
+            same["split"]["tasks"] = first.identity.at("split").at("tasks");
+            if (same == first.identity)
+                throw Error(t.dir.string() + " assigns the grid's runs to the tasks otherwise than "
+                    + first.dir.string()
+                    + " (see split.tasks in their sweep.json; another version of Lethe's cost model): give the task "
+                      "folders of one split sweep");
         }
         throw Error(t.dir.string() + " is not a task of the same sweep as " + first.dir.string()
             + " (another model, data set or settings): " + firstDifference(first, t, same));
@@ -134,9 +148,11 @@ void runSweepMerge(const SweepMergeOptions& o)
             throw Error(out.string() + " already holds a sweep (" + name
                 + "): choose another --out or pass --force to replace it");
 
-    // Which task owns each run: run i of the grid is task i mod count's; the base model's figures are task 0's.
+    // Which task owns each run: the one split.tasks names (the assignment by cost, sweep_plan.h); the base model's
+    // figures are task 0's.
     std::vector<SweepRow> grid;
     std::vector<int> classes;
+    std::map<std::string, int> assigned; // Run name → task.
     try {
         for (const auto& run : first.identity.at("split").at("grid")) {
             grid.push_back(runKey(run.at("method").get<std::string>(), run.at("forget_class").get<int>(),
@@ -146,6 +162,27 @@ void runSweepMerge(const SweepMergeOptions& o)
         }
     } catch (const nlohmann::json::exception& e) {
         throw Error((first.dir / "sweep.json").string() + ": the grid cannot be read: " + e.what());
+    }
+    try {
+        const nlohmann::json& shares = first.identity.at("split").at("tasks");
+        if (!shares.is_array() || shares.size() != static_cast<std::size_t>(count))
+            throw Error("");
+        for (std::size_t i = 0; i < shares.size(); ++i) {
+            if (shares[i].at("index").get<int>() != static_cast<int>(i))
+                throw Error("");
+            for (const auto& name : shares[i].at("runs"))
+                if (!assigned.emplace(name.get<std::string>(), static_cast<int>(i)).second)
+                    throw Error("");
+        }
+        if (assigned.size() != grid.size())
+            throw Error("");
+        for (const auto& run : grid)
+            if (!assigned.count(runFileName(run)))
+                throw Error("");
+    } catch (const std::exception&) {
+        throw Error((first.dir / "sweep.json").string()
+            + ": split.tasks does not assign every run of the grid to exactly one of the " + std::to_string(count)
+            + " tasks");
     }
     const bool evaluate = first.identity.at("config").value("evaluate", true);
     std::vector<SweepRow> expected;
@@ -157,7 +194,7 @@ void runSweepMerge(const SweepMergeOptions& o)
         }
     for (std::size_t i = 0; i < grid.size(); ++i) {
         expected.push_back(grid[i]);
-        owner[grid[i].key()] = static_cast<int>(i % static_cast<std::size_t>(count));
+        owner[grid[i].key()] = assigned.at(runFileName(grid[i]));
     }
 
     std::map<std::string, SweepRow> found;

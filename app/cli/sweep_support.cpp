@@ -207,6 +207,17 @@ std::string describeRun(const SweepRow& r)
     return text;
 }
 
+std::string taskFolderName(int index, int count)
+{
+    return "task-" + std::to_string(index) + "-of-" + std::to_string(count);
+}
+
+std::string runFileName(const SweepRow& r)
+{
+    return r.method + "-class" + std::to_string(r.forgetClass) + (r.alpha.empty() ? "" : "-a" + r.alpha)
+        + (r.lambda.empty() ? "" : "-l" + r.lambda);
+}
+
 SweepRow runKey(const std::string& method, int forgetClass, const std::string& alpha, const std::string& lambda)
 {
     SweepRow r;

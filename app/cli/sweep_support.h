@@ -36,16 +36,18 @@ struct SweepRow {
     std::string key() const { return method + "|" + std::to_string(forgetClass) + "|" + alpha + "|" + lambda; }
 };
 
-/// The share of the grid one process runs: run i of the grid belongs to task i mod count.
+/// Which task of a split sweep one process is (sweep_plan.h decides which runs that task runs).
 struct TaskShare {
     int index = 0;
     /// 0: not split, the whole grid.
     int count = 0;
 
     bool split() const { return count > 0; }
-    bool owns(std::size_t run) const { return !split() || static_cast<int>(run % count) == index; }
     std::string name() const { return "task " + std::to_string(index) + " of " + std::to_string(count); }
 };
+
+/// "task-2-of-4": the folder of one task of a split sweep inside the sweep's --out.
+std::string taskFolderName(int index, int count);
 
 /// A CSV field: as it is, or in double quotes (inner quotes doubled) when it holds a comma, quote or newline.
 std::string csvField(const std::string& text);
@@ -70,6 +72,10 @@ std::string summaryText(const std::vector<SweepRow>& rows);
 /// "graddiff, forget class 4, α 0.1, λ 5": one run of the grid in messages ("base, forget class 4" for the
 /// base model's figures).
 std::string describeRun(const SweepRow& r);
+
+/// A run's name and its files' in the sweep folder (models/NAME.safetensors, checkpoints/NAME.safetensors):
+/// "rgd-class3-a0.1-l1" (no -a for SalUn, no -l for GA).
+std::string runFileName(const SweepRow& r);
 
 /// A row that holds only what key() reads.
 SweepRow runKey(const std::string& method, int forgetClass, const std::string& alpha, const std::string& lambda);

@@ -75,6 +75,10 @@ private Q_SLOTS:
     void sweepSplitIntoTasksMergesToTheLocalTable();
     void sweepMergeRefusesMissingMixedAndUnfinishedTasks();
     void sweepRejectsABadTaskIndex();
+    void sweepSplitBalancesRunsByCost();
+    void sweepPlanPrintsAndWritesNothing();
+    void sweepStatusReportsEveryTask();
+    void sweepMergeRefusesAnotherAssignment();
     void killedWhileWritingCheckpointsLeavesCompleteFiles();
     void killedUnlearnResumesToTheSameModel();
     void literatureMeasuresEndToEndAndCached();
@@ -296,14 +300,22 @@ void TestCli::sweepSplitIntoTasksMergesToTheLocalTable()
     const Result whole = runCli(grid + Args { "--out", q(local) });
     QVERIFY2(whole.exitCode == 0, whole.err.c_str());
 
-    // Four tasks, two numbered by hand and two by a Slurm job array's variables. The grid's six runs in
-    // order (class 1: ga, graddiff λ 1, graddiff λ 5; then class 4) go to task i mod 4.
+    // Four tasks, two numbered by hand and two by a Slurm job array's variables. The grid's six runs (class 1: ga,
+    // graddiff λ 1, graddiff λ 5; then class 4) go by cost: each of them and the base model's measurement cost
+    // 700 image passes of sampling; a GradDiff step 18 passes, a GA step 10. The four GradDiff runs go to tasks 1, 2,
+    // 3 and 0 (which has the base model's), then the GA runs to tasks 1 and 2.
     const auto split = m_dir / "split";
     for (const int task : { 0, 2 }) {
-        const Result r
-            = runCli(grid + Args { "--out", q(split), "--task-index", std::to_string(task), "--task-count", "4" });
+        // The plan's seconds per image pass is recorded for sweep-status, and is no part of the merged sweep.
+        const Result r = runCli(grid
+            + Args { "--out", q(split), "--task-index", std::to_string(task), "--task-count", "4", "--seconds-per-unit",
+                "0.25" });
         QVERIFY2(r.exitCode == 0, r.err.c_str());
     }
+    QCOMPARE(nlohmann::json::parse(test::readBytes(split / "task-0-of-4" / "sweep.json"))
+                 .at("seconds_per_unit")
+                 .get<double>(),
+        0.25);
     for (const int task : { 1, 3 }) {
         const Result r = runCli(grid + Args { "--out", q(split), "--task-index", "slurm" },
             { { "SLURM_ARRAY_TASK_ID", std::to_string(task) }, { "SLURM_ARRAY_TASK_COUNT", "4" },
@@ -316,9 +328,20 @@ void TestCli::sweepSplitIntoTasksMergesToTheLocalTable()
                 r.err.c_str());
     }
     // Task 0 measures the base model; the others only their runs.
-    QCOMPARE(lines(split / "task-0-of-4" / "results.csv").size(), std::size_t { 1 + 2 + 2 });
+    QCOMPARE(lines(split / "task-0-of-4" / "results.csv").size(), std::size_t { 1 + 2 + 1 });
+    QVERIFY(lines(split / "task-0-of-4" / "results.csv")[3].rfind("graddiff,4,deer,0.1,5,", 0) == 0);
     QCOMPARE(lines(split / "task-1-of-4" / "results.csv").size(), std::size_t { 1 + 2 });
+    QVERIFY(lines(split / "task-1-of-4" / "results.csv")[1].rfind("ga,1,automobile,0.1,,", 0) == 0);
+    QVERIFY(lines(split / "task-1-of-4" / "results.csv")[2].rfind("graddiff,1,automobile,0.1,1,", 0) == 0);
+    QCOMPARE(lines(split / "task-2-of-4" / "results.csv").size(), std::size_t { 1 + 2 });
     QCOMPARE(lines(split / "task-3-of-4" / "results.csv").size(), std::size_t { 1 + 1 });
+    const auto tasks
+        = nlohmann::json::parse(test::readBytes(split / "task-3-of-4" / "sweep.json")).at("split").at("tasks");
+    LETHE_COMPARE_STR(tasks.dump(),
+        R"([{"base_cost":700,"cost":1418,"index":0,"run_costs":[718],"runs":["graddiff-class4-a0.1-l5"]},)"
+        R"({"base_cost":0,"cost":1428,"index":1,"run_costs":[710,718],"runs":["ga-class1-a0.1","graddiff-class1-a0.1-l1"]},)"
+        R"({"base_cost":0,"cost":1428,"index":2,"run_costs":[718,710],"runs":["graddiff-class1-a0.1-l5","ga-class4-a0.1"]},)"
+        R"({"base_cost":0,"cost":718,"index":3,"run_costs":[718],"runs":["graddiff-class4-a0.1-l1"]}])");
 
     const Result merge = runCli({ "sweep-merge", "--out", q(split), q(split / "task-3-of-4"), q(split / "task-1-of-4"),
         q(split / "task-0-of-4"), q(split / "task-2-of-4") });
@@ -347,7 +370,7 @@ void TestCli::sweepSplitIntoTasksMergesToTheLocalTable()
 
 void TestCli::sweepMergeRefusesMissingMixedAndUnfinishedTasks()
 {
-    // Three runs (GA, GradDiff λ 1 and 5), one per task.
+    // Three runs, one per task: GradDiff λ 1 (18 image passes a step) to task 0, λ 5 to task 1, GA (10) to task 2.
     const auto dir = m_dir / "merge-errors";
     const Args sweep
         = Args { "sweep", "--forget-classes", "2", "--methods", "ga,graddiff", "--lambdas", "1,5" } + m_small;
@@ -388,12 +411,12 @@ void TestCli::sweepMergeRefusesMissingMixedAndUnfinishedTasks()
         "error: " + q(other / "task-0-of-2") + " is task 0 of 2, but " + q(task(0))
             + " is task 0 of 3: give the task folders of one split sweep\n");
 
-    // A run recorded twice: task 0's GA run also in task 1's results.csv.
+    // A run recorded twice: task 0's run also in task 1's results.csv.
     const std::string task1 = test::readBytes(task(1) / "results.csv");
     test::writeBytes(task(1) / "results.csv", task1 + lines(task(0) / "results.csv")[1] + "\n");
     LETHE_COMPARE_STR(merge({ task(0), task(1), task(2) }).err,
         "error: " + q(task(1) / "results.csv")
-            + " holds ga, forget class 2, α 0.1, λ —, which is task 0's run, not task 1 of 3's: " + q(task(0))
+            + " holds graddiff, forget class 2, α 0.1, λ 1, which is task 0's run, not task 1 of 3's: " + q(task(0))
             + " should hold it\n");
     test::writeBytes(task(1) / "results.csv", task1);
 
@@ -406,7 +429,7 @@ void TestCli::sweepMergeRefusesMissingMixedAndUnfinishedTasks()
     LETHE_COMPARE_STR(unfinished.err,
         "error: the sweep is not complete; rerun that task with the same command (a task resumes where it stopped), "
         "then merge again:\n  "
-            + q(task(2)) + " (task 2 of 3) lacks 1 of its 1 runs: graddiff, forget class 2, α 0.1, λ 5\n");
+            + q(task(2)) + " (task 2 of 3) lacks 1 of its 1 runs: ga, forget class 2, α 0.1, λ —\n");
     QVERIFY(!std::filesystem::exists(out / "results.csv"));
     const Result resumed = runCli(grid + Args { "--out", q(dir), "--task-index", "2" });
     QVERIFY2(resumed.err.find("task 2 of 3: 1 of the sweep's 3 runs into " + q(task(2) / "results.csv")
@@ -459,6 +482,309 @@ void TestCli::sweepRejectsABadTaskIndex()
     QVERIFY2(counted.exitCode == 0, counted.err.c_str());
     QVERIFY(std::filesystem::exists(m_dir / "bad-task" / "task-2-of-4" / "sweep.json"));
     QVERIFY(!std::filesystem::exists(m_dir / "bad-task" / "results.csv"));
+}
+
+void TestCli::sweepSplitBalancesRunsByCost()
+{
+    // The issue's case: RGD and GA over two classes in two tasks. Dealt round-robin, both RGD runs (grid runs 0 and 2)
+    // went to task 0; by cost each task gets one.
+    const Args issue = Args {
+        "sweep", "--forget-classes", "1,4", "--methods", "rgd,ga", "--steps", "1", "--out", q(m_dir / "balanced")
+    } + m_small;
+    const Result plan = runCli(issue + Args { "--task-count", "2", "--plan-json", "-" });
+    QVERIFY2(plan.exitCode == 0, plan.err.c_str());
+    const auto json = nlohmann::json::parse(plan.out);
+    QCOMPARE(json.at("tasks").size(), std::size_t { 2 });
+    for (const auto& task : json.at("tasks")) {
+        const auto runs = task.at("runs").get<std::vector<std::string>>();
+        QCOMPARE(runs.size(), std::size_t { 2 });
+        QCOMPARE(std::count_if(runs.begin(), runs.end(), [](const std::string& r) { return r.rfind("rgd-", 0) == 0; }),
+            std::ptrdiff_t { 1 });
+    }
+    // Deterministic: the plan again, and the split a task records when it runs, are the same assignment.
+    const Result again = runCli(issue + Args { "--task-count", "2", "--plan-json", "-" });
+    QVERIFY2(again.exitCode == 0, again.err.c_str());
+    for (std::size_t t = 0; t < 2; ++t)
+        for (const char* key : { "runs", "run_costs", "cost" })
+            LETHE_COMPARE_STR(nlohmann::json::parse(again.out).at("tasks").at(t).at(key).dump(),
+                json.at("tasks").at(t).at(key).dump());
+    const Result task1 = runCli(issue + Args { "--task-index", "1", "--task-count", "2" });
+    QVERIFY2(task1.exitCode == 0, task1.err.c_str());
+    const auto recorded
+        = nlohmann::json::parse(test::readBytes(m_dir / "balanced" / "task-1-of-2" / "sweep.json")).at("split");
+    for (std::size_t t = 0; t < 2; ++t)
+        for (const char* key : { "runs", "run_costs", "cost" })
+            LETHE_COMPARE_STR(recorded.at("tasks").at(t).at(key).dump(), json.at("tasks").at(t).at(key).dump());
+    const auto rows = lines(m_dir / "balanced" / "task-1-of-2" / "results.csv");
+    QCOMPARE(rows.size(), std::size_t { 3 });
+    QVERIFY2(rows[1].rfind("rgd,", 0) == 0 || rows[2].rfind("rgd,", 0) == 0, rows[1].c_str());
+
+    // Three methods × three classes over four tasks: the longest task is no longer than round-robin's. Per step an
+    // RGD run costs 60 image passes (a forget batch of 2 and the remain set of 18, forward and backward), GradDiff 18,
+    // GA 10; round-robin gives task 0 GA, GradDiff and RGD (88), the costliest-first assignment at most 70.
+    const Args nine = Args { "sweep", "--forget-classes", "1,4,7", "--methods", "ga,graddiff,rgd", "--steps", "1",
+        "--out", q(m_dir / "nine"), "--task-count", "4", "--plan-json", "-" }
+        + m_small;
+    const Result lpt = runCli(nine);
+    QVERIFY2(lpt.exitCode == 0, lpt.err.c_str());
+    const auto planned = nlohmann::json::parse(lpt.out);
+    std::map<std::string, std::int64_t> costs;
+    std::int64_t longest = 0;
+    for (const auto& task : planned.at("tasks")) {
+        longest = std::max(longest, task.at("cost").get<std::int64_t>());
+        std::int64_t sum = 0;
+        for (std::size_t i = 0; i < task.at("runs").size(); ++i) {
+            costs[task.at("runs").at(i).get<std::string>()] = task.at("run_costs").at(i).get<std::int64_t>();
+            sum += task.at("run_costs").at(i).get<std::int64_t>();
+        }
+        QCOMPARE(task.at("cost").get<std::int64_t>(), sum);
+    }
+    QCOMPARE(costs.size(), std::size_t { 9 });
+    QCOMPARE(costs.at("rgd-class1-a0.1-l2"), std::int64_t { 60 });
+    QCOMPARE(costs.at("graddiff-class4-a0.1-l2"), std::int64_t { 18 });
+    QCOMPARE(costs.at("ga-class7-a0.1"), std::int64_t { 10 });
+    const auto grid = planned.at("grid").get<std::vector<std::string>>();
+    QCOMPARE(grid.size(), std::size_t { 9 });
+    std::vector<std::int64_t> roundRobin(4, 0);
+    for (std::size_t i = 0; i < grid.size(); ++i)
+        roundRobin[i % 4] += costs.at(grid[i]);
+    const std::int64_t roundRobinLongest = *std::max_element(roundRobin.begin(), roundRobin.end());
+    QCOMPARE(roundRobinLongest, std::int64_t { 88 });
+    QVERIFY2(longest <= roundRobinLongest, lpt.out.c_str());
+    QCOMPARE(longest, std::int64_t { 70 });
+}
+
+void TestCli::sweepPlanPrintsAndWritesNothing()
+{
+    const auto out = m_dir / "planned";
+    const Args grid = Args { "sweep", "--forget-classes", "1,4", "--methods", "ga,graddiff", "--steps", "3", "--out",
+        q(out), "--task-count", "2" }
+        + m_small;
+    const Result plan = runCli(grid + Args { "--plan" });
+    QVERIFY2(plan.exitCode == 0, plan.err.c_str());
+    for (const char* text : { "plan of 4 runs over 2 tasks: the costliest run first, each to the task with the least "
+                              "work so far\n",
+             "timed on this machine (cpu, 1 thread; a compute node may differ): ", "estimated peak memory of a task: ",
+             "task            cost   minutes  runs\n", "longest task: " })
+        QVERIFY2(plan.out.find(text) != std::string::npos, plan.out.c_str());
+    // Per task: its runs by name (GradDiff: 3 steps × 18 passes, GA 3 × 10).
+    QVERIFY2(
+        std::regex_search(plan.out, std::regex(R"(\n0 +84 +\d+\.\d  ga-class1-a0\.1, graddiff-class1-a0\.1-l2\n)")),
+        plan.out.c_str());
+    QVERIFY2(
+        std::regex_search(plan.out, std::regex(R"(\n1 +84 +\d+\.\d  ga-class4-a0\.1, graddiff-class4-a0\.1-l2\n)")),
+        plan.out.c_str());
+    QVERIFY(!std::filesystem::exists(out));
+
+    // --plan-json: the same as JSON, into a file (the table still printed) or alone on stdout.
+    const auto file = m_dir / "plan.json";
+    const Result toFile = runCli(grid + Args { "--plan-json", q(file), "--seconds-per-unit", "0.5" });
+    QVERIFY2(toFile.exitCode == 0, toFile.err.c_str());
+    QVERIFY2(toFile.out.find("wrote " + q(file)) != std::string::npos, toFile.out.c_str());
+    QVERIFY(!std::filesystem::exists(out));
+    const auto json = nlohmann::json::parse(test::readBytes(file));
+    for (const char* key :
+        { "task_count", "threads", "seconds_per_unit", "estimated_peak_memory_mib", "tasks", "estimated_minutes_max" })
+        QVERIFY2(json.contains(key), key);
+    QCOMPARE(json.at("task_count").get<int>(), 2);
+    QCOMPARE(json.at("threads").get<int>(), 1);
+    QCOMPARE(json.at("seconds_per_unit").get<double>(), 0.5);
+    LETHE_COMPARE_STR(json.at("seconds_per_unit_source").get<std::string>(), "given");
+    QVERIFY(json.at("seconds_per_training_unit").get<double>() > 0.0);
+    QVERIFY(json.at("estimated_peak_memory_mib").get<std::int64_t>()
+        > json.at("measured_peak_rss_mib").get<std::int64_t>());
+    double longest = 0.0;
+    for (const auto& task : json.at("tasks")) {
+        for (const char* key : { "index", "runs", "cost", "estimated_minutes" })
+            QVERIFY2(task.contains(key), key);
+        QCOMPARE(task.at("cost").get<std::int64_t>(), std::int64_t { 84 });
+        QCOMPARE(task.at("estimated_minutes").get<double>(), 84 * 0.5 / 60.0);
+        longest = std::max(longest, task.at("estimated_minutes").get<double>());
+    }
+    QCOMPARE(json.at("estimated_minutes_max").get<double>(), longest);
+    const Result toStdout = runCli(grid + Args { "--plan-json", "-" });
+    QVERIFY2(toStdout.exitCode == 0, toStdout.err.c_str());
+    const auto measured = nlohmann::json::parse(toStdout.out); // Nothing but the JSON.
+    LETHE_COMPARE_STR(measured.at("seconds_per_unit_source").get<std::string>(), "measured");
+    QVERIFY(measured.at("seconds_per_unit").get<double>() > 0.0);
+    QVERIFY(!std::filesystem::exists(out));
+}
+
+void TestCli::sweepStatusReportsEveryTask()
+{
+    // Three runs, one per task: GradDiff λ 1 to task 0, λ 5 to task 1, GA to task 2.
+    const auto dir = m_dir / "status";
+    const auto task = [&dir](int i) { return dir / ("task-" + std::to_string(i) + "-of-3"); };
+    const Args grid = Args { "sweep", "--forget-classes", "2", "--methods", "ga,graddiff", "--lambdas", "1,5",
+        "--steps", "1", "--out", q(dir), "--task-count", "3" }
+        + m_small;
+    const auto status = [&dir](const Args& more = {}) { return runCli(Args { "sweep-status", q(dir) } + more); };
+
+    const Result missing = status();
+    QCOMPARE(missing.exitCode, 2);
+    LETHE_COMPARE_STR(
+        missing.err, "error: " + q(dir) + " is not a folder (sweep-status takes the --out of a split sweep)\n");
+    std::filesystem::create_directories(dir);
+    const Result empty = status();
+    QCOMPARE(empty.exitCode, 2);
+    LETHE_COMPARE_STR(empty.err,
+        "error: " + q(dir)
+            + " holds no task folder of a split sweep (task-I-of-N with a sweep.json): give --task-count N when no "
+              "task has started yet\n");
+    const Result nothing = status({ "--task-count", "3" });
+    QCOMPARE(nothing.exitCode, 3);
+    QVERIFY2(nothing.out.find("sweep " + q(dir) + ": 3 tasks, 0 done, 0 partial, 3 not started\n") == 0,
+        nothing.out.c_str());
+
+    // Task 0 done (started with the plan's seconds per image pass), the others not started.
+    QCOMPARE(runCli(grid + Args { "--task-index", "0", "--seconds-per-unit", "0.5" }).exitCode, 0);
+    const Result one = status({ "--json" });
+    QCOMPARE(one.exitCode, 3);
+    auto json = nlohmann::json::parse(one.out);
+    QCOMPARE(json.at("task_count").get<int>(), 3);
+    QCOMPARE(json.at("seconds_per_unit").get<double>(), 0.5);
+    QCOMPARE(json.at("all_done").get<bool>(), false);
+    const auto& t0 = json.at("tasks").at(0);
+    LETHE_COMPARE_STR(t0.at("state").get<std::string>(), "done");
+    LETHE_COMPARE_STR(t0.at("folder").get<std::string>(), q(task(0)));
+    QCOMPARE(t0.at("runs").get<int>(), 1);
+    QCOMPARE(t0.at("runs_done").get<int>(), 1);
+    QCOMPARE(t0.at("cost").get<std::int64_t>(), std::int64_t { 18 });
+    QCOMPARE(t0.at("estimated_minutes").get<double>(), 18 * 0.5 / 60.0);
+    const auto row = lines(task(0) / "results.csv").at(1);
+    const double runSeconds = std::stod(row.substr(row.rfind(',', row.rfind(',') - 1) + 1));
+    QCOMPARE(t0.at("measured_minutes").get<double>(), runSeconds / 60.0);
+    QVERIFY(t0.at("base").is_null() && t0.at("in_progress").is_null());
+    const auto& t2 = json.at("tasks").at(2);
+    LETHE_COMPARE_STR(t2.at("state").get<std::string>(), "not started");
+    LETHE_COMPARE_STR(t2.at("missing").dump(), R"(["ga-class2-a0.1"])");
+    QVERIFY(t2.at("measured_minutes").is_null());
+
+    // Task 1 stopped inside its run (its results without the run, the run's checkpoint at step 3); task 2 done.
+    QCOMPARE(runCli(grid + Args { "--task-index", "1" }).exitCode, 0);
+    QCOMPARE(runCli(grid + Args { "--task-index", "2" }).exitCode, 0);
+    const std::string task1 = test::readBytes(task(1) / "results.csv");
+    test::writeBytes(task(1) / "results.csv", lines(task(1) / "results.csv")[0] + "\n");
+    std::filesystem::create_directories(task(1) / "checkpoints");
+    io::writeSafetensors(task(1) / "checkpoints" / "graddiff-class2-a0.1-l5.safetensors",
+        { { "run.step", torch::tensor({ std::int64_t { 3 } }, torch::kInt64) } });
+    const Result partial = status();
+    QCOMPARE(partial.exitCode, 3);
+    QVERIFY2(partial.out.find("sweep " + q(dir) + ": 3 tasks, 2 done, 1 partial, 0 not started\n") == 0,
+        partial.out.c_str());
+    QVERIFY2(partial.out.find("estimated minutes at 0.5 s per image pass") != std::string::npos, partial.out.c_str());
+    QVERIFY2(
+        std::regex_search(partial.out,
+            std::regex(R"(\n1     partial          0/1 +\d+\.\d       0\.0  in progress: graddiff-class2-a0\.1-l5 )"
+                       R"(\(checkpoint at step 3\); missing 1: graddiff-class2-a0\.1-l5\n)")),
+        partial.out.c_str());
+    json = nlohmann::json::parse(status({ "--json" }).out);
+    LETHE_COMPARE_STR(
+        json.at("tasks").at(1).at("in_progress").dump(), R"({"checkpoint_step":3,"run":"graddiff-class2-a0.1-l5"})");
+    LETHE_COMPARE_STR(json.at("tasks").at(1).at("state").get<std::string>(), "partial");
+    // Another seconds per image pass for the estimate.
+    json = nlohmann::json::parse(status({ "--json", "--seconds-per-unit", "2" }).out);
+    QCOMPARE(json.at("tasks").at(1).at("estimated_minutes").get<double>(), 18 * 2 / 60.0);
+
+    test::writeBytes(task(1) / "results.csv", task1);
+    std::filesystem::remove_all(task(1) / "checkpoints");
+    const Result all = status();
+    QCOMPARE(all.exitCode, 0);
+    QVERIFY2(all.out.find(": 3 tasks, 3 done, 0 partial, 0 not started\n") != std::string::npos, all.out.c_str());
+
+    // Bad input: a corrupt sweep.json, one of another shape, folders of two splits.
+    const std::string saved = test::readBytes(task(2) / "sweep.json");
+    test::writeBytes(task(2) / "sweep.json", "[]");
+    const Result shape = status();
+    QCOMPARE(shape.exitCode, 2);
+    LETHE_COMPARE_STR(shape.err,
+        "error: " + q(task(2) / "sweep.json")
+            + ": \"split\" must hold task_index 2, task_count 3, the grid and tasks (every task's runs and cost), as "
+              "sweep --task-index 2 --task-count 3 writes it\n");
+    test::writeBytes(task(2) / "sweep.json", "{");
+    const Result corrupt = status();
+    QCOMPARE(corrupt.exitCode, 2);
+    LETHE_COMPARE_STR(corrupt.err,
+        "error: " + q(task(2) / "sweep.json")
+            + ": invalid JSON: [json.exception.parse_error.101] parse error at line 1, column 2: syntax error while "
+              "parsing object key - unexpected end of input; expected string literal\n");
+    test::writeBytes(task(2) / "sweep.json", saved);
+    std::filesystem::create_directories(dir / "task-0-of-2");
+    test::writeBytes(dir / "task-0-of-2" / "sweep.json", saved);
+    const Result two = status();
+    QCOMPARE(two.exitCode, 2);
+    LETHE_COMPARE_STR(two.err,
+        "error: " + q(dir)
+            + " holds task folders of splits into 2 and 3 tasks: give --task-count N for the split to "
+              "report\n");
+    QCOMPARE(status({ "--task-count", "3" }).exitCode, 0);
+}
+
+void TestCli::sweepMergeRefusesAnotherAssignment()
+{
+    const auto dir = m_dir / "assigned";
+    const auto task = [&dir](int i) { return dir / ("task-" + std::to_string(i) + "-of-3"); };
+    const Args grid = Args { "sweep", "--forget-classes", "2", "--methods", "ga,graddiff", "--lambdas", "1,5",
+        "--steps", "1", "--out", q(dir), "--task-count", "3" }
+        + m_small;
+    for (const int i : { 0, 1, 2 })
+        QCOMPARE(runCli(grid + Args { "--task-index", std::to_string(i) }).exitCode, 0);
+    const Args merge { "sweep-merge", "--out", q(m_dir / "assigned-merged"), q(task(0)), q(task(1)), q(task(2)) };
+
+    // Task 2's sweep.json with tasks 1 and 2 swapped, as another cost model could have assigned them.
+    const std::string saved = test::readBytes(task(2) / "sweep.json");
+    auto swapped = nlohmann::json::parse(saved);
+    auto& tasks = swapped.at("split").at("tasks");
+    std::swap(tasks[1]["runs"], tasks[2]["runs"]);
+    std::swap(tasks[1]["run_costs"], tasks[2]["run_costs"]);
+    std::swap(tasks[1]["cost"], tasks[2]["cost"]);
+    test::writeBytes(task(2) / "sweep.json", swapped.dump(2));
+    const Result other = runCli(merge);
+    QCOMPARE(other.exitCode, 1);
+    LETHE_COMPARE_STR(other.err,
+        "error: " + q(task(2)) + " assigns the grid's runs to the tasks otherwise than " + q(task(0))
+            + " (see split.tasks in their sweep.json; another version of Lethe's cost model): give the task folders "
+              "of one split sweep\n");
+    // The same task resumed by this version refuses the folder too.
+    const Result resumed = runCli(grid + Args { "--task-index", "2" });
+    QCOMPARE(resumed.exitCode, 1);
+    LETHE_COMPARE_STR(resumed.err,
+        "error: " + q(task(2))
+            + " holds task 2 of 3 of a sweep whose runs were assigned to tasks otherwise (see split.tasks in "
+              "sweep.json; another version of Lethe's cost model): finish it with that version, or choose another "
+              "--out\n");
+
+    // A task folder of the version that dealt the runs out round-robin (no split.tasks).
+    auto earlier = nlohmann::json::parse(saved);
+    earlier.at("split").erase("tasks");
+    test::writeBytes(task(2) / "sweep.json", earlier.dump(2));
+    LETHE_COMPARE_STR(runCli(merge).err,
+        "error: " + q(task(2))
+            + " was split by an earlier version of Lethe (run i to task i mod N; its sweep.json has no split.tasks): "
+              "merge it with that version\n");
+    LETHE_COMPARE_STR(runCli(grid + Args { "--task-index", "2" }).err,
+        "error: " + q(task(2))
+            + " holds task 2 of 3 of a sweep split by an earlier version of Lethe (run i to task i mod N; its "
+              "sweep.json has no split.tasks): finish it with that version, or choose another --out\n");
+
+    // An assignment that leaves a run out, in every folder alike.
+    auto incomplete = nlohmann::json::parse(saved);
+    incomplete.at("split").at("tasks")[2]["runs"] = nlohmann::json::array();
+    for (const int i : { 0, 1, 2 }) {
+        auto j = incomplete;
+        j["split"]["task_index"] = i;
+        test::writeBytes(task(i) / "sweep.json", j.dump(2));
+    }
+    LETHE_COMPARE_STR(runCli(merge).err,
+        "error: " + q(task(0) / "sweep.json")
+            + ": split.tasks does not assign every run of the grid to exactly one of the 3 tasks\n");
+    for (const int i : { 0, 1, 2 }) {
+        auto j = nlohmann::json::parse(saved);
+        j["split"]["task_index"] = i;
+        test::writeBytes(task(i) / "sweep.json", j.dump(2));
+    }
+    const Result merged = runCli(merge);
+    QVERIFY2(merged.exitCode == 0, merged.err.c_str());
 }
 
 void TestCli::killedWhileWritingCheckpointsLeavesCompleteFiles()
