@@ -58,6 +58,8 @@ struct SplitRecord {
     nlohmann::json tasks;
     std::vector<int> classes;
     bool evaluate = true;
+    /// Without the literature's instruments one measurement gives every base row (each records its seconds).
+    bool sharedBase = true;
     std::optional<double> secondsPerUnit;
 };
 
@@ -85,6 +87,7 @@ SplitRecord readSplitRecord(const std::filesystem::path& folder, int index, int 
                 r.classes.push_back(c);
         }
         r.evaluate = j.at("config").value("evaluate", true);
+        r.sharedBase = !j.contains("instruments");
         if (j.contains("seconds_per_unit"))
             r.secondsPerUnit = j.at("seconds_per_unit").get<double>();
     } catch (const std::exception&) {
@@ -192,15 +195,23 @@ int runSweepStatus(const SweepStatusOptions& o)
             std::set<std::string> recorded;
             std::set<int> baseClasses;
             double seconds = 0.0;
+            double sharedBaseSeconds = 0.0;
             for (const SweepRow& r : rows) {
-                if (r.method == "base")
-                    baseClasses.insert(r.forgetClass);
-                else
-                    recorded.insert(runFileName(r));
-                seconds += (std::isnan(r.runSeconds) ? 0.0 : r.runSeconds)
+                const double rowSeconds = (std::isnan(r.runSeconds) ? 0.0 : r.runSeconds)
                     + (std::isnan(r.evalSeconds) ? 0.0 : r.evalSeconds);
+                if (r.method == "base") {
+                    baseClasses.insert(r.forgetClass);
+                    // Every base row of one shared measurement records its seconds: counted once.
+                    if (own->sharedBase) {
+                        sharedBaseSeconds = std::max(sharedBaseSeconds, rowSeconds);
+                        continue;
+                    }
+                } else {
+                    recorded.insert(runFileName(r));
+                }
+                seconds += rowSeconds;
             }
-            t.measuredMinutes = seconds / 60.0;
+            t.measuredMinutes = (seconds + sharedBaseSeconds) / 60.0;
             if (t.baseMeasured) {
                 bool all = true;
                 for (const int c : reference->classes)

@@ -360,6 +360,29 @@ void TestCli::sweepSplitIntoTasksMergesToTheLocalTable()
     LETHE_COMPARE_STR(summaryWithoutTimes(split / "summary.txt"), summaryWithoutTimes(local / "summary.txt"));
     LETHE_COMPARE_STR(test::readBytes(split / "sweep.json"), test::readBytes(local / "sweep.json"));
 
+    // sweep-status: every task done; the minutes estimated at the rate tasks 0 and 2 were started with (tasks 1 and
+    // 3 were not), the measured ones from results.csv, where the base model's one measurement counts once though
+    // each of its rows records its seconds.
+    const Result status = runCli({ "sweep-status", q(split), "--json" });
+    QVERIFY2(status.exitCode == 0, status.err.c_str());
+    const auto report = nlohmann::json::parse(status.out);
+    QCOMPARE(report.at("all_done").get<bool>(), true);
+    const auto seconds = [](const std::string& row) {
+        const auto last = row.rfind(',');
+        const auto before = row.rfind(',', last - 1);
+        return std::stod(row.substr(before + 1, last - before - 1)) + std::stod(row.substr(last + 1));
+    };
+    const auto task0 = lines(split / "task-0-of-4" / "results.csv");
+    QCOMPARE(seconds(task0[1]), seconds(task0[2]));
+    QCOMPARE(
+        report.at("tasks").at(0).at("measured_minutes").get<double>(), (seconds(task0[1]) + seconds(task0[3])) / 60.0);
+    LETHE_COMPARE_STR(report.at("tasks").at(0).at("base").get<std::string>(), "measured");
+    QCOMPARE(report.at("tasks").at(0).at("estimated_minutes").get<double>(), 1418 * 0.25 / 60.0);
+    QCOMPARE(report.at("tasks").at(1).at("estimated_minutes").get<double>(), 1428 * 0.25 / 60.0);
+    const auto task1 = lines(split / "task-1-of-4" / "results.csv");
+    QCOMPARE(
+        report.at("tasks").at(1).at("measured_minutes").get<double>(), (seconds(task1[1]) + seconds(task1[2])) / 60.0);
+
     // The merged folder is a local sweep's: the same command finds every run done.
     const Result again = runCli(grid + Args { "--out", q(split) });
     QVERIFY2(again.exitCode == 0, again.err.c_str());
