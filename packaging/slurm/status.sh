@@ -23,14 +23,18 @@ fi
 out=$1
 [ -d "$out" ] || { echo "status.sh: no sweep folder $out" >&2; exit 2; }
 lethe_cli=${LETHE_CLI:-lethe-cli}
-if [ -z "${LETHE_CLI:-}" ] && [ -f "$out/rerun.sh" ]; then
+tasks=""
+if [ -f "$out/rerun.sh" ]; then
+    # The task count and the program of the submission (before any task folder exists, sweep-status needs the count).
+    line=$(grep -m1 '^tasks=' "$out/rerun.sh" || true)
+    [[ $line =~ ^tasks=([0-9]+)$ ]] && tasks=${BASH_REMATCH[1]}
     line=$(grep -m1 '^lethe_cli=' "$out/rerun.sh" || true)
-    [ -n "$line" ] && eval "$line"
+    [ -z "${LETHE_CLI:-}" ] && [ -n "$line" ] && eval "$line"
 fi
-exec python3 - "$out" "$lethe_cli" <<'PY'
+exec python3 - "$out" "$lethe_cli" "$tasks" <<'PY'
 import json, os, re, subprocess, sys
 
-out, lethe_cli = sys.argv[1], sys.argv[2]
+out, lethe_cli, tasks = sys.argv[1], sys.argv[2], sys.argv[3]
 
 
 def run(*cmd):
@@ -41,7 +45,7 @@ def run(*cmd):
         return 127, "", str(e)
 
 
-code, text, err = run(lethe_cli, "sweep-status", out, "--json")
+code, text, err = run(lethe_cli, "sweep-status", out, "--json", *(["--task-count", tasks] if tasks else []))
 if code not in (0, 3):
     sys.stderr.write(err or text)
     sys.stderr.write("status.sh: %s sweep-status %s failed (exit %d)\n" % (lethe_cli, out, code))
@@ -124,6 +128,11 @@ def final_state(job, log):
     return "", ""
 
 
+def shown(path):
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
 rows, rerun, all_done = [], [], True
 for t in lethe["tasks"]:
     i = t["index"]
@@ -160,9 +169,9 @@ for t in lethe["tasks"]:
     if state in ("failed", "missing"):
         rerun.append(str(i))
     rows.append((str(i), state, job_id or "-", slurm or "-", source or "-", "%s: %s" % (lethe_state, detail),
-                 minutes, os.path.relpath(log) if log and os.path.exists(log) else "-"))
+                 minutes, shown(log) if log and os.path.exists(log) else "-"))
 
-head = ("task", "state", "job", "slurm state", "from", "lethe-cli sweep-status", "minutes", "log")
+head = ("task", "state", "job", "slurm state", "from", "runs (sweep-status)", "minutes", "log")
 widths = [max(len(r[k]) for r in rows + [head]) for k in range(len(head))]
 for r in [head] + rows:
     print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())

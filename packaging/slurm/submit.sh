@@ -242,7 +242,7 @@ check_request
 # ---- The plan: runs per task, estimated minutes and memory ---------------------------------------------------
 plan_json=$(mktemp)
 trap 'rm -f "$plan_json"' EXIT
-echo "planning: $lethe_cli --threads $cpus sweep ... --task-count $tasks --plan"
+echo "the plan of $tasks task$([ "$tasks" -eq 1 ] || echo s) (sweep --plan-json, timed on this machine with --threads $cpus):"
 plan_ok=1
 "$lethe_cli" --threads "$cpus" sweep "${sweep_args[@]}" --out "$out_abs" --task-count "$tasks" \
     --plan-json "$plan_json" || plan_ok=0
@@ -263,7 +263,7 @@ if [ -z "$time_limit" ]; then
     # Twice the estimate: it was timed here, and a compute node may be slower or busier. Plus loading and measuring.
     minutes_asked=$(python3 -c 'import math, sys; print(max(10, math.ceil(2 * float(sys.argv[1])) + 5))' "$plan_minutes")
     time_limit=$minutes_asked
-    notes+=("--time $minutes_asked: twice the longest task's estimate ($plan_minutes min) + 5 min, at least 10")
+    notes+=("--time $minutes_asked: twice the longest task's estimate ($(printf '%.1f' "$plan_minutes") min) + 5 min, at least 10")
 fi
 if [ -z "$mem" ]; then
     mem_asked=$(((plan_mib * 3 / 2 + 512 + 255) / 256 * 256))
@@ -275,10 +275,12 @@ check_request
 
 # ---- The two jobs ---------------------------------------------------------------------------------------------
 logs=$out_abs/logs
-# Slurm signals lethe-cli (the batch shell, by exec) this long before the limit: it checkpoints the run in progress.
+# Slurm signals lethe-cli (the batch shell, by exec) this long before the limit, and it checkpoints the run in
+# progress: 120 s, a quarter of a limit under 10 minutes (at least 15 s). slurmctld looks about every 30 s, so the
+# signal can come up to that much earlier.
 limit_seconds=$((minutes_asked * 60))
 lead=120
-[ $limit_seconds -lt 600 ] && lead=$((limit_seconds / 4 > 30 ? limit_seconds / 4 : 30))
+[ $limit_seconds -lt 600 ] && lead=$((limit_seconds / 4 > 15 ? limit_seconds / 4 : 15))
 common=(--export="ALL,LETHE_CLI=$lethe_cli")
 [ -n "$partition" ] && common+=(--partition="$partition")
 common+=("${extra[@]}")
@@ -387,7 +389,7 @@ EOF
 } >"$rerun"
 chmod +x "$rerun"
 
-echo "submitted the sweep as array job $array_job ($tasks tasks into $out_abs/task-I-of-$tasks) and the merge as job $merge_job (afterok:$array_job)"
+echo "submitted the sweep as array job $array_job ($tasks task$([ "$tasks" -eq 1 ] || echo s) into $out_abs/task-I-of-$tasks) and the merge as job $merge_job (afterok:$array_job)"
 echo "logs: $logs/array-$array_job-task-I.log, $logs/merge-$merge_job.log"
 echo "state of every task: $here/status.sh $out_abs"
 echo "tasks that failed or ran out of time (they resume): $rerun I [I...]"
