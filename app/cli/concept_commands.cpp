@@ -70,6 +70,7 @@ struct ConceptOptions {
     std::string device = "auto";
     std::string out;
     bool force = false;
+    bool resume = false;
     bool fashionMeasures = false;
     std::string clip;
     int clipPrompts = 20;
@@ -235,14 +236,41 @@ std::vector<unlearn::ConceptPair> pairsOf(const models::sd::StableDiffusion& sd,
     return unlearn::conceptPairsOf(sd, texts, pixels, options.batch);
 }
 
-void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, const GlobalOptions& global)
+/// An interrupted concept run's state, written where Ctrl+C, SIGTERM or SIGUSR1 stopped it and removed once the run
+/// folder is complete.
+constexpr const char* kConceptCheckpoint = "checkpoint.safetensors";
+
+/// The SHA-256 a checkpoint names its model by: a single file's own; for a folder, that of the list of its files'
+/// (relative path and SHA-256, in path order).
+std::string modelSha256(const std::filesystem::path& model)
+{
+    if (!std::filesystem::is_directory(model))
+        return io::sha256File(model);
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(model))
+        if (entry.is_regular_file())
+            files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    std::string list;
+    for (const auto& file : files)
+        list += file.lexically_relative(model).generic_string() + ' ' + io::sha256File(file) + '\n';
+    return io::sha256Hex(list);
+}
+
+void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, GlobalOptions& global)
 {
     ConceptOptions o = given;
     if (o.model.empty())
         o.model = resourceFile(std::string("models/") + kBuiltinT2iModel).string();
     const std::filesystem::path dir(o.out);
-    if (std::filesystem::exists(dir / "run.json") && !o.force)
+    const std::filesystem::path checkpoint = dir / kConceptCheckpoint;
+    // A run that Ctrl+C, SIGTERM or SIGUSR1 stopped kept its checkpoint: --resume goes on from there.
+    const bool resuming = o.resume && !o.force && std::filesystem::exists(checkpoint);
+    if (std::filesystem::exists(dir / "run.json") && !o.force && !resuming)
         throw Error(dir.string() + " already holds a concept run (run.json): choose another --out or pass --force");
+    if (std::filesystem::exists(checkpoint) && !o.resume && !o.force)
+        throw Error(dir.string() + " holds an interrupted concept run (" + kConceptCheckpoint
+            + "): pass --resume to continue it, or --force to start over");
 
     const std::optional<std::string> recommended = unlearn::recommendedConceptPreset(o.model);
     const std::string presetName = !flags.runPreset.empty() ? flags.runPreset : recommended.value_or("sd");
@@ -383,6 +411,16 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
     // The run trains the loaded UNet itself: the "before" images below are drawn before the first step, and nothing
     // after the run needs the original weights.
     unlearn::ConceptSession session(sd, std::move(forget), std::move(remain), config, unlearn::BaseUse::TrainInPlace);
+    // The model's SHA-256 names it in the checkpoint; hashed only when a checkpoint is written or read (on disk the
+    // model does not change while its UNet trains in memory).
+    std::optional<std::string> sha256;
+    const auto modelSha = [&] { return sha256 ? *sha256 : *(sha256 = modelSha256(o.model)); };
+    if (o.force)
+        std::filesystem::remove(checkpoint);
+    if (resuming) // Checked at once; loaded after the "before" images, which the base weights draw.
+        session.checkCheckpoint(checkpoint, modelSha());
+    else if (o.resume)
+        std::cerr << "no checkpoint in " << dir.string() << ": starting from the beginning\n";
     const std::string command = io::commandLine(global.argc, global.argv);
     std::cerr << "unlearning with " << o.method << ": α " << config.alpha << ", λ " << config.lambda << ", lr "
               << config.lr << ", " << config.steps << " steps, batches " << config.forgetBatch << "/"
@@ -453,19 +491,43 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
 
     // The run, with Ctrl+C stopping it after the current step (then what there is is written). A non-finite step
     // rolls back to the last snapshot and ends the run as failed; the weights written are those of the snapshot.
-    CliObserver observer(dir / "steps.csv", config.steps);
+    std::int64_t resumedStep = 0;
+    if (resuming) {
+        resumedStep = session.resumeFrom(checkpoint, modelSha());
+        std::cerr << "resuming from " << checkpoint.string() << " at step " << resumedStep << '\n';
+        truncateStepsCsv(dir / "steps.csv", resumedStep);
+    }
+    CliObserver observer(dir / "steps.csv", config.steps, resuming);
     const unlearn::RunRecord record { "concept", io::configToJson(config), {}, o.model,
-        std::filesystem::is_regular_file(o.model) ? io::sha256File(o.model) : std::string(), loadOptions.device.str(),
-        command, io::utcNow() };
+        std::filesystem::is_regular_file(o.model) ? modelSha() : std::string(), loadOptions.device.str(), command,
+        io::utcNow() };
     const unlearn::RunResult result = runUntilInterrupted(session, observer);
     observer.finish();
+    // A stop leaves the checkpoint at the step the run stopped at; so does SIGTERM or SIGUSR1 after the last step,
+    // before the images and measures at the end, which may take longer than a cluster waits.
+    const bool signalled = CancelOnInterrupt::checkpointRequested();
+    if (result.outcome == unlearn::RunOutcome::Stopped
+        || (result.outcome == unlearn::RunOutcome::Finished && signalled)) {
+        session.snapshotCurrentStep();
+        session.writeCheckpoint(checkpoint, modelSha());
+        if (signalled) {
+            std::cerr << CancelOnInterrupt::signalName() << ": the run stopped after step " << result.steps << " of "
+                      << config.steps << " and wrote its checkpoint " << checkpoint.string() << " (exit code "
+                      << kExitCheckpointed
+                      << ")\nresume it with: " << resumeCommand(global.argc, global.argv, "--resume") << '\n';
+            return;
+        }
+        std::cerr << "stopped after step " << result.steps << ": its checkpoint " << checkpoint.string()
+                  << " is kept; --resume goes on from there\n";
+    }
     unlearn::RunRecord finalRecord = record;
     finalRecord.finalConfig = io::configToJson(session.config());
     nlohmann::json manifest = unlearn::runManifest(finalRecord, result);
-    manifest.update({ { "method", o.method }, { "concept", prompts.conceptSpec }, { "parent_kind", sd.sourceKind() },
-        { "forget_pairs", prompts.forget.size() }, { "remain_pairs", prompts.remain.size() },
-        { "image_guidance", o.guidance }, { "image_steps", o.genSteps }, { "image_batch", o.genBatch },
-        { "negative_prompt", o.negativePrompt }, { "preview_seeds", previewSeeds }, { "previews", previewList } });
+    manifest.update({ { "resumed_from_step", resumedStep }, { "method", o.method }, { "concept", prompts.conceptSpec },
+        { "parent_kind", sd.sourceKind() }, { "forget_pairs", prompts.forget.size() },
+        { "remain_pairs", prompts.remain.size() }, { "image_guidance", o.guidance }, { "image_steps", o.genSteps },
+        { "image_batch", o.genBatch }, { "negative_prompt", o.negativePrompt }, { "preview_seeds", previewSeeds },
+        { "previews", previewList } });
     torch::Tensor afterImages;
     if (!preview.prompts.empty())
         afterImages = writePreview(session.model(), "after");
@@ -534,9 +596,13 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, c
         manifest["clip_alignment"] = eval::clipAlignmentRecord(clipSets, o.clip, previewSeeds);
         std::cout << eval::clipAlignmentTable(manifest["clip_alignment"]);
     }
-    session.model().saveDiffusersFolder(dir / "model", io::jsonText(manifest, 2), o.force);
+    session.model().saveDiffusersFolder(dir / "model", io::jsonText(manifest, 2), o.force || resuming);
     session.model().saveCompvisSingleFile(dir / "model.safetensors", { { "lethe.manifest", io::jsonText(manifest) } });
     io::writeFileAtomically(dir / "run.json", io::jsonText(manifest, 2));
+    if (result.outcome == unlearn::RunOutcome::Finished) {
+        std::filesystem::remove(checkpoint); // The run folder is complete: nothing to resume.
+        global.resumable = false; // A signal during the images at the end changed nothing: the run is done.
+    }
 
     if (result.outcome == unlearn::RunOutcome::Failed)
         throw Error("the run failed: " + result.message + "; the model after step " + std::to_string(result.steps)
@@ -815,7 +881,13 @@ void addConceptCommands(CLI::App& app, GlobalOptions& global)
     cmd->add_option("--device", o->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
     cmd->add_option("--out", o->out, "Run folder")->required();
     cmd->add_flag("--force", o->force, "Overwrite a run already in --out");
-    cmd->callback([o, flags, &global] { runCommand(global, [&] { runUnlearnConcept(*o, *flags, global); }); });
+    cmd->add_flag("--resume", o->resume,
+        "Continue an interrupted run in --out from its checkpoint (written where Ctrl+C, SIGTERM or SIGUSR1 stopped "
+        "it), with the same model, prompts, images and settings");
+    cmd->callback([o, flags, &global] {
+        global.resumable = true;
+        runCommand(global, [&] { runUnlearnConcept(*o, *flags, global); });
+    });
 
     CLI::App* bench = app.get_subcommand("bench");
     auto b = std::make_shared<ConceptBenchOptions>();

@@ -1,15 +1,34 @@
 #include "run_observer.h"
 
 #include "core/error.h"
+#include "core/io/atomic_file.h"
 #include "core/unlearn/run_record.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
 namespace lethe::cli {
+
+void truncateStepsCsv(const std::filesystem::path& csv, std::int64_t step)
+{
+    std::ifstream in(csv);
+    std::string kept;
+    std::string line;
+    bool header = true;
+    while (std::getline(in, line)) {
+        if (!header && std::strtoll(line.c_str(), nullptr, 10) > step)
+            break;
+        kept += line + '\n';
+        header = false;
+    }
+    in.close();
+    io::writeFileAtomically(csv, kept.empty() ? std::string(unlearn::kStepsCsvHeader) + '\n' : kept);
+}
 
 CliObserver::CliObserver(const std::filesystem::path& csv, std::int64_t totalSteps, bool append)
     : m_csv(csv, append ? std::ios::app : std::ios::trunc)
@@ -51,10 +70,9 @@ void CliObserver::onStep(const unlearn::StepReport& r)
 
 void CliObserver::onSnapshot(std::int64_t step)
 {
-    if (m_writeCheckpoint) {
-        m_csv.flush();
+    m_csv.flush(); // steps.csv holds every row up to the snapshot, for a checkpoint and for whoever follows the run.
+    if (m_writeCheckpoint)
         m_writeCheckpoint();
-    }
     if (!m_writeSnapshot)
         return;
     char name[64];

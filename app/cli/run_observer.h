@@ -15,6 +15,9 @@
 
 namespace lethe::cli {
 
+/// Keeps steps.csv's header and the rows up to `step` (those a resumed run does not redo).
+void truncateStepsCsv(const std::filesystem::path& csv, std::int64_t step);
+
 /// Writes steps.csv as the run goes, shows the live progress line and, when asked, keeps each snapshot on disk.
 class CliObserver : public unlearn::RunObserver {
 public:

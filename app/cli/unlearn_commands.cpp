@@ -183,23 +183,6 @@ struct UnlearnOptions {
 /// complete.
 constexpr const char* kUnlearnCheckpoint = "checkpoint.safetensors";
 
-/// Keeps steps.csv's header and the rows up to `step` (those a resumed run does not redo).
-void truncateStepsCsv(const std::filesystem::path& csv, std::int64_t step)
-{
-    std::ifstream in(csv);
-    std::string kept;
-    std::string line;
-    bool header = true;
-    while (std::getline(in, line)) {
-        if (!header && std::strtoll(line.c_str(), nullptr, 10) > step)
-            break;
-        kept += line + '\n';
-        header = false;
-    }
-    in.close();
-    io::writeFileAtomically(csv, kept.empty() ? std::string(unlearn::kStepsCsvHeader) + '\n' : kept);
-}
-
 void printMetrics(const char* label, const eval::GenerationEval& e)
 {
     std::cout << std::left << std::setw(8) << label << std::right << std::fixed << std::setprecision(3) << "UA "

@@ -6,6 +6,8 @@
 #include "core/diffusion/denoiser.h"
 #include "core/diffusion/pixels.h"
 #include "core/error.h"
+#include "core/io/config_json.h"
+#include "core/io/sha256.h"
 #include "core/train/adam.h"
 #include "core/train/training_loop.h"
 #include "core/unlearn/restricted_gradient.h"
@@ -159,6 +161,8 @@ ConceptBatchIndices conceptBatchIndices(
 
 struct ConceptSession::State {
     ConceptConfig config;
+    /// The config the session started with (live changes leave it alone): a checkpoint's identity.
+    ConceptConfig initialConfig;
     models::sd::StableDiffusion base;
     std::optional<models::sd::StableDiffusion> sd;
     models::sd::UNet2DConditionModel unet { nullptr };
@@ -184,6 +188,7 @@ struct ConceptSession::State {
 
     State(const models::sd::StableDiffusion& b, ConceptConfig c)
         : config(c)
+        , initialConfig(c)
         , base(b)
         , noise(diffusion::cpuGenerator(c.seed))
     {
@@ -407,6 +412,7 @@ ConceptSession::ConceptSession(const models::sd::StableDiffusion& base, std::vec
         if (edited.empty())
             throw Error(what + "UCE edits cross-attention key and value projections, and this UNet has none");
         s.config.steps = 1; // The closed form is one step.
+        s.initialConfig.steps = 1;
     }
     for (const auto& item : s.unet->named_parameters()) {
         const bool chosen = s.config.method == ConceptMethod::UCE
@@ -730,6 +736,97 @@ std::optional<torch::Tensor> ConceptSession::preview(const std::function<bool(st
     s.unet->eval(); // Between steps: the next step puts the UNet back in training mode.
     s.moveFrozenParts(false);
     return diffusion::generate(s.sd->model(), s.previewRequest, progress);
+}
+
+namespace {
+
+/// The metadata keys of a concept run's checkpoint.
+const char* const kConceptCheckpointKey = "lethe.concept_checkpoint";
+const char* const kLiveKey = "lethe.live";
+
+/// SHA-256 of the pairs' prompts, in order.
+std::string promptsSha256(const std::vector<ConceptPair>& pairs)
+{
+    nlohmann::json prompts = nlohmann::json::array();
+    for (const ConceptPair& pair : pairs)
+        prompts.push_back(pair.prompt);
+    return io::sha256Hex(prompts.dump());
+}
+
+/// The settings a checkpoint identifies its run by: all but the number of steps (a resumed run may go further) and
+/// the previews during the run (they change no weight).
+nlohmann::json identitySettings(const ConceptConfig& config)
+{
+    nlohmann::json settings = io::configToJson(config);
+    settings.erase("steps");
+    settings.erase("preview_every");
+    return settings;
+}
+
+} // namespace
+
+nlohmann::json ConceptSession::checkpointIdentity(const std::string& modelSha256) const
+{
+    const State& s = *m_state;
+    nlohmann::json identity = identitySettings(s.initialConfig);
+    identity["model_sha256"] = modelSha256;
+    identity["forget_prompts"] = promptsSha256(s.forget);
+    identity["remain_prompts"] = promptsSha256(s.remain);
+    io::Sha256 images;
+    for (const auto* set : { &s.forget, &s.remain })
+        for (const ConceptPair& pair : *set)
+            for (const torch::Tensor& t : { pair.image, pair.logvar })
+                if (t.defined()) {
+                    const torch::Tensor bytes = t.to(torch::kCPU).contiguous();
+                    images.update(bytes.data_ptr(), bytes.nbytes());
+                }
+    identity["training_images"] = images.hexDigest();
+    return identity;
+}
+
+void ConceptSession::writeCheckpoint(const std::filesystem::path& path, const std::string& modelSha256) const
+{
+    const ConceptConfig& c = m_state->config;
+    const nlohmann::json live = { { "alpha", c.alpha }, { "lambda", c.lambda }, { "lr", c.lr } };
+    writeSnapshotFile(path, "concept unlearning checkpoint", "unet.",
+        { { kConceptCheckpointKey, checkpointIdentity(modelSha256).dump() }, { kLiveKey, live.dump() } });
+}
+
+nlohmann::json ConceptSession::checkedLiveValues(const io::SafetensorsFile& file, const std::string& modelSha256) const
+{
+    const std::string path = file.path().string();
+    const auto identity = file.metadata().find(kConceptCheckpointKey);
+    const auto live = file.metadata().find(kLiveKey);
+    if (identity == file.metadata().end() || live == file.metadata().end())
+        throw FormatError(path, "__metadata__", "not a Lethe concept unlearning checkpoint");
+    // Checkpoints written before a setting existed ran with its default.
+    checkCheckpointIdentity(path, nlohmann::json::parse(identity->second, nullptr, false),
+        checkpointIdentity(modelSha256), identitySettings(ConceptConfig {}));
+    nlohmann::json changes = nlohmann::json::parse(live->second, nullptr, false);
+    if (!changes.is_object())
+        throw FormatError(path, "__metadata__ '" + std::string(kLiveKey) + "'", "not a JSON object");
+    return changes;
+}
+
+void ConceptSession::checkCheckpoint(const std::filesystem::path& path, const std::string& modelSha256) const
+{
+    checkedLiveValues(io::SafetensorsFile(path), modelSha256);
+}
+
+std::int64_t ConceptSession::resumeFrom(const std::filesystem::path& path, const std::string& modelSha256)
+{
+    State& s = *m_state;
+    const io::SafetensorsFile file(path);
+    const nlohmann::json changes = checkedLiveValues(file, modelSha256);
+    ConceptConfig changed = s.config;
+    changed.alpha = changes.value("alpha", changed.alpha);
+    changed.lambda = changes.value("lambda", changed.lambda);
+    changed.lr = changes.value("lr", changed.lr);
+    changed.validate();
+    computeSaliency(); // SalUn's mask comes from the base weights: before they change.
+    const std::int64_t step = loadSnapshotFile(file, "unet.");
+    s.config = changed;
+    return step;
 }
 
 void ConceptSession::finishRun()

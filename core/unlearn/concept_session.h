@@ -13,6 +13,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -140,6 +141,24 @@ public:
     /// empty before that and for the other methods.
     const std::vector<torch::Tensor>& saliencyMask() const;
 
+    /// Writes what run() needs to go on from the last snapshot to `path`, atomically: the trained parameters (only
+    /// those, under "unet."), Adam's moments and step count, the step, the noise generator's state and α, λ and lr
+    /// with the live changes so far; and the run's identity (checkpointIdentity). After snapshotCurrentStep() that is
+    /// the current state.
+    void writeCheckpoint(const std::filesystem::path& path, const std::string& modelSha256) const;
+    /// Loads a checkpoint of this same run: run() then continues from its step with the batches, draws and updates
+    /// of the run that wrote it (steps may differ). Call it before the first run() (SalUn's mask comes from the base
+    /// weights; in place, ESD's teacher keeps them). Returns the step. Throws FormatError naming the file and the
+    /// first key of the identity that differs, or the tensor that is missing or mis-shaped.
+    std::int64_t resumeFrom(const std::filesystem::path& path, const std::string& modelSha256);
+    /// Throws what resumeFrom() would for a checkpoint of another run, and changes nothing.
+    void checkCheckpoint(const std::filesystem::path& path, const std::string& modelSha256) const;
+    /// What a checkpoint must share with the run that resumes it: `modelSha256` ("model_sha256"), the settings as
+    /// the session started with them (the concept config's keys but steps and preview_every), the SHA-256 of the
+    /// forget and of the remain prompts ("forget_prompts", "remain_prompts") and of the training pairs' images and
+    /// log-variances ("training_images").
+    nlohmann::json checkpointIdentity(const std::string& modelSha256) const;
+
 protected:
     Schedule schedule() const override;
     TrainState trainState() override;
@@ -152,6 +171,8 @@ protected:
 private:
     /// SalUn: the saliency mask, once.
     void computeSaliency();
+    /// The checkpoint's live α, λ and lr (a JSON object), after checking its identity against this run's.
+    nlohmann::json checkedLiveValues(const io::SafetensorsFile& file, const std::string& modelSha256) const;
 
     struct State;
     std::unique_ptr<State> m_state;

@@ -441,18 +441,8 @@ nlohmann::json checkpointIdentity(const RunConfig& c)
 void UnlearnSession::writeCheckpoint(const std::filesystem::path& path) const
 {
     const State& s = *m_state;
-    const Snapshot& snap = snapshot();
-    if (snap.step < 0)
-        throw Error("unlearning checkpoint: no snapshot taken yet");
-    std::vector<io::NamedTensor> tensors;
-    for (std::size_t i = 0; i < s.trainable.size(); ++i)
-        tensors.push_back({ "net." + s.trainable[i].first, snap.weights[i] });
-    for (const auto& entry : snap.adam)
-        tensors.push_back(entry);
-    tensors.push_back({ "run.step", torch::tensor({ snap.step }, torch::kInt64) });
-    tensors.push_back({ "run.noise_rng", snap.noise });
     const nlohmann::json live = { { "alpha", s.config.alpha }, { "lambda", s.config.lambda }, { "lr", s.config.lr } };
-    io::writeSafetensors(path, tensors,
+    writeSnapshotFile(path, "unlearning checkpoint", "net.",
         { { "lethe.unlearn_checkpoint", checkpointIdentity(s.config).dump() }, { "lethe.live", live.dump() } });
 }
 
@@ -464,31 +454,12 @@ std::int64_t UnlearnSession::resumeFrom(const std::filesystem::path& path)
     const auto live = file.metadata().find("lethe.live");
     if (identity == file.metadata().end() || live == file.metadata().end())
         throw FormatError(path.string(), "__metadata__", "not a Lethe unlearning checkpoint");
-    const nlohmann::json saved = nlohmann::json::parse(identity->second, nullptr, false);
-    const nlohmann::json ours = checkpointIdentity(s.config);
     // Checkpoints written before a key existed ran with its default.
-    const nlohmann::json defaults = checkpointIdentity(RunConfig {});
-    for (const auto& [key, value] : ours.items()) {
-        const nlohmann::json theirs = saved.is_object() ? saved.value(key, defaults[key]) : nlohmann::json();
-        if (theirs != value)
-            throw FormatError(path.string(), "__metadata__ '" + key + "'",
-                "the checkpoint's run used " + (saved.is_object() ? theirs.dump() : "?") + ", this run "
-                    + value.dump());
-    }
+    checkCheckpointIdentity(path, nlohmann::json::parse(identity->second, nullptr, false), checkpointIdentity(s.config),
+        checkpointIdentity(RunConfig {}));
     // SalUn's mask comes from the base model's gradients: computed before the weights change.
     if (s.config.method == Method::SalUn && s.saliency.empty())
         s.computeSaliency();
-    torch::NoGradGuard noGrad;
-    for (auto& [name, tensor] : s.trainable) {
-        const torch::Tensor value = file.tensor("net." + name);
-        if (value.sizes() != tensor.sizes())
-            throw FormatError(path.string(), "tensor 'net." + name + "'",
-                "expected shape " + c10::str(tensor.sizes()) + ", found " + c10::str(value.sizes()));
-        tensor.copy_(value);
-    }
-    if (s.adam)
-        s.adam->loadState(file);
-    s.noise.set_state(file.tensor("run.noise_rng"));
     const nlohmann::json changes = nlohmann::json::parse(live->second, nullptr, false);
     if (!changes.is_object())
         throw FormatError(path.string(), "__metadata__ 'lethe.live'", "not a JSON object");
@@ -498,12 +469,7 @@ std::int64_t UnlearnSession::resumeFrom(const std::filesystem::path& path)
     changed.lr = changes.value("lr", changed.lr);
     changed.validate();
     s.config = changed;
-    const auto step = file.tensor("run.step").item<std::int64_t>();
-    if (step < 0 || step > s.config.steps)
-        throw FormatError(path.string(), "tensor 'run.step'",
-            "step " + std::to_string(step) + " is outside 0…" + std::to_string(s.config.steps));
-    m_step = step;
-    return step;
+    return loadSnapshotFile(file, "net.");
 }
 
 } // namespace lethe::unlearn

@@ -1,9 +1,11 @@
 #include "unlearn_run.h"
 
+#include "core/error.h"
 #include "core/nn/autocast.h"
 #include "core/runtime.h"
 #include "core/train/adam.h"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -110,6 +112,59 @@ void UnlearnRun::restoreSnapshot()
     }
     zeroGrad();
     m_step = m_snapshot.step;
+}
+
+void UnlearnRun::writeSnapshotFile(const std::filesystem::path& path, const std::string& what,
+    const std::string& prefix, const io::Metadata& metadata) const
+{
+    if (m_snapshot.step < 0)
+        throw Error(what + ": no snapshot taken yet");
+    const std::vector<std::string> names = trainableNames();
+    std::vector<io::NamedTensor> tensors;
+    for (std::size_t i = 0; i < names.size(); ++i)
+        tensors.push_back({ prefix + names[i], m_snapshot.weights[i] });
+    for (const auto& entry : m_snapshot.adam)
+        tensors.push_back(entry);
+    tensors.push_back({ "run.step", torch::tensor({ m_snapshot.step }, torch::kInt64) });
+    tensors.push_back({ "run.noise_rng", m_snapshot.noise });
+    io::writeSafetensors(path, tensors, metadata);
+}
+
+std::int64_t UnlearnRun::loadSnapshotFile(const io::SafetensorsFile& file, const std::string& prefix)
+{
+    const TrainState state = trainState();
+    const std::string path = file.path().string();
+    torch::NoGradGuard noGrad;
+    for (auto& [name, tensor] : *state.trainable) {
+        const torch::Tensor value = file.tensor(prefix + name);
+        if (value.sizes() != tensor.sizes())
+            throw FormatError(path, "tensor '" + prefix + name + "'",
+                "expected shape " + c10::str(tensor.sizes()) + ", found " + c10::str(value.sizes()));
+        tensor.copy_(value);
+    }
+    if (state.adam)
+        state.adam->loadState(file);
+    state.noise->set_state(file.tensor("run.noise_rng"));
+    const auto step = file.tensor("run.step").item<std::int64_t>();
+    if (step < 0 || step > schedule().steps)
+        throw FormatError(path, "tensor 'run.step'",
+            "step " + std::to_string(step) + " is outside 0…" + std::to_string(schedule().steps));
+    m_step = step;
+    return step;
+}
+
+void UnlearnRun::checkCheckpointIdentity(const std::filesystem::path& file, const nlohmann::json& saved,
+    const nlohmann::json& ours, const nlohmann::json& defaults)
+{
+    for (const auto& [key, value] : ours.items()) {
+        const nlohmann::json theirs = saved.is_object()
+            ? saved.value(key, defaults.contains(key) ? defaults[key] : nlohmann::json())
+            : nlohmann::json();
+        if (theirs != value)
+            throw FormatError(file.string(), "__metadata__ '" + key + "'",
+                "the checkpoint's run used " + (saved.is_object() ? theirs.dump() : "?") + ", this run "
+                    + value.dump());
+    }
 }
 
 void UnlearnRun::snapshotCurrentStep()

@@ -10,9 +10,11 @@
 #include "core/unlearn/run_config.h"
 #include "core/unlearn/run_control.h"
 
+#include <nlohmann/json_fwd.hpp>
 #include <torch/types.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -183,6 +185,19 @@ protected:
     }
 
     const Snapshot& snapshot() const { return m_snapshot; }
+    /// Writes the last snapshot to `path` as a checkpoint, atomically: the trained tensors (each under `prefix` and
+    /// its name), Adam's moments and step count, "run.step", "run.noise_rng" (the noise generator's state), and
+    /// `metadata`. Throws Error (`what`: no snapshot taken yet) before the first snapshot.
+    void writeSnapshotFile(const std::filesystem::path& path, const std::string& what, const std::string& prefix,
+        const io::Metadata& metadata) const;
+    /// Loads what writeSnapshotFile wrote into the trained tensors, Adam and the noise generator, and makes its step
+    /// the run's; returns it. Throws FormatError naming the file and the tensor for a missing or mis-shaped tensor, or
+    /// a step outside 0…steps.
+    std::int64_t loadSnapshotFile(const io::SafetensorsFile& file, const std::string& prefix);
+    /// Throws FormatError(`file`, "__metadata__ 'KEY'", "the checkpoint's run used X, this run Y") for the first key
+    /// of `ours` whose value in `saved` (a JSON object; a key it lacks has its value in `defaults`) differs.
+    static void checkCheckpointIdentity(const std::filesystem::path& file, const nlohmann::json& saved,
+        const nlohmann::json& ours, const nlohmann::json& defaults);
     void takeSnapshot(std::int64_t step);
     /// Weights and optimizer back to the snapshot; the step count too.
     void restoreSnapshot();

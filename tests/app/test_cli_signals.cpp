@@ -1,13 +1,15 @@
 // lethe-cli stopped by SIGTERM (scancel, a cluster's time limit) or SIGUSR1 (Slurm's --signal ahead of the limit):
 // the run in progress writes its checkpoint at the step it stopped at and exits with code 75, and running the
 // command again goes on from that step to the model, steps.csv and figures of a run that was never interrupted.
-// The tiny CIFAR model of test_cli keeps each run to seconds.
+// The tiny CIFAR model of test_cli and the tiny Stable Diffusion of test_cli_t2i keep each run to seconds.
 #include "core/io/safetensors.h"
 
 #include "cli_runner.h"
 #include "test_support.h"
 #include "tiny_edm.h"
+#include "tiny_sd.h"
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <QElapsedTimer>
@@ -16,6 +18,7 @@
 
 #include <csignal>
 #include <functional>
+#include <set>
 #include <string>
 
 using namespace lethe;
@@ -63,6 +66,12 @@ std::vector<std::int64_t> oneTo(std::int64_t n)
     return steps;
 }
 
+/// Whether `text` ends with `tail`.
+bool endsWith(const std::string& text, const std::string& tail)
+{
+    return text.size() >= tail.size() && text.compare(text.size() - tail.size(), tail.size(), tail) == 0;
+}
+
 /// Every tensor of two model files is equal.
 void compareModels(const std::filesystem::path& expected, const std::filesystem::path& actual)
 {
@@ -80,6 +89,23 @@ std::string commandLine(const Args& arguments)
     for (const auto& a : arguments)
         line += " " + a;
     return line;
+}
+
+/// Runs the resume command `args` of the run stopped at `step` in `dir`: it says so, goes on to `steps`, removes the
+/// checkpoint, and ends with the rows and model (model.safetensors) of the uninterrupted run in `straight`.
+void resumeToTheStraightRun(const Args& args, const std::filesystem::path& dir, const std::filesystem::path& straight,
+    std::int64_t step, std::int64_t steps)
+{
+    const auto checkpoint = dir / "checkpoint.safetensors";
+    const Result resumed = runCli(args);
+    QVERIFY2(resumed.exitCode == 0, resumed.err.c_str());
+    QVERIFY2(resumed.err.find("resuming from " + checkpoint.string() + " at step " + std::to_string(step) + "\n")
+            != std::string::npos,
+        resumed.err.c_str());
+    QVERIFY(!std::filesystem::exists(checkpoint));
+    QCOMPARE(stepNumbers(dir / "steps.csv"), oneTo(steps));
+    QCOMPARE(rowsWithoutSeconds(dir / "steps.csv"), rowsWithoutSeconds(straight / "steps.csv"));
+    compareModels(straight / "model.safetensors", dir / "model.safetensors");
 }
 
 struct Stopped {
@@ -120,6 +146,8 @@ private Q_SLOTS:
     void initTestCase();
     void unlearnStoppedBySigtermResumesInsideTheRun();
     void sweepStoppedBySigusr1ResumesTheRunInProgress();
+    void unlearnConceptStoppedBySigtermResumesInsideTheRun_data();
+    void unlearnConceptStoppedBySigtermResumesInsideTheRun();
 
 private:
     test::ScratchDir m_dir;
@@ -176,15 +204,7 @@ void TestCliSignals::unlearnStoppedBySigtermResumesInsideTheRun()
         stopped.err.c_str());
 
     // The printed command goes on from that step to the uninterrupted run's model and rows.
-    const Result resumed = runCli(args + Args { "--resume" });
-    QVERIFY2(resumed.exitCode == 0, resumed.err.c_str());
-    QVERIFY2(resumed.err.find("resuming from " + checkpoint.string() + " at step " + std::to_string(step) + "\n")
-            != std::string::npos,
-        resumed.err.c_str());
-    QVERIFY(!std::filesystem::exists(checkpoint));
-    QCOMPARE(stepNumbers(csv), oneTo(steps));
-    QCOMPARE(rowsWithoutSeconds(csv), rowsWithoutSeconds(straight / "steps.csv"));
-    compareModels(straight / "model.safetensors", dir / "model.safetensors");
+    resumeToTheStraightRun(args + Args { "--resume" }, dir, straight, step, steps);
 }
 
 void TestCliSignals::sweepStoppedBySigusr1ResumesTheRunInProgress()
@@ -235,6 +255,130 @@ void TestCliSignals::sweepStoppedBySigusr1ResumesTheRunInProgress()
     QCOMPARE(rowsWithoutTimes(dir / "results.csv"), rowsWithoutTimes(straight / "results.csv"));
     for (const char* name : { "graddiff-class2-a0.1-l1.safetensors", "graddiff-class2-a0.1-l5.safetensors" })
         compareModels(straight / "models" / name, dir / "models" / name);
+}
+
+void TestCliSignals::unlearnConceptStoppedBySigtermResumesInsideTheRun_data()
+{
+    QTest::addColumn<QString>("method");
+    QTest::newRow("rgd") << QStringLiteral("rgd"); // Every UNet parameter.
+    // ESD's teacher is the base UNet's trained parameters as they were before the first step, kept beside the run;
+    // ESD-x trains only the cross-attention.
+    QTest::newRow("esd-x") << QStringLiteral("esd-x");
+}
+
+void TestCliSignals::unlearnConceptStoppedBySigtermResumesInsideTheRun()
+{
+    QFETCH(QString, method);
+    const std::string name = "concept-" + method.toStdString();
+    const std::filesystem::path model = m_dir / "tiny-sd";
+    if (!std::filesystem::exists(model)) {
+        test::writeTinyDiffusersFolder(model, false);
+        test::writeBytes(m_dir / "concept-forget.json", R"(["a red shoe", "a blue shoe", "a red hat"])");
+        test::writeBytes(m_dir / "concept-remain.json", R"(["a green bag", "a blue bag", "a green cap"])");
+    }
+    const std::int64_t steps = 100;
+    // Snapshots every 4 steps flush steps.csv; the stop comes between two of them. The images are drawn once, into
+    // a cache every run of the test shares.
+    const Args common = Args { "unlearn-concept", "--model", q(model), "--forget", q(m_dir / "concept-forget.json"),
+        "--remain", q(m_dir / "concept-remain.json"), "--method", method.toStdString(), "--steps",
+        std::to_string(steps), "--snapshot-every", "4", "--lr", "1e-3", "--forget-batch", "2", "--remain-batch", "2",
+        "--gen-steps", "1", "--preview-prompts", "1", "--preview-seeds", "0", "--images", q(m_dir / "concept-images") };
+    const auto straight = m_dir / (name + "-straight");
+    const Result whole = runCli(common + Args { "--out", q(straight) });
+    QVERIFY2(whole.exitCode == 0, whole.err.c_str());
+
+    const auto dir = m_dir / (name + "-stopped");
+    const Args args = common + Args { "--out", q(dir) };
+    const auto csv = dir / "steps.csv";
+    const Stopped stopped = startAndSignal(
+        args, [&] { return std::filesystem::exists(csv) && lines(csv).size() > 5; },
+        [](QProcess& process) { process.terminate(); });
+    QVERIFY2(stopped.normalExit, stopped.err.c_str());
+    QCOMPARE(stopped.exitCode, kExitCheckpointed);
+    const auto checkpoint = dir / "checkpoint.safetensors";
+    QVERIFY2(std::filesystem::exists(checkpoint), stopped.err.c_str());
+    const io::SafetensorsFile saved(checkpoint);
+    const std::int64_t step = saved.tensor("run.step").item<std::int64_t>();
+    QVERIFY2(step >= 4 && step < steps, std::to_string(step).c_str());
+    // The trained parameters and their Adam moments, none other of the UNet.
+    std::set<std::string> names;
+    for (const auto& entry : saved.entries())
+        names.insert(entry.name);
+    const std::string probe = method == QStringLiteral("rgd")
+        ? "conv_in.weight"
+        : "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight";
+    QVERIFY(names.count("unet." + probe) == 1 && names.count("adam.exp_avg." + probe) == 1);
+    QVERIFY(names.count("adam.step") == 1 && names.count("run.noise_rng") == 1);
+    for (const auto& n : names)
+        if (method != QStringLiteral("rgd") && n.rfind("unet.", 0) == 0)
+            QVERIFY2(n.find("attn2") != std::string::npos, n.c_str());
+    QCOMPARE(stepNumbers(csv), oneTo(step));
+    QVERIFY(!std::filesystem::exists(dir / "run.json"));
+    const std::string message = "SIGTERM: the run stopped after step " + std::to_string(step) + " of "
+        + std::to_string(steps) + " and wrote its checkpoint " + checkpoint.string()
+        + " (exit code 75)\nresume it with: " + commandLine(args) + " --resume\n";
+    QVERIFY2(endsWith(stopped.err, message), stopped.err.c_str());
+
+    // The same command without --resume neither resumes nor starts over.
+    const Result again = runCli(args);
+    QCOMPARE(again.exitCode, 1);
+    LETHE_COMPARE_STR(again.err,
+        "error: " + q(dir)
+            + " holds an interrupted concept run (checkpoint.safetensors): pass --resume to continue it, or --force "
+              "to start over\n");
+
+    // A checkpoint is resumed only by the run that wrote it: other settings, prompts or model are refused, naming
+    // the first that differs; another file is not a concept checkpoint.
+    const nlohmann::json identity = nlohmann::json::parse(saved.metadata().at("lethe.concept_checkpoint"));
+    const auto refused = [&](const std::string& label, const Args& changed) {
+        const auto other = m_dir / (name + "-" + label);
+        std::filesystem::create_directories(other);
+        std::filesystem::copy_file(checkpoint, other / "checkpoint.safetensors");
+        const Result r = runCli(changed + Args { "--out", q(other), "--resume" });
+        if (r.exitCode != 1)
+            qFatal("%s: exit code %d: %s", label.c_str(), r.exitCode, r.err.c_str());
+        // The refusal comes once the model is loaded and the training images are at hand: what it printed before
+        // is the usual.
+        return std::make_pair(q(other / "checkpoint.safetensors"), r.err.substr(r.err.rfind("error: ")));
+    };
+    const auto [seedFile, seedErr] = refused("seed", common + Args { "--seed", "7" });
+    LETHE_COMPARE_STR(seedErr,
+        "error: " + seedFile + ": __metadata__ 'seed': the checkpoint's run used " + identity["seed"].dump()
+            + ", this run 7\n");
+    test::writeBytes(m_dir / (name + "-remain2.json"), R"(["a green bag", "a blue bag", "a pink cap"])");
+    Args otherRemain = common;
+    otherRemain[6] = q(m_dir / (name + "-remain2.json"));
+    const auto [promptFile, promptErr] = refused("prompts", otherRemain);
+    const std::string promptMessage = "error: " + promptFile
+        + ": __metadata__ 'remain_prompts': the checkpoint's run used " + identity["remain_prompts"].dump()
+        + ", this run \"";
+    QVERIFY2(
+        promptErr.rfind(promptMessage, 0) == 0 && promptErr.size() == promptMessage.size() + 64 + 2, promptErr.c_str());
+    // The same weights in another folder whose model_index.json differs by a line break.
+    const auto otherModel = m_dir / (name + "-model");
+    std::filesystem::copy(model, otherModel, std::filesystem::copy_options::recursive);
+    test::writeBytes(otherModel / "model_index.json", test::readBytes(model / "model_index.json") + "\n");
+    Args modelChanged = common;
+    modelChanged[2] = q(otherModel);
+    const auto [modelFile, modelErr] = refused("model", modelChanged);
+    const std::string modelMessage = "error: " + modelFile + ": __metadata__ 'model_sha256': the checkpoint's run used "
+        + identity["model_sha256"].dump() + ", this run \"";
+    QVERIFY2(modelErr.rfind(modelMessage, 0) == 0 && modelErr.size() == modelMessage.size() + 64 + 2, modelErr.c_str());
+    const auto foreign = m_dir / (name + "-foreign");
+    std::filesystem::create_directories(foreign);
+    io::writeSafetensors(foreign / "checkpoint.safetensors", { { "run.step", torch::tensor({ 1 }, torch::kInt64) } });
+    const Result notOurs = runCli(common + Args { "--out", q(foreign), "--resume" });
+    QCOMPARE(notOurs.exitCode, 1);
+    LETHE_COMPARE_STR(notOurs.err.substr(notOurs.err.rfind("error: ")),
+        "error: " + q(foreign / "checkpoint.safetensors") + ": __metadata__: not a Lethe concept unlearning "
+            + "checkpoint\n");
+
+    // The printed command goes on from that step to the uninterrupted run's rows, weights and images.
+    resumeToTheStraightRun(args + Args { "--resume" }, dir, straight, step, steps);
+    if (QTest::currentTestFailed())
+        return;
+    QVERIFY(test::readBytes(straight / "after.png") == test::readBytes(dir / "after.png"));
+    QCOMPARE(nlohmann::json::parse(test::readBytes(dir / "run.json"))["resumed_from_step"].get<std::int64_t>(), step);
 }
 
 QTEST_APPLESS_MAIN(TestCliSignals)
