@@ -168,9 +168,8 @@ if [[ $lethe_cli != */* ]]; then
 fi
 [ -x "$lethe_cli" ] || die "LETHE_CLI=$lethe_cli is not an executable file"
 lethe_cli=$(cd "$(dirname "$lethe_cli")" && pwd)/$(basename "$lethe_cli")
-out_parent=$(cd "$(dirname "$out")" 2>/dev/null && pwd) \
-    || die "the folder that is to hold OUT does not exist: $(dirname "$out")"
-out_abs=$out_parent/$(basename "$out")
+# OUT by absolute path (compute nodes and rerun.sh may start elsewhere); it need not exist yet.
+out_abs=$(realpath -m -s -- "$out")
 
 # ---- What the cluster offers (sinfo) -------------------------------------------------------------------------
 have_sinfo=0
