@@ -156,7 +156,7 @@ grep -q "^submitted the sweep as array job $array (2 tasks" "$work/submit.log" |
 
 # Task 1 is stopped in its run: after its first step is logged (the log shows progress every 30 s and the first step).
 log1=$out/logs/array-$array-task-1.log
-wait_until 180 "task 1's first step in $log1" log_has "$log1" "step 1/"
+wait_until 420 "task 1's first step in $log1" log_has "$log1" "step 1/"
 sleep 2
 say "scancel ${array}_1 while its run is in progress"
 scancel "${array}_1"
@@ -170,7 +170,7 @@ log_has "$log1" "(exit code 75)" || fail "task 1 did not exit with 75 after its 
 ls "$out/task-1-of-2/checkpoints/"*.safetensors >/dev/null 2>&1 || fail "no checkpoint in $out/task-1-of-2/checkpoints"
 
 # The merge can never start now: Slurm cancels it (afterok, --kill-on-invalid-dep) once task 0 has ended.
-wait_until 240 "task 0 and the merge to end" no_jobs
+wait_until 420 "task 0 and the merge to end" no_jobs
 "$status" "$out" >"$work/status-1.txt" 2>&1
 code=$?
 cat "$work/status-1.txt"
@@ -185,7 +185,7 @@ say "resubmit: $out/rerun.sh 1"
 cat "$work/rerun.log"
 rerun_array=$(awk '$1 == "array" {id = $2} END {print id}' "$out/slurm-jobs.txt")
 [ "$rerun_array" != "$array" ] || fail "rerun.sh recorded no new array job"
-wait_until 240 "the resubmitted task and the merge to end" no_jobs
+wait_until 420 "the resubmitted task and the merge to end" no_jobs
 log2=$out/logs/array-$rerun_array-task-1.log
 cat "$log2"
 grep -q "task 1 of 2 (--task-index 1 --task-count 2)" "$log2" || fail "the resubmitted task's header does not say task 1 of 2"
@@ -223,7 +223,7 @@ print(max(300, min(20000, math.ceil(80 / per_step))))') || { cat "$work/probe.lo
     say "meanwhile, the direct sweep: lethe-cli --threads 1 sweep ${long[*]}"
     "$cli" --threads 1 sweep "${long[@]}" --out "$work/direct-tl" >"$work/direct-tl.log" 2>&1 \
         || { cat "$work/direct-tl.log"; fail "the direct sweep failed"; }
-    wait_until 180 "the time-limited task to end" no_jobs
+    wait_until 240 "the time-limited task to end" no_jobs
     tl_array=$(awk '$1 == "array" {print $2; exit}' "$tl/slurm-jobs.txt")
     cat "$tl/logs/array-$tl_array-task-0.log"
     tl_log=$tl/logs/array-$tl_array-task-0.log
@@ -238,7 +238,7 @@ print(max(300, min(20000, math.ceil(80 / per_step))))') || { cat "$work/probe.lo
         say "time limit: resubmission $round: $tl/rerun.sh 0"
         "$tl/rerun.sh" 0 >"$work/rerun-tl.log" 2>&1 || { cat "$work/rerun-tl.log"; fail "rerun.sh failed"; }
         cat "$work/rerun-tl.log"
-        wait_until 240 "the resubmitted task and the merge to end" no_jobs
+        wait_until 420 "the resubmitted task and the merge to end" no_jobs
         tl_rerun=$(awk '$1 == "array" {id = $2} END {print id}' "$tl/slurm-jobs.txt")
         tl_log=$tl/logs/array-$tl_rerun-task-0.log
         cat "$tl_log"
