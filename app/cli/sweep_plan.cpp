@@ -1,6 +1,7 @@
 #include "sweep_plan.h"
 
 #include "core/diffusion/edm_sampler.h"
+#include "core/unlearn/saliency.h"
 
 #include <nlohmann/json.hpp>
 
@@ -10,10 +11,6 @@
 namespace lethe::cli {
 
 namespace {
-
-/// Forget batches whose gradients make a SalUn run's saliency mask: UnlearnSession's kSaliencyBatches
-/// (core/unlearn/session.cpp), which keeps it private.
-constexpr std::int64_t kSaliencyBatches = 4;
 
 /// A forward and a backward pass of one image.
 constexpr std::int64_t kTrainingPass = 3;
@@ -44,7 +41,7 @@ RunCost runCost(const unlearn::RunConfig& config, int classCount, const AttackWo
     RunCost cost;
     cost.training = config.steps * stepUnits(config, config.remainPerClass * (classCount - 1));
     if (config.method == unlearn::Method::SalUn)
-        cost.training += kSaliencyBatches * kTrainingPass * config.forgetBatch;
+        cost.training += unlearn::kSaliencyBatches * kTrainingPass * config.forgetBatch;
     if (config.previewEvery > 0 && config.steps > 1) {
         // A preview after every previewEvery-th step but the last (unlearn_run.cpp), every class × every seed.
         diffusion::SamplerOptions preview;

@@ -10,6 +10,10 @@
 
 namespace lethe::unlearn {
 
+/// Forget batches whose gradient magnitudes make a class run's saliency mask (UnlearnSession; the sweep's cost plan
+/// counts them too).
+inline constexpr int kSaliencyBatches = 4;
+
 /// The mask of `magnitudes` (one tensor per parameter, |∇L_f| accumulated over the forget set): 1 at the
 /// round(fraction · n) largest entries over all parameters together (at least one; n counts every entry), else 0,
 /// in each tensor's shape and dtype. Ties keep the earlier entry (parameter order, then row-major), so exactly

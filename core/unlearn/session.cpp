@@ -25,9 +25,6 @@ namespace lethe::unlearn {
 
 namespace {
 
-/// Forget batches whose gradient magnitudes make SalUn's saliency mask.
-constexpr int kSaliencyBatches = 4;
-
 /// `batch` items of `pool` for step `step`: the pool is visited in a permutation fixed by (seed, epoch), and a
 /// batch that runs past the end of an epoch continues in the next one. Same result on every platform.
 std::vector<std::int64_t> batchOf(

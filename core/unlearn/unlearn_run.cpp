@@ -96,6 +96,7 @@ void UnlearnRun::takeSnapshot(std::int64_t step)
     }
     m_snapshot.noise = state.noise->get_state();
     m_snapshot.step = step;
+    m_snapshot.seconds = m_secondsBefore + secondsSince(m_runStarted);
 }
 
 void UnlearnRun::restoreSnapshot()
@@ -127,6 +128,7 @@ void UnlearnRun::writeSnapshotFile(const std::filesystem::path& path, const std:
         tensors.push_back(entry);
     tensors.push_back({ "run.step", torch::tensor({ m_snapshot.step }, torch::kInt64) });
     tensors.push_back({ "run.noise_rng", m_snapshot.noise });
+    tensors.push_back({ "run.seconds", torch::tensor({ m_snapshot.seconds }, torch::kFloat64) });
     io::writeSafetensors(path, tensors, metadata);
 }
 
@@ -145,6 +147,7 @@ std::int64_t UnlearnRun::loadSnapshotFile(const io::SafetensorsFile& file, const
     if (state.adam)
         state.adam->loadState(file);
     state.noise->set_state(file.tensor("run.noise_rng"));
+    m_secondsBefore = file.contains("run.seconds") ? file.tensor("run.seconds").item<double>() : 0.0;
     const auto step = file.tensor("run.step").item<std::int64_t>();
     if (step < 0 || step > schedule().steps)
         throw FormatError(path, "tensor 'run.step'",
@@ -176,6 +179,7 @@ RunResult UnlearnRun::run(RunObserver& observer, RunControl& control)
 {
     RunResult result;
     const auto started = Clock::now();
+    m_runStarted = started;
     const auto previewProgress = [&](std::int64_t done, std::int64_t total) {
         observer.onProgress("preview", done, total);
         return !control.stopRequested();
@@ -243,14 +247,14 @@ RunResult UnlearnRun::run(RunObserver& observer, RunControl& control)
             }
         }
         result.steps = m_step;
-        result.seconds = secondsSince(started);
+        result.seconds = m_secondsBefore + secondsSince(started);
         finishRun();
         if (result.outcome == RunOutcome::Finished)
             evaluate(result, observer, control);
     } catch (const std::exception& e) {
         result.outcome = RunOutcome::Failed;
         result.message = e.what();
-        result.seconds = secondsSince(started);
+        result.seconds = m_secondsBefore + secondsSince(started);
         try {
             restoreSnapshot();
         } catch (const std::exception&) {

@@ -13,6 +13,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <torch/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -60,7 +61,7 @@ struct RunResult {
     RunOutcome outcome = RunOutcome::Finished;
     std::int64_t steps = 0; ///< Steps completed (rolled-back steps not counted).
     int rollbacks = 0;
-    double seconds = 0.0; ///< Training wall time, measures excluded.
+    double seconds = 0.0; ///< Training wall time, measures excluded; a resumed run's counts its earlier parts too.
     std::string message; ///< Why it failed or what the last rollback restored.
     std::int64_t truncatedSteps = 0; ///< Steps whose report said `truncated`.
     std::int64_t projectedSteps = 0; ///< Steps whose report said `projected`.
@@ -160,6 +161,8 @@ protected:
         std::vector<io::NamedTensor> adam;
         std::int64_t step = -1;
         torch::Tensor noise; ///< The noise generator's state.
+        /// Training seconds up to the snapshot, over every part of a resumed run.
+        double seconds = 0.0;
     };
 
     virtual Schedule schedule() const = 0;
@@ -187,12 +190,14 @@ protected:
     const Snapshot& snapshot() const { return m_snapshot; }
     /// Writes the last snapshot to `path` as a checkpoint, atomically: the trained tensors (each under `prefix` and
     /// its name), Adam's moments and step count, "run.step", "run.noise_rng" (the noise generator's state), and
-    /// `metadata`. Throws Error (`what`: no snapshot taken yet) before the first snapshot.
+    /// "run.seconds" (the training seconds so far, float64), and `metadata`. Throws Error (`what`: no snapshot taken
+    /// yet) before the first snapshot.
     void writeSnapshotFile(const std::filesystem::path& path, const std::string& what, const std::string& prefix,
         const io::Metadata& metadata) const;
     /// Loads what writeSnapshotFile wrote into the trained tensors, Adam and the noise generator, and makes its step
-    /// the run's; returns it. Throws FormatError naming the file and the tensor for a missing or mis-shaped tensor, or
-    /// a step outside 0…steps.
+    /// the run's, and its training seconds the time the run has taken before (a checkpoint without "run.seconds":
+    /// none); returns the step. Throws FormatError naming the file and the tensor for a missing or mis-shaped tensor,
+    /// or a step outside 0…steps.
     std::int64_t loadSnapshotFile(const io::SafetensorsFile& file, const std::string& prefix);
     /// Throws FormatError(`file`, "__metadata__ 'KEY'", "the checkpoint's run used X, this run Y") for the first key
     /// of `ours` whose value in `saved` (a JSON object; a key it lacks has its value in `defaults`) differs.
@@ -207,6 +212,10 @@ protected:
 
 private:
     Snapshot m_snapshot;
+    /// Training seconds of the parts of a resumed run before this one (from its checkpoint).
+    double m_secondsBefore = 0.0;
+    /// When the current run() began: the snapshots' seconds count from it.
+    std::chrono::steady_clock::time_point m_runStarted = std::chrono::steady_clock::now();
 };
 
 } // namespace lethe::unlearn

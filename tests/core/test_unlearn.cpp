@@ -3,6 +3,7 @@
 #include "core/data/image_set.h"
 #include "core/error.h"
 #include "core/imaging/grid.h"
+#include "core/io/safetensors.h"
 #include "core/models/edm/edm_config.h"
 #include "core/nn/state_dict.h"
 #include "core/runtime.h"
@@ -482,6 +483,10 @@ void TestUnlearn::resumedRunMatchesTheUninterruptedOne()
         QCOMPARE(first.run(writer, control).outcome, unlearn::RunOutcome::Stopped);
         QCOMPARE(writer.snapshots, (std::vector<std::int64_t> { 2 }));
     }
+    // The checkpoint keeps the training seconds up to its step, and the resumed run's seconds count them: a run
+    // resumed after a time limit reports the time it really took, not its last part's.
+    const double secondsBefore = io::SafetensorsFile(checkpoint).tensor("run.seconds").item<double>();
+    QVERIFY(secondsBefore > 0.0);
     unlearn::UnlearnSession second(base, set, withClass(config, 1), torch::kCPU);
     QCOMPARE(second.resumeFrom(checkpoint), std::int64_t { 2 });
     QCOMPARE(second.config().lambda, 2.5);
@@ -491,6 +496,14 @@ void TestUnlearn::resumedRunMatchesTheUninterruptedOne()
     QCOMPARE(result.outcome, unlearn::RunOutcome::Finished);
     QCOMPARE(result.steps, std::int64_t { 6 });
     QCOMPARE(rest.steps.size(), std::size_t { 4 });
+    double restSeconds = 0.0;
+    for (const auto& r : rest.steps)
+        restSeconds += r.seconds;
+    QVERIFY2(result.seconds >= secondsBefore + restSeconds,
+        qPrintable(QStringLiteral("%1 s, less than %2 s before the checkpoint and %3 s of steps after it")
+                       .arg(result.seconds)
+                       .arg(secondsBefore)
+                       .arg(restSeconds)));
     for (std::size_t i = 0; i < rest.steps.size(); ++i) {
         QCOMPARE(rest.steps[i].step, all.steps[i + 2].step);
         QCOMPARE(rest.steps[i].forgetLoss, all.steps[i + 2].forgetLoss);
