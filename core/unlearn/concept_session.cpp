@@ -740,9 +740,8 @@ std::optional<torch::Tensor> ConceptSession::preview(const std::function<bool(st
 
 namespace {
 
-/// The metadata keys of a concept run's checkpoint.
+/// The metadata key of a concept run's checkpoint identity.
 const char* const kConceptCheckpointKey = "lethe.concept_checkpoint";
-const char* const kLiveKey = "lethe.live";
 
 /// SHA-256 of the pairs' prompts, in order.
 std::string promptsSha256(const std::vector<ConceptPair>& pairs)
@@ -787,25 +786,15 @@ nlohmann::json ConceptSession::checkpointIdentity(const std::string& modelSha256
 void ConceptSession::writeCheckpoint(const std::filesystem::path& path, const std::string& modelSha256) const
 {
     const ConceptConfig& c = m_state->config;
-    const nlohmann::json live = { { "alpha", c.alpha }, { "lambda", c.lambda }, { "lr", c.lr } };
-    writeSnapshotFile(path, "concept unlearning checkpoint", "unet.",
-        { { kConceptCheckpointKey, checkpointIdentity(modelSha256).dump() }, { kLiveKey, live.dump() } });
+    writeSnapshotFile(path, "concept unlearning checkpoint", "unet.", kConceptCheckpointKey,
+        checkpointIdentity(modelSha256), { c.alpha, c.lambda, c.lr });
 }
 
-nlohmann::json ConceptSession::checkedLiveValues(const io::SafetensorsFile& file, const std::string& modelSha256) const
+LiveChanges ConceptSession::checkedLiveValues(const io::SafetensorsFile& file, const std::string& modelSha256) const
 {
-    const std::string path = file.path().string();
-    const auto identity = file.metadata().find(kConceptCheckpointKey);
-    const auto live = file.metadata().find(kLiveKey);
-    if (identity == file.metadata().end() || live == file.metadata().end())
-        throw FormatError(path, "__metadata__", "not a Lethe concept unlearning checkpoint");
     // Checkpoints written before a setting existed ran with its default.
-    checkCheckpointIdentity(path, nlohmann::json::parse(identity->second, nullptr, false),
+    return checkedCheckpointLive(file, "concept unlearning checkpoint", kConceptCheckpointKey,
         checkpointIdentity(modelSha256), identitySettings(ConceptConfig {}));
-    nlohmann::json changes = nlohmann::json::parse(live->second, nullptr, false);
-    if (!changes.is_object())
-        throw FormatError(path, "__metadata__ '" + std::string(kLiveKey) + "'", "not a JSON object");
-    return changes;
 }
 
 void ConceptSession::checkCheckpoint(const std::filesystem::path& path, const std::string& modelSha256) const
@@ -817,12 +806,7 @@ std::int64_t ConceptSession::resumeFrom(const std::filesystem::path& path, const
 {
     State& s = *m_state;
     const io::SafetensorsFile file(path);
-    const nlohmann::json changes = checkedLiveValues(file, modelSha256);
-    ConceptConfig changed = s.config;
-    changed.alpha = changes.value("alpha", changed.alpha);
-    changed.lambda = changes.value("lambda", changed.lambda);
-    changed.lr = changes.value("lr", changed.lr);
-    changed.validate();
+    const ConceptConfig changed = withLiveChanges(s.config, checkedLiveValues(file, modelSha256));
     computeSaliency(); // SalUn's mask comes from the base weights: before they change.
     const std::int64_t step = loadSnapshotFile(file, "unet.");
     s.config = changed;

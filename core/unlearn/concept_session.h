@@ -171,8 +171,8 @@ protected:
 private:
     /// SalUn: the saliency mask, once.
     void computeSaliency();
-    /// The checkpoint's live α, λ and lr (a JSON object), after checking its identity against this run's.
-    nlohmann::json checkedLiveValues(const io::SafetensorsFile& file, const std::string& modelSha256) const;
+    /// The checkpoint's live α, λ and lr, after checking its identity against this run's.
+    LiveChanges checkedLiveValues(const io::SafetensorsFile& file, const std::string& modelSha256) const;
 
     struct State;
     std::unique_ptr<State> m_state;

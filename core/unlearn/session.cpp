@@ -423,6 +423,9 @@ void UnlearnSession::finishRun()
 
 namespace {
 
+/// The metadata key of a class run's checkpoint identity.
+const char* const kCheckpointKey = "lethe.unlearn_checkpoint";
+
 /// The settings a checkpoint must share with the run that loads it: everything that decides the batches, the
 /// noise and the trainable tensors (not steps, previews, snapshots or the evaluation).
 nlohmann::json checkpointIdentity(const RunConfig& c)
@@ -437,34 +440,21 @@ nlohmann::json checkpointIdentity(const RunConfig& c)
 
 void UnlearnSession::writeCheckpoint(const std::filesystem::path& path) const
 {
-    const State& s = *m_state;
-    const nlohmann::json live = { { "alpha", s.config.alpha }, { "lambda", s.config.lambda }, { "lr", s.config.lr } };
-    writeSnapshotFile(path, "unlearning checkpoint", "net.",
-        { { "lethe.unlearn_checkpoint", checkpointIdentity(s.config).dump() }, { "lethe.live", live.dump() } });
+    const RunConfig& c = m_state->config;
+    writeSnapshotFile(
+        path, "unlearning checkpoint", "net.", kCheckpointKey, checkpointIdentity(c), { c.alpha, c.lambda, c.lr });
 }
 
 std::int64_t UnlearnSession::resumeFrom(const std::filesystem::path& path)
 {
     State& s = *m_state;
     const io::SafetensorsFile file(path);
-    const auto identity = file.metadata().find("lethe.unlearn_checkpoint");
-    const auto live = file.metadata().find("lethe.live");
-    if (identity == file.metadata().end() || live == file.metadata().end())
-        throw FormatError(path.string(), "__metadata__", "not a Lethe unlearning checkpoint");
-    // Checkpoints written before a key existed ran with its default.
-    checkCheckpointIdentity(path, nlohmann::json::parse(identity->second, nullptr, false), checkpointIdentity(s.config),
-        checkpointIdentity(RunConfig {}));
+    const LiveChanges live = checkedCheckpointLive(
+        file, "unlearning checkpoint", kCheckpointKey, checkpointIdentity(s.config), checkpointIdentity(RunConfig {}));
+    const RunConfig changed = withLiveChanges(s.config, live);
     // SalUn's mask comes from the base model's gradients: computed before the weights change.
     if (s.config.method == Method::SalUn && s.saliency.empty())
         s.computeSaliency();
-    const nlohmann::json changes = nlohmann::json::parse(live->second, nullptr, false);
-    if (!changes.is_object())
-        throw FormatError(path.string(), "__metadata__ 'lethe.live'", "not a JSON object");
-    RunConfig changed = s.config;
-    changed.alpha = changes.value("alpha", changed.alpha);
-    changed.lambda = changes.value("lambda", changed.lambda);
-    changed.lr = changes.value("lr", changed.lr);
-    changed.validate();
     s.config = changed;
     return loadSnapshotFile(file, "net.");
 }

@@ -17,6 +17,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+/// The metadata key of a checkpoint's live α / λ / lr.
+constexpr const char* kLiveKey = "lethe.live";
+
 /// Most rollbacks one run may take before it gives up (NanPolicy::HalveLr).
 constexpr int kMaxRollbacks = 8;
 
@@ -116,7 +119,8 @@ void UnlearnRun::restoreSnapshot()
 }
 
 void UnlearnRun::writeSnapshotFile(const std::filesystem::path& path, const std::string& what,
-    const std::string& prefix, const io::Metadata& metadata) const
+    const std::string& prefix, const std::string& identityKey, const nlohmann::json& identity,
+    const LiveChanges& live) const
 {
     if (m_snapshot.step < 0)
         throw Error(what + ": no snapshot taken yet");
@@ -129,7 +133,41 @@ void UnlearnRun::writeSnapshotFile(const std::filesystem::path& path, const std:
     tensors.push_back({ "run.step", torch::tensor({ m_snapshot.step }, torch::kInt64) });
     tensors.push_back({ "run.noise_rng", m_snapshot.noise });
     tensors.push_back({ "run.seconds", torch::tensor({ m_snapshot.seconds }, torch::kFloat64) });
-    io::writeSafetensors(path, tensors, metadata);
+    nlohmann::json liveJson = nlohmann::json::object();
+    if (live.alpha)
+        liveJson["alpha"] = *live.alpha;
+    if (live.lambda)
+        liveJson["lambda"] = *live.lambda;
+    if (live.lr)
+        liveJson["lr"] = *live.lr;
+    io::writeSafetensors(path, tensors, { { identityKey, identity.dump() }, { kLiveKey, liveJson.dump() } });
+}
+
+LiveChanges UnlearnRun::checkedCheckpointLive(const io::SafetensorsFile& file, const std::string& what,
+    const std::string& identityKey, const nlohmann::json& ours, const nlohmann::json& defaults)
+{
+    const std::string path = file.path().string();
+    const auto identity = file.metadata().find(identityKey);
+    const auto live = file.metadata().find(kLiveKey);
+    if (identity == file.metadata().end() || live == file.metadata().end())
+        throw FormatError(path, "__metadata__", "not a Lethe " + what);
+    const nlohmann::json saved = nlohmann::json::parse(identity->second, nullptr, false);
+    for (const auto& [key, value] : ours.items()) {
+        const nlohmann::json theirs = saved.is_object()
+            ? saved.value(key, defaults.contains(key) ? defaults[key] : nlohmann::json())
+            : nlohmann::json();
+        if (theirs != value)
+            throw FormatError(path, "__metadata__ '" + key + "'",
+                "the checkpoint's run used " + (saved.is_object() ? theirs.dump() : "?") + ", this run "
+                    + value.dump());
+    }
+    const nlohmann::json changes = nlohmann::json::parse(live->second, nullptr, false);
+    if (!changes.is_object())
+        throw FormatError(path, "__metadata__ '" + std::string(kLiveKey) + "'", "not a JSON object");
+    const auto value = [&changes](const char* key) {
+        return changes.contains(key) ? std::optional(changes[key].get<double>()) : std::nullopt;
+    };
+    return { value("alpha"), value("lambda"), value("lr") };
 }
 
 std::int64_t UnlearnRun::loadSnapshotFile(const io::SafetensorsFile& file, const std::string& prefix)
@@ -154,20 +192,6 @@ std::int64_t UnlearnRun::loadSnapshotFile(const io::SafetensorsFile& file, const
             "step " + std::to_string(step) + " is outside 0…" + std::to_string(schedule().steps));
     m_step = step;
     return step;
-}
-
-void UnlearnRun::checkCheckpointIdentity(const std::filesystem::path& file, const nlohmann::json& saved,
-    const nlohmann::json& ours, const nlohmann::json& defaults)
-{
-    for (const auto& [key, value] : ours.items()) {
-        const nlohmann::json theirs = saved.is_object()
-            ? saved.value(key, defaults.contains(key) ? defaults[key] : nlohmann::json())
-            : nlohmann::json();
-        if (theirs != value)
-            throw FormatError(file.string(), "__metadata__ '" + key + "'",
-                "the checkpoint's run used " + (saved.is_object() ? theirs.dump() : "?") + ", this run "
-                    + value.dump());
-    }
 }
 
 void UnlearnRun::snapshotCurrentStep()

@@ -90,6 +90,16 @@ public:
 /// Logs that a live change was refused, and why.
 void warnIgnoredChange(const std::string& why);
 
+/// `config` with the α / λ / lr that `changes` holds; throws Error when that config does not validate.
+template <typename Config> Config withLiveChanges(Config config, const LiveChanges& changes)
+{
+    config.alpha = changes.alpha.value_or(config.alpha);
+    config.lambda = changes.lambda.value_or(config.lambda);
+    config.lr = changes.lr.value_or(config.lr);
+    config.validate();
+    return config;
+}
+
 /// Applies the live α / λ / lr `changes` to `config` (any config with alpha, lambda, lr and validate()) when the
 /// changed config validates; otherwise logs a warning and keeps `config`. Returns true when something changed.
 /// The one place both kinds of run take their live changes.
@@ -97,17 +107,12 @@ template <typename Config> bool applyLiveChanges(const LiveChanges& changes, Con
 {
     if (!changes.alpha && !changes.lambda && !changes.lr)
         return false;
-    Config changed = config;
-    changed.alpha = changes.alpha.value_or(changed.alpha);
-    changed.lambda = changes.lambda.value_or(changed.lambda);
-    changed.lr = changes.lr.value_or(changed.lr);
     try {
-        changed.validate();
+        config = withLiveChanges(config, changes);
     } catch (const Error& e) {
         warnIgnoredChange(e.what());
         return false;
     }
-    config = changed;
     return true;
 }
 
@@ -189,20 +194,24 @@ protected:
 
     const Snapshot& snapshot() const { return m_snapshot; }
     /// Writes the last snapshot to `path` as a checkpoint, atomically: the trained tensors (each under `prefix` and
-    /// its name), Adam's moments and step count, "run.step", "run.noise_rng" (the noise generator's state), and
-    /// "run.seconds" (the training seconds so far, float64), and `metadata`. Throws Error (`what`: no snapshot taken
-    /// yet) before the first snapshot.
+    /// its name), Adam's moments and step count, "run.step", "run.noise_rng" (the noise generator's state) and
+    /// "run.seconds" (the training seconds so far, float64); in its metadata the run's `identity` under
+    /// `identityKey` and the live α / λ / lr under "lethe.live". Throws Error ("`what`: no snapshot taken yet")
+    /// before the first snapshot.
     void writeSnapshotFile(const std::filesystem::path& path, const std::string& what, const std::string& prefix,
-        const io::Metadata& metadata) const;
+        const std::string& identityKey, const nlohmann::json& identity, const LiveChanges& live) const;
+    /// The live α / λ / lr of the checkpoint `file`, once it is known to be one of this run: FormatError(file,
+    /// "__metadata__", "not a Lethe `what`") without `identityKey` or "lethe.live" in its metadata;
+    /// FormatError(file, "__metadata__ 'KEY'", "the checkpoint's run used X, this run Y") for the first key of
+    /// `ours` whose saved value differs (a key the checkpoint lacks has its value in `defaults`: written before the
+    /// setting existed).
+    static LiveChanges checkedCheckpointLive(const io::SafetensorsFile& file, const std::string& what,
+        const std::string& identityKey, const nlohmann::json& ours, const nlohmann::json& defaults);
     /// Loads what writeSnapshotFile wrote into the trained tensors, Adam and the noise generator, and makes its step
     /// the run's, and its training seconds the time the run has taken before (a checkpoint without "run.seconds":
     /// none); returns the step. Throws FormatError naming the file and the tensor for a missing or mis-shaped tensor,
     /// or a step outside 0…steps.
     std::int64_t loadSnapshotFile(const io::SafetensorsFile& file, const std::string& prefix);
-    /// Throws FormatError(`file`, "__metadata__ 'KEY'", "the checkpoint's run used X, this run Y") for the first key
-    /// of `ours` whose value in `saved` (a JSON object; a key it lacks has its value in `defaults`) differs.
-    static void checkCheckpointIdentity(const std::filesystem::path& file, const nlohmann::json& saved,
-        const nlohmann::json& ours, const nlohmann::json& defaults);
     void takeSnapshot(std::int64_t step);
     /// Weights and optimizer back to the snapshot; the step count too.
     void restoreSnapshot();
