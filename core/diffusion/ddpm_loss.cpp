@@ -27,11 +27,20 @@ DdpmDraw drawDdpm(const torch::Tensor& x0, const DdpmSchedule& schedule, at::Gen
     return draw;
 }
 
+torch::Tensor ddpmTarget(
+    const torch::Tensor& x0, const torch::Tensor& noise, const torch::Tensor& alphaBar, PredictionType prediction)
+{
+    const torch::Tensor epsilon = noise.to(x0.device(), torch::kFloat32);
+    if (prediction == PredictionType::Epsilon)
+        return epsilon;
+    // diffusers' get_velocity: v = √ᾱ·ε − √(1 − ᾱ)·x0.
+    const torch::Tensor a = alphaBar.to(x0.device(), torch::kFloat32);
+    return a.sqrt() * epsilon - (1 - a).sqrt() * x0.to(torch::kFloat32);
+}
+
 torch::Tensor ddpmLossPerImage(const ConditionalNoisePredictor& predict, const torch::Tensor& x0,
     const torch::Tensor& context, const DdpmSchedule& schedule, const DdpmDraw& draw)
 {
-    if (schedule.prediction != PredictionType::Epsilon)
-        throw Error("the DDPM training loss is implemented for ε-prediction models only");
     const torch::Tensor alphaBar
         = torch::tensor(alphasCumprod(schedule), torch::kFloat64).to(torch::kFloat32).to(x0.device());
     const torch::Tensor t = draw.timesteps.to(x0.device());
@@ -39,7 +48,9 @@ torch::Tensor ddpmLossPerImage(const ConditionalNoisePredictor& predict, const t
     const torch::Tensor noise = draw.noise.to(x0.device(), x0.scalar_type());
     const torch::Tensor xt = a.sqrt().to(x0.scalar_type()) * x0 + (1 - a).sqrt().to(x0.scalar_type()) * noise;
     const torch::Tensor predicted = predict(xt, t, context);
-    return (predicted.to(torch::kFloat32) - noise.to(torch::kFloat32)).pow(2).mean({ 1, 2, 3 });
+    return (predicted.to(torch::kFloat32) - ddpmTarget(x0, draw.noise, a, schedule.prediction))
+        .pow(2)
+        .mean({ 1, 2, 3 });
 }
 
 } // namespace lethe::diffusion

@@ -1,7 +1,7 @@
 #pragma once
 
-// The training loss of discrete-time (DDPM) diffusion models such as Stable Diffusion: ε-prediction MSE at a
-// timestep drawn uniformly from the training schedule (docs/method.md §3).
+// The training loss of discrete-time (DDPM) diffusion models such as Stable Diffusion: the MSE of the ε or v
+// prediction at a timestep drawn uniformly from the training schedule (docs/method.md §3).
 
 #include "core/diffusion/ddpm_sampler.h"
 
@@ -30,8 +30,14 @@ struct DdpmDraw {
 DdpmDraw drawDdpm(
     const torch::Tensor& x0, const DdpmSchedule& schedule, at::Generator& generator, double noiseOffset = 0.0);
 
-/// Per-image losses [N]: mean over C, H, W of (ε_θ(√ᾱ_t·x0 + √(1 − ᾱ_t)·ε, t, context) − ε)², in float32.
-/// x0 and context on the model's device; the draw is moved there. v-prediction schedules are refused.
+/// What a model of `prediction` type should output for x_t = √ᾱ·x0 + √(1 − ᾱ)·ε, in float32 on x0's device: ε, or
+/// v = √ᾱ·ε − √(1 − ᾱ)·x0 (diffusers' get_velocity). `alphaBar` broadcasts against x0 ([N, 1, 1, 1] or a scalar).
+torch::Tensor ddpmTarget(
+    const torch::Tensor& x0, const torch::Tensor& noise, const torch::Tensor& alphaBar, PredictionType prediction);
+
+/// Per-image losses [N]: mean over C, H, W of (f_θ(√ᾱ_t·x0 + √(1 − ᾱ_t)·ε, t, context) − target)², in float32, the
+/// target ε or v as the schedule's prediction type says (ddpmTarget). x0 and context on the model's device; the draw
+/// is moved there.
 torch::Tensor ddpmLossPerImage(const ConditionalNoisePredictor& predict, const torch::Tensor& x0,
     const torch::Tensor& context, const DdpmSchedule& schedule, const DdpmDraw& draw);
 

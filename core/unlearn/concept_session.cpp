@@ -147,6 +147,28 @@ EsdStateDraw drawEsdState(const diffusion::DdpmSchedule& schedule, const Concept
     return draw;
 }
 
+torch::Tensor esdTarget(const torch::Tensor& conditional, const torch::Tensor& unconditional, double eta)
+{
+    return unconditional - eta * (conditional - unconditional);
+}
+
+torch::Tensor esdDdimStep(const torch::Tensor& x, const torch::Tensor& unconditional, const torch::Tensor& conditional,
+    double guidance, double a, double b, diffusion::PredictionType prediction)
+{
+    // Guidance is affine in the output, so it combines v as it combines ε; x₀ and ε come from the guided output.
+    const torch::Tensor out = unconditional + guidance * (conditional - unconditional);
+    torch::Tensor eps;
+    torch::Tensor x0;
+    if (prediction == diffusion::PredictionType::Epsilon) {
+        eps = out;
+        x0 = (x - std::sqrt(1 - a) * eps) / std::sqrt(a);
+    } else {
+        x0 = std::sqrt(a) * x - std::sqrt(1 - a) * out;
+        eps = std::sqrt(a) * out + std::sqrt(1 - a) * x;
+    }
+    return std::sqrt(b) * x0 + std::sqrt(1 - b) * eps;
+}
+
 ConceptBatchIndices conceptBatchIndices(
     const ConceptConfig& config, std::int64_t forgetCount, std::int64_t remainCount, std::int64_t step)
 {
@@ -333,8 +355,6 @@ ConceptSession::ConceptSession(const models::sd::StableDiffusion& base, std::vec
         throw Error(what
             + "UCE edits the embeddings of the concept's words, and the run names none (give the "
               "concept, e.g. \"sneaker\" or \"sneaker, bag\")");
-    if (base.schedule().prediction != diffusion::PredictionType::Epsilon)
-        throw Error(what + "the model predicts v; only ε-prediction models are supported");
     models::sd::UNet2DConditionModel baseUNet = base.unet();
     const torch::Tensor first = baseUNet->parameters().front();
     if (first.scalar_type() != torch::kFloat32)
@@ -569,13 +589,11 @@ StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
                 const torch::Tensor tt = torch::full({ 2 * n }, now, torch::TensorOptions().device(s.device));
                 const auto both
                     = s.unet->forward(torch::cat({ xt, xt }), tt, torch::cat({ unconditional, conditional })).chunk(2);
-                const torch::Tensor eps = both[0] + c.esdGuidance * (both[1] - both[0]);
                 const double a = alphaBar[static_cast<std::size_t>(now)];
                 const double b = i + 1 < c.esdSamplingSteps
                     ? alphaBar[static_cast<std::size_t>(timesteps[static_cast<std::size_t>(i + 1)])]
                     : finalAlphaBar;
-                const torch::Tensor x0 = (xt - std::sqrt(1 - a) * eps) / std::sqrt(a);
-                xt = std::sqrt(b) * x0 + std::sqrt(1 - b) * eps;
+                xt = esdDdimStep(xt, both[0], both[1], c.esdGuidance, a, b, schedule.prediction);
             }
             t = torch::full({ n }, static_cast<double>(draw.timestep), torch::TensorOptions().device(s.device));
         } else {
@@ -593,7 +611,7 @@ StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
             const torch::Tensor frozenConditional = s.teacher(xt, t, conditional);
             const torch::Tensor frozenUnconditional = s.teacher(xt, t, unconditional);
             torch::NoGradGuard noGrad;
-            target = frozenUnconditional - c.eta * (frozenConditional - frozenUnconditional);
+            target = esdTarget(frozenConditional, frozenUnconditional, c.eta);
         }
         const torch::Tensor loss = (s.unet->forward(xt, t, conditional) - target).pow(2).mean();
         loss.backward();

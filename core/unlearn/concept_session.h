@@ -68,6 +68,16 @@ std::pair<std::int64_t, std::int64_t> esdTimestepBucket(
 EsdStateDraw drawEsdState(const diffusion::DdpmSchedule& schedule, const ConceptConfig& config, at::IntArrayRef shape,
     at::Generator& generator);
 
+/// ESD's target for the trained model's prediction at (x_t, t, concept): the frozen model's unconditional prediction
+/// moved away from the concept, u − η·(c − u). The combination is affine with weights summing to one, so it is the
+/// same target whether the model predicts ε or v (v = √ᾱ·ε − √(1 − ᾱ)·x₀ at a fixed x_t is affine in ε).
+torch::Tensor esdTarget(const torch::Tensor& conditional, const torch::Tensor& unconditional, double eta);
+
+/// One classifier-free-guided DDIM step of ESD's sampled states, from x at ᾱ = `a` to ᾱ = `b` (η = 0): the model's
+/// `unconditional` and `conditional` outputs at x, ε or v as `prediction` says, guided with `guidance`.
+torch::Tensor esdDdimStep(const torch::Tensor& x, const torch::Tensor& unconditional, const torch::Tensor& conditional,
+    double guidance, double a, double b, diffusion::PredictionType prediction);
+
 /// True for the methods that run without remain pairs (ESD, UCE): they measure L_r when there are some.
 bool conceptMethodWithoutRemain(ConceptMethod method);
 

@@ -1,5 +1,6 @@
 // The concept methods beyond RGD, GradDiff, GA and ESD: RG, SalUn (its saliency mask, and that masked weights never
-// change) and UCE (its closed form against a direct least-squares solve), and several concepts at once.
+// change) and UCE (its closed form against a direct least-squares solve), and several concepts at once; ESD's target
+// and its sampled states' DDIM step for a v-prediction model.
 #include "core/error.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/unlearn/concept_session.h"
@@ -72,6 +73,7 @@ private Q_SLOTS:
     void uceRunsWithoutRemainPairsInOneStep();
     void uceRefusesBadInput();
     void conceptWordsSplitAList();
+    void esdTargetOfAVModelIsTheEpsilonTargetInV();
 
 private:
     ScratchDir m_dir;
@@ -324,6 +326,45 @@ void TestConceptMethods::conceptWordsSplitAList()
     QCOMPARE(unlearn::conceptWords("sneaker"), (std::vector<std::string> { "sneaker" }));
     QVERIFY(unlearn::conceptWords("").empty());
     QVERIFY(unlearn::conceptWords(" , ").empty());
+}
+
+void TestConceptMethods::esdTargetOfAVModelIsTheEpsilonTargetInV()
+{
+    // An ε-model and a v-model that agree on x₀ (every v = √ᾱ·ε − √(1 − ᾱ)·x₀ at x_t, x₀ = (x_t − √(1 − ᾱ)·ε)/√ᾱ)
+    // must get the same ESD target and the same sampled states, each in its own parameterisation.
+    const double a = 0.37;
+    const double b = 0.81;
+    torch::manual_seed(3);
+    const torch::Tensor x = torch::randn({ 2, 4, 3, 3 }, torch::kFloat64);
+    const torch::Tensor epsC = torch::randn_like(x);
+    const torch::Tensor epsU = torch::randn_like(x);
+    const auto toV = [&](const torch::Tensor& eps) {
+        const torch::Tensor x0 = (x - std::sqrt(1 - a) * eps) / std::sqrt(a);
+        return std::sqrt(a) * eps - std::sqrt(1 - a) * x0;
+    };
+    const auto vToEps = [&](const torch::Tensor& v) { return std::sqrt(a) * v + std::sqrt(1 - a) * x; };
+    const double eta = 1.7;
+    const torch::Tensor epsTarget = unlearn::esdTarget(epsC, epsU, eta);
+    const torch::Tensor vTarget = unlearn::esdTarget(toV(epsC), toV(epsU), eta);
+    QVERIFY(torch::allclose(vToEps(vTarget), epsTarget, 1e-12, 1e-12));
+    QVERIFY(torch::allclose(epsTarget, epsU - eta * (epsC - epsU), 1e-12, 1e-12));
+    // A v-model's target differs from its ε-model twin's numbers: the test above compares across the conversion.
+    QVERIFY(!torch::allclose(vTarget, epsTarget, 1e-3, 1e-3));
+
+    const double guidance = 3.0;
+    const torch::Tensor fromEps
+        = unlearn::esdDdimStep(x, epsU, epsC, guidance, a, b, diffusion::PredictionType::Epsilon);
+    const torch::Tensor fromV
+        = unlearn::esdDdimStep(x, toV(epsU), toV(epsC), guidance, a, b, diffusion::PredictionType::VPrediction);
+    QVERIFY(torch::allclose(fromV, fromEps, 1e-12, 1e-12));
+    // The ε step by hand: guided ε, x₀ from it, DDIM to ᾱ = b.
+    const torch::Tensor eps = epsU + guidance * (epsC - epsU);
+    const torch::Tensor x0 = (x - std::sqrt(1 - a) * eps) / std::sqrt(a);
+    QVERIFY(torch::allclose(fromEps, std::sqrt(b) * x0 + std::sqrt(1 - b) * eps, 1e-12, 1e-12));
+    // v outputs read as ε would give other states.
+    const torch::Tensor misread
+        = unlearn::esdDdimStep(x, toV(epsU), toV(epsC), guidance, a, b, diffusion::PredictionType::Epsilon);
+    QVERIFY(!torch::allclose(misread, fromEps, 1e-3, 1e-3));
 }
 
 QTEST_APPLESS_MAIN(TestConceptMethods)

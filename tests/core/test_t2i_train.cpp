@@ -81,6 +81,7 @@ private Q_SLOTS:
     void captionsReadAsEnglish();
     void recolouringKeepsTheGrayscaleAndTheColourIsMeasured();
     void ddpmLossIsZeroForThePerfectPredictor();
+    void ddpmLossOfAVPredictionModelTargetsV();
     void offsetNoiseShiftsEachChannelByOneConstant();
     void trainerWritesALoadableDiffusersFolder();
     void resumedRunIsBitIdentical();
@@ -197,6 +198,41 @@ void TestT2iTrain::ddpmLossIsZeroForThePerfectPredictor()
         return torch::zeros_like(x);
     };
     diffusion::ddpmLossPerImage(check, x0, {}, schedule, draw);
+}
+
+void TestT2iTrain::ddpmLossOfAVPredictionModelTargetsV()
+{
+    diffusion::DdpmSchedule schedule;
+    schedule.prediction = diffusion::PredictionType::VPrediction;
+    const torch::Tensor x0 = torch::rand({ 3, 2, 4, 4 }) * 2 - 1;
+    at::Generator generator = diffusion::cpuGenerator(4);
+    const diffusion::DdpmDraw draw = diffusion::drawDdpm(x0, schedule, generator);
+    // v = √ᾱ_t·ε − √(1 − ᾱ_t)·x0 per image, computed here in float64 from ᾱ_t of the drawn t (diffusers'
+    // get_velocity).
+    const auto alphaBar = diffusion::alphasCumprod(schedule);
+    std::vector<torch::Tensor> rows;
+    for (std::int64_t i = 0; i < 3; ++i) {
+        const double a = alphaBar[static_cast<std::size_t>(draw.timesteps[i].item<std::int64_t>())];
+        rows.push_back(std::sqrt(a) * draw.noise[i].to(torch::kFloat64) - std::sqrt(1 - a) * x0[i].to(torch::kFloat64));
+    }
+    const torch::Tensor v = torch::stack(rows);
+    const auto returning = [](const torch::Tensor& out) {
+        return
+            [out](const torch::Tensor&, const torch::Tensor&, const torch::Tensor&) { return out.to(torch::kFloat32); };
+    };
+    QVERIFY(diffusion::ddpmLossPerImage(returning(v), x0, {}, schedule, draw).max().item<double>() < 1e-12);
+    // A predictor off by d has loss mean(d²) per image; one that outputs ε (right for an ε-model) is off by ε − v.
+    const torch::Tensor d = torch::linspace(-1, 1, 3 * 2 * 4 * 4, torch::kFloat64).view({ 3, 2, 4, 4 });
+    QVERIFY(torch::allclose(diffusion::ddpmLossPerImage(returning(v + d), x0, {}, schedule, draw),
+        d.pow(2).mean({ 1, 2, 3 }).to(torch::kFloat32), 1e-5, 1e-7));
+    const torch::Tensor epsLoss = diffusion::ddpmLossPerImage(returning(draw.noise), x0, {}, schedule, draw);
+    QVERIFY(torch::allclose(epsLoss, (draw.noise - v).pow(2).mean({ 1, 2, 3 }).to(torch::kFloat32), 1e-5, 1e-7));
+    QVERIFY(epsLoss.min().item<double>() > 1e-4);
+    // The ε-model's loss of the same predictor is zero: the schedule's type decides the target.
+    QVERIFY(diffusion::ddpmLossPerImage(returning(draw.noise), x0, {}, diffusion::DdpmSchedule {}, draw)
+                .max()
+                .item<double>()
+        == 0.0);
 }
 
 void TestT2iTrain::offsetNoiseShiftsEachChannelByOneConstant()
