@@ -93,6 +93,8 @@ double minimumParameters(const UNet2DConditionOptions& options)
     // conv_in, conv_out and the time embedding's two linear layers.
     double count
         = 9 * c0 * static_cast<double>(options.in_channels() + options.out_channels()) + c0 * temb + temb * temb;
+    if (options.addition_embed_type() == "text_time") // SDXL's add_embedding
+        count += static_cast<double>(options.projection_class_embeddings_input_dim()) * temb + temb * temb;
     for (std::size_t i = 0; i < levels; ++i) {
         const double c = static_cast<double>(channels[i]);
         const double layers = number(options.layers_per_block(), i);

@@ -1,5 +1,6 @@
-// Stable Diffusion 1.x text side: the CLIP text model's architecture, forward pass and loading from diffusers
-// text_encoder folders. CLIP's tokenizer is tested in test_sd_tokenizer.cpp.
+// Stable Diffusion's text side: the CLIP text model's architecture (SD 1.x's, and SDXL's two encoders, the second
+// with its projection), forward pass and loading from diffusers text_encoder folders. CLIP's tokenizer is tested in
+// test_sd_tokenizer.cpp.
 #include "core/error.h"
 #include "core/io/json_fields.h"
 #include "core/io/safetensors.h"
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <limits>
 #include <map>
 
 using namespace lethe;
@@ -21,6 +23,8 @@ using nlohmann::json;
 namespace {
 
 constexpr std::int64_t kSd1TextParameters = 123'060'480;
+// diffusers' counts for stabilityai/stable-diffusion-xl-base-1.0's text_encoder_2 (CLIPTextModelWithProjection).
+constexpr std::int64_t kSdxlText2Parameters = 694'659'840;
 
 models::sd::ClipTextOptions tinyOptions()
 {
@@ -123,6 +127,9 @@ private Q_SLOTS:
     void loadsFp16IntoFloat32();
     void acceptsPositionIdsAndMappedNames();
     void textEncoderFailures();
+    void sdxlEncodersHaveTheirParameters();
+    void projectionModelProjectsThePooledOutput();
+    void penultimateIsTheLastLayersInput();
 };
 
 void TestSdText::sd1ArchitectureHasClipsParameters()
@@ -373,6 +380,87 @@ void TestSdText::textEncoderFailures()
             + "/config.json: key 'hidden_act': expected \"quick_gelu\", \"gelu\", \"gelu_new\" or "
               "\"gelu_pytorch_tanh\", "
               "found \"relu\"");
+}
+
+void TestSdText::sdxlEncodersHaveTheirParameters()
+{
+    // SDXL's first encoder is SD 1.x's; the count from the shapes alone agrees with the built network.
+    QCOMPARE(models::sd::clipTextParameterCount(models::sd::clipTextSd1Options()), kSd1TextParameters);
+    QCOMPARE(models::sd::clipTextParameterCount(tinyOptions().projection_dim(12), true),
+        nn::parameterCount(*models::sd::ClipTextModelWithProjection(tinyOptions().projection_dim(12))));
+    QCOMPARE(models::sd::clipTextParameterCount(models::sd::clipTextSdxl2Options(), true), kSdxlText2Parameters);
+
+    // The second, built at full size (2.8 GB in float32) from its config as diffusers ships it.
+    const json file = json::parse(R"({
+        "architectures": ["CLIPTextModelWithProjection"], "attention_dropout": 0.0, "bos_token_id": 0,
+        "dropout": 0.0, "eos_token_id": 2, "hidden_act": "gelu", "hidden_size": 1280, "initializer_factor": 1.0,
+        "initializer_range": 0.02, "intermediate_size": 5120, "layer_norm_eps": 1e-05, "max_position_embeddings": 77,
+        "model_type": "clip_text_model", "num_attention_heads": 20, "num_hidden_layers": 32, "pad_token_id": 1,
+        "projection_dim": 1280, "torch_dtype": "float16", "transformers_version": "4.32.0.dev0", "vocab_size": 49408})");
+    const models::sd::ClipTextOptions options = models::sd::clipTextOptionsFromJson(file, "config.json");
+    QCOMPARE(models::sd::toJson(options, "CLIPTextModelWithProjection").dump(),
+        models::sd::toJson(models::sd::clipTextSdxl2Options(), "CLIPTextModelWithProjection").dump());
+    const models::sd::ClipTextModelWithProjection model(options);
+    QCOMPARE(nn::parameterCount(*model), kSdxlText2Parameters);
+    const auto state = nn::stateDict(*model);
+    LETHE_COMPARE_STR(state.back().name, "text_projection.weight");
+    QCOMPARE(state.back().tensor.sizes().vec(), (std::vector<std::int64_t> { 1280, 1280 }));
+    LETHE_COMPARE_STR(state[state.size() - 2].name, "text_model.final_layer_norm.bias");
+}
+
+void TestSdText::projectionModelProjectsThePooledOutput()
+{
+    ScratchDir dir;
+    const auto options = tinyOptions().projection_dim(12);
+    torch::manual_seed(9);
+    models::sd::ClipTextModelWithProjection model(options);
+    model->eval();
+    const auto folder = dir / "text_encoder_2";
+    writeBytes(folder / "config.json", models::sd::toJson(options, "CLIPTextModelWithProjection").dump(2));
+    nn::saveStateDict(folder / "model.safetensors", *model);
+    auto loaded = models::sd::loadClipTextModelWithProjection(folder);
+    QVERIFY(sameState(*model, *loaded));
+    QVERIFY(!loaded->is_training());
+
+    torch::NoGradGuard noGrad;
+    // eos_token_id 2: pooled at the largest id, positions 4 and 2.
+    const torch::Tensor ids
+        = torch::tensor({ 0, 5, 9, 33, 49, 1, 1, 1, 0, 7, 48, 2, 1, 1, 1, 1 }, torch::kInt64).reshape({ 2, 8 });
+    const models::sd::ClipTextOutput out = loaded(ids);
+    const torch::Tensor embeds = loaded->project(out);
+    QCOMPARE(embeds.sizes().vec(), (std::vector<std::int64_t> { 2, 12 }));
+    QVERIFY(torch::allclose(
+        embeds[1], torch::matmul(model->text_projection->weight, out.last_hidden_state[1][2]), 1e-6, 1e-6));
+    QVERIFY(loaded->text_projection->bias.defined() == false);
+
+    // The plain text model refuses the projection's weights, by name.
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::loadClipTextModel(folder); }),
+        (folder / "model.safetensors").string()
+            + ": tensor 'text_projection.weight': unexpected: the model has no parameter or buffer of that name");
+    // And the projection model a file without them.
+    writeBytes(dir / "plain" / "config.json", models::sd::toJson(options).dump(2));
+    nn::saveStateDict(dir / "plain" / "model.safetensors", *seededModel(options, 10));
+    LETHE_COMPARE_STR(errorMessage([&] { models::sd::loadClipTextModelWithProjection(dir / "plain"); }),
+        (dir / "plain" / "model.safetensors").string()
+            + ": tensor 'text_projection.weight': missing from the file (the model expects shape [12, 16])");
+}
+
+void TestSdText::penultimateIsTheLastLayersInput()
+{
+    // hidden_states[-2]: the first layer's output in a two-layer model, before the final layer norm.
+    auto model = seededModel(tinyOptions(), 11);
+    torch::NoGradGuard noGrad;
+    const torch::Tensor ids = torch::tensor({ 0, 5, 9, 2, 1, 1 }, torch::kInt64).reshape({ 1, 6 });
+    const models::sd::ClipTextOutput out = model(ids);
+    auto& text = *model->text_model;
+    const torch::Tensor embedded
+        = text.embeddings->token_embedding(ids) + text.embeddings->position_embedding->weight.slice(0, 0, 6);
+    const torch::Tensor mask = torch::full({ 6, 6 }, -std::numeric_limits<float>::infinity()).triu(1);
+    const auto layer = [&](std::size_t i) { return text.encoder->layers->ptr<models::sd::ClipEncoderLayerImpl>(i); };
+    const torch::Tensor first = layer(0)->forward(embedded, mask);
+    QVERIFY(torch::allclose(out.penultimate_hidden_state, first, 1e-6, 1e-6));
+    QVERIFY(torch::allclose(out.last_hidden_state, text.final_layer_norm(layer(1)->forward(first, mask)), 1e-6, 1e-6));
+    QVERIFY(!torch::allclose(out.penultimate_hidden_state, out.last_hidden_state, 1e-3, 1e-3));
 }
 
 QTEST_APPLESS_MAIN(TestSdText)

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/io/json_fields.h"
 #include "core/io/safetensors.h"
+#include "core/models/parameter_bounds.h"
 #include "core/models/sd/attention.h"
 #include "core/models/sd/autoencoder_kl.h"
 #include "core/models/sd/embeddings.h"
@@ -31,6 +32,28 @@ namespace {
 // diffusers' published counts for runwayml/stable-diffusion-v1-5 (unet: 859,520,964; vae: 83,653,863).
 constexpr std::int64_t kSd1UNetParameters = 859'520'964;
 constexpr std::int64_t kSd1VaeParameters = 83'653'863;
+// diffusers' count for stabilityai/stable-diffusion-xl-base-1.0's unet.
+constexpr std::int64_t kSdxlUNetParameters = 2'567'463'684;
+
+/// unet/config.json of stabilityai/stable-diffusion-xl-base-1.0 as diffusers ships it.
+const char* const kSdxlUNetConfig = R"({
+  "_class_name": "UNet2DConditionModel", "_diffusers_version": "0.19.0.dev0", "act_fn": "silu",
+  "addition_embed_type": "text_time", "addition_embed_type_num_heads": 64, "addition_time_embed_dim": 256,
+  "attention_head_dim": [5, 10, 20], "block_out_channels": [320, 640, 1280], "center_input_sample": false,
+  "class_embed_type": null, "class_embeddings_concat": false, "conv_in_kernel": 3, "conv_out_kernel": 3,
+  "cross_attention_dim": 2048, "cross_attention_norm": null,
+  "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"], "downsample_padding": 1,
+  "dual_cross_attention": false, "encoder_hid_dim": null, "encoder_hid_dim_type": null, "flip_sin_to_cos": true,
+  "freq_shift": 0, "in_channels": 4, "layers_per_block": 2, "mid_block_only_cross_attention": null,
+  "mid_block_scale_factor": 1, "mid_block_type": "UNetMidBlock2DCrossAttn", "norm_eps": 1e-05,
+  "norm_num_groups": 32, "num_attention_heads": null, "num_class_embeds": null, "only_cross_attention": false,
+  "out_channels": 4, "projection_class_embeddings_input_dim": 2816, "resnet_out_scale_factor": 1.0,
+  "resnet_skip_time_act": false, "resnet_time_scale_shift": "default", "sample_size": 128,
+  "time_cond_proj_dim": null, "time_embedding_act_fn": null, "time_embedding_dim": null,
+  "time_embedding_type": "positional", "timestep_post_act": null, "transformer_layers_per_block": [1, 2, 10],
+  "up_block_types": ["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"], "upcast_attention": null,
+  "use_linear_projection": true
+})";
 
 std::map<std::string, std::vector<std::int64_t>> shapesOf(const torch::nn::Module& module)
 {
@@ -106,6 +129,11 @@ private Q_SLOTS:
     void linearProjectionUNet();
     void feedForwardAndResamplersMatchHandComputation();
     void fp16ComputeOnCuda();
+    void sdxlConfigParsesAndCountsItsParameters();
+    void parameterCountMatchesBuiltNetworks_data();
+    void parameterCountMatchesBuiltNetworks();
+    void textTimeEmbeddingIsAddedToTheTimeEmbedding();
+    void textTimeConditionsAreChecked();
 };
 
 void TestSdUNet::sd1UNetHasDiffusersParametersAndNames()
@@ -499,8 +527,21 @@ void TestSdUNet::unetConfigErrorsNameTheKey_data()
         << R"({"class_embed_type": "timestep"})"
         << R"(unet/config.json: key 'class_embed_type': not supported: expected null, found "timestep")";
     QTest::newRow("addition embedding")
-        << R"({"addition_embed_type": "text_time"})"
-        << R"(unet/config.json: key 'addition_embed_type': not supported: expected null, found "text_time")";
+        << R"({"addition_embed_type": "text"})"
+        << R"(unet/config.json: key 'addition_embed_type': not supported: expected null or "text_time", found "text")";
+    QTest::newRow("text_time without its width")
+        << R"({"addition_embed_type": "text_time", "projection_class_embeddings_input_dim": 2816})"
+        << R"(unet/config.json: key 'addition_time_embed_dim': missing: addition_embed_type "text_time" needs it)";
+    QTest::newRow("text_time without its input width")
+        << R"({"addition_embed_type": "text_time", "addition_time_embed_dim": 256})"
+        << R"(unet/config.json: key 'projection_class_embeddings_input_dim': missing: addition_embed_type "text_time" needs it)";
+    QTest::newRow("text_time width zero")
+        << R"({"addition_embed_type": "text_time", "addition_time_embed_dim": 0, "projection_class_embeddings_input_dim": 2816})"
+        << "unet/config.json: key 'addition_time_embed_dim': expected a positive integer, found 0";
+    QTest::newRow("projection without text_time")
+        << R"({"projection_class_embeddings_input_dim": 2816})"
+        << "unet/config.json: key 'projection_class_embeddings_input_dim': not supported without addition_embed_type "
+           "\"text_time\": expected null, found 2816";
     QTest::newRow("mid block")
         << R"({"mid_block_type": "UNetMidBlock2DSimpleCrossAttn"})"
         << R"(unet/config.json: key 'mid_block_type': not supported: expected "UNetMidBlock2DCrossAttn", found "UNetMidBlock2DSimpleCrossAttn")";
@@ -752,6 +793,134 @@ void TestSdUNet::fp16ComputeOnCuda()
     vae->to(torch::kCUDA, torch::kFloat16);
     const torch::Tensor out = vae->forward(images.to(torch::kCUDA, torch::kFloat16)).to(torch::kCPU, torch::kFloat32);
     QVERIFY(maxAbsDiff(out, reference32) < 2e-2 * reference32.abs().max().item<double>());
+}
+
+void TestSdUNet::sdxlConfigParsesAndCountsItsParameters()
+{
+    const models::sd::UNet2DConditionOptions parsed
+        = models::sd::unetOptionsFromConfig(json::parse(kSdxlUNetConfig), "unet/config.json");
+    QCOMPARE(models::sd::unetConfigJson(parsed).dump(),
+        models::sd::unetConfigJson(models::sd::stableDiffusionXlUNetOptions()).dump());
+    QCOMPARE(parsed.transformer_layers_per_block(), (std::vector<std::int64_t> { 1, 2, 10 }));
+    QCOMPARE(parsed.attention_head_dim(), (std::vector<std::int64_t> { 5, 10, 20 }));
+    // The written config reads back the same.
+    QCOMPARE(
+        models::sd::unetConfigJson(models::sd::unetOptionsFromConfig(models::sd::unetConfigJson(parsed), "x")).dump(),
+        models::sd::unetConfigJson(parsed).dump());
+    // Counted from the shapes: 10 GB in float32 to build. SD 1.x's agrees with its built network (the first test).
+    QCOMPARE(models::sd::unetParameterCount(parsed), kSdxlUNetParameters);
+    QCOMPARE(models::sd::unetParameterCount(models::sd::stableDiffusion1UNetOptions()), kSd1UNetParameters);
+    // The bound that refuses configs too large for their weights stays under the count.
+    const double bound = models::sd::minimumParameters(parsed);
+    qInfo("SDXL UNet: bound %.0f of %lld parameters", bound, static_cast<long long>(kSdxlUNetParameters));
+    QVERIFY(bound <= static_cast<double>(kSdxlUNetParameters) && bound * 4 >= static_cast<double>(kSdxlUNetParameters));
+}
+
+void TestSdUNet::parameterCountMatchesBuiltNetworks_data()
+{
+    QTest::addColumn<int>("variant");
+    QTest::newRow("SD 1.x form") << 0;
+    QTest::newRow("SDXL form") << 1;
+    QTest::newRow("three levels, time_embedding_dim") << 2;
+}
+
+void TestSdUNet::parameterCountMatchesBuiltNetworks()
+{
+    QFETCH(int, variant);
+    models::sd::UNet2DConditionOptions options = tinyUNetOptions();
+    if (variant == 1)
+        options = lethe::test::tinyXlUNetOptions();
+    if (variant == 2)
+        options = lethe::test::tinyXlUNetOptions()
+                      .block_out_channels({ 16, 32, 48 })
+                      .down_block_types({ "DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D" })
+                      .up_block_types({ "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D" })
+                      .layers_per_block({ 1, 2, 1 })
+                      .attention_head_dim({ 2, 4, 8 })
+                      .transformer_layers_per_block({ 1, 2, 3 })
+                      .time_embedding_dim(40);
+    QCOMPARE(models::sd::unetParameterCount(options), nn::parameterCount(*tinyUNet(1, options)));
+}
+
+void TestSdUNet::textTimeEmbeddingIsAddedToTheTimeEmbedding()
+{
+    torch::NoGradGuard noGrad;
+    const auto options = lethe::test::tinyXlUNetOptions();
+    auto sdxl = tinyUNet(141, options);
+    const auto shapes = shapesOf(*sdxl);
+    QCOMPARE(shapes.at("add_embedding.linear_1.weight"), (std::vector<std::int64_t> { 128, 36 }));
+    QCOMPARE(shapes.at("add_embedding.linear_2.bias"), (std::vector<std::int64_t> { 128 }));
+    QCOMPARE(shapes.at("down_blocks.1.attentions.0.transformer_blocks.1.attn2.to_k.weight"),
+        (std::vector<std::int64_t> { 64, 16 }));
+    QCOMPARE(
+        shapes.at("up_blocks.0.attentions.1.transformer_blocks.1.norm3.weight"), (std::vector<std::int64_t> { 64 }));
+    QCOMPARE(shapes.count("down_blocks.0.attentions.0.norm.weight"), std::size_t { 0 });
+    // diffusers' order: add_embedding right after time_embedding.
+    const auto state = nn::stateDict(*sdxl);
+    LETHE_COMPARE_STR(state[6].name, "add_embedding.linear_1.weight");
+
+    // add_embedding(text_embeds ‖ sinusoids of each time id) shifts the time embedding: the same network without
+    // it, its time_embedding's last bias moved by that amount, gives the same prediction.
+    const torch::Tensor x = randn({ 1, 4, 16, 16 }, 142);
+    const torch::Tensor context = randn({ 1, 5, 16 }, 143);
+    const models::sd::UNetAddedConditions added { randn({ 1, 12 }, 144),
+        torch::tensor({ 1024.0, 768.0, 0.0, 32.0, 1024.0, 768.0 }).unsqueeze(0) };
+    const torch::Tensor out = sdxl->forward(x, torch::tensor(321), context, added);
+    const torch::Tensor sinusoids
+        = models::sd::timestepEmbedding(added.time_ids.flatten(), 4, true, 0.0).reshape({ 1, 24 });
+    const torch::Tensor shift = sdxl->add_embedding->forward(torch::cat({ added.text_embeds, sinusoids }, 1));
+
+    auto plain = tinyUNet(1, lethe::test::tinyXlUNetOptions().addition_embed_type(""));
+    std::vector<io::NamedTensor> weights;
+    for (const auto& named : state)
+        if (named.name.rfind("add_embedding.", 0) != 0)
+            weights.push_back(named);
+    ScratchDir dir;
+    io::writeSafetensors(dir / "w.safetensors", weights);
+    QVERIFY(models::sd::loadUNetWeights(plain, io::SafetensorsFile(dir / "w.safetensors")).complete());
+    QVERIFY(maxAbsDiff(plain->forward(x, torch::tensor(321), context), out) > 1e-4);
+    plain->time_embedding->linear_2->bias.add_(shift[0]);
+    const double difference = maxAbsDiff(plain->forward(x, torch::tensor(321), context), out);
+    QVERIFY2(difference < 1e-5, std::to_string(difference).c_str());
+
+    // Each condition reaches the output; a batch is each of its samples.
+    models::sd::UNetAddedConditions otherIds = added;
+    otherIds.time_ids = torch::tensor({ 512.0, 512.0, 0.0, 0.0, 512.0, 512.0 }).unsqueeze(0);
+    QVERIFY(maxAbsDiff(sdxl->forward(x, torch::tensor(321), context, otherIds), out) > 1e-4);
+    models::sd::UNetAddedConditions otherText = added;
+    otherText.text_embeds = randn({ 1, 12 }, 145);
+    QVERIFY(maxAbsDiff(sdxl->forward(x, torch::tensor(321), context, otherText), out) > 1e-4);
+    const torch::Tensor both = sdxl->forward(torch::cat({ x, x }), torch::tensor(321), torch::cat({ context, context }),
+        { torch::cat({ added.text_embeds, otherIds.text_embeds }), torch::cat({ added.time_ids, otherIds.time_ids }) });
+    QVERIFY(maxAbsDiff(both[0], out[0]) < 1e-5);
+    QVERIFY(maxAbsDiff(both[1], sdxl->forward(x, torch::tensor(321), context, otherIds)[0]) < 1e-5);
+}
+
+void TestSdUNet::textTimeConditionsAreChecked()
+{
+    torch::NoGradGuard noGrad;
+    auto sdxl = tinyUNet(151, lethe::test::tinyXlUNetOptions());
+    const torch::Tensor x = randn({ 2, 4, 8, 8 }, 152);
+    const torch::Tensor context = randn({ 2, 3, 16 }, 153);
+    LETHE_COMPARE_STR(errorMessage([&] { sdxl->forward(x, torch::tensor(1), context); }),
+        "UNet2DConditionModel: addition_embed_type \"text_time\" needs text_embeds [N, P] and time_ids [N, K] (SDXL's "
+        "pooled text embedding and size/crop ids)");
+    LETHE_COMPARE_STR(errorMessage([&] {
+        sdxl->forward(x, torch::tensor(1), context, { torch::zeros({ 2, 12 }), torch::zeros({ 2, 5 }) });
+    }),
+        "UNet2DConditionModel: expected text_embeds [2, P] and time_ids [2, K] with P + K × 4 = 36, got [2, 12] and "
+        "[2, 5]");
+    LETHE_COMPARE_STR(errorMessage([&] {
+        sdxl->forward(x, torch::tensor(1), context, { torch::zeros({ 1, 12 }), torch::zeros({ 1, 6 }) });
+    }),
+        "UNet2DConditionModel: expected text_embeds [2, P] and time_ids [2, K] with P + K × 4 = 36, got [1, 12] and "
+        "[1, 6]");
+    auto plain = tinyUNet(151);
+    LETHE_COMPARE_STR(errorMessage([&] {
+        plain->forward(x, torch::tensor(1), context, { torch::zeros({ 2, 12 }), torch::zeros({ 2, 6 }) });
+    }),
+        "UNet2DConditionModel: text_embeds and time_ids given, but this UNet has no addition_embed_type \"text_time\" "
+        "to take them");
 }
 
 QTEST_APPLESS_MAIN(TestSdUNet)

@@ -42,7 +42,25 @@ ClipTextOptions clipTextSd1Options()
         .layer_norm_eps(1e-5)
         .bos_token_id(0)
         .eos_token_id(2)
-        .pad_token_id(1);
+        .pad_token_id(1)
+        .projection_dim(768);
+}
+
+ClipTextOptions clipTextSdxl2Options()
+{
+    return ClipTextOptions()
+        .vocab_size(49408)
+        .hidden_size(1280)
+        .intermediate_size(5120)
+        .num_hidden_layers(32)
+        .num_attention_heads(20)
+        .max_position_embeddings(77)
+        .hidden_act(ClipActivation::Gelu)
+        .layer_norm_eps(1e-5)
+        .bos_token_id(0)
+        .eos_token_id(2)
+        .pad_token_id(1)
+        .projection_dim(1280);
 }
 
 std::int64_t readPositiveInt(const io::JsonFields& fields, const std::string& key, std::int64_t fallback)

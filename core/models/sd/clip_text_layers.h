@@ -61,10 +61,15 @@ struct ClipTextOptions {
     TORCH_ARG(std::int64_t, eos_token_id) = 49407;
     /// Default 1.
     TORCH_ARG(std::int64_t, pad_token_id) = 1;
+    /// Width of text_projection in CLIPTextModelWithProjection (unused by CLIPTextModel). Default 512.
+    TORCH_ARG(std::int64_t, projection_dim) = 512;
 };
 
 /// The text encoder of Stable Diffusion 1.x (OpenAI CLIP ViT-L/14's), as its text_encoder/config.json says.
 ClipTextOptions clipTextSd1Options();
+/// SDXL's second text encoder (OpenCLIP ViT-bigG/14 as CLIPTextModelWithProjection), as its
+/// text_encoder_2/config.json says. SDXL's first is clipTextSd1Options().
+ClipTextOptions clipTextSdxl2Options();
 
 /// The shape of a transformer encoder, shared by CLIP's text and vision towers. Defaults are CLIPTextConfig's.
 struct ClipEncoderOptions {

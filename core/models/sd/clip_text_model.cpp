@@ -50,7 +50,13 @@ ClipTextOutput ClipTextTransformerImpl::forwardEmbeddings(
     // Token i attends to tokens 0..i only.
     const torch::Tensor mask
         = torch::full({ length, length }, -std::numeric_limits<float>::infinity(), hidden.options()).triu(1);
-    hidden = final_layer_norm(encoder(hidden, mask));
+    // The encoder's layers one by one, to keep the last layer's input (transformers' hidden_states[-2]).
+    torch::Tensor penultimate = hidden;
+    for (const auto& layer : *encoder->layers) {
+        penultimate = hidden;
+        hidden = layer->as<ClipEncoderLayer>()->forward(hidden, mask);
+    }
+    hidden = final_layer_norm(hidden);
 
     // transformers' legacy configs (eos_token_id 2) pool at the largest id, which is EOS in CLIP's vocabulary.
     const torch::Tensor eosPosition = options.eos_token_id() == 2
@@ -58,14 +64,14 @@ ClipTextOutput ClipTextTransformerImpl::forwardEmbeddings(
         : tokens.eq(options.eos_token_id()).to(torch::kInt32).argmax(-1);
     const torch::Tensor rows
         = torch::arange(tokens.size(0), torch::TensorOptions().dtype(torch::kInt64).device(tokens.device()));
-    return { hidden, hidden.index({ rows, eosPosition }) };
+    return { hidden, hidden.index({ rows, eosPosition }), penultimate };
 }
 
-ClipTextModelImpl::ClipTextModelImpl(const ClipTextOptions& options)
-{
-    text_model = register_module("text_model", ClipTextTransformer(options));
+namespace {
 
-    // CLIPPreTrainedModel._init_weights with initializer_factor 1.
+/// CLIPPreTrainedModel._init_weights with initializer_factor 1.
+void initialiseTextModel(ClipTextTransformer& text_model, const ClipTextOptions& options)
+{
     torch::NoGradGuard noGrad;
     const double width = static_cast<double>(options.hidden_size());
     const double layers = static_cast<double>(options.num_hidden_layers());
@@ -87,9 +93,58 @@ ClipTextModelImpl::ClipTextModelImpl(const ClipTextOptions& options)
     }
 }
 
+std::filesystem::path textEncoderConfig(const std::filesystem::path& folder)
+{
+    const std::filesystem::path configPath = folder / "config.json";
+    if (!std::filesystem::is_regular_file(configPath))
+        throw FormatError(folder.string(), "config.json",
+            "file not found (a text_encoder folder holds config.json and model.safetensors)");
+    return configPath;
+}
+
+std::filesystem::path textEncoderWeights(const std::filesystem::path& folder, const std::string& className)
+{
+    std::filesystem::path weights = folder / "model.safetensors";
+    if (!std::filesystem::is_regular_file(weights))
+        weights = folder / "model.fp16.safetensors";
+    if (!std::filesystem::is_regular_file(weights)) {
+        refusePickledWeights(folder, className);
+        throw FormatError(folder.string(), "model.safetensors", "file not found (nor model.fp16.safetensors)");
+    }
+    return weights;
+}
+
+} // namespace
+
+ClipTextModelImpl::ClipTextModelImpl(const ClipTextOptions& options)
+{
+    text_model = register_module("text_model", ClipTextTransformer(options));
+    initialiseTextModel(text_model, options);
+}
+
 ClipTextOutput ClipTextModelImpl::forward(const torch::Tensor& ids)
 {
     return text_model(ids);
+}
+
+ClipTextModelWithProjectionImpl::ClipTextModelWithProjectionImpl(const ClipTextOptions& options)
+{
+    text_model = register_module("text_model", ClipTextTransformer(options));
+    text_projection = register_module("text_projection",
+        torch::nn::Linear(torch::nn::LinearOptions(options.hidden_size(), options.projection_dim()).bias(false)));
+    initialiseTextModel(text_model, options);
+    torch::NoGradGuard noGrad;
+    text_projection->weight.normal_(0.0, std::pow(static_cast<double>(options.hidden_size()), -0.5));
+}
+
+ClipTextOutput ClipTextModelWithProjectionImpl::forward(const torch::Tensor& ids)
+{
+    return text_model(ids);
+}
+
+torch::Tensor ClipTextModelWithProjectionImpl::project(const ClipTextOutput& output)
+{
+    return text_projection(output.pooler_output);
 }
 
 ClipTextOptions clipTextOptionsFromJson(const json& config, const std::string& file)
@@ -107,13 +162,14 @@ ClipTextOptions clipTextOptionsFromJson(const json& config, const std::string& f
     options.bos_token_id(fields.get<std::int64_t>("bos_token_id", options.bos_token_id()));
     options.eos_token_id(fields.get<std::int64_t>("eos_token_id", options.eos_token_id()));
     options.pad_token_id(fields.get<std::int64_t>("pad_token_id", options.pad_token_id()));
+    options.projection_dim(readPositiveInt(fields, "projection_dim", options.projection_dim()));
     return options;
 }
 
-json toJson(const ClipTextOptions& options)
+json toJson(const ClipTextOptions& options, const std::string& architecture)
 {
     return json {
-        { "architectures", json::array({ "CLIPTextModel" }) },
+        { "architectures", json::array({ architecture }) },
         { "model_type", "clip_text_model" },
         { "vocab_size", options.vocab_size() },
         { "hidden_size", options.hidden_size() },
@@ -126,6 +182,7 @@ json toJson(const ClipTextOptions& options)
         { "bos_token_id", options.bos_token_id() },
         { "eos_token_id", options.eos_token_id() },
         { "pad_token_id", options.pad_token_id() },
+        { "projection_dim", options.projection_dim() },
     };
 }
 
@@ -154,27 +211,41 @@ void refusePickledWeights(const std::filesystem::path& folder, const std::string
 
 ClipTextModel loadClipTextModel(const std::filesystem::path& folder, torch::Dtype dtype, torch::Device device)
 {
-    const std::filesystem::path configPath = folder / "config.json";
-    if (!std::filesystem::is_regular_file(configPath))
-        throw FormatError(folder.string(), "config.json",
-            "file not found (a text_encoder folder holds config.json and model.safetensors)");
+    const std::filesystem::path configPath = textEncoderConfig(folder);
     const ClipTextOptions options = clipTextOptionsFromJson(io::readJsonObjectFile(configPath), configPath.string());
-
-    std::filesystem::path weights = folder / "model.safetensors";
-    if (!std::filesystem::is_regular_file(weights))
-        weights = folder / "model.fp16.safetensors";
-    if (!std::filesystem::is_regular_file(weights)) {
-        refusePickledWeights(folder, "CLIPTextModel");
-        throw FormatError(folder.string(), "model.safetensors", "file not found (nor model.fp16.safetensors)");
-    }
-
-    const io::SafetensorsFile file(weights);
+    const io::SafetensorsFile file(textEncoderWeights(folder, "CLIPTextModel"));
     requireWeightsFor(minimumParameters(options), file, configPath.string());
     ClipTextModel model(options);
     model->to(device, dtype);
     loadClipTextWeights(*model, file);
     model->eval();
     return model;
+}
+
+ClipTextModelWithProjection loadClipTextModelWithProjection(
+    const std::filesystem::path& folder, torch::Dtype dtype, torch::Device device)
+{
+    const std::filesystem::path configPath = textEncoderConfig(folder);
+    const ClipTextOptions options = clipTextOptionsFromJson(io::readJsonObjectFile(configPath), configPath.string());
+    const io::SafetensorsFile file(textEncoderWeights(folder, "CLIPTextModelWithProjection"));
+    requireWeightsFor(
+        minimumParameters(options) + static_cast<double>(options.hidden_size() * options.projection_dim()), file,
+        configPath.string());
+    ClipTextModelWithProjection model(options);
+    model->to(device, dtype);
+    loadClipTextWeights(*model, file);
+    model->eval();
+    return model;
+}
+
+std::int64_t clipTextParameterCount(const ClipTextOptions& o, bool withProjection)
+{
+    const std::int64_t h = o.hidden_size();
+    const std::int64_t mlp = o.intermediate_size();
+    // Per layer: q, k, v and out projections with biases, two layer norms, fc1 and fc2.
+    const std::int64_t layer = 4 * (h * h + h) + 2 * 2 * h + (h * mlp + mlp) + (mlp * h + h);
+    return o.vocab_size() * h + o.max_position_embeddings() * h + o.num_hidden_layers() * layer + 2 * h
+        + (withProjection ? h * o.projection_dim() : 0);
 }
 
 } // namespace lethe::models::sd

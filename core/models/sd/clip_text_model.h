@@ -1,7 +1,8 @@
 #pragma once
 
-// transformers' CLIPTextModel: the text encoder of Stable Diffusion 1.x, read from a diffusers
-// `text_encoder/` folder (config.json and model.safetensors).
+// transformers' CLIPTextModel (the text encoder of Stable Diffusion 1.x and SDXL's first) and
+// CLIPTextModelWithProjection (SDXL's second, OpenCLIP ViT-bigG), read from a diffusers `text_encoder/` or
+// `text_encoder_2/` folder (config.json and model.safetensors).
 
 #include "core/io/safetensors.h"
 #include "core/models/sd/clip_text_layers.h"
@@ -20,6 +21,9 @@ struct ClipTextOutput {
     torch::Tensor last_hidden_state;
     /// [N, H]: last_hidden_state at each prompt's EOS token.
     torch::Tensor pooler_output;
+    /// [N, L, H]: the input of the last encoder layer, without the final layer norm (transformers'
+    /// hidden_states[-2], which SDXL conditions on).
+    torch::Tensor penultimate_hidden_state;
 };
 
 /// CLIPTextTransformer: "embeddings", "encoder", "final_layer_norm", with a causal attention mask.
@@ -50,14 +54,30 @@ public:
 };
 TORCH_MODULE(ClipTextModel);
 
+/// CLIPTextModelWithProjection: "text_model." as in CLIPTextModel and "text_projection.weight" [projection_dim, H]
+/// (no bias), applied to the pooled output.
+class ClipTextModelWithProjectionImpl : public torch::nn::Module {
+public:
+    explicit ClipTextModelWithProjectionImpl(const ClipTextOptions& options);
+    /// See ClipTextTransformerImpl::forward; text_embeds is the projected pooler_output.
+    ClipTextOutput forward(const torch::Tensor& ids);
+    /// text_projection(pooler_output): [N, projection_dim] (transformers' text_embeds).
+    torch::Tensor project(const ClipTextOutput& output);
+
+    ClipTextTransformer text_model { nullptr };
+    torch::nn::Linear text_projection { nullptr };
+};
+TORCH_MODULE(ClipTextModelWithProjection);
+
 /// Parses a text_encoder/config.json object. Absent keys take CLIPTextConfig's defaults; keys that do not shape
 /// the network (projection_dim, dropout, initializer_range, ...) are ignored. Throws FormatError(file, key) for a
 /// value of the wrong type, a size that is not positive, heads that do not divide hidden_size, an unknown
 /// hidden_act, or a model_type other than "clip_text_model".
 ClipTextOptions clipTextOptionsFromJson(const nlohmann::json& config, const std::string& file);
 
-/// The config.json transformers writes for these options (with "architectures" and "model_type").
-nlohmann::json toJson(const ClipTextOptions& options);
+/// The config.json transformers writes for these options (with "architectures" and "model_type");
+/// `architecture` is "CLIPTextModel" or "CLIPTextModelWithProjection".
+nlohmann::json toJson(const ClipTextOptions& options, const std::string& architecture = "CLIPTextModel");
 
 /// The name of the position-ids buffer some files carry; it is skipped when loading.
 extern const char* const kClipPositionIdsName;
@@ -77,5 +97,12 @@ void refusePickledWeights(const std::filesystem::path& folder, const std::string
 /// pickled weights (pytorch_model.bin) is refused with a message that says how to convert them.
 ClipTextModel loadClipTextModel(
     const std::filesystem::path& folder, torch::Dtype dtype = torch::kFloat32, torch::Device device = torch::kCPU);
+/// loadClipTextModel() for a CLIPTextModelWithProjection folder (SDXL's text_encoder_2).
+ClipTextModelWithProjection loadClipTextModelWithProjection(
+    const std::filesystem::path& folder, torch::Dtype dtype = torch::kFloat32, torch::Device device = torch::kCPU);
+
+/// The parameter count of the network `options` describe, from its shapes alone (nothing allocated);
+/// `withProjection` adds CLIPTextModelWithProjection's text_projection.
+std::int64_t clipTextParameterCount(const ClipTextOptions& options, bool withProjection = false);
 
 } // namespace lethe::models::sd

@@ -123,16 +123,40 @@ UNet2DConditionOptions stableDiffusion1UNetOptions()
         .mid_block_scale_factor(1);
 }
 
+UNet2DConditionOptions stableDiffusionXlUNetOptions()
+{
+    return UNet2DConditionOptions()
+        .in_channels(4)
+        .out_channels(4)
+        .sample_size(128)
+        .block_out_channels({ 320, 640, 1280 })
+        .down_block_types({ "DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D" })
+        .up_block_types({ "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D" })
+        .layers_per_block({ 2, 2, 2 })
+        .attention_head_dim({ 5, 10, 20 })
+        .transformer_layers_per_block({ 1, 2, 10 })
+        .cross_attention_dim(2048)
+        .norm_num_groups(32)
+        .norm_eps(1e-5)
+        .flip_sin_to_cos(true)
+        .freq_shift(0)
+        .use_linear_projection(true)
+        .downsample_padding(1)
+        .mid_block_scale_factor(1)
+        .addition_embed_type("text_time")
+        .addition_time_embed_dim(256)
+        .projection_class_embeddings_input_dim(2816);
+}
+
 UNet2DConditionOptions unetOptionsFromConfig(const json& config, const std::string& file)
 {
     const io::JsonFields f(config, file);
     requireValue<std::string>(f, "_class_name", "UNet2DConditionModel");
 
     // Features beyond SD 1.x / 2.x that would change the network: refused by name rather than ignored.
-    for (const char* key :
-        { "class_embed_type", "num_class_embeds", "addition_embed_type", "encoder_hid_dim", "encoder_hid_dim_type",
-            "time_cond_proj_dim", "projection_class_embeddings_input_dim", "timestep_post_act", "time_embedding_act_fn",
-            "cross_attention_norm", "num_attention_heads", "reverse_transformer_layers_per_block" })
+    for (const char* key : { "class_embed_type", "num_class_embeds", "encoder_hid_dim", "encoder_hid_dim_type",
+             "time_cond_proj_dim", "timestep_post_act", "time_embedding_act_fn", "cross_attention_norm",
+             "num_attention_heads", "reverse_transformer_layers_per_block" })
         requireNull(f, key);
     for (const char* key : { "center_input_sample", "dual_cross_attention", "only_cross_attention",
              "class_embeddings_concat", "mid_block_only_cross_attention" })
@@ -182,9 +206,29 @@ UNet2DConditionOptions unetOptionsFromConfig(const json& config, const std::stri
     o.dropout(f.get<double>("dropout", 0.0));
     if (f.has("time_embedding_dim"))
         o.time_embedding_dim(f.get<std::int64_t>("time_embedding_dim", 0));
+    // SDXL's added embedding; diffusers' other kinds (Kandinsky's "text", "image", ...) are refused by name.
+    if (f.has("addition_embed_type")) {
+        if (f.get<std::string>("addition_embed_type", "") != "text_time")
+            f.fail("addition_embed_type",
+                "not supported: expected null or \"text_time\", found " + f.object().at("addition_embed_type").dump());
+        o.addition_embed_type("text_time");
+        for (const char* key : { "addition_time_embed_dim", "projection_class_embeddings_input_dim" })
+            if (!f.has(key))
+                f.fail(key, "missing: addition_embed_type \"text_time\" needs it");
+        o.addition_time_embed_dim(f.get<std::int64_t>("addition_time_embed_dim", 0));
+        o.projection_class_embeddings_input_dim(f.get<std::int64_t>("projection_class_embeddings_input_dim", 0));
+    } else if (f.has("projection_class_embeddings_input_dim")) {
+        f.fail("projection_class_embeddings_input_dim",
+            "not supported without addition_embed_type \"text_time\": expected null, found "
+                + f.object().at("projection_class_embeddings_input_dim").dump());
+    }
     for (const char* key : { "in_channels", "out_channels", "norm_num_groups" })
         if (f.has(key) && f.get<std::int64_t>(key, 1) < 1)
             f.fail(key, "expected a positive integer, found " + f.object().at(key).dump());
+    if (!o.addition_embed_type().empty())
+        for (const char* key : { "addition_time_embed_dim", "projection_class_embeddings_input_dim" })
+            if (f.get<std::int64_t>(key, 1) < 1)
+                f.fail(key, "expected a positive integer, found " + f.object().at(key).dump());
     for (std::int64_t c : channels)
         if (c % o.norm_num_groups() != 0)
             f.fail("norm_num_groups",
@@ -227,6 +271,11 @@ json unetConfigJson(const UNet2DConditionOptions& o)
     };
     if (o.time_embedding_dim())
         config["time_embedding_dim"] = *o.time_embedding_dim();
+    if (!o.addition_embed_type().empty()) {
+        config["addition_embed_type"] = o.addition_embed_type();
+        config["addition_time_embed_dim"] = o.addition_time_embed_dim();
+        config["projection_class_embeddings_input_dim"] = o.projection_class_embeddings_input_dim();
+    }
     return config;
 }
 
@@ -250,12 +299,18 @@ void UNet2DConditionModelImpl::reset()
     requireLevels("layers_per_block", o.layers_per_block().size(), levels);
     requireLevels("attention_head_dim", o.attention_head_dim().size(), levels);
     requireLevels("transformer_layers_per_block", o.transformer_layers_per_block().size(), levels);
+    if (!o.addition_embed_type().empty() && o.addition_embed_type() != "text_time")
+        throw Error("UNet2DConditionModel: unsupported addition_embed_type '" + o.addition_embed_type()
+            + "' (expected none or text_time)");
 
     const std::int64_t c0 = channels.front();
     const std::int64_t temb = o.time_embedding_dim().value_or(c0 * 4);
     conv_in
         = register_module("conv_in", torch::nn::Conv2d(torch::nn::Conv2dOptions(o.in_channels(), c0, 3).padding(1)));
     time_embedding = register_module("time_embedding", TimestepEmbedding(c0, temb));
+    if (o.addition_embed_type() == "text_time")
+        add_embedding
+            = register_module("add_embedding", TimestepEmbedding(o.projection_class_embeddings_input_dim(), temb));
     down_blocks = register_module("down_blocks", torch::nn::ModuleList());
     up_blocks = register_module("up_blocks", torch::nn::ModuleList());
 
@@ -318,6 +373,12 @@ void UNet2DConditionModelImpl::reset()
 torch::Tensor UNet2DConditionModelImpl::forward(
     const torch::Tensor& sample, const torch::Tensor& timestep, const torch::Tensor& encoder_hidden_states)
 {
+    return forward(sample, timestep, encoder_hidden_states, UNetAddedConditions {});
+}
+
+torch::Tensor UNet2DConditionModelImpl::forward(const torch::Tensor& sample, const torch::Tensor& timestep,
+    const torch::Tensor& encoder_hidden_states, const UNetAddedConditions& added)
+{
     if (sample.dim() != 4 || sample.size(1) != options.in_channels())
         throw Error("UNet2DConditionModel: expected sample [N, " + std::to_string(options.in_channels())
             + ", H, W], got " + nn::shapeText(sample.sizes().vec()));
@@ -334,8 +395,13 @@ torch::Tensor UNet2DConditionModelImpl::forward(
         throw Error("UNet2DConditionModel: expected a scalar timestep or one per sample (" + std::to_string(n)
             + "), got " + nn::shapeText(timestep.sizes().vec()));
     const std::int64_t c0 = options.block_out_channels().front();
-    const torch::Tensor emb = time_embedding->forward(
+    torch::Tensor emb = time_embedding->forward(
         timestepEmbedding(t, c0, options.flip_sin_to_cos(), options.freq_shift()).to(sample.scalar_type()));
+    if (add_embedding)
+        emb = emb + add_embedding->forward(addedEmbedding(added, n).to(emb.scalar_type()));
+    else if (added.text_embeds.defined() || added.time_ids.defined())
+        throw Error("UNet2DConditionModel: text_embeds and time_ids given, but this UNet has no "
+                    "addition_embed_type \"text_time\" to take them");
     const torch::Tensor& context = encoder_hidden_states;
 
     torch::Tensor h = conv_in->forward(sample);
@@ -369,6 +435,27 @@ torch::Tensor UNet2DConditionModelImpl::forward(
     return conv_out->forward(torch::silu(detail::normed(*conv_norm_out, h)));
 }
 
+torch::Tensor UNet2DConditionModelImpl::addedEmbedding(const UNetAddedConditions& added, std::int64_t n) const
+{
+    const std::int64_t width = options.projection_class_embeddings_input_dim();
+    const std::int64_t perId = options.addition_time_embed_dim();
+    if (!added.text_embeds.defined() || !added.time_ids.defined())
+        throw Error("UNet2DConditionModel: addition_embed_type \"text_time\" needs text_embeds [N, P] and "
+                    "time_ids [N, K] (SDXL's pooled text embedding and size/crop ids)");
+    const torch::Tensor& text = added.text_embeds;
+    const torch::Tensor& ids = added.time_ids;
+    if (text.dim() != 2 || ids.dim() != 2 || text.size(0) != n || ids.size(0) != n
+        || text.size(1) + ids.size(1) * perId != width)
+        throw Error("UNet2DConditionModel: expected text_embeds [" + std::to_string(n) + ", P] and time_ids ["
+            + std::to_string(n) + ", K] with P + K × " + std::to_string(perId) + " = " + std::to_string(width)
+            + ", got " + nn::shapeText(text.sizes().vec()) + " and " + nn::shapeText(ids.sizes().vec()));
+    // diffusers' add_time_proj: the UNet's own sinusoidal embedding, of every id, concatenated per sample.
+    const torch::Tensor timeEmbeds
+        = timestepEmbedding(ids.to(text.device()).flatten(), perId, options.flip_sin_to_cos(), options.freq_shift())
+              .reshape({ n, -1 });
+    return torch::cat({ text.to(torch::kFloat32), timeEmbeds }, -1);
+}
+
 void UNet2DConditionModelImpl::setAttentionBackend(AttentionBackend backend, std::int64_t query_chunk_size)
 {
     options.attention_backend(backend);
@@ -384,6 +471,71 @@ void UNet2DConditionModelImpl::setGradientCheckpointing(bool on)
         if (auto* transformer = m->as<Transformer2DModelImpl>())
             transformer->gradient_checkpointing = on;
     }
+}
+
+std::int64_t unetParameterCount(const UNet2DConditionOptions& o)
+{
+    // Mirrors reset() and the blocks it builds (blocks.cpp, resnet.cpp, attention.cpp); test_sd_unet compares it
+    // with nn::parameterCount of built networks.
+    const auto& channels = o.block_out_channels();
+    const std::size_t levels = channels.size();
+    if (levels == 0)
+        throw Error("UNet2DConditionModel: block_out_channels is empty");
+    requireLevels("down_block_types", o.down_block_types().size(), levels);
+    requireLevels("up_block_types", o.up_block_types().size(), levels);
+    requireLevels("layers_per_block", o.layers_per_block().size(), levels);
+    requireLevels("transformer_layers_per_block", o.transformer_layers_per_block().size(), levels);
+    const std::int64_t c0 = channels.front();
+    const std::int64_t temb = o.time_embedding_dim().value_or(c0 * 4);
+    const std::int64_t cross = o.cross_attention_dim();
+    const auto linear = [](std::int64_t in, std::int64_t out) { return in * out + out; };
+    const auto conv3 = [](std::int64_t in, std::int64_t out) { return 9 * in * out + out; };
+    const auto norm = [](std::int64_t c) { return 2 * c; };
+    const auto resnet = [&](std::int64_t in, std::int64_t out) {
+        return norm(in) + conv3(in, out) + linear(temb, out) + norm(out) + conv3(out, out)
+            + (in != out ? linear(in, out) : 0);
+    };
+    // Three layer norms; self-attention (q, k, v without bias, out with); cross-attention (k, v from the text
+    // states); the GEGLU feed-forward c → 8c, then 4c → c.
+    const auto block = [&](std::int64_t c) {
+        return 3 * norm(c) + 3 * c * c + linear(c, c) + c * c + 2 * cross * c + linear(c, c) + linear(c, 8 * c)
+            + linear(4 * c, c);
+    };
+    // The group norm, proj_in and proj_out (1×1 convolutions or linear layers, the same count), the blocks.
+    const auto transformer
+        = [&](std::int64_t c, std::int64_t depth) { return norm(c) + 2 * linear(c, c) + depth * block(c); };
+    const auto hasAttention = [](const std::string& type) { return type.rfind("CrossAttn", 0) == 0; };
+
+    std::int64_t count
+        = conv3(o.in_channels(), c0) + linear(c0, temb) + linear(temb, temb) + norm(c0) + conv3(c0, o.out_channels());
+    if (o.addition_embed_type() == "text_time")
+        count += linear(o.projection_class_embeddings_input_dim(), temb) + linear(temb, temb);
+    std::int64_t out = c0;
+    for (std::size_t i = 0; i < levels; ++i) {
+        const std::int64_t in = out;
+        out = channels[i];
+        for (std::int64_t j = 0; j < o.layers_per_block()[i]; ++j)
+            count += resnet(j == 0 ? in : out, out)
+                + (hasAttention(o.down_block_types()[i]) ? transformer(out, o.transformer_layers_per_block()[i]) : 0);
+        if (i + 1 < levels)
+            count += conv3(out, out);
+    }
+    const std::int64_t last = channels.back();
+    count += 2 * resnet(last, last) + transformer(last, o.transformer_layers_per_block()[levels - 1]);
+    out = last;
+    for (std::size_t i = 0; i < levels; ++i) {
+        const std::size_t level = levels - 1 - i;
+        const std::int64_t prev = out;
+        out = channels[level];
+        const std::int64_t in = channels[level == 0 ? 0 : level - 1];
+        const std::int64_t layers = o.layers_per_block()[level] + 1;
+        for (std::int64_t j = 0; j < layers; ++j)
+            count += resnet((j == 0 ? prev : out) + (j == layers - 1 ? in : out), out)
+                + (hasAttention(o.up_block_types()[i]) ? transformer(out, o.transformer_layers_per_block()[level]) : 0);
+        if (i + 1 < levels)
+            count += conv3(out, out);
+    }
+    return count;
 }
 
 UNet2DConditionModel buildUNet2DCondition(const UNet2DConditionOptions& options)
