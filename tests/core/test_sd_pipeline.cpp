@@ -384,15 +384,18 @@ void TestSdPipeline::compvisSingleFileErrors()
         changed
             + ": model.diffusion_model.: no UNet tensors under this prefix: not a CompVis Stable Diffusion "
               "checkpoint (a UNet-only or LoRA file cannot be loaded on its own)");
+    // An SD 2.x text encoder (OpenCLIP names) with this SD 1.x model's configs: OpenAI CLIP's quick_gelu.
     LETHE_COMPARE_STR(rewrite([&](auto& t, auto&) {
         drop(t, "cond_stage_model.");
         t.push_back({ "cond_stage_model.model.token_embedding.weight", torch::zeros({ 2 }) });
     }),
         changed
-            + ": cond_stage_model.model.: an OpenCLIP text encoder (Stable Diffusion 2.x); Lethe implements the "
-              "SD 1.x CLIP text encoder");
+            + " metadata lethe.text_encoder_config: key 'hidden_act': the file's text encoder is OpenCLIP's "
+              "(cond_stage_model.model.*, SD 2.x), whose activation is \"gelu\"; found \"quick_gelu\"");
     LETHE_COMPARE_STR(rewrite([&](auto& t, auto&) { drop(t, "cond_stage_model."); }),
-        changed + ": cond_stage_model.transformer.: no text encoder tensors under this prefix");
+        changed
+            + ": cond_stage_model.transformer.: no text encoder tensors under this prefix (SD 1.x) nor under "
+              "cond_stage_model.model. (SD 2.x)");
     LETHE_COMPARE_STR(rewrite([&](auto&, auto& m) { m["lethe.unet_config"] = "{not json"; }),
         changed + ": metadata lethe.unet_config: not a JSON object (a config written by Lethe)");
     LETHE_COMPARE_STR(rewrite([&](auto&, auto& m) {

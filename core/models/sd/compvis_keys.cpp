@@ -2,6 +2,10 @@
 
 #include "core/error.h"
 
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <map>
 #include <memory>
 #include <unordered_map>
 #include <utility>
@@ -375,6 +379,135 @@ nn::KeyMapping compvisTextEncoderMapping()
     return singleFileMapping(
         kCompvisTextEncoderPrefix, [](const std::string& name) { return compvisToDiffusersTextEncoder(name); },
         [](const std::string& name) { return withoutTextModel(name) == kPositionIds; });
+}
+
+namespace {
+
+/// Where a CLIPTextModel tensor comes from in an OpenCLIP text encoder: the file's name (without the prefix) and,
+/// for q, k and v, which third of in_proj's rows (0, 1, 2; −1 for the whole tensor).
+struct OpenClipSource {
+    std::string name;
+    int third = -1;
+};
+
+std::optional<OpenClipSource> openClipSource(const std::string& diffusersName)
+{
+    static const std::vector<std::pair<std::string, std::string>> whole {
+        { "text_model.embeddings.token_embedding.weight", "token_embedding.weight" },
+        { "text_model.embeddings.position_embedding.weight", "positional_embedding" },
+        { "text_model.final_layer_norm.weight", "ln_final.weight" },
+        { "text_model.final_layer_norm.bias", "ln_final.bias" },
+    };
+    for (const auto& [diffusers, openClip] : whole)
+        if (diffusersName == diffusers)
+            return OpenClipSource { openClip };
+    const std::string layers = "text_model.encoder.layers.";
+    if (!startsWith(diffusersName, layers))
+        return std::nullopt;
+    const auto dot = diffusersName.find('.', layers.size());
+    if (dot == std::string::npos || !isIndex(diffusersName.substr(layers.size(), dot - layers.size())))
+        return std::nullopt;
+    const std::string block = "transformer.resblocks." + diffusersName.substr(layers.size(), dot - layers.size());
+    const auto split = splitParameter(diffusersName.substr(dot + 1));
+    if (!split)
+        return std::nullopt;
+    static const std::vector<std::pair<std::string, std::string>> stems { { "layer_norm1", "ln_1" },
+        { "layer_norm2", "ln_2" }, { "self_attn.out_proj", "attn.out_proj" }, { "mlp.fc1", "mlp.c_fc" },
+        { "mlp.fc2", "mlp.c_proj" } };
+    for (const auto& [diffusers, openClip] : stems)
+        if (split->first == diffusers)
+            return OpenClipSource { block + "." + openClip + "." + split->second };
+    const char* const projections[] = { "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj" };
+    for (int third = 0; third < 3; ++third)
+        if (split->first == projections[third])
+            return OpenClipSource { block + ".attn.in_proj_" + split->second, third };
+    return std::nullopt;
+}
+
+/// Whether an OpenCLIP tensor (named without the prefix) is one a CLIPTextModel of `layers` layers has no place
+/// for by design: the resblock numbered `layers` (the one the diffusers export drops), text_projection,
+/// logit_scale.
+bool skippedOpenClipTensor(const std::string& name, std::int64_t layers)
+{
+    if (name == "text_projection" || name == "logit_scale")
+        return true;
+    return startsWith(name, "transformer.resblocks." + std::to_string(layers) + ".");
+}
+
+} // namespace
+
+void loadOpenClipTextWeights(ClipTextModelImpl& model, const io::SafetensorsFile& file)
+{
+    const std::string prefix = kCompvisOpenClipPrefix;
+    const std::string path = file.path().string();
+    const std::int64_t layers = model.text_model->options.num_hidden_layers();
+    const auto tensorWhere = [&](const std::string& name) { return "tensor '" + prefix + name + "'"; };
+    struct Copy {
+        torch::Tensor destination;
+        std::string source;
+        int third;
+    };
+    std::vector<Copy> copies;
+    std::vector<std::string> used;
+    for (const io::NamedTensor& target : nn::stateDict(model)) {
+        const std::optional<OpenClipSource> source = openClipSource(target.name);
+        if (!source)
+            throw Error("no OpenCLIP name for the text encoder tensor " + target.name);
+        if (!file.contains(prefix + source->name))
+            throw FormatError(path, tensorWhere(source->name),
+                "missing from the file (the OpenCLIP text encoder of a " + std::to_string(layers)
+                    + "-layer text_encoder config needs it)");
+        const io::TensorEntry& entry = file.entry(prefix + source->name);
+        std::vector<std::int64_t> expected = target.tensor.sizes().vec();
+        if (source->third >= 0)
+            expected[0] *= 3;
+        if (entry.shape != expected)
+            throw FormatError(path, tensorWhere(source->name),
+                "expected shape " + nn::shapeText(expected) + ", found " + nn::shapeText(entry.shape)
+                    + (source->third >= 0 ? " (q, k and v stacked)" : ""));
+        if (entry.dtype != io::DType::F32 && entry.dtype != io::DType::F16 && entry.dtype != io::DType::BF16
+            && entry.dtype != io::DType::F64)
+            throw FormatError(path, tensorWhere(source->name), "expected a floating-point tensor");
+        copies.push_back({ target.tensor, prefix + source->name, source->third });
+        used.push_back(prefix + source->name);
+    }
+    for (const io::TensorEntry& entry : file.entries()) {
+        if (!startsWith(entry.name, prefix) || skippedOpenClipTensor(entry.name.substr(prefix.size()), layers)
+            || std::find(used.begin(), used.end(), entry.name) != used.end())
+            continue;
+        throw FormatError(path, "tensor '" + entry.name + "'",
+            "unexpected: an OpenCLIP text encoder of " + std::to_string(layers)
+                + " layers (plus the one the diffusers export drops) has no tensor of that name");
+    }
+    torch::NoGradGuard noGrad;
+    for (const Copy& copy : copies) {
+        torch::Tensor value = file.tensor(copy.source);
+        if (copy.third >= 0)
+            value = value.chunk(3, 0)[static_cast<std::size_t>(copy.third)];
+        copy.destination.copy_(value);
+    }
+}
+
+std::vector<io::NamedTensor> openClipTextTensors(const ClipTextModelImpl& model)
+{
+    std::vector<io::NamedTensor> out;
+    std::map<std::string, std::vector<torch::Tensor>> stacked;
+    for (const io::NamedTensor& t : nn::stateDict(model)) {
+        const std::optional<OpenClipSource> source = openClipSource(t.name);
+        if (!source)
+            throw Error("no OpenCLIP name for the text encoder tensor " + t.name
+                + "; this model cannot be written as an SD 2.x single file");
+        if (source->third < 0) {
+            out.push_back({ source->name, t.tensor });
+            continue;
+        }
+        std::vector<torch::Tensor>& parts = stacked[source->name];
+        parts.resize(3);
+        parts[static_cast<std::size_t>(source->third)] = t.tensor;
+        if (parts[0].defined() && parts[1].defined() && parts[2].defined())
+            out.push_back({ source->name, torch::cat(parts, 0) });
+    }
+    return out;
 }
 
 } // namespace lethe::models::sd

@@ -1,9 +1,11 @@
 #pragma once
 
-// Tensor names of CompVis single-file Stable Diffusion 1.x checkpoints against the diffusers and transformers
-// names Lethe's modules use, in both directions (loading a single file, exporting one), following the rules of
-// diffusers' conversion scripts.
+// Tensor names of CompVis single-file Stable Diffusion 1.x and 2.x checkpoints against the diffusers and
+// transformers names Lethe's modules use, in both directions (loading a single file, exporting one), following the
+// rules of diffusers' conversion scripts.
 
+#include "core/io/safetensors.h"
+#include "core/models/sd/clip_text_model.h"
 #include "core/nn/state_dict.h"
 
 #include <optional>
@@ -16,6 +18,8 @@ namespace lethe::models::sd {
 inline constexpr const char* kCompvisUNetPrefix = "model.diffusion_model.";
 inline constexpr const char* kCompvisVaePrefix = "first_stage_model.";
 inline constexpr const char* kCompvisTextEncoderPrefix = "cond_stage_model.transformer.";
+/// The prefix of an SD 2.x single file's OpenCLIP text encoder (FrozenOpenCLIPEmbedder's `model.`).
+inline constexpr const char* kCompvisOpenClipPrefix = "cond_stage_model.model.";
 
 /// What the UNet name mapping needs of a UNet2DConditionModel config; defaults are SD 1.x's.
 struct UNetLayout {
@@ -72,5 +76,20 @@ nn::KeyMapping compvisVaeMapping(const VaeLayout& layout);
 /// A whole single file's names onto a CLIPTextModel's (`cond_stage_model.transformer.*`), as compvisUNetMapping;
 /// `embeddings.position_ids` is skipped.
 nn::KeyMapping compvisTextEncoderMapping();
+
+/// Loads an SD 2.x single file's OpenCLIP text encoder (`cond_stage_model.model.*`) into `model`, as diffusers'
+/// convert_open_clip_checkpoint does: token_embedding, positional_embedding, ln_final and, per layer N below the
+/// model's num_hidden_layers, transformer.resblocks.N.{ln_1, ln_2, attn.out_proj, mlp.c_fc, mlp.c_proj} and
+/// attn.in_proj_weight / in_proj_bias, whose rows are q, k and v stacked. The resblock numbered num_hidden_layers
+/// (SD 2's 24th, whose output the diffusers export drops, so that the last layer's output is OpenCLIP's
+/// penultimate), text_projection and logit_scale are accepted and skipped. Everything is checked before anything
+/// is copied; throws FormatError naming the file and the tensor for a missing, unexpected, mis-shaped or
+/// non-floating one. Floating tensors are converted to the model's dtype and device.
+void loadOpenClipTextWeights(ClipTextModelImpl& model, const io::SafetensorsFile& file);
+
+/// The tensors of `model` in OpenCLIP's layout, named without `cond_stage_model.model.` (in_proj_weight and
+/// in_proj_bias stacked from q, k and v), for an SD 2.x single file. The resblock the diffusers export dropped,
+/// text_projection and logit_scale are not in a CLIPTextModel, so they are not written.
+std::vector<io::NamedTensor> openClipTextTensors(const ClipTextModelImpl& model);
 
 } // namespace lethe::models::sd

@@ -152,8 +152,6 @@ const char* const kVaeConfigKey = "lethe.vae_config";
 const char* const kTextEncoderConfigKey = "lethe.text_encoder_config";
 const char* const kSchedulerConfigKey = "lethe.scheduler_config";
 
-const char* const kSd2TextEncoderPrefix = "cond_stage_model.model.";
-
 bool startsWith(const std::string& text, const std::string& prefix)
 {
     return text.compare(0, prefix.size(), prefix) == 0;
@@ -195,12 +193,27 @@ VaeLayout vaeLayout(const AutoencoderKLOptions& options)
     return layout;
 }
 
+/// Refuses a UNet whose input is not the VAE's latents alone: SD 2.x's depth (5 channels) and inpainting (9) UNets
+/// also take a depth map or a mask and masked image, which Lethe does not make.
+void requireLatentChannels(
+    const UNet2DConditionOptions& unet, const AutoencoderKLOptions& vae, const std::string& unetConfig)
+{
+    if (unet.in_channels() != vae.latent_channels())
+        throw FormatError(unetConfig, "key 'in_channels'",
+            "expected " + std::to_string(vae.latent_channels()) + " (the VAE's latent_channels), found "
+                + std::to_string(unet.in_channels())
+                + ": a UNet that takes more than the latents (SD 2.x depth: 5, inpainting: 9) needs a depth map or "
+                  "mask, which Lethe does not make");
+}
+
 /// One component config of a single file: the file's metadata, else the components folder, else the default.
 class ConfigFinder {
 public:
-    ConfigFinder(const io::SafetensorsFile& file, std::filesystem::path components)
+    /// `sd2`: the file is SD 2.x's, whose UNet, text encoder and scheduler configs have no default (see find).
+    ConfigFinder(const io::SafetensorsFile& file, std::filesystem::path components, bool sd2 = false)
         : m_file(file)
         , m_components(std::move(components))
+        , m_sd2(sd2)
     {
     }
 
@@ -223,6 +236,15 @@ public:
             record(component, "components folder");
             return std::make_pair(io::readJsonObjectFile(path), path.string());
         }
+        // SD 2.x comes as 512 px ε-prediction and 768 px v-prediction models whose files do not tell them apart;
+        // only its VAE is SD 1.x's.
+        // (An Error, not a FormatError: loadSingleFile's hint about SD 1.x defaults does not apply.)
+        if (m_sd2 && component != "vae")
+            throw Error(m_file.path().string() + ": " + component + " config: an SD 2.x single file (OpenCLIP text "
+                + "encoder under " + kCompvisOpenClipPrefix
+                + ") has no default configs: pass its diffusers folder as the components folder (lethe-cli "
+                  "--components DIR), holding "
+                + folderFile.generic_string());
         record(component, "SD 1.x defaults");
         return std::nullopt;
     }
@@ -247,6 +269,7 @@ private:
     const io::SafetensorsFile& m_file;
     std::filesystem::path m_components;
     std::vector<std::pair<std::string, std::string>> m_sources;
+    bool m_sd2 = false;
 };
 
 /// The tokenizer folder a single file's components folder supplies.
@@ -275,15 +298,15 @@ StableDiffusion loadSingleFile(const std::filesystem::path& path, const SdLoadOp
         throw FormatError(name, kCompvisUNetPrefix,
             "no UNet tensors under this prefix: not a CompVis Stable Diffusion checkpoint (a UNet-only or LoRA "
             "file cannot be loaded on its own)");
-    if (!hasTensorUnder(file, kCompvisTextEncoderPrefix)) {
-        if (hasTensorUnder(file, kSd2TextEncoderPrefix))
-            throw FormatError(name, kSd2TextEncoderPrefix,
-                "an OpenCLIP text encoder (Stable Diffusion 2.x); Lethe implements the SD 1.x CLIP text encoder");
-        throw FormatError(name, kCompvisTextEncoderPrefix, "no text encoder tensors under this prefix");
-    }
+    // SD 1.x's CLIP text encoder, or SD 2.x's OpenCLIP one: the family shows in the text encoder's names.
+    const bool openClip = !hasTensorUnder(file, kCompvisTextEncoderPrefix);
+    if (openClip && !hasTensorUnder(file, kCompvisOpenClipPrefix))
+        throw FormatError(name, kCompvisTextEncoderPrefix,
+            std::string("no text encoder tensors under this prefix (SD 1.x) nor under ") + kCompvisOpenClipPrefix
+                + " (SD 2.x)");
 
     const std::filesystem::path tokenizer = tokenizerFolder(path, options.components);
-    ConfigFinder configs(file, options.components);
+    ConfigFinder configs(file, options.components, openClip);
     try {
         return loadSingleFileWithConfigs(file, configs, tokenizer, options);
     } catch (const FormatError& e) {
@@ -310,11 +333,22 @@ StableDiffusion loadSingleFileWithConfigs(const io::SafetensorsFile& file, Confi
         = textConfig ? clipTextOptionsFromJson(textConfig->first, textConfig->second) : clipTextSd1Options();
     requireWeightsFor(
         minimumParameters(textOptions), file, textConfig ? textConfig->second : "the SD 1.x text encoder config");
+    // A single file's writer picks OpenCLIP's layout by the activation (saveCompvisSingleFile), so that a file
+    // reloads with the layout it has.
+    const bool openClip = !hasTensorUnder(file, kCompvisTextEncoderPrefix);
+    if (openClip && textOptions.hidden_act() != ClipActivation::Gelu)
+        throw FormatError(textConfig->second, "key 'hidden_act'",
+            std::string("the file's text encoder is OpenCLIP's (") + kCompvisOpenClipPrefix
+                + "*, SD 2.x), whose activation is \"gelu\"; found \"" + enumName(textOptions.hidden_act()) + "\"");
     impl->text = ClipTextModel(textOptions);
     impl->text->to(options.device, options.dtype);
-    nn::LoadOptions textLoad;
-    textLoad.mapping = compvisTextEncoderMapping();
-    loadClipTextWeights(*impl->text, file, textLoad);
+    if (openClip) {
+        loadOpenClipTextWeights(*impl->text, file);
+    } else {
+        nn::LoadOptions textLoad;
+        textLoad.mapping = compvisTextEncoderMapping();
+        loadClipTextWeights(*impl->text, file, textLoad);
+    }
     impl->text->eval();
 
     const auto unetConfig = configs.find("unet", kUNetConfigKey, "unet/config.json");
@@ -336,6 +370,7 @@ StableDiffusion loadSingleFileWithConfigs(const io::SafetensorsFile& file, Confi
         const AutoencoderKLOptions vaeOptions
             = vaeConfig ? vaeOptionsFromConfig(vaeConfig->first, vaeConfig->second) : stableDiffusion1VaeOptions();
         requireWeightsFor(minimumParameters(vaeOptions), file, vaeConfig ? vaeConfig->second : "the SD 1.x VAE config");
+        requireLatentChannels(unetOptions, vaeOptions, unetConfig ? unetConfig->second : "the SD 1.x UNet config");
         impl->vae = buildAutoencoderKL(vaeOptions);
         impl->vae->to(options.device, options.dtype);
         nn::LoadOptions vaeLoad;
@@ -433,8 +468,13 @@ void StableDiffusion::saveCompvisSingleFile(
             add(t.name, diffusersToCompvisVae(t.name, vae), kCompvisVaePrefix, tensor);
         }
     }
-    for (const io::NamedTensor& t : nn::stateDict(*m_impl->text))
-        add(t.name, diffusersToCompvisTextEncoder(t.name), kCompvisTextEncoderPrefix, t.tensor);
+    // OpenCLIP's text encoder (SD 2.x) is the one with the exact GELU; OpenAI's CLIP (SD 1.x) uses quick_gelu.
+    if (m_impl->text->text_model->options.hidden_act() == ClipActivation::Gelu)
+        for (io::NamedTensor& t : openClipTextTensors(*m_impl->text))
+            tensors.push_back({ kCompvisOpenClipPrefix + t.name, t.tensor });
+    else
+        for (const io::NamedTensor& t : nn::stateDict(*m_impl->text))
+            add(t.name, diffusersToCompvisTextEncoder(t.name), kCompvisTextEncoderPrefix, t.tensor);
 
     io::Metadata all = metadata;
     all[kUNetConfigKey] = unetConfigJson(m_impl->unet->options).dump();
@@ -457,6 +497,11 @@ StableDiffusion loadStableDiffusion(const std::filesystem::path& path, const SdL
     impl->tokenizer.emplace(path / "tokenizer");
     impl->tokenizerFolder = path / "tokenizer";
     impl->text = loadClipTextModel(path / "text_encoder", options.dtype, options.device);
+    const std::filesystem::path unetConfig = path / "unet" / "config.json";
+    if (const std::filesystem::path vaeConfig = path / "vae" / "config.json";
+        index.has("vae") && std::filesystem::is_regular_file(vaeConfig) && std::filesystem::is_regular_file(unetConfig))
+        requireLatentChannels(unetOptionsFromConfig(io::readJsonObjectFile(unetConfig), unetConfig.string()),
+            vaeOptionsFromConfig(io::readJsonObjectFile(vaeConfig), vaeConfig.string()), unetConfig.string());
     impl->unet = loadUNet2DCondition(path / "unet", options.dtype, options.device,
         options.memoryEfficientAttention ? AttentionBackend::MemoryEfficient : AttentionBackend::Standard);
     if (index.has("vae"))

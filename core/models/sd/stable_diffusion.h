@@ -30,7 +30,8 @@ struct SdLoadOptions {
     /// `tokenizer/` folder, or the folder itself holding vocab.json and merges.txt) and, where the file's own
     /// metadata has none, the component configs (`unet/config.json`, `vae/config.json`,
     /// `text_encoder/config.json`, `scheduler/scheduler_config.json`), typically the diffusers folder of the
-    /// same model family. Configs found in neither place are SD 1.x's. Unused for diffusers folders.
+    /// same model family. Configs found in neither place are SD 1.x's, except for an SD 2.x file (OpenCLIP text
+    /// encoder), whose UNet, text encoder and scheduler configs must be found. Unused for diffusers folders.
     std::filesystem::path components;
 };
 
@@ -73,7 +74,9 @@ public:
 
     /// Writes the model as a CompVis single .safetensors file, atomically: UNet under
     /// `model.diffusion_model.`, VAE under `first_stage_model.` (mid-block attention as 1×1 convolutions),
-    /// text encoder under `cond_stage_model.transformer.`, in the dtype the model computes in. The component
+    /// text encoder under `cond_stage_model.transformer.` (SD 1.x), or for a text encoder with the exact GELU
+    /// under `cond_stage_model.model.` in OpenCLIP's names (SD 2.x; openClipTextTensors), in the dtype the model
+    /// computes in. The component
     /// configs go into the metadata (lethe.unet_config, ...), so that Lethe reloads the file without a
     /// components folder except for the tokenizer; `metadata` is added to them.
     /// Writes the model as a diffusers folder: model_index.json, unet/, text_encoder/, vae/ (when the model
