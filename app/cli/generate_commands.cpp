@@ -97,10 +97,11 @@ Loaded load(const GenerateOptions& o)
     const auto started = std::chrono::steady_clock::now();
     models::sd::StableDiffusion sd = models::sd::loadStableDiffusion(o.model, loadOptions);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    std::cerr << "loaded " << sd.sourceKind() << ' ' << o.model << " in " << std::fixed << std::setprecision(1)
-              << seconds << " s: UNet " << sd.unetParameters() << ", text encoder " << sd.textEncoderParameters()
-              << ", VAE " << sd.vaeParameters() << " parameters; configs from " << sd.configSource() << "; " << o.dtype
-              << " on " << loadOptions.device.str() << '\n';
+    std::cerr << "loaded " << (sd.isXl() ? "SDXL " : "") << sd.sourceKind() << ' ' << o.model << " in " << std::fixed
+              << std::setprecision(1) << seconds << " s: UNet " << sd.unetParameters()
+              << (sd.isXl() ? ", text encoders " : ", text encoder ") << sd.textEncoderParameters() << ", VAE "
+              << sd.vaeParameters() << " parameters; configs from " << sd.configSource() << "; " << o.dtype << " on "
+              << loadOptions.device.str() << '\n';
 
     diffusion::TextToImageRequest request;
     request.prompts = o.prompts;

@@ -41,8 +41,10 @@ std::optional<torch::Tensor> generate(
         return std::nullopt;
 
     // The negative prompt's context is the same for every batch: encoded once.
-    const torch::Tensor negative
+    torch::Tensor negative
         = guided ? model.encodePrompts({ request.negativePrompt }).to(model.device, model.dtype) : torch::Tensor();
+    if (guided && model.zeroEmptyNegativePrompt && request.negativePrompt.empty())
+        negative = torch::zeros_like(negative);
     std::vector<torch::Tensor> images;
     for (std::int64_t first = 0, b = 0; first < total; first += request.batch, ++b) {
         const std::int64_t count = std::min(request.batch, total - first);

@@ -29,6 +29,9 @@ struct TextToImageModel {
     std::int64_t latentChannels = 4;
     /// Image pixels per latent pixel along each side (8 for Stable Diffusion's VAE, 1 without a VAE).
     std::int64_t latentScale = 8;
+    /// Under guidance, an empty negative prompt's context is zeros instead of the encoded "" (diffusers' SDXL
+    /// pipelines with force_zeros_for_empty_prompt).
+    bool zeroEmptyNegativePrompt = false;
     /// The predictor's float type (float32, float16 or bfloat16) and device.
     torch::Dtype dtype = torch::kFloat32;
     torch::Device device = torch::kCPU;

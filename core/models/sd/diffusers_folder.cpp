@@ -44,6 +44,8 @@ const std::map<std::string, std::set<std::string>>& supportedClasses()
             { "DDIMScheduler", "PNDMScheduler", "EulerDiscreteScheduler", "DDPMScheduler", "LMSDiscreteScheduler",
                 "EulerAncestralDiscreteScheduler", "DPMSolverMultistepScheduler" } },
         { "vae", { "AutoencoderKL" } },
+        { "text_encoder_2", { "CLIPTextModelWithProjection" } },
+        { "tokenizer_2", { "CLIPTokenizer", "CLIPTokenizerFast" } },
     };
     return classes;
 }
@@ -68,6 +70,7 @@ DiffusersIndex readModelIndex(const fs::path& folder)
     index.folder = folder;
     index.pipelineClass = fields.get<std::string>("_class_name", "");
     index.diffusersVersion = fields.get<std::string>("_diffusers_version", "");
+    index.forceZerosForEmptyPrompt = fields.get<bool>("force_zeros_for_empty_prompt", true);
     for (const auto& [key, value] : object.items()) {
         if (key.empty() || key.front() == '_')
             continue;
@@ -85,7 +88,7 @@ DiffusersIndex readModelIndex(const fs::path& folder)
     }
     for (const auto& [component, classes] : supportedClasses()) {
         const auto it = index.components.find(component);
-        const bool optional = component == "vae";
+        const bool optional = component == "vae" || component == "text_encoder_2" || component == "tokenizer_2";
         if (it == index.components.end() || it->second.className.empty()) {
             if (optional)
                 continue;
@@ -101,6 +104,13 @@ DiffusersIndex readModelIndex(const fs::path& folder)
             throw FormatError(
                 folder.string(), component + "/", "missing: model_index.json lists it but the folder does not exist");
     }
+    const auto listed = [&](const char* component) {
+        const auto it = index.components.find(component);
+        return it != index.components.end() && !it->second.className.empty();
+    };
+    if (listed("text_encoder_2") != listed("tokenizer_2"))
+        fields.fail(listed("text_encoder_2") ? "tokenizer_2" : "text_encoder_2",
+            "missing: an SDXL pipeline lists text_encoder_2 and tokenizer_2 together");
     return index;
 }
 

@@ -21,14 +21,18 @@ struct DiffusersIndex {
     std::string pipelineClass; ///< _class_name, e.g. "StableDiffusionPipeline".
     std::string diffusersVersion; ///< _diffusers_version, when present.
     std::map<std::string, ComponentEntry> components;
+    /// force_zeros_for_empty_prompt (SDXL pipelines): the unguided branch of an empty negative prompt is zeros
+    /// rather than the encoded empty prompt. diffusers' default, true, when absent.
+    bool forceZerosForEmptyPrompt = true;
 
     /// True when the component is listed with a class (not null) and its folder exists.
     bool has(const std::string& component) const;
 };
 
 /// Reads and checks `folder`/model_index.json: it must list unet, text_encoder, tokenizer and scheduler
-/// with the classes Lethe implements (vae may be absent or null: a pixel-space model). Throws IoError or
-/// FormatError naming model_index.json and the key, or the missing component folder.
+/// with the classes Lethe implements (vae may be absent or null: a pixel-space model; SDXL adds text_encoder_2
+/// and tokenizer_2, both or neither). Throws IoError or FormatError naming model_index.json and the key, or the
+/// missing component folder.
 DiffusersIndex readModelIndex(const std::filesystem::path& folder);
 
 /// The weights of one component: `stem`.safetensors, else `stem`.fp16.safetensors. Pickled weights

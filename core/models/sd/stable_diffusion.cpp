@@ -25,6 +25,11 @@ struct StableDiffusion::Impl {
     std::optional<ClipTokenizer> tokenizer;
     std::filesystem::path tokenizerFolder;
     ClipTextModel text { nullptr };
+    // SDXL's second tokenizer and text encoder; empty and null otherwise.
+    std::optional<ClipTokenizer> tokenizer2;
+    std::filesystem::path tokenizer2Folder;
+    ClipTextModelWithProjection text2 { nullptr };
+    bool forceZerosForEmptyPrompt = false;
     UNet2DConditionModel unet { nullptr };
     AutoencoderKL vae { nullptr };
     diffusion::DdpmSchedule schedule;
@@ -61,6 +66,11 @@ StableDiffusion StableDiffusion::withUNet(UNet2DConditionModel unet) const
     impl->tokenizer.emplace(m_impl->tokenizerFolder);
     impl->tokenizerFolder = m_impl->tokenizerFolder;
     impl->text = m_impl->text;
+    if (m_impl->tokenizer2)
+        impl->tokenizer2.emplace(m_impl->tokenizer2Folder);
+    impl->tokenizer2Folder = m_impl->tokenizer2Folder;
+    impl->text2 = m_impl->text2;
+    impl->forceZerosForEmptyPrompt = m_impl->forceZerosForEmptyPrompt;
     impl->unet = std::move(unet);
     impl->vae = m_impl->vae;
     impl->schedule = m_impl->schedule;
@@ -73,6 +83,14 @@ StableDiffusion StableDiffusion::withUNet(UNet2DConditionModel unet) const
 ClipTextModel StableDiffusion::textEncoder() const
 {
     return m_impl->text;
+}
+ClipTextModelWithProjection StableDiffusion::textEncoder2() const
+{
+    return m_impl->text2;
+}
+bool StableDiffusion::isXl() const
+{
+    return !m_impl->text2.is_empty();
 }
 UNet2DConditionModel StableDiffusion::unet() const
 {
@@ -98,16 +116,27 @@ diffusion::TextToImageModel StableDiffusion::model() const
     m.encodePrompts = [impl](const std::vector<std::string>& prompts) {
         torch::NoGradGuard noGrad;
         const torch::Tensor ids = impl->tokenizer->encodeBatch(prompts).to(impl->options.device);
-        return impl->text->forward(ids).last_hidden_state;
+        if (!impl->text2)
+            return impl->text->forward(ids).last_hidden_state;
+        // diffusers' SDXL encode_prompt: both encoders' hidden_states[-2], concatenated, and the second's
+        // projected pooled output.
+        const torch::Tensor ids2 = impl->tokenizer2->encodeBatch(prompts).to(impl->options.device);
+        const ClipTextOutput second = impl->text2->forward(ids2);
+        const torch::Tensor hidden
+            = torch::cat({ impl->text->forward(ids).penultimate_hidden_state, second.penultimate_hidden_state }, -1);
+        return packXlContext(hidden, impl->text2->project(second));
     };
-    m.predictNoise = [impl](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context) {
-        return impl->unet->forward(x, t, context);
+    const std::int64_t latentScale
+        = impl->vae ? std::int64_t { 1 } << (impl->vae->options.block_out_channels().size() - 1) : 1;
+    m.predictNoise = [impl, latentScale](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context) {
+        return conditionedUNetForward(*impl->unet, x, t, context, latentScale);
     };
+    m.zeroEmptyNegativePrompt = impl->text2 && impl->forceZerosForEmptyPrompt;
     if (impl->vae) {
         m.decode
             = [impl](const torch::Tensor& latents) { return impl->vae->decode(latents / impl->vae->scalingFactor()); };
         m.latentChannels = impl->vae->options.latent_channels();
-        m.latentScale = std::int64_t { 1 } << (impl->vae->options.block_out_channels().size() - 1);
+        m.latentScale = latentScale;
     } else {
         m.latentChannels = impl->unet->options.in_channels();
         m.latentScale = 1;
@@ -129,7 +158,7 @@ std::int64_t StableDiffusion::unetParameters() const
 }
 std::int64_t StableDiffusion::textEncoderParameters() const
 {
-    return nn::parameterCount(*m_impl->text);
+    return nn::parameterCount(*m_impl->text) + (m_impl->text2 ? nn::parameterCount(*m_impl->text2) : 0);
 }
 std::int64_t StableDiffusion::vaeParameters() const
 {
@@ -290,6 +319,40 @@ std::filesystem::path tokenizerFolder(const std::filesystem::path& singleFile, c
 StableDiffusion loadSingleFileWithConfigs(const io::SafetensorsFile& file, ConfigFinder& configs,
     const std::filesystem::path& tokenizer, const SdLoadOptions& options);
 
+/// SDXL's second tokenizer and text encoder, checked against the UNet options `u` that will condition on them
+/// before the UNet's weights are read.
+void loadXlParts(StableDiffusion::Impl& impl, const DiffusersIndex& index, const UNet2DConditionOptions& u)
+{
+    const std::filesystem::path& path = index.folder;
+    const std::string unetConfig = (path / "unet" / "config.json").string();
+    if (u.addition_embed_type() != "text_time")
+        throw FormatError(unetConfig, "key 'addition_embed_type'",
+            "model_index.json lists text_encoder_2 (SDXL), but this UNet has no \"text_time\" added embedding "
+            "for its pooled output");
+    if (!index.has("text_encoder_2"))
+        throw FormatError(unetConfig, "key 'addition_embed_type'",
+            "\"text_time\" (SDXL) needs text_encoder_2 and tokenizer_2, which model_index.json does not list");
+    impl.tokenizer2.emplace(path / "tokenizer_2");
+    impl.tokenizer2Folder = path / "tokenizer_2";
+    impl.text2 = loadClipTextModelWithProjection(path / "text_encoder_2", impl.options.dtype, impl.options.device);
+    impl.forceZerosForEmptyPrompt = index.forceZerosForEmptyPrompt;
+    const ClipTextOptions& first = impl.text->text_model->options;
+    const ClipTextOptions& second = impl.text2->text_model->options;
+    if (u.cross_attention_dim() != first.hidden_size() + second.hidden_size())
+        throw FormatError(unetConfig, "key 'cross_attention_dim'",
+            "expected " + std::to_string(first.hidden_size() + second.hidden_size())
+                + ", the two text encoders' hidden sizes together, found " + std::to_string(u.cross_attention_dim()));
+    if (u.projection_class_embeddings_input_dim() != second.projection_dim() + 6 * u.addition_time_embed_dim())
+        throw FormatError(unetConfig, "key 'projection_class_embeddings_input_dim'",
+            "expected " + std::to_string(second.projection_dim() + 6 * u.addition_time_embed_dim())
+                + " (text_encoder_2's projection_dim + 6 time ids × addition_time_embed_dim), found "
+                + std::to_string(u.projection_class_embeddings_input_dim()));
+    if (impl.tokenizer2->maxLength() != impl.tokenizer->maxLength())
+        throw FormatError((path / "tokenizer_2").string(), "model_max_length",
+            "expected " + std::to_string(impl.tokenizer->maxLength()) + " as in tokenizer/, found "
+                + std::to_string(impl.tokenizer2->maxLength()));
+}
+
 StableDiffusion loadSingleFile(const std::filesystem::path& path, const SdLoadOptions& options)
 {
     const io::SafetensorsFile file(path);
@@ -388,6 +451,36 @@ StableDiffusion loadSingleFileWithConfigs(const io::SafetensorsFile& file, Confi
 
 } // namespace
 
+torch::Tensor packXlContext(const torch::Tensor& hidden, const torch::Tensor& pooled)
+{
+    if (hidden.dim() != 3 || pooled.dim() != 2 || pooled.size(0) != hidden.size(0) || pooled.size(1) > hidden.size(2))
+        throw Error("SDXL context: expected hidden states [N, L, D] and a pooled embedding [N, P ≤ D], got "
+            + nn::shapeText(hidden.sizes().vec()) + " and " + nn::shapeText(pooled.sizes().vec()));
+    const torch::Tensor row
+        = torch::constant_pad_nd(pooled.to(hidden.scalar_type()), { 0, hidden.size(2) - pooled.size(1) }, 0);
+    return torch::cat({ hidden, row.unsqueeze(1) }, 1);
+}
+
+torch::Tensor conditionedUNetForward(UNet2DConditionModelImpl& unet, const torch::Tensor& x, const torch::Tensor& t,
+    const torch::Tensor& context, std::int64_t latentScale)
+{
+    const UNet2DConditionOptions& o = unet.options;
+    if (o.addition_embed_type() != "text_time")
+        return unet.forward(x, t, context);
+    const std::int64_t pooled = o.projection_class_embeddings_input_dim() - 6 * o.addition_time_embed_dim();
+    if (context.dim() != 3 || context.size(1) < 2 || pooled < 1 || pooled > context.size(2))
+        throw Error("SDXL UNet: expected a packed context [N, L + 1, D] holding a pooled embedding of "
+            + std::to_string(pooled) + " values, got " + nn::shapeText(context.sizes().vec()));
+    const std::int64_t tokens = context.size(1) - 1;
+    const double height = static_cast<double>(x.size(2) * latentScale);
+    const double width = static_cast<double>(x.size(3) * latentScale);
+    const torch::Tensor ids
+        = torch::tensor({ height, width, 0.0, 0.0, height, width }, torch::dtype(torch::kFloat32).device(x.device()))
+              .unsqueeze(0)
+              .expand({ x.size(0), 6 });
+    return unet.forward(x, t, context.narrow(1, 0, tokens), { context.select(1, tokens).narrow(1, 0, pooled), ids });
+}
+
 void StableDiffusion::saveDiffusersFolder(
     const std::filesystem::path& folder, const std::string& manifest, bool replace) const
 {
@@ -406,6 +499,24 @@ void StableDiffusion::saveDiffusersFolder(
             { "tokenizer", { "transformers", "CLIPTokenizer" } }, { "unet", { "diffusers", "UNet2DConditionModel" } },
             { "vae", { nullptr, nullptr } }, { "safety_checker", { nullptr, nullptr } },
             { "feature_extractor", { nullptr, nullptr } }, { "requires_safety_checker", false } };
+        if (m_impl->text2) {
+            index = { { "_class_name", "StableDiffusionXLPipeline" }, { "_diffusers_version", "0.21.4" },
+                { "scheduler", { "diffusers", "DDIMScheduler" } },
+                { "text_encoder", { "transformers", "CLIPTextModel" } },
+                { "text_encoder_2", { "transformers", "CLIPTextModelWithProjection" } },
+                { "tokenizer", { "transformers", "CLIPTokenizer" } },
+                { "tokenizer_2", { "transformers", "CLIPTokenizer" } },
+                { "unet", { "diffusers", "UNet2DConditionModel" } }, { "vae", { nullptr, nullptr } },
+                { "force_zeros_for_empty_prompt", m_impl->forceZerosForEmptyPrompt } };
+            fs::create_directories(partial / "text_encoder_2");
+            fs::create_directories(partial / "tokenizer_2");
+            io::writeFileAtomically(partial / "text_encoder_2" / "config.json",
+                io::jsonText(toJson(m_impl->text2->text_model->options, "CLIPTextModelWithProjection"), 2));
+            nn::saveStateDict(partial / "text_encoder_2" / "model.safetensors", *m_impl->text2);
+            for (const char* name : { "vocab.json", "merges.txt", "special_tokens_map.json", "tokenizer_config.json" })
+                if (fs::is_regular_file(m_impl->tokenizer2Folder / name))
+                    fs::copy_file(m_impl->tokenizer2Folder / name, partial / "tokenizer_2" / name);
+        }
         io::writeFileAtomically(
             partial / "unet" / "config.json", io::jsonText(unetConfigJson(m_impl->unet->options), 2));
         nn::saveStateDict(partial / "unet" / "diffusion_pytorch_model.safetensors", *m_impl->unet);
@@ -448,6 +559,9 @@ void StableDiffusion::saveDiffusersFolder(
 void StableDiffusion::saveCompvisSingleFile(
     const std::filesystem::path& path, const std::map<std::string, std::string>& metadata) const
 {
+    if (m_impl->text2)
+        throw Error("an SDXL model cannot be written as a CompVis single file yet (its conditioner.embedders.* "
+                    "layout is not implemented): save it as a diffusers folder");
     std::vector<io::NamedTensor> tensors;
     const auto add = [&](const std::string& diffusersName, const std::optional<std::string>& compvisName,
                          const char* prefix, const torch::Tensor& tensor) {
@@ -497,11 +611,16 @@ StableDiffusion loadStableDiffusion(const std::filesystem::path& path, const SdL
     impl->tokenizer.emplace(path / "tokenizer");
     impl->tokenizerFolder = path / "tokenizer";
     impl->text = loadClipTextModel(path / "text_encoder", options.dtype, options.device);
+    // SDXL: the UNet's config is checked against both text encoders before its weights are read.
     const std::filesystem::path unetConfig = path / "unet" / "config.json";
+    const UNet2DConditionOptions unetOptions
+        = unetOptionsFromConfig(io::readJsonObjectFile(unetConfig), unetConfig.string());
+    if (index.has("text_encoder_2") || unetOptions.addition_embed_type() == "text_time")
+        loadXlParts(*impl, index, unetOptions);
     if (const std::filesystem::path vaeConfig = path / "vae" / "config.json";
-        index.has("vae") && std::filesystem::is_regular_file(vaeConfig) && std::filesystem::is_regular_file(unetConfig))
-        requireLatentChannels(unetOptionsFromConfig(io::readJsonObjectFile(unetConfig), unetConfig.string()),
-            vaeOptionsFromConfig(io::readJsonObjectFile(vaeConfig), vaeConfig.string()), unetConfig.string());
+        index.has("vae") && std::filesystem::is_regular_file(vaeConfig))
+        requireLatentChannels(unetOptions, vaeOptionsFromConfig(io::readJsonObjectFile(vaeConfig), vaeConfig.string()),
+            unetConfig.string());
     impl->unet = loadUNet2DCondition(path / "unet", options.dtype, options.device,
         options.memoryEfficientAttention ? AttentionBackend::MemoryEfficient : AttentionBackend::Standard);
     if (index.has("vae"))

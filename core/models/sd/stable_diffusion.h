@@ -1,7 +1,8 @@
 #pragma once
 
 // A Stable Diffusion 1.x model (or a smaller one of the same design, such as the built-in pixel-space
-// text-to-image model) loaded from a diffusers folder or a CompVis single file, ready to generate.
+// text-to-image model) loaded from a diffusers folder or a CompVis single file, ready to generate; or an SDXL
+// model (two text encoders, a "text_time" UNet) from a diffusers folder.
 
 #include "core/diffusion/text_to_image.h"
 #include "core/models/sd/autoencoder_kl.h"
@@ -52,17 +53,22 @@ public:
 
     /// The networks themselves (shared with this object), for fine-tuning and unlearning.
     ClipTextModel textEncoder() const;
+    /// SDXL's second text encoder; null for SD 1.x and 2.x.
+    ClipTextModelWithProjection textEncoder2() const;
+    /// Whether this is an SDXL model: a second text encoder and a UNet with the "text_time" added embedding.
+    bool isXl() const;
     UNet2DConditionModel unet() const;
     /// Null for a pixel-space model.
     AutoencoderKL vae() const;
     const ClipTokenizer& tokenizer() const;
     const diffusion::DdpmSchedule& schedule() const;
 
-    /// The networks as a TextToImageModel for diffusion::generate().
+    /// The networks as a TextToImageModel for diffusion::generate(). For SDXL the context it encodes is packed
+    /// (see packXlContext) and its predictor passes the time ids of the image size it is given.
     diffusion::TextToImageModel model() const;
     /// The image side the UNet was trained for (sample_size × the VAE's scale).
     std::int64_t defaultImageSize() const;
-    /// Parameters of the UNet, the text encoder and the VAE (0 without one).
+    /// Parameters of the UNet, the text encoder(s: SDXL's two together) and the VAE (0 without one).
     std::int64_t unetParameters() const;
     std::int64_t textEncoderParameters() const;
     std::int64_t vaeParameters() const;
@@ -72,7 +78,8 @@ public:
     /// folder", "SD 1.x defaults", or a mix ("unet: file metadata, vae: SD 1.x defaults, ...").
     std::string configSource() const;
 
-    /// Writes the model as a CompVis single .safetensors file, atomically: UNet under
+    /// Writes the model as a CompVis single .safetensors file, atomically (not for SDXL, whose single-file
+    /// layout Lethe does not write yet: Error): UNet under
     /// `model.diffusion_model.`, VAE under `first_stage_model.` (mid-block attention as 1×1 convolutions),
     /// text encoder under `cond_stage_model.transformer.` (SD 1.x), or for a text encoder with the exact GELU
     /// under `cond_stage_model.model.` in OpenCLIP's names (SD 2.x; openClipTextTensors), in the dtype the model
@@ -80,7 +87,8 @@ public:
     /// configs go into the metadata (lethe.unet_config, ...), so that Lethe reloads the file without a
     /// components folder except for the tokenizer; `metadata` is added to them.
     /// Writes the model as a diffusers folder: model_index.json, unet/, text_encoder/, vae/ (when the model
-    /// has one), scheduler/ (a DDIMScheduler config) and a copy of the tokenizer files, with the weights in the
+    /// has one), scheduler/ (a DDIMScheduler config) and a copy of the tokenizer files (for SDXL also
+    /// text_encoder_2/ and tokenizer_2/, and force_zeros_for_empty_prompt in the index), with the weights in the
     /// dtype the model computes in. `folder` must not exist unless `replace` is set; it is assembled next to it
     /// under a temporary name and renamed into place complete (a replaced folder is swapped out only then).
     /// `manifest` (when not empty) is written as lethe-manifest.json.
@@ -93,6 +101,19 @@ public:
 private:
     std::shared_ptr<Impl> m_impl;
 };
+
+/// SDXL's conditioning as one tensor, so that generation, guidance and the training losses pass it on (batch,
+/// concatenate, expand) as they pass SD 1.x's context: hidden [N, L, D] (both encoders' penultimate hidden states,
+/// concatenated) followed by one row holding pooled [N, P] (text_encoder_2's projected pooled output), zero-padded
+/// to D: [N, L + 1, D]. Throws Error when P > D.
+torch::Tensor packXlContext(const torch::Tensor& hidden, const torch::Tensor& pooled);
+
+/// The UNet's prediction for a context as model().encodePrompts gives it. A "text_time" UNet (SDXL) gets the
+/// packed context split into hidden states and pooled embedding, and the time ids (H, W, 0, 0, H, W) of the image
+/// size x stands for at `latentScale` pixels per latent pixel: original size, crop top-left (0, 0) and target
+/// size, as diffusers' SDXL pipeline passes them by default. Any other UNet gets the context as it is.
+torch::Tensor conditionedUNetForward(UNet2DConditionModelImpl& unet, const torch::Tensor& x, const torch::Tensor& t,
+    const torch::Tensor& context, std::int64_t latentScale);
 
 /// Loads a diffusers folder (model_index.json) or a CompVis single .safetensors file (see
 /// SdLoadOptions::components). Pickles are refused with conversion instructions; errors name the file and the
