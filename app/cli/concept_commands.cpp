@@ -637,7 +637,8 @@ std::vector<std::string> methodChoices()
 
 } // namespace
 
-/// --precision, --gradient-checkpointing and --memory-efficient-attention, for unlearn-concept and its bench.
+/// --precision, --gradient-checkpointing, --memory-efficient-attention and --esd-teacher-on-host, for
+/// unlearn-concept and its bench.
 void addMemoryFlags(CLI::App* cmd, ConceptFlags& flags)
 {
     flags.addEnum(cmd, "--precision", &unlearn::ConceptConfig::precision,
@@ -649,6 +650,9 @@ void addMemoryFlags(CLI::App* cmd, ConceptFlags& flags)
     flags.addSwitch(cmd, "--memory-efficient-attention", &unlearn::ConceptConfig::memoryEfficientAttention,
         "Attention without the whole score matrix (chunks of queries recomputed in the backward pass; LibTorch 2.x: "
         "scaled_dot_product_attention)");
+    flags.addSwitch(cmd, "--esd-teacher-on-host", &unlearn::ConceptConfig::esdTeacherOnHost,
+        "ESD: keep the teacher's values of the trained parameters in the computer's memory and copy them in for each "
+        "teacher pass, instead of a second copy on the GPU");
 }
 
 /// `bench unlearn-concept`: steps of a concept run on pairs of random UNet inputs, with the memory estimate beside

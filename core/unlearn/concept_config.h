@@ -147,6 +147,11 @@ struct ConceptConfig {
     /// Attention that never holds a whole [heads, queries, keys] score tensor: scaled_dot_product_attention on
     /// LibTorch 2.x, query chunks with a backward pass that recomputes them on 1.13.
     bool memoryEfficientAttention = false;
+    /// ESD trained in place (the CLI): keep the trained parameters' original values, the teacher's, in the
+    /// computer's memory instead of on the device, and copy them in for each teacher pass (the trained values wait
+    /// on the host meanwhile). Frees their size on the GPU for two copies each way per step. Ignored by the other
+    /// methods and when the base UNet is not trained in place (the workbench's teacher is the base UNet itself).
+    bool esdTeacherOnHost = false;
 
     /// Throws Error("concept unlearning: …") naming the field for a value out of range.
     void validate() const;
@@ -171,6 +176,7 @@ struct ConceptConfig {
         visit("uce_preserve_scale", c.ucePreserveScale);
         visit("gradient_checkpointing", c.gradientCheckpointing);
         visit("memory_efficient_attention", c.memoryEfficientAttention);
+        visit("esd_teacher_on_host", c.esdTeacherOnHost);
     }
 };
 

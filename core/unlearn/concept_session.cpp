@@ -190,8 +190,10 @@ struct ConceptSession::State {
     models::sd::UNet2DConditionModel unet { nullptr };
     models::sd::UNet2DConditionModel frozen { nullptr };
     BaseUse use = BaseUse::Copy;
-    /// ESD in place: the trained parameters' original values, swapped in for the teacher's passes.
+    /// ESD in place: the trained parameters' original values, swapped in for the teacher's passes, or with
+    /// esdTeacherOnHost kept on the host and copied in (the trained values wait in `waiting` meanwhile).
     std::vector<torch::Tensor> originals;
+    std::vector<torch::Tensor> waiting;
     /// The text encoder's output for every prompt the run uses (and the empty prompt), [1, L, D] each.
     std::map<std::string, torch::Tensor> contexts;
     /// Whether the text encoder and the VAE are on the computer while the UNet trains on the device.
@@ -269,6 +271,8 @@ struct ConceptSession::State {
         torch::NoGradGuard noGrad;
         if (frozen)
             return frozen->forward(x, t, context);
+        if (!waiting.empty())
+            return teacherFromHost(x, t, context);
         for (std::size_t i = 0; i < trainable.size(); ++i) {
             torch::Tensor trained = trainable[i].second.data();
             trainable[i].second.set_data(originals[i]);
@@ -286,6 +290,28 @@ struct ConceptSession::State {
             trainable[i].second.set_data(originals[i]);
             originals[i] = original;
         }
+        if (failure)
+            std::rethrow_exception(failure);
+        return out;
+    }
+
+    /// teacher() with the original values on the host: copied into the trained parameters for the pass, and the
+    /// trained values copied back after it, whatever the pass did.
+    torch::Tensor teacherFromHost(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context)
+    {
+        for (std::size_t i = 0; i < trainable.size(); ++i) {
+            waiting[i].copy_(trainable[i].second.data());
+            trainable[i].second.data().copy_(originals[i]);
+        }
+        torch::Tensor out;
+        std::exception_ptr failure;
+        try {
+            out = unet->forward(x, t, context);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        for (std::size_t i = 0; i < trainable.size(); ++i)
+            trainable[i].second.data().copy_(waiting[i]);
         if (failure)
             std::rethrow_exception(failure);
         return out;
@@ -451,8 +477,16 @@ ConceptSession::ConceptSession(const models::sd::StableDiffusion& base, std::vec
             s.frozen = baseUNet; // Never trained: the base model is not this run's.
         } else {
             torch::NoGradGuard noGrad;
-            for (const auto& [name, p] : s.trainable)
-                s.originals.push_back(p.detach().clone());
+            for (const auto& [name, p] : s.trainable) {
+                if (!s.config.esdTeacherOnHost) {
+                    s.originals.push_back(p.detach().clone());
+                    continue;
+                }
+                // Pinned host memory where CUDA is in use, so that the copies each pass are direct.
+                const auto host = torch::TensorOptions().dtype(p.scalar_type()).pinned_memory(p.is_cuda());
+                s.originals.push_back(torch::empty(p.sizes(), host).copy_(p.detach()));
+                s.waiting.push_back(torch::empty(p.sizes(), host));
+            }
         }
     }
     s.embedPrompts(std::max<std::int64_t>(1, s.config.forgetBatch));

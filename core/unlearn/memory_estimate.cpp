@@ -165,8 +165,12 @@ MemoryEstimate estimateMemory(const MemoryQuery& q)
     e.optimizer = uce ? 0 : 2 * trained;
     if (c.method == ConceptMethod::SalUn)
         e.methodState = trained;
-    if (c.method == ConceptMethod::ESD && q.use == BaseUse::TrainInPlace)
-        e.methodState = trained;
+    if (c.method == ConceptMethod::ESD && q.use == BaseUse::TrainInPlace) {
+        if (c.esdTeacherOnHost)
+            e.hostMethodState = 2 * trained;
+        else
+            e.methodState = trained;
+    }
     if (!uce) {
         const std::int64_t batch = c.method == ConceptMethod::ESD || c.method == ConceptMethod::GA
             ? c.forgetBatch
@@ -188,7 +192,7 @@ std::int64_t MemoryEstimate::devicePeak() const
 {
     const std::int64_t onDevice
         = weights + runCopy + gradients + forgetDirection + optimizer + methodState + activations;
-    return cpu ? onDevice + snapshots + snapshotOptimizer + hostFrozen + overhead : onDevice;
+    return cpu ? onDevice + snapshots + snapshotOptimizer + hostFrozen + hostMethodState + overhead : onDevice;
 }
 
 std::int64_t MemoryEstimate::firstStepPeak() const
@@ -197,7 +201,7 @@ std::int64_t MemoryEstimate::firstStepPeak() const
     // holds them yet.
     const std::int64_t onDevice
         = weights + runCopy + gradients + methodState + std::max(forgetDirection + activations, optimizer);
-    return cpu ? onDevice + snapshots + hostFrozen + overhead : onDevice;
+    return cpu ? onDevice + snapshots + hostFrozen + hostMethodState + overhead : onDevice;
 }
 
 std::string MemoryEstimate::describe() const
@@ -214,6 +218,8 @@ std::string MemoryEstimate::describe() const
     out << ", Adam " << eval::formatBytes(optimizer);
     if (methodState > 0)
         out << ", method state " << eval::formatBytes(methodState);
+    if (cpu && hostMethodState > 0)
+        out << ", ESD's teacher values " << eval::formatBytes(hostMethodState);
     out << ", activations " << eval::formatBytes(activations);
     if (cpu)
         out << ", snapshots " << eval::formatBytes(snapshots + snapshotOptimizer) << ", process "
@@ -221,6 +227,8 @@ std::string MemoryEstimate::describe() const
     else
         out << "; on the host: snapshots " << eval::formatBytes(snapshots + snapshotOptimizer)
             << ", text encoder and VAE " << eval::formatBytes(hostFrozen);
+    if (!cpu && hostMethodState > 0)
+        out << ", ESD's teacher values " << eval::formatBytes(hostMethodState);
     return out.str();
 }
 
@@ -269,6 +277,11 @@ std::optional<std::string> memoryRefusal(const MemoryQuery& query, std::int64_t 
         { "--memory-efficient-attention", [](ConceptConfig& c) { c.memoryEfficientAttention = true; } },
         { "--gradient-checkpointing --memory-efficient-attention",
             [](ConceptConfig& c) { c.gradientCheckpointing = c.memoryEfficientAttention = true; } },
+        // Helps only ESD in place on a GPU; anywhere else it fits no better than the line above.
+        { "--gradient-checkpointing --memory-efficient-attention --esd-teacher-on-host",
+            [](ConceptConfig& c) {
+                c.gradientCheckpointing = c.memoryEfficientAttention = c.esdTeacherOnHost = true;
+            } },
         { "--gradient-checkpointing --memory-efficient-attention --forget-batch 1 --remain-batch 1",
             [](ConceptConfig& c) {
                 c.gradientCheckpointing = c.memoryEfficientAttention = true;

@@ -33,6 +33,8 @@ struct MemoryEstimate {
     /// The rollback point's copy of Adam's moments (host), from the first periodic snapshot on.
     std::int64_t snapshotOptimizer = 0;
     std::int64_t hostFrozen = 0; ///< In place on CUDA: the text encoder and the VAE, waiting on the host.
+    /// ESD in place with esdTeacherOnHost: the original values and the trained values waiting during a teacher pass.
+    std::int64_t hostMethodState = 0;
     std::int64_t overhead = 0; ///< The process itself (LibTorch, the program, the training images): CPU only.
     bool cpu = true; ///< Whether the device is the CPU (then device and host are one memory).
 

@@ -240,15 +240,19 @@ void TestMemory::adamCreatesItsMomentsWithTheFirstUpdate()
 void TestMemory::inPlaceTrainsTheBaseUNetAsACopyWould_data()
 {
     QTest::addColumn<int>("method");
-    QTest::newRow("rgd") << static_cast<int>(ConceptMethod::RGD);
-    QTest::newRow("esd") << static_cast<int>(ConceptMethod::ESD);
-    QTest::newRow("salun") << static_cast<int>(ConceptMethod::SalUn);
+    QTest::addColumn<bool>("teacherOnHost");
+    QTest::newRow("rgd") << static_cast<int>(ConceptMethod::RGD) << false;
+    QTest::newRow("esd") << static_cast<int>(ConceptMethod::ESD) << false;
+    QTest::newRow("esd, teacher on the host") << static_cast<int>(ConceptMethod::ESD) << true;
+    QTest::newRow("salun") << static_cast<int>(ConceptMethod::SalUn) << false;
 }
 
 void TestMemory::inPlaceTrainsTheBaseUNetAsACopyWould()
 {
     QFETCH(int, method);
+    QFETCH(bool, teacherOnHost);
     ConceptConfig config = test::tinyConceptConfig(static_cast<ConceptMethod>(method));
+    config.esdTeacherOnHost = teacherOnHost; // Copied in for each teacher pass: the same values as swapped in.
     const auto base = parametersOf(m_pixel->unet());
     ConceptSession copy(*m_pixel, test::conceptPairs("forget", 3, 1), test::conceptPairs("remain", 4, 2), config);
     const auto copyLosses = lossesOf(copy);
@@ -326,6 +330,21 @@ void TestMemory::estimateCountsWhatARunHolds()
     auto inPlace = query;
     inPlace.use = BaseUse::TrainInPlace;
     QCOMPARE(unlearn::estimateMemory(inPlace).runCopy, std::int64_t(0));
+
+    // ESD in place keeps the trained parameters' original values: on the device, or with esdTeacherOnHost on the
+    // host with the trained values waiting beside them during a teacher pass.
+    inPlace.config.method = ConceptMethod::ESD;
+    inPlace.device = torch::Device(torch::kCUDA);
+    const unlearn::MemoryEstimate onDevice = unlearn::estimateMemory(inPlace);
+    QCOMPARE(onDevice.methodState, unet);
+    QCOMPARE(onDevice.hostMethodState, std::int64_t(0));
+    inPlace.config.esdTeacherOnHost = true;
+    const unlearn::MemoryEstimate onHost = unlearn::estimateMemory(inPlace);
+    QCOMPARE(onHost.methodState, std::int64_t(0));
+    QCOMPARE(onHost.hostMethodState, 2 * unet);
+    QCOMPARE(onHost.devicePeak(), onDevice.devicePeak() - unet);
+    QVERIFY(onHost.describe().find("; on the host: ") != std::string::npos);
+    QVERIFY(onHost.describe().find("ESD's teacher values ") != std::string::npos);
 
     // Each memory setting lowers the activations; all together the most.
     const auto activations = [&](bool checkpointing, bool efficient, unlearn::Precision precision) {
