@@ -2,10 +2,11 @@
 // single files with the OpenCLIP names (q, k, v stacked in in_proj, the dropped 24th resblock, text_projection and
 // logit_scale skipped) both ways and their refusals, and a tiny random SD 2.x (v-prediction, linear projections,
 // per-level heads, upcast attention) that loads in both layouts, generates bit-identically, converts losslessly
-// and goes through every concept method.
+// and goes through every concept method; SD 2.1's parameter counts from its configs.
 #include "core/diffusion/text_to_image.h"
 #include "core/error.h"
 #include "core/io/safetensors.h"
+#include "core/models/parameter_bounds.h"
 #include "core/models/sd/compvis_keys.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/nn/state_dict.h"
@@ -55,6 +56,50 @@ const char* const kSd21TextEncoderConfig = R"({
   "torch_dtype": "float32",
   "transformers_version": "4.25.0.dev0",
   "vocab_size": 49408
+})";
+
+/// unet/config.json of stabilityai/stable-diffusion-2-1.
+const char* const kSd21UNetConfig = R"({
+  "_class_name": "UNet2DConditionModel",
+  "_diffusers_version": "0.10.0.dev0",
+  "act_fn": "silu",
+  "attention_head_dim": [5, 10, 20, 20],
+  "block_out_channels": [320, 640, 1280, 1280],
+  "center_input_sample": false,
+  "cross_attention_dim": 1024,
+  "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+  "downsample_padding": 1,
+  "dual_cross_attention": false,
+  "flip_sin_to_cos": true,
+  "freq_shift": 0,
+  "in_channels": 4,
+  "layers_per_block": 2,
+  "mid_block_scale_factor": 1,
+  "norm_eps": 1e-05,
+  "norm_num_groups": 32,
+  "num_class_embeds": null,
+  "only_cross_attention": false,
+  "out_channels": 4,
+  "sample_size": 96,
+  "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+  "upcast_attention": true,
+  "use_linear_projection": true
+})";
+
+/// vae/config.json of stabilityai/stable-diffusion-2-1.
+const char* const kSd21VaeConfig = R"({
+  "_class_name": "AutoencoderKL",
+  "_diffusers_version": "0.8.0",
+  "act_fn": "silu",
+  "block_out_channels": [128, 256, 512, 512],
+  "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D"],
+  "in_channels": 3,
+  "latent_channels": 4,
+  "layers_per_block": 2,
+  "norm_num_groups": 32,
+  "out_channels": 3,
+  "sample_size": 768,
+  "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"]
 })";
 
 /// Every tensor of the model's networks, by network and name.
@@ -125,6 +170,7 @@ class TestSd2 : public QObject {
 private Q_SLOTS:
     void initTestCase();
     void sd21TextEncoderConfigIsOpenClipViTH();
+    void sd21ComponentsHaveTheOfficialParameterCounts();
     void gelu_data();
     void gelu();
     void folderLoadsAsSd2();
@@ -149,6 +195,8 @@ void TestSd2::initTestCase()
     torch::set_num_threads(1);
     m_folder = m_dir / "sd2";
     test::writeTinySd2DiffusersFolder(m_folder);
+    if (const QString keep = qEnvironmentVariable("LETHE_TINY_SD_DIR"); !keep.isEmpty()) // For trying lethe-cli on it.
+        test::writeTinySd2DiffusersFolder(std::filesystem::path(keep.toStdString()) / "sd2");
     m_sd.emplace(loadStableDiffusion(m_folder, {}));
     m_single = m_dir / "sd2.safetensors";
     m_sd->saveCompvisSingleFile(m_single);
@@ -171,6 +219,33 @@ void TestSd2::sd21TextEncoderConfigIsOpenClipViTH()
     for (const char* key : { "hidden_size", "num_attention_heads", "intermediate_size", "num_hidden_layers",
              "hidden_act", "vocab_size", "max_position_embeddings", "layer_norm_eps" })
         QVERIFY2(back.at(key) == nlohmann::json::parse(kSd21TextEncoderConfig).at(key), key);
+}
+
+void TestSd2::sd21ComponentsHaveTheOfficialParameterCounts()
+{
+    // stabilityai/stable-diffusion-2-1's configs as diffusers counts them: the UNet and the text encoder from
+    // their shapes (3.5 GB and 1.4 GB to build in float32; test_sd_unet and test_sd_text compare the counting with
+    // built networks), the VAE built. The tiny SD 2.x's counts match its built networks (linear projections, per-level
+    // heads).
+    const UNet2DConditionOptions unet
+        = unetOptionsFromConfig(nlohmann::json::parse(kSd21UNetConfig), "unet/config.json");
+    QVERIFY(unet.use_linear_projection() && unet.upcast_attention());
+    QCOMPARE(unet.attention_head_dim(), (std::vector<std::int64_t> { 5, 10, 20, 20 }));
+    QCOMPARE(unet.cross_attention_dim(), std::int64_t { 1024 });
+    QCOMPARE(unetParameterCount(unet), std::int64_t { 865'910'724 });
+    // 768 px: sample_size 96 at the VAE's 8 pixels per latent.
+    QCOMPARE(unet.sample_size() * 8, std::int64_t { 768 });
+    const ClipTextOptions text = clipTextOptionsFromJson(nlohmann::json::parse(kSd21TextEncoderConfig), "config.json");
+    QCOMPARE(clipTextParameterCount(text), std::int64_t { 340'387'840 });
+    const AutoencoderKLOptions vae = vaeOptionsFromConfig(nlohmann::json::parse(kSd21VaeConfig), "vae/config.json");
+    QCOMPARE(nn::parameterCount(*buildAutoencoderKL(vae)), std::int64_t { 83'653'863 });
+    QCOMPARE(unetParameterCount(m_sd->unet()->options), nn::parameterCount(*m_sd->unet()));
+    QCOMPARE(
+        clipTextParameterCount(m_sd->textEncoder()->text_model->options), nn::parameterCount(*m_sd->textEncoder()));
+    // Each bound the loaders check before allocating stays at or under the count.
+    QVERIFY(minimumParameters(unet) <= 865'910'724.0);
+    QVERIFY(minimumParameters(text) <= 340'387'840.0);
+    QVERIFY(minimumParameters(vae) <= 83'653'863.0);
 }
 
 void TestSd2::gelu_data()
