@@ -6,8 +6,13 @@
 #include <torch/torch.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <thread>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace lethe {
 
@@ -15,6 +20,23 @@ int hardwareThreads()
 {
     const unsigned n = std::thread::hardware_concurrency();
     return n == 0 ? 1 : static_cast<int>(n);
+}
+
+bool configureAllocator()
+{
+#if defined(__GLIBC__)
+    const char* tunables = std::getenv("GLIBC_TUNABLES");
+    if (tunables && std::strstr(tunables, "glibc.malloc.") != nullptr)
+        return false;
+    for (const char* name : { "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_" })
+        if (std::getenv(name) != nullptr)
+            return false;
+    constexpr int kMmapThreshold = 64 << 20;
+    constexpr int kTrimThreshold = 256 << 20;
+    return mallopt(M_MMAP_THRESHOLD, kMmapThreshold) == 1 && mallopt(M_TRIM_THRESHOLD, kTrimThreshold) == 1;
+#else
+    return false;
+#endif
 }
 
 void setTf32Allowed(bool allowed)

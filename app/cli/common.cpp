@@ -20,6 +20,7 @@ void runCommand(GlobalOptions& global, const std::function<void()>& body)
     spdlog::set_default_logger(logger);
     spdlog::set_level(spdlog::level::from_str(global.logLevel));
     spdlog::set_pattern("%^%l%$: %v");
+    lethe::configureAllocator(); // Freed feature maps reused, not faulted in again.
     lethe::configureThreads(global.threads);
     lethe::setTf32Allowed(false); // As the paper's code; a run's allow_tf32 turns it on.
     try {

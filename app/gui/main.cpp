@@ -62,6 +62,7 @@ int main(int argc, char** argv)
     if (parser.isSet(deviceOption))
         app.setProperty(lethe::gui::kDeviceProperty, parser.value(deviceOption));
 
+    lethe::configureAllocator(); // Freed feature maps reused, not faulted in again.
     lethe::configureThreads(parser.value(threadsOption).toInt());
     lethe::setTf32Allowed(false); // As the paper's code; a run's allow_tf32 turns it on.
 

@@ -1,7 +1,8 @@
 // Memory at real scale (docs/performance.md): gradient checkpointing and the memory-efficient attention give the
 // gradients of the plain passes, autocast trains float32 weights, Adam's moments appear with the first update,
 // a run can train the base UNet in place with the same results as on a copy, and the memory estimate counts what a
-// run holds and refuses what cannot fit.
+// run holds and refuses what cannot fit; freed feature maps are reused without the kernel faulting their pages in
+// again.
 
 #include "core/error.h"
 #include "core/models/sd/attention.h"
@@ -9,6 +10,7 @@
 #include "core/nn/autocast.h"
 #include "core/nn/checkpoint.h"
 #include "core/nn/edm_layers.h"
+#include "core/runtime.h"
 #include "core/train/adam.h"
 #include "core/unlearn/concept_session.h"
 #include "core/unlearn/memory_estimate.h"
@@ -19,6 +21,10 @@
 #include <torch/torch.h>
 
 #include <QtTest>
+
+#include <sys/resource.h>
+
+#include <cstdlib>
 
 using namespace lethe;
 using lethe::test::errorMessage;
@@ -93,6 +99,7 @@ private Q_SLOTS:
     void bfloat16RunKeepsFloat32Weights();
     void estimateCountsWhatARunHolds();
     void estimateRefusesWhatCannotFit();
+    void freedFeatureMapsAreReusedWithoutPageFaults();
 
 private:
     ScratchDir m_dir;
@@ -388,6 +395,50 @@ void TestMemory::estimateRefusesWhatCannotFit()
     QVERIFY2(near->find("--memory-efficient-attention would fit") != std::string::npos
             || near->find("--gradient-checkpointing") != std::string::npos,
         near->c_str());
+}
+
+namespace {
+
+/// Minor page faults of this process so far.
+long minorFaults()
+{
+    rusage usage {};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_minflt;
+}
+
+/// Page faults while a fresh 48 MiB tensor is written: above glibc's largest default mmap threshold (32 MiB), so
+/// without configureAllocator every such block is mapped anew and all its 12,288 pages fault.
+long faultsOfAFreshFeatureMap()
+{
+    const long before = minorFaults();
+    torch::Tensor map = torch::empty({ 12 << 20 }, torch::kFloat32);
+    map.fill_(1.0F);
+    return minorFaults() - before;
+}
+
+} // namespace
+
+void TestMemory::freedFeatureMapsAreReusedWithoutPageFaults()
+{
+    // The user's own malloc tunables win: nothing is changed.
+    const char* own = std::getenv("GLIBC_TUNABLES");
+    const std::string saved = own ? own : "";
+    qputenv("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=0");
+    QVERIFY(!configureAllocator());
+    if (own)
+        qputenv("GLIBC_TUNABLES", QByteArray::fromStdString(saved));
+    else
+        qunsetenv("GLIBC_TUNABLES");
+    if (own && saved.find("glibc.malloc.") != std::string::npos)
+        QSKIP("GLIBC_TUNABLES sets glibc's malloc tunables for this process");
+
+    QVERIFY(configureAllocator());
+    faultsOfAFreshFeatureMap(); // The heap grows once.
+    const long again = faultsOfAFreshFeatureMap();
+    // 12,288 pages without the setting; a few for the profiler-free bookkeeping with it.
+    QVERIFY2(
+        again < 256, qPrintable(QString::number(again) + QStringLiteral(" page faults writing a reused 48 MiB block")));
 }
 
 QTEST_APPLESS_MAIN(TestMemory)
