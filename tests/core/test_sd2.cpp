@@ -337,7 +337,8 @@ void TestSd2::realSd2FileLoadsWithTheDroppedLayer()
     // which the export drops), text_projection and logit_scale; no Lethe metadata, so the configs come from the
     // components folder.
     const std::filesystem::path real = m_dir / "real.safetensors";
-    rewriteFile(m_single, real, [](std::vector<io::NamedTensor>& tensors, io::Metadata& metadata) {
+    std::vector<io::NamedTensor> extras;
+    rewriteFile(m_single, real, [&](std::vector<io::NamedTensor>& tensors, io::Metadata& metadata) {
         metadata.clear();
         const std::string dropped = std::string(kCompvisOpenClipPrefix) + "transformer.resblocks.3.";
         for (const auto& [name, shape] :
@@ -349,6 +350,10 @@ void TestSd2::realSd2FileLoadsWithTheDroppedLayer()
             tensors.push_back({ dropped + name, torch::randn(shape) });
         tensors.push_back({ std::string(kCompvisOpenClipPrefix) + "text_projection", torch::randn({ 16, 8 }) });
         tensors.push_back({ std::string(kCompvisOpenClipPrefix) + "logit_scale", torch::tensor(4.6052f) });
+        for (const io::NamedTensor& t : tensors)
+            if (t.name.rfind(dropped, 0) == 0 || t.name == std::string(kCompvisOpenClipPrefix) + "text_projection"
+                || t.name == std::string(kCompvisOpenClipPrefix) + "logit_scale")
+                extras.push_back(t);
     });
     SdLoadOptions options;
     options.components = m_folder;
@@ -359,6 +364,18 @@ void TestSd2::realSd2FileLoadsWithTheDroppedLayer()
     // The same images as from the folder.
     QVERIFY(torch::equal(
         *diffusion::generate(sd.model(), tinyRequest(sd)), *diffusion::generate(m_sd->model(), tinyRequest(*m_sd))));
+    // Written back, the file is whole again: every tensor it had, the skipped ones with their values, also through
+    // a model with another UNet (an unlearning run's).
+    sd.withUNet(sd.unet()).saveCompvisSingleFile(m_dir / "real-again.safetensors");
+    const io::SafetensorsFile original(real);
+    const io::SafetensorsFile again(m_dir / "real-again.safetensors");
+    QCOMPARE(again.entries().size(), original.entries().size());
+    QCOMPARE(extras.size(), std::size_t { 14 });
+    for (const io::TensorEntry& entry : original.entries())
+        QVERIFY2(torch::equal(again.tensor(entry.name), original.tensor(entry.name)), entry.name.c_str());
+    // A diffusers folder has no place for them.
+    sd.saveDiffusersFolder(m_dir / "real-folder");
+    LETHE_COMPARE_STR(firstDifference(*m_sd, loadStableDiffusion(m_dir / "real-folder", {})), "");
 }
 
 void TestSd2::badSd2SingleFilesAreRefused()

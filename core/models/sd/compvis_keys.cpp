@@ -436,7 +436,7 @@ bool skippedOpenClipTensor(const std::string& name, std::int64_t layers)
 
 } // namespace
 
-void loadOpenClipTextWeights(ClipTextModelImpl& model, const io::SafetensorsFile& file)
+std::vector<io::NamedTensor> loadOpenClipTextWeights(ClipTextModelImpl& model, const io::SafetensorsFile& file)
 {
     const std::string prefix = kCompvisOpenClipPrefix;
     const std::string path = file.path().string();
@@ -471,10 +471,14 @@ void loadOpenClipTextWeights(ClipTextModelImpl& model, const io::SafetensorsFile
         copies.push_back({ target.tensor, prefix + source->name, source->third });
         used.push_back(prefix + source->name);
     }
+    std::vector<std::string> skipped;
     for (const io::TensorEntry& entry : file.entries()) {
-        if (!startsWith(entry.name, prefix) || skippedOpenClipTensor(entry.name.substr(prefix.size()), layers)
-            || std::find(used.begin(), used.end(), entry.name) != used.end())
+        if (!startsWith(entry.name, prefix) || std::find(used.begin(), used.end(), entry.name) != used.end())
             continue;
+        if (skippedOpenClipTensor(entry.name.substr(prefix.size()), layers)) {
+            skipped.push_back(entry.name);
+            continue;
+        }
         throw FormatError(path, "tensor '" + entry.name + "'",
             "unexpected: an OpenCLIP text encoder of " + std::to_string(layers)
                 + " layers (plus the one the diffusers export drops) has no tensor of that name");
@@ -486,9 +490,14 @@ void loadOpenClipTextWeights(ClipTextModelImpl& model, const io::SafetensorsFile
             value = value.chunk(3, 0)[static_cast<std::size_t>(copy.third)];
         copy.destination.copy_(value);
     }
+    std::vector<io::NamedTensor> extras;
+    for (const std::string& name : skipped)
+        extras.push_back({ name.substr(prefix.size()), file.tensor(name) });
+    return extras;
 }
 
-std::vector<io::NamedTensor> openClipTextTensors(const ClipTextModelImpl& model)
+std::vector<io::NamedTensor> openClipTextTensors(
+    const ClipTextModelImpl& model, const std::vector<io::NamedTensor>& extras)
 {
     std::vector<io::NamedTensor> out;
     std::map<std::string, std::vector<torch::Tensor>> stacked;
@@ -507,6 +516,9 @@ std::vector<io::NamedTensor> openClipTextTensors(const ClipTextModelImpl& model)
         if (parts[0].defined() && parts[1].defined() && parts[2].defined())
             out.push_back({ source->name, torch::cat(parts, 0) });
     }
+    const torch::ScalarType dtype = model.text_model->final_layer_norm->weight.scalar_type();
+    for (const io::NamedTensor& t : extras)
+        out.push_back({ t.name, t.tensor.is_floating_point() ? t.tensor.to(dtype) : t.tensor });
     return out;
 }
 

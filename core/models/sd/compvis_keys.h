@@ -84,12 +84,15 @@ nn::KeyMapping compvisTextEncoderMapping();
 /// (SD 2's 24th, whose output the diffusers export drops, so that the last layer's output is OpenCLIP's
 /// penultimate), text_projection and logit_scale are accepted and skipped. Everything is checked before anything
 /// is copied; throws FormatError naming the file and the tensor for a missing, unexpected, mis-shaped or
-/// non-floating one. Floating tensors are converted to the model's dtype and device.
-void loadOpenClipTextWeights(ClipTextModelImpl& model, const io::SafetensorsFile& file);
+/// non-floating one. Floating tensors are converted to the model's dtype and device. Returns the skipped tensors as
+/// the file holds them (CPU), named without the prefix, so that the file can be written back whole.
+std::vector<io::NamedTensor> loadOpenClipTextWeights(ClipTextModelImpl& model, const io::SafetensorsFile& file);
 
 /// The tensors of `model` in OpenCLIP's layout, named without `cond_stage_model.model.` (in_proj_weight and
 /// in_proj_bias stacked from q, k and v), for an SD 2.x single file. The resblock the diffusers export dropped,
-/// text_projection and logit_scale are not in a CLIPTextModel, so they are not written.
-std::vector<io::NamedTensor> openClipTextTensors(const ClipTextModelImpl& model);
+/// text_projection and logit_scale are not in a CLIPTextModel: `extras` (what loadOpenClipTextWeights skipped, when
+/// the model came from such a file) follow, converted to the model's dtype where floating.
+std::vector<io::NamedTensor> openClipTextTensors(
+    const ClipTextModelImpl& model, const std::vector<io::NamedTensor>& extras = {});
 
 } // namespace lethe::models::sd

@@ -36,6 +36,9 @@ struct StableDiffusion::Impl {
     SdLoadOptions options;
     std::string kind;
     std::string configSource;
+    /// An SD 2.x single file's OpenCLIP tensors a CLIPTextModel has no place for (the dropped resblock,
+    /// text_projection, logit_scale), written back to a single file; empty otherwise.
+    std::vector<io::NamedTensor> openClipExtras;
 };
 
 StableDiffusion::StableDiffusion(std::shared_ptr<Impl> impl)
@@ -77,6 +80,7 @@ StableDiffusion StableDiffusion::withUNet(UNet2DConditionModel unet) const
     impl->options = m_impl->options;
     impl->kind = m_impl->kind;
     impl->configSource = m_impl->configSource;
+    impl->openClipExtras = m_impl->openClipExtras;
     return StableDiffusion(impl);
 }
 
@@ -406,7 +410,7 @@ StableDiffusion loadSingleFileWithConfigs(const io::SafetensorsFile& file, Confi
     impl->text = ClipTextModel(textOptions);
     impl->text->to(options.device, options.dtype);
     if (openClip) {
-        loadOpenClipTextWeights(*impl->text, file);
+        impl->openClipExtras = loadOpenClipTextWeights(*impl->text, file);
     } else {
         nn::LoadOptions textLoad;
         textLoad.mapping = compvisTextEncoderMapping();
@@ -584,7 +588,7 @@ void StableDiffusion::saveCompvisSingleFile(
     }
     // OpenCLIP's text encoder (SD 2.x) is the one with the exact GELU; OpenAI's CLIP (SD 1.x) uses quick_gelu.
     if (m_impl->text->text_model->options.hidden_act() == ClipActivation::Gelu)
-        for (io::NamedTensor& t : openClipTextTensors(*m_impl->text))
+        for (io::NamedTensor& t : openClipTextTensors(*m_impl->text, m_impl->openClipExtras))
             tensors.push_back({ kCompvisOpenClipPrefix + t.name, t.tensor });
     else
         for (const io::NamedTensor& t : nn::stateDict(*m_impl->text))

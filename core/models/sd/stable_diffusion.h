@@ -82,8 +82,9 @@ public:
     /// layout Lethe does not write yet: Error): UNet under
     /// `model.diffusion_model.`, VAE under `first_stage_model.` (mid-block attention as 1×1 convolutions),
     /// text encoder under `cond_stage_model.transformer.` (SD 1.x), or for a text encoder with the exact GELU
-    /// under `cond_stage_model.model.` in OpenCLIP's names (SD 2.x; openClipTextTensors), in the dtype the model
-    /// computes in. The component
+    /// under `cond_stage_model.model.` in OpenCLIP's names (SD 2.x; openClipTextTensors, with the tensors a loaded
+    /// SD 2.x file had beyond the diffusers model: its dropped resblock, text_projection, logit_scale), in the dtype
+    /// the model computes in. The component
     /// configs go into the metadata (lethe.unet_config, ...), so that Lethe reloads the file without a
     /// components folder except for the tokenizer; `metadata` is added to them.
     /// Writes the model as a diffusers folder: model_index.json, unet/, text_encoder/, vae/ (when the model
