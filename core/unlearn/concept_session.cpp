@@ -207,6 +207,8 @@ struct ConceptSession::State {
     diffusion::TextToImageRequest previewRequest;
     /// The VAE's scaling factor; 0 in pixel space.
     double latentScale = 0.0;
+    /// Image pixels per latent pixel (SDXL's time ids give the image size).
+    std::int64_t pixelsPerLatent = 1;
     /// SalUn: 1 where an entry of trainable[i] may change, else 0; empty until prepare() computes it.
     std::vector<torch::Tensor> saliency;
 
@@ -245,10 +247,23 @@ struct ConceptSession::State {
             const std::vector<std::string> some(prompts.begin() + static_cast<std::ptrdiff_t>(begin),
                 prompts.begin() + static_cast<std::ptrdiff_t>(std::min(prompts.size(), begin + batch)));
             const torch::Tensor ids = base.tokenizer().encodeBatch(some).to(encoderDevice);
-            const torch::Tensor hidden = base.textEncoder()->forward(ids).last_hidden_state.to(device);
+            // SDXL: both encoders' states and the pooled embedding, packed as generation packs them.
+            const torch::Tensor hidden = base.isXl() ? base.model().encodePrompts(some).to(device)
+                                                     : base.textEncoder()->forward(ids).last_hidden_state.to(device);
             for (std::size_t i = 0; i < some.size(); ++i)
                 contexts[some[i]] = hidden.slice(0, static_cast<std::int64_t>(i), static_cast<std::int64_t>(i) + 1);
         }
+        // The unconditional branch of an SDXL model with force_zeros_for_empty_prompt is zeros, in training as in
+        // generation.
+        if (base.model().zeroEmptyNegativePrompt)
+            contexts[std::string()] = torch::zeros_like(contexts.at(std::string()));
+    }
+
+    /// The UNet's prediction for a context of context(): SDXL's added conditions unpacked (conditionedUNetForward).
+    torch::Tensor forwardOf(models::sd::UNet2DConditionModelImpl& net, const torch::Tensor& x, const torch::Tensor& t,
+        const torch::Tensor& context) const
+    {
+        return models::sd::conditionedUNetForward(net, x, t, context, pixelsPerLatent);
     }
 
     /// In place on CUDA: the text encoder and the VAE to the computer's memory (away) or back to the device.
@@ -259,6 +274,8 @@ struct ConceptSession::State {
             return;
         const torch::Device to = away ? torch::Device(torch::kCPU) : device;
         base.textEncoder()->to(to);
+        if (models::sd::ClipTextModelWithProjection text2 = base.textEncoder2())
+            text2->to(to);
         if (models::sd::AutoencoderKL vae = base.vae())
             vae->to(to);
         frozenPartsAway = away;
@@ -270,7 +287,7 @@ struct ConceptSession::State {
     {
         torch::NoGradGuard noGrad;
         if (frozen)
-            return frozen->forward(x, t, context);
+            return forwardOf(*frozen, x, t, context);
         if (!waiting.empty())
             return teacherFromHost(x, t, context);
         for (std::size_t i = 0; i < trainable.size(); ++i) {
@@ -281,7 +298,7 @@ struct ConceptSession::State {
         torch::Tensor out;
         std::exception_ptr failure;
         try {
-            out = unet->forward(x, t, context);
+            out = forwardOf(*unet, x, t, context);
         } catch (...) {
             failure = std::current_exception();
         }
@@ -306,7 +323,7 @@ struct ConceptSession::State {
         torch::Tensor out;
         std::exception_ptr failure;
         try {
-            out = unet->forward(x, t, context);
+            out = forwardOf(*unet, x, t, context);
         } catch (...) {
             failure = std::current_exception();
         }
@@ -343,8 +360,9 @@ struct ConceptSession::State {
 
     diffusion::ConditionalNoisePredictor predictor(const models::sd::UNet2DConditionModel& net) const
     {
-        return [net = net](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context) mutable {
-            return net->forward(x, t, context);
+        return [net = net, scale = pixelsPerLatent](
+                   const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context) mutable {
+            return models::sd::conditionedUNetForward(*net, x, t, context, scale);
         };
     }
 
@@ -441,6 +459,7 @@ ConceptSession::ConceptSession(const models::sd::StableDiffusion& base, std::vec
     s.remain = std::move(remain);
     s.device = first.device();
     s.latentScale = vae ? vae->scalingFactor() : 0.0;
+    s.pixelsPerLatent = base.model().latentScale;
     s.use = use;
     s.unet = use == BaseUse::TrainInPlace
         ? baseUNet
@@ -622,7 +641,8 @@ StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
                 const double now = timesteps[static_cast<std::size_t>(i)];
                 const torch::Tensor tt = torch::full({ 2 * n }, now, torch::TensorOptions().device(s.device));
                 const auto both
-                    = s.unet->forward(torch::cat({ xt, xt }), tt, torch::cat({ unconditional, conditional })).chunk(2);
+                    = s.forwardOf(*s.unet, torch::cat({ xt, xt }), tt, torch::cat({ unconditional, conditional }))
+                          .chunk(2);
                 const double a = alphaBar[static_cast<std::size_t>(now)];
                 const double b = i + 1 < c.esdSamplingSteps
                     ? alphaBar[static_cast<std::size_t>(timesteps[static_cast<std::size_t>(i + 1)])]
@@ -647,7 +667,7 @@ StepReport ConceptSession::takeStep(std::int64_t index, std::string& problem)
             torch::NoGradGuard noGrad;
             target = esdTarget(frozenConditional, frozenUnconditional, c.eta);
         }
-        const torch::Tensor loss = (s.unet->forward(xt, t, conditional) - target).pow(2).mean();
+        const torch::Tensor loss = (s.forwardOf(*s.unet, xt, t, conditional) - target).pow(2).mean();
         loss.backward();
         report.forgetLoss = loss.item<double>();
         if (remainCount > 0)

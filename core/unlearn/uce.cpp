@@ -21,6 +21,12 @@ struct TextRows {
 TextRows textRows(const models::sd::StableDiffusion& sd, const std::string& text)
 {
     const models::sd::ClipTokens tokens = sd.tokenizer().encode(text);
+    if (sd.isXl()) {
+        // SDXL: the UNet's keys and values read both encoders' states (the packed context without its pooled row).
+        torch::NoGradGuard noGrad;
+        const torch::Tensor context = sd.model().encodePrompts({ text });
+        return { context[0].narrow(0, 0, context.size(1) - 1).to(torch::kFloat32), std::max(0, tokens.length - 2) };
+    }
     models::sd::ClipTextModel encoder = sd.textEncoder();
     const torch::Device device = encoder->parameters().front().device();
     const torch::Tensor ids = torch::tensor(tokens.ids, torch::kInt64).unsqueeze(0).to(device);

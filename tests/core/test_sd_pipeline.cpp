@@ -10,6 +10,8 @@
 #include "core/models/sd/stable_diffusion.h"
 #include "core/models/sd/unet_2d_condition.h"
 #include "core/nn/state_dict.h"
+#include "core/unlearn/concept_session.h"
+#include "run_fixtures.h"
 #include "test_support.h"
 #include "tiny_sd.h"
 
@@ -94,6 +96,8 @@ private Q_SLOTS:
     void xlFolderRoundTrips();
     void xlFolderErrorsNameTheKey_data();
     void xlFolderErrorsNameTheKey();
+    void everyConceptMethodRunsOnXl_data();
+    void everyConceptMethodRunsOnXl();
 };
 
 void TestSdPipeline::modelIndexListsComponents()
@@ -698,6 +702,80 @@ void TestSdPipeline::xlFolderErrorsNameTheKey()
     writeBytes(path, json.dump());
     LETHE_COMPARE_STR(
         errorMessage([&] { loadStableDiffusion(dir.path(), {}); }), (dir / "").string() + message.toStdString());
+}
+
+void TestSdPipeline::everyConceptMethodRunsOnXl_data()
+{
+    QTest::addColumn<QString>("method");
+    QTest::addColumn<QString>("parameters");
+    QTest::addColumn<int>("esdSamplingSteps");
+    QTest::newRow("rgd") << "rgd"
+                         << "all" << 0;
+    QTest::newRow("graddiff") << "graddiff"
+                              << "all" << 0;
+    QTest::newRow("ga") << "ga"
+                        << "all" << 0;
+    QTest::newRow("rg") << "rg"
+                        << "all" << 0;
+    QTest::newRow("salun") << "salun"
+                           << "all" << 0;
+    QTest::newRow("esd-x") << "esd"
+                           << "cross-attn" << 0;
+    QTest::newRow("esd-u") << "esd"
+                           << "esd-u" << 0;
+    QTest::newRow("esd-x, sampled states") << "esd"
+                                           << "cross-attn" << 3;
+    QTest::newRow("uce") << "uce"
+                         << "cross-attn" << 0;
+}
+
+void TestSdPipeline::everyConceptMethodRunsOnXl()
+{
+    // SDXL: each prompt's loss conditions on its pooled embedding and the time ids of the images' size (8 px).
+    QFETCH(QString, method);
+    QFETCH(QString, parameters);
+    QFETCH(int, esdSamplingSteps);
+    ScratchDir dir;
+    writeTinyXlDiffusersFolder(dir.path());
+    const StableDiffusion sd = loadStableDiffusion(dir.path(), {});
+    unlearn::ConceptConfig config = tinyConceptConfig(*unlearn::conceptMethodFromName(method.toStdString()));
+    const auto group = unlearn::parameterGroupFromName(parameters.toStdString());
+    QVERIFY(group.has_value());
+    config.parameters = *group;
+    config.steps = 2;
+    config.esdSamplingSteps = esdSamplingSteps;
+    config.forgetConcept = "forget";
+    const auto pixels = [](std::uint64_t seed, int n) {
+        at::Generator generator = diffusion::cpuGenerator(seed);
+        return torch::randint(0, 256, { n, 3, 8, 8 }, generator, torch::kUInt8);
+    };
+    const auto forget = unlearn::conceptPairsOf(sd, { "forget a", "forget b", "forget c" }, pixels(1, 3));
+    const auto remain = unlearn::conceptPairsOf(sd, { "remain a", "remain b", "remain c" }, pixels(2, 3));
+    const auto base = parametersOf(sd.unet());
+    unlearn::ConceptSession session(sd, forget, remain, config);
+    std::vector<unlearn::StepReport> reports;
+    struct Hook : unlearn::RunObserver {
+        std::vector<unlearn::StepReport>* reports;
+        void onStep(const unlearn::StepReport& r) override { reports->push_back(r); }
+    } hook;
+    hook.reports = &reports;
+    unlearn::RunControl control;
+    const unlearn::RunResult result = session.run(hook, control);
+    QCOMPARE(result.outcome, unlearn::RunOutcome::Finished);
+    QCOMPARE(reports.size(), std::size_t { method == QStringLiteral("uce") ? 1u : 2u });
+    for (const unlearn::StepReport& r : reports) {
+        QVERIFY(std::isfinite(r.forgetLoss) && r.forgetLoss > 0);
+        QVERIFY(std::isfinite(r.remainLoss) && r.remainLoss > 0);
+    }
+    bool changed = false;
+    for (const auto& [name, tensor] : parametersOf(session.model().unet()))
+        changed = changed || !torch::equal(tensor, base.at(name));
+    QVERIFY(changed);
+    for (const auto& [name, tensor] : parametersOf(sd.unet()))
+        QVERIFY(torch::equal(tensor, base.at(name))); // The base model is never changed.
+    // The unlearned model is still SDXL and draws.
+    QVERIFY(session.model().isXl());
+    QCOMPARE(tinyImages(session.model()).sizes(), (std::vector<std::int64_t> { 2, 3, 16, 16 }));
 }
 
 #include "test_sd_pipeline.moc"
