@@ -597,9 +597,7 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, G
         std::cout << eval::clipAlignmentTable(manifest["clip_alignment"]);
     }
     session.model().saveDiffusersFolder(dir / "model", io::jsonText(manifest, 2), o.force || resuming);
-    if (!session.model().isXl()) // SDXL's single-file layout is not written (yet): the folder alone.
-        session.model().saveCompvisSingleFile(
-            dir / "model.safetensors", { { "lethe.manifest", io::jsonText(manifest) } });
+    session.model().saveCompvisSingleFile(dir / "model.safetensors", { { "lethe.manifest", io::jsonText(manifest) } });
     io::writeFileAtomically(dir / "run.json", io::jsonText(manifest, 2));
     if (result.outcome == unlearn::RunOutcome::Finished) {
         std::filesystem::remove(checkpoint); // The run folder is complete: nothing to resume.
@@ -612,9 +610,8 @@ void runUnlearnConcept(const ConceptOptions& given, const ConceptFlags& flags, G
     std::cout << unlearn::outcomeName(result.outcome) << " after " << result.steps << " steps in "
               << duration(result.seconds) << " (" << result.truncatedSteps << " truncated, " << result.projectedSteps
               << " projected)\n"
-              << "wrote model/ (diffusers), " << (session.model().isXl() ? "" : "model.safetensors (CompVis), ")
-              << "run.json, steps.csv" << (preview.prompts.empty() ? "" : ", before/, after/") << " in " << dir.string()
-              << '\n';
+              << "wrote model/ (diffusers), model.safetensors (CompVis), run.json, steps.csv"
+              << (preview.prompts.empty() ? "" : ", before/, after/") << " in " << dir.string() << '\n';
 }
 
 } // namespace

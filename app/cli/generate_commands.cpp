@@ -210,7 +210,7 @@ void runConvert(const ConvertOptions& o, const GlobalOptions& global)
         sd.saveCompvisSingleFile(out, { { "lethe.manifest", io::jsonText(manifest) } });
         std::cout << "wrote the CompVis single file " << out.string() << " (" << sd.sourceKind() << " → single file, "
                   << o.dtype << "); load it with --components " << (o.components.empty() ? o.model : o.components)
-                  << " for its tokenizer\n";
+                  << (sd.isXl() ? " for its tokenizers (tokenizer/, tokenizer_2/)\n" : " for its tokenizer\n");
     } else {
         sd.saveDiffusersFolder(out, io::jsonText(manifest, 2));
         std::cout << "wrote the diffusers folder " << out.string() << " (" << sd.sourceKind() << " → folder, "

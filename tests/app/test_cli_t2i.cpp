@@ -27,10 +27,42 @@ private Q_SLOTS:
     void attackAConceptRun();
     void rgSalunAndUceOnSeveralConcepts();
     void memoryEstimateAndBenchOfAConceptRun();
+    void convertSdxlBothWays();
 
 private:
     test::ScratchDir m_dir;
 };
+
+void TestCliT2i::convertSdxlBothWays()
+{
+    // convert-sd: an SDXL folder to its single file (conditioner.embedders.*) and back; every layout draws the same
+    // image, byte for byte.
+    const std::filesystem::path folder = m_dir / "tiny-xl";
+    test::writeTinyXlDiffusersFolder(folder);
+    const std::filesystem::path single = m_dir / "tiny-xl.safetensors";
+    const Result toFile = runCli({ "convert-sd", "--model", q(folder), "--out", q(single) });
+    QVERIFY2(toFile.exitCode == 0, toFile.err.c_str());
+    LETHE_COMPARE_STR(toFile.out,
+        "wrote the CompVis single file " + single.string()
+            + " (diffusers folder → single file, float32); load it with --components " + folder.string()
+            + " for its tokenizers (tokenizer/, tokenizer_2/)\n");
+    const Result toFolder
+        = runCli({ "convert-sd", "--model", q(single), "--components", q(folder), "--out", q(m_dir / "tiny-xl-back") });
+    QVERIFY2(toFolder.exitCode == 0, toFolder.err.c_str());
+    const Args prompt { "--prompt", "a red sneaker", "--seed", "5", "--steps", "3" };
+    QCOMPARE(runCli(Args { "generate", "--model", q(folder), "--out", q(m_dir / "xl-folder") } + prompt).exitCode, 0);
+    const Result fromFile = runCli(
+        Args { "generate", "--model", q(single), "--components", q(folder), "--out", q(m_dir / "xl-file") } + prompt);
+    QVERIFY2(fromFile.exitCode == 0, fromFile.err.c_str());
+    QVERIFY2(fromFile.err.find("loaded SDXL CompVis single file") != std::string::npos, fromFile.err.c_str());
+    QCOMPARE(runCli(Args { "generate", "--model", q(m_dir / "tiny-xl-back"), "--out", q(m_dir / "xl-back") } + prompt)
+                 .exitCode,
+        0);
+    const std::string png = test::readBytes(m_dir / "xl-folder" / "image-0-seed-5.png");
+    QVERIFY(png.rfind("\x89PNG", 0) == 0);
+    QVERIFY(test::readBytes(m_dir / "xl-file" / "image-0-seed-5.png") == png);
+    QVERIFY(test::readBytes(m_dir / "xl-back" / "image-0-seed-5.png") == png);
+}
 
 void TestCliT2i::memoryEstimateAndBenchOfAConceptRun()
 {

@@ -633,11 +633,11 @@ void TestSdPipeline::xlFolderRoundTrips()
     QVERIFY(torch::equal(tinyImages(back), expected));
     // A model whose UNet is swapped keeps its SDXL parts.
     QVERIFY(torch::equal(tinyImages(sd.withUNet(sd.unet())), expected));
-    // SDXL's single-file layout is not written (yet).
-    LETHE_COMPARE_STR(errorMessage([&] { sd.saveCompvisSingleFile(dir / "xl.safetensors"); }),
-        "an SDXL model cannot be written as a CompVis single file yet (its conditioner.embedders.* layout is not "
-        "implemented): save it as a diffusers folder");
-    QVERIFY(!std::filesystem::exists(dir / "xl.safetensors"));
+    // And through SDXL's single file (its layout and refusals: test_sdxl_file).
+    sd.saveCompvisSingleFile(dir / "xl.safetensors");
+    SdLoadOptions options;
+    options.components = dir / "folder";
+    QVERIFY(torch::equal(tinyImages(loadStableDiffusion(dir / "xl.safetensors", options)), expected));
 }
 
 void TestSdPipeline::xlFolderErrorsNameTheKey_data()

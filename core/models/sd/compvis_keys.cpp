@@ -205,6 +205,10 @@ PrefixTable unetTable(const UNetLayout& layout)
     table.add("input_blocks.0.0", "conv_in", Part::Plain);
     table.add("out.0", "conv_norm_out", Part::Plain);
     table.add("out.2", "conv_out", Part::Plain);
+    if (layout.addedEmbedding) {
+        table.add("label_emb.0.0", "add_embedding.linear_1", Part::Plain);
+        table.add("label_emb.0.2", "add_embedding.linear_2", Part::Plain);
+    }
 
     for (int i = 0; i < layout.blocks; ++i) {
         const std::string down = "down_blocks." + str(i);
@@ -374,10 +378,10 @@ nn::KeyMapping compvisVaeMapping(const VaeLayout& layout)
         [](const std::string&) { return false; });
 }
 
-nn::KeyMapping compvisTextEncoderMapping()
+nn::KeyMapping compvisTextEncoderMapping(const std::string& prefix)
 {
     return singleFileMapping(
-        kCompvisTextEncoderPrefix, [](const std::string& name) { return compvisToDiffusersTextEncoder(name); },
+        prefix, [](const std::string& name) { return compvisToDiffusersTextEncoder(name); },
         [](const std::string& name) { return withoutTextModel(name) == kPositionIds; });
 }
 
@@ -388,6 +392,8 @@ namespace {
 struct OpenClipSource {
     std::string name;
     int third = -1;
+    /// text_projection: OpenCLIP's [width, projection_dim] matrix is the Linear weight transposed.
+    bool transposed = false;
 };
 
 std::optional<OpenClipSource> openClipSource(const std::string& diffusersName)
@@ -401,6 +407,8 @@ std::optional<OpenClipSource> openClipSource(const std::string& diffusersName)
     for (const auto& [diffusers, openClip] : whole)
         if (diffusersName == diffusers)
             return OpenClipSource { openClip };
+    if (diffusersName == "text_projection.weight")
+        return OpenClipSource { "text_projection", -1, true };
     const std::string layers = "text_model.encoder.layers.";
     if (!startsWith(diffusersName, layers))
         return std::nullopt;
@@ -436,16 +444,18 @@ bool skippedOpenClipTensor(const std::string& name, std::int64_t layers)
 
 } // namespace
 
-std::vector<io::NamedTensor> loadOpenClipTextWeights(ClipTextModelImpl& model, const io::SafetensorsFile& file)
+namespace {
+
+std::vector<io::NamedTensor> loadOpenClip(torch::nn::Module& model, std::int64_t layers,
+    const io::SafetensorsFile& file, const std::string& prefix, const std::string& component)
 {
-    const std::string prefix = kCompvisOpenClipPrefix;
     const std::string path = file.path().string();
-    const std::int64_t layers = model.text_model->options.num_hidden_layers();
     const auto tensorWhere = [&](const std::string& name) { return "tensor '" + prefix + name + "'"; };
     struct Copy {
         torch::Tensor destination;
         std::string source;
         int third;
+        bool transposed;
     };
     std::vector<Copy> copies;
     std::vector<std::string> used;
@@ -455,12 +465,14 @@ std::vector<io::NamedTensor> loadOpenClipTextWeights(ClipTextModelImpl& model, c
             throw Error("no OpenCLIP name for the text encoder tensor " + target.name);
         if (!file.contains(prefix + source->name))
             throw FormatError(path, tensorWhere(source->name),
-                "missing from the file (the OpenCLIP text encoder of a " + std::to_string(layers)
-                    + "-layer text_encoder config needs it)");
+                "missing from the file (the OpenCLIP text encoder of a " + std::to_string(layers) + "-layer "
+                    + component + " config needs it)");
         const io::TensorEntry& entry = file.entry(prefix + source->name);
         std::vector<std::int64_t> expected = target.tensor.sizes().vec();
         if (source->third >= 0)
             expected[0] *= 3;
+        if (source->transposed)
+            std::reverse(expected.begin(), expected.end());
         if (entry.shape != expected)
             throw FormatError(path, tensorWhere(source->name),
                 "expected shape " + nn::shapeText(expected) + ", found " + nn::shapeText(entry.shape)
@@ -468,7 +480,7 @@ std::vector<io::NamedTensor> loadOpenClipTextWeights(ClipTextModelImpl& model, c
         if (entry.dtype != io::DType::F32 && entry.dtype != io::DType::F16 && entry.dtype != io::DType::BF16
             && entry.dtype != io::DType::F64)
             throw FormatError(path, tensorWhere(source->name), "expected a floating-point tensor");
-        copies.push_back({ target.tensor, prefix + source->name, source->third });
+        copies.push_back({ target.tensor, prefix + source->name, source->third, source->transposed });
         used.push_back(prefix + source->name);
     }
     std::vector<std::string> skipped;
@@ -488,6 +500,8 @@ std::vector<io::NamedTensor> loadOpenClipTextWeights(ClipTextModelImpl& model, c
         torch::Tensor value = file.tensor(copy.source);
         if (copy.third >= 0)
             value = value.chunk(3, 0)[static_cast<std::size_t>(copy.third)];
+        if (copy.transposed)
+            value = value.t();
         copy.destination.copy_(value);
     }
     std::vector<io::NamedTensor> extras;
@@ -496,8 +510,24 @@ std::vector<io::NamedTensor> loadOpenClipTextWeights(ClipTextModelImpl& model, c
     return extras;
 }
 
-std::vector<io::NamedTensor> openClipTextTensors(
-    const ClipTextModelImpl& model, const std::vector<io::NamedTensor>& extras)
+} // namespace
+
+std::vector<io::NamedTensor> loadOpenClipTextWeights(ClipTextModelImpl& model, const io::SafetensorsFile& file)
+{
+    return loadOpenClip(
+        model, model.text_model->options.num_hidden_layers(), file, kCompvisOpenClipPrefix, "text_encoder");
+}
+
+std::vector<io::NamedTensor> loadOpenClipTextWeights(
+    ClipTextModelWithProjectionImpl& model, const io::SafetensorsFile& file, const std::string& prefix)
+{
+    return loadOpenClip(model, model.text_model->options.num_hidden_layers(), file, prefix, "text_encoder_2");
+}
+
+namespace {
+
+std::vector<io::NamedTensor> openClipTensors(
+    const torch::nn::Module& model, torch::ScalarType dtype, const std::vector<io::NamedTensor>& extras)
 {
     std::vector<io::NamedTensor> out;
     std::map<std::string, std::vector<torch::Tensor>> stacked;
@@ -507,7 +537,7 @@ std::vector<io::NamedTensor> openClipTextTensors(
             throw Error("no OpenCLIP name for the text encoder tensor " + t.name
                 + "; this model cannot be written as an SD 2.x single file");
         if (source->third < 0) {
-            out.push_back({ source->name, t.tensor });
+            out.push_back({ source->name, source->transposed ? t.tensor.t().contiguous() : t.tensor });
             continue;
         }
         std::vector<torch::Tensor>& parts = stacked[source->name];
@@ -516,10 +546,23 @@ std::vector<io::NamedTensor> openClipTextTensors(
         if (parts[0].defined() && parts[1].defined() && parts[2].defined())
             out.push_back({ source->name, torch::cat(parts, 0) });
     }
-    const torch::ScalarType dtype = model.text_model->final_layer_norm->weight.scalar_type();
     for (const io::NamedTensor& t : extras)
         out.push_back({ t.name, t.tensor.is_floating_point() ? t.tensor.to(dtype) : t.tensor });
     return out;
+}
+
+} // namespace
+
+std::vector<io::NamedTensor> openClipTextTensors(
+    const ClipTextModelImpl& model, const std::vector<io::NamedTensor>& extras)
+{
+    return openClipTensors(model, model.text_model->final_layer_norm->weight.scalar_type(), extras);
+}
+
+std::vector<io::NamedTensor> openClipTextTensors(
+    const ClipTextModelWithProjectionImpl& model, const std::vector<io::NamedTensor>& extras)
+{
+    return openClipTensors(model, model.text_model->final_layer_norm->weight.scalar_type(), extras);
 }
 
 } // namespace lethe::models::sd

@@ -20,6 +20,10 @@ inline constexpr const char* kCompvisVaePrefix = "first_stage_model.";
 inline constexpr const char* kCompvisTextEncoderPrefix = "cond_stage_model.transformer.";
 /// The prefix of an SD 2.x single file's OpenCLIP text encoder (FrozenOpenCLIPEmbedder's `model.`).
 inline constexpr const char* kCompvisOpenClipPrefix = "cond_stage_model.model.";
+/// The prefixes of an SDXL single file's (Stability's generative-models layout) text encoders: text_encoder in
+/// transformers' CLIP names (as SD 1.x's), text_encoder_2 in OpenCLIP's (as SD 2.x's, with text_projection).
+inline constexpr const char* kSgmTextEncoderPrefix = "conditioner.embedders.0.transformer.";
+inline constexpr const char* kSgmOpenClipPrefix = "conditioner.embedders.1.model.";
 
 /// What the UNet name mapping needs of a UNet2DConditionModel config; defaults are SD 1.x's.
 struct UNetLayout {
@@ -31,6 +35,9 @@ struct UNetLayout {
     std::vector<bool> downHasAttention { true, true, true, false };
     /// Per up block, whether it is a CrossAttnUpBlock2D. The mid block always has attention in SD 1.x.
     std::vector<bool> upHasAttention { false, true, true, true };
+    /// Whether the UNet has an added embedding (SDXL's "text_time" add_embedding, `label_emb.0.0` / `label_emb.0.2`
+    /// in the file).
+    bool addedEmbedding = false;
 };
 
 /// What the VAE name mapping needs of an AutoencoderKL config; defaults are SD 1.x's.
@@ -73,9 +80,9 @@ nn::KeyMapping compvisUNetMapping(const UNetLayout& layout);
 /// A whole single file's names onto an AutoencoderKL's (`first_stage_model.*`), as compvisUNetMapping.
 nn::KeyMapping compvisVaeMapping(const VaeLayout& layout);
 
-/// A whole single file's names onto a CLIPTextModel's (`cond_stage_model.transformer.*`), as compvisUNetMapping;
-/// `embeddings.position_ids` is skipped.
-nn::KeyMapping compvisTextEncoderMapping();
+/// A whole single file's names onto a CLIPTextModel's (`cond_stage_model.transformer.*`, or another `prefix` such
+/// as SDXL's kSgmTextEncoderPrefix), as compvisUNetMapping; `embeddings.position_ids` is skipped.
+nn::KeyMapping compvisTextEncoderMapping(const std::string& prefix = kCompvisTextEncoderPrefix);
 
 /// Loads an SD 2.x single file's OpenCLIP text encoder (`cond_stage_model.model.*`) into `model`, as diffusers'
 /// convert_open_clip_checkpoint does: token_embedding, positional_embedding, ln_final and, per layer N below the
@@ -88,11 +95,22 @@ nn::KeyMapping compvisTextEncoderMapping();
 /// the file holds them (CPU), named without the prefix, so that the file can be written back whole.
 std::vector<io::NamedTensor> loadOpenClipTextWeights(ClipTextModelImpl& model, const io::SafetensorsFile& file);
 
+/// loadOpenClipTextWeights for SDXL's text_encoder_2 under kSgmOpenClipPrefix: text_projection, a [width,
+/// projection_dim] matrix OpenCLIP applies as x @ text_projection, is loaded transposed into the Linear weight
+/// (as diffusers' convert_open_clip_checkpoint does); logit_scale and a resblock numbered num_hidden_layers are
+/// skipped and returned as there.
+std::vector<io::NamedTensor> loadOpenClipTextWeights(
+    ClipTextModelWithProjectionImpl& model, const io::SafetensorsFile& file, const std::string& prefix);
+
 /// The tensors of `model` in OpenCLIP's layout, named without `cond_stage_model.model.` (in_proj_weight and
 /// in_proj_bias stacked from q, k and v), for an SD 2.x single file. The resblock the diffusers export dropped,
 /// text_projection and logit_scale are not in a CLIPTextModel: `extras` (what loadOpenClipTextWeights skipped, when
 /// the model came from such a file) follow, converted to the model's dtype where floating.
 std::vector<io::NamedTensor> openClipTextTensors(
     const ClipTextModelImpl& model, const std::vector<io::NamedTensor>& extras = {});
+
+/// openClipTextTensors for SDXL's text_encoder_2: text_projection written transposed, as OpenCLIP holds it.
+std::vector<io::NamedTensor> openClipTextTensors(
+    const ClipTextModelWithProjectionImpl& model, const std::vector<io::NamedTensor>& extras = {});
 
 } // namespace lethe::models::sd

@@ -39,6 +39,9 @@ struct StableDiffusion::Impl {
     /// An SD 2.x single file's OpenCLIP tensors a CLIPTextModel has no place for (the dropped resblock,
     /// text_projection, logit_scale), written back to a single file; empty otherwise.
     std::vector<io::NamedTensor> openClipExtras;
+    /// An SDXL single file's tensors its networks have no place for (text_encoder's position_ids, text_encoder_2's
+    /// logit_scale and any resblock past num_hidden_layers), under their file names, written back to a single file.
+    std::vector<io::NamedTensor> xlFileExtras;
 };
 
 StableDiffusion::StableDiffusion(std::shared_ptr<Impl> impl)
@@ -81,6 +84,7 @@ StableDiffusion StableDiffusion::withUNet(UNet2DConditionModel unet) const
     impl->kind = m_impl->kind;
     impl->configSource = m_impl->configSource;
     impl->openClipExtras = m_impl->openClipExtras;
+    impl->xlFileExtras = m_impl->xlFileExtras;
     return StableDiffusion(impl);
 }
 
@@ -184,6 +188,8 @@ const char* const kUNetConfigKey = "lethe.unet_config";
 const char* const kVaeConfigKey = "lethe.vae_config";
 const char* const kTextEncoderConfigKey = "lethe.text_encoder_config";
 const char* const kSchedulerConfigKey = "lethe.scheduler_config";
+const char* const kTextEncoder2ConfigKey = "lethe.text_encoder_2_config";
+const char* const kForceZerosKey = "lethe.force_zeros_for_empty_prompt";
 
 bool startsWith(const std::string& text, const std::string& prefix)
 {
@@ -209,6 +215,7 @@ UNetLayout unetLayout(const UNet2DConditionOptions& options, const std::string& 
                 "a CompVis single file needs the same number of layers in every block, found "
                     + nlohmann::json(layers).dump());
     layout.layersPerBlock = static_cast<int>(layers.front());
+    layout.addedEmbedding = !options.addition_embed_type().empty();
     layout.downHasAttention.clear();
     for (const std::string& type : options.down_block_types())
         layout.downHasAttention.push_back(type == "CrossAttnDownBlock2D");
@@ -242,11 +249,13 @@ void requireLatentChannels(
 /// One component config of a single file: the file's metadata, else the components folder, else the default.
 class ConfigFinder {
 public:
-    /// `sd2`: the file is SD 2.x's, whose UNet, text encoder and scheduler configs have no default (see find).
-    ConfigFinder(const io::SafetensorsFile& file, std::filesystem::path components, bool sd2 = false)
+    /// `sd2`: the file is SD 2.x's, whose UNet, text encoder and scheduler configs have no default (see find);
+    /// `xl`: SDXL's, which has no default config at all.
+    ConfigFinder(const io::SafetensorsFile& file, std::filesystem::path components, bool sd2 = false, bool xl = false)
         : m_file(file)
         , m_components(std::move(components))
         , m_sd2(sd2)
+        , m_xl(xl)
     {
     }
 
@@ -278,6 +287,12 @@ public:
                 + ") has no default configs: pass its diffusers folder as the components folder (lethe-cli "
                   "--components DIR), holding "
                 + folderFile.generic_string());
+        // SDXL's VAE is SD 1.x's network with another scaling factor, so not even it has a default.
+        if (m_xl)
+            throw Error(m_file.path().string() + ": " + component
+                + " config: an SDXL single file (conditioner.embedders.*) has no default configs: pass its diffusers "
+                  "folder as the components folder (lethe-cli --components DIR), holding "
+                + folderFile.generic_string());
         record(component, "SD 1.x defaults");
         return std::nullopt;
     }
@@ -303,6 +318,7 @@ private:
     std::filesystem::path m_components;
     std::vector<std::pair<std::string, std::string>> m_sources;
     bool m_sd2 = false;
+    bool m_xl = false;
 };
 
 /// The tokenizer folder a single file's components folder supplies.
@@ -323,6 +339,9 @@ std::filesystem::path tokenizerFolder(const std::filesystem::path& singleFile, c
 StableDiffusion loadSingleFileWithConfigs(const io::SafetensorsFile& file, ConfigFinder& configs,
     const std::filesystem::path& tokenizer, const SdLoadOptions& options);
 
+void requireXlUNetFits(const StableDiffusion::Impl& impl, const UNet2DConditionOptions& u,
+    const std::string& unetConfig, const std::string& tokenizer2);
+
 /// SDXL's second tokenizer and text encoder, checked against the UNet options `u` that will condition on them
 /// before the UNet's weights are read.
 void loadXlParts(StableDiffusion::Impl& impl, const DiffusersIndex& index, const UNet2DConditionOptions& u)
@@ -340,6 +359,13 @@ void loadXlParts(StableDiffusion::Impl& impl, const DiffusersIndex& index, const
     impl.tokenizer2Folder = path / "tokenizer_2";
     impl.text2 = loadClipTextModelWithProjection(path / "text_encoder_2", impl.options.dtype, impl.options.device);
     impl.forceZerosForEmptyPrompt = index.forceZerosForEmptyPrompt;
+    requireXlUNetFits(impl, u, unetConfig, (path / "tokenizer_2").string());
+}
+
+/// SDXL's UNet options `u` (from `unetConfig`) against the two text encoders and tokenizers of `impl`.
+void requireXlUNetFits(const StableDiffusion::Impl& impl, const UNet2DConditionOptions& u,
+    const std::string& unetConfig, const std::string& tokenizer2)
+{
     const ClipTextOptions& first = impl.text->text_model->options;
     const ClipTextOptions& second = impl.text2->text_model->options;
     if (u.cross_attention_dim() != first.hidden_size() + second.hidden_size())
@@ -352,10 +378,12 @@ void loadXlParts(StableDiffusion::Impl& impl, const DiffusersIndex& index, const
                 + " (text_encoder_2's projection_dim + 6 time ids × addition_time_embed_dim), found "
                 + std::to_string(u.projection_class_embeddings_input_dim()));
     if (impl.tokenizer2->maxLength() != impl.tokenizer->maxLength())
-        throw FormatError((path / "tokenizer_2").string(), "model_max_length",
+        throw FormatError(tokenizer2, "model_max_length",
             "expected " + std::to_string(impl.tokenizer->maxLength()) + " as in tokenizer/, found "
                 + std::to_string(impl.tokenizer2->maxLength()));
 }
+
+StableDiffusion loadXlSingleFile(const io::SafetensorsFile& file, const SdLoadOptions& options);
 
 StableDiffusion loadSingleFile(const std::filesystem::path& path, const SdLoadOptions& options)
 {
@@ -365,6 +393,8 @@ StableDiffusion loadSingleFile(const std::filesystem::path& path, const SdLoadOp
         throw FormatError(name, kCompvisUNetPrefix,
             "no UNet tensors under this prefix: not a CompVis Stable Diffusion checkpoint (a UNet-only or LoRA "
             "file cannot be loaded on its own)");
+    if (hasTensorUnder(file, "conditioner.embedders.1."))
+        return loadXlSingleFile(file, options);
     // SD 1.x's CLIP text encoder, or SD 2.x's OpenCLIP one: the family shows in the text encoder's names.
     const bool openClip = !hasTensorUnder(file, kCompvisTextEncoderPrefix);
     if (openClip && !hasTensorUnder(file, kCompvisOpenClipPrefix))
@@ -449,6 +479,100 @@ StableDiffusion loadSingleFileWithConfigs(const io::SafetensorsFile& file, Confi
     const auto schedulerConfig = configs.find("scheduler", kSchedulerConfigKey, "scheduler/scheduler_config.json");
     if (schedulerConfig)
         impl->schedule = diffusion::ddpmScheduleFromJson(schedulerConfig->first, schedulerConfig->second);
+    impl->configSource = configs.summary();
+    return StableDiffusion(impl);
+}
+
+/// An SDXL single file (Stability's generative-models layout): text_encoder under conditioner.embedders.0.transformer.
+/// in transformers' names, text_encoder_2 under conditioner.embedders.1.model. in OpenCLIP's, the UNet (with
+/// label_emb for add_embedding) and VAE as in SD 1.x files. Every config comes from the file's metadata or the
+/// components folder, which also supplies tokenizer/ and tokenizer_2/.
+StableDiffusion loadXlSingleFile(const io::SafetensorsFile& file, const SdLoadOptions& options)
+{
+    const std::filesystem::path& path = file.path();
+    auto impl = std::make_shared<StableDiffusion::Impl>();
+    impl->options = options;
+    impl->kind = "CompVis single file";
+    const std::filesystem::path tokenizer = tokenizerFolder(path, options.components);
+    const std::filesystem::path tokenizer2 = options.components / "tokenizer_2";
+    if (!std::filesystem::is_regular_file(tokenizer2 / "vocab.json"))
+        throw Error(options.components.string()
+            + ": no tokenizer_2/vocab.json here; an SDXL single file carries neither of its tokenizers: pass its "
+              "diffusers folder as the components folder (lethe-cli --components DIR), holding tokenizer/ and "
+              "tokenizer_2/");
+    impl->tokenizer.emplace(tokenizer);
+    impl->tokenizerFolder = tokenizer;
+    impl->tokenizer2.emplace(tokenizer2);
+    impl->tokenizer2Folder = tokenizer2;
+    ConfigFinder configs(file, options.components, false, true);
+
+    const auto textConfig = configs.find("text_encoder", kTextEncoderConfigKey, "text_encoder/config.json");
+    const ClipTextOptions textOptions = clipTextOptionsFromJson(textConfig->first, textConfig->second);
+    requireWeightsFor(minimumParameters(textOptions), file, textConfig->second);
+    const auto text2Config = configs.find("text_encoder_2", kTextEncoder2ConfigKey, "text_encoder_2/config.json");
+    const ClipTextOptions text2Options = clipTextOptionsFromJson(text2Config->first, text2Config->second);
+    requireWeightsFor(minimumParameters(text2Options), file, text2Config->second);
+    const auto unetConfig = configs.find("unet", kUNetConfigKey, "unet/config.json");
+    UNet2DConditionOptions unetOptions = unetOptionsFromConfig(unetConfig->first, unetConfig->second);
+    unetOptions.attention_backend(
+        options.memoryEfficientAttention ? AttentionBackend::MemoryEfficient : AttentionBackend::Standard);
+    if (unetOptions.addition_embed_type() != "text_time")
+        throw FormatError(unetConfig->second, "key 'addition_embed_type'",
+            "the file is SDXL's (conditioner.embedders.1.*), but this UNet has no \"text_time\" added embedding for "
+            "text_encoder_2's pooled output");
+    requireWeightsFor(minimumParameters(unetOptions), file, unetConfig->second);
+
+    impl->text = ClipTextModel(textOptions);
+    impl->text->to(options.device, options.dtype);
+    nn::LoadOptions textLoad;
+    textLoad.mapping = compvisTextEncoderMapping(kSgmTextEncoderPrefix);
+    loadClipTextWeights(*impl->text, file, textLoad);
+    impl->text->eval();
+    for (const char* name : { "text_model.embeddings.position_ids", "embeddings.position_ids" })
+        if (file.contains(std::string(kSgmTextEncoderPrefix) + name))
+            impl->xlFileExtras.push_back(
+                { std::string(kSgmTextEncoderPrefix) + name, file.tensor(std::string(kSgmTextEncoderPrefix) + name) });
+    impl->text2 = ClipTextModelWithProjection(text2Options);
+    impl->text2->to(options.device, options.dtype);
+    for (io::NamedTensor& t : loadOpenClipTextWeights(*impl->text2, file, kSgmOpenClipPrefix))
+        impl->xlFileExtras.push_back({ kSgmOpenClipPrefix + t.name, t.tensor });
+    impl->text2->eval();
+    requireXlUNetFits(*impl, unetOptions, unetConfig->second, tokenizer2.string());
+
+    impl->forceZerosForEmptyPrompt = true;
+    if (const auto it = file.metadata().find(kForceZerosKey); it != file.metadata().end()) {
+        if (it->second != "true" && it->second != "false")
+            throw FormatError(path.string(), std::string("metadata ") + kForceZerosKey,
+                "expected true or false, found '" + it->second + "'");
+        impl->forceZerosForEmptyPrompt = it->second == "true";
+    } else if (const std::filesystem::path index = options.components / "model_index.json";
+               std::filesystem::is_regular_file(index)) {
+        const nlohmann::json object = io::readJsonObjectFile(index);
+        impl->forceZerosForEmptyPrompt
+            = io::JsonFields(object, index.string()).get<bool>("force_zeros_for_empty_prompt", true);
+    }
+
+    impl->unet = buildUNet2DCondition(unetOptions);
+    impl->unet->to(options.device, options.dtype);
+    nn::LoadOptions unetLoad;
+    unetLoad.mapping = compvisUNetMapping(unetLayout(unetOptions, unetConfig->second));
+    loadUNetWeights(impl->unet, file, unetLoad);
+
+    if (hasTensorUnder(file, kCompvisVaePrefix)) {
+        const auto vaeConfig = configs.find("vae", kVaeConfigKey, "vae/config.json");
+        const AutoencoderKLOptions vaeOptions = vaeOptionsFromConfig(vaeConfig->first, vaeConfig->second);
+        requireWeightsFor(minimumParameters(vaeOptions), file, vaeConfig->second);
+        requireLatentChannels(unetOptions, vaeOptions, unetConfig->second);
+        impl->vae = buildAutoencoderKL(vaeOptions);
+        impl->vae->to(options.device, options.dtype);
+        nn::LoadOptions vaeLoad;
+        vaeLoad.mapping = compvisVaeMapping(vaeLayout(vaeOptions));
+        vaeLoad.acceptTrailingUnitDims = true;
+        loadVaeWeights(impl->vae, file, vaeLoad);
+    }
+
+    const auto schedulerConfig = configs.find("scheduler", kSchedulerConfigKey, "scheduler/scheduler_config.json");
+    impl->schedule = diffusion::ddpmScheduleFromJson(schedulerConfig->first, schedulerConfig->second);
     impl->configSource = configs.summary();
     return StableDiffusion(impl);
 }
@@ -563,9 +687,6 @@ void StableDiffusion::saveDiffusersFolder(
 void StableDiffusion::saveCompvisSingleFile(
     const std::filesystem::path& path, const std::map<std::string, std::string>& metadata) const
 {
-    if (m_impl->text2)
-        throw Error("an SDXL model cannot be written as a CompVis single file yet (its conditioner.embedders.* "
-                    "layout is not implemented): save it as a diffusers folder");
     std::vector<io::NamedTensor> tensors;
     const auto add = [&](const std::string& diffusersName, const std::optional<std::string>& compvisName,
                          const char* prefix, const torch::Tensor& tensor) {
@@ -586,8 +707,18 @@ void StableDiffusion::saveCompvisSingleFile(
             add(t.name, diffusersToCompvisVae(t.name, vae), kCompvisVaePrefix, tensor);
         }
     }
+    if (m_impl->text2) {
+        // SDXL: text_encoder in transformers' names, text_encoder_2 in OpenCLIP's, whatever their activations.
+        for (const io::NamedTensor& t : nn::stateDict(*m_impl->text))
+            add(t.name, diffusersToCompvisTextEncoder(t.name), kSgmTextEncoderPrefix, t.tensor);
+        for (io::NamedTensor& t : openClipTextTensors(*m_impl->text2))
+            tensors.push_back({ kSgmOpenClipPrefix + t.name, t.tensor });
+        const torch::ScalarType dtype = m_impl->text2->text_model->final_layer_norm->weight.scalar_type();
+        for (const io::NamedTensor& t : m_impl->xlFileExtras)
+            tensors.push_back({ t.name, t.tensor.is_floating_point() ? t.tensor.to(dtype) : t.tensor });
+    }
     // OpenCLIP's text encoder (SD 2.x) is the one with the exact GELU; OpenAI's CLIP (SD 1.x) uses quick_gelu.
-    if (m_impl->text->text_model->options.hidden_act() == ClipActivation::Gelu)
+    else if (m_impl->text->text_model->options.hidden_act() == ClipActivation::Gelu)
         for (io::NamedTensor& t : openClipTextTensors(*m_impl->text, m_impl->openClipExtras))
             tensors.push_back({ kCompvisOpenClipPrefix + t.name, t.tensor });
     else
@@ -600,6 +731,10 @@ void StableDiffusion::saveCompvisSingleFile(
     all[kSchedulerConfigKey] = diffusion::toJson(m_impl->schedule).dump();
     if (m_impl->vae)
         all[kVaeConfigKey] = vaeConfigJson(m_impl->vae->options).dump();
+    if (m_impl->text2) {
+        all[kTextEncoder2ConfigKey] = toJson(m_impl->text2->text_model->options, "CLIPTextModelWithProjection").dump();
+        all[kForceZerosKey] = m_impl->forceZerosForEmptyPrompt ? "true" : "false";
+    }
     io::writeSafetensors(path, tensors, all);
 }
 

@@ -2,7 +2,7 @@
 
 // A Stable Diffusion 1.x model (or a smaller one of the same design, such as the built-in pixel-space
 // text-to-image model) loaded from a diffusers folder or a CompVis single file, ready to generate; or an SDXL
-// model (two text encoders, a "text_time" UNet) from a diffusers folder.
+// model (two text encoders, a "text_time" UNet) from a diffusers folder or an SDXL single file.
 
 #include "core/diffusion/text_to_image.h"
 #include "core/models/sd/autoencoder_kl.h"
@@ -32,7 +32,10 @@ struct SdLoadOptions {
     /// metadata has none, the component configs (`unet/config.json`, `vae/config.json`,
     /// `text_encoder/config.json`, `scheduler/scheduler_config.json`), typically the diffusers folder of the
     /// same model family. Configs found in neither place are SD 1.x's, except for an SD 2.x file (OpenCLIP text
-    /// encoder), whose UNet, text encoder and scheduler configs must be found. Unused for diffusers folders.
+    /// encoder), whose UNet, text encoder and scheduler configs must be found, and an SDXL file
+    /// (`conditioner.embedders.*`), all of whose configs (also `text_encoder_2/config.json`) must be found and which
+    /// also needs `tokenizer_2/` (force_zeros_for_empty_prompt from the metadata, else the folder's
+    /// model_index.json, else true). Unused for diffusers folders.
     std::filesystem::path components;
 };
 
@@ -78,13 +81,15 @@ public:
     /// folder", "SD 1.x defaults", or a mix ("unet: file metadata, vae: SD 1.x defaults, ...").
     std::string configSource() const;
 
-    /// Writes the model as a CompVis single .safetensors file, atomically (not for SDXL, whose single-file
-    /// layout Lethe does not write yet: Error): UNet under
+    /// Writes the model as a CompVis single .safetensors file, atomically: UNet under
     /// `model.diffusion_model.`, VAE under `first_stage_model.` (mid-block attention as 1×1 convolutions),
     /// text encoder under `cond_stage_model.transformer.` (SD 1.x), or for a text encoder with the exact GELU
     /// under `cond_stage_model.model.` in OpenCLIP's names (SD 2.x; openClipTextTensors, with the tensors a loaded
     /// SD 2.x file had beyond the diffusers model: its dropped resblock, text_projection, logit_scale), in the dtype
-    /// the model computes in. The component
+    /// the model computes in. SDXL in Stability's layout: text_encoder under `conditioner.embedders.0.transformer.`
+    /// in transformers' names, text_encoder_2 under `conditioner.embedders.1.model.` in OpenCLIP's (text_projection
+    /// transposed), with the tensors a loaded SDXL file had beyond the networks, add_embedding as `label_emb.0.*`;
+    /// lethe.text_encoder_2_config and lethe.force_zeros_for_empty_prompt join the configs. The component
     /// configs go into the metadata (lethe.unet_config, ...), so that Lethe reloads the file without a
     /// components folder except for the tokenizer; `metadata` is added to them.
     /// Writes the model as a diffusers folder: model_index.json, unet/, text_encoder/, vae/ (when the model
