@@ -102,6 +102,8 @@ public:
     QSpinBox* clipPromptsBox() const { return m_clipPrompts; }
     /// The memory the run would take with the current settings, against the free memory (updated as they change).
     QLabel* memoryLabel() const { return m_memoryLabel; }
+    /// What the open model is: its file, family and kind, size and where its configs came from.
+    QLabel* modelLabel() const { return m_modelLabel; }
     /// The last estimate the label shows.
     const ConceptMemoryEstimate& memoryEstimate() const { return m_memoryEstimate; }
     ConceptWorker* worker() const { return m_worker; }

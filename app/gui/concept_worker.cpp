@@ -317,12 +317,13 @@ void ConceptWorker::open(const QString& chosen, const QString& components)
         options.device = s.device;
         options.components = components.toStdString();
         models::sd::StableDiffusion loaded = models::sd::loadStableDiffusion(model.toStdString(), options);
-        const QString description = tr("%1 (%2) — UNet %3 parameters, %4×%4 images, %5; configs from %6")
-                                        .arg(QFileInfo(model).fileName(), toQString(loaded.sourceKind()))
-                                        .arg(loaded.unetParameters())
-                                        .arg(loaded.defaultImageSize())
-                                        .arg(loaded.vae() ? tr("latent") : tr("pixel space"))
-                                        .arg(toQString(loaded.configSource()));
+        const QString description
+            = tr("%1 (%2) — UNet %3 parameters, %4×%4 images, %5; configs from %6")
+                  .arg(QFileInfo(model).fileName(), toQString(loaded.family() + ' ' + loaded.sourceKind()))
+                  .arg(loaded.unetParameters())
+                  .arg(loaded.defaultImageSize())
+                  .arg(loaded.vae() ? tr("latent") : tr("pixel space"))
+                  .arg(toQString(loaded.configSource()));
         const ConceptModelAdvice advice = modelAdvice(model.toStdString());
         s.sd = std::move(loaded);
         s.modelPath = std::filesystem::absolute(model.toStdString()).lexically_normal().string();

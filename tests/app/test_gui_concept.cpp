@@ -27,6 +27,7 @@
 #include "tiny_clip.h"
 #include "tiny_edm.h"
 #include "tiny_sd.h"
+#include "tiny_sd2.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -126,6 +127,7 @@ private Q_SLOTS:
     void panelSettingsBecomeCoreConfigs();
     void memoryEstimateFollowsTheSettingsAndRefusesWhatDoesNotFit();
     void badModelPathIsReported();
+    void tabNamesTheModelFamily();
     void corruptPromptFileKeepsTheTable();
     void emptyForgetSetIsRefused();
     void wholeRunFromTypedAndBuiltPrompts();
@@ -379,6 +381,24 @@ void TestGuiConcept::panelSettingsBecomeCoreConfigs()
         offered << key;
     QCOMPARE(
         offered, (QStringList { QStringLiteral("float32"), QStringLiteral("bfloat16"), QStringLiteral("float16") }));
+}
+
+void TestGuiConcept::tabNamesTheModelFamily()
+{
+    // The family comes from the files alone: SD 2.x by its OpenCLIP text encoder, SDXL by its second one.
+    test::writeTinySd2DiffusersFolder(m_dir / "family-sd2");
+    test::writeTinyXlDiffusersFolder(m_dir / "family-sdxl");
+    const std::pair<QString, QString> models[] = { { m_sd, QStringLiteral("(SD 1.x diffusers folder)") },
+        { qs(m_dir / "family-sd2"), QStringLiteral("(SD 2.x diffusers folder)") },
+        { qs(m_dir / "family-sdxl"), QStringLiteral("(SDXL diffusers folder)") } };
+    gui::ConceptTab tab;
+    for (const auto& [path, family] : models) {
+        QSignalSpy opened(&tab, &gui::ConceptTab::modelOpened);
+        tab.openModel(path);
+        QVERIFY(opened.wait(60000));
+        QVERIFY2(opened.at(0).at(0).toBool(), qPrintable(path));
+        QVERIFY2(tab.modelLabel()->text().contains(family), qPrintable(tab.modelLabel()->text()));
+    }
 }
 
 void TestGuiConcept::memoryEstimateFollowsTheSettingsAndRefusesWhatDoesNotFit()

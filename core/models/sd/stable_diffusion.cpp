@@ -100,6 +100,12 @@ bool StableDiffusion::isXl() const
 {
     return !m_impl->text2.is_empty();
 }
+std::string StableDiffusion::family() const
+{
+    if (isXl())
+        return "SDXL";
+    return textEncoder()->text_model->options.hidden_act() == ClipActivation::Gelu ? "SD 2.x" : "SD 1.x";
+}
 UNet2DConditionModel StableDiffusion::unet() const
 {
     return m_impl->unet;

@@ -60,6 +60,9 @@ public:
     ClipTextModelWithProjection textEncoder2() const;
     /// Whether this is an SDXL model: a second text encoder and a UNet with the "text_time" added embedding.
     bool isXl() const;
+    /// "SDXL" (isXl), "SD 2.x" (a text encoder with the exact GELU: OpenCLIP's) or "SD 1.x" (OpenAI CLIP's; also
+    /// the built-in model, of SD 1.x's design): what the front ends name when a model opens.
+    std::string family() const;
     UNet2DConditionModel unet() const;
     /// Null for a pixel-space model.
     AutoencoderKL vae() const;
