@@ -288,13 +288,7 @@ struct ConceptSession::State {
         torch::NoGradGuard noGrad;
         if (frozen)
             return forwardOf(*frozen, x, t, context);
-        if (!waiting.empty())
-            return teacherFromHost(x, t, context);
-        for (std::size_t i = 0; i < trainable.size(); ++i) {
-            torch::Tensor trained = trainable[i].second.data();
-            trainable[i].second.set_data(originals[i]);
-            originals[i] = trained;
-        }
+        swapOriginals(true);
         torch::Tensor out;
         std::exception_ptr failure;
         try {
@@ -302,36 +296,29 @@ struct ConceptSession::State {
         } catch (...) {
             failure = std::current_exception();
         }
-        for (std::size_t i = 0; i < trainable.size(); ++i) {
-            torch::Tensor original = trainable[i].second.data();
-            trainable[i].second.set_data(originals[i]);
-            originals[i] = original;
-        }
+        swapOriginals(false); // Whatever the pass did.
         if (failure)
             std::rethrow_exception(failure);
         return out;
     }
 
-    /// teacher() with the original values on the host: copied into the trained parameters for the pass, and the
-    /// trained values copied back after it, whatever the pass did.
-    torch::Tensor teacherFromHost(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context)
+    /// In place: the original values into the trained parameters for a teacher pass (`in`), or the trained values
+    /// back after it. Swapped, or with esdTeacherOnHost copied, the trained values waiting on the host meanwhile.
+    void swapOriginals(bool in)
     {
         for (std::size_t i = 0; i < trainable.size(); ++i) {
-            waiting[i].copy_(trainable[i].second.data());
-            trainable[i].second.data().copy_(originals[i]);
+            torch::Tensor& p = trainable[i].second;
+            if (waiting.empty()) {
+                torch::Tensor current = p.data();
+                p.set_data(originals[i]);
+                originals[i] = current;
+            } else if (in) {
+                waiting[i].copy_(p.data());
+                p.data().copy_(originals[i]);
+            } else {
+                p.data().copy_(waiting[i]);
+            }
         }
-        torch::Tensor out;
-        std::exception_ptr failure;
-        try {
-            out = forwardOf(*unet, x, t, context);
-        } catch (...) {
-            failure = std::current_exception();
-        }
-        for (std::size_t i = 0; i < trainable.size(); ++i)
-            trainable[i].second.data().copy_(waiting[i]);
-        if (failure)
-            std::rethrow_exception(failure);
-        return out;
     }
 
     /// Whether x₀ is drawn from the VAE posterior (a latent model with latents "sample").

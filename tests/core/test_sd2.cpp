@@ -12,6 +12,7 @@
 #include "core/nn/state_dict.h"
 #include "core/unlearn/concept_session.h"
 #include "run_fixtures.h"
+#include "sd_tensors.h"
 #include "test_support.h"
 #include "tiny_sd2.h"
 
@@ -26,7 +27,9 @@
 using namespace lethe;
 using namespace lethe::models::sd;
 using lethe::test::errorMessage;
+using lethe::test::firstDifference;
 using lethe::test::ScratchDir;
+using lethe::test::tensorsOf;
 using lethe::unlearn::ConceptConfig;
 using lethe::unlearn::ConceptMethod;
 using lethe::unlearn::ConceptSession;
@@ -103,31 +106,6 @@ const char* const kSd21VaeConfig = R"({
 })";
 
 /// Every tensor of the model's networks, by network and name.
-std::map<std::string, torch::Tensor> tensorsOf(const StableDiffusion& sd)
-{
-    std::map<std::string, torch::Tensor> out;
-    for (const io::NamedTensor& t : nn::stateDict(*sd.unet()))
-        out["unet." + t.name] = t.tensor;
-    for (const io::NamedTensor& t : nn::stateDict(*sd.textEncoder()))
-        out["text_encoder." + t.name] = t.tensor;
-    for (const io::NamedTensor& t : nn::stateDict(*sd.vae()))
-        out["vae." + t.name] = t.tensor;
-    return out;
-}
-
-/// The name of the first tensor that differs (in name, shape, dtype or any bit), or "" when all are equal.
-std::string firstDifference(const StableDiffusion& a, const StableDiffusion& b)
-{
-    const auto x = tensorsOf(a);
-    const auto y = tensorsOf(b);
-    for (const auto& [name, tensor] : x) {
-        const auto it = y.find(name);
-        if (it == y.end() || it->second.scalar_type() != tensor.scalar_type() || !torch::equal(it->second, tensor))
-            return name;
-    }
-    return x.size() == y.size() ? std::string() : std::string("the tensor counts");
-}
-
 /// Two images from fixed seeds, with guidance and a negative prompt, three DDIM steps, at the model's size.
 diffusion::TextToImageRequest tinyRequest(const StableDiffusion& sd)
 {
@@ -503,27 +481,7 @@ void TestSd2::generateIsBitIdenticalFromASeed()
 
 void TestSd2::everyConceptMethodRuns_data()
 {
-    QTest::addColumn<QString>("method");
-    QTest::addColumn<QString>("parameters");
-    QTest::addColumn<int>("esdSamplingSteps");
-    QTest::newRow("rgd") << "rgd"
-                         << "all" << 0;
-    QTest::newRow("graddiff") << "graddiff"
-                              << "all" << 0;
-    QTest::newRow("ga") << "ga"
-                        << "all" << 0;
-    QTest::newRow("rg") << "rg"
-                        << "all" << 0;
-    QTest::newRow("salun") << "salun"
-                           << "all" << 0;
-    QTest::newRow("esd-x") << "esd"
-                           << "cross-attn" << 0;
-    QTest::newRow("esd-u") << "esd"
-                           << "esd-u" << 0;
-    QTest::newRow("esd-x, sampled states") << "esd"
-                                           << "cross-attn" << 3;
-    QTest::newRow("uce") << "uce"
-                         << "cross-attn" << 0;
+    test::addEveryConceptMethodRow();
 }
 
 void TestSd2::everyConceptMethodRuns()

@@ -12,6 +12,7 @@
 #include "core/nn/state_dict.h"
 #include "core/unlearn/concept_session.h"
 #include "run_fixtures.h"
+#include "sd_tensors.h"
 #include "test_support.h"
 #include "tiny_sd.h"
 
@@ -706,27 +707,7 @@ void TestSdPipeline::xlFolderErrorsNameTheKey()
 
 void TestSdPipeline::everyConceptMethodRunsOnXl_data()
 {
-    QTest::addColumn<QString>("method");
-    QTest::addColumn<QString>("parameters");
-    QTest::addColumn<int>("esdSamplingSteps");
-    QTest::newRow("rgd") << "rgd"
-                         << "all" << 0;
-    QTest::newRow("graddiff") << "graddiff"
-                              << "all" << 0;
-    QTest::newRow("ga") << "ga"
-                        << "all" << 0;
-    QTest::newRow("rg") << "rg"
-                        << "all" << 0;
-    QTest::newRow("salun") << "salun"
-                           << "all" << 0;
-    QTest::newRow("esd-x") << "esd"
-                           << "cross-attn" << 0;
-    QTest::newRow("esd-u") << "esd"
-                           << "esd-u" << 0;
-    QTest::newRow("esd-x, sampled states") << "esd"
-                                           << "cross-attn" << 3;
-    QTest::newRow("uce") << "uce"
-                         << "cross-attn" << 0;
+    test::addEveryConceptMethodRow();
 }
 
 void TestSdPipeline::everyConceptMethodRunsOnXl()

@@ -9,6 +9,7 @@
 #include "core/models/sd/compvis_keys.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/nn/state_dict.h"
+#include "sd_tensors.h"
 #include "test_support.h"
 #include "tiny_sd.h"
 
@@ -23,38 +24,13 @@
 using namespace lethe;
 using namespace lethe::models::sd;
 using lethe::test::errorMessage;
+using lethe::test::firstDifference;
 using lethe::test::ScratchDir;
+using lethe::test::tensorsOf;
 
 namespace {
 
 /// Every tensor of the model's networks, by network and name.
-std::map<std::string, torch::Tensor> tensorsOf(const StableDiffusion& sd)
-{
-    std::map<std::string, torch::Tensor> out;
-    for (const io::NamedTensor& t : nn::stateDict(*sd.unet()))
-        out["unet." + t.name] = t.tensor;
-    for (const io::NamedTensor& t : nn::stateDict(*sd.textEncoder()))
-        out["text_encoder." + t.name] = t.tensor;
-    for (const io::NamedTensor& t : nn::stateDict(*sd.textEncoder2()))
-        out["text_encoder_2." + t.name] = t.tensor;
-    for (const io::NamedTensor& t : nn::stateDict(*sd.vae()))
-        out["vae." + t.name] = t.tensor;
-    return out;
-}
-
-/// The name of the first tensor that differs (in name, shape, dtype or any bit), or "" when all are equal.
-std::string firstDifference(const StableDiffusion& a, const StableDiffusion& b)
-{
-    const auto x = tensorsOf(a);
-    const auto y = tensorsOf(b);
-    for (const auto& [name, tensor] : x) {
-        const auto it = y.find(name);
-        if (it == y.end() || it->second.scalar_type() != tensor.scalar_type() || !torch::equal(it->second, tensor))
-            return name;
-    }
-    return x.size() == y.size() ? std::string() : std::string("the tensor counts");
-}
-
 /// Two images from fixed seeds, with guidance and an empty negative prompt (zeroed, force_zeros_for_empty_prompt),
 /// three DDIM steps, at the model's size.
 torch::Tensor tinyImages(const StableDiffusion& sd)
