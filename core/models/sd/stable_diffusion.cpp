@@ -252,6 +252,23 @@ void requireLatentChannels(
                   "mask, which Lethe does not make");
 }
 
+/// A single file's first stage (`first_stage_model.`, attention as 1×1 convolutions), checked against its config and
+/// the UNet's latent channels before it is built; `vaeSource` and `unetSource` name the configs in errors.
+AutoencoderKL loadCompvisVae(const io::SafetensorsFile& file, const AutoencoderKLOptions& vaeOptions,
+    const std::string& vaeSource, const UNet2DConditionOptions& unetOptions, const std::string& unetSource,
+    const SdLoadOptions& options)
+{
+    requireWeightsFor(minimumParameters(vaeOptions), file, vaeSource);
+    requireLatentChannels(unetOptions, vaeOptions, unetSource);
+    AutoencoderKL vae = buildAutoencoderKL(vaeOptions);
+    vae->to(options.device, options.dtype);
+    nn::LoadOptions load;
+    load.mapping = compvisVaeMapping(vaeLayout(vaeOptions));
+    load.acceptTrailingUnitDims = true;
+    loadVaeWeights(vae, file, load);
+    return vae;
+}
+
 /// One component config of a single file: the file's metadata, else the components folder, else the default.
 class ConfigFinder {
 public:
@@ -472,14 +489,8 @@ StableDiffusion loadSingleFileWithConfigs(const io::SafetensorsFile& file, Confi
         const auto vaeConfig = configs.find("vae", kVaeConfigKey, "vae/config.json");
         const AutoencoderKLOptions vaeOptions
             = vaeConfig ? vaeOptionsFromConfig(vaeConfig->first, vaeConfig->second) : stableDiffusion1VaeOptions();
-        requireWeightsFor(minimumParameters(vaeOptions), file, vaeConfig ? vaeConfig->second : "the SD 1.x VAE config");
-        requireLatentChannels(unetOptions, vaeOptions, unetConfig ? unetConfig->second : "the SD 1.x UNet config");
-        impl->vae = buildAutoencoderKL(vaeOptions);
-        impl->vae->to(options.device, options.dtype);
-        nn::LoadOptions vaeLoad;
-        vaeLoad.mapping = compvisVaeMapping(vaeLayout(vaeOptions));
-        vaeLoad.acceptTrailingUnitDims = true;
-        loadVaeWeights(impl->vae, file, vaeLoad);
+        impl->vae = loadCompvisVae(file, vaeOptions, vaeConfig ? vaeConfig->second : "the SD 1.x VAE config",
+            unetOptions, unetConfig ? unetConfig->second : "the SD 1.x UNet config", options);
     }
 
     const auto schedulerConfig = configs.find("scheduler", kSchedulerConfigKey, "scheduler/scheduler_config.json");
@@ -567,14 +578,7 @@ StableDiffusion loadXlSingleFile(const io::SafetensorsFile& file, const SdLoadOp
     if (hasTensorUnder(file, kCompvisVaePrefix)) {
         const auto vaeConfig = configs.find("vae", kVaeConfigKey, "vae/config.json");
         const AutoencoderKLOptions vaeOptions = vaeOptionsFromConfig(vaeConfig->first, vaeConfig->second);
-        requireWeightsFor(minimumParameters(vaeOptions), file, vaeConfig->second);
-        requireLatentChannels(unetOptions, vaeOptions, unetConfig->second);
-        impl->vae = buildAutoencoderKL(vaeOptions);
-        impl->vae->to(options.device, options.dtype);
-        nn::LoadOptions vaeLoad;
-        vaeLoad.mapping = compvisVaeMapping(vaeLayout(vaeOptions));
-        vaeLoad.acceptTrailingUnitDims = true;
-        loadVaeWeights(impl->vae, file, vaeLoad);
+        impl->vae = loadCompvisVae(file, vaeOptions, vaeConfig->second, unetOptions, unetConfig->second, options);
     }
 
     const auto schedulerConfig = configs.find("scheduler", kSchedulerConfigKey, "scheduler/scheduler_config.json");

@@ -99,6 +99,20 @@ void requireLevels(const char* what, std::size_t found, std::size_t levels)
             + " entries (one per block_out_channels), got " + std::to_string(found));
 }
 
+/// The number of levels (block_out_channels), after checking that every per-level list has one entry per level.
+std::size_t requireLevelLists(const UNet2DConditionOptions& o)
+{
+    const std::size_t levels = o.block_out_channels().size();
+    if (levels == 0)
+        throw Error("UNet2DConditionModel: block_out_channels is empty");
+    requireLevels("down_block_types", o.down_block_types().size(), levels);
+    requireLevels("up_block_types", o.up_block_types().size(), levels);
+    requireLevels("layers_per_block", o.layers_per_block().size(), levels);
+    requireLevels("attention_head_dim", o.attention_head_dim().size(), levels);
+    requireLevels("transformer_layers_per_block", o.transformer_layers_per_block().size(), levels);
+    return levels;
+}
+
 } // namespace
 
 UNet2DConditionOptions stableDiffusion1UNetOptions()
@@ -291,14 +305,7 @@ void UNet2DConditionModelImpl::reset()
 {
     const auto& o = options;
     const auto& channels = o.block_out_channels();
-    const std::size_t levels = channels.size();
-    if (levels == 0)
-        throw Error("UNet2DConditionModel: block_out_channels is empty");
-    requireLevels("down_block_types", o.down_block_types().size(), levels);
-    requireLevels("up_block_types", o.up_block_types().size(), levels);
-    requireLevels("layers_per_block", o.layers_per_block().size(), levels);
-    requireLevels("attention_head_dim", o.attention_head_dim().size(), levels);
-    requireLevels("transformer_layers_per_block", o.transformer_layers_per_block().size(), levels);
+    const std::size_t levels = requireLevelLists(o);
     if (!o.addition_embed_type().empty() && o.addition_embed_type() != "text_time")
         throw Error("UNet2DConditionModel: unsupported addition_embed_type '" + o.addition_embed_type()
             + "' (expected none or text_time)");
@@ -478,13 +485,7 @@ std::int64_t unetParameterCount(const UNet2DConditionOptions& o)
     // Mirrors reset() and the blocks it builds (blocks.cpp, resnet.cpp, attention.cpp); test_sd_unet compares it
     // with nn::parameterCount of built networks.
     const auto& channels = o.block_out_channels();
-    const std::size_t levels = channels.size();
-    if (levels == 0)
-        throw Error("UNet2DConditionModel: block_out_channels is empty");
-    requireLevels("down_block_types", o.down_block_types().size(), levels);
-    requireLevels("up_block_types", o.up_block_types().size(), levels);
-    requireLevels("layers_per_block", o.layers_per_block().size(), levels);
-    requireLevels("transformer_layers_per_block", o.transformer_layers_per_block().size(), levels);
+    const std::size_t levels = requireLevelLists(o);
     const std::int64_t c0 = channels.front();
     const std::int64_t temb = o.time_embedding_dim().value_or(c0 * 4);
     const std::int64_t cross = o.cross_attention_dim();
