@@ -28,8 +28,10 @@ using namespace lethe;
 using namespace lethe::models::sd;
 using lethe::test::errorMessage;
 using lethe::test::firstDifference;
+using lethe::test::rewriteFile;
 using lethe::test::ScratchDir;
 using lethe::test::tensorsOf;
+using lethe::test::tinyRequest;
 using lethe::unlearn::ConceptConfig;
 using lethe::unlearn::ConceptMethod;
 using lethe::unlearn::ConceptSession;
@@ -104,34 +106,6 @@ const char* const kSd21VaeConfig = R"({
   "sample_size": 768,
   "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"]
 })";
-
-/// Every tensor of the model's networks, by network and name.
-/// Two images from fixed seeds, with guidance and a negative prompt, three DDIM steps, at the model's size.
-diffusion::TextToImageRequest tinyRequest(const StableDiffusion& sd)
-{
-    diffusion::TextToImageRequest request;
-    request.prompts = { "a red sneaker" };
-    request.negativePrompt = "blurry";
-    request.seeds = { 3, 4 };
-    request.height = request.width = sd.defaultImageSize();
-    request.sampler.steps = 3;
-    request.guidance = 2.0;
-    request.batch = 2;
-    return request;
-}
-
-/// A copy of `source` with its tensors and metadata passed through `edit`.
-void rewriteFile(const std::filesystem::path& source, const std::filesystem::path& target,
-    const std::function<void(std::vector<io::NamedTensor>&, io::Metadata&)>& edit)
-{
-    const io::SafetensorsFile file(source);
-    std::vector<io::NamedTensor> tensors;
-    for (const io::TensorEntry& entry : file.entries())
-        tensors.push_back({ entry.name, file.tensor(entry.name) });
-    io::Metadata metadata = file.metadata();
-    edit(tensors, metadata);
-    io::writeSafetensors(target, tensors, metadata);
-}
 
 void drop(std::vector<io::NamedTensor>& tensors, const std::string& prefix)
 {

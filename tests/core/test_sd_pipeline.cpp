@@ -35,20 +35,6 @@ const char* const kConvertHint
       "safetensors in Python first (diffusers: pipe = StableDiffusionPipeline.from_single_file(path) or "
       ".from_pretrained(folder), then pipe.save_pretrained(out, safe_serialization=True))";
 
-/// Two images from fixed seeds, with guidance and a negative prompt, three DDIM steps, at the model's size.
-diffusion::TextToImageRequest tinyRequest(const StableDiffusion& sd)
-{
-    diffusion::TextToImageRequest request;
-    request.prompts = { "a red sneaker" };
-    request.negativePrompt = "blurry";
-    request.seeds = { 3, 4 };
-    request.height = request.width = sd.defaultImageSize();
-    request.sampler.steps = 3;
-    request.guidance = 2.0;
-    request.batch = 2;
-    return request;
-}
-
 torch::Tensor tinyImages(const StableDiffusion& sd)
 {
     return *diffusion::generate(sd.model(), tinyRequest(sd));

@@ -1,7 +1,9 @@
 #pragma once
 
-// What the SD 2.x and SDXL file tests compare: every tensor of a loaded model under its component's prefix, and the
-// first that differs between two models; and the rows of the tests that run every concept method once.
+// What the Stable Diffusion tests share: every tensor of a loaded model under its component's prefix and the first
+// that differs between two models, the request they generate with, a rewritten copy of a single file, and the rows
+// of the tests that run every concept method once.
+#include "core/diffusion/text_to_image.h"
 #include "core/io/safetensors.h"
 #include "core/models/sd/stable_diffusion.h"
 #include "core/nn/state_dict.h"
@@ -10,8 +12,11 @@
 
 #include <QtTest>
 
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace lethe::test {
 
@@ -43,6 +48,35 @@ inline std::string firstDifference(const models::sd::StableDiffusion& a, const m
             return name;
     }
     return x.size() == y.size() ? std::string() : std::string("the tensor counts");
+}
+
+/// Two images from fixed seeds with guidance, three DDIM steps, at the model's size; `negativePrompt` empty: the
+/// empty prompt (zeros for SDXL under force_zeros_for_empty_prompt).
+inline diffusion::TextToImageRequest tinyRequest(
+    const models::sd::StableDiffusion& sd, const std::string& negativePrompt = "blurry")
+{
+    diffusion::TextToImageRequest request;
+    request.prompts = { "a red sneaker" };
+    request.negativePrompt = negativePrompt;
+    request.seeds = { 3, 4 };
+    request.height = request.width = sd.defaultImageSize();
+    request.sampler.steps = 3;
+    request.guidance = 2.0;
+    request.batch = 2;
+    return request;
+}
+
+/// A copy of the safetensors file `source` with its tensors and metadata passed through `edit`.
+inline void rewriteFile(const std::filesystem::path& source, const std::filesystem::path& target,
+    const std::function<void(std::vector<io::NamedTensor>&, io::Metadata&)>& edit)
+{
+    const io::SafetensorsFile file(source);
+    std::vector<io::NamedTensor> tensors;
+    for (const io::TensorEntry& entry : file.entries())
+        tensors.push_back({ entry.name, file.tensor(entry.name) });
+    io::Metadata metadata = file.metadata();
+    edit(tensors, metadata);
+    io::writeSafetensors(target, tensors, metadata);
 }
 
 /// The data rows (method, parameter group, ESD's sampling steps) of a test that runs every concept method once.
